@@ -1,0 +1,61 @@
+/*
+ * svmm/port.h - everything the portable core needs from the kernel that embeds it.
+ *
+ * This is the only door between the core and its platform, in the spirit of musl's
+ * glue header: the core calls these functions and nothing else outside itself. Two
+ * implementations exist: port/host/ (simulated physical memory, a model TLB and
+ * pthread-safe locks, for tests and benchmarks) and kernel/port.c (the demo kernel on
+ * QEMU). docs/porting.md describes each function for a new kernel.
+ *
+ * Besides these, the embedding environment provides memset, memcpy, memmove and
+ * memcmp, as any freestanding C compiler may emit calls to them.
+ */
+#ifndef SVMM_PORT_H
+#define SVMM_PORT_H
+
+#include <svmm/types.h>
+
+/*
+ * A lock. The core only declares it; the port decides how it spins or sleeps. The
+ * word is zero when unlocked so that zero-initialised structures hold unlocked locks.
+ */
+struct svmm_lock {
+	volatile uint32_t word;
+	uint32_t irqflags;   /* the port may save interrupt state here while held */
+};
+#define SVMM_LOCK_INIT { 0, 0 }
+
+/* Take and release a lock. Not recursive. May be called from any hart. */
+void port_lock(struct svmm_lock *lock);
+void port_unlock(struct svmm_lock *lock);
+
+/* Stop the system: an invariant of the core is broken. Never returns. */
+_Noreturn void port_panic(const char *msg);
+
+/*
+ * Translate a physical address that lies in the direct map to a kernel pointer, and
+ * back. Only valid for direct-mapped RAM (page tables and core metadata always are).
+ */
+void *port_pa_to_va(pm_t pa);
+pm_t port_va_to_pa(const void *va);
+
+/*
+ * One zeroed 4 KiB frame for a page table, from direct-mapped memory. Returns 0 and
+ * the frame's physical address in *pa, or SVMM_ENOMEM with *pa untouched.
+ */
+int port_table_alloc(pm_t *pa);
+/* Give back a frame obtained from port_table_alloc. */
+void port_table_free(pm_t pa);
+
+/* The ASID value that names global (kernel) mappings in port_tlb_flush. */
+#define PORT_ASID_GLOBAL ((uint32_t)0xffffffffu)
+
+/*
+ * Drop stale translations of [va, va + size) tagged with asid, on every hart that may
+ * hold them, and return only when they are gone. size == 0 means every address of that
+ * ASID; asid == PORT_ASID_GLOBAL means global mappings, which every hart may cache
+ * under every ASID.
+ */
+void port_tlb_flush(uint32_t asid, vm_t va, uint64_t size);
+
+#endif /* SVMM_PORT_H */

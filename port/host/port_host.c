@@ -1,0 +1,208 @@
+/*
+ * port_host.c - the port layer for host tests and benchmarks.
+ *
+ * Physical memory is one anonymous mapping with MAP_NORESERVE, so a simulated machine
+ * of many GiB costs only the pages a test touches. Locks are spinlocks on C11-style
+ * atomics that yield the CPU, so that the multithreaded tests exercise real contention
+ * without burning a core. Everything here is test scaffolding; the kernel's port is
+ * kernel/port.c.
+ */
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "hostsim.h"
+
+static unsigned char *ram;        /* host pointer of physical address ram_base */
+static pm_t ram_base;
+static uint64_t ram_size;
+
+/* Default table-frame source: a free list threaded through free frames, then a bump. */
+static pm_t pool_next, pool_end, pool_free_head;
+static uint64_t tables_live;
+static struct hostsim_table_source table_src;
+
+static uint64_t fail_countdown;
+static uint64_t alloc_points;
+
+static hostsim_flush_hook flush_hook;
+static void *flush_ctx;
+static uint64_t flush_count;
+
+int hostsim_ram_init(pm_t base, uint64_t size)
+{
+	if (ram != NULL || size == 0 || !SVMM_IS_ALIGNED(base, SVMM_PAGE_SIZE) ||
+	    !SVMM_IS_ALIGNED(size, SVMM_PAGE_SIZE))
+		return -1;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	ram = p;
+	ram_base = base;
+	ram_size = size;
+	uint64_t pool = size / 8;
+	if (pool > 256 * SVMM_MiB)
+		pool = 256 * SVMM_MiB;
+	pool = SVMM_ALIGN_DOWN(pool, SVMM_PAGE_SIZE);
+	pool_end = base + size;
+	pool_next = pool_end - pool;
+	pool_free_head = 0;
+	return 0;
+}
+
+void hostsim_ram_fini(void)
+{
+	if (ram != NULL)
+		munmap(ram, ram_size);
+	ram = NULL;
+	ram_base = ram_size = 0;
+	pool_next = pool_end = pool_free_head = 0;
+	tables_live = 0;
+	memset(&table_src, 0, sizeof(table_src));
+	fail_countdown = 0;
+	alloc_points = 0;
+	flush_hook = NULL;
+	flush_ctx = NULL;
+	flush_count = 0;
+}
+
+bool hostsim_ram_contains(pm_t pa, uint64_t size)
+{
+	return ram != NULL && pa >= ram_base && size <= ram_size &&
+	       pa - ram_base <= ram_size - size;
+}
+
+void hostsim_set_table_source(const struct hostsim_table_source *src)
+{
+	if (src != NULL)
+		table_src = *src;
+	else
+		memset(&table_src, 0, sizeof(table_src));
+}
+
+uint64_t hostsim_tables_live(void)
+{
+	return tables_live;
+}
+
+void hostsim_fail_after(uint64_t n)
+{
+	fail_countdown = n;
+}
+
+bool hostsim_fail_point(void)
+{
+	alloc_points++;
+	if (fail_countdown == 0)
+		return false;
+	if (--fail_countdown == 0)
+		return true;
+	return false;
+}
+
+uint64_t hostsim_alloc_points(void)
+{
+	return alloc_points;
+}
+
+void hostsim_reset_alloc_points(void)
+{
+	alloc_points = 0;
+}
+
+void hostsim_set_flush_hook(hostsim_flush_hook hook, void *ctx)
+{
+	flush_hook = hook;
+	flush_ctx = ctx;
+}
+
+uint64_t hostsim_flush_count(void)
+{
+	return flush_count;
+}
+
+/* ---- the port interface ---- */
+
+void port_lock(struct svmm_lock *lock)
+{
+	while (__atomic_exchange_n(&lock->word, 1u, __ATOMIC_ACQUIRE) != 0) {
+		while (__atomic_load_n(&lock->word, __ATOMIC_RELAXED) != 0)
+			sched_yield();
+	}
+}
+
+void port_unlock(struct svmm_lock *lock)
+{
+	__atomic_store_n(&lock->word, 0u, __ATOMIC_RELEASE);
+}
+
+_Noreturn void port_panic(const char *msg)
+{
+	fprintf(stderr, "svmm panic: %s\n", msg);
+	fflush(stderr);
+	abort();
+}
+
+void *port_pa_to_va(pm_t pa)
+{
+	if (!hostsim_ram_contains(pa, 1))
+		port_panic("port_pa_to_va: address outside simulated RAM");
+	return ram + (pa - ram_base);
+}
+
+pm_t port_va_to_pa(const void *va)
+{
+	const unsigned char *p = va;
+	if (ram == NULL || p < ram || p >= ram + ram_size)
+		port_panic("port_va_to_pa: pointer outside simulated RAM");
+	return ram_base + (pm_t)(p - ram);
+}
+
+int port_table_alloc(pm_t *pa)
+{
+	if (hostsim_fail_point())
+		return SVMM_ENOMEM;
+	pm_t frame;
+	if (table_src.alloc != NULL) {
+		int err = table_src.alloc(table_src.ctx, &frame);
+		if (err != 0)
+			return err;
+	} else if (pool_free_head != 0) {
+		frame = pool_free_head;
+		memcpy(&pool_free_head, port_pa_to_va(frame), sizeof(pool_free_head));
+	} else if (pool_next < pool_end) {
+		frame = pool_next;
+		pool_next += SVMM_PAGE_SIZE;
+	} else {
+		return SVMM_ENOMEM;
+	}
+	memset(port_pa_to_va(frame), 0, SVMM_PAGE_SIZE);
+	tables_live++;
+	*pa = frame;
+	return 0;
+}
+
+void port_table_free(pm_t pa)
+{
+	if (tables_live == 0)
+		port_panic("port_table_free: more frees than allocations");
+	tables_live--;
+	if (table_src.free != NULL) {
+		table_src.free(table_src.ctx, pa);
+		return;
+	}
+	/* Poison the frame so that a use after free shows up as garbage, not old PTEs. */
+	memset(port_pa_to_va(pa), 0xa5, SVMM_PAGE_SIZE);
+	memcpy(port_pa_to_va(pa), &pool_free_head, sizeof(pool_free_head));
+	pool_free_head = pa;
+}
+
+void port_tlb_flush(uint32_t asid, vm_t va, uint64_t size)
+{
+	flush_count++;
+	if (flush_hook != NULL)
+		flush_hook(flush_ctx, asid, va, size);
+}
