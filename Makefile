@@ -57,7 +57,7 @@ TEST_SRC      := $(sort $(wildcard tests/test_*.c))
 TESTS         := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 SAN           := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 HOST_CFLAGS   := $(STD) -D_GNU_SOURCE $(filter-out -Wmissing-prototypes,$(WARN)) -g $(INC) \
-                 -Iport/host -Itests/common
+                 -Iport/host -Itests/common -Ibench
 ALL_HDRS      := $(wildcard include/svmm/*.h port/host/*.h tests/common/*.h)
 
 $(B)/tests/%: tests/%.c $(CORE_SRC) $(HOST_PORT_SRC) $(TEST_COMMON) $(ALL_HDRS)
