@@ -1,0 +1,96 @@
+/*
+ * kernel/main.c - kmain: from the early table to the final kernel address space, then
+ * the self-tests, the user programs and power-off.
+ */
+#include "early.h"
+#include "fdt.h"
+#include "kernel.h"
+#include "memlayout.h"
+#include "riscv.h"
+
+struct boot_info boot;
+struct fdt_info fdt;
+
+vm_t dmap_base(void)
+{
+	return svmm_dmap_base(boot.mode);
+}
+
+static const char *mode_name(enum svmm_mode m)
+{
+	return m == SVMM_SV39 ? "sv39" : m == SVMM_SV48 ? "sv48" : m == SVMM_SV57 ? "sv57" : "?";
+}
+
+/* Options: svmm.mode=sv39|sv48|sv57, svmm.dmap_limit=SIZE, svmm.bench=1. */
+static void parse_cmdline(void)
+{
+	char v[32];
+	if (cmdline_get(boot.bootargs, "svmm.mode", v, sizeof v)) {
+		if (strcmp(v, "sv39") == 0)
+			boot.mode_req = SVMM_SV39;
+		else if (strcmp(v, "sv48") == 0)
+			boot.mode_req = SVMM_SV48;
+		else if (strcmp(v, "sv57") == 0)
+			boot.mode_req = SVMM_SV57;
+		else
+			panic("svmm.mode=%s: expected sv39, sv48 or sv57", v);
+	}
+	if (cmdline_get(boot.bootargs, "svmm.dmap_limit", v, sizeof v)) {
+		if (parse_size(v, &boot.dmap_limit) != 0 || boot.dmap_limit == 0 ||
+		    !SVMM_IS_ALIGNED(boot.dmap_limit, SVMM_PAGE_SIZE))
+			panic("svmm.dmap_limit=%s: expected a page-aligned size such as 256M", v);
+	}
+	if (cmdline_get(boot.bootargs, "svmm.bench", v, sizeof v))
+		boot.bench = strcmp(v, "0") != 0;
+}
+
+_Noreturn void kmain(uint64_t hartid, pm_t dtb_pa, unsigned mode);
+
+_Noreturn void kmain(uint64_t hartid, pm_t dtb_pa, unsigned mode)
+{
+	boot.hartid = hartid;
+	boot.dtb_pa = dtb_pa;
+	boot.mode = (enum svmm_mode)mode;
+	boot.modes = early_modes;
+	trap_init();
+	sbi_probe();
+
+	kprintf("\nsvmm demo kernel: hart %lu, loaded at %p, device tree at %p\n",
+		(unsigned long)hartid, (void *)early_load_pa, (void *)dtb_pa);
+	kprintf("paging modes: sv39 %s, sv48 %s, sv57 %s; early table in %s\n",
+		(early_modes & (1u << 8)) ? "yes" : "no", (early_modes & (1u << 9)) ? "yes" : "no",
+		(early_modes & (1u << 10)) ? "yes" : "no", mode_name(boot.mode));
+
+	/* The early table maps the device tree's gigabyte in the direct map. */
+	uint64_t dtb_room = SVMM_ALIGN_UP(dtb_pa + 1, SVMM_GiB) + SVMM_GiB - dtb_pa;
+	int err = fdt_parse(__va(dtb_pa), dtb_room, &fdt);
+	if (err)
+		panic("device tree at %p unreadable: %s", (void *)dtb_pa, svmm_strerror(err));
+	boot.dtb_size = fdt.total_size;
+	memcpy(boot.bootargs, fdt.bootargs, sizeof boot.bootargs);
+	if (fdt.timebase)
+		timebase_hz = fdt.timebase;
+	kprintf("command line: \"%s\"\n", boot.bootargs);
+	parse_cmdline();
+
+	if (boot.mode_req && boot.mode_req != boot.mode) {
+		if (early_switch_mode(boot.mode_req, dtb_pa) != 0)
+			panic("svmm.mode=%s: mode not supported by this hart", mode_name(boot.mode_req));
+		boot.mode = boot.mode_req;
+	}
+	kprintf("paging mode: %s (%u levels, %u-bit virtual addresses)\n", mode_name(boot.mode),
+		svmm_mode_levels(boot.mode), svmm_mode_va_bits(boot.mode));
+	for (unsigned i = 0; i < fdt.nram; i++)
+		kprintf("RAM      [%p, %p) %lu MiB\n", (void *)fdt.ram[i].base,
+			(void *)(fdt.ram[i].base + fdt.ram[i].size),
+			(unsigned long)(fdt.ram[i].size >> 20));
+	for (unsigned i = 0; i < fdt.nreserved; i++)
+		kprintf("reserved [%p, %p)\n", (void *)fdt.reserved[i].base,
+			(void *)(fdt.reserved[i].base + fdt.reserved[i].size));
+	if (fdt.nram == 0)
+		panic("no memory node in the device tree");
+
+	selftest_run();
+	kprintf("%u passed, %u failed\n", ktests.passed, ktests.failed);
+	sbi_shutdown(ktests.failed ? 1 : 0);
+}
