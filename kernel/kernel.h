@@ -84,6 +84,8 @@ void ktest_check(bool ok, const char *what, const char *file, int line);
 	if (a_ != b_) kprintf("  %s = %lld, expected %lld\n", #a, a_, b_); \
 	ktest_check(a_ == b_, #a " == " #b, __FILE__, __LINE__); } while (0)
 void selftest_run(void);
+_Noreturn void selftest_user_run(void);
+_Noreturn void selftest_finish(void);
 
 struct fdt_info;
 extern struct fdt_info fdt;

@@ -8,18 +8,25 @@
 #   make gdb           QEMU halted with a gdb stub, gdb-multiarch attached
 
 KB := $(B)/kernel
+K_HAVE_VM := $(if $(and $(wildcard core/pmem.c),$(wildcard core/pt.c),$(wildcard core/vmem.c),$(wildcard core/aspace.c)),1,0)
 K_CC := $(RV_GCC)
 K_OBJCOPY := riscv64-unknown-elf-objcopy
 K_ARCH := -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany -mno-relax -fno-pic
 K_CFLAGS := $(STD) $(WARN) -O2 -g -ffreestanding -nostdinc \
 	-isystem $(shell $(RV_GCC) -print-file-name=include) $(INC) -Ikernel \
-	$(K_ARCH) -fno-stack-protector -fno-omit-frame-pointer -fno-common \
-	-fno-tree-loop-distribute-patterns
+	$(K_ARCH) -Iuser -fno-stack-protector -fno-omit-frame-pointer -fno-common \
+	-fno-tree-loop-distribute-patterns -DKERNEL_VM=$(K_HAVE_VM)
 K_ASFLAGS := $(K_ARCH) -Ikernel -g
-K_LDFLAGS := -nostdlib -nostartfiles -static -Wl,--no-relax -Wl,-T,kernel/kernel.ld \
+K_LDFLAGS := -march=rv64imac -mabi=lp64 -mcmodel=medany -nostdlib -nostartfiles -static -Wl,--no-relax -Wl,-T,kernel/kernel.ld \
 	-Wl,--build-id=none -Wl,-z,max-page-size=4096
 
+# The parts that need the memory system are built once pmem, pt, vmem and aspace are
+# in the tree; before that the kernel boots, probes, traps and runs its basic tests.
+K_VM_FILES := vm.c port.c proc.c uaccess.c bench.c usertest.c difftest.c
 K_SRC_C := $(sort $(wildcard kernel/*.c))
+ifeq ($(K_HAVE_VM),0)
+K_SRC_C := $(filter-out $(addprefix kernel/,$(K_VM_FILES)),$(K_SRC_C))
+endif
 K_SRC_S := $(sort $(wildcard kernel/*.S))
 K_OBJS := $(patsubst kernel/%.c,$(KB)/%.o,$(K_SRC_C)) \
 	$(patsubst kernel/%.S,$(KB)/%.S.o,$(K_SRC_S)) \
@@ -28,7 +35,7 @@ K_HDRS := $(wildcard kernel/*.h include/svmm/*.h)
 
 # User programs: user/NAME.c + the tiny libc, linked at USER_TEXT_BASE, embedded.
 U_CFLAGS := $(STD) $(WARN) -O2 -g -ffreestanding -nostdinc \
-	-isystem $(shell $(RV_GCC) -print-file-name=include) -Iuser \
+	-isystem $(shell $(RV_GCC) -print-file-name=include) -Iuser $(INC) \
 	$(K_ARCH) -fno-stack-protector -fno-common -fno-tree-loop-distribute-patterns
 U_LIB_C := $(sort $(wildcard user/lib/*.c))
 U_LIB_S := $(sort $(wildcard user/lib/*.S))
@@ -37,8 +44,8 @@ U_ELFS := $(patsubst %,$(KB)/user/%.elf,$(U_PROGS))
 
 $(KB)/user/%.elf: user/%.c $(U_LIB_C) $(U_LIB_S) user/user.ld $(wildcard user/*.h)
 	@mkdir -p $(@D)
-	$(K_CC) $(U_CFLAGS) -nostdlib -nostartfiles -static -Wl,-T,user/user.ld \
-		-Wl,--build-id=none $(U_LIB_S) $(U_LIB_C) $< -o $@
+	@echo "  KCC  $@"; $(K_CC) $(U_CFLAGS) -nostdlib -nostartfiles -static -Wl,-T,user/user.ld \
+		-Wl,--build-id=none $(U_LIB_S) $(U_LIB_C) core/fmt.c $< -o $@
 
 # One assembly file embeds every user ELF with a name table.
 $(KB)/userprogs.S: $(U_ELFS) kernel/kernel.mk
@@ -52,23 +59,23 @@ $(KB)/userprogs.S: $(U_ELFS) kernel/kernel.mk
 	  for p in $(U_PROGS); do echo "	.dword uprog_$${p}_name, uprog_$$p, uprog_$${p}_end - uprog_$$p"; done; \
 	  echo 'user_programs_count: .dword' $(words $(U_PROGS)); } > $@
 $(KB)/userprogs.o: $(KB)/userprogs.S
-	$(K_CC) $(K_ASFLAGS) -c $< -o $@
+	@echo "  KCC  $@"; $(K_CC) $(K_ASFLAGS) -c $< -o $@
 
 $(KB)/early.o: kernel/early.c $(K_HDRS)
 	@mkdir -p $(@D)
-	$(K_CC) $(K_CFLAGS) -fno-jump-tables -c $< -o $@
+	@echo "  KCC  $@"; $(K_CC) $(K_CFLAGS) -fno-jump-tables -c $< -o $@
 $(KB)/%.o: kernel/%.c $(K_HDRS)
 	@mkdir -p $(@D)
-	$(K_CC) $(K_CFLAGS) -c $< -o $@
+	@echo "  KCC  $@"; $(K_CC) $(K_CFLAGS) -c $< -o $@
 $(KB)/%.S.o: kernel/%.S $(K_HDRS)
 	@mkdir -p $(@D)
-	$(K_CC) $(K_ASFLAGS) -c $< -o $@
+	@echo "  KCC  $@"; $(K_CC) $(K_ASFLAGS) -c $< -o $@
 $(KB)/core/%.o: core/%.c $(wildcard include/svmm/*.h)
 	@mkdir -p $(@D)
-	$(K_CC) $(K_CFLAGS) -c $< -o $@
+	@echo "  KCC  $@"; $(K_CC) $(K_CFLAGS) -c $< -o $@
 
 $(KB)/kernel.elf: $(K_OBJS) $(KB)/userprogs.o kernel/kernel.ld
-	$(K_CC) $(K_LDFLAGS) $(K_OBJS) $(KB)/userprogs.o -lgcc -o $@
+	@echo "  KCC  $@"; $(K_CC) $(K_LDFLAGS) $(K_OBJS) $(KB)/userprogs.o -lgcc -o $@
 
 .PHONY: kernel run-kernel check-kernel bench-kernel gdb
 kernel: $(KB)/kernel.elf

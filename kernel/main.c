@@ -7,6 +7,10 @@
 #include "kernel.h"
 #include "memlayout.h"
 #include "riscv.h"
+#if KERNEL_VM
+#include "proc.h"
+#include "vm.h"
+#endif
 
 struct boot_info boot;
 struct fdt_info fdt;
@@ -43,6 +47,42 @@ static void parse_cmdline(void)
 	if (cmdline_get(boot.bootargs, "svmm.bench", v, sizeof v))
 		boot.bench = strcmp(v, "0") != 0;
 }
+
+
+#if KERNEL_VM
+/* UART and poweroff device through ioremap: MMIO is never in the direct map. */
+static void map_devices(void)
+{
+	vm_t va;
+	if (fdt.uart.size) {
+		int err = ioremap(fdt.uart.base, fdt.uart.size, &va);
+		if (err)
+			panic("ioremap(uart): %s", svmm_strerror(err));
+		console_use_uart(va);
+		kprintf("uart    %p -> %p (ioremap)\n", (void *)fdt.uart.base, (void *)va);
+	}
+	if (fdt.poweroff.size) {
+		int err = ioremap(fdt.poweroff.base, fdt.poweroff.size, &va);
+		if (err)
+			panic("ioremap(poweroff): %s", svmm_strerror(err));
+		poweroff_mmio = va;
+		kprintf("test    %p -> %p (ioremap)\n", (void *)fdt.poweroff.base, (void *)va);
+	}
+	if (fdt.plic.size) {
+		int err = ioremap(fdt.plic.base, fdt.plic.size, &va);
+		if (err)
+			panic("ioremap(plic): %s", svmm_strerror(err));
+		kprintf("plic    %p -> %p (ioremap)\n", (void *)fdt.plic.base, (void *)va);
+	}
+	if (fdt.clint.size) {
+		int err = ioremap(fdt.clint.base, fdt.clint.size, &va);
+		if (err)
+			panic("ioremap(clint): %s", svmm_strerror(err));
+		kprintf("clint   %p -> %p (ioremap)\n", (void *)fdt.clint.base, (void *)va);
+	}
+}
+
+#endif
 
 _Noreturn void kmain(uint64_t hartid, pm_t dtb_pa, unsigned mode);
 
@@ -90,7 +130,25 @@ _Noreturn void kmain(uint64_t hartid, pm_t dtb_pa, unsigned mode)
 	if (fdt.nram == 0)
 		panic("no memory node in the device tree");
 
+#if KERNEL_VM
+	vm_init();
+	map_devices();
+	vm_print_layout();
+
+	proc_init();
+	if (boot.bench)
+		bench_run();
 	selftest_run();
+	selftest_user_run();
+#else
+	kprintf("built without the memory system (pmem, pt, vmem, aspace not on this branch)\n");
+	selftest_run();
+	selftest_finish();
+#endif
+}
+
+_Noreturn void selftest_finish(void)
+{
 	kprintf("%u passed, %u failed\n", ktests.passed, ktests.failed);
 	sbi_shutdown(ktests.failed ? 1 : 0);
 }

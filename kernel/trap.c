@@ -96,7 +96,11 @@ void kernel_trap(struct trapframe *tf)
 	      (void *)TF_RA(tf));
 }
 
+
+#if !KERNEL_VM
+/* Without the memory system there are no processes, so no trap can come from U-mode. */
 struct trapframe *user_trap(struct trapframe *tf)
 {
-	panic("trap from U-mode before processes exist: %s", trap_cause_name(tf->scause));
+	panic("trap from U-mode without processes: %s", trap_cause_name(tf->scause));
 }
+#endif
