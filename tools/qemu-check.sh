@@ -7,17 +7,21 @@ kernel=$1
 here=$(dirname "$0")
 logdir=$(dirname "$kernel")
 limit=${KERNEL_CHECK_TIMEOUT:-60}
+# name|RAM|kernel command line. RAM is 1 GiB at 0x80000000 (so the direct map is one
+# gigapage); the last run has 2 GiB of RAM and a direct map that stops at physical
+# 3 GiB, so the top gigabyte is reachable only through kmap.
 runs=(
-	"sv39|svmm.mode=sv39"
-	"sv48|svmm.mode=sv48"
-	"sv57|svmm.mode=sv57"
-	"sv39-dmap256M|svmm.mode=sv39 svmm.dmap_limit=256M"
+	"sv39|1G|svmm.mode=sv39"
+	"sv48|1G|svmm.mode=sv48"
+	"sv57|1G|svmm.mode=sv57"
+	"sv48-dmap3G|2G|svmm.mode=sv48 svmm.dmap_limit=3G"
 )
 tp=0 tf=0 bad=()
 for r in "${runs[@]}"; do
-	name=${r%%|*} args=${r#*|}
+	name=${r%%|*} rest=${r#*|}
+	mem=${rest%%|*} args=${rest#*|}
 	log=$logdir/check-$name.log
-	timeout "$limit" "$here/qemu-run.sh" "$kernel" "$args" </dev/null >"$log" 2>&1
+	QEMU_MEM=$mem timeout "$limit" "$here/qemu-run.sh" "$kernel" "$args" </dev/null >"$log" 2>&1
 	rc=$?
 	tr -d '\r' <"$log" >"$log.tmp" && mv "$log.tmp" "$log"
 	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # qemu-run.sh KERNEL.elf [KERNEL ARGS...] - boot the demo kernel on QEMU virt.
-# Environment: QEMU_MEM (default 512M), QEMU_EXTRA (more QEMU options), QEMU_SMP (1).
+# Environment: QEMU_MEM (default 1G), QEMU_EXTRA (more QEMU options), QEMU_SMP (1).
 set -euo pipefail
 kernel=$1; shift
 fw=""
@@ -11,5 +11,5 @@ done
 [ -n "$fw" ] || { echo "qemu-run: no OpenSBI firmware found (make deps-qemu)" >&2; exit 2; }
 # shellcheck disable=SC2086
 exec qemu-system-riscv64 -machine virt -nographic -no-reboot \
-	-smp "${QEMU_SMP:-1}" -m "${QEMU_MEM:-512M}" -bios "$fw" \
+	-smp "${QEMU_SMP:-1}" -m "${QEMU_MEM:-1G}" -bios "$fw" \
 	-kernel "$kernel" -append "$*" ${QEMU_EXTRA:-}
