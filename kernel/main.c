@@ -7,8 +7,10 @@
 #include "kernel.h"
 #include "memlayout.h"
 #include "riscv.h"
-#if KERNEL_VM
+#if KERNEL_ASPACE
 #include "proc.h"
+#endif
+#if KERNEL_VM
 #include "vm.h"
 #endif
 
@@ -135,11 +137,17 @@ _Noreturn void kmain(uint64_t hartid, pm_t dtb_pa, unsigned mode)
 	map_devices();
 	vm_print_layout();
 
+#if KERNEL_ASPACE
 	proc_init();
 	if (boot.bench)
 		bench_run();
 	selftest_run();
 	selftest_user_run();
+#else
+	kprintf("built without address spaces (aspace not on this branch yet)\n");
+	selftest_run();
+	selftest_finish();
+#endif
 #else
 	kprintf("built without the memory system (pmem, pt, vmem, aspace not on this branch)\n");
 	selftest_run();

@@ -7,6 +7,9 @@
 #include "kernel.h"
 #include "memlayout.h"
 #include "riscv.h"
+#if KERNEL_VM
+#include "vm.h"
+#endif
 
 struct ktest_result ktests;
 
@@ -73,6 +76,23 @@ static void test_cmdline_fdt(void)
 	KCHECK_EQ(fdt_parse(__va(boot.dtb_pa), 100, &fi), SVMM_EINVAL);
 }
 
+#if KERNEL_VM
+void difftest_run(uint64_t seed);
+
+/* The MMU differential test, which must give back every frame it took. */
+static void test_difftest(void)
+{
+	uint64_t seed = 0;
+	char v[24];
+	if (cmdline_get(boot.bootargs, "svmm.seed", v, sizeof v))
+		parse_size(v, &seed);
+	uint64_t free0 = pmem_free_frames(&kpmem), tables0 = vm_tables_live;
+	difftest_run(seed);
+	KCHECK_EQ(pmem_free_frames(&kpmem), free0);
+	KCHECK_EQ(vm_tables_live, tables0);
+}
+#endif
+
 void selftest_run(void)
 {
 	kprintf("self-tests:\n");
@@ -80,5 +100,8 @@ void selftest_run(void)
 	test_trap_fixup();
 	test_mode();
 	test_cmdline_fdt();
+#if KERNEL_VM
+	test_difftest();
+#endif
 	kprintf("self-tests: %u checks passed, %u failed\n", ktests.passed - p0, ktests.failed - f0);
 }

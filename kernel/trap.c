@@ -97,7 +97,7 @@ void kernel_trap(struct trapframe *tf)
 }
 
 
-#if !KERNEL_VM
+#if !KERNEL_ASPACE
 /* Without the memory system there are no processes, so no trap can come from U-mode. */
 struct trapframe *user_trap(struct trapframe *tf)
 {

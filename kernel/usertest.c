@@ -74,18 +74,8 @@ static void user_tests_done(void)
 	selftest_finish();
 }
 
-void difftest_run(uint64_t seed);
-
 _Noreturn void selftest_user_run(void)
 {
-	uint64_t seed = 0;
-	char v[24];
-	if (cmdline_get(boot.bootargs, "svmm.seed", v, sizeof v))
-		parse_size(v, &seed);
-	uint64_t free0 = pmem_free_frames(&kpmem), tables0 = vm_tables_live;
-	difftest_run(seed);
-	KCHECK_EQ(pmem_free_frames(&kpmem), free0);
-	KCHECK_EQ(vm_tables_live, tables0);
 
 	free_before = pmem_free_frames(&kpmem);
 	tables_before = vm_tables_live;

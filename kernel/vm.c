@@ -148,8 +148,14 @@ int ioremap(pm_t pa, uint64_t size, vm_t *va)
 		;
 	if (i == ARRAY_SIZE(regions))
 		return SVMM_ENOSPC;
+	/* Same offset modulo 2 MiB as the registers, so that large devices get 2 MiB pages. */
+	struct vmem_constraint c = { 0, 0, 0, 0, 0 };
+	if (len >= (2ull << 20)) {
+		c.align = 2ull << 20;
+		c.phase = base & (c.align - 1);
+	}
 	vm_t v;
-	int err = vmem_alloc(&karena, len, &regions[i], &v);
+	int err = vmem_xalloc(&karena, len, &c, &regions[i], &v);
 	if (err)
 		return err;
 	err = pt_map(&kpt, v, base, len, PT_R | PT_W | PT_G);
@@ -277,10 +283,28 @@ static int count_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
 	return 0;
 }
 
+/* A size in the largest binary unit that keeps it >= 1, with one decimal. */
+static void human_size(char *buf, size_t n, uint64_t bytes)
+{
+	static const char units[] = "BKMGTPE";
+	unsigned u = 0;
+	uint64_t whole = bytes, rem = 0;
+	while (whole >= 1024 && u < 6) {
+		rem = whole & 1023;
+		whole >>= 10;
+		u++;
+	}
+	unsigned tenth = (unsigned)(rem * 10 / 1024);
+	if (tenth)
+		svmm_snprintf(buf, n, "%lu.%u%c", (unsigned long)whole, tenth, units[u]);
+	else
+		svmm_snprintf(buf, n, "%lu%c", (unsigned long)whole, units[u]);
+}
+
 static void print_area(const char *name, vm_t b, vm_t e, const char *what)
 {
 	char sz[24];
-	svmm_fmt_size(sz, sizeof sz, e - b);
+	human_size(sz, sizeof sz, e - b);
 	kprintf("  %-10s %016lx-%016lx %8s  %s\n", name, (unsigned long)b, (unsigned long)(e - 1),
 		sz, what);
 }
