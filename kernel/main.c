@@ -15,6 +15,8 @@
 #endif
 
 struct boot_info boot;
+/* The direct map's base, for kernel/gdbinit's ptwalk (gdb cannot call dmap_base()). */
+vm_t svmm_dmap_base_for_gdb;
 struct fdt_info fdt;
 
 vm_t dmap_base(void)
@@ -120,6 +122,7 @@ _Noreturn void kmain(uint64_t hartid, pm_t dtb_pa, unsigned mode)
 			panic("svmm.mode=%s: mode not supported by this hart", mode_name(boot.mode_req));
 		boot.mode = boot.mode_req;
 	}
+	svmm_dmap_base_for_gdb = dmap_base();
 	kprintf("paging mode: %s (%u levels, %u-bit virtual addresses)\n", mode_name(boot.mode),
 		svmm_mode_levels(boot.mode), svmm_mode_va_bits(boot.mode));
 	for (unsigned i = 0; i < fdt.nram; i++)

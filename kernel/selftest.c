@@ -77,6 +77,118 @@ static void test_cmdline_fdt(void)
 }
 
 #if KERNEL_VM
+/* The image is W^X by section, and the page under the boot stack is a guard. */
+static void test_image_wx(void)
+{
+	static const uint16_t ret_in_rodata = 0x8082;   /* c.ret */
+	static uint16_t ret_in_data = 0x8082;
+	uint8_t v;
+	KCHECK_EQ(probe_load((vm_t)(uintptr_t)test_image_wx, &v), 0);
+	KCHECK_EQ(probe_store((vm_t)(uintptr_t)test_image_wx, v), 1);
+	KCHECK_EQ(last_fault_cause, EXC_STORE_PAGE_FAULT);
+	KCHECK_EQ(probe_store((vm_t)(uintptr_t)&ret_in_rodata, 0x82), 1);
+	fence_i();
+	probe_exec_active = (vm_t)(uintptr_t)&ret_in_rodata;
+	KCHECK_EQ(probe_exec((vm_t)(uintptr_t)&ret_in_rodata), 1);
+	probe_exec_active = (vm_t)(uintptr_t)&ret_in_data;
+	KCHECK_EQ(probe_exec((vm_t)(uintptr_t)&ret_in_data), 1);
+	KCHECK_EQ(last_fault_cause, EXC_INST_PAGE_FAULT);
+	probe_exec_active = 0;
+	KCHECK_EQ(probe_store((vm_t)(uintptr_t)&ret_in_data, 0x82), 0);
+	KCHECK_EQ(probe_load((vm_t)(uintptr_t)_stack_guard, &v), 1);
+	KCHECK_EQ(probe_load((vm_t)(uintptr_t)_stack_guard + SVMM_PAGE_SIZE - 1, &v), 1);
+	KCHECK_EQ(probe_load((vm_t)(uintptr_t)_stack_bottom, &v), 0);
+}
+
+/* The direct map holds RAM only, up to the window, with the largest pages that fit. */
+static void test_dmap(void)
+{
+	pm_t pa;
+	uint64_t leaf;
+	uint8_t v;
+	for (unsigned i = 0; i < fdt.nram; i++) {
+		pm_t b = fdt.ram[i].base, e = b + fdt.ram[i].size;
+		if (b >= vm_dmap_end)
+			continue;
+		KCHECK_EQ(pt_translate(&kpt, dmap_base() + b, PT_R | PT_W, 0, &pa, &leaf), 0);
+		KCHECK_EQ(pa, b);
+		/* Gigapages, except in Sv39 where a gigapage would be a root entry, and kernel
+		   root entries always point to the shared slot tables: 2 MiB there. */
+		uint64_t want = boot.mode == SVMM_SV39 ? (2ull << 20) : SVMM_GiB;
+		if (SVMM_IS_ALIGNED(b, want) && (e < vm_dmap_end ? e : vm_dmap_end) - b >= want)
+			KCHECK_EQ(leaf, want);
+		/* Not executable. */
+		KCHECK_EQ(pt_translate(&kpt, dmap_base() + b, PT_X, 0, NULL, NULL), SVMM_EFAULT);
+		if (e > vm_dmap_end) {
+			/* RAM above the window is not mapped there: only kmap reaches it. */
+			KCHECK_EQ(pt_translate(&kpt, dmap_base() + vm_dmap_end, PT_R, 0, NULL, NULL),
+				  SVMM_EFAULT);
+			KCHECK_EQ(probe_load(dmap_base() + vm_dmap_end, &v), 1);
+		}
+	}
+	/* MMIO is never in the direct map. */
+	if (fdt.uart.size)
+		KCHECK_EQ(pt_translate(&kpt, dmap_base() + fdt.uart.base, PT_R, 0, NULL, NULL),
+			  SVMM_EFAULT);
+}
+
+/* kmap reaches any frame, also above the window; the fixmap runs out cleanly. */
+static void test_kmap(void)
+{
+	pm_t pa;
+	uint64_t free0 = pmem_free_frames(&kpmem), tables0 = vm_tables_live;
+	KCHECK_EQ(pmem_alloc(&kpmem, 0, PMEM_ANY, &pa), 0);   /* the highest free frame */
+	uint64_t *p = kmap(pa);
+	KCHECK(p != NULL);
+	if (!p)
+		return;
+	for (unsigned i = 0; i < 512; i++)
+		p[i] = pa ^ i;
+	void *other = kmap(pa);
+	KCHECK(other != NULL && other != (void *)p);
+	kunmap(p);
+	/* A stale translation would still let this read succeed: it must fault now. */
+	uint8_t v;
+	KCHECK_EQ(probe_load((vm_t)(uintptr_t)p, &v), 1);
+	uint64_t *q = other;
+	bool same = true;
+	for (unsigned i = 0; i < 512; i++)
+		same &= q[i] == (pa ^ i);
+	KCHECK(same);
+	kunmap(other);
+	static void *slots[SVMM_FIXMAP_SIZE / SVMM_PAGE_SIZE];
+	unsigned n = 0;
+	while (n < ARRAY_SIZE(slots) && (slots[n] = kmap(pa)) != NULL)
+		n++;
+	KCHECK_EQ(n, ARRAY_SIZE(slots));
+	KCHECK(kmap(pa) == NULL);
+	while (n)
+		kunmap(slots[--n]);
+	KCHECK_EQ(pmem_free(&kpmem, pa, 0), 0);
+	KCHECK_EQ(pmem_free_frames(&kpmem), free0);
+	KCHECK_EQ(vm_tables_live, tables0);
+	if (vm_dmap_end < fdt.ram[fdt.nram - 1].base + fdt.ram[fdt.nram - 1].size)
+		KCHECK(pa >= vm_dmap_end);   /* the test really went beyond the window */
+}
+
+/* ioremap refuses bad ranges; a kernel stack has a guard page. */
+static void test_arena(void)
+{
+	vm_t va, top;
+	KCHECK_EQ(ioremap(0x10000000, 0, &va), SVMM_EZEROSIZE);
+	KCHECK_EQ(ioremap(~0ull - 100, 4096, &va), SVMM_EOVERFLOW);
+	KCHECK_EQ(iounmap(svmm_kio_base(boot.mode) + (512ull << 20)), SVMM_ENOENT);
+	KCHECK_EQ(kstack_alloc(8192, &top), 0);
+	uint8_t v;
+	KCHECK_EQ(probe_store(top - 8, 1), 0);
+	KCHECK_EQ(probe_store(top - 8192, 1), 0);
+	KCHECK_EQ(probe_load(top - 8192 - 1, &v), 1);
+	KCHECK_EQ(probe_load(top, &v), 1);
+	KCHECK_EQ(vmem_check(&karena), 0);
+	KCHECK_EQ(pt_check(&kpt), 0);
+	KCHECK_EQ(pmem_check(&kpmem), 0);
+}
+
 void difftest_run(uint64_t seed);
 
 /* The MMU differential test, which must give back every frame it took. */
@@ -101,6 +213,10 @@ void selftest_run(void)
 	test_mode();
 	test_cmdline_fdt();
 #if KERNEL_VM
+	test_image_wx();
+	test_dmap();
+	test_kmap();
+	test_arena();
 	test_difftest();
 #endif
 	kprintf("self-tests: %u checks passed, %u failed\n", ktests.passed - p0, ktests.failed - f0);
