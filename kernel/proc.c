@@ -12,6 +12,7 @@
 
 struct proc procs[NPROC];
 static struct proc *current;
+struct proc_counters proc_counters;
 static int next_pid = 1;
 static vm_t trap_stack_top;
 static void (*all_done)(void);
@@ -165,6 +166,7 @@ static void proc_teardown(struct proc *p)
 		aspace_deactivate(&p->as, 0);
 		current = NULL;
 	}
+	proc_counters.faults += p->as.faults;
 	aspace_destroy(&p->as);
 	p->state = PROC_ZOMBIE;
 }
@@ -192,6 +194,7 @@ static void proc_kill(struct proc *p, struct trapframe *tf, const char *why)
 	kprintf("pid %d (%s %ld) killed: %s at address %p, pc %p: %s\n", p->pid, p->name, p->arg,
 		trap_cause_name(tf->scause), (void *)tf->stval, (void *)tf->sepc, why);
 	p->killed = true;
+	proc_counters.kills++;
 	p->kill_cause = tf->scause;
 	p->kill_addr = tf->stval;
 	proc_exit(p, -1);
@@ -214,6 +217,7 @@ static struct proc *schedule(struct proc *cur)
 			if (current)
 				aspace_deactivate(&current->as, 0);
 			current = p;
+			proc_counters.switches++;
 		}
 		return p;
 	}
@@ -311,6 +315,7 @@ struct trapframe *user_trap(struct trapframe *tf)
 	if (!p || tf != &p->tf)
 		panic("user trap without a current process");
 	if (c & SCAUSE_INTR) {
+		proc_counters.ticks++;
 		if ((c & ~SCAUSE_INTR) != IRQ_S_TIMER)
 			panic("unexpected interrupt from U-mode: %s", trap_cause_name(c));
 		sbi_set_timer(sched_quantum ? r_time() + sched_quantum : ~0ull);
@@ -318,6 +323,7 @@ struct trapframe *user_trap(struct trapframe *tf)
 	}
 	switch (c) {
 	case EXC_ECALL_U:
+		proc_counters.syscalls++;
 		syscall(p, tf);
 		break;
 	case EXC_INST_PAGE_FAULT:

@@ -42,6 +42,11 @@ _Noreturn void proc_run_all(void (*done)(void));
 void proc_reap(struct proc *p);
 
 extern struct proc procs[NPROC];
+
+struct proc_counters {
+	uint64_t switches, syscalls, ticks, faults, kills;
+};
+extern struct proc_counters proc_counters;
 extern struct pmem kpmem;
 
 /* uaccess.c: copy between the kernel and the current process's user memory. */

@@ -66,6 +66,17 @@ static void user_tests_done(void)
 	if (free_after != free_before || vm_tables_live != tables_before)
 		kprintf("LEAK: %ld frames, %ld table frames not returned\n",
 			(long)(free_before - free_after), (long)(vm_tables_live - tables_before));
+	kprintf("statistics: %lu context switches, %lu timer ticks, %lu system calls, "
+		"%lu demand-zero faults, %lu kills, %lu kmaps, %lu TLB flush calls\n",
+		(unsigned long)proc_counters.switches, (unsigned long)proc_counters.ticks,
+		(unsigned long)proc_counters.syscalls, (unsigned long)proc_counters.faults,
+		(unsigned long)proc_counters.kills, (unsigned long)vm_kmaps,
+		(unsigned long)vm_flushes);
+	/* With RAM above the direct-map window, user frames come from there (pmem serves
+	   unlimited requests from the top), so the kmap path must have been used. */
+	if (vm_dmap_end < fdt.ram[fdt.nram - 1].base + fdt.ram[fdt.nram - 1].size)
+		KCHECK(vm_kmaps > 100);
+	KCHECK(proc_counters.ticks > 0);   /* preemption by the timer happened */
 	KCHECK_EQ(free_after, free_before);
 	KCHECK_EQ(vm_tables_live, tables_before);
 	KCHECK_EQ(pmem_check(&kpmem), 0);

@@ -23,6 +23,7 @@ struct vmem karena;
 pm_t vm_dmap_end;
 uint64_t vm_tables_live;
 uint64_t vm_flushes;
+uint64_t vm_kmaps;
 
 /* The fixmap: 512 slots of 4 KiB under the image; one hart, so one set of slots. */
 #define FIXMAP_SLOTS (SVMM_FIXMAP_SIZE / SVMM_PAGE_SIZE)
@@ -194,6 +195,7 @@ void *kmap(pm_t pa)
 			   PT_R | PT_W | PT_G | PT_MAX_PAGE_4K) != 0)
 			break;
 		fixmap_used[w] |= 1ull << b;
+		vm_kmaps++;
 		intr_restore(f);
 		return (void *)(uintptr_t)(va + (pa & (SVMM_PAGE_SIZE - 1)));
 	}

@@ -16,6 +16,7 @@ extern struct vmem karena;      /* kernel dynamic arena in slot 511 */
 extern pm_t vm_dmap_end;        /* direct map covers physical [0, vm_dmap_end) */
 extern uint64_t vm_tables_live; /* page-table frames from port_table_alloc */
 extern uint64_t vm_flushes;     /* port_tlb_flush calls */
+extern uint64_t vm_kmaps;       /* kmap calls */
 
 /* Build the kernel address space and switch to it. Panics on failure (boot). */
 void vm_init(void);
