@@ -70,8 +70,9 @@ struct boot_info {
 };
 extern struct boot_info boot;
 
-/* the direct map of the mode in use */
-vm_t dmap_base(void);
+/* The direct map of the mode in use: set when the mode is chosen, read on hot paths. */
+extern vm_t kernel_dmap_base;
+static inline vm_t dmap_base(void) { return kernel_dmap_base; }
 static inline void *__va(pm_t pa) { return (void *)(uintptr_t)(dmap_base() + pa); }
 static inline pm_t __pa(const void *va) { return (pm_t)((uintptr_t)va - dmap_base()); }
 

@@ -15,7 +15,7 @@ K_OBJCOPY := riscv64-unknown-elf-objcopy
 K_ARCH := -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany -mno-relax -fno-pic
 K_CFLAGS := $(STD) $(WARN) -O2 -g -ffreestanding -nostdinc \
 	-isystem $(shell $(RV_GCC) -print-file-name=include) $(INC) -Ikernel \
-	$(K_ARCH) -Iuser -fno-stack-protector -fno-omit-frame-pointer -fno-common \
+	$(K_ARCH) -Iuser -fno-stack-protector -fno-common \
 	-fno-tree-loop-distribute-patterns -DKERNEL_VM=$(K_HAVE_VM) -DKERNEL_ASPACE=$(K_HAVE_ASPACE)
 K_ASFLAGS := $(K_ARCH) -Ikernel -g
 K_LDFLAGS := -march=rv64imac -mabi=lp64 -mcmodel=medany -nostdlib -nostartfiles -static -Wl,--no-relax -Wl,-T,kernel/kernel.ld \

@@ -19,9 +19,12 @@ struct boot_info boot;
 vm_t svmm_dmap_base_for_gdb;
 struct fdt_info fdt;
 
-vm_t dmap_base(void)
+vm_t kernel_dmap_base;
+
+static void set_mode(enum svmm_mode m)
 {
-	return svmm_dmap_base(boot.mode);
+	boot.mode = m;
+	kernel_dmap_base = svmm_dmap_base(m);
 }
 
 static const char *mode_name(enum svmm_mode m)
@@ -94,7 +97,7 @@ _Noreturn void kmain(uint64_t hartid, pm_t dtb_pa, unsigned mode)
 {
 	boot.hartid = hartid;
 	boot.dtb_pa = dtb_pa;
-	boot.mode = (enum svmm_mode)mode;
+	set_mode((enum svmm_mode)mode);
 	boot.modes = early_modes;
 	trap_init();
 	sbi_probe();
@@ -120,7 +123,7 @@ _Noreturn void kmain(uint64_t hartid, pm_t dtb_pa, unsigned mode)
 	if (boot.mode_req && boot.mode_req != boot.mode) {
 		if (early_switch_mode(boot.mode_req, dtb_pa) != 0)
 			panic("svmm.mode=%s: mode not supported by this hart", mode_name(boot.mode_req));
-		boot.mode = boot.mode_req;
+		set_mode(boot.mode_req);
 	}
 	svmm_dmap_base_for_gdb = dmap_base();
 	kprintf("paging mode: %s (%u levels, %u-bit virtual addresses)\n", mode_name(boot.mode),

@@ -36,7 +36,7 @@ _Noreturn void port_panic(const char *msg)
 
 void *port_pa_to_va(pm_t pa)
 {
-	if (pa >= vm_dmap_end)
+	if (__builtin_expect(pa >= vm_dmap_end, 0))
 		panic("port_pa_to_va(%p): beyond the direct map (limit %p)", (void *)pa,
 		      (void *)vm_dmap_end);
 	return (void *)(uintptr_t)(dmap_base() + pa);
