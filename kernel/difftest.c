@@ -27,6 +27,35 @@
 #define DT_MAPS      96
 #define DT_CHANGES   24
 #define DT_SAMPLES   1500
+#define DT_UCODE     0x3f000000ull   /* the U-mode probe code page, outside the span */
+
+extern struct trapframe uprobe_tf;
+extern const char uprobe_code[], uprobe_code_end[];
+uint64_t uprobe_enter(struct trapframe *tf);
+
+/* Run the U-mode probe at offset off (0 load, 8 store, 16 fetch) on va: 0 or 1 (fault). */
+static int uprobe(unsigned off, vm_t va, uint8_t val, uint8_t *out, bool mxr)
+{
+	memset(&uprobe_tf, 0, sizeof uprobe_tf);
+	uprobe_tf.sepc = DT_UCODE + off;
+	TF_A(&uprobe_tf, 0) = va;
+	TF_A(&uprobe_tf, 1) = val;
+	if (mxr)
+		CSR_SET(sstatus, SSTATUS_MXR);
+	uint64_t cause = uprobe_enter(&uprobe_tf);
+	CSR_CLEAR(sstatus, SSTATUS_MXR);
+	last_fault_cause = cause;
+	if (cause == EXC_ECALL_U) {
+		if (out)
+			*out = (uint8_t)uprobe_tf.x[5];
+		return 0;
+	}
+	if (cause != EXC_LOAD_PAGE_FAULT && cause != EXC_STORE_PAGE_FAULT &&
+	    cause != EXC_INST_PAGE_FAULT)
+		panic("difftest: U-mode probe ended with %s at %p", trap_cause_name(cause),
+		      (void *)uprobe_tf.sepc);
+	return 1;
+}
 
 static uint64_t rng;
 
@@ -46,7 +75,7 @@ static uint64_t rnd_below(uint64_t n)
 
 struct dt_stats {
 	unsigned maps, maps_exist, maps_perm, changes;
-	unsigned loads, stores, fetches, faults, disagree;
+	unsigned loads, stores, fetches, uaccesses, faults, disagree;
 };
 
 static void report(const char *what, vm_t va, unsigned priv, int sw, int hw)
@@ -128,6 +157,55 @@ static void sample(struct pt *t, pm_t blk, vm_t va, unsigned priv, bool in_span,
 	}
 }
 
+/* The same three accesses made from U-mode (MXR on or off), inside the span only. */
+static void usample(struct pt *t, pm_t blk, vm_t va, bool mxr, struct dt_stats *st)
+{
+	unsigned priv = PT_PRIV_U | (mxr ? PT_MXR : 0);
+	pm_t pa = 0;
+	uint8_t v = 0;
+	int sw = pt_translate(t, va, PT_R, priv, &pa, NULL);
+	int hw = uprobe(0, va, 0, &v, mxr);
+	st->uaccesses++;
+	st->faults += hw != 0;
+	if ((sw == 0) != (hw == 0)) {
+		st->disagree++;
+		report("U-mode load", va, priv, sw, hw);
+	} else if (sw == 0 && v != *(volatile uint8_t *)__va(pa)) {
+		st->disagree++;
+		kprintf("difftest: U-mode load at %p read %u, pa %p holds %u\n", (void *)va, v,
+			(void *)pa, *(volatile uint8_t *)__va(pa));
+	}
+	sw = pt_translate(t, va, PT_W, priv, &pa, NULL);
+	uint8_t *dm = sw == 0 ? (uint8_t *)__va(pa) : NULL;
+	uint8_t old = dm ? *dm : 0;
+	if (sw == 0 && (pa < blk || pa >= blk + (2ull << 20))) {
+		st->disagree++;
+		return;
+	}
+	hw = uprobe(8, va, (uint8_t)(old ^ 0xa5), NULL, mxr);
+	st->uaccesses++;
+	st->faults += hw != 0;
+	if ((sw == 0) != (hw == 0)) {
+		st->disagree++;
+		report("U-mode store", va, priv, sw, hw);
+	} else if (sw == 0 && *(volatile uint8_t *)dm != (uint8_t)(old ^ 0xa5)) {
+		st->disagree++;
+		kprintf("difftest: U-mode store at %p did not reach pa %p\n", (void *)va, (void *)pa);
+	}
+	if (dm)
+		*dm = old;
+	vm_t x = va & ~1ull;
+	sw = pt_translate(t, x, PT_X, priv, NULL, NULL);
+	fence_i();
+	hw = uprobe(16, x, 0, NULL, mxr);
+	st->uaccesses++;
+	st->faults += hw != 0;
+	if ((sw == 0) != (hw == 0)) {
+		st->disagree++;
+		report("U-mode fetch", x, priv, sw, hw);
+	}
+}
+
 static unsigned random_perm(void)
 {
 	static const unsigned perms[] = {
@@ -170,6 +248,20 @@ void difftest_run(uint64_t seed)
 		return;
 	}
 	pt_clone_kernel(&t, &kpt);
+
+	/* The U-mode probe code: one user page, R-X. */
+	pm_t code;
+	err = pmem_alloc(&kpmem, 0, vm_dmap_end, &code);
+	KCHECK_EQ(err, 0);
+	if (err) {
+		pt_destroy(&t);
+		pmem_free(&kpmem, blk, 9);
+		return;
+	}
+	memset(__va(code), 0, SVMM_PAGE_SIZE);
+	memcpy(__va(code), uprobe_code, (size_t)(uprobe_code_end - uprobe_code));
+	KCHECK_EQ(pt_map(&t, DT_UCODE, code, SVMM_PAGE_SIZE, PT_R | PT_X | PT_U), 0);
+	fence_i();
 
 	for (unsigned i = 0; i < DT_MAPS; i++) {
 		bool huge = rnd_below(4) == 0;
@@ -235,16 +327,36 @@ void difftest_run(uint64_t seed)
 		}
 		for (unsigned p = 0; p < 4; p++)
 			sample(&t, blk, va, privs[p], in_span, &st);
+		if (in_span) {
+			usample(&t, blk, va, false, &st);
+			usample(&t, blk, va, true, &st);
+		}
+	}
+	/* The comparison must have teeth: against a wrong model (U-mode loads judged by the
+	   S-mode rules) it has to find disagreements. */
+	unsigned wrong = 0;
+	for (unsigned i = 0; i < 200 && st.maps; i++) {
+		unsigned m = (unsigned)rnd_below(st.maps);
+		vm_t va = mapped[m].va + rnd_below(mapped[m].size);
+		int sw = pt_translate(&t, va, PT_R, 0, NULL, NULL);
+		uint8_t v;
+		int hw = uprobe(0, va, 0, &v, false);
+		wrong += (sw == 0) != (hw == 0);
 	}
 	w_satp(pt_satp(&kpt));
+	kprintf("difftest: against a deliberately wrong model, %u of 200 samples disagree\n", wrong);
+	KCHECK(wrong > 0);
 
 	kprintf("difftest: %u mappings (%u overlapping and %u refused by pt), %u unmap/protect "
-		"changes, %u loads, %u stores, %u fetches (%u faulted): %u disagreements\n",
+		"changes, S-mode: %u loads, %u stores, %u fetches, U-mode: %u accesses "
+		"(%u faulted in all): %u disagreements\n",
 		st.maps, st.maps_exist, st.maps_perm,
-		st.changes, st.loads, st.stores, st.fetches, st.faults, st.disagree);
+		st.changes, st.loads, st.stores, st.fetches, st.uaccesses, st.faults, st.disagree);
 	KCHECK(st.maps > DT_MAPS / 2);
-	KCHECK(st.faults > 0 && st.faults < st.loads + st.stores + st.fetches);
+	KCHECK(st.faults > 0 && st.faults < st.loads + st.stores + st.fetches + st.uaccesses);
+	KCHECK(st.uaccesses > 0);
 	KCHECK_EQ(st.disagree, 0);
 	pt_destroy(&t);
 	KCHECK_EQ(pmem_free(&kpmem, blk, 9), 0);
+	KCHECK_EQ(pmem_free(&kpmem, code, 0), 0);
 }

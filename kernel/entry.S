@@ -197,6 +197,9 @@ from_user:
 	sd	t0, TF_STVAL(sp)
 	mv	a0, sp
 	ld	sp, TF_KSP(a0)
+	/* A U-mode probe of the MMU test comes back to its caller, not to a process. */
+	lla	t0, uprobe_tf
+	beq	a0, t0, uprobe_trap_entry
 	call	user_trap
 	/* a0 = the trapframe to resume: the same process or the next one. */
 	.globl user_return
@@ -290,6 +293,66 @@ probe_fault:
 	li	a0, 1
 	ret
 
+/*
+ * U-mode probes for the MMU differential test. uprobe_enter(tf) saves the kernel's
+ * callee-saved state, enters U-mode with tf (which must be uprobe_tf) and comes back,
+ * as its own return, with the scause of the trap that ended the probe: ecall for an
+ * access that went through, a page fault otherwise.
+ */
+	.globl uprobe_enter, uprobe_code, uprobe_code_end
+uprobe_enter:
+	lla	t0, uprobe_ctx
+	sd	ra, 0(t0)
+	sd	sp, 8(t0)
+	sd	s0, 16(t0)
+	sd	s1, 24(t0)
+	sd	s2, 32(t0)
+	sd	s3, 40(t0)
+	sd	s4, 48(t0)
+	sd	s5, 56(t0)
+	sd	s6, 64(t0)
+	sd	s7, 72(t0)
+	sd	s8, 80(t0)
+	sd	s9, 88(t0)
+	sd	s10, 96(t0)
+	sd	s11, 104(t0)
+	sd	sp, TF_KSP(a0)
+	j	user_return
+uprobe_trap_entry:
+	/* a0 = uprobe_tf, registers saved; return scause from uprobe_enter. */
+	ld	a0, TF_SCAUSE(a0)
+	lla	t0, uprobe_ctx
+	ld	ra, 0(t0)
+	ld	sp, 8(t0)
+	ld	s0, 16(t0)
+	ld	s1, 24(t0)
+	ld	s2, 32(t0)
+	ld	s3, 40(t0)
+	ld	s4, 48(t0)
+	ld	s5, 56(t0)
+	ld	s6, 64(t0)
+	ld	s7, 72(t0)
+	ld	s8, 80(t0)
+	ld	s9, 88(t0)
+	ld	s10, 96(t0)
+	ld	s11, 104(t0)
+	ret
+
+/* The U-mode side, copied into a user page: load at +0, store at +8, fetch at +16. */
+	.section .rodata
+	.balign 4
+	.option push
+	.option norvc
+uprobe_code:
+	lbu	t0, 0(a0)
+	ecall
+	sb	a1, 0(a0)
+	ecall
+	jalr	ra, 0(a0)
+	ecall
+uprobe_code_end:
+	.option pop
+
 	.section __ex_table, "a"
 	.balign 8
 	.globl __ex_table_start, __ex_table_end
@@ -303,3 +366,10 @@ __ex_table_end:
 	.data
 boot_hart_claimed:
 	.word	0
+	.bss
+	.balign 16
+	.globl uprobe_tf
+uprobe_tf:
+	.space	TF_SIZE
+uprobe_ctx:
+	.space	112
