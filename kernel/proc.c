@@ -295,6 +295,17 @@ static void syscall(struct proc *p, struct trapframe *tf)
 	case SYS_GETPID:
 		r = p->pid;
 		break;
+	case SYS_INFO: {
+		struct sys_info si;
+		memset(&si, 0, sizeof si);
+		si.pid = p->pid;
+		si.resident = p->as.resident;
+		si.stack_pages = p->as.stack_pages;
+		si.regions = p->as.nregions;
+		si.faults = p->as.faults;
+		r = copy_to_user(&p->as, a0, &si, sizeof si);
+		break;
+	}
 	case SYS_REPORT:
 		bench_report(p, (long)a0, a1);
 		r = 0;

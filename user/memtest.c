@@ -73,6 +73,22 @@ long main(long arg)
 	/* Stack growth: ~200 KiB deep, page by page on faults. */
 	UCHECK(deep(200) == 200);
 
+	/* info() writes through copy_to_user: the counters are there, and a read-only or
+	   kernel destination is refused without a kill. */
+	struct sys_info si;
+	UCHECK(info(&si) == 0);
+	UCHECK(si.pid == getpid());
+	UCHECK(si.stack_pages >= 50);        /* the 200 KiB of stack above */
+	UCHECK(si.resident > si.stack_pages);   /* program pages and touched heap too */
+	UCHECK(si.faults >= si.resident);
+	UCHECK(mprotect(a, 4 * PAGE, PROT_READ) == 0);
+	UCHECK(info((struct sys_info *)a) == E_FAULT);
+	UCHECK(info((struct sys_info *)0xfffffffff0000000ul) == E_FAULT);
+	/* A fresh page the destination spans is faulted in by the kernel's copy. */
+	UCHECK(mmap(0, 2 * PAGE, PROT_READ | PROT_WRITE, 0, &a) == 0);
+	UCHECK(info((struct sys_info *)(a + PAGE - 16)) == 0);
+	UCHECK(((struct sys_info *)(a + PAGE - 16))->pid == getpid());
+
 	printf("memtest: demand paging, unmap/reuse, split, protect, stack growth: %s\n",
 	       ufailed ? "FAILED" : "ok");
 	return ufailed;

@@ -16,6 +16,16 @@
 #define SYS_YIELD    6   /* yield(tag): give the hart away; tag is a benchmark timestamp */
 #define SYS_GETPID   7   /* getpid() */
 #define SYS_REPORT   8   /* report(kind, value): benchmark samples for the kernel */
+#define SYS_INFO     9   /* info(struct sys_info *out): this process's memory counters */
+
+/* What SYS_INFO writes into user memory (through copy_to_user). */
+struct sys_info {
+	long pid;
+	unsigned long resident;      /* anonymous pages mapped, stack included */
+	unsigned long stack_pages;
+	unsigned long regions;
+	unsigned long faults;        /* demand-zero faults resolved so far */
+};
 
 /* prot bits: the PTE's R, W, X bit values. */
 #define PROT_READ  0x2

@@ -20,6 +20,7 @@ long mprotect(uintptr_t addr, size_t size, int prot);
 long yield(uint64_t tag);
 long getpid(void);
 long report(long kind, uint64_t value);
+long info(struct sys_info *out);
 
 int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *memset(void *d, int c, size_t n);

@@ -61,6 +61,11 @@ long report(long kind, uint64_t value)
 	return syscall4(SYS_REPORT, kind, (long)value, 0, 0);
 }
 
+long info(struct sys_info *out)
+{
+	return syscall4(SYS_INFO, (long)out, 0, 0, 0);
+}
+
 void *memset(void *d, int c, size_t n)
 {
 	unsigned char *p = d;
