@@ -17,6 +17,7 @@ static int next_pid = 1;
 static vm_t trap_stack_top;
 static void (*all_done)(void);
 uint64_t sched_quantum;          /* timer ticks per time slice; 0 = no preemption */
+static vm_t user_va_end;         /* svmm_user_end(boot.mode), for the fault path */
 
 /* The user programs embedded by kernel.mk (build/kernel/userprogs.S). */
 struct uprog { const char *name; const uint8_t *elf; uint64_t size; };
@@ -147,6 +148,7 @@ void proc_init(void)
 	if (kstack_alloc(16384, &trap_stack_top) != 0)
 		panic("no kernel trap stack");
 	sched_quantum = timebase_hz / 100;
+	user_va_end = svmm_user_end(boot.mode);
 	kprintf("processes: %u ASID bits, trap stack top %p (guard page below), time slice 10 ms\n",
 		nbits, (void *)trap_stack_top);
 }
@@ -319,12 +321,11 @@ static void syscall(struct proc *p, struct trapframe *tf)
 
 /* ---- the trap from U-mode (entry.S) ---- */
 
-struct trapframe *user_trap(struct trapframe *tf)
+/* Everything but a resolvable page fault: system calls, the timer, kills. */
+static __attribute__((noinline)) struct trapframe *user_trap_slow(struct proc *p,
+								    struct trapframe *tf)
 {
-	struct proc *p = current;
 	uint64_t c = tf->scause;
-	if (!p || tf != &p->tf)
-		panic("user trap without a current process");
 	if (c & SCAUSE_INTR) {
 		proc_counters.ticks++;
 		if ((c & ~SCAUSE_INTR) != IRQ_S_TIMER)
@@ -357,4 +358,30 @@ struct trapframe *user_trap(struct trapframe *tf)
 	if (p->state != PROC_RUNNABLE)
 		return &schedule(p)->tf;
 	return &current->tf;
+}
+
+static __attribute__((noinline)) struct trapframe *user_fault_kill(struct proc *p,
+								     struct trapframe *tf, int err)
+{
+	proc_kill(p, tf, fault_reason(err, tf->stval));
+	return &schedule(p)->tf;
+}
+
+struct trapframe *user_trap(struct trapframe *tf)
+{
+	struct proc *p = current;
+	if (__builtin_expect(!p || tf != &p->tf, 0))
+		panic("user trap without a current process");
+	/* The hot path: a demand-zero or stack-growth fault that resolves. */
+	uint64_t c = tf->scause;
+	if (c == EXC_STORE_PAGE_FAULT || c == EXC_LOAD_PAGE_FAULT) {
+		vm_t va = tf->stval;
+		int err = va < user_va_end ?
+			aspace_fault(&p->as, va, c == EXC_STORE_PAGE_FAULT ? PT_W : PT_R) :
+			SVMM_EFAULT;
+		if (err == 0)
+			return tf;
+		return user_fault_kill(p, tf, err);
+	}
+	return user_trap_slow(p, tf);
 }
