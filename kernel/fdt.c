@@ -139,6 +139,7 @@ int fdt_parse(const void *blob, uint64_t limit, struct fdt_info *out)
 
 	struct node_state stack[FDT_MAX_DEPTH];
 	int depth = -1;
+	uint64_t initrd_end = 0;
 	uint32_t o = off_struct, end = off_struct + size_struct;
 	while (o + 4 <= end) {
 		uint32_t tok = be32(b + o);
@@ -199,6 +200,14 @@ int fdt_parse(const void *blob, uint64_t limit, struct fdt_info *out)
 				uint32_t n = len < sizeof out->bootargs - 1 ? len : sizeof out->bootargs - 1;
 				memcpy(out->bootargs, val, n);
 				out->bootargs[n] = 0;
+			} else if ((strcmp(pname, "linux,initrd-start") == 0 ||
+				    strcmp(pname, "linux,initrd-end") == 0) && st->is_chosen &&
+				   (len == 4 || len == 8)) {
+				uint64_t a = len == 4 ? be32(val) : be64(val);
+				if (pname[13] == 's')
+					out->initrd.base = a;
+				else
+					initrd_end = a;
 			} else if (strcmp(pname, "timebase-frequency") == 0 && st->is_cpus &&
 				   (len == 4 || len == 8)) {
 				out->timebase = len == 4 ? be32(val) : be64(val);
@@ -207,7 +216,15 @@ int fdt_parse(const void *blob, uint64_t limit, struct fdt_info *out)
 		} else if (tok == FDT_NOP) {
 			continue;
 		} else if (tok == FDT_END) {
-			return depth == -1 ? 0 : SVMM_EINVAL;
+			if (depth != -1)
+				return SVMM_EINVAL;
+			/* The initrd is a reservation like any other. */
+			if (initrd_end > out->initrd.base) {
+				out->initrd.size = initrd_end - out->initrd.base;
+				add_range(out->reserved, &out->nreserved, out->initrd.base,
+					  out->initrd.size);
+			}
+			return 0;
 		} else {
 			return SVMM_EINVAL;
 		}

@@ -19,6 +19,7 @@ struct fdt_info {
 	char bootargs[256];                          /* /chosen bootargs */
 	struct fdt_range uart, plic, clint, poweroff;/* size 0 = absent */
 	uint64_t timebase;                           /* /cpus timebase-frequency */
+	struct fdt_range initrd;                     /* /chosen linux,initrd-start/end */
 };
 
 /*

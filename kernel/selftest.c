@@ -48,6 +48,147 @@ static void test_mode(void)
 	KCHECK(boot.modes & (1u << SVMM_SV39));
 }
 
+/* ---- a tiny device-tree writer, to feed fdt_parse blobs with known contents ---- */
+
+struct fdtw {
+	uint8_t buf[1024];
+	uint32_t len;            /* structure block bytes written, after the header */
+	char strings[256];
+	uint32_t slen;
+};
+
+#define FDTW_HDR 40
+#define FDTW_RSV 32          /* one memreserve entry and the terminating pair */
+
+static void w32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+
+static void fdtw_u32(struct fdtw *w, uint32_t v)
+{
+	w32(w->buf + FDTW_HDR + FDTW_RSV + w->len, v);
+	w->len += 4;
+}
+
+static void fdtw_bytes(struct fdtw *w, const void *d, uint32_t n)
+{
+	memcpy(w->buf + FDTW_HDR + FDTW_RSV + w->len, d, n);
+	w->len += n;
+	while (w->len & 3)
+		w->buf[FDTW_HDR + FDTW_RSV + w->len++] = 0;
+}
+
+static void fdtw_begin(struct fdtw *w, const char *name)
+{
+	fdtw_u32(w, 1);
+	fdtw_bytes(w, name, (uint32_t)strlen(name) + 1);
+}
+
+static void fdtw_prop(struct fdtw *w, const char *name, const void *val, uint32_t n)
+{
+	uint32_t off = w->slen;
+	memcpy(w->strings + off, name, strlen(name) + 1);
+	w->slen += (uint32_t)strlen(name) + 1;
+	fdtw_u32(w, 3);
+	fdtw_u32(w, n);
+	fdtw_u32(w, off);
+	fdtw_bytes(w, val, n);
+}
+
+static void fdtw_cells(struct fdtw *w, const char *name, const uint32_t *c, unsigned n)
+{
+	uint8_t v[32];
+	for (unsigned i = 0; i < n; i++)
+		w32(v + 4 * i, c[i]);
+	fdtw_prop(w, name, v, 4 * n);
+}
+
+/* Finish: header, one memreserve entry [0x9000_0000, +64 KiB), strings. */
+static uint32_t fdtw_finish(struct fdtw *w)
+{
+	fdtw_u32(w, 9);
+	uint32_t off_struct = FDTW_HDR + FDTW_RSV, off_strings = off_struct + w->len;
+	memcpy(w->buf + off_strings, w->strings, w->slen);
+	uint32_t total = off_strings + w->slen;
+	memset(w->buf, 0, FDTW_HDR + FDTW_RSV);
+	w32(w->buf, 0xd00dfeed);
+	w32(w->buf + 4, total);
+	w32(w->buf + 8, off_struct);
+	w32(w->buf + 12, off_strings);
+	w32(w->buf + 16, FDTW_HDR);
+	w32(w->buf + 20, 17);
+	w32(w->buf + 24, 16);
+	w32(w->buf + 32, w->slen);
+	w32(w->buf + 36, w->len);
+	w32(w->buf + FDTW_HDR + 4, 0x90000000);
+	w32(w->buf + FDTW_HDR + 12, 0x10000);
+	return total;
+}
+
+/* A blob with two memory ranges, a reserved-memory child, an initrd, bootargs and a
+   UART under a bus with one address cell: everything fdt_parse must find. */
+static void test_fdt_synthetic(void)
+{
+	static struct fdtw w;
+	memset(&w, 0, sizeof w);
+	static const uint32_t two[] = { 2 }, one[] = { 1 };
+	fdtw_begin(&w, "");
+	fdtw_cells(&w, "#address-cells", two, 1);
+	fdtw_cells(&w, "#size-cells", two, 1);
+	fdtw_begin(&w, "memory@80000000");
+	fdtw_prop(&w, "device_type", "memory", 7);
+	static const uint32_t mem[] = { 0, 0x80000000, 0, 0x10000000, 1, 0, 0, 0x20000000 };
+	fdtw_cells(&w, "reg", mem, 8);
+	fdtw_u32(&w, 2);
+	fdtw_begin(&w, "reserved-memory");
+	fdtw_cells(&w, "#address-cells", two, 1);
+	fdtw_cells(&w, "#size-cells", two, 1);
+	fdtw_begin(&w, "fw@80000000");
+	static const uint32_t fw[] = { 0, 0x80000000, 0, 0x80000 };
+	fdtw_cells(&w, "reg", fw, 4);
+	fdtw_u32(&w, 2);
+	fdtw_u32(&w, 2);
+	fdtw_begin(&w, "chosen");
+	fdtw_prop(&w, "bootargs", "svmm.mode=sv48 x=1", 19);
+	static const uint32_t rs[] = { 0x88000000 }, re[] = { 0x88100000 };
+	fdtw_cells(&w, "linux,initrd-start", rs, 1);
+	fdtw_cells(&w, "linux,initrd-end", re, 1);
+	fdtw_u32(&w, 2);
+	fdtw_begin(&w, "soc");
+	fdtw_cells(&w, "#address-cells", one, 1);
+	fdtw_cells(&w, "#size-cells", one, 1);
+	fdtw_begin(&w, "serial@10000000");
+	fdtw_prop(&w, "compatible", "ns16550a", 9);
+	static const uint32_t uart[] = { 0x10000000, 0x100 };
+	fdtw_cells(&w, "reg", uart, 2);
+	fdtw_u32(&w, 2);
+	fdtw_u32(&w, 2);
+	fdtw_u32(&w, 2);
+	uint32_t total = fdtw_finish(&w);
+
+	static struct fdt_info fi;
+	KCHECK_EQ(fdt_parse(w.buf, total, &fi), 0);
+	KCHECK_EQ(fi.nram, 2);
+	KCHECK_EQ(fi.ram[0].base, 0x80000000);
+	KCHECK_EQ(fi.ram[0].size, 0x10000000);
+	KCHECK_EQ(fi.ram[1].base, 0x100000000ull);
+	KCHECK_EQ(fi.ram[1].size, 0x20000000);
+	KCHECK_EQ(fi.nreserved, 3);   /* memreserve, reserved-memory child, initrd */
+	KCHECK_EQ(fi.reserved[0].base, 0x90000000);
+	KCHECK_EQ(fi.reserved[1].size, 0x80000);
+	KCHECK_EQ(fi.reserved[2].base, 0x88000000);
+	KCHECK_EQ(fi.reserved[2].size, 0x100000);
+	KCHECK(strcmp(fi.bootargs, "svmm.mode=sv48 x=1") == 0);
+	KCHECK_EQ(fi.uart.base, 0x10000000);
+	KCHECK_EQ(fi.uart.size, 0x100);
+	KCHECK_EQ(fi.total_size, total);
+	/* Unbalanced nesting and a cut-off structure block are refused. */
+	w32(w.buf + FDTW_HDR + FDTW_RSV + w.len - 8, 4);   /* an END_NODE becomes a NOP */
+	KCHECK_EQ(fdt_parse(w.buf, total, &fi), SVMM_EINVAL);
+	KCHECK_EQ(fdt_parse(w.buf, total - 1, &fi), SVMM_EINVAL);
+}
+
 /* Command-line and device-tree helpers, including what they must refuse. */
 static void test_cmdline_fdt(void)
 {
@@ -212,6 +353,7 @@ void selftest_run(void)
 	test_trap_fixup();
 	test_mode();
 	test_cmdline_fdt();
+	test_fdt_synthetic();
 #if KERNEL_VM
 	test_image_wx();
 	test_dmap();
