@@ -133,6 +133,11 @@ void vm_init(void)
 	vm_dmap_end = saved_end;
 }
 
+/* Few devices are mapped, so their region structs sit in a small static table. */
+#define IOREMAP_MAX 16
+static struct vmem_region io_regions[IOREMAP_MAX];
+static bool io_used[IOREMAP_MAX];
+
 int ioremap(pm_t pa, uint64_t size, vm_t *va)
 {
 	pm_t base = SVMM_ALIGN_DOWN(pa, SVMM_PAGE_SIZE);
@@ -141,13 +146,10 @@ int ioremap(pm_t pa, uint64_t size, vm_t *va)
 	if (pa + size < pa)
 		return SVMM_EOVERFLOW;
 	uint64_t len = SVMM_ALIGN_UP(pa + size, SVMM_PAGE_SIZE) - base;
-	/* Few devices are mapped, so their region structs sit in a small static table. */
-	static struct vmem_region regions[16];
-	static bool used[16];
 	unsigned i;
-	for (i = 0; i < ARRAY_SIZE(regions) && used[i]; i++)
+	for (i = 0; i < IOREMAP_MAX && io_used[i]; i++)
 		;
-	if (i == ARRAY_SIZE(regions))
+	if (i == IOREMAP_MAX)
 		return SVMM_ENOSPC;
 	/* Same offset modulo 2 MiB as the registers, so that large devices get 2 MiB pages. */
 	struct vmem_constraint c = { 0, 0, 0, 0, 0 };
@@ -156,7 +158,7 @@ int ioremap(pm_t pa, uint64_t size, vm_t *va)
 		c.phase = base & (c.align - 1);
 	}
 	vm_t v;
-	int err = vmem_xalloc(&karena, len, &c, &regions[i], &v);
+	int err = vmem_xalloc(&karena, len, &c, &io_regions[i], &v);
 	if (err)
 		return err;
 	err = pt_map(&kpt, v, base, len, PT_R | PT_W | PT_G);
@@ -164,7 +166,7 @@ int ioremap(pm_t pa, uint64_t size, vm_t *va)
 		vmem_free(&karena, v, len, NULL);
 		return err;
 	}
-	used[i] = true;
+	io_used[i] = true;
 	*va = v + (pa - base);
 	return 0;
 }
@@ -173,13 +175,17 @@ int iounmap(vm_t va)
 {
 	vm_t base = SVMM_ALIGN_DOWN(va, SVMM_PAGE_SIZE);
 	struct vmem_region *r = vmem_lookup(&karena, base);
-	if (!r || r->addr != base)
+	if (!r || r->addr != base || r < io_regions || r >= io_regions + IOREMAP_MAX)
 		return SVMM_ENOENT;
 	uint64_t len = r->size;
 	int err = pt_unmap(&kpt, base, len, 0);
 	if (err)
 		return err;
-	return vmem_free(&karena, base, len, NULL);
+	err = vmem_free(&karena, base, len, NULL);
+	if (err)
+		panic("iounmap(%p): %s", (void *)va, svmm_strerror(err));
+	io_used[r - io_regions] = false;
+	return 0;
 }
 
 void *kmap(pm_t pa)
