@@ -11,6 +11,8 @@
  *     maps it W^X by section),
  *   - the direct-map addresses of the 1 GiB regions holding the image and the device
  *     tree, so kmain can read the device tree before the final table exists,
+ *   - physical gigabyte 0 (QEMU's devices) to itself, read-write, so that a panic
+ *     before the final table can still power off with a failure status,
  * writes satp and reads it back. satp is WARL: a mode the hart does not implement
  * leaves satp unchanged, so the read-back tells whether the mode exists, as Linux's
  * set_satp_mode does. Because the table is valid for that mode, a successful write is
@@ -24,6 +26,7 @@
 #define EARLY_POOL 12
 #define PTE_V 0x1ull
 #define PTE_RWX 0xeull
+#define PTE_RW 0x6ull
 #define PTE_A 0x40ull
 #define PTE_D 0x80ull
 #define PTE_G 0x20ull
@@ -51,7 +54,7 @@ static uint64_t *early_table(unsigned pool)
  * (virtual address of the tables - their physical address): 0 while the MMU is off.
  */
 static int early_map(unsigned pool, uint64_t *root, unsigned levels, uint64_t va,
-		     uint64_t pa, unsigned leaf, uint64_t off)
+		     uint64_t pa, unsigned leaf, uint64_t off, uint64_t perm)
 {
 	uint64_t *t = root;
 	for (unsigned lvl = levels - 1; lvl > leaf; lvl--) {
@@ -65,7 +68,7 @@ static int early_map(unsigned pool, uint64_t *root, unsigned levels, uint64_t va
 		t = (uint64_t *)(uintptr_t)(((t[idx] >> 10) << 12) + off);
 	}
 	unsigned idx = (unsigned)(va >> (12 + 9 * leaf)) & 511;
-	t[idx] = ((pa >> 12) << 10) | PTE_V | PTE_RWX | PTE_A | PTE_D | PTE_G;
+	t[idx] = ((pa >> 12) << 10) | PTE_V | perm | PTE_A | PTE_D | PTE_G;
 	return 0;
 }
 
@@ -84,16 +87,20 @@ static uint64_t early_build(unsigned pool, unsigned mode, uint64_t dtb_pa, uint6
 	uint64_t img = early_load_pa & ~(two - 1);
 	int err = 0;
 
-	err |= early_map(pool, root, levels, img & ~(gig - 1), img & ~(gig - 1), 2, off);
+	err |= early_map(pool, root, levels, img & ~(gig - 1), img & ~(gig - 1), 2, off, PTE_RWX);
 	/* 32 MiB of image window: far more than the image needs. */
 	for (uint64_t o = 0; o < 32ull << 20; o += two)
-		err |= early_map(pool, root, levels, KERNEL_VIRT + o, img + o, 1, off);
+		err |= early_map(pool, root, levels, KERNEL_VIRT + o, img + o, 1, off, PTE_RWX);
 	for (uint64_t g = 0; g < 2; g++) {
 		uint64_t a = (early_load_pa & ~(gig - 1)) + g * gig;
 		uint64_t d = (dtb_pa & ~(gig - 1)) + g * gig;
-		err |= early_map(pool, root, levels, dmap_va(levels, a), a, 2, off);
-		err |= early_map(pool, root, levels, dmap_va(levels, d), d, 2, off);
+		err |= early_map(pool, root, levels, dmap_va(levels, a), a, 2, off, PTE_RW);
+		err |= early_map(pool, root, levels, dmap_va(levels, d), d, 2, off, PTE_RW);
 	}
+	/* The first gigabyte (QEMU's devices) identity-mapped, read-write: only so that a
+	   panic before ioremap works can still power off with a failure status. */
+	if ((img & ~(gig - 1)) != 0)
+		err |= early_map(pool, root, levels, 0, 0, 2, off, PTE_RW);
 	if (err)
 		return 0;
 	return ((uint64_t)mode << 60) | (((uint64_t)(uintptr_t)root - off) >> 12);

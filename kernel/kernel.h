@@ -37,6 +37,7 @@ void sbi_set_timer(uint64_t when);
 _Noreturn void sbi_shutdown(int failed);
 void sbi_probe(void);
 extern uintptr_t poweroff_mmio;   /* sifive,test1 mapping, or 0 */
+extern uintptr_t poweroff_early;  /* its identity address under the early table, or 0 */
 
 /* trap.c */
 void trap_init(void);

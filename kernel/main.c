@@ -114,6 +114,8 @@ _Noreturn void kmain(uint64_t hartid, pm_t dtb_pa, unsigned mode)
 	if (err)
 		panic("device tree at %p unreadable: %s", (void *)dtb_pa, svmm_strerror(err));
 	boot.dtb_size = fdt.total_size;
+	if (fdt.poweroff.size && fdt.poweroff.base + fdt.poweroff.size <= SVMM_GiB)
+		poweroff_early = fdt.poweroff.base;
 	memcpy(boot.bootargs, fdt.bootargs, sizeof boot.bootargs);
 	if (fdt.timebase)
 		timebase_hz = fdt.timebase;

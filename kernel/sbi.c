@@ -9,6 +9,7 @@
  * SRST with a failure reason is the fallback.
  */
 #include "kernel.h"
+#include "early.h"
 #include "riscv.h"
 
 #define SBI_EXT_LEGACY_PUTCHAR 0x01
@@ -18,6 +19,7 @@
 
 static bool has_time, has_srst;
 uintptr_t poweroff_mmio;
+uintptr_t poweroff_early;   /* its identity address while the early table is live */
 
 void sbi_probe(void)
 {
@@ -41,6 +43,8 @@ void sbi_set_timer(uint64_t when)
 
 _Noreturn void sbi_shutdown(int failed)
 {
+	if (!poweroff_mmio && early_satp && r_satp() == early_satp)
+		poweroff_mmio = poweroff_early;
 	if (poweroff_mmio) {
 		uint32_t v = failed ? (0x3333u | ((uint32_t)failed << 16)) : 0x5555u;
 		mmio_write32(poweroff_mmio, v);

@@ -40,5 +40,17 @@ for r in "${runs[@]}"; do
 	printf 'kernel %-14s %s%s\n' "$name:" "${summary:-no summary}" "${why:+  <- $why}"
 	if [ "$f" -ne 0 ]; then grep -E '^(FAIL|panic|LEAK)' "$log" | head -20 | sed 's/^/    /'; fi
 done
+# The harness itself: a bad option must panic early and power off with a failure
+# status; if this run looked like a success, the checks above could not be trusted.
+log=$logdir/check-negative.log
+QEMU_MEM=1G timeout "$limit" "$here/qemu-run.sh" "$kernel" "svmm.mode=sv99" </dev/null >"$log" 2>&1
+rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -q '^panic: svmm.mode=sv99' <(tr -d '\r' <"$log"); then
+	printf 'kernel %-14s %s\n' "negative:" "bad option panics, QEMU exit status $rc (expected)"
+	tp=$((tp + 1))
+else
+	printf 'kernel %-14s %s\n' "negative:" "a bad option did not fail the boot (exit status $rc)"
+	tf=$((tf + 1)); bad+=("negative")
+fi
 echo "kernel: $tp passed, $tf failed"
 if [ ${#bad[@]} -gt 0 ]; then echo "kernel: failing runs: ${bad[*]} (logs in $logdir)"; exit 1; fi
