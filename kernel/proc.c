@@ -183,6 +183,8 @@ static const char *fault_reason(int err, vm_t va)
 {
 	if (va >= svmm_user_end(boot.mode))
 		return "kernel address";
+	if (va < SVMM_NULL_GUARD && err == SVMM_EFAULT)
+		return "null guard (a NULL pointer?)";
 	switch (err) {
 	case SVMM_EFAULT: return "no mapping there";
 	case SVMM_EPERM: return "the region does not allow this access";
