@@ -749,6 +749,63 @@ static void test_threads(void **state)
 	must_check();
 }
 
+/* ---- pmem as the source of page-table frames, the way a kernel port uses it ---- */
+
+static int table_alloc(void *ctx, pm_t *pa)
+{
+	struct pmem *p = ctx;
+	return pmem_alloc(p, 0, p->meta_limit, pa);
+}
+
+static void table_free(void *ctx, pm_t pa)
+{
+	if (pmem_free(ctx, pa, 0) != 0)
+		fail_msg("table frame %llx was not a pmem frame", (unsigned long long)pa);
+}
+
+static void test_table_source(void **state)
+{
+	(void)state;
+	pm_t ml = RAM0 + 16 * MiB;
+	struct pmem_range ram = { RAM0, 64 * MiB };
+	assert_int_equal(pmem_init(&pm, &ram, 1, NULL, 0, ml), 0);
+	struct hostsim_table_source src = { table_alloc, table_free, &pm };
+	hostsim_set_table_source(&src);
+	uint64_t nfree = pmem_free_frames(&pm);
+	pm_t t[64];
+	/* Two rounds: the second gets back the frames the first dirtied (LIFO lists),
+	   and they must come zeroed. */
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 64; i++) {
+			assert_int_equal(port_table_alloc(&t[i]), 0);
+			assert_true(t[i] + 4096 <= ml);
+			unsigned char *p = port_pa_to_va(t[i]);
+			for (int j = 0; j < 4096; j++)
+				assert_int_equal(p[j], 0);
+			memset(p, 0xee, 4096);
+		}
+		if (round == 0)
+			for (int i = 0; i < 64; i++)
+				port_table_free(t[i]);
+	}
+	assert_int_equal(hostsim_tables_live(), 64);
+	assert_int_equal(pmem_free_frames(&pm), nfree - 64);
+	/* An injected failure leaves pmem as it was. */
+	struct snap s;
+	snap_take(&s);
+	hostsim_fail_after(1);
+	pm_t x = 0;
+	assert_int_equal(port_table_alloc(&x), SVMM_ENOMEM);
+	assert_int_equal(x, 0);
+	snap_same(&s);
+	for (int i = 0; i < 64; i++)
+		port_table_free(t[i]);
+	assert_int_equal(hostsim_tables_live(), 0);
+	assert_int_equal(pmem_free_frames(&pm), nfree);
+	must_check();
+	hostsim_set_table_source(NULL);
+}
+
 /* The most ranges and reserved ranges init accepts. */
 static void test_init_limits(void **state)
 {
@@ -790,6 +847,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_check_catches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_table_source, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("pmem", tests, NULL, NULL);
 }
