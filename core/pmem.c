@@ -583,6 +583,27 @@ struct pmem_frame *pmem_frame(struct pmem *pm, pm_t pa)
 	return &s->db[(pa - s->base) >> FRAME_SHIFT];
 }
 
+int pmem_block(struct pmem *pm, pm_t pa, pm_t *head, unsigned *order, enum pmem_state *state)
+{
+	port_lock(&pm->lock);
+	struct pmem_span *s = span_find(pm, pa);
+	if (s == NULL) {
+		port_unlock(&pm->lock);
+		return SVMM_ERANGE;
+	}
+	uint32_t h = span_head_of(s, (uint32_t)((pa - s->base) >> FRAME_SHIFT));
+	if (h == PMEM_NIL)
+		port_panic("pmem: frame database tiling is broken");
+	if (head != NULL)
+		*head = s->base + ((uint64_t)h << FRAME_SHIFT);
+	if (order != NULL)
+		*order = s->db[h].order;
+	if (state != NULL)
+		*state = (enum pmem_state)s->db[h].state;
+	port_unlock(&pm->lock);
+	return 0;
+}
+
 uint64_t pmem_free_frames(struct pmem *pm)
 {
 	uint64_t n = 0;

@@ -417,6 +417,28 @@ static void test_alloc_free(void **state)
 			assert_int_equal(pmem_frame(&pm, pa[k] + 4096)->state, PMEM_TAIL);
 		must_check();
 	}
+	/* Every frame of a block leads back to its head. */
+	for (unsigned k = 0; k < 12; k++)
+		for (uint64_t off = 0; off < (4096ull << k); off += 4096ull << (k / 2)) {
+			pm_t h = 0;
+			unsigned o = 99;
+			enum pmem_state ps = PMEM_TAIL;
+			assert_int_equal(pmem_block(&pm, pa[k] + off + 123, &h, &o, &ps), 0);
+			assert_int_equal(h, pa[k]);
+			assert_int_equal(o, k);
+			assert_int_equal(ps, PMEM_ALLOC);
+		}
+	pm_t h;
+	unsigned o;
+	enum pmem_state ps;
+	assert_int_equal(pmem_block(&pm, RAM0 + 4096, &h, &o, &ps), 0);
+	assert_int_equal(h, RAM0);
+	assert_int_equal(o, 6);
+	assert_int_equal(ps, PMEM_META);
+	assert_int_equal(pmem_block(&pm, RAM0 + 64 * MiB, &h, NULL, NULL), SVMM_ERANGE);
+	assert_int_equal(pmem_block(&pm, RAM0 + 63 * MiB, NULL, NULL, &ps), 0);
+	assert_int_equal(ps, PMEM_FREE);
+
 	pmem_stats(&pm, &st);
 	assert_int_equal(st.alloc_frames, (1u << 12) - 1);
 	assert_int_equal(st.free_frames, st0.free_frames - st.alloc_frames);
@@ -491,6 +513,10 @@ static void test_free_errors(void **state)
 	assert_int_equal(pmem_free(&pm, st.span[0].db_pa, 0), SVMM_ERESERVED);
 	assert_int_equal(pmem_free(&pm, st.span[1].db_pa + 4096, 0), SVMM_ERESERVED);
 	assert_int_equal(pmem_free(&pm, d, 3), SVMM_EBUSY);
+	enum pmem_state ps;
+	assert_int_equal(pmem_block(&pm, res.base + 8192, NULL, NULL, &ps), 0);
+	assert_int_equal(ps, PMEM_RESERVED);
+	assert_int_equal(pmem_block(&pm, RAM0 + 12 * MiB, NULL, NULL, &ps), SVMM_ERANGE);
 	snap_same(&s);
 	must_check();
 
