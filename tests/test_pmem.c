@@ -332,6 +332,42 @@ static void test_limit_and_preference(void **state)
 	must_check();
 }
 
+/*
+ * Above the window, a frame is cut from the smallest fitting block of any span before
+ * a large block is split; the window itself is used only when nothing above is left.
+ */
+static void test_pick_smallest_fit(void **state)
+{
+	(void)state;
+	pm_t ml = RAM0 + 16 * MiB;
+	struct pmem_range ram[] = {
+		{ RAM0, 16 * MiB },                      /* the window */
+		{ RAM0 + 32 * MiB + 4 * KiB, 4 * MiB },  /* above, unaligned: has fragments */
+		{ RAM0 + 64 * MiB, 8 * MiB },            /* above: one 8 MiB block */
+	};
+	assert_int_equal(pmem_init(&pm, ram, 3, NULL, 0, ml), 0);
+	struct pmem_stats st;
+	pmem_stats(&pm, &st);
+	assert_int_equal(st.span[2].free_blocks[11], 1);
+	pm_t pa;
+	assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, &pa), 0);
+	assert_true(pa >= ram[1].base && pa < ram[1].base + ram[1].size);
+	pmem_stats(&pm, &st);
+	assert_int_equal(st.span[2].free_blocks[11], 1);
+	assert_int_equal(pmem_alloc(&pm, 11, PMEM_ANY, &pa), 0);
+	assert_int_equal(pa, RAM0 + 64 * MiB);
+	assert_int_equal(pmem_free(&pm, pa, 11), 0);
+	/* Everything above the window goes before anything in it. */
+	uint64_t above = st.span[1].free_frames + st.span[2].free_frames;
+	for (uint64_t i = 0; i < above; i++) {
+		assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, &pa), 0);
+		assert_true(pa >= ml);
+	}
+	assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, &pa), 0);
+	assert_true(pa < ml);
+	must_check();
+}
+
 /* A limit inside a span (not the one it was cut at) is honoured exactly. */
 static void test_limit_inside_span(void **state)
 {
@@ -865,6 +901,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_init_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limit_and_preference, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limit_inside_span, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pick_smallest_fit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gigabyte_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_free, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_errors, setup, teardown),
