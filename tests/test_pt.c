@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <pthread.h>
 
 #include <svmm/pmem.h>
 #include <svmm/pt.h>
@@ -706,6 +707,54 @@ static void test_tables_from_pmem(void **state)
 	hostsim_set_table_source(NULL);
 }
 
+/*
+ * Two threads map, protect and unmap in disjoint windows of one pt: pt->lock keeps
+ * the shared upper tables consistent (both windows share the root and the tables
+ * above 1 GiB), and at the end everything is gone and every frame is back.
+ */
+struct thread_arg {
+	struct pt *pt;
+	vm_t base;
+	int errors;
+};
+
+static void *pt_thread(void *p)
+{
+	struct thread_arg *a = p;
+	uint64_t s = a->base | 1;
+	for (int i = 0; i < 3000; i++) {
+		vm_t va = a->base + (pt_test_rand(&s) % 256) * 2 * SVMM_MiB;
+		uint64_t size = (1 + pt_test_rand(&s) % 600) * SVMM_PAGE_SIZE;
+		int e1 = pt_map(a->pt, va, 0x80000000 + (va & 0x3fffffff), size, RW | PT_REPLACE);
+		int e2 = pt_protect(a->pt, va, size, PT_R);
+		pm_t pa;
+		int e3 = pt_translate(a->pt, va + size - 4096, PT_R, 0, &pa, NULL);
+		if (e1 || e2 || e3 || pa != 0x80000000 + ((va + size - 4096) & 0x3fffffff))
+			a->errors++;
+		if (pt_unmap(a->pt, va, size, 0) != 0)
+			a->errors++;
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	(void)state;
+	struct pt pt;
+	assert_int_equal(pt_init(&pt, SVMM_SV48, 1), 0);
+	struct thread_arg a[2] = { { &pt, 0x40000000, 0 }, { &pt, 0x80000000, 0 } };
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, pt_thread, &a[i]), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	assert_int_equal(a[0].errors + a[1].errors, 0);
+	assert_int_equal(pt.tables, 1);
+	assert_int_equal(hostsim_tables_live(), 1);
+	assert_int_equal(pt_check(&pt), 0);
+	pt_destroy(&pt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -721,6 +770,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flush_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tables_from_pmem, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("pt", tests, NULL, NULL);
 }
