@@ -826,7 +826,7 @@ struct check_ctx {
 static void check_fail(struct check_ctx *c, const char *what, vm_t va)
 {
 	if (c->err == 0 && c->out != NULL)
-		svmm_printline(c->out, c->octx, "aspace_check: %s at %#llx", what,
+		svmm_printline(c->out, c->octx, "aspace_check: %s at 0x%llx", what,
 			       (unsigned long long)va);
 	c->err = SVMM_EINVAL;
 }
@@ -937,18 +937,18 @@ void aspace_dump(struct aspace *as, svmm_print_fn out, void *ctx)
 {
 	static const char *const kinds[] = { "?", "anon", "phys" };
 	port_lock(&as->lock);
-	svmm_printline(out, ctx, "aspace: %llu regions, %llu resident pages, satp %#llx",
+	svmm_printline(out, ctx, "aspace: %llu regions, %llu resident pages, satp 0x%llx",
 		       (unsigned long long)as->nregions, (unsigned long long)as->resident,
 		       (unsigned long long)pt_satp(&as->pt));
 	for (struct aspace_region *r = as->regions; r != NULL; r = r->next) {
 		char sz[16];
 		svmm_fmt_size(sz, sizeof(sz), r->node.size);
-		svmm_printline(out, ctx, "  %#llx-%#llx %6s %c%c%c %s", (unsigned long long)r->node.addr,
+		svmm_printline(out, ctx, "  0x%llx-0x%llx %6s %c%c%c %s", (unsigned long long)r->node.addr,
 			       (unsigned long long)r_end(r), sz, (r->prot & PT_R) ? 'r' : '-',
 			       (r->prot & PT_W) ? 'w' : '-', (r->prot & PT_X) ? 'x' : '-',
 			       kinds[r->kind <= 2 ? r->kind : 0]);
 	}
-	svmm_printline(out, ctx, "  stack %#llx-%#llx, %llu pages, limit %#llx",
+	svmm_printline(out, ctx, "  stack 0x%llx-0x%llx, %llu pages, limit 0x%llx",
 		       (unsigned long long)as->stack_low, (unsigned long long)as->stack_top,
 		       (unsigned long long)as->stack_pages,
 		       (unsigned long long)as->stack_limit);
