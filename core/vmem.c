@@ -1,0 +1,1138 @@
+/*
+ * vmem.c - the virtual range allocator (see svmm/vmem.h and docs/vmem.md).
+ *
+ * Public functions take the lock, validate their arguments, find what they will
+ * change, reserve every pool unit the change may need, and only then modify the trees.
+ * Internal helpers below assume the lock is held.
+ */
+#include <svmm/vmem.h>
+
+#define VMEM_LIVE 0x766d656du   /* "vmem" */
+
+/*
+ * One node of a free tree: key is the region's size in the size tree and its address
+ * in the address tree; pair points to the region's node in the other tree (32 bytes).
+ */
+struct vmem_fnode {
+	uint64_t key;
+	struct vmem_fnode *pair;
+	struct rb_node rb;
+};
+
+/*
+ * A pool unit: a free region's two nodes side by side in one cache line, or, while the
+ * unit is unused, its links in the pool's free list.
+ */
+struct vmem_unit {
+	union {
+		struct {
+			struct vmem_fnode sz;   /* in the size tree */
+			struct vmem_fnode ad;   /* in the address tree */
+		} r;
+		struct {
+			struct vmem_unit *next, *prev;
+		} f;
+	};
+};
+
+/* The first unit of every page from the page source describes the page. */
+struct vmem_pool_page {
+	struct vmem_pool_page *next, *prev;
+	uint64_t used;   /* units of this page holding a free region */
+	uint64_t pad[5];
+};
+
+#define UNITS_PER_PAGE (VMEM_POOL_PAGE / VMEM_UNIT_SIZE - 1)
+
+_Static_assert(sizeof(struct vmem_fnode) == 32, "free node must be 32 bytes");
+_Static_assert(sizeof(struct vmem_unit) == VMEM_UNIT_SIZE, "unit must be one line");
+_Static_assert(sizeof(struct vmem_pool_page) == VMEM_UNIT_SIZE, "page header: one unit");
+_Static_assert(sizeof(struct vmem_region) <= 32, "allocated region at most 32 bytes");
+
+#define FNODE(n)  SVMM_CONTAINER_OF(n, struct vmem_fnode, rb)
+#define REGION(n) SVMM_CONTAINER_OF(n, struct vmem_region, node)
+#define UNIT_OF_SZ(f) SVMM_CONTAINER_OF(f, struct vmem_unit, r.sz)
+
+/* ---------------------------------------------------------------- the unit pool */
+
+static struct vmem_unit *boot_units(struct vmem *vm)
+{
+	uintptr_t p = (uintptr_t)vm->boot;
+
+	return (struct vmem_unit *)((p + VMEM_UNIT_SIZE - 1) & ~(uintptr_t)(VMEM_UNIT_SIZE - 1));
+}
+
+static bool unit_is_boot(struct vmem *vm, const struct vmem_unit *u)
+{
+	const struct vmem_unit *b = boot_units(vm);
+
+	return u >= b && u < b + VMEM_BOOT_UNITS;
+}
+
+static struct vmem_pool_page *page_of(const struct vmem_unit *u)
+{
+	return (struct vmem_pool_page *)((uintptr_t)u & ~(uintptr_t)(VMEM_POOL_PAGE - 1));
+}
+
+static void unit_push(struct vmem *vm, struct vmem_unit *u)
+{
+	u->f.prev = NULL;
+	u->f.next = vm->units_free;
+	if (vm->units_free)
+		vm->units_free->f.prev = u;
+	vm->units_free = u;
+	vm->nunits_free++;
+}
+
+static void unit_unlink(struct vmem *vm, struct vmem_unit *u)
+{
+	if (u->f.prev)
+		u->f.prev->f.next = u->f.next;
+	else
+		vm->units_free = u->f.next;
+	if (u->f.next)
+		u->f.next->f.prev = u->f.prev;
+	vm->nunits_free--;
+}
+
+/*
+ * Make sure n units are free, taking pages from the source as needed. Touches no tree,
+ * so a failure leaves the arena's regions unchanged; pages already taken stay in the
+ * pool (they are counted, and given back when wholly unused or at destroy).
+ */
+static int pool_reserve(struct vmem *vm, uint64_t n)
+{
+	while (vm->nunits_free < n) {
+		void *mem = NULL;
+		struct vmem_pool_page *pg;
+		struct vmem_unit *u;
+
+		if (!vm->has_src || vm->src.alloc(vm->src.ctx, &mem) != 0 || mem == NULL)
+			return SVMM_ENOMEM;
+		if (((uintptr_t)mem & (VMEM_POOL_PAGE - 1)) != 0) {
+			/* page_of() depends on alignment: refuse the page, not the contract. */
+			vm->src.free(vm->src.ctx, mem);
+			return SVMM_ENOMEM;
+		}
+		pg = mem;
+		pg->used = 0;
+		pg->prev = NULL;
+		pg->next = vm->pages;
+		if (vm->pages)
+			vm->pages->prev = pg;
+		vm->pages = pg;
+		vm->npages++;
+		vm->nunits += UNITS_PER_PAGE;
+		/* Push in reverse so that the page is used from its start. */
+		u = (struct vmem_unit *)mem;
+		for (unsigned i = UNITS_PER_PAGE; i >= 1; i--)
+			unit_push(vm, &u[i]);
+	}
+	return 0;
+}
+
+/* Take a reserved unit. The caller has called pool_reserve; running dry is a bug. */
+static struct vmem_unit *unit_get(struct vmem *vm)
+{
+	struct vmem_unit *u = vm->units_free;
+
+	if (u == NULL)
+		port_panic("vmem: unit pool empty after reservation");
+	unit_unlink(vm, u);
+	if (!unit_is_boot(vm, u))
+		page_of(u)->used++;
+	return u;
+}
+
+static void page_release(struct vmem *vm, struct vmem_pool_page *pg)
+{
+	struct vmem_unit *u = (struct vmem_unit *)(void *)pg;
+
+	for (unsigned i = 1; i <= UNITS_PER_PAGE; i++)
+		unit_unlink(vm, &u[i]);
+	if (pg->prev)
+		pg->prev->next = pg->next;
+	else
+		vm->pages = pg->next;
+	if (pg->next)
+		pg->next->prev = pg->prev;
+	vm->npages--;
+	vm->nunits -= UNITS_PER_PAGE;
+	vm->src.free(vm->src.ctx, pg);
+}
+
+/*
+ * Return a unit. A page whose units are all unused goes back to the source, but only
+ * while another page's worth of units stays free, so that an arena hovering at a page
+ * boundary does not take and return the same page on every call.
+ */
+static void unit_put(struct vmem *vm, struct vmem_unit *u)
+{
+	unit_push(vm, u);
+	if (!unit_is_boot(vm, u)) {
+		struct vmem_pool_page *pg = page_of(u);
+
+		if (--pg->used == 0 && vm->nunits_free >= 2 * UNITS_PER_PAGE)
+			page_release(vm, pg);
+	}
+}
+
+/* ---------------------------------------------------------------- the free trees */
+
+static inline uint64_t sz_addr(const struct vmem_fnode *sz)
+{
+	return sz->pair->key;
+}
+
+/* Does the size node (s, a) order before node n of the size tree? */
+static inline bool sz_before(uint64_t s, uint64_t a, const struct rb_node *n)
+{
+	const struct vmem_fnode *f = FNODE(n);
+
+	return s < f->key || (s == f->key && a < sz_addr(f));
+}
+
+static void sz_insert(struct vmem *vm, struct vmem_fnode *sz)
+{
+	struct rb_path p;
+	struct rb_node *n = vm->size_tree.rb_node;
+	uint64_t s = sz->key, a = sz_addr(sz);
+
+	rb_path_init(&p);
+	while (n != NULL) {
+		unsigned d = sz_before(s, a, n) ? RB_LEFT : RB_RIGHT;
+
+		rb_path_push(&p, n, d);
+		n = rb_child(n, d);
+	}
+	rb_insert(&vm->size_tree, &p, &sz->rb);
+}
+
+static void sz_path(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *p)
+{
+	struct rb_node *n = vm->size_tree.rb_node;
+	uint64_t s = sz->key, a = sz_addr(sz);
+
+	rb_path_init(p);
+	while (n != &sz->rb) {
+		unsigned d;
+
+		if (n == NULL)
+			port_panic("vmem: free region missing from the size tree");
+		d = sz_before(s, a, n) ? RB_LEFT : RB_RIGHT;
+		rb_path_push(p, n, d);
+		n = rb_child(n, d);
+	}
+	rb_path_push(p, n, RB_LEFT);
+}
+
+static void ad_insert_at(struct vmem *vm, struct rb_path *p, struct vmem_fnode *ad)
+{
+	rb_insert(&vm->addr_tree, p, &ad->rb);
+}
+
+static void ad_path(struct vmem *vm, struct vmem_fnode *ad, struct rb_path *p)
+{
+	struct rb_node *n = vm->addr_tree.rb_node;
+
+	rb_path_init(p);
+	while (n != &ad->rb) {
+		unsigned d;
+
+		if (n == NULL)
+			port_panic("vmem: free region missing from the address tree");
+		d = ad->key < FNODE(n)->key ? RB_LEFT : RB_RIGHT;
+		rb_path_push(p, n, d);
+		n = rb_child(n, d);
+	}
+	rb_path_push(p, n, RB_LEFT);
+}
+
+/*
+ * The free regions around addr (which lies in no free region): *prev gets the one
+ * ending at or before addr, *next the one starting after it (NULL when none), and p the
+ * path to the null link where a region starting at addr would be inserted.
+ */
+static void ad_neighbours(struct vmem *vm, vm_t addr, struct vmem_fnode **prev,
+			  struct vmem_fnode **next, struct rb_path *p)
+{
+	struct rb_node *n = vm->addr_tree.rb_node;
+
+	*prev = *next = NULL;
+	if (p)
+		rb_path_init(p);
+	while (n != NULL) {
+		struct vmem_fnode *f = FNODE(n);
+		unsigned d = addr < f->key ? RB_LEFT : RB_RIGHT;
+
+		if (d == RB_LEFT)
+			*next = f;
+		else
+			*prev = f;
+		if (p)
+			rb_path_push(p, n, d);
+		n = rb_child(n, d);
+	}
+}
+
+/* The free region with the greatest address <= addr (its address node), or NULL. */
+static struct vmem_fnode *ad_floor(struct vmem *vm, vm_t addr)
+{
+	struct rb_node *n = vm->addr_tree.rb_node;
+	struct vmem_fnode *best = NULL;
+
+	while (n != NULL) {
+		struct vmem_fnode *f = FNODE(n);
+
+		if (addr < f->key) {
+			n = rb_left(n);
+		} else {
+			best = f;
+			if (addr == f->key)
+				break;
+			n = n->rb_right;
+		}
+	}
+	return best;
+}
+
+static inline uint64_t ad_size(const struct vmem_fnode *ad)
+{
+	return ad->pair->key;
+}
+
+/* Create a free region; its address path p ends at the null link for addr. */
+static void region_new(struct vmem *vm, vm_t addr, uint64_t size, struct rb_path *p)
+{
+	struct vmem_unit *u = unit_get(vm);
+
+	u->r.sz.key = size;
+	u->r.sz.pair = &u->r.ad;
+	u->r.ad.key = addr;
+	u->r.ad.pair = &u->r.sz;
+	ad_insert_at(vm, p, &u->r.ad);
+	sz_insert(vm, &u->r.sz);
+	vm->nfree++;
+}
+
+/* Delete a free region whose size node is already out of the size tree. */
+static void region_drop(struct vmem *vm, struct vmem_fnode *sz)
+{
+	struct rb_path p;
+
+	ad_path(vm, sz->pair, &p);
+	rb_erase(&vm->addr_tree, &p);
+	vm->nfree--;
+	unit_put(vm, UNIT_OF_SZ(sz));
+}
+
+/*
+ * Take [x, x + s) out of the free region whose size node is sz. szp, if not NULL, is
+ * the path to sz in the size tree. The caller has reserved one unit if the range lies
+ * strictly inside the region (the remainder is then two regions).
+ */
+static void carve(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *szp, vm_t x,
+		  uint64_t s)
+{
+	struct vmem_fnode *ad = sz->pair;
+	uint64_t a = ad->key, size = sz->key;
+	uint64_t front = x - a, back = a + size - (x + s);
+	struct rb_path p;
+
+	if (szp == NULL) {
+		sz_path(vm, sz, &p);
+		szp = &p;
+	}
+	rb_erase(&vm->size_tree, szp);
+	vm->free_bytes -= s;
+	if (front == 0 && back == 0) {
+		region_drop(vm, sz);
+		return;
+	}
+	if (front == 0) {
+		/* Nothing lies between a and x + s, so the address node keeps its place. */
+		ad->key = x + s;
+		sz->key = back;
+		sz_insert(vm, sz);
+		return;
+	}
+	sz->key = front;
+	sz_insert(vm, sz);
+	if (back != 0) {
+		struct vmem_fnode *prev, *next;
+
+		ad_neighbours(vm, x + s, &prev, &next, &p);
+		region_new(vm, x + s, back, &p);
+	}
+}
+
+/*
+ * Put [addr, addr + size), which lies in no region, back as free space, merging with
+ * free neighbours. Step one (plan) finds the neighbours and says whether a unit is
+ * needed; step two (commit) changes the trees. The address tree must not change in
+ * between.
+ */
+struct release_plan {
+	vm_t addr;
+	uint64_t size;
+	struct vmem_fnode *prev, *next;   /* address nodes of free neighbours that touch */
+	struct rb_path path;
+};
+
+static uint64_t release_plan(struct vmem *vm, vm_t addr, uint64_t size, struct release_plan *pl)
+{
+	struct vmem_fnode *prev, *next;
+
+	ad_neighbours(vm, addr, &prev, &next, &pl->path);
+	pl->addr = addr;
+	pl->size = size;
+	pl->prev = (prev && prev->key + ad_size(prev) == addr) ? prev : NULL;
+	pl->next = (next && addr + size == next->key) ? next : NULL;
+	return (pl->prev || pl->next) ? 0 : 1;   /* units needed */
+}
+
+static void release_commit(struct vmem *vm, struct release_plan *pl)
+{
+	struct rb_path p;
+
+	vm->free_bytes += pl->size;
+	if (pl->prev == NULL && pl->next == NULL) {
+		region_new(vm, pl->addr, pl->size, &pl->path);
+		return;
+	}
+	if (pl->prev != NULL && pl->next != NULL) {
+		/* Both touch: the next region is absorbed into the previous one. */
+		struct vmem_fnode *nsz = pl->next->pair;
+		uint64_t nsize = nsz->key;
+
+		sz_path(vm, nsz, &p);
+		rb_erase(&vm->size_tree, &p);
+		region_drop(vm, nsz);
+		pl->size += nsize;
+	}
+	if (pl->prev != NULL) {
+		struct vmem_fnode *sz = pl->prev->pair;
+
+		sz_path(vm, sz, &p);
+		rb_erase(&vm->size_tree, &p);
+		sz->key += pl->size;
+		sz_insert(vm, sz);
+	} else {
+		/* Growing downwards: no free region lies between addr and next. */
+		struct vmem_fnode *sz = pl->next->pair;
+
+		sz_path(vm, sz, &p);
+		rb_erase(&vm->size_tree, &p);
+		pl->next->key = pl->addr;
+		sz->key += pl->size;
+		sz_insert(vm, sz);
+	}
+}
+
+/* ---------------------------------------------------------------- the used tree */
+
+static void used_insert(struct vmem *vm, struct vmem_region *r, vm_t addr, uint64_t size)
+{
+	struct rb_path p;
+	struct rb_node *n = vm->used_tree.rb_node;
+
+	r->addr = addr;
+	r->size = size;
+	rb_path_init(&p);
+	while (n != NULL) {
+		unsigned d = addr < REGION(n)->addr ? RB_LEFT : RB_RIGHT;
+
+		rb_path_push(&p, n, d);
+		n = rb_child(n, d);
+	}
+	rb_insert(&vm->used_tree, &p, &r->node);
+	vm->nused++;
+	vm->used_bytes += size;
+}
+
+/* The allocated region with the greatest address <= addr, or NULL; path optional. */
+static struct vmem_region *used_floor(struct vmem *vm, vm_t addr, struct rb_path *p)
+{
+	struct rb_node *n = vm->used_tree.rb_node;
+	struct vmem_region *best = NULL;
+	unsigned best_depth = 0;
+
+	if (p)
+		rb_path_init(p);
+	while (n != NULL) {
+		struct vmem_region *r = REGION(n);
+		unsigned d = addr < r->addr ? RB_LEFT : RB_RIGHT;
+
+		if (p)
+			rb_path_push(p, n, d);
+		if (d == RB_RIGHT) {
+			best = r;
+			if (p)
+				best_depth = p->depth;
+			if (addr == r->addr)
+				break;
+		}
+		n = rb_child(n, d);
+	}
+	if (p)
+		p->depth = best_depth;
+	return best;
+}
+
+/* ---------------------------------------------------------------- validation and fit */
+
+static int check_range(const struct vmem *vm, vm_t addr, uint64_t size)
+{
+	if (size == 0)
+		return SVMM_EZEROSIZE;
+	if (!SVMM_IS_ALIGNED(addr, vm->quantum) || !SVMM_IS_ALIGNED(size, vm->quantum))
+		return SVMM_EUNALIGNED;
+	if (addr + size < addr || addr + size == 0)
+		return SVMM_EOVERFLOW;
+	return 0;
+}
+
+/* Normalised constraints: align >= quantum, maxaddr 0 = the top of the address space. */
+struct xc {
+	uint64_t align, phase, nocross;
+	vm_t minaddr, maxaddr;
+	bool ranged;
+};
+
+/* Smallest x >= lo with x % align == phase; false if that wraps past 2^64 - 1. */
+static bool align_phase(uint64_t lo, uint64_t align, uint64_t phase, uint64_t *xp)
+{
+	uint64_t base = lo & ~(align - 1);
+	uint64_t x = base + phase;
+
+	if (x < base)
+		return false;
+	if (x < lo) {
+		if (x + align < x)
+			return false;
+		x += align;
+	}
+	*xp = x;
+	return true;
+}
+
+static bool crosses(uint64_t x, uint64_t s, uint64_t nocross)
+{
+	return nocross != 0 && ((x ^ (x + s - 1)) & ~(nocross - 1)) != 0;
+}
+
+/* The lowest start in the free region [a, a + size) that meets every constraint. */
+static bool fit(uint64_t a, uint64_t size, uint64_t s, const struct xc *c, vm_t *xp)
+{
+	uint64_t lo = a, hi = a + size;   /* no wrap: spans end below 2^64 */
+	uint64_t x;
+
+	if (lo < c->minaddr)
+		lo = c->minaddr;
+	if (hi > c->maxaddr)
+		hi = c->maxaddr;
+	if (lo >= hi || hi - lo < s)
+		return false;
+	if (!align_phase(lo, c->align, c->phase, &x))
+		return false;
+	if (crosses(x, s, c->nocross)) {
+		/*
+		 * Restart at the next boundary. The offset of the first aligned start past a
+		 * boundary is the smallest any window allows, so if that start crosses too,
+		 * every later one does.
+		 */
+		uint64_t b = (x | (c->nocross - 1)) + 1;
+
+		if (b == 0 || !align_phase(b, c->align, c->phase, &x) || crosses(x, s, c->nocross))
+			return false;
+	}
+	if (x > hi - s)
+		return false;
+	*xp = x;
+	return true;
+}
+
+static int make_xc(const struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
+		   struct xc *xc)
+{
+	uint64_t q = vm->quantum;
+
+	xc->align = q;
+	xc->phase = 0;
+	xc->nocross = 0;
+	xc->minaddr = 0;
+	xc->maxaddr = ~(uint64_t)0;
+	xc->ranged = false;
+	if (c == NULL)
+		return 0;
+	if (c->align != 0) {
+		if (!SVMM_IS_POW2(c->align) || c->align < q)
+			return SVMM_EALIGN;
+		xc->align = c->align;
+	}
+	if (c->nocross != 0 && (!SVMM_IS_POW2(c->nocross) || c->nocross < q))
+		return SVMM_EALIGN;
+	if (!SVMM_IS_ALIGNED(c->phase, q) || !SVMM_IS_ALIGNED(c->minaddr, q) ||
+	    !SVMM_IS_ALIGNED(c->maxaddr, q))
+		return SVMM_EUNALIGNED;
+	if (c->phase >= xc->align)
+		return SVMM_EINVAL;
+	if (c->nocross != 0 && size > c->nocross)
+		return SVMM_EINVAL;   /* can never be met */
+	if (c->maxaddr != 0 && c->maxaddr <= c->minaddr)
+		return SVMM_EINVAL;
+	xc->phase = c->phase;
+	xc->nocross = c->nocross;
+	xc->minaddr = c->minaddr;
+	if (c->maxaddr != 0)
+		xc->maxaddr = c->maxaddr;
+	xc->ranged = c->minaddr != 0 || c->maxaddr != 0;
+	return 0;
+}
+
+/* Candidates tried in size order before jumping to a size that must fit. */
+#define XALLOC_SCAN 16
+
+/*
+ * Find a free region and start for an allocation. On success *szp is the region's size
+ * node, *xp the start, and path (if *have_path) leads to *szp in the size tree.
+ */
+static bool find_fit(struct vmem *vm, uint64_t s, const struct xc *c, struct vmem_fnode **szp,
+		     vm_t *xp, struct rb_path *path, bool *have_path)
+{
+	struct rb_node *n;
+	unsigned tried = 0;
+	uint64_t sure = s + c->align - vm->quantum;   /* any region this big fits */
+	bool can_jump = !c->ranged && c->nocross == 0 && sure >= s;
+
+	*have_path = true;
+	if (c->ranged) {
+		/*
+		 * An address window: walk the free regions that meet it and keep the best
+		 * (smallest, then lowest). Cost is the number of regions in the window.
+		 */
+		struct vmem_fnode *best = NULL;
+		vm_t bestx = 0;
+		struct rb_path p;
+		struct vmem_fnode *f = ad_floor(vm, c->minaddr);
+
+		if (f == NULL || f->key + ad_size(f) <= c->minaddr) {
+			struct vmem_fnode *dummy;
+
+			ad_neighbours(vm, c->minaddr, &dummy, &f, NULL);
+		}
+		if (f == NULL)
+			return false;
+		ad_path(vm, f, &p);
+		for (n = &f->rb; n != NULL && FNODE(n)->key < c->maxaddr; n = rb_next(&p)) {
+			struct vmem_fnode *ad = FNODE(n);
+			vm_t x;
+
+			if (fit(ad->key, ad_size(ad), s, c, &x) &&
+			    (best == NULL || ad_size(ad) < ad_size(best))) {
+				best = ad;
+				bestx = x;
+			}
+		}
+		if (best == NULL)
+			return false;
+		*szp = best->pair;
+		*xp = bestx;
+		*have_path = false;
+		return true;
+	}
+
+	/* Best fit: the first region in (size, address) order that can hold the request. */
+	rb_path_init(path);
+	{
+		struct rb_node *best = NULL;
+		unsigned best_depth = 0;
+
+		n = vm->size_tree.rb_node;
+		while (n != NULL) {
+			if (FNODE(n)->key >= s) {
+				rb_path_push(path, n, RB_LEFT);
+				best = n;
+				best_depth = path->depth;
+				n = rb_left(n);
+			} else {
+				rb_path_push(path, n, RB_RIGHT);
+				n = n->rb_right;
+			}
+		}
+		path->depth = best_depth;
+		n = best;
+	}
+	while (n != NULL) {
+		struct vmem_fnode *sz = FNODE(n);
+
+		if (fit(sz_addr(sz), sz->key, s, c, xp)) {
+			*szp = sz;
+			return true;
+		}
+		if (++tried == XALLOC_SCAN && can_jump && sz->key < sure) {
+			/*
+			 * Alignment keeps failing on regions barely large enough: jump to the
+			 * smallest region that fits whatever its address. If there is none,
+			 * keep scanning the rest one by one, so a fit is never missed.
+			 */
+			struct rb_path jp;
+			struct rb_node *m = vm->size_tree.rb_node, *best = NULL;
+			unsigned best_depth = 0;
+
+			rb_path_init(&jp);
+			while (m != NULL) {
+				if (FNODE(m)->key >= sure) {
+					rb_path_push(&jp, m, RB_LEFT);
+					best = m;
+					best_depth = jp.depth;
+					m = rb_left(m);
+				} else {
+					rb_path_push(&jp, m, RB_RIGHT);
+					m = m->rb_right;
+				}
+			}
+			if (best != NULL) {
+				jp.depth = best_depth;
+				*path = jp;
+				n = best;
+				continue;
+			}
+		}
+		n = rb_next(path);
+	}
+	return false;
+}
+
+/* ---------------------------------------------------------------- public interface */
+
+int vmem_init(struct vmem *vm, vm_t base, uint64_t size, uint64_t quantum,
+	      const struct vmem_page_source *src)
+{
+	struct vmem_unit *b;
+
+	if (!SVMM_IS_POW2(quantum))
+		return SVMM_EALIGN;
+	if (!SVMM_IS_ALIGNED(base, quantum) || !SVMM_IS_ALIGNED(size, quantum))
+		return SVMM_EUNALIGNED;
+	if (size != 0 && (base + size < base || base + size == 0))
+		return SVMM_EOVERFLOW;
+	if (src != NULL && (src->alloc == NULL || src->free == NULL))
+		return SVMM_EINVAL;
+	__builtin_memset(vm, 0, sizeof(*vm));
+	vm->quantum = quantum;
+	if (src != NULL) {
+		vm->src = *src;
+		vm->has_src = true;
+	}
+	b = boot_units(vm);
+	for (unsigned i = VMEM_BOOT_UNITS; i > 0; i--)
+		unit_push(vm, &b[i - 1]);
+	vm->nunits = VMEM_BOOT_UNITS;
+	vm->live = VMEM_LIVE;
+	if (size != 0) {
+		struct release_plan pl;
+
+		(void)release_plan(vm, base, size, &pl);
+		release_commit(vm, &pl);
+		vm->nspans = 1;
+		vm->span_bytes = size;
+	}
+	return 0;
+}
+
+/* Does any region, free or allocated, meet [addr, addr + size)? */
+static bool overlaps_any(struct vmem *vm, vm_t addr, uint64_t size)
+{
+	vm_t last = addr + size - 1;
+	struct vmem_fnode *f = ad_floor(vm, last);
+	struct vmem_region *r;
+
+	if (f != NULL && f->key + ad_size(f) > addr)
+		return true;
+	r = used_floor(vm, last, NULL);
+	return r != NULL && r->addr + r->size > addr;
+}
+
+int vmem_add(struct vmem *vm, vm_t base, uint64_t size)
+{
+	struct release_plan pl;
+	int err = check_range(vm, base, size);
+
+	if (err)
+		return err;
+	port_lock(&vm->lock);
+	if (overlaps_any(vm, base, size)) {
+		err = SVMM_EOVERLAP;
+	} else {
+		err = pool_reserve(vm, release_plan(vm, base, size, &pl));
+		if (!err) {
+			release_commit(vm, &pl);
+			vm->nspans++;
+			vm->span_bytes += size;
+		}
+	}
+	port_unlock(&vm->lock);
+	return err;
+}
+
+int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
+		struct vmem_region *r, vm_t *addrp)
+{
+	struct xc xc;
+	struct rb_path path;
+	struct vmem_fnode *sz;
+	bool have_path;
+	vm_t x;
+	int err;
+
+	if (size == 0)
+		return SVMM_EZEROSIZE;
+	if (!SVMM_IS_ALIGNED(size, vm->quantum))
+		return SVMM_EUNALIGNED;
+	err = make_xc(vm, size, c, &xc);
+	if (err)
+		return err;
+	port_lock(&vm->lock);
+	if (!find_fit(vm, size, &xc, &sz, &x, &path, &have_path)) {
+		err = SVMM_ENOSPC;
+	} else {
+		/* A cut strictly inside the region leaves two: one more unit. */
+		bool inside = x != sz_addr(sz) && x + size != sz_addr(sz) + sz->key;
+
+		err = pool_reserve(vm, inside ? 1 : 0);
+		if (!err) {
+			carve(vm, sz, have_path ? &path : NULL, x, size);
+			used_insert(vm, r, x, size);
+			if (addrp)
+				*addrp = x;
+		}
+	}
+	port_unlock(&vm->lock);
+	return err;
+}
+
+int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, vm_t *addrp)
+{
+	return vmem_xalloc(vm, size, NULL, r, addrp);
+}
+
+int vmem_alloc_fixed(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_region *r)
+{
+	struct vmem_fnode *f;
+	int err = check_range(vm, addr, size);
+
+	if (err)
+		return err;
+	port_lock(&vm->lock);
+	f = ad_floor(vm, addr);
+	if (f != NULL && addr + size <= f->key + ad_size(f)) {
+		bool inside = addr != f->key && addr + size != f->key + ad_size(f);
+
+		err = pool_reserve(vm, inside ? 1 : 0);
+		if (!err) {
+			carve(vm, f->pair, NULL, addr, size);
+			used_insert(vm, r, addr, size);
+		}
+	} else {
+		/*
+		 * Free regions never touch, so a range not inside one free region either
+		 * meets an allocation or leaves the spans.
+		 */
+		struct vmem_region *u = used_floor(vm, addr + size - 1, NULL);
+
+		err = (u != NULL && u->addr + u->size > addr) ? SVMM_EBUSY : SVMM_ERANGE;
+	}
+	port_unlock(&vm->lock);
+	return err;
+}
+
+int vmem_free(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_region **rp)
+{
+	struct rb_path up;
+	struct release_plan pl;
+	struct vmem_region *r;
+	int err = 0;
+
+	if (!SVMM_IS_ALIGNED(addr, vm->quantum) || !SVMM_IS_ALIGNED(size, vm->quantum))
+		return SVMM_EUNALIGNED;
+	port_lock(&vm->lock);
+	r = used_floor(vm, addr, &up);
+	if (r == NULL || r->addr != addr) {
+		struct vmem_fnode *f = ad_floor(vm, addr);
+
+		err = (f != NULL && addr < f->key + ad_size(f)) ? SVMM_EDOUBLEFREE : SVMM_ENOENT;
+	} else if (size != 0 && size != r->size) {
+		err = SVMM_ESIZE;
+	} else {
+		err = pool_reserve(vm, release_plan(vm, addr, r->size, &pl));
+		if (!err) {
+			rb_erase(&vm->used_tree, &up);
+			vm->nused--;
+			vm->used_bytes -= r->size;
+			release_commit(vm, &pl);
+			if (rp)
+				*rp = r;
+		}
+	}
+	port_unlock(&vm->lock);
+	return err;
+}
+
+struct vmem_region *vmem_lookup(struct vmem *vm, vm_t addr)
+{
+	struct vmem_region *r;
+
+	port_lock(&vm->lock);
+	r = used_floor(vm, addr, NULL);
+	if (r != NULL && addr - r->addr >= r->size)
+		r = NULL;
+	port_unlock(&vm->lock);
+	return r;
+}
+
+/* Both address-ordered trees side by side, in address order. */
+static void walk_locked(struct vmem *vm, void (*fn)(void *ctx, vm_t addr, uint64_t size, bool used),
+			void *ctx)
+{
+	struct rb_path fp, up;
+	struct rb_node *f = rb_first(&vm->addr_tree, &fp);
+	struct rb_node *u = rb_first(&vm->used_tree, &up);
+
+	while (f != NULL || u != NULL) {
+		if (u == NULL || (f != NULL && FNODE(f)->key < REGION(u)->addr)) {
+			fn(ctx, FNODE(f)->key, ad_size(FNODE(f)), false);
+			f = rb_next(&fp);
+		} else {
+			fn(ctx, REGION(u)->addr, REGION(u)->size, true);
+			u = rb_next(&up);
+		}
+	}
+}
+
+void vmem_walk(struct vmem *vm, void (*fn)(void *ctx, vm_t addr, uint64_t size, bool used),
+	       void *ctx)
+{
+	port_lock(&vm->lock);
+	walk_locked(vm, fn, ctx);
+	port_unlock(&vm->lock);
+}
+
+static void stats_locked(struct vmem *vm, struct vmem_stats *st)
+{
+	struct rb_node *last = rb_last(&vm->size_tree, NULL);
+
+	st->free_bytes = vm->free_bytes;
+	st->used_bytes = vm->used_bytes;
+	st->free_regions = vm->nfree;
+	st->used_regions = vm->nused;
+	st->largest_free = last ? FNODE(last)->key : 0;
+	st->span_bytes = vm->span_bytes;
+	st->spans = vm->nspans;
+	st->pool_pages = vm->npages;
+	st->pool_units = vm->nunits;
+	st->pool_units_free = vm->nunits_free;
+}
+
+void vmem_stats(struct vmem *vm, struct vmem_stats *st)
+{
+	port_lock(&vm->lock);
+	stats_locked(vm, st);
+	port_unlock(&vm->lock);
+}
+
+struct dump_ctx {
+	svmm_print_fn out;
+	void *ctx;
+};
+
+static void dump_region(void *ctx, vm_t addr, uint64_t size, bool used)
+{
+	struct dump_ctx *d = ctx;
+	char sz[24];
+
+	svmm_fmt_size(sz, sizeof(sz), size);
+	svmm_printline(d->out, d->ctx, "  [0x%016llx, 0x%016llx) %6s %s",
+		       (unsigned long long)addr, (unsigned long long)(addr + size), sz,
+		       used ? "used" : "free");
+}
+
+void vmem_dump(struct vmem *vm, bool regions, svmm_print_fn out, void *ctx)
+{
+	struct vmem_stats st;
+	struct dump_ctx d = { out, ctx };
+
+	port_lock(&vm->lock);
+	stats_locked(vm, &st);
+	svmm_printline(out, ctx,
+		       "vmem: %llu span(s), %llu bytes; used %llu bytes in %llu region(s); "
+		       "free %llu bytes in %llu region(s), largest %llu",
+		       (unsigned long long)st.spans, (unsigned long long)st.span_bytes,
+		       (unsigned long long)st.used_bytes, (unsigned long long)st.used_regions,
+		       (unsigned long long)st.free_bytes, (unsigned long long)st.free_regions,
+		       (unsigned long long)st.largest_free);
+	svmm_printline(out, ctx, "vmem: pool %llu unit(s), %llu free, %llu page(s) from the source",
+		       (unsigned long long)st.pool_units, (unsigned long long)st.pool_units_free,
+		       (unsigned long long)st.pool_pages);
+	if (regions)
+		walk_locked(vm, dump_region, &d);
+	port_unlock(&vm->lock);
+}
+
+/* ---------------------------------------------------------------- consistency */
+
+static int size_cmp(const struct rb_node *a, const struct rb_node *b)
+{
+	const struct vmem_fnode *x = FNODE(a), *y = FNODE(b);
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return sz_addr(x) < sz_addr(y) ? -1 : sz_addr(x) > sz_addr(y);
+}
+
+static int addr_cmp(const struct rb_node *a, const struct rb_node *b)
+{
+	vm_t x = FNODE(a)->key, y = FNODE(b)->key;
+
+	return x < y ? -1 : x > y;
+}
+
+static int used_cmp(const struct rb_node *a, const struct rb_node *b)
+{
+	vm_t x = REGION(a)->addr, y = REGION(b)->addr;
+
+	return x < y ? -1 : x > y;
+}
+
+#define CHECK(cond, msg)                 \
+	do {                             \
+		if (!(cond)) {           \
+			*why = (msg);    \
+			return SVMM_EINVAL; \
+		}                        \
+	} while (0)
+
+static int check_locked(struct vmem *vm, const char **why)
+{
+	struct rb_path fp, up;
+	struct rb_node *f, *u;
+	uint64_t free_bytes = 0, used_bytes = 0, nfree = 0, nused = 0, on_list = 0;
+	uint64_t page_used = 0, boot_used = 0;
+	bool have_prev = false;
+	uint64_t prev_end = 0;
+	bool prev_free = false;
+
+	CHECK(vm->live == VMEM_LIVE, "arena not initialised or destroyed");
+	CHECK(rb_check(&vm->size_tree, size_cmp, vm->nfree) == RB_OK, "size tree: rb rules/order/count");
+	CHECK(rb_check(&vm->addr_tree, addr_cmp, vm->nfree) == RB_OK, "address tree: rb rules/order/count");
+	CHECK(rb_check(&vm->used_tree, used_cmp, vm->nused) == RB_OK, "used tree: rb rules/order/count");
+
+	/* Every region in address order: sizes, pairing, no overlap, no free neighbours. */
+	f = rb_first(&vm->addr_tree, &fp);
+	u = rb_first(&vm->used_tree, &up);
+	while (f != NULL || u != NULL) {
+		vm_t a;
+		uint64_t s;
+		bool is_free = u == NULL || (f != NULL && FNODE(f)->key < REGION(u)->addr);
+
+		if (is_free) {
+			struct vmem_fnode *ad = FNODE(f);
+			struct vmem_unit *unit = SVMM_CONTAINER_OF(ad, struct vmem_unit, r.ad);
+
+			CHECK(ad->pair == &unit->r.sz && ad->pair->pair == ad, "free node pairing");
+			a = ad->key;
+			s = ad_size(ad);
+			if (unit_is_boot(vm, unit))
+				boot_used++;
+			else
+				page_used++;
+			free_bytes += s;
+			nfree++;
+			f = rb_next(&fp);
+		} else {
+			a = REGION(u)->addr;
+			s = REGION(u)->size;
+			used_bytes += s;
+			nused++;
+			u = rb_next(&up);
+		}
+		CHECK(s != 0, "empty region");
+		CHECK(SVMM_IS_ALIGNED(a, vm->quantum) && SVMM_IS_ALIGNED(s, vm->quantum),
+		      "region not quantum-aligned");
+		CHECK(a + s > a, "region wraps");
+		if (have_prev) {
+			CHECK(prev_end <= a, "regions overlap");
+			CHECK(!(prev_free && is_free && prev_end == a), "two adjacent free regions");
+		}
+		have_prev = true;
+		prev_end = a + s;
+		prev_free = is_free;
+	}
+	CHECK(nfree == vm->nfree && nused == vm->nused, "region counters");
+	CHECK(free_bytes == vm->free_bytes && used_bytes == vm->used_bytes, "byte counters");
+	CHECK(free_bytes + used_bytes == vm->span_bytes, "regions do not cover the spans");
+
+	/* The pool: list length, units in use = free regions, page counts. */
+	for (struct vmem_unit *it = vm->units_free; it != NULL; it = it->f.next) {
+		CHECK(it->f.next == NULL || it->f.next->f.prev == it, "pool list links");
+		CHECK(++on_list <= vm->nunits, "pool list longer than the pool");
+	}
+	CHECK(on_list == vm->nunits_free, "pool free count");
+	CHECK(vm->nunits == VMEM_BOOT_UNITS + vm->npages * UNITS_PER_PAGE, "pool unit count");
+	CHECK(vm->nunits - vm->nunits_free == vm->nfree, "pool units in use != free regions");
+	{
+		uint64_t pages = 0, counted = 0;
+
+		for (struct vmem_pool_page *pg = vm->pages; pg != NULL; pg = pg->next) {
+			CHECK(++pages <= vm->npages, "pool page list longer than its count");
+			counted += pg->used;
+		}
+		CHECK(pages == vm->npages, "pool page count");
+		CHECK(counted == page_used, "pool page use counts");
+	}
+	(void)boot_used;
+	return 0;
+}
+
+int vmem_check_why(struct vmem *vm, const char **why)
+{
+	const char *dummy;
+	int err;
+
+	if (why == NULL)
+		why = &dummy;
+	*why = NULL;
+	port_lock(&vm->lock);
+	err = check_locked(vm, why);
+	port_unlock(&vm->lock);
+	return err;
+}
+
+int vmem_check(struct vmem *vm)
+{
+	return vmem_check_why(vm, NULL);
+}
+
+int vmem_destroy(struct vmem *vm)
+{
+	port_lock(&vm->lock);
+	if (vm->nused != 0) {
+		port_unlock(&vm->lock);
+		return SVMM_ELIVE;
+	}
+	/* Free regions need no unlinking: their units die with the pool. */
+	while (vm->pages != NULL) {
+		struct vmem_pool_page *pg = vm->pages;
+
+		vm->pages = pg->next;
+		vm->src.free(vm->src.ctx, pg);
+	}
+	vm->npages = 0;
+	vm->size_tree.rb_node = vm->addr_tree.rb_node = NULL;
+	vm->units_free = NULL;
+	vm->nunits = vm->nunits_free = vm->nfree = 0;
+	vm->free_bytes = vm->span_bytes = vm->nspans = 0;
+	vm->live = 0;
+	port_unlock(&vm->lock);
+	return 0;
+}

@@ -1,0 +1,183 @@
+/*
+ * svmm/vmem.h - the virtual range allocator: one arena of addresses, handed out in
+ * multiples of a quantum, with best fit, Bonwick-style constraints and fixed-address
+ * allocation. docs/vmem.md states the theory, the invariants and the costs.
+ *
+ * Three red-black trees describe the arena:
+ *   - free regions by (size, address), for best fit;
+ *   - free regions by address, for merging with neighbours on free;
+ *   - allocated regions by address, for free and for "which region holds this address"
+ *     (a page fault).
+ * A free region is two 32-byte nodes, one in each free tree, each pointing at the other
+ * (the seed's rb_free_node); the pair is kept in one 64-byte pool unit so that following
+ * the pair pointer stays in the same cache line. An allocated region is a struct
+ * vmem_region that the caller embeds in its own structure (32 bytes), so the arena never
+ * allocates for it and a lookup lands on the caller's data.
+ *
+ * Free-region units come from a pool: VMEM_BOOT_UNITS units inside struct vmem, then
+ * 4 KiB pages from the caller's page source. Every operation reserves what it may need
+ * before it changes anything, so a failed call (ENOMEM included) leaves the arena as it
+ * was. Every public function takes the arena's lock through port_lock.
+ */
+#ifndef SVMM_VMEM_H
+#define SVMM_VMEM_H
+
+#include <svmm/fmt.h>
+#include <svmm/port.h>
+#include <svmm/rbtree.h>
+#include <svmm/types.h>
+
+/* Free regions that an arena can hold before it needs its page source. */
+#define VMEM_BOOT_UNITS 32
+#define VMEM_UNIT_SIZE  64
+#define VMEM_POOL_PAGE  4096
+
+/*
+ * An allocated region. The caller embeds it in its own structure and hands it to
+ * vmem_alloc and friends, which fill addr and size; it stays the caller's memory, and
+ * is owned by the arena (linked in its tree) until vmem_free returns it.
+ */
+struct vmem_region {
+	struct rb_node node;   /* private to vmem */
+	vm_t addr;
+	uint64_t size;
+};
+
+/*
+ * Where the pool gets pages for free-region nodes. alloc stores one 4 KiB page,
+ * 4 KiB-aligned, in *page and returns 0, or returns SVMM_ENOMEM. Both are called with
+ * the arena's lock held and must not call back into the same arena.
+ */
+struct vmem_page_source {
+	int (*alloc)(void *ctx, void **page);
+	void (*free)(void *ctx, void *page);
+	void *ctx;
+};
+
+/*
+ * Constraints for vmem_xalloc, as in Bonwick's vmem_xalloc; every field 0 = none.
+ *   align    the start is a multiple of align (a power of two >= the quantum) ...
+ *   phase    ... plus phase: start % align == phase (a multiple of the quantum < align)
+ *   nocross  [start, start + size) does not cross a multiple of nocross (a power of two
+ *            >= the quantum, >= size)
+ *   minaddr  start >= minaddr
+ *   maxaddr  start + size <= maxaddr (an exclusive end; 0 = no limit)
+ */
+struct vmem_constraint {
+	uint64_t align, phase, nocross;
+	vm_t minaddr, maxaddr;
+};
+
+struct vmem_stats {
+	uint64_t free_bytes, used_bytes;
+	uint64_t free_regions, used_regions;
+	uint64_t largest_free;   /* size of the largest free region */
+	uint64_t span_bytes;     /* bytes given by vmem_init and vmem_add */
+	uint64_t spans;
+	uint64_t pool_pages;     /* pages held from the page source */
+	uint64_t pool_units;     /* free-region units, boot ones included */
+	uint64_t pool_units_free;
+};
+
+struct vmem_unit;        /* a free region's node pair, or a free pool unit (private) */
+struct vmem_pool_page;   /* header of a page from the page source (private) */
+
+/* The arena. Callers embed it and treat every field as private. */
+struct vmem {
+	struct svmm_lock lock;
+	uint32_t live;              /* VMEM_LIVE between init and destroy */
+	uint64_t quantum;
+	struct rb_root size_tree;   /* free regions by (size, address) */
+	struct rb_root addr_tree;   /* free regions by address */
+	struct rb_root used_tree;   /* allocated regions by address */
+	uint64_t free_bytes, used_bytes, nfree, nused, nspans, span_bytes;
+	struct vmem_page_source src;
+	bool has_src;
+	struct vmem_unit *units_free;   /* doubly linked list of free pool units */
+	uint64_t nunits, nunits_free;
+	struct vmem_pool_page *pages;   /* doubly linked list of source pages */
+	uint64_t npages;
+	/* The bootstrap units; aligned to a cache line at run time (one unit of slack). */
+	unsigned char boot[(VMEM_BOOT_UNITS + 1) * VMEM_UNIT_SIZE];
+};
+
+/*
+ * Set up an arena over [base, base + size) with the given quantum (a power of two:
+ * SVMM_EALIGN otherwise). base and size must be multiples of the quantum
+ * (SVMM_EUNALIGNED) and base + size must not wrap past 2^64 - 1 (SVMM_EOVERFLOW). size 0
+ * makes an arena with no span yet (add some with vmem_add). src may be NULL: the arena
+ * then holds at most VMEM_BOOT_UNITS free regions, and operations that would need more
+ * fail with SVMM_ENOMEM. The source is copied; its ctx must outlive the arena.
+ */
+int vmem_init(struct vmem *vm, vm_t base, uint64_t size, uint64_t quantum,
+	      const struct vmem_page_source *src);
+
+/*
+ * Add the span [base, base + size). It must not overlap any span of the arena
+ * (SVMM_EOVERLAP). A span that abuts another merges with its free neighbour: the arena
+ * does not remember span boundaries (docs/vmem.md, decision 2).
+ */
+int vmem_add(struct vmem *vm, vm_t base, uint64_t size);
+
+/*
+ * Allocate size bytes (a non-zero multiple of the quantum) by best fit: the smallest free
+ * region that holds size, the lowest-addressed one among equals, and the lowest
+ * addresses within it. Fills r and *addrp (addrp may be NULL). SVMM_ENOSPC if no free
+ * region is large enough.
+ */
+int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, vm_t *addrp);
+
+/*
+ * Allocate under constraints (c may be NULL: same as vmem_alloc). Never fails while a
+ * free range satisfying every constraint exists. Usually the smallest fitting region is
+ * chosen, but a request whose alignment is large next to its size may take a region up
+ * to size + align bigger instead of searching further (docs/vmem.md).
+ */
+int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
+		struct vmem_region *r, vm_t *addrp);
+
+/*
+ * Allocate exactly [addr, addr + size). SVMM_EBUSY if part of it is allocated,
+ * SVMM_ERANGE if part of it lies outside every span.
+ */
+int vmem_alloc_fixed(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_region *r);
+
+/*
+ * Free the allocation that starts at addr. size must be its size, or 0 for "whatever
+ * was allocated there". If rp is not NULL, *rp gets the caller's region back, so it
+ * can free the structure that embeds it. SVMM_ENOENT: no allocation starts at addr;
+ * SVMM_EDOUBLEFREE: addr lies in a free region; SVMM_ESIZE: wrong size.
+ */
+int vmem_free(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_region **rp);
+
+/* The allocated region containing addr, or NULL. */
+struct vmem_region *vmem_lookup(struct vmem *vm, vm_t addr);
+
+/*
+ * Call fn for every region, free and allocated, in address order, with the lock held
+ * (fn must not call into this arena). Space outside the spans is not reported.
+ */
+void vmem_walk(struct vmem *vm, void (*fn)(void *ctx, vm_t addr, uint64_t size, bool used),
+	       void *ctx);
+
+void vmem_stats(struct vmem *vm, struct vmem_stats *st);
+
+/* Print the statistics and, if regions is true, every region, one line each. */
+void vmem_dump(struct vmem *vm, bool regions, svmm_print_fn out, void *ctx);
+
+/*
+ * Verify every invariant of docs/vmem.md: the three trees' red-black rules, order and
+ * counts, the pairing of free nodes, no overlap and no two adjacent free regions, the
+ * counters, and the pool's accounting. Returns 0 or SVMM_EINVAL; vmem_check_why also
+ * names the broken invariant (why may be NULL). Never modifies the arena.
+ */
+int vmem_check(struct vmem *vm);
+int vmem_check_why(struct vmem *vm, const char **why);
+
+/*
+ * Tear the arena down: SVMM_ELIVE (and nothing changes) while allocations are live;
+ * otherwise every pool page goes back to the page source.
+ */
+int vmem_destroy(struct vmem *vm);
+
+#endif /* SVMM_VMEM_H */

@@ -1,0 +1,387 @@
+/*
+ * test_vmem_prop.c - random operations on a vmem arena against the reference model in
+ * tests/common/vmem_model.h.
+ *
+ * Each operation's result is compared with what the model says it must be: best fit
+ * exactly for plain allocations (smallest free region, lowest address among equals);
+ * for constrained ones, success exactly when some free range meets every constraint,
+ * and a result that meets them; fixed allocations, frees (good and bad), lookups and
+ * added spans likewise. vmem_check runs after every operation for the first 100,000 and
+ * after every 1,000th later; the whole region list and the statistics are compared
+ * with the model at those points too.
+ *
+ * SVMM_SEED=n replays a run, SVMM_OPS=n changes its length (default 1,000,000).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include <svmm/vmem.h>
+#include "vmem_model.h"
+
+#define Q      4096ull
+#define BASE   0x10000000ull
+#define SPAN0  (1ull << 28)                 /* first span: 64 Ki quanta */
+#define XAREA  (BASE + SPAN0)               /* where later spans are added */
+#define XSIZE  (1ull << 28)
+#define MAXLIVE 4096
+
+static uint64_t rng;
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+static uint64_t rnd_range(uint64_t lo, uint64_t hi)
+{
+	return lo + rnd() % (hi - lo + 1);
+}
+
+static long pages_live;
+static int page_alloc(void *ctx, void **page)
+{
+	(void)ctx;
+	*page = aligned_alloc(4096, 4096);
+	if (!*page)
+		return SVMM_ENOMEM;
+	pages_live++;
+	return 0;
+}
+static void page_free(void *ctx, void *page)
+{
+	(void)ctx;
+	free(page);
+	pages_live--;
+}
+static const struct vmem_page_source src = { page_alloc, page_free, NULL };
+
+struct slot {
+	struct vmem_region r;
+	int live;
+};
+static struct slot slots[MAXLIVE];
+static int live_idx[MAXLIVE];
+static int nlive;
+static int free_slots[MAXLIVE];
+static int nfree_slots;
+
+static struct vmem arena;
+static struct vmodel model;
+static struct vmodel_range spans[256];
+static int nspans;
+
+static uint64_t rand_size(void)
+{
+	uint64_t p = rnd() % 100;
+	if (p < 70)
+		return rnd_range(1, 16) * Q;
+	if (p < 95)
+		return rnd_range(17, 256) * Q;
+	return rnd_range(257, 2048) * Q;
+}
+
+static uint64_t rand_addr(void)
+{
+	/* anywhere in the spans area, with a margin below and above */
+	return BASE - 16 * Q + rnd() % ((SPAN0 + XSIZE + 32 * Q) / Q) * Q;
+}
+
+static struct slot *slot_get(void)
+{
+	int i = free_slots[--nfree_slots];
+	live_idx[nlive++] = i;
+	slots[i].live = 1;
+	return &slots[i];
+}
+
+static void slot_put(int k)   /* k: index into live_idx */
+{
+	int i = live_idx[k];
+	live_idx[k] = live_idx[--nlive];
+	slots[i].live = 0;
+	free_slots[nfree_slots++] = i;
+}
+
+struct walk_cmp {
+	size_t fi, ui;
+	int bad;
+};
+static void walk_fn(void *ctx, vm_t addr, uint64_t size, bool used)
+{
+	struct walk_cmp *w = ctx;
+	struct vmodel_set *set = used ? &model.ur : &model.fr;
+	size_t *i = used ? &w->ui : &w->fi;
+
+	if (*i >= set->n || set->v[*i].a != addr || set->v[*i].s != size)
+		w->bad = 1;
+	(*i)++;
+}
+
+static void compare_all(uint64_t op)
+{
+	struct walk_cmp w = { 0, 0, 0 };
+	struct vmem_stats st;
+	const char *why;
+
+	if (vmem_check_why(&arena, &why) != 0) {
+		fail_msg("op %llu: vmem_check: %s", (unsigned long long)op, why);
+	}
+	vmem_walk(&arena, walk_fn, &w);
+	if (w.bad || w.fi != model.fr.n || w.ui != model.ur.n)
+		fail_msg("op %llu: region list differs from the model", (unsigned long long)op);
+	vmem_stats(&arena, &st);
+	assert_int_equal(st.free_regions, model.fr.n);
+	assert_int_equal(st.used_regions, model.ur.n);
+	assert_int_equal(st.free_bytes, vmodel_free_bytes(&model));
+	assert_int_equal(st.largest_free, vmodel_largest_free(&model));
+}
+
+static void op_alloc(void)
+{
+	uint64_t s = rand_size();
+	struct slot *sl;
+	long bf = vmodel_best_fit(&model, s);
+	vm_t x = 0;
+	int err;
+
+	if (nfree_slots == 0)
+		return;
+	sl = slot_get();
+	err = vmem_alloc(&arena, s, &sl->r, &x);
+	if (bf < 0) {
+		assert_int_equal(err, SVMM_ENOSPC);
+		slot_put(nlive - 1);
+		return;
+	}
+	assert_int_equal(err, 0);
+	/* best fit: the smallest region, lowest address, and its lowest addresses */
+	assert_int_equal(x, model.fr.v[bf].a);
+	assert_int_equal(sl->r.addr, x);
+	assert_int_equal(sl->r.size, s);
+	vmodel_take(&model, (size_t)bf, x, s);
+}
+
+static void op_xalloc(void)
+{
+	uint64_t s = rnd_range(1, 64) * Q;
+	struct vmem_constraint c;
+	struct slot *sl;
+	vm_t x = 0;
+	int err;
+	bool any;
+
+	memset(&c, 0, sizeof(c));
+	if (rnd() % 4 != 0)
+		c.align = Q << rnd_range(0, 6);
+	if (c.align && rnd() % 3 == 0)
+		c.phase = rnd() % (c.align / Q) * Q;
+	if (rnd() % 3 == 0) {
+		uint64_t nc = Q;
+		while (nc < s)
+			nc <<= 1;
+		c.nocross = nc << rnd_range(0, 3);
+	}
+	if (rnd() % 3 == 0) {
+		c.minaddr = rand_addr();
+		if (rnd() % 2)
+			c.maxaddr = c.minaddr + rnd_range(1, 4096) * Q;
+	} else if (rnd() % 4 == 0) {
+		c.maxaddr = BASE + rnd_range(1, (SPAN0 + XSIZE) / Q) * Q;
+	}
+	if (nfree_slots == 0)
+		return;
+	any = vmodel_any_fit(&model, s, c.align ? c.align : Q, c.phase, c.nocross, c.minaddr,
+			     c.maxaddr);
+	sl = slot_get();
+	err = vmem_xalloc(&arena, s, &c, &sl->r, &x);
+	if (!any) {
+		assert_int_equal(err, SVMM_ENOSPC);
+		slot_put(nlive - 1);
+		return;
+	}
+	assert_int_equal(err, 0);
+	if (c.align)
+		assert_int_equal(x % c.align, c.phase);
+	if (c.nocross)
+		assert_int_equal(x / c.nocross, (x + s - 1) / c.nocross);
+	assert_true(x >= c.minaddr);
+	if (c.maxaddr)
+		assert_true(x + s <= c.maxaddr);
+	long fi = vmodel_containing(&model.fr, x);
+	assert_true(fi >= 0);
+	assert_true(x + s <= model.fr.v[fi].a + model.fr.v[fi].s);
+	vmodel_take(&model, (size_t)fi, x, s);
+}
+
+static void op_fixed(void)
+{
+	uint64_t a = rand_addr(), s = rnd_range(1, 32) * Q;
+	long fi = vmodel_containing(&model.fr, a);
+	struct slot *sl;
+	int err, want;
+
+	if (nfree_slots == 0)
+		return;
+	if (fi >= 0 && a + s <= model.fr.v[fi].a + model.fr.v[fi].s)
+		want = 0;
+	else if (vmodel_meets(&model.ur, a, s))
+		want = SVMM_EBUSY;
+	else
+		want = SVMM_ERANGE;
+	sl = slot_get();
+	err = vmem_alloc_fixed(&arena, a, s, &sl->r);
+	assert_int_equal(err, want);
+	if (err) {
+		slot_put(nlive - 1);
+		return;
+	}
+	vmodel_take(&model, (size_t)fi, a, s);
+}
+
+static void op_free(void)
+{
+	int k;
+	struct slot *sl;
+	struct vmem_region *back = NULL;
+	long ui;
+
+	if (nlive == 0)
+		return;
+	k = (int)(rnd() % (uint64_t)nlive);
+	sl = &slots[live_idx[k]];
+	if (rnd() % 8 == 0) {   /* wrong size first: must fail and change nothing */
+		assert_int_equal(vmem_free(&arena, sl->r.addr, sl->r.size + Q, NULL), SVMM_ESIZE);
+	}
+	ui = vmodel_containing(&model.ur, sl->r.addr);
+	assert_true(ui >= 0);
+	uint64_t a = sl->r.addr, s = sl->r.size;
+	assert_int_equal(vmem_free(&arena, a, rnd() % 2 ? s : 0, &back), 0);
+	assert_ptr_equal(back, &sl->r);
+	vmodel_remove_at(&model.ur, (size_t)ui);
+	vmodel_release(&model, a, s);
+	slot_put(k);
+}
+
+static void op_bad_free(void)
+{
+	uint64_t a = rand_addr();
+	long ui = vmodel_containing(&model.ur, a);
+	int want;
+
+	if (ui >= 0 && model.ur.v[ui].a == a)
+		return;   /* a real allocation: not this operation's business */
+	want = vmodel_containing(&model.fr, a) >= 0 ? SVMM_EDOUBLEFREE : SVMM_ENOENT;
+	assert_int_equal(vmem_free(&arena, a, 0, NULL), want);
+}
+
+static void op_lookup(void)
+{
+	uint64_t a = rand_addr() + rnd() % Q;
+	long ui = vmodel_containing(&model.ur, a);
+	struct vmem_region *r = vmem_lookup(&arena, a);
+
+	if (ui < 0) {
+		assert_null(r);
+	} else {
+		assert_non_null(r);
+		assert_int_equal(r->addr, model.ur.v[ui].a);
+		assert_int_equal(r->size, model.ur.v[ui].s);
+	}
+}
+
+static void op_add(void)
+{
+	uint64_t a = XAREA + rnd() % (XSIZE / Q) * Q;
+	uint64_t s = rnd_range(1, 512) * Q;
+	bool overlap = false;
+	int err;
+
+	if (a + s > XAREA + XSIZE || nspans == 256)
+		return;
+	for (int i = 0; i < nspans; i++)
+		if (a < spans[i].a + spans[i].s && spans[i].a < a + s)
+			overlap = true;
+	err = vmem_add(&arena, a, s);
+	assert_int_equal(err, overlap ? SVMM_EOVERLAP : 0);
+	if (!err) {
+		spans[nspans].a = a;
+		spans[nspans].s = s;
+		nspans++;
+		vmodel_release(&model, a, s);
+	}
+}
+
+static void test_random_against_model(void **state)
+{
+	(void)state;
+	const char *se = getenv("SVMM_SEED"), *so = getenv("SVMM_OPS");
+	uint64_t seed = se ? strtoull(se, NULL, 0) : (uint64_t)time(NULL);
+	uint64_t ops = so ? strtoull(so, NULL, 0) : 1000000;
+
+	if (seed == 0)
+		seed = 1;
+	printf("test_vmem_prop: seed %llu, %llu ops (replay: SVMM_SEED=%llu SVMM_OPS=%llu)\n",
+	       (unsigned long long)seed, (unsigned long long)ops, (unsigned long long)seed,
+	       (unsigned long long)ops);
+	rng = seed;
+	nlive = 0;
+	nfree_slots = 0;
+	for (int i = MAXLIVE - 1; i >= 0; i--)
+		free_slots[nfree_slots++] = i;
+	vmodel_init(&model, Q);
+	assert_int_equal(vmem_init(&arena, BASE, SPAN0, Q, &src), 0);
+	vmodel_release(&model, BASE, SPAN0);
+	spans[0].a = BASE;
+	spans[0].s = SPAN0;
+	nspans = 1;
+
+	for (uint64_t op = 0; op < ops; op++) {
+		/* keep the live set around a few hundred, swinging slowly */
+		uint64_t target = 200 + (op / 50000 % 4) * 150;
+		uint64_t p = rnd() % 1000;
+		uint64_t palloc = nlive < (int)target ? 450 : 300;
+
+		if (p < palloc)
+			op_alloc();
+		else if (p < palloc + 100)
+			op_xalloc();
+		else if (p < palloc + 160)
+			op_fixed();
+		else if (p < 880)
+			op_free();
+		else if (p < 920)
+			op_bad_free();
+		else if (p < 998)
+			op_lookup();
+		else
+			op_add();
+		if (op < 100000 || op % 1000 == 0)
+			compare_all(op);
+	}
+	compare_all(ops);
+	while (nlive > 0) {
+		struct slot *sl = &slots[live_idx[nlive - 1]];
+		assert_int_equal(vmem_free(&arena, sl->r.addr, sl->r.size, NULL), 0);
+		slot_put(nlive - 1);
+	}
+	assert_int_equal(vmem_check(&arena), 0);
+	assert_int_equal(vmem_destroy(&arena), 0);
+	assert_int_equal(pages_live, 0);
+	vmodel_fini(&model);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_random_against_model),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
