@@ -385,6 +385,7 @@ static int map_region(struct aspace *as, vm_t hint, pm_t pa, uint64_t size, unsi
 	if (kind == ASPACE_PHYS) {
 		err = pt_map(&as->pt, r->node.addr, pa, size, prot | PT_U | ptflags);
 		if (err != 0) {
+			/* As with cut_undo: the allocation just made gave back what this needs. */
 			if (vmem_free(&as->uvmem, r->node.addr, size, NULL) != 0)
 				port_panic("aspace: cannot undo a fresh uvmem allocation");
 			region_free(as, r);
@@ -416,8 +417,9 @@ int aspace_map_phys(struct aspace *as, vm_t hint, pm_t pa, uint64_t size, unsign
  * A change of uvmem that can be undone: the region whose node moves, where it was and
  * where it goes. uvmem has no partial free, so cutting a region is "free it, allocate
  * the pieces fixed"; each step is logged so that a failure replays the log backwards.
- * Undoing returns uvmem through states it has been in already, so its node pool, which
- * only grows while the arena lives, holds enough nodes: an undo cannot fail.
+ * Undoing walks uvmem back through the states it was in a moment ago, so it never
+ * needs more free-region nodes than the forward steps gave back, and vmem returns a
+ * pool page only while a page's worth of free nodes stays: an undo cannot fail.
  */
 struct cut_op {
 	struct aspace_region *r;
