@@ -784,6 +784,24 @@ uint64_t aspace_activate(struct aspace *as, unsigned hart, bool *flush_local)
 	return satp;
 }
 
+int aspace_set_stack_limit(struct aspace *as, uint64_t max)
+{
+	if (max == 0)
+		return SVMM_EZEROSIZE;
+	if (!SVMM_IS_ALIGNED(max, PAGE))
+		return SVMM_EUNALIGNED;
+	if (max > as->stack_top - as->user_end - ASPACE_STACK_GUARD)
+		return SVMM_ERANGE;
+	int err = 0;
+	port_lock(&as->lock);
+	if (as->stack_top - max > as->stack_low)
+		err = SVMM_EBUSY;
+	else
+		as->stack_limit = as->stack_top - max;
+	port_unlock(&as->lock);
+	return err;
+}
+
 void aspace_deactivate(struct aspace *as, unsigned hart)
 {
 	asid_deactivate(&aspace_asid, as->asid_ctx, hart);

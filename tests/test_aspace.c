@@ -144,11 +144,23 @@ static void test_fault_errors_and_stack(void **state)
 	assert_int_equal(aspace_fault(&as, as.user_end, PT_W), SVMM_EFAULT);
 	assert_int_equal(as.stack_pages, 3);
 	assert_int_equal(as.resident, 4);
+	/* The limit moves (setrlimit), but not above pages in use. */
+	assert_int_equal(aspace_set_stack_limit(&as, 0), SVMM_EZEROSIZE);
+	assert_int_equal(aspace_set_stack_limit(&as, PG + 1), SVMM_EUNALIGNED);
+	assert_int_equal(aspace_set_stack_limit(&as, GiB), SVMM_ERANGE);
+	assert_int_equal(aspace_set_stack_limit(&as, 4 * PG), SVMM_EBUSY);
+	assert_int_equal(aspace_set_stack_limit(&as, 64 * SVMM_MiB), 0);
+	assert_int_equal(as.stack_limit, top - 64 * SVMM_MiB);
+	assert_int_equal(aspace_fault(&as, top - 32 * SVMM_MiB, PT_W), 0);
+	assert_int_equal(aspace_fault(&as, top - 64 * SVMM_MiB - PG, PT_W), SVMM_ESTACK);
+	assert_int_equal(as.stack_pages, 4);
+	assert_int_equal(aspace_set_stack_limit(&as, 16 * SVMM_MiB), SVMM_EBUSY);
 	/* The stack is not part of uvmem: map/unmap/protect refuse it. */
 	vm_t va;
 	assert_int_equal(aspace_map_anon(&as, top - PG, PG, RW, ASPACE_FIXED, &va), SVMM_ERANGE);
 	assert_int_equal(aspace_unmap(&as, top - PG, PG), SVMM_ERANGE);
 	check(&as);
+	assert_int_equal(as.resident, 5);
 	aspace_destroy(&as);
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }

@@ -169,6 +169,14 @@ int aspace_fault(struct aspace *as, vm_t va, unsigned access);
  */
 uint64_t aspace_activate(struct aspace *as, unsigned hart, bool *flush_local);
 
+/*
+ * Set how far the stack may grow: [stack_top - max, stack_top), with the guard gap
+ * below (setrlimit(RLIMIT_STACK)). max is page aligned, at least one page, and leaves
+ * room for the guard in slot 255. Returns 0, SVMM_EZEROSIZE, SVMM_EUNALIGNED,
+ * SVMM_ERANGE (too big), or SVMM_EBUSY (the stack already reaches below the new limit).
+ */
+int aspace_set_stack_limit(struct aspace *as, uint64_t max);
+
 /* The hart no longer runs as (it switched to another table). */
 void aspace_deactivate(struct aspace *as, unsigned hart);
 
