@@ -54,16 +54,19 @@ struct rb_path {
 	struct rb_node *node[RB_PATH_MAX];
 };
 
+/* The left child of n (its colour bit masked off), or NULL. */
 static inline struct rb_node *rb_left(const struct rb_node *n)
 {
 	return (struct rb_node *)(n->rb_left_red & ~RB_RED);
 }
 
+/* The right child of n, or NULL. */
 static inline struct rb_node *rb_right(const struct rb_node *n)
 {
 	return n->rb_right;
 }
 
+/* The child of n in direction dir (RB_LEFT or RB_RIGHT), or NULL. */
 static inline struct rb_node *rb_child(const struct rb_node *n, unsigned dir)
 {
 	return dir == RB_LEFT ? rb_left(n) : n->rb_right;
@@ -75,6 +78,7 @@ static inline bool rb_is_red(const struct rb_node *n)
 	return n != NULL && (n->rb_left_red & RB_RED) != 0;
 }
 
+/* Empty a path before a search records into it. */
 static inline void rb_path_init(struct rb_path *p)
 {
 	p->depth = 0;
@@ -166,6 +170,7 @@ enum rb_check_result {
 	RB_BAD_DEPTH = 7,
 };
 #define RB_CHECK_ANY_COUNT ((size_t)-1)
+/* Check root against the rules above; returns RB_OK or an enum rb_check_result. */
 int rb_check(const struct rb_root *root, rb_node_cmp cmp, size_t count);
 
 /* Nodes in the tree (O(n)). */
