@@ -31,3 +31,6 @@ check-docs:
 	  { echo "check-docs: wrong findings on check-docs-bad.h" >&2; exit 1; }
 
 CHECK_EXTRA += check-docs
+
+# The trace test and tool share the replay engine, a header outside the usual paths.
+$(B)/tests/test_vmem_trace $(B)/tools/vmem-trace: tools/vmem_replay.h
