@@ -189,6 +189,7 @@ static const char *fault_reason(int err, vm_t va)
 	case SVMM_EFAULT: return "no mapping there";
 	case SVMM_EPERM: return "the region does not allow this access";
 	case SVMM_ENOMEM: return "out of memory";
+	case SVMM_ESTACK: return "stack overflow into the guard gap";
 	default: return svmm_strerror(err);
 	}
 }

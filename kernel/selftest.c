@@ -7,9 +7,7 @@
 #include "kernel.h"
 #include "memlayout.h"
 #include "riscv.h"
-#if KERNEL_VM
 #include "vm.h"
-#endif
 
 struct ktest_result ktests;
 
@@ -217,7 +215,6 @@ static void test_cmdline_fdt(void)
 	KCHECK_EQ(fdt_parse(__va(boot.dtb_pa), 100, &fi), SVMM_EINVAL);
 }
 
-#if KERNEL_VM
 /* The image is W^X by section, and the page under the boot stack is a guard. */
 static void test_image_wx(void)
 {
@@ -356,7 +353,6 @@ static void test_difftest(void)
 	KCHECK_EQ(pmem_free_frames(&kpmem), free0);
 	KCHECK_EQ(vm_tables_live, tables0);
 }
-#endif
 
 void selftest_run(void)
 {
@@ -366,12 +362,10 @@ void selftest_run(void)
 	test_mode();
 	test_cmdline_fdt();
 	test_fdt_synthetic();
-#if KERNEL_VM
 	test_image_wx();
 	test_dmap();
 	test_kmap();
 	test_arena();
 	test_difftest();
-#endif
 	kprintf("self-tests: %u checks passed, %u failed\n", ktests.passed - p0, ktests.failed - f0);
 }

@@ -39,10 +39,6 @@ int iounmap(vm_t va);
  */
 void *kmap(pm_t pa);
 void kunmap(void *va);
-/* The port's kmap (declared in svmm/port.h once the aspace work lands there too). */
-void *port_kmap(pm_t pa);
-void port_kunmap(void *va);
-
 /* Zero a frame wherever it lies: through the direct map or through kmap. */
 void vm_zero_frame(pm_t pa);
 /* Copy a frame's bytes (page-sized) wherever it lies. */
