@@ -6,10 +6,12 @@
 #ifndef KERNEL_VM_H
 #define KERNEL_VM_H
 
+#include <svmm/layout.h>
 #include <svmm/pmem.h>
 #include <svmm/pt.h>
 #include <svmm/vmem.h>
 
+extern struct svmm_layout klayout; /* the layout of the mode in use */
 extern struct pmem kpmem;       /* every frame of RAM */
 extern struct pt kpt;           /* the kernel page table; its upper half is shared */
 extern struct vmem karena;      /* kernel dynamic arena in slot 511 */
