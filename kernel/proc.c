@@ -349,8 +349,10 @@ static __attribute__((noinline)) struct trapframe *user_trap_slow(struct proc *p
 		vm_t va = tf->stval;
 		int err = va >= svmm_user_end(boot.mode) ? SVMM_EFAULT :
 			  aspace_fault(&p->as, va, access);
-		if (err)
+		if (err) {
+			p->kill_err = err;
 			proc_kill(p, tf, fault_reason(err, va));
+		}
 		break;
 	}
 	default:
@@ -366,6 +368,7 @@ static __attribute__((noinline)) struct trapframe *user_trap_slow(struct proc *p
 static __attribute__((noinline)) struct trapframe *user_fault_kill(struct proc *p,
 								     struct trapframe *tf, int err)
 {
+	p->kill_err = err;
 	proc_kill(p, tf, fault_reason(err, tf->stval));
 	return &schedule(p)->tf;
 }

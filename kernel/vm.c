@@ -133,6 +133,13 @@ void vm_init(void)
 	if (err)
 		panic("vmem_init(kernel arena): %s", svmm_strerror(err));
 
+	/* The fixmap's last slot stays mapped (read-only, to the first page of rodata), so
+	   that the fixmap's page table never empties: kmap then never allocates a table
+	   and cannot fail for want of memory, which port_kmap's contract needs. */
+	map_or_panic(SVMM_FIXMAP_BASE + SVMM_FIXMAP_SIZE - SVMM_PAGE_SIZE, image_pa(_etext),
+		     SVMM_PAGE_SIZE, PT_R | PT_G | PT_MAX_PAGE_4K, "fixmap anchor");
+	fixmap_used[FIXMAP_SLOTS / 64 - 1] |= 1ull << 63;
+
 	w_satp(pt_satp(&kpt));
 	early_satp = 0;
 	vm_dmap_end = saved_end;
