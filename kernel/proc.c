@@ -359,6 +359,9 @@ static __attribute__((noinline)) struct trapframe *user_trap_slow(struct proc *p
 		proc_kill(p, tf, "illegal operation");
 		break;
 	}
+	/* SUM is set only inside copy_from_user/copy_to_user. */
+	if (r_sstatus() & SSTATUS_SUM)
+		panic("sstatus.SUM left set after %s", trap_cause_name(c));
 	/* A yield has already switched; an exit or a kill switches now. */
 	if (p->state != PROC_RUNNABLE)
 		return &schedule(p)->tf;
