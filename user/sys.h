@@ -17,6 +17,8 @@
 #define SYS_GETPID   7   /* getpid() */
 #define SYS_REPORT   8   /* report(kind, value): benchmark samples for the kernel */
 #define SYS_INFO     9   /* info(struct sys_info *out): this process's memory counters */
+#define SYS_THREAD  10   /* thread(entry, stack_top, arg): a thread in this address space;
+                            it starts at entry(arg) and must end with exit(); its pid */
 
 /* What SYS_INFO writes into user memory (through copy_to_user). */
 struct sys_info {
