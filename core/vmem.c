@@ -275,7 +275,7 @@ static struct rb_node *path_neighbour(const struct rb_path *p, unsigned dir)
  * when its neighbour on the side it moves towards still orders before (after) it, the
  * key changes in place and the tree is left alone.
  */
-static void sz_rekey(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *p, uint64_t size)
+static bool sz_rekey_in_place(struct vmem_fnode *sz, const struct rb_path *p, uint64_t size)
 {
 	bool grows = size > sz->key;
 	struct rb_node *nb = path_neighbour(p, grows ? RB_RIGHT : RB_LEFT);
@@ -283,8 +283,15 @@ static void sz_rekey(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *p, 
 
 	if (nb == NULL || (grows ? sz_before(size, a, nb) : !sz_before(size, a, nb))) {
 		sz->key = size;
-		return;
+		return true;
 	}
+	return false;
+}
+
+static void sz_rekey(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *p, uint64_t size)
+{
+	if (sz_rekey_in_place(sz, p, size))
+		return;
 	rb_erase(&vm->size_tree, p);
 	sz->key = size;
 	sz_insert(vm, sz);
@@ -583,6 +590,74 @@ static struct vmem_region *free_search(struct vmem *vm, vm_t addr, struct rb_pat
 	*prev = pv;
 	*next = nx;
 	return found;
+}
+
+/*
+ * The common allocation: [x, x + s) from the start of the free region of size node sz
+ * (path szp), recorded in r. It is carve() followed by used_insert(), except that the
+ * searches the two need in different trees (the address tree or the size tree, and the
+ * used tree) run interleaved, so that their cache misses overlap.
+ */
+static void alloc_front(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *szp,
+			uint64_t s, struct vmem_region *r)
+{
+	struct vmem_fnode *ad = sz->pair;
+	vm_t x = ad->key;
+	uint64_t back = sz->key - s;
+	struct rb_path up, tp;
+	struct rb_node *u = vm->used_tree.rb_node, *t, *stop;
+	unsigned ui = 0, ti = 0;
+	bool exact = back == 0;
+
+	vm->free_bytes -= s;
+	if (!exact) {
+		/* Nothing lies between x and x + s: the address node keeps its place. */
+		ad->key = x + s;
+		if (sz_rekey_in_place(sz, szp, back)) {
+			used_insert(vm, r, x, s);
+			return;
+		}
+		rb_erase(&vm->size_tree, szp);
+		sz->key = back;
+		t = vm->size_tree.rb_node;   /* search for the new place of sz */
+		stop = NULL;
+	} else {
+		t = vm->addr_tree.rb_node;   /* search for ad, to erase it */
+		stop = &ad->rb;
+	}
+	while (t != stop || u != NULL) {
+		if (t != stop) {
+			unsigned d;
+
+			if (t == NULL)
+				port_panic("vmem: free region missing from the address tree");
+			d = exact ? x >= FNODE(t)->key : !sz_before(back, x + s, t);
+			ti = path_put(&tp, ti, t, d);
+			t = rb_child(t, d);
+		}
+		if (u != NULL) {
+			unsigned d = x >= REGION(u)->addr;
+
+			ui = path_put(&up, ui, u, d);
+			u = rb_child(u, d);
+		}
+	}
+	if (exact) {
+		tp.depth = path_put(&tp, ti, t, RB_LEFT);
+		rb_erase(&vm->size_tree, szp);
+		rb_erase(&vm->addr_tree, &tp);
+		vm->nfree--;
+		unit_put(vm, UNIT_OF_SZ(sz));
+	} else {
+		tp.depth = ti;
+		rb_insert(&vm->size_tree, &tp, &sz->rb);
+	}
+	up.depth = ui;
+	r->addr = x;
+	r->size = s;
+	rb_insert(&vm->used_tree, &up, &r->node);
+	vm->nused++;
+	vm->used_bytes += s;
 }
 
 /* ---------------------------------------------------------------- validation and fit */
@@ -893,8 +968,12 @@ int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
 
 		err = pool_reserve(vm, inside ? 1 : 0);
 		if (!err) {
-			carve(vm, sz, have_path ? &path : NULL, x, size);
-			used_insert(vm, r, x, size);
+			if (have_path && x == sz_addr(sz)) {
+				alloc_front(vm, sz, &path, size, r);
+			} else {
+				carve(vm, sz, have_path ? &path : NULL, x, size);
+				used_insert(vm, r, x, size);
+			}
 			if (addrp)
 				*addrp = x;
 		}
