@@ -35,7 +35,7 @@ RV_ARCH := -march=rv64gc -mabi=lp64d -mcmodel=medany -mno-relax -fno-pic
 
 define core_build
 $(B)/core/$(1)/%.o: core/%.c $(wildcard include/svmm/*.h)
-	@mkdir -p $(@D)
+	@mkdir -p $$(@D)
 	$(2) $$(call CORE_FREESTANDING,$(firstword $(2))) $(3) -c $$< -o $$@
 $(B)/core/$(1)/libsvmm.a: $(patsubst core/%.c,$(B)/core/$(1)/%.o,$(CORE_SRC))
 	rm -f $$@ && ar rcs $$@ $$^
@@ -111,6 +111,7 @@ deps-qemu:
 RUN_TARGET := run-host
 CHECK_EXTRA :=
 -include kernel/kernel.mk
+-include mk/docs.mk
 
 run-host: deps $(B)/tools/vmem-demo
 	$(B)/tools/vmem-demo

@@ -105,4 +105,91 @@ static inline vm_t svmm_kio_base(enum svmm_mode mode)
 #define SVMM_FIXMAP_BASE  (SVMM_KIMAGE_BASE - SVMM_FIXMAP_SIZE)
 #define SVMM_NULL_GUARD   ((uint64_t)64 << 10)            /* first 64 KiB never mapped */
 
+/* Gap left unmapped at the very top of the user half, above the stack's top. */
+#define SVMM_USTACK_GUARD ((uint64_t)64 << 10)
+
+/*
+ * The same arithmetic as constant expressions of the level count (3, 4 or 5), so that
+ * core/layout.c can check the layout of every mode with _Static_assert.
+ */
+#define SVMM_VA_BITS_L(lv)     (SVMM_PAGE_SHIFT + 9u * (lv))
+#define SVMM_SLOT_SIZE_L(lv)   ((uint64_t)1 << (SVMM_VA_BITS_L(lv) - 9u))
+#define SVMM_USER_END_L(lv)    ((vm_t)1 << (SVMM_VA_BITS_L(lv) - 1u))
+#define SVMM_KERNEL_BASE_L(lv) (~(vm_t)0 << (SVMM_VA_BITS_L(lv) - 1u))
+#define SVMM_KIO_BASE_L(lv)    (~(vm_t)0 - SVMM_SLOT_SIZE_L(lv) + 1u)
+
+/*
+ * The areas of the layout, in address order. LAYOUT_NONE is an address outside every
+ * area: the non-canonical hole, or the part of the direct-map window above the limit
+ * the kernel was given (svmm.dmap_limit=).
+ */
+enum layout_area {
+	LAYOUT_NONE = 0,
+	LAYOUT_NULL_GUARD,   /* [0, 64 KiB): never mapped, catches NULL + small offsets */
+	LAYOUT_USER,         /* slots 0..254 above the guard: uvmem */
+	LAYOUT_USTACK,       /* slot 255: user stack, top SVMM_USTACK_GUARD left unmapped */
+	LAYOUT_DMAP,         /* slots 256..510, possibly shrunk: va = dmap_base + pa */
+	LAYOUT_KARENA,       /* slot 511 below the fixmap: kernel vmem (ioremap, stacks) */
+	LAYOUT_FIXMAP,       /* per-hart temporary mappings (kmap) */
+	LAYOUT_KIMAGE,       /* the kernel image, top 256 MiB */
+	LAYOUT_NAREAS
+};
+
+/* One area: [base, base + size), with words for the layout table. */
+struct layout_region {
+	vm_t base;
+	uint64_t size;
+	const char *name;      /* short lowercase name: "user", "dmap", ... */
+	const char *purpose;   /* one phrase */
+	const char *pages;     /* the page sizes svmm uses there */
+};
+
+/*
+ * The whole layout of one mode, computed once at boot by layout_init and read-only
+ * afterwards. The direct map's window may be smaller than its 255 slots when the
+ * kernel is told to (dmap_limit), so that the beyond-the-window path is testable.
+ */
+struct svmm_layout {
+	enum svmm_mode mode;
+	unsigned levels;
+	unsigned va_bits;
+	uint64_t slot_size;
+	vm_t user_end;          /* end of the lower half */
+	vm_t kernel_base;       /* start of the upper half */
+	vm_t ustack_top;        /* initial user stack pointer (exclusive end of the stack) */
+	vm_t dmap_base;
+	uint64_t dmap_size;     /* window actually direct-mapped: pa in [0, dmap_size) */
+	struct layout_region area[LAYOUT_NAREAS];
+};
+
+/*
+ * Fill *l for mode. dmap_limit caps the direct-map window (bytes of physical address
+ * space, rounded down to 1 GiB, at least 1 GiB); 0 means the full 255 slots. Returns
+ * 0, SVMM_EMODE for an unknown mode or SVMM_ERANGE for a limit below 1 GiB; *l is
+ * untouched on error.
+ */
+int layout_init(struct svmm_layout *l, enum svmm_mode mode, uint64_t dmap_limit);
+
+/* The area holding va (LAYOUT_NONE if none). */
+enum layout_area layout_area_of(const struct svmm_layout *l, vm_t va);
+
+/* The description of area a, or NULL for LAYOUT_NONE or an out-of-range value. */
+const struct layout_region *layout_region(const struct svmm_layout *l, enum layout_area a);
+
+/* True when va is canonical in l's mode. */
+bool layout_canonical(const struct svmm_layout *l, vm_t va);
+
+/*
+ * __va(): the direct-map address of physical pa. Returns 0 and *va, or SVMM_ERANGE
+ * (and *va untouched) when pa is outside the window, so that a caller never gets an
+ * address that points at something else.
+ */
+int layout_pa_to_va(const struct svmm_layout *l, pm_t pa, vm_t *va);
+
+/* __pa(): the inverse, SVMM_ERANGE unless va lies in the direct map's window. */
+int layout_va_to_pa(const struct svmm_layout *l, vm_t va, pm_t *pa);
+
+/* Name of a paging mode ("sv39"), or "?". */
+const char *layout_mode_name(enum svmm_mode mode);
+
 #endif /* SVMM_LAYOUT_H */

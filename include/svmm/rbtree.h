@@ -60,16 +60,19 @@ struct rb_path {
 	struct rb_node *node[RB_PATH_MAX];
 };
 
+/* The child of n in direction dir (RB_LEFT or RB_RIGHT), or NULL. */
 static inline struct rb_node *rb_child(const struct rb_node *n, unsigned dir)
 {
 	return (struct rb_node *)(n->rb_link[dir] & ~RB_RED);
 }
 
+/* The left child of n (its colour bit masked off), or NULL. */
 static inline struct rb_node *rb_left(const struct rb_node *n)
 {
 	return rb_child(n, RB_LEFT);
 }
 
+/* The right child of n, or NULL. */
 static inline struct rb_node *rb_right(const struct rb_node *n)
 {
 	return rb_child(n, RB_RIGHT);
@@ -81,6 +84,7 @@ static inline bool rb_is_red(const struct rb_node *n)
 	return n != NULL && (n->rb_link[RB_LEFT] & RB_RED) != 0;
 }
 
+/* Empty a path before a search records into it. */
 static inline void rb_path_init(struct rb_path *p)
 {
 	p->depth = 0;
@@ -172,6 +176,7 @@ enum rb_check_result {
 	RB_BAD_DEPTH = 7,
 };
 #define RB_CHECK_ANY_COUNT ((size_t)-1)
+/* Check root against the rules above; returns RB_OK or an enum rb_check_result. */
 int rb_check(const struct rb_root *root, rb_node_cmp cmp, size_t count);
 
 /* Nodes in the tree (O(n)). */

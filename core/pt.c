@@ -1,0 +1,1069 @@
+/*
+ * pt.c - page tables for Sv39, Sv48 and Sv57.
+ *
+ * Every mutating call runs in two phases. The first only reads: it checks the request
+ * against the tables (EEXIST, ENOENT, EPERM) and counts exactly how many new tables
+ * the second phase will need (new intermediate tables, and huge pages to split). Those
+ * tables are allocated up front into a private pool; if any allocation fails, the
+ * pool is given back and the tables were never touched. The second phase then cannot
+ * fail: it takes tables from the pool and must use every one of them, which is
+ * checked. Tables that the change frees are collected and only given back after the
+ * TLB flush, because a hardware walker may still hold a pointer to them until then
+ * (the same order as Linux's mmu_gather).
+ *
+ * The loops descend into each table once and walk its entries in a straight loop, so
+ * mapping n 4 KiB pages costs one walk per leaf table and n stores.
+ */
+#include <svmm/pt.h>
+
+#define PT_NIL     (~(pm_t)0)        /* end of a pool or free list of frames */
+#define PT_IDX_BITS 9u
+#define PT_NPTE    512u
+
+static inline unsigned pt_idx(vm_t va, unsigned level)
+{
+	return (unsigned)(va >> (SVMM_PAGE_SHIFT + PT_IDX_BITS * level)) & (PT_NPTE - 1u);
+}
+
+static inline uint64_t *pt_table(pm_t pa)
+{
+	return (uint64_t *)port_pa_to_va(pa);
+}
+
+static inline uint64_t pte_make(pm_t pa, uint64_t bits)
+{
+	return ((pa >> SVMM_PAGE_SHIFT) << PTE_PPN_SHIFT) | bits;
+}
+
+static inline uint64_t pt_min(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* The state of one map, unmap or protect call. */
+struct pt_op {
+	struct pt *pt;
+	unsigned flags;
+	unsigned maxleaf;     /* highest level at which a leaf may be written */
+	uint64_t attr;        /* leaf bits other than the PPN (map, protect) */
+	pm_t pool;            /* preallocated zeroed tables, linked through word 0 */
+	uint64_t npool;
+	pm_t freed;           /* tables to give back after the flush */
+	bool changed;         /* a valid entry was changed or removed: flush */
+	vm_t flo, fhi;        /* flush range [flo, fhi], inclusive end */
+};
+
+/* ---- small helpers ---- */
+
+static bool pt_canonical(const struct pt *pt, vm_t va)
+{
+	return svmm_canonical(pt->mode, va);
+}
+
+static bool pt_is_user(const struct pt *pt, vm_t va)
+{
+	return va < svmm_user_end(pt->mode);
+}
+
+static uint32_t pt_flush_asid(const struct pt *pt)
+{
+	return pt->kernel ? PORT_ASID_GLOBAL : pt->asid;
+}
+
+/* A root slot of a kernel pt that must keep its boot-time table. */
+static bool pt_is_kernel_slot(const struct pt *pt, unsigned level, vm_t va)
+{
+	return pt->kernel && level == pt->levels - 1u && !pt_is_user(pt, va);
+}
+
+/* Common address checks of every range call. */
+static int pt_check_range(const struct pt *pt, vm_t va, uint64_t size)
+{
+	if (size == 0)
+		return SVMM_EZEROSIZE;
+	if (!SVMM_IS_ALIGNED(va, SVMM_PAGE_SIZE) || !SVMM_IS_ALIGNED(size, SVMM_PAGE_SIZE))
+		return SVMM_EUNALIGNED;
+	vm_t last = va + size - 1u;
+	if (last < va)
+		return SVMM_EOVERFLOW;
+	bool c0 = pt_canonical(pt, va), c1 = pt_canonical(pt, last);
+	if (c0 && c1 && pt_is_user(pt, va) != pt_is_user(pt, last))
+		return SVMM_EHALVES;
+	if (!c0 || !c1)
+		return SVMM_ENONCANON;
+	return 0;
+}
+
+static pm_t pool_take(struct pt_op *op)
+{
+	if (op->pool == PT_NIL)
+		port_panic("pt: table pool ran dry (count phase disagrees)");
+	pm_t pa = op->pool;
+	uint64_t *t = pt_table(pa);
+	op->pool = t[0];
+	t[0] = 0;
+	op->npool--;
+	op->pt->tables++;
+	return pa;
+}
+
+static void pool_release(struct pt_op *op)
+{
+	while (op->pool != PT_NIL) {
+		pm_t pa = op->pool;
+		op->pool = pt_table(pa)[0];
+		port_table_free(pa);
+	}
+	op->npool = 0;
+}
+
+static int pool_fill(struct pt_op *op, uint64_t n)
+{
+	op->pool = PT_NIL;
+	op->npool = 0;
+	while (op->npool < n) {
+		pm_t pa;
+		int err = port_table_alloc(&pa);
+		if (err != 0) {
+			pool_release(op);
+			return err;
+		}
+		pt_table(pa)[0] = op->pool;
+		op->pool = pa;
+		op->npool++;
+	}
+	return 0;
+}
+
+/*
+ * Queue a table for freeing after the flush. Word 0 carries the link: a page-aligned
+ * address has V clear, so a walker that still reaches the frame sees an invalid entry.
+ */
+static void freed_push(struct pt_op *op, pm_t pa)
+{
+	pt_table(pa)[0] = op->freed;
+	op->freed = pa;
+	op->pt->tables--;
+}
+
+/* Queue a table and every table below it. level is the level of the table's entries. */
+static void free_subtree(struct pt_op *op, pm_t pa, unsigned level)
+{
+	if (level > 0) {
+		uint64_t *t = pt_table(pa);
+		for (unsigned i = 0; i < PT_NPTE; i++)
+			if (pte_is_table(t[i]))
+				free_subtree(op, pte_pa(t[i]), level - 1u);
+	}
+	freed_push(op, pa);
+}
+
+static void flush_extend(struct pt_op *op, vm_t lo, uint64_t size)
+{
+	if (lo < op->flo)
+		op->flo = lo;
+	if (lo + size - 1u > op->fhi)
+		op->fhi = lo + size - 1u;
+}
+
+/* Flush what the op changed, then give back the frames it freed. */
+static void op_finish(struct pt_op *op)
+{
+	if (op->npool != 0)
+		port_panic("pt: preallocated tables left over (count phase disagrees)");
+	if (op->changed || op->freed != PT_NIL)
+		port_tlb_flush(pt_flush_asid(op->pt), op->flo, op->fhi - op->flo + 1u);
+	while (op->freed != PT_NIL) {
+		pm_t pa = op->freed;
+		op->freed = pt_table(pa)[0];
+		port_table_free(pa);
+	}
+}
+
+static bool table_empty(const uint64_t *t)
+{
+	for (unsigned i = 0; i < PT_NPTE; i++)
+		if (t[i] & PTE_V)
+			return false;
+	return true;
+}
+
+/* Fill a new table at level with leaves equivalent to the huge leaf pte one level up. */
+static void split_fill(uint64_t *t, uint64_t pte, unsigned level)
+{
+	uint64_t step = (pt_level_size(level) >> SVMM_PAGE_SHIFT) << PTE_PPN_SHIFT;
+	for (unsigned i = 0; i < PT_NPTE; i++) {
+		t[i] = pte;
+		pte += step;
+	}
+}
+
+/* Rewrite a Svnapot run as 16 ordinary 4 KiB leaves (the translation is unchanged). */
+static void napot_demote(uint64_t *t, unsigned i)
+{
+	unsigned g = i & ~15u;
+	pm_t base = pte_pa(t[g]) & ~(PT_NAPOT_SIZE - 1u);
+	for (unsigned j = 0; j < 16; j++) {
+		uint64_t e = t[g + j];
+		t[g + j] = (e & ~(PTE_N | PTE_PPN_MASK)) |
+			   pte_make(base + j * SVMM_PAGE_SIZE, 0);
+	}
+}
+
+/* Demote a Svnapot run holding boundary address b that [va, va+size) covers in part. */
+static void napot_boundary(struct pt *pt, vm_t b, vm_t va, uint64_t size)
+{
+	uint64_t *t = pt_table(pt->root);
+	for (unsigned level = pt->levels - 1u; level > 0; level--) {
+		uint64_t e = t[pt_idx(b, level)];
+		if (!pte_is_table(e))
+			return;
+		t = pt_table(pte_pa(e));
+	}
+	unsigned i = pt_idx(b, 0);
+	if (!(t[i] & PTE_V) || !(t[i] & PTE_N))
+		return;
+	vm_t g = SVMM_ALIGN_DOWN(b, PT_NAPOT_SIZE);
+	if (g < va || g + PT_NAPOT_SIZE - 1u > va + size - 1u)
+		napot_demote(t, i);
+}
+
+static void napot_boundaries(struct pt *pt, vm_t va, uint64_t size)
+{
+	napot_boundary(pt, va, va, size);
+	napot_boundary(pt, va + size - 1u, va, size);
+}
+
+/* ---- init, clone, destroy ---- */
+
+static void pt_setup(struct pt *pt, enum svmm_mode mode, uint32_t asid, bool kernel)
+{
+	pt->mode = mode;
+	pt->asid = asid;
+	pt->kernel = kernel;
+	pt->levels = svmm_mode_levels(mode);
+	pt->tables = 1;
+	pt->lock.word = 0;
+	pt->lock.irqflags = 0;
+}
+
+int pt_init(struct pt *pt, enum svmm_mode mode, uint32_t asid)
+{
+	if (!svmm_mode_valid(mode))
+		return SVMM_EMODE;
+	pm_t root;
+	int err = port_table_alloc(&root);
+	if (err != 0)
+		return err;
+	pt_setup(pt, mode, asid, false);
+	pt->root = root;
+	return 0;
+}
+
+int pt_init_kernel(struct pt *pt, enum svmm_mode mode)
+{
+	if (!svmm_mode_valid(mode))
+		return SVMM_EMODE;
+	pm_t root;
+	int err = port_table_alloc(&root);
+	if (err != 0)
+		return err;
+	uint64_t *r = pt_table(root);
+	for (unsigned s = SVMM_DMAP_SLOT0; s < SVMM_ROOT_SLOTS; s++) {
+		pm_t t;
+		err = port_table_alloc(&t);
+		if (err != 0) {
+			/* Nothing can have walked these yet: give them straight back. */
+			for (unsigned k = SVMM_DMAP_SLOT0; k < s; k++)
+				port_table_free(pte_pa(r[k]));
+			port_table_free(root);
+			return err;
+		}
+		r[s] = pte_make(t, PTE_V);
+	}
+	pt_setup(pt, mode, 0, true);
+	pt->root = root;
+	pt->tables = 1u + (SVMM_ROOT_SLOTS - SVMM_DMAP_SLOT0);
+	return 0;
+}
+
+void pt_clone_kernel(struct pt *dst, const struct pt *kernel)
+{
+	if (dst->mode != kernel->mode || !kernel->kernel)
+		port_panic("pt_clone_kernel: not a kernel pt of the same mode");
+	uint64_t *d = pt_table(dst->root);
+	const uint64_t *k = pt_table(kernel->root);
+	for (unsigned s = SVMM_DMAP_SLOT0; s < SVMM_ROOT_SLOTS; s++)
+		d[s] = k[s];
+}
+
+void pt_destroy(struct pt *pt)
+{
+	struct pt_op op = { .pt = pt, .pool = PT_NIL, .freed = PT_NIL };
+	uint64_t *r = pt_table(pt->root);
+	unsigned end = pt->kernel ? SVMM_ROOT_SLOTS : SVMM_DMAP_SLOT0;
+	for (unsigned s = 0; s < end; s++)
+		if (pte_is_table(r[s]))
+			free_subtree(&op, pte_pa(r[s]), pt->levels - 2u);
+	freed_push(&op, pt->root);
+	/* Every translation of this ASID goes, and every walk through its tables. */
+	port_tlb_flush(pt_flush_asid(pt), 0, 0);
+	while (op.freed != PT_NIL) {
+		pm_t pa = op.freed;
+		op.freed = pt_table(pa)[0];
+		port_table_free(pa);
+	}
+	if (pt->tables != 0)
+		port_panic("pt_destroy: table count does not match the tree");
+	pt->root = 0;
+}
+
+uint64_t pt_satp(const struct pt *pt)
+{
+	return ((uint64_t)pt->mode << 60) | ((uint64_t)(pt->asid & 0xffffu) << 44) |
+	       (pt->root >> SVMM_PAGE_SHIFT);
+}
+
+/* ---- map ---- */
+
+enum pt_kind { T_REAL, T_EMPTY, T_SPLIT };
+
+static bool leafable(const struct pt_op *op, unsigned level, vm_t va, pm_t pa, uint64_t step)
+{
+	uint64_t lsz = pt_level_size(level);
+	return level <= op->maxleaf && step == lsz && ((va | pa) & (lsz - 1u)) == 0;
+}
+
+/*
+ * Phase 1 of pt_map: check [va, va + size) inside one table at level and add to *need
+ * the tables phase 2 will allocate. kind says whether the table exists (T_REAL, t
+ * valid), will be new (T_EMPTY) or will come from splitting a huge leaf (T_SPLIT).
+ */
+static int map_count(const struct pt_op *op, const uint64_t *t, enum pt_kind kind,
+		     unsigned level, vm_t va, uint64_t size, pm_t pa, uint64_t *need)
+{
+	bool replace = (op->flags & PT_REPLACE) != 0;
+	if (level == 0) {
+		if (kind == T_REAL && !replace) {
+			unsigned i = pt_idx(va, 0);
+			uint64_t n = size >> SVMM_PAGE_SHIFT;
+			for (uint64_t k = 0; k < n; k++)
+				if (t[i + k] & PTE_V)
+					return SVMM_EEXIST;
+		}
+		return 0;
+	}
+	uint64_t lsz = pt_level_size(level);
+	while (size != 0) {
+		uint64_t step = pt_min(lsz - (va & (lsz - 1u)), size);
+		uint64_t e = kind == T_REAL ? t[pt_idx(va, level)] : kind == T_SPLIT ? PTE_V | PTE_R : 0;
+		int err = 0;
+		if (leafable(op, level, va, pa, step)) {
+			if ((e & PTE_V) && !replace) {
+				/* A boot-time gigapage may take over its slot's still-empty table. */
+				bool empty_slot = kind == T_REAL && pt_is_kernel_slot(op->pt, level, va) &&
+						  pte_is_table(e) && table_empty(pt_table(pte_pa(e)));
+				if (!empty_slot)
+					return SVMM_EEXIST;
+			}
+		} else if (!(e & PTE_V)) {
+			*need += 1;
+			if (level > 1)
+				err = map_count(op, NULL, T_EMPTY, level - 1u, va, step, pa, need);
+		} else if (pte_is_leaf(e)) {
+			if (!replace)
+				return SVMM_EEXIST;
+			if (kind == T_REAL && pt_is_kernel_slot(op->pt, level, va) &&
+			    !(op->flags & PT_BOOT))
+				return SVMM_EPERM;
+			*need += 1;
+			if (level > 1)
+				err = map_count(op, NULL, T_SPLIT, level - 1u, va, step, pa, need);
+		} else {
+			err = map_count(op, pt_table(pte_pa(e)), T_REAL, level - 1u, va, step, pa,
+					need);
+		}
+		if (err != 0)
+			return err;
+		va += step;
+		pa += step;
+		size -= step;
+	}
+	return 0;
+}
+
+/* Write 4 KiB (or Svnapot 64 KiB) leaves: the loop every small mapping ends in. */
+static void map_leaves(struct pt_op *op, uint64_t *t, vm_t va, uint64_t size, pm_t pa)
+{
+	uint64_t *e = t + pt_idx(va, 0);
+	uint64_t n = size >> SVMM_PAGE_SHIFT;
+	uint64_t pte = pte_make(pa, op->attr);
+	uint64_t old = 0;
+	const uint64_t one = (uint64_t)1 << PTE_PPN_SHIFT;
+	if (!(op->flags & PT_NAPOT)) {
+		for (uint64_t k = 0; k < n; k++) {
+			old |= e[k];
+			e[k] = pte;
+			pte += one;
+		}
+	} else {
+		uint64_t k = 0;
+		while (k < n) {
+			vm_t v = va + (k << SVMM_PAGE_SHIFT);
+			pm_t p = pa + (k << SVMM_PAGE_SHIFT);
+			if (n - k >= 16 && ((v | p) & (PT_NAPOT_SIZE - 1u)) == 0) {
+				/* Svnapot: ppn[3:0] = 1000b names a 64 KiB run; all 16 alike. */
+				uint64_t np = pte_make(p | ((pm_t)8 << SVMM_PAGE_SHIFT), op->attr | PTE_N);
+				for (unsigned j = 0; j < 16; j++, k++) {
+					old |= e[k];
+					e[k] = np;
+				}
+			} else {
+				old |= e[k];
+				e[k] = pte_make(p, op->attr);
+				k++;
+			}
+		}
+	}
+	if (old & PTE_V)
+		op->changed = true;
+}
+
+static void map_apply(struct pt_op *op, uint64_t *t, unsigned level, vm_t va, uint64_t size,
+		      pm_t pa)
+{
+	if (level == 0) {
+		map_leaves(op, t, va, size, pa);
+		return;
+	}
+	uint64_t lsz = pt_level_size(level);
+	while (size != 0) {
+		uint64_t step = pt_min(lsz - (va & (lsz - 1u)), size);
+		uint64_t *e = &t[pt_idx(va, level)];
+		if (leafable(op, level, va, pa, step)) {
+			uint64_t old = *e;
+			*e = pte_make(pa, op->attr);
+			if (pte_is_table(old)) {
+				free_subtree(op, pte_pa(old), level - 1u);
+				/* Only a non-empty table was a translation anyone could cache. */
+			}
+			if (old & PTE_V)
+				op->changed = true;
+		} else {
+			pm_t child;
+			if (!(*e & PTE_V)) {
+				child = pool_take(op);
+				*e = pte_make(child, PTE_V);
+			} else if (pte_is_leaf(*e)) {
+				/* Fill the new table before it becomes visible to a walker. */
+				child = pool_take(op);
+				split_fill(pt_table(child), *e, level - 1u);
+				*e = pte_make(child, PTE_V);
+			} else {
+				child = pte_pa(*e);
+			}
+			map_apply(op, pt_table(child), level - 1u, va, step, pa);
+		}
+		va += step;
+		pa += step;
+		size -= step;
+	}
+}
+
+/* Turn PT_* permission and attribute flags into leaf bits. */
+static uint64_t leaf_attr(unsigned flags)
+{
+	uint64_t a = PTE_V | PTE_A | (flags & PT_PERMS);
+	if (flags & PT_W)
+		a |= PTE_D;
+	if (flags & PT_IO)
+		a |= PTE_PBMT_IO;
+	if (flags & PT_NC)
+		a |= PTE_PBMT_NC;
+	return a;
+}
+
+/* Checks of permission bits shared by map and protect. */
+static int check_perms(const struct pt *pt, vm_t va, unsigned perms)
+{
+	if ((perms & (PT_R | PT_W | PT_X)) == 0)
+		return SVMM_EPERM;          /* such an entry would be a table pointer */
+	if ((perms & PT_W) && !(perms & PT_R))
+		return SVMM_EPERM;          /* reserved encoding */
+	if (!pt->kernel && (perms & PT_G))
+		return SVMM_EPERM;          /* a global user mapping leaks into other ASIDs */
+	if (!pt->kernel && !pt_is_user(pt, va))
+		return SVMM_EPERM;          /* the kernel half belongs to the kernel pt */
+	return 0;
+}
+
+static unsigned op_maxleaf(const struct pt *pt, vm_t va, unsigned flags)
+{
+	unsigned m = pt->levels - 1u;
+	if (pt->kernel && !pt_is_user(pt, va) && !(flags & PT_BOOT))
+		m = pt->levels - 2u;
+	unsigned cap = (flags & PT_MAX_PAGE_MASK) >> PT_MAX_PAGE_SHIFT;
+	if (cap != 0 && cap - 1u < m)
+		m = cap - 1u;
+	return m;
+}
+
+int pt_map(struct pt *pt, vm_t va, pm_t pa, uint64_t size, unsigned flags)
+{
+	const unsigned known = PT_PERMS | PT_REPLACE | PT_NAPOT | PT_IO | PT_NC | PT_BOOT |
+			       PT_MAX_PAGE_MASK;
+	int err = pt_check_range(pt, va, size);
+	if (err != 0)
+		return err;
+	if (!SVMM_IS_ALIGNED(pa, SVMM_PAGE_SIZE))
+		return SVMM_EUNALIGNED;
+	if (pa >= PT_PA_LIMIT || size > PT_PA_LIMIT - pa)
+		return SVMM_ERANGE;
+	if ((flags & ~known) != 0 || (flags & PT_IO && flags & PT_NC) ||
+	    ((flags & PT_MAX_PAGE_MASK) >> PT_MAX_PAGE_SHIFT) > 4u ||
+	    ((flags & PT_BOOT) && !pt->kernel))
+		return SVMM_EINVAL;
+	err = check_perms(pt, va, flags & PT_PERMS);
+	if (err != 0)
+		return err;
+
+	struct pt_op op = {
+		.pt = pt, .flags = flags, .maxleaf = op_maxleaf(pt, va, flags),
+		.attr = leaf_attr(flags), .pool = PT_NIL, .freed = PT_NIL,
+		.flo = va, .fhi = va + size - 1u,
+	};
+	port_lock(&pt->lock);
+	uint64_t need = 0;
+	err = map_count(&op, pt_table(pt->root), T_REAL, pt->levels - 1u, va, size, pa, &need);
+	if (err == 0)
+		err = pool_fill(&op, need);
+	if (err == 0) {
+		if (flags & PT_REPLACE)
+			napot_boundaries(pt, va, size);
+		map_apply(&op, pt_table(pt->root), pt->levels - 1u, va, size, pa);
+		op_finish(&op);
+	}
+	port_unlock(&pt->lock);
+	return err;
+}
+
+/* ---- unmap and protect ---- */
+
+/* Is every address of [va, va + size) mapped? Read-only; SVMM_ENOENT if not. */
+static int range_mapped(const uint64_t *t, unsigned level, vm_t va, uint64_t size)
+{
+	if (level == 0) {
+		const uint64_t *e = t + pt_idx(va, 0);
+		uint64_t n = size >> SVMM_PAGE_SHIFT;
+		uint64_t all = PTE_V;
+		for (uint64_t k = 0; k < n; k++)
+			all &= e[k];
+		return all ? 0 : SVMM_ENOENT;
+	}
+	uint64_t lsz = pt_level_size(level);
+	while (size != 0) {
+		uint64_t step = pt_min(lsz - (va & (lsz - 1u)), size);
+		uint64_t e = t[pt_idx(va, level)];
+		if (!(e & PTE_V))
+			return SVMM_ENOENT;
+		if (pte_is_table(e)) {
+			int err = range_mapped(pt_table(pte_pa(e)), level - 1u, va, step);
+			if (err != 0)
+				return err;
+		}
+		va += step;
+		size -= step;
+	}
+	return 0;
+}
+
+/* The huge leaves that boundary b cuts, as (level, base) pairs; returns how many. */
+static unsigned boundary_splits(const struct pt *pt, vm_t b, unsigned lv[], vm_t base[])
+{
+	const uint64_t *t = pt_table(pt->root);
+	unsigned level = pt->levels - 1u;
+	for (;;) {
+		uint64_t e = t[pt_idx(b, level)];
+		if (!(e & PTE_V) || level == 0)
+			return 0;
+		if (pte_is_table(e)) {
+			t = pt_table(pte_pa(e));
+			level--;
+			continue;
+		}
+		/* A leaf at level: split it, then the child leaf holding b, until b is aligned. */
+		unsigned n = 0;
+		while (level > 0 && !SVMM_IS_ALIGNED(b, pt_level_size(level))) {
+			lv[n] = level;
+			base[n] = SVMM_ALIGN_DOWN(b, pt_level_size(level));
+			n++;
+			level--;
+		}
+		return n;
+	}
+}
+
+/* Does [va, va + size) touch a root-level leaf in the kernel half of a kernel pt? */
+static bool touches_kernel_root_leaf(const struct pt *pt, vm_t va, uint64_t size)
+{
+	if (!pt->kernel || pt_is_user(pt, va))
+		return false;
+	const uint64_t *r = pt_table(pt->root);
+	unsigned top = pt->levels - 1u;
+	unsigned first = pt_idx(va, top), last = pt_idx(va + size - 1u, top);
+	for (unsigned s = first; s <= last; s++)
+		if (pte_is_leaf(r[s]))
+			return true;
+	return false;
+}
+
+/* Phase 1 of unmap and protect: holes, forbidden leaves, and the splits needed. */
+static int edit_count(const struct pt_op *op, vm_t va, uint64_t size, uint64_t *need)
+{
+	const struct pt *pt = op->pt;
+	if (!(op->flags & PT_MISSING_OK)) {
+		int err = range_mapped(pt_table(pt->root), pt->levels - 1u, va, size);
+		if (err != 0)
+			return err;
+	}
+	if (touches_kernel_root_leaf(pt, va, size))
+		return SVMM_EPERM;
+	unsigned lv[2][8];
+	vm_t base[2][8];
+	unsigned n0 = boundary_splits(pt, va, lv[0], base[0]);
+	unsigned n1 = 0;
+	vm_t end = va + size;
+	if (end != 0)
+		n1 = boundary_splits(pt, end, lv[1], base[1]);
+	/* The two ends may cut the same huge leaf: count each split once. */
+	uint64_t n = n0;
+	for (unsigned j = 0; j < n1; j++) {
+		bool dup = false;
+		for (unsigned i = 0; i < n0; i++)
+			if (lv[0][i] == lv[1][j] && base[0][i] == base[1][j])
+				dup = true;
+		if (!dup)
+			n++;
+	}
+	*need = n;
+	return 0;
+}
+
+/* Replace the huge leaf *e at level by a table of equivalent leaves one level down. */
+static uint64_t *split_entry(struct pt_op *op, uint64_t *e, unsigned level)
+{
+	pm_t child = pool_take(op);
+	split_fill(pt_table(child), *e, level - 1u);
+	*e = pte_make(child, PTE_V);
+	return pt_table(child);
+}
+
+static void unmap_apply(struct pt_op *op, uint64_t *t, unsigned level, vm_t va, uint64_t size)
+{
+	if (level == 0) {
+		uint64_t *e = t + pt_idx(va, 0);
+		uint64_t n = size >> SVMM_PAGE_SHIFT, old = 0;
+		for (uint64_t k = 0; k < n; k++) {
+			old |= e[k];
+			e[k] = 0;
+		}
+		if (old & PTE_V)
+			op->changed = true;
+		return;
+	}
+	uint64_t lsz = pt_level_size(level);
+	while (size != 0) {
+		uint64_t step = pt_min(lsz - (va & (lsz - 1u)), size);
+		uint64_t *e = &t[pt_idx(va, level)];
+		bool slot = pt_is_kernel_slot(op->pt, level, va);
+		if (!(*e & PTE_V)) {
+			/* a hole: phase 1 allowed it */
+		} else if (step == lsz && !slot) {
+			/* The whole entry goes; a table below it goes without being cleared. */
+			uint64_t old = *e;
+			*e = 0;
+			if (pte_is_table(old))
+				free_subtree(op, pte_pa(old), level - 1u);
+			op->changed = true;
+		} else {
+			uint64_t *child = pte_is_leaf(*e) ? split_entry(op, e, level)
+							  : pt_table(pte_pa(*e));
+			unmap_apply(op, child, level - 1u, va, step);
+			if (!slot && table_empty(child)) {
+				pm_t cpa = pte_pa(*e);
+				*e = 0;
+				freed_push(op, cpa);
+				/* A walker may have cached this pointer for any address it covers. */
+				flush_extend(op, SVMM_ALIGN_DOWN(va, lsz), lsz);
+			}
+		}
+		va += step;
+		size -= step;
+	}
+}
+
+static void protect_apply(struct pt_op *op, uint64_t *t, unsigned level, vm_t va,
+			  uint64_t size)
+{
+	const uint64_t keep = ~(PTE_PERM_MASK | PTE_D);
+	if (level == 0) {
+		uint64_t *e = t + pt_idx(va, 0);
+		uint64_t n = size >> SVMM_PAGE_SHIFT;
+		for (uint64_t k = 0; k < n; k++) {
+			if (!(e[k] & PTE_V))
+				continue;
+			uint64_t v = (e[k] & keep) | op->attr;
+			if (v != e[k]) {
+				e[k] = v;
+				op->changed = true;
+			}
+		}
+		return;
+	}
+	uint64_t lsz = pt_level_size(level);
+	while (size != 0) {
+		uint64_t step = pt_min(lsz - (va & (lsz - 1u)), size);
+		uint64_t *e = &t[pt_idx(va, level)];
+		if (!(*e & PTE_V)) {
+			/* a hole: phase 1 allowed it */
+		} else if (pte_is_leaf(*e) && step == lsz) {
+			uint64_t v = (*e & keep) | op->attr;
+			if (v != *e) {
+				*e = v;
+				op->changed = true;
+			}
+		} else {
+			uint64_t *child = pte_is_leaf(*e) ? split_entry(op, e, level)
+							  : pt_table(pte_pa(*e));
+			protect_apply(op, child, level - 1u, va, step);
+		}
+		va += step;
+		size -= step;
+	}
+}
+
+/* Shared body of unmap and protect. */
+static int pt_edit(struct pt *pt, vm_t va, uint64_t size, unsigned flags, bool unmap)
+{
+	struct pt_op op = {
+		.pt = pt, .flags = flags, .maxleaf = 0, .pool = PT_NIL, .freed = PT_NIL,
+		.flo = va, .fhi = va + size - 1u,
+	};
+	if (!unmap)
+		op.attr = (flags & PT_PERMS) | ((flags & PT_W) ? PTE_D : 0);
+	port_lock(&pt->lock);
+	uint64_t need = 0;
+	int err = edit_count(&op, va, size, &need);
+	if (err == 0)
+		err = pool_fill(&op, need);
+	if (err == 0) {
+		napot_boundaries(pt, va, size);
+		if (unmap)
+			unmap_apply(&op, pt_table(pt->root), pt->levels - 1u, va, size);
+		else
+			protect_apply(&op, pt_table(pt->root), pt->levels - 1u, va, size);
+		op_finish(&op);
+	}
+	port_unlock(&pt->lock);
+	return err;
+}
+
+int pt_unmap(struct pt *pt, vm_t va, uint64_t size, unsigned flags)
+{
+	int err = pt_check_range(pt, va, size);
+	if (err != 0)
+		return err;
+	if ((flags & ~PT_MISSING_OK) != 0)
+		return SVMM_EINVAL;
+	if (!pt->kernel && !pt_is_user(pt, va))
+		return SVMM_EPERM;
+	return pt_edit(pt, va, size, flags, true);
+}
+
+int pt_protect(struct pt *pt, vm_t va, uint64_t size, unsigned prot)
+{
+	int err = pt_check_range(pt, va, size);
+	if (err != 0)
+		return err;
+	if ((prot & ~(PT_PERMS | PT_MISSING_OK)) != 0)
+		return SVMM_EINVAL;
+	err = check_perms(pt, va, prot & PT_PERMS);
+	if (err != 0)
+		return err;
+	return pt_edit(pt, va, size, prot, false);
+}
+
+/* ---- translate, walk, dump, check ---- */
+
+int pt_translate(const struct pt *pt, vm_t va, unsigned access, unsigned priv, pm_t *pap,
+		 uint64_t *leaf_size)
+{
+	if (access == 0 || (access & ~(PT_R | PT_W | PT_X)) != 0)
+		return SVMM_EINVAL;
+	if (!pt_canonical(pt, va))
+		return SVMM_EFAULT;
+	pm_t a = pt->root;
+	for (int i = (int)pt->levels - 1; i >= 0; i--) {
+		uint64_t pte = pt_table(a)[pt_idx(va, (unsigned)i)];
+		/* Invalid, W without R, reserved bits, or the reserved PBMT value 3. */
+		if (!(pte & PTE_V) || ((pte & PTE_W) && !(pte & PTE_R)))
+			return SVMM_EFAULT;
+		if ((pte & PTE_RSV_MASK) || (pte & PTE_PBMT_MASK) == PTE_PBMT_MASK)
+			return SVMM_EFAULT;
+		if (!pte_is_leaf(pte)) {
+			/* Non-leaf entries must have D, A, U, N and PBMT clear. */
+			if (i == 0 || (pte & (PTE_D | PTE_A | PTE_U | PTE_N | PTE_PBMT_MASK)))
+				return SVMM_EFAULT;
+			a = pte_pa(pte);
+			continue;
+		}
+		/* A leaf: permissions as the current privilege and sstatus see them. */
+		bool r = (pte & PTE_R) || ((priv & PT_MXR) && (pte & PTE_X));
+		if (((access & PT_R) && !r) || ((access & PT_W) && !(pte & PTE_W)) ||
+		    ((access & PT_X) && !(pte & PTE_X)))
+			return SVMM_EFAULT;
+		if (priv & PT_PRIV_U) {
+			if (!(pte & PTE_U))
+				return SVMM_EFAULT;
+		} else if (pte & PTE_U) {
+			/* S-mode never executes user pages, and touches them only with SUM. */
+			if ((access & PT_X) || !(priv & PT_SUM))
+				return SVMM_EFAULT;
+		}
+		uint64_t lsz = pt_level_size((unsigned)i);
+		pm_t ppa = pte_pa(pte);
+		if (ppa & (lsz - 1u))
+			return SVMM_EFAULT;     /* misaligned superpage */
+		if (pte & PTE_N) {
+			/* Svnapot: only 64 KiB runs (ppn[3:0] = 1000b) of 4 KiB leaves exist. */
+			if (i != 0 || ((ppa >> SVMM_PAGE_SHIFT) & 0xfu) != 8u)
+				return SVMM_EFAULT;
+			lsz = PT_NAPOT_SIZE;
+			ppa &= ~(PT_NAPOT_SIZE - 1u);
+		}
+		/* Svade: hardware that does not set A and D faults instead. */
+		if (!(pte & PTE_A) || ((access & PT_W) && !(pte & PTE_D)))
+			return SVMM_EFAULT;
+		if (pap != NULL)
+			*pap = ppa + (va & (lsz - 1u));
+		if (leaf_size != NULL)
+			*leaf_size = lsz;
+		return 0;
+	}
+	return SVMM_EFAULT;
+}
+
+/* The walk calls this for each leaf, clipped to the range; leaf is the page size. */
+typedef int (*walk_fn)(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte,
+		       uint64_t leaf);
+
+static int walk_level(walk_fn fn, void *ctx, const uint64_t *t, unsigned level, vm_t va,
+		      uint64_t size)
+{
+	uint64_t lsz = pt_level_size(level);
+	while (size != 0) {
+		uint64_t step = pt_min(lsz - (va & (lsz - 1u)), size);
+		uint64_t e = t[pt_idx(va, level)];
+		int err = 0;
+		if (pte_is_leaf(e)) {
+			uint64_t run = lsz;
+			pm_t base = pte_pa(e);
+			if (level == 0 && (e & PTE_N)) {
+				/* Report the Svnapot run once, clipped to the range. */
+				run = PT_NAPOT_SIZE;
+				base &= ~(PT_NAPOT_SIZE - 1u);
+				step = pt_min(PT_NAPOT_SIZE - (va & (PT_NAPOT_SIZE - 1u)), size);
+			}
+			err = fn(ctx, va, base + (va & (run - 1u)), step, e, run);
+		} else if (pte_is_table(e) && level > 0) {
+			err = walk_level(fn, ctx, pt_table(pte_pa(e)), level - 1u, va, step);
+		}
+		if (err != 0)
+			return err;
+		va += step;
+		size -= step;
+	}
+	return 0;
+}
+
+struct walk_adapter {
+	int (*fn)(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte);
+	void *ctx;
+};
+
+static int walk_adapt(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte, uint64_t leaf)
+{
+	const struct walk_adapter *w = ctx;
+	(void)leaf;
+	return w->fn(w->ctx, va, pa, size, pte);
+}
+
+int pt_walk(const struct pt *pt, vm_t va, uint64_t size,
+	    int (*fn)(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte), void *ctx)
+{
+	int err = pt_check_range(pt, va, size);
+	if (err != 0)
+		return err;
+	struct walk_adapter w = { fn, ctx };
+	return walk_level(walk_adapt, &w, pt_table(pt->root), pt->levels - 1u, va, size);
+}
+
+/* ptdump: the current run of equal attributes. */
+struct dump_ctx {
+	svmm_print_fn out;
+	void *octx;
+	bool have;
+	vm_t start, end;     /* end exclusive; may be 0 at the top of the space */
+	pm_t pa, pa_end;
+	uint64_t attr;       /* PTE bits that must match, PPN removed */
+	uint64_t page;       /* leaf size */
+};
+
+static void dump_flush(struct dump_ctx *d)
+{
+	if (!d->have)
+		return;
+	char sz[24], pg[24];
+	svmm_fmt_size(sz, sizeof(sz), d->end - d->start);
+	svmm_fmt_size(pg, sizeof(pg), d->page);
+	uint64_t a = d->attr;
+	const char *pbmt = (a & PTE_PBMT_MASK) == PTE_PBMT_IO ? " io" :
+			   (a & PTE_PBMT_MASK) == PTE_PBMT_NC ? " nc" : "";
+	svmm_printline(d->out, d->octx, "0x%016llx-0x%016llx %6s pa 0x%014llx %c%c%c%c%c%c%c %s%s",
+		       (unsigned long long)d->start, (unsigned long long)d->end,
+		       sz, (unsigned long long)d->pa,
+		       (a & PTE_R) ? 'r' : '-', (a & PTE_W) ? 'w' : '-', (a & PTE_X) ? 'x' : '-',
+		       (a & PTE_U) ? 'u' : '-', (a & PTE_G) ? 'g' : '-', (a & PTE_A) ? 'a' : '-',
+		       (a & PTE_D) ? 'd' : '-', pg, pbmt);
+	d->have = false;
+}
+
+static int dump_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte,
+		     uint64_t leaf)
+{
+	struct dump_ctx *d = ctx;
+	uint64_t attr = pte & ~PTE_PPN_MASK;
+	if (d->have && d->end == va && d->pa_end == pa && d->attr == attr && d->page == leaf) {
+		d->end = va + size;
+		d->pa_end = pa + size;
+		return 0;
+	}
+	dump_flush(d);
+	d->have = true;
+	d->start = va;
+	d->end = va + size;
+	d->pa = pa;
+	d->pa_end = pa + size;
+	d->attr = attr;
+	d->page = leaf;
+	return 0;
+}
+
+static void dump_range(const struct pt *pt, vm_t va, uint64_t size, struct dump_ctx *d)
+{
+	if (pt_check_range(pt, va, size) == 0)
+		walk_level(dump_leaf, d, pt_table(pt->root), pt->levels - 1u, va, size);
+}
+
+void pt_dump(const struct pt *pt, vm_t va, uint64_t size, svmm_print_fn out, void *ctx)
+{
+	struct dump_ctx d = { .out = out, .octx = ctx };
+	if (size == 0) {
+		/* Both halves, each walked as one range. */
+		vm_t ue = svmm_user_end(pt->mode), kb = svmm_kernel_base(pt->mode);
+		dump_range(pt, 0, ue, &d);
+		dump_flush(&d);
+		dump_range(pt, kb, 0 - kb, &d);
+	} else {
+		dump_range(pt, va, size, &d);
+	}
+	dump_flush(&d);
+}
+
+struct check_ctx {
+	const struct pt *pt;
+	uint64_t tables;
+};
+
+static int check_table(struct check_ctx *c, const uint64_t *t, unsigned level, vm_t va,
+		       bool must_not_be_empty)
+{
+	uint64_t lsz = pt_level_size(level);
+	bool any = false;
+	for (unsigned i = 0; i < PT_NPTE; i++) {
+		uint64_t e = t[i];
+		vm_t eva = va + i * lsz;
+		if (!(e & PTE_V))
+			continue;
+		any = true;
+		if (e & PTE_RSV_MASK)
+			return SVMM_EINVAL;
+		if (pte_is_table(e)) {
+			if (level == 0 || (e & (PTE_D | PTE_A | PTE_U | PTE_N | PTE_PBMT_MASK | PTE_G)))
+				return SVMM_EINVAL;
+			c->tables++;
+			bool slot = pt_is_kernel_slot(c->pt, level, eva);
+			int err = check_table(c, pt_table(pte_pa(e)), level - 1u, eva, !slot);
+			if (err != 0)
+				return err;
+			continue;
+		}
+		if ((e & PTE_W) && !(e & PTE_R))
+			return SVMM_EINVAL;
+		if (!(e & PTE_A) || (((e & PTE_W) != 0) != ((e & PTE_D) != 0)))
+			return SVMM_EINVAL;
+		if ((e & PTE_PBMT_MASK) == PTE_PBMT_MASK)
+			return SVMM_EINVAL;
+		if (e & PTE_N) {
+			/* A Svnapot run: 16 equal entries starting at a 16-aligned index. */
+			if (level != 0 || ((e >> PTE_PPN_SHIFT) & 0xfu) != 8u)
+				return SVMM_EINVAL;
+			unsigned g = i & ~15u;
+			for (unsigned j = 0; j < 16; j++)
+				if (t[g + j] != e)
+					return SVMM_EINVAL;
+		} else if (pte_pa(e) & (lsz - 1u)) {
+			return SVMM_EINVAL;
+		}
+		if (!c->pt->kernel && (e & PTE_G))
+			return SVMM_EINVAL;
+	}
+	if (must_not_be_empty && !any)
+		return SVMM_EINVAL;
+	return 0;
+}
+
+int pt_check(const struct pt *pt)
+{
+	struct check_ctx c = { pt, 1 };
+	const uint64_t *r = pt_table(pt->root);
+	unsigned top = pt->levels - 1u;
+	uint64_t rsz = pt_level_size(top);
+	unsigned end = pt->kernel ? SVMM_ROOT_SLOTS : SVMM_DMAP_SLOT0;
+	for (unsigned s = 0; s < end; s++) {
+		uint64_t e = r[s];
+		vm_t va = s < SVMM_DMAP_SLOT0 ? s * rsz : svmm_kernel_base(pt->mode) +
+							  (s - SVMM_DMAP_SLOT0) * rsz;
+		if (pt->kernel && s >= SVMM_DMAP_SLOT0 && !(e & PTE_V))
+			return SVMM_EINVAL;     /* kernel slots always hold something */
+		if (!(e & PTE_V))
+			continue;
+		if (e & PTE_RSV_MASK)
+			return SVMM_EINVAL;
+		if (pte_is_table(e)) {
+			if (e & (PTE_D | PTE_A | PTE_U | PTE_N | PTE_PBMT_MASK | PTE_G))
+				return SVMM_EINVAL;
+			c.tables++;
+			int err = check_table(&c, pt_table(pte_pa(e)), top - 1u, va,
+					      !pt_is_kernel_slot(pt, top, va));
+			if (err != 0)
+				return err;
+		} else {
+			if (!(e & PTE_A) || (((e & PTE_W) != 0) != ((e & PTE_D) != 0)) ||
+			    ((e & PTE_W) && !(e & PTE_R)) || (pte_pa(e) & (rsz - 1u)) ||
+			    (e & PTE_N))
+				return SVMM_EINVAL;
+		}
+	}
+	return c.tables == pt->tables ? 0 : SVMM_EINVAL;
+}

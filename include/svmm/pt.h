@@ -1,0 +1,201 @@
+/*
+ * svmm/pt.h - RISC-V page tables for Sv39, Sv48 and Sv57.
+ *
+ * A struct pt is one tree of page tables: a root and the tables below it, all 4 KiB
+ * frames from port_table_alloc reached through port_pa_to_va. Ranges are half-open,
+ * [va, va + size), page-aligned. Mapping picks, for each step, the largest page whose
+ * virtual and physical alignment and the remaining length allow (4 KiB, 2 MiB, 1 GiB,
+ * 512 GiB, 256 TiB). Every call that can fail checks and allocates everything first, so
+ * that it either completes or leaves the tables exactly as they were.
+ *
+ * Locking: map, unmap and protect take pt->lock. translate, walk and dump read the
+ * tables without it, as the MMU does; a caller that needs a stable view excludes
+ * writers itself (the aspace lock does).
+ */
+#ifndef SVMM_PT_H
+#define SVMM_PT_H
+
+#include <svmm/fmt.h>
+#include <svmm/layout.h>
+#include <svmm/port.h>
+
+/* The page-table entry, as the privileged specification lays it out. */
+#define PTE_V          ((uint64_t)1 << 0)   /* valid */
+#define PTE_R          ((uint64_t)1 << 1)   /* readable */
+#define PTE_W          ((uint64_t)1 << 2)   /* writable */
+#define PTE_X          ((uint64_t)1 << 3)   /* executable */
+#define PTE_U          ((uint64_t)1 << 4)   /* user-accessible */
+#define PTE_G          ((uint64_t)1 << 5)   /* global: in every address space */
+#define PTE_A          ((uint64_t)1 << 6)   /* accessed */
+#define PTE_D          ((uint64_t)1 << 7)   /* dirty */
+#define PTE_RSW_SHIFT  8                    /* bits 9:8, for software */
+#define PTE_RSW_MASK   ((uint64_t)3 << PTE_RSW_SHIFT)
+#define PTE_PPN_SHIFT  10                   /* bits 53:10, physical page number */
+#define PTE_PPN_BITS   44
+#define PTE_PPN_MASK   ((((uint64_t)1 << PTE_PPN_BITS) - 1) << PTE_PPN_SHIFT)
+#define PTE_RSV_MASK   ((uint64_t)0x7f << 54) /* bits 60:54, reserved: must be zero */
+#define PTE_PBMT_SHIFT 61                   /* bits 62:61, Svpbmt */
+#define PTE_PBMT_MASK  ((uint64_t)3 << PTE_PBMT_SHIFT)
+#define PTE_PBMT_PMA   ((uint64_t)0 << PTE_PBMT_SHIFT)  /* the region's own attributes */
+#define PTE_PBMT_NC    ((uint64_t)1 << PTE_PBMT_SHIFT)  /* non-cacheable, idempotent */
+#define PTE_PBMT_IO    ((uint64_t)2 << PTE_PBMT_SHIFT)  /* non-cacheable, strongly ordered */
+#define PTE_N          ((uint64_t)1 << 63)  /* Svnapot: part of a 64 KiB naturally aligned run */
+
+#define PTE_PERM_MASK  (PTE_R | PTE_W | PTE_X | PTE_U | PTE_G)
+#define PT_PA_LIMIT    ((pm_t)1 << (PTE_PPN_BITS + SVMM_PAGE_SHIFT))  /* 2^56 */
+#define PT_NAPOT_SIZE  ((uint64_t)64 << 10)
+
+/* PPN <-> physical address. */
+static inline pm_t pte_pa(uint64_t pte)
+{
+	return ((pte & PTE_PPN_MASK) >> PTE_PPN_SHIFT) << SVMM_PAGE_SHIFT;
+}
+
+/* A valid entry with R, W or X set is a leaf; a valid one without is a table pointer. */
+static inline bool pte_is_leaf(uint64_t pte)
+{
+	return (pte & PTE_V) != 0 && (pte & (PTE_R | PTE_W | PTE_X)) != 0;
+}
+
+/* True for a valid entry that points at the next level's table (no R, W or X). */
+static inline bool pte_is_table(uint64_t pte)
+{
+	return (pte & (PTE_V | PTE_R | PTE_W | PTE_X)) == PTE_V;
+}
+
+/*
+ * Flags of pt_map (and, where said, of pt_unmap and pt_protect). Permission bits have
+ * the PTE's values so that they are copied straight into entries.
+ */
+#define PT_R            ((unsigned)PTE_R)
+#define PT_W            ((unsigned)PTE_W)
+#define PT_X            ((unsigned)PTE_X)
+#define PT_U            ((unsigned)PTE_U)
+#define PT_G            ((unsigned)PTE_G)
+#define PT_PERMS        (PT_R | PT_W | PT_X | PT_U | PT_G)
+#define PT_REPLACE      (1u << 8)   /* map over existing mappings instead of SVMM_EEXIST */
+#define PT_NAPOT        (1u << 9)   /* use Svnapot 64 KiB runs where 4 KiB pages would be */
+#define PT_IO           (1u << 10)  /* Svpbmt IO: MMIO, strongly ordered, uncached */
+#define PT_NC           (1u << 11)  /* Svpbmt NC: uncached main memory */
+#define PT_MISSING_OK   (1u << 12)  /* unmap/protect: holes in the range are not an error */
+#define PT_BOOT         (1u << 13)  /* kernel pt only, before any pt_clone_kernel: allow
+                                       root-level leaves in the kernel half (gigapages of
+                                       the Sv39 direct map) */
+#define PT_MAX_PAGE_SHIFT 14        /* 3-bit field: cap on the page size chosen */
+#define PT_MAX_PAGE_MASK  (7u << PT_MAX_PAGE_SHIFT)
+#define PT_MAX_PAGE_4K    (1u << PT_MAX_PAGE_SHIFT)
+#define PT_MAX_PAGE_2M    (2u << PT_MAX_PAGE_SHIFT)
+#define PT_MAX_PAGE_1G    (3u << PT_MAX_PAGE_SHIFT)
+#define PT_MAX_PAGE_512G  (4u << PT_MAX_PAGE_SHIFT)
+
+/* Privilege of an access, for pt_translate (the sstatus bits that change the checks). */
+#define PT_PRIV_U   (1u << 0)   /* the access is made in U-mode (else S-mode) */
+#define PT_SUM      (1u << 1)   /* sstatus.SUM: S-mode may read/write U pages */
+#define PT_MXR      (1u << 2)   /* sstatus.MXR: loads from executable pages succeed */
+
+/* One tree of page tables. */
+struct pt {
+	pm_t root;              /* physical address of the root table */
+	enum svmm_mode mode;
+	uint32_t asid;          /* tag for flushes of a user pt; the address-space code
+	                           may change it (new ASID or generation) between calls */
+	bool kernel;            /* built by pt_init_kernel: owns both halves */
+	unsigned levels;        /* 3, 4 or 5 */
+	uint64_t tables;        /* table frames this pt owns, root included */
+	struct svmm_lock lock;
+};
+
+/*
+ * An empty user pt: a zeroed root. Returns 0, SVMM_EMODE, or SVMM_ENOMEM (nothing
+ * allocated). The kernel half stays empty until pt_clone_kernel.
+ */
+int pt_init(struct pt *pt, enum svmm_mode mode, uint32_t asid);
+
+/*
+ * The kernel pt: a root and one table under every kernel root slot 256..511, so that
+ * the kernel half of the root never changes afterwards and every address space can
+ * share it by copying those entries. Returns 0, SVMM_EMODE or SVMM_ENOMEM (nothing
+ * allocated). Its flushes use PORT_ASID_GLOBAL.
+ */
+int pt_init_kernel(struct pt *pt, enum svmm_mode mode);
+
+/*
+ * Copy root entries 256..511 of kernel into dst (same mode). dst does not own the
+ * tables behind them: pt_destroy of dst never frees them.
+ */
+void pt_clone_kernel(struct pt *dst, const struct pt *kernel);
+
+/*
+ * Free every table the pt owns: for a user pt the user-half tables and the root, for
+ * a kernel pt everything. Stale translations of the pt's ASID are flushed before any
+ * frame is given back.
+ */
+void pt_destroy(struct pt *pt);
+
+/*
+ * Map [va, va + size) to [pa, pa + size) with flags (PT_R.. permissions, PT_REPLACE,
+ * PT_NAPOT, PT_IO or PT_NC, PT_MAX_PAGE_*, PT_BOOT). Leaves get A, and D when writable.
+ * Errors, all leaving the tables unchanged: SVMM_EZEROSIZE, SVMM_EUNALIGNED (va, pa or
+ * size not 4 KiB-aligned), SVMM_EOVERFLOW, SVMM_ENONCANON, SVMM_EHALVES (crosses the
+ * halves), SVMM_ERANGE (pa beyond 2^56), SVMM_EPERM (no R/W/X, W without R, G on a
+ * user pt, kernel half through a user pt), SVMM_EINVAL (unknown flags, IO with NC),
+ * SVMM_EEXIST (something mapped there, without PT_REPLACE), SVMM_ENOMEM.
+ */
+int pt_map(struct pt *pt, vm_t va, pm_t pa, uint64_t size, unsigned flags);
+
+/*
+ * Unmap [va, va + size), splitting huge pages that the range covers in part and
+ * freeing tables that become empty (never the kernel slot tables of a kernel pt).
+ * flags: PT_MISSING_OK, else a hole anywhere in the range is SVMM_ENOENT with nothing
+ * changed. Other errors as pt_map, plus SVMM_EPERM for a root-level kernel leaf.
+ */
+int pt_unmap(struct pt *pt, vm_t va, uint64_t size, unsigned flags);
+
+/*
+ * Set the permissions of every mapping in [va, va + size) to prot (PT_R.. bits; D
+ * follows W), splitting huge pages covered in part. prot may include PT_MISSING_OK to
+ * skip holes; otherwise a hole is SVMM_ENOENT with nothing changed. Errors as pt_unmap.
+ */
+int pt_protect(struct pt *pt, vm_t va, uint64_t size, unsigned prot);
+
+/*
+ * Translate va exactly as the MMU's walk would for an access of type access (PT_R,
+ * PT_W or PT_X, or several: all must pass) with privilege priv (PT_PRIV_U, PT_SUM,
+ * PT_MXR). Returns 0 with *pa and *leaf_size (either may be NULL), SVMM_EFAULT where
+ * the hardware raises a page fault, or SVMM_EINVAL for an empty access mask.
+ */
+int pt_translate(const struct pt *pt, vm_t va, unsigned access, unsigned priv, pm_t *pa,
+		 uint64_t *leaf_size);
+
+/*
+ * Call fn for every leaf in [va, va + size), in address order, clipped to the range:
+ * fn(ctx, va, pa, size, pte). A Svnapot run is one call of 64 KiB. A non-zero return
+ * from fn stops the walk and is returned. Errors as pt_map's address checks.
+ */
+int pt_walk(const struct pt *pt, vm_t va, uint64_t size,
+	    int (*fn)(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte), void *ctx);
+
+/*
+ * ptdump: one line per maximal run of equal attributes, page size and contiguous
+ * physical addresses, as "start-end size pa perms pagesize". size 0 = whole space.
+ */
+void pt_dump(const struct pt *pt, vm_t va, uint64_t size, svmm_print_fn out, void *ctx);
+
+/* The satp value that selects this pt: MODE | ASID | PPN(root). */
+uint64_t pt_satp(const struct pt *pt);
+
+/* Bytes covered by one entry at level (0 = 4 KiB leaf level). */
+static inline uint64_t pt_level_size(unsigned level)
+{
+	return (uint64_t)1 << (SVMM_PAGE_SHIFT + 9u * level);
+}
+
+/*
+ * Consistency check of the whole tree: no reserved bits, non-leaf entries without A,
+ * D, U, N or PBMT, leaves with A (and D when writable), superpages aligned, no empty
+ * table other than the root and kernel slot tables, and the count of tables equal to
+ * pt->tables. Returns 0 or SVMM_EINVAL. Never modifies.
+ */
+int pt_check(const struct pt *pt);
+
+#endif /* SVMM_PT_H */
