@@ -297,11 +297,6 @@ static void sz_rekey(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *p, 
 	sz_insert(vm, sz);
 }
 
-static void ad_insert_at(struct vmem *vm, struct rb_path *p, struct vmem_fnode *ad)
-{
-	rb_insert(&vm->addr_tree, p, &ad->rb);
-}
-
 static void ad_path(struct vmem *vm, struct vmem_fnode *ad, struct rb_path *p)
 {
 	struct rb_node *n = vm->addr_tree.rb_node;
@@ -373,8 +368,12 @@ static inline uint64_t ad_size(const struct vmem_fnode *ad)
 	return SVMM_CONTAINER_OF(ad, const struct vmem_unit, r.ad)->r.sz.key;
 }
 
-/* Create a free region; its address path p ends at the null link for addr. */
-static void region_new(struct vmem *vm, vm_t addr, uint64_t size, struct rb_path *p)
+/*
+ * Create a free region. Its address path p ends at the null link for addr; sp, if not
+ * NULL, is a path to the null link for (size, addr) in the size tree.
+ */
+static void region_new(struct vmem *vm, vm_t addr, uint64_t size, struct rb_path *p,
+		       struct rb_path *sp)
 {
 	struct vmem_unit *u = unit_get(vm);
 
@@ -382,8 +381,11 @@ static void region_new(struct vmem *vm, vm_t addr, uint64_t size, struct rb_path
 	u->r.sz.pair = &u->r.ad;
 	u->r.ad.key = addr;
 	u->r.ad.pair = &u->r.sz;
-	ad_insert_at(vm, p, &u->r.ad);
-	sz_insert(vm, &u->r.sz);
+	rb_insert(&vm->addr_tree, p, &u->r.ad.rb);
+	if (sp != NULL)
+		rb_insert(&vm->size_tree, sp, &u->r.sz.rb);
+	else
+		sz_insert(vm, &u->r.sz);
 	vm->nfree++;
 }
 
@@ -432,7 +434,7 @@ static void carve(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *szp, v
 		struct vmem_fnode *prev, *next;
 
 		ad_neighbours(vm, x + s, &prev, &next, &p);
-		region_new(vm, x + s, back, &p);
+		region_new(vm, x + s, back, &p, NULL);
 	}
 }
 
@@ -447,6 +449,7 @@ struct release_plan {
 	uint64_t size;
 	struct vmem_fnode *prev, *next;   /* address nodes of free neighbours that touch */
 	struct rb_path path;
+	struct rb_path *size_path;   /* for (size, addr) in the size tree, or NULL */
 };
 
 /* Complete a plan whose path and neighbours (from ad_neighbours) are already known. */
@@ -455,6 +458,7 @@ static uint64_t release_plan_with(struct release_plan *pl, vm_t addr, uint64_t s
 {
 	pl->addr = addr;
 	pl->size = size;
+	pl->size_path = NULL;
 	pl->prev = (prev && prev->key + ad_size(prev) == addr) ? prev : NULL;
 	pl->next = (next && addr + size == next->key) ? next : NULL;
 	return (pl->prev || pl->next) ? 0 : 1;   /* units needed */
@@ -474,7 +478,7 @@ static void release_commit(struct vmem *vm, struct release_plan *pl)
 
 	vm->free_bytes += pl->size;
 	if (pl->prev == NULL && pl->next == NULL) {
-		region_new(vm, pl->addr, pl->size, &pl->path);
+		region_new(vm, pl->addr, pl->size, &pl->path, pl->size_path);
 		return;
 	}
 	if (pl->prev != NULL && pl->next != NULL) {
@@ -550,19 +554,29 @@ static struct vmem_region *used_floor(struct vmem *vm, vm_t addr)
 /*
  * What vmem_free needs, found in one pass: the allocated region starting at addr (with
  * its path in up, or NULL), and the free regions around addr (as ad_neighbours, path in
- * fp). The two searches are independent, so they run interleaved: their cache misses
- * overlap instead of adding up.
+ * fp). When the caller gave the size, also the place (path sp) where a free region
+ * (size, addr) would go in the size tree, which is where the freed range goes when it
+ * merges with nothing. The searches are independent, so they run interleaved: their
+ * cache misses overlap instead of adding up.
  */
-static struct vmem_region *free_search(struct vmem *vm, vm_t addr, struct rb_path *up,
-				       struct rb_path *fp, struct vmem_fnode **prev,
+static struct vmem_region *free_search(struct vmem *vm, vm_t addr, uint64_t size,
+				       struct rb_path *up, struct rb_path *fp,
+				       struct rb_path *sp, struct vmem_fnode **prev,
 				       struct vmem_fnode **next)
 {
 	struct rb_node *u = vm->used_tree.rb_node, *f = vm->addr_tree.rb_node;
+	struct rb_node *t = size != 0 ? vm->size_tree.rb_node : NULL;
 	struct vmem_region *found = NULL;
 	struct vmem_fnode *pv = NULL, *nx = NULL;
-	unsigned ui = 0, fi = 0;
+	unsigned ui = 0, fi = 0, ti = 0;
 
-	while (u != NULL || f != NULL) {
+	while (u != NULL || f != NULL || t != NULL) {
+		if (t != NULL) {
+			unsigned d = !sz_before(size, addr, t);
+
+			ti = path_put(sp, ti, t, d);
+			t = rb_child(t, d);
+		}
 		if (u != NULL) {
 			struct vmem_region *r = REGION(u);
 			unsigned d = addr >= r->addr;
@@ -587,6 +601,7 @@ static struct vmem_region *free_search(struct vmem *vm, vm_t addr, struct rb_pat
 	}
 	up->depth = ui;
 	fp->depth = fi;
+	sp->depth = ti;
 	*prev = pv;
 	*next = nx;
 	return found;
@@ -1019,7 +1034,7 @@ int vmem_alloc_fixed(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_regi
 
 int vmem_free(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_region **rp)
 {
-	struct rb_path up;
+	struct rb_path up, sp;
 	struct release_plan pl;
 	struct vmem_region *r;
 	struct vmem_fnode *prev, *next;
@@ -1028,7 +1043,7 @@ int vmem_free(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_region **rp
 	if (!SVMM_IS_ALIGNED(addr, vm->quantum) || !SVMM_IS_ALIGNED(size, vm->quantum))
 		return SVMM_EUNALIGNED;
 	port_lock(&vm->lock);
-	r = free_search(vm, addr, &up, &pl.path, &prev, &next);
+	r = free_search(vm, addr, size, &up, &pl.path, &sp, &prev, &next);
 	if (r == NULL) {
 		/* prev is the free region at or below addr, if any */
 		err = (prev != NULL && addr - prev->key < ad_size(prev)) ? SVMM_EDOUBLEFREE
@@ -1037,6 +1052,8 @@ int vmem_free(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_region **rp
 		err = SVMM_ESIZE;
 	} else {
 		err = pool_reserve(vm, release_plan_with(&pl, addr, r->size, prev, next));
+		if (size != 0)
+			pl.size_path = &sp;   /* used only if nothing merges */
 		if (!err) {
 			rb_erase(&vm->used_tree, &up);
 			vm->nused--;
