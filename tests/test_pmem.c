@@ -868,6 +868,40 @@ static void test_table_source(void **state)
 	hostsim_set_table_source(NULL);
 }
 
+/* Physical address 0 is an address like any other. */
+static void test_ram_at_zero(void **state)
+{
+	(void)state;
+	hostsim_ram_fini();
+	assert_int_equal(hostsim_ram_init(0, 16 * MiB), 0);
+	struct pmem_range ram = { 0, 8 * MiB };
+	assert_int_equal(pmem_init(&pm, &ram, 1, NULL, 0, PMEM_ANY), 0);
+	must_check();
+	struct pmem_stats st;
+	pmem_stats(&pm, &st);
+	assert_int_equal(st.span[0].db_pa, 0);
+	assert_int_equal(pmem_free(&pm, 0, 0), SVMM_ERESERVED);
+	pm_t pa;
+	assert_int_equal(pmem_alloc(&pm, 10, PMEM_ANY, &pa), 0);
+	assert_int_equal(pa, 4 * MiB);
+	assert_int_equal(pmem_free(&pm, pa, 10), 0);
+	/* The database takes the one-frame gap at the top (best fit), frame 0 stays free
+	   and is handed out and freed like any other. */
+	struct pmem_range one = { 0, 1 * MiB };
+	struct pmem_range res = { 8 * KiB, 1 * MiB - 12 * KiB };
+	assert_int_equal(pmem_init(&pm, &one, 1, &res, 1, PMEM_ANY), 0);
+	pmem_stats(&pm, &st);
+	assert_int_equal(st.span[0].db_pa, 1 * MiB - 4 * KiB);
+	assert_int_equal(st.free_frames, 2);
+	bool got_zero = false;
+	while (pmem_alloc(&pm, 0, 64 * KiB, &pa) == 0)
+		got_zero |= pa == 0;
+	assert_true(got_zero);
+	assert_int_equal(pmem_free(&pm, 0, 0), 0);
+	assert_int_equal(pmem_free(&pm, 0, 0), SVMM_EDOUBLEFREE);
+	must_check();
+}
+
 /* The most ranges and reserved ranges init accepts. */
 static void test_init_limits(void **state)
 {
@@ -911,6 +945,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_source, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ram_at_zero, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("pmem", tests, NULL, NULL);
 }
