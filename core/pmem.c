@@ -233,17 +233,27 @@ static bool span_scan(const struct pmem_span *s, unsigned order, pm_t limit,
 
 /* ---- init ---- */
 
-/* An interval [base, end) with a kind, used while planning init. */
+/*
+ * An interval [base, end) used while planning init. Bases are frame aligned, so bit 0
+ * of base is free to mark the database's own intervals (IV_META) among the reserved
+ * ones; that keeps the planning arrays, which live on the boot stack, at 16 bytes an
+ * entry.
+ */
 struct pmem_iv {
 	pm_t base, end;
-	enum pmem_state kind;
 };
+#define IV_META ((pm_t)1)
+
+static inline pm_t iv_base(const struct pmem_iv *iv)
+{
+	return iv->base & ~IV_META;
+}
 
 /* Insert iv into the array a[0..*n), kept sorted by base. */
 static void iv_insert(struct pmem_iv *a, unsigned *n, struct pmem_iv iv)
 {
 	unsigned i = *n;
-	while (i > 0 && a[i - 1].base > iv.base) {
+	while (i > 0 && iv_base(&a[i - 1]) > iv_base(&iv)) {
 		a[i] = a[i - 1];
 		i--;
 	}
@@ -267,8 +277,8 @@ static bool gap_fit(const struct pmem_iv *ex, unsigned nex, pm_t lo, pm_t hi, ui
 		if (i < nex) {
 			if (ex[i].end <= cur)
 				continue;
-			if (ex[i].base < hi)
-				gap_end = ex[i].base;
+			if (iv_base(&ex[i]) < hi)
+				gap_end = iv_base(&ex[i]);
 		}
 		if (gap_end > cur && gap_end - cur >= need && gap_end - cur < *best_len) {
 			*best = cur;
@@ -304,7 +314,7 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 			return SVMM_EUNALIGNED;
 		if (ram[i].base + ram[i].size <= ram[i].base)
 			return SVMM_EOVERFLOW;
-		struct pmem_iv iv = { ram[i].base, ram[i].base + ram[i].size, PMEM_FREE };
+		struct pmem_iv iv = { ram[i].base, ram[i].base + ram[i].size };
 		iv_insert(r, &nr, iv);
 	}
 	unsigned m = 0;
@@ -329,7 +339,7 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 		pm_t e = SVMM_ALIGN_UP(end, SVMM_PAGE_SIZE);
 		if (e < end)
 			return SVMM_EOVERFLOW;
-		struct pmem_iv iv = { b, e, PMEM_RESERVED };
+		struct pmem_iv iv = { b, e };
 		iv_insert(ex, &nex, iv);
 	}
 	m = 0;
@@ -356,7 +366,7 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 						    SVMM_GiB);
 			if (nsp == PMEM_MAX_SPANS)
 				return SVMM_EINVAL;
-			struct pmem_iv iv = { b, c, PMEM_FREE };
+			struct pmem_iv iv = { b, c };
 			sp[nsp++] = iv;
 			b = c;
 		}
@@ -385,7 +395,7 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 		if (!found)
 			return SVMM_ENOMEM;
 		dbpa[i] = best;
-		struct pmem_iv iv = { best, best + need, PMEM_META };
+		struct pmem_iv iv = { best | IV_META, best + need };
 		iv_insert(ex, &nex, iv);
 	}
 
@@ -413,14 +423,14 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 		__builtin_memset(s->db, 0, (size_t)s->nframes * sizeof(struct pmem_frame));
 		uint64_t cur = 0;
 		for (unsigned j = 0; j < nex; j++) {
-			pm_t b = ex[j].base > s->base ? ex[j].base : s->base;
+			pm_t b = iv_base(&ex[j]) > s->base ? iv_base(&ex[j]) : s->base;
 			pm_t e = ex[j].end < s->end ? ex[j].end : s->end;
 			if (b >= e)
 				continue;
 			uint64_t bi = (b - s->base) >> FRAME_SHIFT;
 			uint64_t ei = (e - s->base) >> FRAME_SHIFT;
 			span_tile(s, cur, bi, PMEM_FREE);
-			span_tile(s, bi, ei, ex[j].kind);
+			span_tile(s, bi, ei, (ex[j].base & IV_META) ? PMEM_META : PMEM_RESERVED);
 			cur = ei;
 		}
 		span_tile(s, cur, s->nframes, PMEM_FREE);
