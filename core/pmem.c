@@ -64,17 +64,30 @@ static void list_unlink(struct pmem_span *s, uint32_t idx, unsigned order)
 
 /* ---- lookup ---- */
 
-/* The span holding pa, or NULL. Spans are sorted, so the scan stops early. */
+/*
+ * The span holding pa, or NULL. The section table gives the first span that can hold
+ * pa; the loop only steps past spans that end earlier inside the same section.
+ */
 static struct pmem_span *span_find(struct pmem *pm, pm_t pa)
 {
-	for (unsigned i = 0; i < pm->nspans; i++) {
-		struct pmem_span *s = &pm->span[i];
-		if (pa < s->base)
-			return NULL;
-		if (pa < s->end)
-			return &pm->span[i];
-	}
-	return NULL;
+	if (pa < pm->lo || pa >= pm->hi)
+		return NULL;
+	unsigned i = pm->sect[(pa - pm->lo) >> pm->sect_shift];
+	while (i < pm->nspans && pa >= pm->span[i].end)
+		i++;
+	if (i == pm->nspans || pa < pm->span[i].base)
+		return NULL;
+	return &pm->span[i];
+}
+
+/* The first span that ends after section sec begins, as span_find expects. */
+static unsigned sect_first(const struct pmem *pm, unsigned sec)
+{
+	pm_t start = pm->lo + ((pm_t)sec << pm->sect_shift);
+	unsigned i = 0;
+	while (i < pm->nspans && pm->span[i].end <= start)
+		i++;
+	return i;
 }
 
 /*
@@ -417,6 +430,14 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 			s->head[k] = PMEM_NIL;
 		pm->total_frames += s->nframes;
 	}
+	/* Sections: the smallest power of two that covers [lo, hi) in PMEM_SECTIONS. */
+	pm->lo = sp[0].base;
+	pm->hi = sp[nsp - 1].end;
+	pm->sect_shift = FRAME_SHIFT;
+	while (((pm->hi - pm->lo - 1) >> pm->sect_shift) >= PMEM_SECTIONS)
+		pm->sect_shift++;
+	for (unsigned i = 0; i < PMEM_SECTIONS; i++)
+		pm->sect[i] = (uint8_t)sect_first(pm, i);
 	for (unsigned i = 0; i < nsp; i++) {
 		struct pmem_span *s = &pm->span[i];
 		/* Zero means PMEM_TAIL: only block heads are written below. */
@@ -822,6 +843,20 @@ int pmem_check_report(struct pmem *pm, svmm_print_fn out, void *ctx)
 			svmm_printline(out, ctx, "pmem: totals disagree");
 		err = SVMM_EINVAL;
 	}
+	if (err == 0 && (pm->lo != pm->span[0].base || pm->hi != pm->span[pm->nspans - 1].end ||
+			 pm->sect_shift < FRAME_SHIFT || pm->sect_shift > 63 ||
+			 ((pm->hi - pm->lo - 1) >> pm->sect_shift) >= PMEM_SECTIONS)) {
+		if (out != NULL)
+			svmm_printline(out, ctx, "pmem: section table geometry wrong");
+		err = SVMM_EINVAL;
+	}
+	for (unsigned i = 0; err == 0 && i < PMEM_SECTIONS; i++)
+		if (pm->sect[i] != sect_first(pm, i)) {
+			if (out != NULL)
+				svmm_printline(out, ctx, "pmem: section %u points at span %u", i,
+					       pm->sect[i]);
+			err = SVMM_EINVAL;
+		}
 	port_unlock(&pm->lock);
 	return err;
 }

@@ -744,6 +744,13 @@ static void test_check_catches(void **state)
 	pm.total_frames++;
 	expect_corrupt("totals");
 	pm.total_frames--;
+	/* The address-to-span table. */
+	pm.sect[7] = 1;
+	expect_corrupt("section 7");
+	pm.sect[7] = 0;
+	pm.sect_shift--;
+	expect_corrupt("section table");
+	pm.sect_shift++;
 	snap_same(&keep);
 	must_check();
 }
@@ -923,6 +930,20 @@ static void test_init_limits(void **state)
 	for (unsigned i = 0; i < st.nspans; i++)
 		assert_true(st.span[i].db_pa + st.span[i].db_bytes <= RAM0 + 30 * MiB);
 	assert_int_equal(st.reserved_frames, 3 * PMEM_MAX_RANGES);
+	/* Lookups through the section table: every span's ends, every hole, outside. */
+	for (unsigned i = 0; i < st.nspans; i++) {
+		const struct pmem_span *s = &pm.span[i];
+		assert_ptr_equal(pmem_frame(&pm, st.span[i].base), &s->db[0]);
+		assert_ptr_equal(pmem_frame(&pm, st.span[i].end - 1), &s->db[s->nframes - 1]);
+		if (i + 1 < st.nspans && st.span[i].end < st.span[i + 1].base) {
+			assert_null(pmem_frame(&pm, st.span[i].end));
+			assert_null(pmem_frame(&pm, st.span[i + 1].base - 1));
+		}
+	}
+	assert_null(pmem_frame(&pm, st.span[0].base - 1));
+	assert_null(pmem_frame(&pm, st.span[st.nspans - 1].end));
+	assert_null(pmem_frame(&pm, 0));
+	assert_null(pmem_frame(&pm, ~0ull));
 }
 
 int main(void)

@@ -85,12 +85,21 @@ struct pmem_span {
 	uint32_t nfree[PMEM_NR_ORDERS];     /* blocks on each list */
 };
 
-/* The allocator. Callers embed it; pmem_init fills it. */
+#define PMEM_SECTIONS 256u   /* entries of the address-to-span table */
+
+/*
+ * The allocator. Callers embed it; pmem_init fills it. Finding the span of an address
+ * is O(1): [lo, hi) is cut into PMEM_SECTIONS sections of 2^sect_shift bytes, and
+ * sect[i] is the first span that ends after section i begins.
+ */
 struct pmem {
 	struct svmm_lock lock;
 	unsigned nspans;
+	unsigned sect_shift;
 	pm_t meta_limit;
 	uint64_t total_frames;
+	pm_t lo, hi;                             /* first and last byte + 1 of RAM */
+	uint8_t sect[PMEM_SECTIONS];
 	struct pmem_span span[PMEM_MAX_SPANS];   /* sorted by address, disjoint */
 };
 
@@ -162,7 +171,7 @@ int pmem_put(struct pmem *pm, pm_t pa);
 
 /*
  * The database entry of the frame at pa (any address inside the frame), or NULL if pa
- * is not RAM. O(number of spans), without locking: the entry's address never changes,
+ * is not RAM. O(1), without locking: the entry's address never changes,
  * but reading its fields races with other harts unless the caller owns the block.
  */
 struct pmem_frame *pmem_frame(struct pmem *pm, pm_t pa);
@@ -171,7 +180,7 @@ struct pmem_frame *pmem_frame(struct pmem *pm, pm_t pa);
  * The block holding the frame at pa (any address inside it): its head's physical
  * address, order and state (PMEM_FREE, PMEM_ALLOC, PMEM_RESERVED or PMEM_META), each
  * out-parameter optional. For example the owner of a huge block finds the head from
- * any of its pages. Returns 0 or SVMM_ERANGE (not RAM). O(spans + orders), locked.
+ * any of its pages. Returns 0 or SVMM_ERANGE (not RAM). O(orders), locked.
  */
 int pmem_block(struct pmem *pm, pm_t pa, pm_t *head, unsigned *order, enum pmem_state *state);
 
