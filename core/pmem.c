@@ -459,6 +459,14 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 	return 0;
 }
 
+void pmem_remap(struct pmem *pm)
+{
+	port_lock(&pm->lock);
+	for (unsigned i = 0; i < pm->nspans; i++)
+		pm->span[i].db = port_pa_to_va(pm->span[i].db_pa);
+	port_unlock(&pm->lock);
+}
+
 /* ---- allocation ---- */
 
 /*

@@ -755,6 +755,23 @@ static void test_check_catches(void **state)
 	must_check();
 }
 
+/* pmem_remap finds the databases again through port_pa_to_va. */
+static void test_remap(void **state)
+{
+	(void)state;
+	struct pmem_range ram[] = { { RAM0, 8 * MiB }, { RAM0 + 16 * MiB, 8 * MiB } };
+	assert_int_equal(pmem_init(&pm, ram, 2, NULL, 0, PMEM_ANY), 0);
+	struct pmem_frame *db0 = pm.span[0].db, *db1 = pm.span[1].db;
+	/* As if the kernel had switched mappings: the old pointers are useless. */
+	pm.span[0].db = NULL;
+	pm.span[1].db = (struct pmem_frame *)(uintptr_t)0x1000;
+	pmem_remap(&pm);
+	assert_ptr_equal(pm.span[0].db, db0);
+	assert_ptr_equal(pm.span[1].db, db1);
+	assert_ptr_equal(pm.span[1].db, port_pa_to_va(pm.span[1].db_pa));
+	must_check();
+}
+
 /* ---- dump ---- */
 
 static void test_dump(void **state)
@@ -963,6 +980,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_free_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refcount, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_catches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_source, setup, teardown),

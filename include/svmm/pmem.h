@@ -137,6 +137,14 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 	      const struct pmem_range *res, unsigned nres, pm_t meta_limit);
 
 /*
+ * Recompute the database pointers with port_pa_to_va. pmem_init computes them once;
+ * a kernel that initialises pmem under its boot mapping and then switches to the
+ * final direct map (where port_pa_to_va gives other addresses) calls this right after
+ * the switch, before any other pmem call. Takes the lock.
+ */
+void pmem_remap(struct pmem *pm);
+
+/*
  * Allocate one block of 2^order frames lying wholly below limit (block end <= limit;
  * PMEM_ANY for any frame) and store its physical address in *pa. The block has a
  * reference count of 1; its memory is not zeroed (it may not be mapped). PMEM_ANY
