@@ -128,8 +128,8 @@ struct pmem_stats {
  * order; touching ranges are joined), minus the nres reserved ranges res[] (any
  * alignment: each is rounded outwards to whole frames; parts outside RAM are ignored).
  * The frame database is carved out of free RAM below meta_limit (page-rounded down;
- * PMEM_ANY = no limit) and reached with port_pa_to_va, so [0, meta_limit) must be
- * direct-mapped. Returns 0, SVMM_EINVAL (NULL pointers, no RAM, too many ranges),
+ * PMEM_ANY = no limit) and reached with port_pa_to_va, so RAM below meta_limit must
+ * be direct-mapped. Returns 0, SVMM_EINVAL (NULL pointers, no RAM, too many ranges),
  * SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW, SVMM_EOVERLAP, or SVMM_ENOMEM when the
  * database does not fit below meta_limit. On failure neither *pm nor RAM is written.
  */
@@ -147,9 +147,11 @@ void pmem_remap(struct pmem *pm);
 /*
  * Allocate one block of 2^order frames lying wholly below limit (block end <= limit;
  * PMEM_ANY for any frame) and store its physical address in *pa. The block has a
- * reference count of 1; its memory is not zeroed (it may not be mapped). PMEM_ANY
- * requests are served from the highest RAM first, to keep low memory for limited
- * requests. Returns 0, SVMM_EORDER, SVMM_EINVAL (pa NULL) or SVMM_ENOMEM.
+ * reference count of 1; its memory is not zeroed (it may not be mapped). RAM above
+ * the direct-map window is used before RAM inside it, which stays for page tables and
+ * metadata; within each, the smallest fitting free block is split (the highest among
+ * equals). Returns 0, SVMM_EORDER, SVMM_EINVAL (pa NULL) or SVMM_ENOMEM (no free block
+ * of that order lies below limit).
  */
 int pmem_alloc(struct pmem *pm, unsigned order, pm_t limit, pm_t *pa);
 
@@ -179,8 +181,8 @@ int pmem_put(struct pmem *pm, pm_t pa);
 
 /*
  * The database entry of the frame at pa (any address inside the frame), or NULL if pa
- * is not RAM. O(1), without locking: the entry's address never changes,
- * but reading its fields races with other harts unless the caller owns the block.
+ * is not RAM. O(1), without locking: the entry's address never changes, but reading
+ * its fields races with other harts unless the caller owns the block.
  */
 struct pmem_frame *pmem_frame(struct pmem *pm, pm_t pa);
 
