@@ -10,6 +10,8 @@
  *
  * Each configuration runs BENCH_RUNS times; the median is reported. Only the measured
  * calls are inside the clock; building and destroying the pt is outside it.
+ * BENCH_PT_VERBOSE=1 prints every run on stderr (the machine is shared: a run that
+ * lost the CPU for a time slice shows up there).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +100,8 @@ static struct result run_4k(enum svmm_mode mode, bool baseline)
 		mp[run] = (double)(t1 - t0) / NPAGES;
 		um[run] = (double)(t2 - t1) / NPAGES;
 		tot[run] = (double)(t2 - t0) / NPAGES;
+		if (getenv("BENCH_PT_VERBOSE"))
+			fprintf(stderr, "%s %s run %d: map %.2f unmap %.2f\n", layout_mode_name(mode), baseline ? "baseline" : "pt", run, mp[run], um[run]);
 	}
 	r.total = bench_median(tot);
 	r.map = bench_median(mp);
@@ -171,8 +175,9 @@ int main(void)
 	}
 	const enum svmm_mode modes[] = { SVMM_SV39, SVMM_SV48 };
 	for (unsigned m = 0; m < 2; m++) {
-		/* One untimed round first, so that the table pool's frames are committed. */
+		/* Untimed rounds first, so that the table pool's frames are committed. */
 		run_4k(modes[m], false);
+		run_4k(modes[m], true);
 		struct result b = run_4k(modes[m], true);
 		struct result r = run_4k(modes[m], false);
 		const char *name = layout_mode_name(modes[m]);
