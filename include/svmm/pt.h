@@ -57,6 +57,7 @@ static inline bool pte_is_leaf(uint64_t pte)
 	return (pte & PTE_V) != 0 && (pte & (PTE_R | PTE_W | PTE_X)) != 0;
 }
 
+/* True for a valid entry that points at the next level's table (no R, W or X). */
 static inline bool pte_is_table(uint64_t pte)
 {
 	return (pte & (PTE_V | PTE_R | PTE_W | PTE_X)) == PTE_V;
