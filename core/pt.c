@@ -541,9 +541,15 @@ int pt_map(struct pt *pt, vm_t va, pm_t pa, uint64_t size, unsigned flags)
 		if (flags & PT_REPLACE)
 			napot_boundaries(pt, va, size);
 		map_apply(&op, pt_table(pt->root), pt->levels - 1u, va, size, pa);
-		op_finish(&op);
 	}
 	port_unlock(&pt->lock);
+	/*
+	 * The flush runs without the lock: a shootdown that waits for other harts must not
+	 * do so while one of them may be spinning on this lock with interrupts off. The
+	 * freed tables are already out of the tree, so nobody else can reach them.
+	 */
+	if (err == 0)
+		op_finish(&op);
 	return err;
 }
 
@@ -762,9 +768,10 @@ static int pt_edit(struct pt *pt, vm_t va, uint64_t size, unsigned flags, bool u
 			unmap_apply(&op, pt_table(pt->root), pt->levels - 1u, va, size);
 		else
 			protect_apply(&op, pt_table(pt->root), pt->levels - 1u, va, size);
-		op_finish(&op);
 	}
 	port_unlock(&pt->lock);
+	if (err == 0)
+		op_finish(&op);   /* outside the lock, as in pt_map */
 	return err;
 }
 
