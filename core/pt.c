@@ -443,10 +443,9 @@ static void map_apply(struct pt_op *op, uint64_t *t, unsigned level, vm_t va, ui
 		if (leafable(op, level, va, pa, step)) {
 			uint64_t old = *e;
 			*e = pte_make(pa, op->attr);
-			if (pte_is_table(old)) {
+			/* A table replaced by a leaf goes, with everything below it, after the flush. */
+			if (pte_is_table(old))
 				free_subtree(op, pte_pa(old), level - 1u);
-				/* Only a non-empty table was a translation anyone could cache. */
-			}
 			if (old & PTE_V)
 				op->changed = true;
 		} else {
