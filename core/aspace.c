@@ -30,7 +30,7 @@ struct aspace_slab {
 #define SLAB_REGIONS ((unsigned)((PAGE - SLAB_HDR) / sizeof(struct aspace_region)))
 
 _Static_assert(sizeof(struct aspace_slab) <= SLAB_HDR, "slab header too big");
-_Static_assert(sizeof(struct aspace_region) <= 64, "aspace_region grew past 64 bytes");
+_Static_assert(sizeof(struct aspace_region) <= 80, "aspace_region grew past 80 bytes");
 
 /* Metadata pages come from pmem below its direct-map limit, reached by the direct map. */
 static int meta_page_alloc(struct aspace *as, void **page)
@@ -170,29 +170,46 @@ static void frame_free(struct aspace *as, pm_t pa)
 }
 
 /*
- * The region list is kept in address order. The neighbour is found through uvmem when
- * the new region touches an allocated one (what best fit produces nearly always), else
- * by a scan of the list.
+ * The regions are kept twice in address order: a list for walking neighbours and a
+ * red-black tree (the address space's index) for finding where an address falls.
  */
+static inline struct aspace_region *link_region(const struct rb_node *n)
+{
+	return n == NULL ? NULL : SVMM_CONTAINER_OF(n, struct aspace_region, link);
+}
+
+static int index_cmp(const struct rb_node *a, const struct rb_node *b)
+{
+	vm_t x = link_region(a)->node.addr, y = link_region(b)->node.addr;
+	return x < y ? -1 : x > y;
+}
+
+/* Orders an address after every region that ends at or below it. */
+static int index_key_cmp(const void *key, const struct rb_node *n)
+{
+	return r_end(link_region(n)) <= *(const vm_t *)key ? 1 : -1;
+}
+
+/* The first region that ends above va, or NULL: O(log n). */
+static struct aspace_region *index_ceil(struct aspace *as, vm_t va)
+{
+	return link_region(rb_lower_bound(&as->index, &va, index_key_cmp, NULL));
+}
+
 static void list_insert(struct aspace *as, struct aspace_region *r)
 {
-	struct aspace_region *prev = NULL, *next;
-	vm_t a = r->node.addr, e = r_end(r);
-	if ((next = node_region(e < as->user_end ? vmem_lookup(&as->uvmem, e) : NULL)) != NULL) {
-		prev = next->prev;
-	} else if ((prev = node_region(vmem_lookup(&as->uvmem, a - 1))) == NULL) {
-		for (struct aspace_region *x = as->regions; x != NULL && x->node.addr < a;
-		     x = x->next)
-			prev = x;
-	}
+	struct aspace_region *next = index_ceil(as, r->node.addr);
+	struct aspace_region *prev = next != NULL ? next->prev
+						  : link_region(rb_last(&as->index, NULL));
 	r->prev = prev;
-	r->next = prev != NULL ? prev->next : as->regions;
-	if (r->next != NULL)
-		r->next->prev = r;
+	r->next = next;
+	if (next != NULL)
+		next->prev = r;
 	if (prev != NULL)
 		prev->next = r;
 	else
 		as->regions = r;
+	rb_add(&as->index, &r->link, index_cmp);
 	as->nregions++;
 }
 
@@ -204,19 +221,16 @@ static void list_remove(struct aspace *as, struct aspace_region *r)
 		as->regions = r->next;
 	if (r->next != NULL)
 		r->next->prev = r->prev;
+	if (rb_remove(&as->index, &r->link, index_cmp) != 0)
+		port_panic("aspace: region missing from the index");
 	as->nregions--;
 }
 
 /* The first region that overlaps [va, end), or NULL. */
 static struct aspace_region *first_overlap(struct aspace *as, vm_t va, vm_t end)
 {
-	struct aspace_region *r = node_region(vmem_lookup(&as->uvmem, va));
-	if (r != NULL)
-		return r;
-	for (r = as->regions; r != NULL && r->node.addr < end; r = r->next)
-		if (r_end(r) > va)
-			return r;
-	return NULL;
+	struct aspace_region *r = index_ceil(as, va);
+	return r != NULL && r->node.addr < end ? r : NULL;
 }
 
 /* ---- set-up and tear-down ---- */
@@ -458,7 +472,7 @@ static void cut_undo(struct aspace *as, struct cut_log *log)
 }
 
 
-/* Link piece right after r in the region list. */
+/* Link piece right after r in the region list, and into the index. */
 static void link_after(struct aspace *as, struct aspace_region *r, struct aspace_region *piece)
 {
 	piece->prev = r;
@@ -466,6 +480,7 @@ static void link_after(struct aspace *as, struct aspace_region *r, struct aspace
 	if (r->next != NULL)
 		r->next->prev = piece;
 	r->next = piece;
+	rb_add(&as->index, &piece->link, index_cmp);
 	as->nregions++;
 }
 
@@ -932,6 +947,11 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 	}
 	if (n != as->nregions)
 		check_fail(&c, "region count differs from the list", n);
+	if (rb_check(&as->index, index_cmp, as->nregions) != RB_OK)
+		check_fail(&c, "region index broken", n);
+	for (struct aspace_region *r = as->regions; r != NULL; r = r->next)
+		if (index_ceil(as, r->node.addr) != r)
+			check_fail(&c, "region index does not find the region", r->node.addr);
 	c.cursor = as->regions;
 	vmem_walk(&as->uvmem, check_span, &c);
 	if (c.cursor != NULL)
