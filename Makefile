@@ -111,6 +111,7 @@ deps-qemu:
 RUN_TARGET := run-host
 CHECK_EXTRA :=
 -include kernel/kernel.mk
+-include mk/docs.mk
 
 run-host: deps $(B)/tools/vmem-demo
 	$(B)/tools/vmem-demo

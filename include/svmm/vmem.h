@@ -160,6 +160,7 @@ struct vmem_region *vmem_lookup(struct vmem *vm, vm_t addr);
 void vmem_walk(struct vmem *vm, void (*fn)(void *ctx, vm_t addr, uint64_t size, bool used),
 	       void *ctx);
 
+/* Fill *st with the arena's counters, read under its lock; O(log n) for largest_free. */
 void vmem_stats(struct vmem *vm, struct vmem_stats *st);
 
 /* Print the statistics and, if regions is true, every region, one line each. */

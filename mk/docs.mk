@@ -1,0 +1,36 @@
+# mk/docs.mk - documentation targets (included by the top Makefile).
+#
+#   make docs         API reference from include/svmm/*.h with Doxygen, into
+#                     build/docs/html; any Doxygen warning fails it
+#   make plots        run the benchmarks the plots need and draw docs/img/*.png with
+#                     gnuplot from their JSON lines
+#   make check-docs   every public function in include/svmm/*.h has a contract comment
+#                     (run by make check; needs only awk)
+#
+# docs and plots install Doxygen and gnuplot through tools/setup.sh extra; make check
+# needs neither.
+
+.PHONY: docs plots deps-extra check-docs
+
+deps-extra:
+	@tools/setup.sh extra
+
+docs: deps-extra
+	@mkdir -p $(B)/docs
+	doxygen docs/Doxyfile
+	@echo "docs: $(B)/docs/html/index.html"
+
+# The check must be able to fail: it is also run on a header with missing comments,
+# and that run has to report them.
+check-docs:
+	@awk -f tools/check-docs.awk include/svmm/*.h
+	@if awk -f tools/check-docs.awk tools/testdata/check-docs-bad.h >/dev/null; then \
+	  echo "check-docs: accepted tools/testdata/check-docs-bad.h" >&2; exit 1; fi
+	@awk -f tools/check-docs.awk tools/testdata/check-docs-bad.h | \
+	  grep -c "no contract comment" | grep -qx 2 || \
+	  { echo "check-docs: wrong findings on check-docs-bad.h" >&2; exit 1; }
+
+CHECK_EXTRA += check-docs
+
+# The trace test and tool share the replay engine, a header outside the usual paths.
+$(B)/tests/test_vmem_trace $(B)/tools/vmem-trace: tools/vmem_replay.h
