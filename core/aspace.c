@@ -22,8 +22,9 @@ static bool aspace_ready;
  */
 struct aspace_slab {
 	struct aspace_slab *next;
-	struct aspace_region *free;
+	struct aspace_region *free;   /* regions given back */
 	uint32_t used;
+	uint32_t fresh;               /* regions never handed out start at this index */
 };
 
 #define SLAB_HDR     64u
@@ -49,12 +50,22 @@ static void meta_page_free(struct aspace *as, void *page)
 		port_panic("aspace: metadata page not allocated from pmem");
 }
 
-/* A zeroed region struct, or SVMM_ENOMEM. */
+/* The first region slot of a slab page. */
+static inline struct aspace_region *slab_regions(struct aspace_slab *s)
+{
+	return (void *)((char *)s + SLAB_HDR);
+}
+
+/*
+ * A zeroed region struct, or SVMM_ENOMEM. Given-back regions are reused first; a new
+ * page is handed out from its start without threading its regions onto a list, so a
+ * short-lived address space pays nothing for the 50 it never uses.
+ */
 static int region_alloc(struct aspace *as, struct aspace_region **rp)
 {
 	struct aspace_slab *s;
 	for (s = as->slabs; s != NULL; s = s->next)
-		if (s->free != NULL)
+		if (s->free != NULL || s->fresh < SLAB_REGIONS)
 			break;
 	if (s == NULL) {
 		void *page;
@@ -63,18 +74,19 @@ static int region_alloc(struct aspace *as, struct aspace_region **rp)
 			return err;
 		s = page;
 		s->used = 0;
+		s->fresh = 0;
 		s->free = NULL;
-		struct aspace_region *r = (void *)((char *)page + SLAB_HDR);
-		for (unsigned i = SLAB_REGIONS; i-- > 0; ) {
-			r[i].next = s->free;
-			s->free = &r[i];
-		}
 		s->next = as->slabs;
 		as->slabs = s;
 		as->slab_pages++;
 	}
-	struct aspace_region *r = s->free;
-	s->free = r->next;
+	struct aspace_region *r;
+	if (s->free != NULL) {
+		r = s->free;
+		s->free = r->next;
+	} else {
+		r = &slab_regions(s)[s->fresh++];
+	}
 	s->used++;
 	__builtin_memset(r, 0, sizeof(*r));
 	*rp = r;
@@ -251,7 +263,9 @@ int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm)
 {
 	if (as == NULL || kernel == NULL || pm == NULL || !aspace_ready || !kernel->kernel)
 		return SVMM_EINVAL;
-	__builtin_memset(as, 0, sizeof(*as));
+	/* pt_init and vmem_init set up their own parts; zero only the rest. */
+	as->lock = (struct svmm_lock)SVMM_LOCK_INIT;
+	__builtin_memset(&as->pool_src, 0, sizeof(*as) - offsetof(struct aspace, pool_src));
 	as->pm = pm;
 	uint64_t slot = svmm_slot_size(kernel->mode);
 	as->user_end = (vm_t)SVMM_USER_SLOTS * slot;
@@ -299,14 +313,19 @@ void aspace_destroy(struct aspace *as)
 	 * No hart runs this address space and its ASID is not handed out again before a
 	 * rollover, which flushes every hart, so frames may go back before the tables.
 	 */
-	for (struct aspace_region *r = as->regions; r != NULL; r = r->next)
-		if (r->kind == ASPACE_ANON)
-			pt_walk(&as->pt, r->node.addr, r->node.size, free_leaf, as);
-	pt_walk(&as->pt, as->stack_limit, as->stack_top - as->stack_limit, free_leaf, as);
+	if (as->resident > as->stack_pages)
+		for (struct aspace_region *r = as->regions; r != NULL; r = r->next)
+			if (r->kind == ASPACE_ANON)
+				pt_walk(&as->pt, r->node.addr, r->node.size, free_leaf, as);
+	if (as->stack_pages != 0)
+		pt_walk(&as->pt, as->stack_low, as->stack_top - as->stack_low, free_leaf, as);
 	pt_destroy(&as->pt);
+	/* Every region goes: the index is dropped whole rather than node by node. */
+	as->index.rb_node = NULL;
 	while (as->regions != NULL) {
 		struct aspace_region *r = as->regions;
-		list_remove(as, r);
+		as->regions = r->next;
+		as->nregions--;
 		if (vmem_free(&as->uvmem, r->node.addr, r->node.size, NULL) != 0)
 			port_panic("aspace_destroy: region unknown to uvmem");
 		region_free(as, r);
@@ -960,7 +979,7 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 	uint64_t used = 0, slabs = 0;
 	for (struct aspace_slab *s = as->slabs; s != NULL; s = s->next, slabs++) {
 		used += s->used;
-		if (s->used == 0 || s->used > SLAB_REGIONS)
+		if (s->used == 0 || s->used > s->fresh || s->fresh > SLAB_REGIONS)
 			check_fail(&c, "slab page use count invalid", slabs);
 	}
 	if (used != as->nregions || slabs != as->slab_pages)

@@ -63,6 +63,7 @@ struct aspace_region {
 
 struct aspace {
 	struct svmm_lock lock;
+	/* pt and uvmem stay first: aspace_create zeroes what follows them. */
 	struct pt pt;                      /* pt.asid follows the ASID context */
 	struct vmem uvmem;                 /* slots 0..254 above the null guard */
 	struct vmem_page_source pool_src;  /* uvmem's node pool pages, from pmem */
