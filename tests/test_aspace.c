@@ -293,6 +293,16 @@ static void test_map_phys(void **state)
 	assert_true(pt_lookup(&as.pt, io, &iopa, &pte));
 	assert_int_equal(iopa, 0x10000000);
 	assert_int_equal(pte & PTE_PBMT_MASK, PTE_PBMT_IO);
+	/* Protect keeps the memory type, and the cut piece keeps the physical offset. */
+	vm_t io2;
+	assert_int_equal(aspace_map_phys(&as, 0, 0x10001000, 4 * PG, RW, ASPACE_IO, &io2), 0);
+	assert_int_equal(aspace_protect(&as, io2 + 2 * PG, PG, PT_R), 0);
+	assert_true(pt_lookup(&as.pt, io2 + 2 * PG, &iopa, &pte));
+	assert_int_equal(iopa, 0x10003000);
+	assert_int_equal(pte & PTE_PBMT_MASK, PTE_PBMT_IO);
+	assert_int_equal(pte & (PTE_R | PTE_W | PTE_X), PTE_R);
+	assert_int_equal(aspace_lookup(&as, io2 + 3 * PG)->pa, 0x10004000);
+	assert_int_equal(aspace_lookup(&as, io2 + 3 * PG)->node.addr, io2 + 3 * PG);
 	check(&as);
 	aspace_destroy(&as);
 	assert_int_equal(pmem_free(&fx.pm, blk, 11), 0);
