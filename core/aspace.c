@@ -838,7 +838,9 @@ int aspace_set_stack_limit(struct aspace *as, uint64_t max)
 
 void aspace_deactivate(struct aspace *as, unsigned hart)
 {
+	port_lock(&as->lock);
 	asid_deactivate(&aspace_asid, as->asid_ctx, hart);
+	port_unlock(&as->lock);
 }
 
 /* ---- queries ---- */
