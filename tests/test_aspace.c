@@ -432,6 +432,42 @@ static void test_activate(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
+/* Rollover seen through address spaces: 8 ASIDs, 12 address spaces, two harts. */
+static void test_activate_rollover(void **state)
+{
+	(void)state;
+	static struct aspace sp[12];
+	assert_int_equal(aspace_sys_init(3, 2), 0);
+	for (int i = 0; i < 12; i++)
+		assert_int_equal(aspace_create(&sp[i], &fx.kpt, &fx.pm), 0);
+	bool flush;
+	uint64_t flushes = 0;
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 12; i++) {
+			unsigned hart = (unsigned)(i & 1);
+			uint64_t satp = aspace_activate(&sp[i], hart, &flush);
+			uint32_t asid = (uint32_t)((satp >> 44) & 0xffff);
+			flushes += flush;
+			/* The pt flushes by the ASID the hart runs it with. */
+			assert_int_equal(sp[i].pt.asid, asid);
+			assert_true(asid >= 1 && asid < 8);
+			/* The other hart's current space never shares it. */
+			int o = i == 0 ? 11 : i - 1;
+			uint64_t osatp = pt_satp(&sp[o].pt);
+			if (round > 0 || i > 0)
+				assert_int_not_equal((osatp >> 44) & 0xffff, asid);
+		}
+	assert_true(aspace_asids()->rollovers >= 4);
+	assert_true(flushes >= aspace_asids()->rollovers);
+	assert_int_equal(asid_check(aspace_asids()), 0);
+	for (int i = 0; i < 12; i++) {
+		aspace_deactivate(&sp[i], 0);
+		aspace_deactivate(&sp[i], 1);
+		aspace_destroy(&sp[i]);
+	}
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 /* ---- out of memory at every allocation point ---- */
 
 typedef int (*oom_op)(struct aspace *a);
@@ -683,6 +719,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unmap_splits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_protect_splits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_activate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_activate_rollover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom_every_point, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kmap_above_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_regions, setup, teardown),
