@@ -17,8 +17,9 @@
  * it, through port_kmap. docs/aspace.md gives the invariants and the decisions.
  *
  * Locking: each address space has one lock, taken by every call below except
- * aspace_check's callers' own. Lock order: aspace -> vmem -> pt -> pmem, and
- * aspace -> asid allocator. No call sleeps or allocates outside pmem and the port.
+ * aspace_lookup (whose caller holds it). Lock order: aspace -> vmem -> pt -> pmem,
+ * and aspace -> asid allocator. No call sleeps or allocates outside pmem and the port.
+ * A struct aspace must not move after aspace_create: uvmem's page source points at it.
  */
 #ifndef SVMM_ASPACE_H
 #define SVMM_ASPACE_H
