@@ -20,6 +20,19 @@ docs: deps-extra
 	doxygen docs/Doxyfile
 	@echo "docs: $(B)/docs/html/index.html"
 
+# Plots: each docs/plots/NAME.gp reads the JSON lines of one benchmark and writes
+# docs/img/NAME.png. The benchmarks run first (a few seconds each; bench-vmem only once
+# bench/bench_vmem.c exists), so the pictures always show this tree's numbers.
+PLOT_BENCHES := ptsweep vmemfrag $(if $(wildcard bench/bench_vmem.c),vmem)
+plots: deps-extra
+	@mkdir -p docs/img $(B)/bench
+	@for b in $(PLOT_BENCHES); do $(MAKE) --no-print-directory bench-$$b >/dev/null || exit 1; done
+	gnuplot docs/plots/pt-sweep.gp
+	gnuplot docs/plots/vmem-frag.gp
+	@if [ -s $(B)/bench/vmem.json ]; then gnuplot docs/plots/vmem-w1.gp; \
+	 else echo "plots: no $(B)/bench/vmem.json (bench-vmem), vmem-w1.png not redrawn"; fi
+	@ls -l docs/img/*.png
+
 # The check must be able to fail: it is also run on a header with missing comments,
 # and that run has to report them.
 check-docs:
