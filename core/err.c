@@ -30,6 +30,7 @@ static const char *const err_names[] = {
 	[-SVMM_EHALVES]     = "SVMM_EHALVES: range crosses user/kernel halves",
 	[-SVMM_EFAULT]      = "SVMM_EFAULT: access not permitted",
 	[-SVMM_EMODE]       = "SVMM_EMODE: bad paging mode",
+	[-SVMM_ESTACK]      = "SVMM_ESTACK: stack overflow",
 };
 
 const char *svmm_strerror(int err)

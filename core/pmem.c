@@ -430,41 +430,75 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 
 /* ---- allocation ---- */
 
+/*
+ * Choose where an allocation comes from. Spans fall in two classes: those above the
+ * direct-map window (only PMEM_ANY requests can use them) and those inside it. The
+ * class above is tried first, so user pages leave direct-mapped memory to page tables
+ * and metadata. Within a class the span whose smallest fitting free block is smallest
+ * wins, the highest span among equals: a single frame is then cut from an existing
+ * fragment anywhere in the class before a gigabyte block is split for it.
+ */
+static bool alloc_pick(struct pmem *pm, unsigned order, pm_t limit, struct pmem_span **sp,
+		       unsigned *jp, uint32_t *idxp)
+{
+	uint64_t bytes = bsize(order) << FRAME_SHIFT;
+	unsigned best_j = PMEM_NR_ORDERS;
+
+	for (int above = 1; above >= 0; above--) {
+		for (unsigned i = pm->nspans; i-- > 0;) {
+			struct pmem_span *s = &pm->span[i];
+			if ((s->base >= pm->meta_limit) != (above != 0))
+				continue;
+			if (s->base >= limit || limit - s->base < bytes)
+				continue;
+			uint32_t mask = s->free_mask >> order;
+			if (mask == 0)
+				continue;
+			unsigned j = order;
+			uint32_t idx;
+			if (s->end <= limit) {
+				while ((mask & 1u) == 0) {
+					mask >>= 1;
+					j++;
+				}
+				idx = s->head[j];
+			} else if (!span_scan(s, order, limit, &j, &idx)) {
+				continue;
+			}
+			if (j < best_j) {
+				best_j = j;
+				*sp = s;
+				*jp = j;
+				*idxp = idx;
+				if (j == order)
+					return true;    /* an exact fit: nothing is better */
+			}
+		}
+		if (best_j != PMEM_NR_ORDERS)
+			return true;
+	}
+	return false;
+}
+
 int pmem_alloc(struct pmem *pm, unsigned order, pm_t limit, pm_t *pa)
 {
+	struct pmem_span *s;
+	unsigned j;
+	uint32_t idx;
+
 	if (pa == NULL)
 		return SVMM_EINVAL;
 	if (order > PMEM_MAX_ORDER)
 		return SVMM_EORDER;
-	uint64_t bytes = bsize(order) << FRAME_SHIFT;
-
 	port_lock(&pm->lock);
-	/* Highest span first: unlimited requests leave low memory to limited ones. */
-	for (unsigned i = pm->nspans; i-- > 0;) {
-		struct pmem_span *s = &pm->span[i];
-		if (s->base >= limit || limit - s->base < bytes)
-			continue;
-		uint32_t mask = s->free_mask >> order;
-		if (mask == 0)
-			continue;
-		unsigned j = order;
-		uint32_t idx;
-		if (s->end <= limit) {
-			while ((mask & 1u) == 0) {
-				mask >>= 1;
-				j++;
-			}
-			idx = s->head[j];
-		} else if (!span_scan(s, order, limit, &j, &idx)) {
-			continue;
-		}
-		span_take(s, idx, j, order);
-		*pa = s->base + ((uint64_t)idx << FRAME_SHIFT);
+	if (!alloc_pick(pm, order, limit, &s, &j, &idx)) {
 		port_unlock(&pm->lock);
-		return 0;
+		return SVMM_ENOMEM;
 	}
+	span_take(s, idx, j, order);
+	*pa = s->base + ((uint64_t)idx << FRAME_SHIFT);
 	port_unlock(&pm->lock);
-	return SVMM_ENOMEM;
+	return 0;
 }
 
 int pmem_free(struct pmem *pm, pm_t pa, unsigned order)
@@ -581,6 +615,27 @@ struct pmem_frame *pmem_frame(struct pmem *pm, pm_t pa)
 	if (s == NULL)
 		return NULL;
 	return &s->db[(pa - s->base) >> FRAME_SHIFT];
+}
+
+int pmem_block(struct pmem *pm, pm_t pa, pm_t *head, unsigned *order, enum pmem_state *state)
+{
+	port_lock(&pm->lock);
+	struct pmem_span *s = span_find(pm, pa);
+	if (s == NULL) {
+		port_unlock(&pm->lock);
+		return SVMM_ERANGE;
+	}
+	uint32_t h = span_head_of(s, (uint32_t)((pa - s->base) >> FRAME_SHIFT));
+	if (h == PMEM_NIL)
+		port_panic("pmem: frame database tiling is broken");
+	if (head != NULL)
+		*head = s->base + ((uint64_t)h << FRAME_SHIFT);
+	if (order != NULL)
+		*order = s->db[h].order;
+	if (state != NULL)
+		*state = (enum pmem_state)s->db[h].state;
+	port_unlock(&pm->lock);
+	return 0;
 }
 
 uint64_t pmem_free_frames(struct pmem *pm)

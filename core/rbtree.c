@@ -9,27 +9,20 @@
  */
 #include <svmm/rbtree.h>
 
-static inline void set_left(struct rb_node *n, struct rb_node *l)
-{
-	n->rb_left_red = (uintptr_t)l | (n->rb_left_red & RB_RED);
-}
-
+/* Keeps the colour bit, which only the left link carries. */
 static inline void set_child(struct rb_node *n, unsigned dir, struct rb_node *c)
 {
-	if (dir == RB_LEFT)
-		set_left(n, c);
-	else
-		n->rb_right = c;
+	n->rb_link[dir] = (uintptr_t)c | (n->rb_link[dir] & RB_RED);
 }
 
 static inline void set_red(struct rb_node *n)
 {
-	n->rb_left_red |= RB_RED;
+	n->rb_link[RB_LEFT] |= RB_RED;
 }
 
 static inline void set_black(struct rb_node *n)
 {
-	n->rb_left_red &= ~RB_RED;
+	n->rb_link[RB_LEFT] &= ~RB_RED;
 }
 
 /* Make n the child that node[k] had: the root when k == 0, else node[k-1]'s child. */
@@ -59,8 +52,8 @@ void rb_insert(struct rb_root *root, struct rb_path *p, struct rb_node *z)
 {
 	unsigned i = p->depth;   /* z's index on the path */
 
-	z->rb_left_red = RB_RED;  /* a new node is red: rule 4 keeps holding */
-	z->rb_right = NULL;
+	z->rb_link[RB_LEFT] = RB_RED;  /* a new node is red: rule 4 keeps holding */
+	z->rb_link[RB_RIGHT] = 0;
 	relink(root, p, i, z);
 
 	/* Only rule 3 can be broken, between z and its parent. */
@@ -192,13 +185,13 @@ void rb_erase(struct rb_root *root, struct rb_path *p)
 	unsigned hole;
 	bool removed_red;
 
-	if (rb_left(z) != NULL && z->rb_right != NULL) {
+	if (rb_left(z) != NULL && rb_right(z) != NULL) {
 		/*
 		 * Two children: the in-order successor y (leftmost of the right subtree)
 		 * has no left child. Unlink y from its place and put it where z was, with
 		 * z's links and colour; the tree lost a node of y's colour at y's place.
 		 */
-		struct rb_node *y = z->rb_right;
+		struct rb_node *y = rb_right(z);
 		unsigned j;
 
 		p->dir[k] = RB_RIGHT;
@@ -208,16 +201,16 @@ void rb_erase(struct rb_root *root, struct rb_path *p)
 			rb_path_push(p, y, RB_LEFT);
 		}
 		j = p->depth - 1;
-		x = y->rb_right;
+		x = rb_right(y);
 		removed_red = rb_is_red(y);
 		set_child(p->node[j - 1], p->dir[j - 1], x);
-		y->rb_left_red = z->rb_left_red;
-		y->rb_right = z->rb_right;
+		y->rb_link[RB_LEFT] = z->rb_link[RB_LEFT];
+		y->rb_link[RB_RIGHT] = z->rb_link[RB_RIGHT];
 		relink(root, p, k, y);
 		p->node[k] = y;
 		hole = j;
 	} else {
-		x = rb_left(z) != NULL ? rb_left(z) : z->rb_right;
+		x = rb_left(z) != NULL ? rb_left(z) : rb_right(z);
 		removed_red = rb_is_red(z);
 		relink(root, p, k, x);
 		hole = k;
@@ -231,8 +224,8 @@ void rb_replace(struct rb_root *root, const struct rb_path *p, struct rb_node *n
 {
 	const struct rb_node *old = p->node[p->depth - 1];
 
-	new_node->rb_left_red = old->rb_left_red;
-	new_node->rb_right = old->rb_right;
+	new_node->rb_link[RB_LEFT] = old->rb_link[RB_LEFT];
+	new_node->rb_link[RB_RIGHT] = old->rb_link[RB_RIGHT];
 	relink(root, p, p->depth - 1, new_node);
 }
 
@@ -321,7 +314,7 @@ static struct rb_node *bound(const struct rb_root *root, const void *key, rb_key
 				best_depth = p->depth;
 			n = rb_left(n);
 		} else {
-			n = n->rb_right;
+			n = rb_right(n);
 		}
 	}
 	if (p)
@@ -355,7 +348,7 @@ struct rb_node *rb_find(const struct rb_root *root, const void *key, rb_key_cmp 
 			rb_path_push(p, n, c < 0 ? RB_LEFT : RB_RIGHT);
 		if (c == 0)
 			return n;
-		n = c < 0 ? rb_left(n) : n->rb_right;
+		n = rb_child(n, c < 0 ? RB_LEFT : RB_RIGHT);
 	}
 	return NULL;
 }
@@ -412,7 +405,7 @@ static int check_subtree(const struct rb_node *n, unsigned depth, struct check_s
 		st->err = RB_BAD_DEPTH;
 		return -1;
 	}
-	if (rb_is_red(n) && (rb_is_red(rb_left(n)) || rb_is_red(n->rb_right))) {
+	if (rb_is_red(n) && (rb_is_red(rb_left(n)) || rb_is_red(rb_right(n)))) {
 		st->err = RB_BAD_RED_RED;
 		return -1;
 	}
@@ -425,7 +418,7 @@ static int check_subtree(const struct rb_node *n, unsigned depth, struct check_s
 	}
 	st->prev = n;
 	st->count++;
-	rh = check_subtree(n->rb_right, depth + 1, st);
+	rh = check_subtree(rb_right(n), depth + 1, st);
 	if (rh < 0)
 		return -1;
 	if (lh != rh) {

@@ -53,6 +53,18 @@ _Static_assert(sizeof(struct vmem_region) <= 32, "allocated region at most 32 by
 #define REGION(n) SVMM_CONTAINER_OF(n, struct vmem_region, node)
 #define UNIT_OF_SZ(f) SVMM_CONTAINER_OF(f, struct vmem_unit, r.sz)
 
+/*
+ * c ? a : b without a branch. Searches pick "the best so far" at every level on a
+ * coin-toss comparison; compilers turn a plain ?: on memory into a branch that then
+ * mispredicts half the time.
+ */
+static inline uintptr_t sel(bool c, uintptr_t a, uintptr_t b)
+{
+	uintptr_t m = (uintptr_t)0 - (uintptr_t)c;
+
+	return (a & m) | (b & ~m);
+}
+
 /* ---------------------------------------------------------------- the unit pool */
 
 static struct vmem_unit *boot_units(struct vmem *vm)
@@ -189,7 +201,8 @@ static inline bool sz_before(uint64_t s, uint64_t a, const struct rb_node *n)
 {
 	const struct vmem_fnode *f = FNODE(n);
 
-	return s < f->key || (s == f->key && a < sz_addr(f));
+	/* Evaluated without branches: the outcome is a coin toss at every level. */
+	return (s < f->key) | ((s == f->key) & (a < sz_addr(f)));
 }
 
 static void sz_insert(struct vmem *vm, struct vmem_fnode *sz)
@@ -226,6 +239,49 @@ static void sz_path(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *p)
 	rb_path_push(p, n, RB_LEFT);
 }
 
+/*
+ * The in-order neighbour (dir RB_LEFT: predecessor) of the node a path ends at. Found
+ * from the path alone when the node has no child on that side.
+ */
+static struct rb_node *path_neighbour(const struct rb_path *p, unsigned dir)
+{
+	struct rb_node *n = p->node[p->depth - 1];
+	struct rb_node *c = rb_child(n, dir);
+
+	if (c != NULL) {
+		struct rb_node *g;
+
+		while ((g = rb_child(c, !dir)) != NULL)
+			c = g;
+		return c;
+	}
+	for (unsigned i = p->depth - 1; i-- > 0;)
+		if (p->dir[i] == !dir)
+			return p->node[i];
+	return NULL;
+}
+
+/*
+ * Give the size node sz (path p leads to it) the key (size, its address after the
+ * caller's change). A region that shrinks or grows usually moves in the size tree;
+ * when its neighbour on the side it moves towards still orders before (after) it, the
+ * key changes in place and the tree is left alone.
+ */
+static void sz_rekey(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *p, uint64_t size)
+{
+	bool grows = size > sz->key;
+	struct rb_node *nb = path_neighbour(p, grows ? RB_RIGHT : RB_LEFT);
+	uint64_t a = sz_addr(sz);
+
+	if (nb == NULL || (grows ? sz_before(size, a, nb) : !sz_before(size, a, nb))) {
+		sz->key = size;
+		return;
+	}
+	rb_erase(&vm->size_tree, p);
+	sz->key = size;
+	sz_insert(vm, sz);
+}
+
 static void ad_insert_at(struct vmem *vm, struct rb_path *p, struct vmem_fnode *ad)
 {
 	rb_insert(&vm->addr_tree, p, &ad->rb);
@@ -257,22 +313,22 @@ static void ad_neighbours(struct vmem *vm, vm_t addr, struct vmem_fnode **prev,
 			  struct vmem_fnode **next, struct rb_path *p)
 {
 	struct rb_node *n = vm->addr_tree.rb_node;
+	uintptr_t pv = 0, nx = 0;
 
-	*prev = *next = NULL;
 	if (p)
 		rb_path_init(p);
 	while (n != NULL) {
 		struct vmem_fnode *f = FNODE(n);
-		unsigned d = addr < f->key ? RB_LEFT : RB_RIGHT;
+		unsigned d = addr >= f->key;   /* RB_RIGHT when f lies before addr */
 
-		if (d == RB_LEFT)
-			*next = f;
-		else
-			*prev = f;
+		nx = sel(d, nx, (uintptr_t)f);
+		pv = sel(d, (uintptr_t)f, pv);
 		if (p)
 			rb_path_push(p, n, d);
 		n = rb_child(n, d);
 	}
+	*prev = (struct vmem_fnode *)pv;
+	*next = (struct vmem_fnode *)nx;
 }
 
 /* The free region with the greatest address <= addr (its address node), or NULL. */
@@ -290,7 +346,7 @@ static struct vmem_fnode *ad_floor(struct vmem *vm, vm_t addr)
 			best = f;
 			if (addr == f->key)
 				break;
-			n = n->rb_right;
+			n = rb_right(n);
 		}
 	}
 	return best;
@@ -343,21 +399,19 @@ static void carve(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *szp, v
 		sz_path(vm, sz, &p);
 		szp = &p;
 	}
-	rb_erase(&vm->size_tree, szp);
 	vm->free_bytes -= s;
 	if (front == 0 && back == 0) {
+		rb_erase(&vm->size_tree, szp);
 		region_drop(vm, sz);
 		return;
 	}
 	if (front == 0) {
 		/* Nothing lies between a and x + s, so the address node keeps its place. */
 		ad->key = x + s;
-		sz->key = back;
-		sz_insert(vm, sz);
+		sz_rekey(vm, sz, szp, back);
 		return;
 	}
-	sz->key = front;
-	sz_insert(vm, sz);
+	sz_rekey(vm, sz, szp, front);
 	if (back != 0) {
 		struct vmem_fnode *prev, *next;
 
@@ -414,18 +468,18 @@ static void release_commit(struct vmem *vm, struct release_plan *pl)
 		struct vmem_fnode *sz = pl->prev->pair;
 
 		sz_path(vm, sz, &p);
-		rb_erase(&vm->size_tree, &p);
-		sz->key += pl->size;
-		sz_insert(vm, sz);
+		sz_rekey(vm, sz, &p, sz->key + pl->size);
 	} else {
-		/* Growing downwards: no free region lies between addr and next. */
+		/*
+		 * Growing downwards: no free region lies between addr and next, so the
+		 * address node keeps its place. The size node's path is found with its old
+		 * address, before the change.
+		 */
 		struct vmem_fnode *sz = pl->next->pair;
 
 		sz_path(vm, sz, &p);
-		rb_erase(&vm->size_tree, &p);
 		pl->next->key = pl->addr;
-		sz->key += pl->size;
-		sz_insert(vm, sz);
+		sz_rekey(vm, sz, &p, sz->key + pl->size);
 	}
 }
 
@@ -440,7 +494,7 @@ static void used_insert(struct vmem *vm, struct vmem_region *r, vm_t addr, uint6
 	r->size = size;
 	rb_path_init(&p);
 	while (n != NULL) {
-		unsigned d = addr < REGION(n)->addr ? RB_LEFT : RB_RIGHT;
+		unsigned d = addr >= REGION(n)->addr;
 
 		rb_path_push(&p, n, d);
 		n = rb_child(n, d);
@@ -450,33 +504,40 @@ static void used_insert(struct vmem *vm, struct vmem_region *r, vm_t addr, uint6
 	vm->used_bytes += size;
 }
 
-/* The allocated region with the greatest address <= addr, or NULL; path optional. */
-static struct vmem_region *used_floor(struct vmem *vm, vm_t addr, struct rb_path *p)
+/* The allocated region with the greatest address <= addr, or NULL. */
+static struct vmem_region *used_floor(struct vmem *vm, vm_t addr)
 {
 	struct rb_node *n = vm->used_tree.rb_node;
-	struct vmem_region *best = NULL;
-	unsigned best_depth = 0;
+	uintptr_t best = 0;
 
-	if (p)
-		rb_path_init(p);
 	while (n != NULL) {
 		struct vmem_region *r = REGION(n);
-		unsigned d = addr < r->addr ? RB_LEFT : RB_RIGHT;
+		unsigned d = addr >= r->addr;   /* RB_RIGHT: r is a candidate */
 
-		if (p)
-			rb_path_push(p, n, d);
-		if (d == RB_RIGHT) {
-			best = r;
-			if (p)
-				best_depth = p->depth;
-			if (addr == r->addr)
-				break;
-		}
+		best = sel(d, (uintptr_t)r, best);
+		if (addr == r->addr)
+			break;
 		n = rb_child(n, d);
 	}
-	if (p)
-		p->depth = best_depth;
-	return best;
+	return (struct vmem_region *)best;
+}
+
+/* The allocated region starting at addr, with the path to it, or NULL. */
+static struct vmem_region *used_find(struct vmem *vm, vm_t addr, struct rb_path *p)
+{
+	struct rb_node *n = vm->used_tree.rb_node;
+
+	rb_path_init(p);
+	while (n != NULL) {
+		struct vmem_region *r = REGION(n);
+		unsigned d = addr >= r->addr;
+
+		rb_path_push(p, n, d);
+		if (addr == r->addr)
+			return r;
+		n = rb_child(n, d);
+	}
+	return NULL;
 }
 
 /* ---------------------------------------------------------------- validation and fit */
@@ -590,6 +651,25 @@ static int make_xc(const struct vmem *vm, uint64_t size, const struct vmem_const
 	return 0;
 }
 
+/* The first size node of size >= s, with the path to it; NULL if none. */
+static struct rb_node *sz_lower_bound(struct vmem *vm, uint64_t s, struct rb_path *p)
+{
+	struct rb_node *n = vm->size_tree.rb_node, *best = NULL;
+	unsigned best_depth = 0;
+
+	rb_path_init(p);
+	while (n != NULL) {
+		unsigned d = FNODE(n)->key < s;   /* RB_LEFT: n is a candidate */
+
+		rb_path_push(p, n, d);
+		best = (struct rb_node *)sel(d, (uintptr_t)best, (uintptr_t)n);
+		best_depth = (unsigned)sel(d, best_depth, p->depth);
+		n = rb_child(n, d);
+	}
+	p->depth = best_depth;
+	return best;
+}
+
 /* Candidates tried in size order before jumping to a size that must fit. */
 #define XALLOC_SCAN 16
 
@@ -643,26 +723,7 @@ static bool find_fit(struct vmem *vm, uint64_t s, const struct xc *c, struct vme
 	}
 
 	/* Best fit: the first region in (size, address) order that can hold the request. */
-	rb_path_init(path);
-	{
-		struct rb_node *best = NULL;
-		unsigned best_depth = 0;
-
-		n = vm->size_tree.rb_node;
-		while (n != NULL) {
-			if (FNODE(n)->key >= s) {
-				rb_path_push(path, n, RB_LEFT);
-				best = n;
-				best_depth = path->depth;
-				n = rb_left(n);
-			} else {
-				rb_path_push(path, n, RB_RIGHT);
-				n = n->rb_right;
-			}
-		}
-		path->depth = best_depth;
-		n = best;
-	}
+	n = sz_lower_bound(vm, s, path);
 	while (n != NULL) {
 		struct vmem_fnode *sz = FNODE(n);
 
@@ -677,25 +738,11 @@ static bool find_fit(struct vmem *vm, uint64_t s, const struct xc *c, struct vme
 			 * keep scanning the rest one by one, so a fit is never missed.
 			 */
 			struct rb_path jp;
-			struct rb_node *m = vm->size_tree.rb_node, *best = NULL;
-			unsigned best_depth = 0;
+			struct rb_node *m = sz_lower_bound(vm, sure, &jp);
 
-			rb_path_init(&jp);
-			while (m != NULL) {
-				if (FNODE(m)->key >= sure) {
-					rb_path_push(&jp, m, RB_LEFT);
-					best = m;
-					best_depth = jp.depth;
-					m = rb_left(m);
-				} else {
-					rb_path_push(&jp, m, RB_RIGHT);
-					m = m->rb_right;
-				}
-			}
-			if (best != NULL) {
-				jp.depth = best_depth;
+			if (m != NULL) {
 				*path = jp;
-				n = best;
+				n = m;
 				continue;
 			}
 		}
@@ -750,7 +797,7 @@ static bool overlaps_any(struct vmem *vm, vm_t addr, uint64_t size)
 
 	if (f != NULL && f->key + ad_size(f) > addr)
 		return true;
-	r = used_floor(vm, last, NULL);
+	r = used_floor(vm, last);
 	return r != NULL && r->addr + r->size > addr;
 }
 
@@ -839,7 +886,7 @@ int vmem_alloc_fixed(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_regi
 		 * Free regions never touch, so a range not inside one free region either
 		 * meets an allocation or leaves the spans.
 		 */
-		struct vmem_region *u = used_floor(vm, addr + size - 1, NULL);
+		struct vmem_region *u = used_floor(vm, addr + size - 1);
 
 		err = (u != NULL && u->addr + u->size > addr) ? SVMM_EBUSY : SVMM_ERANGE;
 	}
@@ -857,8 +904,8 @@ int vmem_free(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_region **rp
 	if (!SVMM_IS_ALIGNED(addr, vm->quantum) || !SVMM_IS_ALIGNED(size, vm->quantum))
 		return SVMM_EUNALIGNED;
 	port_lock(&vm->lock);
-	r = used_floor(vm, addr, &up);
-	if (r == NULL || r->addr != addr) {
+	r = used_find(vm, addr, &up);
+	if (r == NULL) {
 		struct vmem_fnode *f = ad_floor(vm, addr);
 
 		err = (f != NULL && addr < f->key + ad_size(f)) ? SVMM_EDOUBLEFREE : SVMM_ENOENT;
@@ -884,7 +931,7 @@ struct vmem_region *vmem_lookup(struct vmem *vm, vm_t addr)
 	struct vmem_region *r;
 
 	port_lock(&vm->lock);
-	r = used_floor(vm, addr, NULL);
+	r = used_floor(vm, addr);
 	if (r != NULL && addr - r->addr >= r->size)
 		r = NULL;
 	port_unlock(&vm->lock);

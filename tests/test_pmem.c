@@ -332,6 +332,42 @@ static void test_limit_and_preference(void **state)
 	must_check();
 }
 
+/*
+ * Above the window, a frame is cut from the smallest fitting block of any span before
+ * a large block is split; the window itself is used only when nothing above is left.
+ */
+static void test_pick_smallest_fit(void **state)
+{
+	(void)state;
+	pm_t ml = RAM0 + 16 * MiB;
+	struct pmem_range ram[] = {
+		{ RAM0, 16 * MiB },                      /* the window */
+		{ RAM0 + 32 * MiB + 4 * KiB, 4 * MiB },  /* above, unaligned: has fragments */
+		{ RAM0 + 64 * MiB, 8 * MiB },            /* above: one 8 MiB block */
+	};
+	assert_int_equal(pmem_init(&pm, ram, 3, NULL, 0, ml), 0);
+	struct pmem_stats st;
+	pmem_stats(&pm, &st);
+	assert_int_equal(st.span[2].free_blocks[11], 1);
+	pm_t pa;
+	assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, &pa), 0);
+	assert_true(pa >= ram[1].base && pa < ram[1].base + ram[1].size);
+	pmem_stats(&pm, &st);
+	assert_int_equal(st.span[2].free_blocks[11], 1);
+	assert_int_equal(pmem_alloc(&pm, 11, PMEM_ANY, &pa), 0);
+	assert_int_equal(pa, RAM0 + 64 * MiB);
+	assert_int_equal(pmem_free(&pm, pa, 11), 0);
+	/* Everything above the window goes before anything in it. */
+	uint64_t above = st.span[1].free_frames + st.span[2].free_frames;
+	for (uint64_t i = 0; i < above; i++) {
+		assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, &pa), 0);
+		assert_true(pa >= ml);
+	}
+	assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, &pa), 0);
+	assert_true(pa < ml);
+	must_check();
+}
+
 /* A limit inside a span (not the one it was cut at) is honoured exactly. */
 static void test_limit_inside_span(void **state)
 {
@@ -417,6 +453,28 @@ static void test_alloc_free(void **state)
 			assert_int_equal(pmem_frame(&pm, pa[k] + 4096)->state, PMEM_TAIL);
 		must_check();
 	}
+	/* Every frame of a block leads back to its head. */
+	for (unsigned k = 0; k < 12; k++)
+		for (uint64_t off = 0; off < (4096ull << k); off += 4096ull << (k / 2)) {
+			pm_t h = 0;
+			unsigned o = 99;
+			enum pmem_state ps = PMEM_TAIL;
+			assert_int_equal(pmem_block(&pm, pa[k] + off + 123, &h, &o, &ps), 0);
+			assert_int_equal(h, pa[k]);
+			assert_int_equal(o, k);
+			assert_int_equal(ps, PMEM_ALLOC);
+		}
+	pm_t h;
+	unsigned o;
+	enum pmem_state ps;
+	assert_int_equal(pmem_block(&pm, RAM0 + 4096, &h, &o, &ps), 0);
+	assert_int_equal(h, RAM0);
+	assert_int_equal(o, 6);
+	assert_int_equal(ps, PMEM_META);
+	assert_int_equal(pmem_block(&pm, RAM0 + 64 * MiB, &h, NULL, NULL), SVMM_ERANGE);
+	assert_int_equal(pmem_block(&pm, RAM0 + 63 * MiB, NULL, NULL, &ps), 0);
+	assert_int_equal(ps, PMEM_FREE);
+
 	pmem_stats(&pm, &st);
 	assert_int_equal(st.alloc_frames, (1u << 12) - 1);
 	assert_int_equal(st.free_frames, st0.free_frames - st.alloc_frames);
@@ -491,6 +549,10 @@ static void test_free_errors(void **state)
 	assert_int_equal(pmem_free(&pm, st.span[0].db_pa, 0), SVMM_ERESERVED);
 	assert_int_equal(pmem_free(&pm, st.span[1].db_pa + 4096, 0), SVMM_ERESERVED);
 	assert_int_equal(pmem_free(&pm, d, 3), SVMM_EBUSY);
+	enum pmem_state ps;
+	assert_int_equal(pmem_block(&pm, res.base + 8192, NULL, NULL, &ps), 0);
+	assert_int_equal(ps, PMEM_RESERVED);
+	assert_int_equal(pmem_block(&pm, RAM0 + 12 * MiB, NULL, NULL, &ps), SVMM_ERANGE);
 	snap_same(&s);
 	must_check();
 
@@ -749,6 +811,63 @@ static void test_threads(void **state)
 	must_check();
 }
 
+/* ---- pmem as the source of page-table frames, the way a kernel port uses it ---- */
+
+static int table_alloc(void *ctx, pm_t *pa)
+{
+	struct pmem *p = ctx;
+	return pmem_alloc(p, 0, p->meta_limit, pa);
+}
+
+static void table_free(void *ctx, pm_t pa)
+{
+	if (pmem_free(ctx, pa, 0) != 0)
+		fail_msg("table frame %llx was not a pmem frame", (unsigned long long)pa);
+}
+
+static void test_table_source(void **state)
+{
+	(void)state;
+	pm_t ml = RAM0 + 16 * MiB;
+	struct pmem_range ram = { RAM0, 64 * MiB };
+	assert_int_equal(pmem_init(&pm, &ram, 1, NULL, 0, ml), 0);
+	struct hostsim_table_source src = { table_alloc, table_free, &pm };
+	hostsim_set_table_source(&src);
+	uint64_t nfree = pmem_free_frames(&pm);
+	pm_t t[64];
+	/* Two rounds: the second gets back the frames the first dirtied (LIFO lists),
+	   and they must come zeroed. */
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 64; i++) {
+			assert_int_equal(port_table_alloc(&t[i]), 0);
+			assert_true(t[i] + 4096 <= ml);
+			unsigned char *p = port_pa_to_va(t[i]);
+			for (int j = 0; j < 4096; j++)
+				assert_int_equal(p[j], 0);
+			memset(p, 0xee, 4096);
+		}
+		if (round == 0)
+			for (int i = 0; i < 64; i++)
+				port_table_free(t[i]);
+	}
+	assert_int_equal(hostsim_tables_live(), 64);
+	assert_int_equal(pmem_free_frames(&pm), nfree - 64);
+	/* An injected failure leaves pmem as it was. */
+	struct snap s;
+	snap_take(&s);
+	hostsim_fail_after(1);
+	pm_t x = 0;
+	assert_int_equal(port_table_alloc(&x), SVMM_ENOMEM);
+	assert_int_equal(x, 0);
+	snap_same(&s);
+	for (int i = 0; i < 64; i++)
+		port_table_free(t[i]);
+	assert_int_equal(hostsim_tables_live(), 0);
+	assert_int_equal(pmem_free_frames(&pm), nfree);
+	must_check();
+	hostsim_set_table_source(NULL);
+}
+
 /* The most ranges and reserved ranges init accepts. */
 static void test_init_limits(void **state)
 {
@@ -782,6 +901,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_init_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limit_and_preference, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limit_inside_span, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pick_smallest_fit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gigabyte_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_free, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_errors, setup, teardown),
@@ -790,6 +910,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_check_catches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_table_source, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("pmem", tests, NULL, NULL);
 }

@@ -271,6 +271,31 @@ static void op_put(void)
 	n_put++;
 }
 
+/* pmem_block on a random frame agrees with the model. */
+static void op_block(void)
+{
+	pm_t pa = RAM0 + below(NFRAMES) * 4096, head = 0;
+	unsigned order = 99;
+	enum pmem_state ps = PMEM_TAIL;
+	int err = pmem_block(&pm, pa, &head, &order, &ps);
+	uint8_t m = mst[fidx(pa)];
+	if (m == M_NONE) {
+		assert_int_equal(err, SVMM_ERANGE);
+		return;
+	}
+	assert_int_equal(err, 0);
+	assert_true(head <= pa && pa < head + (4096ull << order));
+	if (m == M_UNAVAIL) {
+		assert_true(ps == PMEM_RESERVED || ps == PMEM_META);
+	} else if (m == M_FREE) {
+		assert_int_equal(ps, PMEM_FREE);
+	} else {
+		assert_int_equal(ps, PMEM_ALLOC);
+		assert_int_equal(fidx(head), mhead[fidx(pa)]);
+		assert_int_equal(order, live[mlive[mhead[fidx(pa)]]].order);
+	}
+}
+
 /* A call that must fail: predict the code from the model, and see nothing change. */
 static void op_bad(bool compare_db)
 {
@@ -335,7 +360,9 @@ static void run(uint64_t ops, unsigned maxorder, pm_t ml, uint64_t check_every,
 		/* Lean towards allocation when much is free and towards freeing when not. */
 		uint64_t used_pct = 100 - mfree * 100 / start_free;
 		uint64_t r = below(100);
-		if (r < 10)
+		if (r < 3)
+			op_block();
+		else if (r < 10)
 			op_bad(compare_db);
 		else if (nlive == 0 || r < 10 + (used_pct < 60 ? 50 : 30))
 			op_alloc(maxorder, ml);

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <pthread.h>
 
+#include <svmm/pmem.h>
 #include <svmm/pt.h>
 #include "hostsim.h"
 #include "pt_testutil.h"
@@ -140,6 +142,14 @@ static void test_root_leaves(void **state)
 		assert_int_equal(hostsim_tables_live(), 1);
 		pt_destroy(&pt);
 	}
+	/* 512 GiB pages below the root of Sv57. */
+	struct pt p57;
+	assert_int_equal(pt_init(&p57, SVMM_SV57, 1), 0);
+	assert_int_equal(pt_map(&p57, 1024 * SVMM_GiB, 512 * SVMM_GiB, 1024 * SVMM_GiB, PT_R), 0);
+	assert_int_equal(leaf_size_at(&p57, 1536 * SVMM_GiB + 77), 512 * SVMM_GiB);
+	assert_int_equal(xlate(&p57, 1536 * SVMM_GiB + 77), 1024 * SVMM_GiB + 77);
+	assert_int_equal(p57.tables, 2);
+	pt_destroy(&p57);
 }
 
 /* Partial unmap/protect split huge pages; emptied tables are freed. */
@@ -646,6 +656,105 @@ static void test_dump(void **state)
 	pt_destroy(&pt);
 }
 
+/* Table frames from pmem over simulated RAM, as the kernel gets them. */
+static struct pmem test_pm;
+
+static int pmem_table_alloc(void *ctx, pm_t *pa)
+{
+	return pmem_alloc(ctx, 0, PMEM_ANY, pa);
+}
+
+static void pmem_table_free(void *ctx, pm_t pa)
+{
+	if (pmem_free(ctx, pa, 0) != 0)
+		fail_msg("pmem_free of table frame 0x%llx failed", (unsigned long long)pa);
+}
+
+static void test_tables_from_pmem(void **state)
+{
+	(void)state;
+	/* 2 MiB of RAM after a 1 MiB "firmware" hole: a few hundred frames in all. */
+	const struct pmem_range ram = { RAM_BASE, 3 * SVMM_MiB };
+	const struct pmem_range fw = { RAM_BASE, SVMM_MiB };
+	assert_int_equal(pmem_init(&test_pm, &ram, 1, &fw, 1, PMEM_ANY), 0);
+	const struct hostsim_table_source src = { pmem_table_alloc, pmem_table_free, &test_pm };
+	hostsim_set_table_source(&src);
+	uint64_t free0 = pmem_free_frames(&test_pm);
+	struct pt pt;
+	assert_int_equal(pt_init(&pt, SVMM_SV48, 2), 0);
+	assert_true(pt.root >= RAM_BASE + SVMM_MiB && pt.root < RAM_BASE + 3 * SVMM_MiB);
+	/* 64 leaf tables' worth of 4 KiB pages, a gigapage split down to 4 KiB. */
+	assert_int_equal(pt_map(&pt, 0x40001000, 0x80001000, 128 * SVMM_MiB, RW), 0);
+	assert_int_equal(pt_map(&pt, 0x80000000, 0x80000000, SVMM_GiB, RW), 0);
+	assert_int_equal(pt_protect(&pt, 0x80201000, 0x1000, PT_R), 0);
+	assert_int_equal(pmem_free_frames(&test_pm), free0 - pt.tables);
+	assert_int_equal(pt_check(&pt), 0);
+	assert_int_equal(pmem_check(&test_pm), 0);
+	/* Real exhaustion, not injection: map until pmem runs dry, then nothing changed. */
+	struct pt_snap before, after;
+	pt_snap_take(&before, &pt, 0, 0);
+	uint64_t freeb = pmem_free_frames(&test_pm);
+	int err = pt_map(&pt, 0x100000000, 0x80001000, (freeb + 8) * 2 * SVMM_MiB, RW);
+	assert_int_equal(err, SVMM_ENOMEM);
+	assert_int_equal(pmem_free_frames(&test_pm), freeb);
+	pt_snap_take(&after, &pt, 0, 0);
+	assert_true(pt_snap_equal(&before, &after));
+	pt_snap_free(&before);
+	pt_snap_free(&after);
+	pt_destroy(&pt);
+	assert_int_equal(pmem_free_frames(&test_pm), free0);
+	assert_int_equal(pmem_check(&test_pm), 0);
+	hostsim_set_table_source(NULL);
+}
+
+/*
+ * Two threads map, protect and unmap in disjoint windows of one pt: pt->lock keeps
+ * the shared upper tables consistent (both windows share the root and the tables
+ * above 1 GiB), and at the end everything is gone and every frame is back.
+ */
+struct thread_arg {
+	struct pt *pt;
+	vm_t base;
+	int errors;
+};
+
+static void *pt_thread(void *p)
+{
+	struct thread_arg *a = p;
+	uint64_t s = a->base | 1;
+	for (int i = 0; i < 3000; i++) {
+		vm_t va = a->base + (pt_test_rand(&s) % 256) * 2 * SVMM_MiB;
+		uint64_t size = (1 + pt_test_rand(&s) % 600) * SVMM_PAGE_SIZE;
+		int e1 = pt_map(a->pt, va, 0x80000000 + (va & 0x3fffffff), size, RW | PT_REPLACE);
+		int e2 = pt_protect(a->pt, va, size, PT_R);
+		pm_t pa;
+		int e3 = pt_translate(a->pt, va + size - 4096, PT_R, 0, &pa, NULL);
+		if (e1 || e2 || e3 || pa != 0x80000000 + ((va + size - 4096) & 0x3fffffff))
+			a->errors++;
+		if (pt_unmap(a->pt, va, size, 0) != 0)
+			a->errors++;
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	(void)state;
+	struct pt pt;
+	assert_int_equal(pt_init(&pt, SVMM_SV48, 1), 0);
+	struct thread_arg a[2] = { { &pt, 0x40000000, 0 }, { &pt, 0x80000000, 0 } };
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, pt_thread, &a[i]), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	assert_int_equal(a[0].errors + a[1].errors, 0);
+	assert_int_equal(pt.tables, 1);
+	assert_int_equal(hostsim_tables_live(), 1);
+	assert_int_equal(pt_check(&pt), 0);
+	pt_destroy(&pt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -660,6 +769,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_oom_every_point, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tables_from_pmem, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("pt", tests, NULL, NULL);
 }

@@ -94,26 +94,26 @@ static void test_checker_catches_violations(void **state)
 	assert_int_equal(rb_check(&root, item_cmp, 4), RB_BAD_COUNT);
 	/* root is it[1], black, with two red children */
 	assert_ptr_equal(root.rb_node, &it[1].rb);
-	it[1].rb.rb_left_red |= RB_RED;
+	it[1].rb.rb_link[RB_LEFT] |= RB_RED;
 	assert_int_equal(rb_check(&root, item_cmp, 3), RB_BAD_ROOT_RED);
-	it[1].rb.rb_left_red &= ~RB_RED;
+	it[1].rb.rb_link[RB_LEFT] &= ~RB_RED;
 	it[0].key = 15;
 	assert_int_equal(rb_check(&root, item_cmp, 3), RB_BAD_ORDER);
 	it[0].key = 0;
-	it[0].rb.rb_left_red &= ~RB_RED;   /* left black, right red: heights differ */
-	it[2].rb.rb_left_red &= ~RB_RED;
+	it[0].rb.rb_link[RB_LEFT] &= ~RB_RED;   /* left black, right red: heights differ */
+	it[2].rb.rb_link[RB_LEFT] &= ~RB_RED;
 	assert_int_equal(rb_check(&root, item_cmp, 3), RB_OK);
-	it[2].rb.rb_left_red |= RB_RED;
-	it[0].rb.rb_left_red &= ~RB_RED;
+	it[2].rb.rb_link[RB_LEFT] |= RB_RED;
+	it[0].rb.rb_link[RB_LEFT] &= ~RB_RED;
 	{
 		struct item extra = { .key = 25 };
-		extra.rb.rb_left_red = RB_RED;
-		extra.rb.rb_right = NULL;
-		it[2].rb.rb_right = &extra.rb;   /* red under red */
+		extra.rb.rb_link[RB_LEFT] = RB_RED;
+		extra.rb.rb_link[RB_RIGHT] = 0;
+		it[2].rb.rb_link[RB_RIGHT] = (uintptr_t)&extra.rb;   /* red under red */
 		assert_int_equal(rb_check(&root, item_cmp, 4), RB_BAD_RED_RED);
-		it[2].rb.rb_left_red &= ~RB_RED;
+		it[2].rb.rb_link[RB_LEFT] &= ~RB_RED;
 		/* now the right side has two blacks below the root, the left one */
-		extra.rb.rb_left_red &= ~RB_RED;
+		extra.rb.rb_link[RB_LEFT] &= ~RB_RED;
 		assert_int_equal(rb_check(&root, item_cmp, 4), RB_BAD_BLACK_HEIGHT);
 	}
 }

@@ -167,6 +167,14 @@ int pmem_put(struct pmem *pm, pm_t pa);
  */
 struct pmem_frame *pmem_frame(struct pmem *pm, pm_t pa);
 
+/*
+ * The block holding the frame at pa (any address inside it): its head's physical
+ * address, order and state (PMEM_FREE, PMEM_ALLOC, PMEM_RESERVED or PMEM_META), each
+ * out-parameter optional. For example the owner of a huge block finds the head from
+ * any of its pages. Returns 0 or SVMM_ERANGE (not RAM). O(spans + orders), locked.
+ */
+int pmem_block(struct pmem *pm, pm_t pa, pm_t *head, unsigned *order, enum pmem_state *state);
+
 /* Free frames in total. */
 uint64_t pmem_free_frames(struct pmem *pm);
 

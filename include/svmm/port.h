@@ -40,6 +40,15 @@ void *port_pa_to_va(pm_t pa);
 pm_t port_va_to_pa(const void *va);
 
 /*
+ * Map the 4 KiB frame at pa, which may lie above the direct map, at a temporary kernel
+ * address, and unmap it. Mappings nest per hart (the kernel uses fixmap slots); the
+ * caller neither sleeps nor migrates between the two calls. For RAM inside the direct
+ * map port_pa_to_va is cheaper and the core uses it instead.
+ */
+void *port_kmap(pm_t pa);
+void port_kunmap(void *va);
+
+/*
  * One zeroed 4 KiB frame for a page table, from direct-mapped memory. Returns 0 and
  * the frame's physical address in *pa, or SVMM_ENOMEM with *pa untouched.
  */

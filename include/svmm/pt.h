@@ -97,7 +97,8 @@ static inline bool pte_is_table(uint64_t pte)
 struct pt {
 	pm_t root;              /* physical address of the root table */
 	enum svmm_mode mode;
-	uint32_t asid;          /* tag for flushes of a user pt */
+	uint32_t asid;          /* tag for flushes of a user pt; the address-space code
+	                           may change it (new ASID or generation) between calls */
 	bool kernel;            /* built by pt_init_kernel: owns both halves */
 	unsigned levels;        /* 3, 4 or 5 */
 	uint64_t tables;        /* table frames this pt owns, root included */

@@ -31,9 +31,15 @@
 #include <svmm/port.h>
 #include <svmm/types.h>
 
+/*
+ * rb_link[RB_LEFT] is the left child pointer with the node's colour in bit 0 (set =
+ * red); rb_link[RB_RIGHT] is the right child pointer. Indexing the links by direction
+ * lets a search step to either child without a branch: the direction taken at each
+ * level is unpredictable, and a mispredicted branch per level costs more than the
+ * comparison itself.
+ */
 struct rb_node {
-	uintptr_t rb_left_red;   /* left child pointer | 1 if this node is red */
-	struct rb_node *rb_right;
+	uintptr_t rb_link[2];
 };
 
 struct rb_root {
@@ -54,28 +60,28 @@ struct rb_path {
 	struct rb_node *node[RB_PATH_MAX];
 };
 
+/* The child of n in direction dir (RB_LEFT or RB_RIGHT), or NULL. */
+static inline struct rb_node *rb_child(const struct rb_node *n, unsigned dir)
+{
+	return (struct rb_node *)(n->rb_link[dir] & ~RB_RED);
+}
+
 /* The left child of n (its colour bit masked off), or NULL. */
 static inline struct rb_node *rb_left(const struct rb_node *n)
 {
-	return (struct rb_node *)(n->rb_left_red & ~RB_RED);
+	return rb_child(n, RB_LEFT);
 }
 
 /* The right child of n, or NULL. */
 static inline struct rb_node *rb_right(const struct rb_node *n)
 {
-	return n->rb_right;
-}
-
-/* The child of n in direction dir (RB_LEFT or RB_RIGHT), or NULL. */
-static inline struct rb_node *rb_child(const struct rb_node *n, unsigned dir)
-{
-	return dir == RB_LEFT ? rb_left(n) : n->rb_right;
+	return rb_child(n, RB_RIGHT);
 }
 
 /* Null links are black (rule 1). */
 static inline bool rb_is_red(const struct rb_node *n)
 {
-	return n != NULL && (n->rb_left_red & RB_RED) != 0;
+	return n != NULL && (n->rb_link[RB_LEFT] & RB_RED) != 0;
 }
 
 /* Empty a path before a search records into it. */

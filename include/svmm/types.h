@@ -65,7 +65,8 @@ enum svmm_err {
 	SVMM_EHALVES     = -22, /* range crosses the user/kernel boundary */
 	SVMM_EFAULT      = -23, /* an access the region does not permit */
 	SVMM_EMODE       = -24, /* paging mode unknown or unsupported */
-	SVMM_ERR_MIN     = -24
+	SVMM_ESTACK      = -25, /* a fault in the stack's guard gap: stack overflow */
+	SVMM_ERR_MIN     = -25
 };
 
 /* A constant, human-readable name for an error code ("SVMM_ENOSPC: no space"). */

@@ -56,4 +56,8 @@ typedef void (*hostsim_flush_hook)(void *ctx, uint32_t asid, vm_t va, uint64_t s
 void hostsim_set_flush_hook(hostsim_flush_hook hook, void *ctx);
 uint64_t hostsim_flush_count(void);
 
+/* port_kmap calls since hostsim_ram_init, and mappings not yet undone by port_kunmap. */
+uint64_t hostsim_kmap_count(void);
+uint64_t hostsim_kmaps_live(void);
+
 #endif /* SVMM_HOSTSIM_H */

@@ -27,6 +27,8 @@ static struct hostsim_table_source table_src;
 static uint64_t fail_countdown;
 static uint64_t alloc_points;
 
+static uint64_t kmap_count, kmaps_live;
+
 static hostsim_flush_hook flush_hook;
 static void *flush_ctx;
 static uint64_t flush_count;
@@ -67,6 +69,7 @@ void hostsim_ram_fini(void)
 	flush_hook = NULL;
 	flush_ctx = NULL;
 	flush_count = 0;
+	kmap_count = kmaps_live = 0;
 }
 
 bool hostsim_ram_contains(pm_t pa, uint64_t size)
@@ -159,6 +162,34 @@ pm_t port_va_to_pa(const void *va)
 	if (ram == NULL || p < ram || p >= ram + ram_size)
 		port_panic("port_va_to_pa: pointer outside simulated RAM");
 	return ram_base + (pm_t)(p - ram);
+}
+
+uint64_t hostsim_kmap_count(void)
+{
+	return kmap_count;
+}
+
+uint64_t hostsim_kmaps_live(void)
+{
+	return kmaps_live;
+}
+
+/* All of simulated RAM is reachable, so a kmap only counts and checks its pairing. */
+void *port_kmap(pm_t pa)
+{
+	if (!SVMM_IS_ALIGNED(pa, SVMM_PAGE_SIZE) || !hostsim_ram_contains(pa, SVMM_PAGE_SIZE))
+		port_panic("port_kmap: not a frame of simulated RAM");
+	kmap_count++;
+	kmaps_live++;
+	return port_pa_to_va(pa);
+}
+
+void port_kunmap(void *va)
+{
+	if (kmaps_live == 0)
+		port_panic("port_kunmap: no kmap to undo");
+	(void)port_va_to_pa(va);
+	kmaps_live--;
 }
 
 int port_table_alloc(pm_t *pa)

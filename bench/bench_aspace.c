@@ -1,0 +1,127 @@
+/*
+ * bench_aspace.c - host timings of the address-space paths the kernel benchmarks count
+ * in instructions (BENCHMARKS.md, "the demonstration kernel"): a demand-zero fault, an
+ * address space's whole life with one touched page, and a switch. Host nanoseconds
+ * are a proxy for the kernel's instruction counts; they show regressions and where
+ * time goes (a 4 KiB zeroing is part of every fault). JSON lines: bench "aspace", case,
+ * ns_per_op, ops.
+ */
+#include <stdio.h>
+
+#include "aspace_fixture.h"
+#include "bench.h"
+
+#define PG SVMM_PAGE_SIZE
+
+static struct aspace as, bs;
+
+static void emit(const char *name, double v[BENCH_RUNS], uint64_t ops)
+{
+	printf("{\"bench\": \"aspace\", \"case\": \"%s\", \"ns_per_op\": %.1f, \"ops\": %llu}\n",
+	       name, bench_median(v), (unsigned long long)ops);
+}
+
+int main(void)
+{
+	if (fx_setup(1024 * SVMM_MiB, 0, SVMM_SV39, 16) != 0)
+		return 1;
+	double v[BENCH_RUNS];
+
+	/* fault-anon: demand-zero faults over a 64 MiB region, zeroing included. */
+	const uint64_t npages = 16384;
+	for (int run = 0; run < BENCH_RUNS; run++) {
+		vm_t va;
+		if (aspace_create(&as, &fx.kpt, &fx.pm) != 0 ||
+		    aspace_map_anon(&as, 0, npages * PG, PT_R | PT_W, 0, &va) != 0)
+			return 1;
+		uint64_t t0 = bench_now_ns();
+		for (uint64_t i = 0; i < npages; i++)
+			if (aspace_fault(&as, va + i * PG, PT_W) != 0)
+				return 1;
+		v[run] = (double)(bench_now_ns() - t0) / (double)npages;
+		aspace_destroy(&as);
+	}
+	emit("fault-anon", v, npages);
+
+	/* fault-random: the same faults in a random page order (deeper lookups, cold tables). */
+	uint64_t rng = BENCH_SEED;
+	static uint32_t order[16384];
+	for (uint32_t i = 0; i < npages; i++)
+		order[i] = i;
+	for (uint32_t i = (uint32_t)npages - 1; i > 0; i--) {
+		uint32_t j = (uint32_t)bench_range(&rng, 0, i), t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (int run = 0; run < BENCH_RUNS; run++) {
+		vm_t va[64];
+		if (aspace_create(&as, &fx.kpt, &fx.pm) != 0)
+			return 1;
+		/* 64 regions of 1 MiB, so that the lookup has a tree to search. */
+		for (int r = 0; r < 64; r++)
+			if (aspace_map_anon(&as, 0, 256 * PG, PT_R | PT_W, 0, &va[r]) != 0)
+				return 1;
+		uint64_t t0 = bench_now_ns();
+		for (uint64_t i = 0; i < npages; i++) {
+			uint32_t p = order[i];
+			if (aspace_fault(&as, va[p / 256] + (p % 256) * PG, PT_R) != 0)
+				return 1;
+		}
+		v[run] = (double)(bench_now_ns() - t0) / (double)npages;
+		aspace_destroy(&as);
+	}
+	emit("fault-random-64-regions", v, npages);
+
+	/* create-destroy: create, map and touch one page, destroy. */
+	const uint64_t lives = 20000;
+	for (int run = 0; run < BENCH_RUNS; run++) {
+		uint64_t t0 = bench_now_ns();
+		for (uint64_t i = 0; i < lives; i++) {
+			vm_t va;
+			if (aspace_create(&as, &fx.kpt, &fx.pm) != 0 ||
+			    aspace_map_anon(&as, 0, PG, PT_R | PT_W, 0, &va) != 0 ||
+			    aspace_fault(&as, va, PT_W) != 0)
+				return 1;
+			aspace_destroy(&as);
+		}
+		v[run] = (double)(bench_now_ns() - t0) / (double)lives;
+	}
+	emit("aspace-create-destroy", v, lives);
+
+	/* switch: alternate two address spaces on one hart (ASIDs current: no flush). */
+	const uint64_t switches = 1000000;
+	if (aspace_create(&as, &fx.kpt, &fx.pm) != 0 || aspace_create(&bs, &fx.kpt, &fx.pm) != 0)
+		return 1;
+	for (int run = 0; run < BENCH_RUNS; run++) {
+		bool flush;
+		uint64_t sum = 0, t0 = bench_now_ns();
+		for (uint64_t i = 0; i < switches; i++)
+			sum += aspace_activate(i & 1 ? &bs : &as, 0, &flush);
+		v[run] = (double)(bench_now_ns() - t0) / (double)switches;
+		if (sum == 0)
+			return 1;
+	}
+	emit("switch", v, switches);
+
+	/* unmap-split: cut a resident 16-page region in the middle and map it back. */
+	const uint64_t cuts = 50000;
+	vm_t base;
+	if (aspace_map_anon(&as, 0, 16 * PG, PT_R | PT_W, 0, &base) != 0)
+		return 1;
+	for (int run = 0; run < BENCH_RUNS; run++) {
+		uint64_t t0 = bench_now_ns();
+		for (uint64_t i = 0; i < cuts; i++) {
+			vm_t va;
+			if (aspace_fault(&as, base + 7 * PG, PT_W) != 0 ||
+			    aspace_unmap(&as, base + 7 * PG, PG) != 0 ||
+			    aspace_map_anon(&as, base + 7 * PG, PG, PT_R | PT_W, ASPACE_FIXED, &va) != 0)
+				return 1;
+		}
+		v[run] = (double)(bench_now_ns() - t0) / (double)cuts;
+	}
+	emit("fault-unmap-split-remap", v, cuts);
+	aspace_destroy(&bs);
+	aspace_destroy(&as);
+	fx_teardown();
+	return 0;
+}

@@ -1,0 +1,976 @@
+/*
+ * aspace.c - user address spaces over pt, vmem and pmem (see svmm/aspace.h and
+ * docs/aspace.md).
+ *
+ * Every operation that changes several structures runs in two steps: first each step
+ * that can fail, in an order whose exact reverse undoes it, then the steps that cannot
+ * fail (freeing frames, linking lists, updating counters). A failure in the first step
+ * walks back through what was done, so the address space is as it was.
+ */
+#include <svmm/aspace.h>
+
+#define PAGE SVMM_PAGE_SIZE
+
+static struct asid_allocator aspace_asid;
+static bool aspace_ready;
+
+/* ---- region structs: a slab of 4 KiB pages per address space ---- */
+
+/*
+ * A slab page starts with this header, padded to one region's size, followed by
+ * region structs. Free regions of a slab are chained through their next field.
+ */
+struct aspace_slab {
+	struct aspace_slab *next;
+	struct aspace_region *free;
+	uint32_t used;
+};
+
+#define SLAB_HDR     64u
+#define SLAB_REGIONS ((unsigned)((PAGE - SLAB_HDR) / sizeof(struct aspace_region)))
+
+_Static_assert(sizeof(struct aspace_slab) <= SLAB_HDR, "slab header too big");
+_Static_assert(sizeof(struct aspace_region) <= 64, "aspace_region grew past 64 bytes");
+
+/* Metadata pages come from pmem below its direct-map limit, reached by the direct map. */
+static int meta_page_alloc(struct aspace *as, void **page)
+{
+	pm_t pa;
+	int err = pmem_alloc(as->pm, 0, as->pm->meta_limit, &pa);
+	if (err != 0)
+		return err;
+	*page = port_pa_to_va(pa);
+	return 0;
+}
+
+static void meta_page_free(struct aspace *as, void *page)
+{
+	if (pmem_free(as->pm, port_va_to_pa(page), 0) != 0)
+		port_panic("aspace: metadata page not allocated from pmem");
+}
+
+/* A zeroed region struct, or SVMM_ENOMEM. */
+static int region_alloc(struct aspace *as, struct aspace_region **rp)
+{
+	struct aspace_slab *s;
+	for (s = as->slabs; s != NULL; s = s->next)
+		if (s->free != NULL)
+			break;
+	if (s == NULL) {
+		void *page;
+		int err = meta_page_alloc(as, &page);
+		if (err != 0)
+			return err;
+		s = page;
+		s->used = 0;
+		s->free = NULL;
+		struct aspace_region *r = (void *)((char *)page + SLAB_HDR);
+		for (unsigned i = SLAB_REGIONS; i-- > 0; ) {
+			r[i].next = s->free;
+			s->free = &r[i];
+		}
+		s->next = as->slabs;
+		as->slabs = s;
+		as->slab_pages++;
+	}
+	struct aspace_region *r = s->free;
+	s->free = r->next;
+	s->used++;
+	__builtin_memset(r, 0, sizeof(*r));
+	*rp = r;
+	return 0;
+}
+
+/* Give a region struct back; an empty slab page goes back to pmem at once. */
+static void region_free(struct aspace *as, struct aspace_region *r)
+{
+	struct aspace_slab *s = (void *)SVMM_ALIGN_DOWN((uintptr_t)r, PAGE);
+	r->next = s->free;
+	s->free = r;
+	if (--s->used != 0)
+		return;
+	struct aspace_slab **pp = &as->slabs;
+	while (*pp != s)
+		pp = &(*pp)->next;
+	*pp = s->next;
+	as->slab_pages--;
+	meta_page_free(as, s);
+}
+
+/* uvmem's node pool is fed by the same metadata pages. */
+static int pool_alloc(void *ctx, void **page)
+{
+	struct aspace *as = ctx;
+	int err = meta_page_alloc(as, page);
+	if (err == 0)
+		as->pool_pages++;
+	return err;
+}
+
+static void pool_free(void *ctx, void *page)
+{
+	struct aspace *as = ctx;
+	as->pool_pages--;
+	meta_page_free(as, page);
+}
+
+/* ---- helpers ---- */
+
+static inline struct aspace_region *node_region(struct vmem_region *n)
+{
+	return n == NULL ? NULL : SVMM_CONTAINER_OF(n, struct aspace_region, node);
+}
+
+static inline vm_t r_end(const struct aspace_region *r)
+{
+	return r->node.addr + r->node.size;
+}
+
+static int check_prot(unsigned prot)
+{
+	if ((prot & ~(PT_R | PT_W | PT_X)) != 0)
+		return SVMM_EINVAL;
+	/* No access at all is what unmap is for; W needs R; W^X for user memory. */
+	if (prot == 0 || ((prot & PT_W) && !(prot & PT_R)) ||
+	    (prot & (PT_W | PT_X)) == (PT_W | PT_X))
+		return SVMM_EPERM;
+	return 0;
+}
+
+static int check_range(const struct aspace *as, vm_t va, uint64_t size)
+{
+	if (size == 0)
+		return SVMM_EZEROSIZE;
+	if (!SVMM_IS_ALIGNED(va, PAGE) || !SVMM_IS_ALIGNED(size, PAGE))
+		return SVMM_EUNALIGNED;
+	if (va + size < va)
+		return SVMM_EOVERFLOW;
+	if (va < SVMM_NULL_GUARD || va + size > as->user_end)
+		return SVMM_ERANGE;
+	return 0;
+}
+
+/* Zero a data frame: through the direct map when it lies in it, else through kmap. */
+static void frame_zero(struct aspace *as, pm_t pa)
+{
+	pm_t limit = as->pm->meta_limit;
+	if (limit == PMEM_ANY || pa + PAGE <= limit) {
+		__builtin_memset(port_pa_to_va(pa), 0, PAGE);
+		return;
+	}
+	void *p = port_kmap(pa);
+	__builtin_memset(p, 0, PAGE);
+	port_kunmap(p);
+}
+
+static void frame_free(struct aspace *as, pm_t pa)
+{
+	if (pmem_free(as->pm, pa, 0) != 0)
+		port_panic("aspace: user frame not a single pmem frame");
+}
+
+/*
+ * The region list is kept in address order. The neighbour is found through uvmem when
+ * the new region touches an allocated one (what best fit produces nearly always), else
+ * by a scan of the list.
+ */
+static void list_insert(struct aspace *as, struct aspace_region *r)
+{
+	struct aspace_region *prev = NULL, *next;
+	vm_t a = r->node.addr, e = r_end(r);
+	if ((next = node_region(e < as->user_end ? vmem_lookup(&as->uvmem, e) : NULL)) != NULL) {
+		prev = next->prev;
+	} else if ((prev = node_region(vmem_lookup(&as->uvmem, a - 1))) == NULL) {
+		for (struct aspace_region *x = as->regions; x != NULL && x->node.addr < a;
+		     x = x->next)
+			prev = x;
+	}
+	r->prev = prev;
+	r->next = prev != NULL ? prev->next : as->regions;
+	if (r->next != NULL)
+		r->next->prev = r;
+	if (prev != NULL)
+		prev->next = r;
+	else
+		as->regions = r;
+	as->nregions++;
+}
+
+static void list_remove(struct aspace *as, struct aspace_region *r)
+{
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else
+		as->regions = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	as->nregions--;
+}
+
+/* The first region that overlaps [va, end), or NULL. */
+static struct aspace_region *first_overlap(struct aspace *as, vm_t va, vm_t end)
+{
+	struct aspace_region *r = node_region(vmem_lookup(&as->uvmem, va));
+	if (r != NULL)
+		return r;
+	for (r = as->regions; r != NULL && r->node.addr < end; r = r->next)
+		if (r_end(r) > va)
+			return r;
+	return NULL;
+}
+
+/* ---- set-up and tear-down ---- */
+
+int aspace_sys_init(unsigned asid_bits, unsigned nharts)
+{
+	int err = asid_init(&aspace_asid, asid_bits, nharts);
+	aspace_ready = err == 0;
+	return err;
+}
+
+struct asid_allocator *aspace_asids(void)
+{
+	return &aspace_asid;
+}
+
+int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm)
+{
+	if (as == NULL || kernel == NULL || pm == NULL || !aspace_ready || !kernel->kernel)
+		return SVMM_EINVAL;
+	__builtin_memset(as, 0, sizeof(*as));
+	as->pm = pm;
+	uint64_t slot = svmm_slot_size(kernel->mode);
+	as->user_end = (vm_t)SVMM_USER_SLOTS * slot;
+	as->stack_top = svmm_user_end(kernel->mode);
+	uint64_t max = ASPACE_STACK_MAX;
+	if (max > slot - ASPACE_STACK_GUARD)
+		max = slot - ASPACE_STACK_GUARD;
+	as->stack_limit = as->stack_top - max;
+	as->stack_low = as->stack_top;
+	int err = pt_init(&as->pt, kernel->mode, 0);
+	if (err != 0)
+		return err;
+	pt_clone_kernel(&as->pt, kernel);
+	as->pool_src.alloc = pool_alloc;
+	as->pool_src.free = pool_free;
+	as->pool_src.ctx = as;
+	err = vmem_init(&as->uvmem, SVMM_NULL_GUARD, as->user_end - SVMM_NULL_GUARD, PAGE,
+			&as->pool_src);
+	if (err != 0) {
+		pt_destroy(&as->pt);
+		return err;
+	}
+	return 0;
+}
+
+/* pt_walk callback: give back each anonymous 4 KiB frame. */
+static int free_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
+{
+	struct aspace *as = ctx;
+	(void)va;
+	(void)pte;
+	if (size != PAGE)
+		port_panic("aspace: anonymous memory mapped by a huge page");
+	frame_free(as, pa);
+	as->resident--;
+	return 0;
+}
+
+void aspace_destroy(struct aspace *as)
+{
+	port_lock(&as->lock);
+	for (unsigned h = 0; h < aspace_asid.nharts; h++)
+		asid_deactivate(&aspace_asid, as->asid_ctx, h);
+	/*
+	 * No hart runs this address space and its ASID is not handed out again before a
+	 * rollover, which flushes every hart, so frames may go back before the tables.
+	 */
+	for (struct aspace_region *r = as->regions; r != NULL; r = r->next)
+		if (r->kind == ASPACE_ANON)
+			pt_walk(&as->pt, r->node.addr, r->node.size, free_leaf, as);
+	pt_walk(&as->pt, as->stack_limit, as->stack_top - as->stack_limit, free_leaf, as);
+	pt_destroy(&as->pt);
+	while (as->regions != NULL) {
+		struct aspace_region *r = as->regions;
+		list_remove(as, r);
+		if (vmem_free(&as->uvmem, r->node.addr, r->node.size, NULL) != 0)
+			port_panic("aspace_destroy: region unknown to uvmem");
+		region_free(as, r);
+	}
+	if (vmem_destroy(&as->uvmem) != 0)
+		port_panic("aspace_destroy: uvmem still holds allocations");
+	if (as->resident != 0 || as->slab_pages != 0 || as->slabs != NULL)
+		port_panic("aspace_destroy: frames or region structs unaccounted for");
+	port_unlock(&as->lock);
+}
+
+/* ---- mapping ---- */
+
+/* Place r (size given) in uvmem: fixed, at the hint, or best fit with an alignment. */
+static int place(struct aspace *as, struct aspace_region *r, vm_t hint, uint64_t size,
+		 unsigned flags, uint64_t align, uint64_t phase)
+{
+	if (flags & ASPACE_FIXED)
+		return vmem_alloc_fixed(&as->uvmem, hint, size, &r->node);
+	if (hint != 0 && check_range(as, hint, size) == 0) {
+		int err = vmem_alloc_fixed(&as->uvmem, hint, size, &r->node);
+		if (err != SVMM_EBUSY)
+			return err;
+	}
+	vm_t addr;
+	if (align > PAGE) {
+		struct vmem_constraint c = { 0 };
+		c.align = align;
+		c.phase = phase;
+		int err = vmem_xalloc(&as->uvmem, size, &c, &r->node, &addr);
+		if (err != SVMM_ENOSPC)
+			return err;
+	}
+	return vmem_alloc(&as->uvmem, size, &r->node, &addr);
+}
+
+static int map_region(struct aspace *as, vm_t hint, pm_t pa, uint64_t size, unsigned prot,
+		      unsigned flags, unsigned kind, vm_t *addrp)
+{
+	unsigned ptflags = 0;
+	uint64_t align = 0, phase = 0;
+	int err = check_prot(prot);
+	if (err != 0)
+		return err;
+	if (kind == ASPACE_ANON && (flags & ~ASPACE_FIXED) != 0)
+		return SVMM_EINVAL;
+	if (kind == ASPACE_PHYS) {
+		if ((flags & ~(ASPACE_FIXED | ASPACE_IO | ASPACE_NC)) != 0 ||
+		    (flags & (ASPACE_IO | ASPACE_NC)) == (ASPACE_IO | ASPACE_NC))
+			return SVMM_EINVAL;
+		ptflags = (flags & ASPACE_IO) ? PT_IO : (flags & ASPACE_NC) ? PT_NC : 0;
+	}
+	if (addrp == NULL)
+		return SVMM_EINVAL;
+	if (size == 0)
+		return SVMM_EZEROSIZE;
+	if (!SVMM_IS_ALIGNED(size, PAGE) || !SVMM_IS_ALIGNED(pa, PAGE))
+		return SVMM_EUNALIGNED;
+	if (kind == ASPACE_PHYS && (pa + size < pa || pa + size > PT_PA_LIMIT))
+		return pa + size < pa ? SVMM_EOVERFLOW : SVMM_ERANGE;
+	if (flags & ASPACE_FIXED) {
+		err = check_range(as, hint, size);
+		if (err != 0)
+			return err;
+	} else if (size > as->user_end - SVMM_NULL_GUARD) {
+		return SVMM_ENOSPC;
+	}
+	/* Placement that lets the page tables use 2 MiB (or 1 GiB) pages. */
+	if (kind == ASPACE_ANON && size >= 2 * SVMM_MiB) {
+		align = 2 * SVMM_MiB;
+	} else if (kind == ASPACE_PHYS) {
+		align = size >= SVMM_GiB ? SVMM_GiB : size >= 2 * SVMM_MiB ? 2 * SVMM_MiB : 0;
+		phase = align ? pa & (align - 1) : 0;
+	}
+
+	port_lock(&as->lock);
+	struct aspace_region *r;
+	err = region_alloc(as, &r);
+	if (err != 0)
+		goto out;
+	err = place(as, r, hint, size, flags, align, phase);
+	if (err != 0) {
+		region_free(as, r);
+		goto out;
+	}
+	r->prot = (uint16_t)prot;
+	r->kind = (uint16_t)kind;
+	r->pa = pa;
+	r->ptflags = ptflags;
+	if (kind == ASPACE_PHYS) {
+		err = pt_map(&as->pt, r->node.addr, pa, size, prot | PT_U | ptflags);
+		if (err != 0) {
+			/* As with cut_undo: the allocation just made gave back what this needs. */
+			if (vmem_free(&as->uvmem, r->node.addr, size, NULL) != 0)
+				port_panic("aspace: cannot undo a fresh uvmem allocation");
+			region_free(as, r);
+			goto out;
+		}
+	}
+	list_insert(as, r);
+	*addrp = r->node.addr;
+out:
+	port_unlock(&as->lock);
+	return err;
+}
+
+int aspace_map_anon(struct aspace *as, vm_t hint, uint64_t size, unsigned prot,
+		    unsigned flags, vm_t *addrp)
+{
+	return map_region(as, hint, 0, size, prot, flags, ASPACE_ANON, addrp);
+}
+
+int aspace_map_phys(struct aspace *as, vm_t hint, pm_t pa, uint64_t size, unsigned prot,
+		    unsigned flags, vm_t *addrp)
+{
+	return map_region(as, hint, pa, size, prot, flags, ASPACE_PHYS, addrp);
+}
+
+/* ---- cutting regions: shared by unmap and protect ---- */
+
+/*
+ * A change of uvmem that can be undone: the region whose node moves, where it was and
+ * where it goes. uvmem has no partial free, so cutting a region is "free it, allocate
+ * the pieces fixed"; each step is logged so that a failure replays the log backwards.
+ * Undoing walks uvmem back through the states it was in a moment ago, so it never
+ * needs more free-region nodes than the forward steps gave back, and vmem returns a
+ * pool page only while a page's worth of free nodes stays: an undo cannot fail.
+ */
+struct cut_op {
+	struct aspace_region *r;
+	vm_t addr;
+	uint64_t size;
+	bool alloc;          /* true: alloc_fixed(addr, size, r), false: free(addr, size) */
+};
+
+struct cut_log {
+	unsigned n;
+	struct cut_op op[8];
+};
+
+static int cut_do(struct aspace *as, struct cut_log *log, struct aspace_region *r,
+		  vm_t addr, uint64_t size, bool alloc)
+{
+	int err = alloc ? vmem_alloc_fixed(&as->uvmem, addr, size, &r->node)
+			: vmem_free(&as->uvmem, addr, size, NULL);
+	if (err != 0)
+		return err;
+	if (log->n == sizeof(log->op) / sizeof(log->op[0]))
+		port_panic("aspace: cut log overflow");
+	log->op[log->n++] = (struct cut_op){ r, addr, size, alloc };
+	return 0;
+}
+
+static void cut_undo(struct aspace *as, struct cut_log *log)
+{
+	while (log->n > 0) {
+		struct cut_op *o = &log->op[--log->n];
+		int err = o->alloc ? vmem_free(&as->uvmem, o->addr, o->size, NULL)
+				   : vmem_alloc_fixed(&as->uvmem, o->addr, o->size, &o->r->node);
+		if (err != 0)
+			port_panic("aspace: cannot undo a uvmem change");
+	}
+}
+
+
+/* Link piece right after r in the region list. */
+static void link_after(struct aspace *as, struct aspace_region *r, struct aspace_region *piece)
+{
+	piece->prev = r;
+	piece->next = r->next;
+	if (r->next != NULL)
+		r->next->prev = piece;
+	r->next = piece;
+	as->nregions++;
+}
+
+/*
+ * Cut r at address at (strictly inside it): r keeps [start, at), piece gets [at, end)
+ * with r's attributes and follows r in the list.
+ */
+static int cut_at(struct aspace *as, struct cut_log *log, struct aspace_region *r,
+		  vm_t at, struct aspace_region *piece)
+{
+	vm_t a = r->node.addr, e = r_end(r);
+	int err = cut_do(as, log, r, a, e - a, false);
+	if (err == 0)
+		err = cut_do(as, log, r, a, at - a, true);
+	if (err == 0)
+		err = cut_do(as, log, piece, at, e - at, true);
+	if (err != 0) {
+		cut_undo(as, log);
+		return err;
+	}
+	piece->prot = r->prot;
+	piece->kind = r->kind;
+	piece->ptflags = r->ptflags;
+	piece->pa = r->kind == ASPACE_PHYS ? r->pa + (at - a) : 0;
+	link_after(as, r, piece);
+	return 0;
+}
+
+/*
+ * The range [va, end) made of whole regions: the regions crossing va or end are cut
+ * there, taking region structs from spare[] (two at most, allocated by the caller).
+ * Returns the first region inside the range (NULL if none) in *startp, and the pieces
+ * made in cut[] for cut_range_undo. On failure nothing has changed.
+ */
+struct cut_state {
+	struct cut_log log;
+	struct aspace_region *piece[2];
+	struct aspace_region *spare[2];
+	struct aspace_region *start;      /* first region inside [va, end) after the cuts */
+};
+
+static void cut_range_undo(struct aspace *as, struct cut_state *cs)
+{
+	for (unsigned i = 2; i-- > 0; )
+		if (cs->piece[i] != NULL)
+			list_remove(as, cs->piece[i]);
+	cut_undo(as, &cs->log);
+	cs->piece[0] = cs->piece[1] = NULL;
+}
+
+/* Give back the spare structs no cut used (all of them after cut_range_undo). */
+static void cut_spares_put(struct aspace *as, struct cut_state *cs)
+{
+	for (unsigned i = 0; i < 2; i++)
+		if (cs->spare[i] != NULL && cs->spare[i] != cs->piece[0] &&
+		    cs->spare[i] != cs->piece[1])
+			region_free(as, cs->spare[i]);
+}
+
+static int cut_range(struct aspace *as, struct cut_state *cs, vm_t va, vm_t end,
+		     struct aspace_region *first)
+{
+	__builtin_memset(cs, 0, sizeof(*cs));
+	/* How many cuts, hence spare structs, the range needs. */
+	struct aspace_region *last = node_region(vmem_lookup(&as->uvmem, end - 1));
+	bool cut_lo = first != NULL && first->node.addr < va;
+	bool cut_hi = last != NULL && r_end(last) > end;
+	unsigned n = 0;
+	for (unsigned i = 0; i < (unsigned)cut_lo + (unsigned)cut_hi; i++, n++) {
+		int err = region_alloc(as, &cs->spare[i]);
+		if (err != 0) {
+			cut_spares_put(as, cs);
+			return err;
+		}
+	}
+	int err = 0;
+	n = 0;
+	cs->start = first;
+	if (cut_lo) {
+		err = cut_at(as, &cs->log, first, va, cs->spare[n]);
+		if (err != 0)
+			goto fail;
+		cs->piece[0] = cs->spare[n++];
+		cs->start = cs->piece[0];
+		if (last == first)
+			last = cs->piece[0];
+	}
+	if (cut_hi) {
+		err = cut_at(as, &cs->log, last, end, cs->spare[n]);
+		if (err != 0)
+			goto fail;
+		cs->piece[1] = cs->spare[n];
+	}
+	if (cs->start != NULL && cs->start->node.addr >= end)
+		cs->start = NULL;
+	return 0;
+fail:
+	cut_range_undo(as, cs);
+	cut_spares_put(as, cs);
+	return err;
+}
+
+/* ---- unmap ---- */
+
+/*
+ * Frames to free once the page tables no longer map them, chained through the owner
+ * field of their pmem frame entries (the allocator's to use while it holds them), so
+ * that collecting any number of them needs no memory.
+ */
+struct frame_chain {
+	struct aspace *as;
+	pm_t head;
+	uint64_t n;
+};
+
+static int chain_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
+{
+	struct frame_chain *c = ctx;
+	(void)va;
+	(void)pte;
+	if (size != PAGE)
+		port_panic("aspace: anonymous memory mapped by a huge page");
+	struct pmem_frame *f = pmem_frame(c->as->pm, pa);
+	if (f == NULL)
+		port_panic("aspace: anonymous frame outside RAM");
+	f->u.owner = c->head;
+	c->head = pa;
+	c->n++;
+	return 0;
+}
+
+int aspace_unmap(struct aspace *as, vm_t va, uint64_t size)
+{
+	int err = check_range(as, va, size);
+	if (err != 0)
+		return err;
+	vm_t end = va + size;
+	port_lock(&as->lock);
+	struct aspace_region *first = first_overlap(as, va, end);
+	if (first == NULL)
+		goto out;               /* nothing mapped there: done, as munmap */
+	struct cut_state cs;
+	err = cut_range(as, &cs, va, end, first);
+	if (err != 0)
+		goto out;
+
+	/* Collect the frames of anonymous regions while uvmem still knows the regions. */
+	struct frame_chain chain = { as, 0, 0 };
+	struct aspace_region *r, *stop;
+	for (r = cs.start; r != NULL && r->node.addr < end; r = r->next)
+		if (r->kind == ASPACE_ANON)
+			pt_walk(&as->pt, r->node.addr, r->node.size, chain_leaf, &chain);
+	stop = r;
+
+	/*
+	 * The fallible steps, each undone by a bounded replay: freeing the first region
+	 * (it may need one vmem node: both its neighbours may be allocated), then the
+	 * page tables (all or nothing; a table to split a huge page of a phys region).
+	 * Every later region has a free left neighbour once the first is gone, so its
+	 * free only merges and cannot fail.
+	 */
+	struct aspace_region *head = cs.start;
+	err = vmem_free(&as->uvmem, head->node.addr, head->node.size, NULL);
+	if (err != 0)
+		goto undo_cuts;
+	err = pt_unmap(&as->pt, va, size, PT_MISSING_OK);
+	if (err != 0) {
+		if (vmem_alloc_fixed(&as->uvmem, head->node.addr, head->node.size,
+				     &head->node) != 0)
+			port_panic("aspace: cannot undo a uvmem free");
+		goto undo_cuts;
+	}
+	for (r = head->next; r != stop; r = r->next)
+		if (vmem_free(&as->uvmem, r->node.addr, r->node.size, NULL) != 0)
+			port_panic("aspace: a merging uvmem free failed");
+
+	/* The TLB no longer holds the frames: give them back. */
+	while (chain.head != 0) {
+		pm_t pa = chain.head;
+		chain.head = pmem_frame(as->pm, pa)->u.owner;
+		frame_free(as, pa);
+	}
+	as->resident -= chain.n;
+	for (r = head; r != stop; ) {
+		struct aspace_region *next = r->next;
+		list_remove(as, r);
+		region_free(as, r);
+		r = next;
+	}
+	/* Cut pieces inside the range went with the loop above; they are not spares. */
+	cut_spares_put(as, &cs);
+	goto out;
+
+undo_cuts:
+	cut_range_undo(as, &cs);
+	cut_spares_put(as, &cs);
+out:
+	port_unlock(&as->lock);
+	return err;
+}
+
+/* ---- protect ---- */
+
+int aspace_protect(struct aspace *as, vm_t va, uint64_t size, unsigned prot)
+{
+	int err = check_prot(prot);
+	if (err == 0)
+		err = check_range(as, va, size);
+	if (err != 0)
+		return err;
+	vm_t end = va + size;
+	port_lock(&as->lock);
+	/* The range must be covered by regions without a hole, as mprotect requires. */
+	struct aspace_region *first = first_overlap(as, va, end);
+	vm_t covered = va;
+	for (struct aspace_region *r = first; r != NULL && r->node.addr < end; r = r->next) {
+		if (r->node.addr > covered)
+			break;
+		covered = r_end(r);
+	}
+	if (first == NULL || covered < end) {
+		err = SVMM_ENOENT;
+		goto out;
+	}
+	struct cut_state cs;
+	err = cut_range(as, &cs, va, end, first);
+	if (err != 0)
+		goto out;
+	err = pt_protect(&as->pt, va, size, prot | PT_U | PT_MISSING_OK);
+	if (err != 0) {
+		cut_range_undo(as, &cs);
+		cut_spares_put(as, &cs);
+		goto out;
+	}
+	for (struct aspace_region *r = cs.start; r != NULL && r->node.addr < end; r = r->next)
+		r->prot = (uint16_t)prot;
+out:
+	port_unlock(&as->lock);
+	return err;
+}
+
+/* ---- page faults ---- */
+
+int aspace_fault(struct aspace *as, vm_t va, unsigned access)
+{
+	if (access != PT_R && access != PT_W && access != PT_X)
+		return SVMM_EINVAL;
+	vm_t page = SVMM_ALIGN_DOWN(va, PAGE);
+	unsigned prot;
+	bool stack = false;
+	int err = 0;
+	port_lock(&as->lock);
+	if (va < as->user_end) {
+		struct aspace_region *r = node_region(vmem_lookup(&as->uvmem, va));
+		if (r == NULL) {
+			err = SVMM_EFAULT;
+			goto out;
+		}
+		prot = r->prot;
+		if ((access & prot) != access) {
+			err = SVMM_EPERM;
+			goto out;
+		}
+		if (r->kind == ASPACE_PHYS) {
+			/* Mapped eagerly: only a stale TLB entry can have faulted. */
+			err = pt_translate(&as->pt, va, access, PT_PRIV_U, NULL, NULL);
+			goto out;
+		}
+	} else if (va < as->stack_top && va >= as->stack_limit) {
+		prot = PT_R | PT_W;
+		stack = true;
+		if (access == PT_X) {
+			err = SVMM_EPERM;
+			goto out;
+		}
+	} else {
+		bool guard = va < as->stack_limit && va >= as->stack_limit - ASPACE_STACK_GUARD;
+		err = guard ? SVMM_ESTACK : SVMM_EFAULT;
+		goto out;
+	}
+
+	/* Demand zero: one frame, zeroed, mapped with the region's permissions. */
+	pm_t pa;
+	err = pmem_alloc(as->pm, 0, PMEM_ANY, &pa);
+	if (err != 0)
+		goto out;
+	frame_zero(as, pa);
+	err = pt_map(&as->pt, page, pa, PAGE, prot | PT_U);
+	if (err != 0) {
+		frame_free(as, pa);
+		/* Another hart resolved the same fault first: retry the access. */
+		if (err == SVMM_EEXIST)
+			err = 0;
+		goto out;
+	}
+	as->resident++;
+	as->faults++;
+	if (stack) {
+		as->stack_pages++;
+		if (page < as->stack_low)
+			as->stack_low = page;
+	}
+out:
+	port_unlock(&as->lock);
+	return err;
+}
+
+/* ---- switching ---- */
+
+uint64_t aspace_activate(struct aspace *as, unsigned hart, bool *flush_local)
+{
+	port_lock(&as->lock);
+	as->pt.asid = asid_activate(&aspace_asid, &as->asid_ctx, hart, flush_local);
+	uint64_t satp = pt_satp(&as->pt);
+	port_unlock(&as->lock);
+	return satp;
+}
+
+int aspace_set_stack_limit(struct aspace *as, uint64_t max)
+{
+	if (max == 0)
+		return SVMM_EZEROSIZE;
+	if (!SVMM_IS_ALIGNED(max, PAGE))
+		return SVMM_EUNALIGNED;
+	if (max > as->stack_top - as->user_end - ASPACE_STACK_GUARD)
+		return SVMM_ERANGE;
+	int err = 0;
+	port_lock(&as->lock);
+	if (as->stack_top - max > as->stack_low)
+		err = SVMM_EBUSY;
+	else
+		as->stack_limit = as->stack_top - max;
+	port_unlock(&as->lock);
+	return err;
+}
+
+void aspace_deactivate(struct aspace *as, unsigned hart)
+{
+	asid_deactivate(&aspace_asid, as->asid_ctx, hart);
+}
+
+/* ---- queries ---- */
+
+struct aspace_region *aspace_lookup(struct aspace *as, vm_t va)
+{
+	if (va < SVMM_NULL_GUARD || va >= as->user_end)
+		return NULL;
+	return node_region(vmem_lookup(&as->uvmem, va));
+}
+
+void aspace_stats(struct aspace *as, struct aspace_stats *st)
+{
+	port_lock(&as->lock);
+	__builtin_memset(st, 0, sizeof(*st));
+	st->regions = as->nregions;
+	st->resident = as->resident;
+	st->stack_pages = as->stack_pages;
+	st->slab_pages = as->slab_pages;
+	st->pool_pages = as->pool_pages;
+	st->tables = as->pt.tables;
+	st->faults = as->faults;
+	for (struct aspace_region *r = as->regions; r != NULL; r = r->next)
+		st->mapped_bytes += r->node.size;
+	port_unlock(&as->lock);
+}
+
+/* ---- the invariant checker ---- */
+
+struct check_ctx {
+	struct aspace *as;
+	svmm_print_fn out;
+	void *octx;
+	int err;
+	struct aspace_region *cursor;    /* vmem_walk: the next region expected */
+	uint64_t anon, stack;
+};
+
+static void check_fail(struct check_ctx *c, const char *what, vm_t va)
+{
+	if (c->err == 0 && c->out != NULL)
+		svmm_printline(c->out, c->octx, "aspace_check: %s at 0x%llx", what,
+			       (unsigned long long)va);
+	c->err = SVMM_EINVAL;
+}
+
+/* uvmem's allocated spans, in address order, are exactly the region list. */
+static void check_span(void *ctx, vm_t addr, uint64_t size, bool used)
+{
+	struct check_ctx *c = ctx;
+	if (!used)
+		return;
+	struct aspace_region *r = c->cursor;
+	if (r == NULL || r->node.addr != addr || r->node.size != size)
+		check_fail(c, "uvmem allocation not in the region list", addr);
+	else
+		c->cursor = r->next;
+}
+
+static int check_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
+{
+	struct check_ctx *c = ctx;
+	struct aspace *as = c->as;
+	unsigned prot;
+	if ((pte & PTE_U) == 0 || (pte & PTE_G) != 0)
+		check_fail(c, "user leaf without U or with G", va);
+	if (va >= as->user_end) {
+		prot = PT_R | PT_W;
+		if (va < as->stack_limit || va + size > as->stack_top || va < as->stack_low)
+			check_fail(c, "leaf in slot 255 outside the stack", va);
+		c->stack++;
+	} else {
+		struct aspace_region *r = aspace_lookup(as, va);
+		if (r == NULL || va + size > r_end(r)) {
+			check_fail(c, "leaf outside every region", va);
+			return 0;
+		}
+		prot = r->prot;
+		if (r->kind == ASPACE_PHYS) {
+			if (pa != r->pa + (va - r->node.addr))
+				check_fail(c, "phys region maps a foreign frame", va);
+			if ((pte & (PTE_R | PTE_W | PTE_X)) != prot)
+				check_fail(c, "leaf permissions differ from the region's", va);
+			return 0;
+		}
+		c->anon++;
+	}
+	if ((pte & (PTE_R | PTE_W | PTE_X)) != prot)
+		check_fail(c, "leaf permissions differ from the region's", va);
+	if (size != PAGE) {
+		check_fail(c, "anonymous leaf is not 4 KiB", va);
+		return 0;
+	}
+	struct pmem_frame *f = pmem_frame(as->pm, pa);
+	if (f == NULL || f->state != PMEM_ALLOC || f->order != 0)
+		check_fail(c, "anonymous frame not allocated in pmem", va);
+	return 0;
+}
+
+int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
+{
+	struct check_ctx c = { as, out, ctx, 0, NULL, 0, 0 };
+	port_lock(&as->lock);
+	if (vmem_check(&as->uvmem) != 0)
+		check_fail(&c, "vmem_check failed", 0);
+	if (pt_check(&as->pt) != 0)
+		check_fail(&c, "pt_check failed", 0);
+	/* The list: sorted, disjoint, inside uvmem, each region its own uvmem node. */
+	uint64_t n = 0;
+	vm_t prev_end = SVMM_NULL_GUARD;
+	struct aspace_region *prev = NULL;
+	for (struct aspace_region *r = as->regions; r != NULL; prev = r, r = r->next, n++) {
+		if (r->prev != prev)
+			check_fail(&c, "region list links broken", r->node.addr);
+		if (r->node.addr < prev_end || r_end(r) > as->user_end || r->node.size == 0 ||
+		    !SVMM_IS_ALIGNED(r->node.addr | r->node.size, PAGE))
+			check_fail(&c, "region out of order or out of uvmem", r->node.addr);
+		if (aspace_lookup(as, r->node.addr) != r ||
+		    aspace_lookup(as, r_end(r) - 1) != r)
+			check_fail(&c, "uvmem lookup does not find the region", r->node.addr);
+		if (check_prot(r->prot) != 0 ||
+		    (r->kind != ASPACE_ANON && r->kind != ASPACE_PHYS))
+			check_fail(&c, "region attributes invalid", r->node.addr);
+		prev_end = r_end(r);
+	}
+	if (n != as->nregions)
+		check_fail(&c, "region count differs from the list", n);
+	c.cursor = as->regions;
+	vmem_walk(&as->uvmem, check_span, &c);
+	if (c.cursor != NULL)
+		check_fail(&c, "region not allocated in uvmem", c.cursor->node.addr);
+	/* Region structs: the slabs hold exactly the live regions. */
+	uint64_t used = 0, slabs = 0;
+	for (struct aspace_slab *s = as->slabs; s != NULL; s = s->next, slabs++) {
+		used += s->used;
+		if (s->used == 0 || s->used > SLAB_REGIONS)
+			check_fail(&c, "slab page use count invalid", slabs);
+	}
+	if (used != as->nregions || slabs != as->slab_pages)
+		check_fail(&c, "slab accounting differs from the regions", used);
+	/* Every user leaf, against the regions and the stack. */
+	pt_walk(&as->pt, 0, as->stack_top, check_leaf, &c);
+	if (c.anon + c.stack != as->resident || c.stack != as->stack_pages)
+		check_fail(&c, "resident count differs from the page tables", c.anon + c.stack);
+	port_unlock(&as->lock);
+	return c.err;
+}
+
+void aspace_dump(struct aspace *as, svmm_print_fn out, void *ctx)
+{
+	static const char *const kinds[] = { "?", "anon", "phys" };
+	port_lock(&as->lock);
+	svmm_printline(out, ctx, "aspace: %llu regions, %llu resident pages, satp 0x%llx",
+		       (unsigned long long)as->nregions, (unsigned long long)as->resident,
+		       (unsigned long long)pt_satp(&as->pt));
+	for (struct aspace_region *r = as->regions; r != NULL; r = r->next) {
+		char sz[16];
+		svmm_fmt_size(sz, sizeof(sz), r->node.size);
+		svmm_printline(out, ctx, "  0x%llx-0x%llx %6s %c%c%c %s", (unsigned long long)r->node.addr,
+			       (unsigned long long)r_end(r), sz, (r->prot & PT_R) ? 'r' : '-',
+			       (r->prot & PT_W) ? 'w' : '-', (r->prot & PT_X) ? 'x' : '-',
+			       kinds[r->kind <= 2 ? r->kind : 0]);
+	}
+	svmm_printline(out, ctx, "  stack 0x%llx-0x%llx, %llu pages, limit 0x%llx",
+		       (unsigned long long)as->stack_low, (unsigned long long)as->stack_top,
+		       (unsigned long long)as->stack_pages,
+		       (unsigned long long)as->stack_limit);
+	port_unlock(&as->lock);
+}

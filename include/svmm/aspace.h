@@ -1,0 +1,201 @@
+/*
+ * svmm/aspace.h - user address spaces: regions, demand paging, switching.
+ *
+ * An address space is a page-table tree whose kernel half is a copy of the kernel's
+ * 256 root entries (which never change after boot), plus:
+ *  - uvmem, a vmem arena over root slots 0..254 above the 64 KiB null guard, whose
+ *    allocated regions are struct aspace_region (the vmem node is embedded, so a page
+ *    fault finds its region with one used-tree lookup);
+ *  - the user stack at the top of root slot 255, growing down on faults up to a limit,
+ *    with a guard gap below the limit that is never mapped;
+ *  - an ASID context word (see svmm/asid.h).
+ *
+ * Region structs come from a per-address-space slab of 4 KiB pages, and uvmem's node
+ * pool from pages, both taken from pmem below its direct-map limit (pm->meta_limit) and
+ * reached through port_pa_to_va. Anonymous memory is demand-zero, one 4 KiB frame per
+ * fault, taken from pmem anywhere (PMEM_ANY) and zeroed through the direct map or, above
+ * it, through port_kmap. docs/aspace.md gives the invariants and the decisions.
+ *
+ * Locking: each address space has one lock, taken by every call below except
+ * aspace_check's callers' own. Lock order: aspace -> vmem -> pt -> pmem, and
+ * aspace -> asid allocator. No call sleeps or allocates outside pmem and the port.
+ */
+#ifndef SVMM_ASPACE_H
+#define SVMM_ASPACE_H
+
+#include <svmm/asid.h>
+#include <svmm/fmt.h>
+#include <svmm/pmem.h>
+#include <svmm/port.h>
+#include <svmm/pt.h>
+#include <svmm/vmem.h>
+
+/* Region kinds. */
+#define ASPACE_ANON 1u   /* demand-zero memory owned by the address space */
+#define ASPACE_PHYS 2u   /* a physical range owned by the caller, mapped eagerly */
+
+/* Flags of aspace_map_anon and aspace_map_phys. */
+#define ASPACE_FIXED (1u << 0)   /* exactly at hint; SVMM_EBUSY if any part is taken */
+#define ASPACE_IO    (1u << 1)   /* map_phys: device memory (Svpbmt IO) */
+#define ASPACE_NC    (1u << 2)   /* map_phys: non-cacheable memory (Svpbmt NC) */
+
+/* The stack's defaults: growth limit and the never-mapped gap below it. */
+#define ASPACE_STACK_MAX   ((uint64_t)8 << 20)
+#define ASPACE_STACK_GUARD ((uint64_t)1 << 20)
+
+/*
+ * One region of user memory. 64 bytes: 63 fit in a slab page after its header.
+ * [node.addr, node.addr + node.size) is the range; prev/next keep all regions of the
+ * address space in address order, for range operations that must visit neighbours.
+ */
+struct aspace_region {
+	struct vmem_region node;
+	struct aspace_region *prev, *next;
+	pm_t pa;                 /* ASPACE_PHYS: the physical address of node.addr */
+	uint16_t prot;           /* PT_R, PT_W, PT_X */
+	uint16_t kind;           /* ASPACE_ANON or ASPACE_PHYS */
+	uint32_t ptflags;        /* ASPACE_PHYS: PT_IO or PT_NC */
+};
+
+struct aspace {
+	struct svmm_lock lock;
+	struct pt pt;                      /* pt.asid follows the ASID context */
+	struct vmem uvmem;                 /* slots 0..254 above the null guard */
+	struct vmem_page_source pool_src;  /* uvmem's node pool pages, from pmem */
+	struct pmem *pm;
+	struct aspace_region *regions;     /* address-ordered list */
+	struct aspace_slab *slabs;         /* slab pages of region structs */
+	vm_t user_end;                     /* end of uvmem = start of slot 255 */
+	vm_t stack_top;                    /* end of the user half */
+	vm_t stack_limit;                  /* lowest address the stack may grow to */
+	vm_t stack_low;                    /* lowest stack page mapped so far (= top: none) */
+	uint64_t asid_ctx;                 /* generation | ASID, see svmm/asid.h */
+	uint64_t nregions;                 /* regions in uvmem */
+	uint64_t resident;                 /* anonymous frames mapped, stack included */
+	uint64_t stack_pages;              /* of which in the stack */
+	uint64_t slab_pages;               /* pages holding region structs */
+	uint64_t pool_pages;               /* pages lent to uvmem's node pool */
+	uint64_t faults;                   /* demand-zero faults resolved */
+};
+
+/* What aspace_stats reports. */
+struct aspace_stats {
+	uint64_t regions, resident, stack_pages, slab_pages, pool_pages, tables, faults;
+	uint64_t mapped_bytes;             /* total size of all regions */
+};
+
+/*
+ * Boot-time set-up of what all address spaces share: the ASID allocator for ASIDs of
+ * asid_bits usable bits (as probed) on nharts harts. Call once before aspace_create
+ * (tests may call it again between cases). Returns 0 or SVMM_EINVAL.
+ */
+int aspace_sys_init(unsigned asid_bits, unsigned nharts);
+
+/* The shared ASID allocator, for statistics and tests. */
+struct asid_allocator *aspace_asids(void);
+
+/*
+ * Create an empty address space in *as using frames from pm: a new root table whose
+ * kernel half is a copy of kernel's, an empty uvmem and no stack pages. kernel is the
+ * boot pt built by pt_init_kernel. Returns 0, SVMM_EINVAL (NULL arguments, kernel not
+ * a kernel pt, aspace_sys_init not called) or SVMM_ENOMEM, with nothing allocated.
+ */
+int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm);
+
+/*
+ * Free every user frame, every user table page, every region struct and uvmem's pool
+ * pages. The kernel half (shared with every address space) is untouched. The caller
+ * guarantees that no hart runs on it any more (each switched satp to another table),
+ * and calls aspace_deactivate for the harts that did.
+ */
+void aspace_destroy(struct aspace *as);
+
+/*
+ * Reserve size bytes of demand-zero memory with prot (PT_R, PT_W, PT_X; W needs R;
+ * W with X is refused) and return its address in *addrp. Without ASPACE_FIXED, hint is
+ * a preference taken when free (0: none), and regions of 2 MiB or more are placed
+ * 2 MiB-aligned. With ASPACE_FIXED the region is exactly [hint, hint + size) or the call
+ * fails with SVMM_EBUSY (nothing is replaced). No frame is allocated before a fault.
+ * Errors, all leaving the address space unchanged: SVMM_EZEROSIZE, SVMM_EUNALIGNED,
+ * SVMM_EOVERFLOW, SVMM_ERANGE (outside uvmem), SVMM_EPERM, SVMM_EINVAL (flags),
+ * SVMM_EBUSY, SVMM_ENOSPC, SVMM_ENOMEM.
+ */
+int aspace_map_anon(struct aspace *as, vm_t hint, uint64_t size, unsigned prot,
+		    unsigned flags, vm_t *addrp);
+
+/*
+ * Map the physical range [pa, pa + size) (device memory or RAM the caller owns and
+ * keeps alive while mapped; no reference is taken) with prot, eagerly, using the
+ * largest pages the alignment allows: without ASPACE_FIXED the address is chosen with
+ * the same offset as pa modulo 2 MiB (or 1 GiB for ranges of 1 GiB and more). Flags
+ * ASPACE_FIXED, ASPACE_IO, ASPACE_NC. Errors as aspace_map_anon, plus SVMM_ERANGE for a
+ * pa the page tables cannot express.
+ */
+int aspace_map_phys(struct aspace *as, vm_t hint, pm_t pa, uint64_t size, unsigned prot,
+		    unsigned flags, vm_t *addrp);
+
+/*
+ * Remove every mapping in [va, va + size) of uvmem: regions inside it go away, regions
+ * crossing its ends are cut (a region containing the whole range splits in two), their
+ * anonymous frames are freed after the TLB flush. Holes in the range are fine, as with
+ * munmap. Errors, leaving everything unchanged: SVMM_EZEROSIZE, SVMM_EUNALIGNED,
+ * SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOMEM (a region struct, a vmem node or a table to
+ * split a huge page).
+ */
+int aspace_unmap(struct aspace *as, vm_t va, uint64_t size);
+
+/*
+ * Set the permissions of every region in [va, va + size) to prot (rules as for
+ * map_anon), cutting regions that cross the ends, and of their resident pages.
+ * The range must be wholly covered by regions: a hole is SVMM_ENOENT. Other errors as
+ * aspace_unmap plus SVMM_EPERM; all leave everything unchanged.
+ */
+int aspace_protect(struct aspace *as, vm_t va, uint64_t size, unsigned prot);
+
+/*
+ * Resolve a page fault at va for an access of type access (PT_R, PT_W or PT_X) made
+ * by user code. Returns 0 when the access may be retried (a demand-zero frame was
+ * mapped, or the page was mapped already: a spurious fault), or the reason to kill the
+ * process: SVMM_EFAULT (no region there), SVMM_EPERM (the region forbids this access),
+ * SVMM_ESTACK (a stack overflow: inside the stack's guard gap), SVMM_ENOMEM (no frame or
+ * table), SVMM_EINVAL (access not exactly one of PT_R, PT_W, PT_X).
+ */
+int aspace_fault(struct aspace *as, vm_t va, unsigned access);
+
+/*
+ * Make as current on hart: returns the satp value to write (mode, ASID, root). When
+ * *flush_local comes back true, the hart must flush its whole local TLB
+ * (sfence.vma x0, x0) after the satp write and before returning to user mode.
+ */
+uint64_t aspace_activate(struct aspace *as, unsigned hart, bool *flush_local);
+
+/*
+ * Set how far the stack may grow: [stack_top - max, stack_top), with the guard gap
+ * below (setrlimit(RLIMIT_STACK)). max is page aligned, at least one page, and leaves
+ * room for the guard in slot 255. Returns 0, SVMM_EZEROSIZE, SVMM_EUNALIGNED,
+ * SVMM_ERANGE (too big), or SVMM_EBUSY (the stack already reaches below the new limit).
+ */
+int aspace_set_stack_limit(struct aspace *as, uint64_t max);
+
+/* The hart no longer runs as (it switched to another table). */
+void aspace_deactivate(struct aspace *as, unsigned hart);
+
+/* The region containing va, or NULL. The caller holds as->lock or owns as alone. */
+struct aspace_region *aspace_lookup(struct aspace *as, vm_t va);
+
+/* Counters; see struct aspace_stats. */
+void aspace_stats(struct aspace *as, struct aspace_stats *st);
+
+/*
+ * Check every invariant of docs/aspace.md: the region list and uvmem agree, uvmem is
+ * consistent, every leaf of the user half lies in a region (or the stack) with at most
+ * its permissions, phys regions map their own frames, anonymous leaves are 4 KiB frames
+ * allocated in pmem and their count is the resident count. Returns 0 or SVMM_EINVAL
+ * (after printing the first violation through out, which may be NULL). Never modifies.
+ */
+int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx);
+
+/* Print the regions and the stack through out. */
+void aspace_dump(struct aspace *as, svmm_print_fn out, void *ctx);
+
+#endif /* SVMM_ASPACE_H */

@@ -1,0 +1,375 @@
+/*
+ * kernel/entry.S - the first instructions, the trap vector and the return to U-mode.
+ *
+ * OpenSBI enters _start in S-mode at the load address with the MMU off, a0 = hart id
+ * and a1 = physical address of the device tree. The code here is position independent
+ * (auipc-based) until it jumps to the linked high address.
+ */
+#include "trapframe.h"
+
+	.section .text.entry
+	.globl _start
+_start:
+	/* Only one hart boots; any other parks (SMP is a later issue). */
+	lla	t0, boot_hart_claimed
+	li	t1, 1
+	amoswap.w t1, t1, (t0)
+	bnez	t1, park
+
+	/* Boot stack: its physical address, since the MMU is still off. */
+	lla	sp, _stack_top
+	csrw	sscratch, zero
+	csrw	sie, zero
+
+	/* Zero .bss before any C code reads it. */
+	lla	t0, _bss_start
+	lla	t1, _bss_end
+1:	bgeu	t0, t1, 2f
+	sd	zero, 0(t0)
+	addi	t0, t0, 8
+	j	1b
+2:
+	mv	s0, a0              /* hart id */
+	mv	s1, a1              /* dtb pa */
+	/* early_boot(dtb_pa, load_pa): probes the mode, turns on the early table. */
+	mv	a0, s1
+	lla	a1, _start
+	call	early_boot
+	mv	s2, a0              /* chosen mode */
+
+	/* Jump to the linked (high) address of high_entry. */
+	lla	t0, high_entry_addr
+	ld	t0, 0(t0)
+	jr	t0
+
+park:
+	wfi
+	j	park
+
+	.balign 8
+high_entry_addr:
+	.dword	high_entry
+
+	.text
+high_entry:
+	/* Now at the high address: the stack and everything else by link address. */
+	lla	sp, _stack_top
+	lla	t0, trap_vector
+	csrw	stvec, t0
+	mv	a0, s0
+	mv	a1, s1
+	mv	a2, s2
+	call	kmain
+	j	park
+
+/*
+ * The trap vector. sscratch holds the current process's trapframe while U-mode runs
+ * and zero while S-mode runs, so one swap tells where the trap came from.
+ */
+	.balign 4
+	.globl trap_vector
+trap_vector:
+	csrrw	sp, sscratch, sp
+	bnez	sp, from_user
+
+	/* From S-mode: put sp back and push a frame on the current kernel stack. */
+	csrrw	sp, sscratch, sp
+	addi	sp, sp, -TF_SIZE
+	sd	ra, TF_REG(1)(sp)
+	sd	gp, TF_REG(3)(sp)
+	sd	tp, TF_REG(4)(sp)
+	sd	t0, TF_REG(5)(sp)
+	sd	t1, TF_REG(6)(sp)
+	sd	t2, TF_REG(7)(sp)
+	sd	s0, TF_REG(8)(sp)
+	sd	s1, TF_REG(9)(sp)
+	sd	a0, TF_REG(10)(sp)
+	sd	a1, TF_REG(11)(sp)
+	sd	a2, TF_REG(12)(sp)
+	sd	a3, TF_REG(13)(sp)
+	sd	a4, TF_REG(14)(sp)
+	sd	a5, TF_REG(15)(sp)
+	sd	a6, TF_REG(16)(sp)
+	sd	a7, TF_REG(17)(sp)
+	sd	s2, TF_REG(18)(sp)
+	sd	s3, TF_REG(19)(sp)
+	sd	s4, TF_REG(20)(sp)
+	sd	s5, TF_REG(21)(sp)
+	sd	s6, TF_REG(22)(sp)
+	sd	s7, TF_REG(23)(sp)
+	sd	s8, TF_REG(24)(sp)
+	sd	s9, TF_REG(25)(sp)
+	sd	s10, TF_REG(26)(sp)
+	sd	s11, TF_REG(27)(sp)
+	sd	t3, TF_REG(28)(sp)
+	sd	t4, TF_REG(29)(sp)
+	sd	t5, TF_REG(30)(sp)
+	sd	t6, TF_REG(31)(sp)
+	addi	t0, sp, TF_SIZE
+	sd	t0, TF_REG(2)(sp)
+	csrr	t0, sepc
+	sd	t0, TF_SEPC(sp)
+	csrr	t0, sstatus
+	sd	t0, TF_SSTATUS(sp)
+	csrr	t0, scause
+	sd	t0, TF_SCAUSE(sp)
+	csrr	t0, stval
+	sd	t0, TF_STVAL(sp)
+	mv	a0, sp
+	call	kernel_trap
+	/* kernel_trap may have changed sepc (a fixup) or sstatus in the frame. */
+	ld	t0, TF_SEPC(sp)
+	csrw	sepc, t0
+	ld	t0, TF_SSTATUS(sp)
+	csrw	sstatus, t0
+	ld	ra, TF_REG(1)(sp)
+	ld	gp, TF_REG(3)(sp)
+	ld	tp, TF_REG(4)(sp)
+	ld	t0, TF_REG(5)(sp)
+	ld	t1, TF_REG(6)(sp)
+	ld	t2, TF_REG(7)(sp)
+	ld	s0, TF_REG(8)(sp)
+	ld	s1, TF_REG(9)(sp)
+	ld	a0, TF_REG(10)(sp)
+	ld	a1, TF_REG(11)(sp)
+	ld	a2, TF_REG(12)(sp)
+	ld	a3, TF_REG(13)(sp)
+	ld	a4, TF_REG(14)(sp)
+	ld	a5, TF_REG(15)(sp)
+	ld	a6, TF_REG(16)(sp)
+	ld	a7, TF_REG(17)(sp)
+	ld	s2, TF_REG(18)(sp)
+	ld	s3, TF_REG(19)(sp)
+	ld	s4, TF_REG(20)(sp)
+	ld	s5, TF_REG(21)(sp)
+	ld	s6, TF_REG(22)(sp)
+	ld	s7, TF_REG(23)(sp)
+	ld	s8, TF_REG(24)(sp)
+	ld	s9, TF_REG(25)(sp)
+	ld	s10, TF_REG(26)(sp)
+	ld	s11, TF_REG(27)(sp)
+	ld	t3, TF_REG(28)(sp)
+	ld	t4, TF_REG(29)(sp)
+	ld	t5, TF_REG(30)(sp)
+	ld	t6, TF_REG(31)(sp)
+	addi	sp, sp, TF_SIZE
+	sret
+
+from_user:
+	/* sp = this process's trapframe, sscratch = user sp. */
+	sd	ra, TF_REG(1)(sp)
+	sd	gp, TF_REG(3)(sp)
+	sd	tp, TF_REG(4)(sp)
+	sd	t0, TF_REG(5)(sp)
+	sd	t1, TF_REG(6)(sp)
+	sd	t2, TF_REG(7)(sp)
+	sd	s0, TF_REG(8)(sp)
+	sd	s1, TF_REG(9)(sp)
+	sd	a0, TF_REG(10)(sp)
+	sd	a1, TF_REG(11)(sp)
+	sd	a2, TF_REG(12)(sp)
+	sd	a3, TF_REG(13)(sp)
+	sd	a4, TF_REG(14)(sp)
+	sd	a5, TF_REG(15)(sp)
+	sd	a6, TF_REG(16)(sp)
+	sd	a7, TF_REG(17)(sp)
+	sd	s2, TF_REG(18)(sp)
+	sd	s3, TF_REG(19)(sp)
+	sd	s4, TF_REG(20)(sp)
+	sd	s5, TF_REG(21)(sp)
+	sd	s6, TF_REG(22)(sp)
+	sd	s7, TF_REG(23)(sp)
+	sd	s8, TF_REG(24)(sp)
+	sd	s9, TF_REG(25)(sp)
+	sd	s10, TF_REG(26)(sp)
+	sd	s11, TF_REG(27)(sp)
+	sd	t3, TF_REG(28)(sp)
+	sd	t4, TF_REG(29)(sp)
+	sd	t5, TF_REG(30)(sp)
+	sd	t6, TF_REG(31)(sp)
+	csrrw	t0, sscratch, zero
+	sd	t0, TF_REG(2)(sp)
+	csrr	t0, sepc
+	sd	t0, TF_SEPC(sp)
+	csrr	t0, scause
+	sd	t0, TF_SCAUSE(sp)
+	csrr	t0, stval
+	sd	t0, TF_STVAL(sp)
+	mv	a0, sp
+	ld	sp, TF_KSP(a0)
+	/* A U-mode probe of the MMU test comes back to its caller, not to a process. */
+	lla	t0, uprobe_tf
+	beq	a0, t0, uprobe_trap_entry
+	call	user_trap
+	/* a0 = the trapframe to resume: the same process or the next one. */
+	.globl user_return
+user_return:
+	/* a0 = trapframe of the process to enter; interrupts are off. */
+	csrw	sscratch, a0
+	ld	t0, TF_SEPC(a0)
+	csrw	sepc, t0
+	/* Return to U-mode with interrupts enabled there (SPP = 0, SPIE = 1). */
+	li	t0, (1 << 8)
+	csrc	sstatus, t0
+	li	t0, (1 << 5)
+	csrs	sstatus, t0
+	ld	ra, TF_REG(1)(a0)
+	ld	sp, TF_REG(2)(a0)
+	ld	gp, TF_REG(3)(a0)
+	ld	tp, TF_REG(4)(a0)
+	ld	t0, TF_REG(5)(a0)
+	ld	t1, TF_REG(6)(a0)
+	ld	t2, TF_REG(7)(a0)
+	ld	s0, TF_REG(8)(a0)
+	ld	s1, TF_REG(9)(a0)
+	ld	a1, TF_REG(11)(a0)
+	ld	a2, TF_REG(12)(a0)
+	ld	a3, TF_REG(13)(a0)
+	ld	a4, TF_REG(14)(a0)
+	ld	a5, TF_REG(15)(a0)
+	ld	a6, TF_REG(16)(a0)
+	ld	a7, TF_REG(17)(a0)
+	ld	s2, TF_REG(18)(a0)
+	ld	s3, TF_REG(19)(a0)
+	ld	s4, TF_REG(20)(a0)
+	ld	s5, TF_REG(21)(a0)
+	ld	s6, TF_REG(22)(a0)
+	ld	s7, TF_REG(23)(a0)
+	ld	s8, TF_REG(24)(a0)
+	ld	s9, TF_REG(25)(a0)
+	ld	s10, TF_REG(26)(a0)
+	ld	s11, TF_REG(27)(a0)
+	ld	t3, TF_REG(28)(a0)
+	ld	t4, TF_REG(29)(a0)
+	ld	t5, TF_REG(30)(a0)
+	ld	t6, TF_REG(31)(a0)
+	ld	a0, TF_REG(10)(a0)
+	sret
+
+/*
+ * Probes for the MMU differential test and for uaccess. Each faulting instruction has
+ * an entry in __ex_table; kernel_trap sends a fault there to the fixup, which returns 1.
+ */
+	.globl probe_load, probe_store, probe_exec, uaccess_copy
+/* int probe_load(vm_t va, uint8_t *out) */
+probe_load:
+10:	lbu	t0, 0(a0)
+	sb	t0, 0(a1)
+	li	a0, 0
+	ret
+/* int probe_store(vm_t va, uint8_t val) */
+probe_store:
+11:	sb	a1, 0(a0)
+	li	a0, 0
+	ret
+/* int probe_exec(vm_t va): calls va, which must hold a `ret`. The trap handler turns an
+   instruction fault during the call into a return with a0 = 1 (see probe_exec_active). */
+probe_exec:
+	addi	sp, sp, -16
+	sd	ra, 8(sp)
+	jalr	ra, 0(a0)
+	li	a0, 0
+	ld	ra, 8(sp)
+	addi	sp, sp, 16
+	ret
+	.globl probe_exec_fault
+probe_exec_fault:
+	li	a0, 1
+	ld	ra, 8(sp)
+	addi	sp, sp, 16
+	ret
+/* int uaccess_copy(void *dst, const void *src, size_t n): 0, or 1 on a fault. */
+uaccess_copy:
+	beqz	a2, 13f
+12:	lbu	t0, 0(a1)
+14:	sb	t0, 0(a0)
+	addi	a0, a0, 1
+	addi	a1, a1, 1
+	addi	a2, a2, -1
+	bnez	a2, 12b
+13:	li	a0, 0
+	ret
+probe_fault:
+	li	a0, 1
+	ret
+
+/*
+ * U-mode probes for the MMU differential test. uprobe_enter(tf) saves the kernel's
+ * callee-saved state, enters U-mode with tf (which must be uprobe_tf) and comes back,
+ * as its own return, with the scause of the trap that ended the probe: ecall for an
+ * access that went through, a page fault otherwise.
+ */
+	.globl uprobe_enter, uprobe_code, uprobe_code_end
+uprobe_enter:
+	lla	t0, uprobe_ctx
+	sd	ra, 0(t0)
+	sd	sp, 8(t0)
+	sd	s0, 16(t0)
+	sd	s1, 24(t0)
+	sd	s2, 32(t0)
+	sd	s3, 40(t0)
+	sd	s4, 48(t0)
+	sd	s5, 56(t0)
+	sd	s6, 64(t0)
+	sd	s7, 72(t0)
+	sd	s8, 80(t0)
+	sd	s9, 88(t0)
+	sd	s10, 96(t0)
+	sd	s11, 104(t0)
+	sd	sp, TF_KSP(a0)
+	j	user_return
+uprobe_trap_entry:
+	/* a0 = uprobe_tf, registers saved; return scause from uprobe_enter. */
+	ld	a0, TF_SCAUSE(a0)
+	lla	t0, uprobe_ctx
+	ld	ra, 0(t0)
+	ld	sp, 8(t0)
+	ld	s0, 16(t0)
+	ld	s1, 24(t0)
+	ld	s2, 32(t0)
+	ld	s3, 40(t0)
+	ld	s4, 48(t0)
+	ld	s5, 56(t0)
+	ld	s6, 64(t0)
+	ld	s7, 72(t0)
+	ld	s8, 80(t0)
+	ld	s9, 88(t0)
+	ld	s10, 96(t0)
+	ld	s11, 104(t0)
+	ret
+
+/* The U-mode side, copied into a user page: load at +0, store at +8, fetch at +16. */
+	.section .rodata
+	.balign 4
+	.option push
+	.option norvc
+uprobe_code:
+	lbu	t0, 0(a0)
+	ecall
+	sb	a1, 0(a0)
+	ecall
+	jalr	ra, 0(a0)
+	ecall
+uprobe_code_end:
+	.option pop
+
+	.section __ex_table, "a"
+	.balign 8
+	.globl __ex_table_start, __ex_table_end
+__ex_table_start:
+	.dword	10b, probe_fault
+	.dword	11b, probe_fault
+	.dword	12b, probe_fault
+	.dword	14b, probe_fault
+__ex_table_end:
+
+	.data
+boot_hart_claimed:
+	.word	0
+	.bss
+	.balign 16
+	.globl uprobe_tf
+uprobe_tf:
+	.space	TF_SIZE
+uprobe_ctx:
+	.space	112

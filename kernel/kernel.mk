@@ -1,0 +1,111 @@
+# kernel/kernel.mk - the demonstration kernel (included by the top Makefile).
+#
+#   make kernel        build/kernel/kernel.elf (the core is compiled in, for riscv64)
+#   make run-kernel    boot it in QEMU (make run does this)
+#   make check-kernel  boot Sv39, Sv48, Sv57 and a shrunken direct map; fail on any
+#                      failed test, panic, hang or leak
+#   make bench-kernel  instruction counts under -icount shift=0 (JSON lines)
+#   make gdb           QEMU halted with a gdb stub, gdb-multiarch attached
+
+KB := $(B)/kernel
+K_HAVE_VM := $(if $(and $(wildcard core/pmem.c),$(wildcard core/pt.c),$(wildcard core/vmem.c)),1,0)
+K_HAVE_ASPACE := $(if $(and $(filter 1,$(K_HAVE_VM)),$(wildcard core/aspace.c)),1,0)
+K_CC := $(RV_GCC)
+K_OBJCOPY := riscv64-unknown-elf-objcopy
+K_ARCH := -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany -mno-relax -fno-pic
+K_CFLAGS := $(STD) $(WARN) -O2 -g -ffreestanding -nostdinc \
+	-isystem $(shell $(RV_GCC) -print-file-name=include) $(INC) -Ikernel \
+	$(K_ARCH) -Iuser -fno-stack-protector -fno-common \
+	-fno-tree-loop-distribute-patterns -DKERNEL_VM=$(K_HAVE_VM) -DKERNEL_ASPACE=$(K_HAVE_ASPACE)
+K_ASFLAGS := $(K_ARCH) -Ikernel -g
+K_LDFLAGS := -march=rv64imac -mabi=lp64 -mcmodel=medany -nostdlib -nostartfiles -static -Wl,--no-relax -Wl,-T,kernel/kernel.ld \
+	-Wl,--build-id=none -Wl,-z,max-page-size=4096
+
+# The parts that need the memory system are built once it is in the tree: the kernel
+# address space and the MMU test need pmem, pt and vmem; processes need aspace. Before
+# that the kernel boots, probes, traps and runs its basic tests.
+K_VM_FILES := vm.c port.c difftest.c
+K_ASPACE_FILES := proc.c uaccess.c bench.c usertest.c
+K_SRC_C := $(sort $(wildcard kernel/*.c))
+ifeq ($(K_HAVE_VM),0)
+K_SRC_C := $(filter-out $(addprefix kernel/,$(K_VM_FILES)),$(K_SRC_C))
+endif
+ifeq ($(K_HAVE_ASPACE),0)
+K_SRC_C := $(filter-out $(addprefix kernel/,$(K_ASPACE_FILES)),$(K_SRC_C))
+endif
+K_SRC_S := $(sort $(wildcard kernel/*.S))
+K_OBJS := $(patsubst kernel/%.c,$(KB)/%.o,$(K_SRC_C)) \
+	$(patsubst kernel/%.S,$(KB)/%.S.o,$(K_SRC_S)) \
+	$(patsubst core/%.c,$(KB)/core/%.o,$(CORE_SRC))
+K_HDRS := $(wildcard kernel/*.h include/svmm/*.h)
+
+# User programs: user/NAME.c + the tiny libc, linked at USER_TEXT_BASE, embedded.
+U_CFLAGS := $(STD) $(WARN) -O2 -g -ffreestanding -nostdinc \
+	-isystem $(shell $(RV_GCC) -print-file-name=include) -Iuser $(INC) \
+	$(K_ARCH) -fno-stack-protector -fno-common -fno-tree-loop-distribute-patterns
+U_LIB_C := $(sort $(wildcard user/lib/*.c))
+U_LIB_S := $(sort $(wildcard user/lib/*.S))
+U_PROGS := $(patsubst user/%.c,%,$(sort $(wildcard user/*.c)))
+U_ELFS := $(patsubst %,$(KB)/user/%.elf,$(U_PROGS))
+
+$(KB)/user/%.elf: user/%.c $(U_LIB_C) $(U_LIB_S) user/user.ld $(wildcard user/*.h)
+	@mkdir -p $(@D)
+	@echo "  KCC  $@"; $(K_CC) $(U_CFLAGS) -nostdlib -nostartfiles -static -Wl,-T,user/user.ld \
+		-Wl,--build-id=none $(U_LIB_S) $(U_LIB_C) core/fmt.c $< -o $@
+
+# One assembly file embeds every user ELF with a name table.
+$(KB)/userprogs.S: $(U_ELFS) kernel/kernel.mk
+	@mkdir -p $(@D)
+	@{ echo '	.section .userprogs, "a"'; \
+	  for p in $(U_PROGS); do \
+	    echo "	.balign 8"; echo "uprog_$$p: .incbin \"$(KB)/user/$$p.elf\""; \
+	    echo "uprog_$${p}_end:"; echo "uprog_$${p}_name: .asciz \"$$p\""; done; \
+	  echo '	.balign 8'; echo '	.globl user_programs, user_programs_count'; \
+	  echo 'user_programs:'; \
+	  for p in $(U_PROGS); do echo "	.dword uprog_$${p}_name, uprog_$$p, uprog_$${p}_end - uprog_$$p"; done; \
+	  echo 'user_programs_count: .dword' $(words $(U_PROGS)); } > $@
+$(KB)/userprogs.o: $(KB)/userprogs.S
+	@echo "  KCC  $@"; $(K_CC) $(K_ASFLAGS) -c $< -o $@
+
+$(KB)/early.o: kernel/early.c $(K_HDRS)
+	@mkdir -p $(@D)
+	@echo "  KCC  $@"; $(K_CC) $(K_CFLAGS) -fno-jump-tables -c $< -o $@
+$(KB)/%.o: kernel/%.c $(K_HDRS)
+	@mkdir -p $(@D)
+	@echo "  KCC  $@"; $(K_CC) $(K_CFLAGS) -c $< -o $@
+$(KB)/%.S.o: kernel/%.S $(K_HDRS)
+	@mkdir -p $(@D)
+	@echo "  KCC  $@"; $(K_CC) $(K_ASFLAGS) -c $< -o $@
+$(KB)/core/%.o: core/%.c $(wildcard include/svmm/*.h)
+	@mkdir -p $(@D)
+	@echo "  KCC  $@"; $(K_CC) $(K_CFLAGS) -c $< -o $@
+
+$(KB)/kernel.elf: $(K_OBJS) $(KB)/userprogs.o kernel/kernel.ld
+	@echo "  KCC  $@"; $(K_CC) $(K_LDFLAGS) $(K_OBJS) $(KB)/userprogs.o -lgcc -o $@
+
+.PHONY: kernel run-kernel check-kernel bench-kernel gdb
+kernel: $(KB)/kernel.elf
+all: kernel
+
+RUN_TARGET := run-kernel
+CHECK_EXTRA += check-kernel
+BENCH_EXTRA += bench-kernel
+
+run-kernel: deps deps-qemu kernel
+	tools/qemu-run.sh $(KB)/kernel.elf $(KARGS)
+
+check-kernel: deps deps-qemu kernel
+	tools/qemu-check.sh $(KB)/kernel.elf
+
+bench-kernel: deps deps-qemu kernel
+	@mkdir -p $(B)/bench
+ifeq ($(K_HAVE_ASPACE),1)
+	tools/qemu-bench.sh $(KB)/kernel.elf | tee $(B)/bench/kernel.json
+else
+	@echo "bench-kernel: skipped: it measures processes, which need core/aspace.c (not in this tree yet)"
+endif
+
+gdb: deps deps-qemu kernel
+	@tools/setup.sh extra
+	tools/qemu-gdb.sh $(KB)/kernel.elf $(KARGS)
+bench: bench-kernel

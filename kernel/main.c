@@ -1,0 +1,170 @@
+/*
+ * kernel/main.c - kmain: from the early table to the final kernel address space, then
+ * the self-tests, the user programs and power-off.
+ */
+#include "early.h"
+#include "fdt.h"
+#include "kernel.h"
+#include "memlayout.h"
+#include "riscv.h"
+#if KERNEL_ASPACE
+#include "proc.h"
+#endif
+#if KERNEL_VM
+#include "vm.h"
+#endif
+
+struct boot_info boot;
+/* The direct map's base, for kernel/gdbinit's ptwalk (gdb cannot call dmap_base()). */
+vm_t svmm_dmap_base_for_gdb;
+struct fdt_info fdt;
+
+vm_t kernel_dmap_base;
+
+static void set_mode(enum svmm_mode m)
+{
+	boot.mode = m;
+	kernel_dmap_base = svmm_dmap_base(m);
+}
+
+static const char *mode_name(enum svmm_mode m)
+{
+	return m == SVMM_SV39 ? "sv39" : m == SVMM_SV48 ? "sv48" : m == SVMM_SV57 ? "sv57" : "?";
+}
+
+/* Options: svmm.mode=sv39|sv48|sv57, svmm.dmap_limit=SIZE, svmm.bench=1. */
+static void parse_cmdline(void)
+{
+	char v[32];
+	if (cmdline_get(boot.bootargs, "svmm.mode", v, sizeof v)) {
+		if (strcmp(v, "sv39") == 0)
+			boot.mode_req = SVMM_SV39;
+		else if (strcmp(v, "sv48") == 0)
+			boot.mode_req = SVMM_SV48;
+		else if (strcmp(v, "sv57") == 0)
+			boot.mode_req = SVMM_SV57;
+		else
+			panic("svmm.mode=%s: expected sv39, sv48 or sv57", v);
+	}
+	if (cmdline_get(boot.bootargs, "svmm.dmap_limit", v, sizeof v)) {
+		if (parse_size(v, &boot.dmap_limit) != 0 || boot.dmap_limit == 0 ||
+		    !SVMM_IS_ALIGNED(boot.dmap_limit, SVMM_PAGE_SIZE))
+			panic("svmm.dmap_limit=%s: expected a page-aligned size such as 256M", v);
+	}
+	if (cmdline_get(boot.bootargs, "svmm.bench", v, sizeof v))
+		boot.bench = strcmp(v, "0") != 0;
+}
+
+
+#if KERNEL_VM
+/* UART and poweroff device through ioremap: MMIO is never in the direct map. */
+static void map_devices(void)
+{
+	vm_t va;
+	if (fdt.uart.size) {
+		int err = ioremap(fdt.uart.base, fdt.uart.size, &va);
+		if (err)
+			panic("ioremap(uart): %s", svmm_strerror(err));
+		console_use_uart(va);
+		kprintf("uart    %p -> %p (ioremap)\n", (void *)fdt.uart.base, (void *)va);
+	}
+	if (fdt.poweroff.size) {
+		int err = ioremap(fdt.poweroff.base, fdt.poweroff.size, &va);
+		if (err)
+			panic("ioremap(poweroff): %s", svmm_strerror(err));
+		poweroff_mmio = va;
+		kprintf("test    %p -> %p (ioremap)\n", (void *)fdt.poweroff.base, (void *)va);
+	}
+	if (fdt.plic.size) {
+		int err = ioremap(fdt.plic.base, fdt.plic.size, &va);
+		if (err)
+			panic("ioremap(plic): %s", svmm_strerror(err));
+		kprintf("plic    %p -> %p (ioremap)\n", (void *)fdt.plic.base, (void *)va);
+	}
+	if (fdt.clint.size) {
+		int err = ioremap(fdt.clint.base, fdt.clint.size, &va);
+		if (err)
+			panic("ioremap(clint): %s", svmm_strerror(err));
+		kprintf("clint   %p -> %p (ioremap)\n", (void *)fdt.clint.base, (void *)va);
+	}
+}
+
+#endif
+
+_Noreturn void kmain(uint64_t hartid, pm_t dtb_pa, unsigned mode);
+
+_Noreturn void kmain(uint64_t hartid, pm_t dtb_pa, unsigned mode)
+{
+	boot.hartid = hartid;
+	boot.dtb_pa = dtb_pa;
+	set_mode((enum svmm_mode)mode);
+	boot.modes = early_modes;
+	trap_init();
+	sbi_probe();
+
+	kprintf("\nsvmm demo kernel: hart %lu, loaded at %p, device tree at %p\n",
+		(unsigned long)hartid, (void *)early_load_pa, (void *)dtb_pa);
+	kprintf("paging modes: sv39 %s, sv48 %s, sv57 %s; early table in %s\n",
+		(early_modes & (1u << 8)) ? "yes" : "no", (early_modes & (1u << 9)) ? "yes" : "no",
+		(early_modes & (1u << 10)) ? "yes" : "no", mode_name(boot.mode));
+
+	/* The early table maps the device tree's gigabyte in the direct map. */
+	uint64_t dtb_room = SVMM_ALIGN_UP(dtb_pa + 1, SVMM_GiB) + SVMM_GiB - dtb_pa;
+	int err = fdt_parse(__va(dtb_pa), dtb_room, &fdt);
+	if (err)
+		panic("device tree at %p unreadable: %s", (void *)dtb_pa, svmm_strerror(err));
+	boot.dtb_size = fdt.total_size;
+	if (fdt.poweroff.size && fdt.poweroff.base + fdt.poweroff.size <= SVMM_GiB)
+		poweroff_early = fdt.poweroff.base;
+	memcpy(boot.bootargs, fdt.bootargs, sizeof boot.bootargs);
+	if (fdt.timebase)
+		timebase_hz = fdt.timebase;
+	kprintf("command line: \"%s\"\n", boot.bootargs);
+	parse_cmdline();
+
+	if (boot.mode_req && boot.mode_req != boot.mode) {
+		if (early_switch_mode(boot.mode_req, dtb_pa) != 0)
+			panic("svmm.mode=%s: mode not supported by this hart", mode_name(boot.mode_req));
+		set_mode(boot.mode_req);
+	}
+	svmm_dmap_base_for_gdb = dmap_base();
+	kprintf("paging mode: %s (%u levels, %u-bit virtual addresses)\n", mode_name(boot.mode),
+		svmm_mode_levels(boot.mode), svmm_mode_va_bits(boot.mode));
+	for (unsigned i = 0; i < fdt.nram; i++)
+		kprintf("RAM      [%p, %p) %lu MiB\n", (void *)fdt.ram[i].base,
+			(void *)(fdt.ram[i].base + fdt.ram[i].size),
+			(unsigned long)(fdt.ram[i].size >> 20));
+	for (unsigned i = 0; i < fdt.nreserved; i++)
+		kprintf("reserved [%p, %p)\n", (void *)fdt.reserved[i].base,
+			(void *)(fdt.reserved[i].base + fdt.reserved[i].size));
+	if (fdt.nram == 0)
+		panic("no memory node in the device tree");
+
+#if KERNEL_VM
+	vm_init();
+	map_devices();
+	vm_print_layout();
+
+#if KERNEL_ASPACE
+	proc_init();
+	if (boot.bench)
+		bench_run();
+	selftest_run();
+	selftest_user_run();
+#else
+	kprintf("built without address spaces (aspace not on this branch yet)\n");
+	selftest_run();
+	selftest_finish();
+#endif
+#else
+	kprintf("built without the memory system (pmem, pt, vmem, aspace not on this branch)\n");
+	selftest_run();
+	selftest_finish();
+#endif
+}
+
+_Noreturn void selftest_finish(void)
+{
+	kprintf("%u passed, %u failed\n", ktests.passed, ktests.failed);
+	sbi_shutdown(ktests.failed ? 1 : 0);
+}

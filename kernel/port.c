@@ -1,0 +1,106 @@
+/*
+ * kernel/port.c - include/svmm/port.h for the demo kernel.
+ *
+ * Locks are spinlocks that also disable interrupts on the holding hart (the timer must
+ * not preempt a hart inside the core while it holds a lock). Table frames come from
+ * pmem below the direct-map limit and are zeroed through the direct map. TLB flushes
+ * are sfence.vma on this hart: the kernel runs one hart (SMP shootdowns are a later
+ * issue), so "every hart that may hold them" is this one.
+ */
+#include <svmm/pmem.h>
+#include <svmm/port.h>
+
+#include "kernel.h"
+#include "riscv.h"
+#include "vm.h"
+
+void port_lock(struct svmm_lock *lock)
+{
+	uint64_t f = intr_save();
+	while (atomic_swap32(&lock->word, 1) != 0)
+		cpu_relax();
+	lock->irqflags = (uint32_t)f;
+}
+
+void port_unlock(struct svmm_lock *lock)
+{
+	uint64_t f = lock->irqflags;
+	atomic_release32(&lock->word);
+	intr_restore(f);
+}
+
+_Noreturn void port_panic(const char *msg)
+{
+	panic("svmm core: %s", msg);
+}
+
+void *port_pa_to_va(pm_t pa)
+{
+	if (__builtin_expect(pa >= vm_dmap_end, 0))
+		panic("port_pa_to_va(%p): beyond the direct map (limit %p)", (void *)pa,
+		      (void *)vm_dmap_end);
+	return (void *)(uintptr_t)(dmap_base() + pa);
+}
+
+pm_t port_va_to_pa(const void *va)
+{
+	vm_t v = (vm_t)(uintptr_t)va;
+	if (v < dmap_base() || v - dmap_base() >= vm_dmap_end)
+		panic("port_va_to_pa(%p): not a direct-map address", va);
+	return v - dmap_base();
+}
+
+int port_table_alloc(pm_t *pa)
+{
+	pm_t p;
+	int err = pmem_alloc(&kpmem, 0, vm_dmap_end, &p);
+	if (err)
+		return SVMM_ENOMEM;
+	memset(port_pa_to_va(p), 0, SVMM_PAGE_SIZE);
+	vm_tables_live++;
+	*pa = p;
+	return 0;
+}
+
+void port_table_free(pm_t pa)
+{
+	int err = pmem_free(&kpmem, pa, 0);
+	if (err)
+		panic("port_table_free(%p): %s", (void *)pa, svmm_strerror(err));
+	vm_tables_live--;
+}
+
+/* Past this many pages, one full flush is cheaper than a flush per page. */
+#define FLUSH_PAGES_MAX 32
+
+void port_tlb_flush(uint32_t asid, vm_t va, uint64_t size)
+{
+	vm_flushes++;
+	if (size == 0 || size / SVMM_PAGE_SIZE > FLUSH_PAGES_MAX) {
+		if (asid == PORT_ASID_GLOBAL)
+			sfence_vma_all();
+		else
+			sfence_vma_asid(asid);
+		return;
+	}
+	vm_t end = va + size;
+	for (vm_t a = SVMM_ALIGN_DOWN(va, SVMM_PAGE_SIZE); a < end; a += SVMM_PAGE_SIZE) {
+		if (asid == PORT_ASID_GLOBAL)
+			sfence_vma_va(a);
+		else
+			sfence_vma_va_asid(a, asid);
+	}
+}
+
+void *port_kmap(pm_t pa)
+{
+	void *p = kmap(pa);
+	if (!p)
+		panic("port_kmap(%p): no free fixmap slot", (void *)pa);
+	return p;
+}
+
+void port_kunmap(void *va)
+{
+	kunmap(va);
+}

@@ -1,0 +1,387 @@
+/*
+ * kernel/proc.c - user processes: loading an embedded ELF program into a new address
+ * space, the round-robin scheduler, the trap from U-mode (system calls, page faults,
+ * the timer) and killing a process that touches what it may not.
+ */
+#include <svmm/aspace.h>
+
+#include "proc.h"
+#include "riscv.h"
+#include "sys.h"
+#include "vm.h"
+
+struct proc procs[NPROC];
+static struct proc *current;
+struct proc_counters proc_counters;
+static int next_pid = 1;
+static vm_t trap_stack_top;
+static void (*all_done)(void);
+uint64_t sched_quantum;          /* timer ticks per time slice; 0 = no preemption */
+static vm_t user_va_end;         /* svmm_user_end(boot.mode), for the fault path */
+
+/* The user programs embedded by kernel.mk (build/kernel/userprogs.S). */
+struct uprog { const char *name; const uint8_t *elf; uint64_t size; };
+extern const struct uprog user_programs[];
+extern const uint64_t user_programs_count;
+
+/* ---- ELF64 loading ---- */
+
+#define PT_LOAD_TYPE 1
+#define PF_X 1
+#define PF_W 2
+#define PF_R 4
+
+struct elf64_ehdr {
+	uint8_t ident[16];
+	uint16_t type, machine;
+	uint32_t version;
+	uint64_t entry, phoff, shoff;
+	uint32_t flags;
+	uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+};
+
+struct elf64_phdr {
+	uint32_t type, flags;
+	uint64_t offset, vaddr, paddr, filesz, memsz, align;
+};
+
+static int load_elf(struct aspace *as, const uint8_t *elf, uint64_t size, vm_t *entry)
+{
+	const struct elf64_ehdr *eh = (const void *)elf;
+	if (size < sizeof *eh || memcmp(eh->ident, "\177ELF", 4) != 0 || eh->ident[4] != 2 ||
+	    eh->machine != 243 || eh->phentsize != sizeof(struct elf64_phdr) ||
+	    eh->phoff > size || (uint64_t)eh->phnum * sizeof(struct elf64_phdr) > size - eh->phoff)
+		return SVMM_EINVAL;
+	const struct elf64_phdr *ph = (const void *)(elf + eh->phoff);
+	for (unsigned i = 0; i < eh->phnum; i++) {
+		if (ph[i].type != PT_LOAD_TYPE || ph[i].memsz == 0)
+			continue;
+		if (ph[i].filesz > ph[i].memsz || ph[i].offset > size ||
+		    ph[i].filesz > size - ph[i].offset)
+			return SVMM_EINVAL;
+		vm_t va = SVMM_ALIGN_DOWN(ph[i].vaddr, SVMM_PAGE_SIZE);
+		vm_t end = SVMM_ALIGN_UP(ph[i].vaddr + ph[i].memsz, SVMM_PAGE_SIZE);
+		unsigned prot = ((ph[i].flags & PF_R) ? PT_R : 0) | ((ph[i].flags & PF_W) ? PT_W : 0) |
+				((ph[i].flags & PF_X) ? PT_X : 0);
+		vm_t got;
+		int err = aspace_map_anon(as, va, end - va, prot, ASPACE_FIXED, &got);
+		if (err)
+			return err;
+		/* Bring each page in (demand zero) and copy the file's bytes into its frame. */
+		for (vm_t pg = va; pg < end; pg += SVMM_PAGE_SIZE) {
+			err = aspace_fault(as, pg, prot & PT_X ? PT_X : PT_R);
+			pm_t pa;
+			if (!err)
+				err = pt_translate(&as->pt, pg, prot & PT_X ? PT_X : PT_R, PT_PRIV_U,
+						   &pa, NULL);
+			if (err)
+				return err;
+			vm_t fs = ph[i].vaddr, fe = ph[i].vaddr + ph[i].filesz;
+			vm_t b = pg > fs ? pg : fs, e = pg + SVMM_PAGE_SIZE < fe ? pg + SVMM_PAGE_SIZE : fe;
+			if (b < e)
+				vm_copy_to_frame(pa, b - pg, elf + ph[i].offset + (b - fs), e - b);
+		}
+	}
+	*entry = eh->entry;
+	return 0;
+}
+
+/* ---- processes ---- */
+
+struct proc *proc_spawn(const char *name, long arg)
+{
+	const struct uprog *up = NULL;
+	for (uint64_t i = 0; i < user_programs_count; i++)
+		if (strcmp(user_programs[i].name, name) == 0)
+			up = &user_programs[i];
+	if (!up)
+		panic("proc_spawn: no user program \"%s\"", name);
+	struct proc *p = NULL;
+	for (unsigned i = 0; i < NPROC; i++)
+		if (procs[i].state == PROC_FREE) {
+			p = &procs[i];
+			break;
+		}
+	if (!p)
+		return NULL;
+	memset(p, 0, sizeof *p);
+	int err = aspace_create(&p->as, &kpt, &kpmem);
+	if (err) {
+		kprintf("spawn %s: aspace_create: %s\n", name, svmm_strerror(err));
+		return NULL;
+	}
+	vm_t entry;
+	err = load_elf(&p->as, up->elf, up->size, &entry);
+	if (err) {
+		kprintf("spawn %s: loading: %s\n", name, svmm_strerror(err));
+		aspace_destroy(&p->as);
+		return NULL;
+	}
+	/* The loader wrote code through other mappings: order it before any fetch. */
+	fence_i();
+	p->pid = next_pid++;
+	p->name = up->name;
+	p->arg = arg;
+	p->tf.sepc = entry;
+	TF_SP(&p->tf) = p->as.stack_top;
+	TF_A(&p->tf, 0) = (uint64_t)arg;
+	p->tf.ksp = trap_stack_top;
+	p->state = PROC_RUNNABLE;
+	return p;
+}
+
+void proc_init(void)
+{
+	/* How many ASID bits the hart keeps: write all ones and read back (WARL). */
+	uint64_t satp = pt_satp(&kpt);
+	w_satp(satp | (SATP_ASID_MASK << SATP_ASID_SHIFT));
+	uint64_t bits = (r_satp() >> SATP_ASID_SHIFT) & SATP_ASID_MASK;
+	w_satp(satp);
+	unsigned nbits = 0;
+	while (bits & 1) {
+		nbits++;
+		bits >>= 1;
+	}
+	int err = aspace_sys_init(nbits, 1);
+	if (err)
+		panic("aspace_sys_init(%u bits): %s", nbits, svmm_strerror(err));
+	if (kstack_alloc(16384, &trap_stack_top) != 0)
+		panic("no kernel trap stack");
+	sched_quantum = timebase_hz / 100;
+	user_va_end = svmm_user_end(boot.mode);
+	kprintf("processes: %u ASID bits, trap stack top %p (guard page below), time slice 10 ms\n",
+		nbits, (void *)trap_stack_top);
+}
+
+void proc_reap(struct proc *p)
+{
+	if (p->state != PROC_ZOMBIE)
+		panic("proc_reap: pid %d is not a zombie", p->pid);
+	p->state = PROC_FREE;
+}
+
+/* Leave p's address space: the hart runs on the kernel table from here. */
+static void proc_teardown(struct proc *p)
+{
+	if (current == p) {
+		w_satp(pt_satp(&kpt));
+		aspace_deactivate(&p->as, 0);
+		current = NULL;
+	}
+	proc_counters.faults += p->as.faults;
+	aspace_destroy(&p->as);
+	p->state = PROC_ZOMBIE;
+}
+
+static void proc_exit(struct proc *p, long code)
+{
+	p->exit_code = code;
+	proc_teardown(p);
+}
+
+static const char *fault_reason(int err, vm_t va)
+{
+	if (va >= svmm_user_end(boot.mode))
+		return "kernel address";
+	switch (err) {
+	case SVMM_EFAULT: return "no mapping there";
+	case SVMM_EPERM: return "the region does not allow this access";
+	case SVMM_ENOMEM: return "out of memory";
+	default: return svmm_strerror(err);
+	}
+}
+
+static void proc_kill(struct proc *p, struct trapframe *tf, const char *why)
+{
+	kprintf("pid %d (%s %ld) killed: %s at address %p, pc %p: %s\n", p->pid, p->name, p->arg,
+		trap_cause_name(tf->scause), (void *)tf->stval, (void *)tf->sepc, why);
+	p->killed = true;
+	proc_counters.kills++;
+	p->kill_cause = tf->scause;
+	p->kill_addr = tf->stval;
+	proc_exit(p, -1);
+}
+
+/* Pick the next runnable process after cur (round robin) and make it current. */
+static struct proc *schedule(struct proc *cur)
+{
+	unsigned start = cur ? (unsigned)(cur - procs) + 1 : 0;
+	for (unsigned k = 0; k < NPROC; k++) {
+		struct proc *p = &procs[(start + k) % NPROC];
+		if (p->state != PROC_RUNNABLE)
+			continue;
+		if (p != current) {
+			bool flush = false;
+			uint64_t satp = aspace_activate(&p->as, 0, &flush);
+			w_satp_nofence(satp);
+			if (flush)
+				sfence_vma_all();
+			if (current)
+				aspace_deactivate(&current->as, 0);
+			current = p;
+			proc_counters.switches++;
+		}
+		return p;
+	}
+	current = NULL;
+	w_satp(pt_satp(&kpt));
+	all_done();
+	panic("proc: all processes done, and the done hook returned");
+}
+
+_Noreturn void proc_run_all(void (*done)(void))
+{
+	all_done = done;
+	struct proc *p = schedule(NULL);
+	sie_set(SIE_STIE);
+	sbi_set_timer(sched_quantum ? r_time() + sched_quantum : ~0ull);
+	user_return(&p->tf);
+}
+
+/* ---- system calls ---- */
+
+static long sys_write(struct proc *p, vm_t buf, uint64_t len)
+{
+	char kbuf[128];
+	uint64_t done = 0;
+	if (len > 65536)
+		return SVMM_ERANGE;
+	while (done < len) {
+		uint64_t n = len - done < sizeof kbuf ? len - done : sizeof kbuf;
+		int err = copy_from_user(&p->as, kbuf, buf + done, n);
+		if (err)
+			return err;
+		console_write(kbuf, n);
+		done += n;
+	}
+	return (long)done;
+}
+
+static long sys_mmap(struct proc *p, vm_t hint, uint64_t size, uint64_t prot, uint64_t flags)
+{
+	if (prot & ~(uint64_t)(PROT_READ | PROT_WRITE | PROT_EXEC) || flags & ~(uint64_t)MAP_FIXED)
+		return SVMM_EINVAL;
+	vm_t addr;
+	int err = aspace_map_anon(&p->as, hint, size, (unsigned)prot,
+				  (flags & MAP_FIXED) ? ASPACE_FIXED : 0, &addr);
+	return err ? err : (long)addr;
+}
+
+static void syscall(struct proc *p, struct trapframe *tf)
+{
+	uint64_t a0 = TF_A(tf, 0), a1 = TF_A(tf, 1), a2 = TF_A(tf, 2), a3 = TF_A(tf, 3);
+	long r;
+	tf->sepc += 4;
+	switch (TF_A7(tf)) {
+	case SYS_EXIT:
+		proc_exit(p, (long)a0);
+		return;
+	case SYS_WRITE:
+		r = sys_write(p, a0, a1);
+		break;
+	case SYS_MMAP:
+		r = sys_mmap(p, a0, a1, a2, a3);
+		break;
+	case SYS_MUNMAP:
+		r = aspace_unmap(&p->as, a0, a1);
+		break;
+	case SYS_MPROTECT:
+		r = a2 & ~(uint64_t)(PROT_READ | PROT_WRITE | PROT_EXEC) ? SVMM_EINVAL :
+			aspace_protect(&p->as, a0, a1, (unsigned)a2);
+		break;
+	case SYS_YIELD:
+		bench_yield_tag(p, a0);
+		TF_A(tf, 0) = 0;
+		schedule(p);
+		return;
+	case SYS_GETPID:
+		r = p->pid;
+		break;
+	case SYS_INFO: {
+		struct sys_info si;
+		memset(&si, 0, sizeof si);
+		si.pid = p->pid;
+		si.resident = p->as.resident;
+		si.stack_pages = p->as.stack_pages;
+		si.regions = p->as.nregions;
+		si.faults = p->as.faults;
+		r = copy_to_user(&p->as, a0, &si, sizeof si);
+		break;
+	}
+	case SYS_REPORT:
+		bench_report(p, (long)a0, a1);
+		r = 0;
+		break;
+	default:
+		r = SVMM_EINVAL;
+		break;
+	}
+	TF_A(tf, 0) = (uint64_t)r;
+}
+
+/* ---- the trap from U-mode (entry.S) ---- */
+
+/* Everything but a resolvable page fault: system calls, the timer, kills. */
+static __attribute__((noinline)) struct trapframe *user_trap_slow(struct proc *p,
+								    struct trapframe *tf)
+{
+	uint64_t c = tf->scause;
+	if (c & SCAUSE_INTR) {
+		proc_counters.ticks++;
+		if ((c & ~SCAUSE_INTR) != IRQ_S_TIMER)
+			panic("unexpected interrupt from U-mode: %s", trap_cause_name(c));
+		sbi_set_timer(sched_quantum ? r_time() + sched_quantum : ~0ull);
+		return &schedule(p)->tf;
+	}
+	switch (c) {
+	case EXC_ECALL_U:
+		proc_counters.syscalls++;
+		syscall(p, tf);
+		break;
+	case EXC_INST_PAGE_FAULT:
+	case EXC_LOAD_PAGE_FAULT:
+	case EXC_STORE_PAGE_FAULT: {
+		unsigned access = c == EXC_INST_PAGE_FAULT ? PT_X :
+				  c == EXC_LOAD_PAGE_FAULT ? PT_R : PT_W;
+		vm_t va = tf->stval;
+		int err = va >= svmm_user_end(boot.mode) ? SVMM_EFAULT :
+			  aspace_fault(&p->as, va, access);
+		if (err)
+			proc_kill(p, tf, fault_reason(err, va));
+		break;
+	}
+	default:
+		proc_kill(p, tf, "illegal operation");
+		break;
+	}
+	/* A yield has already switched; an exit or a kill switches now. */
+	if (p->state != PROC_RUNNABLE)
+		return &schedule(p)->tf;
+	return &current->tf;
+}
+
+static __attribute__((noinline)) struct trapframe *user_fault_kill(struct proc *p,
+								     struct trapframe *tf, int err)
+{
+	proc_kill(p, tf, fault_reason(err, tf->stval));
+	return &schedule(p)->tf;
+}
+
+struct trapframe *user_trap(struct trapframe *tf)
+{
+	struct proc *p = current;
+	if (__builtin_expect(!p || tf != &p->tf, 0))
+		panic("user trap without a current process");
+	/* The hot path: a demand-zero or stack-growth fault that resolves. */
+	uint64_t c = tf->scause;
+	if (c == EXC_STORE_PAGE_FAULT || c == EXC_LOAD_PAGE_FAULT) {
+		vm_t va = tf->stval;
+		int err = va < user_va_end ?
+			aspace_fault(&p->as, va, c == EXC_STORE_PAGE_FAULT ? PT_W : PT_R) :
+			SVMM_EFAULT;
+		if (err == 0)
+			return tf;
+		return user_fault_kill(p, tf, err);
+	}
+	return user_trap_slow(p, tf);
+}

@@ -1,0 +1,62 @@
+/*
+ * kernel/proc.h - processes: one address space, one trapframe, run in U-mode,
+ * scheduled round-robin by the timer and by yield.
+ *
+ * The kernel never blocks inside a system call or a fault, so a process needs no
+ * kernel stack of its own: its state while it does not run is its trapframe, and every
+ * trap from U-mode runs on the one kernel trap stack (allocated in the kernel arena
+ * with a guard page). A switch is: save into one frame, satp, restore another.
+ */
+#ifndef KERNEL_PROC_H
+#define KERNEL_PROC_H
+
+#include <svmm/aspace.h>
+
+#include "kernel.h"
+
+#define NPROC 16
+
+enum proc_state { PROC_FREE = 0, PROC_RUNNABLE, PROC_ZOMBIE };
+
+struct proc {
+	struct trapframe tf;        /* first: entry.S finds it through sscratch */
+	enum proc_state state;
+	int pid;
+	const char *name;
+	long arg;
+	long exit_code;
+	bool killed;
+	uint64_t kill_cause;        /* scause of the kill */
+	uint64_t kill_addr;
+	struct aspace as;
+};
+
+/* Probe ASID bits, set up the ASID allocator and the trap stack. Once, at boot. */
+void proc_init(void);
+
+/* A program to start: the embedded ELF named name, with arg in a0. */
+struct proc *proc_spawn(const char *name, long arg);
+/* Run every runnable process until all have exited; then call done(). */
+_Noreturn void proc_run_all(void (*done)(void));
+/* Free a zombie's slot (after the caller has looked at its exit status). */
+void proc_reap(struct proc *p);
+
+extern struct proc procs[NPROC];
+
+struct proc_counters {
+	uint64_t switches, syscalls, ticks, faults, kills;
+};
+extern struct proc_counters proc_counters;
+extern struct pmem kpmem;
+
+/* uaccess.c: copy between the kernel and the current process's user memory. */
+int copy_from_user(struct aspace *as, void *dst, vm_t src, uint64_t n);
+int copy_to_user(struct aspace *as, vm_t dst, const void *src, uint64_t n);
+
+/* Benchmark hooks (bench.c) */
+void bench_report(struct proc *p, long kind, uint64_t value);
+void bench_yield_tag(struct proc *p, uint64_t tag);
+_Noreturn void bench_run(void);
+extern uint64_t sched_quantum;
+
+#endif

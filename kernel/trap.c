@@ -1,0 +1,106 @@
+/*
+ * kernel/trap.c - what happens after entry.S has saved the registers.
+ *
+ * Traps from S-mode are either expected faults of a probe or of a user copy (found in
+ * the exception table, and sent to their fixup), or bugs (panic with the cause, the
+ * address and the pc). Traps from U-mode go to the process layer (proc.c): system
+ * calls, page faults, and the timer that preempts.
+ */
+#include "kernel.h"
+#include "riscv.h"
+
+struct ex_entry { uint64_t insn, fixup; };
+extern const struct ex_entry __ex_table_start[], __ex_table_end[];
+
+volatile uint64_t probe_exec_active;
+volatile uint64_t last_fault_cause, last_fault_addr;
+uint64_t timebase_hz = 10000000;
+
+static const char *const exc_names[] = {
+	[EXC_INST_MISALIGNED] = "instruction address misaligned",
+	[EXC_INST_ACCESS] = "instruction access fault",
+	[EXC_ILLEGAL] = "illegal instruction",
+	[EXC_BREAKPOINT] = "breakpoint",
+	[EXC_LOAD_MISALIGNED] = "load address misaligned",
+	[EXC_LOAD_ACCESS] = "load access fault",
+	[EXC_STORE_MISALIGNED] = "store address misaligned",
+	[EXC_STORE_ACCESS] = "store access fault",
+	[EXC_ECALL_U] = "ecall from U-mode",
+	[EXC_ECALL_S] = "ecall from S-mode",
+	[EXC_INST_PAGE_FAULT] = "instruction page fault",
+	[EXC_LOAD_PAGE_FAULT] = "load page fault",
+	[EXC_STORE_PAGE_FAULT] = "store page fault",
+};
+
+const char *trap_cause_name(uint64_t scause)
+{
+	if (scause & SCAUSE_INTR) {
+		switch (scause & ~SCAUSE_INTR) {
+		case IRQ_S_SOFT: return "supervisor software interrupt";
+		case IRQ_S_TIMER: return "supervisor timer interrupt";
+		case IRQ_S_EXT: return "supervisor external interrupt";
+		default: return "unknown interrupt";
+		}
+	}
+	if (scause < ARRAY_SIZE(exc_names) && exc_names[scause])
+		return exc_names[scause];
+	return "unknown exception";
+}
+
+void trap_init(void)
+{
+	w_stvec((uint64_t)(uintptr_t)trap_vector);
+	w_sscratch(0);
+	/* Let U-mode read instret, cycle and time (the benchmarks read instret). */
+	CSR_WRITE(scounteren, 0x7);
+}
+
+static bool is_page_fault(uint64_t c)
+{
+	return c == EXC_INST_PAGE_FAULT || c == EXC_LOAD_PAGE_FAULT ||
+	       c == EXC_STORE_PAGE_FAULT || c == EXC_LOAD_ACCESS ||
+	       c == EXC_STORE_ACCESS || c == EXC_INST_ACCESS;
+}
+
+void kernel_trap(struct trapframe *tf)
+{
+	uint64_t c = tf->scause;
+	if (c & SCAUSE_INTR) {
+		if ((c & ~SCAUSE_INTR) == IRQ_S_TIMER) {
+			/* A tick while in S-mode: push the next one away; U-mode ticks preempt. */
+			sbi_set_timer(~0ull);
+			return;
+		}
+		panic("unexpected interrupt %s in S-mode, sepc %p",
+		      trap_cause_name(c), (void *)tf->sepc);
+	}
+	if (is_page_fault(c)) {
+		/* probe_exec: the fetch itself faulted, sepc is the probed address. */
+		if (probe_exec_active && c == EXC_INST_PAGE_FAULT && tf->sepc == probe_exec_active) {
+			last_fault_cause = c;
+			last_fault_addr = tf->stval;
+			tf->sepc = (uint64_t)(uintptr_t)probe_exec_fault;
+			return;
+		}
+		for (const struct ex_entry *e = __ex_table_start; e < __ex_table_end; e++) {
+			if (e->insn == tf->sepc) {
+				last_fault_cause = c;
+				last_fault_addr = tf->stval;
+				tf->sepc = e->fixup;
+				return;
+			}
+		}
+	}
+	panic("S-mode trap: %s (scause %p) at pc %p, address %p, ra %p",
+	      trap_cause_name(c), (void *)c, (void *)tf->sepc, (void *)tf->stval,
+	      (void *)TF_RA(tf));
+}
+
+
+#if !KERNEL_ASPACE
+/* Without the memory system there are no processes, so no trap can come from U-mode. */
+struct trapframe *user_trap(struct trapframe *tf)
+{
+	panic("trap from U-mode without processes: %s", trap_cause_name(tf->scause));
+}
+#endif

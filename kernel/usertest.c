@@ -1,0 +1,100 @@
+/*
+ * kernel/usertest.c - the user-mode tests: programs that must run to a clean exit
+ * (isolation, demand paging, stack growth, unmap and reuse, protect) and programs that
+ * must be killed for one bad access each, all at once in their own address spaces,
+ * switched by the timer; afterwards pmem's free count must be what it was before.
+ */
+#include <svmm/pmem.h>
+
+#include "fdt.h"
+#include "kernel.h"
+#include "proc.h"
+#include "riscv.h"
+#include "vm.h"
+
+struct utest {
+	const char *prog;
+	long arg;
+	bool expect_kill;
+	uint64_t cause;          /* scause expected for a kill */
+	bool check_addr;
+	vm_t addr;               /* stval expected for a kill */
+	const char *what;
+	struct proc *p;
+};
+
+static struct utest utests[] = {
+	{ "hello", 0, false, 0, false, 0, "hello", NULL },
+	{ "isolation", 1, false, 0, false, 0, "isolation, first process", NULL },
+	{ "isolation", 2, false, 0, false, 0, "isolation, second process", NULL },
+	{ "memtest", 0, false, 0, false, 0, "demand paging, stack, unmap, protect", NULL },
+	{ "bad", 0, true, EXC_LOAD_PAGE_FAULT, true, 0x30000000, "read of unmapped memory", NULL },
+	{ "bad", 1, true, EXC_STORE_PAGE_FAULT, false, 0, "write to a read-only region", NULL },
+	{ "bad", 2, true, EXC_INST_PAGE_FAULT, false, 0, "execution from a data page", NULL },
+	{ "bad", 3, true, EXC_LOAD_PAGE_FAULT, true, 0xfffffffff0000000ull,
+	  "read of a kernel address", NULL },
+	{ "bad", 4, true, EXC_STORE_PAGE_FAULT, false, 0, "stack overflow into the guard", NULL },
+	{ "bad", 5, true, EXC_LOAD_PAGE_FAULT, true, 0, "NULL pointer", NULL },
+	{ "bad", 6, true, EXC_LOAD_PAGE_FAULT, false, 0, "use after munmap", NULL },
+	{ "bad", 7, true, EXC_STORE_PAGE_FAULT, false, 0, "write into program text", NULL },
+};
+
+static uint64_t free_before, tables_before;
+
+static void user_tests_done(void)
+{
+	kprintf("user programs finished:\n");
+	for (unsigned i = 0; i < ARRAY_SIZE(utests); i++) {
+		struct utest *t = &utests[i];
+		struct proc *p = t->p;
+		bool ok;
+		if (t->expect_kill)
+			ok = p->killed && p->kill_cause == t->cause &&
+			     (!t->check_addr || p->kill_addr == t->addr);
+		else
+			ok = !p->killed && p->exit_code == 0;
+		kprintf("  %-4s pid %-2d %-9s %ld: %s (%s)\n", ok ? "ok" : "FAIL", p->pid, t->prog,
+			t->arg, t->what, p->killed ? "killed" : "exited");
+		ktest_check(ok, t->what, __FILE__, __LINE__);
+		proc_reap(p);
+	}
+	uint64_t free_after = pmem_free_frames(&kpmem);
+	kprintf("leak check: pmem free frames %lu before the programs, %lu after; "
+		"page-table frames %lu before, %lu after\n", (unsigned long)free_before,
+		(unsigned long)free_after, (unsigned long)tables_before,
+		(unsigned long)vm_tables_live);
+	if (free_after != free_before || vm_tables_live != tables_before)
+		kprintf("LEAK: %ld frames, %ld table frames not returned\n",
+			(long)(free_before - free_after), (long)(vm_tables_live - tables_before));
+	kprintf("statistics: %lu context switches, %lu timer ticks, %lu system calls, "
+		"%lu demand-zero faults, %lu kills, %lu kmaps, %lu TLB flush calls\n",
+		(unsigned long)proc_counters.switches, (unsigned long)proc_counters.ticks,
+		(unsigned long)proc_counters.syscalls, (unsigned long)proc_counters.faults,
+		(unsigned long)proc_counters.kills, (unsigned long)vm_kmaps,
+		(unsigned long)vm_flushes);
+	/* With RAM above the direct-map window, user frames come from there (pmem serves
+	   unlimited requests from the top), so the kmap path must have been used. */
+	if (vm_dmap_end < fdt.ram[fdt.nram - 1].base + fdt.ram[fdt.nram - 1].size)
+		KCHECK(vm_kmaps > 100);
+	KCHECK(proc_counters.ticks > 0);   /* preemption by the timer happened */
+	KCHECK_EQ(free_after, free_before);
+	KCHECK_EQ(vm_tables_live, tables_before);
+	KCHECK_EQ(pmem_check(&kpmem), 0);
+	KCHECK_EQ(vmem_check(&karena), 0);
+	KCHECK_EQ(pt_check(&kpt), 0);
+	selftest_finish();
+}
+
+_Noreturn void selftest_user_run(void)
+{
+
+	free_before = pmem_free_frames(&kpmem);
+	tables_before = vm_tables_live;
+	kprintf("starting %u user processes\n", (unsigned)ARRAY_SIZE(utests));
+	for (unsigned i = 0; i < ARRAY_SIZE(utests); i++) {
+		utests[i].p = proc_spawn(utests[i].prog, utests[i].arg);
+		if (!utests[i].p)
+			panic("could not start %s %ld", utests[i].prog, utests[i].arg);
+	}
+	proc_run_all(user_tests_done);
+}

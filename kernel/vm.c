@@ -1,0 +1,364 @@
+/*
+ * kernel/vm.c - the kernel half of the address space (DESIGN section 1), built once at
+ * boot and never changed at the root afterwards.
+ *
+ * Order matters: pmem needs its frame database reachable, and the early table maps the
+ * direct map of the two gigabytes from the image's gigabyte up, so the database and
+ * every early page-table frame are taken below min(dmap limit, that end). Then the
+ * final table is built with the library (pt_init_kernel gives every kernel root slot a
+ * table, so address spaces copy 256 root entries and nothing more), satp switches to
+ * it, and the early table is dropped.
+ */
+#include "vm.h"
+
+#include "early.h"
+#include "fdt.h"
+#include "kernel.h"
+#include "memlayout.h"
+#include "riscv.h"
+
+struct pmem kpmem;
+struct pt kpt;
+struct vmem karena;
+pm_t vm_dmap_end;
+uint64_t vm_tables_live;
+uint64_t vm_flushes;
+uint64_t vm_kmaps;
+
+/* The fixmap: 512 slots of 4 KiB under the image; one hart, so one set of slots. */
+#define FIXMAP_SLOTS (SVMM_FIXMAP_SIZE / SVMM_PAGE_SIZE)
+static uint64_t fixmap_used[FIXMAP_SLOTS / 64];
+
+static uint64_t karena_pages;
+
+static int karena_page_alloc(void *ctx, void **page)
+{
+	(void)ctx;
+	pm_t pa;
+	if (pmem_alloc(&kpmem, 0, vm_dmap_end, &pa) != 0)
+		return SVMM_ENOMEM;
+	karena_pages++;
+	*page = __va(pa);
+	return 0;
+}
+
+static void karena_page_free(void *ctx, void *page)
+{
+	(void)ctx;
+	karena_pages--;
+	if (pmem_free(&kpmem, __pa(page), 0) != 0)
+		panic("karena: freeing page %p failed", page);
+}
+
+static const struct vmem_page_source karena_src = {
+	karena_page_alloc, karena_page_free, NULL
+};
+
+static void map_or_panic(vm_t va, pm_t pa, uint64_t size, unsigned flags, const char *what)
+{
+	int err = pt_map(&kpt, va, pa, size, flags);
+	if (err)
+		panic("mapping %s [%p, %p) -> %p: %s", what, (void *)va, (void *)(va + size),
+		      (void *)pa, svmm_strerror(err));
+}
+
+static pm_t image_pa(const void *sym)
+{
+	return early_load_pa + ((vm_t)(uintptr_t)sym - KERNEL_VIRT);
+}
+
+void vm_init(void)
+{
+	enum svmm_mode mode = boot.mode;
+	uint64_t window = svmm_dmap_size(mode);
+	vm_dmap_end = boot.dmap_limit && boot.dmap_limit < window ? boot.dmap_limit : window;
+
+	/* RAM and holes: the device tree's reservations, the image and the blob itself. */
+	struct pmem_range ram[FDT_MAX_RANGES], res[FDT_MAX_RANGES + 2];
+	unsigned nres = 0;
+	for (unsigned i = 0; i < fdt.nram; i++) {
+		ram[i].base = fdt.ram[i].base;
+		ram[i].size = fdt.ram[i].size;
+	}
+	for (unsigned i = 0; i < fdt.nreserved; i++) {
+		res[nres].base = fdt.reserved[i].base;
+		res[nres++].size = fdt.reserved[i].size;
+	}
+	res[nres].base = early_load_pa;
+	res[nres++].size = (uint64_t)(_kernel_end - _kernel_start);
+	res[nres].base = boot.dtb_pa;
+	res[nres++].size = boot.dtb_size;
+
+	/* What the early table reaches: two gigabytes from the image's gigabyte. */
+	pm_t early_end = SVMM_ALIGN_DOWN(early_load_pa, SVMM_GiB) + 2 * SVMM_GiB;
+	pm_t meta_limit = vm_dmap_end < early_end ? vm_dmap_end : early_end;
+	int err = pmem_init(&kpmem, ram, fdt.nram, res, nres, meta_limit);
+	if (err)
+		panic("pmem_init: %s", svmm_strerror(err));
+	pm_t saved_end = vm_dmap_end;
+	vm_dmap_end = meta_limit;   /* table frames must be early-reachable until the switch */
+
+	err = pt_init_kernel(&kpt, mode);
+	if (err)
+		panic("pt_init_kernel: %s", svmm_strerror(err));
+
+	/* The direct map: RAM only, clipped to the window; pt picks gigapages. */
+	for (unsigned i = 0; i < fdt.nram; i++) {
+		pm_t b = ram[i].base, e = ram[i].base + ram[i].size;
+		if (e > saved_end)
+			e = saved_end;
+		if (b < e)
+			map_or_panic(dmap_base() + b, b, e - b, PT_R | PT_W | PT_G, "direct map");
+	}
+
+	/* The image, W^X by section; the page under the boot stack stays unmapped. */
+	map_or_panic((vm_t)(uintptr_t)_kernel_start, image_pa(_kernel_start),
+		     (uint64_t)(_etext - _kernel_start), PT_R | PT_X | PT_G, "kernel text");
+	map_or_panic((vm_t)(uintptr_t)_etext, image_pa(_etext),
+		     (uint64_t)(_erodata - _etext), PT_R | PT_G, "kernel rodata");
+	map_or_panic((vm_t)(uintptr_t)_erodata, image_pa(_erodata),
+		     (uint64_t)(_stack_guard - _erodata), PT_R | PT_W | PT_G, "kernel data+bss");
+	map_or_panic((vm_t)(uintptr_t)_stack_bottom, image_pa(_stack_bottom),
+		     (uint64_t)(_kernel_end - _stack_bottom), PT_R | PT_W | PT_G, "boot stack");
+
+	/* The kernel arena: slot 511 below the fixmap, with a guard page between. */
+	vm_t kio = svmm_kio_base(mode);
+	err = vmem_init(&karena, kio, SVMM_FIXMAP_BASE - SVMM_PAGE_SIZE - kio, SVMM_PAGE_SIZE,
+			&karena_src);
+	if (err)
+		panic("vmem_init(kernel arena): %s", svmm_strerror(err));
+
+	w_satp(pt_satp(&kpt));
+	early_satp = 0;
+	vm_dmap_end = saved_end;
+}
+
+/* Few devices are mapped, so their region structs sit in a small static table. */
+#define IOREMAP_MAX 16
+static struct vmem_region io_regions[IOREMAP_MAX];
+static bool io_used[IOREMAP_MAX];
+
+int ioremap(pm_t pa, uint64_t size, vm_t *va)
+{
+	pm_t base = SVMM_ALIGN_DOWN(pa, SVMM_PAGE_SIZE);
+	if (size == 0)
+		return SVMM_EZEROSIZE;
+	if (pa + size < pa)
+		return SVMM_EOVERFLOW;
+	uint64_t len = SVMM_ALIGN_UP(pa + size, SVMM_PAGE_SIZE) - base;
+	unsigned i;
+	for (i = 0; i < IOREMAP_MAX && io_used[i]; i++)
+		;
+	if (i == IOREMAP_MAX)
+		return SVMM_ENOSPC;
+	/* Same offset modulo 2 MiB as the registers, so that large devices get 2 MiB pages. */
+	struct vmem_constraint c = { 0, 0, 0, 0, 0 };
+	if (len >= (2ull << 20)) {
+		c.align = 2ull << 20;
+		c.phase = base & (c.align - 1);
+	}
+	vm_t v;
+	int err = vmem_xalloc(&karena, len, &c, &io_regions[i], &v);
+	if (err)
+		return err;
+	err = pt_map(&kpt, v, base, len, PT_R | PT_W | PT_G);
+	if (err) {
+		vmem_free(&karena, v, len, NULL);
+		return err;
+	}
+	io_used[i] = true;
+	*va = v + (pa - base);
+	return 0;
+}
+
+int iounmap(vm_t va)
+{
+	vm_t base = SVMM_ALIGN_DOWN(va, SVMM_PAGE_SIZE);
+	struct vmem_region *r = vmem_lookup(&karena, base);
+	if (!r || r->addr != base || r < io_regions || r >= io_regions + IOREMAP_MAX)
+		return SVMM_ENOENT;
+	uint64_t len = r->size;
+	int err = pt_unmap(&kpt, base, len, 0);
+	if (err)
+		return err;
+	err = vmem_free(&karena, base, len, NULL);
+	if (err)
+		panic("iounmap(%p): %s", (void *)va, svmm_strerror(err));
+	io_used[r - io_regions] = false;
+	return 0;
+}
+
+void *kmap(pm_t pa)
+{
+	uint64_t f = intr_save();
+	for (unsigned w = 0; w < ARRAY_SIZE(fixmap_used); w++) {
+		if (fixmap_used[w] == ~0ull)
+			continue;
+		unsigned b = (unsigned)__builtin_ctzll(~fixmap_used[w]);
+		unsigned slot = w * 64 + b;
+		vm_t va = SVMM_FIXMAP_BASE + (uint64_t)slot * SVMM_PAGE_SIZE;
+		if (pt_map(&kpt, va, SVMM_ALIGN_DOWN(pa, SVMM_PAGE_SIZE), SVMM_PAGE_SIZE,
+			   PT_R | PT_W | PT_G | PT_MAX_PAGE_4K) != 0)
+			break;
+		fixmap_used[w] |= 1ull << b;
+		vm_kmaps++;
+		intr_restore(f);
+		return (void *)(uintptr_t)(va + (pa & (SVMM_PAGE_SIZE - 1)));
+	}
+	intr_restore(f);
+	return NULL;
+}
+
+void kunmap(void *p)
+{
+	vm_t va = SVMM_ALIGN_DOWN((vm_t)(uintptr_t)p, SVMM_PAGE_SIZE);
+	uint64_t slot = (va - SVMM_FIXMAP_BASE) / SVMM_PAGE_SIZE;
+	if (va < SVMM_FIXMAP_BASE || slot >= FIXMAP_SLOTS ||
+	    !(fixmap_used[slot / 64] & (1ull << (slot % 64))))
+		panic("kunmap(%p): not a kmap address", p);
+	uint64_t f = intr_save();
+	/* pt_unmap flushes the slot's translation before it can be reused. */
+	int err = pt_unmap(&kpt, va, SVMM_PAGE_SIZE, 0);
+	if (err)
+		panic("kunmap(%p): %s", p, svmm_strerror(err));
+	fixmap_used[slot / 64] &= ~(1ull << (slot % 64));
+	intr_restore(f);
+}
+
+void vm_zero_frame(pm_t pa)
+{
+	if (pa + SVMM_PAGE_SIZE <= vm_dmap_end) {
+		memset(__va(pa), 0, SVMM_PAGE_SIZE);
+		return;
+	}
+	void *p = kmap(pa);
+	if (!p)
+		panic("vm_zero_frame(%p): no fixmap slot", (void *)pa);
+	memset(p, 0, SVMM_PAGE_SIZE);
+	kunmap(p);
+}
+
+void vm_copy_to_frame(pm_t pa, uint64_t off, const void *src, uint64_t n)
+{
+	if (pa + SVMM_PAGE_SIZE <= vm_dmap_end) {
+		memcpy((char *)__va(pa) + off, src, n);
+		return;
+	}
+	char *p = kmap(pa);
+	if (!p)
+		panic("vm_copy_to_frame(%p): no fixmap slot", (void *)pa);
+	memcpy(p + off, src, n);
+	kunmap(p);
+}
+
+int kstack_alloc(uint64_t size, vm_t *top)
+{
+	static struct vmem_region regions[4];
+	static unsigned nused;
+	if (nused == ARRAY_SIZE(regions))
+		return SVMM_ENOSPC;
+	vm_t v;
+	int err = vmem_alloc(&karena, size + SVMM_PAGE_SIZE, &regions[nused], &v);
+	if (err)
+		return err;
+	for (uint64_t o = 0; o < size; o += SVMM_PAGE_SIZE) {
+		pm_t pa;
+		err = pmem_alloc(&kpmem, 0, vm_dmap_end, &pa);
+		if (!err)
+			err = pt_map(&kpt, v + SVMM_PAGE_SIZE + o, pa, SVMM_PAGE_SIZE,
+				     PT_R | PT_W | PT_G);
+		if (err)
+			panic("kstack_alloc: %s", svmm_strerror(err));
+	}
+	nused++;
+	*top = v + SVMM_PAGE_SIZE + size;
+	return 0;
+}
+
+/* ---- the boot report ---- */
+
+struct leaf_count { uint64_t n[5]; uint64_t bytes[5]; };
+
+static int count_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
+{
+	(void)va; (void)pa; (void)pte;
+	struct leaf_count *c = ctx;
+	unsigned lvl = 0;
+	while (lvl < 4 && size >= pt_level_size(lvl + 1))
+		lvl++;
+	c->n[lvl]++;
+	c->bytes[lvl] += size;
+	return 0;
+}
+
+/* A size in the largest binary unit that keeps it >= 1, with one decimal. */
+static void human_size(char *buf, size_t n, uint64_t bytes)
+{
+	static const char units[] = "BKMGTPE";
+	unsigned u = 0;
+	uint64_t whole = bytes, rem = 0;
+	while (whole >= 1024 && u < 6) {
+		rem = whole & 1023;
+		whole >>= 10;
+		u++;
+	}
+	unsigned tenth = (unsigned)(rem * 10 / 1024);
+	if (tenth)
+		svmm_snprintf(buf, n, "%lu.%u%c", (unsigned long)whole, tenth, units[u]);
+	else
+		svmm_snprintf(buf, n, "%lu%c", (unsigned long)whole, units[u]);
+}
+
+static void print_area(const char *name, vm_t b, vm_t e, const char *what)
+{
+	char sz[24];
+	human_size(sz, sizeof sz, e - b);
+	kprintf("  %-10s %016lx-%016lx %8s  %s\n", name, (unsigned long)b, (unsigned long)(e - 1),
+		sz, what);
+}
+
+void vm_print_layout(void)
+{
+	enum svmm_mode m = boot.mode;
+	uint64_t s = svmm_slot_size(m);
+	kprintf("virtual memory layout (%s, root slot = ", m == SVMM_SV39 ? "sv39" :
+		m == SVMM_SV48 ? "sv48" : "sv57");
+	char sz[24];
+	svmm_fmt_size(sz, sizeof sz, s);
+	kprintf("%s):\n", sz);
+	print_area("null", 0, SVMM_NULL_GUARD, "never mapped");
+	print_area("user", SVMM_NULL_GUARD, 255 * s, "uvmem, per process");
+	print_area("ustack", 255 * s, svmm_user_end(m), "user stack, grows down");
+	print_area("dmap", dmap_base(), dmap_base() + vm_dmap_end, "direct map window (RAM only)");
+	print_area("karena", svmm_kio_base(m), SVMM_FIXMAP_BASE - SVMM_PAGE_SIZE,
+		   "kernel arena: ioremap, stacks");
+	print_area("fixmap", SVMM_FIXMAP_BASE, SVMM_KIMAGE_BASE, "kmap slots");
+	print_area("text", KERNEL_VIRT, (vm_t)(uintptr_t)_etext, "kernel text R-X");
+	print_area("rodata", (vm_t)(uintptr_t)_etext, (vm_t)(uintptr_t)_erodata, "kernel rodata R--");
+	print_area("data", (vm_t)(uintptr_t)_erodata, (vm_t)(uintptr_t)_stack_guard,
+		   "kernel data+bss RW-");
+	print_area("stack", (vm_t)(uintptr_t)_stack_bottom, (vm_t)(uintptr_t)_kernel_end,
+		   "boot stack RW- (guard page below)");
+
+	struct leaf_count c;
+	memset(&c, 0, sizeof c);
+	vm_t kb = svmm_kernel_base(m);
+	pt_walk(&kpt, kb, 0 - kb, count_leaf, &c);
+	static const char *const names[5] = { "4K", "2M", "1G", "512G", "256T" };
+	kprintf("kernel mappings by page size:");
+	for (unsigned l = 0; l < 5; l++) {
+		if (c.n[l] == 0)
+			continue;
+		svmm_fmt_size(sz, sizeof sz, c.bytes[l]);
+		kprintf(" %s x %lu (%s)", names[l], (unsigned long)c.n[l], sz);
+	}
+	kprintf("; %lu table frames\n", (unsigned long)kpt.tables);
+	kprintf("kernel page table:\n");
+	pt_dump(&kpt, kb, 0 - kb, kprint_line, NULL);
+	static struct pmem_stats st;   /* large: keep it off the boot stack */
+	pmem_stats(&kpmem, &st);
+	kprintf("pmem: %lu frames, %lu free, %lu reserved, %lu frame database (%lu bytes/frame)\n",
+		(unsigned long)st.total_frames, (unsigned long)st.free_frames,
+		(unsigned long)st.reserved_frames, (unsigned long)st.meta_frames,
+		(unsigned long)st.db_bytes_per_frame);
+}

@@ -1,0 +1,162 @@
+/*
+ * aspace_fixture.h - the machine the address-space tests run on: simulated RAM at
+ * 2 GiB, one pmem over it that also feeds page-table frames (so every frame is counted
+ * in one place), a kernel pt, and helpers for out-of-memory sweeps and snapshots.
+ * Header-only (static inline) so that it costs nothing in test binaries that do not
+ * include it.
+ */
+#ifndef SVMM_ASPACE_FIXTURE_H
+#define SVMM_ASPACE_FIXTURE_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <svmm/aspace.h>
+#include "hostsim.h"
+
+#define FX_RAM0 ((pm_t)0x80000000ull)
+
+struct fx {
+	struct pmem pm;
+	struct pt kpt;
+	pm_t *hold;              /* frames held back to simulate a small machine */
+	size_t nhold, caphold;
+};
+
+static struct fx fx;
+
+static inline int fx_table_alloc(void *ctx, pm_t *pa)
+{
+	(void)ctx;
+	return pmem_alloc(&fx.pm, 0, fx.pm.meta_limit, pa);
+}
+
+static inline void fx_table_free(void *ctx, pm_t pa)
+{
+	(void)ctx;
+	if (pmem_free(&fx.pm, pa, 0) != 0)
+		abort();
+}
+
+/* RAM of ram_size bytes; the direct map (pmem's meta limit) ends dmap bytes in (0: all). */
+static inline int fx_setup(uint64_t ram_size, uint64_t dmap, enum svmm_mode mode,
+			   unsigned asid_bits)
+{
+	memset(&fx, 0, sizeof(fx));
+	if (hostsim_ram_init(FX_RAM0, ram_size) != 0)
+		return -1;
+	struct pmem_range r = { FX_RAM0, ram_size };
+	if (pmem_init(&fx.pm, &r, 1, NULL, 0, dmap ? FX_RAM0 + dmap : PMEM_ANY) != 0)
+		return -1;
+	struct hostsim_table_source src = { fx_table_alloc, fx_table_free, NULL };
+	hostsim_set_table_source(&src);
+	if (pt_init_kernel(&fx.kpt, mode) != 0)
+		return -1;
+	return aspace_sys_init(asid_bits, 2);
+}
+
+static inline void fx_teardown(void)
+{
+	pt_destroy(&fx.kpt);
+	free(fx.hold);
+	fx.hold = NULL;
+	fx.nhold = fx.caphold = 0;
+	hostsim_ram_fini();
+}
+
+/* Hold every free frame but `budget`, so that the budget+1-th allocation fails. */
+static inline void fx_hold_all_but(uint64_t budget)
+{
+	pm_t pa;
+	while (pmem_alloc(&fx.pm, 0, PMEM_ANY, &pa) == 0) {
+		if (fx.nhold == fx.caphold) {
+			fx.caphold = fx.caphold ? 2 * fx.caphold : 1024;
+			fx.hold = realloc(fx.hold, fx.caphold * sizeof(*fx.hold));
+			if (fx.hold == NULL)
+				abort();
+		}
+		fx.hold[fx.nhold++] = pa;
+	}
+	/* PMEM_ANY hands out high frames first, so the last ones held are the lowest:
+	 * give those back, since metadata must come from below the meta limit. */
+	for (uint64_t i = 0; i < budget && fx.nhold > 0; i++)
+		if (pmem_free(&fx.pm, fx.hold[--fx.nhold], 0) != 0)
+			abort();
+}
+
+static inline void fx_release_all(void)
+{
+	while (fx.nhold > 0)
+		if (pmem_free(&fx.pm, fx.hold[--fx.nhold], 0) != 0)
+			abort();
+}
+
+/* Print through printf, for aspace_check and dumps. */
+static inline void fx_print(void *ctx, const char *line)
+{
+	(void)ctx;
+	printf("%s\n", line);
+}
+
+/*
+ * Everything a failed call must leave as it was: the regions, every leaf, the counters,
+ * and the frames in use (pages that uvmem keeps in its node pool are a cache of vmem's,
+ * so they count as free).
+ */
+#define FX_SNAP_REG  64
+#define FX_SNAP_LEAF 512
+
+struct fx_snap {
+	struct {
+		vm_t addr;
+		uint64_t size;
+		unsigned prot, kind;
+	} reg[FX_SNAP_REG];
+	unsigned nreg;
+	struct {
+		vm_t va;
+		pm_t pa;
+		uint64_t size, pte;
+	} leaf[FX_SNAP_LEAF];
+	unsigned nleaf;
+	uint64_t resident, stack_pages, free_frames;
+};
+
+static inline int fx_snap_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
+{
+	struct fx_snap *s = ctx;
+	if (s->nleaf < FX_SNAP_LEAF) {
+		s->leaf[s->nleaf].va = va;
+		s->leaf[s->nleaf].pa = pa;
+		s->leaf[s->nleaf].size = size;
+		s->leaf[s->nleaf].pte = pte;
+	}
+	s->nleaf++;
+	return 0;
+}
+
+static inline void fx_snap_take(struct aspace *as, struct fx_snap *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (struct aspace_region *r = as->regions; r != NULL; r = r->next) {
+		if (s->nreg < FX_SNAP_REG) {
+			s->reg[s->nreg].addr = r->node.addr;
+			s->reg[s->nreg].size = r->node.size;
+			s->reg[s->nreg].prot = r->prot;
+			s->reg[s->nreg].kind = r->kind;
+		}
+		s->nreg++;
+	}
+	pt_walk(&as->pt, 0, as->stack_top, fx_snap_leaf, s);
+	s->resident = as->resident;
+	s->stack_pages = as->stack_pages;
+	s->free_frames = pmem_free_frames(&fx.pm) + as->pool_pages;
+}
+
+static inline bool fx_snap_equal(const struct fx_snap *a, const struct fx_snap *b)
+{
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+#endif /* SVMM_ASPACE_FIXTURE_H */

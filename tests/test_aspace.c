@@ -1,0 +1,681 @@
+/* test_aspace.c - address spaces: create/destroy, map, fault, unmap, protect, switch, OOM. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "aspace_fixture.h"
+#include "pt_testutil.h"
+
+#define MiB SVMM_MiB
+#define GiB SVMM_GiB
+#define PG  SVMM_PAGE_SIZE
+#define RW  (PT_R | PT_W)
+
+static struct aspace as;
+static uint64_t free0;      /* pmem's free frames before the test's address spaces */
+
+static int setup(void **state)
+{
+	(void)state;
+	if (fx_setup(64 * MiB, 0, SVMM_SV39, 16) != 0)
+		return -1;
+	free0 = pmem_free_frames(&fx.pm);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	fx_teardown();
+	return 0;
+}
+
+static void check(struct aspace *a)
+{
+	if (aspace_check(a, fx_print, NULL) != 0) {
+		aspace_dump(a, fx_print, NULL);
+		fail_msg("aspace_check failed");
+	}
+}
+
+/* The frame a user address maps to, through the direct map, or NULL. */
+static unsigned char *user_ptr(struct aspace *a, vm_t va)
+{
+	pm_t pa;
+	if (pt_translate(&a->pt, va, PT_R, PT_PRIV_U | PT_MXR, &pa, NULL) != 0)
+		return NULL;
+	return port_pa_to_va(pa);
+}
+
+static void test_create_destroy_accounting(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	check(&as);
+	/* The kernel half is the kernel's: root entries 256..511 are equal. */
+	uint64_t *kroot = port_pa_to_va(fx.kpt.root), *root = port_pa_to_va(as.pt.root);
+	assert_memory_equal(kroot + 256, root + 256, 256 * sizeof(uint64_t));
+	for (unsigned i = 0; i < 256; i++)
+		assert_int_equal(root[i], 0);
+	assert_true(pmem_free_frames(&fx.pm) < free0);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+	/* The kernel's tables are untouched. */
+	assert_int_equal(pt_check(&fx.kpt), 0);
+	assert_int_equal(aspace_create(NULL, &fx.kpt, &fx.pm), SVMM_EINVAL);
+	struct pt user;
+	assert_int_equal(pt_init(&user, SVMM_SV39, 0), 0);
+	assert_int_equal(aspace_create(&as, &user, &fx.pm), SVMM_EINVAL);  /* not a kernel pt */
+	pt_destroy(&user);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+static void test_demand_zero(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	vm_t va;
+	assert_int_equal(aspace_map_anon(&as, 0, 16 * PG, RW, 0, &va), 0);
+	assert_true(va >= SVMM_NULL_GUARD && va + 16 * PG <= as.user_end);
+	assert_int_equal(as.resident, 0);                 /* nothing before a fault */
+	assert_null(user_ptr(&as, va));
+	for (unsigned i = 0; i < 16; i++) {
+		/* Dirty free frames first, to see that the fault zeroes what it maps. */
+		pm_t junk;
+		assert_int_equal(pmem_alloc(&fx.pm, 0, PMEM_ANY, &junk), 0);
+		memset(port_pa_to_va(junk), 0xee, PG);
+		assert_int_equal(pmem_free(&fx.pm, junk, 0), 0);
+		assert_int_equal(aspace_fault(&as, va + i * PG + 123, i % 2 ? PT_W : PT_R), 0);
+		unsigned char *p = user_ptr(&as, va + i * PG);
+		assert_non_null(p);
+		for (unsigned k = 0; k < PG; k++)
+			assert_int_equal(p[k], 0);
+		memset(p, 0xa0 + i, PG);
+	}
+	assert_int_equal(as.resident, 16);
+	assert_int_equal(as.faults, 16);
+	/* A second fault on a mapped page is spurious: resolved, nothing allocated. */
+	uint64_t f = pmem_free_frames(&fx.pm);
+	assert_int_equal(aspace_fault(&as, va, PT_W), 0);
+	assert_int_equal(pmem_free_frames(&fx.pm), f);
+	assert_int_equal(user_ptr(&as, va + 5 * PG)[7], 0xa5);
+	/* The page is user RW, not executable, and S-mode needs SUM to touch it. */
+	assert_int_equal(pt_translate(&as.pt, va, PT_W, PT_PRIV_U, NULL, NULL), 0);
+	assert_int_equal(pt_translate(&as.pt, va, PT_X, PT_PRIV_U, NULL, NULL), SVMM_EFAULT);
+	assert_int_equal(pt_translate(&as.pt, va, PT_R, 0, NULL, NULL), SVMM_EFAULT);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+static void test_fault_errors_and_stack(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	vm_t ro, xo;
+	assert_int_equal(aspace_map_anon(&as, 0, 4 * PG, PT_R, 0, &ro), 0);
+	assert_int_equal(aspace_map_anon(&as, 0, 4 * PG, PT_X, 0, &xo), 0);
+	assert_int_equal(aspace_fault(&as, ro, PT_W), SVMM_EPERM);
+	assert_int_equal(aspace_fault(&as, ro, PT_X), SVMM_EPERM);
+	assert_int_equal(aspace_fault(&as, xo, PT_R), SVMM_EPERM);
+	assert_int_equal(aspace_fault(&as, xo, PT_X), 0);
+	assert_int_equal(aspace_fault(&as, 0, PT_R), SVMM_EFAULT);          /* null guard */
+	assert_int_equal(aspace_fault(&as, ro + 64 * MiB, PT_R), SVMM_EFAULT);
+	assert_int_equal(aspace_fault(&as, ro, 0), SVMM_EINVAL);
+	assert_int_equal(aspace_fault(&as, ro, PT_R | PT_W), SVMM_EINVAL);
+	assert_int_equal(aspace_fault(&as, svmm_kernel_base(SVMM_SV39), PT_R), SVMM_EFAULT);
+	/* The stack: grows down on faults up to its limit; the guard gap below is an
+	 * overflow; the rest of slot 255 is nothing. */
+	vm_t top = as.stack_top;
+	assert_int_equal(top, (vm_t)256 * GiB);
+	assert_int_equal(aspace_fault(&as, top - 8, PT_W), 0);
+	assert_int_equal(aspace_fault(&as, top - 3 * PG, PT_R), 0);
+	assert_int_equal(as.stack_pages, 2);
+	assert_int_equal(as.stack_low, top - 3 * PG);
+	assert_int_equal(aspace_fault(&as, top - PG, PT_X), SVMM_EPERM);
+	assert_int_equal(aspace_fault(&as, as.stack_limit, PT_W), 0);
+	assert_int_equal(aspace_fault(&as, as.stack_limit - 1, PT_W), SVMM_ESTACK);
+	assert_int_equal(aspace_fault(&as, as.stack_limit - ASPACE_STACK_GUARD, PT_W),
+			 SVMM_ESTACK);
+	assert_int_equal(aspace_fault(&as, as.stack_limit - ASPACE_STACK_GUARD - 1, PT_W),
+			 SVMM_EFAULT);
+	assert_int_equal(aspace_fault(&as, as.user_end, PT_W), SVMM_EFAULT);
+	assert_int_equal(as.stack_pages, 3);
+	assert_int_equal(as.resident, 4);
+	/* The limit moves (setrlimit), but not above pages in use. */
+	assert_int_equal(aspace_set_stack_limit(&as, 0), SVMM_EZEROSIZE);
+	assert_int_equal(aspace_set_stack_limit(&as, PG + 1), SVMM_EUNALIGNED);
+	assert_int_equal(aspace_set_stack_limit(&as, GiB), SVMM_ERANGE);
+	assert_int_equal(aspace_set_stack_limit(&as, 4 * PG), SVMM_EBUSY);
+	assert_int_equal(aspace_set_stack_limit(&as, 64 * SVMM_MiB), 0);
+	assert_int_equal(as.stack_limit, top - 64 * SVMM_MiB);
+	assert_int_equal(aspace_fault(&as, top - 32 * SVMM_MiB, PT_W), 0);
+	assert_int_equal(aspace_fault(&as, top - 64 * SVMM_MiB - PG, PT_W), SVMM_ESTACK);
+	assert_int_equal(as.stack_pages, 4);
+	assert_int_equal(aspace_set_stack_limit(&as, 16 * SVMM_MiB), SVMM_EBUSY);
+	/* The stack is not part of uvmem: map/unmap/protect refuse it. */
+	vm_t va;
+	assert_int_equal(aspace_map_anon(&as, top - PG, PG, RW, ASPACE_FIXED, &va), SVMM_ERANGE);
+	assert_int_equal(aspace_unmap(&as, top - PG, PG), SVMM_ERANGE);
+	check(&as);
+	assert_int_equal(as.resident, 5);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+static void test_bad_input_changes_nothing(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	vm_t va, a;
+	assert_int_equal(aspace_map_anon(&as, 0, 8 * PG, RW, 0, &va), 0);
+	assert_int_equal(aspace_fault(&as, va, PT_W), 0);
+	static struct fx_snap before, after;
+	fx_snap_take(&as, &before);
+	const vm_t g = SVMM_NULL_GUARD;
+	/* map_anon */
+	assert_int_equal(aspace_map_anon(&as, 0, 0, RW, 0, &a), SVMM_EZEROSIZE);
+	assert_int_equal(aspace_map_anon(&as, 0, 100, RW, 0, &a), SVMM_EUNALIGNED);
+	assert_int_equal(aspace_map_anon(&as, g + 1, PG, RW, ASPACE_FIXED, &a), SVMM_EUNALIGNED);
+	assert_int_equal(aspace_map_anon(&as, ~(vm_t)0 - PG + 1, 2 * PG, RW, ASPACE_FIXED, &a),
+			 SVMM_EOVERFLOW);
+	assert_int_equal(aspace_map_anon(&as, 0, PG, RW, ASPACE_FIXED, &a), SVMM_ERANGE);
+	assert_int_equal(aspace_map_anon(&as, as.user_end - PG, 2 * PG, RW, ASPACE_FIXED, &a),
+			 SVMM_ERANGE);
+	assert_int_equal(aspace_map_anon(&as, g, PG, PT_W, 0, &a), SVMM_EPERM);
+	assert_int_equal(aspace_map_anon(&as, g, PG, PT_R | PT_W | PT_X, 0, &a), SVMM_EPERM);
+	assert_int_equal(aspace_map_anon(&as, g, PG, 0, 0, &a), SVMM_EPERM);
+	assert_int_equal(aspace_map_anon(&as, g, PG, PT_U | PT_R, 0, &a), SVMM_EINVAL);
+	assert_int_equal(aspace_map_anon(&as, g, PG, PT_R, ASPACE_IO, &a), SVMM_EINVAL);
+	assert_int_equal(aspace_map_anon(&as, g, PG, PT_R, 0, NULL), SVMM_EINVAL);
+	assert_int_equal(aspace_map_anon(&as, va + PG, PG, PT_R, ASPACE_FIXED, &a), SVMM_EBUSY);
+	assert_int_equal(aspace_map_anon(&as, 0, as.user_end, PT_R, 0, &a), SVMM_ENOSPC);
+	/* map_phys */
+	assert_int_equal(aspace_map_phys(&as, 0, FX_RAM0 + 1, PG, PT_R, 0, &a), SVMM_EUNALIGNED);
+	assert_int_equal(aspace_map_phys(&as, 0, ~(pm_t)0 - PG + 1, 2 * PG, PT_R, 0, &a),
+			 SVMM_EOVERFLOW);
+	assert_int_equal(aspace_map_phys(&as, 0, PT_PA_LIMIT, PG, PT_R, 0, &a), SVMM_ERANGE);
+	assert_int_equal(aspace_map_phys(&as, 0, FX_RAM0, PG, PT_R, ASPACE_IO | ASPACE_NC, &a),
+			 SVMM_EINVAL);
+	/* unmap, protect */
+	assert_int_equal(aspace_unmap(&as, va, 0), SVMM_EZEROSIZE);
+	assert_int_equal(aspace_unmap(&as, va + 1, PG), SVMM_EUNALIGNED);
+	assert_int_equal(aspace_unmap(&as, va, PG + 1), SVMM_EUNALIGNED);
+	assert_int_equal(aspace_unmap(&as, ~(vm_t)0 - PG + 1, 2 * PG), SVMM_EOVERFLOW);
+	assert_int_equal(aspace_unmap(&as, 0, PG), SVMM_ERANGE);
+	assert_int_equal(aspace_protect(&as, va, PG, PT_W), SVMM_EPERM);
+	assert_int_equal(aspace_protect(&as, va, PG, PT_R | PT_W | PT_X), SVMM_EPERM);
+	assert_int_equal(aspace_protect(&as, va, 9 * PG, PT_R), SVMM_ENOENT);   /* hole */
+	assert_int_equal(aspace_protect(&as, va + 7 * PG, 2 * PG, PT_R), SVMM_ENOENT);
+	assert_int_equal(aspace_protect(&as, va + 9 * PG, 2 * PG, PT_R), SVMM_ENOENT);
+	assert_int_equal(aspace_protect(&as, va, 0, PT_R), SVMM_EZEROSIZE);
+	fx_snap_take(&as, &after);
+	assert_true(fx_snap_equal(&before, &after));
+	/* Unmapping a hole is not an error (munmap), and changes nothing. */
+	assert_int_equal(aspace_unmap(&as, va + 64 * PG, 4 * PG), 0);
+	fx_snap_take(&as, &after);
+	assert_true(fx_snap_equal(&before, &after));
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+static void test_placement_and_fixed(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	vm_t small, big, fixed, hinted;
+	assert_int_equal(aspace_map_anon(&as, 0, PG, RW, 0, &small), 0);
+	assert_int_equal(aspace_map_anon(&as, 0, 6 * MiB, RW, 0, &big), 0);
+	assert_true(SVMM_IS_ALIGNED(big, 2 * MiB));
+	assert_int_equal(aspace_map_anon(&as, 0x40000000, 3 * PG, PT_R, ASPACE_FIXED, &fixed), 0);
+	assert_int_equal(fixed, 0x40000000);
+	/* A free hint is taken; a busy one falls back to any address. */
+	assert_int_equal(aspace_map_anon(&as, 0x50000000, PG, PT_R, 0, &hinted), 0);
+	assert_int_equal(hinted, 0x50000000);
+	assert_int_equal(aspace_map_anon(&as, 0x50000000, PG, PT_R, 0, &hinted), 0);
+	assert_int_not_equal(hinted, 0x50000000);
+	assert_int_equal(as.nregions, 5);
+	assert_ptr_equal(aspace_lookup(&as, fixed + 2 * PG), aspace_lookup(&as, fixed));
+	assert_null(aspace_lookup(&as, fixed + 3 * PG));
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+static int count_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
+{
+	uint64_t *n = ctx;
+	(void)va;
+	(void)pa;
+	(void)pte;
+	n[size == 2 * MiB ? 1 : 0]++;
+	return 0;
+}
+
+static void test_map_phys(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	/* A 4 MiB physical range keeps its phase modulo 2 MiB: 2 MiB leaves. */
+	pm_t blk;
+	assert_int_equal(pmem_alloc(&fx.pm, 11, PMEM_ANY, &blk), 0);   /* 8 MiB */
+	vm_t va;
+	assert_int_equal(aspace_map_phys(&as, 0, blk, 4 * MiB, RW, 0, &va), 0);
+	assert_int_equal(va % (2 * MiB), blk % (2 * MiB));
+	uint64_t n[2] = { 0, 0 };
+	pt_walk(&as.pt, va, 4 * MiB, count_leaf, n);
+	assert_int_equal(n[1], 2);           /* two 2 MiB leaves */
+	assert_int_equal(n[0], 0);
+	pm_t pa;
+	assert_int_equal(pt_translate(&as.pt, va + 5 * PG + 3, PT_W, PT_PRIV_U, &pa, NULL), 0);
+	assert_int_equal(pa, blk + 5 * PG + 3);
+	/* Mapped eagerly: a fault there is spurious. */
+	assert_int_equal(aspace_fault(&as, va, PT_W), 0);
+	assert_int_equal(aspace_fault(&as, va, PT_X), SVMM_EPERM);
+	assert_int_equal(as.resident, 0);
+	/* Unmapping part of it splits a huge page; the frames stay the caller's. */
+	assert_int_equal(aspace_unmap(&as, va + 2 * MiB + PG, PG), 0);
+	assert_int_equal(as.nregions, 2);
+	assert_int_equal(pt_translate(&as.pt, va + 2 * MiB + PG, PT_R, PT_PRIV_U, NULL, NULL),
+			 SVMM_EFAULT);
+	assert_int_equal(pt_translate(&as.pt, va + 2 * MiB + 2 * PG, PT_R, PT_PRIV_U, &pa, NULL), 0);
+	assert_int_equal(pa, blk + 2 * MiB + 2 * PG);
+	check(&as);
+	assert_int_equal(pmem_frame(&fx.pm, blk)->state, PMEM_ALLOC);
+	/* Device memory with Svpbmt IO. */
+	vm_t io;
+	assert_int_equal(aspace_map_phys(&as, 0, 0x10000000, PG, RW, ASPACE_IO, &io), 0);
+	pm_t iopa;
+	uint64_t pte = 0;
+	assert_true(pt_lookup(&as.pt, io, &iopa, &pte));
+	assert_int_equal(iopa, 0x10000000);
+	assert_int_equal(pte & PTE_PBMT_MASK, PTE_PBMT_IO);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free(&fx.pm, blk, 11), 0);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* Fault every page of [va, va + n pages) and tag it with its index. */
+static void touch(struct aspace *a, vm_t va, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		assert_int_equal(aspace_fault(a, va + i * PG, PT_R), 0);
+		user_ptr(a, va + i * PG)[0] = (unsigned char)(i + 1);
+	}
+}
+
+static void test_unmap_splits(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	vm_t va;
+	assert_int_equal(aspace_map_anon(&as, 0, 16 * PG, RW, 0, &va), 0);
+	touch(&as, va, 16);
+	uint64_t f = pmem_free_frames(&fx.pm);
+	/* The middle: one region becomes two, four frames come back. */
+	assert_int_equal(aspace_unmap(&as, va + 6 * PG, 4 * PG), 0);
+	check(&as);
+	assert_int_equal(as.nregions, 2);
+	assert_int_equal(as.resident, 12);
+	assert_true(pmem_free_frames(&fx.pm) >= f + 4);
+	assert_int_equal(aspace_fault(&as, va + 7 * PG, PT_R), SVMM_EFAULT);
+	assert_int_equal(user_ptr(&as, va + 5 * PG)[0], 6);
+	assert_int_equal(user_ptr(&as, va + 10 * PG)[0], 11);
+	/* The head and the tail. */
+	assert_int_equal(aspace_unmap(&as, va, PG), 0);
+	assert_int_equal(aspace_unmap(&as, va + 15 * PG, PG), 0);
+	check(&as);
+	assert_int_equal(as.nregions, 2);
+	assert_int_equal(as.resident, 10);
+	/* Across both regions and the hole between them, cutting each. */
+	assert_int_equal(aspace_unmap(&as, va + 4 * PG, 8 * PG), 0);
+	check(&as);
+	assert_int_equal(as.resident, 6);
+	assert_int_equal(user_ptr(&as, va + 3 * PG)[0], 4);
+	assert_int_equal(user_ptr(&as, va + 12 * PG)[0], 13);
+	/* Several whole regions at once. */
+	vm_t b, c;
+	assert_int_equal(aspace_map_anon(&as, va + 64 * PG, 2 * PG, RW, ASPACE_FIXED, &b), 0);
+	assert_int_equal(aspace_map_anon(&as, va + 70 * PG, 2 * PG, RW, ASPACE_FIXED, &c), 0);
+	touch(&as, b, 2);
+	touch(&as, c, 2);
+	assert_int_equal(aspace_unmap(&as, va, 128 * PG), 0);
+	check(&as);
+	assert_int_equal(as.nregions, 0);
+	assert_int_equal(as.resident, 0);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+static void test_protect_splits(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	vm_t va;
+	assert_int_equal(aspace_map_anon(&as, 0, 12 * PG, RW, 0, &va), 0);
+	touch(&as, va, 6);                     /* half resident, half not */
+	assert_int_equal(aspace_protect(&as, va + 4 * PG, 4 * PG, PT_R), 0);
+	check(&as);
+	assert_int_equal(as.nregions, 3);
+	/* Resident pages lost W; a fault there now is a protection error. */
+	assert_int_equal(pt_translate(&as.pt, va + 4 * PG, PT_W, PT_PRIV_U, NULL, NULL),
+			 SVMM_EFAULT);
+	assert_int_equal(pt_translate(&as.pt, va + 3 * PG, PT_W, PT_PRIV_U, NULL, NULL), 0);
+	assert_int_equal(aspace_fault(&as, va + 5 * PG, PT_W), SVMM_EPERM);
+	assert_int_equal(aspace_fault(&as, va + 7 * PG, PT_W), SVMM_EPERM);
+	assert_int_equal(aspace_fault(&as, va + 7 * PG, PT_R), 0);   /* demand zero, read-only */
+	assert_int_equal(pt_translate(&as.pt, va + 7 * PG, PT_W, PT_PRIV_U, NULL, NULL),
+			 SVMM_EFAULT);
+	/* Back to RW over all three: every page writable again, contents kept. */
+	assert_int_equal(aspace_protect(&as, va, 12 * PG, RW), 0);
+	check(&as);
+	assert_int_equal(pt_translate(&as.pt, va + 4 * PG, PT_W, PT_PRIV_U, NULL, NULL), 0);
+	assert_int_equal(user_ptr(&as, va + 5 * PG)[0], 6);
+	/* Execute-only for one page. */
+	assert_int_equal(aspace_protect(&as, va + PG, PG, PT_X), 0);
+	assert_int_equal(pt_translate(&as.pt, va + PG, PT_X, PT_PRIV_U, NULL, NULL), 0);
+	assert_int_equal(pt_translate(&as.pt, va + PG, PT_R, PT_PRIV_U, NULL, NULL), SVMM_EFAULT);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+static void test_activate(void **state)
+{
+	(void)state;
+	static struct aspace b;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&b, &fx.kpt, &fx.pm), 0);
+	bool flush;
+	uint64_t s1 = aspace_activate(&as, 0, &flush);
+	assert_true(flush);                     /* first switch on the hart */
+	assert_int_equal(s1 >> 60, SVMM_SV39);
+	assert_int_equal((s1 & ((1ull << 44) - 1)) << 12, as.pt.root);
+	uint32_t asid = (uint32_t)((s1 >> 44) & 0xffff);
+	assert_int_not_equal(asid, 0);
+	assert_int_equal(as.pt.asid, asid);
+	uint64_t s2 = aspace_activate(&b, 0, &flush);
+	assert_false(flush);
+	assert_int_not_equal((s2 >> 44) & 0xffff, asid);
+	assert_int_equal(aspace_activate(&as, 0, &flush), s1);
+	assert_false(flush);
+	aspace_deactivate(&as, 0);
+	aspace_destroy(&b);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+	/* Without ASIDs: ASID 0 and a flush on every switch to another space. */
+	assert_int_equal(aspace_sys_init(0, 2), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&b, &fx.kpt, &fx.pm), 0);
+	assert_int_equal((aspace_activate(&as, 1, &flush) >> 44) & 0xffff, 0);
+	assert_true(flush);
+	aspace_activate(&b, 1, &flush);
+	assert_true(flush);
+	aspace_activate(&b, 1, &flush);
+	assert_false(flush);
+	aspace_destroy(&b);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* ---- out of memory at every allocation point ---- */
+
+typedef int (*oom_op)(struct aspace *a);
+
+/*
+ * Run op with only `budget` free frames, for budget = 0, 1, 2, ... until it succeeds;
+ * every failure must be SVMM_ENOMEM with the address space exactly as before. Then
+ * the same with hostsim_fail_after(n) over each page-table allocation point.
+ * prepare builds the state the op starts from, in a fresh address space.
+ */
+static void oom_sweep(const char *name, void (*prepare)(struct aspace *a), oom_op op)
+{
+	static struct fx_snap before, after;
+	unsigned failures = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint64_t n = pass == 0 ? 0 : 1; ; n++) {
+			assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+			prepare(&as);
+			fx_snap_take(&as, &before);
+			if (pass == 0)
+				fx_hold_all_but(n);
+			else
+				hostsim_fail_after(n);
+			int err = op(&as);
+			fx_release_all();
+			hostsim_fail_after(0);
+			if (err == 0) {
+				check(&as);
+				aspace_destroy(&as);
+				break;
+			}
+			if (err != SVMM_ENOMEM)
+				fail_msg("%s: %s %llu: %s", name, pass ? "table point" : "budget",
+					 (unsigned long long)n, svmm_strerror(err));
+			failures++;
+			check(&as);
+			fx_snap_take(&as, &after);
+			if (!fx_snap_equal(&before, &after))
+				fail_msg("%s: %s %llu: state changed by a failed call", name,
+					 pass ? "table point" : "budget", (unsigned long long)n);
+			aspace_destroy(&as);
+			assert_int_equal(pmem_free_frames(&fx.pm), free0);
+			assert_true(n < 64);
+		}
+	}
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+	printf("oom %s: %u failing points rolled back\n", name, failures);
+	assert_true(failures > 0);
+}
+
+static const vm_t base_va = 0x10000000;
+
+static void prep_none(struct aspace *a)
+{
+	(void)a;
+}
+
+static void prep_region(struct aspace *a)
+{
+	vm_t va;
+	assert_int_equal(aspace_map_anon(a, base_va, 32 * PG, RW, ASPACE_FIXED, &va), 0);
+	touch(a, va, 32);
+	/* Neighbours on both sides, so that frees need vmem nodes. */
+	assert_int_equal(aspace_map_anon(a, base_va - PG, PG, PT_R, ASPACE_FIXED, &va), 0);
+	assert_int_equal(aspace_map_anon(a, base_va + 32 * PG, PG, PT_R, ASPACE_FIXED, &va), 0);
+}
+
+/*
+ * prep_region, then no spare region struct in the slab and no free node in uvmem's
+ * pool, so that the next cut must allocate both.
+ */
+static void prep_tight(struct aspace *a)
+{
+	prep_region(a);
+	struct vmem_stats st;
+	vm_t x = base_va + GiB;
+	for (;;) {
+		vmem_stats(&a->uvmem, &st);
+		if (st.pool_units_free == 0)
+			break;
+		/* An island in a free region splits it: one more free-region node. */
+		assert_int_equal(aspace_map_anon(a, x, PG, PT_R, ASPACE_FIXED, &x), 0);
+		x += 2 * PG;
+	}
+	x -= PG;
+	while (a->nregions != a->slab_pages * ((SVMM_PAGE_SIZE - 64) / sizeof(struct aspace_region))) {
+		/* Growing a free region's neighbour only shrinks it: no node needed. */
+		assert_int_equal(aspace_map_anon(a, x, PG, PT_R, ASPACE_FIXED, &x), 0);
+		x += PG;
+	}
+	vmem_stats(&a->uvmem, &st);
+	assert_int_equal(st.pool_units_free, 0);
+}
+
+static void prep_phys(struct aspace *a)
+{
+	vm_t va;
+	assert_int_equal(aspace_map_phys(a, base_va, FX_RAM0 + 16 * MiB, 4 * MiB, RW,
+					 ASPACE_FIXED, &va), 0);
+}
+
+static void prep_for_fault(struct aspace *a)
+{
+	vm_t va;
+	assert_int_equal(aspace_map_anon(a, base_va + 40 * PG, PG, RW, ASPACE_FIXED, &va), 0);
+}
+
+static int op_map_anon(struct aspace *a)
+{
+	vm_t va;
+	return aspace_map_anon(a, 0, 8 * PG, RW, 0, &va);
+}
+
+static int op_map_phys(struct aspace *a)
+{
+	vm_t va;
+	return aspace_map_phys(a, 0x40000000 + 2 * MiB, FX_RAM0 + 16 * MiB, 6 * MiB + 3 * PG,
+			       RW, ASPACE_FIXED, &va);
+}
+
+static int op_fault(struct aspace *a)
+{
+	return aspace_fault(a, base_va + 40 * PG, PT_W);
+}
+
+static int op_stack_fault(struct aspace *a)
+{
+	return aspace_fault(a, a->stack_top - 5 * PG, PT_W);
+}
+
+static int op_unmap_middle(struct aspace *a)
+{
+	return aspace_unmap(a, base_va + 4 * PG, 8 * PG);
+}
+
+static int op_unmap_across(struct aspace *a)
+{
+	return aspace_unmap(a, base_va + 4 * PG, 29 * PG);
+}
+
+static int op_unmap_phys_split(struct aspace *a)
+{
+	return aspace_unmap(a, base_va + MiB, 2 * MiB);
+}
+
+static int op_protect_middle(struct aspace *a)
+{
+	return aspace_protect(a, base_va + 4 * PG, 8 * PG, PT_R);
+}
+
+static int op_protect_phys_split(struct aspace *a)
+{
+	return aspace_protect(a, base_va + 3 * MiB, PG, PT_R);
+}
+
+static void test_oom_every_point(void **state)
+{
+	(void)state;
+	/* create: the root table and uvmem. */
+	unsigned failures = 0;
+	for (uint64_t budget = 0; ; budget++) {
+		fx_hold_all_but(budget);
+		int err = aspace_create(&as, &fx.kpt, &fx.pm);
+		fx_release_all();
+		if (err == 0)
+			break;
+		assert_int_equal(err, SVMM_ENOMEM);
+		assert_int_equal(pmem_free_frames(&fx.pm), free0);
+		failures++;
+	}
+	assert_true(failures > 0);
+	aspace_destroy(&as);
+	hostsim_fail_after(1);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), SVMM_ENOMEM);
+	hostsim_fail_after(0);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+
+	oom_sweep("map_anon", prep_none, op_map_anon);
+	oom_sweep("map_anon, slab and pool full", prep_tight, op_map_anon);
+	oom_sweep("map_phys", prep_region, op_map_phys);
+	oom_sweep("fault", prep_for_fault, op_fault);
+	oom_sweep("stack fault", prep_none, op_stack_fault);
+	oom_sweep("unmap middle", prep_tight, op_unmap_middle);
+	oom_sweep("unmap across", prep_tight, op_unmap_across);
+	oom_sweep("unmap phys split", prep_phys, op_unmap_phys_split);
+	oom_sweep("protect middle", prep_tight, op_protect_middle);
+	oom_sweep("protect phys split", prep_phys, op_protect_phys_split);
+}
+
+/* Frames above the direct map are zeroed through port_kmap. */
+static void test_kmap_above_window(void **state)
+{
+	(void)state;
+	fx_teardown();
+	assert_int_equal(fx_setup(64 * MiB, 16 * MiB, SVMM_SV48, 16), 0);
+	free0 = pmem_free_frames(&fx.pm);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(as.stack_top, (vm_t)1 << 47);
+	vm_t va;
+	assert_int_equal(aspace_map_anon(&as, 0, 4 * PG, RW, 0, &va), 0);
+	uint64_t k0 = hostsim_kmap_count();
+	touch(&as, va, 4);
+	assert_int_equal(hostsim_kmap_count(), k0 + 4);      /* PMEM_ANY: high frames */
+	assert_int_equal(hostsim_kmaps_live(), 0);
+	pm_t pa;
+	assert_int_equal(pt_translate(&as.pt, va, PT_R, PT_PRIV_U, &pa, NULL), 0);
+	assert_true(pa >= FX_RAM0 + 16 * MiB);
+	/* Region structs and tables stay below the window. */
+	assert_true(as.pt.root < FX_RAM0 + 16 * MiB);
+	assert_true(port_va_to_pa(as.slabs) < FX_RAM0 + 16 * MiB);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* Many regions: more than one slab page and more than vmem's bootstrap nodes. */
+static void test_many_regions(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	static vm_t va[300];
+	for (unsigned i = 0; i < 300; i++) {
+		/* Every other page, so that each region has free neighbours. */
+		assert_int_equal(aspace_map_anon(&as, base_va + 2 * i * PG, PG, RW, ASPACE_FIXED,
+						 &va[i]), 0);
+		if (i % 7 == 0)
+			assert_int_equal(aspace_fault(&as, va[i], PT_W), 0);
+	}
+	assert_true(as.slab_pages >= 300 / 63);
+	assert_true(as.pool_pages >= 1);
+	check(&as);
+	for (unsigned i = 0; i < 300; i += 2)
+		assert_int_equal(aspace_unmap(&as, va[i], PG), 0);
+	check(&as);
+	assert_int_equal(as.nregions, 150);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_destroy_accounting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_demand_zero, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_errors_and_stack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_placement_and_fixed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_phys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unmap_splits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_protect_splits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_activate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oom_every_point, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kmap_above_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_regions, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("aspace", tests, NULL, NULL);
+}

@@ -1,0 +1,805 @@
+/*
+ * test_vmem.c - unit tests for every vmem operation and every error it reports.
+ *
+ * A failed call must leave the arena exactly as it was: the tests snapshot the region
+ * list and the statistics, make the call fail, and compare. Out-of-memory is injected
+ * at every page the pool takes from its source (hostsim_fail_point).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <svmm/vmem.h>
+#include "hostsim.h"
+
+#define Q    4096ull
+#define BASE 0x40000000ull
+
+/* ---- a page source that counts its pages and obeys fault injection ---- */
+static long pages_live;
+static long pages_taken;
+static int page_alloc(void *ctx, void **page)
+{
+	(void)ctx;
+	if (hostsim_fail_point())
+		return SVMM_ENOMEM;
+	*page = aligned_alloc(4096, 4096);
+	if (!*page)
+		return SVMM_ENOMEM;
+	pages_live++;
+	pages_taken++;
+	return 0;
+}
+static void page_free(void *ctx, void *page)
+{
+	(void)ctx;
+	free(page);
+	pages_live--;
+}
+static const struct vmem_page_source src = { page_alloc, page_free, NULL };
+
+/* ---- snapshots ---- */
+#define SNAP_MAX 2048
+struct snap_region {
+	vm_t a;
+	uint64_t s;
+	bool used;
+};
+struct snap {
+	size_t n;
+	struct snap_region r[SNAP_MAX];
+	struct vmem_stats st;
+};
+static void snap_fn(void *ctx, vm_t a, uint64_t s, bool used)
+{
+	struct snap *sn = ctx;
+	assert_true(sn->n < SNAP_MAX);
+	sn->r[sn->n].a = a;
+	sn->r[sn->n].s = s;
+	sn->r[sn->n].used = used;
+	sn->n++;
+}
+static void snap_take(struct vmem *vm, struct snap *sn)
+{
+	memset(sn, 0, sizeof(*sn));
+	vmem_walk(vm, snap_fn, sn);
+	vmem_stats(vm, &sn->st);
+}
+static void assert_unchanged(struct vmem *vm, const struct snap *before)
+{
+	static struct snap now;
+	snap_take(vm, &now);
+	assert_int_equal(now.n, before->n);
+	assert_memory_equal(now.r, before->r, now.n * sizeof(now.r[0]));
+	assert_memory_equal(&now.st, &before->st, sizeof(now.st));
+	assert_int_equal(vm->lock.word, 0);   /* every path unlocks */
+}
+static void check_ok(struct vmem *vm)
+{
+	const char *why = NULL;
+	int err = vmem_check_why(vm, &why);
+	if (err)
+		fail_msg("vmem_check: %s", why ? why : "?");
+}
+
+static struct vmem vm;
+static struct snap before;
+
+static int setup(void **state)
+{
+	(void)state;
+	pages_live = 0;
+	pages_taken = 0;
+	hostsim_fail_after(0);
+	return 0;
+}
+static int teardown(void **state)
+{
+	(void)state;
+	hostsim_fail_after(0);
+	assert_int_equal(pages_live, 0);
+	return 0;
+}
+
+/* ---- tests ---- */
+
+static void test_sizes(void **state)
+{
+	(void)state;
+	assert_true(sizeof(struct vmem_region) <= 32);
+	assert_int_equal(sizeof(struct rb_node), 16);
+	assert_int_equal(VMEM_UNIT_SIZE, 64);   /* two 32-byte nodes per free region */
+}
+
+static void test_init_errors(void **state)
+{
+	(void)state;
+	struct vmem_page_source bad = { NULL, page_free, NULL };
+	struct vmem_region r;
+
+	assert_int_equal(vmem_init(&vm, BASE, 16 * Q, 3 * Q, NULL), SVMM_EALIGN);
+	assert_int_equal(vmem_init(&vm, BASE, 16 * Q, 0, NULL), SVMM_EALIGN);
+	assert_int_equal(vmem_init(&vm, BASE + 1, 16 * Q, Q, NULL), SVMM_EUNALIGNED);
+	assert_int_equal(vmem_init(&vm, BASE, 16 * Q + 8, Q, NULL), SVMM_EUNALIGNED);
+	assert_int_equal(vmem_init(&vm, ~0ull - 2 * Q + 1, 4 * Q, Q, NULL), SVMM_EOVERFLOW);
+	assert_int_equal(vmem_init(&vm, ~0ull - 4 * Q + 1, 4 * Q, Q, NULL), SVMM_EOVERFLOW);
+	assert_int_equal(vmem_init(&vm, BASE, 16 * Q, Q, &bad), SVMM_EINVAL);
+
+	/* size 0: an arena without spans until vmem_add */
+	assert_int_equal(vmem_init(&vm, 0, 0, Q, NULL), 0);
+	check_ok(&vm);
+	assert_int_equal(vmem_alloc(&vm, Q, &r, NULL), SVMM_ENOSPC);
+	assert_int_equal(vmem_add(&vm, BASE, 4 * Q), 0);
+	assert_int_equal(vmem_alloc(&vm, Q, &r, NULL), 0);
+	assert_int_equal(r.addr, BASE);
+	assert_int_equal(vmem_free(&vm, BASE, Q, NULL), 0);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
+static void test_alloc_free_merge(void **state)
+{
+	(void)state;
+	struct vmem_region r[4];
+	struct vmem_stats st;
+	vm_t a;
+
+	assert_int_equal(vmem_init(&vm, BASE, 64 * Q, Q, &src), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(vmem_alloc(&vm, Q, &r[i], &a), 0);
+		assert_int_equal(a, BASE + (uint64_t)i * Q);   /* lowest addresses first */
+		assert_int_equal(r[i].addr, a);
+		assert_int_equal(r[i].size, Q);
+		check_ok(&vm);
+	}
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.used_regions, 4);
+	assert_int_equal(st.free_regions, 1);
+	assert_int_equal(st.used_bytes, 4 * Q);
+	assert_int_equal(st.free_bytes, 60 * Q);
+
+	assert_int_equal(vmem_free(&vm, r[1].addr, Q, NULL), 0);   /* a hole */
+	check_ok(&vm);
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.free_regions, 2);
+	assert_int_equal(vmem_free(&vm, r[2].addr, Q, NULL), 0);   /* merges down */
+	check_ok(&vm);
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.free_regions, 2);
+	assert_int_equal(st.largest_free, 60 * Q);
+	assert_int_equal(vmem_free(&vm, r[3].addr, Q, NULL), 0);   /* merges both ways */
+	check_ok(&vm);
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.free_regions, 1);
+	assert_int_equal(st.largest_free, 63 * Q);
+	assert_int_equal(vmem_free(&vm, r[0].addr, 0, NULL), 0);   /* merges up */
+	check_ok(&vm);
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.free_regions, 1);
+	assert_int_equal(st.free_bytes, 64 * Q);
+	assert_int_equal(st.used_regions, 0);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
+/* Carve holes of the given sizes (in quanta), separated by one-quantum allocations. */
+static vm_t make_holes(const unsigned *sizes, int n, struct vmem_region *sep, struct vmem_region *hole)
+{
+	vm_t a = BASE;
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(vmem_alloc_fixed(&vm, a, sizes[i] * Q, &hole[i]), 0);
+		a += sizes[i] * Q;
+		assert_int_equal(vmem_alloc_fixed(&vm, a, Q, &sep[i]), 0);
+		a += Q;
+	}
+	for (int i = 0; i < n; i++)
+		assert_int_equal(vmem_free(&vm, hole[i].addr, 0, NULL), 0);
+	check_ok(&vm);
+	return a;
+}
+
+static void test_best_fit(void **state)
+{
+	(void)state;
+	static const unsigned sizes[] = { 3, 1, 2, 5, 2 };
+	struct vmem_region sep[5], hole[5], r[6];
+	vm_t hole_at[5], a, end;
+
+	assert_int_equal(vmem_init(&vm, BASE, 256 * Q, Q, &src), 0);
+	end = make_holes(sizes, 5, sep, hole);
+	a = BASE;
+	for (int i = 0; i < 5; i++) {
+		hole_at[i] = a;
+		a += (sizes[i] + 1) * Q;
+	}
+	assert_int_equal(vmem_alloc(&vm, 2 * Q, &r[0], &a), 0);
+	assert_int_equal(a, hole_at[2]);   /* smallest fit, lowest address of the two */
+	assert_int_equal(vmem_alloc(&vm, Q, &r[1], &a), 0);
+	assert_int_equal(a, hole_at[1]);
+	assert_int_equal(vmem_alloc(&vm, 2 * Q, &r[2], &a), 0);
+	assert_int_equal(a, hole_at[4]);
+	assert_int_equal(vmem_alloc(&vm, 2 * Q, &r[3], &a), 0);
+	assert_int_equal(a, hole_at[0]);   /* 3-hole beats 5-hole and the tail */
+	assert_int_equal(vmem_alloc(&vm, 2 * Q, &r[4], &a), 0);
+	assert_int_equal(a, hole_at[3]);   /* 5-hole (now the smallest >= 2) */
+	assert_int_equal(vmem_alloc(&vm, 4 * Q, &r[5], &a), 0);
+	assert_int_equal(a, end);          /* only the tail is large enough */
+	check_ok(&vm);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(vmem_free(&vm, r[i].addr, r[i].size, NULL), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(vmem_free(&vm, sep[i].addr, Q, NULL), 0);
+	check_ok(&vm);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
+static void test_alloc_errors(void **state)
+{
+	(void)state;
+	struct vmem_region r, keep;
+	vm_t a = 0xdead;
+
+	assert_int_equal(vmem_init(&vm, BASE, 16 * Q, Q, &src), 0);
+	assert_int_equal(vmem_alloc(&vm, 3 * Q, &keep, NULL), 0);
+	snap_take(&vm, &before);
+	assert_int_equal(vmem_alloc(&vm, 0, &r, &a), SVMM_EZEROSIZE);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_alloc(&vm, Q + 512, &r, &a), SVMM_EUNALIGNED);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_alloc(&vm, 14 * Q, &r, &a), SVMM_ENOSPC);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(a, 0xdead);   /* no result on failure */
+	assert_int_equal(vmem_alloc(&vm, 13 * Q, &r, &a), 0);   /* exactly the rest */
+	assert_int_equal(vmem_alloc(&vm, Q, &r, &a) == 0 ? 1 : 0, 0);
+	assert_int_equal(vmem_free(&vm, BASE + 3 * Q, 13 * Q, NULL), 0);
+	assert_int_equal(vmem_free(&vm, BASE, 3 * Q, NULL), 0);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
+static void test_free_errors(void **state)
+{
+	(void)state;
+	struct vmem_region r1, r2, *back = NULL;
+
+	assert_int_equal(vmem_init(&vm, BASE, 32 * Q, Q, &src), 0);
+	assert_int_equal(vmem_alloc(&vm, 4 * Q, &r1, NULL), 0);
+	assert_int_equal(vmem_alloc(&vm, 2 * Q, &r2, NULL), 0);
+	snap_take(&vm, &before);
+	assert_int_equal(vmem_free(&vm, BASE - Q, 0, NULL), SVMM_ENOENT);        /* outside */
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_free(&vm, BASE + Q, 0, NULL), SVMM_ENOENT);        /* inside r1 */
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_free(&vm, BASE + 10 * Q, 0, NULL), SVMM_EDOUBLEFREE); /* free */
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_free(&vm, BASE, 2 * Q, NULL), SVMM_ESIZE);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_free(&vm, BASE, 5 * Q, NULL), SVMM_ESIZE);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_free(&vm, BASE + 100, 0, NULL), SVMM_EUNALIGNED);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_free(&vm, BASE, 4 * Q + 1, NULL), SVMM_EUNALIGNED);
+	assert_unchanged(&vm, &before);
+
+	assert_int_equal(vmem_free(&vm, BASE, 0, &back), 0);   /* size 0: whatever is there */
+	assert_ptr_equal(back, &r1);
+	snap_take(&vm, &before);
+	assert_int_equal(vmem_free(&vm, BASE, 4 * Q, NULL), SVMM_EDOUBLEFREE);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_free(&vm, r2.addr, 2 * Q, &back), 0);
+	assert_ptr_equal(back, &r2);
+	check_ok(&vm);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
+static void test_fixed(void **state)
+{
+	(void)state;
+	struct vmem_region r[4];
+	struct vmem_stats st;
+
+	assert_int_equal(vmem_init(&vm, BASE, 32 * Q, Q, &src), 0);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 8 * Q, 4 * Q, &r[0]), 0);   /* splits */
+	assert_int_equal(r[0].addr, BASE + 8 * Q);
+	check_ok(&vm);
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.free_regions, 2);
+	snap_take(&vm, &before);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 8 * Q, Q, &r[1]), SVMM_EBUSY);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 6 * Q, 4 * Q, &r[1]), SVMM_EBUSY);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 11 * Q, 2 * Q, &r[1]), SVMM_EBUSY);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 30 * Q, 4 * Q, &r[1]), SVMM_ERANGE);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE - Q, 2 * Q, &r[1]), SVMM_ERANGE);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 100 * Q, Q, &r[1]), SVMM_ERANGE);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE, 0, &r[1]), SVMM_EZEROSIZE);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 1, Q, &r[1]), SVMM_EUNALIGNED);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_alloc_fixed(&vm, ~0ull - Q + 1, 2 * Q, &r[1]), SVMM_EOVERFLOW);
+	assert_unchanged(&vm, &before);
+	/* exactly a whole free region, from its start, up to its end */
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE, 8 * Q, &r[1]), 0);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 12 * Q, 2 * Q, &r[2]), 0);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 30 * Q, 2 * Q, &r[3]), 0);
+	check_ok(&vm);
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.free_regions, 1);
+	assert_int_equal(st.free_bytes, 16 * Q);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(vmem_free(&vm, r[i].addr, r[i].size, NULL), 0);
+	check_ok(&vm);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
+static void test_xalloc_constraints(void **state)
+{
+	(void)state;
+	struct vmem_region r[8], pad;
+	struct vmem_constraint c;
+	vm_t a;
+
+	assert_int_equal(vmem_init(&vm, BASE, 1024 * Q, Q, &src), 0);
+	assert_int_equal(vmem_alloc(&vm, Q, &pad, NULL), 0);   /* misalign the free space */
+
+	memset(&c, 0, sizeof(c));
+	c.align = 16 * Q;
+	assert_int_equal(vmem_xalloc(&vm, 3 * Q, &c, &r[0], &a), 0);
+	assert_int_equal(a, BASE + 16 * Q);
+	c.phase = 2 * Q;
+	assert_int_equal(vmem_xalloc(&vm, Q, &c, &r[1], &a), 0);
+	assert_int_equal(a % (16 * Q), 2 * Q);
+	assert_int_equal(a, BASE + 2 * Q);   /* the lowest start with that phase */
+	memset(&c, 0, sizeof(c));
+	c.nocross = 8 * Q;   /* free space now starts at BASE + 3Q */
+	assert_int_equal(vmem_xalloc(&vm, 6 * Q, &c, &r[2], &a), 0);
+	assert_int_equal(a / (8 * Q), (a + 6 * Q - 1) / (8 * Q));
+	assert_int_equal(a, BASE + 8 * Q);   /* best fit [3Q, 16Q): 3Q.. would cross 8Q */
+	memset(&c, 0, sizeof(c));
+	c.minaddr = BASE + 500 * Q;
+	c.maxaddr = BASE + 510 * Q;
+	assert_int_equal(vmem_xalloc(&vm, 10 * Q, &c, &r[3], &a), 0);
+	assert_int_equal(a, BASE + 500 * Q);
+	assert_int_equal(vmem_xalloc(&vm, Q, &c, &r[4], &a), SVMM_ENOSPC);
+	c.minaddr = BASE + 1000 * Q;
+	c.maxaddr = 0;
+	c.align = 8 * Q;
+	assert_int_equal(vmem_xalloc(&vm, 8 * Q, &c, &r[4], &a), 0);
+	assert_int_equal(a, BASE + 1000 * Q);
+	c.maxaddr = BASE + 1016 * Q;
+	assert_int_equal(vmem_xalloc(&vm, 8 * Q, &c, &r[5], &a), 0);
+	assert_int_equal(a, BASE + 1008 * Q);
+	check_ok(&vm);
+
+	/* every malformed constraint, with the arena unchanged */
+	snap_take(&vm, &before);
+	memset(&c, 0, sizeof(c));
+	c.align = 3 * Q;
+	assert_int_equal(vmem_xalloc(&vm, Q, &c, &r[6], &a), SVMM_EALIGN);
+	c.align = Q / 2;
+	assert_int_equal(vmem_xalloc(&vm, Q, &c, &r[6], &a), SVMM_EALIGN);
+	c.align = 4 * Q;
+	c.phase = 4 * Q;
+	assert_int_equal(vmem_xalloc(&vm, Q, &c, &r[6], &a), SVMM_EINVAL);
+	c.phase = 100;
+	assert_int_equal(vmem_xalloc(&vm, Q, &c, &r[6], &a), SVMM_EUNALIGNED);
+	memset(&c, 0, sizeof(c));
+	c.nocross = 6 * Q;
+	assert_int_equal(vmem_xalloc(&vm, Q, &c, &r[6], &a), SVMM_EALIGN);
+	c.nocross = 2 * Q;
+	assert_int_equal(vmem_xalloc(&vm, 4 * Q, &c, &r[6], &a), SVMM_EINVAL);
+	memset(&c, 0, sizeof(c));
+	c.minaddr = BASE + 8 * Q;
+	c.maxaddr = BASE + 8 * Q;
+	assert_int_equal(vmem_xalloc(&vm, Q, &c, &r[6], &a), SVMM_EINVAL);
+	c.maxaddr = BASE + 9 * Q + 1;
+	assert_int_equal(vmem_xalloc(&vm, Q, &c, &r[6], &a), SVMM_EUNALIGNED);
+	memset(&c, 0, sizeof(c));
+	c.align = 1ull << 40;   /* no such aligned start in the arena */
+	assert_int_equal(vmem_xalloc(&vm, Q, &c, &r[6], &a), SVMM_ENOSPC);
+	assert_int_equal(vmem_xalloc(&vm, 0, &c, &r[6], &a), SVMM_EZEROSIZE);
+	assert_int_equal(vmem_xalloc(&vm, 5, &c, &r[6], &a), SVMM_EUNALIGNED);
+	assert_unchanged(&vm, &before);
+	/* NULL constraints: the same as vmem_alloc */
+	assert_int_equal(vmem_xalloc(&vm, Q, NULL, &r[6], &a), 0);
+	assert_int_equal(a, BASE + Q);   /* best fit: the one-quantum hole */
+
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(vmem_free(&vm, r[i].addr, r[i].size, NULL), 0);
+	assert_int_equal(vmem_free(&vm, pad.addr, 0, NULL), 0);
+	check_ok(&vm);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
+/*
+ * Alignment must never make xalloc fail while a fitting range exists, even when more
+ * than the scanned number of barely-large-enough regions fail first and no region is
+ * large enough to fit at any address. Then, with such a region present, the search
+ * jumps to it instead of scanning on.
+ */
+static void test_xalloc_scans_past_misaligned(void **state)
+{
+	(void)state;
+	enum { SEG = 40 };
+	static struct vmem_region lo[SEG + 1], hi[SEG + 1], hole[SEG + 1], got, got2;
+	struct vmem_constraint c = { .align = 8 * Q };
+	vm_t found;
+
+	assert_int_equal(vmem_init(&vm, BASE, 1024 * Q, Q, &src), 0);
+	/* segment i: [8i, 8i+1) used, [8i+1, 8i+3) a hole no 8Q-aligned start fits, rest used */
+	for (int i = 0; i < SEG; i++) {
+		vm_t s = BASE + (uint64_t)i * 8 * Q;
+		assert_int_equal(vmem_alloc_fixed(&vm, s, Q, &lo[i]), 0);
+		assert_int_equal(vmem_alloc_fixed(&vm, s + Q, 2 * Q, &hole[i]), 0);
+		assert_int_equal(vmem_alloc_fixed(&vm, s + 3 * Q, 5 * Q, &hi[i]), 0);
+	}
+	/* last: an aligned two-quantum hole, the highest-addressed of all equal holes */
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 320 * Q, 2 * Q, &hole[SEG]), 0);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 322 * Q, 702 * Q, &hi[SEG]), 0);
+	for (int i = 0; i <= SEG; i++)
+		assert_int_equal(vmem_free(&vm, hole[i].addr, 0, NULL), 0);
+	check_ok(&vm);
+	assert_int_equal(vmem_xalloc(&vm, 2 * Q, &c, &got, &found), 0);
+	assert_int_equal(found, BASE + 320 * Q);
+	assert_int_equal(vmem_xalloc(&vm, 2 * Q, &c, &got2, &found), SVMM_ENOSPC);
+	/* open a large region: now the search jumps to it */
+	assert_int_equal(vmem_free(&vm, hi[SEG].addr, 0, NULL), 0);
+	assert_int_equal(vmem_xalloc(&vm, 2 * Q, &c, &got2, &found), 0);
+	assert_int_equal(found, BASE + 328 * Q);
+	check_ok(&vm);
+	assert_int_equal(vmem_free(&vm, got.addr, 0, NULL), 0);
+	assert_int_equal(vmem_free(&vm, got2.addr, 0, NULL), 0);
+	for (int i = 0; i < SEG; i++) {
+		assert_int_equal(vmem_free(&vm, lo[i].addr, 0, NULL), 0);
+		assert_int_equal(vmem_free(&vm, hi[i].addr, 0, NULL), 0);
+	}
+	check_ok(&vm);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
+static void test_lookup(void **state)
+{
+	(void)state;
+	struct vmem_region r1, r2;
+
+	assert_int_equal(vmem_init(&vm, BASE, 32 * Q, Q, &src), 0);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 4 * Q, 3 * Q, &r1), 0);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 7 * Q, Q, &r2), 0);
+	assert_null(vmem_lookup(&vm, BASE));
+	assert_null(vmem_lookup(&vm, BASE + 4 * Q - 1));
+	assert_ptr_equal(vmem_lookup(&vm, BASE + 4 * Q), &r1);
+	assert_ptr_equal(vmem_lookup(&vm, BASE + 5 * Q + 123), &r1);
+	assert_ptr_equal(vmem_lookup(&vm, BASE + 7 * Q - 1), &r1);
+	assert_ptr_equal(vmem_lookup(&vm, BASE + 7 * Q), &r2);
+	assert_null(vmem_lookup(&vm, BASE + 8 * Q));
+	assert_null(vmem_lookup(&vm, ~0ull));
+	assert_null(vmem_lookup(&vm, 0));
+	assert_int_equal(vmem_free(&vm, r1.addr, 0, NULL), 0);
+	assert_null(vmem_lookup(&vm, BASE + 5 * Q));
+	assert_int_equal(vmem_free(&vm, r2.addr, 0, NULL), 0);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
+static void test_spans(void **state)
+{
+	(void)state;
+	struct vmem_region r;
+	struct vmem_stats st;
+	vm_t a;
+
+	assert_int_equal(vmem_init(&vm, BASE, 16 * Q, Q, &src), 0);
+	assert_int_equal(vmem_add(&vm, BASE + 32 * Q, 16 * Q), 0);   /* disjoint */
+	check_ok(&vm);
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.spans, 2);
+	assert_int_equal(st.free_regions, 2);
+	snap_take(&vm, &before);
+	assert_int_equal(vmem_add(&vm, BASE + 8 * Q, 16 * Q), SVMM_EOVERLAP);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_add(&vm, BASE + 40 * Q, Q), SVMM_EOVERLAP);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_add(&vm, BASE + 20 * Q, 0), SVMM_EZEROSIZE);
+	assert_int_equal(vmem_add(&vm, BASE + 20 * Q + 1, Q), SVMM_EUNALIGNED);
+	assert_int_equal(vmem_add(&vm, ~0ull - Q + 1, 2 * Q), SVMM_EOVERFLOW);
+	assert_unchanged(&vm, &before);
+	/* an allocated span is overlapped too */
+	assert_int_equal(vmem_alloc(&vm, 16 * Q, &r, &a), 0);
+	assert_int_equal(a, BASE);
+	assert_int_equal(vmem_add(&vm, BASE + 15 * Q, Q), SVMM_EOVERLAP);
+	/* the gap, abutting both: the free space merges into one region across spans */
+	assert_int_equal(vmem_add(&vm, BASE + 16 * Q, 16 * Q), 0);
+	check_ok(&vm);
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.spans, 3);
+	assert_int_equal(st.free_regions, 1);
+	assert_int_equal(st.largest_free, 32 * Q);
+	assert_int_equal(vmem_free(&vm, BASE, 0, NULL), 0);
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.free_regions, 1);
+	assert_int_equal(st.span_bytes, 48 * Q);
+	assert_int_equal(vmem_alloc(&vm, 48 * Q, &r, &a), 0);   /* across all three */
+	assert_int_equal(vmem_free(&vm, a, 48 * Q, NULL), 0);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
+static void test_destroy_live(void **state)
+{
+	(void)state;
+	struct vmem_region r[300];
+	vm_t a = BASE;
+
+	assert_int_equal(vmem_init(&vm, BASE, 1024 * Q, Q, &src), 0);
+	for (int i = 0; i < 300; i++, a += 2 * Q)   /* 300 free regions: pool pages in use */
+		assert_int_equal(vmem_alloc_fixed(&vm, a, Q, &r[i]), 0);
+	assert_true(pages_live > 0);
+	snap_take(&vm, &before);
+	assert_int_equal(vmem_destroy(&vm), SVMM_ELIVE);
+	assert_unchanged(&vm, &before);
+	check_ok(&vm);
+	for (int i = 0; i < 299; i++)
+		assert_int_equal(vmem_free(&vm, r[i].addr, 0, NULL), 0);
+	assert_int_equal(vmem_destroy(&vm), SVMM_ELIVE);
+	assert_int_equal(vmem_free(&vm, r[299].addr, 0, NULL), 0);
+	assert_int_equal(vmem_destroy(&vm), 0);
+	assert_int_equal(pages_live, 0);
+	assert_int_equal(vmem_check(&vm), SVMM_EINVAL);   /* a destroyed arena is not valid */
+}
+
+/* Without a page source the arena holds at most VMEM_BOOT_UNITS free regions. */
+static void test_bootstrap_only(void **state)
+{
+	(void)state;
+	static struct vmem_region r[VMEM_BOOT_UNITS + 2];
+	struct vmem_stats st;
+	int i;
+
+	assert_int_equal(vmem_init(&vm, BASE, 256 * Q, Q, NULL), 0);
+	for (i = 0; i < VMEM_BOOT_UNITS - 1; i++)
+		assert_int_equal(vmem_alloc_fixed(&vm, BASE + (uint64_t)(2 * i + 1) * Q, Q, &r[i]), 0);
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.free_regions, VMEM_BOOT_UNITS);
+	assert_int_equal(st.pool_units_free, 0);
+	snap_take(&vm, &before);
+	/* a cut inside a region needs a unit: refused cleanly */
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 100 * Q, Q, &r[i]), SVMM_ENOMEM);
+	assert_unchanged(&vm, &before);
+	{
+		struct vmem_constraint c = { .align = 128 * Q };
+		/* 2Q: only the tail fits, at an aligned start strictly inside it */
+		assert_int_equal(vmem_xalloc(&vm, 2 * Q, &c, &r[i], NULL), SVMM_ENOMEM);
+		assert_unchanged(&vm, &before);
+	}
+	/* allocations that need no unit still work: from a region's start */
+	assert_int_equal(vmem_alloc(&vm, Q, &r[i], NULL), 0);
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.free_regions, VMEM_BOOT_UNITS - 1);
+	for (int j = 0; j <= i; j++)
+		assert_int_equal(vmem_free(&vm, r[j].addr, 0, NULL), 0);
+	check_ok(&vm);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
+/*
+ * A script that needs several pool pages. Every operation is checked against a snapshot
+ * when it fails with ENOMEM, then retried (the injected failure is one-shot).
+ */
+static void run_script(bool inject, uint64_t *enomem_seen)
+{
+	enum { N = 400 };
+	static struct vmem_region r[N], x[N];
+	struct vmem_constraint c = { .align = 4 * Q, .phase = Q };
+	int err;
+
+	assert_int_equal(vmem_init(&vm, BASE, 4096 * Q, Q, &src), 0);
+#define STEP(call)                                                          \
+	do {                                                                \
+		if (inject)                                                 \
+			snap_take(&vm, &before);                            \
+		err = (call);                                               \
+		if (err == SVMM_ENOMEM) {                                   \
+			assert_true(inject);                                \
+			assert_unchanged(&vm, &before);                     \
+			check_ok(&vm);                                      \
+			(*enomem_seen)++;                                   \
+			err = (call);                                       \
+		}                                                           \
+		assert_int_equal(err, 0);                                   \
+	} while (0)
+	for (int i = 0; i < N; i++)   /* every other quantum: N free regions */
+		STEP(vmem_alloc_fixed(&vm, BASE + (uint64_t)(2 * i + 1) * Q, Q, &r[i]));
+	for (int i = 0; i < N; i += 2)   /* merge pairs of holes */
+		STEP(vmem_free(&vm, r[i].addr, Q, NULL));
+	for (int i = 0; i < N / 4; i++)  /* cuts inside the tail: each needs a unit */
+		STEP(vmem_xalloc(&vm, Q, &c, &x[i], NULL));
+	for (int i = 1; i < N; i += 2)
+		STEP(vmem_free(&vm, r[i].addr, 0, NULL));
+	for (int i = 0; i < N / 4; i++)
+		STEP(vmem_free(&vm, x[i].addr, 0, NULL));
+#undef STEP
+	check_ok(&vm);
+	assert_int_equal(vmem_destroy(&vm), 0);
+	assert_int_equal(pages_live, 0);
+}
+
+static void test_fault_injection(void **state)
+{
+	(void)state;
+	uint64_t points, seen = 0;
+
+	hostsim_reset_alloc_points();
+	run_script(false, &seen);
+	points = hostsim_alloc_points();
+	assert_true(points >= 3);   /* the script must need pages, or this proves nothing */
+	for (uint64_t n = 1; n <= points; n++) {
+		uint64_t before_seen = seen;
+		hostsim_fail_after(n);
+		run_script(true, &seen);
+		assert_int_equal(seen, before_seen + 1);   /* the n-th page request failed */
+	}
+	hostsim_fail_after(0);
+}
+
+/* Pages wholly unused go back to the source, keeping one page's worth in reserve. */
+static void test_pages_given_back(void **state)
+{
+	(void)state;
+	enum { N = 1000 };
+	static struct vmem_region r[N];
+	struct vmem_stats st;
+
+	assert_int_equal(vmem_init(&vm, BASE, 4 * N * Q, Q, &src), 0);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(vmem_alloc_fixed(&vm, BASE + (uint64_t)(2 * i + 1) * Q, Q, &r[i]), 0);
+	vmem_stats(&vm, &st);
+	assert_true(st.pool_pages >= (N - VMEM_BOOT_UNITS) / 63);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(vmem_free(&vm, r[i].addr, 0, NULL), 0);
+	check_ok(&vm);
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.free_regions, 1);
+	assert_true(st.pool_pages <= 2);
+	assert_int_equal(pages_live, (long)st.pool_pages);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
+struct lines {
+	int n;
+	char text[4096];
+};
+static void collect(void *ctx, const char *line)
+{
+	struct lines *l = ctx;
+	l->n++;
+	strncat(l->text, line, sizeof(l->text) - strlen(l->text) - 2);
+	strcat(l->text, "\n");
+}
+
+static void test_walk_stats_dump(void **state)
+{
+	(void)state;
+	struct vmem_region r1, r2;
+	struct vmem_stats st;
+	struct lines out;
+	static struct snap sn;
+
+	assert_int_equal(vmem_init(&vm, BASE, 16 * Q, Q, &src), 0);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 2 * Q, 2 * Q, &r1), 0);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 8 * Q, Q, &r2), 0);
+	snap_take(&vm, &sn);
+	assert_int_equal(sn.n, 5);
+	const struct snap_region want[5] = {
+		{ BASE, 2 * Q, false }, { BASE + 2 * Q, 2 * Q, true }, { BASE + 4 * Q, 4 * Q, false },
+		{ BASE + 8 * Q, Q, true }, { BASE + 9 * Q, 7 * Q, false },
+	};
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(sn.r[i].a, want[i].a);
+		assert_int_equal(sn.r[i].s, want[i].s);
+		assert_int_equal(sn.r[i].used, want[i].used);
+	}
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.free_bytes, 13 * Q);
+	assert_int_equal(st.used_bytes, 3 * Q);
+	assert_int_equal(st.free_regions, 3);
+	assert_int_equal(st.used_regions, 2);
+	assert_int_equal(st.largest_free, 7 * Q);
+	assert_int_equal(st.span_bytes, 16 * Q);
+	assert_int_equal(st.spans, 1);
+	assert_int_equal(st.pool_units, VMEM_BOOT_UNITS);
+	assert_int_equal(st.pool_units_free, VMEM_BOOT_UNITS - 3);
+	memset(&out, 0, sizeof(out));
+	vmem_dump(&vm, true, collect, &out);
+	assert_int_equal(out.n, 2 + 5);
+	assert_non_null(strstr(out.text, "[0x0000000040002000, 0x0000000040004000)     8K used"));
+	assert_non_null(strstr(out.text, "largest 28672"));
+	assert_int_equal(vmem_free(&vm, r1.addr, 0, NULL), 0);
+	assert_int_equal(vmem_free(&vm, r2.addr, 0, NULL), 0);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
+/* The checker must notice broken invariants, or the property test proves nothing. */
+static void test_check_detects_corruption(void **state)
+{
+	(void)state;
+	struct vmem_region r1, r2;
+	const char *why;
+
+	assert_int_equal(vmem_init(&vm, BASE, 16 * Q, Q, &src), 0);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 2 * Q, 2 * Q, &r1), 0);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 8 * Q, Q, &r2), 0);
+	check_ok(&vm);
+	r1.size = 3 * Q;   /* now reaches into free space */
+	assert_int_equal(vmem_check_why(&vm, &why), SVMM_EINVAL);
+	assert_non_null(why);
+	r1.size = 2 * Q;
+	r2.addr = BASE + 3 * Q;   /* out of order in the used tree */
+	assert_int_equal(vmem_check(&vm), SVMM_EINVAL);
+	r2.addr = BASE + 8 * Q;
+	vm.free_bytes += Q;
+	assert_int_equal(vmem_check(&vm), SVMM_EINVAL);
+	vm.free_bytes -= Q;
+	vm.nunits_free++;
+	assert_int_equal(vmem_check(&vm), SVMM_EINVAL);
+	vm.nunits_free--;
+	check_ok(&vm);
+	assert_int_equal(vmem_free(&vm, r1.addr, 0, NULL), 0);
+	assert_int_equal(vmem_free(&vm, r2.addr, 0, NULL), 0);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
+static void test_other_quantum(void **state)
+{
+	(void)state;
+	struct vmem_region r[3];
+	vm_t a;
+
+	assert_int_equal(vmem_init(&vm, 0x1000, 0x100, 1, &src), 0);   /* byte quantum */
+	assert_int_equal(vmem_alloc(&vm, 3, &r[0], &a), 0);
+	assert_int_equal(a, 0x1000);
+	assert_int_equal(vmem_alloc_fixed(&vm, 0x1010, 5, &r[1]), 0);
+	{
+		struct vmem_constraint c = { .align = 16, .phase = 3 };
+		assert_int_equal(vmem_xalloc(&vm, 1, &c, &r[2], &a), 0);
+		assert_int_equal(a, 0x1003);
+	}
+	check_ok(&vm);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(vmem_free(&vm, r[i].addr, 0, NULL), 0);
+	assert_int_equal(vmem_destroy(&vm), 0);
+	assert_int_equal(vmem_init(&vm, 0, 1ull << 47, 2 * SVMM_MiB, &src), 0);   /* big quantum */
+	assert_int_equal(vmem_alloc(&vm, 4 * SVMM_MiB, &r[0], &a), 0);
+	assert_int_equal(vmem_alloc(&vm, SVMM_MiB, &r[1], &a), SVMM_EUNALIGNED);
+	assert_int_equal(vmem_free(&vm, 0, 0, NULL), 0);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_sizes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_init_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alloc_free_merge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_best_fit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alloc_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_free_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fixed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_xalloc_constraints, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_xalloc_scans_past_misaligned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_destroy_live, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bootstrap_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_injection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pages_given_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_walk_stats_dump, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_detects_corruption, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_quantum, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

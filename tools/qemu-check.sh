@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# qemu-check.sh KERNEL.elf - boot the demo kernel in every paging mode and once with a
+# shrunken direct-map window; fail on a failed test, a panic, a hang or a leak.
+# Each run's serial output is kept in build/kernel/check-NAME.log.
+set -uo pipefail
+kernel=$1
+here=$(dirname "$0")
+logdir=$(dirname "$kernel")
+limit=${KERNEL_CHECK_TIMEOUT:-60}
+# name|RAM|kernel command line. RAM is 1 GiB at 0x80000000 (so the direct map is one
+# gigapage); the last run has 2 GiB of RAM and a direct map that stops at physical
+# 3 GiB, so the top gigabyte is reachable only through kmap.
+runs=(
+	"sv39|1G|svmm.mode=sv39"
+	"sv48|1G|svmm.mode=sv48"
+	"sv57|1G|svmm.mode=sv57"
+	"sv48-dmap3G|2G|svmm.mode=sv48 svmm.dmap_limit=3G"
+)
+tp=0 tf=0 bad=()
+for r in "${runs[@]}"; do
+	name=${r%%|*} rest=${r#*|}
+	mem=${rest%%|*} args=${rest#*|}
+	log=$logdir/check-$name.log
+	QEMU_MEM=$mem timeout "$limit" "$here/qemu-run.sh" "$kernel" "$args" </dev/null >"$log" 2>&1
+	rc=$?
+	tr -d '\r' <"$log" >"$log.tmp" && mv "$log.tmp" "$log"
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+	why=""
+	if [ "$rc" -eq 124 ]; then why="hang (no power-off within ${limit}s)"
+	elif grep -q '^panic:' "$log"; then why="panic: $(grep -m1 '^panic:' "$log")"
+	elif [ -z "$summary" ]; then why="no summary line (exit status $rc)"
+	elif grep -q '^LEAK' "$log"; then why="$(grep -m1 '^LEAK' "$log")"
+	elif [ "$rc" -ne 0 ]; then why="QEMU exit status $rc"
+	fi
+	p=$(awk '{print $1}' <<<"${summary:-0 passed}") f=$(awk '{print $3}' <<<"${summary:-0 passed, 0}")
+	f=${f:-0}
+	if [ -n "$why" ] && [ "$f" -eq 0 ]; then f=1; fi
+	if [ "$f" -ne 0 ]; then bad+=("$name"); fi
+	tp=$((tp + p)) tf=$((tf + f))
+	printf 'kernel %-14s %s%s\n' "$name:" "${summary:-no summary}" "${why:+  <- $why}"
+	if [ "$f" -ne 0 ]; then grep -E '^(FAIL|panic|LEAK)' "$log" | head -20 | sed 's/^/    /'; fi
+done
+# The harness itself: a bad option must panic early and power off with a failure
+# status; if this run looked like a success, the checks above could not be trusted.
+log=$logdir/check-negative.log
+QEMU_MEM=1G timeout "$limit" "$here/qemu-run.sh" "$kernel" "svmm.mode=sv99" </dev/null >"$log" 2>&1
+rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -q '^panic: svmm.mode=sv99' <(tr -d '\r' <"$log"); then
+	printf 'kernel %-14s %s\n' "negative:" "bad option panics, QEMU exit status $rc (expected)"
+	tp=$((tp + 1))
+else
+	printf 'kernel %-14s %s\n' "negative:" "a bad option did not fail the boot (exit status $rc)"
+	tf=$((tf + 1)); bad+=("negative")
+fi
+echo "kernel: $tp passed, $tf failed"
+if [ ${#bad[@]} -gt 0 ]; then echo "kernel: failing runs: ${bad[*]} (logs in $logdir)"; exit 1; fi

@@ -1,0 +1,52 @@
+/*
+ * user/sys.h - the system-call interface between the demo kernel and its user
+ * programs (both include this file).
+ *
+ * A call is `ecall` with the number in a7 and arguments in a0..a3; the result comes
+ * back in a0: a value >= 0, or a negative svmm error code (include/svmm/types.h).
+ */
+#ifndef USER_SYS_H
+#define USER_SYS_H
+
+#define SYS_EXIT     1   /* exit(code): never returns */
+#define SYS_WRITE    2   /* write(buf, len): to the console; bytes written */
+#define SYS_MMAP     3   /* mmap(hint, size, prot, flags): demand-zero memory; address */
+#define SYS_MUNMAP   4   /* munmap(addr, size) */
+#define SYS_MPROTECT 5   /* mprotect(addr, size, prot) */
+#define SYS_YIELD    6   /* yield(tag): give the hart away; tag is a benchmark timestamp */
+#define SYS_GETPID   7   /* getpid() */
+#define SYS_REPORT   8   /* report(kind, value): benchmark samples for the kernel */
+#define SYS_INFO     9   /* info(struct sys_info *out): this process's memory counters */
+
+/* What SYS_INFO writes into user memory (through copy_to_user). */
+struct sys_info {
+	long pid;
+	unsigned long resident;      /* anonymous pages mapped, stack included */
+	unsigned long stack_pages;
+	unsigned long regions;
+	unsigned long faults;        /* demand-zero faults resolved so far */
+};
+
+/* prot bits: the PTE's R, W, X bit values. */
+#define PROT_READ  0x2
+#define PROT_WRITE 0x4
+#define PROT_EXEC  0x8
+
+/* mmap flags */
+#define MAP_FIXED 0x1    /* exactly at hint, or fail with SVMM_EBUSY */
+
+/* report kinds */
+#define REPORT_FAULT  1  /* value: instructions around one demand-zero fault */
+#define REPORT_SWITCH 2  /* value: instret right after a yield returned */
+
+/* Error codes user programs test for (same values as enum svmm_err). */
+#define E_INVAL    (-1)
+#define E_NOMEM    (-2)
+#define E_ZEROSIZE (-3)
+#define E_UNALIGNED (-4)
+#define E_BUSY     (-8)
+#define E_RANGE    (-13)
+#define E_PERM     (-15)
+#define E_FAULT    (-23)
+
+#endif
