@@ -34,7 +34,9 @@ plots: deps-extra
 	@ls -l docs/img/*.png
 
 # The check must be able to fail: it is also run on a header with missing comments,
-# and that run has to report them.
+# and that run has to report them. It also checks that the Doxygen filter keeps every
+# header's line count (so that warnings point at the right line) and that the plot
+# extractor picks fields exactly.
 check-docs:
 	@awk -f tools/check-docs.awk include/svmm/*.h
 	@if awk -f tools/check-docs.awk tools/testdata/check-docs-bad.h >/dev/null; then \
@@ -42,6 +44,15 @@ check-docs:
 	@awk -f tools/check-docs.awk tools/testdata/check-docs-bad.h | \
 	  grep -c "no contract comment" | grep -qx 2 || \
 	  { echo "check-docs: wrong findings on check-docs-bad.h" >&2; exit 1; }
+	@for h in include/svmm/*.h; do \
+	  [ "$$(awk -f tools/doxy-filter.awk $$h | wc -l)" = "$$(wc -l < $$h)" ] || \
+	  { echo "check-docs: doxy-filter changes the line count of $$h" >&2; exit 1; }; done
+	@out=$$(printf '%s\n' '{"bench": "x", "case": "a-b", "size": 4096, "ns": 1.5e-04}' \
+	  '{"bench": "x", "case": "c", "size": 8192, "ns": 2}' | \
+	  awk -f tools/jsoncols.awk -v where='case=a-b' -v cols='size,ns,missing'); \
+	  [ "$$out" = "4096 1.5e-04 NaN" ] || \
+	  { echo "check-docs: jsoncols.awk gave '$$out'" >&2; exit 1; }
+	@echo "check-docs: doxy-filter keeps line numbers, jsoncols picks fields"
 
 CHECK_EXTRA += check-docs
 
