@@ -56,5 +56,19 @@ check-docs:
 
 CHECK_EXTRA += check-docs
 
+# The example trace in docs/trace.md must replay with the tool (so the documented format
+# stays the real one), and the same trace with one address changed must not.
+.PHONY: check-trace
+check-trace: $(B)/tools/vmem-trace
+	@awk '/^Example, from a kernel arena/ {on = 1; next} on && /^```/ {n++; next} \
+	  on && n == 1' docs/trace.md > $(B)/trace-example.txt
+	@grep -q '^vmt ' $(B)/trace-example.txt || { echo "check-trace: no example" >&2; exit 1; }
+	@$(B)/tools/vmem-trace -c 1 -p $(B)/trace-example.txt
+	@sed 's/= ok 0xffffffffc0001000/= ok 0xffffffffc0002000/' $(B)/trace-example.txt | \
+	  $(B)/tools/vmem-trace -q 2>/dev/null; [ $$? -eq 1 ] || \
+	  { echo "check-trace: a diverging trace was accepted" >&2; exit 1; }
+	@echo "check-trace: the documented example replays, a diverging one is refused"
+CHECK_EXTRA += check-trace
+
 # The trace test and tool share the replay engine, a header outside the usual paths.
 $(B)/tests/test_vmem_trace $(B)/tools/vmem-trace: tools/vmem_replay.h
