@@ -12,11 +12,18 @@
  *   free_regions, largest_free_ratio (largest free region / free bytes), failures so
  *   far, utilisation, and the time per pair over the last window.
  * One run only: the samples are a time series, not a timing to take the median of.
+ *
+ * With an argument, "bench_vmemfrag trace FILE", it instead records W3 scaled down to
+ * 2,000 live regions in a 22 GiB arena (the same utilisation) and 100,000 pairs as a
+ * vmem trace (docs/trace.md) in FILE, for tools/vmem-trace -p to compare policies on.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <string.h>
+
 #include <svmm/vmem.h>
+#include <svmm/vmem_trace.h>
 #include "bench.h"
 
 #define ARENA_BASE 0x100000000000ull
@@ -51,6 +58,56 @@ static uint64_t draw_size(uint64_t *rs)
 
 static struct vmem arena;
 
+static void file_line(void *ctx, const char *line)
+{
+	fprintf(ctx, "%s\n", line);
+}
+
+/* W3 scaled down, recorded as a trace: see the comment at the top. */
+static int record_trace(const char *path)
+{
+	enum { N = 2000, PAIRS_SMALL = 100000 };
+	static const struct vmem_page_source src = { page_alloc, page_free, NULL };
+	static struct vmem_region slot[N];
+	static uint32_t live[N], empty[N];
+	uint64_t nlive = 0, nempty = 0, rs = BENCH_SEED;
+	struct vmem_trace t;
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL) {
+		perror(path);
+		return 1;
+	}
+	vmem_trace_open(&t, "w3small", file_line, f);
+	if (vmem_trace_init(&t, &arena, ARENA_BASE, 22 * SVMM_GiB, Q, &src) != 0)
+		return 1;
+	for (uint32_t i = 0; i < N; i++) {
+		if (vmem_trace_alloc(&t, &arena, draw_size(&rs), &slot[i], NULL) == 0)
+			live[nlive++] = i;
+		else
+			empty[nempty++] = i;
+	}
+	for (uint64_t it = 0; it < PAIRS_SMALL; it++) {
+		if (nlive > 0) {
+			uint64_t k = bench_rand(&rs) % nlive;
+			uint32_t i = live[k];
+			vmem_trace_free(&t, &arena, slot[i].addr, slot[i].size, NULL);
+			live[k] = live[--nlive];
+			empty[nempty++] = i;
+		}
+		uint32_t i = empty[--nempty];
+		if (vmem_trace_alloc(&t, &arena, draw_size(&rs), &slot[i], NULL) == 0)
+			live[nlive++] = i;
+		else
+			empty[nempty++] = i;
+	}
+	vmem_trace_state(&t, &arena);
+	fclose(f);
+	for (uint64_t k = 0; k < nlive; k++)
+		vmem_free(&arena, slot[live[k]].addr, 0, NULL);
+	return vmem_destroy(&arena) == 0 ? 0 : 1;
+}
+
 static void sample(uint64_t it, uint64_t failures, double ns_per_pair)
 {
 	struct vmem_stats st;
@@ -64,8 +121,10 @@ static void sample(uint64_t it, uint64_t failures, double ns_per_pair)
 	       (unsigned long long)failures, ns_per_pair);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "trace") == 0)
+		return record_trace(argv[2]);
 	static const struct vmem_page_source src = { page_alloc, page_free, NULL };
 	struct vmem_region *slot = calloc(LIVE, sizeof(*slot));
 	uint32_t *live = malloc(LIVE * sizeof(*live));    /* slots holding an allocation */

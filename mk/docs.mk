@@ -70,5 +70,12 @@ check-trace: $(B)/tools/vmem-trace
 	@echo "check-trace: the documented example replays, a diverging one is refused"
 CHECK_EXTRA += check-trace
 
+# A policy comparison on W3 scaled down (docs/trace.md): record the trace, replay it
+# with the reference model on, and compare vmem with first, next and best fit.
+.PHONY: trace-policies
+trace-policies: $(B)/bench/bench_vmemfrag $(B)/tools/vmem-trace
+	$(B)/bench/bench_vmemfrag trace $(B)/bench/w3small.trace
+	$(B)/tools/vmem-trace -p $(B)/bench/w3small.trace
+
 # The trace test and tool share the replay engine, a header outside the usual paths.
 $(B)/tests/test_vmem_trace $(B)/tools/vmem-trace: tools/vmem_replay.h
