@@ -79,3 +79,4 @@ trace-policies: $(B)/bench/bench_vmemfrag $(B)/tools/vmem-trace
 
 # The trace test and tool share the replay engine, a header outside the usual paths.
 $(B)/tests/test_vmem_trace $(B)/tools/vmem-trace: tools/vmem_replay.h
+$(B)/fuzz/fuzz_vmem_trace: tools/vmem_replay.h
