@@ -28,6 +28,7 @@ struct proc {
 	bool killed;
 	uint64_t kill_cause;        /* scause of the kill */
 	uint64_t kill_addr;
+	int kill_err;               /* aspace_fault's answer for a fault kill, else 0 */
 	struct aspace as;
 };
 
