@@ -8,31 +8,18 @@
 #   make gdb           QEMU halted with a gdb stub, gdb-multiarch attached
 
 KB := $(B)/kernel
-K_HAVE_VM := $(if $(and $(wildcard core/pmem.c),$(wildcard core/pt.c),$(wildcard core/vmem.c)),1,0)
-K_HAVE_ASPACE := $(if $(and $(filter 1,$(K_HAVE_VM)),$(wildcard core/aspace.c)),1,0)
 K_CC := $(RV_GCC)
 K_OBJCOPY := riscv64-unknown-elf-objcopy
 K_ARCH := -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany -mno-relax -fno-pic
 K_CFLAGS := $(STD) $(WARN) -O2 -g -ffreestanding -nostdinc \
 	-isystem $(shell $(RV_GCC) -print-file-name=include) $(INC) -Ikernel \
 	$(K_ARCH) -Iuser -fno-stack-protector -fno-common \
-	-fno-tree-loop-distribute-patterns -DKERNEL_VM=$(K_HAVE_VM) -DKERNEL_ASPACE=$(K_HAVE_ASPACE)
+	-fno-tree-loop-distribute-patterns
 K_ASFLAGS := $(K_ARCH) -Ikernel -g
 K_LDFLAGS := -march=rv64imac -mabi=lp64 -mcmodel=medany -nostdlib -nostartfiles -static -Wl,--no-relax -Wl,-T,kernel/kernel.ld \
 	-Wl,--build-id=none -Wl,-z,max-page-size=4096
 
-# The parts that need the memory system are built once it is in the tree: the kernel
-# address space and the MMU test need pmem, pt and vmem; processes need aspace. Before
-# that the kernel boots, probes, traps and runs its basic tests.
-K_VM_FILES := vm.c port.c difftest.c
-K_ASPACE_FILES := proc.c uaccess.c bench.c usertest.c
 K_SRC_C := $(sort $(wildcard kernel/*.c))
-ifeq ($(K_HAVE_VM),0)
-K_SRC_C := $(filter-out $(addprefix kernel/,$(K_VM_FILES)),$(K_SRC_C))
-endif
-ifeq ($(K_HAVE_ASPACE),0)
-K_SRC_C := $(filter-out $(addprefix kernel/,$(K_ASPACE_FILES)),$(K_SRC_C))
-endif
 K_SRC_S := $(sort $(wildcard kernel/*.S))
 K_OBJS := $(patsubst kernel/%.c,$(KB)/%.o,$(K_SRC_C)) \
 	$(patsubst kernel/%.S,$(KB)/%.S.o,$(K_SRC_S)) \
@@ -99,11 +86,7 @@ check-kernel: deps deps-qemu kernel
 
 bench-kernel: deps deps-qemu kernel
 	@mkdir -p $(B)/bench
-ifeq ($(K_HAVE_ASPACE),1)
 	tools/qemu-bench.sh $(KB)/kernel.elf | tee $(B)/bench/kernel.json
-else
-	@echo "bench-kernel: skipped: it measures processes, which need core/aspace.c (not in this tree yet)"
-endif
 
 gdb: deps deps-qemu kernel
 	@tools/setup.sh extra

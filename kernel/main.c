@@ -7,12 +7,8 @@
 #include "kernel.h"
 #include "memlayout.h"
 #include "riscv.h"
-#if KERNEL_ASPACE
 #include "proc.h"
-#endif
-#if KERNEL_VM
 #include "vm.h"
-#endif
 
 struct boot_info boot;
 /* The direct map's base, for kernel/gdbinit's ptwalk (gdb cannot call dmap_base()). */
@@ -56,7 +52,6 @@ static void parse_cmdline(void)
 }
 
 
-#if KERNEL_VM
 /* UART and poweroff device through ioremap: MMIO is never in the direct map. */
 static void map_devices(void)
 {
@@ -88,8 +83,6 @@ static void map_devices(void)
 		kprintf("clint   %p -> %p (ioremap)\n", (void *)fdt.clint.base, (void *)va);
 	}
 }
-
-#endif
 
 _Noreturn void kmain(uint64_t hartid, pm_t dtb_pa, unsigned mode);
 
@@ -140,27 +133,14 @@ _Noreturn void kmain(uint64_t hartid, pm_t dtb_pa, unsigned mode)
 	if (fdt.nram == 0)
 		panic("no memory node in the device tree");
 
-#if KERNEL_VM
 	vm_init();
 	map_devices();
 	vm_print_layout();
-
-#if KERNEL_ASPACE
 	proc_init();
 	if (boot.bench)
 		bench_run();
 	selftest_run();
 	selftest_user_run();
-#else
-	kprintf("built without address spaces (aspace not on this branch yet)\n");
-	selftest_run();
-	selftest_finish();
-#endif
-#else
-	kprintf("built without the memory system (pmem, pt, vmem, aspace not on this branch)\n");
-	selftest_run();
-	selftest_finish();
-#endif
 }
 
 _Noreturn void selftest_finish(void)

@@ -182,11 +182,14 @@ static void proc_exit(struct proc *p, long code)
 static const char *fault_reason(int err, vm_t va)
 {
 	if (va >= svmm_user_end(boot.mode))
-		return "kernel address";
+		return (va >> 63) ? "kernel address" : "not a user address (non-canonical)";
+	if (va < SVMM_NULL_GUARD && err == SVMM_EFAULT)
+		return "null guard (a NULL pointer?)";
 	switch (err) {
 	case SVMM_EFAULT: return "no mapping there";
 	case SVMM_EPERM: return "the region does not allow this access";
 	case SVMM_ENOMEM: return "out of memory";
+	case SVMM_ESTACK: return "stack overflow into the guard gap";
 	default: return svmm_strerror(err);
 	}
 }
@@ -346,14 +349,19 @@ static __attribute__((noinline)) struct trapframe *user_trap_slow(struct proc *p
 		vm_t va = tf->stval;
 		int err = va >= svmm_user_end(boot.mode) ? SVMM_EFAULT :
 			  aspace_fault(&p->as, va, access);
-		if (err)
+		if (err) {
+			p->kill_err = err;
 			proc_kill(p, tf, fault_reason(err, va));
+		}
 		break;
 	}
 	default:
 		proc_kill(p, tf, "illegal operation");
 		break;
 	}
+	/* SUM is set only inside copy_from_user/copy_to_user. */
+	if (r_sstatus() & SSTATUS_SUM)
+		panic("sstatus.SUM left set after %s", trap_cause_name(c));
 	/* A yield has already switched; an exit or a kill switches now. */
 	if (p->state != PROC_RUNNABLE)
 		return &schedule(p)->tf;
@@ -363,6 +371,7 @@ static __attribute__((noinline)) struct trapframe *user_trap_slow(struct proc *p
 static __attribute__((noinline)) struct trapframe *user_fault_kill(struct proc *p,
 								     struct trapframe *tf, int err)
 {
+	p->kill_err = err;
 	proc_kill(p, tf, fault_reason(err, tf->stval));
 	return &schedule(p)->tf;
 }

@@ -14,7 +14,7 @@
 
 #include "kernel.h"
 
-#define NPROC 16
+#define NPROC 32
 
 enum proc_state { PROC_FREE = 0, PROC_RUNNABLE, PROC_ZOMBIE };
 
@@ -28,6 +28,7 @@ struct proc {
 	bool killed;
 	uint64_t kill_cause;        /* scause of the kill */
 	uint64_t kill_addr;
+	int kill_err;               /* aspace_fault's answer for a fault kill, else 0 */
 	struct aspace as;
 };
 

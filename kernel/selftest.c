@@ -7,9 +7,7 @@
 #include "kernel.h"
 #include "memlayout.h"
 #include "riscv.h"
-#if KERNEL_VM
 #include "vm.h"
-#endif
 
 struct ktest_result ktests;
 
@@ -217,7 +215,6 @@ static void test_cmdline_fdt(void)
 	KCHECK_EQ(fdt_parse(__va(boot.dtb_pa), 100, &fi), SVMM_EINVAL);
 }
 
-#if KERNEL_VM
 /* The image is W^X by section, and the page under the boot stack is a guard. */
 static void test_image_wx(void)
 {
@@ -273,6 +270,39 @@ static void test_dmap(void)
 			  SVMM_EFAULT);
 }
 
+/* What the kernel mapped agrees with the shared layout. */
+struct area_check { unsigned bad, leaves; };
+
+static int check_leaf_area(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
+{
+	struct area_check *c = ctx;
+	enum layout_area a = layout_area_of(&klayout, va);
+	enum layout_area e = layout_area_of(&klayout, va + size - 1);
+	bool ok = a == e && (a == LAYOUT_KARENA || a == LAYOUT_FIXMAP || a == LAYOUT_KIMAGE ||
+			     (a == LAYOUT_DMAP && pa == va - klayout.dmap_base));
+	/* Only the image may be executable, and nothing in the kernel half is U. */
+	ok = ok && !(pte & PTE_U) && (!(pte & PTE_X) || a == LAYOUT_KIMAGE);
+	/* Nothing writable and executable. */
+	ok = ok && !((pte & PTE_W) && (pte & PTE_X));
+	c->bad += !ok;
+	c->leaves++;
+	return 0;
+}
+
+static void test_layout(void)
+{
+	struct area_check c = { 0, 0 };
+	vm_t kb = svmm_kernel_base(boot.mode);
+	KCHECK_EQ(pt_walk(&kpt, kb, 0 - kb, check_leaf_area, &c), 0);
+	KCHECK(c.leaves > 0);
+	KCHECK_EQ(c.bad, 0);
+	KCHECK_EQ(layout_area_of(&klayout, KERNEL_VIRT), LAYOUT_KIMAGE);
+	KCHECK_EQ(layout_area_of(&klayout, dmap_base()), LAYOUT_DMAP);
+	if (vm_dmap_end < svmm_dmap_size(boot.mode))   /* a shrunken window ends in a hole */
+		KCHECK_EQ(layout_area_of(&klayout, dmap_base() + vm_dmap_end), LAYOUT_NONE);
+	KCHECK_EQ(klayout.dmap_size, vm_dmap_end);
+}
+
 /* kmap reaches any frame, also above the window; the fixmap runs out cleanly. */
 static void test_kmap(void)
 {
@@ -301,7 +331,7 @@ static void test_kmap(void)
 	unsigned n = 0;
 	while (n < ARRAY_SIZE(slots) && (slots[n] = kmap(pa)) != NULL)
 		n++;
-	KCHECK_EQ(n, ARRAY_SIZE(slots));
+	KCHECK_EQ(n, ARRAY_SIZE(slots) - 1);   /* the last slot anchors the fixmap table */
 	KCHECK(kmap(pa) == NULL);
 	while (n)
 		kunmap(slots[--n]);
@@ -356,7 +386,6 @@ static void test_difftest(void)
 	KCHECK_EQ(pmem_free_frames(&kpmem), free0);
 	KCHECK_EQ(vm_tables_live, tables0);
 }
-#endif
 
 void selftest_run(void)
 {
@@ -366,12 +395,11 @@ void selftest_run(void)
 	test_mode();
 	test_cmdline_fdt();
 	test_fdt_synthetic();
-#if KERNEL_VM
 	test_image_wx();
+	test_layout();
 	test_dmap();
 	test_kmap();
 	test_arena();
 	test_difftest();
-#endif
 	kprintf("self-tests: %u checks passed, %u failed\n", ktests.passed - p0, ktests.failed - f0);
 }

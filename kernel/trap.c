@@ -95,12 +95,3 @@ void kernel_trap(struct trapframe *tf)
 	      trap_cause_name(c), (void *)c, (void *)tf->sepc, (void *)tf->stval,
 	      (void *)TF_RA(tf));
 }
-
-
-#if !KERNEL_ASPACE
-/* Without the memory system there are no processes, so no trap can come from U-mode. */
-struct trapframe *user_trap(struct trapframe *tf)
-{
-	panic("trap from U-mode without processes: %s", trap_cause_name(tf->scause));
-}
-#endif

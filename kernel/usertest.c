@@ -37,9 +37,55 @@ static struct utest utests[] = {
 	{ "bad", 5, true, EXC_LOAD_PAGE_FAULT, true, 0, "NULL pointer", NULL },
 	{ "bad", 6, true, EXC_LOAD_PAGE_FAULT, false, 0, "use after munmap", NULL },
 	{ "bad", 7, true, EXC_STORE_PAGE_FAULT, false, 0, "write into program text", NULL },
+	{ "bad", 8, true, EXC_INST_PAGE_FAULT, true, 0xfffffffff0000000ull,
+	  "jump into kernel text", NULL },
+	{ "bad", 9, true, EXC_STORE_PAGE_FAULT, true, 0xfffffffff0200000ull,
+	  "write to a kernel address", NULL },
+	{ "bad", 10, true, EXC_INST_PAGE_FAULT, false, 0, "jump to a non-canonical address", NULL },
+	{ "bad", 11, true, EXC_INST_PAGE_FAULT, false, 0, "execute a read-only page", NULL },
+	{ "hostile", 0, false, 0, false, 0, "system calls with kernel pointers", NULL },
+	{ "hostile", 1, false, 0, false, 0, "zero, unaligned, huge sizes, overflow", NULL },
+	{ "hostile", 2, false, 0, false, 0, "fixed maps over null guard, stack, text", NULL },
+	{ "hostile", 3, false, 0, false, 0, "unmap/protect of what is not ours", NULL },
+	{ "hostile", 4, false, 0, false, 0, "W^X: no write+execute mapping", NULL },
+	{ "hostile", 5, false, 0, false, 0, "mapping until the address space is full", NULL },
 };
 
 static uint64_t free_before, tables_before;
+static struct proc *hog;
+
+/* Out of memory: the hog must be killed with ENOMEM and give every frame back. */
+static void hog_done(void)
+{
+	bool ok = hog->killed && hog->kill_err == SVMM_ENOMEM &&
+		  hog->kill_cause == EXC_STORE_PAGE_FAULT;
+	kprintf("  %-4s pid %-2d %-9s %ld: %s (%s)\n", ok ? "ok" : "FAIL", hog->pid, "hog", 0l,
+		"running out of memory", hog->killed ? "killed" : "exited");
+	ktest_check(ok, "hog killed for out of memory", __FILE__, __LINE__);
+	proc_reap(hog);
+	uint64_t free_after = pmem_free_frames(&kpmem);
+	kprintf("leak check after out-of-memory: pmem free frames %lu before, %lu after; "
+		"page-table frames %lu before, %lu after\n", (unsigned long)free_before,
+		(unsigned long)free_after, (unsigned long)tables_before,
+		(unsigned long)vm_tables_live);
+	if (free_after != free_before || vm_tables_live != tables_before)
+		kprintf("LEAK: %ld frames, %ld table frames not returned after out-of-memory\n",
+			(long)(free_before - free_after), (long)(vm_tables_live - tables_before));
+	KCHECK_EQ(free_after, free_before);
+	KCHECK_EQ(vm_tables_live, tables_before);
+	KCHECK_EQ(pmem_check(&kpmem), 0);
+	KCHECK_EQ(pt_check(&kpt), 0);
+	selftest_finish();
+}
+
+static _Noreturn void hog_run(void)
+{
+	kprintf("out-of-memory test: one process touches pages until RAM runs out\n");
+	hog = proc_spawn("hog", 0);
+	if (!hog)
+		panic("could not start hog");
+	proc_run_all(hog_done);
+}
 
 static void user_tests_done(void)
 {
@@ -82,7 +128,7 @@ static void user_tests_done(void)
 	KCHECK_EQ(pmem_check(&kpmem), 0);
 	KCHECK_EQ(vmem_check(&karena), 0);
 	KCHECK_EQ(pt_check(&kpt), 0);
-	selftest_finish();
+	hog_run();
 }
 
 _Noreturn void selftest_user_run(void)

@@ -17,6 +17,7 @@
 #include "memlayout.h"
 #include "riscv.h"
 
+struct svmm_layout klayout;
 struct pmem kpmem;
 struct pt kpt;
 struct vmem karena;
@@ -70,8 +71,12 @@ static pm_t image_pa(const void *sym)
 void vm_init(void)
 {
 	enum svmm_mode mode = boot.mode;
-	uint64_t window = svmm_dmap_size(mode);
-	vm_dmap_end = boot.dmap_limit && boot.dmap_limit < window ? boot.dmap_limit : window;
+	/* The shared layout decides the window: a limit is rounded down to gigabytes. */
+	int err = layout_init(&klayout, mode, boot.dmap_limit);
+	if (err)
+		panic("layout_init(%s, dmap_limit %p): %s (svmm.dmap_limit must be at least 1G)",
+		      layout_mode_name(mode), (void *)boot.dmap_limit, svmm_strerror(err));
+	vm_dmap_end = klayout.dmap_size;
 
 	/* RAM and holes: the device tree's reservations, the image and the blob itself. */
 	struct pmem_range ram[FDT_MAX_RANGES], res[FDT_MAX_RANGES + 2];
@@ -92,7 +97,7 @@ void vm_init(void)
 	/* What the early table reaches: two gigabytes from the image's gigabyte. */
 	pm_t early_end = SVMM_ALIGN_DOWN(early_load_pa, SVMM_GiB) + 2 * SVMM_GiB;
 	pm_t meta_limit = vm_dmap_end < early_end ? vm_dmap_end : early_end;
-	int err = pmem_init(&kpmem, ram, fdt.nram, res, nres, meta_limit);
+	err = pmem_init(&kpmem, ram, fdt.nram, res, nres, meta_limit);
 	if (err)
 		panic("pmem_init: %s", svmm_strerror(err));
 	pm_t saved_end = vm_dmap_end;
@@ -127,6 +132,13 @@ void vm_init(void)
 			&karena_src);
 	if (err)
 		panic("vmem_init(kernel arena): %s", svmm_strerror(err));
+
+	/* The fixmap's last slot stays mapped (read-only, to the first page of rodata), so
+	   that the fixmap's page table never empties: kmap then never allocates a table
+	   and cannot fail for want of memory, which port_kmap's contract needs. */
+	map_or_panic(SVMM_FIXMAP_BASE + SVMM_FIXMAP_SIZE - SVMM_PAGE_SIZE, image_pa(_etext),
+		     SVMM_PAGE_SIZE, PT_R | PT_G | PT_MAX_PAGE_4K, "fixmap anchor");
+	fixmap_used[FIXMAP_SLOTS / 64 - 1] |= 1ull << 63;
 
 	w_satp(pt_satp(&kpt));
 	early_satp = 0;
@@ -277,12 +289,17 @@ int kstack_alloc(uint64_t size, vm_t *top)
 
 /* ---- the boot report ---- */
 
-struct leaf_count { uint64_t n[5]; uint64_t bytes[5]; };
+struct leaf_count { uint64_t n[5]; uint64_t bytes[5]; uint64_t misplaced; };
 
 static int count_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
 {
-	(void)va; (void)pa; (void)pte;
+	(void)pte;
 	struct leaf_count *c = ctx;
+	/* Every kernel leaf lies in the area the layout gives it. */
+	enum layout_area a = layout_area_of(&klayout, va);
+	bool ok = a == LAYOUT_KARENA || a == LAYOUT_FIXMAP || a == LAYOUT_KIMAGE ||
+		  (a == LAYOUT_DMAP && pa == va - klayout.dmap_base);
+	c->misplaced += !ok;
 	unsigned lvl = 0;
 	while (lvl < 4 && size >= pt_level_size(lvl + 1))
 		lvl++;
@@ -320,19 +337,15 @@ static void print_area(const char *name, vm_t b, vm_t e, const char *what)
 void vm_print_layout(void)
 {
 	enum svmm_mode m = boot.mode;
-	uint64_t s = svmm_slot_size(m);
-	kprintf("virtual memory layout (%s, root slot = ", m == SVMM_SV39 ? "sv39" :
-		m == SVMM_SV48 ? "sv48" : "sv57");
 	char sz[24];
-	svmm_fmt_size(sz, sizeof sz, s);
-	kprintf("%s):\n", sz);
-	print_area("null", 0, SVMM_NULL_GUARD, "never mapped");
-	print_area("user", SVMM_NULL_GUARD, 255 * s, "uvmem, per process");
-	print_area("ustack", 255 * s, svmm_user_end(m), "user stack, grows down");
-	print_area("dmap", dmap_base(), dmap_base() + vm_dmap_end, "direct map window (RAM only)");
-	print_area("karena", svmm_kio_base(m), SVMM_FIXMAP_BASE - SVMM_PAGE_SIZE,
-		   "kernel arena: ioremap, stacks");
-	print_area("fixmap", SVMM_FIXMAP_BASE, SVMM_KIMAGE_BASE, "kmap slots");
+	human_size(sz, sizeof sz, klayout.slot_size);
+	kprintf("virtual memory layout (%s, %u levels, root slot = %s):\n",
+		layout_mode_name(m), klayout.levels, sz);
+	for (unsigned a = LAYOUT_NULL_GUARD; a < LAYOUT_NAREAS; a++) {
+		const struct layout_region *r = layout_region(&klayout, (enum layout_area)a);
+		print_area(r->name, r->base, r->base + r->size, r->purpose);
+	}
+	kprintf("kernel image sections:\n");
 	print_area("text", KERNEL_VIRT, (vm_t)(uintptr_t)_etext, "kernel text R-X");
 	print_area("rodata", (vm_t)(uintptr_t)_etext, (vm_t)(uintptr_t)_erodata, "kernel rodata R--");
 	print_area("data", (vm_t)(uintptr_t)_erodata, (vm_t)(uintptr_t)_stack_guard,
@@ -353,6 +366,8 @@ void vm_print_layout(void)
 		kprintf(" %s x %lu (%s)", names[l], (unsigned long)c.n[l], sz);
 	}
 	kprintf("; %lu table frames\n", (unsigned long)kpt.tables);
+	if (c.misplaced)
+		panic("%lu kernel mappings lie outside their layout area", (unsigned long)c.misplaced);
 	kprintf("kernel page table:\n");
 	pt_dump(&kpt, kb, 0 - kb, kprint_line, NULL);
 	static struct pmem_stats st;   /* large: keep it off the boot stack */

@@ -6,10 +6,12 @@
 #ifndef KERNEL_VM_H
 #define KERNEL_VM_H
 
+#include <svmm/layout.h>
 #include <svmm/pmem.h>
 #include <svmm/pt.h>
 #include <svmm/vmem.h>
 
+extern struct svmm_layout klayout; /* the layout of the mode in use */
 extern struct pmem kpmem;       /* every frame of RAM */
 extern struct pt kpt;           /* the kernel page table; its upper half is shared */
 extern struct vmem karena;      /* kernel dynamic arena in slot 511 */
@@ -39,10 +41,6 @@ int iounmap(vm_t va);
  */
 void *kmap(pm_t pa);
 void kunmap(void *va);
-/* The port's kmap (declared in svmm/port.h once the aspace work lands there too). */
-void *port_kmap(pm_t pa);
-void port_kunmap(void *va);
-
 /* Zero a frame wherever it lies: through the direct map or through kmap. */
 void vm_zero_frame(pm_t pa);
 /* Copy a frame's bytes (page-sized) wherever it lies. */

@@ -8,13 +8,13 @@ here=$(dirname "$0")
 logdir=$(dirname "$kernel")
 limit=${KERNEL_CHECK_TIMEOUT:-60}
 # name|RAM|kernel command line. RAM is 1 GiB at 0x80000000 (so the direct map is one
-# gigapage); the last run has 2 GiB of RAM and a direct map that stops at physical
-# 3 GiB, so the top gigabyte is reachable only through kmap.
+# gigapage); the last run has 1.5 GiB of RAM and a direct map that stops at physical
+# 3 GiB, so the top half gigabyte is reachable only through kmap.
 runs=(
 	"sv39|1G|svmm.mode=sv39"
 	"sv48|1G|svmm.mode=sv48"
 	"sv57|1G|svmm.mode=sv57"
-	"sv48-dmap3G|2G|svmm.mode=sv48 svmm.dmap_limit=3G"
+	"sv48-dmap3G|1536M|svmm.mode=sv48 svmm.dmap_limit=3G"
 )
 tp=0 tf=0 bad=()
 for r in "${runs[@]}"; do
