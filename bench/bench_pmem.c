@@ -57,17 +57,38 @@ static unsigned mixed_order(uint64_t *rng)
 	return k;
 }
 
-/* Churn at 50% use: returns ns per free+alloc pair; *failures counts ENOMEM. */
-static double churn(bool mixed, uint64_t *failures)
+/*
+ * Churn at 50% use: returns ns per free+alloc pair; *failures counts ENOMEM. The fill
+ * of BENCHMARKS.md takes a contiguous half of RAM, so every freed frame's buddy is
+ * allocated, nothing merges, and LIFO lists hand the same frame straight back. With
+ * scattered, all of RAM is taken and a random half given back first, so that the
+ * churn meets free buddies, merges and splits (the extra case order0-pair-scattered).
+ */
+static double churn(bool mixed, bool scattered, uint64_t *failures)
 {
 	struct pmem_range ram = { RAM0, 4 * SVMM_GiB };
 	int err = pmem_init(&pm, &ram, 1, NULL, 0, PMEM_ANY);
 	if (err != 0)
 		die("init", err);
 	uint64_t target = pm.total_frames / 2, used = 0, n = 0;
-	pm_t *pa = malloc(target * sizeof(pm_t));
-	uint8_t *ord = malloc(target);
+	uint64_t cap = scattered ? pm.total_frames : target;
+	pm_t *pa = malloc(cap * sizeof(pm_t));
+	uint8_t *ord = calloc(cap, 1);
 	uint64_t rng = BENCH_SEED;
+	if (scattered) {
+		while (n < cap && pmem_alloc(&pm, 0, PMEM_ANY, &pa[n]) == 0)
+			n++;
+		for (uint64_t i = n - 1; i > 0; i--) {
+			uint64_t j = bench_rand(&rng) % (i + 1);
+			pm_t t = pa[i];
+			pa[i] = pa[j];
+			pa[j] = t;
+		}
+		while (n > target)
+			if (pmem_free(&pm, pa[--n], 0) != 0)
+				die("scatter", SVMM_EINVAL);
+		used = target;
+	}
 	while (used < target) {
 		unsigned k = mixed ? mixed_order(&rng) : 0;
 		err = pmem_alloc(&pm, k, PMEM_ANY, &pa[n]);
@@ -141,14 +162,21 @@ int main(void)
 		die("hostsim", SVMM_ENOMEM);
 
 	for (int r = 0; r < BENCH_RUNS; r++)
-		v[r] = churn(false, &fails), c[r] = cpu_ns;
+		v[r] = churn(false, false, &fails), c[r] = cpu_ns;
 	printf("{\"bench\":\"pmem\",\"case\":\"order0-pair\",\"ns_per_op\":%.1f,"
 	       "\"bytes_per_frame\":%.1f,\"failures\":%llu,\"cpu_ns_per_op\":%.1f}\n",
 	       bench_median(v), bytes_per_frame(), (unsigned long long)fails, bench_median(c));
 	fflush(stdout);
 
 	for (int r = 0; r < BENCH_RUNS; r++)
-		v[r] = churn(true, &fails), c[r] = cpu_ns;
+		v[r] = churn(false, true, &fails), c[r] = cpu_ns;
+	printf("{\"bench\":\"pmem\",\"case\":\"order0-pair-scattered\",\"ns_per_op\":%.1f,"
+	       "\"bytes_per_frame\":%.1f,\"failures\":%llu,\"cpu_ns_per_op\":%.1f}\n",
+	       bench_median(v), bytes_per_frame(), (unsigned long long)fails, bench_median(c));
+	fflush(stdout);
+
+	for (int r = 0; r < BENCH_RUNS; r++)
+		v[r] = churn(true, false, &fails), c[r] = cpu_ns;
 	printf("{\"bench\":\"pmem\",\"case\":\"mixed-churn\",\"ns_per_op\":%.1f,"
 	       "\"bytes_per_frame\":%.1f,\"failures\":%llu,\"cpu_ns_per_op\":%.1f}\n",
 	       bench_median(v), bytes_per_frame(), (unsigned long long)fails, bench_median(c));
