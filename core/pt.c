@@ -146,12 +146,27 @@ static void freed_push(struct pt_op *op, pm_t pa)
 	op->pt->tables--;
 }
 
+/*
+ * The first index >= i, below end, whose entry is valid (end if none). Sparse tables
+ * are the rule when a process exits, so eight entries are tested with one branch.
+ */
+static unsigned next_valid(const uint64_t *t, unsigned i, unsigned end)
+{
+	while (i + 8u <= end && ((t[i] | t[i + 1] | t[i + 2] | t[i + 3] | t[i + 4] | t[i + 5] |
+				  t[i + 6] | t[i + 7]) & PTE_V) == 0)
+		i += 8u;
+	while (i < end && !(t[i] & PTE_V))
+		i++;
+	return i;
+}
+
 /* Queue a table and every table below it. level is the level of the table's entries. */
 static void free_subtree(struct pt_op *op, pm_t pa, unsigned level)
 {
 	if (level > 0) {
 		uint64_t *t = pt_table(pa);
-		for (unsigned i = 0; i < PT_NPTE; i++)
+		for (unsigned i = next_valid(t, 0, PT_NPTE); i < PT_NPTE;
+		     i = next_valid(t, i + 1u, PT_NPTE))
 			if (pte_is_table(t[i]))
 				free_subtree(op, pte_pa(t[i]), level - 1u);
 	}
@@ -182,10 +197,7 @@ static void op_finish(struct pt_op *op)
 
 static bool table_empty(const uint64_t *t)
 {
-	for (unsigned i = 0; i < PT_NPTE; i++)
-		if (t[i] & PTE_V)
-			return false;
-	return true;
+	return next_valid(t, 0, PT_NPTE) == PT_NPTE;
 }
 
 /*
@@ -314,7 +326,7 @@ void pt_destroy(struct pt *pt)
 	struct pt_op op = { .pt = pt, .pool = PT_NIL, .freed = PT_NIL };
 	uint64_t *r = pt_table(pt->root);
 	unsigned end = pt->kernel ? SVMM_ROOT_SLOTS : SVMM_DMAP_SLOT0;
-	for (unsigned s = 0; s < end; s++)
+	for (unsigned s = next_valid(r, 0, end); s < end; s = next_valid(r, s + 1u, end))
 		if (pte_is_table(r[s]))
 			free_subtree(&op, pte_pa(r[s]), pt->levels - 2u);
 	freed_push(&op, pt->root);
