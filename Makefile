@@ -112,6 +112,7 @@ RUN_TARGET := run-host
 CHECK_EXTRA :=
 -include kernel/kernel.mk
 -include mk/docs.mk
+-include mk/tsan.mk
 
 run-host: deps $(B)/tools/vmem-demo
 	$(B)/tools/vmem-demo

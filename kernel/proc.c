@@ -182,7 +182,7 @@ static void proc_exit(struct proc *p, long code)
 static const char *fault_reason(int err, vm_t va)
 {
 	if (va >= svmm_user_end(boot.mode))
-		return "kernel address";
+		return (va >> 63) ? "kernel address" : "not a user address (non-canonical)";
 	if (va < SVMM_NULL_GUARD && err == SVMM_EFAULT)
 		return "null guard (a NULL pointer?)";
 	switch (err) {

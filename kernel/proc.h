@@ -14,7 +14,7 @@
 
 #include "kernel.h"
 
-#define NPROC 16
+#define NPROC 32
 
 enum proc_state { PROC_FREE = 0, PROC_RUNNABLE, PROC_ZOMBIE };
 

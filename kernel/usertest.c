@@ -37,6 +37,18 @@ static struct utest utests[] = {
 	{ "bad", 5, true, EXC_LOAD_PAGE_FAULT, true, 0, "NULL pointer", NULL },
 	{ "bad", 6, true, EXC_LOAD_PAGE_FAULT, false, 0, "use after munmap", NULL },
 	{ "bad", 7, true, EXC_STORE_PAGE_FAULT, false, 0, "write into program text", NULL },
+	{ "bad", 8, true, EXC_INST_PAGE_FAULT, true, 0xfffffffff0000000ull,
+	  "jump into kernel text", NULL },
+	{ "bad", 9, true, EXC_STORE_PAGE_FAULT, true, 0xfffffffff0200000ull,
+	  "write to a kernel address", NULL },
+	{ "bad", 10, true, EXC_INST_PAGE_FAULT, false, 0, "jump to a non-canonical address", NULL },
+	{ "bad", 11, true, EXC_INST_PAGE_FAULT, false, 0, "execute a read-only page", NULL },
+	{ "hostile", 0, false, 0, false, 0, "system calls with kernel pointers", NULL },
+	{ "hostile", 1, false, 0, false, 0, "zero, unaligned, huge sizes, overflow", NULL },
+	{ "hostile", 2, false, 0, false, 0, "fixed maps over null guard, stack, text", NULL },
+	{ "hostile", 3, false, 0, false, 0, "unmap/protect of what is not ours", NULL },
+	{ "hostile", 4, false, 0, false, 0, "W^X: no write+execute mapping", NULL },
+	{ "hostile", 5, false, 0, false, 0, "mapping until the address space is full", NULL },
 };
 
 static uint64_t free_before, tables_before;

@@ -47,6 +47,19 @@ long main(long arg)
 	case 7:   /* write into our own text */
 		*(volatile uint32_t *)(uintptr_t)main = 0;
 		break;
+	case 8:   /* jump into the kernel's text (mapped executable, but without U) */
+		((void (*)(void))0xfffffffff0000000ul)();
+		break;
+	case 9:   /* write through a kernel page (mapped writable, without U) */
+		*(volatile long *)(0xfffffffff0000000ul + (2ul << 20)) = 1;
+		break;
+	case 10:  /* jump to an address that is not canonical in any mode */
+		((void (*)(void))0x4000000000000000ul)();
+		break;
+	case 11:  /* execute a page mapped read-only, never executable */
+		mmap(0, PAGE, PROT_READ, 0, &a);
+		((void (*)(void))a)();
+		break;
 	}
 	return 0;
 }

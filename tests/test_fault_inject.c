@@ -1,0 +1,202 @@
+/*
+ * test_fault_inject.c - out-of-memory at every allocation point of a whole address-space
+ * lifecycle, in every paging mode.
+ *
+ * One scenario touches every kind of allocation the core makes: the root table and
+ * uvmem at create, region structs (slab pages), uvmem pool pages, page tables at every
+ * level, data frames on faults and stack growth, a table to split a huge page of a
+ * physical mapping on unmap and on protect, and the teardown at destroy. For every step
+ * k and every n, the steps before k run normally, then step k runs with only n frames
+ * left in pmem (and once more with the n-th port_table_alloc failing). A failure must
+ * be SVMM_ENOMEM and leave the address space exactly as it was (regions, every leaf,
+ * counters, frames: the fixture's snapshot), with aspace_check clean; the same step
+ * retried with memory back must then succeed, the scenario runs to its end, the data
+ * written on the way reads back, and after destroy every frame and every table frame
+ * is back. The test ends for a step once n is large enough for it to succeed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "aspace_fixture.h"
+
+#define PG  SVMM_PAGE_SIZE
+#define MiB SVMM_MiB
+#define RW  (PT_R | PT_W)
+
+static struct aspace as;
+static uint64_t free0, tables0;
+static const vm_t A = 0x10000000;         /* 8 MiB anonymous, 2 MiB aligned */
+static const vm_t B = 0x10000000 + 8 * MiB;
+static const vm_t P = 0x40000000;         /* 4 MiB of physical memory, huge pages */
+
+static void check(struct aspace *a)
+{
+	if (aspace_check(a, fx_print, NULL) != 0) {
+		aspace_dump(a, fx_print, NULL);
+		fail_msg("aspace_check failed");
+	}
+}
+
+static uint64_t *user_word(vm_t va)
+{
+	pm_t pa;
+	if (pt_translate(&as.pt, va, PT_R, PT_PRIV_U, &pa, NULL) != 0)
+		return NULL;
+	return port_pa_to_va(pa);
+}
+
+/* The scenario: step k's operation. Returns what the core returned. */
+static int step(unsigned k)
+{
+	vm_t va;
+	/* Steps 3..42: write faults spread over A (every 51st page), with the data. */
+	if (k >= 3 && k < 43) {
+		vm_t a = A + (vm_t)(k - 3) * 51 * PG;
+		int err = aspace_fault(&as, a, PT_W);
+		if (err == 0)
+			*user_word(a) = a ^ 0x5eed;
+		return err;
+	}
+	/* Steps 50..57: stack growth, one page at a time. */
+	if (k >= 50 && k < 58)
+		return aspace_fault(&as, as.stack_top - (vm_t)(k - 49) * PG, PT_W);
+	switch (k) {
+	case 0: return aspace_create(&as, &fx.kpt, &fx.pm);
+	case 1: return aspace_map_anon(&as, A, 8 * MiB, RW, ASPACE_FIXED, &va);
+	case 2: return aspace_map_anon(&as, B, 16 * PG, RW, ASPACE_FIXED, &va);
+	case 43: return aspace_map_phys(&as, P, FX_RAM0 + 16 * MiB, 4 * MiB, RW, ASPACE_FIXED,
+				       &va);
+	case 44: return aspace_unmap(&as, A + MiB, 64 * PG);           /* split a region */
+	case 45: return aspace_protect(&as, A + 3 * MiB, 16 * PG, PT_R);
+	case 46: return aspace_unmap(&as, P + MiB, 4 * PG);            /* split a 2 MiB leaf */
+	case 47: return aspace_protect(&as, P + 3 * MiB, PG, PT_R);
+	case 48: return aspace_fault(&as, B + 3 * PG, PT_W);
+	case 49: return aspace_map_anon(&as, 0, 3 * PG, PT_R | PT_X, 0, &va);
+	case 58: return aspace_unmap(&as, B - 4 * PG, 8 * PG);         /* across A and B */
+	case 59: return aspace_protect(&as, A + 2 * MiB, MiB, PT_R);
+	default: return 0;
+	}
+}
+#define NSTEPS 60
+
+/* What the scenario wrote and must read back, as far as step `done` went. */
+static void verify_data(unsigned done)
+{
+	for (unsigned k = 3; k < 43 && k < done; k++) {
+		vm_t a = A + (vm_t)(k - 3) * 51 * PG;
+		if (a >= A + MiB && a < A + MiB + 64 * PG)
+			continue;                         /* unmapped by step 44 */
+		if (done > 58 && a >= B - 4 * PG)
+			continue;                         /* unmapped by step 58 */
+		uint64_t *w = user_word(a);
+		if (w == NULL || *w != (a ^ 0x5eed))
+			fail_msg("data at 0x%llx lost (scenario up to step %u)", (unsigned long long)a,
+				 done);
+	}
+}
+
+static void finish(void)
+{
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+	assert_int_equal(hostsim_tables_live(), tables0);
+}
+
+/*
+ * Run the scenario with step `k` limited: mode 0 leaves n free frames in pmem, mode 1
+ * fails the n-th page-table allocation. Returns true if step k failed (and everything
+ * was checked), false once it succeeded without meeting the limit.
+ */
+static bool run_limited(unsigned k, uint64_t n, int mode)
+{
+	static struct fx_snap before, after;
+	for (unsigned i = 0; i < k; i++)
+		if (step(i) != 0)
+			fail_msg("step %u failed without a limit", i);
+	if (k > 0)
+		fx_snap_take(&as, &before);
+	if (mode == 0)
+		fx_hold_all_but(n);
+	else
+		hostsim_fail_after(n);
+	int err = step(k);
+	fx_release_all();
+	hostsim_fail_after(0);
+	if (err != 0) {
+		if (err != SVMM_ENOMEM)
+			fail_msg("step %u, %s %llu: %s", k, mode ? "table point" : "budget",
+				 (unsigned long long)n, svmm_strerror(err));
+		if (k == 0) {
+			/* A failed create leaves nothing behind. */
+			assert_int_equal(pmem_free_frames(&fx.pm), free0);
+			assert_int_equal(hostsim_tables_live(), tables0);
+			return true;
+		}
+		check(&as);
+		fx_snap_take(&as, &after);
+		if (!fx_snap_equal(&before, &after))
+			fail_msg("step %u, %s %llu: state changed by a failed call", k,
+				 mode ? "table point" : "budget", (unsigned long long)n);
+		/* With memory back, the same call goes through. */
+		if (step(k) != 0)
+			fail_msg("step %u: retry after the failure failed", k);
+	}
+	for (unsigned i = k + 1; i < NSTEPS; i++)
+		if (step(i) != 0)
+			fail_msg("step %u failed after step %u's rollback", i, k);
+	verify_data(NSTEPS);
+	finish();
+	return err != 0;
+}
+
+static void sweep(enum svmm_mode mode)
+{
+	assert_int_equal(fx_setup(64 * MiB, 0, mode, 16), 0);
+	free0 = pmem_free_frames(&fx.pm);
+	tables0 = hostsim_tables_live();
+	unsigned points[2] = { 0, 0 }, steps_failing = 0;
+	for (unsigned k = 0; k < NSTEPS; k++) {
+		bool any = false;
+		for (int m = 0; m < 2; m++)
+			for (uint64_t n = m; ; n++) {
+				if (!run_limited(k, n, m))
+					break;
+				points[m]++;
+				any = true;
+				assert_true(n < 256);
+			}
+		steps_failing += any;
+	}
+	printf("fault injection, mode %d: %u steps, %u of them with allocation points; "
+	       "%u frame budgets and %u table points failed and rolled back\n", (int)mode,
+	       NSTEPS, steps_failing, points[0], points[1]);
+	/* Every kind of step allocates somewhere: create, maps, faults, splits. */
+	assert_true(steps_failing >= 50);
+	assert_true(points[1] > 0);
+	fx_teardown();
+}
+
+static void test_lifecycle_sv39(void **state)
+{
+	(void)state;
+	sweep(SVMM_SV39);
+}
+
+static void test_lifecycle_sv57(void **state)
+{
+	(void)state;
+	sweep(SVMM_SV57);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lifecycle_sv39),
+		cmocka_unit_test(test_lifecycle_sv57),
+	};
+	return cmocka_run_group_tests_name("fault_inject", tests, NULL, NULL);
+}
