@@ -2,8 +2,9 @@
 #
 #   make docs         API reference from include/svmm/*.h with Doxygen, into
 #                     build/docs/html; any Doxygen warning fails it
-#   make plots        run the benchmarks the plots need and draw docs/img/*.png with
-#                     gnuplot from their JSON lines
+#   make plots        redraw docs/layout-*.svg with svmm-layout, run the benchmarks the
+#                     plots need and draw docs/img/*.png with gnuplot from their JSON
+#                     lines
 #   make check-docs   every public function in include/svmm/*.h has a contract comment
 #                     (run by make check; needs only awk)
 #
@@ -20,12 +21,25 @@ docs: deps-extra
 	doxygen docs/Doxyfile
 	@echo "docs: $(B)/docs/html/index.html"
 
+# The layout drawings (docs/layout-MODE.svg) come from svmm-layout and are
+# deterministic, so make check verifies that the committed ones are current.
+LAYOUT_MODES := sv39 sv48 sv57
+.PHONY: check-pictures
+check-pictures: $(B)/tools/svmm-layout
+	@for m in $(LAYOUT_MODES); do \
+	  $(B)/tools/svmm-layout $$m --svg $(B)/layout-$$m.svg >/dev/null && \
+	  cmp -s $(B)/layout-$$m.svg docs/layout-$$m.svg || \
+	  { echo "check-pictures: docs/layout-$$m.svg is stale: make plots" >&2; exit 1; }; done
+	@echo "check-pictures: docs/layout-*.svg match svmm-layout --svg"
+CHECK_EXTRA += check-pictures
+
 # Plots: each docs/plots/NAME.gp reads the JSON lines of one benchmark and writes
 # docs/img/NAME.png. The benchmarks run first (a few seconds each; bench-vmem only once
 # bench/bench_vmem.c exists), so the pictures always show this tree's numbers.
 PLOT_BENCHES := ptsweep vmemfrag $(if $(wildcard bench/bench_vmem.c),vmem)
-plots: deps-extra
+plots: deps-extra $(B)/tools/svmm-layout
 	@mkdir -p docs/img $(B)/bench
+	@for m in $(LAYOUT_MODES); do $(B)/tools/svmm-layout $$m --svg docs/layout-$$m.svg >/dev/null; done
 	@for b in $(PLOT_BENCHES); do $(MAKE) --no-print-directory bench-$$b >/dev/null || exit 1; done
 	gnuplot docs/plots/pt-sweep.gp
 	gnuplot docs/plots/vmem-frag.gp
