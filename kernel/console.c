@@ -5,7 +5,12 @@
 #include "kernel.h"
 #include "riscv.h"
 
+#include <svmm/port.h>
+
 static uintptr_t uart;   /* virtual address of the UART, 0 = use SBI */
+/* One line at a time from all harts; a panicking hart no longer waits for it. */
+static struct svmm_lock console_lock;
+static volatile int panicking;
 
 #define UART_THR 0
 #define UART_LSR 5
@@ -43,9 +48,13 @@ int kvprintf(const char *fmt, va_list ap)
 	size_t len = n < 0 ? 0 : (size_t)n;
 	if (len >= sizeof buf)
 		len = sizeof buf - 1;
-	uint64_t f = intr_save();
+	if (panicking) {
+		console_write(buf, len);
+		return n;
+	}
+	port_lock(&console_lock);
 	console_write(buf, len);
-	intr_restore(f);
+	port_unlock(&console_lock);
 	return n;
 }
 
@@ -67,6 +76,7 @@ void kprint_line(void *ctx, const char *line)
 _Noreturn void panic(const char *fmt, ...)
 {
 	intr_off();
+	panicking = 1;
 	va_list ap;
 	va_start(ap, fmt);
 	kprintf("panic: ");

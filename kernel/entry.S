@@ -5,12 +5,14 @@
  * and a1 = physical address of the device tree. The code here is position independent
  * (auipc-based) until it jumps to the linked high address.
  */
+#include "cpu.h"
 #include "trapframe.h"
 
 	.section .text.entry
 	.globl _start
 _start:
-	/* Only one hart boots; any other parks (SMP is a later issue). */
+	/* One hart boots here; the others are started later through SBI HSM at
+	   secondary_entry. Should firmware send a second hart here anyway, it parks. */
 	lla	t0, boot_hart_claimed
 	li	t1, 1
 	amoswap.w t1, t1, (t0)
@@ -46,11 +48,41 @@ park:
 	wfi
 	j	park
 
+/*
+ * A hart started by sbi_hart_start(hartid, pa of secondary_entry, pa of its
+ * struct hart_boot): S-mode, MMU off, a0 = hart id, a1 = the record. The record gives
+ * the kernel's satp, the hart's stack and struct cpu, and the high address to go on
+ * at. Turning on the kernel table makes the next fetch fault (this physical page is
+ * not mapped there), and the fault goes to stvec: the high address.
+ */
+	.globl secondary_entry
+secondary_entry:
+	csrw	sie, zero
+	csrw	sscratch, zero
+	ld	t0, 0(a1)           /* satp */
+	ld	sp, 8(a1)
+	ld	tp, 16(a1)
+	ld	t1, 24(a1)          /* secondary_high */
+	csrw	stvec, t1
+	sfence.vma
+	csrw	satp, t0
+	sfence.vma
+	j	park                /* not reached: the fetch above faults to stvec */
+
 	.balign 8
 high_entry_addr:
 	.dword	high_entry
 
 	.text
+	.balign 4
+	.globl secondary_high
+secondary_high:
+	lla	t0, trap_vector
+	csrw	stvec, t0
+	mv	a0, tp
+	call	secondary_main
+	j	park
+
 high_entry:
 	/* Now at the high address: the stack and everything else by link address. */
 	lla	sp, _stack_top
@@ -197,6 +229,7 @@ from_user:
 	sd	t0, TF_STVAL(sp)
 	mv	a0, sp
 	ld	sp, TF_KSP(a0)
+	ld	tp, TF_KTP(a0)
 	/* A U-mode probe of the MMU test comes back to its caller, not to a process. */
 	lla	t0, uprobe_tf
 	beq	a0, t0, uprobe_trap_entry
@@ -204,7 +237,11 @@ from_user:
 	/* a0 = the trapframe to resume: the same process or the next one. */
 	.globl user_return
 user_return:
-	/* a0 = trapframe of the process to enter; interrupts are off. */
+	/* a0 = trapframe of the process to enter; interrupts are off. The next trap
+	   from U-mode comes back to this hart's stack and struct cpu. */
+	ld	t0, CPU_KSP(tp)
+	sd	t0, TF_KSP(a0)
+	sd	tp, TF_KTP(a0)
 	csrw	sscratch, a0
 	ld	t0, TF_SEPC(a0)
 	csrw	sepc, t0

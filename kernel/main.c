@@ -2,6 +2,7 @@
  * kernel/main.c - kmain: from the early table to the final kernel address space, then
  * the self-tests, the user programs and power-off.
  */
+#include "cpu.h"
 #include "early.h"
 #include "fdt.h"
 #include "kernel.h"
@@ -90,6 +91,7 @@ _Noreturn void kmain(uint64_t hartid, pm_t dtb_pa, unsigned mode)
 {
 	boot.hartid = hartid;
 	boot.dtb_pa = dtb_pa;
+	smp_init_boot_hart(hartid);
 	set_mode((enum svmm_mode)mode);
 	boot.modes = early_modes;
 	trap_init();
@@ -137,6 +139,7 @@ _Noreturn void kmain(uint64_t hartid, pm_t dtb_pa, unsigned mode)
 	map_devices();
 	vm_print_layout();
 	proc_init();
+	smp_start_harts();
 	if (boot.bench)
 		bench_run();
 	selftest_run();

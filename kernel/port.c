@@ -4,12 +4,13 @@
  * Locks are spinlocks that also disable interrupts on the holding hart (the timer must
  * not preempt a hart inside the core while it holds a lock). Table frames come from
  * pmem below the direct-map limit and are zeroed through the direct map. TLB flushes
- * are sfence.vma on this hart: the kernel runs one hart (SMP shootdowns are a later
- * issue), so "every hart that may hold them" is this one.
+ * are sfence.vma on this hart plus SBI RFENCE to the other harts that may hold the
+ * entries (kernel/smp.c).
  */
 #include <svmm/pmem.h>
 #include <svmm/port.h>
 
+#include "cpu.h"
 #include "kernel.h"
 #include "riscv.h"
 #include "vm.h"
@@ -57,7 +58,7 @@ int port_table_alloc(pm_t *pa)
 	if (err)
 		return SVMM_ENOMEM;
 	memset(port_pa_to_va(p), 0, SVMM_PAGE_SIZE);
-	vm_tables_live++;
+	__atomic_fetch_add(&vm_tables_live, 1, __ATOMIC_RELAXED);
 	*pa = p;
 	return 0;
 }
@@ -67,15 +68,24 @@ void port_table_free(pm_t pa)
 	int err = pmem_free(&kpmem, pa, 0);
 	if (err)
 		panic("port_table_free(%p): %s", (void *)pa, svmm_strerror(err));
-	vm_tables_live--;
+	__atomic_fetch_sub(&vm_tables_live, 1, __ATOMIC_RELAXED);
 }
 
 /* Past this many pages, one full flush is cheaper than a flush per page. */
 #define FLUSH_PAGES_MAX 32
 
+/*
+ * This hart with sfence.vma, then the other harts that may hold the translation
+ * (smp.c): for a user ASID those that have run it, for kernel (global) mappings all.
+ * Returns after every one of them has flushed.
+ */
 void port_tlb_flush(uint32_t asid, vm_t va, uint64_t size)
 {
-	vm_flushes++;
+	__atomic_fetch_add(&vm_flushes, 1, __ATOMIC_RELAXED);
+	if (asid == PORT_ASID_GLOBAL)
+		smp_flush_global(va, size);
+	else
+		smp_flush_asid(asid, va, size);
 	if (size == 0 || size / SVMM_PAGE_SIZE > FLUSH_PAGES_MAX) {
 		if (asid == PORT_ASID_GLOBAL)
 			sfence_vma_all();

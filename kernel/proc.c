@@ -5,17 +5,25 @@
  */
 #include <svmm/aspace.h>
 
+#include "cpu.h"
 #include "proc.h"
 #include "riscv.h"
 #include "sys.h"
 #include "vm.h"
 
 struct proc procs[NPROC];
-static struct proc *current;
 struct proc_counters proc_counters;
+/*
+ * proc_lock protects every process's state, next_pid, the round-robin cursor and the
+ * done hook. It is a leaf lock: nothing else is taken while it is held.
+ */
+static struct svmm_lock proc_lock;
 static int next_pid = 1;
-static vm_t trap_stack_top;
+static unsigned rr_next;
 static void (*all_done)(void);
+static bool done_claimed;
+
+#define COUNT(field) __atomic_fetch_add(&proc_counters.field, 1, __ATOMIC_RELAXED)
 uint64_t sched_quantum;          /* timer ticks per time slice; 0 = no preemption */
 static vm_t user_va_end;         /* svmm_user_end(boot.mode), for the fault path */
 
@@ -88,6 +96,13 @@ static int load_elf(struct aspace *as, const uint8_t *elf, uint64_t size, vm_t *
 
 /* ---- processes ---- */
 
+static void proc_set_state(struct proc *p, enum proc_state st)
+{
+	port_lock(&proc_lock);
+	p->state = st;
+	port_unlock(&proc_lock);
+}
+
 struct proc *proc_spawn(const char *name, long arg)
 {
 	const struct uprog *up = NULL;
@@ -97,17 +112,22 @@ struct proc *proc_spawn(const char *name, long arg)
 	if (!up)
 		panic("proc_spawn: no user program \"%s\"", name);
 	struct proc *p = NULL;
+	port_lock(&proc_lock);
 	for (unsigned i = 0; i < NPROC; i++)
 		if (procs[i].state == PROC_FREE) {
 			p = &procs[i];
+			memset(p, 0, sizeof *p);
+			p->state = PROC_EMBRYO;
+			p->pid = next_pid++;
 			break;
 		}
+	port_unlock(&proc_lock);
 	if (!p)
 		return NULL;
-	memset(p, 0, sizeof *p);
 	int err = aspace_create(&p->as, &kpt, &kpmem);
 	if (err) {
 		kprintf("spawn %s: aspace_create: %s\n", name, svmm_strerror(err));
+		proc_set_state(p, PROC_FREE);
 		return NULL;
 	}
 	vm_t entry;
@@ -115,18 +135,18 @@ struct proc *proc_spawn(const char *name, long arg)
 	if (err) {
 		kprintf("spawn %s: loading: %s\n", name, svmm_strerror(err));
 		aspace_destroy(&p->as);
+		proc_set_state(p, PROC_FREE);
 		return NULL;
 	}
-	/* The loader wrote code through other mappings: order it before any fetch. */
+	/* The loader wrote code through other mappings: order it before any fetch, here
+	   and on whichever hart runs it (proc_switch does fence.i there). */
 	fence_i();
-	p->pid = next_pid++;
 	p->name = up->name;
 	p->arg = arg;
 	p->tf.sepc = entry;
 	TF_SP(&p->tf) = p->as.stack_top;
 	TF_A(&p->tf, 0) = (uint64_t)arg;
-	p->tf.ksp = trap_stack_top;
-	p->state = PROC_RUNNABLE;
+	proc_set_state(p, PROC_RUNNABLE);
 	return p;
 }
 
@@ -142,35 +162,41 @@ void proc_init(void)
 		nbits++;
 		bits >>= 1;
 	}
-	int err = aspace_sys_init(nbits, 1);
+	int err = aspace_sys_init(nbits, ncpu);
 	if (err)
-		panic("aspace_sys_init(%u bits): %s", nbits, svmm_strerror(err));
-	if (kstack_alloc(16384, &trap_stack_top) != 0)
+		panic("aspace_sys_init(%u bits, %u harts): %s", nbits, ncpu, svmm_strerror(err));
+	if (kstack_alloc(16384, &cpus[0].kstack_top) != 0)
 		panic("no kernel trap stack");
 	sched_quantum = timebase_hz / 100;
 	user_va_end = svmm_user_end(boot.mode);
 	kprintf("processes: %u ASID bits, trap stack top %p (guard page below), time slice 10 ms\n",
-		nbits, (void *)trap_stack_top);
+		nbits, (void *)cpus[0].kstack_top);
 }
 
 void proc_reap(struct proc *p)
 {
 	if (p->state != PROC_ZOMBIE)
 		panic("proc_reap: pid %d is not a zombie", p->pid);
-	p->state = PROC_FREE;
+	proc_set_state(p, PROC_FREE);
 }
 
 /* Leave p's address space: the hart runs on the kernel table from here. */
+static void proc_leave(struct cpu *c)
+{
+	struct proc *p = c->current;
+	w_satp(pt_satp(&kpt));
+	aspace_deactivate(&p->as, c->id);
+	c->current = NULL;
+}
+
 static void proc_teardown(struct proc *p)
 {
-	if (current == p) {
-		w_satp(pt_satp(&kpt));
-		aspace_deactivate(&p->as, 0);
-		current = NULL;
-	}
-	proc_counters.faults += p->as.faults;
+	struct cpu *c = mycpu();
+	if (c->current == p)
+		proc_leave(c);
+	__atomic_fetch_add(&proc_counters.faults, p->as.faults, __ATOMIC_RELAXED);
 	aspace_destroy(&p->as);
-	p->state = PROC_ZOMBIE;
+	proc_set_state(p, PROC_ZOMBIE);
 }
 
 static void proc_exit(struct proc *p, long code)
@@ -199,46 +225,131 @@ static void proc_kill(struct proc *p, struct trapframe *tf, const char *why)
 	kprintf("pid %d (%s %ld) killed: %s at address %p, pc %p: %s\n", p->pid, p->name, p->arg,
 		trap_cause_name(tf->scause), (void *)tf->stval, (void *)tf->sepc, why);
 	p->killed = true;
-	proc_counters.kills++;
+	COUNT(kills);
 	p->kill_cause = tf->scause;
 	p->kill_addr = tf->stval;
 	proc_exit(p, -1);
 }
 
-/* Pick the next runnable process after cur (round robin) and make it current. */
-static struct proc *schedule(struct proc *cur)
+/* The next runnable process in round-robin order, marked RUNNING. Under proc_lock. */
+static struct proc *pick_locked(void)
 {
-	unsigned start = cur ? (unsigned)(cur - procs) + 1 : 0;
 	for (unsigned k = 0; k < NPROC; k++) {
-		struct proc *p = &procs[(start + k) % NPROC];
-		if (p->state != PROC_RUNNABLE)
-			continue;
-		if (p != current) {
-			bool flush = false;
-			uint64_t satp = aspace_activate(&p->as, 0, &flush);
-			w_satp_nofence(satp);
-			if (flush)
-				sfence_vma_all();
-			if (current)
-				aspace_deactivate(&current->as, 0);
-			current = p;
-			proc_counters.switches++;
+		struct proc *p = &procs[(rr_next + k) % NPROC];
+		if (p->state == PROC_RUNNABLE) {
+			rr_next = (unsigned)(p - procs) + 1;
+			p->state = PROC_RUNNING;
+			return p;
 		}
-		return p;
 	}
-	current = NULL;
-	w_satp(pt_satp(&kpt));
-	all_done();
-	panic("proc: all processes done, and the done hook returned");
+	return NULL;
 }
 
+/* Make p (RUNNING, picked by this hart) the hart's process: its satp and ASID. */
+static void proc_switch(struct cpu *c, struct proc *p)
+{
+	bool flush = false;
+	uint64_t satp = aspace_activate(&p->as, c->id, &flush);
+	/* Seen by every later shootdown of this ASID before this hart can walk with it. */
+	smp_note_asid((unsigned)((satp >> SATP_ASID_SHIFT) & SATP_ASID_MASK), flush);
+	__asm__ volatile("fence rw, rw" ::: "memory");
+	w_satp_nofence(satp);
+	if (flush)
+		sfence_vma_all();
+	/* The program may have been loaded by another hart. */
+	fence_i();
+	if (c->current)
+		aspace_deactivate(&c->current->as, c->id);
+	c->current = p;
+	c->switches++;
+	COUNT(switches);
+}
+
+static void arm_timer(void)
+{
+	sbi_set_timer(sched_quantum ? r_time() + sched_quantum : ~0ull);
+}
+
+/*
+ * The process this hart runs next, from a trap of cur (this hart's process, RUNNING,
+ * or already a zombie and left). cur stays RUNNING, and so owned by this hart, until
+ * the hart has left its address space: only then may another hart pick it up.
+ */
+static struct proc *schedule(struct cpu *c, struct proc *cur)
+{
+	struct proc *p = NULL;
+	bool keep = cur && cur->state == PROC_RUNNING;
+	if (c->id < sched_ncpu) {
+		port_lock(&proc_lock);
+		p = pick_locked();
+		port_unlock(&proc_lock);
+	}
+	if (!p && keep && c->id < sched_ncpu)
+		return cur;
+	if (p)
+		proc_switch(c, p);
+	else if (c->current)
+		proc_leave(c);
+	if (keep)
+		proc_set_state(cur, PROC_RUNNABLE);
+	if (!p)
+		proc_idle();
+	return p;
+}
+
+_Noreturn void proc_idle(void)
+{
+	struct cpu *c = mycpu();
+	if (c->current)
+		panic("proc_idle: hart %u still runs pid %d", c->id, c->current->pid);
+	c->started = true;
+	sie_set(SIE_STIE);
+	for (;;) {
+		struct proc *p = NULL;
+		void (*done)(void) = NULL;
+		port_lock(&proc_lock);
+		if (c->id < sched_ncpu)
+			p = pick_locked();
+		if (!p && all_done && !done_claimed) {
+			bool any = false;
+			for (unsigned i = 0; i < NPROC && !any; i++)
+				any = procs[i].state == PROC_EMBRYO || procs[i].state == PROC_RUNNABLE ||
+				      procs[i].state == PROC_RUNNING;
+			if (!any) {
+				done_claimed = true;
+				done = all_done;
+			}
+		}
+		port_unlock(&proc_lock);
+		if (p) {
+			proc_switch(c, p);
+			arm_timer();
+			c->user_entries++;
+			user_return(&p->tf);
+		}
+		if (done) {
+			done();
+			panic("proc: the done hook returned");
+		}
+		/* Nothing to do: sleep until a timer a millisecond away (wfi wakes on a
+		   pending interrupt even with sstatus.SIE clear), then look again. */
+		c->idle_loops++;
+		sbi_set_timer(r_time() + timebase_hz / 1000);
+		wfi();
+	}
+}
+
+/*
+ * Run processes on every hart allowed (sched_ncpu) until none is left; then one hart
+ * calls done(). Called on a hart with no process.
+ */
 _Noreturn void proc_run_all(void (*done)(void))
 {
+	port_lock(&proc_lock);
 	all_done = done;
-	struct proc *p = schedule(NULL);
-	sie_set(SIE_STIE);
-	sbi_set_timer(sched_quantum ? r_time() + sched_quantum : ~0ull);
-	user_return(&p->tf);
+	done_claimed = false;
+	port_unlock(&proc_lock);
+	proc_idle();
 }
 
 /* ---- system calls ---- */
@@ -295,7 +406,7 @@ static void syscall(struct proc *p, struct trapframe *tf)
 	case SYS_YIELD:
 		bench_yield_tag(p, a0);
 		TF_A(tf, 0) = 0;
-		schedule(p);
+		schedule(mycpu(), p);
 		return;
 	case SYS_GETPID:
 		r = p->pid;
@@ -330,15 +441,15 @@ static __attribute__((noinline)) struct trapframe *user_trap_slow(struct proc *p
 {
 	uint64_t c = tf->scause;
 	if (c & SCAUSE_INTR) {
-		proc_counters.ticks++;
+		COUNT(ticks);
 		if ((c & ~SCAUSE_INTR) != IRQ_S_TIMER)
 			panic("unexpected interrupt from U-mode: %s", trap_cause_name(c));
-		sbi_set_timer(sched_quantum ? r_time() + sched_quantum : ~0ull);
-		return &schedule(p)->tf;
+		arm_timer();
+		return &schedule(mycpu(), p)->tf;
 	}
 	switch (c) {
 	case EXC_ECALL_U:
-		proc_counters.syscalls++;
+		COUNT(syscalls);
 		syscall(p, tf);
 		break;
 	case EXC_INST_PAGE_FAULT:
@@ -363,9 +474,12 @@ static __attribute__((noinline)) struct trapframe *user_trap_slow(struct proc *p
 	if (r_sstatus() & SSTATUS_SUM)
 		panic("sstatus.SUM left set after %s", trap_cause_name(c));
 	/* A yield has already switched; an exit or a kill switches now. */
-	if (p->state != PROC_RUNNABLE)
-		return &schedule(p)->tf;
-	return &current->tf;
+	struct cpu *cpu = mycpu();
+	if (cpu->current == p && p->state == PROC_RUNNING)
+		return tf;
+	if (cpu->current != NULL && cpu->current != p)
+		return &cpu->current->tf;           /* the yield switched */
+	return &schedule(cpu, p)->tf;           /* an exit or a kill left p */
 }
 
 static __attribute__((noinline)) struct trapframe *user_fault_kill(struct proc *p,
@@ -373,12 +487,12 @@ static __attribute__((noinline)) struct trapframe *user_fault_kill(struct proc *
 {
 	p->kill_err = err;
 	proc_kill(p, tf, fault_reason(err, tf->stval));
-	return &schedule(p)->tf;
+	return &schedule(mycpu(), p)->tf;
 }
 
 struct trapframe *user_trap(struct trapframe *tf)
 {
-	struct proc *p = current;
+	struct proc *p = mycpu()->current;
 	if (__builtin_expect(!p || tf != &p->tf, 0))
 		panic("user trap without a current process");
 	/* The hot path: a demand-zero or stack-growth fault that resolves. */

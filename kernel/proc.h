@@ -14,9 +14,14 @@
 
 #include "kernel.h"
 
-#define NPROC 32
+#define NPROC 48
 
-enum proc_state { PROC_FREE = 0, PROC_RUNNABLE, PROC_ZOMBIE };
+/*
+ * FREE -> EMBRYO (being loaded) -> RUNNABLE <-> RUNNING (on exactly one hart) -> ZOMBIE
+ * -> FREE (reaped). state changes under proc_lock; a RUNNING process's other fields
+ * belong to the hart running it.
+ */
+enum proc_state { PROC_FREE = 0, PROC_EMBRYO, PROC_RUNNABLE, PROC_RUNNING, PROC_ZOMBIE };
 
 struct proc {
 	struct trapframe tf;        /* first: entry.S finds it through sscratch */
@@ -39,6 +44,9 @@ void proc_init(void);
 struct proc *proc_spawn(const char *name, long arg);
 /* Run every runnable process until all have exited; then call done(). */
 _Noreturn void proc_run_all(void (*done)(void));
+/* This hart has nothing to run: pick up runnable processes (or run the done hook once
+   nothing is left anywhere); never returns. */
+_Noreturn void proc_idle(void);
 /* Free a zombie's slot (after the caller has looked at its exit status). */
 void proc_reap(struct proc *p);
 

@@ -14,6 +14,7 @@
 #define TF_SCAUSE   272
 #define TF_STVAL    280
 #define TF_KSP      288           /* kernel stack top to use on a trap from U-mode */
+#define TF_KTP      296           /* the hart's struct cpu (tp) to use on that trap */
 #define TF_SIZE     304           /* a multiple of 16 for the ABI's stack alignment */
 
 #ifndef __ASSEMBLER__
@@ -26,10 +27,11 @@ struct trapframe {
 	uint64_t scause;
 	uint64_t stval;
 	uint64_t ksp;
-	uint64_t pad;
+	uint64_t ktp;
 };
 _Static_assert(sizeof(struct trapframe) == TF_SIZE, "trapframe layout");
 _Static_assert(__builtin_offsetof(struct trapframe, ksp) == TF_KSP, "trapframe layout");
+_Static_assert(__builtin_offsetof(struct trapframe, ktp) == TF_KTP, "trapframe layout");
 
 #define TF_RA(tf) ((tf)->x[1])
 #define TF_SP(tf) ((tf)->x[2])

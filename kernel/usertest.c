@@ -6,6 +6,7 @@
  */
 #include <svmm/pmem.h>
 
+#include "cpu.h"
 #include "fdt.h"
 #include "kernel.h"
 #include "proc.h"
@@ -136,6 +137,7 @@ _Noreturn void selftest_user_run(void)
 
 	free_before = pmem_free_frames(&kpmem);
 	tables_before = vm_tables_live;
+	sched_ncpu = ncpu;
 	kprintf("starting %u user processes\n", (unsigned)ARRAY_SIZE(utests));
 	for (unsigned i = 0; i < ARRAY_SIZE(utests); i++) {
 		utests[i].p = proc_spawn(utests[i].prog, utests[i].arg);

@@ -13,6 +13,7 @@
 
 #include "early.h"
 #include "fdt.h"
+#include "cpu.h"
 #include "kernel.h"
 #include "memlayout.h"
 #include "riscv.h"
@@ -200,9 +201,12 @@ int iounmap(vm_t va)
 	return 0;
 }
 
+/* The fixmap's bitmap; taken before kpt's own lock (docs/kernel.md, lock order). */
+static struct svmm_lock kmap_lock;
+
 void *kmap(pm_t pa)
 {
-	uint64_t f = intr_save();
+	port_lock(&kmap_lock);
 	for (unsigned w = 0; w < ARRAY_SIZE(fixmap_used); w++) {
 		if (fixmap_used[w] == ~0ull)
 			continue;
@@ -214,10 +218,10 @@ void *kmap(pm_t pa)
 			break;
 		fixmap_used[w] |= 1ull << b;
 		vm_kmaps++;
-		intr_restore(f);
+		port_unlock(&kmap_lock);
 		return (void *)(uintptr_t)(va + (pa & (SVMM_PAGE_SIZE - 1)));
 	}
-	intr_restore(f);
+	port_unlock(&kmap_lock);
 	return NULL;
 }
 
@@ -228,13 +232,13 @@ void kunmap(void *p)
 	if (va < SVMM_FIXMAP_BASE || slot >= FIXMAP_SLOTS ||
 	    !(fixmap_used[slot / 64] & (1ull << (slot % 64))))
 		panic("kunmap(%p): not a kmap address", p);
-	uint64_t f = intr_save();
+	port_lock(&kmap_lock);
 	/* pt_unmap flushes the slot's translation before it can be reused. */
 	int err = pt_unmap(&kpt, va, SVMM_PAGE_SIZE, 0);
 	if (err)
 		panic("kunmap(%p): %s", p, svmm_strerror(err));
 	fixmap_used[slot / 64] &= ~(1ull << (slot % 64));
-	intr_restore(f);
+	port_unlock(&kmap_lock);
 }
 
 void vm_zero_frame(pm_t pa)
@@ -265,12 +269,17 @@ void vm_copy_to_frame(pm_t pa, uint64_t off, const void *src, uint64_t n)
 
 int kstack_alloc(uint64_t size, vm_t *top)
 {
-	static struct vmem_region regions[4];
+	/* A trap stack per hart plus the self-test's; kernel stacks are never freed. */
+	static struct vmem_region regions[NCPU + 4];
+	static struct svmm_lock lock;
 	static unsigned nused;
-	if (nused == ARRAY_SIZE(regions))
+	port_lock(&lock);
+	unsigned slot = nused < ARRAY_SIZE(regions) ? nused++ : ~0u;
+	port_unlock(&lock);
+	if (slot == ~0u)
 		return SVMM_ENOSPC;
 	vm_t v;
-	int err = vmem_alloc(&karena, size + SVMM_PAGE_SIZE, &regions[nused], &v);
+	int err = vmem_alloc(&karena, size + SVMM_PAGE_SIZE, &regions[slot], &v);
 	if (err)
 		return err;
 	for (uint64_t o = 0; o < size; o += SVMM_PAGE_SIZE) {
@@ -282,7 +291,6 @@ int kstack_alloc(uint64_t size, vm_t *top)
 		if (err)
 			panic("kstack_alloc: %s", svmm_strerror(err));
 	}
-	nused++;
 	*top = v + SVMM_PAGE_SIZE + size;
 	return 0;
 }

@@ -7,21 +7,24 @@ kernel=$1
 here=$(dirname "$0")
 logdir=$(dirname "$kernel")
 limit=${KERNEL_CHECK_TIMEOUT:-60}
-# name|RAM|kernel command line. RAM is 1 GiB at 0x80000000 (so the direct map is one
-# gigapage); the last run has 1.5 GiB of RAM and a direct map that stops at physical
-# 3 GiB, so the top half gigabyte is reachable only through kmap.
+# name|harts|RAM|kernel command line. RAM is 1 GiB at 0x80000000 (so the direct map is
+# one gigapage); the dmap3G run has 1.5 GiB of RAM and a direct map that stops at
+# physical 3 GiB, so the top half gigabyte is reachable only through kmap. Every run
+# but one boots four harts; sv39-1hart keeps the single-hart path honest.
 runs=(
-	"sv39|1G|svmm.mode=sv39"
-	"sv48|1G|svmm.mode=sv48"
-	"sv57|1G|svmm.mode=sv57"
-	"sv48-dmap3G|1536M|svmm.mode=sv48 svmm.dmap_limit=3G"
+	"sv39|4|1G|svmm.mode=sv39"
+	"sv48|4|1G|svmm.mode=sv48"
+	"sv57|4|1G|svmm.mode=sv57"
+	"sv48-dmap3G|4|1536M|svmm.mode=sv48 svmm.dmap_limit=3G"
+	"sv39-1hart|1|1G|svmm.mode=sv39"
 )
 tp=0 tf=0 bad=()
 for r in "${runs[@]}"; do
 	name=${r%%|*} rest=${r#*|}
+	harts=${rest%%|*} rest=${rest#*|}
 	mem=${rest%%|*} args=${rest#*|}
 	log=$logdir/check-$name.log
-	QEMU_MEM=$mem timeout "$limit" "$here/qemu-run.sh" "$kernel" "$args" </dev/null >"$log" 2>&1
+	QEMU_SMP=$harts QEMU_MEM=$mem timeout "$limit" "$here/qemu-run.sh" "$kernel" "$args" </dev/null >"$log" 2>&1
 	rc=$?
 	tr -d '\r' <"$log" >"$log.tmp" && mv "$log.tmp" "$log"
 	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)

@@ -1,0 +1,50 @@
+/*
+ * kernel/cpu.h - per-hart state. Each hart's tp register points at its struct cpu while
+ * it runs in S-mode: a trap from U-mode reloads tp from the trapframe (user code may
+ * have changed it), and the return to U-mode stores it there again, so a process that
+ * moves between harts always finds the right one.
+ */
+#ifndef KERNEL_CPU_H
+#define KERNEL_CPU_H
+
+#define NCPU 8                    /* harts this kernel will start at most */
+#define CPU_KSP 0                 /* offsetof(struct cpu, kstack_top), for entry.S */
+
+#ifndef __ASSEMBLER__
+#include <stdbool.h>
+#include <stdint.h>
+
+struct proc;
+
+struct cpu {
+	uint64_t kstack_top;      /* first: the trap stack entry.S switches to */
+	unsigned id;              /* index 0..ncpu-1: the "hart" of the core's ASID calls */
+	uint64_t hartid;          /* the platform's hart id (SBI, satp, IPIs) */
+	struct proc *current;     /* process whose address space is in satp, or NULL */
+	bool started;             /* reached the scheduler */
+	/* statistics, this hart's own */
+	uint64_t switches, faults, idle_loops, shootdowns_sent, user_entries;
+};
+
+extern struct cpu cpus[NCPU];
+extern unsigned ncpu;             /* harts found (SBI HSM), each with a struct cpu */
+extern volatile unsigned sched_ncpu;   /* harts allowed to run processes now */
+
+static inline struct cpu *mycpu(void)
+{
+	struct cpu *c;
+	__asm__ volatile("mv %0, tp" : "=r"(c));
+	return c;
+}
+
+/* smp.c */
+void smp_init_boot_hart(uint64_t hartid);
+void smp_start_harts(void);
+/* Remote TLB shootdowns (port.c calls these). */
+void smp_note_asid(unsigned asid, bool flushed_all);
+void smp_flush_asid(unsigned asid, uint64_t va, uint64_t size);
+void smp_flush_global(uint64_t va, uint64_t size);
+extern uint64_t smp_remote_flushes;
+
+#endif
+#endif
