@@ -10,6 +10,8 @@
  *
  * Each configuration runs BENCH_RUNS times; the median is reported. Only the measured
  * calls are inside the clock; building and destroying the pt is outside it.
+ * BENCH_PT_VERBOSE=1 prints every run on stderr (the machine is shared: a run that
+ * lost the CPU for a time slice shows up there).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +100,8 @@ static struct result run_4k(enum svmm_mode mode, bool baseline)
 		mp[run] = (double)(t1 - t0) / NPAGES;
 		um[run] = (double)(t2 - t1) / NPAGES;
 		tot[run] = (double)(t2 - t0) / NPAGES;
+		if (getenv("BENCH_PT_VERBOSE"))
+			fprintf(stderr, "%s %s run %d: map %.2f unmap %.2f\n", layout_mode_name(mode), baseline ? "baseline" : "pt", run, mp[run], um[run]);
 	}
 	r.total = bench_median(tot);
 	r.map = bench_median(mp);
@@ -123,6 +127,54 @@ static int count_cb(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
 		if (size == pt_level_size(l))
 			s->n[l]++;
 	return 0;
+}
+
+/*
+ * Extra case (not in BENCHMARKS.md): one pt_map and one pt_unmap call per 4 KiB page,
+ * the page-fault and munmap-of-one-page pattern, with the leaf tables already there
+ * (one page at the end of every 2 MiB block stays mapped so that they stay).
+ */
+static void run_single(enum svmm_mode mode)
+{
+	const uint64_t span = 64 * SVMM_MiB, blocks = span / (2 * SVMM_MiB);
+	double mp[BENCH_RUNS], um[BENCH_RUNS];
+	uint64_t calls = 0;
+	for (int run = 0; run < BENCH_RUNS; run++) {
+		struct pt pt;
+		int err = pt_init(&pt, mode, 1);
+		if (err != 0)
+			die("pt_init", err);
+		const vm_t base = 0x40000000;
+		for (uint64_t b = 0; b < blocks; b++) {
+			vm_t keep = base + (b + 1) * 2 * SVMM_MiB - SVMM_PAGE_SIZE;
+			if ((err = pt_map(&pt, keep, keep, SVMM_PAGE_SIZE, PT_R)) != 0)
+				die("pt_map keep", err);
+		}
+		calls = 0;
+		uint64_t t0 = bench_now_ns();
+		for (vm_t v = base; v < base + span; v += SVMM_PAGE_SIZE) {
+			if ((v + SVMM_PAGE_SIZE) % (2 * SVMM_MiB) == 0)
+				continue;
+			if ((err = pt_map(&pt, v, v, SVMM_PAGE_SIZE, PT_R | PT_W)) != 0)
+				die("pt_map single", err);
+			calls++;
+		}
+		uint64_t t1 = bench_now_ns();
+		for (vm_t v = base; v < base + span; v += SVMM_PAGE_SIZE) {
+			if ((v + SVMM_PAGE_SIZE) % (2 * SVMM_MiB) == 0)
+				continue;
+			if ((err = pt_unmap(&pt, v, SVMM_PAGE_SIZE, 0)) != 0)
+				die("pt_unmap single", err);
+		}
+		uint64_t t2 = bench_now_ns();
+		pt_destroy(&pt);
+		mp[run] = (double)(t1 - t0) / (double)calls;
+		um[run] = (double)(t2 - t1) / (double)calls;
+	}
+	printf("{\"bench\": \"pt\", \"case\": \"single-4k-calls\", \"mode\": \"%s\", "
+	       "\"map_ns_per_call\": %.1f, \"unmap_ns_per_call\": %.1f, \"calls\": %llu}\n",
+	       layout_mode_name(mode), bench_median(mp), bench_median(um),
+	       (unsigned long long)calls);
 }
 
 static void run_dmap(enum svmm_mode mode)
@@ -171,8 +223,9 @@ int main(void)
 	}
 	const enum svmm_mode modes[] = { SVMM_SV39, SVMM_SV48 };
 	for (unsigned m = 0; m < 2; m++) {
-		/* One untimed round first, so that the table pool's frames are committed. */
+		/* Untimed rounds first, so that the table pool's frames are committed. */
 		run_4k(modes[m], false);
+		run_4k(modes[m], true);
 		struct result b = run_4k(modes[m], true);
 		struct result r = run_4k(modes[m], false);
 		const char *name = layout_mode_name(modes[m]);
@@ -188,6 +241,8 @@ int main(void)
 		       name, b.total, b.map, b.unmap, (unsigned long long)b.ptes,
 		       (unsigned long long)b.ptes);
 	}
+	run_single(SVMM_SV39);
+	run_single(SVMM_SV48);
 	run_dmap(SVMM_SV39);
 	run_dmap(SVMM_SV48);
 	run_dmap(SVMM_SV57);

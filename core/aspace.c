@@ -22,15 +22,16 @@ static bool aspace_ready;
  */
 struct aspace_slab {
 	struct aspace_slab *next;
-	struct aspace_region *free;
+	struct aspace_region *free;   /* regions given back */
 	uint32_t used;
+	uint32_t fresh;               /* regions never handed out start at this index */
 };
 
 #define SLAB_HDR     64u
 #define SLAB_REGIONS ((unsigned)((PAGE - SLAB_HDR) / sizeof(struct aspace_region)))
 
 _Static_assert(sizeof(struct aspace_slab) <= SLAB_HDR, "slab header too big");
-_Static_assert(sizeof(struct aspace_region) <= 64, "aspace_region grew past 64 bytes");
+_Static_assert(sizeof(struct aspace_region) <= 80, "aspace_region grew past 80 bytes");
 
 /* Metadata pages come from pmem below its direct-map limit, reached by the direct map. */
 static int meta_page_alloc(struct aspace *as, void **page)
@@ -49,12 +50,22 @@ static void meta_page_free(struct aspace *as, void *page)
 		port_panic("aspace: metadata page not allocated from pmem");
 }
 
-/* A zeroed region struct, or SVMM_ENOMEM. */
+/* The first region slot of a slab page. */
+static inline struct aspace_region *slab_regions(struct aspace_slab *s)
+{
+	return (void *)((char *)s + SLAB_HDR);
+}
+
+/*
+ * A zeroed region struct, or SVMM_ENOMEM. Given-back regions are reused first; a new
+ * page is handed out from its start without threading its regions onto a list, so a
+ * short-lived address space pays nothing for the 50 it never uses.
+ */
 static int region_alloc(struct aspace *as, struct aspace_region **rp)
 {
 	struct aspace_slab *s;
 	for (s = as->slabs; s != NULL; s = s->next)
-		if (s->free != NULL)
+		if (s->free != NULL || s->fresh < SLAB_REGIONS)
 			break;
 	if (s == NULL) {
 		void *page;
@@ -63,18 +74,19 @@ static int region_alloc(struct aspace *as, struct aspace_region **rp)
 			return err;
 		s = page;
 		s->used = 0;
+		s->fresh = 0;
 		s->free = NULL;
-		struct aspace_region *r = (void *)((char *)page + SLAB_HDR);
-		for (unsigned i = SLAB_REGIONS; i-- > 0; ) {
-			r[i].next = s->free;
-			s->free = &r[i];
-		}
 		s->next = as->slabs;
 		as->slabs = s;
 		as->slab_pages++;
 	}
-	struct aspace_region *r = s->free;
-	s->free = r->next;
+	struct aspace_region *r;
+	if (s->free != NULL) {
+		r = s->free;
+		s->free = r->next;
+	} else {
+		r = &slab_regions(s)[s->fresh++];
+	}
 	s->used++;
 	__builtin_memset(r, 0, sizeof(*r));
 	*rp = r;
@@ -170,29 +182,46 @@ static void frame_free(struct aspace *as, pm_t pa)
 }
 
 /*
- * The region list is kept in address order. The neighbour is found through uvmem when
- * the new region touches an allocated one (what best fit produces nearly always), else
- * by a scan of the list.
+ * The regions are kept twice in address order: a list for walking neighbours and a
+ * red-black tree (the address space's index) for finding where an address falls.
  */
+static inline struct aspace_region *link_region(const struct rb_node *n)
+{
+	return n == NULL ? NULL : SVMM_CONTAINER_OF(n, struct aspace_region, link);
+}
+
+static int index_cmp(const struct rb_node *a, const struct rb_node *b)
+{
+	vm_t x = link_region(a)->node.addr, y = link_region(b)->node.addr;
+	return x < y ? -1 : x > y;
+}
+
+/* Orders an address after every region that ends at or below it. */
+static int index_key_cmp(const void *key, const struct rb_node *n)
+{
+	return r_end(link_region(n)) <= *(const vm_t *)key ? 1 : -1;
+}
+
+/* The first region that ends above va, or NULL: O(log n). */
+static struct aspace_region *index_ceil(struct aspace *as, vm_t va)
+{
+	return link_region(rb_lower_bound(&as->index, &va, index_key_cmp, NULL));
+}
+
 static void list_insert(struct aspace *as, struct aspace_region *r)
 {
-	struct aspace_region *prev = NULL, *next;
-	vm_t a = r->node.addr, e = r_end(r);
-	if ((next = node_region(e < as->user_end ? vmem_lookup(&as->uvmem, e) : NULL)) != NULL) {
-		prev = next->prev;
-	} else if ((prev = node_region(vmem_lookup(&as->uvmem, a - 1))) == NULL) {
-		for (struct aspace_region *x = as->regions; x != NULL && x->node.addr < a;
-		     x = x->next)
-			prev = x;
-	}
+	struct aspace_region *next = index_ceil(as, r->node.addr);
+	struct aspace_region *prev = next != NULL ? next->prev
+						  : link_region(rb_last(&as->index, NULL));
 	r->prev = prev;
-	r->next = prev != NULL ? prev->next : as->regions;
-	if (r->next != NULL)
-		r->next->prev = r;
+	r->next = next;
+	if (next != NULL)
+		next->prev = r;
 	if (prev != NULL)
 		prev->next = r;
 	else
 		as->regions = r;
+	rb_add(&as->index, &r->link, index_cmp);
 	as->nregions++;
 }
 
@@ -204,19 +233,16 @@ static void list_remove(struct aspace *as, struct aspace_region *r)
 		as->regions = r->next;
 	if (r->next != NULL)
 		r->next->prev = r->prev;
+	if (rb_remove(&as->index, &r->link, index_cmp) != 0)
+		port_panic("aspace: region missing from the index");
 	as->nregions--;
 }
 
 /* The first region that overlaps [va, end), or NULL. */
 static struct aspace_region *first_overlap(struct aspace *as, vm_t va, vm_t end)
 {
-	struct aspace_region *r = node_region(vmem_lookup(&as->uvmem, va));
-	if (r != NULL)
-		return r;
-	for (r = as->regions; r != NULL && r->node.addr < end; r = r->next)
-		if (r_end(r) > va)
-			return r;
-	return NULL;
+	struct aspace_region *r = index_ceil(as, va);
+	return r != NULL && r->node.addr < end ? r : NULL;
 }
 
 /* ---- set-up and tear-down ---- */
@@ -237,7 +263,9 @@ int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm)
 {
 	if (as == NULL || kernel == NULL || pm == NULL || !aspace_ready || !kernel->kernel)
 		return SVMM_EINVAL;
-	__builtin_memset(as, 0, sizeof(*as));
+	/* pt_init and vmem_init set up their own parts; zero only the rest. */
+	as->lock = (struct svmm_lock)SVMM_LOCK_INIT;
+	__builtin_memset(&as->pool_src, 0, sizeof(*as) - offsetof(struct aspace, pool_src));
 	as->pm = pm;
 	uint64_t slot = svmm_slot_size(kernel->mode);
 	as->user_end = (vm_t)SVMM_USER_SLOTS * slot;
@@ -285,14 +313,19 @@ void aspace_destroy(struct aspace *as)
 	 * No hart runs this address space and its ASID is not handed out again before a
 	 * rollover, which flushes every hart, so frames may go back before the tables.
 	 */
-	for (struct aspace_region *r = as->regions; r != NULL; r = r->next)
-		if (r->kind == ASPACE_ANON)
-			pt_walk(&as->pt, r->node.addr, r->node.size, free_leaf, as);
-	pt_walk(&as->pt, as->stack_limit, as->stack_top - as->stack_limit, free_leaf, as);
+	if (as->resident > as->stack_pages)
+		for (struct aspace_region *r = as->regions; r != NULL; r = r->next)
+			if (r->kind == ASPACE_ANON)
+				pt_walk(&as->pt, r->node.addr, r->node.size, free_leaf, as);
+	if (as->stack_pages != 0)
+		pt_walk(&as->pt, as->stack_low, as->stack_top - as->stack_low, free_leaf, as);
 	pt_destroy(&as->pt);
+	/* Every region goes: the index is dropped whole rather than node by node. */
+	as->index.rb_node = NULL;
 	while (as->regions != NULL) {
 		struct aspace_region *r = as->regions;
-		list_remove(as, r);
+		as->regions = r->next;
+		as->nregions--;
 		if (vmem_free(&as->uvmem, r->node.addr, r->node.size, NULL) != 0)
 			port_panic("aspace_destroy: region unknown to uvmem");
 		region_free(as, r);
@@ -458,7 +491,7 @@ static void cut_undo(struct aspace *as, struct cut_log *log)
 }
 
 
-/* Link piece right after r in the region list. */
+/* Link piece right after r in the region list, and into the index. */
 static void link_after(struct aspace *as, struct aspace_region *r, struct aspace_region *piece)
 {
 	piece->prev = r;
@@ -466,6 +499,7 @@ static void link_after(struct aspace *as, struct aspace_region *r, struct aspace
 	if (r->next != NULL)
 		r->next->prev = piece;
 	r->next = piece;
+	rb_add(&as->index, &piece->link, index_cmp);
 	as->nregions++;
 }
 
@@ -804,7 +838,9 @@ int aspace_set_stack_limit(struct aspace *as, uint64_t max)
 
 void aspace_deactivate(struct aspace *as, unsigned hart)
 {
+	port_lock(&as->lock);
 	asid_deactivate(&aspace_asid, as->asid_ctx, hart);
+	port_unlock(&as->lock);
 }
 
 /* ---- queries ---- */
@@ -932,6 +968,11 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 	}
 	if (n != as->nregions)
 		check_fail(&c, "region count differs from the list", n);
+	if (rb_check(&as->index, index_cmp, as->nregions) != RB_OK)
+		check_fail(&c, "region index broken", n);
+	for (struct aspace_region *r = as->regions; r != NULL; r = r->next)
+		if (index_ceil(as, r->node.addr) != r)
+			check_fail(&c, "region index does not find the region", r->node.addr);
 	c.cursor = as->regions;
 	vmem_walk(&as->uvmem, check_span, &c);
 	if (c.cursor != NULL)
@@ -940,7 +981,7 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 	uint64_t used = 0, slabs = 0;
 	for (struct aspace_slab *s = as->slabs; s != NULL; s = s->next, slabs++) {
 		used += s->used;
-		if (s->used == 0 || s->used > SLAB_REGIONS)
+		if (s->used == 0 || s->used > s->fresh || s->fresh > SLAB_REGIONS)
 			check_fail(&c, "slab page use count invalid", slabs);
 	}
 	if (used != as->nregions || slabs != as->slab_pages)

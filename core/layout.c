@@ -145,3 +145,48 @@ const char *layout_mode_name(enum svmm_mode mode)
 	}
 	return "?";
 }
+
+/*
+ * A size for the boot log: exact, as a whole unit or as a whole unit less a small
+ * guard ("255G-64K"), so that nobody has to convert "16711616K" in their head.
+ */
+static void fmt_size_short(char *buf, size_t n, uint64_t bytes)
+{
+	for (unsigned shift = 60; shift >= 10; shift -= 10) {
+		uint64_t unit = (uint64_t)1 << shift;
+		uint64_t up = SVMM_ALIGN_UP(bytes, unit);
+		if (up == 0 || bytes == 0)
+			continue;
+		if (up - bytes < unit / 1024) {
+			char a[24], b[24];
+			svmm_fmt_size(a, sizeof(a), up);
+			if (up == bytes) {
+				svmm_snprintf(buf, n, "%s", a);
+			} else {
+				svmm_fmt_size(b, sizeof(b), up - bytes);
+				svmm_snprintf(buf, n, "%s-%s", a, b);
+			}
+			return;
+		}
+	}
+	svmm_fmt_size(buf, n, bytes);
+}
+
+void layout_dump(const struct svmm_layout *l, svmm_print_fn out, void *ctx)
+{
+	char sz[32];
+	fmt_size_short(sz, sizeof(sz), l->slot_size);
+	svmm_printline(out, ctx, "svmm layout %s: %u levels, %u-bit va, root slot %s",
+		       layout_mode_name(l->mode), l->levels, l->va_bits, sz);
+	unsigned shift = l->va_bits - 9u;
+	for (int a = LAYOUT_NULL_GUARD; a < LAYOUT_NAREAS; a++) {
+		const struct layout_region *r = &l->area[a];
+		vm_t last = r->base + r->size - 1u;
+		unsigned s0 = (unsigned)(r->base >> shift) & 511u;
+		unsigned s1 = (unsigned)(last >> shift) & 511u;
+		fmt_size_short(sz, sizeof(sz), r->size);
+		svmm_printline(out, ctx, "  %-10s 0x%016llx-0x%016llx %9s slot %3u-%3u  %s",
+			       r->name, (unsigned long long)r->base, (unsigned long long)last,
+			       sz, s0, s1, r->pages);
+	}
+}

@@ -64,17 +64,30 @@ static void list_unlink(struct pmem_span *s, uint32_t idx, unsigned order)
 
 /* ---- lookup ---- */
 
-/* The span holding pa, or NULL. Spans are sorted, so the scan stops early. */
+/*
+ * The span holding pa, or NULL. The section table gives the first span that can hold
+ * pa; the loop only steps past spans that end earlier inside the same section.
+ */
 static struct pmem_span *span_find(struct pmem *pm, pm_t pa)
 {
-	for (unsigned i = 0; i < pm->nspans; i++) {
-		struct pmem_span *s = &pm->span[i];
-		if (pa < s->base)
-			return NULL;
-		if (pa < s->end)
-			return &pm->span[i];
-	}
-	return NULL;
+	if (pa < pm->lo || pa >= pm->hi)
+		return NULL;
+	unsigned i = pm->sect[(pa - pm->lo) >> pm->sect_shift];
+	while (i < pm->nspans && pa >= pm->span[i].end)
+		i++;
+	if (i == pm->nspans || pa < pm->span[i].base)
+		return NULL;
+	return &pm->span[i];
+}
+
+/* The first span that ends after section sec begins, as span_find expects. */
+static unsigned sect_first(const struct pmem *pm, unsigned sec)
+{
+	pm_t start = pm->lo + ((pm_t)sec << pm->sect_shift);
+	unsigned i = 0;
+	while (i < pm->nspans && pm->span[i].end <= start)
+		i++;
+	return i;
 }
 
 /*
@@ -233,17 +246,27 @@ static bool span_scan(const struct pmem_span *s, unsigned order, pm_t limit,
 
 /* ---- init ---- */
 
-/* An interval [base, end) with a kind, used while planning init. */
+/*
+ * An interval [base, end) used while planning init. Bases are frame aligned, so bit 0
+ * of base is free to mark the database's own intervals (IV_META) among the reserved
+ * ones; that keeps the planning arrays, which live on the boot stack, at 16 bytes an
+ * entry.
+ */
 struct pmem_iv {
 	pm_t base, end;
-	enum pmem_state kind;
 };
+#define IV_META ((pm_t)1)
+
+static inline pm_t iv_base(const struct pmem_iv *iv)
+{
+	return iv->base & ~IV_META;
+}
 
 /* Insert iv into the array a[0..*n), kept sorted by base. */
 static void iv_insert(struct pmem_iv *a, unsigned *n, struct pmem_iv iv)
 {
 	unsigned i = *n;
-	while (i > 0 && a[i - 1].base > iv.base) {
+	while (i > 0 && iv_base(&a[i - 1]) > iv_base(&iv)) {
 		a[i] = a[i - 1];
 		i--;
 	}
@@ -267,8 +290,8 @@ static bool gap_fit(const struct pmem_iv *ex, unsigned nex, pm_t lo, pm_t hi, ui
 		if (i < nex) {
 			if (ex[i].end <= cur)
 				continue;
-			if (ex[i].base < hi)
-				gap_end = ex[i].base;
+			if (iv_base(&ex[i]) < hi)
+				gap_end = iv_base(&ex[i]);
 		}
 		if (gap_end > cur && gap_end - cur >= need && gap_end - cur < *best_len) {
 			*best = cur;
@@ -304,7 +327,7 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 			return SVMM_EUNALIGNED;
 		if (ram[i].base + ram[i].size <= ram[i].base)
 			return SVMM_EOVERFLOW;
-		struct pmem_iv iv = { ram[i].base, ram[i].base + ram[i].size, PMEM_FREE };
+		struct pmem_iv iv = { ram[i].base, ram[i].base + ram[i].size };
 		iv_insert(r, &nr, iv);
 	}
 	unsigned m = 0;
@@ -329,7 +352,7 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 		pm_t e = SVMM_ALIGN_UP(end, SVMM_PAGE_SIZE);
 		if (e < end)
 			return SVMM_EOVERFLOW;
-		struct pmem_iv iv = { b, e, PMEM_RESERVED };
+		struct pmem_iv iv = { b, e };
 		iv_insert(ex, &nex, iv);
 	}
 	m = 0;
@@ -356,7 +379,7 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 						    SVMM_GiB);
 			if (nsp == PMEM_MAX_SPANS)
 				return SVMM_EINVAL;
-			struct pmem_iv iv = { b, c, PMEM_FREE };
+			struct pmem_iv iv = { b, c };
 			sp[nsp++] = iv;
 			b = c;
 		}
@@ -385,7 +408,7 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 		if (!found)
 			return SVMM_ENOMEM;
 		dbpa[i] = best;
-		struct pmem_iv iv = { best, best + need, PMEM_META };
+		struct pmem_iv iv = { best | IV_META, best + need };
 		iv_insert(ex, &nex, iv);
 	}
 
@@ -407,25 +430,41 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 			s->head[k] = PMEM_NIL;
 		pm->total_frames += s->nframes;
 	}
+	/* Sections: the smallest power of two that covers [lo, hi) in PMEM_SECTIONS. */
+	pm->lo = sp[0].base;
+	pm->hi = sp[nsp - 1].end;
+	pm->sect_shift = FRAME_SHIFT;
+	while (((pm->hi - pm->lo - 1) >> pm->sect_shift) >= PMEM_SECTIONS)
+		pm->sect_shift++;
+	for (unsigned i = 0; i < PMEM_SECTIONS; i++)
+		pm->sect[i] = (uint8_t)sect_first(pm, i);
 	for (unsigned i = 0; i < nsp; i++) {
 		struct pmem_span *s = &pm->span[i];
 		/* Zero means PMEM_TAIL: only block heads are written below. */
 		__builtin_memset(s->db, 0, (size_t)s->nframes * sizeof(struct pmem_frame));
 		uint64_t cur = 0;
 		for (unsigned j = 0; j < nex; j++) {
-			pm_t b = ex[j].base > s->base ? ex[j].base : s->base;
+			pm_t b = iv_base(&ex[j]) > s->base ? iv_base(&ex[j]) : s->base;
 			pm_t e = ex[j].end < s->end ? ex[j].end : s->end;
 			if (b >= e)
 				continue;
 			uint64_t bi = (b - s->base) >> FRAME_SHIFT;
 			uint64_t ei = (e - s->base) >> FRAME_SHIFT;
 			span_tile(s, cur, bi, PMEM_FREE);
-			span_tile(s, bi, ei, ex[j].kind);
+			span_tile(s, bi, ei, (ex[j].base & IV_META) ? PMEM_META : PMEM_RESERVED);
 			cur = ei;
 		}
 		span_tile(s, cur, s->nframes, PMEM_FREE);
 	}
 	return 0;
+}
+
+void pmem_remap(struct pmem *pm)
+{
+	port_lock(&pm->lock);
+	for (unsigned i = 0; i < pm->nspans; i++)
+		pm->span[i].db = port_pa_to_va(pm->span[i].db_pa);
+	port_unlock(&pm->lock);
 }
 
 /* ---- allocation ---- */
@@ -812,6 +851,20 @@ int pmem_check_report(struct pmem *pm, svmm_print_fn out, void *ctx)
 			svmm_printline(out, ctx, "pmem: totals disagree");
 		err = SVMM_EINVAL;
 	}
+	if (err == 0 && (pm->lo != pm->span[0].base || pm->hi != pm->span[pm->nspans - 1].end ||
+			 pm->sect_shift < FRAME_SHIFT || pm->sect_shift > 63 ||
+			 ((pm->hi - pm->lo - 1) >> pm->sect_shift) >= PMEM_SECTIONS)) {
+		if (out != NULL)
+			svmm_printline(out, ctx, "pmem: section table geometry wrong");
+		err = SVMM_EINVAL;
+	}
+	for (unsigned i = 0; err == 0 && i < PMEM_SECTIONS; i++)
+		if (pm->sect[i] != sect_first(pm, i)) {
+			if (out != NULL)
+				svmm_printline(out, ctx, "pmem: section %u points at span %u", i,
+					       pm->sect[i]);
+			err = SVMM_EINVAL;
+		}
 	port_unlock(&pm->lock);
 	return err;
 }

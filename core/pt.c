@@ -146,12 +146,27 @@ static void freed_push(struct pt_op *op, pm_t pa)
 	op->pt->tables--;
 }
 
+/*
+ * The first index >= i, below end, whose entry is valid (end if none). Sparse tables
+ * are the rule when a process exits, so eight entries are tested with one branch.
+ */
+static unsigned next_valid(const uint64_t *t, unsigned i, unsigned end)
+{
+	while (i + 8u <= end && ((t[i] | t[i + 1] | t[i + 2] | t[i + 3] | t[i + 4] | t[i + 5] |
+				  t[i + 6] | t[i + 7]) & PTE_V) == 0)
+		i += 8u;
+	while (i < end && !(t[i] & PTE_V))
+		i++;
+	return i;
+}
+
 /* Queue a table and every table below it. level is the level of the table's entries. */
 static void free_subtree(struct pt_op *op, pm_t pa, unsigned level)
 {
 	if (level > 0) {
 		uint64_t *t = pt_table(pa);
-		for (unsigned i = 0; i < PT_NPTE; i++)
+		for (unsigned i = next_valid(t, 0, PT_NPTE); i < PT_NPTE;
+		     i = next_valid(t, i + 1u, PT_NPTE))
 			if (pte_is_table(t[i]))
 				free_subtree(op, pte_pa(t[i]), level - 1u);
 	}
@@ -182,10 +197,19 @@ static void op_finish(struct pt_op *op)
 
 static bool table_empty(const uint64_t *t)
 {
-	for (unsigned i = 0; i < PT_NPTE; i++)
-		if (t[i] & PTE_V)
-			return false;
-	return true;
+	return next_valid(t, 0, PT_NPTE) == PT_NPTE;
+}
+
+/*
+ * Is the table empty, given that entries [first, last] were just cleared? Their
+ * neighbours are the likeliest survivors (a page unmapped from the middle of a
+ * mapping), so they are looked at before the whole table is scanned.
+ */
+static bool table_empty_after(const uint64_t *t, unsigned first, unsigned last)
+{
+	if ((last + 1u < PT_NPTE && (t[last + 1u] & PTE_V)) || (first > 0 && (t[first - 1u] & PTE_V)))
+		return false;
+	return table_empty(t);
 }
 
 /* Fill a new table at level with leaves equivalent to the huge leaf pte one level up. */
@@ -302,7 +326,7 @@ void pt_destroy(struct pt *pt)
 	struct pt_op op = { .pt = pt, .pool = PT_NIL, .freed = PT_NIL };
 	uint64_t *r = pt_table(pt->root);
 	unsigned end = pt->kernel ? SVMM_ROOT_SLOTS : SVMM_DMAP_SLOT0;
-	for (unsigned s = 0; s < end; s++)
+	for (unsigned s = next_valid(r, 0, end); s < end; s = next_valid(r, s + 1u, end))
 		if (pte_is_table(r[s]))
 			free_subtree(&op, pte_pa(r[s]), pt->levels - 2u);
 	freed_push(&op, pt->root);
@@ -443,10 +467,9 @@ static void map_apply(struct pt_op *op, uint64_t *t, unsigned level, vm_t va, ui
 		if (leafable(op, level, va, pa, step)) {
 			uint64_t old = *e;
 			*e = pte_make(pa, op->attr);
-			if (pte_is_table(old)) {
+			/* A table replaced by a leaf goes, with everything below it, after the flush. */
+			if (pte_is_table(old))
 				free_subtree(op, pte_pa(old), level - 1u);
-				/* Only a non-empty table was a translation anyone could cache. */
-			}
 			if (old & PTE_V)
 				op->changed = true;
 		} else {
@@ -508,6 +531,41 @@ static unsigned op_maxleaf(const struct pt *pt, vm_t va, unsigned flags)
 	return m;
 }
 
+/*
+ * The common case of a page fault: fewer than 512 small pages inside one leaf table
+ * that already exists. One walk down, a check that the entries are free, the stores;
+ * nothing to allocate, nothing to flush (invalid -> valid). Returns false, having
+ * changed nothing, when the case does not apply and the general path must run.
+ */
+static bool map_fast(struct pt *pt, vm_t va, pm_t pa, uint64_t size, uint64_t attr, int *err)
+{
+	const uint64_t leaf_span = pt_level_size(1);
+	if (size >= leaf_span || (va & (leaf_span - 1u)) + size > leaf_span)
+		return false;
+	uint64_t *t = pt_table(pt->root);
+	for (unsigned level = pt->levels - 1u; level > 0; level--) {
+		uint64_t e = t[pt_idx(va, level)];
+		if (!pte_is_table(e))
+			return false;
+		t = pt_table(pte_pa(e));
+	}
+	uint64_t *e = t + pt_idx(va, 0);
+	uint64_t n = size >> SVMM_PAGE_SHIFT, any = 0;
+	for (uint64_t k = 0; k < n; k++)
+		any |= e[k];
+	if (any & PTE_V) {
+		*err = SVMM_EEXIST;
+		return true;
+	}
+	uint64_t pte = pte_make(pa, attr);
+	for (uint64_t k = 0; k < n; k++) {
+		e[k] = pte;
+		pte += (uint64_t)1 << PTE_PPN_SHIFT;
+	}
+	*err = 0;
+	return true;
+}
+
 int pt_map(struct pt *pt, vm_t va, pm_t pa, uint64_t size, unsigned flags)
 {
 	const unsigned known = PT_PERMS | PT_REPLACE | PT_NAPOT | PT_IO | PT_NC | PT_BOOT |
@@ -533,6 +591,10 @@ int pt_map(struct pt *pt, vm_t va, pm_t pa, uint64_t size, unsigned flags)
 		.flo = va, .fhi = va + size - 1u,
 	};
 	port_lock(&pt->lock);
+	if (!(flags & (PT_REPLACE | PT_NAPOT)) && map_fast(pt, va, pa, size, op.attr, &err)) {
+		port_unlock(&pt->lock);
+		return err;
+	}
 	uint64_t need = 0;
 	err = map_count(&op, pt_table(pt->root), T_REAL, pt->levels - 1u, va, size, pa, &need);
 	if (err == 0)
@@ -541,9 +603,15 @@ int pt_map(struct pt *pt, vm_t va, pm_t pa, uint64_t size, unsigned flags)
 		if (flags & PT_REPLACE)
 			napot_boundaries(pt, va, size);
 		map_apply(&op, pt_table(pt->root), pt->levels - 1u, va, size, pa);
-		op_finish(&op);
 	}
 	port_unlock(&pt->lock);
+	/*
+	 * The flush runs without the lock: a shootdown that waits for other harts must not
+	 * do so while one of them may be spinning on this lock with interrupts off. The
+	 * freed tables are already out of the tree, so nobody else can reach them.
+	 */
+	if (err == 0)
+		op_finish(&op);
 	return err;
 }
 
@@ -689,7 +757,8 @@ static void unmap_apply(struct pt_op *op, uint64_t *t, unsigned level, vm_t va, 
 			uint64_t *child = pte_is_leaf(*e) ? split_entry(op, e, level)
 							  : pt_table(pte_pa(*e));
 			unmap_apply(op, child, level - 1u, va, step);
-			if (!slot && table_empty(child)) {
+			if (!slot && table_empty_after(child, pt_idx(va, level - 1u),
+						       pt_idx(va + step - 1u, level - 1u))) {
 				pm_t cpa = pte_pa(*e);
 				*e = 0;
 				freed_push(op, cpa);
@@ -742,6 +811,51 @@ static void protect_apply(struct pt_op *op, uint64_t *t, unsigned level, vm_t va
 	}
 }
 
+/*
+ * The common case of munmap: a range inside one existing leaf table, with 4 KiB leaves
+ * only, that leaves something else in that table. One walk, the stores, one flush.
+ * Returns false, having changed nothing, when the general path must run (a huge page
+ * or Svnapot run on the way, the table would become empty, or a hole without
+ * PT_MISSING_OK, which the general path reports).
+ */
+static bool unmap_fast(struct pt *pt, vm_t va, uint64_t size, unsigned flags)
+{
+	const uint64_t leaf_span = pt_level_size(1);
+	if (size >= leaf_span || (va & (leaf_span - 1u)) + size > leaf_span)
+		return false;
+	uint64_t *t = pt_table(pt->root);
+	for (unsigned level = pt->levels - 1u; level > 0; level--) {
+		uint64_t e = t[pt_idx(va, level)];
+		if (!pte_is_table(e))
+			return false;
+		t = pt_table(pte_pa(e));
+	}
+	unsigned first = pt_idx(va, 0), last = pt_idx(va + size - 1u, 0);
+	uint64_t all = PTE_V, any = 0;
+	for (unsigned i = first; i <= last; i++) {
+		if (t[i] & PTE_N)
+			return false;
+		all &= t[i];
+		any |= t[i];
+	}
+	if (!all && !(flags & PT_MISSING_OK))
+		return false;
+	/* Something must stay behind in the table, or it has to be freed. */
+	bool other = (last + 1u < PT_NPTE && (t[last + 1u] & PTE_V)) ||
+		     (first > 0 && (t[first - 1u] & PTE_V));
+	for (unsigned i = 0; !other && i < PT_NPTE; i++)
+		if ((i < first || i > last) && (t[i] & PTE_V))
+			other = true;
+	if (!other)
+		return false;
+	for (unsigned i = first; i <= last; i++)
+		t[i] = 0;
+	port_unlock(&pt->lock);
+	if (any & PTE_V)
+		port_tlb_flush(pt_flush_asid(pt), va, size);
+	return true;
+}
+
 /* Shared body of unmap and protect. */
 static int pt_edit(struct pt *pt, vm_t va, uint64_t size, unsigned flags, bool unmap)
 {
@@ -752,6 +866,8 @@ static int pt_edit(struct pt *pt, vm_t va, uint64_t size, unsigned flags, bool u
 	if (!unmap)
 		op.attr = (flags & PT_PERMS) | ((flags & PT_W) ? PTE_D : 0);
 	port_lock(&pt->lock);
+	if (unmap && unmap_fast(pt, va, size, flags))
+		return 0;   /* it unlocked and flushed */
 	uint64_t need = 0;
 	int err = edit_count(&op, va, size, &need);
 	if (err == 0)
@@ -762,9 +878,10 @@ static int pt_edit(struct pt *pt, vm_t va, uint64_t size, unsigned flags, bool u
 			unmap_apply(&op, pt_table(pt->root), pt->levels - 1u, va, size);
 		else
 			protect_apply(&op, pt_table(pt->root), pt->levels - 1u, va, size);
-		op_finish(&op);
 	}
 	port_unlock(&pt->lock);
+	if (err == 0)
+		op_finish(&op);   /* outside the lock, as in pt_map */
 	return err;
 }
 

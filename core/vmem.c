@@ -54,15 +54,17 @@ _Static_assert(sizeof(struct vmem_region) <= 32, "allocated region at most 32 by
 #define UNIT_OF_SZ(f) SVMM_CONTAINER_OF(f, struct vmem_unit, r.sz)
 
 /*
- * c ? a : b without a branch. Searches pick "the best so far" at every level on a
- * coin-toss comparison; compilers turn a plain ?: on memory into a branch that then
- * mispredicts half the time.
+ * Record node n and direction d at index i of a path under construction and return
+ * i + 1. The search loops keep the depth in a local variable: through the path it
+ * would be reloaded after every byte store to dir[].
  */
-static inline uintptr_t sel(bool c, uintptr_t a, uintptr_t b)
+static inline unsigned path_put(struct rb_path *p, unsigned i, struct rb_node *n, unsigned d)
 {
-	uintptr_t m = (uintptr_t)0 - (uintptr_t)c;
-
-	return (a & m) | (b & ~m);
+	if (i >= RB_PATH_MAX - 1)
+		port_panic("vmem: search deeper than any red-black tree can be");
+	p->node[i] = n;
+	p->dir[i] = (unsigned char)d;
+	return i + 1;
 }
 
 /* ---------------------------------------------------------------- the unit pool */
@@ -191,9 +193,14 @@ static void unit_put(struct vmem *vm, struct vmem_unit *u)
 
 /* ---------------------------------------------------------------- the free trees */
 
+/*
+ * The address of the region a size node describes. sz->pair leads there, but the pair
+ * always shares one unit, so the hot searches reach it by position: a load that does
+ * not wait for another load. vmem_check verifies that pair and position agree.
+ */
 static inline uint64_t sz_addr(const struct vmem_fnode *sz)
 {
-	return sz->pair->key;
+	return SVMM_CONTAINER_OF(sz, const struct vmem_unit, r.sz)->r.ad.key;
 }
 
 /* Does the size node (s, a) order before node n of the size tree? */
@@ -210,14 +217,15 @@ static void sz_insert(struct vmem *vm, struct vmem_fnode *sz)
 	struct rb_path p;
 	struct rb_node *n = vm->size_tree.rb_node;
 	uint64_t s = sz->key, a = sz_addr(sz);
+	unsigned i = 0;
 
-	rb_path_init(&p);
 	while (n != NULL) {
-		unsigned d = sz_before(s, a, n) ? RB_LEFT : RB_RIGHT;
+		unsigned d = !sz_before(s, a, n);
 
-		rb_path_push(&p, n, d);
+		i = path_put(&p, i, n, d);
 		n = rb_child(n, d);
 	}
+	p.depth = i;
 	rb_insert(&vm->size_tree, &p, &sz->rb);
 }
 
@@ -225,18 +233,18 @@ static void sz_path(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *p)
 {
 	struct rb_node *n = vm->size_tree.rb_node;
 	uint64_t s = sz->key, a = sz_addr(sz);
+	unsigned i = 0;
 
-	rb_path_init(p);
 	while (n != &sz->rb) {
 		unsigned d;
 
 		if (n == NULL)
 			port_panic("vmem: free region missing from the size tree");
-		d = sz_before(s, a, n) ? RB_LEFT : RB_RIGHT;
-		rb_path_push(p, n, d);
+		d = !sz_before(s, a, n);
+		i = path_put(p, i, n, d);
 		n = rb_child(n, d);
 	}
-	rb_path_push(p, n, RB_LEFT);
+	p->depth = path_put(p, i, n, RB_LEFT);
 }
 
 /*
@@ -267,7 +275,7 @@ static struct rb_node *path_neighbour(const struct rb_path *p, unsigned dir)
  * when its neighbour on the side it moves towards still orders before (after) it, the
  * key changes in place and the tree is left alone.
  */
-static void sz_rekey(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *p, uint64_t size)
+static bool sz_rekey_in_place(struct vmem_fnode *sz, const struct rb_path *p, uint64_t size)
 {
 	bool grows = size > sz->key;
 	struct rb_node *nb = path_neighbour(p, grows ? RB_RIGHT : RB_LEFT);
@@ -275,33 +283,36 @@ static void sz_rekey(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *p, 
 
 	if (nb == NULL || (grows ? sz_before(size, a, nb) : !sz_before(size, a, nb))) {
 		sz->key = size;
-		return;
+		return true;
 	}
+	return false;
+}
+
+static void sz_rekey(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *p, uint64_t size)
+{
+	if (sz_rekey_in_place(sz, p, size))
+		return;
 	rb_erase(&vm->size_tree, p);
 	sz->key = size;
 	sz_insert(vm, sz);
 }
 
-static void ad_insert_at(struct vmem *vm, struct rb_path *p, struct vmem_fnode *ad)
-{
-	rb_insert(&vm->addr_tree, p, &ad->rb);
-}
-
 static void ad_path(struct vmem *vm, struct vmem_fnode *ad, struct rb_path *p)
 {
 	struct rb_node *n = vm->addr_tree.rb_node;
+	vm_t a = ad->key;
+	unsigned i = 0;
 
-	rb_path_init(p);
 	while (n != &ad->rb) {
 		unsigned d;
 
 		if (n == NULL)
 			port_panic("vmem: free region missing from the address tree");
-		d = ad->key < FNODE(n)->key ? RB_LEFT : RB_RIGHT;
-		rb_path_push(p, n, d);
+		d = a >= FNODE(n)->key;
+		i = path_put(p, i, n, d);
 		n = rb_child(n, d);
 	}
-	rb_path_push(p, n, RB_LEFT);
+	p->depth = path_put(p, i, n, RB_LEFT);
 }
 
 /*
@@ -313,22 +324,21 @@ static void ad_neighbours(struct vmem *vm, vm_t addr, struct vmem_fnode **prev,
 			  struct vmem_fnode **next, struct rb_path *p)
 {
 	struct rb_node *n = vm->addr_tree.rb_node;
-	uintptr_t pv = 0, nx = 0;
+	struct vmem_fnode *pv = NULL, *nx = NULL;
+	unsigned i = 0;
 
-	if (p)
-		rb_path_init(p);
 	while (n != NULL) {
 		struct vmem_fnode *f = FNODE(n);
 		unsigned d = addr >= f->key;   /* RB_RIGHT when f lies before addr */
 
-		nx = sel(d, nx, (uintptr_t)f);
-		pv = sel(d, (uintptr_t)f, pv);
-		if (p)
-			rb_path_push(p, n, d);
+		nx = d ? nx : f;
+		pv = d ? f : pv;
+		i = path_put(p, i, n, d);
 		n = rb_child(n, d);
 	}
-	*prev = (struct vmem_fnode *)pv;
-	*next = (struct vmem_fnode *)nx;
+	p->depth = i;
+	*prev = pv;
+	*next = nx;
 }
 
 /* The free region with the greatest address <= addr (its address node), or NULL. */
@@ -352,13 +362,18 @@ static struct vmem_fnode *ad_floor(struct vmem *vm, vm_t addr)
 	return best;
 }
 
+/* The size of the region an address node describes (by position, as sz_addr). */
 static inline uint64_t ad_size(const struct vmem_fnode *ad)
 {
-	return ad->pair->key;
+	return SVMM_CONTAINER_OF(ad, const struct vmem_unit, r.ad)->r.sz.key;
 }
 
-/* Create a free region; its address path p ends at the null link for addr. */
-static void region_new(struct vmem *vm, vm_t addr, uint64_t size, struct rb_path *p)
+/*
+ * Create a free region. Its address path p ends at the null link for addr; sp, if not
+ * NULL, is a path to the null link for (size, addr) in the size tree.
+ */
+static void region_new(struct vmem *vm, vm_t addr, uint64_t size, struct rb_path *p,
+		       struct rb_path *sp)
 {
 	struct vmem_unit *u = unit_get(vm);
 
@@ -366,8 +381,11 @@ static void region_new(struct vmem *vm, vm_t addr, uint64_t size, struct rb_path
 	u->r.sz.pair = &u->r.ad;
 	u->r.ad.key = addr;
 	u->r.ad.pair = &u->r.sz;
-	ad_insert_at(vm, p, &u->r.ad);
-	sz_insert(vm, &u->r.sz);
+	rb_insert(&vm->addr_tree, p, &u->r.ad.rb);
+	if (sp != NULL)
+		rb_insert(&vm->size_tree, sp, &u->r.sz.rb);
+	else
+		sz_insert(vm, &u->r.sz);
 	vm->nfree++;
 }
 
@@ -416,7 +434,7 @@ static void carve(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *szp, v
 		struct vmem_fnode *prev, *next;
 
 		ad_neighbours(vm, x + s, &prev, &next, &p);
-		region_new(vm, x + s, back, &p);
+		region_new(vm, x + s, back, &p, NULL);
 	}
 }
 
@@ -431,18 +449,27 @@ struct release_plan {
 	uint64_t size;
 	struct vmem_fnode *prev, *next;   /* address nodes of free neighbours that touch */
 	struct rb_path path;
+	struct rb_path *size_path;   /* for (size, addr) in the size tree, or NULL */
 };
+
+/* Complete a plan whose path and neighbours (from ad_neighbours) are already known. */
+static uint64_t release_plan_with(struct release_plan *pl, vm_t addr, uint64_t size,
+				  struct vmem_fnode *prev, struct vmem_fnode *next)
+{
+	pl->addr = addr;
+	pl->size = size;
+	pl->size_path = NULL;
+	pl->prev = (prev && prev->key + ad_size(prev) == addr) ? prev : NULL;
+	pl->next = (next && addr + size == next->key) ? next : NULL;
+	return (pl->prev || pl->next) ? 0 : 1;   /* units needed */
+}
 
 static uint64_t release_plan(struct vmem *vm, vm_t addr, uint64_t size, struct release_plan *pl)
 {
 	struct vmem_fnode *prev, *next;
 
 	ad_neighbours(vm, addr, &prev, &next, &pl->path);
-	pl->addr = addr;
-	pl->size = size;
-	pl->prev = (prev && prev->key + ad_size(prev) == addr) ? prev : NULL;
-	pl->next = (next && addr + size == next->key) ? next : NULL;
-	return (pl->prev || pl->next) ? 0 : 1;   /* units needed */
+	return release_plan_with(pl, addr, size, prev, next);
 }
 
 static void release_commit(struct vmem *vm, struct release_plan *pl)
@@ -451,7 +478,7 @@ static void release_commit(struct vmem *vm, struct release_plan *pl)
 
 	vm->free_bytes += pl->size;
 	if (pl->prev == NULL && pl->next == NULL) {
-		region_new(vm, pl->addr, pl->size, &pl->path);
+		region_new(vm, pl->addr, pl->size, &pl->path, pl->size_path);
 		return;
 	}
 	if (pl->prev != NULL && pl->next != NULL) {
@@ -490,15 +517,17 @@ static void used_insert(struct vmem *vm, struct vmem_region *r, vm_t addr, uint6
 	struct rb_path p;
 	struct rb_node *n = vm->used_tree.rb_node;
 
+	unsigned i = 0;
+
 	r->addr = addr;
 	r->size = size;
-	rb_path_init(&p);
 	while (n != NULL) {
 		unsigned d = addr >= REGION(n)->addr;
 
-		rb_path_push(&p, n, d);
+		i = path_put(&p, i, n, d);
 		n = rb_child(n, d);
 	}
+	p.depth = i;
 	rb_insert(&vm->used_tree, &p, &r->node);
 	vm->nused++;
 	vm->used_bytes += size;
@@ -508,36 +537,142 @@ static void used_insert(struct vmem *vm, struct vmem_region *r, vm_t addr, uint6
 static struct vmem_region *used_floor(struct vmem *vm, vm_t addr)
 {
 	struct rb_node *n = vm->used_tree.rb_node;
-	uintptr_t best = 0;
+	struct vmem_region *best = NULL;
 
 	while (n != NULL) {
 		struct vmem_region *r = REGION(n);
 		unsigned d = addr >= r->addr;   /* RB_RIGHT: r is a candidate */
 
-		best = sel(d, (uintptr_t)r, best);
+		best = d ? r : best;
 		if (addr == r->addr)
 			break;
 		n = rb_child(n, d);
 	}
-	return (struct vmem_region *)best;
+	return best;
 }
 
-/* The allocated region starting at addr, with the path to it, or NULL. */
-static struct vmem_region *used_find(struct vmem *vm, vm_t addr, struct rb_path *p)
+/*
+ * What vmem_free needs, found in one pass: the allocated region starting at addr (with
+ * its path in up, or NULL), and the free regions around addr (as ad_neighbours, path in
+ * fp). When the caller gave the size, also the place (path sp) where a free region
+ * (size, addr) would go in the size tree, which is where the freed range goes when it
+ * merges with nothing. The searches are independent, so they run interleaved: their
+ * cache misses overlap instead of adding up.
+ */
+static struct vmem_region *free_search(struct vmem *vm, vm_t addr, uint64_t size,
+				       struct rb_path *up, struct rb_path *fp,
+				       struct rb_path *sp, struct vmem_fnode **prev,
+				       struct vmem_fnode **next)
 {
-	struct rb_node *n = vm->used_tree.rb_node;
+	struct rb_node *u = vm->used_tree.rb_node, *f = vm->addr_tree.rb_node;
+	struct rb_node *t = size != 0 ? vm->size_tree.rb_node : NULL;
+	struct vmem_region *found = NULL;
+	struct vmem_fnode *pv = NULL, *nx = NULL;
+	unsigned ui = 0, fi = 0, ti = 0;
 
-	rb_path_init(p);
-	while (n != NULL) {
-		struct vmem_region *r = REGION(n);
-		unsigned d = addr >= r->addr;
+	while (u != NULL || f != NULL || t != NULL) {
+		if (t != NULL) {
+			unsigned d = !sz_before(size, addr, t);
 
-		rb_path_push(p, n, d);
-		if (addr == r->addr)
-			return r;
-		n = rb_child(n, d);
+			ti = path_put(sp, ti, t, d);
+			t = rb_child(t, d);
+		}
+		if (u != NULL) {
+			struct vmem_region *r = REGION(u);
+			unsigned d = addr >= r->addr;
+
+			ui = path_put(up, ui, u, d);
+			if (addr == r->addr) {
+				found = r;
+				u = NULL;
+			} else {
+				u = rb_child(u, d);
+			}
+		}
+		if (f != NULL) {
+			struct vmem_fnode *a = FNODE(f);
+			unsigned d = addr >= a->key;
+
+			nx = d ? nx : a;
+			pv = d ? a : pv;
+			fi = path_put(fp, fi, f, d);
+			f = rb_child(f, d);
+		}
 	}
-	return NULL;
+	up->depth = ui;
+	fp->depth = fi;
+	sp->depth = ti;
+	*prev = pv;
+	*next = nx;
+	return found;
+}
+
+/*
+ * The common allocation: [x, x + s) from the start of the free region of size node sz
+ * (path szp), recorded in r. It is carve() followed by used_insert(), except that the
+ * searches the two need in different trees (the address tree or the size tree, and the
+ * used tree) run interleaved, so that their cache misses overlap.
+ */
+static void alloc_front(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *szp,
+			uint64_t s, struct vmem_region *r)
+{
+	struct vmem_fnode *ad = sz->pair;
+	vm_t x = ad->key;
+	uint64_t back = sz->key - s;
+	struct rb_path up, tp;
+	struct rb_node *u = vm->used_tree.rb_node, *t, *stop;
+	unsigned ui = 0, ti = 0;
+	bool exact = back == 0;
+
+	vm->free_bytes -= s;
+	if (!exact) {
+		/* Nothing lies between x and x + s: the address node keeps its place. */
+		ad->key = x + s;
+		if (sz_rekey_in_place(sz, szp, back)) {
+			used_insert(vm, r, x, s);
+			return;
+		}
+		rb_erase(&vm->size_tree, szp);
+		sz->key = back;
+		t = vm->size_tree.rb_node;   /* search for the new place of sz */
+		stop = NULL;
+	} else {
+		t = vm->addr_tree.rb_node;   /* search for ad, to erase it */
+		stop = &ad->rb;
+	}
+	while (t != stop || u != NULL) {
+		if (t != stop) {
+			unsigned d;
+
+			if (t == NULL)
+				port_panic("vmem: free region missing from the address tree");
+			d = exact ? x >= FNODE(t)->key : !sz_before(back, x + s, t);
+			ti = path_put(&tp, ti, t, d);
+			t = rb_child(t, d);
+		}
+		if (u != NULL) {
+			unsigned d = x >= REGION(u)->addr;
+
+			ui = path_put(&up, ui, u, d);
+			u = rb_child(u, d);
+		}
+	}
+	if (exact) {
+		tp.depth = path_put(&tp, ti, t, RB_LEFT);
+		rb_erase(&vm->size_tree, szp);
+		rb_erase(&vm->addr_tree, &tp);
+		vm->nfree--;
+		unit_put(vm, UNIT_OF_SZ(sz));
+	} else {
+		tp.depth = ti;
+		rb_insert(&vm->size_tree, &tp, &sz->rb);
+	}
+	up.depth = ui;
+	r->addr = x;
+	r->size = s;
+	rb_insert(&vm->used_tree, &up, &r->node);
+	vm->nused++;
+	vm->used_bytes += s;
 }
 
 /* ---------------------------------------------------------------- validation and fit */
@@ -655,15 +790,14 @@ static int make_xc(const struct vmem *vm, uint64_t size, const struct vmem_const
 static struct rb_node *sz_lower_bound(struct vmem *vm, uint64_t s, struct rb_path *p)
 {
 	struct rb_node *n = vm->size_tree.rb_node, *best = NULL;
-	unsigned best_depth = 0;
+	unsigned best_depth = 0, i = 0;
 
-	rb_path_init(p);
 	while (n != NULL) {
 		unsigned d = FNODE(n)->key < s;   /* RB_LEFT: n is a candidate */
 
-		rb_path_push(p, n, d);
-		best = (struct rb_node *)sel(d, (uintptr_t)best, (uintptr_t)n);
-		best_depth = (unsigned)sel(d, best_depth, p->depth);
+		i = path_put(p, i, n, d);
+		best = d ? best : n;
+		best_depth = d ? best_depth : i;
 		n = rb_child(n, d);
 	}
 	p->depth = best_depth;
@@ -699,7 +833,7 @@ static bool find_fit(struct vmem *vm, uint64_t s, const struct xc *c, struct vme
 		if (f == NULL || f->key + ad_size(f) <= c->minaddr) {
 			struct vmem_fnode *dummy;
 
-			ad_neighbours(vm, c->minaddr, &dummy, &f, NULL);
+			ad_neighbours(vm, c->minaddr, &dummy, &f, &p);
 		}
 		if (f == NULL)
 			return false;
@@ -849,8 +983,12 @@ int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
 
 		err = pool_reserve(vm, inside ? 1 : 0);
 		if (!err) {
-			carve(vm, sz, have_path ? &path : NULL, x, size);
-			used_insert(vm, r, x, size);
+			if (have_path && x == sz_addr(sz)) {
+				alloc_front(vm, sz, &path, size, r);
+			} else {
+				carve(vm, sz, have_path ? &path : NULL, x, size);
+				used_insert(vm, r, x, size);
+			}
 			if (addrp)
 				*addrp = x;
 		}
@@ -896,23 +1034,26 @@ int vmem_alloc_fixed(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_regi
 
 int vmem_free(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_region **rp)
 {
-	struct rb_path up;
+	struct rb_path up, sp;
 	struct release_plan pl;
 	struct vmem_region *r;
+	struct vmem_fnode *prev, *next;
 	int err = 0;
 
 	if (!SVMM_IS_ALIGNED(addr, vm->quantum) || !SVMM_IS_ALIGNED(size, vm->quantum))
 		return SVMM_EUNALIGNED;
 	port_lock(&vm->lock);
-	r = used_find(vm, addr, &up);
+	r = free_search(vm, addr, size, &up, &pl.path, &sp, &prev, &next);
 	if (r == NULL) {
-		struct vmem_fnode *f = ad_floor(vm, addr);
-
-		err = (f != NULL && addr < f->key + ad_size(f)) ? SVMM_EDOUBLEFREE : SVMM_ENOENT;
+		/* prev is the free region at or below addr, if any */
+		err = (prev != NULL && addr - prev->key < ad_size(prev)) ? SVMM_EDOUBLEFREE
+									  : SVMM_ENOENT;
 	} else if (size != 0 && size != r->size) {
 		err = SVMM_ESIZE;
 	} else {
-		err = pool_reserve(vm, release_plan(vm, addr, r->size, &pl));
+		err = pool_reserve(vm, release_plan_with(&pl, addr, r->size, prev, next));
+		if (size != 0)
+			pl.size_path = &sp;   /* used only if nothing merges */
 		if (!err) {
 			rb_erase(&vm->used_tree, &up);
 			vm->nused--;
@@ -1073,6 +1214,13 @@ static int check_locked(struct vmem *vm, const char **why)
 	CHECK(rb_check(&vm->size_tree, size_cmp, vm->nfree) == RB_OK, "size tree: rb rules/order/count");
 	CHECK(rb_check(&vm->addr_tree, addr_cmp, vm->nfree) == RB_OK, "address tree: rb rules/order/count");
 	CHECK(rb_check(&vm->used_tree, used_cmp, vm->nused) == RB_OK, "used tree: rb rules/order/count");
+
+	/* Every size node sits in a unit with its address node, each the other's pair. */
+	for (struct rb_node *n = rb_first(&vm->size_tree, &fp); n != NULL; n = rb_next(&fp)) {
+		struct vmem_fnode *sz = FNODE(n);
+
+		CHECK(sz->pair == &UNIT_OF_SZ(sz)->r.ad && sz->pair->pair == sz, "size node pairing");
+	}
 
 	/* Every region in address order: sizes, pairing, no overlap, no free neighbours. */
 	f = rb_first(&vm->addr_tree, &fp);

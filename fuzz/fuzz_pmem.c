@@ -194,6 +194,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			pm_t pa = RAM0 + take(&in, 2) % NFRAMES * 4096;
 			unsigned order = (unsigned)take(&in, 1) % 20;
 			unsigned which = op / 4 % 3;
+			/* pmem_block agrees with the map on what holds pa. */
+			pm_t bh;
+			unsigned bo;
+			enum pmem_state bs;
+			uint8_t bm = map[(pa - RAM0) >> 12];
+			err = pmem_block(&pm, pa, &bh, &bo, &bs);
+			if ((err == SVMM_ERANGE) != (bm == 0) ||
+			    (bm == 1 && bs != PMEM_FREE) ||
+			    (bm == 2 && bs != PMEM_RESERVED && bs != PMEM_META) ||
+			    (bm == 3 && (bs != PMEM_ALLOC ||
+					 (bh - RAM0) >> 12 != headof[(pa - RAM0) >> 12])))
+				die("pmem_block disagrees with the map");
 			before = pm;
 			err = which == 0 ? pmem_free(&pm, pa, order) :
 			      which == 1 ? pmem_get(&pm, pa) : pmem_put(&pm, pa);

@@ -293,6 +293,16 @@ static void test_map_phys(void **state)
 	assert_true(pt_lookup(&as.pt, io, &iopa, &pte));
 	assert_int_equal(iopa, 0x10000000);
 	assert_int_equal(pte & PTE_PBMT_MASK, PTE_PBMT_IO);
+	/* Protect keeps the memory type, and the cut piece keeps the physical offset. */
+	vm_t io2;
+	assert_int_equal(aspace_map_phys(&as, 0, 0x10001000, 4 * PG, RW, ASPACE_IO, &io2), 0);
+	assert_int_equal(aspace_protect(&as, io2 + 2 * PG, PG, PT_R), 0);
+	assert_true(pt_lookup(&as.pt, io2 + 2 * PG, &iopa, &pte));
+	assert_int_equal(iopa, 0x10003000);
+	assert_int_equal(pte & PTE_PBMT_MASK, PTE_PBMT_IO);
+	assert_int_equal(pte & (PTE_R | PTE_W | PTE_X), PTE_R);
+	assert_int_equal(aspace_lookup(&as, io2 + 3 * PG)->pa, 0x10004000);
+	assert_int_equal(aspace_lookup(&as, io2 + 3 * PG)->node.addr, io2 + 3 * PG);
 	check(&as);
 	aspace_destroy(&as);
 	assert_int_equal(pmem_free(&fx.pm, blk, 11), 0);
@@ -419,6 +429,42 @@ static void test_activate(void **state)
 	assert_false(flush);
 	aspace_destroy(&b);
 	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* Rollover seen through address spaces: 8 ASIDs, 12 address spaces, two harts. */
+static void test_activate_rollover(void **state)
+{
+	(void)state;
+	static struct aspace sp[12];
+	assert_int_equal(aspace_sys_init(3, 2), 0);
+	for (int i = 0; i < 12; i++)
+		assert_int_equal(aspace_create(&sp[i], &fx.kpt, &fx.pm), 0);
+	bool flush;
+	uint64_t flushes = 0;
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 12; i++) {
+			unsigned hart = (unsigned)(i & 1);
+			uint64_t satp = aspace_activate(&sp[i], hart, &flush);
+			uint32_t asid = (uint32_t)((satp >> 44) & 0xffff);
+			flushes += flush;
+			/* The pt flushes by the ASID the hart runs it with. */
+			assert_int_equal(sp[i].pt.asid, asid);
+			assert_true(asid >= 1 && asid < 8);
+			/* The other hart's current space never shares it. */
+			int o = i == 0 ? 11 : i - 1;
+			uint64_t osatp = pt_satp(&sp[o].pt);
+			if (round > 0 || i > 0)
+				assert_int_not_equal((osatp >> 44) & 0xffff, asid);
+		}
+	assert_true(aspace_asids()->rollovers >= 4);
+	assert_true(flushes >= aspace_asids()->rollovers);
+	assert_int_equal(asid_check(aspace_asids()), 0);
+	for (int i = 0; i < 12; i++) {
+		aspace_deactivate(&sp[i], 0);
+		aspace_deactivate(&sp[i], 1);
+		aspace_destroy(&sp[i]);
+	}
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
@@ -673,6 +719,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unmap_splits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_protect_splits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_activate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_activate_rollover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom_every_point, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kmap_above_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_regions, setup, teardown),

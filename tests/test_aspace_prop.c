@@ -152,21 +152,19 @@ static void one_step(struct model *md)
 	}
 }
 
-static void test_property_against_model(void **state)
+static void run_model(enum svmm_mode mode, unsigned steps)
 {
-	(void)state;
 	const char *env = getenv("SVMM_SEED");
 	uint64_t seed = env ? strtoull(env, NULL, 0) : 0xa5ace5eedull;
-	printf("test_aspace_prop: SVMM_SEED=%#llx\n", (unsigned long long)seed);
+	printf("test_aspace_prop: mode %d, SVMM_SEED=%#llx\n", (int)mode, (unsigned long long)seed);
 	rng = seed ? seed : 1;
-	assert_int_equal(fx_setup(64 * MiB, 0, SVMM_SV39, 4), 0);   /* 16 ASIDs */
+	assert_int_equal(fx_setup(64 * MiB, 0, mode, 4), 0);   /* 16 ASIDs */
 	uint64_t free0 = pmem_free_frames(&fx.pm);
 	assert_int_equal(pmem_alloc(&fx.pm, 8, PMEM_ANY, &phys_base), 0);   /* 1 MiB */
 	for (unsigned k = 0; k < NAS; k++) {
 		memset(m[k].page, 0, sizeof(m[k].page));
 		assert_int_equal(aspace_create(&m[k].as, &fx.kpt, &fx.pm), 0);
 	}
-	const unsigned steps = 40000;
 	for (unsigned step = 0; step < steps; step++) {
 		struct model *md = &m[rnd() % NAS];
 		one_step(md);
@@ -199,10 +197,30 @@ static void test_property_against_model(void **state)
 	fx_teardown();
 }
 
+static void test_model_sv39(void **state)
+{
+	(void)state;
+	run_model(SVMM_SV39, 40000);
+}
+
+static void test_model_sv48(void **state)
+{
+	(void)state;
+	run_model(SVMM_SV48, 10000);
+}
+
+static void test_model_sv57(void **state)
+{
+	(void)state;
+	run_model(SVMM_SV57, 10000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_property_against_model),
+		cmocka_unit_test(test_model_sv39),
+		cmocka_unit_test(test_model_sv48),
+		cmocka_unit_test(test_model_sv57),
 	};
 	return cmocka_run_group_tests_name("aspace_prop", tests, NULL, NULL);
 }

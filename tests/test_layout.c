@@ -133,6 +133,33 @@ static void test_dmap_limit(void **state)
 	assert_string_equal(layout_mode_name((enum svmm_mode)7), "?");
 }
 
+static char dump[2048];
+static void dump_out(void *ctx, const char *line)
+{
+	(void)ctx;
+	strncat(dump, line, sizeof(dump) - strlen(dump) - 2);
+	strcat(dump, "\n");
+}
+
+static void test_dump(void **state)
+{
+	(void)state;
+	struct svmm_layout l;
+	assert_int_equal(layout_init(&l, SVMM_SV39, 0), 0);
+	dump[0] = 0;
+	layout_dump(&l, dump_out, NULL);
+	const char *want =
+		"svmm layout sv39: 3 levels, 39-bit va, root slot 1G\n"
+		"  null-guard 0x0000000000000000-0x000000000000ffff       64K slot   0-  0  -\n"
+		"  user       0x0000000000010000-0x0000003fbfffffff  255G-64K slot   0-254  1G 2M 4K\n"
+		"  ustack     0x0000003fc0000000-0x0000003ffffeffff    1G-64K slot 255-255  4K\n"
+		"  dmap       0xffffffc000000000-0xffffffffbfffffff      255G slot 256-510  1G 2M 4K\n"
+		"  karena     0xffffffffc0000000-0xffffffffefdfffff      766M slot 511-511  2M 4K\n"
+		"  fixmap     0xffffffffefe00000-0xffffffffefffffff        2M slot 511-511  4K\n"
+		"  kimage     0xfffffffff0000000-0xffffffffffffffff      256M slot 511-511  2M 4K\n";
+	assert_string_equal(dump, want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -140,6 +167,7 @@ int main(void)
 		cmocka_unit_test(test_areas_ordered),
 		cmocka_unit_test(test_va_pa),
 		cmocka_unit_test(test_dmap_limit),
+		cmocka_unit_test(test_dump),
 	};
 	return cmocka_run_group_tests_name("layout", tests, NULL, NULL);
 }

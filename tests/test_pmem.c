@@ -744,7 +744,31 @@ static void test_check_catches(void **state)
 	pm.total_frames++;
 	expect_corrupt("totals");
 	pm.total_frames--;
+	/* The address-to-span table. */
+	pm.sect[7] = 1;
+	expect_corrupt("section 7");
+	pm.sect[7] = 0;
+	pm.sect_shift--;
+	expect_corrupt("section table");
+	pm.sect_shift++;
 	snap_same(&keep);
+	must_check();
+}
+
+/* pmem_remap finds the databases again through port_pa_to_va. */
+static void test_remap(void **state)
+{
+	(void)state;
+	struct pmem_range ram[] = { { RAM0, 8 * MiB }, { RAM0 + 16 * MiB, 8 * MiB } };
+	assert_int_equal(pmem_init(&pm, ram, 2, NULL, 0, PMEM_ANY), 0);
+	struct pmem_frame *db0 = pm.span[0].db, *db1 = pm.span[1].db;
+	/* As if the kernel had switched mappings: the old pointers are useless. */
+	pm.span[0].db = NULL;
+	pm.span[1].db = (struct pmem_frame *)(uintptr_t)0x1000;
+	pmem_remap(&pm);
+	assert_ptr_equal(pm.span[0].db, db0);
+	assert_ptr_equal(pm.span[1].db, db1);
+	assert_ptr_equal(pm.span[1].db, port_pa_to_va(pm.span[1].db_pa));
 	must_check();
 }
 
@@ -868,6 +892,40 @@ static void test_table_source(void **state)
 	hostsim_set_table_source(NULL);
 }
 
+/* Physical address 0 is an address like any other. */
+static void test_ram_at_zero(void **state)
+{
+	(void)state;
+	hostsim_ram_fini();
+	assert_int_equal(hostsim_ram_init(0, 16 * MiB), 0);
+	struct pmem_range ram = { 0, 8 * MiB };
+	assert_int_equal(pmem_init(&pm, &ram, 1, NULL, 0, PMEM_ANY), 0);
+	must_check();
+	struct pmem_stats st;
+	pmem_stats(&pm, &st);
+	assert_int_equal(st.span[0].db_pa, 0);
+	assert_int_equal(pmem_free(&pm, 0, 0), SVMM_ERESERVED);
+	pm_t pa;
+	assert_int_equal(pmem_alloc(&pm, 10, PMEM_ANY, &pa), 0);
+	assert_int_equal(pa, 4 * MiB);
+	assert_int_equal(pmem_free(&pm, pa, 10), 0);
+	/* The database takes the one-frame gap at the top (best fit), frame 0 stays free
+	   and is handed out and freed like any other. */
+	struct pmem_range one = { 0, 1 * MiB };
+	struct pmem_range res = { 8 * KiB, 1 * MiB - 12 * KiB };
+	assert_int_equal(pmem_init(&pm, &one, 1, &res, 1, PMEM_ANY), 0);
+	pmem_stats(&pm, &st);
+	assert_int_equal(st.span[0].db_pa, 1 * MiB - 4 * KiB);
+	assert_int_equal(st.free_frames, 2);
+	bool got_zero = false;
+	while (pmem_alloc(&pm, 0, 64 * KiB, &pa) == 0)
+		got_zero |= pa == 0;
+	assert_true(got_zero);
+	assert_int_equal(pmem_free(&pm, 0, 0), 0);
+	assert_int_equal(pmem_free(&pm, 0, 0), SVMM_EDOUBLEFREE);
+	must_check();
+}
+
 /* The most ranges and reserved ranges init accepts. */
 static void test_init_limits(void **state)
 {
@@ -889,6 +947,20 @@ static void test_init_limits(void **state)
 	for (unsigned i = 0; i < st.nspans; i++)
 		assert_true(st.span[i].db_pa + st.span[i].db_bytes <= RAM0 + 30 * MiB);
 	assert_int_equal(st.reserved_frames, 3 * PMEM_MAX_RANGES);
+	/* Lookups through the section table: every span's ends, every hole, outside. */
+	for (unsigned i = 0; i < st.nspans; i++) {
+		const struct pmem_span *s = &pm.span[i];
+		assert_ptr_equal(pmem_frame(&pm, st.span[i].base), &s->db[0]);
+		assert_ptr_equal(pmem_frame(&pm, st.span[i].end - 1), &s->db[s->nframes - 1]);
+		if (i + 1 < st.nspans && st.span[i].end < st.span[i + 1].base) {
+			assert_null(pmem_frame(&pm, st.span[i].end));
+			assert_null(pmem_frame(&pm, st.span[i + 1].base - 1));
+		}
+	}
+	assert_null(pmem_frame(&pm, st.span[0].base - 1));
+	assert_null(pmem_frame(&pm, st.span[st.nspans - 1].end));
+	assert_null(pmem_frame(&pm, 0));
+	assert_null(pmem_frame(&pm, ~0ull));
 }
 
 int main(void)
@@ -908,9 +980,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_free_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refcount, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_catches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_source, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ram_at_zero, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("pmem", tests, NULL, NULL);
 }

@@ -419,6 +419,14 @@ static void test_napot_pbmt(void **state)
 	pt_destroy(&pt);
 }
 
+static unsigned dump_count;
+static void count_lines(void *ctx, const char *line)
+{
+	(void)ctx;
+	(void)line;
+	dump_count++;
+}
+
 /* The kernel pt: slot tables stay, G mappings, boot-time gigapages in Sv39. */
 static void test_kernel_pt(void **state)
 {
@@ -477,6 +485,20 @@ static void test_kernel_pt(void **state)
 			assert_int_equal(pt_protect(&k, d + 3 * SVMM_GiB, SVMM_GiB, PT_R),
 					 SVMM_EPERM);
 		}
+		/* Ranges that end exactly at 2^64 (the last page of the image area). */
+		vm_t top = 0 - 2 * SVMM_MiB - 0x3000;
+		assert_int_equal(pt_map(&k, top, 0x90000000 - 0x3000, 0 - top, RW | PT_G), 0);
+		assert_int_equal(xlate(&k, ~0ull), 0x90000000 + 2 * SVMM_MiB - 1);
+		assert_int_equal(leaf_size_at(&k, ~0ull), 2 * SVMM_MiB);
+		dump_count = 0;
+		pt_dump(&k, top, 0 - top, count_lines, NULL);
+		assert_int_equal(dump_count, 2);
+		assert_int_equal(pt_protect(&k, 0 - 0x1000, 0x1000, PT_R | PT_G), 0);
+		assert_int_equal(pt_translate(&k, ~0ull, PT_W, 0, NULL, NULL), SVMM_EFAULT);
+		assert_int_equal(pt_unmap(&k, top, 0 - top, 0), 0);
+		assert_int_equal(pt_translate(&k, ~0ull, PT_R, 0, NULL, NULL), SVMM_EFAULT);
+		assert_int_equal(k.tables, md == SVMM_SV39 ? 257 - 8 : 257);
+		assert_int_equal(pt_check(&k), 0);
 		pt_destroy(&u);
 		pt_destroy(&k);
 		assert_int_equal(hostsim_tables_live(), 0);

@@ -30,7 +30,8 @@
 #include "tlb_model.h"
 
 #define PAGE SVMM_PAGE_SIZE
-#define WINDOW (4 * SVMM_GiB)
+/* The window the calls fall in; set per run. */
+static uint64_t WINDOW = 4 * SVMM_GiB;
 
 struct run {
 	vm_t va;
@@ -223,7 +224,8 @@ static int full_cb(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
 		while (pt_level_size(leaf_level) < size)
 			leaf_level++;
 	/* Tables at levels leaf_level .. top-1 are needed above it (the root is counted apart). */
-	for (unsigned l = leaf_level; l + 1 < c->pt->levels; l++) {
+	unsigned top_table = c->pt->kernel ? c->pt->levels - 2 : c->pt->levels - 1;
+	for (unsigned l = leaf_level; l < top_table; l++) {
 		uint64_t idx = (va & (svmm_user_end(c->pt->mode) * 2 - 1)) >>
 			       (SVMM_PAGE_SHIFT + 9 * (l + 1));
 		add_key(c, ((uint64_t)l << 58) | idx);
@@ -245,7 +247,8 @@ static void check_full(const struct pt *pt, vm_t wbase, uint64_t opno)
 		fail_msg("op %llu: reference run at 0x%llx has no leaves", (unsigned long long)opno,
 			 (unsigned long long)runs[c.next].va);
 	qsort(c.keys, c.nkeys, sizeof(*c.keys), cmp_u64);
-	uint64_t tables = 1;
+	/* The root, and for a kernel pt its 256 slot tables, empty or not. */
+	uint64_t tables = pt->kernel ? 257 : 1;
 	for (size_t i = 0; i < c.nkeys; i++)
 		if (i == 0 || c.keys[i] != c.keys[i - 1])
 			tables++;
@@ -274,15 +277,27 @@ static uint64_t pick_size(uint64_t *s)
 	return SVMM_GiB + (pt_test_rand(s) % 2 ? (pt_test_rand(s) % 4) * PAGE : 0);
 }
 
-static void run_mode(enum svmm_mode md, uint64_t seed, uint64_t nops)
+static void run_mode(enum svmm_mode md, uint64_t seed, uint64_t nops, bool kernel)
 {
 	assert_int_equal(hostsim_ram_init(0x80000000ull, 512 * SVMM_MiB), 0);
 	tlb_model_init(&tlb, seed);
 	ref_reset();
 	struct pt pt;
-	assert_int_equal(pt_init(&pt, md, 9), 0);
 	uint64_t slot = svmm_slot_size(md);
-	vm_t wbase = slot >= 2 * SVMM_GiB ? slot - 2 * SVMM_GiB : 0;
+	vm_t wbase;
+	if (kernel) {
+		/*
+		 * Across the last direct-map slot into slot 511, stopping short of 2^64 so
+		 * that the reference's arithmetic never wraps.
+		 */
+		assert_int_equal(pt_init_kernel(&pt, md), 0);
+		wbase = svmm_kio_base(md) - 3 * SVMM_GiB;
+		WINDOW = 3 * SVMM_GiB + 512 * SVMM_MiB;
+	} else {
+		assert_int_equal(pt_init(&pt, md, 9), 0);
+		wbase = slot >= 2 * SVMM_GiB ? slot - 2 * SVMM_GiB : 0;
+		WINDOW = 4 * SVMM_GiB;
+	}
 	uint64_t s = seed;
 	uint64_t counts[3] = { 0 };
 	for (uint64_t op = 1; op <= nops; op++) {
@@ -308,6 +323,8 @@ static void run_mode(enum svmm_mode md, uint64_t seed, uint64_t nops)
 			else if (skew == 1)
 				pa += (1 + pt_test_rand(&s) % 511) * 2 * SVMM_MiB;
 			unsigned perm = perms[pt_test_rand(&s) % 8];
+			if (kernel && pt_test_rand(&s) % 2)
+				perm |= PT_G;
 			unsigned flags = perm;
 			if (pt_test_rand(&s) % 3 == 0)
 				flags |= PT_REPLACE;
@@ -331,6 +348,8 @@ static void run_mode(enum svmm_mode md, uint64_t seed, uint64_t nops)
 			counts[1]++;
 		} else {
 			unsigned perm = perms[pt_test_rand(&s) % 8];
+			if (kernel && pt_test_rand(&s) % 2)
+				perm |= PT_G;
 			unsigned flags = pt_test_rand(&s) % 2 ? PT_MISSING_OK : 0;
 			bool full = ref_mapped_bytes(va, size) == size;
 			want = !full && !(flags & PT_MISSING_OK) ? SVMM_ENOENT : 0;
@@ -364,11 +383,15 @@ static void run_mode(enum svmm_mode md, uint64_t seed, uint64_t nops)
 		if (op % 500 == 0 || op == nops)
 			check_full(&pt, wbase, op);
 	}
-	printf("%s: %llu maps, %llu unmaps, %llu protects; %zu runs, %llu tables at the end; "
-	       "TLB %llu fills, %llu drops\n", layout_mode_name(md),
+	printf("%s%s: %llu maps, %llu unmaps, %llu protects; %zu runs, %llu tables at the end; "
+	       "TLB %llu fills, %llu drops\n", layout_mode_name(md), kernel ? " kernel" : "",
 	       (unsigned long long)counts[0], (unsigned long long)counts[1],
 	       (unsigned long long)counts[2], nruns, (unsigned long long)pt.tables,
 	       (unsigned long long)tlb.fills, (unsigned long long)tlb.drops);
+	/* Unmapping the whole window leaves only what must always exist. */
+	assert_int_equal(pt_unmap(&pt, wbase, WINDOW, PT_MISSING_OK), 0);
+	assert_int_equal(pt.tables, kernel ? 257 : 1);
+	assert_int_equal(tlb_model_stale(&tlb, &pt, NULL), 0);
 	pt_destroy(&pt);
 	assert_int_equal(hostsim_tables_live(), 0);
 	tlb_model_fini(&tlb);
@@ -384,19 +407,29 @@ static uint64_t nops(void)
 static void test_prop_sv39(void **state)
 {
 	(void)state;
-	run_mode(SVMM_SV39, pt_test_seed("pt-prop sv39", 0x5eed39), nops());
+	run_mode(SVMM_SV39, pt_test_seed("pt-prop sv39", 0x5eed39), nops(), false);
 }
 
 static void test_prop_sv48(void **state)
 {
 	(void)state;
-	run_mode(SVMM_SV48, pt_test_seed("pt-prop sv48", 0x5eed48), nops());
+	run_mode(SVMM_SV48, pt_test_seed("pt-prop sv48", 0x5eed48), nops(), false);
 }
 
 static void test_prop_sv57(void **state)
 {
 	(void)state;
-	run_mode(SVMM_SV57, pt_test_seed("pt-prop sv57", 0x5eed57), nops());
+	run_mode(SVMM_SV57, pt_test_seed("pt-prop sv57", 0x5eed57), nops(), false);
+}
+
+/* The kernel pt: kernel half, G mappings, slot tables that never go, global flushes. */
+static void test_prop_kernel(void **state)
+{
+	(void)state;
+	uint64_t n = nops() / 4;
+	run_mode(SVMM_SV39, pt_test_seed("pt-prop kernel sv39", 0x6eed39), n, true);
+	run_mode(SVMM_SV48, pt_test_seed("pt-prop kernel sv48", 0x6eed48), n, true);
+	run_mode(SVMM_SV57, pt_test_seed("pt-prop kernel sv57", 0x6eed57), n, true);
 }
 
 int main(void)
@@ -405,6 +438,7 @@ int main(void)
 		cmocka_unit_test(test_prop_sv39),
 		cmocka_unit_test(test_prop_sv48),
 		cmocka_unit_test(test_prop_sv57),
+		cmocka_unit_test(test_prop_kernel),
 	};
 	int r = cmocka_run_group_tests_name("pt-prop", tests, NULL, NULL);
 	free(runs);

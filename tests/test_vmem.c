@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <cmocka.h>
 
 #include <svmm/vmem.h>
@@ -779,6 +780,55 @@ static void test_other_quantum(void **state)
 	assert_int_equal(vmem_destroy(&vm), 0);
 }
 
+/*
+ * Two threads churn one arena at once; the arena's lock must keep it consistent. (The
+ * counting page source is not thread-safe, so this arena uses only its boot units.)
+ */
+struct churn_arg {
+	unsigned seed;
+	int errors;
+};
+static void *churn(void *p)
+{
+	struct churn_arg *a = p;
+	struct vmem_region r[8];
+	uint64_t x = a->seed;
+
+	for (int round = 0; round < 5000; round++) {
+		for (int i = 0; i < 8; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			if (vmem_alloc(&vm, (x % 4 + 1) * Q, &r[i], NULL) != 0)
+				a->errors++;
+		}
+		for (int i = 0; i < 8; i++)
+			if (vmem_free(&vm, r[i].addr, r[i].size, NULL) != 0)
+				a->errors++;
+	}
+	return NULL;
+}
+
+static void test_two_threads(void **state)
+{
+	(void)state;
+	pthread_t t[2];
+	struct churn_arg a[2] = { { 1, 0 }, { 2, 0 } };
+	struct vmem_stats st;
+
+	assert_int_equal(vmem_init(&vm, BASE, 1024 * Q, Q, NULL), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, churn, &a[i]), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	assert_int_equal(a[0].errors + a[1].errors, 0);
+	check_ok(&vm);
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.used_regions, 0);
+	assert_int_equal(st.free_regions, 1);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -800,6 +850,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_walk_stats_dump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_detects_corruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_quantum, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_threads, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -90,17 +90,28 @@ function escape_after_open(s,    p, head) {
 # After the comment [a, b]: count the declarations up to the next blank line or
 # comment; two or more (and no braces, so no struct or function body) make a member
 # group.
-function group_check(a, b,    j, n, last, t) {
+function group_check(a, b,    j, n, named, last, t) {
 	if (a < 0) return
 	n = 0
+	named = 0
 	for (j = b + 1; j <= NR && line[j] !~ /^[ \t]*$/; j++) {
 		t = line[j]
 		if (t ~ /^[ \t]*\/\*/) break
 		if (t ~ /[{}]/) return
-		if (t ~ /^(#define|[A-Za-z_])/) n++
+		if (t ~ /^(#define|[A-Za-z_])/) { n++; if (t ~ /\/\*.*\*\//) named++ }
 		last = j
 	}
 	if (n < 2) return
+	# When the declarations carry their own trailing comments, a one-line comment above
+	# them is a heading (Doxygen's @name) rather than documentation to share.
+	if (a == b && named > 0) {
+		t = line[a]
+		sub(/^[ \t]*\/\*[ \t]*/, "", t)
+		sub(/[ \t]*\*\/[ \t]*$/, "", t)
+		out[a] = "/** @name " escape(t) " */ /**@{*/"
+		pre[last + 1] = pre[last + 1] "/**@}*/ "
+		return
+	}
 	# The group closes at the start of the line after the last declaration (blank, or
 	# the next comment), never on a #define line, where it would join the macro.
 	pre[a] = "/**@{*/ "

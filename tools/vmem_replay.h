@@ -19,8 +19,12 @@
  * earlier allocation each free releases) through the model under first fit, next fit
  * and best fit, and reports what each leaves behind.
  *
- * Everything is static so that tests/test_vmem_trace.c can include this file and
- * reach the model's checks directly.
+ * Whatever a line's outcome, the model is left describing exactly what vmem holds
+ * (a success is entered even when it diverges from the recording), so that after a
+ * failed line the arenas can still be checked and released.
+ *
+ * Everything is static so that tests/test_vmem_trace.c and fuzz/fuzz_vmem_trace.c can
+ * include this file and reach the model's checks directly.
  */
 #ifndef SVMM_VMEM_REPLAY_H
 #define SVMM_VMEM_REPLAY_H
@@ -675,37 +679,35 @@ static int rp_apply(struct replay *rp, const struct rp_line *l)
 		if (A->vm == NULL)
 			return rp_fail(rp, "out of memory");
 		err = vmem_init(A->vm, op->addr, op->size, op->quantum, op->has_src ? &src : NULL);
-		if (rp_result(rp, l, err))
-			return -1;
+		/* Whatever was recorded, the arena is live exactly when this init succeeded. */
 		if (err != 0) {
 			free(A->vm);
 			A->vm = NULL;
-			return 0;
+		} else {
+			A->live = true;
+			rp_model_fini(&A->m);
+			A->m.quantum = op->quantum;
+			if (op->size)
+				rp_model_add_span(&A->m, op->addr, op->size);
 		}
-		A->live = true;
-		rp_model_fini(&A->m);
-		A->m.quantum = op->quantum;
-		if (op->size)
-			rp_model_add_span(&A->m, op->addr, op->size);
-		return 0;
+		return rp_result(rp, l, err);
 	}
-	case VMEM_TRACE_ADD:
+	case VMEM_TRACE_ADD: {
+		bool overlap = false;
+		for (size_t i = 0; i < A->m.spans.n; i++)
+			overlap |= rp_overlap(op->addr, op->size, A->m.spans.v[i].a,
+					      A->m.spans.v[i].s);
 		err = vmem_add(A->vm, op->addr, op->size);
-		if (rp_result(rp, l, err))
-			return -1;
-		if (rp->ref) {
-			bool overlap = false;
-			for (size_t i = 0; i < A->m.spans.n; i++)
-				overlap |= rp_overlap(op->addr, op->size, A->m.spans.v[i].a,
-						      A->m.spans.v[i].s);
-			if (err == 0 && overlap)
-				return rp_fail(rp, "add of a span that overlaps the arena succeeded");
-			if (err == SVMM_EOVERLAP && !overlap)
-				return rp_fail(rp, "EOVERLAP for a span that overlaps nothing");
-		}
 		if (err == 0)
 			rp_model_add_span(&A->m, op->addr, op->size);
+		if (rp_result(rp, l, err))
+			return -1;
+		if (rp->ref && err == 0 && overlap)
+			return rp_fail(rp, "add of a span that overlaps the arena succeeded");
+		if (rp->ref && err == SVMM_EOVERLAP && !overlap)
+			return rp_fail(rp, "EOVERLAP for a span that overlaps nothing");
 		break;
+	}
 	case VMEM_TRACE_ALLOC:
 	case VMEM_TRACE_XALLOC:
 	case VMEM_TRACE_FIXED: {
@@ -757,8 +759,10 @@ static int rp_apply(struct replay *rp, const struct rp_line *l)
 		if (err == 0) {
 			/* The region is back from vmem: out of the model, whatever else holds. */
 			idx = rp_floor(&A->m.allocs, op->addr);
-			if (idx == (size_t)-1 || A->m.allocs.v[idx].a != op->addr)
+			if (idx == (size_t)-1 || A->m.allocs.v[idx].a != op->addr) {
+				free(r);
 				return rp_fail(rp, "freed an allocation the replay never made");
+			}
 			if (A->m.allocs.v[idx].r != r && !bad)
 				bad = rp_fail(rp, "vmem_free returned another region than allocated there");
 			A->m.used_bytes -= A->m.allocs.v[idx].s;
@@ -776,15 +780,13 @@ static int rp_apply(struct replay *rp, const struct rp_line *l)
 		if (rp_vmem_check(rp, A))
 			return -1;
 		err = vmem_destroy(A->vm);
-		if (rp_result(rp, l, err))
-			return -1;
 		if (err == 0) {
 			free(A->vm);
 			A->vm = NULL;
 			A->live = false;
 			rp_model_fini(&A->m);
 		}
-		return 0;
+		return rp_result(rp, l, err);
 	case VMEM_TRACE_STATE: {
 		struct vmem_stats st, ms;
 		vmem_stats(A->vm, &st);

@@ -17,8 +17,9 @@
  * it, through port_kmap. docs/aspace.md gives the invariants and the decisions.
  *
  * Locking: each address space has one lock, taken by every call below except
- * aspace_check's callers' own. Lock order: aspace -> vmem -> pt -> pmem, and
- * aspace -> asid allocator. No call sleeps or allocates outside pmem and the port.
+ * aspace_lookup (whose caller holds it). Lock order: aspace -> vmem -> pt -> pmem,
+ * and aspace -> asid allocator. No call sleeps or allocates outside pmem and the port.
+ * A struct aspace must not move after aspace_create: uvmem's page source points at it.
  */
 #ifndef SVMM_ASPACE_H
 #define SVMM_ASPACE_H
@@ -44,13 +45,17 @@
 #define ASPACE_STACK_GUARD ((uint64_t)1 << 20)
 
 /*
- * One region of user memory. 64 bytes: 63 fit in a slab page after its header.
- * [node.addr, node.addr + node.size) is the range; prev/next keep all regions of the
- * address space in address order, for range operations that must visit neighbours.
+ * One region of user memory, 80 bytes: 50 fit in a slab page after its header.
+ * [node.addr, node.addr + node.size) is the range; node is uvmem's, and a page fault
+ * finds the region through it. prev/next keep the regions in address order for range
+ * operations that walk neighbours, and link is the address space's own index of them,
+ * which finds the first region at or after an address that may lie in a hole (uvmem's
+ * lookup only answers for allocated addresses).
  */
 struct aspace_region {
 	struct vmem_region node;
 	struct aspace_region *prev, *next;
+	struct rb_node link;
 	pm_t pa;                 /* ASPACE_PHYS: the physical address of node.addr */
 	uint16_t prot;           /* PT_R, PT_W, PT_X */
 	uint16_t kind;           /* ASPACE_ANON or ASPACE_PHYS */
@@ -59,11 +64,13 @@ struct aspace_region {
 
 struct aspace {
 	struct svmm_lock lock;
+	/* pt and uvmem stay first: aspace_create zeroes what follows them. */
 	struct pt pt;                      /* pt.asid follows the ASID context */
 	struct vmem uvmem;                 /* slots 0..254 above the null guard */
 	struct vmem_page_source pool_src;  /* uvmem's node pool pages, from pmem */
 	struct pmem *pm;
 	struct aspace_region *regions;     /* address-ordered list */
+	struct rb_root index;              /* the same regions, by address */
 	struct aspace_slab *slabs;         /* slab pages of region structs */
 	vm_t user_end;                     /* end of uvmem = start of slot 255 */
 	vm_t stack_top;                    /* end of the user half */

@@ -19,6 +19,7 @@
 #ifndef SVMM_LAYOUT_H
 #define SVMM_LAYOUT_H
 
+#include <svmm/fmt.h>
 #include <svmm/types.h>
 
 /* Paging modes, valued as satp.MODE encodes them (privileged spec, satp register). */
@@ -188,6 +189,12 @@ int layout_pa_to_va(const struct svmm_layout *l, pm_t pa, vm_t *va);
 
 /* __pa(): the inverse, SVMM_ERANGE unless va lies in the direct map's window. */
 int layout_va_to_pa(const struct svmm_layout *l, vm_t va, pm_t *pa);
+
+/*
+ * Print the layout through out, one line per area ("name start-end size slots pages"),
+ * for a kernel's boot log. Sizes that are not a whole unit print as a sum ("1G-64K").
+ */
+void layout_dump(const struct svmm_layout *l, svmm_print_fn out, void *ctx);
 
 /* Name of a paging mode ("sv39"), or "?". */
 const char *layout_mode_name(enum svmm_mode mode);

@@ -85,12 +85,21 @@ struct pmem_span {
 	uint32_t nfree[PMEM_NR_ORDERS];     /* blocks on each list */
 };
 
-/* The allocator. Callers embed it; pmem_init fills it. */
+#define PMEM_SECTIONS 256u   /* entries of the address-to-span table */
+
+/*
+ * The allocator. Callers embed it; pmem_init fills it. Finding the span of an address
+ * is O(1): [lo, hi) is cut into PMEM_SECTIONS sections of 2^sect_shift bytes, and
+ * sect[i] is the first span that ends after section i begins.
+ */
 struct pmem {
 	struct svmm_lock lock;
 	unsigned nspans;
+	unsigned sect_shift;
 	pm_t meta_limit;
 	uint64_t total_frames;
+	pm_t lo, hi;                             /* first and last byte + 1 of RAM */
+	uint8_t sect[PMEM_SECTIONS];
 	struct pmem_span span[PMEM_MAX_SPANS];   /* sorted by address, disjoint */
 };
 
@@ -119,8 +128,8 @@ struct pmem_stats {
  * order; touching ranges are joined), minus the nres reserved ranges res[] (any
  * alignment: each is rounded outwards to whole frames; parts outside RAM are ignored).
  * The frame database is carved out of free RAM below meta_limit (page-rounded down;
- * PMEM_ANY = no limit) and reached with port_pa_to_va, so [0, meta_limit) must be
- * direct-mapped. Returns 0, SVMM_EINVAL (NULL pointers, no RAM, too many ranges),
+ * PMEM_ANY = no limit) and reached with port_pa_to_va, so RAM below meta_limit must
+ * be direct-mapped. Returns 0, SVMM_EINVAL (NULL pointers, no RAM, too many ranges),
  * SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW, SVMM_EOVERLAP, or SVMM_ENOMEM when the
  * database does not fit below meta_limit. On failure neither *pm nor RAM is written.
  */
@@ -128,11 +137,21 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 	      const struct pmem_range *res, unsigned nres, pm_t meta_limit);
 
 /*
+ * Recompute the database pointers with port_pa_to_va. pmem_init computes them once;
+ * a kernel that initialises pmem under its boot mapping and then switches to the
+ * final direct map (where port_pa_to_va gives other addresses) calls this right after
+ * the switch, before any other pmem call. Takes the lock.
+ */
+void pmem_remap(struct pmem *pm);
+
+/*
  * Allocate one block of 2^order frames lying wholly below limit (block end <= limit;
  * PMEM_ANY for any frame) and store its physical address in *pa. The block has a
- * reference count of 1; its memory is not zeroed (it may not be mapped). PMEM_ANY
- * requests are served from the highest RAM first, to keep low memory for limited
- * requests. Returns 0, SVMM_EORDER, SVMM_EINVAL (pa NULL) or SVMM_ENOMEM.
+ * reference count of 1; its memory is not zeroed (it may not be mapped). RAM above
+ * the direct-map window is used before RAM inside it, which stays for page tables and
+ * metadata; within each, the smallest fitting free block is split (the highest among
+ * equals). Returns 0, SVMM_EORDER, SVMM_EINVAL (pa NULL) or SVMM_ENOMEM (no free block
+ * of that order lies below limit).
  */
 int pmem_alloc(struct pmem *pm, unsigned order, pm_t limit, pm_t *pa);
 
@@ -162,8 +181,8 @@ int pmem_put(struct pmem *pm, pm_t pa);
 
 /*
  * The database entry of the frame at pa (any address inside the frame), or NULL if pa
- * is not RAM. O(number of spans), without locking: the entry's address never changes,
- * but reading its fields races with other harts unless the caller owns the block.
+ * is not RAM. O(1), without locking: the entry's address never changes, but reading
+ * its fields races with other harts unless the caller owns the block.
  */
 struct pmem_frame *pmem_frame(struct pmem *pm, pm_t pa);
 
@@ -171,7 +190,7 @@ struct pmem_frame *pmem_frame(struct pmem *pm, pm_t pa);
  * The block holding the frame at pa (any address inside it): its head's physical
  * address, order and state (PMEM_FREE, PMEM_ALLOC, PMEM_RESERVED or PMEM_META), each
  * out-parameter optional. For example the owner of a huge block finds the head from
- * any of its pages. Returns 0 or SVMM_ERANGE (not RAM). O(spans + orders), locked.
+ * any of its pages. Returns 0 or SVMM_ERANGE (not RAM). O(orders), locked.
  */
 int pmem_block(struct pmem *pm, pm_t pa, pm_t *head, unsigned *order, enum pmem_state *state);
 

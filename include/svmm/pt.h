@@ -8,9 +8,12 @@
  * 512 GiB, 256 TiB). Every call that can fail checks and allocates everything first, so
  * that it either completes or leaves the tables exactly as they were.
  *
- * Locking: map, unmap and protect take pt->lock. translate, walk and dump read the
- * tables without it, as the MMU does; a caller that needs a stable view excludes
- * writers itself (the aspace lock does).
+ * Locking: map, unmap and protect take pt->lock while they change the tree; the TLB
+ * flush and the freeing of tables happen after it is released, before the call
+ * returns. The caller owns the range it changes (the aspace lock, or a vmem
+ * allocation for kernel mappings), so nobody maps into a range that is still being
+ * flushed. translate, walk and dump read the tables without the lock, as the MMU does;
+ * a caller that needs a stable view excludes writers itself.
  */
 #ifndef SVMM_PT_H
 #define SVMM_PT_H

@@ -192,7 +192,14 @@ void port_kunmap(void *va)
 	kmaps_live--;
 }
 
-int port_table_alloc(pm_t *pa)
+/*
+ * The table pool, its counters and the flush counter are shared by every thread of a
+ * test; this lock makes them safe to use from several at once (the core calls
+ * port_table_free and port_tlb_flush outside its own locks).
+ */
+static struct svmm_lock port_mu;
+
+static int table_alloc_locked(pm_t *pa)
 {
 	if (hostsim_fail_point())
 		return SVMM_ENOMEM;
@@ -216,7 +223,24 @@ int port_table_alloc(pm_t *pa)
 	return 0;
 }
 
+int port_table_alloc(pm_t *pa)
+{
+	port_lock(&port_mu);
+	int err = table_alloc_locked(pa);
+	port_unlock(&port_mu);
+	return err;
+}
+
+static void table_free_locked(pm_t pa);
+
 void port_table_free(pm_t pa)
+{
+	port_lock(&port_mu);
+	table_free_locked(pa);
+	port_unlock(&port_mu);
+}
+
+static void table_free_locked(pm_t pa)
 {
 	if (tables_live == 0)
 		port_panic("port_table_free: more frees than allocations");
@@ -233,7 +257,9 @@ void port_table_free(pm_t pa)
 
 void port_tlb_flush(uint32_t asid, vm_t va, uint64_t size)
 {
+	port_lock(&port_mu);
 	flush_count++;
 	if (flush_hook != NULL)
 		flush_hook(flush_ctx, asid, va, size);
+	port_unlock(&port_mu);
 }
