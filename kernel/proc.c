@@ -20,6 +20,7 @@ struct proc_counters proc_counters;
 static struct svmm_lock proc_lock;
 static int next_pid = 1;
 static unsigned rr_next;
+static unsigned proc_hwm;        /* slots [0, proc_hwm) have been used: scan no further */
 static void (*all_done)(void);
 static bool done_claimed;
 
@@ -119,6 +120,8 @@ struct proc *proc_spawn(const char *name, long arg)
 			memset(p, 0, sizeof *p);
 			p->state = PROC_EMBRYO;
 			p->pid = next_pid++;
+			if (i + 1 > proc_hwm)
+				proc_hwm = i + 1;
 			break;
 		}
 	port_unlock(&proc_lock);
@@ -243,8 +246,8 @@ static void proc_kill(struct proc *p, struct trapframe *tf, const char *why)
 /* The next runnable process in round-robin order, marked RUNNING. Under proc_lock. */
 static struct proc *pick_locked(void)
 {
-	for (unsigned k = 0; k < NPROC; k++) {
-		struct proc *p = &procs[(rr_next + k) % NPROC];
+	for (unsigned k = 0; k < proc_hwm; k++) {
+		struct proc *p = &procs[(rr_next + k) % proc_hwm];
 		if (p->state == PROC_RUNNABLE) {
 			rr_next = (unsigned)(p - procs) + 1;
 			p->state = PROC_RUNNING;
@@ -299,8 +302,10 @@ static struct proc *schedule(struct cpu *c, struct proc *cur)
 		proc_switch(c, p);
 	else if (c->current)
 		proc_leave(c);
+	/* A plain release store: pickers read the state under proc_lock, and either
+	   value is consistent for them; this saves a lock round trip per switch. */
 	if (keep)
-		proc_set_state(cur, PROC_RUNNABLE);
+		__atomic_store_n(&cur->state, PROC_RUNNABLE, __ATOMIC_RELEASE);
 	if (!p)
 		proc_idle();
 	return p;
@@ -321,7 +326,7 @@ _Noreturn void proc_idle(void)
 			p = pick_locked();
 		if (!p && all_done && !done_claimed) {
 			bool any = false;
-			for (unsigned i = 0; i < NPROC && !any; i++)
+			for (unsigned i = 0; i < proc_hwm && !any; i++)
 				any = procs[i].state == PROC_EMBRYO || procs[i].state == PROC_RUNNABLE ||
 				      procs[i].state == PROC_RUNNING;
 			if (!any) {
@@ -413,6 +418,8 @@ static long sys_thread(struct proc *p, vm_t entry, vm_t stack, uint64_t arg)
 			memset(t, 0, sizeof *t);
 			t->state = PROC_EMBRYO;
 			t->pid = next_pid++;
+			if (i + 1 > proc_hwm)
+				proc_hwm = i + 1;
 			break;
 		}
 	port_unlock(&proc_lock);

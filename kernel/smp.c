@@ -43,6 +43,9 @@ struct cpu cpus[NCPU];
 unsigned ncpu = 1;
 volatile unsigned sched_ncpu = 1;
 uint64_t smp_remote_flushes;
+/* For bench-kernel: the last shootdown's instructions on the sender up to the IPI, and
+   on a target for its flush and acknowledgement. */
+uint64_t smp_last_sender_instret, smp_last_target_instret;
 static bool has_ipi;
 
 #include <svmm/port.h>
@@ -113,11 +116,18 @@ void smp_start_harts(void)
 		if (r.error != 0)
 			panic("smp: sbi_hart_start(%lu): SBI error %ld", (unsigned long)c->hartid,
 			      r.error);
+		/* Wait in wfi, not in a spin: under QEMU's -icount the harts take turns,
+		   and a spinning hart would keep the new one from running. */
 		uint64_t t0 = r_time();
-		while (!__atomic_load_n(&c->started, __ATOMIC_ACQUIRE))
+		sie_set(SIE_STIE);      /* wfi wakes on enabled interrupts only */
+		while (!__atomic_load_n(&c->started, __ATOMIC_ACQUIRE)) {
 			if (r_time() - t0 > timebase_hz)
 				panic("smp: hart %lu did not start within a second",
 				      (unsigned long)c->hartid);
+			sbi_set_timer(r_time() + timebase_hz / 1000);
+			wfi();
+		}
+		sbi_set_timer(~0ull);
 	}
 	kprintf("smp: %u harts started through SBI HSM (hart ids", ncpu);
 	for (unsigned i = 0; i < ncpu; i++)
@@ -146,14 +156,17 @@ void smp_service(void)
 	if (r == c->flush_ack)
 		return;
 	/* Every request up to ticket r was posted after its page-table change. */
+	uint64_t t0 = r_instret();
 	sfence_vma_all();
+	smp_last_target_instret = r_instret() - t0;
 	__atomic_store_n(&c->flush_ack, r, __ATOMIC_RELEASE);
 }
 
 /* Flush every started hart of mask (bits of cpus[]) but this one; wait for all. */
-static void shootdown(unsigned mask)
+void smp_shootdown(unsigned mask)
 {
 	struct cpu *me = mycpu();
+	uint64_t t0 = r_instret();
 	uint64_t ticket[NCPU];
 	unsigned long hm = 0;
 	/* Order this hart's page-table stores before the requests. */
@@ -173,6 +186,7 @@ static void shootdown(unsigned mask)
 	struct sbiret r = sbi_call(SBI_EXT_IPI, 0, hm, 0, 0);
 	if (r.error != 0)
 		panic("smp: sbi_send_ipi(%#lx): SBI error %ld", hm, r.error);
+	smp_last_sender_instret = r_instret() - t0;
 	for (unsigned i = 0; i < ncpu; i++)
 		while (ticket[i] && __atomic_load_n(&cpus[i].flush_ack, __ATOMIC_ACQUIRE) < ticket[i]) {
 			smp_service();    /* another hart may be waiting for this one */
@@ -185,12 +199,12 @@ void smp_flush_asid(unsigned asid, uint64_t va, uint64_t size)
 	(void)va;
 	(void)size;
 	__asm__ volatile("fence rw, rw" ::: "memory");
-	shootdown(__atomic_load_n(&asid_harts[asid & 0xffff], __ATOMIC_RELAXED));
+	smp_shootdown(__atomic_load_n(&asid_harts[asid & 0xffff], __ATOMIC_RELAXED));
 }
 
 void smp_flush_global(uint64_t va, uint64_t size)
 {
 	(void)va;
 	(void)size;
-	shootdown(~0u);
+	smp_shootdown(~0u);
 }

@@ -40,6 +40,7 @@ struct sys_info {
 /* report kinds */
 #define REPORT_FAULT  1  /* value: instructions around one demand-zero fault */
 #define REPORT_SWITCH 2  /* value: instret right after a yield returned */
+#define REPORT_FAULT_SMP 3  /* value: instructions around one fault, harts faulting at once */
 
 /* Error codes user programs test for (same values as enum svmm_err). */
 #define E_INVAL    (-1)
