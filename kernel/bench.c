@@ -112,7 +112,7 @@ static void bench_shootdowns(void)
 	static const unsigned masks[2] = { 1u << 1, 0xeu };
 	for (unsigned k = 0; k < 2 && ncpu >= (k ? 4u : 2u); k++) {
 		for (unsigned i = 0; i < 32; i++) {
-			smp_shootdown(masks[k]);
+			smp_shootdown_sleepy(masks[k]);
 			add(&shoot_s[k], smp_last_sender_instret + smp_last_target_instret);
 		}
 		print_json_h("shootdown-remote", k ? 4 : 2, &shoot_s[k]);

@@ -41,6 +41,14 @@ void console_write(const char *s, size_t n)
 	}
 }
 
+/* Bytes from a user program's write(): one chunk at a time between kernel lines. */
+void console_write_locked(const char *s, size_t n)
+{
+	port_lock(&console_lock);
+	console_write(s, n);
+	port_unlock(&console_lock);
+}
+
 int kvprintf(const char *fmt, va_list ap)
 {
 	char buf[512];

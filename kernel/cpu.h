@@ -46,6 +46,7 @@ void smp_start_harts(void);
 /* Remote TLB shootdowns (port.c calls these). */
 void smp_note_asid(unsigned asid, bool flushed_all);
 void smp_shootdown(unsigned mask);   /* those harts of mask but this one, waits */
+void smp_shootdown_sleepy(unsigned mask);   /* the same, waiting in wfi (bench) */
 void smp_service(void);          /* answer pending shootdowns to this hart */
 void smp_flush_asid(unsigned asid, uint64_t va, uint64_t size);
 void smp_flush_global(uint64_t va, uint64_t size);

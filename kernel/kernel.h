@@ -25,6 +25,7 @@ int strncmp(const char *a, const char *b, size_t n);
 /* console.c */
 void console_putc(char c);
 void console_write(const char *s, size_t n);
+void console_write_locked(const char *s, size_t n);
 int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int kvprintf(const char *fmt, va_list ap);
 void kprint_line(void *ctx, const char *line);   /* an svmm_print_fn */

@@ -382,7 +382,7 @@ static long sys_write(struct proc *p, vm_t buf, uint64_t len)
 		int err = copy_from_user(p->as, kbuf, buf + done, n);
 		if (err)
 			return err;
-		console_write(kbuf, n);
+		console_write_locked(kbuf, n);
 		done += n;
 	}
 	return (long)done;

@@ -126,6 +126,7 @@ void smp_start_harts(void)
 				      (unsigned long)c->hartid);
 			sbi_set_timer(r_time() + timebase_hz / 1000);
 			wfi();
+			smp_service();
 		}
 		sbi_set_timer(~0ull);
 	}
@@ -162,8 +163,25 @@ void smp_service(void)
 	__atomic_store_n(&c->flush_ack, r, __ATOMIC_RELEASE);
 }
 
+static void shootdown(unsigned mask, bool sleep);
+
 /* Flush every started hart of mask (bits of cpus[]) but this one; wait for all. */
 void smp_shootdown(unsigned mask)
+{
+	shootdown(mask, false);
+}
+
+/*
+ * The same, waiting in wfi (1 ms timer) instead of a spin: for bench-kernel, because
+ * under QEMU's -icount the harts take turns, and a spinning sender keeps its targets
+ * from running for seconds of host time.
+ */
+void smp_shootdown_sleepy(unsigned mask)
+{
+	shootdown(mask, true);
+}
+
+static void shootdown(unsigned mask, bool sleep)
 {
 	struct cpu *me = mycpu();
 	uint64_t t0 = r_instret();
@@ -191,6 +209,10 @@ void smp_shootdown(unsigned mask)
 		while (ticket[i] && __atomic_load_n(&cpus[i].flush_ack, __ATOMIC_ACQUIRE) < ticket[i]) {
 			smp_service();    /* another hart may be waiting for this one */
 			cpu_relax();
+			if (sleep) {
+				sbi_set_timer(r_time() + timebase_hz / 1000);
+				wfi();
+			}
 		}
 }
 
@@ -199,12 +221,12 @@ void smp_flush_asid(unsigned asid, uint64_t va, uint64_t size)
 	(void)va;
 	(void)size;
 	__asm__ volatile("fence rw, rw" ::: "memory");
-	smp_shootdown(__atomic_load_n(&asid_harts[asid & 0xffff], __ATOMIC_RELAXED));
+	shootdown(__atomic_load_n(&asid_harts[asid & 0xffff], __ATOMIC_RELAXED), false);
 }
 
 void smp_flush_global(uint64_t va, uint64_t size)
 {
 	(void)va;
 	(void)size;
-	smp_shootdown(~0u);
+	shootdown(~0u, false);
 }
