@@ -4,11 +4,11 @@
  *
  * Shootdowns. A hart may cache translations tagged with an ASID once it has run an
  * address space with that ASID, so the kernel keeps, per ASID, the set of harts that
- * have (asid_harts, set by proc.c at every activation). A user mapping that is removed
- * or narrowed is flushed on this hart with sfence.vma and on the other harts of its
- * set by a shootdown; kernel mappings (global: vmalloc, ioremap, kmap, kernel stacks)
- * on every started hart. A hart's bit is dropped from every set when it flushes its
- * whole TLB (an ASID rollover), since it then holds nothing.
+ * have (asid_harts, set by proc.c at every activation, never cleared: a superset is
+ * safe). A user mapping that is removed or narrowed is flushed on this hart with
+ * sfence.vma and on the other harts of its set by a shootdown; kernel mappings
+ * (global: vmalloc, ioremap, kernel stacks) on every started hart, fixmap slots only
+ * on their own hart.
  *
  * A shootdown is a mailbox per hart and an IPI: the sender takes a ticket from the
  * target's flush_req, sends an SBI IPI (a supervisor software interrupt on the
@@ -138,14 +138,13 @@ void smp_start_harts(void)
 
 void smp_note_asid(unsigned asid, bool flushed_all)
 {
-	struct cpu *c = mycpu();
-	uint32_t bit = 1u << c->id;
-	if (flushed_all)
-		for (unsigned a = 0; a < ARRAY_SIZE(asid_harts); a++)
-			if (asid_harts[a] & bit)
-				__atomic_fetch_and(&asid_harts[a], ~bit, __ATOMIC_RELAXED);
-	if (!(asid_harts[asid & 0xffff] & bit))
-		__atomic_fetch_or(&asid_harts[asid & 0xffff], bit, __ATOMIC_RELAXED);
+	/* Bits are never cleared, not even after a full flush (flushed_all): clearing a
+	   hart's bit in 65,536 words on every flush costs far more than the extra IPIs
+	   it would save, and with too few ASIDs the allocator flushes on every switch. */
+	(void)flushed_all;
+	uint32_t bit = 1u << mycpu()->id;
+	if (!(__atomic_load_n(&asid_harts[asid & 0xffff], __ATOMIC_RELAXED) & bit))
+		__atomic_fetch_or(&asid_harts[asid & 0xffff], bit, __ATOMIC_SEQ_CST);
 }
 
 void smp_service(void)
