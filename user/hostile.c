@@ -61,6 +61,10 @@ static void kernel_pointers(void)
 	/* A hint in the kernel half is only a preference: the call places it elsewhere. */
 	UCHECK(mmap(KERNEL_PTR, PAGE, PROT_READ, 0, &a) == 0 && a < 0x8000000000000000ul);
 	UCHECK(munmap(a, PAGE) == 0);
+	/* A thread entering at a kernel address, or with its stack there, is refused. */
+	EXPECT(thread((void (*)(long))KERNEL_PTR, probe + PAGE, 0), E_RANGE);
+	EXPECT(thread((void (*)(long))(uintptr_t)main, KERNEL_PTR, 0), E_RANGE);
+	EXPECT(thread((void (*)(long))(uintptr_t)main, probe + 8, 0), E_UNALIGNED);
 	/* An unknown system call and bad prot/flags bits. */
 	EXPECT(syscall4(999, 0, 0, 0, 0), E_INVAL);
 	EXPECT(syscall4(-1, 0, 0, 0, 0), E_INVAL);
