@@ -9,10 +9,18 @@
  *   switch                 process A reads instret and passes it to yield; the kernel
  *                          switches to B, whose yield returns; B reads instret. The
  *                          difference is one trap-to-return context switch.
+ *   fault-smp              fault-anon measured while 1, 2 or 4 harts fault at once,
+ *                          each in its own address space (harts = how many).
+ *   shootdown-remote       instructions on the sending hart of one shootdown to 1 or 3
+ *                          other (idle) harts: post, IPI, wait for the acknowledgements.
+ *   fault-smp-seconds      (svmm.bench=2, without -icount) host seconds for 4096 faults
+ *                          per hart with 1, 2 or 4 harts at once; the guest's timebase
+ *                          follows the host clock when QEMU runs without -icount.
  * Each prints the median of its samples as one JSON line (BENCHMARKS.md).
  */
 #include <svmm/aspace.h>
 
+#include "cpu.h"
 #include "proc.h"
 #include "riscv.h"
 #include "sys.h"
@@ -22,6 +30,12 @@
 
 struct samples { uint64_t v[MAX_SAMPLES]; unsigned n; };
 static struct samples fault_s, switch_s, create_s;
+static struct samples smp_s[3], shoot_s[2];
+static struct svmm_lock bench_lock;      /* smp_s: harts report at once */
+static const unsigned phase_harts[3] = { 1, 2, 4 };
+static unsigned phase, nphases;
+static uint64_t phase_t0;
+static bool timed;                       /* svmm.bench=2 */
 static uint64_t yield_tag;
 static int yield_pid;
 
@@ -53,6 +67,10 @@ void bench_report(struct proc *p, long kind, uint64_t value)
 {
 	if (kind == REPORT_FAULT) {
 		add(&fault_s, value);
+	} else if (kind == REPORT_FAULT_SMP) {
+		port_lock(&bench_lock);
+		add(&smp_s[phase], value);
+		port_unlock(&bench_lock);
 	} else if (kind == REPORT_SWITCH && yield_tag && value > yield_tag && yield_pid != p->pid) {
 		add(&switch_s, value - yield_tag);
 		yield_tag = 0;
@@ -64,29 +82,100 @@ static const char *mode_str(void)
 	return boot.mode == SVMM_SV39 ? "sv39" : boot.mode == SVMM_SV48 ? "sv48" : "sv57";
 }
 
-static void print_json(const char *name, struct samples *s)
+static void print_json_h(const char *name, unsigned harts, struct samples *s)
 {
-	kprintf("{\"bench\":\"kernel\",\"case\":\"%s\",\"mode\":\"%s\",\"harts\":1,"
-		"\"instructions\":%lu,\"samples\":%u}\n", name, mode_str(),
+	kprintf("{\"bench\":\"kernel\",\"case\":\"%s\",\"mode\":\"%s\",\"harts\":%u,"
+		"\"instructions\":%lu,\"samples\":%u}\n", name, mode_str(), harts,
 		(unsigned long)median(s), s->n);
 }
 
-static void bench_done(void)
+static void print_json(const char *name, struct samples *s)
+{
+	print_json_h(name, 1, s);
+}
+
+static void reap_all(void)
 {
 	for (unsigned i = 0; i < NPROC; i++)
 		if (procs[i].state == PROC_ZOMBIE)
 			proc_reap(&procs[i]);
+}
+
+/*
+ * One shootdown to idle harts: the sender's instructions up to and including the IPI
+ * (the SBI call's M-mode instructions count: instret counts them) plus one target's
+ * flush and acknowledgement. The sender's wait is left out: under -icount the harts
+ * take turns, so the wait measures QEMU's round robin, not the kernel.
+ */
+static void bench_shootdowns(void)
+{
+	static const unsigned masks[2] = { 1u << 1, 0xeu };
+	for (unsigned k = 0; k < 2 && ncpu >= (k ? 4u : 2u); k++) {
+		for (unsigned i = 0; i < 32; i++) {
+			smp_shootdown(masks[k]);
+			add(&shoot_s[k], smp_last_sender_instret + smp_last_target_instret);
+		}
+		print_json_h("shootdown-remote", k ? 4 : 2, &shoot_s[k]);
+	}
+}
+
+static _Noreturn void smp_phase_run(void);
+
+static void smp_phase_done(void)
+{
+	uint64_t t1 = r_time();
+	reap_all();
+	unsigned h = phase_harts[phase];
+	if (timed) {
+		/* seconds as a fixed-point decimal: the kernel has no floating point */
+		uint64_t us = (t1 - phase_t0) * 1000000 / timebase_hz;
+		kprintf("{\"bench\":\"kernel\",\"case\":\"fault-smp-seconds\",\"mode\":\"%s\","
+			"\"harts\":%u,\"faults_per_hart\":4096,\"seconds\":%lu.%06lu}\n", mode_str(), h,
+			(unsigned long)(us / 1000000), (unsigned long)(us % 1000000));
+	} else {
+		print_json_h("fault-smp", h, &smp_s[phase]);
+	}
+	phase++;
+	smp_phase_run();
+}
+
+static _Noreturn void smp_phase_run(void)
+{
+	if (phase >= nphases) {
+		bool ok = timed || (fault_s.n > 0 && switch_s.n > 0 && create_s.n > 0 &&
+				    smp_s[0].n > 0);
+		if (!timed)
+			bench_shootdowns();
+		kprintf("%u passed, %u failed\n", ok ? 1u : 0u, ok ? 0u : 1u);
+		sbi_shutdown(ok ? 0 : 1);
+	}
+	unsigned h = phase_harts[phase];
+	sched_ncpu = h;
+	for (unsigned i = 0; i < h; i++)
+		if (!proc_spawn("bench", timed ? 4 : 3))
+			panic("bench: spawn failed");
+	phase_t0 = r_time();
+	proc_run_all(smp_phase_done);
+}
+
+static void bench_done(void)
+{
+	reap_all();
 	print_json("fault-anon", &fault_s);
 	print_json("aspace-create-destroy", &create_s);
 	print_json("switch", &switch_s);
-	bool ok = fault_s.n > 0 && switch_s.n > 0 && create_s.n > 0;
-	kprintf("%u passed, %u failed\n", ok ? 1u : 0u, ok ? 0u : 1u);
-	sbi_shutdown(ok ? 0 : 1);
+	smp_phase_run();
 }
 
 _Noreturn void bench_run(void)
 {
 	static struct aspace as;
+	nphases = ncpu >= 4 ? 3 : ncpu >= 2 ? 2 : 1;
+	if (boot.bench_timed) {
+		timed = true;
+		sched_quantum = timebase_hz / 100;
+		smp_phase_run();
+	}
 	for (unsigned i = 0; i < 32; i++) {
 		vm_t va;
 		uint64_t t0 = r_instret();

@@ -22,6 +22,9 @@ struct cpu {
 	uint64_t hartid;          /* the platform's hart id (SBI, satp, IPIs) */
 	struct proc *current;     /* process whose address space is in satp, or NULL */
 	bool started;             /* reached the scheduler */
+	/* Shootdown mailbox: senders take tickets from flush_req, this hart acknowledges
+	   with flush_ack after a full local sfence.vma (kernel/smp.c). */
+	uint64_t flush_req, flush_ack;
 	/* statistics, this hart's own */
 	uint64_t switches, faults, idle_loops, shootdowns_sent, user_entries;
 };
@@ -42,9 +45,12 @@ void smp_init_boot_hart(uint64_t hartid);
 void smp_start_harts(void);
 /* Remote TLB shootdowns (port.c calls these). */
 void smp_note_asid(unsigned asid, bool flushed_all);
+void smp_shootdown(unsigned mask);   /* those harts of mask but this one, waits */
+void smp_service(void);          /* answer pending shootdowns to this hart */
 void smp_flush_asid(unsigned asid, uint64_t va, uint64_t size);
 void smp_flush_global(uint64_t va, uint64_t size);
 extern uint64_t smp_remote_flushes;
+extern uint64_t smp_last_sender_instret, smp_last_target_instret;
 
 #endif
 #endif

@@ -68,6 +68,7 @@ struct boot_info {
 	uint64_t dmap_limit;       /* svmm.dmap_limit= or 0 */
 	enum svmm_mode mode_req;   /* svmm.mode= or 0 */
 	bool bench;                /* svmm.bench=1: run the benchmarks */
+	bool bench_timed;          /* svmm.bench=2: only the timed SMP fault runs */
 };
 extern struct boot_info boot;
 

@@ -29,7 +29,7 @@ static const char *mode_name(enum svmm_mode m)
 	return m == SVMM_SV39 ? "sv39" : m == SVMM_SV48 ? "sv48" : m == SVMM_SV57 ? "sv57" : "?";
 }
 
-/* Options: svmm.mode=sv39|sv48|sv57, svmm.dmap_limit=SIZE, svmm.bench=1. */
+/* Options: svmm.mode=sv39|sv48|sv57, svmm.dmap_limit=SIZE, svmm.bench=1|2. */
 static void parse_cmdline(void)
 {
 	char v[32];
@@ -48,8 +48,10 @@ static void parse_cmdline(void)
 		    !SVMM_IS_ALIGNED(boot.dmap_limit, SVMM_PAGE_SIZE))
 			panic("svmm.dmap_limit=%s: expected a page-aligned size such as 256M", v);
 	}
-	if (cmdline_get(boot.bootargs, "svmm.bench", v, sizeof v))
+	if (cmdline_get(boot.bootargs, "svmm.bench", v, sizeof v)) {
 		boot.bench = strcmp(v, "0") != 0;
+		boot.bench_timed = strcmp(v, "2") == 0;
+	}
 }
 
 

@@ -18,8 +18,11 @@
 void port_lock(struct svmm_lock *lock)
 {
 	uint64_t f = intr_save();
-	while (atomic_swap32(&lock->word, 1) != 0)
+	while (atomic_swap32(&lock->word, 1) != 0) {
+		/* The holder may be waiting for this hart to answer a shootdown. */
+		smp_service();
 		cpu_relax();
+	}
 	lock->irqflags = (uint32_t)f;
 }
 
@@ -82,9 +85,10 @@ void port_table_free(pm_t pa)
 void port_tlb_flush(uint32_t asid, vm_t va, uint64_t size)
 {
 	__atomic_fetch_add(&vm_flushes, 1, __ATOMIC_RELAXED);
-	if (asid == PORT_ASID_GLOBAL)
+	/* A fixmap slot belongs to one hart (vm.c): only this hart can hold it. */
+	if (asid == PORT_ASID_GLOBAL && !(size && vm_is_fixmap(va, size)))
 		smp_flush_global(va, size);
-	else
+	else if (asid != PORT_ASID_GLOBAL)
 		smp_flush_asid(asid, va, size);
 	if (size == 0 || size / SVMM_PAGE_SIZE > FLUSH_PAGES_MAX) {
 		if (asid == PORT_ASID_GLOBAL)

@@ -20,6 +20,7 @@ struct proc_counters proc_counters;
 static struct svmm_lock proc_lock;
 static int next_pid = 1;
 static unsigned rr_next;
+static unsigned proc_hwm;        /* slots [0, proc_hwm) have been used: scan no further */
 static void (*all_done)(void);
 static bool done_claimed;
 
@@ -119,22 +120,27 @@ struct proc *proc_spawn(const char *name, long arg)
 			memset(p, 0, sizeof *p);
 			p->state = PROC_EMBRYO;
 			p->pid = next_pid++;
+			if (i + 1 > proc_hwm)
+				proc_hwm = i + 1;
 			break;
 		}
 	port_unlock(&proc_lock);
 	if (!p)
 		return NULL;
-	int err = aspace_create(&p->as, &kpt, &kpmem);
+	p->as = &p->as_own;
+	p->owner = p;
+	p->as_users = 1;
+	int err = aspace_create(p->as, &kpt, &kpmem);
 	if (err) {
 		kprintf("spawn %s: aspace_create: %s\n", name, svmm_strerror(err));
 		proc_set_state(p, PROC_FREE);
 		return NULL;
 	}
 	vm_t entry;
-	err = load_elf(&p->as, up->elf, up->size, &entry);
+	err = load_elf(p->as, up->elf, up->size, &entry);
 	if (err) {
 		kprintf("spawn %s: loading: %s\n", name, svmm_strerror(err));
-		aspace_destroy(&p->as);
+		aspace_destroy(p->as);
 		proc_set_state(p, PROC_FREE);
 		return NULL;
 	}
@@ -144,7 +150,7 @@ struct proc *proc_spawn(const char *name, long arg)
 	p->name = up->name;
 	p->arg = arg;
 	p->tf.sepc = entry;
-	TF_SP(&p->tf) = p->as.stack_top;
+	TF_SP(&p->tf) = p->as->stack_top;
 	TF_A(&p->tf, 0) = (uint64_t)arg;
 	proc_set_state(p, PROC_RUNNABLE);
 	return p;
@@ -177,6 +183,8 @@ void proc_reap(struct proc *p)
 {
 	if (p->state != PROC_ZOMBIE)
 		panic("proc_reap: pid %d is not a zombie", p->pid);
+	if (__atomic_load_n(&p->as_users, __ATOMIC_ACQUIRE) != 0)
+		panic("proc_reap: pid %d: its address space still has users", p->pid);
 	proc_set_state(p, PROC_FREE);
 }
 
@@ -185,7 +193,7 @@ static void proc_leave(struct cpu *c)
 {
 	struct proc *p = c->current;
 	w_satp(pt_satp(&kpt));
-	aspace_deactivate(&p->as, c->id);
+	aspace_deactivate(p->as, c->id);
 	c->current = NULL;
 }
 
@@ -194,8 +202,12 @@ static void proc_teardown(struct proc *p)
 	struct cpu *c = mycpu();
 	if (c->current == p)
 		proc_leave(c);
-	__atomic_fetch_add(&proc_counters.faults, p->as.faults, __ATOMIC_RELAXED);
-	aspace_destroy(&p->as);
+	/* The last user of the address space destroys it: no hart runs it any more,
+	   since every hart leaves an address space before giving its process up. */
+	if (__atomic_sub_fetch(&p->owner->as_users, 1, __ATOMIC_ACQ_REL) == 0) {
+		__atomic_fetch_add(&proc_counters.faults, p->as->faults, __ATOMIC_RELAXED);
+		aspace_destroy(p->as);
+	}
 	proc_set_state(p, PROC_ZOMBIE);
 }
 
@@ -234,8 +246,8 @@ static void proc_kill(struct proc *p, struct trapframe *tf, const char *why)
 /* The next runnable process in round-robin order, marked RUNNING. Under proc_lock. */
 static struct proc *pick_locked(void)
 {
-	for (unsigned k = 0; k < NPROC; k++) {
-		struct proc *p = &procs[(rr_next + k) % NPROC];
+	for (unsigned k = 0; k < proc_hwm; k++) {
+		struct proc *p = &procs[(rr_next + k) % proc_hwm];
 		if (p->state == PROC_RUNNABLE) {
 			rr_next = (unsigned)(p - procs) + 1;
 			p->state = PROC_RUNNING;
@@ -249,7 +261,7 @@ static struct proc *pick_locked(void)
 static void proc_switch(struct cpu *c, struct proc *p)
 {
 	bool flush = false;
-	uint64_t satp = aspace_activate(&p->as, c->id, &flush);
+	uint64_t satp = aspace_activate(p->as, c->id, &flush);
 	/* Seen by every later shootdown of this ASID before this hart can walk with it. */
 	smp_note_asid((unsigned)((satp >> SATP_ASID_SHIFT) & SATP_ASID_MASK), flush);
 	__asm__ volatile("fence rw, rw" ::: "memory");
@@ -259,7 +271,7 @@ static void proc_switch(struct cpu *c, struct proc *p)
 	/* The program may have been loaded by another hart. */
 	fence_i();
 	if (c->current)
-		aspace_deactivate(&c->current->as, c->id);
+		aspace_deactivate(c->current->as, c->id);
 	c->current = p;
 	c->switches++;
 	COUNT(switches);
@@ -290,8 +302,10 @@ static struct proc *schedule(struct cpu *c, struct proc *cur)
 		proc_switch(c, p);
 	else if (c->current)
 		proc_leave(c);
+	/* A plain release store: pickers read the state under proc_lock, and either
+	   value is consistent for them; this saves a lock round trip per switch. */
 	if (keep)
-		proc_set_state(cur, PROC_RUNNABLE);
+		__atomic_store_n(&cur->state, PROC_RUNNABLE, __ATOMIC_RELEASE);
 	if (!p)
 		proc_idle();
 	return p;
@@ -303,7 +317,7 @@ _Noreturn void proc_idle(void)
 	if (c->current)
 		panic("proc_idle: hart %u still runs pid %d", c->id, c->current->pid);
 	c->started = true;
-	sie_set(SIE_STIE);
+	sie_set(SIE_STIE | SIE_SSIE);
 	for (;;) {
 		struct proc *p = NULL;
 		void (*done)(void) = NULL;
@@ -312,7 +326,7 @@ _Noreturn void proc_idle(void)
 			p = pick_locked();
 		if (!p && all_done && !done_claimed) {
 			bool any = false;
-			for (unsigned i = 0; i < NPROC && !any; i++)
+			for (unsigned i = 0; i < proc_hwm && !any; i++)
 				any = procs[i].state == PROC_EMBRYO || procs[i].state == PROC_RUNNABLE ||
 				      procs[i].state == PROC_RUNNING;
 			if (!any) {
@@ -335,7 +349,10 @@ _Noreturn void proc_idle(void)
 		   pending interrupt even with sstatus.SIE clear), then look again. */
 		c->idle_loops++;
 		sbi_set_timer(r_time() + timebase_hz / 1000);
+		smp_service();
 		wfi();
+		sip_clear(SIP_SSIP);
+		smp_service();
 	}
 }
 
@@ -362,7 +379,7 @@ static long sys_write(struct proc *p, vm_t buf, uint64_t len)
 		return SVMM_ERANGE;
 	while (done < len) {
 		uint64_t n = len - done < sizeof kbuf ? len - done : sizeof kbuf;
-		int err = copy_from_user(&p->as, kbuf, buf + done, n);
+		int err = copy_from_user(p->as, kbuf, buf + done, n);
 		if (err)
 			return err;
 		console_write(kbuf, n);
@@ -376,9 +393,52 @@ static long sys_mmap(struct proc *p, vm_t hint, uint64_t size, uint64_t prot, ui
 	if (prot & ~(uint64_t)(PROT_READ | PROT_WRITE | PROT_EXEC) || flags & ~(uint64_t)MAP_FIXED)
 		return SVMM_EINVAL;
 	vm_t addr;
-	int err = aspace_map_anon(&p->as, hint, size, (unsigned)prot,
+	int err = aspace_map_anon(p->as, hint, size, (unsigned)prot,
 				  (flags & MAP_FIXED) ? ASPACE_FIXED : 0, &addr);
 	return err ? err : (long)addr;
+}
+
+/*
+ * A thread of p: a new schedulable entity in p's address space, entering at entry with
+ * sp = stack and a0 = arg (it ends with exit, ra is 0). Returns its pid, SVMM_ERANGE
+ * for an entry or stack outside the user half, SVMM_EUNALIGNED for a stack not
+ * 16-byte aligned, SVMM_ENOSPC when the process table is full.
+ */
+static long sys_thread(struct proc *p, vm_t entry, vm_t stack, uint64_t arg)
+{
+	if (entry >= user_va_end || stack > user_va_end || stack < SVMM_NULL_GUARD)
+		return SVMM_ERANGE;
+	if (stack & 15)
+		return SVMM_EUNALIGNED;
+	struct proc *t = NULL;
+	port_lock(&proc_lock);
+	for (unsigned i = 0; i < NPROC; i++)
+		if (procs[i].state == PROC_FREE) {
+			t = &procs[i];
+			memset(t, 0, sizeof *t);
+			t->state = PROC_EMBRYO;
+			t->pid = next_pid++;
+			if (i + 1 > proc_hwm)
+				proc_hwm = i + 1;
+			break;
+		}
+	port_unlock(&proc_lock);
+	if (!t)
+		return SVMM_ENOSPC;
+	__atomic_fetch_add(&p->owner->as_users, 1, __ATOMIC_ACQ_REL);
+	t->as = p->as;
+	t->owner = p->owner;
+	t->is_thread = true;
+	t->name = p->name;
+	t->arg = p->arg;
+	t->tf = p->tf;
+	t->tf.sepc = entry;
+	TF_SP(&t->tf) = stack;
+	TF_RA(&t->tf) = 0;
+	TF_A(&t->tf, 0) = arg;
+	int pid = t->pid;
+	proc_set_state(t, PROC_RUNNABLE);
+	return pid;
 }
 
 static void syscall(struct proc *p, struct trapframe *tf)
@@ -397,11 +457,11 @@ static void syscall(struct proc *p, struct trapframe *tf)
 		r = sys_mmap(p, a0, a1, a2, a3);
 		break;
 	case SYS_MUNMAP:
-		r = aspace_unmap(&p->as, a0, a1);
+		r = aspace_unmap(p->as, a0, a1);
 		break;
 	case SYS_MPROTECT:
 		r = a2 & ~(uint64_t)(PROT_READ | PROT_WRITE | PROT_EXEC) ? SVMM_EINVAL :
-			aspace_protect(&p->as, a0, a1, (unsigned)a2);
+			aspace_protect(p->as, a0, a1, (unsigned)a2);
 		break;
 	case SYS_YIELD:
 		bench_yield_tag(p, a0);
@@ -415,13 +475,16 @@ static void syscall(struct proc *p, struct trapframe *tf)
 		struct sys_info si;
 		memset(&si, 0, sizeof si);
 		si.pid = p->pid;
-		si.resident = p->as.resident;
-		si.stack_pages = p->as.stack_pages;
-		si.regions = p->as.nregions;
-		si.faults = p->as.faults;
-		r = copy_to_user(&p->as, a0, &si, sizeof si);
+		si.resident = p->as->resident;
+		si.stack_pages = p->as->stack_pages;
+		si.regions = p->as->nregions;
+		si.faults = p->as->faults;
+		r = copy_to_user(p->as, a0, &si, sizeof si);
 		break;
 	}
+	case SYS_THREAD:
+		r = sys_thread(p, a0, a1, a2);
+		break;
 	case SYS_REPORT:
 		bench_report(p, (long)a0, a1);
 		r = 0;
@@ -441,6 +504,12 @@ static __attribute__((noinline)) struct trapframe *user_trap_slow(struct proc *p
 {
 	uint64_t c = tf->scause;
 	if (c & SCAUSE_INTR) {
+		if ((c & ~SCAUSE_INTR) == IRQ_S_SOFT) {
+			/* A shootdown: flush, answer, and go on with the same process. */
+			sip_clear(SIP_SSIP);
+			smp_service();
+			return tf;
+		}
 		COUNT(ticks);
 		if ((c & ~SCAUSE_INTR) != IRQ_S_TIMER)
 			panic("unexpected interrupt from U-mode: %s", trap_cause_name(c));
@@ -459,7 +528,7 @@ static __attribute__((noinline)) struct trapframe *user_trap_slow(struct proc *p
 				  c == EXC_LOAD_PAGE_FAULT ? PT_R : PT_W;
 		vm_t va = tf->stval;
 		int err = va >= svmm_user_end(boot.mode) ? SVMM_EFAULT :
-			  aspace_fault(&p->as, va, access);
+			  aspace_fault(p->as, va, access);
 		if (err) {
 			p->kill_err = err;
 			proc_kill(p, tf, fault_reason(err, va));
@@ -500,7 +569,7 @@ struct trapframe *user_trap(struct trapframe *tf)
 	if (c == EXC_STORE_PAGE_FAULT || c == EXC_LOAD_PAGE_FAULT) {
 		vm_t va = tf->stval;
 		int err = va < user_va_end ?
-			aspace_fault(&p->as, va, c == EXC_STORE_PAGE_FAULT ? PT_W : PT_R) :
+			aspace_fault(p->as, va, c == EXC_STORE_PAGE_FAULT ? PT_W : PT_R) :
 			SVMM_EFAULT;
 		if (err == 0)
 			return tf;

@@ -34,7 +34,16 @@ struct proc {
 	uint64_t kill_cause;        /* scause of the kill */
 	uint64_t kill_addr;
 	int kill_err;               /* aspace_fault's answer for a fault kill, else 0 */
-	struct aspace as;
+	/*
+	 * The address space: as_own for a process, its owner's for a thread (SYS_THREAD).
+	 * as_users (in the owner) counts the processes and threads using it; the last to
+	 * exit destroys it. An owner's slot is not reaped while as_users is not zero.
+	 */
+	struct aspace *as;
+	struct proc *owner;
+	uint32_t as_users;
+	bool is_thread;
+	struct aspace as_own;
 };
 
 /* Probe ASID bits, set up the ASID allocator and the trap stack. Once, at boot. */

@@ -73,6 +73,8 @@ static inline uint64_t r_sscratch(void) { return CSR_READ(sscratch); }
 static inline void w_sie(uint64_t v) { CSR_WRITE(sie, v); }
 static inline void sie_set(uint64_t v) { CSR_SET(sie, v); }
 static inline void sie_clear(uint64_t v) { CSR_CLEAR(sie, v); }
+#define SIP_SSIP (1ull << 1)
+static inline void sip_clear(uint64_t v) { CSR_CLEAR(sip, v); }
 
 /* Write satp and drop every cached translation, as a mode or root change needs. */
 static inline void w_satp(uint64_t v)

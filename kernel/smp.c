@@ -6,13 +6,25 @@
  * address space with that ASID, so the kernel keeps, per ASID, the set of harts that
  * have (asid_harts, set by proc.c at every activation). A user mapping that is removed
  * or narrowed is flushed on this hart with sfence.vma and on the other harts of its
- * set with remote_sfence_vma_asid; kernel mappings (global: vmalloc, ioremap, kmap,
- * kernel stacks) with remote_sfence_vma on every started hart. OpenSBI's RFENCE
- * returns only once every target hart has executed the fence (it waits for their
- * acknowledgement), which is what the core's contract with port_tlb_flush needs: when
- * pt_unmap returns, no hart can still use the old translation. A hart's bit is
- * dropped from every set when it flushes its whole TLB (an ASID rollover), since it
- * then holds nothing.
+ * set by a shootdown; kernel mappings (global: vmalloc, ioremap, kmap, kernel stacks)
+ * on every started hart. A hart's bit is dropped from every set when it flushes its
+ * whole TLB (an ASID rollover), since it then holds nothing.
+ *
+ * A shootdown is a mailbox per hart and an IPI: the sender takes a ticket from the
+ * target's flush_req, sends an SBI IPI (a supervisor software interrupt on the
+ * target), and waits until the target's flush_ack reaches its ticket. The target
+ * answers with a full local sfence.vma wherever it notices the request first: the
+ * interrupt when it runs U-mode, its idle loop (wfi wakes on the pending interrupt),
+ * and every lock spin and shootdown wait in the kernel, so a target spinning on a lock
+ * that the sender holds still answers, and two harts shooting at each other do not
+ * deadlock. pt_unmap and pt_protect therefore return only when no hart can still use
+ * the old translation, as the core's contract with port_tlb_flush requires.
+ *
+ * Why not SBI RFENCE, which does all this in firmware: with Debian's OpenSBI 1.1 on
+ * QEMU 7.2 and four harts, concurrent remote_sfence_vma_asid calls hung with a hart
+ * waiting in M-mode forever for an acknowledgement, even when serialized by a kernel
+ * lock and sent to one hart per call. The IPI extension has no acknowledgement in
+ * firmware, so it cannot hang there.
  */
 #include "cpu.h"
 #include "early.h"
@@ -23,18 +35,20 @@
 
 #define SBI_EXT_BASE   0x10
 #define SBI_EXT_HSM    0x48534d
-#define SBI_EXT_RFENCE 0x52464e43
+#define SBI_EXT_IPI    0x735049
 #define SBI_HSM_START  0
 #define SBI_HSM_STATUS 2
-#define SBI_RFENCE_VMA      1
-#define SBI_RFENCE_VMA_ASID 2
-#define SBI_FLUSH_ALL  (~0ul)
 
 struct cpu cpus[NCPU];
 unsigned ncpu = 1;
 volatile unsigned sched_ncpu = 1;
 uint64_t smp_remote_flushes;
-static bool has_rfence;
+/* For bench-kernel: the last shootdown's instructions on the sender up to the IPI, and
+   on a target for its flush and acknowledgement. */
+uint64_t smp_last_sender_instret, smp_last_target_instret;
+static bool has_ipi;
+
+#include <svmm/port.h>
 
 /* bit i: cpus[i] has run this ASID since its last full flush */
 static uint32_t asid_harts[1u << 16];
@@ -61,7 +75,7 @@ void smp_init_boot_hart(uint64_t hartid)
 	__asm__ volatile("mv tp, %0" :: "r"(&cpus[0]));
 	/* Harts the firmware knows of: HSM answers a status for each, an error otherwise. */
 	bool hsm = sbi_call(SBI_EXT_BASE, 3, SBI_EXT_HSM, 0, 0).value != 0;
-	has_rfence = sbi_call(SBI_EXT_BASE, 3, SBI_EXT_RFENCE, 0, 0).value != 0;
+	has_ipi = sbi_call(SBI_EXT_BASE, 3, SBI_EXT_IPI, 0, 0).value != 0;
 	if (!hsm)
 		return;
 	for (uint64_t h = 0; h < 64 && ncpu < NCPU; h++) {
@@ -87,8 +101,8 @@ void secondary_main(struct cpu *c)
 
 void smp_start_harts(void)
 {
-	if (ncpu > 1 && !has_rfence)
-		panic("smp: %u harts but no SBI RFENCE extension for shootdowns", ncpu);
+	if (ncpu > 1 && !has_ipi)
+		panic("smp: %u harts but no SBI IPI extension for shootdowns", ncpu);
 	for (unsigned i = 1; i < ncpu; i++) {
 		struct cpu *c = &cpus[i];
 		if (kstack_alloc(16384, &c->kstack_top) != 0)
@@ -102,16 +116,23 @@ void smp_start_harts(void)
 		if (r.error != 0)
 			panic("smp: sbi_hart_start(%lu): SBI error %ld", (unsigned long)c->hartid,
 			      r.error);
+		/* Wait in wfi, not in a spin: under QEMU's -icount the harts take turns,
+		   and a spinning hart would keep the new one from running. */
 		uint64_t t0 = r_time();
-		while (!__atomic_load_n(&c->started, __ATOMIC_ACQUIRE))
+		sie_set(SIE_STIE);      /* wfi wakes on enabled interrupts only */
+		while (!__atomic_load_n(&c->started, __ATOMIC_ACQUIRE)) {
 			if (r_time() - t0 > timebase_hz)
 				panic("smp: hart %lu did not start within a second",
 				      (unsigned long)c->hartid);
+			sbi_set_timer(r_time() + timebase_hz / 1000);
+			wfi();
+		}
+		sbi_set_timer(~0ull);
 	}
 	kprintf("smp: %u harts started through SBI HSM (hart ids", ncpu);
 	for (unsigned i = 0; i < ncpu; i++)
 		kprintf(" %lu", (unsigned long)cpus[i].hartid);
-	kprintf("), shootdowns through SBI RFENCE%s\n", has_rfence ? "" : " (absent)");
+	kprintf("), shootdowns by IPI (SBI IPI extension)%s\n", has_ipi ? "" : " absent");
 }
 
 void smp_note_asid(unsigned asid, bool flushed_all)
@@ -126,44 +147,64 @@ void smp_note_asid(unsigned asid, bool flushed_all)
 		__atomic_fetch_or(&asid_harts[asid & 0xffff], bit, __ATOMIC_RELAXED);
 }
 
-/* The other started harts in mask (bits of cpus[]), as an SBI hart mask. */
-static unsigned long remote_mask(unsigned mask)
+void smp_service(void)
 {
-	unsigned me = mycpu()->id;
+	struct cpu *c = mycpu();
+	if (c == NULL)
+		return;               /* before smp_init_boot_hart: one hart, nothing to do */
+	uint64_t r = __atomic_load_n(&c->flush_req, __ATOMIC_ACQUIRE);
+	if (r == c->flush_ack)
+		return;
+	/* Every request up to ticket r was posted after its page-table change. */
+	uint64_t t0 = r_instret();
+	sfence_vma_all();
+	smp_last_target_instret = r_instret() - t0;
+	__atomic_store_n(&c->flush_ack, r, __ATOMIC_RELEASE);
+}
+
+/* Flush every started hart of mask (bits of cpus[]) but this one; wait for all. */
+void smp_shootdown(unsigned mask)
+{
+	struct cpu *me = mycpu();
+	uint64_t t0 = r_instret();
+	uint64_t ticket[NCPU];
 	unsigned long hm = 0;
+	/* Order this hart's page-table stores before the requests. */
+	__asm__ volatile("fence rw, rw" ::: "memory");
+	for (unsigned i = 0; i < ncpu; i++) {
+		ticket[i] = 0;
+		if (&cpus[i] == me || !(mask & (1u << i)) ||
+		    !__atomic_load_n(&cpus[i].started, __ATOMIC_ACQUIRE))
+			continue;
+		ticket[i] = __atomic_add_fetch(&cpus[i].flush_req, 1, __ATOMIC_ACQ_REL);
+		hm |= 1ul << cpus[i].hartid;
+	}
+	if (!hm)
+		return;
+	me->shootdowns_sent++;
+	__atomic_fetch_add(&smp_remote_flushes, 1, __ATOMIC_RELAXED);
+	struct sbiret r = sbi_call(SBI_EXT_IPI, 0, hm, 0, 0);
+	if (r.error != 0)
+		panic("smp: sbi_send_ipi(%#lx): SBI error %ld", hm, r.error);
+	smp_last_sender_instret = r_instret() - t0;
 	for (unsigned i = 0; i < ncpu; i++)
-		if (i != me && (mask & (1u << i)) &&
-		    __atomic_load_n(&cpus[i].started, __ATOMIC_ACQUIRE))
-			hm |= 1ul << cpus[i].hartid;
-	return hm;
+		while (ticket[i] && __atomic_load_n(&cpus[i].flush_ack, __ATOMIC_ACQUIRE) < ticket[i]) {
+			smp_service();    /* another hart may be waiting for this one */
+			cpu_relax();
+		}
 }
 
 void smp_flush_asid(unsigned asid, uint64_t va, uint64_t size)
 {
-	/* The fence orders this hart's page-table stores before the remote fences. */
+	(void)va;
+	(void)size;
 	__asm__ volatile("fence rw, rw" ::: "memory");
-	unsigned long hm = remote_mask(__atomic_load_n(&asid_harts[asid & 0xffff],
-						       __ATOMIC_RELAXED));
-	if (!hm)
-		return;
-	mycpu()->shootdowns_sent++;
-	__atomic_fetch_add(&smp_remote_flushes, 1, __ATOMIC_RELAXED);
-	struct sbiret r = sbi_call5(SBI_EXT_RFENCE, SBI_RFENCE_VMA_ASID, hm, 0,
-				    size ? va : 0, size ? size : SBI_FLUSH_ALL, asid);
-	if (r.error != 0)
-		panic("smp: remote_sfence_vma_asid: SBI error %ld", r.error);
+	smp_shootdown(__atomic_load_n(&asid_harts[asid & 0xffff], __ATOMIC_RELAXED));
 }
 
 void smp_flush_global(uint64_t va, uint64_t size)
 {
-	__asm__ volatile("fence rw, rw" ::: "memory");
-	unsigned long hm = remote_mask(~0u);
-	if (!hm)
-		return;
-	mycpu()->shootdowns_sent++;
-	__atomic_fetch_add(&smp_remote_flushes, 1, __ATOMIC_RELAXED);
-	struct sbiret r = sbi_call5(SBI_EXT_RFENCE, SBI_RFENCE_VMA, hm, 0, size ? va : 0,
-				    size ? size : SBI_FLUSH_ALL, 0);
-	if (r.error != 0)
-		panic("smp: remote_sfence_vma: SBI error %ld", r.error);
+	(void)va;
+	(void)size;
+	smp_shootdown(~0u);
 }

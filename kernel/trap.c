@@ -6,6 +6,7 @@
  * address and the pc). Traps from U-mode go to the process layer (proc.c): system
  * calls, page faults, and the timer that preempts.
  */
+#include "cpu.h"
 #include "kernel.h"
 #include "riscv.h"
 
@@ -69,6 +70,11 @@ void kernel_trap(struct trapframe *tf)
 		if ((c & ~SCAUSE_INTR) == IRQ_S_TIMER) {
 			/* A tick while in S-mode: push the next one away; U-mode ticks preempt. */
 			sbi_set_timer(~0ull);
+			return;
+		}
+		if ((c & ~SCAUSE_INTR) == IRQ_S_SOFT) {
+			sip_clear(SIP_SSIP);
+			smp_service();
 			return;
 		}
 		panic("unexpected interrupt %s in S-mode, sepc %p",

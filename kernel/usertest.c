@@ -50,6 +50,15 @@ static struct utest utests[] = {
 	{ "hostile", 3, false, 0, false, 0, "unmap/protect of what is not ours", NULL },
 	{ "hostile", 4, false, 0, false, 0, "W^X: no write+execute mapping", NULL },
 	{ "hostile", 5, false, 0, false, 0, "mapping until the address space is full", NULL },
+	{ "stress", 0, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL },
+	{ "stress", 1, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL },
+	{ "stress", 2, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL },
+	{ "stress", 3, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL },
+	{ "stress", 4, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL },
+	{ "stress", 5, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL },
+	{ "stress", 6, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL },
+	{ "stress", 7, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL },
+	{ "stress", 100, false, 0, false, 0, "stress: 4 threads, shootdown game", NULL },
 };
 
 static uint64_t free_before, tables_before;
@@ -105,6 +114,26 @@ static void user_tests_done(void)
 		ktest_check(ok, t->what, __FILE__, __LINE__);
 		proc_reap(p);
 	}
+	/* The stress test's threads. */
+	unsigned threads = 0;
+	for (unsigned i = 0; i < NPROC; i++)
+		if (procs[i].state == PROC_ZOMBIE) {
+			threads += procs[i].is_thread;
+			KCHECK(procs[i].is_thread && !procs[i].killed && procs[i].exit_code == 0);
+			proc_reap(&procs[i]);
+		}
+	KCHECK_EQ(threads, 3);
+	for (unsigned i = 0; i < ncpu; i++)
+		kprintf("hart %lu: %lu entries to U-mode from idle, %lu switches, %lu shootdowns sent, "
+			"%lu idle loops\n", (unsigned long)cpus[i].hartid,
+			(unsigned long)cpus[i].user_entries, (unsigned long)cpus[i].switches,
+			(unsigned long)cpus[i].shootdowns_sent, (unsigned long)cpus[i].idle_loops);
+	/* Every hart ran processes, and remote shootdowns happened. */
+	if (ncpu > 1) {
+		for (unsigned i = 0; i < ncpu; i++)
+			KCHECK(cpus[i].switches > 0);
+		KCHECK(smp_remote_flushes > 0);
+	}
 	uint64_t free_after = pmem_free_frames(&kpmem);
 	kprintf("leak check: pmem free frames %lu before the programs, %lu after; "
 		"page-table frames %lu before, %lu after\n", (unsigned long)free_before,
@@ -114,11 +143,12 @@ static void user_tests_done(void)
 		kprintf("LEAK: %ld frames, %ld table frames not returned\n",
 			(long)(free_before - free_after), (long)(vm_tables_live - tables_before));
 	kprintf("statistics: %lu context switches, %lu timer ticks, %lu system calls, "
-		"%lu demand-zero faults, %lu kills, %lu kmaps, %lu TLB flush calls\n",
+		"%lu demand-zero faults, %lu kills, %lu kmaps, %lu TLB flush calls, "
+		"%lu remote shootdowns\n",
 		(unsigned long)proc_counters.switches, (unsigned long)proc_counters.ticks,
 		(unsigned long)proc_counters.syscalls, (unsigned long)proc_counters.faults,
 		(unsigned long)proc_counters.kills, (unsigned long)vm_kmaps,
-		(unsigned long)vm_flushes);
+		(unsigned long)vm_flushes, (unsigned long)smp_remote_flushes);
 	/* With RAM above the direct-map window, user frames come from there (pmem serves
 	   unlimited requests from the top), so the kmap path must have been used. */
 	if (vm_dmap_end < fdt.ram[fdt.nram - 1].base + fdt.ram[fdt.nram - 1].size)

@@ -27,7 +27,7 @@ uint64_t vm_tables_live;
 uint64_t vm_flushes;
 uint64_t vm_kmaps;
 
-/* The fixmap: 512 slots of 4 KiB under the image; one hart, so one set of slots. */
+/* The fixmap: 512 slots of 4 KiB under the image, 64 per hart (NCPU = 8). */
 #define FIXMAP_SLOTS (SVMM_FIXMAP_SIZE / SVMM_PAGE_SIZE)
 static uint64_t fixmap_used[FIXMAP_SLOTS / 64];
 
@@ -204,10 +204,20 @@ int iounmap(vm_t va)
 /* The fixmap's bitmap; taken before kpt's own lock (docs/kernel.md, lock order). */
 static struct svmm_lock kmap_lock;
 
+_Static_assert(FIXMAP_SLOTS / 64 == NCPU, "one 64-slot fixmap word per hart");
+
+bool vm_is_fixmap(vm_t va, uint64_t size)
+{
+	return va >= SVMM_FIXMAP_BASE && size <= SVMM_FIXMAP_SIZE &&
+	       va - SVMM_FIXMAP_BASE <= SVMM_FIXMAP_SIZE - size;
+}
+
 void *kmap(pm_t pa)
 {
 	port_lock(&kmap_lock);
-	for (unsigned w = 0; w < ARRAY_SIZE(fixmap_used); w++) {
+	/* Each hart has its own word of 64 slots, so a slot's translation is only ever
+	   used by one hart and kunmap flushes it there alone (port_tlb_flush). */
+	for (unsigned w = mycpu()->id; w == mycpu()->id; w++) {
 		if (fixmap_used[w] == ~0ull)
 			continue;
 		unsigned b = (unsigned)__builtin_ctzll(~fixmap_used[w]);
@@ -232,6 +242,8 @@ void kunmap(void *p)
 	if (va < SVMM_FIXMAP_BASE || slot >= FIXMAP_SLOTS ||
 	    !(fixmap_used[slot / 64] & (1ull << (slot % 64))))
 		panic("kunmap(%p): not a kmap address", p);
+	if (slot / 64 != mycpu()->id)
+		panic("kunmap(%p): another hart's fixmap slot", p);
 	port_lock(&kmap_lock);
 	/* pt_unmap flushes the slot's translation before it can be reused. */
 	int err = pt_unmap(&kpt, va, SVMM_PAGE_SIZE, 0);

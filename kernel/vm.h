@@ -51,5 +51,7 @@ void vm_copy_to_frame(pm_t pa, uint64_t off, const void *src, uint64_t n);
  * Returns 0 and its top in *top.
  */
 int kstack_alloc(uint64_t size, vm_t *top);
+/* Does [va, va + size) lie in the fixmap (per-hart kmap slots)? */
+bool vm_is_fixmap(vm_t va, uint64_t size);
 
 #endif

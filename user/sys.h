@@ -17,6 +17,8 @@
 #define SYS_GETPID   7   /* getpid() */
 #define SYS_REPORT   8   /* report(kind, value): benchmark samples for the kernel */
 #define SYS_INFO     9   /* info(struct sys_info *out): this process's memory counters */
+#define SYS_THREAD  10   /* thread(entry, stack_top, arg): a thread in this address space;
+                            it starts at entry(arg) and must end with exit(); its pid */
 
 /* What SYS_INFO writes into user memory (through copy_to_user). */
 struct sys_info {
@@ -38,6 +40,7 @@ struct sys_info {
 /* report kinds */
 #define REPORT_FAULT  1  /* value: instructions around one demand-zero fault */
 #define REPORT_SWITCH 2  /* value: instret right after a yield returned */
+#define REPORT_FAULT_SMP 3  /* value: instructions around one fault, harts faulting at once */
 
 /* Error codes user programs test for (same values as enum svmm_err). */
 #define E_INVAL    (-1)

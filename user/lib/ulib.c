@@ -51,6 +51,11 @@ long yield(uint64_t tag)
 	return syscall4(SYS_YIELD, (long)tag, 0, 0, 0);
 }
 
+long thread(void (*entry)(long), uintptr_t stack_top, long arg)
+{
+	return syscall4(SYS_THREAD, (long)(uintptr_t)entry, (long)stack_top, arg, 0);
+}
+
 long getpid(void)
 {
 	return syscall4(SYS_GETPID, 0, 0, 0, 0);
