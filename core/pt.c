@@ -532,6 +532,26 @@ static unsigned op_maxleaf(const struct pt *pt, vm_t va, unsigned flags)
 }
 
 /*
+ * The existing leaf (level-0) table that holds all of [va, va + size), found by one walk
+ * from the root; NULL when the range spans more than one leaf table or the walk meets
+ * a hole or a huge leaf. The fast paths below start from it.
+ */
+static uint64_t *leaf_table_of(const struct pt *pt, vm_t va, uint64_t size)
+{
+	const uint64_t leaf_span = pt_level_size(1);
+	if (size >= leaf_span || (va & (leaf_span - 1u)) + size > leaf_span)
+		return NULL;
+	uint64_t *t = pt_table(pt->root);
+	for (unsigned level = pt->levels - 1u; level > 0; level--) {
+		uint64_t e = t[pt_idx(va, level)];
+		if (!pte_is_table(e))
+			return NULL;
+		t = pt_table(pte_pa(e));
+	}
+	return t;
+}
+
+/*
  * The common case of a page fault: fewer than 512 small pages inside one leaf table
  * that already exists. One walk down, a check that the entries are free, the stores;
  * nothing to allocate, nothing to flush (invalid -> valid). Returns false, having
@@ -539,16 +559,9 @@ static unsigned op_maxleaf(const struct pt *pt, vm_t va, unsigned flags)
  */
 static bool map_fast(struct pt *pt, vm_t va, pm_t pa, uint64_t size, uint64_t attr, int *err)
 {
-	const uint64_t leaf_span = pt_level_size(1);
-	if (size >= leaf_span || (va & (leaf_span - 1u)) + size > leaf_span)
+	uint64_t *t = leaf_table_of(pt, va, size);
+	if (t == NULL)
 		return false;
-	uint64_t *t = pt_table(pt->root);
-	for (unsigned level = pt->levels - 1u; level > 0; level--) {
-		uint64_t e = t[pt_idx(va, level)];
-		if (!pte_is_table(e))
-			return false;
-		t = pt_table(pte_pa(e));
-	}
 	uint64_t *e = t + pt_idx(va, 0);
 	uint64_t n = size >> SVMM_PAGE_SHIFT, any = 0;
 	for (uint64_t k = 0; k < n; k++)
@@ -820,16 +833,9 @@ static void protect_apply(struct pt_op *op, uint64_t *t, unsigned level, vm_t va
  */
 static bool unmap_fast(struct pt *pt, vm_t va, uint64_t size, unsigned flags)
 {
-	const uint64_t leaf_span = pt_level_size(1);
-	if (size >= leaf_span || (va & (leaf_span - 1u)) + size > leaf_span)
+	uint64_t *t = leaf_table_of(pt, va, size);
+	if (t == NULL)
 		return false;
-	uint64_t *t = pt_table(pt->root);
-	for (unsigned level = pt->levels - 1u; level > 0; level--) {
-		uint64_t e = t[pt_idx(va, level)];
-		if (!pte_is_table(e))
-			return false;
-		t = pt_table(pte_pa(e));
-	}
 	unsigned first = pt_idx(va, 0), last = pt_idx(va + size - 1u, 0);
 	uint64_t all = PTE_V, any = 0;
 	for (unsigned i = first; i <= last; i++) {

@@ -108,13 +108,18 @@ void vm_init(void)
 	if (err)
 		panic("pt_init_kernel: %s", svmm_strerror(err));
 
-	/* The direct map: RAM only, clipped to the window; pt picks gigapages. */
+	/*
+	 * The direct map: RAM only, clipped to the window; pt picks gigapages. In Sv39 a
+	 * gigapage is a root entry: PT_BOOT lets pt place it there now, before any address
+	 * space copies the kernel half, so the root still never changes after boot.
+	 */
 	for (unsigned i = 0; i < fdt.nram; i++) {
 		pm_t b = ram[i].base, e = ram[i].base + ram[i].size;
 		if (e > saved_end)
 			e = saved_end;
 		if (b < e)
-			map_or_panic(dmap_base() + b, b, e - b, PT_R | PT_W | PT_G, "direct map");
+			map_or_panic(dmap_base() + b, b, e - b, PT_R | PT_W | PT_G | PT_BOOT,
+				     "direct map");
 	}
 
 	/* The image, W^X by section; the page under the boot stack stays unmapped. */

@@ -553,37 +553,57 @@ static void test_destroy_live(void **state)
 	assert_int_equal(vmem_check(&vm), SVMM_EINVAL);   /* a destroyed arena is not valid */
 }
 
-/* Without a page source the arena holds at most VMEM_BOOT_UNITS free regions. */
+/*
+ * Without a page source the arena holds at most VMEM_BOOT_UNITS free regions; every
+ * operation that would need one more fails with SVMM_ENOMEM and changes nothing.
+ */
 static void test_bootstrap_only(void **state)
 {
 	(void)state;
-	static struct vmem_region r[VMEM_BOOT_UNITS + 2];
+	static struct vmem_region r[VMEM_BOOT_UNITS + 2], abc[3], extra;
 	struct vmem_stats st;
 	int i;
 
 	assert_int_equal(vmem_init(&vm, BASE, 256 * Q, Q, NULL), 0);
-	for (i = 0; i < VMEM_BOOT_UNITS - 1; i++)
-		assert_int_equal(vmem_alloc_fixed(&vm, BASE + (uint64_t)(2 * i + 1) * Q, Q, &r[i]), 0);
+	for (i = 0; i < 3; i++)   /* A, B, C at the start: cuts from the front need no unit */
+		assert_int_equal(vmem_alloc(&vm, Q, &abc[i], NULL), 0);
+	for (i = 0; i < VMEM_BOOT_UNITS - 1; i++)   /* each splits the tail: one unit each */
+		assert_int_equal(vmem_alloc_fixed(&vm, BASE + (uint64_t)(4 + 2 * i) * Q, Q, &r[i]), 0);
 	vmem_stats(&vm, &st);
 	assert_int_equal(st.free_regions, VMEM_BOOT_UNITS);
 	assert_int_equal(st.pool_units_free, 0);
 	snap_take(&vm, &before);
-	/* a cut inside a region needs a unit: refused cleanly */
-	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 100 * Q, Q, &r[i]), SVMM_ENOMEM);
+	/* a cut inside a region needs a unit */
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 100 * Q, Q, &extra), SVMM_ENOMEM);
 	assert_unchanged(&vm, &before);
 	{
-		struct vmem_constraint c = { .align = 128 * Q };
 		/* 2Q: only the tail fits, at an aligned start strictly inside it */
-		assert_int_equal(vmem_xalloc(&vm, 2 * Q, &c, &r[i], NULL), SVMM_ENOMEM);
+		struct vmem_constraint c = { .align = 128 * Q };
+		assert_int_equal(vmem_xalloc(&vm, 2 * Q, &c, &extra, NULL), SVMM_ENOMEM);
 		assert_unchanged(&vm, &before);
 	}
-	/* allocations that need no unit still work: from a region's start */
-	assert_int_equal(vmem_alloc(&vm, Q, &r[i], NULL), 0);
-	vmem_stats(&vm, &st);
-	assert_int_equal(st.free_regions, VMEM_BOOT_UNITS - 1);
-	for (int j = 0; j <= i; j++)
-		assert_int_equal(vmem_free(&vm, r[j].addr, 0, NULL), 0);
+	/* B has allocated neighbours on both sides: its free would be a new region */
+	assert_int_equal(vmem_free(&vm, abc[1].addr, 0, NULL), SVMM_ENOMEM);
+	assert_unchanged(&vm, &before);
+	/* so would a span apart from everything */
+	assert_int_equal(vmem_add(&vm, BASE + 1024 * Q, Q), SVMM_ENOMEM);
+	assert_unchanged(&vm, &before);
 	check_ok(&vm);
+	/* what needs no unit still works: C merges with the hole after it, then B with C */
+	assert_int_equal(vmem_free(&vm, abc[2].addr, 0, NULL), 0);
+	assert_int_equal(vmem_free(&vm, abc[1].addr, 0, NULL), 0);
+	assert_int_equal(vmem_alloc(&vm, Q, &extra, NULL), 0);   /* an exact fit frees a unit */
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.pool_units_free, 1);
+	assert_int_equal(vmem_add(&vm, BASE + 1024 * Q, Q), 0);   /* which a span can use */
+	check_ok(&vm);
+	for (int j = 0; j < i; j++)   /* each merges with a free neighbour */
+		assert_int_equal(vmem_free(&vm, r[j].addr, 0, NULL), 0);
+	assert_int_equal(vmem_free(&vm, extra.addr, 0, NULL), 0);
+	assert_int_equal(vmem_free(&vm, abc[0].addr, 0, NULL), 0);
+	check_ok(&vm);
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.free_regions, 2);
 	assert_int_equal(vmem_destroy(&vm), 0);
 }
 
@@ -594,7 +614,7 @@ static void test_bootstrap_only(void **state)
 static void run_script(bool inject, uint64_t *enomem_seen)
 {
 	enum { N = 400 };
-	static struct vmem_region r[N], x[N];
+	static struct vmem_region r[N], x[N], y[N];
 	struct vmem_constraint c = { .align = 4 * Q, .phase = Q };
 	int err;
 
@@ -623,6 +643,17 @@ static void run_script(bool inject, uint64_t *enomem_seen)
 		STEP(vmem_free(&vm, r[i].addr, 0, NULL));
 	for (int i = 0; i < N / 4; i++)
 		STEP(vmem_free(&vm, x[i].addr, 0, NULL));
+	/* frees that touch no free region: every other quantum of an allocated block */
+	for (int i = 0; i < N / 4; i++)
+		STEP(vmem_alloc_fixed(&vm, BASE + (3000 + (uint64_t)i) * Q, Q, &y[i]));
+	for (int i = 1; i < N / 4 - 1; i += 2)
+		STEP(vmem_free(&vm, y[i].addr, Q, NULL));
+	/* spans apart from everything: each needs a unit */
+	for (int i = 0; i < N / 8; i++)
+		STEP(vmem_add(&vm, BASE + (8192 + 2 * (uint64_t)i) * Q, Q));
+	for (int i = 0; i < N / 4; i += 2)
+		STEP(vmem_free(&vm, y[i].addr, 0, NULL));
+	STEP(vmem_free(&vm, y[N / 4 - 1].addr, 0, NULL));
 #undef STEP
 	check_ok(&vm);
 	assert_int_equal(vmem_destroy(&vm), 0);
@@ -638,6 +669,8 @@ static void test_fault_injection(void **state)
 	run_script(false, &seen);
 	points = hostsim_alloc_points();
 	assert_true(points >= 3);   /* the script must need pages, or this proves nothing */
+	printf("test_vmem: fault injection over %llu page requests, each failed in turn\n",
+	       (unsigned long long)points);
 	for (uint64_t n = 1; n <= points; n++) {
 		uint64_t before_seen = seen;
 		hostsim_fail_after(n);

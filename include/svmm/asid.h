@@ -7,8 +7,8 @@
  * on arm64 and RISC-V:
  *
  *  - An address space remembers a context word: generation | asid. It is current when
- *    its generation equals the allocator's; a current context is used as it is, without
- *    taking the allocator's lock.
+ *    its generation equals the allocator's; a current context keeps its ASID (the
+ *    allocator's lock is still taken briefly, to record which hart runs it).
  *  - A stale context gets a fresh ASID from a bitmap of those used in this generation.
  *    ASIDs are never reused within a generation, so no flush is needed per allocation.
  *  - When the bitmap is full the allocator rolls over: generation + 1, bitmap cleared

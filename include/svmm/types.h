@@ -48,22 +48,27 @@ enum svmm_err {
 	SVMM_EOVERFLOW   = -5,  /* addr + size wraps around */
 	SVMM_EALIGN      = -6,  /* alignment not a power of two or below the quantum */
 	SVMM_ENOSPC      = -7,  /* no free range satisfies the request */
-	SVMM_EBUSY       = -8,  /* part of a fixed range is already taken */
+	SVMM_EBUSY       = -8,  /* in use: part of a fixed range is taken, or a frame still
+	                           has other references */
 	SVMM_ENOENT      = -9,  /* no allocation/mapping starts at that address */
 	SVMM_ESIZE       = -10, /* size given does not match the allocation */
 	SVMM_EDOUBLEFREE = -11, /* the range is already free */
 	SVMM_ELIVE       = -12, /* destroy while allocations are still live */
 	SVMM_ERANGE      = -13, /* outside the arena, RAM, window or mode's address range */
 	SVMM_ENONCANON   = -14, /* virtual address is not canonical in this paging mode */
-	SVMM_EPERM       = -15, /* permission combination refused (e.g. W without R) */
+	SVMM_EPERM       = -15, /* permission refused: a bad combination (W without R, W+X
+	                           for users, G in a user table) or an access
+	                           the region does not allow */
 	SVMM_EEXIST      = -16, /* something is already mapped/registered there */
-	SVMM_EOVERLAP    = -17, /* ranges given at init overlap */
+	SVMM_EOVERLAP    = -17, /* ranges overlap (RAM ranges at init, a span added over
+	                           an existing span) */
 	SVMM_EORDER      = -18, /* order out of range or not the block's order */
 	SVMM_ERESERVED   = -19, /* the frame is reserved (firmware, image, ...) */
 	SVMM_ENOTALLOC   = -20, /* the frame or region is not allocated */
 	SVMM_EREFCNT     = -21, /* reference count would underflow or overflow */
 	SVMM_EHALVES     = -22, /* range crosses the user/kernel boundary */
-	SVMM_EFAULT      = -23, /* an access the region does not permit */
+	SVMM_EFAULT      = -23, /* bad address: no region or mapping holds it (a page
+	                           fault the caller must report) */
 	SVMM_EMODE       = -24, /* paging mode unknown or unsupported */
 	SVMM_ESTACK      = -25, /* a fault in the stack's guard gap: stack overflow */
 	SVMM_ERR_MIN     = -25

@@ -115,15 +115,18 @@ int vmem_init(struct vmem *vm, vm_t base, uint64_t size, uint64_t quantum,
 /*
  * Add the span [base, base + size). It must not overlap any span of the arena
  * (SVMM_EOVERLAP). A span that abuts another merges with its free neighbour: the arena
- * does not remember span boundaries (docs/vmem.md, decision 2).
+ * does not remember span boundaries (docs/vmem.md, decision 2). Size and alignment are
+ * checked as for vmem_init (SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW); a span
+ * touching no free region needs a pool unit (SVMM_ENOMEM if none can be had).
  */
 int vmem_add(struct vmem *vm, vm_t base, uint64_t size);
 
 /*
- * Allocate size bytes (a non-zero multiple of the quantum) by best fit: the smallest free
- * region that holds size, the lowest-addressed one among equals, and the lowest
- * addresses within it. Fills r and *addrp (addrp may be NULL). SVMM_ENOSPC if no free
- * region is large enough.
+ * Allocate size bytes by best fit: the smallest free region that holds size, the
+ * lowest-addressed one among equals, and the lowest addresses within it. Fills r (the
+ * caller's, owned by the arena until vmem_free) and *addrp (addrp may be NULL).
+ * SVMM_EZEROSIZE for size 0, SVMM_EUNALIGNED if size is not a multiple of the quantum,
+ * SVMM_ENOSPC if no free region is large enough. Never needs a pool unit.
  */
 int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, vm_t *addrp);
 
@@ -131,14 +134,17 @@ int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, vm_t *addr
  * Allocate under constraints (c may be NULL: same as vmem_alloc). Never fails while a
  * free range satisfying every constraint exists. Usually the smallest fitting region is
  * chosen, but a request whose alignment is large next to its size may take a region up
- * to size + align bigger instead of searching further (docs/vmem.md).
+ * to size + align bigger instead of searching further (docs/vmem.md). Malformed
+ * constraints: SVMM_EALIGN, SVMM_EUNALIGNED or SVMM_EINVAL (docs/vmem.md, decision 6);
+ * a cut strictly inside a region needs a pool unit (SVMM_ENOMEM).
  */
 int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
 		struct vmem_region *r, vm_t *addrp);
 
 /*
  * Allocate exactly [addr, addr + size). SVMM_EBUSY if part of it is allocated,
- * SVMM_ERANGE if part of it lies outside every span.
+ * SVMM_ERANGE if part of it lies outside every span; argument errors as for vmem_add;
+ * SVMM_ENOMEM if a cut strictly inside a free region finds no pool unit.
  */
 int vmem_alloc_fixed(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_region *r);
 
@@ -146,7 +152,9 @@ int vmem_alloc_fixed(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_regi
  * Free the allocation that starts at addr. size must be its size, or 0 for "whatever
  * was allocated there". If rp is not NULL, *rp gets the caller's region back, so it
  * can free the structure that embeds it. SVMM_ENOENT: no allocation starts at addr;
- * SVMM_EDOUBLEFREE: addr lies in a free region; SVMM_ESIZE: wrong size.
+ * SVMM_EDOUBLEFREE: addr lies in a free region; SVMM_ESIZE: wrong size;
+ * SVMM_EUNALIGNED: addr or size not a multiple of the quantum; SVMM_ENOMEM: the range
+ * touches no free region and no pool unit can be had.
  */
 int vmem_free(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_region **rp);
 
