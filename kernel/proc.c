@@ -240,6 +240,19 @@ static void proc_kill(struct proc *p, struct trapframe *tf, const char *why)
 	COUNT(kills);
 	p->kill_cause = tf->scause;
 	p->kill_addr = tf->stval;
+	/* A fault kills the whole process: the other threads follow at their next trap
+	   (the timer brings one within a time slice). */
+	__atomic_store_n(&p->owner->doomed, true, __ATOMIC_RELEASE);
+	proc_exit(p, -1);
+}
+
+/* A thread whose process was killed by another thread's fault. */
+static void proc_kill_sibling(struct proc *p)
+{
+	kprintf("pid %d (%s %ld) killed: another thread of its process was killed\n", p->pid,
+		p->name, p->arg);
+	p->killed = true;
+	COUNT(kills);
 	proc_exit(p, -1);
 }
 
@@ -408,6 +421,8 @@ static long sys_thread(struct proc *p, vm_t entry, vm_t stack, uint64_t arg)
 {
 	if (entry >= user_va_end || stack > user_va_end || stack < SVMM_NULL_GUARD)
 		return SVMM_ERANGE;
+	if (__atomic_load_n(&p->owner->doomed, __ATOMIC_ACQUIRE))
+		return SVMM_EPERM;          /* the process is being killed */
 	if (stack & 15)
 		return SVMM_EUNALIGNED;
 	struct proc *t = NULL;
@@ -503,6 +518,16 @@ static __attribute__((noinline)) struct trapframe *user_trap_slow(struct proc *p
 								    struct trapframe *tf)
 {
 	uint64_t c = tf->scause;
+	if (__builtin_expect(__atomic_load_n(&p->owner->doomed, __ATOMIC_ACQUIRE), 0)) {
+		if ((c & SCAUSE_INTR) && (c & ~SCAUSE_INTR) == IRQ_S_SOFT) {
+			sip_clear(SIP_SSIP);
+			smp_service();
+		}
+		if ((c & SCAUSE_INTR) && (c & ~SCAUSE_INTR) == IRQ_S_TIMER)
+			arm_timer();
+		proc_kill_sibling(p);
+		return &schedule(mycpu(), p)->tf;
+	}
 	if (c & SCAUSE_INTR) {
 		if ((c & ~SCAUSE_INTR) == IRQ_S_SOFT) {
 			/* A shootdown: flush, answer, and go on with the same process. */

@@ -43,6 +43,7 @@ struct proc {
 	struct proc *owner;
 	uint32_t as_users;
 	bool is_thread;
+	bool doomed;                /* in the owner: a thread was killed, the rest follow */
 	struct aspace as_own;
 };
 

@@ -44,6 +44,7 @@ static struct utest utests[] = {
 	  "write to a kernel address", NULL },
 	{ "bad", 10, true, EXC_INST_PAGE_FAULT, false, 0, "jump to a non-canonical address", NULL },
 	{ "bad", 11, true, EXC_INST_PAGE_FAULT, false, 0, "execute a read-only page", NULL },
+	{ "bad", 12, true, EXC_LOAD_PAGE_FAULT, true, 0, "NULL in one thread of two", NULL },
 	{ "hostile", 0, false, 0, false, 0, "system calls with kernel pointers", NULL },
 	{ "hostile", 1, false, 0, false, 0, "zero, unaligned, huge sizes, overflow", NULL },
 	{ "hostile", 2, false, 0, false, 0, "fixed maps over null guard, stack, text", NULL },
@@ -114,15 +115,23 @@ static void user_tests_done(void)
 		ktest_check(ok, t->what, __FILE__, __LINE__);
 		proc_reap(p);
 	}
-	/* The stress test's threads. */
-	unsigned threads = 0;
+	/* The threads: the stress test's three exit cleanly; bad 12's spinning thread
+	   must have been killed with its process. */
+	unsigned threads = 0, doomed = 0;
 	for (unsigned i = 0; i < NPROC; i++)
 		if (procs[i].state == PROC_ZOMBIE) {
-			threads += procs[i].is_thread;
-			KCHECK(procs[i].is_thread && !procs[i].killed && procs[i].exit_code == 0);
-			proc_reap(&procs[i]);
+			struct proc *t = &procs[i];
+			threads += t->is_thread;
+			if (t->owner->arg == 12 && strcmp(t->owner->name, "bad") == 0) {
+				doomed++;
+				KCHECK(t->is_thread && t->killed);
+			} else {
+				KCHECK(t->is_thread && !t->killed && t->exit_code == 0);
+			}
+			proc_reap(t);
 		}
-	KCHECK_EQ(threads, 3);
+	KCHECK_EQ(threads, 4);
+	KCHECK_EQ(doomed, 1);
 	for (unsigned i = 0; i < ncpu; i++)
 		kprintf("hart %lu: %lu entries to U-mode from idle, %lu switches, %lu shootdowns sent, "
 			"%lu idle loops\n", (unsigned long)cpus[i].hartid,

@@ -16,6 +16,12 @@ static long recurse(long n)
 	return recurse(n + 1) + pad[0];
 }
 
+static void spin_forever(long arg)
+{
+	for (volatile long i = arg;; i++)
+		;
+}
+
 long main(long arg)
 {
 	uintptr_t a = 0;
@@ -56,6 +62,12 @@ long main(long arg)
 	case 10:  /* jump to an address that is not canonical in any mode */
 		((void (*)(void))0x4000000000000000ul)();
 		break;
+	case 12:  /* a fault in one thread kills its siblings too */
+		mmap(0, 16 * PAGE, PROT_READ | PROT_WRITE, 0, &a);
+		thread(spin_forever, a + 16 * PAGE, 0);
+		for (int i = 0; i < 4; i++)
+			yield(0);
+		return *(volatile long *)0;
 	case 11:  /* execute a page mapped read-only, never executable */
 		mmap(0, PAGE, PROT_READ, 0, &a);
 		((void (*)(void))a)();
