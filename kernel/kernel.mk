@@ -92,3 +92,14 @@ gdb: deps deps-qemu kernel
 	@tools/setup.sh extra
 	tools/qemu-gdb.sh $(KB)/kernel.elf $(KARGS)
 bench: bench-kernel
+
+# The trace tool end to end: boot with svmm.vmtrace=1, keep the kernel arena's "vmt"
+# lines, and replay them on the host (tools/vmem-trace checks every recorded result, a
+# reference model and vmem_check, and the final state checkpoint).
+CHECK_EXTRA += check-vmtrace
+check-vmtrace: deps deps-qemu kernel $(B)/tools/vmem-trace
+	@QEMU_MEM=1G timeout 60 tools/qemu-run.sh $(KB)/kernel.elf svmm.mode=sv39 svmm.vmtrace=1 \
+		</dev/null 2>&1 | tr -d '\r' | grep '^vmt ' > $(KB)/vmtrace.txt || true
+	@n=$$(wc -l < $(KB)/vmtrace.txt); if [ "$$n" -lt 3 ]; then \
+		echo "check-vmtrace: the kernel printed no trace ($$n lines)"; exit 1; fi
+	@$(B)/tools/vmem-trace $(KB)/vmtrace.txt
