@@ -11,8 +11,11 @@ KB := $(B)/kernel
 K_CC := $(RV_GCC)
 K_OBJCOPY := riscv64-unknown-elf-objcopy
 K_ARCH := -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany -mno-relax -fno-pic
-K_CFLAGS := $(STD) $(WARN) -O2 -g -ffreestanding -nostdinc \
-	-isystem $(shell $(RV_GCC) -print-file-name=include) $(INC) -Ikernel \
+# Deferred (=), not immediate: on a fresh machine the cross compiler is installed by
+# the deps prerequisite of the same make run that parsed this file.
+K_RV_INC = $(shell $(RV_GCC) -print-file-name=include)
+K_CFLAGS = $(STD) $(WARN) -O2 -g -ffreestanding -nostdinc \
+	-isystem $(K_RV_INC) $(INC) -Ikernel \
 	$(K_ARCH) -Iuser -fno-stack-protector -fno-common \
 	-fno-tree-loop-distribute-patterns
 K_ASFLAGS := $(K_ARCH) -Ikernel -g
@@ -27,8 +30,8 @@ K_OBJS := $(patsubst kernel/%.c,$(KB)/%.o,$(K_SRC_C)) \
 K_HDRS := $(wildcard kernel/*.h include/svmm/*.h)
 
 # User programs: user/NAME.c + the tiny libc, linked at USER_TEXT_BASE, embedded.
-U_CFLAGS := $(STD) $(WARN) -O2 -g -ffreestanding -nostdinc \
-	-isystem $(shell $(RV_GCC) -print-file-name=include) -Iuser $(INC) \
+U_CFLAGS = $(STD) $(WARN) -O2 -g -ffreestanding -nostdinc \
+	-isystem $(K_RV_INC) -Iuser $(INC) \
 	$(K_ARCH) -fno-stack-protector -fno-common -fno-tree-loop-distribute-patterns
 U_LIB_C := $(sort $(wildcard user/lib/*.c))
 U_LIB_S := $(sort $(wildcard user/lib/*.S))
