@@ -10,6 +10,8 @@
  * Times are CLOCK_MONOTONIC as BENCHMARKS.md says. On a shared, overloaded machine the
  * wall clock also counts time this process spent waiting for a core; SVMM_BENCH_CPUTIME=1
  * measures the thread's CPU time instead, and every line says which clock it used.
+ * SVMM_BENCH_N=n (diagnostic) runs only the configurations with n live allocations, for
+ * profiling one of them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@
 
 static bool use_huge = true;
 static bool use_cputime;
+static uint64_t only_n;   /* SVMM_BENCH_N: 0 = every configuration */
 
 static uint64_t now_ns(void)
 {
@@ -179,6 +182,8 @@ static void config(const char *workload, uint64_t n, unsigned arena_log2, bool a
 	double ns[BENCH_RUNS];
 	struct result r = { 0 };
 
+	if (only_n != 0 && n != only_n)
+		return;
 	for (int i = 0; i < BENCH_RUNS; i++) {
 		r = run(n, arena_log2, aligned);   /* same seed: every run is identical but for time */
 		ns[i] = r.ns_per_pair;
@@ -201,6 +206,8 @@ int main(int argc, char **argv)
 
 	use_huge = getenv("SVMM_BENCH_NOHUGE") == NULL;
 	use_cputime = getenv("SVMM_BENCH_CPUTIME") != NULL;
+	if (getenv("SVMM_BENCH_N") != NULL)
+		only_n = strtoull(getenv("SVMM_BENCH_N"), NULL, 0);
 	slab = bench_map(SLAB_BYTES);
 	if (slab == NULL)
 		return 1;

@@ -99,7 +99,7 @@ int layout_init(struct svmm_layout *l, enum svmm_mode mode, uint64_t dmap_limit)
 
 bool layout_canonical(const struct svmm_layout *l, vm_t va)
 {
-	return va < l->user_end || va >= l->kernel_base;
+	return svmm_canonical(l->mode, va);
 }
 
 enum layout_area layout_area_of(const struct svmm_layout *l, vm_t va)

@@ -450,6 +450,12 @@ struct release_plan {
 	struct vmem_fnode *prev, *next;   /* address nodes of free neighbours that touch */
 	struct rb_path path;
 	struct rb_path *size_path;   /* for (size, addr) in the size tree, or NULL */
+	/*
+	 * When exactly one neighbour merges: the path to its size node, if the caller
+	 * already found it (nb_sz names the node the path ends at), else nb_sz is NULL.
+	 */
+	struct vmem_fnode *nb_sz;
+	struct rb_path *nb_path;
 };
 
 /* Complete a plan whose path and neighbours (from ad_neighbours) are already known. */
@@ -459,6 +465,7 @@ static uint64_t release_plan_with(struct release_plan *pl, vm_t addr, uint64_t s
 	pl->addr = addr;
 	pl->size = size;
 	pl->size_path = NULL;
+	pl->nb_sz = NULL;
 	pl->prev = (prev && prev->key + ad_size(prev) == addr) ? prev : NULL;
 	pl->next = (next && addr + size == next->key) ? next : NULL;
 	return (pl->prev || pl->next) ? 0 : 1;   /* units needed */
@@ -493,9 +500,13 @@ static void release_commit(struct vmem *vm, struct release_plan *pl)
 	}
 	if (pl->prev != NULL) {
 		struct vmem_fnode *sz = pl->prev->pair;
+		struct rb_path *sp = &p;
 
-		sz_path(vm, sz, &p);
-		sz_rekey(vm, sz, &p, sz->key + pl->size);
+		if (pl->nb_sz == sz && pl->next == NULL)
+			sp = pl->nb_path;
+		else
+			sz_path(vm, sz, &p);
+		sz_rekey(vm, sz, sp, sz->key + pl->size);
 	} else {
 		/*
 		 * Growing downwards: no free region lies between addr and next, so the
@@ -503,10 +514,14 @@ static void release_commit(struct vmem *vm, struct release_plan *pl)
 		 * address, before the change.
 		 */
 		struct vmem_fnode *sz = pl->next->pair;
+		struct rb_path *sp = &p;
 
-		sz_path(vm, sz, &p);
+		if (pl->nb_sz == sz)
+			sp = pl->nb_path;
+		else
+			sz_path(vm, sz, &p);
 		pl->next->key = pl->addr;
-		sz_rekey(vm, sz, &p, sz->key + pl->size);
+		sz_rekey(vm, sz, sp, sz->key + pl->size);
 	}
 }
 
@@ -558,24 +573,48 @@ static struct vmem_region *used_floor(struct vmem *vm, vm_t addr)
  * (size, addr) would go in the size tree, which is where the freed range goes when it
  * merges with nothing. The searches are independent, so they run interleaved: their
  * cache misses overlap instead of adding up.
+ *
+ * The address search is the shortest (there are fewer free regions than allocated
+ * ones, and its nodes are denser in cache), so it usually ends while the used-tree
+ * search still waits on memory. If by then exactly one free neighbour is seen to touch
+ * the freed range, the freed range will merge into it, sp is not needed, and the
+ * search in the size tree turns to that neighbour's size node: *nb_sz gets the node and
+ * np the path to it (as sz_path would find), otherwise *nb_sz is NULL. Without the
+ * caller's size only a touching predecessor can be recognised this early.
  */
 static struct vmem_region *free_search(struct vmem *vm, vm_t addr, uint64_t size,
 				       struct rb_path *up, struct rb_path *fp,
 				       struct rb_path *sp, struct vmem_fnode **prev,
-				       struct vmem_fnode **next)
+				       struct vmem_fnode **next, struct rb_path *np,
+				       struct vmem_fnode **nb_sz)
 {
 	struct rb_node *u = vm->used_tree.rb_node, *f = vm->addr_tree.rb_node;
-	struct rb_node *t = size != 0 ? vm->size_tree.rb_node : NULL;
+	struct rb_node *t = size != 0 ? vm->size_tree.rb_node : NULL, *m = NULL;
 	struct vmem_region *found = NULL;
-	struct vmem_fnode *pv = NULL, *nx = NULL;
-	unsigned ui = 0, fi = 0, ti = 0;
+	struct vmem_fnode *pv = NULL, *nx = NULL, *target = NULL;
+	uint64_t ts = 0, ta = 0;
+	unsigned ui = 0, fi = 0, ti = 0, mi = 0;
 
-	while (u != NULL || f != NULL || t != NULL) {
+	while (u != NULL || f != NULL || t != NULL || m != NULL) {
 		if (t != NULL) {
 			unsigned d = !sz_before(size, addr, t);
 
 			ti = path_put(sp, ti, t, d);
 			t = rb_child(t, d);
+		}
+		if (m != NULL) {
+			unsigned d;
+
+			if (m == &target->rb) {
+				mi = path_put(np, mi, m, RB_LEFT);
+				m = NULL;
+			} else {
+				d = !sz_before(ts, ta, m);
+				mi = path_put(np, mi, m, d);
+				m = rb_child(m, d);
+				if (m == NULL)
+					port_panic("vmem: free region missing from the size tree");
+			}
 		}
 		if (u != NULL) {
 			struct vmem_region *r = REGION(u);
@@ -597,13 +636,27 @@ static struct vmem_region *free_search(struct vmem *vm, vm_t addr, uint64_t size
 			pv = d ? a : pv;
 			fi = path_put(fp, fi, f, d);
 			f = rb_child(f, d);
+			if (f == NULL && u != NULL) {
+				bool pt = pv != NULL && pv->key + ad_size(pv) == addr;
+				bool nt = size != 0 && nx != NULL && addr + size == nx->key;
+
+				if (pt != nt) {
+					target = (pt ? pv : nx)->pair;
+					ts = target->key;
+					ta = sz_addr(target);
+					m = vm->size_tree.rb_node;
+					t = NULL;   /* the freed range merges: sp is not needed */
+				}
+			}
 		}
 	}
 	up->depth = ui;
 	fp->depth = fi;
 	sp->depth = ti;
+	np->depth = mi;
 	*prev = pv;
 	*next = nx;
+	*nb_sz = target;
 	return found;
 }
 
@@ -1034,16 +1087,16 @@ int vmem_alloc_fixed(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_regi
 
 int vmem_free(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_region **rp)
 {
-	struct rb_path up, sp;
+	struct rb_path up, sp, np;
 	struct release_plan pl;
 	struct vmem_region *r;
-	struct vmem_fnode *prev, *next;
+	struct vmem_fnode *prev, *next, *nb_sz;
 	int err = 0;
 
 	if (!SVMM_IS_ALIGNED(addr, vm->quantum) || !SVMM_IS_ALIGNED(size, vm->quantum))
 		return SVMM_EUNALIGNED;
 	port_lock(&vm->lock);
-	r = free_search(vm, addr, size, &up, &pl.path, &sp, &prev, &next);
+	r = free_search(vm, addr, size, &up, &pl.path, &sp, &prev, &next, &np, &nb_sz);
 	if (r == NULL) {
 		/* prev is the free region at or below addr, if any */
 		err = (prev != NULL && addr - prev->key < ad_size(prev)) ? SVMM_EDOUBLEFREE
@@ -1054,6 +1107,8 @@ int vmem_free(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_region **rp
 		err = pool_reserve(vm, release_plan_with(&pl, addr, r->size, prev, next));
 		if (size != 0)
 			pl.size_path = &sp;   /* used only if nothing merges */
+		pl.nb_sz = nb_sz;
+		pl.nb_path = &np;
 		if (!err) {
 			rb_erase(&vm->used_tree, &up);
 			vm->nused--;

@@ -70,6 +70,7 @@ struct boot_info {
 	enum svmm_mode mode_req;   /* svmm.mode= or 0 */
 	bool bench;                /* svmm.bench=1: run the benchmarks */
 	bool bench_timed;          /* svmm.bench=2: only the timed SMP fault runs */
+	bool vmtrace;              /* svmm.vmtrace=1: print the kernel arena's vmem trace */
 };
 extern struct boot_info boot;
 

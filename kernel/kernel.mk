@@ -11,8 +11,11 @@ KB := $(B)/kernel
 K_CC := $(RV_GCC)
 K_OBJCOPY := riscv64-unknown-elf-objcopy
 K_ARCH := -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany -mno-relax -fno-pic
-K_CFLAGS := $(STD) $(WARN) -O2 -g -ffreestanding -nostdinc \
-	-isystem $(shell $(RV_GCC) -print-file-name=include) $(INC) -Ikernel \
+# Deferred (=), not immediate: on a fresh machine the cross compiler is installed by
+# the deps prerequisite of the same make run that parsed this file.
+K_RV_INC = $(shell $(RV_GCC) -print-file-name=include)
+K_CFLAGS = $(STD) $(WARN) -O2 -g -ffreestanding -nostdinc \
+	-isystem $(K_RV_INC) $(INC) -Ikernel \
 	$(K_ARCH) -Iuser -fno-stack-protector -fno-common \
 	-fno-tree-loop-distribute-patterns
 K_ASFLAGS := $(K_ARCH) -Ikernel -g
@@ -27,8 +30,8 @@ K_OBJS := $(patsubst kernel/%.c,$(KB)/%.o,$(K_SRC_C)) \
 K_HDRS := $(wildcard kernel/*.h include/svmm/*.h)
 
 # User programs: user/NAME.c + the tiny libc, linked at USER_TEXT_BASE, embedded.
-U_CFLAGS := $(STD) $(WARN) -O2 -g -ffreestanding -nostdinc \
-	-isystem $(shell $(RV_GCC) -print-file-name=include) -Iuser $(INC) \
+U_CFLAGS = $(STD) $(WARN) -O2 -g -ffreestanding -nostdinc \
+	-isystem $(K_RV_INC) -Iuser $(INC) \
 	$(K_ARCH) -fno-stack-protector -fno-common -fno-tree-loop-distribute-patterns
 U_LIB_C := $(sort $(wildcard user/lib/*.c))
 U_LIB_S := $(sort $(wildcard user/lib/*.S))
@@ -92,3 +95,14 @@ gdb: deps deps-qemu kernel
 	@tools/setup.sh extra
 	tools/qemu-gdb.sh $(KB)/kernel.elf $(KARGS)
 bench: bench-kernel
+
+# The trace tool end to end: boot with svmm.vmtrace=1, keep the kernel arena's "vmt"
+# lines, and replay them on the host (tools/vmem-trace checks every recorded result, a
+# reference model and vmem_check, and the final state checkpoint).
+CHECK_EXTRA += check-vmtrace
+check-vmtrace: deps deps-qemu kernel $(B)/tools/vmem-trace
+	@QEMU_MEM=1G timeout 60 tools/qemu-run.sh $(KB)/kernel.elf svmm.mode=sv39 svmm.vmtrace=1 \
+		</dev/null 2>&1 | tr -d '\r' | grep '^vmt ' > $(KB)/vmtrace.txt || true
+	@n=$$(wc -l < $(KB)/vmtrace.txt); if [ "$$n" -lt 3 ]; then \
+		echo "check-vmtrace: the kernel printed no trace ($$n lines)"; exit 1; fi
+	@$(B)/tools/vmem-trace $(KB)/vmtrace.txt

@@ -29,7 +29,10 @@ static const char *mode_name(enum svmm_mode m)
 	return m == SVMM_SV39 ? "sv39" : m == SVMM_SV48 ? "sv48" : m == SVMM_SV57 ? "sv57" : "?";
 }
 
-/* Options: svmm.mode=sv39|sv48|sv57, svmm.dmap_limit=SIZE, svmm.bench=1|2. */
+/*
+ * Options: svmm.mode=sv39|sv48|sv57, svmm.dmap_limit=SIZE, svmm.bench=1|2, svmm.vmtrace=1
+ * (print every kernel-arena vmem operation as a docs/trace.md line).
+ */
 static void parse_cmdline(void)
 {
 	char v[32];
@@ -48,6 +51,8 @@ static void parse_cmdline(void)
 		    !SVMM_IS_ALIGNED(boot.dmap_limit, SVMM_PAGE_SIZE))
 			panic("svmm.dmap_limit=%s: expected a page-aligned size such as 256M", v);
 	}
+	if (cmdline_get(boot.bootargs, "svmm.vmtrace", v, sizeof v))
+		boot.vmtrace = strcmp(v, "0") != 0;
 	if (cmdline_get(boot.bootargs, "svmm.bench", v, sizeof v)) {
 		boot.bench = strcmp(v, "0") != 0;
 		boot.bench_timed = strcmp(v, "2") == 0;
@@ -150,6 +155,7 @@ _Noreturn void kmain(uint64_t hartid, pm_t dtb_pa, unsigned mode)
 
 _Noreturn void selftest_finish(void)
 {
+	vm_trace_state();
 	kprintf("%u passed, %u failed\n", ktests.passed, ktests.failed);
 	sbi_shutdown(ktests.failed ? 1 : 0);
 }

@@ -11,6 +11,8 @@
  */
 #include "vm.h"
 
+#include <svmm/vmem_trace.h>
+
 #include "early.h"
 #include "fdt.h"
 #include "cpu.h"
@@ -55,6 +57,23 @@ static void karena_page_free(void *ctx, void *page)
 static const struct vmem_page_source karena_src = {
 	karena_page_alloc, karena_page_free, NULL
 };
+
+/*
+ * The kernel arena's trace (svmm.vmtrace=1): every operation as one "vmt" line on the
+ * console, so that a boot can be replayed on the host with tools/vmem-trace.
+ */
+static struct vmem_trace karena_trace;
+
+static void trace_line(void *ctx, const char *line)
+{
+	(void)ctx;
+	kprintf("%s\n", line);
+}
+
+void vm_trace_state(void)
+{
+	vmem_trace_state(&karena_trace, &karena);
+}
 
 static void map_or_panic(vm_t va, pm_t pa, uint64_t size, unsigned flags, const char *what)
 {
@@ -134,8 +153,9 @@ void vm_init(void)
 
 	/* The kernel arena: slot 511 below the fixmap, with a guard page between. */
 	vm_t kio = svmm_kio_base(mode);
-	err = vmem_init(&karena, kio, SVMM_FIXMAP_BASE - SVMM_PAGE_SIZE - kio, SVMM_PAGE_SIZE,
-			&karena_src);
+	vmem_trace_open(&karena_trace, "karena", boot.vmtrace ? trace_line : NULL, NULL);
+	err = vmem_trace_init(&karena_trace, &karena, kio,
+			      SVMM_FIXMAP_BASE - SVMM_PAGE_SIZE - kio, SVMM_PAGE_SIZE, &karena_src);
 	if (err)
 		panic("vmem_init(kernel arena): %s", svmm_strerror(err));
 
@@ -176,12 +196,12 @@ int ioremap(pm_t pa, uint64_t size, vm_t *va)
 		c.phase = base & (c.align - 1);
 	}
 	vm_t v;
-	int err = vmem_xalloc(&karena, len, &c, &io_regions[i], &v);
+	int err = vmem_trace_xalloc(&karena_trace, &karena, len, &c, &io_regions[i], &v);
 	if (err)
 		return err;
 	err = pt_map(&kpt, v, base, len, PT_R | PT_W | PT_G);
 	if (err) {
-		vmem_free(&karena, v, len, NULL);
+		vmem_trace_free(&karena_trace, &karena, v, len, NULL);
 		return err;
 	}
 	io_used[i] = true;
@@ -199,7 +219,7 @@ int iounmap(vm_t va)
 	int err = pt_unmap(&kpt, base, len, 0);
 	if (err)
 		return err;
-	err = vmem_free(&karena, base, len, NULL);
+	err = vmem_trace_free(&karena_trace, &karena, base, len, NULL);
 	if (err)
 		panic("iounmap(%p): %s", (void *)va, svmm_strerror(err));
 	io_used[r - io_regions] = false;
@@ -296,7 +316,8 @@ int kstack_alloc(uint64_t size, vm_t *top)
 	if (slot == ~0u)
 		return SVMM_ENOSPC;
 	vm_t v;
-	int err = vmem_alloc(&karena, size + SVMM_PAGE_SIZE, &regions[slot], &v);
+	int err = vmem_trace_alloc(&karena_trace, &karena, size + SVMM_PAGE_SIZE,
+				   &regions[slot], &v);
 	if (err)
 		return err;
 	for (uint64_t o = 0; o < size; o += SVMM_PAGE_SIZE) {

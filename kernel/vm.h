@@ -26,6 +26,9 @@ void vm_init(void);
 /* Print the layout table and what the kernel half maps, per page size. */
 void vm_print_layout(void);
 
+/* With svmm.vmtrace=1: record the kernel arena's statistics as a trace checkpoint. */
+void vm_trace_state(void);
+
 /*
  * Map device registers [pa, pa + size) into the kernel arena, uncached where the
  * hardware offers it. Returns 0 and the address in *va, or an svmm error code.

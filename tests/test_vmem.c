@@ -186,6 +186,65 @@ static void test_alloc_free_merge(void **state)
 	assert_int_equal(vmem_destroy(&vm), 0);
 }
 
+/*
+ * vmem_free given the size finds a merging neighbour's place in the size tree during
+ * its first search when exactly one neighbour touches. Exercise each case (predecessor
+ * only, successor only, both, neither) in a tree deep enough for the searches to end at
+ * different times, with sizes that make the grown region sometimes keep and sometimes
+ * change its place in the size tree.
+ */
+#define MERGE_BLOCKS 600
+static void test_free_merge_cases(void **state)
+{
+	(void)state;
+	static struct vmem_region r[MERGE_BLOCKS];
+	struct vmem_stats st;
+	uint64_t total = 0, nfree;
+
+	for (int i = 0; i < MERGE_BLOCKS; i++)
+		total += (1 + (uint64_t)(i * 7) % 13) * Q;
+	assert_int_equal(vmem_init(&vm, BASE, total, Q, &src), 0);
+	for (int i = 0; i < MERGE_BLOCKS; i++)
+		assert_int_equal(vmem_alloc(&vm, (1 + (uint64_t)(i * 7) % 13) * Q, &r[i], NULL), 0);
+	/* holes at every third block: they merge with nothing */
+	for (int i = 0; i < MERGE_BLOCKS; i += 3)
+		assert_int_equal(vmem_free(&vm, r[i].addr, r[i].size, NULL), 0);
+	check_ok(&vm);
+	vmem_stats(&vm, &st);
+	nfree = st.free_regions;
+	assert_int_equal(nfree, MERGE_BLOCKS / 3);
+	/* block 3k+1 touches the hole below it only; block 3k+2 the hole above it only */
+	for (int i = 0; i + 3 < MERGE_BLOCKS; i += 3) {
+		int j = (i / 3) % 2 ? i + 2 : i + 1;
+
+		assert_int_equal(vmem_free(&vm, r[j].addr, r[j].size, NULL), 0);
+		assert_int_equal(vmem_check(&vm), 0);
+	}
+	check_ok(&vm);
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.free_regions, nfree);   /* every free merged into one region */
+	/*
+	 * The rest touch free space on both sides, except the last two. Without the size,
+	 * only the predecessor is recognised early, and the successor must still merge.
+	 */
+	for (int i = 0; i + 3 < MERGE_BLOCKS; i += 3) {
+		int j = (i / 3) % 2 ? i + 1 : i + 2;
+
+		assert_int_equal(vmem_free(&vm, r[j].addr, (i / 3) % 3 ? r[j].size : 0, NULL), 0);
+		assert_int_equal(vmem_check(&vm), 0);
+	}
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.free_regions, 1);
+	assert_int_equal(st.used_regions, 2);
+	assert_int_equal(vmem_free(&vm, r[MERGE_BLOCKS - 1].addr, r[MERGE_BLOCKS - 1].size, NULL), 0);
+	assert_int_equal(vmem_free(&vm, r[MERGE_BLOCKS - 2].addr, 0, NULL), 0);
+	check_ok(&vm);
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.free_regions, 1);
+	assert_int_equal(st.free_bytes, total);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
 /* Carve holes of the given sizes (in quanta), separated by one-quantum allocations. */
 static vm_t make_holes(const unsigned *sizes, int n, struct vmem_region *sep, struct vmem_region *hole)
 {
@@ -868,6 +927,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_init_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_free_merge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_free_merge_cases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_best_fit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_errors, setup, teardown),
