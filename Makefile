@@ -120,12 +120,17 @@ run-host: deps $(B)/tools/vmem-demo
 run: $(RUN_TARGET)
 
 # make check: everything, then one summary line "N passed, N failed".
+# Every stage that counts test cases (host tests, kernel boots, TSan tests) adds its
+# counts to $(B)/check-counts; the last line is their total.
 check: deps
 	@$(MAKE) --no-print-directory all
-	@tools/run-tests.sh $(TESTS)
+	@mkdir -p $(B) && : > $(B)/check-counts
+	@CHECK_COUNTS=$(CURDIR)/$(B)/check-counts tools/run-tests.sh $(TESTS)
 	@$(MAKE) --no-print-directory fuzz-smoke
-	@for t in $(CHECK_EXTRA); do $(MAKE) --no-print-directory $$t || exit 1; done
+	@for t in $(CHECK_EXTRA); do \
+	  CHECK_COUNTS=$(CURDIR)/$(B)/check-counts $(MAKE) --no-print-directory $$t || exit 1; done
 	@echo "check: all stages passed"
+	@awk '{p+=$$1; f+=$$2} END{printf "total: %d passed, %d failed\n", p, f}' $(B)/check-counts
 
 clean:
 	rm -rf $(B)

@@ -56,4 +56,5 @@ else
 	tf=$((tf + 1)); bad+=("negative")
 fi
 echo "kernel: $tp passed, $tf failed"
+if [ -n "${CHECK_COUNTS:-}" ]; then echo "$tp $tf" >> "$CHECK_COUNTS"; fi
 if [ ${#bad[@]} -gt 0 ]; then echo "kernel: failing runs: ${bad[*]} (logs in $logdir)"; exit 1; fi

@@ -14,6 +14,7 @@ for bin in "$@"; do
 	passed=$((passed + p)); failed=$((failed + f))
 	[ "$rc" -ne 0 ] && bad_bins+=("$bin")
 done
-echo "host tests: $passed passed, $failed failed"
+echo "tests: $passed passed, $failed failed"
+if [ -n "${CHECK_COUNTS:-}" ]; then echo "$passed $failed" >> "$CHECK_COUNTS"; fi
 if [ ${#bad_bins[@]} -gt 0 ]; then echo "failing: ${bad_bins[*]}"; exit 1; fi
 [ "$failed" -eq 0 ]
