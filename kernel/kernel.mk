@@ -82,7 +82,7 @@ CHECK_EXTRA += check-kernel
 BENCH_EXTRA += bench-kernel
 
 run-kernel: deps deps-qemu kernel
-	tools/qemu-run.sh $(KB)/kernel.elf $(KARGS)
+	QEMU_SMP=$${QEMU_SMP:-4} tools/qemu-run.sh $(KB)/kernel.elf $(KARGS)
 
 check-kernel: deps deps-qemu kernel
 	tools/qemu-check.sh $(KB)/kernel.elf
