@@ -8,6 +8,30 @@
 #include "cpu.h"
 #include "trapframe.h"
 
+/*
+ * Store or load the general registers at TF_REG(n)(base): x1 and x3..x31, that is
+ * every register but sp, whose trap-time value each path saves its own way. A load may
+ * skip one register (the base itself, loaded last by the caller) and may include sp.
+ */
+.macro SAVE_GPRS base
+	sd	x1, TF_REG(1)(\base)
+	.irp n, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+	sd	x\n, TF_REG(\n)(\base)
+	.endr
+.endm
+
+.macro LOAD_GPRS base, skip=0, with_sp=0
+	ld	x1, TF_REG(1)(\base)
+	.if \with_sp
+	ld	x2, TF_REG(2)(\base)
+	.endif
+	.irp n, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+	.if \n - \skip
+	ld	x\n, TF_REG(\n)(\base)
+	.endif
+	.endr
+.endm
+
 	.section .text.entry
 	.globl _start
 _start:
@@ -107,36 +131,7 @@ trap_vector:
 	/* From S-mode: put sp back and push a frame on the current kernel stack. */
 	csrrw	sp, sscratch, sp
 	addi	sp, sp, -TF_SIZE
-	sd	ra, TF_REG(1)(sp)
-	sd	gp, TF_REG(3)(sp)
-	sd	tp, TF_REG(4)(sp)
-	sd	t0, TF_REG(5)(sp)
-	sd	t1, TF_REG(6)(sp)
-	sd	t2, TF_REG(7)(sp)
-	sd	s0, TF_REG(8)(sp)
-	sd	s1, TF_REG(9)(sp)
-	sd	a0, TF_REG(10)(sp)
-	sd	a1, TF_REG(11)(sp)
-	sd	a2, TF_REG(12)(sp)
-	sd	a3, TF_REG(13)(sp)
-	sd	a4, TF_REG(14)(sp)
-	sd	a5, TF_REG(15)(sp)
-	sd	a6, TF_REG(16)(sp)
-	sd	a7, TF_REG(17)(sp)
-	sd	s2, TF_REG(18)(sp)
-	sd	s3, TF_REG(19)(sp)
-	sd	s4, TF_REG(20)(sp)
-	sd	s5, TF_REG(21)(sp)
-	sd	s6, TF_REG(22)(sp)
-	sd	s7, TF_REG(23)(sp)
-	sd	s8, TF_REG(24)(sp)
-	sd	s9, TF_REG(25)(sp)
-	sd	s10, TF_REG(26)(sp)
-	sd	s11, TF_REG(27)(sp)
-	sd	t3, TF_REG(28)(sp)
-	sd	t4, TF_REG(29)(sp)
-	sd	t5, TF_REG(30)(sp)
-	sd	t6, TF_REG(31)(sp)
+	SAVE_GPRS sp
 	addi	t0, sp, TF_SIZE
 	sd	t0, TF_REG(2)(sp)
 	csrr	t0, sepc
@@ -154,71 +149,13 @@ trap_vector:
 	csrw	sepc, t0
 	ld	t0, TF_SSTATUS(sp)
 	csrw	sstatus, t0
-	ld	ra, TF_REG(1)(sp)
-	ld	gp, TF_REG(3)(sp)
-	ld	tp, TF_REG(4)(sp)
-	ld	t0, TF_REG(5)(sp)
-	ld	t1, TF_REG(6)(sp)
-	ld	t2, TF_REG(7)(sp)
-	ld	s0, TF_REG(8)(sp)
-	ld	s1, TF_REG(9)(sp)
-	ld	a0, TF_REG(10)(sp)
-	ld	a1, TF_REG(11)(sp)
-	ld	a2, TF_REG(12)(sp)
-	ld	a3, TF_REG(13)(sp)
-	ld	a4, TF_REG(14)(sp)
-	ld	a5, TF_REG(15)(sp)
-	ld	a6, TF_REG(16)(sp)
-	ld	a7, TF_REG(17)(sp)
-	ld	s2, TF_REG(18)(sp)
-	ld	s3, TF_REG(19)(sp)
-	ld	s4, TF_REG(20)(sp)
-	ld	s5, TF_REG(21)(sp)
-	ld	s6, TF_REG(22)(sp)
-	ld	s7, TF_REG(23)(sp)
-	ld	s8, TF_REG(24)(sp)
-	ld	s9, TF_REG(25)(sp)
-	ld	s10, TF_REG(26)(sp)
-	ld	s11, TF_REG(27)(sp)
-	ld	t3, TF_REG(28)(sp)
-	ld	t4, TF_REG(29)(sp)
-	ld	t5, TF_REG(30)(sp)
-	ld	t6, TF_REG(31)(sp)
+	LOAD_GPRS sp
 	addi	sp, sp, TF_SIZE
 	sret
 
 from_user:
 	/* sp = this process's trapframe, sscratch = user sp. */
-	sd	ra, TF_REG(1)(sp)
-	sd	gp, TF_REG(3)(sp)
-	sd	tp, TF_REG(4)(sp)
-	sd	t0, TF_REG(5)(sp)
-	sd	t1, TF_REG(6)(sp)
-	sd	t2, TF_REG(7)(sp)
-	sd	s0, TF_REG(8)(sp)
-	sd	s1, TF_REG(9)(sp)
-	sd	a0, TF_REG(10)(sp)
-	sd	a1, TF_REG(11)(sp)
-	sd	a2, TF_REG(12)(sp)
-	sd	a3, TF_REG(13)(sp)
-	sd	a4, TF_REG(14)(sp)
-	sd	a5, TF_REG(15)(sp)
-	sd	a6, TF_REG(16)(sp)
-	sd	a7, TF_REG(17)(sp)
-	sd	s2, TF_REG(18)(sp)
-	sd	s3, TF_REG(19)(sp)
-	sd	s4, TF_REG(20)(sp)
-	sd	s5, TF_REG(21)(sp)
-	sd	s6, TF_REG(22)(sp)
-	sd	s7, TF_REG(23)(sp)
-	sd	s8, TF_REG(24)(sp)
-	sd	s9, TF_REG(25)(sp)
-	sd	s10, TF_REG(26)(sp)
-	sd	s11, TF_REG(27)(sp)
-	sd	t3, TF_REG(28)(sp)
-	sd	t4, TF_REG(29)(sp)
-	sd	t5, TF_REG(30)(sp)
-	sd	t6, TF_REG(31)(sp)
+	SAVE_GPRS sp
 	csrrw	t0, sscratch, zero
 	sd	t0, TF_REG(2)(sp)
 	csrr	t0, sepc
@@ -250,36 +187,7 @@ user_return:
 	csrc	sstatus, t0
 	li	t0, (1 << 5)
 	csrs	sstatus, t0
-	ld	ra, TF_REG(1)(a0)
-	ld	sp, TF_REG(2)(a0)
-	ld	gp, TF_REG(3)(a0)
-	ld	tp, TF_REG(4)(a0)
-	ld	t0, TF_REG(5)(a0)
-	ld	t1, TF_REG(6)(a0)
-	ld	t2, TF_REG(7)(a0)
-	ld	s0, TF_REG(8)(a0)
-	ld	s1, TF_REG(9)(a0)
-	ld	a1, TF_REG(11)(a0)
-	ld	a2, TF_REG(12)(a0)
-	ld	a3, TF_REG(13)(a0)
-	ld	a4, TF_REG(14)(a0)
-	ld	a5, TF_REG(15)(a0)
-	ld	a6, TF_REG(16)(a0)
-	ld	a7, TF_REG(17)(a0)
-	ld	s2, TF_REG(18)(a0)
-	ld	s3, TF_REG(19)(a0)
-	ld	s4, TF_REG(20)(a0)
-	ld	s5, TF_REG(21)(a0)
-	ld	s6, TF_REG(22)(a0)
-	ld	s7, TF_REG(23)(a0)
-	ld	s8, TF_REG(24)(a0)
-	ld	s9, TF_REG(25)(a0)
-	ld	s10, TF_REG(26)(a0)
-	ld	s11, TF_REG(27)(a0)
-	ld	t3, TF_REG(28)(a0)
-	ld	t4, TF_REG(29)(a0)
-	ld	t5, TF_REG(30)(a0)
-	ld	t6, TF_REG(31)(a0)
+	LOAD_GPRS a0, skip=10, with_sp=1
 	ld	a0, TF_REG(10)(a0)
 	sret
 
