@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <svmm/asid.h>
+#include "test_rand.h"
 
 static struct asid_allocator alloc;
 
@@ -137,14 +138,6 @@ static void test_fallback_flushes_on_switch(void **state)
  * entries may belong to. Activating must never let a hart run address space X under
  * an ASID whose entries there may still belong to Y; a flush empties the hart's model.
  */
-static uint64_t seed_state;
-static uint64_t rnd(void)
-{
-	seed_state ^= seed_state << 13;
-	seed_state ^= seed_state >> 7;
-	seed_state ^= seed_state << 17;
-	return seed_state;
-}
 
 #define NSPACES 40
 #define NHARTS  4
@@ -155,7 +148,7 @@ static void test_property_model_tlb(void **state)
 	const char *env = getenv("SVMM_SEED");
 	uint64_t seed = env ? strtoull(env, NULL, 0) : 0x5eed0001ull;
 	printf("test_asid property: SVMM_SEED=%#llx\n", (unsigned long long)seed);
-	seed_state = seed ? seed : 1;
+	rng = seed ? seed : 1;
 	static const unsigned widths[] = { 0, 2, 3, 4, 5, 8, 16 };
 	for (unsigned wi = 0; wi < sizeof(widths) / sizeof(widths[0]); wi++) {
 		assert_int_equal(asid_init(&alloc, widths[wi], NHARTS), 0);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "aspace_fixture.h"
+#include "test_rand.h"
 
 #define MiB    SVMM_MiB
 #define PG     SVMM_PAGE_SIZE
@@ -34,16 +35,7 @@ struct model {
 
 static struct model m[NAS];
 static pm_t phys_base;       /* a block the phys mappings point into, owned by the test */
-static uint64_t rng;
 static uint32_t next_tag = 1;
-
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
 
 static unsigned rnd_prot(void)
 {

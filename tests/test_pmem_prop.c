@@ -23,6 +23,7 @@
 
 #include <svmm/pmem.h>
 #include "hostsim.h"
+#include "test_rand.h"
 
 #define RAM0 0x80000000ull
 #define KiB SVMM_KiB
@@ -40,7 +41,6 @@ struct live {
 
 static struct pmem pm;
 static uint64_t seed;
-static uint64_t rng;
 
 static uint8_t mst[NFRAMES];          /* model state per frame */
 static uint32_t mhead[NFRAMES];       /* allocated frames: frame index of the head */
@@ -50,14 +50,6 @@ static uint32_t nlive, maxlive;
 static uint64_t mfree;
 static struct pmem_stats st0;
 static uint64_t n_alloc, n_nomem, n_free, n_get, n_put, n_bad;
-
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
 
 static uint64_t below(uint64_t n)
 {

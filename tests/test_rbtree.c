@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <svmm/rbtree.h>
+#include "test_rand.h"
 
 struct item {
 	struct rb_node rb;
@@ -33,16 +34,6 @@ static int key_cmp(const void *key, const struct rb_node *n)
 {
 	uint64_t x = *(const uint64_t *)key, y = ITEM(n)->key;
 	return x < y ? -1 : x > y;
-}
-
-static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-	uint64_t x = rng_state;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return rng_state = x;
 }
 
 static uint64_t seed_from_env(void)
@@ -187,7 +178,7 @@ static void test_random_against_model(void **state)
 	size_t count = 0;
 
 	memset(in, 0, sizeof(in));
-	rng_state = seed_from_env();
+	rng = seed_from_env();
 	for (uint64_t i = 0; i < KEYS; i++)
 		it[i].key = i * 2;   /* even keys, so odd probes fall between nodes */
 	for (int op = 0; op < OPS; op++) {

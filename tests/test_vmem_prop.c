@@ -24,6 +24,7 @@
 
 #include <svmm/vmem.h>
 #include "vmem_model.h"
+#include "test_rand.h"
 
 #define Q      4096ull
 #define BASE   0x10000000ull
@@ -31,19 +32,6 @@
 #define XAREA  (BASE + SPAN0)               /* where later spans are added */
 #define XSIZE  (1ull << 28)
 #define MAXLIVE 4096
-
-static uint64_t rng;
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-static uint64_t rnd_range(uint64_t lo, uint64_t hi)
-{
-	return lo + rnd() % (hi - lo + 1);
-}
 
 static long pages_live;
 static int page_alloc(void *ctx, void **page)

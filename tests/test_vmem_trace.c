@@ -24,22 +24,9 @@
 
 #include <svmm/vmem_trace.h>
 #include "../tools/vmem_replay.h"
+#include "test_rand.h"
 
-static uint64_t rng;
 static uint64_t nops = 20000;
-
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
-static uint64_t rnd_range(uint64_t lo, uint64_t hi)
-{
-	return lo + rnd() % (hi - lo + 1);
-}
 
 /* ---- a growing text buffer that trace lines go to ---- */
 struct text {
