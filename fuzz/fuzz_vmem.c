@@ -69,27 +69,10 @@ static unsigned byte(struct input *in)
 	return *in->p++;
 }
 
-struct walk_state {
-	size_t fi, ui;
-	int bad;
-};
-static void walk_fn(void *ctx, vm_t a, uint64_t s, bool used)
-{
-	struct walk_state *w = ctx;
-	struct vmodel_set *set = used ? &model.ur : &model.fr;
-	size_t *i = used ? &w->ui : &w->fi;
-
-	if (*i >= set->n || set->v[*i].a != a || set->v[*i].s != s)
-		w->bad = 1;
-	(*i)++;
-}
 static void compare(void)
 {
-	struct walk_state w = { 0, 0, 0 };
-
 	REQUIRE(vmem_check(&arena) == 0);
-	vmem_walk(&arena, walk_fn, &w);
-	REQUIRE(!w.bad && w.fi == model.fr.n && w.ui == model.ur.n);
+	REQUIRE(vmodel_same_regions(&model, &arena));
 }
 
 static int free_slot(void)

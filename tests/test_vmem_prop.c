@@ -98,32 +98,15 @@ static void slot_put(int k)   /* k: index into live_idx */
 	free_slots[nfree_slots++] = i;
 }
 
-struct walk_cmp {
-	size_t fi, ui;
-	int bad;
-};
-static void walk_fn(void *ctx, vm_t addr, uint64_t size, bool used)
-{
-	struct walk_cmp *w = ctx;
-	struct vmodel_set *set = used ? &model.ur : &model.fr;
-	size_t *i = used ? &w->ui : &w->fi;
-
-	if (*i >= set->n || set->v[*i].a != addr || set->v[*i].s != size)
-		w->bad = 1;
-	(*i)++;
-}
-
 static void compare_all(uint64_t op)
 {
-	struct walk_cmp w = { 0, 0, 0 };
 	struct vmem_stats st;
 	const char *why;
 
 	if (vmem_check_why(&arena, &why) != 0) {
 		fail_msg("op %llu: vmem_check: %s", (unsigned long long)op, why);
 	}
-	vmem_walk(&arena, walk_fn, &w);
-	if (w.bad || w.fi != model.fr.n || w.ui != model.ur.n)
+	if (!vmodel_same_regions(&model, &arena))
 		fail_msg("op %llu: region list differs from the model", (unsigned long long)op);
 	vmem_stats(&arena, &st);
 	assert_int_equal(st.free_regions, model.fr.n);

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <svmm/vmem.h>
+
 struct vmodel_range {
 	uint64_t a, s;
 };
@@ -196,6 +198,33 @@ static inline uint64_t vmodel_largest_free(const struct vmodel *m)
 		if (m->fr.v[i].s > t)
 			t = m->fr.v[i].s;
 	return t;
+}
+
+/* ---- comparing an arena with the model ---- */
+
+struct vmodel_walk {
+	const struct vmodel *m;
+	size_t fi, ui;
+	bool bad;
+};
+
+static inline void vmodel_walk_fn(void *ctx, vm_t addr, uint64_t size, bool used)
+{
+	struct vmodel_walk *w = ctx;
+	const struct vmodel_set *set = used ? &w->m->ur : &w->m->fr;
+	size_t *i = used ? &w->ui : &w->fi;
+
+	if (*i >= set->n || set->v[*i].a != addr || set->v[*i].s != size)
+		w->bad = true;
+	(*i)++;
+}
+
+/* Does vmem_walk of vm list exactly the model's free and used ranges, in order? */
+static inline bool vmodel_same_regions(const struct vmodel *m, struct vmem *vm)
+{
+	struct vmodel_walk w = { m, 0, 0, false };
+	vmem_walk(vm, vmodel_walk_fn, &w);
+	return !w.bad && w.fi == m->fr.n && w.ui == m->ur.n;
 }
 
 #endif /* SVMM_VMEM_MODEL_H */
