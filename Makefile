@@ -58,7 +58,7 @@ TESTS         := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 SAN           := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 HOST_CFLAGS   := $(STD) -D_GNU_SOURCE $(filter-out -Wmissing-prototypes,$(WARN)) -g $(INC) \
                  -Iport/host -Itests/common -Ibench
-ALL_HDRS      := $(wildcard include/svmm/*.h port/host/*.h tests/common/*.h)
+ALL_HDRS      := $(wildcard include/svmm/*.h port/host/*.h tests/common/*.h bench/*.h)
 
 $(B)/tests/%: tests/%.c $(CORE_SRC) $(HOST_PORT_SRC) $(TEST_COMMON) $(ALL_HDRS)
 	@mkdir -p $(@D)

@@ -19,6 +19,7 @@
 #include <svmm/pt.h>
 #include "bench.h"
 #include "hostsim.h"
+#include "pt_baseline.h"
 
 #define SPAN   SVMM_GiB
 #define NPAGES (SPAN / SVMM_PAGE_SIZE)
@@ -29,44 +30,6 @@ static void die(const char *what, int err)
 {
 	fprintf(stderr, "bench_pt: %s: %s\n", what, svmm_strerror(err));
 	exit(1);
-}
-
-/* The per-page baseline: walk from the root for every page, allocating as needed. */
-static uint64_t *base_walk(struct pt *pt, vm_t va, bool alloc)
-{
-	uint64_t *t = port_pa_to_va(pt->root);
-	for (unsigned l = pt->levels - 1; l > 0; l--) {
-		uint64_t *e = &t[(va >> (12 + 9 * l)) & 511];
-		if (!(*e & PTE_V)) {
-			pm_t pa;
-			if (!alloc || port_table_alloc(&pa) != 0)
-				return NULL;
-			pt->tables++;
-			*e = ((pa >> 12) << PTE_PPN_SHIFT) | PTE_V;
-		}
-		t = port_pa_to_va(pte_pa(*e));
-	}
-	return &t[(va >> 12) & 511];
-}
-
-static void base_map(struct pt *pt, vm_t va, pm_t pa, uint64_t npages)
-{
-	for (uint64_t i = 0; i < npages; i++) {
-		uint64_t *e = base_walk(pt, va + i * SVMM_PAGE_SIZE, true);
-		if (e == NULL)
-			die("baseline map", SVMM_ENOMEM);
-		*e = (((pa + i * SVMM_PAGE_SIZE) >> 12) << PTE_PPN_SHIFT) | PTE_V | PTE_R | PTE_W |
-		     PTE_A | PTE_D;
-	}
-}
-
-static void base_unmap(struct pt *pt, vm_t va, uint64_t npages)
-{
-	for (uint64_t i = 0; i < npages; i++) {
-		uint64_t *e = base_walk(pt, va + i * SVMM_PAGE_SIZE, false);
-		if (e != NULL)
-			*e = 0;
-	}
 }
 
 struct result {
@@ -85,7 +48,8 @@ static struct result run_4k(enum svmm_mode mode, bool baseline)
 			die("pt_init", err);
 		uint64_t t0 = bench_now_ns();
 		if (baseline) {
-			base_map(&pt, VA, PA, NPAGES);
+			if ((err = base_map(&pt, VA, PA, NPAGES)) != 0)
+				die("baseline map", err);
 		} else if ((err = pt_map(&pt, VA, PA, SPAN, PT_R | PT_W)) != 0) {
 			die("pt_map", err);
 		}

@@ -24,6 +24,7 @@
 #include <svmm/pt.h>
 #include "bench.h"
 #include "hostsim.h"
+#include "pt_baseline.h"
 
 #define VA_4K  (0x100000000ull + 0x1000)   /* 4 KiB-aligned only */
 #define PA_4K  (0x200000000ull + 0x3000)
@@ -34,24 +35,6 @@ static void die(const char *what, int err)
 {
 	fprintf(stderr, "bench_ptsweep: %s: %s\n", what, svmm_strerror(err));
 	exit(1);
-}
-
-/* The per-page baseline, as in bench_pt.c: a walk from the root for every page. */
-static uint64_t *base_walk(struct pt *pt, vm_t va, bool alloc)
-{
-	uint64_t *t = port_pa_to_va(pt->root);
-	for (unsigned l = pt->levels - 1; l > 0; l--) {
-		uint64_t *e = &t[(va >> (12 + 9 * l)) & 511];
-		if (!(*e & PTE_V)) {
-			pm_t pa;
-			if (!alloc || port_table_alloc(&pa) != 0)
-				return NULL;
-			pt->tables++;
-			*e = ((pa >> 12) << PTE_PPN_SHIFT) | PTE_V;
-		}
-		t = port_pa_to_va(pte_pa(*e));
-	}
-	return &t[(va >> 12) & 511];
 }
 
 enum sweep_case { SWEEP_4K, SWEEP_WARM, SWEEP_HUGE, SWEEP_BASELINE };
@@ -92,18 +75,9 @@ static struct point measure(enum svmm_mode mode, enum sweep_case c, uint64_t siz
 		uint64_t t0 = bench_now_ns();
 		for (uint64_t r = 0; r < reps; r++) {
 			if (c == SWEEP_BASELINE) {
-				for (uint64_t i = 0; i < npages; i++) {
-					uint64_t *e = base_walk(&pt, va + i * SVMM_PAGE_SIZE, true);
-					if (e == NULL)
-						die("baseline map", SVMM_ENOMEM);
-					*e = (((pa + i * SVMM_PAGE_SIZE) >> 12) << PTE_PPN_SHIFT) | PTE_V |
-					     PTE_R | PTE_W | PTE_A | PTE_D;
-				}
-				for (uint64_t i = 0; i < npages; i++) {
-					uint64_t *e = base_walk(&pt, va + i * SVMM_PAGE_SIZE, false);
-					if (e != NULL)
-						*e = 0;
-				}
+				if ((err = base_map(&pt, va, pa, npages)) != 0)
+					die("baseline map", err);
+				base_unmap(&pt, va, npages);
 				continue;
 			}
 			if ((err = pt_map(&pt, va, pa, size, PT_R | PT_W)) != 0)

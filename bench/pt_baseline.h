@@ -1,0 +1,54 @@
+/*
+ * pt_baseline.h - the per-page baseline of the page-table benchmarks: every 4 KiB page
+ * mapped or unmapped by its own walk from the root, as the simplest kernels do. It
+ * writes PTEs directly and counts the tables it adds in pt->tables, so that pt_destroy
+ * frees them as its own.
+ */
+#ifndef SVMM_PT_BASELINE_H
+#define SVMM_PT_BASELINE_H
+
+#include <svmm/port.h>
+#include <svmm/pt.h>
+
+/* The leaf entry of va, allocating missing tables on the way when alloc is set. */
+static inline uint64_t *base_walk(struct pt *pt, vm_t va, bool alloc)
+{
+	uint64_t *t = port_pa_to_va(pt->root);
+	for (unsigned l = pt->levels - 1; l > 0; l--) {
+		uint64_t *e = &t[(va >> (12 + 9 * l)) & 511];
+		if (!(*e & PTE_V)) {
+			pm_t pa;
+			if (!alloc || port_table_alloc(&pa) != 0)
+				return NULL;
+			pt->tables++;
+			*e = ((pa >> 12) << PTE_PPN_SHIFT) | PTE_V;
+		}
+		t = port_pa_to_va(pte_pa(*e));
+	}
+	return &t[(va >> 12) & 511];
+}
+
+/* Map npages pages read-write, one walk each. Returns 0 or SVMM_ENOMEM. */
+static inline int base_map(struct pt *pt, vm_t va, pm_t pa, uint64_t npages)
+{
+	for (uint64_t i = 0; i < npages; i++) {
+		uint64_t *e = base_walk(pt, va + i * SVMM_PAGE_SIZE, true);
+		if (e == NULL)
+			return SVMM_ENOMEM;
+		*e = (((pa + i * SVMM_PAGE_SIZE) >> 12) << PTE_PPN_SHIFT) | PTE_V | PTE_R | PTE_W |
+		     PTE_A | PTE_D;
+	}
+	return 0;
+}
+
+/* Clear the leaf entries of npages pages, one walk each; tables stay. */
+static inline void base_unmap(struct pt *pt, vm_t va, uint64_t npages)
+{
+	for (uint64_t i = 0; i < npages; i++) {
+		uint64_t *e = base_walk(pt, va + i * SVMM_PAGE_SIZE, false);
+		if (e != NULL)
+			*e = 0;
+	}
+}
+
+#endif /* SVMM_PT_BASELINE_H */
