@@ -304,6 +304,15 @@ static int free_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
 	return 0;
 }
 
+/* Give back one region of a dying address space: its uvmem range and its struct. */
+static void region_destroy(struct aspace *as, struct aspace_region *r)
+{
+	as->nregions--;
+	if (vmem_free(&as->uvmem, r->node.addr, r->node.size, NULL) != 0)
+		port_panic("aspace_destroy: region unknown to uvmem");
+	region_free(as, r);
+}
+
 void aspace_destroy(struct aspace *as)
 {
 	port_lock(&as->lock);
@@ -320,16 +329,31 @@ void aspace_destroy(struct aspace *as)
 	if (as->stack_pages != 0)
 		pt_walk(&as->pt, as->stack_low, as->stack_top - as->stack_low, free_leaf, as);
 	pt_destroy(&as->pt);
-	/* Every region goes: the index is dropped whole rather than node by node. */
+	/*
+	 * Every region goes: the index is dropped whole rather than node by node. Tear-down
+	 * must not need memory, and a uvmem free needs a node only when neither neighbour
+	 * is free. In address order that happens only in the run of regions packed against
+	 * the start of uvmem, so that run goes last to first (each then merges with the
+	 * free space after it, or uvmem has no free region and every node is spare), and
+	 * the rest first to last (each merges with the free space before it).
+	 */
 	as->index.rb_node = NULL;
-	while (as->regions != NULL) {
-		struct aspace_region *r = as->regions;
-		as->regions = r->next;
-		as->nregions--;
-		if (vmem_free(&as->uvmem, r->node.addr, r->node.size, NULL) != 0)
-			port_panic("aspace_destroy: region unknown to uvmem");
-		region_free(as, r);
+	struct aspace_region *lead = NULL, *r = as->regions;
+	for (vm_t at = SVMM_NULL_GUARD; r != NULL && r->node.addr == at; r = r->next) {
+		lead = r;
+		at = r_end(r);
 	}
+	while (r != NULL) {
+		struct aspace_region *next = r->next;
+		region_destroy(as, r);
+		r = next;
+	}
+	while (lead != NULL) {
+		struct aspace_region *prev = lead->prev;
+		region_destroy(as, lead);
+		lead = prev;
+	}
+	as->regions = NULL;
 	if (vmem_destroy(&as->uvmem) != 0)
 		port_panic("aspace_destroy: uvmem still holds allocations");
 	if (as->resident != 0 || as->slab_pages != 0 || as->slabs != NULL)

@@ -707,6 +707,57 @@ static void test_many_regions(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
+/*
+ * A port may keep freed table frames (a cache, or frames waiting for a shootdown), so
+ * destroy cannot count on pt_destroy handing pmem a frame. This source parks them.
+ */
+static pm_t parked[16];
+static unsigned nparked;
+
+static void park_table_free(void *ctx, pm_t pa)
+{
+	(void)ctx;
+	if (nparked == 16)
+		abort();
+	parked[nparked++] = pa;
+}
+
+/*
+ * Destroy needs no memory. Regions packed against the start of uvmem, and exactly as
+ * many gaps as vmem's bootstrap nodes, leave vmem's node pool empty; freeing the first
+ * region then (both neighbours allocated) needed a new node page, pmem had none, and
+ * destroy panicked.
+ */
+static void test_destroy_needs_no_memory(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	vm_t va;
+	assert_int_equal(aspace_map_anon(&as, SVMM_NULL_GUARD, PG, RW, ASPACE_FIXED, &va), 0);
+	assert_int_equal(aspace_map_anon(&as, SVMM_NULL_GUARD + PG, PG, RW, ASPACE_FIXED, &va), 0);
+	struct vmem_stats st;
+	vmem_stats(&as.uvmem, &st);
+	for (unsigned k = 0; st.pool_units_free != 0 && k < 1000; k++) {
+		assert_int_equal(aspace_map_anon(&as, SVMM_NULL_GUARD + (4 + 2 * k) * PG, PG, RW,
+						 ASPACE_FIXED, &va), 0);
+		vmem_stats(&as.uvmem, &st);
+	}
+	assert_int_equal(st.pool_units_free, 0);
+	check(&as);
+
+	fx_hold_all_but(0);
+	struct hostsim_table_source park = { fx_table_alloc, park_table_free, NULL };
+	hostsim_set_table_source(&park);
+	nparked = 0;
+	aspace_destroy(&as);
+	struct hostsim_table_source back = { fx_table_alloc, fx_table_free, NULL };
+	hostsim_set_table_source(&back);
+	while (nparked > 0)
+		assert_int_equal(pmem_free(&fx.pm, parked[--nparked], 0), 0);
+	fx_release_all();
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -723,6 +774,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_oom_every_point, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kmap_above_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_regions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_destroy_needs_no_memory, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("aspace", tests, NULL, NULL);
 }
