@@ -87,6 +87,9 @@ FUZZ_SRC     := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZERS      := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 600
 FUZZ_CHECK_SECONDS ?= 30
+# make check's short runs start from a fixed seed, so that a check is repeatable; make
+# fuzz explores with a fresh seed every run unless FUZZ_SEED is given.
+FUZZ_CHECK_SEED ?= 1
 $(B)/fuzz/%: fuzz/%.c $(CORE_SRC) $(HOST_PORT_SRC) $(ALL_HDRS)
 	@mkdir -p $(@D)
 	$(HOST_CLANG) $(HOST_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined \
@@ -96,10 +99,10 @@ $(B)/fuzz/%: fuzz/%.c $(CORE_SRC) $(HOST_PORT_SRC) $(ALL_HDRS)
 fuzz: $(FUZZERS)
 	@for f in $(FUZZERS); do n=$$(basename $$f); mkdir -p $(B)/fuzz/corpus-$$n fuzz/corpus/$$n; \
 	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(if $(FUZZ_SEED),-seed=$(FUZZ_SEED)) \
 	    -artifact_prefix=$(B)/fuzz/ $(B)/fuzz/corpus-$$n fuzz/corpus/$$n || exit 1; done
 fuzz-smoke: $(FUZZERS)
-	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS)
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) FUZZ_SEED=$(FUZZ_CHECK_SEED)
 
 # ---- set-up: install what a fresh machine lacks (Debian packages) ----
 deps:
