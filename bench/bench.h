@@ -36,6 +36,20 @@ static inline uint64_t bench_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * A request size of BENCHMARKS.md's vmem workloads: 4096 * k bytes, with k drawn 70%
+ * uniform in 1..16, 25% in 17..512, 5% in 513..65536.
+ */
+static inline uint64_t bench_vmem_size(uint64_t *state)
+{
+	uint64_t p = bench_rand(state) % 100;
+	if (p < 70)
+		return bench_range(state, 1, 16) * 4096u;
+	if (p < 95)
+		return bench_range(state, 17, 512) * 4096u;
+	return bench_range(state, 513, 65536) * 4096u;
+}
+
 /* Median of BENCH_RUNS values (sorts them in place). */
 static inline double bench_median(double v[BENCH_RUNS])
 {

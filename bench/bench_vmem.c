@@ -83,18 +83,6 @@ static void page_free(void *ctx, void *page)
 }
 static const struct vmem_page_source src = { page_alloc, page_free, NULL };
 
-/* 4096 * k, k: 70% in 1..16, 25% in 17..512, 5% in 513..65536. */
-static uint64_t draw_size(uint64_t *rs)
-{
-	uint64_t p = bench_rand(rs) % 100;
-
-	if (p < 70)
-		return bench_range(rs, 1, 16) * Q;
-	if (p < 95)
-		return bench_range(rs, 17, 512) * Q;
-	return bench_range(rs, 513, 65536) * Q;
-}
-
 struct result {
 	double ns_per_pair;
 	uint64_t failures, free_regions;
@@ -128,7 +116,7 @@ static struct result run(uint64_t n, unsigned arena_log2, bool aligned)
 		exit(1);
 	}
 	for (uint64_t i = 0; i < n; i++) {
-		if (do_alloc(&slot[i], draw_size(&rs), aligned) == 0)
+		if (do_alloc(&slot[i], bench_vmem_size(&rs), aligned) == 0)
 			live[nlive++] = (uint32_t)i;
 		else
 			empty[nempty++] = (uint32_t)i;
@@ -146,7 +134,7 @@ static struct result run(uint64_t n, unsigned arena_log2, bool aligned)
 		{
 			uint32_t i = empty[--nempty];
 
-			if (do_alloc(&slot[i], draw_size(&rs), aligned) == 0) {
+			if (do_alloc(&slot[i], bench_vmem_size(&rs), aligned) == 0) {
 				live[nlive++] = i;
 			} else {
 				empty[nempty++] = i;

@@ -46,16 +46,6 @@ static void page_free(void *ctx, void *page)
 	free(page);
 }
 
-static uint64_t draw_size(uint64_t *rs)
-{
-	uint64_t p = bench_rand(rs) % 100;
-	if (p < 70)
-		return bench_range(rs, 1, 16) * Q;
-	if (p < 95)
-		return bench_range(rs, 17, 512) * Q;
-	return bench_range(rs, 513, 65536) * Q;
-}
-
 static struct vmem arena;
 
 static void file_line(void *ctx, const char *line)
@@ -82,7 +72,7 @@ static int record_trace(const char *path)
 	if (vmem_trace_init(&t, &arena, ARENA_BASE, 22 * SVMM_GiB, Q, &src) != 0)
 		return 1;
 	for (uint32_t i = 0; i < N; i++) {
-		if (vmem_trace_alloc(&t, &arena, draw_size(&rs), &slot[i], NULL) == 0)
+		if (vmem_trace_alloc(&t, &arena, bench_vmem_size(&rs), &slot[i], NULL) == 0)
 			live[nlive++] = i;
 		else
 			empty[nempty++] = i;
@@ -96,7 +86,7 @@ static int record_trace(const char *path)
 			empty[nempty++] = i;
 		}
 		uint32_t i = empty[--nempty];
-		if (vmem_trace_alloc(&t, &arena, draw_size(&rs), &slot[i], NULL) == 0)
+		if (vmem_trace_alloc(&t, &arena, bench_vmem_size(&rs), &slot[i], NULL) == 0)
 			live[nlive++] = i;
 		else
 			empty[nempty++] = i;
@@ -137,7 +127,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (uint32_t i = 0; i < LIVE; i++) {
-		if (vmem_alloc(&arena, draw_size(&rs), &slot[i], NULL) == 0)
+		if (vmem_alloc(&arena, bench_vmem_size(&rs), &slot[i], NULL) == 0)
 			live[nlive++] = i;
 		else
 			empty[nempty++] = i, failures++;
@@ -156,7 +146,7 @@ int main(int argc, char **argv)
 			empty[nempty++] = i;
 		}
 		uint32_t i = empty[--nempty];
-		if (vmem_alloc(&arena, draw_size(&rs), &slot[i], NULL) == 0)
+		if (vmem_alloc(&arena, bench_vmem_size(&rs), &slot[i], NULL) == 0)
 			live[nlive++] = i;
 		else
 			empty[nempty++] = i, failures++;

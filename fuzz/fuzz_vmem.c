@@ -27,28 +27,7 @@
 		}                                                             \
 	} while (0)
 
-static int fail_next_page;
-static long pages_live;
-static int page_alloc(void *ctx, void **page)
-{
-	(void)ctx;
-	if (fail_next_page) {
-		fail_next_page = 0;
-		return SVMM_ENOMEM;
-	}
-	*page = aligned_alloc(4096, 4096);
-	if (!*page)
-		return SVMM_ENOMEM;
-	pages_live++;
-	return 0;
-}
-static void page_free(void *ctx, void *page)
-{
-	(void)ctx;
-	free(page);
-	pages_live--;
-}
-static const struct vmem_page_source src = { page_alloc, page_free, NULL };
+#include "vmem_pages.h"
 
 static struct vmem arena;
 static struct vmodel model;

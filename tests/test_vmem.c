@@ -21,28 +21,7 @@
 #define Q    4096ull
 #define BASE 0x40000000ull
 
-/* ---- a page source that counts its pages and obeys fault injection ---- */
-static long pages_live;
-static long pages_taken;
-static int page_alloc(void *ctx, void **page)
-{
-	(void)ctx;
-	if (hostsim_fail_point())
-		return SVMM_ENOMEM;
-	*page = aligned_alloc(4096, 4096);
-	if (!*page)
-		return SVMM_ENOMEM;
-	pages_live++;
-	pages_taken++;
-	return 0;
-}
-static void page_free(void *ctx, void *page)
-{
-	(void)ctx;
-	free(page);
-	pages_live--;
-}
-static const struct vmem_page_source src = { page_alloc, page_free, NULL };
+#include "vmem_pages.h"
 
 /* ---- snapshots ---- */
 #define SNAP_MAX 2048

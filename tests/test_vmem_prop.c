@@ -33,23 +33,7 @@
 #define XSIZE  (1ull << 28)
 #define MAXLIVE 4096
 
-static long pages_live;
-static int page_alloc(void *ctx, void **page)
-{
-	(void)ctx;
-	*page = aligned_alloc(4096, 4096);
-	if (!*page)
-		return SVMM_ENOMEM;
-	pages_live++;
-	return 0;
-}
-static void page_free(void *ctx, void *page)
-{
-	(void)ctx;
-	free(page);
-	pages_live--;
-}
-static const struct vmem_page_source src = { page_alloc, page_free, NULL };
+#include "vmem_pages.h"
 
 struct slot {
 	struct vmem_region r;

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "hostsim.h"
+#include "pt_testutil.h"
 #include "tlb_model.h"
 
 #define ATTR_MASK (PTE_R | PTE_W | PTE_X | PTE_U | PTE_G | PTE_PBMT_MASK)
@@ -36,23 +37,6 @@ static bool matches(const struct tlb_model_entry *e, uint32_t asid, vm_t va)
 }
 
 /* Leaf lookup without permission checks: pa and PTE of va, or false. */
-struct leaf_info {
-	pm_t pa;
-	uint64_t pte;
-	bool found;
-};
-
-static int leaf_cb(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
-{
-	struct leaf_info *l = ctx;
-	(void)va;
-	(void)size;
-	l->pa = pa;
-	l->pte = pte;
-	l->found = true;
-	return 1;
-}
-
 int tlb_model_access(struct tlb_model *t, const struct pt *pt, vm_t va, unsigned access,
 		     unsigned priv, pm_t *pa)
 {
@@ -69,8 +53,8 @@ int tlb_model_access(struct tlb_model *t, const struct pt *pt, vm_t va, unsigned
 	int err = pt_translate(pt, va, access, priv, &p, &leaf);
 	if (err != 0)
 		return err;
-	struct leaf_info li = { 0 };
-	pt_walk(pt, SVMM_ALIGN_DOWN(va, SVMM_PAGE_SIZE), SVMM_PAGE_SIZE, leaf_cb, &li);
+	uint64_t pte = 0;
+	pt_lookup(pt, va, NULL, &pte);
 	unsigned slot = TLB_MODEL_ENTRIES;
 	for (unsigned i = 0; i < TLB_MODEL_ENTRIES && slot == TLB_MODEL_ENTRIES; i++)
 		if (!t->e[i].valid)
@@ -79,12 +63,12 @@ int tlb_model_access(struct tlb_model *t, const struct pt *pt, vm_t va, unsigned
 		slot = (unsigned)(rnd(t) % TLB_MODEL_ENTRIES);
 	struct tlb_model_entry *e = &t->e[slot];
 	e->valid = true;
-	e->global = (li.pte & PTE_G) != 0;
+	e->global = (pte & PTE_G) != 0;
 	e->asid = pt->asid;
 	e->va = SVMM_ALIGN_DOWN(va, leaf);
 	e->size = leaf;
 	e->pa = p - (va - e->va);
-	e->attr = li.pte & ATTR_MASK;
+	e->attr = pte & ATTR_MASK;
 	t->fills++;
 	*pa = p;
 	return 0;
@@ -92,9 +76,10 @@ int tlb_model_access(struct tlb_model *t, const struct pt *pt, vm_t va, unsigned
 
 static bool still_true(const struct tlb_model_entry *e, const struct pt *pt, vm_t va)
 {
-	struct leaf_info li = { 0 };
-	pt_walk(pt, va, SVMM_PAGE_SIZE, leaf_cb, &li);
-	return li.found && li.pa == e->pa + (va - e->va) && (li.pte & ATTR_MASK) == e->attr;
+	pm_t pa;
+	uint64_t pte;
+	return pt_lookup(pt, va, &pa, &pte) && pa == e->pa + (va - e->va) &&
+	       (pte & ATTR_MASK) == e->attr;
 }
 
 unsigned tlb_model_stale(const struct tlb_model *t, const struct pt *pt, vm_t *where)
