@@ -269,10 +269,11 @@ int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm)
 	as->pm = pm;
 	uint64_t slot = svmm_slot_size(kernel->mode);
 	as->user_end = (vm_t)SVMM_USER_SLOTS * slot;
-	as->stack_top = svmm_user_end(kernel->mode);
+	/* The top SVMM_USTACK_GUARD of the user half is never mapped: layout's ustack_top. */
+	as->stack_top = svmm_user_end(kernel->mode) - SVMM_USTACK_GUARD;
 	uint64_t max = ASPACE_STACK_MAX;
-	if (max > slot - ASPACE_STACK_GUARD)
-		max = slot - ASPACE_STACK_GUARD;
+	if (max > as->stack_top - as->user_end - ASPACE_STACK_GUARD)
+		max = as->stack_top - as->user_end - ASPACE_STACK_GUARD;
 	as->stack_limit = as->stack_top - max;
 	as->stack_low = as->stack_top;
 	int err = pt_init(&as->pt, kernel->mode, 0);
@@ -421,8 +422,13 @@ static int map_region(struct aspace *as, vm_t hint, pm_t pa, uint64_t size, unsi
 	if (kind == ASPACE_ANON && size >= 2 * SVMM_MiB) {
 		align = 2 * SVMM_MiB;
 	} else if (kind == ASPACE_PHYS) {
-		align = size >= SVMM_GiB ? SVMM_GiB : size >= 2 * SVMM_MiB ? 2 * SVMM_MiB : 0;
-		phase = align ? pa & (align - 1) : 0;
+		/*
+		 * Every phys map keeps pa's offset modulo 2 MiB (1 GiB from 1 GiB up), small
+		 * ones too: the rule is then one the caller can rely on, and a small window
+		 * costs no more address space than its size.
+		 */
+		align = size >= SVMM_GiB ? SVMM_GiB : 2 * SVMM_MiB;
+		phase = pa & (align - 1);
 	}
 
 	port_lock(&as->lock);
@@ -767,57 +773,69 @@ out:
 
 /* ---- page faults ---- */
 
-int aspace_fault(struct aspace *as, vm_t va, unsigned access)
+/* pt_walk callback of leaf_at: the first (only) leaf of the page. */
+static int probe_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
 {
-	if (access != PT_R && access != PT_W && access != PT_X)
-		return SVMM_EINVAL;
-	vm_t page = SVMM_ALIGN_DOWN(va, PAGE);
-	unsigned prot;
-	bool stack = false;
-	int err = 0;
-	port_lock(&as->lock);
-	if (va < as->user_end) {
-		struct aspace_region *r = node_region(vmem_lookup(&as->uvmem, va));
-		if (r == NULL) {
-			err = SVMM_EFAULT;
-			goto out;
-		}
-		prot = r->prot;
-		if ((access & prot) != access) {
-			err = SVMM_EPERM;
-			goto out;
-		}
-		if (r->kind == ASPACE_PHYS) {
-			/* Mapped eagerly: only a stale TLB entry can have faulted. */
-			err = pt_translate(&as->pt, va, access, PT_PRIV_U, NULL, NULL);
-			goto out;
-		}
-	} else if (va < as->stack_top && va >= as->stack_limit) {
-		prot = PT_R | PT_W;
-		stack = true;
-		if (access == PT_X) {
-			err = SVMM_EPERM;
-			goto out;
-		}
-	} else {
-		bool guard = va < as->stack_limit && va >= as->stack_limit - ASPACE_STACK_GUARD;
-		err = guard ? SVMM_ESTACK : SVMM_EFAULT;
-		goto out;
-	}
+	uint64_t *out = ctx;
+	(void)va;
+	(void)size;
+	out[0] = pte;
+	out[1] = pa;
+	return 1;
+}
 
-	/* Demand zero: one frame, zeroed, mapped with the region's permissions. */
+/* The leaf entry mapping the page at va, if any: true with *pte (and *pa if not NULL). */
+static bool leaf_at(struct aspace *as, vm_t va, uint64_t *pte, pm_t *pa)
+{
+	uint64_t out[2];
+	if (pt_walk(&as->pt, SVMM_ALIGN_DOWN(va, PAGE), PAGE, probe_leaf, out) != 1)
+		return false;
+	*pte = out[0];
+	if (pa != NULL)
+		*pa = out[1];
+	return true;
+}
+
+/*
+ * What a user access at va may reach: the region holding it or the stack. Fills *prot
+ * and *rp (NULL for the stack). Returns 0, SVMM_EFAULT, SVMM_ESTACK (the guard gap)
+ * or SVMM_EPERM (access, if not 0, is not allowed there).
+ */
+static int fault_target(struct aspace *as, vm_t va, unsigned access,
+			struct aspace_region **rp, unsigned *prot)
+{
+	*rp = NULL;
+	if (va >= SVMM_NULL_GUARD && va < as->user_end) {
+		struct aspace_region *r = node_region(vmem_lookup(&as->uvmem, va));
+		if (r == NULL)
+			return SVMM_EFAULT;
+		*rp = r;
+		*prot = r->prot;
+	} else if (va < as->stack_top && va >= as->stack_limit) {
+		*prot = PT_R | PT_W;
+	} else {
+		bool guard = va < as->stack_limit && va >= as->stack_limit - ASPACE_STACK_GUARD &&
+			     va >= as->user_end;
+		return guard ? SVMM_ESTACK : SVMM_EFAULT;
+	}
+	return (access & *prot) != access ? SVMM_EPERM : 0;
+}
+
+/*
+ * Demand zero at page (not mapped, anonymous region or stack): one frame, zeroed,
+ * mapped with prot. Returns 0 or SVMM_ENOMEM with nothing changed.
+ */
+static int fault_in(struct aspace *as, vm_t page, unsigned prot, bool stack)
+{
 	pm_t pa;
-	err = pmem_alloc(as->pm, 0, PMEM_ANY, &pa);
+	int err = pmem_alloc(as->pm, 0, PMEM_ANY, &pa);
 	if (err != 0)
-		goto out;
+		return err;
 	frame_zero(as, pa);
 	err = pt_map(&as->pt, page, pa, PAGE, prot | PT_U);
 	if (err != 0) {
 		frame_free(as, pa);
-		/* Another hart resolved the same fault first: retry the access. */
-		if (err == SVMM_EEXIST)
-			err = 0;
-		goto out;
+		return err;
 	}
 	as->resident++;
 	as->faults++;
@@ -826,6 +844,37 @@ int aspace_fault(struct aspace *as, vm_t va, unsigned access)
 		if (page < as->stack_low)
 			as->stack_low = page;
 	}
+	return 0;
+}
+
+int aspace_fault(struct aspace *as, vm_t va, unsigned access)
+{
+	if (access != PT_R && access != PT_W && access != PT_X)
+		return SVMM_EINVAL;
+	struct aspace_region *r;
+	unsigned prot;
+	uint64_t pte;
+	port_lock(&as->lock);
+	/* Which region, and may this access reach it at all. */
+	int err = fault_target(as, va, access, &r, &prot);
+	if (err != 0)
+		goto out;
+	/*
+	 * A page that is mapped already answers at once, without a frame: another hart
+	 * resolved the fault first or a TLB held a stale entry (0), or the leaf does not
+	 * allow what the region does (not reachable while leaves carry their region's
+	 * permissions; copy-on-write will live here).
+	 */
+	if (leaf_at(as, va, &pte, NULL)) {
+		err = (pte & PTE_U) && (pte & access) ? 0 : SVMM_EPERM;
+		goto out;
+	}
+	/* Phys regions are mapped eagerly: a missing leaf there is no demand-zero page. */
+	if (r != NULL && r->kind != ASPACE_ANON) {
+		err = SVMM_EFAULT;
+		goto out;
+	}
+	err = fault_in(as, SVMM_ALIGN_DOWN(va, PAGE), prot, r == NULL);
 out:
 	port_unlock(&as->lock);
 	return err;

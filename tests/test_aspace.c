@@ -129,7 +129,7 @@ static void test_fault_errors_and_stack(void **state)
 	/* The stack: grows down on faults up to its limit; the guard gap below is an
 	 * overflow; the rest of slot 255 is nothing. */
 	vm_t top = as.stack_top;
-	assert_int_equal(top, (vm_t)256 * GiB);
+	assert_int_equal(top, (vm_t)256 * GiB - SVMM_USTACK_GUARD);
 	assert_int_equal(aspace_fault(&as, top - 8, PT_W), 0);
 	assert_int_equal(aspace_fault(&as, top - 3 * PG, PT_R), 0);
 	assert_int_equal(as.stack_pages, 2);
@@ -665,7 +665,7 @@ static void test_kmap_above_window(void **state)
 	assert_int_equal(fx_setup(64 * MiB, 16 * MiB, SVMM_SV48, 16), 0);
 	free0 = pmem_free_frames(&fx.pm);
 	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
-	assert_int_equal(as.stack_top, (vm_t)1 << 47);
+	assert_int_equal(as.stack_top, ((vm_t)1 << 47) - SVMM_USTACK_GUARD);
 	vm_t va;
 	assert_int_equal(aspace_map_anon(&as, 0, 4 * PG, RW, 0, &va), 0);
 	uint64_t k0 = hostsim_kmap_count();
@@ -758,6 +758,111 @@ static void test_destroy_needs_no_memory(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
+/*
+ * One truth about the top of the user half: layout says its last SVMM_USTACK_GUARD
+ * bytes are never mapped and the stack ends at ustack_top; the address space agrees in
+ * every mode (the stack used to end at the very end of the half, and pages there were
+ * mapped).
+ */
+static void test_stack_top_is_layouts(void **state)
+{
+	(void)state;
+	static const enum svmm_mode modes[] = { SVMM_SV39, SVMM_SV48, SVMM_SV57 };
+	for (unsigned i = 0; i < 3; i++) {
+		fx_teardown();
+		assert_int_equal(fx_setup(64 * MiB, 0, modes[i], 16), 0);
+		free0 = pmem_free_frames(&fx.pm);
+		struct svmm_layout l;
+		assert_int_equal(layout_init(&l, modes[i], 0), 0);
+		assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+		assert_int_equal(as.stack_top, l.ustack_top);
+		assert_int_equal(layout_area_of(&l, as.stack_top - 1), LAYOUT_USTACK);
+		assert_int_equal(layout_area_of(&l, as.stack_top), LAYOUT_NONE);
+		/* The guard above the stack: every page of it is a plain bad address. */
+		for (vm_t va = as.stack_top; va < l.user_end; va += PG) {
+			assert_int_equal(aspace_fault(&as, va, PT_W), SVMM_EFAULT);
+			assert_int_equal(aspace_fault(&as, va + PG - 1, PT_R), SVMM_EFAULT);
+		}
+		assert_int_equal(aspace_fault(&as, as.stack_top - 1, PT_W), 0);
+		assert_int_equal(as.stack_low, as.stack_top - PG);
+		assert_int_equal(pt_translate(&as.pt, l.user_end - PG, PT_R, PT_PRIV_U, NULL, NULL),
+				 SVMM_EFAULT);
+		check(&as);
+		aspace_destroy(&as);
+		assert_int_equal(pmem_free_frames(&fx.pm), free0);
+	}
+}
+
+/*
+ * A fault on a page that is mapped answers at once: 0 when the leaf allows the access
+ * (no frame: with no free frame at all it still succeeds), the permission error when
+ * it does not. It used to allocate and zero a frame, meet SVMM_EEXIST and free it.
+ */
+static void test_fault_on_present_page(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	vm_t va, ro, ph;
+	assert_int_equal(aspace_map_anon(&as, 0, 4 * PG, RW, 0, &va), 0);
+	assert_int_equal(aspace_map_anon(&as, 0, 4 * PG, PT_R, 0, &ro), 0);
+	assert_int_equal(aspace_map_phys(&as, 0, FX_RAM0 + 8 * MiB, 2 * PG, PT_R, 0, &ph), 0);
+	assert_int_equal(aspace_fault(&as, va, PT_W), 0);
+	assert_int_equal(aspace_fault(&as, ro, PT_R), 0);
+	assert_int_equal(aspace_fault(&as, as.stack_top - PG, PT_W), 0);
+	user_ptr(&as, va)[9] = 0x77;
+	static struct fx_snap before, after;
+	fx_snap_take(&as, &before);
+	uint64_t faults = as.faults;
+	fx_hold_all_but(0);
+	hostsim_fail_after(1);
+	assert_int_equal(aspace_fault(&as, va + 9, PT_W), 0);
+	assert_int_equal(aspace_fault(&as, va, PT_R), 0);
+	assert_int_equal(aspace_fault(&as, ro + 5, PT_R), 0);
+	assert_int_equal(aspace_fault(&as, ph + PG, PT_R), 0);
+	assert_int_equal(aspace_fault(&as, as.stack_top - 8, PT_R), 0);
+	/* Present, and the access is not allowed: the error, at once. */
+	assert_int_equal(aspace_fault(&as, ro, PT_W), SVMM_EPERM);
+	assert_int_equal(aspace_fault(&as, ro, PT_X), SVMM_EPERM);
+	assert_int_equal(aspace_fault(&as, va, PT_X), SVMM_EPERM);
+	assert_int_equal(aspace_fault(&as, ph, PT_W), SVMM_EPERM);
+	assert_int_equal(aspace_fault(&as, as.stack_top - PG, PT_X), SVMM_EPERM);
+	/* No allocation was attempted: the injected table failure is still pending. */
+	assert_true(hostsim_fail_point());
+	hostsim_fail_after(0);
+	fx_release_all();
+	assert_int_equal(as.faults, faults);
+	fx_snap_take(&as, &after);
+	assert_true(fx_snap_equal(&before, &after));
+	assert_int_equal(user_ptr(&as, va)[9], 0x77);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* Small physical ranges keep pa's offset modulo 2 MiB too, as the contract says. */
+static void test_map_phys_small_keeps_phase(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	vm_t va, first;
+	assert_int_equal(aspace_map_anon(&as, 0, 5 * PG, RW, 0, &first), 0);
+	for (unsigned i = 0; i < 24; i++) {
+		pm_t pa = FX_RAM0 + 4 * MiB + (pm_t)((i * 37) % 512) * PG;
+		uint64_t size = (1 + i % 7) * PG;
+		assert_int_equal(aspace_map_phys(&as, 0, pa, size, PT_R, 0, &va), 0);
+		assert_int_equal(va % (2 * MiB), pa % (2 * MiB));
+		pm_t got;
+		assert_int_equal(pt_translate(&as.pt, va + size - 1, PT_R, PT_PRIV_U, &got, NULL), 0);
+		assert_int_equal(got, pa + size - 1);
+	}
+	/* A free hint still wins over the phase. */
+	assert_int_equal(aspace_map_phys(&as, 0x70000000, FX_RAM0 + 3 * PG, PG, PT_R, 0, &va), 0);
+	assert_int_equal(va, 0x70000000);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -775,6 +880,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kmap_above_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_regions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_needs_no_memory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stack_top_is_layouts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_on_present_page, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_phys_small_keeps_phase, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("aspace", tests, NULL, NULL);
 }
