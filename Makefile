@@ -116,6 +116,7 @@ CHECK_EXTRA :=
 -include kernel/kernel.mk
 -include mk/docs.mk
 -include mk/tsan.mk
+-include tools/checks.mk
 
 run-host: deps $(B)/tools/vmem-demo
 	$(B)/tools/vmem-demo

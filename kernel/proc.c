@@ -26,7 +26,7 @@ static bool done_claimed;
 
 #define COUNT(field) __atomic_fetch_add(&proc_counters.field, 1, __ATOMIC_RELAXED)
 uint64_t sched_quantum;          /* timer ticks per time slice; 0 = no preemption */
-static vm_t user_va_end;         /* svmm_user_end(boot.mode), for the fault path */
+static svmm_va_t user_va_end;         /* svmm_user_end(boot.mode), for the fault path */
 
 /* The user programs embedded by kernel.mk (build/kernel/userprogs.S). */
 struct uprog { const char *name; const uint8_t *elf; uint64_t size; };
@@ -54,7 +54,7 @@ struct elf64_phdr {
 	uint64_t offset, vaddr, paddr, filesz, memsz, align;
 };
 
-static int load_elf(struct aspace *as, const uint8_t *elf, uint64_t size, vm_t *entry)
+static int load_elf(struct aspace *as, const uint8_t *elf, uint64_t size, svmm_va_t *entry)
 {
 	const struct elf64_ehdr *eh = (const void *)elf;
 	if (size < sizeof *eh || memcmp(eh->ident, "\177ELF", 4) != 0 || eh->ident[4] != 2 ||
@@ -68,25 +68,25 @@ static int load_elf(struct aspace *as, const uint8_t *elf, uint64_t size, vm_t *
 		if (ph[i].filesz > ph[i].memsz || ph[i].offset > size ||
 		    ph[i].filesz > size - ph[i].offset)
 			return SVMM_EINVAL;
-		vm_t va = SVMM_ALIGN_DOWN(ph[i].vaddr, SVMM_PAGE_SIZE);
-		vm_t end = SVMM_ALIGN_UP(ph[i].vaddr + ph[i].memsz, SVMM_PAGE_SIZE);
+		svmm_va_t va = SVMM_ALIGN_DOWN(ph[i].vaddr, SVMM_PAGE_SIZE);
+		svmm_va_t end = SVMM_ALIGN_UP(ph[i].vaddr + ph[i].memsz, SVMM_PAGE_SIZE);
 		unsigned prot = ((ph[i].flags & PF_R) ? PT_R : 0) | ((ph[i].flags & PF_W) ? PT_W : 0) |
 				((ph[i].flags & PF_X) ? PT_X : 0);
-		vm_t got;
+		svmm_va_t got;
 		int err = aspace_map_anon(as, va, end - va, prot, ASPACE_FIXED, &got);
 		if (err)
 			return err;
 		/* Bring each page in (demand zero) and copy the file's bytes into its frame. */
-		for (vm_t pg = va; pg < end; pg += SVMM_PAGE_SIZE) {
+		for (svmm_va_t pg = va; pg < end; pg += SVMM_PAGE_SIZE) {
 			err = aspace_fault(as, pg, prot & PT_X ? PT_X : PT_R);
-			pm_t pa;
+			svmm_pa_t pa;
 			if (!err)
 				err = pt_translate(&as->pt, pg, prot & PT_X ? PT_X : PT_R, PT_PRIV_U,
 						   &pa, NULL);
 			if (err)
 				return err;
-			vm_t fs = ph[i].vaddr, fe = ph[i].vaddr + ph[i].filesz;
-			vm_t b = pg > fs ? pg : fs, e = pg + SVMM_PAGE_SIZE < fe ? pg + SVMM_PAGE_SIZE : fe;
+			svmm_va_t fs = ph[i].vaddr, fe = ph[i].vaddr + ph[i].filesz;
+			svmm_va_t b = pg > fs ? pg : fs, e = pg + SVMM_PAGE_SIZE < fe ? pg + SVMM_PAGE_SIZE : fe;
 			if (b < e)
 				vm_copy_to_frame(pa, b - pg, elf + ph[i].offset + (b - fs), e - b);
 		}
@@ -136,7 +136,7 @@ struct proc *proc_spawn(const char *name, long arg)
 		proc_set_state(p, PROC_FREE);
 		return NULL;
 	}
-	vm_t entry;
+	svmm_va_t entry;
 	err = load_elf(p->as, up->elf, up->size, &entry);
 	if (err) {
 		kprintf("spawn %s: loading: %s\n", name, svmm_strerror(err));
@@ -217,7 +217,7 @@ static void proc_exit(struct proc *p, long code)
 	proc_teardown(p);
 }
 
-static const char *fault_reason(int err, vm_t va)
+static const char *fault_reason(int err, svmm_va_t va)
 {
 	if (va >= svmm_user_end(boot.mode))
 		return (va >> 63) ? "kernel address" : "not a user address (non-canonical)";
@@ -451,7 +451,7 @@ _Noreturn void proc_run_all(void (*done)(void))
 
 /* ---- system calls ---- */
 
-static long sys_write(struct proc *p, vm_t buf, uint64_t len)
+static long sys_write(struct proc *p, svmm_va_t buf, uint64_t len)
 {
 	char kbuf[128];
 	uint64_t done = 0;
@@ -468,11 +468,11 @@ static long sys_write(struct proc *p, vm_t buf, uint64_t len)
 	return (long)done;
 }
 
-static long sys_mmap(struct proc *p, vm_t hint, uint64_t size, uint64_t prot, uint64_t flags)
+static long sys_mmap(struct proc *p, svmm_va_t hint, uint64_t size, uint64_t prot, uint64_t flags)
 {
 	if (prot & ~(uint64_t)(PROT_READ | PROT_WRITE | PROT_EXEC) || flags & ~(uint64_t)MAP_FIXED)
 		return SVMM_EINVAL;
-	vm_t addr;
+	svmm_va_t addr;
 	int err = aspace_map_anon(p->as, hint, size, (unsigned)prot,
 				  (flags & MAP_FIXED) ? ASPACE_FIXED : 0, &addr);
 	return err ? err : (long)addr;
@@ -484,7 +484,7 @@ static long sys_mmap(struct proc *p, vm_t hint, uint64_t size, uint64_t prot, ui
  * for an entry or stack outside the user half, SVMM_EUNALIGNED for a stack not
  * 16-byte aligned, SVMM_ENOSPC when the process table is full.
  */
-static long sys_thread(struct proc *p, vm_t entry, vm_t stack, uint64_t arg)
+static long sys_thread(struct proc *p, svmm_va_t entry, svmm_va_t stack, uint64_t arg)
 {
 	if (entry >= user_va_end || stack > user_va_end || stack < SVMM_NULL_GUARD)
 		return SVMM_ERANGE;
@@ -618,7 +618,7 @@ static __attribute__((noinline)) struct trapframe *user_trap_slow(struct proc *p
 	case EXC_STORE_PAGE_FAULT: {
 		unsigned access = c == EXC_INST_PAGE_FAULT ? PT_X :
 				  c == EXC_LOAD_PAGE_FAULT ? PT_R : PT_W;
-		vm_t va = tf->stval;
+		svmm_va_t va = tf->stval;
 		int err = va >= svmm_user_end(boot.mode) ? SVMM_EFAULT :
 			  aspace_fault(p->as, va, access);
 		if (err) {
@@ -659,7 +659,7 @@ struct trapframe *user_trap(struct trapframe *tf)
 	/* The hot path: a demand-zero or stack-growth fault that resolves. */
 	uint64_t c = tf->scause;
 	if (c == EXC_STORE_PAGE_FAULT || c == EXC_LOAD_PAGE_FAULT) {
-		vm_t va = tf->stval;
+		svmm_va_t va = tf->stval;
 		int err = va < user_va_end ?
 			aspace_fault(p->as, va, c == EXC_STORE_PAGE_FAULT ? PT_W : PT_R) :
 			SVMM_EFAULT;

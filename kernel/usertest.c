@@ -19,7 +19,7 @@ struct utest {
 	bool expect_kill;
 	uint64_t cause;          /* scause expected for a kill */
 	bool check_addr;
-	vm_t addr;               /* stval expected for a kill */
+	svmm_va_t addr;               /* stval expected for a kill */
 	const char *what;
 	const char *line;        /* for a kill: text its kill line must contain, or NULL */
 	struct proc *p;

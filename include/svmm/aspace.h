@@ -57,7 +57,7 @@ struct aspace_region {
 	struct vmem_region node;
 	struct aspace_region *prev, *next;
 	struct rb_node link;
-	pm_t pa;                 /* ASPACE_PHYS: the physical address of node.addr */
+	svmm_pa_t pa;                 /* ASPACE_PHYS: the physical address of node.addr */
 	uint16_t prot;           /* PT_R, PT_W, PT_X */
 	uint16_t kind;           /* ASPACE_ANON or ASPACE_PHYS */
 	uint32_t ptflags;        /* ASPACE_PHYS: PT_IO or PT_NC */
@@ -73,10 +73,10 @@ struct aspace {
 	struct aspace_region *regions;     /* address-ordered list */
 	struct rb_root index;              /* the same regions, by address */
 	struct aspace_slab *slabs;         /* slab pages of region structs */
-	vm_t user_end;                     /* end of uvmem = start of slot 255 */
-	vm_t stack_top;                    /* layout's ustack_top: user half end - 64 KiB */
-	vm_t stack_limit;                  /* lowest address the stack may grow to */
-	vm_t stack_low;                    /* lowest stack page mapped so far (= top: none) */
+	svmm_va_t user_end;                     /* end of uvmem = start of slot 255 */
+	svmm_va_t stack_top;                    /* layout's ustack_top: user half end - 64 KiB */
+	svmm_va_t stack_limit;                  /* lowest address the stack may grow to */
+	svmm_va_t stack_low;                    /* lowest stack page mapped so far (= top: none) */
 	uint64_t asid_ctx;                 /* generation | ASID, see svmm/asid.h */
 	uint64_t nregions;                 /* regions in uvmem */
 	uint64_t resident;                 /* anonymous frames mapped, stack included */
@@ -128,8 +128,8 @@ void aspace_destroy(struct aspace *as);
  * SVMM_EOVERFLOW, SVMM_ERANGE (outside uvmem), SVMM_EPERM, SVMM_EINVAL (flags),
  * SVMM_EBUSY, SVMM_ENOSPC, SVMM_ENOMEM.
  */
-int aspace_map_anon(struct aspace *as, vm_t hint, uint64_t size, unsigned prot,
-		    unsigned flags, vm_t *addrp);
+int aspace_map_anon(struct aspace *as, svmm_va_t hint, uint64_t size, unsigned prot,
+		    unsigned flags, svmm_va_t *addrp);
 
 /*
  * Map the physical range [pa, pa + size) (device memory or RAM the caller owns and
@@ -140,8 +140,8 @@ int aspace_map_anon(struct aspace *as, vm_t hint, uint64_t size, unsigned prot,
  * free address do. Flags ASPACE_FIXED, ASPACE_IO, ASPACE_NC. Errors as aspace_map_anon,
  * plus SVMM_ERANGE for a pa the page tables cannot express.
  */
-int aspace_map_phys(struct aspace *as, vm_t hint, pm_t pa, uint64_t size, unsigned prot,
-		    unsigned flags, vm_t *addrp);
+int aspace_map_phys(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t size, unsigned prot,
+		    unsigned flags, svmm_va_t *addrp);
 
 /*
  * Remove every mapping in [va, va + size) of uvmem: regions inside it go away, regions
@@ -151,7 +151,7 @@ int aspace_map_phys(struct aspace *as, vm_t hint, pm_t pa, uint64_t size, unsign
  * SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOMEM (a region struct, a vmem node or a table to
  * split a huge page).
  */
-int aspace_unmap(struct aspace *as, vm_t va, uint64_t size);
+int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size);
 
 /*
  * Set the permissions of every region in [va, va + size) to prot (rules as for
@@ -159,7 +159,7 @@ int aspace_unmap(struct aspace *as, vm_t va, uint64_t size);
  * The range must be wholly covered by regions: a hole is SVMM_ENOENT. Other errors as
  * aspace_unmap plus SVMM_EPERM; all leave everything unchanged.
  */
-int aspace_protect(struct aspace *as, vm_t va, uint64_t size, unsigned prot);
+int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot);
 
 /*
  * Resolve a page fault at va for an access of type access (PT_R, PT_W or PT_X) made
@@ -171,7 +171,7 @@ int aspace_protect(struct aspace *as, vm_t va, uint64_t size, unsigned prot);
  * SVMM_ENOMEM (no frame or table), SVMM_EINVAL (access not exactly one of PT_R, PT_W,
  * PT_X). Nothing changes unless a page was mapped.
  */
-int aspace_fault(struct aspace *as, vm_t va, unsigned access);
+int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access);
 
 /*
  * Make as current on hart: returns the satp value to write (mode, ASID, root). When
@@ -192,7 +192,7 @@ int aspace_set_stack_limit(struct aspace *as, uint64_t max);
 void aspace_deactivate(struct aspace *as, unsigned hart);
 
 /* The region containing va, or NULL. The caller holds as->lock or owns as alone. */
-struct aspace_region *aspace_lookup(struct aspace *as, vm_t va);
+struct aspace_region *aspace_lookup(struct aspace *as, svmm_va_t va);
 
 /* Counters; see struct aspace_stats. */
 void aspace_stats(struct aspace *as, struct aspace_stats *st);
