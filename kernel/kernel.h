@@ -21,6 +21,7 @@ int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 int strcmp(const char *a, const char *b);
 int strncmp(const char *a, const char *b, size_t n);
+char *strstr(const char *s, const char *sub);
 
 /* console.c */
 void console_putc(char c);

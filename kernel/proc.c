@@ -232,10 +232,77 @@ static const char *fault_reason(int err, svmm_va_t va)
 	}
 }
 
+/*
+ * The bits of the instruction that trapped as illegal: stval holds them on QEMU, but the
+ * privileged spec lets a hart report 0 instead, and then they are read at sepc.
+ * Returns 0 when they cannot be read.
+ */
+static uint32_t illegal_insn_bits(struct proc *p, struct trapframe *tf)
+{
+	if (tf->stval)
+		return (uint32_t)tf->stval;
+	uint16_t half[2];
+	if (copy_from_user(p->as, &half[0], tf->sepc, 2) != 0)
+		return 0;
+	if ((half[0] & 3) != 3)
+		return half[0];
+	if (copy_from_user(p->as, &half[1], tf->sepc + 2, 2) != 0)
+		return 0;
+	return half[0] | (uint32_t)half[1] << 16;
+}
+
+/*
+ * Which unit an instruction belongs to, if it is one the kernel keeps off in U-mode:
+ * "floating-point", "vector", or NULL. The opcodes are those of the unprivileged spec
+ * (LOAD-FP and STORE-FP carry both, told apart by the width field), plus the CSRs of
+ * each unit (fflags, frm, fcsr; vstart, vxsat, vxrm, vcsr, vl, vtype, vlenb).
+ */
+static const char *insn_unit(uint32_t insn)
+{
+	if ((insn & 3) != 3) {          /* compressed: C.FLD, C.FSD, C.FLDSP, C.FSDSP */
+		unsigned op = insn & 3, f3 = (insn >> 13) & 7;
+		return (op == 0 || op == 2) && (f3 == 1 || f3 == 5) ? "floating-point" : NULL;
+	}
+	unsigned opcode = insn & 0x7f, f3 = (insn >> 12) & 7, csr = insn >> 20;
+	switch (opcode) {
+	case 0x07:                      /* LOAD-FP */
+	case 0x27:                      /* STORE-FP */
+		return f3 >= 1 && f3 <= 4 ? "floating-point" : "vector";
+	case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:   /* FMADD .. OP-FP */
+		return "floating-point";
+	case 0x57:                      /* OP-V */
+		return "vector";
+	case 0x73:                      /* SYSTEM: the units' CSRs */
+		if (f3 == 0 || f3 == 4)
+			return NULL;
+		if (csr >= 0x001 && csr <= 0x003)
+			return "floating-point";
+		if (csr == 0x008 || csr == 0x009 || csr == 0x00a || csr == 0x00f ||
+		    (csr >= 0xc20 && csr <= 0xc22))
+			return "vector";
+		return NULL;
+	}
+	return NULL;
+}
+
 static void proc_kill(struct proc *p, struct trapframe *tf, const char *why)
 {
-	kprintf("pid %d (%s %ld) killed: %s at address %p, pc %p: %s\n", p->pid, p->name, p->arg,
-		trap_cause_name(tf->scause), (void *)tf->stval, (void *)tf->sepc, why);
+	if (tf->scause == EXC_ILLEGAL) {
+		uint32_t insn = illegal_insn_bits(p, tf);
+		const char *unit = insn_unit(insn);
+		char bits[16];
+		svmm_snprintf(bits, sizeof bits, (insn & 3) == 3 ? "0x%08x" : "0x%04x", insn);
+		svmm_snprintf(p->kill_line, sizeof p->kill_line,
+			      "illegal instruction %s at pc %p: %s%s", insn ? bits : "(bits unknown)",
+			      (void *)tf->sepc, unit ? unit : why,
+			      unit ? " instruction, and this kernel keeps that unit off in U-mode" :
+				     "");
+	} else {
+		svmm_snprintf(p->kill_line, sizeof p->kill_line, "%s at address %p, pc %p: %s",
+			      trap_cause_name(tf->scause), (void *)tf->stval, (void *)tf->sepc,
+			      why);
+	}
+	kprintf("pid %d (%s %ld) killed: %s\n", p->pid, p->name, p->arg, p->kill_line);
 	p->killed = true;
 	COUNT(kills);
 	p->kill_cause = tf->scause;
@@ -561,7 +628,7 @@ static __attribute__((noinline)) struct trapframe *user_trap_slow(struct proc *p
 		break;
 	}
 	default:
-		proc_kill(p, tf, "illegal operation");
+		proc_kill(p, tf, "not an instruction U-mode may execute");
 		break;
 	}
 	/* SUM is set only inside copy_from_user/copy_to_user. */

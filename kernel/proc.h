@@ -34,6 +34,7 @@ struct proc {
 	uint64_t kill_cause;        /* scause of the kill */
 	uint64_t kill_addr;
 	int kill_err;               /* aspace_fault's answer for a fault kill, else 0 */
+	char kill_line[160];        /* the kill's message, as printed (without the pid) */
 	/*
 	 * The address space: as_own for a process, its owner's for a thread (SYS_THREAD).
 	 * as_users (in the owner) counts the processes and threads using it; the last to
