@@ -267,8 +267,7 @@ static void pt_setup(struct pt *pt, enum svmm_mode mode, uint32_t asid, bool ker
 	pt->kernel = kernel;
 	pt->levels = svmm_mode_levels(mode);
 	pt->tables = 1;
-	pt->lock.word = 0;
-	pt->lock.irqflags = 0;
+	pt->lock = (struct svmm_lock)SVMM_LOCK_INIT;
 }
 
 int pt_init(struct pt *pt, enum svmm_mode mode, uint32_t asid)
