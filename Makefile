@@ -117,6 +117,7 @@ CHECK_EXTRA :=
 -include minikern/minikern.mk
 -include mk/docs.mk
 -include mk/tsan.mk
+-include tools/checks.mk
 
 run-host: deps $(B)/tools/vmem-demo
 	$(B)/tools/vmem-demo
