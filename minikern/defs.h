@@ -10,25 +10,15 @@
 #include <stdint.h>
 
 /*
- * WORKAROUND (svmm defect, issue 10 item 3): include/svmm/pt.h still defines PTE_V,
- * PTE_R, ... without a prefix, the same names riscv.h defines. Until pt.h renames them
- * SVMM_PTE_*, svmm's headers come first and their PTE_* names are dropped before the
- * kernel's own are defined.
+ * The kernel's own names first, svmm's headers after them: svmm prefixes every public
+ * name (SVMM_PTE_V, ...), so nothing here is redefined, and -Werror proves it.
  */
+#include "riscv.h"
+#include "spinlock.h"
+
 #include <svmm/aspace.h>
 #include <svmm/pmem.h>
 #include <svmm/pt.h>
-#undef PTE_V
-#undef PTE_R
-#undef PTE_W
-#undef PTE_X
-#undef PTE_U
-#undef PTE_G
-#undef PTE_A
-#undef PTE_D
-
-#include "riscv.h"
-#include "spinlock.h"
 
 #include "param.h"
 
@@ -54,8 +44,8 @@ void kvminit(uint64_t dtb);
 void kvminithart(void);
 
 /* uaccess.c */
-int copy_in(struct aspace *as, void *dst, vm_t src, size_t n);
-int copy_out(struct aspace *as, vm_t dst, const void *src, size_t n);
+int copy_in(struct aspace *as, void *dst, svmm_va_t src, size_t n);
+int copy_out(struct aspace *as, svmm_va_t dst, const void *src, size_t n);
 
 /* main.c, proc.c, trap.c */
 void kmain(uint64_t hartid, uint64_t dtb);

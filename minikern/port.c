@@ -33,14 +33,14 @@ _Noreturn void port_panic(const char *msg)
 	panic("svmm: %s", msg);
 }
 
-void *port_pa_to_va(pm_t pa)
+void *port_pa_to_va(svmm_pa_t pa)
 {
 	if (pa < KERNBASE || pa >= PHYSTOP)
 		panic("port_pa_to_va(%p): not RAM", (void *)pa);
 	return (void *)pa;
 }
 
-pm_t port_va_to_pa(const void *va)
+svmm_pa_t port_va_to_pa(const void *va)
 {
 	uint64_t v = (uint64_t)va;
 	if (v < KERNBASE || v >= PHYSTOP)
@@ -49,7 +49,7 @@ pm_t port_va_to_pa(const void *va)
 }
 
 /* All of RAM is mapped: svmm never needs this (meta_limit is PHYSTOP). */
-void *port_kmap(pm_t pa)
+void *port_kmap(svmm_pa_t pa)
 {
 	return port_pa_to_va(pa);
 }
@@ -59,9 +59,9 @@ void port_kunmap(void *va)
 	(void)va;
 }
 
-int port_table_alloc(pm_t *pa)
+int port_table_alloc(svmm_pa_t *pa)
 {
-	pm_t p;
+	svmm_pa_t p;
 	if (pmem_alloc(&kpmem, 0, PHYSTOP, &p) != 0)
 		return SVMM_ENOMEM;
 	memset((void *)p, 0, PGSIZE);
@@ -70,7 +70,7 @@ int port_table_alloc(pm_t *pa)
 	return 0;
 }
 
-void port_table_free(pm_t pa)
+void port_table_free(svmm_pa_t pa)
 {
 	int err = pmem_free(&kpmem, pa, 0);
 	if (err)
@@ -81,7 +81,7 @@ void port_table_free(pm_t pa)
 /* Past this many pages one full flush is cheaper than one per page. */
 #define FLUSH_PAGES_MAX 32
 
-void port_tlb_flush(uint32_t asid, vm_t va, uint64_t size)
+void port_tlb_flush(uint32_t asid, svmm_va_t va, uint64_t size)
 {
 	if (size == 0 || size / PGSIZE > FLUSH_PAGES_MAX) {
 		if (asid == PORT_ASID_GLOBAL)
@@ -90,7 +90,7 @@ void port_tlb_flush(uint32_t asid, vm_t va, uint64_t size)
 			__asm__ volatile("sfence.vma zero, %0" :: "r"((uint64_t)asid) : "memory");
 		return;
 	}
-	for (vm_t a = PGROUNDDOWN(va); a < va + size; a += PGSIZE) {
+	for (svmm_va_t a = PGROUNDDOWN(va); a < va + size; a += PGSIZE) {
 		if (asid == PORT_ASID_GLOBAL)
 			__asm__ volatile("sfence.vma %0, zero" :: "r"(a) : "memory");
 		else

@@ -124,11 +124,11 @@ static void proc_free(struct proc *p)
  * Map [va, va + size) as demand-zero memory, writable while the kernel fills it, and
  * record it as an image segment of p with its final permissions.
  */
-static int segment_map(struct proc *p, vm_t va, uint64_t size, unsigned prot)
+static int segment_map(struct proc *p, svmm_va_t va, uint64_t size, unsigned prot)
 {
 	if (p->nseg == NSEG)
 		return SVMM_ENOSPC;
-	vm_t got;
+	svmm_va_t got;
 	int err = aspace_map_anon(&p->as, va, size, PT_R | PT_W, ASPACE_FIXED, &got);
 	if (err)
 		return err;
@@ -185,7 +185,7 @@ static int elf_load(struct proc *p, const uint8_t *elf, uint64_t len)
 			return SVMM_EINVAL;
 		unsigned prot = (ph->flags & PF_R ? PT_R : 0) | (ph->flags & PF_W ? PT_W : 0) |
 				(ph->flags & PF_X ? PT_X : 0);
-		vm_t va = PGROUNDDOWN(ph->vaddr);
+		svmm_va_t va = PGROUNDDOWN(ph->vaddr);
 		uint64_t size = PGROUNDUP(ph->vaddr + ph->memsz) - va;
 		int err = segment_map(p, va, size, prot);
 		if (!err)
@@ -220,13 +220,13 @@ static const struct uprog *uprog_find(const char *name)
  * A child of p running a copy of p's image (its segments, as they are now) with a
  * fresh stack, entered at start(fn, arg). Returns its pid or an error.
  */
-static long spawn(struct proc *p, vm_t start, uint64_t fn, uint64_t arg)
+static long spawn(struct proc *p, svmm_va_t start, uint64_t fn, uint64_t arg)
 {
 	struct proc *c = proc_alloc(p->name);
 	if (!c)
 		return SVMM_ENOMEM;
 	/* One bounce page: the parent's bytes come in, then go out to the child. */
-	pm_t bounce;
+	svmm_pa_t bounce;
 	int err = pmem_alloc(&kpmem, 0, PHYSTOP, &bounce);
 	bool have_bounce = err == 0;
 	for (int i = 0; err == 0 && i < p->nseg; i++) {
@@ -280,7 +280,7 @@ _Noreturn void proc_exit(struct proc *p, long status)
 	panic("zombie %d ran", p->pid);
 }
 
-static long wait(struct proc *p, int pid, vm_t status)
+static long wait(struct proc *p, int pid, svmm_va_t status)
 {
 	struct proc *c = NULL;
 	for (int i = 0; i < NPROC && !c; i++)
@@ -323,7 +323,7 @@ long syscall(struct proc *p)
 		return (long)a1;
 	}
 	case SYS_MAP: {
-		vm_t va;
+		svmm_va_t va;
 		int err = aspace_map_anon(&p->as, 0, a0, (unsigned)a1, 0, &va);
 		return err ? err : (long)va;
 	}

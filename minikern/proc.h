@@ -16,7 +16,7 @@ struct context {
 
 /* An image segment: what spawn copies into a child. */
 struct segment {
-	vm_t va;
+	svmm_va_t va;
 	uint64_t size;
 	unsigned prot;
 };

@@ -10,7 +10,7 @@
 #include "defs.h"
 
 /* The frame behind user address va for an access of type acc, faulting it in. */
-static int user_page(struct aspace *as, vm_t va, unsigned acc, pm_t *pa)
+static int user_page(struct aspace *as, svmm_va_t va, unsigned acc, svmm_pa_t *pa)
 {
 	int err = pt_translate(&as->pt, va, acc, PT_PRIV_U, pa, NULL);
 	if (err == SVMM_EFAULT) {
@@ -21,13 +21,13 @@ static int user_page(struct aspace *as, vm_t va, unsigned acc, pm_t *pa)
 	return err;
 }
 
-static int copy(struct aspace *as, vm_t uva, char *k, size_t n, unsigned acc)
+static int copy(struct aspace *as, svmm_va_t uva, char *k, size_t n, unsigned acc)
 {
 	while (n > 0) {
 		size_t chunk = PGSIZE - (uva & (PGSIZE - 1));
 		if (chunk > n)
 			chunk = n;
-		pm_t pa;
+		svmm_pa_t pa;
 		int err = user_page(as, uva, acc, &pa);
 		if (err)
 			return err;
@@ -42,12 +42,12 @@ static int copy(struct aspace *as, vm_t uva, char *k, size_t n, unsigned acc)
 	return 0;
 }
 
-int copy_in(struct aspace *as, void *dst, vm_t src, size_t n)
+int copy_in(struct aspace *as, void *dst, svmm_va_t src, size_t n)
 {
 	return copy(as, src, dst, n, PT_R);
 }
 
-int copy_out(struct aspace *as, vm_t dst, const void *src, size_t n)
+int copy_out(struct aspace *as, svmm_va_t dst, const void *src, size_t n)
 {
 	return copy(as, dst, (char *)src, n, PT_W);
 }
