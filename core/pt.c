@@ -698,8 +698,12 @@ static bool touches_kernel_root_leaf(const struct pt *pt, svmm_va_t va, uint64_t
 	return false;
 }
 
-/* Phase 1 of unmap and protect: holes, forbidden leaves, and the splits needed. */
-static int edit_count(const struct pt_op *op, svmm_va_t va, uint64_t size, uint64_t *need)
+/*
+ * Phase 1 of unmap and protect: holes, forbidden leaves, and the splits needed. Kept
+ * out of line so that its arrays are off the stack before phase 2 recurses down the
+ * levels (make check-stack).
+ */
+static __attribute__((noinline)) int edit_count(const struct pt_op *op, svmm_va_t va, uint64_t size, uint64_t *need)
 {
 	const struct pt *pt = op->pt;
 	if (!(op->flags & PT_MISSING_OK)) {

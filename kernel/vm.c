@@ -245,7 +245,9 @@ void *kmap(svmm_pa_t pa)
 	for (unsigned w = mycpu()->id; w == mycpu()->id; w++) {
 		if (fixmap_used[w] == ~0ull)
 			continue;
-		unsigned b = (unsigned)__builtin_ctzll(~fixmap_used[w]);
+		unsigned b = 0;  /* lowest free slot; a loop, as libgcc is not linked */
+		while (fixmap_used[w] >> b & 1u)
+			b++;
 		unsigned slot = w * 64 + b;
 		svmm_va_t va = SVMM_FIXMAP_BASE + (uint64_t)slot * SVMM_PAGE_SIZE;
 		if (pt_map(&kpt, va, SVMM_ALIGN_DOWN(pa, SVMM_PAGE_SIZE), SVMM_PAGE_SIZE,
