@@ -59,7 +59,7 @@ struct aspace_region {
 	struct vmem_region node;
 	struct aspace_region *prev, *next;
 	struct rb_node link;
-	pm_t pa;                 /* ASPACE_PHYS: the physical address of node.addr */
+	svmm_pa_t pa;                 /* ASPACE_PHYS: the physical address of node.addr */
 	uint16_t prot;           /* PT_R, PT_W, PT_X */
 	uint16_t kind;           /* ASPACE_ANON or ASPACE_PHYS */
 	uint32_t ptflags;        /* ASPACE_PHYS: PT_IO or PT_NC */
@@ -75,13 +75,13 @@ struct aspace {
 	struct aspace_region *regions;     /* address-ordered list */
 	struct rb_root index;              /* the same regions, by address */
 	struct aspace_slab *slabs;         /* slab pages of region structs */
-	vm_t user_base;                    /* start of uvmem: the null guard's end */
-	vm_t user_end;                     /* end of uvmem */
-	vm_t stack_base;                   /* the stack slot [stack_base, stack_top) */
-	vm_t stack_top;                    /* svmm's layout: ustack_top, half end - 64 KiB */
+	svmm_va_t user_base;                    /* start of uvmem: the null guard's end */
+	svmm_va_t user_end;                     /* end of uvmem */
+	svmm_va_t stack_base;                   /* the stack slot [stack_base, stack_top) */
+	svmm_va_t stack_top;                    /* svmm's layout: ustack_top, half end - 64 KiB */
 	uint64_t stack_guard;              /* never-mapped gap below stack_limit */
-	vm_t stack_limit;                  /* lowest address the stack may grow to */
-	vm_t stack_low;                    /* lowest stack page mapped so far (= top: none) */
+	svmm_va_t stack_limit;                  /* lowest address the stack may grow to */
+	svmm_va_t stack_low;                    /* lowest stack page mapped so far (= top: none) */
 	uint64_t asid_ctx;                 /* generation | ASID, see svmm/asid.h */
 	uint64_t nregions;                 /* regions in uvmem */
 	uint64_t resident;                 /* anonymous frames mapped, stack included */
@@ -114,8 +114,8 @@ struct aspace_stats {
  * out), stack_max ASPACE_STACK_MAX, stack_guard ASPACE_STACK_GUARD.
  */
 struct aspace_layout {
-	vm_t user_base, user_end;
-	vm_t stack_base, stack_top;
+	svmm_va_t user_base, user_end;
+	svmm_va_t stack_base, stack_top;
 	uint64_t stack_max, stack_guard;
 };
 
@@ -164,8 +164,8 @@ void aspace_destroy(struct aspace *as);
  * SVMM_EOVERFLOW, SVMM_ERANGE (outside uvmem), SVMM_EPERM, SVMM_EINVAL (flags),
  * SVMM_EBUSY, SVMM_ENOSPC, SVMM_ENOMEM.
  */
-int aspace_map_anon(struct aspace *as, vm_t hint, uint64_t size, unsigned prot,
-		    unsigned flags, vm_t *addrp);
+int aspace_map_anon(struct aspace *as, svmm_va_t hint, uint64_t size, unsigned prot,
+		    unsigned flags, svmm_va_t *addrp);
 
 /*
  * Map the physical range [pa, pa + size) (device memory or RAM the caller owns and
@@ -176,8 +176,8 @@ int aspace_map_anon(struct aspace *as, vm_t hint, uint64_t size, unsigned prot,
  * free address do. Flags ASPACE_FIXED, ASPACE_IO, ASPACE_NC. Errors as aspace_map_anon,
  * plus SVMM_ERANGE for a pa the page tables cannot express.
  */
-int aspace_map_phys(struct aspace *as, vm_t hint, pm_t pa, uint64_t size, unsigned prot,
-		    unsigned flags, vm_t *addrp);
+int aspace_map_phys(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t size, unsigned prot,
+		    unsigned flags, svmm_va_t *addrp);
 
 /*
  * Map [va, va + size) to [pa, pa + size) for the kernel alone (no U bit, not global),
@@ -190,7 +190,7 @@ int aspace_map_phys(struct aspace *as, vm_t hint, pm_t pa, uint64_t size, unsign
  * or pa beyond the page tables' reach), SVMM_EPERM, SVMM_EINVAL (flags), SVMM_EBUSY
  * (part of the range holds kernel pages already), SVMM_ENOMEM.
  */
-int aspace_map_kernel(struct aspace *as, vm_t va, pm_t pa, uint64_t size, unsigned prot,
+int aspace_map_kernel(struct aspace *as, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned prot,
 		      unsigned flags);
 
 /*
@@ -199,7 +199,7 @@ int aspace_map_kernel(struct aspace *as, vm_t va, pm_t pa, uint64_t size, unsign
  * SVMM_EUNALIGNED, SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOMEM (a table to split a huge
  * page covered in part).
  */
-int aspace_unmap_kernel(struct aspace *as, vm_t va, uint64_t size);
+int aspace_unmap_kernel(struct aspace *as, svmm_va_t va, uint64_t size);
 
 /*
  * Remove every mapping in [va, va + size) of uvmem: regions inside it go away, regions
@@ -209,7 +209,7 @@ int aspace_unmap_kernel(struct aspace *as, vm_t va, uint64_t size);
  * SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOMEM (a region struct, a vmem node or a table to
  * split a huge page).
  */
-int aspace_unmap(struct aspace *as, vm_t va, uint64_t size);
+int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size);
 
 /*
  * Set the permissions of every region in [va, va + size) to prot (rules as for
@@ -217,7 +217,7 @@ int aspace_unmap(struct aspace *as, vm_t va, uint64_t size);
  * The range must be wholly covered by regions: a hole is SVMM_ENOENT. Other errors as
  * aspace_unmap plus SVMM_EPERM; all leave everything unchanged.
  */
-int aspace_protect(struct aspace *as, vm_t va, uint64_t size, unsigned prot);
+int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot);
 
 /*
  * Resolve a page fault at va for an access of type access (PT_R, PT_W or PT_X) made
@@ -229,7 +229,7 @@ int aspace_protect(struct aspace *as, vm_t va, uint64_t size, unsigned prot);
  * SVMM_ENOMEM (no frame or table), SVMM_EINVAL (access not exactly one of PT_R, PT_W,
  * PT_X). Nothing changes unless a page was mapped.
  */
-int aspace_fault(struct aspace *as, vm_t va, unsigned access);
+int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access);
 
 /*
  * Make as current on hart: returns the satp value to write (mode, ASID, root). When
@@ -251,7 +251,7 @@ int aspace_set_stack_limit(struct aspace *as, uint64_t max);
 void aspace_deactivate(struct aspace *as, unsigned hart);
 
 /* The region containing va, or NULL. The caller holds as->lock or owns as alone. */
-struct aspace_region *aspace_lookup(struct aspace *as, vm_t va);
+struct aspace_region *aspace_lookup(struct aspace *as, svmm_va_t va);
 
 /* Counters; see struct aspace_stats. */
 void aspace_stats(struct aspace *as, struct aspace_stats *st);

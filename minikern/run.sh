@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# minikern/run.sh KERNEL.elf - boot minikern on QEMU virt with QEMU's own OpenSBI.
+set -euo pipefail
+exec qemu-system-riscv64 -machine virt -bios default -nographic -no-reboot \
+	-smp 1 -m 128M -kernel "$1" ${QEMU_EXTRA:-}
