@@ -43,6 +43,9 @@ extern uint64_t tables_live;
 void kvminit(uint64_t dtb);
 void kvminithart(void);
 
+/* fdt.c */
+const char *fdt_bootargs(uint64_t dtb);
+
 /* uaccess.c */
 int copy_in(struct aspace *as, void *dst, svmm_va_t src, size_t n);
 int copy_out(struct aspace *as, svmm_va_t dst, const void *src, size_t n);

@@ -133,19 +133,3 @@ _Noreturn void poweroff(int failed)
 	for (;;)
 		__asm__ volatile("wfi");
 }
-
-/*
- * WORKAROUND (svmm defect, issue 10 item 2): core/asid.c uses __builtin_ctzll, which
- * gcc turns into a call to libgcc's __ctzdi2 on rv64 without Zbb. This kernel links
- * no libgcc, so it supplies the one function until the core stops needing it.
- */
-int __ctzdi2(unsigned long x);
-int __ctzdi2(unsigned long x)
-{
-	int n = 0;
-	while (n < 64 && !(x & 1)) {
-		x >>= 1;
-		n++;
-	}
-	return n;
-}

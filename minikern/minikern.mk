@@ -29,6 +29,7 @@ MK_ULIB := $(MKB)/user/crt0.o $(MKB)/user/ulib.o
 MK_PROGS := $(filter-out ulib,$(patsubst minikern/user/%.c,%,$(sort $(wildcard minikern/user/*.c))))
 MK_UELFS := $(patsubst %,$(MKB)/user/%.elf,$(MK_PROGS))
 
+.PRECIOUS: $(MKB)/user/%.o
 $(MKB)/user/%.o: minikern/user/%.c $(MK_HDRS)
 	@mkdir -p $(@D)
 	@echo "  MKCC $@"; $(MK_CC) $(MK_CFLAGS) -c $< -o $@

@@ -98,12 +98,52 @@ static struct proc *proc_alloc(const char *name)
 	return p;
 }
 
+/*
+ * The table svmm built, read with the kernel's own PTE_* macros: every user leaf is
+ * valid and user-accessible and not global; the trampoline and trap frames at the top
+ * are valid, global and not user-accessible.
+ */
+struct leafcheck {
+	uint64_t want, mask;   /* (pte & mask) == want */
+	uint64_t leaves;
+	svmm_va_t bad;
+};
+
+static int leaf_check(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
+{
+	struct leafcheck *c = ctx;
+	(void)pa;
+	(void)size;
+	c->leaves++;
+	if ((pte & c->mask) != c->want) {
+		c->bad = va;
+		return 1;
+	}
+	return 0;
+}
+
+uint64_t user_leaves_checked;
+
+static void table_check(struct proc *p)
+{
+	struct leafcheck u = { PTE_V | PTE_U, PTE_V | PTE_U | PTE_G, 0, 0 };
+	struct leafcheck k = { PTE_V | PTE_G, PTE_V | PTE_U | PTE_G, 0, 0 };
+	if (pt_walk(&p->as.pt, 0, MAXVA, leaf_check, &u) != 0)
+		panic("%s: user leaf at %p: not V|U or global (%lu leaves)", p->name,
+		      (void *)u.bad, u.leaves);
+	if (pt_walk(&p->as.pt, TRAPFRAME, 2 * PGSIZE, leaf_check, &k) != 0 || k.leaves != 2)
+		panic("%s: trampoline/trap frame leaf at %p: not V|G or user (%lu leaves)",
+		      p->name, (void *)k.bad, k.leaves);
+	user_leaves_checked += u.leaves;
+}
+
 /* Release the address space: every frame, table and metadata page goes back. */
 static void proc_release_as(struct proc *p)
 {
 	if (!p->has_as)
 		return;
 	aspace_deactivate(&p->as, 0);
+	table_check(p);
 	int err = aspace_check(&p->as, print_line, "aspace_check: ");
 	if (err)
 		panic("%s: aspace_check failed", p->name);
