@@ -130,7 +130,7 @@ struct proc *proc_spawn(const char *name, long arg)
 	p->as = &p->as_own;
 	p->owner = p;
 	p->as_users = 1;
-	int err = aspace_create(p->as, &kpt, &kpmem);
+	int err = aspace_create(p->as, &kpt, &kpmem, NULL);
 	if (err) {
 		kprintf("spawn %s: aspace_create: %s\n", name, svmm_strerror(err));
 		proc_set_state(p, PROC_FREE);
