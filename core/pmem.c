@@ -68,7 +68,7 @@ static void list_unlink(struct pmem_span *s, uint32_t idx, unsigned order)
  * The span holding pa, or NULL. The section table gives the first span that can hold
  * pa; the loop only steps past spans that end earlier inside the same section.
  */
-static struct pmem_span *span_find(struct pmem *pm, pm_t pa)
+static struct pmem_span *span_find(struct pmem *pm, svmm_pa_t pa)
 {
 	if (pa < pm->lo || pa >= pm->hi)
 		return NULL;
@@ -83,7 +83,7 @@ static struct pmem_span *span_find(struct pmem *pm, pm_t pa)
 /* The first span that ends after section sec begins, as span_find expects. */
 static unsigned sect_first(const struct pmem *pm, unsigned sec)
 {
-	pm_t start = pm->lo + ((pm_t)sec << pm->sect_shift);
+	svmm_pa_t start = pm->lo + ((svmm_pa_t)sec << pm->sect_shift);
 	unsigned i = 0;
 	while (i < pm->nspans && pm->span[i].end <= start)
 		i++;
@@ -116,7 +116,7 @@ static uint32_t span_head_of(const struct pmem_span *s, uint32_t idx)
  * Check pa and find its span and frame index. Returns 0, SVMM_EUNALIGNED or
  * SVMM_ERANGE.
  */
-static int frame_locate(struct pmem *pm, pm_t pa, struct pmem_span **sp, uint32_t *idxp)
+static int frame_locate(struct pmem *pm, svmm_pa_t pa, struct pmem_span **sp, uint32_t *idxp)
 {
 	if (!SVMM_IS_ALIGNED(pa, SVMM_PAGE_SIZE))
 		return SVMM_EUNALIGNED;
@@ -222,7 +222,7 @@ static void span_release(struct pmem_span *s, uint32_t idx, unsigned order)
  * straddles the limit. The lists are unordered, so this walks them: it only happens
  * for limits other than the meta_limit the spans were cut at.
  */
-static bool span_scan(const struct pmem_span *s, unsigned order, pm_t limit,
+static bool span_scan(const struct pmem_span *s, unsigned order, svmm_pa_t limit,
 		      unsigned *jp, uint32_t *idxp)
 {
 	uint64_t bytes = bsize(order) << FRAME_SHIFT;
@@ -231,7 +231,7 @@ static bool span_scan(const struct pmem_span *s, unsigned order, pm_t limit,
 		uint32_t seen = 0;
 		for (uint32_t i = s->head[j]; i != PMEM_NIL && seen < s->nfree[j];
 		     i = s->db[i].u.link.next, seen++) {
-			pm_t pa = s->base + ((uint64_t)i << FRAME_SHIFT);
+			svmm_pa_t pa = s->base + ((uint64_t)i << FRAME_SHIFT);
 			/* A larger block qualifies if its lowest 2^order frames do:
 			   splitting keeps the lowest part. */
 			if (pa + bytes <= limit) {
@@ -256,14 +256,14 @@ static bool span_scan(const struct pmem_span *s, unsigned order, pm_t limit,
 struct pmem_plan {
 	const struct pmem_range *ram, *res;
 	unsigned nram, nres;
-	pm_t ml;                          /* meta_limit, page-rounded down */
+	svmm_pa_t ml;                          /* meta_limit, page-rounded down */
 	unsigned ndb;                     /* databases placed so far */
-	pm_t dbpa[PMEM_MAX_SPANS];        /* where span i's database goes */
+	svmm_pa_t dbpa[PMEM_MAX_SPANS];        /* where span i's database goes */
 	uint32_t dbfr[PMEM_MAX_SPANS];    /* its size in frames */
 };
 
 /* A reserved range rounded outwards to whole frames (validated before use). */
-static void res_round(const struct pmem_range *r, pm_t *b, pm_t *e)
+static void res_round(const struct pmem_range *r, svmm_pa_t *b, svmm_pa_t *e)
 {
 	*b = SVMM_ALIGN_DOWN(r->base, SVMM_PAGE_SIZE);
 	*e = SVMM_ALIGN_UP(r->base + r->size, SVMM_PAGE_SIZE);
@@ -274,12 +274,12 @@ static void res_round(const struct pmem_range *r, pm_t *b, pm_t *e)
  * [*b, *e) with *b >= at. Returns false when no RAM lies at or above at. The ranges
  * are known to be disjoint.
  */
-static bool ram_run(const struct pmem_plan *p, pm_t at, pm_t *b, pm_t *e)
+static bool ram_run(const struct pmem_plan *p, svmm_pa_t at, svmm_pa_t *b, svmm_pa_t *e)
 {
 	bool found = false;
 	*b = *e = 0;
 	for (unsigned i = 0; i < p->nram; i++) {
-		pm_t rb = p->ram[i].base, re = rb + p->ram[i].size;
+		svmm_pa_t rb = p->ram[i].base, re = rb + p->ram[i].size;
 		if (re > at && (!found || rb < *b)) {
 			*b = rb;
 			*e = re;
@@ -306,9 +306,9 @@ static bool ram_run(const struct pmem_plan *p, pm_t at, pm_t *b, pm_t *e)
  * into pieces of fewer than 2^31 frames. Spans are visited in address order by
  * passing the end of one as at for the next.
  */
-static bool span_next(const struct pmem_plan *p, pm_t at, pm_t *b, pm_t *c)
+static bool span_next(const struct pmem_plan *p, svmm_pa_t at, svmm_pa_t *b, svmm_pa_t *c)
 {
-	pm_t e;
+	svmm_pa_t e;
 	if (!ram_run(p, at, b, &e))
 		return false;
 	*c = e;
@@ -320,33 +320,33 @@ static bool span_next(const struct pmem_plan *p, pm_t at, pm_t *b, pm_t *c)
 }
 
 /* The database size of a span of [b, e), page-rounded, in frames. */
-static uint32_t db_frames(pm_t b, pm_t e)
+static uint32_t db_frames(svmm_pa_t b, svmm_pa_t e)
 {
 	uint64_t bytes = ((e - b) >> FRAME_SHIFT) * sizeof(struct pmem_frame);
 	return (uint32_t)(SVMM_ALIGN_UP(bytes, SVMM_PAGE_SIZE) >> FRAME_SHIFT);
 }
 
 /* Does an excluded interval (reserved, or a database placed so far) cover pa? */
-static bool excluded(const struct pmem_plan *p, pm_t pa)
+static bool excluded(const struct pmem_plan *p, svmm_pa_t pa)
 {
 	for (unsigned i = 0; i < p->nres; i++) {
-		pm_t b, e;
+		svmm_pa_t b, e;
 		res_round(&p->res[i], &b, &e);
 		if (b <= pa && pa < e)
 			return true;
 	}
 	for (unsigned i = 0; i < p->ndb; i++)
-		if (p->dbpa[i] <= pa && pa < p->dbpa[i] + ((pm_t)p->dbfr[i] << FRAME_SHIFT))
+		if (p->dbpa[i] <= pa && pa < p->dbpa[i] + ((svmm_pa_t)p->dbfr[i] << FRAME_SHIFT))
 			return true;
 	return false;
 }
 
 /* The lowest start of an excluded interval above pa, or hi if none lies below hi. */
-static pm_t next_excluded(const struct pmem_plan *p, pm_t pa, pm_t hi)
+static svmm_pa_t next_excluded(const struct pmem_plan *p, svmm_pa_t pa, svmm_pa_t hi)
 {
-	pm_t n = hi;
+	svmm_pa_t n = hi;
 	for (unsigned i = 0; i < p->nres; i++) {
-		pm_t b, e;
+		svmm_pa_t b, e;
 		res_round(&p->res[i], &b, &e);
 		if (b > pa && b < n)
 			n = b;
@@ -361,8 +361,8 @@ static pm_t next_excluded(const struct pmem_plan *p, pm_t pa, pm_t hi)
  * Consider the free gap of [lo, hi) that starts at c, if c starts one: c is lo or the
  * end of an excluded interval, and no excluded interval covers it.
  */
-static void gap_try(const struct pmem_plan *p, pm_t c, pm_t lo, pm_t hi, uint64_t need,
-		    pm_t *best, uint64_t *best_len, bool *found)
+static void gap_try(const struct pmem_plan *p, svmm_pa_t c, svmm_pa_t lo, svmm_pa_t hi, uint64_t need,
+		    svmm_pa_t *best, uint64_t *best_len, bool *found)
 {
 	if (c < lo || c >= hi || excluded(p, c))
 		return;
@@ -379,18 +379,18 @@ static void gap_try(const struct pmem_plan *p, pm_t c, pm_t lo, pm_t hi, uint64_
  * Best fit keeps large runs intact for huge blocks and tends to put the database
  * beside what is already reserved.
  */
-static bool gap_fit(const struct pmem_plan *p, pm_t lo, pm_t hi, uint64_t need, pm_t *best,
+static bool gap_fit(const struct pmem_plan *p, svmm_pa_t lo, svmm_pa_t hi, uint64_t need, svmm_pa_t *best,
 		    uint64_t *best_len)
 {
 	bool found = false;
 	gap_try(p, lo, lo, hi, need, best, best_len, &found);
 	for (unsigned i = 0; i < p->nres; i++) {
-		pm_t b, e;
+		svmm_pa_t b, e;
 		res_round(&p->res[i], &b, &e);
 		gap_try(p, e, lo, hi, need, best, best_len, &found);
 	}
 	for (unsigned i = 0; i < p->ndb; i++)
-		gap_try(p, p->dbpa[i] + ((pm_t)p->dbfr[i] << FRAME_SHIFT), lo, hi, need, best,
+		gap_try(p, p->dbpa[i] + ((svmm_pa_t)p->dbfr[i] << FRAME_SHIFT), lo, hi, need, best,
 			best_len, &found);
 	return found;
 }
@@ -415,13 +415,13 @@ static int plan_check(const struct pmem_plan *p, unsigned *nsp)
 	for (unsigned i = 0; i < p->nres; i++) {
 		if (p->res[i].size == 0)
 			return SVMM_EZEROSIZE;
-		pm_t end = p->res[i].base + p->res[i].size;
+		svmm_pa_t end = p->res[i].base + p->res[i].size;
 		if (end < p->res[i].base || SVMM_ALIGN_UP(end, SVMM_PAGE_SIZE) < end)
 			return SVMM_EOVERFLOW;
 	}
-	pm_t b, c;
+	svmm_pa_t b, c;
 	*nsp = 0;
-	for (pm_t at = 0; span_next(p, at, &b, &c); at = c)
+	for (svmm_pa_t at = 0; span_next(p, at, &b, &c); at = c)
 		if (++*nsp > PMEM_MAX_SPANS)
 			return SVMM_EINVAL;
 	return 0;
@@ -434,16 +434,16 @@ static int plan_check(const struct pmem_plan *p, unsigned *nsp)
  */
 static int plan_databases(struct pmem_plan *p)
 {
-	pm_t b, c;
+	svmm_pa_t b, c;
 	p->ndb = 0;
-	for (pm_t at = 0; span_next(p, at, &b, &c); at = c) {
+	for (svmm_pa_t at = 0; span_next(p, at, &b, &c); at = c) {
 		uint32_t fr = db_frames(b, c);
 		uint64_t need = (uint64_t)fr << FRAME_SHIFT, best_len = ~(uint64_t)0;
-		pm_t best = 0, ob, oc;
+		svmm_pa_t best = 0, ob, oc;
 		bool found = false;
 		if (b < p->ml)
 			found = gap_fit(p, b, c < p->ml ? c : p->ml, need, &best, &best_len);
-		for (pm_t o = 0; !found && span_next(p, o, &ob, &oc); o = oc)
+		for (svmm_pa_t o = 0; !found && span_next(p, o, &ob, &oc); o = oc)
 			if (ob != b && ob < p->ml)
 				found = gap_fit(p, ob, oc < p->ml ? oc : p->ml, need, &best,
 						&best_len);
@@ -460,10 +460,10 @@ static int plan_databases(struct pmem_plan *p)
  * (*meta) or reserved ranges joined where they overlap or touch, as [*b, *e). Returns
  * false when none starts before the span ends.
  */
-static bool excl_next(const struct pmem_plan *p, pm_t pa, pm_t end, pm_t *b, pm_t *e,
+static bool excl_next(const struct pmem_plan *p, svmm_pa_t pa, svmm_pa_t end, svmm_pa_t *b, svmm_pa_t *e,
 		      bool *meta)
 {
-	pm_t rb, re;
+	svmm_pa_t rb, re;
 	*b = end;
 	*e = end;
 	for (unsigned i = 0; i < p->nres; i++) {
@@ -477,7 +477,7 @@ static bool excl_next(const struct pmem_plan *p, pm_t pa, pm_t end, pm_t *b, pm_
 	for (unsigned i = 0; i < p->ndb; i++)
 		if (p->dbpa[i] >= pa && p->dbpa[i] < *b) {
 			*b = p->dbpa[i];
-			*e = p->dbpa[i] + ((pm_t)p->dbfr[i] << FRAME_SHIFT);
+			*e = p->dbpa[i] + ((svmm_pa_t)p->dbfr[i] << FRAME_SHIFT);
 			*meta = true;
 		}
 	if (*b >= end)
@@ -500,7 +500,7 @@ static bool excl_next(const struct pmem_plan *p, pm_t pa, pm_t end, pm_t *b, pm_
 /* Tile a fresh span's database: free blocks everywhere but the excluded runs. */
 static void span_fill(const struct pmem_plan *p, struct pmem_span *s)
 {
-	pm_t at = s->base, b = 0, e = 0;
+	svmm_pa_t at = s->base, b = 0, e = 0;
 	bool meta = false;
 
 	/* Zero means PMEM_TAIL: only block heads are written below. */
@@ -516,7 +516,7 @@ static void span_fill(const struct pmem_plan *p, struct pmem_span *s)
 }
 
 int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
-	      const struct pmem_range *res, unsigned nres, pm_t meta_limit)
+	      const struct pmem_range *res, unsigned nres, svmm_pa_t meta_limit)
 {
 	struct pmem_plan p;
 	unsigned nsp;
@@ -540,9 +540,9 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 	__builtin_memset(pm, 0, sizeof(*pm));
 	pm->nspans = nsp;
 	pm->meta_limit = p.ml;
-	pm_t b, c;
+	svmm_pa_t b, c;
 	unsigned i = 0;
-	for (pm_t at = 0; span_next(&p, at, &b, &c); at = c, i++) {
+	for (svmm_pa_t at = 0; span_next(&p, at, &b, &c); at = c, i++) {
 		struct pmem_span *s = &pm->span[i];
 		s->base = b;
 		s->end = c;
@@ -586,7 +586,7 @@ void pmem_remap(struct pmem *pm)
  * wins, the highest span among equals: a single frame is then cut from an existing
  * fragment anywhere in the class before a gigabyte block is split for it.
  */
-static bool alloc_pick(struct pmem *pm, unsigned order, pm_t limit, struct pmem_span **sp,
+static bool alloc_pick(struct pmem *pm, unsigned order, svmm_pa_t limit, struct pmem_span **sp,
 		       unsigned *jp, uint32_t *idxp)
 {
 	uint64_t bytes = bsize(order) << FRAME_SHIFT;
@@ -628,7 +628,7 @@ static bool alloc_pick(struct pmem *pm, unsigned order, pm_t limit, struct pmem_
 	return false;
 }
 
-int pmem_alloc(struct pmem *pm, unsigned order, pm_t limit, pm_t *pa)
+int pmem_alloc(struct pmem *pm, unsigned order, svmm_pa_t limit, svmm_pa_t *pa)
 {
 	struct pmem_span *s;
 	unsigned j;
@@ -649,7 +649,7 @@ int pmem_alloc(struct pmem *pm, unsigned order, pm_t limit, pm_t *pa)
 	return 0;
 }
 
-int pmem_free(struct pmem *pm, pm_t pa, unsigned order)
+int pmem_free(struct pmem *pm, svmm_pa_t pa, unsigned order)
 {
 	struct pmem_span *s;
 	uint32_t idx;
@@ -698,7 +698,7 @@ int pmem_free(struct pmem *pm, pm_t pa, unsigned order)
 }
 
 /* Common part of get and put: the allocated head at pa, or the right error. */
-static int alloc_head(struct pmem *pm, pm_t pa, bool for_put, struct pmem_span **sp,
+static int alloc_head(struct pmem *pm, svmm_pa_t pa, bool for_put, struct pmem_span **sp,
 		      uint32_t *idxp)
 {
 	int err = frame_locate(pm, pa, sp, idxp);
@@ -719,7 +719,7 @@ static int alloc_head(struct pmem *pm, pm_t pa, bool for_put, struct pmem_span *
 	return SVMM_ENOTALLOC;
 }
 
-int pmem_get(struct pmem *pm, pm_t pa)
+int pmem_get(struct pmem *pm, svmm_pa_t pa)
 {
 	struct pmem_span *s;
 	uint32_t idx;
@@ -737,7 +737,7 @@ int pmem_get(struct pmem *pm, pm_t pa)
 	return err;
 }
 
-int pmem_put(struct pmem *pm, pm_t pa)
+int pmem_put(struct pmem *pm, svmm_pa_t pa)
 {
 	struct pmem_span *s;
 	uint32_t idx;
@@ -755,7 +755,7 @@ int pmem_put(struct pmem *pm, pm_t pa)
 	return err;
 }
 
-int pmem_split(struct pmem *pm, pm_t pa)
+int pmem_split(struct pmem *pm, svmm_pa_t pa)
 {
 	struct pmem_span *s;
 	uint32_t idx;
@@ -775,7 +775,7 @@ int pmem_split(struct pmem *pm, pm_t pa)
 	return err;
 }
 
-int pmem_refs(struct pmem *pm, pm_t pa, uint32_t *refs)
+int pmem_refs(struct pmem *pm, svmm_pa_t pa, uint32_t *refs)
 {
 	struct pmem_span *s;
 	uint32_t idx;
@@ -792,7 +792,7 @@ int pmem_refs(struct pmem *pm, pm_t pa, uint32_t *refs)
 
 /* ---- queries ---- */
 
-struct pmem_frame *pmem_frame(struct pmem *pm, pm_t pa)
+struct pmem_frame *pmem_frame(struct pmem *pm, svmm_pa_t pa)
 {
 	struct pmem_span *s = span_find(pm, pa);
 	if (s == NULL)
@@ -800,7 +800,7 @@ struct pmem_frame *pmem_frame(struct pmem *pm, pm_t pa)
 	return &s->db[(pa - s->base) >> FRAME_SHIFT];
 }
 
-int pmem_block(struct pmem *pm, pm_t pa, pm_t *head, unsigned *order, enum pmem_state *state)
+int pmem_block(struct pmem *pm, svmm_pa_t pa, svmm_pa_t *head, unsigned *order, enum pmem_state *state)
 {
 	port_lock(&pm->lock);
 	struct pmem_span *s = span_find(pm, pa);
@@ -959,7 +959,7 @@ static int span_check(const struct pmem *pm, unsigned si, svmm_print_fn out, voi
 					   SVMM_PAGE_SIZE) &&
 	      s->db_pa + s->db_bytes <= pm->meta_limit,
 	      "pmem: each database has its size and lies below meta_limit: span %u", si);
-	for (pm_t pa = s->db_pa; pa < s->db_pa + s->db_bytes; pa += SVMM_PAGE_SIZE) {
+	for (svmm_pa_t pa = s->db_pa; pa < s->db_pa + s->db_bytes; pa += SVMM_PAGE_SIZE) {
 		const struct pmem_span *d = NULL;
 		for (unsigned j = 0; j < pm->nspans; j++)
 			if (pa >= pm->span[j].base && pa < pm->span[j].end)

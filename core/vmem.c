@@ -300,7 +300,7 @@ static void sz_rekey(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *p, 
 static void ad_path(struct vmem *vm, struct vmem_fnode *ad, struct rb_path *p)
 {
 	struct rb_node *n = vm->addr_tree.rb_node;
-	vm_t a = ad->key;
+	svmm_va_t a = ad->key;
 	unsigned i = 0;
 
 	while (n != &ad->rb) {
@@ -320,7 +320,7 @@ static void ad_path(struct vmem *vm, struct vmem_fnode *ad, struct rb_path *p)
  * ending at or before addr, *next the one starting after it (NULL when none), and p the
  * path to the null link where a region starting at addr would be inserted.
  */
-static void ad_neighbours(struct vmem *vm, vm_t addr, struct vmem_fnode **prev,
+static void ad_neighbours(struct vmem *vm, svmm_va_t addr, struct vmem_fnode **prev,
 			  struct vmem_fnode **next, struct rb_path *p)
 {
 	struct rb_node *n = vm->addr_tree.rb_node;
@@ -342,7 +342,7 @@ static void ad_neighbours(struct vmem *vm, vm_t addr, struct vmem_fnode **prev,
 }
 
 /* The free region with the greatest address <= addr (its address node), or NULL. */
-static struct vmem_fnode *ad_floor(struct vmem *vm, vm_t addr)
+static struct vmem_fnode *ad_floor(struct vmem *vm, svmm_va_t addr)
 {
 	struct rb_node *n = vm->addr_tree.rb_node;
 	struct vmem_fnode *best = NULL;
@@ -372,7 +372,7 @@ static inline uint64_t ad_size(const struct vmem_fnode *ad)
  * Create a free region. Its address path p ends at the null link for addr; sp, if not
  * NULL, is a path to the null link for (size, addr) in the size tree.
  */
-static void region_new(struct vmem *vm, vm_t addr, uint64_t size, struct rb_path *p,
+static void region_new(struct vmem *vm, svmm_va_t addr, uint64_t size, struct rb_path *p,
 		       struct rb_path *sp)
 {
 	struct vmem_unit *u = unit_get(vm);
@@ -405,7 +405,7 @@ static void region_drop(struct vmem *vm, struct vmem_fnode *sz)
  * the path to sz in the size tree. The caller has reserved one unit if the range lies
  * strictly inside the region (the remainder is then two regions).
  */
-static void carve(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *szp, vm_t x,
+static void carve(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *szp, svmm_va_t x,
 		  uint64_t s)
 {
 	struct vmem_fnode *ad = sz->pair;
@@ -445,7 +445,7 @@ static void carve(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *szp, v
  * between.
  */
 struct release_plan {
-	vm_t addr;
+	svmm_va_t addr;
 	uint64_t size;
 	struct vmem_fnode *prev, *next;   /* address nodes of free neighbours that touch */
 	struct rb_path path;
@@ -459,7 +459,7 @@ struct release_plan {
 };
 
 /* Complete a plan whose path and neighbours (from ad_neighbours) are already known. */
-static uint64_t release_plan_with(struct release_plan *pl, vm_t addr, uint64_t size,
+static uint64_t release_plan_with(struct release_plan *pl, svmm_va_t addr, uint64_t size,
 				  struct vmem_fnode *prev, struct vmem_fnode *next)
 {
 	pl->addr = addr;
@@ -471,7 +471,7 @@ static uint64_t release_plan_with(struct release_plan *pl, vm_t addr, uint64_t s
 	return (pl->prev || pl->next) ? 0 : 1;   /* units needed */
 }
 
-static uint64_t release_plan(struct vmem *vm, vm_t addr, uint64_t size, struct release_plan *pl)
+static uint64_t release_plan(struct vmem *vm, svmm_va_t addr, uint64_t size, struct release_plan *pl)
 {
 	struct vmem_fnode *prev, *next;
 
@@ -527,7 +527,7 @@ static void release_commit(struct vmem *vm, struct release_plan *pl)
 
 /* ---------------------------------------------------------------- the used tree */
 
-static void used_insert(struct vmem *vm, struct vmem_region *r, vm_t addr, uint64_t size)
+static void used_insert(struct vmem *vm, struct vmem_region *r, svmm_va_t addr, uint64_t size)
 {
 	struct rb_path p;
 	struct rb_node *n = vm->used_tree.rb_node;
@@ -549,7 +549,7 @@ static void used_insert(struct vmem *vm, struct vmem_region *r, vm_t addr, uint6
 }
 
 /* The allocated region with the greatest address <= addr, or NULL. */
-static struct vmem_region *used_floor(struct vmem *vm, vm_t addr)
+static struct vmem_region *used_floor(struct vmem *vm, svmm_va_t addr)
 {
 	struct rb_node *n = vm->used_tree.rb_node;
 	struct vmem_region *best = NULL;
@@ -582,7 +582,7 @@ static struct vmem_region *used_floor(struct vmem *vm, vm_t addr)
  * np the path to it (as sz_path would find), otherwise *nb_sz is NULL. Without the
  * caller's size only a touching predecessor can be recognised this early.
  */
-static struct vmem_region *free_search(struct vmem *vm, vm_t addr, uint64_t size,
+static struct vmem_region *free_search(struct vmem *vm, svmm_va_t addr, uint64_t size,
 				       struct rb_path *up, struct rb_path *fp,
 				       struct rb_path *sp, struct vmem_fnode **prev,
 				       struct vmem_fnode **next, struct rb_path *np,
@@ -670,7 +670,7 @@ static void alloc_front(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *
 			uint64_t s, struct vmem_region *r)
 {
 	struct vmem_fnode *ad = sz->pair;
-	vm_t x = ad->key;
+	svmm_va_t x = ad->key;
 	uint64_t back = sz->key - s;
 	struct rb_path up, tp;
 	struct rb_node *u = vm->used_tree.rb_node, *t, *stop;
@@ -730,7 +730,7 @@ static void alloc_front(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *
 
 /* ---------------------------------------------------------------- validation and fit */
 
-static int check_range(const struct vmem *vm, vm_t addr, uint64_t size)
+static int check_range(const struct vmem *vm, svmm_va_t addr, uint64_t size)
 {
 	if (size == 0)
 		return SVMM_EZEROSIZE;
@@ -744,7 +744,7 @@ static int check_range(const struct vmem *vm, vm_t addr, uint64_t size)
 /* Normalised constraints: align >= quantum, maxaddr 0 = the top of the address space. */
 struct xc {
 	uint64_t align, phase, nocross;
-	vm_t minaddr, maxaddr;
+	svmm_va_t minaddr, maxaddr;
 	bool ranged;
 };
 
@@ -771,7 +771,7 @@ static bool crosses(uint64_t x, uint64_t s, uint64_t nocross)
 }
 
 /* The lowest start in the free region [a, a + size) that meets every constraint. */
-static bool fit(uint64_t a, uint64_t size, uint64_t s, const struct xc *c, vm_t *xp)
+static bool fit(uint64_t a, uint64_t size, uint64_t s, const struct xc *c, svmm_va_t *xp)
 {
 	uint64_t lo = a, hi = a + size;   /* no wrap: spans end below 2^64 */
 	uint64_t x;
@@ -865,7 +865,7 @@ static struct rb_node *sz_lower_bound(struct vmem *vm, uint64_t s, struct rb_pat
  * node, *xp the start, and path (if *have_path) leads to *szp in the size tree.
  */
 static bool find_fit(struct vmem *vm, uint64_t s, const struct xc *c, struct vmem_fnode **szp,
-		     vm_t *xp, struct rb_path *path, bool *have_path)
+		     svmm_va_t *xp, struct rb_path *path, bool *have_path)
 {
 	struct rb_node *n;
 	unsigned tried = 0;
@@ -879,7 +879,7 @@ static bool find_fit(struct vmem *vm, uint64_t s, const struct xc *c, struct vme
 		 * (smallest, then lowest). Cost is the number of regions in the window.
 		 */
 		struct vmem_fnode *best = NULL;
-		vm_t bestx = 0;
+		svmm_va_t bestx = 0;
 		struct rb_path p;
 		struct vmem_fnode *f = ad_floor(vm, c->minaddr);
 
@@ -893,7 +893,7 @@ static bool find_fit(struct vmem *vm, uint64_t s, const struct xc *c, struct vme
 		ad_path(vm, f, &p);
 		for (n = &f->rb; n != NULL && FNODE(n)->key < c->maxaddr; n = rb_next(&p)) {
 			struct vmem_fnode *ad = FNODE(n);
-			vm_t x;
+			svmm_va_t x;
 
 			if (fit(ad->key, ad_size(ad), s, c, &x) &&
 			    (best == NULL || ad_size(ad) < ad_size(best))) {
@@ -940,7 +940,7 @@ static bool find_fit(struct vmem *vm, uint64_t s, const struct xc *c, struct vme
 
 /* ---------------------------------------------------------------- public interface */
 
-int vmem_init(struct vmem *vm, vm_t base, uint64_t size, uint64_t quantum,
+int vmem_init(struct vmem *vm, svmm_va_t base, uint64_t size, uint64_t quantum,
 	      const struct vmem_page_source *src)
 {
 	struct vmem_unit *b;
@@ -976,9 +976,9 @@ int vmem_init(struct vmem *vm, vm_t base, uint64_t size, uint64_t quantum,
 }
 
 /* Does any region, free or allocated, meet [addr, addr + size)? */
-static bool overlaps_any(struct vmem *vm, vm_t addr, uint64_t size)
+static bool overlaps_any(struct vmem *vm, svmm_va_t addr, uint64_t size)
 {
-	vm_t last = addr + size - 1;
+	svmm_va_t last = addr + size - 1;
 	struct vmem_fnode *f = ad_floor(vm, last);
 	struct vmem_region *r;
 
@@ -988,7 +988,7 @@ static bool overlaps_any(struct vmem *vm, vm_t addr, uint64_t size)
 	return r != NULL && r->addr + r->size > addr;
 }
 
-int vmem_add(struct vmem *vm, vm_t base, uint64_t size)
+int vmem_add(struct vmem *vm, svmm_va_t base, uint64_t size)
 {
 	struct release_plan pl;
 	int err = check_range(vm, base, size);
@@ -1011,13 +1011,13 @@ int vmem_add(struct vmem *vm, vm_t base, uint64_t size)
 }
 
 int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
-		struct vmem_region *r, vm_t *addrp)
+		struct vmem_region *r, svmm_va_t *addrp)
 {
 	struct xc xc;
 	struct rb_path path;
 	struct vmem_fnode *sz;
 	bool have_path;
-	vm_t x;
+	svmm_va_t x;
 	int err;
 
 	if (size == 0)
@@ -1050,12 +1050,12 @@ int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
 	return err;
 }
 
-int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, vm_t *addrp)
+int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, svmm_va_t *addrp)
 {
 	return vmem_xalloc(vm, size, NULL, r, addrp);
 }
 
-int vmem_alloc_fixed(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_region *r)
+int vmem_alloc_fixed(struct vmem *vm, svmm_va_t addr, uint64_t size, struct vmem_region *r)
 {
 	struct vmem_fnode *f;
 	int err = check_range(vm, addr, size);
@@ -1085,7 +1085,7 @@ int vmem_alloc_fixed(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_regi
 	return err;
 }
 
-int vmem_free(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_region **rp)
+int vmem_free(struct vmem *vm, svmm_va_t addr, uint64_t size, struct vmem_region **rp)
 {
 	struct rb_path up, sp, np;
 	struct release_plan pl;
@@ -1122,7 +1122,7 @@ int vmem_free(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_region **rp
 	return err;
 }
 
-struct vmem_region *vmem_lookup(struct vmem *vm, vm_t addr)
+struct vmem_region *vmem_lookup(struct vmem *vm, svmm_va_t addr)
 {
 	struct vmem_region *r;
 
@@ -1135,7 +1135,7 @@ struct vmem_region *vmem_lookup(struct vmem *vm, vm_t addr)
 }
 
 /* Both address-ordered trees side by side, in address order. */
-static void walk_locked(struct vmem *vm, void (*fn)(void *ctx, vm_t addr, uint64_t size, bool used),
+static void walk_locked(struct vmem *vm, void (*fn)(void *ctx, svmm_va_t addr, uint64_t size, bool used),
 			void *ctx)
 {
 	struct rb_path fp, up;
@@ -1153,7 +1153,7 @@ static void walk_locked(struct vmem *vm, void (*fn)(void *ctx, vm_t addr, uint64
 	}
 }
 
-void vmem_walk(struct vmem *vm, void (*fn)(void *ctx, vm_t addr, uint64_t size, bool used),
+void vmem_walk(struct vmem *vm, void (*fn)(void *ctx, svmm_va_t addr, uint64_t size, bool used),
 	       void *ctx)
 {
 	port_lock(&vm->lock);
@@ -1189,7 +1189,7 @@ struct dump_ctx {
 	void *ctx;
 };
 
-static void dump_region(void *ctx, vm_t addr, uint64_t size, bool used)
+static void dump_region(void *ctx, svmm_va_t addr, uint64_t size, bool used)
 {
 	struct dump_ctx *d = ctx;
 	char sz[24];
@@ -1235,14 +1235,14 @@ static int size_cmp(const struct rb_node *a, const struct rb_node *b)
 
 static int addr_cmp(const struct rb_node *a, const struct rb_node *b)
 {
-	vm_t x = FNODE(a)->key, y = FNODE(b)->key;
+	svmm_va_t x = FNODE(a)->key, y = FNODE(b)->key;
 
 	return x < y ? -1 : x > y;
 }
 
 static int used_cmp(const struct rb_node *a, const struct rb_node *b)
 {
-	vm_t x = REGION(a)->addr, y = REGION(b)->addr;
+	svmm_va_t x = REGION(a)->addr, y = REGION(b)->addr;
 
 	return x < y ? -1 : x > y;
 }
@@ -1281,7 +1281,7 @@ static int check_locked(struct vmem *vm, const char **why)
 	f = rb_first(&vm->addr_tree, &fp);
 	u = rb_first(&vm->used_tree, &up);
 	while (f != NULL || u != NULL) {
-		vm_t a;
+		svmm_va_t a;
 		uint64_t s;
 		bool is_free = u == NULL || (f != NULL && FNODE(f)->key < REGION(u)->addr);
 

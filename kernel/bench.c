@@ -177,7 +177,7 @@ _Noreturn void bench_run(void)
 		smp_phase_run();
 	}
 	for (unsigned i = 0; i < 32; i++) {
-		vm_t va;
+		svmm_va_t va;
 		uint64_t t0 = r_instret();
 		int err = aspace_create(&as, &kpt, &kpmem);
 		if (!err)

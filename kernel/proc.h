@@ -34,6 +34,7 @@ struct proc {
 	uint64_t kill_cause;        /* scause of the kill */
 	uint64_t kill_addr;
 	int kill_err;               /* aspace_fault's answer for a fault kill, else 0 */
+	char kill_line[160];        /* the kill's message, as printed (without the pid) */
 	/*
 	 * The address space: as_own for a process, its owner's for a thread (SYS_THREAD).
 	 * as_users (in the owner) counts the processes and threads using it; the last to
@@ -69,8 +70,8 @@ extern struct proc_counters proc_counters;
 extern struct pmem kpmem;
 
 /* uaccess.c: copy between the kernel and the current process's user memory. */
-int copy_from_user(struct aspace *as, void *dst, vm_t src, uint64_t n);
-int copy_to_user(struct aspace *as, vm_t dst, const void *src, uint64_t n);
+int copy_from_user(struct aspace *as, void *dst, svmm_va_t src, uint64_t n);
+int copy_to_user(struct aspace *as, svmm_va_t dst, const void *src, uint64_t n);
 
 /* Benchmark hooks (bench.c) */
 void bench_report(struct proc *p, long kind, uint64_t value);

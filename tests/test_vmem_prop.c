@@ -104,7 +104,7 @@ static void op_alloc(void)
 	uint64_t s = rand_size();
 	struct slot *sl;
 	long bf = vmodel_best_fit(&model, s);
-	vm_t x = 0;
+	svmm_va_t x = 0;
 	int err;
 
 	if (nfree_slots == 0)
@@ -129,7 +129,7 @@ static void op_xalloc(void)
 	uint64_t s = rnd_range(1, 64) * Q;
 	struct vmem_constraint c;
 	struct slot *sl;
-	vm_t x = 0;
+	svmm_va_t x = 0;
 	int err;
 	bool any;
 

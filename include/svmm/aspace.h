@@ -6,8 +6,9 @@
  *  - uvmem, a vmem arena over root slots 0..254 above the 64 KiB null guard, whose
  *    allocated regions are struct aspace_region (the vmem node is embedded, so a page
  *    fault finds its region with one used-tree lookup);
- *  - the user stack at the top of root slot 255, growing down on faults up to a limit,
- *    with a guard gap below the limit that is never mapped;
+ *  - the user stack in root slot 255, ending SVMM_USTACK_GUARD (64 KiB) below the end of
+ *    the user half (layout's ustack_top; that top gap is never mapped), growing down on
+ *    faults up to a limit, with a guard gap below the limit that is never mapped;
  *  - an ASID context word (see svmm/asid.h).
  *
  * Region structs come from a per-address-space slab of 4 KiB pages, and uvmem's node
@@ -56,7 +57,7 @@ struct aspace_region {
 	struct vmem_region node;
 	struct aspace_region *prev, *next;
 	struct rb_node link;
-	pm_t pa;                 /* ASPACE_PHYS: the physical address of node.addr */
+	svmm_pa_t pa;                 /* ASPACE_PHYS: the physical address of node.addr */
 	uint16_t prot;           /* PT_R, PT_W, PT_X */
 	uint16_t kind;           /* ASPACE_ANON or ASPACE_PHYS */
 	uint32_t ptflags;        /* ASPACE_PHYS: PT_IO or PT_NC */
@@ -72,10 +73,10 @@ struct aspace {
 	struct aspace_region *regions;     /* address-ordered list */
 	struct rb_root index;              /* the same regions, by address */
 	struct aspace_slab *slabs;         /* slab pages of region structs */
-	vm_t user_end;                     /* end of uvmem = start of slot 255 */
-	vm_t stack_top;                    /* end of the user half */
-	vm_t stack_limit;                  /* lowest address the stack may grow to */
-	vm_t stack_low;                    /* lowest stack page mapped so far (= top: none) */
+	svmm_va_t user_end;                     /* end of uvmem = start of slot 255 */
+	svmm_va_t stack_top;                    /* layout's ustack_top: user half end - 64 KiB */
+	svmm_va_t stack_limit;                  /* lowest address the stack may grow to */
+	svmm_va_t stack_low;                    /* lowest stack page mapped so far (= top: none) */
 	uint64_t asid_ctx;                 /* generation | ASID, see svmm/asid.h */
 	uint64_t nregions;                 /* regions in uvmem */
 	uint64_t resident;                 /* anonymous frames mapped, stack included */
@@ -127,19 +128,20 @@ void aspace_destroy(struct aspace *as);
  * SVMM_EOVERFLOW, SVMM_ERANGE (outside uvmem), SVMM_EPERM, SVMM_EINVAL (flags),
  * SVMM_EBUSY, SVMM_ENOSPC, SVMM_ENOMEM.
  */
-int aspace_map_anon(struct aspace *as, vm_t hint, uint64_t size, unsigned prot,
-		    unsigned flags, vm_t *addrp);
+int aspace_map_anon(struct aspace *as, svmm_va_t hint, uint64_t size, unsigned prot,
+		    unsigned flags, svmm_va_t *addrp);
 
 /*
  * Map the physical range [pa, pa + size) (device memory or RAM the caller owns and
  * keeps alive while mapped; no reference is taken) with prot, eagerly, using the
- * largest pages the alignment allows: without ASPACE_FIXED the address is chosen with
- * the same offset as pa modulo 2 MiB (or 1 GiB for ranges of 1 GiB and more). Flags
- * ASPACE_FIXED, ASPACE_IO, ASPACE_NC. Errors as aspace_map_anon, plus SVMM_ERANGE for a
- * pa the page tables cannot express.
+ * largest pages the alignment allows. Without ASPACE_FIXED, and unless a free hint is
+ * taken, the address has the same offset as pa modulo 2 MiB (modulo 1 GiB for ranges
+ * of 1 GiB and more), whatever the size; only when no such address is free does any
+ * free address do. Flags ASPACE_FIXED, ASPACE_IO, ASPACE_NC. Errors as aspace_map_anon,
+ * plus SVMM_ERANGE for a pa the page tables cannot express.
  */
-int aspace_map_phys(struct aspace *as, vm_t hint, pm_t pa, uint64_t size, unsigned prot,
-		    unsigned flags, vm_t *addrp);
+int aspace_map_phys(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t size, unsigned prot,
+		    unsigned flags, svmm_va_t *addrp);
 
 /*
  * Remove every mapping in [va, va + size) of uvmem: regions inside it go away, regions
@@ -149,7 +151,7 @@ int aspace_map_phys(struct aspace *as, vm_t hint, pm_t pa, uint64_t size, unsign
  * SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOMEM (a region struct, a vmem node or a table to
  * split a huge page).
  */
-int aspace_unmap(struct aspace *as, vm_t va, uint64_t size);
+int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size);
 
 /*
  * Set the permissions of every region in [va, va + size) to prot (rules as for
@@ -157,17 +159,19 @@ int aspace_unmap(struct aspace *as, vm_t va, uint64_t size);
  * The range must be wholly covered by regions: a hole is SVMM_ENOENT. Other errors as
  * aspace_unmap plus SVMM_EPERM; all leave everything unchanged.
  */
-int aspace_protect(struct aspace *as, vm_t va, uint64_t size, unsigned prot);
+int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot);
 
 /*
  * Resolve a page fault at va for an access of type access (PT_R, PT_W or PT_X) made
  * by user code. Returns 0 when the access may be retried (a demand-zero frame was
- * mapped, or the page was mapped already: a spurious fault), or the reason to kill the
- * process: SVMM_EFAULT (no region there), SVMM_EPERM (the region forbids this access),
- * SVMM_ESTACK (a stack overflow: inside the stack's guard gap), SVMM_ENOMEM (no frame or
- * table), SVMM_EINVAL (access not exactly one of PT_R, PT_W, PT_X).
+ * mapped, or the page was mapped already and allows the access: a spurious fault,
+ * answered without allocating anything), or the reason to kill the process:
+ * SVMM_EFAULT (no region there), SVMM_EPERM (the region, or the page's mapping,
+ * forbids this access), SVMM_ESTACK (a stack overflow: inside the stack's guard gap),
+ * SVMM_ENOMEM (no frame or table), SVMM_EINVAL (access not exactly one of PT_R, PT_W,
+ * PT_X). Nothing changes unless a page was mapped.
  */
-int aspace_fault(struct aspace *as, vm_t va, unsigned access);
+int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access);
 
 /*
  * Make as current on hart: returns the satp value to write (mode, ASID, root). When
@@ -188,7 +192,7 @@ int aspace_set_stack_limit(struct aspace *as, uint64_t max);
 void aspace_deactivate(struct aspace *as, unsigned hart);
 
 /* The region containing va, or NULL. The caller holds as->lock or owns as alone. */
-struct aspace_region *aspace_lookup(struct aspace *as, vm_t va);
+struct aspace_region *aspace_lookup(struct aspace *as, svmm_va_t va);
 
 /* Counters; see struct aspace_stats. */
 void aspace_stats(struct aspace *as, struct aspace_stats *st);
