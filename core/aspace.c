@@ -157,7 +157,7 @@ static int check_range(const struct aspace *as, svmm_va_t va, uint64_t size)
 		return SVMM_EUNALIGNED;
 	if (va + size < va)
 		return SVMM_EOVERFLOW;
-	if (va < SVMM_NULL_GUARD || va + size > as->user_end)
+	if (va < as->user_base || va + size > as->user_end)
 		return SVMM_ERANGE;
 	return 0;
 }
@@ -259,31 +259,81 @@ struct asid_allocator *aspace_asids(void)
 	return &aspace_asid;
 }
 
-int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm)
+int aspace_layout_default(enum svmm_mode mode, struct aspace_layout *l)
 {
-	if (as == NULL || kernel == NULL || pm == NULL || !aspace_ready || !kernel->kernel)
+	if (l == NULL)
 		return SVMM_EINVAL;
+	if (!svmm_mode_valid(mode))
+		return SVMM_EMODE;
+	uint64_t slot = svmm_slot_size(mode);
+	l->user_base = SVMM_NULL_GUARD;
+	l->user_end = (svmm_va_t)SVMM_USER_SLOTS * slot;
+	l->stack_base = (svmm_va_t)SVMM_USTACK_SLOT * slot;
+	/* The top SVMM_USTACK_GUARD of the user half is never mapped: layout's ustack_top. */
+	l->stack_top = svmm_user_end(mode) - SVMM_USTACK_GUARD;
+	l->stack_guard = ASPACE_STACK_GUARD;
+	l->stack_max = ASPACE_STACK_MAX;
+	if (l->stack_max > l->stack_top - l->stack_base - l->stack_guard)
+		l->stack_max = l->stack_top - l->stack_base - l->stack_guard;
+	return 0;
+}
+
+/* The rules of struct aspace_layout for a tree of mode: 0 or SVMM_EINVAL. */
+static int layout_valid(const struct aspace_layout *l, enum svmm_mode mode)
+{
+	svmm_va_t half = svmm_user_end(mode);
+	if (!SVMM_IS_ALIGNED(l->user_base | l->user_end | l->stack_base | l->stack_top |
+			     l->stack_max | l->stack_guard, PAGE))
+		return SVMM_EINVAL;
+	if (l->user_base >= l->user_end || l->user_end > half)
+		return SVMM_EINVAL;
+	if (l->stack_top == l->stack_base)
+		return 0;                   /* no stack slot: stack_max and guard unused */
+	if (l->stack_base < l->user_end || l->stack_base > l->stack_top || l->stack_top > half ||
+	    l->stack_max == 0 || l->stack_guard > l->stack_top - l->stack_base ||
+	    l->stack_max > l->stack_top - l->stack_base - l->stack_guard)
+		return SVMM_EINVAL;
+	return 0;
+}
+
+int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm,
+		  const struct aspace_layout *layout)
+{
+	if (as == NULL || kernel == NULL || pm == NULL || !aspace_ready ||
+	    !svmm_mode_valid(kernel->mode))
+		return SVMM_EINVAL;
+	struct aspace_layout l;
+	if (layout == NULL)
+		aspace_layout_default(kernel->mode, &l);
+	else if (layout_valid(layout, kernel->mode) != 0)
+		return SVMM_EINVAL;
+	else
+		l = *layout;
 	/* pt_init and vmem_init set up their own parts; zero only the rest. */
 	as->lock = (struct svmm_lock)SVMM_LOCK_INIT;
 	__builtin_memset(&as->pool_src, 0, sizeof(*as) - offsetof(struct aspace, pool_src));
 	as->pm = pm;
-	uint64_t slot = svmm_slot_size(kernel->mode);
-	as->user_end = (svmm_va_t)SVMM_USER_SLOTS * slot;
-	/* The top SVMM_USTACK_GUARD of the user half is never mapped: layout's ustack_top. */
-	as->stack_top = svmm_user_end(kernel->mode) - SVMM_USTACK_GUARD;
-	uint64_t max = ASPACE_STACK_MAX;
-	if (max > as->stack_top - as->user_end - ASPACE_STACK_GUARD)
-		max = as->stack_top - as->user_end - ASPACE_STACK_GUARD;
-	as->stack_limit = as->stack_top - max;
+	as->user_base = l.user_base;
+	as->user_end = l.user_end;
+	as->stack_base = l.stack_base;
+	as->stack_top = l.stack_top;
+	as->stack_guard = l.stack_top == l.stack_base ? 0 : l.stack_guard;
+	as->stack_limit = l.stack_top - (l.stack_top == l.stack_base ? 0 : l.stack_max);
 	as->stack_low = as->stack_top;
 	int err = pt_init(&as->pt, kernel->mode, 0);
 	if (err != 0)
 		return err;
-	pt_clone_kernel(&as->pt, kernel);
+	/*
+	 * An upper-half kernel (pt_init_kernel) shares its half with every address space.
+	 * A lower-half kernel built with pt_init keeps its own tree and maps what its
+	 * traps need with aspace_map_kernel.
+	 */
+	if (kernel->kernel)
+		pt_clone_kernel(&as->pt, kernel);
 	as->pool_src.alloc = pool_alloc;
 	as->pool_src.free = pool_free;
 	as->pool_src.ctx = as;
-	err = vmem_init(&as->uvmem, SVMM_NULL_GUARD, as->user_end - SVMM_NULL_GUARD, PAGE,
+	err = vmem_init(&as->uvmem, as->user_base, as->user_end - as->user_base, PAGE,
 			&as->pool_src);
 	if (err != 0) {
 		pt_destroy(&as->pt);
@@ -340,7 +390,7 @@ void aspace_destroy(struct aspace *as)
 	 */
 	as->index.rb_node = NULL;
 	struct aspace_region *lead = NULL, *r = as->regions;
-	for (svmm_va_t at = SVMM_NULL_GUARD; r != NULL && r->node.addr == at; r = r->next) {
+	for (svmm_va_t at = as->user_base; r != NULL && r->node.addr == at; r = r->next) {
 		lead = r;
 		at = r_end(r);
 	}
@@ -415,7 +465,7 @@ static int map_region(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t 
 		err = check_range(as, hint, size);
 		if (err != 0)
 			return err;
-	} else if (size > as->user_end - SVMM_NULL_GUARD) {
+	} else if (size > as->user_end - as->user_base) {
 		return SVMM_ENOSPC;
 	}
 	/* Placement that lets the page tables use 2 MiB (or 1 GiB) pages. */
@@ -731,6 +781,82 @@ out:
 	return err;
 }
 
+/* ---- kernel pages ---- */
+
+/*
+ * Kernel pages go where neither regions nor the stack can ever be: in the user half,
+ * above the null guard, outside [user_base, user_end) and the stack slot.
+ */
+static int check_kernel_range(const struct aspace *as, svmm_va_t va, uint64_t size)
+{
+	if (size == 0)
+		return SVMM_EZEROSIZE;
+	if (!SVMM_IS_ALIGNED(va, PAGE) || !SVMM_IS_ALIGNED(size, PAGE))
+		return SVMM_EUNALIGNED;
+	if (va + size < va)
+		return SVMM_EOVERFLOW;
+	svmm_va_t end = va + size;
+	if (va < as->user_base || end > svmm_user_end(as->pt.mode) ||
+	    (va < as->user_end && end > as->user_base) ||
+	    (va < as->stack_top && end > as->stack_base))
+		return SVMM_ERANGE;
+	return 0;
+}
+
+int aspace_map_kernel(struct aspace *as, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned prot,
+		      unsigned flags)
+{
+	int err = check_prot(prot);
+	if (err != 0)
+		return err;
+	if ((flags & ~(ASPACE_IO | ASPACE_NC)) != 0 ||
+	    (flags & (ASPACE_IO | ASPACE_NC)) == (ASPACE_IO | ASPACE_NC))
+		return SVMM_EINVAL;
+	err = check_kernel_range(as, va, size);
+	if (err != 0)
+		return err;
+	if (!SVMM_IS_ALIGNED(pa, PAGE))
+		return SVMM_EUNALIGNED;
+	if (pa + size < pa)
+		return SVMM_EOVERFLOW;
+	if (pa + size > PT_PA_LIMIT)
+		return SVMM_ERANGE;
+	unsigned ptflags = (flags & ASPACE_IO) ? PT_IO : (flags & ASPACE_NC) ? PT_NC : 0;
+	port_lock(&as->lock);
+	err = pt_map(&as->pt, va, pa, size, prot | ptflags);
+	if (err == SVMM_EEXIST)
+		err = SVMM_EBUSY;
+	if (err == 0)
+		as->kernel_bytes += size;
+	port_unlock(&as->lock);
+	return err;
+}
+
+/* pt_walk callback: add up the bytes of the leaves in a range. */
+static int sum_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
+{
+	(void)va;
+	(void)pa;
+	(void)pte;
+	*(uint64_t *)ctx += size;
+	return 0;
+}
+
+int aspace_unmap_kernel(struct aspace *as, svmm_va_t va, uint64_t size)
+{
+	int err = check_kernel_range(as, va, size);
+	if (err != 0)
+		return err;
+	uint64_t bytes = 0;
+	port_lock(&as->lock);
+	pt_walk(&as->pt, va, size, sum_leaf, &bytes);
+	err = pt_unmap(&as->pt, va, size, PT_MISSING_OK);
+	if (err == 0)
+		as->kernel_bytes -= bytes;
+	port_unlock(&as->lock);
+	return err;
+}
+
 /* ---- protect ---- */
 
 int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot)
@@ -805,7 +931,7 @@ static int fault_target(struct aspace *as, svmm_va_t va, unsigned access,
 			struct aspace_region **rp, unsigned *prot)
 {
 	*rp = NULL;
-	if (va >= SVMM_NULL_GUARD && va < as->user_end) {
+	if (va >= as->user_base && va < as->user_end) {
 		struct aspace_region *r = node_region(vmem_lookup(&as->uvmem, va));
 		if (r == NULL)
 			return SVMM_EFAULT;
@@ -814,8 +940,7 @@ static int fault_target(struct aspace *as, svmm_va_t va, unsigned access,
 	} else if (va < as->stack_top && va >= as->stack_limit) {
 		*prot = PT_R | PT_W;
 	} else {
-		bool guard = va < as->stack_limit && va >= as->stack_limit - ASPACE_STACK_GUARD &&
-			     va >= as->user_end;
+		bool guard = va < as->stack_limit && va >= as->stack_limit - as->stack_guard;
 		return guard ? SVMM_ESTACK : SVMM_EFAULT;
 	}
 	return (access & *prot) != access ? SVMM_EPERM : 0;
@@ -897,7 +1022,7 @@ int aspace_set_stack_limit(struct aspace *as, uint64_t max)
 		return SVMM_EZEROSIZE;
 	if (!SVMM_IS_ALIGNED(max, PAGE))
 		return SVMM_EUNALIGNED;
-	if (max > as->stack_top - as->user_end - ASPACE_STACK_GUARD)
+	if (max > as->stack_top - as->stack_base - as->stack_guard)
 		return SVMM_ERANGE;
 	int err = 0;
 	port_lock(&as->lock);
@@ -920,7 +1045,7 @@ void aspace_deactivate(struct aspace *as, unsigned hart)
 
 struct aspace_region *aspace_lookup(struct aspace *as, svmm_va_t va)
 {
-	if (va < SVMM_NULL_GUARD || va >= as->user_end)
+	if (va < as->user_base || va >= as->user_end)
 		return NULL;
 	return node_region(vmem_lookup(&as->uvmem, va));
 }
@@ -936,6 +1061,7 @@ void aspace_stats(struct aspace *as, struct aspace_stats *st)
 	st->pool_pages = as->pool_pages;
 	st->tables = as->pt.tables;
 	st->faults = as->faults;
+	st->kernel_bytes = as->kernel_bytes;
 	for (struct aspace_region *r = as->regions; r != NULL; r = r->next)
 		st->mapped_bytes += r->node.size;
 	port_unlock(&as->lock);
@@ -949,7 +1075,7 @@ struct check_ctx {
 	void *octx;
 	int err;
 	struct aspace_region *cursor;    /* vmem_walk: the next region expected */
-	uint64_t anon, stack;
+	uint64_t anon, stack, kernel;
 };
 
 static void check_fail(struct check_ctx *c, const char *what, svmm_va_t va)
@@ -978,44 +1104,50 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 	struct check_ctx *c = ctx;
 	struct aspace *as = c->as;
 	unsigned prot;
-	if ((pte & SVMM_PTE_U) == 0 || (pte & SVMM_PTE_G) != 0)
-		check_fail(c, "user leaf without U or with G", va);
-	if (va >= as->user_end) {
+	if ((pte & SVMM_PTE_G) != 0)
+		check_fail(c, "no leaf of the user half is global", va);
+	if ((pte & SVMM_PTE_U) == 0) {
+		if (check_kernel_range(as, va, size) != 0)
+			check_fail(c, "kernel pages lie outside the regions and the stack slot", va);
+		c->kernel += size;
+		return 0;
+	}
+	if (va < as->user_base || va >= as->user_end) {
 		prot = PT_R | PT_W;
 		if (va < as->stack_limit || va + size > as->stack_top || va < as->stack_low)
-			check_fail(c, "leaf in slot 255 outside the stack", va);
+			check_fail(c, "every user leaf lies in a region or the stack", va);
 		c->stack++;
 	} else {
 		struct aspace_region *r = aspace_lookup(as, va);
 		if (r == NULL || va + size > r_end(r)) {
-			check_fail(c, "leaf outside every region", va);
+			check_fail(c, "every user leaf lies in a region or the stack", va);
 			return 0;
 		}
 		prot = r->prot;
 		if (r->kind == ASPACE_PHYS) {
 			if (pa != r->pa + (va - r->node.addr))
-				check_fail(c, "phys region maps a foreign frame", va);
+				check_fail(c, "a phys region maps its own frames", va);
 			if ((pte & (SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X)) != prot)
-				check_fail(c, "leaf permissions differ from the region's", va);
+				check_fail(c, "leaves have their region's permissions", va);
 			return 0;
 		}
 		c->anon++;
 	}
 	if ((pte & (SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X)) != prot)
-		check_fail(c, "leaf permissions differ from the region's", va);
+		check_fail(c, "leaves have their region's permissions", va);
 	if (size != PAGE) {
-		check_fail(c, "anonymous leaf is not 4 KiB", va);
+		check_fail(c, "anonymous leaves are 4 KiB", va);
 		return 0;
 	}
 	struct pmem_frame *f = pmem_frame(as->pm, pa);
 	if (f == NULL || f->state != PMEM_ALLOC || f->order != 0)
-		check_fail(c, "anonymous frame not allocated in pmem", va);
+		check_fail(c, "anonymous frames are allocated order-0 blocks in pmem", va);
 	return 0;
 }
 
 int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 {
-	struct check_ctx c = { as, out, ctx, 0, NULL, 0, 0 };
+	struct check_ctx c = { as, out, ctx, 0, NULL, 0, 0, 0 };
 	port_lock(&as->lock);
 	if (vmem_check(&as->uvmem) != 0)
 		check_fail(&c, "vmem_check failed", 0);
@@ -1023,7 +1155,7 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 		check_fail(&c, "pt_check failed", 0);
 	/* The list: sorted, disjoint, inside uvmem, each region its own uvmem node. */
 	uint64_t n = 0;
-	svmm_va_t prev_end = SVMM_NULL_GUARD;
+	svmm_va_t prev_end = as->user_base;
 	struct aspace_region *prev = NULL;
 	for (struct aspace_region *r = as->regions; r != NULL; prev = r, r = r->next, n++) {
 		if (r->prev != prev)
@@ -1060,9 +1192,11 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 	if (used != as->nregions || slabs != as->slab_pages)
 		check_fail(&c, "slab accounting differs from the regions", used);
 	/* Every user leaf, against the regions and the stack. */
-	pt_walk(&as->pt, 0, as->stack_top, check_leaf, &c);
+	pt_walk(&as->pt, 0, svmm_user_end(as->pt.mode), check_leaf, &c);
 	if (c.anon + c.stack != as->resident || c.stack != as->stack_pages)
 		check_fail(&c, "resident count differs from the page tables", c.anon + c.stack);
+	if (c.kernel != as->kernel_bytes)
+		check_fail(&c, "kernel page bytes differ from the page tables", c.kernel);
 	port_unlock(&as->lock);
 	return c.err;
 }

@@ -130,7 +130,7 @@ struct proc *proc_spawn(const char *name, long arg)
 	p->as = &p->as_own;
 	p->owner = p;
 	p->as_users = 1;
-	int err = aspace_create(p->as, &kpt, &kpmem);
+	int err = aspace_create(p->as, &kpt, &kpmem, NULL);
 	if (err) {
 		kprintf("spawn %s: aspace_create: %s\n", name, svmm_strerror(err));
 		proc_set_state(p, PROC_FREE);
@@ -204,6 +204,9 @@ static void proc_teardown(struct proc *p)
 		proc_leave(c);
 	/* The last user of the address space destroys it: no hart runs it any more,
 	   since every hart leaves an address space before giving its process up. */
+	if (p->is_thread)           /* counted while the owner surely still exists */
+		__atomic_fetch_add(p->killed ? &p->owner->threads_killed : &p->owner->threads_exited,
+				   1, __ATOMIC_RELAXED);
 	if (__atomic_sub_fetch(&p->owner->as_users, 1, __ATOMIC_ACQ_REL) == 0) {
 		__atomic_fetch_add(&proc_counters.faults, p->as->faults, __ATOMIC_RELAXED);
 		aspace_destroy(p->as);
@@ -371,6 +374,13 @@ static struct proc *schedule(struct cpu *c, struct proc *cur)
 {
 	struct proc *p = NULL;
 	bool keep = cur && cur->state == PROC_RUNNING;
+	/* A thread that ended is reaped here, by the hart that ran it, once the hart has
+	   left its address space (proc_teardown did): nothing refers to the slot after
+	   this, so a process can start and end any number of threads. */
+	if (cur && !keep && cur->is_thread && cur->state == PROC_ZOMBIE) {
+		proc_set_state(cur, PROC_FREE);
+		cur = NULL;
+	}
 	if (c->id < sched_ncpu) {
 		port_lock(&proc_lock);
 		p = pick_locked();
@@ -408,7 +418,8 @@ _Noreturn void proc_idle(void)
 			bool any = false;
 			for (unsigned i = 0; i < proc_hwm && !any; i++)
 				any = procs[i].state == PROC_EMBRYO || procs[i].state == PROC_RUNNABLE ||
-				      procs[i].state == PROC_RUNNING;
+				      procs[i].state == PROC_RUNNING ||
+				      (procs[i].state == PROC_ZOMBIE && procs[i].is_thread);
 			if (!any) {
 				done_claimed = true;
 				done = all_done;

@@ -72,7 +72,7 @@ static struct proc *proc_alloc(const char *name)
 			p = &procs[i];
 	if (!p)
 		return NULL;
-	int err = aspace_create(&p->as, &kpt, &kpmem);
+	int err = aspace_create(&p->as, &kpt, &kpmem, NULL);
 	if (err) {
 		printf("%s: aspace_create: %s\n", name, svmm_strerror(err));
 		return NULL;

@@ -155,7 +155,7 @@ static void run_model(enum svmm_mode mode, unsigned steps)
 	assert_int_equal(pmem_alloc(&fx.pm, 8, PMEM_ANY, &phys_base), 0);   /* 1 MiB */
 	for (unsigned k = 0; k < NAS; k++) {
 		memset(m[k].page, 0, sizeof(m[k].page));
-		assert_int_equal(aspace_create(&m[k].as, &fx.kpt, &fx.pm), 0);
+		assert_int_equal(aspace_create(&m[k].as, &fx.kpt, &fx.pm, NULL), 0);
 	}
 	for (unsigned step = 0; step < steps; step++) {
 		struct model *md = &m[rnd() % NAS];
@@ -171,7 +171,7 @@ static void run_model(enum svmm_mode mode, unsigned steps)
 				aspace_deactivate(&md->as, 1);
 				aspace_destroy(&md->as);
 				memset(md->page, 0, sizeof(md->page));
-				assert_int_equal(aspace_create(&md->as, &fx.kpt, &fx.pm), 0);
+				assert_int_equal(aspace_create(&md->as, &fx.kpt, &fx.pm, NULL), 0);
 			}
 		}
 	}

@@ -64,7 +64,7 @@ static int step(unsigned k)
 	if (k >= 50 && k < 58)
 		return aspace_fault(&as, as.stack_top - (svmm_va_t)(k - 49) * PG, PT_W);
 	switch (k) {
-	case 0: return aspace_create(&as, &fx.kpt, &fx.pm);
+	case 0: return aspace_create(&as, &fx.kpt, &fx.pm, NULL);
 	case 1: return aspace_map_anon(&as, A, 8 * MiB, RW, ASPACE_FIXED, &va);
 	case 2: return aspace_map_anon(&as, B, 16 * PG, RW, ASPACE_FIXED, &va);
 	case 43: return aspace_map_phys(&as, P, FX_RAM0 + 16 * MiB, 4 * MiB, RW, ASPACE_FIXED,
