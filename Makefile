@@ -115,6 +115,7 @@ deps-qemu:
 RUN_TARGET := run-host
 CHECK_EXTRA :=
 -include kernel/kernel.mk
+-include minikern/minikern.mk
 -include mk/docs.mk
 -include mk/tsan.mk
 -include tools/checks.mk

@@ -31,7 +31,7 @@ int main(void)
 	const uint64_t npages = 16384;
 	for (int run = 0; run < BENCH_RUNS; run++) {
 		svmm_va_t va;
-		if (aspace_create(&as, &fx.kpt, &fx.pm) != 0 ||
+		if (aspace_create(&as, &fx.kpt, &fx.pm, NULL) != 0 ||
 		    aspace_map_anon(&as, 0, npages * PG, PT_R | PT_W, 0, &va) != 0)
 			return 1;
 		uint64_t t0 = bench_now_ns();
@@ -55,7 +55,7 @@ int main(void)
 	}
 	for (int run = 0; run < BENCH_RUNS; run++) {
 		svmm_va_t va[64];
-		if (aspace_create(&as, &fx.kpt, &fx.pm) != 0)
+		if (aspace_create(&as, &fx.kpt, &fx.pm, NULL) != 0)
 			return 1;
 		/* 64 regions of 1 MiB, so that the lookup has a tree to search. */
 		for (int r = 0; r < 64; r++)
@@ -78,7 +78,7 @@ int main(void)
 		uint64_t t0 = bench_now_ns();
 		for (uint64_t i = 0; i < lives; i++) {
 			svmm_va_t va;
-			if (aspace_create(&as, &fx.kpt, &fx.pm) != 0 ||
+			if (aspace_create(&as, &fx.kpt, &fx.pm, NULL) != 0 ||
 			    aspace_map_anon(&as, 0, PG, PT_R | PT_W, 0, &va) != 0 ||
 			    aspace_fault(&as, va, PT_W) != 0)
 				return 1;
@@ -90,7 +90,7 @@ int main(void)
 
 	/* switch: alternate two address spaces on one hart (ASIDs current: no flush). */
 	const uint64_t switches = 1000000;
-	if (aspace_create(&as, &fx.kpt, &fx.pm) != 0 || aspace_create(&bs, &fx.kpt, &fx.pm) != 0)
+	if (aspace_create(&as, &fx.kpt, &fx.pm, NULL) != 0 || aspace_create(&bs, &fx.kpt, &fx.pm, NULL) != 0)
 		return 1;
 	for (int run = 0; run < BENCH_RUNS; run++) {
 		bool flush;

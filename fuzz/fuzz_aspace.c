@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	free0 = pmem_free_frames(&fx.pm);
 	uint64_t pending_fail = 0, pending_budget = 0;
-	if (aspace_create(&as, &fx.kpt, &fx.pm) != 0)
+	if (aspace_create(&as, &fx.kpt, &fx.pm, NULL) != 0)
 		die("create");
 	static const unsigned prots[] = { PT_R, PT_R | PT_W, PT_X, PT_R | PT_X,
 					  PT_W, PT_R | PT_W | PT_X, 0, PT_U };

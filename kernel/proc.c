@@ -130,7 +130,7 @@ struct proc *proc_spawn(const char *name, long arg)
 	p->as = &p->as_own;
 	p->owner = p;
 	p->as_users = 1;
-	int err = aspace_create(p->as, &kpt, &kpmem);
+	int err = aspace_create(p->as, &kpt, &kpmem, NULL);
 	if (err) {
 		kprintf("spawn %s: aspace_create: %s\n", name, svmm_strerror(err));
 		proc_set_state(p, PROC_FREE);
@@ -204,6 +204,9 @@ static void proc_teardown(struct proc *p)
 		proc_leave(c);
 	/* The last user of the address space destroys it: no hart runs it any more,
 	   since every hart leaves an address space before giving its process up. */
+	if (p->is_thread)           /* counted while the owner surely still exists */
+		__atomic_fetch_add(p->killed ? &p->owner->threads_killed : &p->owner->threads_exited,
+				   1, __ATOMIC_RELAXED);
 	if (__atomic_sub_fetch(&p->owner->as_users, 1, __ATOMIC_ACQ_REL) == 0) {
 		__atomic_fetch_add(&proc_counters.faults, p->as->faults, __ATOMIC_RELAXED);
 		aspace_destroy(p->as);
@@ -287,21 +290,12 @@ static const char *insn_unit(uint32_t insn)
 
 static void proc_kill(struct proc *p, struct trapframe *tf, const char *why)
 {
-	if (tf->scause == EXC_ILLEGAL) {
-		uint32_t insn = illegal_insn_bits(p, tf);
-		const char *unit = insn_unit(insn);
-		char bits[16];
-		svmm_snprintf(bits, sizeof bits, (insn & 3) == 3 ? "0x%08x" : "0x%04x", insn);
-		svmm_snprintf(p->kill_line, sizeof p->kill_line,
-			      "illegal instruction %s at pc %p: %s%s", insn ? bits : "(bits unknown)",
-			      (void *)tf->sepc, unit ? unit : why,
-			      unit ? " instruction, and this kernel keeps that unit off in U-mode" :
-				     "");
-	} else {
-		svmm_snprintf(p->kill_line, sizeof p->kill_line, "%s at address %p, pc %p: %s",
-			      trap_cause_name(tf->scause), (void *)tf->stval, (void *)tf->sepc,
-			      why);
-	}
+	uint32_t insn = tf->scause == EXC_ILLEGAL ? illegal_insn_bits(p, tf) : 0;
+	const char *unit = insn ? insn_unit(insn) : NULL;
+	char what[96];
+	trap_describe(what, sizeof what, tf->scause, tf->stval, insn, tf->sepc);
+	svmm_snprintf(p->kill_line, sizeof p->kill_line, "%s: %s%s", what, unit ? unit : why,
+		      unit ? " instruction, and this kernel keeps that unit off in U-mode" : "");
 	kprintf("pid %d (%s %ld) killed: %s\n", p->pid, p->name, p->arg, p->kill_line);
 	p->killed = true;
 	COUNT(kills);
@@ -371,6 +365,13 @@ static struct proc *schedule(struct cpu *c, struct proc *cur)
 {
 	struct proc *p = NULL;
 	bool keep = cur && cur->state == PROC_RUNNING;
+	/* A thread that ended is reaped here, by the hart that ran it, once the hart has
+	   left its address space (proc_teardown did): nothing refers to the slot after
+	   this, so a process can start and end any number of threads. */
+	if (cur && !keep && cur->is_thread && cur->state == PROC_ZOMBIE) {
+		proc_set_state(cur, PROC_FREE);
+		cur = NULL;
+	}
 	if (c->id < sched_ncpu) {
 		port_lock(&proc_lock);
 		p = pick_locked();
@@ -408,7 +409,8 @@ _Noreturn void proc_idle(void)
 			bool any = false;
 			for (unsigned i = 0; i < proc_hwm && !any; i++)
 				any = procs[i].state == PROC_EMBRYO || procs[i].state == PROC_RUNNABLE ||
-				      procs[i].state == PROC_RUNNING;
+				      procs[i].state == PROC_RUNNING ||
+				      (procs[i].state == PROC_ZOMBIE && procs[i].is_thread);
 			if (!any) {
 				done_claimed = true;
 				done = all_done;
@@ -612,6 +614,9 @@ static __attribute__((noinline)) struct trapframe *user_trap_slow(struct proc *p
 	case EXC_ECALL_U:
 		COUNT(syscalls);
 		syscall(p, tf);
+		break;
+	case EXC_BREAKPOINT:
+		proc_kill(p, tf, "no debugger takes breakpoints from user programs");
 		break;
 	case EXC_INST_PAGE_FAULT:
 	case EXC_LOAD_PAGE_FAULT:

@@ -19,7 +19,10 @@
 /*
  * FREE -> EMBRYO (being loaded) -> RUNNABLE <-> RUNNING (on exactly one hart) -> ZOMBIE
  * -> FREE (reaped). state changes under proc_lock; a RUNNING process's other fields
- * belong to the hart running it.
+ * belong to the hart running it. A process stays a zombie until its starter reaps it
+ * (proc_reap); a thread has no one waiting for it, so the hart that ran it frees its
+ * slot as soon as it has left it (in the scheduler), after counting its end in the
+ * owner (threads_exited, threads_killed).
  */
 enum proc_state { PROC_FREE = 0, PROC_EMBRYO, PROC_RUNNABLE, PROC_RUNNING, PROC_ZOMBIE };
 
@@ -45,6 +48,8 @@ struct proc {
 	uint32_t as_users;
 	bool is_thread;
 	bool doomed;                /* in the owner: a thread was killed, the rest follow */
+	uint32_t threads_exited;    /* in the owner: its threads that ended with exit */
+	uint32_t threads_killed;    /* in the owner: its threads that were killed */
 	struct aspace as_own;
 };
 

@@ -46,6 +46,12 @@ static struct utest utests[] = {
 	{ "bad", 10, true, EXC_INST_PAGE_FAULT, false, 0, "jump to a non-canonical address", NULL, NULL },
 	{ "bad", 11, true, EXC_INST_PAGE_FAULT, false, 0, "execute a read-only page", NULL, NULL },
 	{ "bad", 12, true, EXC_LOAD_PAGE_FAULT, true, 0, "NULL in one thread of two", NULL, NULL },
+	/* Each cause's line says what stval means for it: the instruction's bits for an
+	   illegal instruction, nothing for a breakpoint (its stval is the pc, or 0). */
+	{ "bad", 13, true, EXC_BREAKPOINT, false, 0, "ebreak", "breakpoint (ebreak) at pc 0x",
+	  NULL },
+	{ "bad", 14, true, EXC_ILLEGAL, true, 0x10002573, "csrr sstatus in U-mode",
+	  "illegal instruction 0x10002573 at pc", NULL },
 	/* Floating point and vectors are off in U-mode: each use is killed, and the line
 	   says why. */
 	{ "fpu", 0, true, EXC_ILLEGAL, true, 0xf2050053, "FP: write f0, yield, read it back",
@@ -72,6 +78,8 @@ static struct utest utests[] = {
 	{ "stress", 5, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL, NULL },
 	{ "stress", 6, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL, NULL },
 	{ "stress", 7, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL, NULL },
+	{ "threads", 0, false, 0, false, 0, "150 threads in turn, more than the slots", NULL,
+	  NULL },
 	{ "stress", 100, false, 0, false, 0, "stress: 4 threads, shootdown game", NULL, NULL },
 };
 
@@ -97,7 +105,7 @@ static void hog_done(void)
 			(long)(free_before - free_after), (long)(vm_tables_live - tables_before));
 	KCHECK_EQ(free_after, free_before);
 	KCHECK_EQ(vm_tables_live, tables_before);
-	KCHECK_EQ(pmem_check(&kpmem), 0);
+	KCHECK_EQ(pmem_check(&kpmem, NULL, NULL), 0);
 	KCHECK_EQ(pt_check(&kpt), 0);
 	selftest_finish();
 }
@@ -113,6 +121,7 @@ static _Noreturn void hog_run(void)
 
 static void user_tests_done(void)
 {
+	unsigned threads_exited = 0, threads_killed = 0, doomed = 0;
 	kprintf("user programs finished:\n");
 	for (unsigned i = 0; i < ARRAY_SIZE(utests); i++) {
 		struct utest *t = &utests[i];
@@ -127,25 +136,22 @@ static void user_tests_done(void)
 		kprintf("  %-4s pid %-2d %-9s %ld: %s (%s)\n", ok ? "ok" : "FAIL", p->pid, t->prog,
 			t->arg, t->what, p->killed ? "killed" : "exited");
 		ktest_check(ok, t->what, __FILE__, __LINE__);
+		threads_exited += p->threads_exited;
+		threads_killed += p->threads_killed;
+		if (strcmp(t->prog, "bad") == 0 && t->arg == 12)
+			doomed += p->threads_killed;
 		proc_reap(p);
 	}
 	/* The threads: the stress test's three exit cleanly; bad 12's spinning thread
-	   must have been killed with its process. */
-	unsigned threads = 0, doomed = 0;
-	for (unsigned i = 0; i < NPROC; i++)
-		if (procs[i].state == PROC_ZOMBIE) {
-			struct proc *t = &procs[i];
-			threads += t->is_thread;
-			if (t->owner->arg == 12 && strcmp(t->owner->name, "bad") == 0) {
-				doomed++;
-				KCHECK(t->is_thread && t->killed);
-			} else {
-				KCHECK(t->is_thread && !t->killed && t->exit_code == 0);
-			}
-			proc_reap(t);
-		}
-	KCHECK_EQ(threads, 4);
+	   must have been killed with its process; the threads program's 150 exit. Each
+	   thread's slot was freed when it ended, so none is left. */
+	KCHECK_EQ(threads_exited, 3 + 150);
+	KCHECK_EQ(threads_killed, 1);
 	KCHECK_EQ(doomed, 1);
+	unsigned left = 0;
+	for (unsigned i = 0; i < NPROC; i++)
+		left += procs[i].state != PROC_FREE;
+	KCHECK_EQ(left, 0);
 	for (unsigned i = 0; i < ncpu; i++)
 		kprintf("hart %lu: %lu entries to U-mode from idle, %lu switches, %lu shootdowns sent, "
 			"%lu idle loops\n", (unsigned long)cpus[i].hartid,
@@ -179,7 +185,7 @@ static void user_tests_done(void)
 	KCHECK(proc_counters.ticks > 0);   /* preemption by the timer happened */
 	KCHECK_EQ(free_after, free_before);
 	KCHECK_EQ(vm_tables_live, tables_before);
-	KCHECK_EQ(pmem_check(&kpmem), 0);
+	KCHECK_EQ(pmem_check(&kpmem, NULL, NULL), 0);
 	KCHECK_EQ(vmem_check(&karena), 0);
 	KCHECK_EQ(pt_check(&kpt), 0);
 	hog_run();

@@ -52,7 +52,7 @@ static unsigned char *user_ptr(struct aspace *a, svmm_va_t va)
 static void test_create_destroy_accounting(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
 	check(&as);
 	/* The kernel half is the kernel's: root entries 256..511 are equal. */
 	uint64_t *kroot = port_pa_to_va(fx.kpt.root), *root = port_pa_to_va(as.pt.root);
@@ -64,18 +64,16 @@ static void test_create_destroy_accounting(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 	/* The kernel's tables are untouched. */
 	assert_int_equal(pt_check(&fx.kpt), 0);
-	assert_int_equal(aspace_create(NULL, &fx.kpt, &fx.pm), SVMM_EINVAL);
-	struct pt user;
-	assert_int_equal(pt_init(&user, SVMM_SV39, 0), 0);
-	assert_int_equal(aspace_create(&as, &user, &fx.pm), SVMM_EINVAL);  /* not a kernel pt */
-	pt_destroy(&user);
+	assert_int_equal(aspace_create(NULL, &fx.kpt, &fx.pm, NULL), SVMM_EINVAL);
+	assert_int_equal(aspace_create(&as, NULL, &fx.pm, NULL), SVMM_EINVAL);
+	assert_int_equal(aspace_create(&as, &fx.kpt, NULL, NULL), SVMM_EINVAL);
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
 static void test_demand_zero(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
 	svmm_va_t va;
 	assert_int_equal(aspace_map_anon(&as, 0, 16 * PG, RW, 0, &va), 0);
 	assert_true(va >= SVMM_NULL_GUARD && va + 16 * PG <= as.user_end);
@@ -113,7 +111,7 @@ static void test_demand_zero(void **state)
 static void test_fault_errors_and_stack(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
 	svmm_va_t ro, xo;
 	assert_int_equal(aspace_map_anon(&as, 0, 4 * PG, PT_R, 0, &ro), 0);
 	assert_int_equal(aspace_map_anon(&as, 0, 4 * PG, PT_X, 0, &xo), 0);
@@ -168,7 +166,7 @@ static void test_fault_errors_and_stack(void **state)
 static void test_bad_input_changes_nothing(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
 	svmm_va_t va, a;
 	assert_int_equal(aspace_map_anon(&as, 0, 8 * PG, RW, 0, &va), 0);
 	assert_int_equal(aspace_fault(&as, va, PT_W), 0);
@@ -225,7 +223,7 @@ static void test_bad_input_changes_nothing(void **state)
 static void test_placement_and_fixed(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
 	svmm_va_t small, big, fixed, hinted;
 	assert_int_equal(aspace_map_anon(&as, 0, PG, RW, 0, &small), 0);
 	assert_int_equal(aspace_map_anon(&as, 0, 6 * MiB, RW, 0, &big), 0);
@@ -258,7 +256,7 @@ static int count_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 static void test_map_phys(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
 	/* A 4 MiB physical range keeps its phase modulo 2 MiB: 2 MiB leaves. */
 	svmm_pa_t blk;
 	assert_int_equal(pmem_alloc(&fx.pm, 11, PMEM_ANY, &blk), 0);   /* 8 MiB */
@@ -321,7 +319,7 @@ static void touch(struct aspace *a, svmm_va_t va, unsigned n)
 static void test_unmap_splits(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
 	svmm_va_t va;
 	assert_int_equal(aspace_map_anon(&as, 0, 16 * PG, RW, 0, &va), 0);
 	touch(&as, va, 16);
@@ -364,7 +362,7 @@ static void test_unmap_splits(void **state)
 static void test_protect_splits(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
 	svmm_va_t va;
 	assert_int_equal(aspace_map_anon(&as, 0, 12 * PG, RW, 0, &va), 0);
 	touch(&as, va, 6);                     /* half resident, half not */
@@ -398,8 +396,8 @@ static void test_activate(void **state)
 {
 	(void)state;
 	static struct aspace b;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
-	assert_int_equal(aspace_create(&b, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	assert_int_equal(aspace_create(&b, &fx.kpt, &fx.pm, NULL), 0);
 	bool flush;
 	uint64_t s1 = aspace_activate(&as, 0, &flush);
 	assert_true(flush);                     /* first switch on the hart */
@@ -419,8 +417,8 @@ static void test_activate(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 	/* Without ASIDs: ASID 0 and a flush on every switch to another space. */
 	assert_int_equal(aspace_sys_init(0, 2), 0);
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
-	assert_int_equal(aspace_create(&b, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	assert_int_equal(aspace_create(&b, &fx.kpt, &fx.pm, NULL), 0);
 	assert_int_equal((aspace_activate(&as, 1, &flush) >> 44) & 0xffff, 0);
 	assert_true(flush);
 	aspace_activate(&b, 1, &flush);
@@ -439,7 +437,7 @@ static void test_activate_rollover(void **state)
 	static struct aspace sp[12];
 	assert_int_equal(aspace_sys_init(3, 2), 0);
 	for (int i = 0; i < 12; i++)
-		assert_int_equal(aspace_create(&sp[i], &fx.kpt, &fx.pm), 0);
+		assert_int_equal(aspace_create(&sp[i], &fx.kpt, &fx.pm, NULL), 0);
 	bool flush;
 	uint64_t flushes = 0;
 	for (int round = 0; round < 3; round++)
@@ -484,7 +482,7 @@ static void oom_sweep(const char *name, void (*prepare)(struct aspace *a), oom_o
 	unsigned failures = 0;
 	for (int pass = 0; pass < 2; pass++) {
 		for (uint64_t n = pass == 0 ? 0 : 1; ; n++) {
-			assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+			assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
 			prepare(&as);
 			fx_snap_take(&as, &before);
 			if (pass == 0)
@@ -623,6 +621,17 @@ static int op_protect_phys_split(struct aspace *a)
 	return aspace_protect(a, base_va + 3 * MiB, PG, PT_R);
 }
 
+static int op_map_kernel(struct aspace *a)
+{
+	return aspace_map_kernel(a, a->stack_top, FX_RAM0 + 16 * MiB, 16 * PG, RW, 0);
+}
+
+static int op_copy_to(struct aspace *a)
+{
+	static const char msg[] = "hello";
+	return aspace_copy_to(a, base_va + 40 * PG + 5, msg, sizeof(msg), NULL);
+}
+
 static void test_oom_every_point(void **state)
 {
 	(void)state;
@@ -630,7 +639,7 @@ static void test_oom_every_point(void **state)
 	unsigned failures = 0;
 	for (uint64_t budget = 0; ; budget++) {
 		fx_hold_all_but(budget);
-		int err = aspace_create(&as, &fx.kpt, &fx.pm);
+		int err = aspace_create(&as, &fx.kpt, &fx.pm, NULL);
 		fx_release_all();
 		if (err == 0)
 			break;
@@ -641,7 +650,7 @@ static void test_oom_every_point(void **state)
 	assert_true(failures > 0);
 	aspace_destroy(&as);
 	hostsim_fail_after(1);
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), SVMM_ENOMEM);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), SVMM_ENOMEM);
 	hostsim_fail_after(0);
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 
@@ -655,6 +664,8 @@ static void test_oom_every_point(void **state)
 	oom_sweep("unmap phys split", prep_phys, op_unmap_phys_split);
 	oom_sweep("protect middle", prep_tight, op_protect_middle);
 	oom_sweep("protect phys split", prep_phys, op_protect_phys_split);
+	oom_sweep("map kernel pages", prep_none, op_map_kernel);
+	oom_sweep("copy into a fresh page", prep_for_fault, op_copy_to);
 }
 
 /* Frames above the direct map are zeroed through port_kmap. */
@@ -664,7 +675,7 @@ static void test_kmap_above_window(void **state)
 	fx_teardown();
 	assert_int_equal(fx_setup(64 * MiB, 16 * MiB, SVMM_SV48, 16), 0);
 	free0 = pmem_free_frames(&fx.pm);
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
 	assert_int_equal(as.stack_top, ((svmm_va_t)1 << 47) - SVMM_USTACK_GUARD);
 	svmm_va_t va;
 	assert_int_equal(aspace_map_anon(&as, 0, 4 * PG, RW, 0, &va), 0);
@@ -687,7 +698,7 @@ static void test_kmap_above_window(void **state)
 static void test_many_regions(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
 	static svmm_va_t va[300];
 	for (unsigned i = 0; i < 300; i++) {
 		/* Every other page, so that each region has free neighbours. */
@@ -731,7 +742,7 @@ static void park_table_free(void *ctx, svmm_pa_t pa)
 static void test_destroy_needs_no_memory(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
 	svmm_va_t va;
 	assert_int_equal(aspace_map_anon(&as, SVMM_NULL_GUARD, PG, RW, ASPACE_FIXED, &va), 0);
 	assert_int_equal(aspace_map_anon(&as, SVMM_NULL_GUARD + PG, PG, RW, ASPACE_FIXED, &va), 0);
@@ -774,7 +785,7 @@ static void test_stack_top_is_layouts(void **state)
 		free0 = pmem_free_frames(&fx.pm);
 		struct svmm_layout l;
 		assert_int_equal(layout_init(&l, modes[i], 0), 0);
-		assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+		assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
 		assert_int_equal(as.stack_top, l.ustack_top);
 		assert_int_equal(layout_area_of(&l, as.stack_top - 1), LAYOUT_USTACK);
 		assert_int_equal(layout_area_of(&l, as.stack_top), LAYOUT_NONE);
@@ -801,7 +812,7 @@ static void test_stack_top_is_layouts(void **state)
 static void test_fault_on_present_page(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
 	svmm_va_t va, ro, ph;
 	assert_int_equal(aspace_map_anon(&as, 0, 4 * PG, RW, 0, &va), 0);
 	assert_int_equal(aspace_map_anon(&as, 0, 4 * PG, PT_R, 0, &ro), 0);
@@ -843,7 +854,7 @@ static void test_fault_on_present_page(void **state)
 static void test_map_phys_small_keeps_phase(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
 	svmm_va_t va, first;
 	assert_int_equal(aspace_map_anon(&as, 0, 5 * PG, RW, 0, &first), 0);
 	for (unsigned i = 0; i < 24; i++) {
@@ -858,6 +869,349 @@ static void test_map_phys_small_keeps_phase(void **state)
 	/* A free hint still wins over the phase. */
 	assert_int_equal(aspace_map_phys(&as, 0x70000000, FX_RAM0 + 3 * PG, PG, PT_R, 0, &va), 0);
 	assert_int_equal(va, 0x70000000);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* svmm's layout, and the rules every layout must keep (SVMM_EINVAL, nothing allocated). */
+static void test_layout_rules(void **state)
+{
+	(void)state;
+	struct aspace_layout d, l;
+	assert_int_equal(aspace_layout_default(SVMM_SV39, &d), 0);
+	assert_int_equal(d.user_base, SVMM_NULL_GUARD);
+	assert_int_equal(d.user_end, 255 * GiB);
+	assert_int_equal(d.stack_base, 255 * GiB);
+	assert_int_equal(d.stack_top, 256 * GiB - SVMM_USTACK_GUARD);
+	assert_int_equal(d.stack_max, ASPACE_STACK_MAX);
+	assert_int_equal(d.stack_guard, ASPACE_STACK_GUARD);
+	assert_int_equal(aspace_layout_default((enum svmm_mode)7, &d), SVMM_EMODE);
+	assert_int_equal(aspace_layout_default(SVMM_SV39, NULL), SVMM_EINVAL);
+	/* The default given explicitly is the default. */
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, &d), 0);
+	assert_int_equal(as.user_base, d.user_base);
+	assert_int_equal(as.stack_limit, d.stack_top - d.stack_max);
+	check(&as);
+	aspace_destroy(&as);
+	struct { svmm_va_t *field; svmm_va_t value; } bad[] = {
+		{ &l.user_base, 1 },                          /* unaligned */
+		{ &l.user_base, 255 * GiB },                  /* empty user range */
+		{ &l.user_end, 257 * GiB },                   /* beyond the user half */
+		{ &l.stack_base, 254 * GiB },                 /* stack slot over uvmem */
+		{ &l.stack_top, 256 * GiB + PG },             /* beyond the user half */
+		{ &l.stack_max, 0 },                          /* a stack that cannot grow */
+		{ &l.stack_max, GiB },                        /* no room for the guard */
+		{ &l.stack_guard, 2 * GiB },                  /* guard bigger than the slot */
+		{ &l.stack_guard, PG + 8 },                   /* unaligned */
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		l = d;
+		*bad[i].field = bad[i].value;
+		assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, &l), SVMM_EINVAL);
+		assert_int_equal(pmem_free_frames(&fx.pm), free0);
+	}
+	/* No stack at all: every fault outside regions is a bad address, no limit to set. */
+	l = d;
+	l.stack_base = l.stack_top = 0;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, &l), 0);
+	assert_int_equal(aspace_fault(&as, d.stack_top - PG, PT_W), SVMM_EFAULT);
+	assert_int_equal(aspace_fault(&as, d.stack_top - d.stack_max - PG, PT_W), SVMM_EFAULT);
+	assert_int_equal(aspace_set_stack_limit(&as, PG), SVMM_ERANGE);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/*
+ * A kernel of its own kind: identity-mapped in the lower half (its tree built with
+ * pt_init), running on its own table, xv6-like: user memory from one page up, the
+ * stack slot below a trap frame and a trampoline at the top of the Sv39 half that every
+ * address space maps for the kernel alone.
+ */
+#define MAXVA       ((svmm_va_t)1 << 38)
+#define TRAMPOLINE  (MAXVA - PG)
+#define TRAPFRAME   (TRAMPOLINE - PG)
+
+static void test_lower_half_kernel(void **state)
+{
+	(void)state;
+	struct pt kpt;
+	assert_int_equal(pt_init(&kpt, SVMM_SV39, 0), 0);
+	assert_int_equal(pt_map(&kpt, FX_RAM0, FX_RAM0, 64 * MiB, PT_R | PT_W), 0);
+	struct aspace_layout l = {
+		.user_base = PG, .user_end = 64 * GiB,
+		.stack_base = 64 * GiB, .stack_top = TRAPFRAME - PG,
+		.stack_max = MiB, .stack_guard = 64 * SVMM_KiB,
+	};
+	assert_int_equal(aspace_create(&as, &kpt, &fx.pm, &l), 0);
+	/* Nothing of the kernel's tree is shared. */
+	uint64_t *root = port_pa_to_va(as.pt.root);
+	for (unsigned i = 0; i < 512; i++)
+		assert_int_equal(root[i], 0);
+	/* User memory right above the one-page null guard, and the stack. */
+	svmm_va_t va;
+	assert_int_equal(aspace_map_anon(&as, PG, 4 * PG, RW, ASPACE_FIXED, &va), 0);
+	assert_int_equal(aspace_fault(&as, PG + 8, PT_W), 0);
+	assert_int_equal(aspace_fault(&as, 8, PT_R), SVMM_EFAULT);
+	assert_int_equal(aspace_fault(&as, l.stack_top - 8, PT_W), 0);
+	assert_int_equal(aspace_fault(&as, l.stack_top - MiB, PT_W), 0);
+	assert_int_equal(aspace_fault(&as, l.stack_top - MiB - 8, PT_W), SVMM_ESTACK);
+	assert_int_equal(aspace_fault(&as, l.stack_top - MiB - 64 * SVMM_KiB - 8, PT_W),
+			 SVMM_EFAULT);
+	/* The trampoline (R+X) and the trap frame (RW), kernel-only. */
+	svmm_pa_t tramp, tf;
+	assert_int_equal(pmem_alloc(&fx.pm, 0, PMEM_ANY, &tramp), 0);
+	assert_int_equal(pmem_alloc(&fx.pm, 0, PMEM_ANY, &tf), 0);
+	static struct fx_snap before, after;
+	fx_snap_take(&as, &before);
+	/* Bad input first: each refused, nothing changed. */
+	assert_int_equal(aspace_map_kernel(&as, TRAMPOLINE, tramp, 0, PT_R, 0), SVMM_EZEROSIZE);
+	assert_int_equal(aspace_map_kernel(&as, TRAMPOLINE + 8, tramp, PG, PT_R, 0),
+			 SVMM_EUNALIGNED);
+	assert_int_equal(aspace_map_kernel(&as, TRAMPOLINE, tramp + 8, PG, PT_R, 0),
+			 SVMM_EUNALIGNED);
+	assert_int_equal(aspace_map_kernel(&as, ~(svmm_va_t)0 - PG + 1, tramp, 2 * PG, PT_R, 0),
+			 SVMM_EOVERFLOW);
+	assert_int_equal(aspace_map_kernel(&as, 0, tramp, PG, PT_R, 0), SVMM_ERANGE);  /* guard */
+	assert_int_equal(aspace_map_kernel(&as, 2 * PG, tramp, PG, PT_R, 0), SVMM_ERANGE);
+	assert_int_equal(aspace_map_kernel(&as, l.stack_top - PG, tramp, PG, PT_R, 0),
+			 SVMM_ERANGE);
+	assert_int_equal(aspace_map_kernel(&as, l.stack_top - PG, tramp, 2 * PG, PT_R, 0),
+			 SVMM_ERANGE);
+	assert_int_equal(aspace_map_kernel(&as, svmm_user_end(SVMM_SV39), tramp, PG, PT_R, 0),
+			 SVMM_ERANGE);
+	assert_int_equal(aspace_map_kernel(&as, TRAMPOLINE, PT_PA_LIMIT, PG, PT_R, 0),
+			 SVMM_ERANGE);
+	assert_int_equal(aspace_map_kernel(&as, TRAMPOLINE, tramp, PG, PT_W | PT_X, 0),
+			 SVMM_EPERM);
+	assert_int_equal(aspace_map_kernel(&as, TRAMPOLINE, tramp, PG, PT_U | PT_R, 0),
+			 SVMM_EINVAL);
+	assert_int_equal(aspace_map_kernel(&as, TRAMPOLINE, tramp, PG, PT_R, ASPACE_FIXED),
+			 SVMM_EINVAL);
+	assert_int_equal(aspace_unmap_kernel(&as, PG, PG), SVMM_ERANGE);
+	fx_snap_take(&as, &after);
+	assert_true(fx_snap_equal(&before, &after));
+	assert_int_equal(aspace_map_kernel(&as, TRAMPOLINE, tramp, PG, PT_R | PT_X, 0), 0);
+	assert_int_equal(aspace_map_kernel(&as, TRAPFRAME, tf, PG, RW, 0), 0);
+	assert_int_equal(aspace_map_kernel(&as, TRAPFRAME, tf, 2 * PG, RW, 0), SVMM_EBUSY);
+	assert_int_equal(as.kernel_bytes, 2 * PG);
+	check(&as);
+	svmm_pa_t pa;
+	assert_int_equal(pt_translate(&as.pt, TRAMPOLINE + 4, PT_X, 0, &pa, NULL), 0);
+	assert_int_equal(pa, tramp + 4);
+	assert_int_equal(pt_translate(&as.pt, TRAPFRAME, PT_W, 0, &pa, NULL), 0);
+	assert_int_equal(pt_translate(&as.pt, TRAMPOLINE, PT_X, PT_PRIV_U, NULL, NULL),
+			 SVMM_EFAULT);
+	assert_int_equal(pt_translate(&as.pt, TRAPFRAME, PT_R, PT_PRIV_U | PT_SUM, NULL, NULL),
+			 SVMM_EFAULT);
+	/* The user cannot reach them: no region, no fault resolution, no map there. */
+	assert_int_equal(aspace_fault(&as, TRAPFRAME, PT_R), SVMM_EFAULT);
+	assert_int_equal(aspace_fault(&as, TRAMPOLINE, PT_X), SVMM_EFAULT);
+	assert_int_equal(aspace_map_anon(&as, TRAPFRAME, PG, RW, ASPACE_FIXED, &va), SVMM_ERANGE);
+	assert_int_equal(aspace_unmap(&as, TRAPFRAME, PG), SVMM_ERANGE);
+	/* Unmap one, keep the other; destroy leaves the kernel's frames alone. */
+	assert_int_equal(aspace_unmap_kernel(&as, TRAPFRAME, PG), 0);
+	assert_int_equal(as.kernel_bytes, PG);
+	assert_int_equal(aspace_unmap_kernel(&as, TRAPFRAME, PG), 0);      /* a hole: fine */
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_frame(&fx.pm, tramp)->state, PMEM_ALLOC);
+	assert_int_equal(pmem_free(&fx.pm, tramp, 0), 0);
+	assert_int_equal(pmem_free(&fx.pm, tf, 0), 0);
+	assert_int_equal(pt_unmap(&kpt, FX_RAM0, 64 * MiB, 0), 0);
+	pt_destroy(&kpt);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* In svmm's layout the kernel half is shared; the only room for kernel pages is the top gap. */
+static void test_kernel_pages_default_layout(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t half = svmm_user_end(SVMM_SV39);
+	assert_int_equal(aspace_map_kernel(&as, half - 2 * SVMM_USTACK_GUARD, FX_RAM0, PG, PT_R, 0),
+			 SVMM_ERANGE);
+	assert_int_equal(aspace_map_kernel(&as, as.stack_top, FX_RAM0, PG, PT_R, ASPACE_NC), 0);
+	assert_int_equal(aspace_fault(&as, as.stack_top, PT_R), SVMM_EFAULT);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* The regions in address order, through the API: first at or after an address, next. */
+static void test_region_iteration(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	assert_null(aspace_region_first(&as, 0));
+	svmm_va_t a, b, c;
+	assert_int_equal(aspace_map_anon(&as, 0x30000000, 4 * PG, PT_R, ASPACE_FIXED, &c), 0);
+	assert_int_equal(aspace_map_anon(&as, 0x10000000, 2 * PG, RW, ASPACE_FIXED, &a), 0);
+	assert_int_equal(aspace_map_anon(&as, 0x20000000, PG, PT_X, ASPACE_FIXED, &b), 0);
+	struct aspace_region *r = aspace_region_first(&as, 0);
+	assert_int_equal(r->node.addr, a);
+	r = aspace_region_next(&as, r);
+	assert_int_equal(r->node.addr, b);
+	r = aspace_region_next(&as, r);
+	assert_int_equal(r->node.addr, c);
+	assert_null(aspace_region_next(&as, r));
+	assert_null(aspace_region_next(&as, NULL));
+	/* An address inside a region gives that region; one in a hole, the next. */
+	assert_int_equal(aspace_region_first(&as, a + PG + 5)->node.addr, a);
+	assert_int_equal(aspace_region_first(&as, a + 2 * PG)->node.addr, b);
+	assert_int_equal(aspace_region_first(&as, c + 4 * PG - 1)->node.addr, c);
+	assert_null(aspace_region_first(&as, c + 4 * PG));
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+static unsigned char buf[8 * 4096], back[8 * 4096];
+
+static void fill(unsigned char *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (unsigned char)(seed + i * 7 + (i >> 9));
+}
+
+/* Copies into and out of an address space: faulting in, permissions, the stack. */
+static void test_copy_to_from(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t rw, ro, xo, io, ram;
+	assert_int_equal(aspace_map_anon(&as, 0x10000000, 8 * PG, RW, ASPACE_FIXED, &rw), 0);
+	assert_int_equal(aspace_map_anon(&as, rw + 8 * PG, 4 * PG, PT_R, ASPACE_FIXED, &ro), 0);
+	assert_int_equal(aspace_map_anon(&as, 0x20000000, 2 * PG, PT_X, ASPACE_FIXED, &xo), 0);
+	assert_int_equal(aspace_map_phys(&as, 0, 0x10000000, PG, RW, ASPACE_IO, &io), 0);
+	svmm_pa_t blk;
+	assert_int_equal(pmem_alloc(&fx.pm, 1, PMEM_ANY, &blk), 0);
+	assert_int_equal(aspace_map_phys(&as, 0, blk, 2 * PG, RW, 0, &ram), 0);
+	/* Into fresh demand-zero pages, unaligned, across three pages. */
+	fill(buf, sizeof(buf), 1);
+	uint64_t done = 77;
+	assert_int_equal(aspace_copy_to(&as, rw + 100, buf, 2 * PG + 300, &done), 0);
+	assert_int_equal(done, 2 * PG + 300);
+	assert_int_equal(as.resident, 3);
+	assert_int_equal(user_ptr(&as, rw)[99], 0);              /* zero before the copy */
+	assert_memory_equal(user_ptr(&as, rw) + 100, buf, PG - 100);
+	assert_int_equal(user_ptr(&as, rw + 2 * PG)[400], 0);    /* zero after it */
+	/* Out again, across resident and absent pages: absent ones read as zeros and stay
+	 * absent. */
+	memset(back, 0xcc, sizeof(back));
+	assert_int_equal(aspace_copy_from(&as, back, rw, 8 * PG, &done), 0);
+	assert_int_equal(done, 8 * PG);
+	assert_int_equal(as.resident, 3);
+	assert_int_equal(back[99], 0);
+	assert_memory_equal(back + 100, buf, 2 * PG + 300);
+	for (size_t i = 3 * PG; i < 8 * PG; i++)
+		assert_int_equal(back[i], 0);
+	/* Out of a read-only region and across the boundary into it. */
+	assert_int_equal(aspace_copy_from(&as, back, rw + 7 * PG, 2 * PG, NULL), 0);
+	/* The stack: a copy to its top grows it, as a push would. */
+	assert_int_equal(aspace_copy_to(&as, as.stack_top - 100, buf, 100, NULL), 0);
+	assert_int_equal(as.stack_pages, 1);
+	assert_int_equal(aspace_copy_from(&as, back, as.stack_top - 100, 100, NULL), 0);
+	assert_memory_equal(back, buf, 100);
+	/* A phys region of RAM is copied through its frames. */
+	assert_int_equal(aspace_copy_to(&as, ram + PG - 8, buf, 16, NULL), 0);
+	assert_memory_equal((unsigned char *)port_pa_to_va(blk) + PG - 8, buf, 16);
+	/* Refusals, each before any byte moves. */
+	static struct fx_snap before, after;
+	fx_snap_take(&as, &before);
+	memcpy(back, user_ptr(&as, rw + PG), PG);
+	done = 5;
+	assert_int_equal(aspace_copy_to(&as, ro, buf, 8, &done), SVMM_EPERM);
+	assert_int_equal(done, 0);
+	assert_int_equal(aspace_copy_to(&as, rw + PG, buf, 8 * PG, &done), SVMM_EPERM);  /* into ro */
+	assert_int_equal(aspace_copy_to(&as, xo, buf, 8, NULL), SVMM_EPERM);
+	assert_int_equal(aspace_copy_from(&as, back + PG, xo, 8, NULL), SVMM_EPERM);
+	assert_int_equal(aspace_copy_to(&as, io, buf, 8, NULL), SVMM_EPERM);
+	assert_int_equal(aspace_copy_from(&as, back + PG, io, 8, NULL), SVMM_EPERM);
+	assert_int_equal(aspace_copy_to(&as, ro + 4 * PG, buf, 8, NULL), SVMM_EFAULT);  /* hole */
+	assert_int_equal(aspace_copy_to(&as, rw + PG, buf, 16 * PG, NULL), SVMM_EPERM);
+	assert_int_equal(aspace_copy_from(&as, back + PG, rw + 8 * PG, 8 * PG, NULL),
+			 SVMM_EFAULT);                                 /* runs past ro */
+	assert_int_equal(aspace_copy_to(&as, 8, buf, 8, NULL), SVMM_EFAULT);        /* null */
+	assert_int_equal(aspace_copy_to(&as, as.stack_limit - 8, buf, 16, NULL), SVMM_EFAULT);
+	assert_int_equal(aspace_copy_to(&as, as.stack_top - 8, buf, 16, NULL), SVMM_EFAULT);
+	assert_int_equal(aspace_copy_from(&as, back + PG, svmm_kernel_base(SVMM_SV39), 8, NULL),
+			 SVMM_EFAULT);
+	assert_int_equal(aspace_copy_to(&as, ~(svmm_va_t)0 - 4, buf, 8, NULL), SVMM_EOVERFLOW);
+	assert_int_equal(aspace_copy_to(&as, rw, NULL, 8, NULL), SVMM_EINVAL);
+	assert_int_equal(aspace_copy_from(&as, NULL, rw, 8, NULL), SVMM_EINVAL);
+	assert_int_equal(aspace_copy_to(NULL, rw, buf, 8, NULL), SVMM_EINVAL);
+	assert_int_equal(aspace_copy_to(&as, rw, NULL, 0, &done), 0);       /* nothing to do */
+	assert_int_equal(done, 0);
+	fx_snap_take(&as, &after);
+	assert_true(fx_snap_equal(&before, &after));
+	assert_memory_equal(back, user_ptr(&as, rw + PG), PG);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free(&fx.pm, blk, 1), 0);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/*
+ * A copy that runs out of memory half way: the bytes before the failing page are
+ * copied and *done says how many; the pages faulted in stay; the rest goes through
+ * once memory is back. Reading never allocates, so it copies all with no frame left.
+ */
+static void test_copy_partial_failure(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t va;
+	assert_int_equal(aspace_map_anon(&as, 0x10000000, 6 * PG, RW, ASPACE_FIXED, &va), 0);
+	assert_int_equal(aspace_fault(&as, va, PT_W), 0);       /* the tables exist now */
+	fill(buf, sizeof(buf), 9);
+	fx_hold_all_but(2);
+	uint64_t done = 0;
+	assert_int_equal(aspace_copy_to(&as, va + 16, buf, 5 * PG, &done), SVMM_ENOMEM);
+	assert_int_equal(done, 3 * PG - 16);
+	assert_int_equal(as.resident, 3);
+	check(&as);
+	memset(back, 0, sizeof(back));
+	assert_int_equal(aspace_copy_from(&as, back, va + 16, 5 * PG, &done), 0);
+	assert_int_equal(done, 5 * PG);
+	assert_memory_equal(back, buf, 3 * PG - 16);
+	for (size_t i = 3 * PG - 16; i < 5 * PG; i++)
+		assert_int_equal(back[i], 0);
+	fx_release_all();
+	assert_int_equal(aspace_copy_to(&as, va + 3 * PG, buf + 3 * PG - 16, 2 * PG + 16, &done),
+			 0);
+	assert_int_equal(aspace_copy_from(&as, back, va + 16, 5 * PG, NULL), 0);
+	assert_memory_equal(back, buf, 5 * PG);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* Frames above the direct-map window are copied through port_kmap, one page at a time. */
+static void test_copy_above_window(void **state)
+{
+	(void)state;
+	fx_teardown();
+	assert_int_equal(fx_setup(64 * MiB, 16 * MiB, SVMM_SV39, 16), 0);
+	free0 = pmem_free_frames(&fx.pm);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t va;
+	assert_int_equal(aspace_map_anon(&as, 0, 4 * PG, RW, 0, &va), 0);
+	fill(buf, sizeof(buf), 3);
+	uint64_t k0 = hostsim_kmap_count();
+	assert_int_equal(aspace_copy_to(&as, va + 8, buf, 3 * PG, NULL), 0);
+	/* Per page: one kmap to zero it, one to copy into it. */
+	assert_int_equal(hostsim_kmap_count(), k0 + 8);
+	assert_int_equal(hostsim_kmaps_live(), 0);
+	svmm_pa_t pa;
+	assert_int_equal(pt_translate(&as.pt, va, PT_R, PT_PRIV_U, &pa, NULL), 0);
+	assert_true(pa >= FX_RAM0 + 16 * MiB);
+	memset(back, 0, sizeof(back));
+	assert_int_equal(aspace_copy_from(&as, back, va + 8, 3 * PG, NULL), 0);
+	assert_memory_equal(back, buf, 3 * PG);
+	assert_int_equal(hostsim_kmap_count(), k0 + 8 + 4);
+	assert_int_equal(hostsim_kmaps_live(), 0);
 	check(&as);
 	aspace_destroy(&as);
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
@@ -883,6 +1237,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stack_top_is_layouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_on_present_page, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_phys_small_keeps_phase, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_layout_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lower_half_kernel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kernel_pages_default_layout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_region_iteration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_to_from, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_partial_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_above_window, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("aspace", tests, NULL, NULL);
 }

@@ -122,6 +122,31 @@ static void one_step(struct model *md)
 		if (err == 0)
 			for (unsigned i = p; i < p + n; i++)
 				md->page[i].prot = (uint8_t)prot;
+	} else if (op == 14) {                           /* the kernel copies into it */
+		struct mpage *pg = &md->page[p];
+		uint32_t tag = next_tag;
+		/* At the page's first word (the model's tag), or past it. */
+		svmm_va_t at = rnd() % 2 ? va : va + sizeof(tag) + rnd() % (PG - 2 * sizeof(tag) + 1);
+		int want = pg->kind == M_NONE ? SVMM_EFAULT : !(pg->prot & PT_W) ? SVMM_EPERM : 0;
+		uint64_t done = 1;
+		assert_int_equal(aspace_copy_to(as, at, &tag, sizeof(tag), &done), want);
+		assert_int_equal(done, want == 0 ? sizeof(tag) : 0);
+		if (want == 0 && pg->kind == M_ANON && at == va) {
+			pg->resident = true;
+			pg->tag = next_tag++;
+		} else if (want == 0 && pg->kind == M_ANON) {
+			/* Written elsewhere in the page: the first word is what it was. */
+			pg->resident = true;
+		}
+	} else if (op == 15) {                           /* the kernel copies out of it */
+		struct mpage *pg = &md->page[p];
+		uint32_t v = 0xdeadbeef;
+		int want = pg->kind == M_NONE ? SVMM_EFAULT : !(pg->prot & PT_R) ? SVMM_EPERM : 0;
+		uint64_t resident = as->resident;
+		assert_int_equal(aspace_copy_from(as, &v, va, sizeof(v), NULL), want);
+		assert_int_equal(as->resident, resident);       /* reading never faults in */
+		if (want == 0 && pg->kind == M_ANON)
+			assert_int_equal(v, pg->resident ? pg->tag : 0);
 	} else {                                         /* a fault */
 		static const unsigned acc[] = { PT_R, PT_W, PT_X };
 		unsigned a = acc[rnd() % 3];
@@ -155,7 +180,7 @@ static void run_model(enum svmm_mode mode, unsigned steps)
 	assert_int_equal(pmem_alloc(&fx.pm, 8, PMEM_ANY, &phys_base), 0);   /* 1 MiB */
 	for (unsigned k = 0; k < NAS; k++) {
 		memset(m[k].page, 0, sizeof(m[k].page));
-		assert_int_equal(aspace_create(&m[k].as, &fx.kpt, &fx.pm), 0);
+		assert_int_equal(aspace_create(&m[k].as, &fx.kpt, &fx.pm, NULL), 0);
 	}
 	for (unsigned step = 0; step < steps; step++) {
 		struct model *md = &m[rnd() % NAS];
@@ -171,7 +196,7 @@ static void run_model(enum svmm_mode mode, unsigned steps)
 				aspace_deactivate(&md->as, 1);
 				aspace_destroy(&md->as);
 				memset(md->page, 0, sizeof(md->page));
-				assert_int_equal(aspace_create(&md->as, &fx.kpt, &fx.pm), 0);
+				assert_int_equal(aspace_create(&md->as, &fx.kpt, &fx.pm, NULL), 0);
 			}
 		}
 	}
@@ -185,7 +210,7 @@ static void run_model(enum svmm_mode mode, unsigned steps)
 	assert_int_equal(pmem_free(&fx.pm, phys_base, 8), 0);
 	/* Every frame came back: data, tables, region slabs, vmem pool pages. */
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
-	assert_int_equal(pmem_check(&fx.pm), 0);
+	assert_int_equal(pmem_check(&fx.pm, NULL, NULL), 0);
 	fx_teardown();
 }
 

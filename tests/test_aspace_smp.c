@@ -77,8 +77,8 @@ static void test_concurrent_faults_and_maps(void **state)
 	(void)state;
 	assert_int_equal(fx_setup(64 * SVMM_MiB, 0, SVMM_SV39, 16), 0);
 	uint64_t free0 = pmem_free_frames(&fx.pm);
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
-	assert_int_equal(aspace_create(&other, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	assert_int_equal(aspace_create(&other, &fx.kpt, &fx.pm, NULL), 0);
 	svmm_va_t va;
 	assert_int_equal(aspace_map_anon(&as, SHARED, NSHARE * PG, PT_R | PT_W, ASPACE_FIXED, &va),
 			 0);

@@ -1,14 +1,16 @@
 /*
  * svmm/aspace.h - user address spaces: regions, demand paging, switching.
  *
- * An address space is a page-table tree whose kernel half is a copy of the kernel's
- * 256 root entries (which never change after boot), plus:
+ * An address space is a page-table tree (whose kernel half, for an upper-half kernel,
+ * is a copy of the kernel's 256 root entries, which never change after boot), plus,
+ * laid out by a struct aspace_layout (svmm's layout by default, shown here):
  *  - uvmem, a vmem arena over root slots 0..254 above the 64 KiB null guard, whose
  *    allocated regions are struct aspace_region (the vmem node is embedded, so a page
  *    fault finds its region with one used-tree lookup);
  *  - the user stack in root slot 255, ending SVMM_USTACK_GUARD (64 KiB) below the end of
  *    the user half (layout's ustack_top; that top gap is never mapped), growing down on
  *    faults up to a limit, with a guard gap below the limit that is never mapped;
+ *  - kernel pages the kernel maps itself outside those (aspace_map_kernel);
  *  - an ASID context word (see svmm/asid.h).
  *
  * Region structs come from a per-address-space slab of 4 KiB pages, and uvmem's node
@@ -67,14 +69,17 @@ struct aspace {
 	struct svmm_lock lock;
 	/* pt and uvmem stay first: aspace_create zeroes what follows them. */
 	struct pt pt;                      /* pt.asid follows the ASID context */
-	struct vmem uvmem;                 /* slots 0..254 above the null guard */
+	struct vmem uvmem;                 /* [user_base, user_end) */
 	struct vmem_page_source pool_src;  /* uvmem's node pool pages, from pmem */
 	struct pmem *pm;
 	struct aspace_region *regions;     /* address-ordered list */
 	struct rb_root index;              /* the same regions, by address */
 	struct aspace_slab *slabs;         /* slab pages of region structs */
-	svmm_va_t user_end;                     /* end of uvmem = start of slot 255 */
-	svmm_va_t stack_top;                    /* layout's ustack_top: user half end - 64 KiB */
+	svmm_va_t user_base;                    /* start of uvmem: the null guard's end */
+	svmm_va_t user_end;                     /* end of uvmem */
+	svmm_va_t stack_base;                   /* the stack slot [stack_base, stack_top) */
+	svmm_va_t stack_top;                    /* svmm's layout: ustack_top, half end - 64 KiB */
+	uint64_t stack_guard;              /* never-mapped gap below stack_limit */
 	svmm_va_t stack_limit;                  /* lowest address the stack may grow to */
 	svmm_va_t stack_low;                    /* lowest stack page mapped so far (= top: none) */
 	uint64_t asid_ctx;                 /* generation | ASID, see svmm/asid.h */
@@ -84,13 +89,38 @@ struct aspace {
 	uint64_t slab_pages;               /* pages holding region structs */
 	uint64_t pool_pages;               /* pages lent to uvmem's node pool */
 	uint64_t faults;                   /* demand-zero faults resolved */
+	uint64_t kernel_bytes;             /* mapped by aspace_map_kernel */
 };
 
 /* What aspace_stats reports. */
 struct aspace_stats {
 	uint64_t regions, resident, stack_pages, slab_pages, pool_pages, tables, faults;
 	uint64_t mapped_bytes;             /* total size of all regions */
+	uint64_t kernel_bytes;             /* kernel pages (aspace_map_kernel) */
 };
+
+/*
+ * Where an address space puts things in the user half; every field page aligned.
+ *  - [0, user_base) is the null guard, never mapped;
+ *  - [user_base, user_end) is uvmem, where regions go (map/unmap/protect);
+ *  - [stack_base, stack_top), above user_end, is the stack slot: the stack grows down
+ *    from stack_top on faults to stack_top - stack_max (aspace_set_stack_limit moves
+ *    that limit), and the stack_guard bytes below the limit are never mapped (a fault
+ *    there is SVMM_ESTACK). stack_base == stack_top means no stack at all;
+ *  - everything else in the user half up to svmm_user_end(mode) may hold kernel pages
+ *    (aspace_map_kernel), and nothing else.
+ * svmm's own layout (aspace_layout_default) is: null guard 64 KiB, uvmem root slots
+ * 0..254, stack slot 255 up to layout's ustack_top (the top 64 KiB of the half is left
+ * out), stack_max ASPACE_STACK_MAX, stack_guard ASPACE_STACK_GUARD.
+ */
+struct aspace_layout {
+	svmm_va_t user_base, user_end;
+	svmm_va_t stack_base, stack_top;
+	uint64_t stack_max, stack_guard;
+};
+
+/* Fill *l with svmm's layout for mode. Returns 0, SVMM_EINVAL (l NULL) or SVMM_EMODE. */
+int aspace_layout_default(enum svmm_mode mode, struct aspace_layout *l);
 
 /*
  * Boot-time set-up of what all address spaces share: the ASID allocator for ASIDs of
@@ -103,12 +133,18 @@ int aspace_sys_init(unsigned asid_bits, unsigned nharts);
 struct asid_allocator *aspace_asids(void);
 
 /*
- * Create an empty address space in *as using frames from pm: a new root table whose
- * kernel half is a copy of kernel's, an empty uvmem and no stack pages. kernel is the
- * boot pt built by pt_init_kernel. Returns 0, SVMM_EINVAL (NULL arguments, kernel not
- * a kernel pt, aspace_sys_init not called) or SVMM_ENOMEM, with nothing allocated.
+ * Create an empty address space in *as using frames from pm, laid out by layout (NULL:
+ * svmm's, aspace_layout_default for kernel's mode): a new root table, an empty uvmem
+ * and no stack pages. kernel is the kernel's own tree, which gives the paging mode.
+ * Built by pt_init_kernel (an upper-half kernel), its kernel half is shared: root
+ * entries 256..511 are copied. Built by pt_init (a kernel in the lower half, which
+ * runs on its own table and switches satp on traps), nothing is copied, and the
+ * kernel maps what its trap path needs with aspace_map_kernel. Returns 0, SVMM_EINVAL
+ * (NULL arguments, a layout that breaks the rules of struct aspace_layout,
+ * aspace_sys_init not called) or SVMM_ENOMEM, with nothing allocated.
  */
-int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm);
+int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm,
+		  const struct aspace_layout *layout);
 
 /*
  * Free every user frame, every user table page, every region struct and uvmem's pool
@@ -142,6 +178,28 @@ int aspace_map_anon(struct aspace *as, svmm_va_t hint, uint64_t size, unsigned p
  */
 int aspace_map_phys(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t size, unsigned prot,
 		    unsigned flags, svmm_va_t *addrp);
+
+/*
+ * Map [va, va + size) to [pa, pa + size) for the kernel alone (no U bit, not global),
+ * eagerly, at exactly va: a trampoline or a trap frame that a lower-half kernel needs
+ * in every address space. The range must lie in the user half outside the null guard,
+ * uvmem and the stack slot (see struct aspace_layout). prot as for map_anon; flags 0,
+ * ASPACE_IO or ASPACE_NC. The frames stay the kernel's: unmap and destroy never free
+ * them. User faults there are SVMM_EFAULT. Errors, all leaving everything unchanged:
+ * SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW, SVMM_ERANGE (va range not allowed,
+ * or pa beyond the page tables' reach), SVMM_EPERM, SVMM_EINVAL (flags), SVMM_EBUSY
+ * (part of the range holds kernel pages already), SVMM_ENOMEM.
+ */
+int aspace_map_kernel(struct aspace *as, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned prot,
+		      unsigned flags);
+
+/*
+ * Remove the kernel pages in [va, va + size) (holes are fine). The range obeys
+ * aspace_map_kernel's rules. Errors, leaving everything unchanged: SVMM_EZEROSIZE,
+ * SVMM_EUNALIGNED, SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOMEM (a table to split a huge
+ * page covered in part).
+ */
+int aspace_unmap_kernel(struct aspace *as, svmm_va_t va, uint64_t size);
 
 /*
  * Remove every mapping in [va, va + size) of uvmem: regions inside it go away, regions
@@ -183,8 +241,9 @@ uint64_t aspace_activate(struct aspace *as, unsigned hart, bool *flush_local);
 /*
  * Set how far the stack may grow: [stack_top - max, stack_top), with the guard gap
  * below (setrlimit(RLIMIT_STACK)). max is page aligned, at least one page, and leaves
- * room for the guard in slot 255. Returns 0, SVMM_EZEROSIZE, SVMM_EUNALIGNED,
- * SVMM_ERANGE (too big), or SVMM_EBUSY (the stack already reaches below the new limit).
+ * room for the guard in the stack slot. Returns 0, SVMM_EZEROSIZE, SVMM_EUNALIGNED,
+ * SVMM_ERANGE (too big, or the layout has no stack), or SVMM_EBUSY (the stack already
+ * reaches below the new limit).
  */
 int aspace_set_stack_limit(struct aspace *as, uint64_t max);
 
@@ -193,6 +252,42 @@ void aspace_deactivate(struct aspace *as, unsigned hart);
 
 /* The region containing va, or NULL. The caller holds as->lock or owns as alone. */
 struct aspace_region *aspace_lookup(struct aspace *as, svmm_va_t va);
+
+/*
+ * The regions in address order, for callers that walk them (exec, fork, a /proc map):
+ * aspace_region_first gives the first region that ends above va (the one holding va,
+ * else the next one after it), aspace_region_next the one after r; NULL at the end.
+ * The caller holds as->lock or owns as alone, and changes nothing while it walks.
+ */
+struct aspace_region *aspace_region_first(struct aspace *as, svmm_va_t va);
+struct aspace_region *aspace_region_next(struct aspace *as, const struct aspace_region *r);
+
+/*
+ * Copy n bytes from the kernel's src into the address space at va (exec's loader,
+ * argv, a read() into user memory). Every byte must lie in a region (or the stack)
+ * that allows PT_W and is not device memory; this is checked for the whole range
+ * first, and a failure there changes nothing. Then pages are written in address order
+ * through the direct map or, above it, port_kmap; an absent page is faulted in first
+ * (demand zero or stack growth, exactly as a user write would). The only failure
+ * after the check is SVMM_ENOMEM from such a fault-in: the bytes before it are copied
+ * and the pages faulted in so far stay mapped (as after a user's partial write).
+ * *done (may be NULL) gets the number of bytes copied: n on success. n == 0 copies
+ * nothing and returns 0. Errors: SVMM_EINVAL (as NULL, src NULL with n > 0),
+ * SVMM_EOVERFLOW (va + n wraps), SVMM_EFAULT (a byte outside every region and the
+ * stack: a hole, a guard, kernel pages), SVMM_EPERM (a region without PT_W, or device
+ * memory), SVMM_ENOMEM. Takes as->lock for the whole copy.
+ */
+int aspace_copy_to(struct aspace *as, svmm_va_t va, const void *src, uint64_t n,
+		   uint64_t *done);
+
+/*
+ * Copy n bytes out of the address space at va into the kernel's dst (fork, a write()
+ * from user memory). The same checks with PT_R (an execute-only region is
+ * SVMM_EPERM), all before any byte moves. Absent anonymous pages read as zeros without
+ * taking a frame, so nothing can fail after the check and the address space never
+ * changes. *done as for aspace_copy_to. Errors as aspace_copy_to, without SVMM_ENOMEM.
+ */
+int aspace_copy_from(struct aspace *as, void *dst, svmm_va_t va, uint64_t n, uint64_t *done);
 
 /* Counters; see struct aspace_stats. */
 void aspace_stats(struct aspace *as, struct aspace_stats *st);

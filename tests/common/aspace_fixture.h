@@ -120,7 +120,7 @@ struct fx_snap {
 		uint64_t size, pte;
 	} leaf[FX_SNAP_LEAF];
 	unsigned nleaf;
-	uint64_t resident, stack_pages, free_frames;
+	uint64_t resident, stack_pages, free_frames, kernel_bytes;
 };
 
 static inline int fx_snap_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
@@ -139,7 +139,8 @@ static inline int fx_snap_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t s
 static inline void fx_snap_take(struct aspace *as, struct fx_snap *s)
 {
 	memset(s, 0, sizeof(*s));
-	for (struct aspace_region *r = as->regions; r != NULL; r = r->next) {
+	for (struct aspace_region *r = aspace_region_first(as, 0); r != NULL;
+	     r = aspace_region_next(as, r)) {
 		if (s->nreg < FX_SNAP_REG) {
 			s->reg[s->nreg].addr = r->node.addr;
 			s->reg[s->nreg].size = r->node.size;
@@ -148,9 +149,10 @@ static inline void fx_snap_take(struct aspace *as, struct fx_snap *s)
 		}
 		s->nreg++;
 	}
-	pt_walk(&as->pt, 0, as->stack_top, fx_snap_leaf, s);
+	pt_walk(&as->pt, 0, svmm_user_end(as->pt.mode), fx_snap_leaf, s);
 	s->resident = as->resident;
 	s->stack_pages = as->stack_pages;
+	s->kernel_bytes = as->kernel_bytes;
 	s->free_frames = pmem_free_frames(&fx.pm) + as->pool_pages;
 }
 
