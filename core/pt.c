@@ -357,6 +357,17 @@ static bool leafable(const struct pt_op *op, unsigned level, svmm_va_t va, svmm_
 	return level <= op->maxleaf && step == lsz && ((va | pa) & (lsz - 1u)) == 0;
 }
 
+/* SVMM_EEXIST if any 4 KiB entry of [va, va + size) in leaf table t is valid. */
+static int leaves_free(const uint64_t *t, svmm_va_t va, uint64_t size)
+{
+	unsigned i = pt_idx(va, 0);
+	uint64_t n = size >> SVMM_PAGE_SHIFT;
+	for (uint64_t k = 0; k < n; k++)
+		if (t[i + k] & SVMM_PTE_V)
+			return SVMM_EEXIST;
+	return 0;
+}
+
 /*
  * Phase 1 of pt_map: check [va, va + size) inside one table at level and add to *need
  * the tables phase 2 will allocate. kind says whether the table exists (T_REAL, t
@@ -366,16 +377,8 @@ static int map_count(const struct pt_op *op, const uint64_t *t, enum pt_kind kin
 		     unsigned level, svmm_va_t va, uint64_t size, svmm_pa_t pa, uint64_t *need)
 {
 	bool replace = (op->flags & PT_REPLACE) != 0;
-	if (level == 0) {
-		if (kind == T_REAL && !replace) {
-			unsigned i = pt_idx(va, 0);
-			uint64_t n = size >> SVMM_PAGE_SHIFT;
-			for (uint64_t k = 0; k < n; k++)
-				if (t[i + k] & SVMM_PTE_V)
-					return SVMM_EEXIST;
-		}
-		return 0;
-	}
+	if (level == 0)
+		return kind == T_REAL && !replace ? leaves_free(t, va, size) : 0;
 	uint64_t lsz = pt_level_size(level);
 	while (size != 0) {
 		uint64_t step = pt_min(lsz - (va & (lsz - 1u)), size);
@@ -402,6 +405,10 @@ static int map_count(const struct pt_op *op, const uint64_t *t, enum pt_kind kin
 			*need += 1;
 			if (level > 1)
 				err = map_count(op, NULL, T_SPLIT, level - 1u, va, step, pa, need);
+		} else if (level == 1) {
+			/* The leaf table is checked from here, one frame less on the stack. */
+			if (!replace)
+				err = leaves_free(pt_table(svmm_pte_pa(e)), va, step);
 		} else {
 			err = map_count(op, pt_table(svmm_pte_pa(e)), T_REAL, level - 1u, va, step, pa,
 					need);
@@ -484,7 +491,11 @@ static void map_apply(struct pt_op *op, uint64_t *t, unsigned level, svmm_va_t v
 			} else {
 				child = svmm_pte_pa(*e);
 			}
-			map_apply(op, pt_table(child), level - 1u, va, step, pa);
+			/* The leaf level is written from here, one frame less on the stack. */
+			if (level == 1)
+				map_leaves(op, pt_table(child), va, step, pa);
+			else
+				map_apply(op, pt_table(child), level - 1u, va, step, pa);
 		}
 		va += step;
 		pa += step;
