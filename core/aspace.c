@@ -31,7 +31,7 @@ struct aspace_slab {
 #define SLAB_REGIONS ((unsigned)((PAGE - SLAB_HDR) / sizeof(struct aspace_region)))
 
 _Static_assert(sizeof(struct aspace_slab) <= SLAB_HDR, "slab header too big");
-_Static_assert(sizeof(struct aspace_region) <= 80, "aspace_region grew past 80 bytes");
+_Static_assert(sizeof(struct aspace_region) <= 96, "aspace_region grew past 96 bytes");
 
 /* Metadata pages come from pmem below its direct-map limit, reached by the direct map. */
 static int meta_page_alloc(struct aspace *as, void **page)
@@ -205,14 +205,14 @@ static int index_key_cmp(const void *key, const struct rb_node *n)
 /* The first region that ends above va, or NULL: O(log n). */
 static struct aspace_region *index_ceil(struct aspace *as, vm_t va)
 {
-	return link_region(rb_lower_bound(&as->index, &va, index_key_cmp, NULL));
+	return link_region(rb_lower_bound(&as->index, &va, index_key_cmp));
 }
 
 static void list_insert(struct aspace *as, struct aspace_region *r)
 {
 	struct aspace_region *next = index_ceil(as, r->node.addr);
 	struct aspace_region *prev = next != NULL ? next->prev
-						  : link_region(rb_last(&as->index, NULL));
+						  : link_region(rb_last(&as->index));
 	r->prev = prev;
 	r->next = next;
 	if (next != NULL)
@@ -233,8 +233,7 @@ static void list_remove(struct aspace *as, struct aspace_region *r)
 		as->regions = r->next;
 	if (r->next != NULL)
 		r->next->prev = r->prev;
-	if (rb_remove(&as->index, &r->link, index_cmp) != 0)
-		port_panic("aspace: region missing from the index");
+	rb_erase(&as->index, &r->link);
 	as->nregions--;
 }
 
@@ -968,7 +967,7 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 {
 	struct check_ctx c = { as, out, ctx, 0, NULL, 0, 0 };
 	port_lock(&as->lock);
-	if (vmem_check(&as->uvmem) != 0)
+	if (vmem_check(&as->uvmem, out, ctx) != 0)
 		check_fail(&c, "vmem_check failed", 0);
 	if (pt_check(&as->pt) != 0)
 		check_fail(&c, "pt_check failed", 0);
