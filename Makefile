@@ -114,8 +114,10 @@ deps-qemu:
 RUN_TARGET := run-host
 CHECK_EXTRA :=
 -include kernel/kernel.mk
+-include minikern/minikern.mk
 -include mk/docs.mk
 -include mk/tsan.mk
+-include tools/checks.mk
 
 run-host: deps $(B)/tools/vmem-demo
 	$(B)/tools/vmem-demo

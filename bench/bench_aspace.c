@@ -30,8 +30,8 @@ int main(void)
 	/* fault-anon: demand-zero faults over a 64 MiB region, zeroing included. */
 	const uint64_t npages = 16384;
 	for (int run = 0; run < BENCH_RUNS; run++) {
-		vm_t va;
-		if (aspace_create(&as, &fx.kpt, &fx.pm) != 0 ||
+		svmm_va_t va;
+		if (aspace_create(&as, &fx.kpt, &fx.pm, NULL) != 0 ||
 		    aspace_map_anon(&as, 0, npages * PG, PT_R | PT_W, 0, &va) != 0)
 			return 1;
 		uint64_t t0 = bench_now_ns();
@@ -54,8 +54,8 @@ int main(void)
 		order[j] = t;
 	}
 	for (int run = 0; run < BENCH_RUNS; run++) {
-		vm_t va[64];
-		if (aspace_create(&as, &fx.kpt, &fx.pm) != 0)
+		svmm_va_t va[64];
+		if (aspace_create(&as, &fx.kpt, &fx.pm, NULL) != 0)
 			return 1;
 		/* 64 regions of 1 MiB, so that the lookup has a tree to search. */
 		for (int r = 0; r < 64; r++)
@@ -77,8 +77,8 @@ int main(void)
 	for (int run = 0; run < BENCH_RUNS; run++) {
 		uint64_t t0 = bench_now_ns();
 		for (uint64_t i = 0; i < lives; i++) {
-			vm_t va;
-			if (aspace_create(&as, &fx.kpt, &fx.pm) != 0 ||
+			svmm_va_t va;
+			if (aspace_create(&as, &fx.kpt, &fx.pm, NULL) != 0 ||
 			    aspace_map_anon(&as, 0, PG, PT_R | PT_W, 0, &va) != 0 ||
 			    aspace_fault(&as, va, PT_W) != 0)
 				return 1;
@@ -90,7 +90,7 @@ int main(void)
 
 	/* switch: alternate two address spaces on one hart (ASIDs current: no flush). */
 	const uint64_t switches = 1000000;
-	if (aspace_create(&as, &fx.kpt, &fx.pm) != 0 || aspace_create(&bs, &fx.kpt, &fx.pm) != 0)
+	if (aspace_create(&as, &fx.kpt, &fx.pm, NULL) != 0 || aspace_create(&bs, &fx.kpt, &fx.pm, NULL) != 0)
 		return 1;
 	for (int run = 0; run < BENCH_RUNS; run++) {
 		bool flush;
@@ -105,13 +105,13 @@ int main(void)
 
 	/* unmap-split: cut a resident 16-page region in the middle and map it back. */
 	const uint64_t cuts = 50000;
-	vm_t base;
+	svmm_va_t base;
 	if (aspace_map_anon(&as, 0, 16 * PG, PT_R | PT_W, 0, &base) != 0)
 		return 1;
 	for (int run = 0; run < BENCH_RUNS; run++) {
 		uint64_t t0 = bench_now_ns();
 		for (uint64_t i = 0; i < cuts; i++) {
-			vm_t va;
+			svmm_va_t va;
 			if (aspace_fault(&as, base + 7 * PG, PT_W) != 0 ||
 			    aspace_unmap(&as, base + 7 * PG, PG) != 0 ||
 			    aspace_map_anon(&as, base + 7 * PG, PG, PT_R | PT_W, ASPACE_FIXED, &va) != 0)

@@ -72,7 +72,7 @@ static double churn(bool mixed, bool scattered, uint64_t *failures)
 		die("init", err);
 	uint64_t target = pm.total_frames / 2, used = 0, n = 0;
 	uint64_t cap = scattered ? pm.total_frames : target;
-	pm_t *pa = malloc(cap * sizeof(pm_t));
+	svmm_pa_t *pa = malloc(cap * sizeof(svmm_pa_t));
 	uint8_t *ord = calloc(cap, 1);
 	uint64_t rng = BENCH_SEED;
 	if (scattered) {
@@ -80,7 +80,7 @@ static double churn(bool mixed, bool scattered, uint64_t *failures)
 			n++;
 		for (uint64_t i = n - 1; i > 0; i--) {
 			uint64_t j = bench_rand(&rng) % (i + 1);
-			pm_t t = pa[i];
+			svmm_pa_t t = pa[i];
 			pa[i] = pa[j];
 			pa[j] = t;
 		}

@@ -78,12 +78,12 @@ struct sizes {
 	uint64_t n[6];
 };
 
-static int count_cb(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
+static int count_cb(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
 {
 	struct sizes *s = ctx;
 	(void)va;
 	(void)pa;
-	if (pte & PTE_N) {
+	if (pte & SVMM_PTE_N) {
 		s->n[5]++;
 		return 0;
 	}
@@ -108,15 +108,15 @@ static void run_single(enum svmm_mode mode)
 		int err = pt_init(&pt, mode, 1);
 		if (err != 0)
 			die("pt_init", err);
-		const vm_t base = 0x40000000;
+		const svmm_va_t base = 0x40000000;
 		for (uint64_t b = 0; b < blocks; b++) {
-			vm_t keep = base + (b + 1) * 2 * SVMM_MiB - SVMM_PAGE_SIZE;
+			svmm_va_t keep = base + (b + 1) * 2 * SVMM_MiB - SVMM_PAGE_SIZE;
 			if ((err = pt_map(&pt, keep, keep, SVMM_PAGE_SIZE, PT_R)) != 0)
 				die("pt_map keep", err);
 		}
 		calls = 0;
 		uint64_t t0 = bench_now_ns();
-		for (vm_t v = base; v < base + span; v += SVMM_PAGE_SIZE) {
+		for (svmm_va_t v = base; v < base + span; v += SVMM_PAGE_SIZE) {
 			if ((v + SVMM_PAGE_SIZE) % (2 * SVMM_MiB) == 0)
 				continue;
 			if ((err = pt_map(&pt, v, v, SVMM_PAGE_SIZE, PT_R | PT_W)) != 0)
@@ -124,7 +124,7 @@ static void run_single(enum svmm_mode mode)
 			calls++;
 		}
 		uint64_t t1 = bench_now_ns();
-		for (vm_t v = base; v < base + span; v += SVMM_PAGE_SIZE) {
+		for (svmm_va_t v = base; v < base + span; v += SVMM_PAGE_SIZE) {
 			if ((v + SVMM_PAGE_SIZE) % (2 * SVMM_MiB) == 0)
 				continue;
 			if ((err = pt_unmap(&pt, v, SVMM_PAGE_SIZE, 0)) != 0)
@@ -152,7 +152,7 @@ static void run_dmap(enum svmm_mode mode)
 		int err = pt_init_kernel(&k, mode);
 		if (err != 0)
 			die("pt_init_kernel", err);
-		vm_t va = svmm_dmap_base(mode) + base;
+		svmm_va_t va = svmm_dmap_base(mode) + base;
 		/* Sv39's gigapages are root entries: a boot-time map says so with PT_BOOT. */
 		unsigned boot = mode == SVMM_SV39 ? PT_BOOT : 0;
 		uint64_t t0 = bench_now_ns();

@@ -45,7 +45,7 @@ struct point {
 	uint64_t leaves;
 };
 
-static int count_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
+static int count_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
 {
 	(void)va, (void)pa, (void)size, (void)pte;
 	(*(uint64_t *)ctx)++;
@@ -58,8 +58,8 @@ static struct point measure(enum svmm_mode mode, enum sweep_case c, uint64_t siz
 	uint64_t reps = ((uint64_t)1 << 18) / npages;
 	if (reps < 64)
 		reps = 64;
-	vm_t va = c == SWEEP_HUGE ? VA_BIG : VA_4K;
-	pm_t pa = c == SWEEP_HUGE ? PA_BIG : PA_4K;
+	svmm_va_t va = c == SWEEP_HUGE ? VA_BIG : VA_4K;
+	svmm_pa_t pa = c == SWEEP_HUGE ? PA_BIG : PA_4K;
 	double t[BENCH_RUNS];
 	struct point p = { 0, 0, 0 };
 	int err;

@@ -23,6 +23,25 @@ static inline void map_set(struct asid_allocator *a, uint32_t asid)
 }
 
 /*
+ * Index of the lowest set bit of w (w != 0), by halving. __builtin_ctzll would be
+ * shorter, but on rv64gc without Zbb it becomes a call to libgcc's __ctzdi2, and the
+ * core promises to need nothing beyond port.h and the four memory functions.
+ */
+static unsigned lowest_bit(uint64_t w)
+{
+	unsigned n = 0;
+
+	for (unsigned half = 32; half != 0; half /= 2) {
+		uint64_t low = ((uint64_t)1 << half) - 1;
+		if ((w & low) == 0) {
+			n += half;
+			w >>= half;
+		}
+	}
+	return n;
+}
+
+/*
  * Allocators are written with an explicit word loop rather than a bitmap library:
  * the core has no library, and the map is at most 1024 words.
  */
@@ -31,7 +50,7 @@ static uint32_t map_find_zero(const struct asid_allocator *a, uint32_t from)
 	for (uint32_t i = from; i < a->nasids; ) {
 		uint64_t w = ~a->map[i / 64u] >> (i % 64u);
 		if (w != 0) {
-			uint32_t hit = i + (uint32_t)__builtin_ctzll(w);
+			uint32_t hit = i + (uint32_t)lowest_bit(w);
 			return hit < a->nasids ? hit : a->nasids;
 		}
 		i = (i / 64u + 1u) * 64u;

@@ -36,7 +36,7 @@ _Static_assert(sizeof(struct aspace_region) <= 96, "aspace_region grew past 96 b
 /* Metadata pages come from pmem below its direct-map limit, reached by the direct map. */
 static int meta_page_alloc(struct aspace *as, void **page)
 {
-	pm_t pa;
+	svmm_pa_t pa;
 	int err = pmem_alloc(as->pm, 0, as->pm->meta_limit, &pa);
 	if (err != 0)
 		return err;
@@ -133,7 +133,7 @@ static inline struct aspace_region *node_region(struct vmem_region *n)
 	return n == NULL ? NULL : SVMM_CONTAINER_OF(n, struct aspace_region, node);
 }
 
-static inline vm_t r_end(const struct aspace_region *r)
+static inline svmm_va_t r_end(const struct aspace_region *r)
 {
 	return r->node.addr + r->node.size;
 }
@@ -149,7 +149,7 @@ static int check_prot(unsigned prot)
 	return 0;
 }
 
-static int check_range(const struct aspace *as, vm_t va, uint64_t size)
+static int check_range(const struct aspace *as, svmm_va_t va, uint64_t size)
 {
 	if (size == 0)
 		return SVMM_EZEROSIZE;
@@ -157,15 +157,15 @@ static int check_range(const struct aspace *as, vm_t va, uint64_t size)
 		return SVMM_EUNALIGNED;
 	if (va + size < va)
 		return SVMM_EOVERFLOW;
-	if (va < SVMM_NULL_GUARD || va + size > as->user_end)
+	if (va < as->user_base || va + size > as->user_end)
 		return SVMM_ERANGE;
 	return 0;
 }
 
 /* Zero a data frame: through the direct map when it lies in it, else through kmap. */
-static void frame_zero(struct aspace *as, pm_t pa)
+static void frame_zero(struct aspace *as, svmm_pa_t pa)
 {
-	pm_t limit = as->pm->meta_limit;
+	svmm_pa_t limit = as->pm->meta_limit;
 	if (limit == PMEM_ANY || pa + PAGE <= limit) {
 		__builtin_memset(port_pa_to_va(pa), 0, PAGE);
 		return;
@@ -175,7 +175,7 @@ static void frame_zero(struct aspace *as, pm_t pa)
 	port_kunmap(p);
 }
 
-static void frame_free(struct aspace *as, pm_t pa)
+static void frame_free(struct aspace *as, svmm_pa_t pa)
 {
 	if (pmem_free(as->pm, pa, 0) != 0)
 		port_panic("aspace: user frame not a single pmem frame");
@@ -192,18 +192,18 @@ static inline struct aspace_region *link_region(const struct rb_node *n)
 
 static int index_cmp(const struct rb_node *a, const struct rb_node *b)
 {
-	vm_t x = link_region(a)->node.addr, y = link_region(b)->node.addr;
+	svmm_va_t x = link_region(a)->node.addr, y = link_region(b)->node.addr;
 	return x < y ? -1 : x > y;
 }
 
 /* Orders an address after every region that ends at or below it. */
 static int index_key_cmp(const void *key, const struct rb_node *n)
 {
-	return r_end(link_region(n)) <= *(const vm_t *)key ? 1 : -1;
+	return r_end(link_region(n)) <= *(const svmm_va_t *)key ? 1 : -1;
 }
 
 /* The first region that ends above va, or NULL: O(log n). */
-static struct aspace_region *index_ceil(struct aspace *as, vm_t va)
+static struct aspace_region *index_ceil(struct aspace *as, svmm_va_t va)
 {
 	return link_region(rb_lower_bound(&as->index, &va, index_key_cmp));
 }
@@ -238,7 +238,7 @@ static void list_remove(struct aspace *as, struct aspace_region *r)
 }
 
 /* The first region that overlaps [va, end), or NULL. */
-static struct aspace_region *first_overlap(struct aspace *as, vm_t va, vm_t end)
+static struct aspace_region *first_overlap(struct aspace *as, svmm_va_t va, svmm_va_t end)
 {
 	struct aspace_region *r = index_ceil(as, va);
 	return r != NULL && r->node.addr < end ? r : NULL;
@@ -258,30 +258,81 @@ struct asid_allocator *aspace_asids(void)
 	return &aspace_asid;
 }
 
-int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm)
+int aspace_layout_default(enum svmm_mode mode, struct aspace_layout *l)
 {
-	if (as == NULL || kernel == NULL || pm == NULL || !aspace_ready || !kernel->kernel)
+	if (l == NULL)
 		return SVMM_EINVAL;
+	if (!svmm_mode_valid(mode))
+		return SVMM_EMODE;
+	uint64_t slot = svmm_slot_size(mode);
+	l->user_base = SVMM_NULL_GUARD;
+	l->user_end = (svmm_va_t)SVMM_USER_SLOTS * slot;
+	l->stack_base = (svmm_va_t)SVMM_USTACK_SLOT * slot;
+	/* The top SVMM_USTACK_GUARD of the user half is never mapped: layout's ustack_top. */
+	l->stack_top = svmm_user_end(mode) - SVMM_USTACK_GUARD;
+	l->stack_guard = ASPACE_STACK_GUARD;
+	l->stack_max = ASPACE_STACK_MAX;
+	if (l->stack_max > l->stack_top - l->stack_base - l->stack_guard)
+		l->stack_max = l->stack_top - l->stack_base - l->stack_guard;
+	return 0;
+}
+
+/* The rules of struct aspace_layout for a tree of mode: 0 or SVMM_EINVAL. */
+static int layout_valid(const struct aspace_layout *l, enum svmm_mode mode)
+{
+	svmm_va_t half = svmm_user_end(mode);
+	if (!SVMM_IS_ALIGNED(l->user_base | l->user_end | l->stack_base | l->stack_top |
+			     l->stack_max | l->stack_guard, PAGE))
+		return SVMM_EINVAL;
+	if (l->user_base >= l->user_end || l->user_end > half)
+		return SVMM_EINVAL;
+	if (l->stack_top == l->stack_base)
+		return 0;                   /* no stack slot: stack_max and guard unused */
+	if (l->stack_base < l->user_end || l->stack_base > l->stack_top || l->stack_top > half ||
+	    l->stack_max == 0 || l->stack_guard > l->stack_top - l->stack_base ||
+	    l->stack_max > l->stack_top - l->stack_base - l->stack_guard)
+		return SVMM_EINVAL;
+	return 0;
+}
+
+int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm,
+		  const struct aspace_layout *layout)
+{
+	if (as == NULL || kernel == NULL || pm == NULL || !aspace_ready ||
+	    !svmm_mode_valid(kernel->mode))
+		return SVMM_EINVAL;
+	struct aspace_layout l;
+	if (layout == NULL)
+		aspace_layout_default(kernel->mode, &l);
+	else if (layout_valid(layout, kernel->mode) != 0)
+		return SVMM_EINVAL;
+	else
+		l = *layout;
 	/* pt_init and vmem_init set up their own parts; zero only the rest. */
 	as->lock = (struct svmm_lock)SVMM_LOCK_INIT;
 	__builtin_memset(&as->pool_src, 0, sizeof(*as) - offsetof(struct aspace, pool_src));
 	as->pm = pm;
-	uint64_t slot = svmm_slot_size(kernel->mode);
-	as->user_end = (vm_t)SVMM_USER_SLOTS * slot;
-	as->stack_top = svmm_user_end(kernel->mode);
-	uint64_t max = ASPACE_STACK_MAX;
-	if (max > slot - ASPACE_STACK_GUARD)
-		max = slot - ASPACE_STACK_GUARD;
-	as->stack_limit = as->stack_top - max;
+	as->user_base = l.user_base;
+	as->user_end = l.user_end;
+	as->stack_base = l.stack_base;
+	as->stack_top = l.stack_top;
+	as->stack_guard = l.stack_top == l.stack_base ? 0 : l.stack_guard;
+	as->stack_limit = l.stack_top - (l.stack_top == l.stack_base ? 0 : l.stack_max);
 	as->stack_low = as->stack_top;
 	int err = pt_init(&as->pt, kernel->mode, 0);
 	if (err != 0)
 		return err;
-	pt_clone_kernel(&as->pt, kernel);
+	/*
+	 * An upper-half kernel (pt_init_kernel) shares its half with every address space.
+	 * A lower-half kernel built with pt_init keeps its own tree and maps what its
+	 * traps need with aspace_map_kernel.
+	 */
+	if (kernel->kernel)
+		pt_clone_kernel(&as->pt, kernel);
 	as->pool_src.alloc = pool_alloc;
 	as->pool_src.free = pool_free;
 	as->pool_src.ctx = as;
-	err = vmem_init(&as->uvmem, SVMM_NULL_GUARD, as->user_end - SVMM_NULL_GUARD, PAGE,
+	err = vmem_init(&as->uvmem, as->user_base, as->user_end - as->user_base, PAGE,
 			&as->pool_src);
 	if (err != 0) {
 		pt_destroy(&as->pt);
@@ -291,7 +342,7 @@ int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm)
 }
 
 /* pt_walk callback: give back each anonymous 4 KiB frame. */
-static int free_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
+static int free_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
 {
 	struct aspace *as = ctx;
 	(void)va;
@@ -338,7 +389,7 @@ void aspace_destroy(struct aspace *as)
 	 */
 	as->index.rb_node = NULL;
 	struct aspace_region *lead = NULL, *r = as->regions;
-	for (vm_t at = SVMM_NULL_GUARD; r != NULL && r->node.addr == at; r = r->next) {
+	for (svmm_va_t at = as->user_base; r != NULL && r->node.addr == at; r = r->next) {
 		lead = r;
 		at = r_end(r);
 	}
@@ -363,7 +414,7 @@ void aspace_destroy(struct aspace *as)
 /* ---- mapping ---- */
 
 /* Place r (size given) in uvmem: fixed, at the hint, or best fit with an alignment. */
-static int place(struct aspace *as, struct aspace_region *r, vm_t hint, uint64_t size,
+static int place(struct aspace *as, struct aspace_region *r, svmm_va_t hint, uint64_t size,
 		 unsigned flags, uint64_t align, uint64_t phase)
 {
 	if (flags & ASPACE_FIXED)
@@ -373,7 +424,7 @@ static int place(struct aspace *as, struct aspace_region *r, vm_t hint, uint64_t
 		if (err != SVMM_EBUSY)
 			return err;
 	}
-	vm_t addr;
+	svmm_va_t addr;
 	if (align > PAGE) {
 		struct vmem_constraint c = { 0 };
 		c.align = align;
@@ -385,8 +436,8 @@ static int place(struct aspace *as, struct aspace_region *r, vm_t hint, uint64_t
 	return vmem_alloc(&as->uvmem, size, &r->node, &addr);
 }
 
-static int map_region(struct aspace *as, vm_t hint, pm_t pa, uint64_t size, unsigned prot,
-		      unsigned flags, unsigned kind, vm_t *addrp)
+static int map_region(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t size, unsigned prot,
+		      unsigned flags, unsigned kind, svmm_va_t *addrp)
 {
 	unsigned ptflags = 0;
 	uint64_t align = 0, phase = 0;
@@ -413,15 +464,20 @@ static int map_region(struct aspace *as, vm_t hint, pm_t pa, uint64_t size, unsi
 		err = check_range(as, hint, size);
 		if (err != 0)
 			return err;
-	} else if (size > as->user_end - SVMM_NULL_GUARD) {
+	} else if (size > as->user_end - as->user_base) {
 		return SVMM_ENOSPC;
 	}
 	/* Placement that lets the page tables use 2 MiB (or 1 GiB) pages. */
 	if (kind == ASPACE_ANON && size >= 2 * SVMM_MiB) {
 		align = 2 * SVMM_MiB;
 	} else if (kind == ASPACE_PHYS) {
-		align = size >= SVMM_GiB ? SVMM_GiB : size >= 2 * SVMM_MiB ? 2 * SVMM_MiB : 0;
-		phase = align ? pa & (align - 1) : 0;
+		/*
+		 * Every phys map keeps pa's offset modulo 2 MiB (1 GiB from 1 GiB up), small
+		 * ones too: the rule is then one the caller can rely on, and a small window
+		 * costs no more address space than its size.
+		 */
+		align = size >= SVMM_GiB ? SVMM_GiB : 2 * SVMM_MiB;
+		phase = pa & (align - 1);
 	}
 
 	port_lock(&as->lock);
@@ -455,14 +511,14 @@ out:
 	return err;
 }
 
-int aspace_map_anon(struct aspace *as, vm_t hint, uint64_t size, unsigned prot,
-		    unsigned flags, vm_t *addrp)
+int aspace_map_anon(struct aspace *as, svmm_va_t hint, uint64_t size, unsigned prot,
+		    unsigned flags, svmm_va_t *addrp)
 {
 	return map_region(as, hint, 0, size, prot, flags, ASPACE_ANON, addrp);
 }
 
-int aspace_map_phys(struct aspace *as, vm_t hint, pm_t pa, uint64_t size, unsigned prot,
-		    unsigned flags, vm_t *addrp)
+int aspace_map_phys(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t size, unsigned prot,
+		    unsigned flags, svmm_va_t *addrp)
 {
 	return map_region(as, hint, pa, size, prot, flags, ASPACE_PHYS, addrp);
 }
@@ -479,7 +535,7 @@ int aspace_map_phys(struct aspace *as, vm_t hint, pm_t pa, uint64_t size, unsign
  */
 struct cut_op {
 	struct aspace_region *r;
-	vm_t addr;
+	svmm_va_t addr;
 	uint64_t size;
 	bool alloc;          /* true: alloc_fixed(addr, size, r), false: free(addr, size) */
 };
@@ -490,7 +546,7 @@ struct cut_log {
 };
 
 static int cut_do(struct aspace *as, struct cut_log *log, struct aspace_region *r,
-		  vm_t addr, uint64_t size, bool alloc)
+		  svmm_va_t addr, uint64_t size, bool alloc)
 {
 	int err = alloc ? vmem_alloc_fixed(&as->uvmem, addr, size, &r->node)
 			: vmem_free(&as->uvmem, addr, size, NULL);
@@ -531,9 +587,9 @@ static void link_after(struct aspace *as, struct aspace_region *r, struct aspace
  * with r's attributes and follows r in the list.
  */
 static int cut_at(struct aspace *as, struct cut_log *log, struct aspace_region *r,
-		  vm_t at, struct aspace_region *piece)
+		  svmm_va_t at, struct aspace_region *piece)
 {
-	vm_t a = r->node.addr, e = r_end(r);
+	svmm_va_t a = r->node.addr, e = r_end(r);
 	int err = cut_do(as, log, r, a, e - a, false);
 	if (err == 0)
 		err = cut_do(as, log, r, a, at - a, true);
@@ -582,7 +638,7 @@ static void cut_spares_put(struct aspace *as, struct cut_state *cs)
 			region_free(as, cs->spare[i]);
 }
 
-static int cut_range(struct aspace *as, struct cut_state *cs, vm_t va, vm_t end,
+static int cut_range(struct aspace *as, struct cut_state *cs, svmm_va_t va, svmm_va_t end,
 		     struct aspace_region *first)
 {
 	__builtin_memset(cs, 0, sizeof(*cs));
@@ -634,11 +690,11 @@ fail:
  */
 struct frame_chain {
 	struct aspace *as;
-	pm_t head;
+	svmm_pa_t head;
 	uint64_t n;
 };
 
-static int chain_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
+static int chain_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
 {
 	struct frame_chain *c = ctx;
 	(void)va;
@@ -654,12 +710,12 @@ static int chain_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
 	return 0;
 }
 
-int aspace_unmap(struct aspace *as, vm_t va, uint64_t size)
+int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 {
 	int err = check_range(as, va, size);
 	if (err != 0)
 		return err;
-	vm_t end = va + size;
+	svmm_va_t end = va + size;
 	port_lock(&as->lock);
 	struct aspace_region *first = first_overlap(as, va, end);
 	if (first == NULL)
@@ -701,7 +757,7 @@ int aspace_unmap(struct aspace *as, vm_t va, uint64_t size)
 
 	/* The TLB no longer holds the frames: give them back. */
 	while (chain.head != 0) {
-		pm_t pa = chain.head;
+		svmm_pa_t pa = chain.head;
 		chain.head = pmem_frame(as->pm, pa)->u.owner;
 		frame_free(as, pa);
 	}
@@ -724,20 +780,96 @@ out:
 	return err;
 }
 
+/* ---- kernel pages ---- */
+
+/*
+ * Kernel pages go where neither regions nor the stack can ever be: in the user half,
+ * above the null guard, outside [user_base, user_end) and the stack slot.
+ */
+static int check_kernel_range(const struct aspace *as, svmm_va_t va, uint64_t size)
+{
+	if (size == 0)
+		return SVMM_EZEROSIZE;
+	if (!SVMM_IS_ALIGNED(va, PAGE) || !SVMM_IS_ALIGNED(size, PAGE))
+		return SVMM_EUNALIGNED;
+	if (va + size < va)
+		return SVMM_EOVERFLOW;
+	svmm_va_t end = va + size;
+	if (va < as->user_base || end > svmm_user_end(as->pt.mode) ||
+	    (va < as->user_end && end > as->user_base) ||
+	    (va < as->stack_top && end > as->stack_base))
+		return SVMM_ERANGE;
+	return 0;
+}
+
+int aspace_map_kernel(struct aspace *as, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned prot,
+		      unsigned flags)
+{
+	int err = check_prot(prot);
+	if (err != 0)
+		return err;
+	if ((flags & ~(ASPACE_IO | ASPACE_NC)) != 0 ||
+	    (flags & (ASPACE_IO | ASPACE_NC)) == (ASPACE_IO | ASPACE_NC))
+		return SVMM_EINVAL;
+	err = check_kernel_range(as, va, size);
+	if (err != 0)
+		return err;
+	if (!SVMM_IS_ALIGNED(pa, PAGE))
+		return SVMM_EUNALIGNED;
+	if (pa + size < pa)
+		return SVMM_EOVERFLOW;
+	if (pa + size > PT_PA_LIMIT)
+		return SVMM_ERANGE;
+	unsigned ptflags = (flags & ASPACE_IO) ? PT_IO : (flags & ASPACE_NC) ? PT_NC : 0;
+	port_lock(&as->lock);
+	err = pt_map(&as->pt, va, pa, size, prot | ptflags);
+	if (err == SVMM_EEXIST)
+		err = SVMM_EBUSY;
+	if (err == 0)
+		as->kernel_bytes += size;
+	port_unlock(&as->lock);
+	return err;
+}
+
+/* pt_walk callback: add up the bytes of the leaves in a range. */
+static int sum_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
+{
+	(void)va;
+	(void)pa;
+	(void)pte;
+	*(uint64_t *)ctx += size;
+	return 0;
+}
+
+int aspace_unmap_kernel(struct aspace *as, svmm_va_t va, uint64_t size)
+{
+	int err = check_kernel_range(as, va, size);
+	if (err != 0)
+		return err;
+	uint64_t bytes = 0;
+	port_lock(&as->lock);
+	pt_walk(&as->pt, va, size, sum_leaf, &bytes);
+	err = pt_unmap(&as->pt, va, size, PT_MISSING_OK);
+	if (err == 0)
+		as->kernel_bytes -= bytes;
+	port_unlock(&as->lock);
+	return err;
+}
+
 /* ---- protect ---- */
 
-int aspace_protect(struct aspace *as, vm_t va, uint64_t size, unsigned prot)
+int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot)
 {
 	int err = check_prot(prot);
 	if (err == 0)
 		err = check_range(as, va, size);
 	if (err != 0)
 		return err;
-	vm_t end = va + size;
+	svmm_va_t end = va + size;
 	port_lock(&as->lock);
 	/* The range must be covered by regions without a hole, as mprotect requires. */
 	struct aspace_region *first = first_overlap(as, va, end);
-	vm_t covered = va;
+	svmm_va_t covered = va;
 	for (struct aspace_region *r = first; r != NULL && r->node.addr < end; r = r->next) {
 		if (r->node.addr > covered)
 			break;
@@ -766,57 +898,68 @@ out:
 
 /* ---- page faults ---- */
 
-int aspace_fault(struct aspace *as, vm_t va, unsigned access)
+/* pt_walk callback of leaf_at: the first (only) leaf of the page. */
+static int probe_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
 {
-	if (access != PT_R && access != PT_W && access != PT_X)
-		return SVMM_EINVAL;
-	vm_t page = SVMM_ALIGN_DOWN(va, PAGE);
-	unsigned prot;
-	bool stack = false;
-	int err = 0;
-	port_lock(&as->lock);
-	if (va < as->user_end) {
-		struct aspace_region *r = node_region(vmem_lookup(&as->uvmem, va));
-		if (r == NULL) {
-			err = SVMM_EFAULT;
-			goto out;
-		}
-		prot = r->prot;
-		if ((access & prot) != access) {
-			err = SVMM_EPERM;
-			goto out;
-		}
-		if (r->kind == ASPACE_PHYS) {
-			/* Mapped eagerly: only a stale TLB entry can have faulted. */
-			err = pt_translate(&as->pt, va, access, PT_PRIV_U, NULL, NULL);
-			goto out;
-		}
-	} else if (va < as->stack_top && va >= as->stack_limit) {
-		prot = PT_R | PT_W;
-		stack = true;
-		if (access == PT_X) {
-			err = SVMM_EPERM;
-			goto out;
-		}
-	} else {
-		bool guard = va < as->stack_limit && va >= as->stack_limit - ASPACE_STACK_GUARD;
-		err = guard ? SVMM_ESTACK : SVMM_EFAULT;
-		goto out;
-	}
+	uint64_t *out = ctx;
+	(void)va;
+	(void)size;
+	out[0] = pte;
+	out[1] = pa;
+	return 1;
+}
 
-	/* Demand zero: one frame, zeroed, mapped with the region's permissions. */
-	pm_t pa;
-	err = pmem_alloc(as->pm, 0, PMEM_ANY, &pa);
+/* The leaf entry mapping the page at va, if any: true with *pte (and *pa if not NULL). */
+static bool leaf_at(struct aspace *as, svmm_va_t va, uint64_t *pte, svmm_pa_t *pa)
+{
+	uint64_t out[2];
+	if (pt_walk(&as->pt, SVMM_ALIGN_DOWN(va, PAGE), PAGE, probe_leaf, out) != 1)
+		return false;
+	*pte = out[0];
+	if (pa != NULL)
+		*pa = out[1];
+	return true;
+}
+
+/*
+ * What a user access at va may reach: the region holding it or the stack. Fills *prot
+ * and *rp (NULL for the stack). Returns 0, SVMM_EFAULT, SVMM_ESTACK (the guard gap)
+ * or SVMM_EPERM (access, if not 0, is not allowed there).
+ */
+static int fault_target(struct aspace *as, svmm_va_t va, unsigned access,
+			struct aspace_region **rp, unsigned *prot)
+{
+	*rp = NULL;
+	if (va >= as->user_base && va < as->user_end) {
+		struct aspace_region *r = node_region(vmem_lookup(&as->uvmem, va));
+		if (r == NULL)
+			return SVMM_EFAULT;
+		*rp = r;
+		*prot = r->prot;
+	} else if (va < as->stack_top && va >= as->stack_limit) {
+		*prot = PT_R | PT_W;
+	} else {
+		bool guard = va < as->stack_limit && va >= as->stack_limit - as->stack_guard;
+		return guard ? SVMM_ESTACK : SVMM_EFAULT;
+	}
+	return (access & *prot) != access ? SVMM_EPERM : 0;
+}
+
+/*
+ * Demand zero at page (not mapped, anonymous region or stack): one frame, zeroed,
+ * mapped with prot. Returns 0 or SVMM_ENOMEM with nothing changed.
+ */
+static int fault_in(struct aspace *as, svmm_va_t page, unsigned prot, bool stack)
+{
+	svmm_pa_t pa;
+	int err = pmem_alloc(as->pm, 0, PMEM_ANY, &pa);
 	if (err != 0)
-		goto out;
+		return err;
 	frame_zero(as, pa);
 	err = pt_map(&as->pt, page, pa, PAGE, prot | PT_U);
 	if (err != 0) {
 		frame_free(as, pa);
-		/* Another hart resolved the same fault first: retry the access. */
-		if (err == SVMM_EEXIST)
-			err = 0;
-		goto out;
+		return err;
 	}
 	as->resident++;
 	as->faults++;
@@ -825,6 +968,37 @@ int aspace_fault(struct aspace *as, vm_t va, unsigned access)
 		if (page < as->stack_low)
 			as->stack_low = page;
 	}
+	return 0;
+}
+
+int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access)
+{
+	if (access != PT_R && access != PT_W && access != PT_X)
+		return SVMM_EINVAL;
+	struct aspace_region *r;
+	unsigned prot;
+	uint64_t pte;
+	port_lock(&as->lock);
+	/* Which region, and may this access reach it at all. */
+	int err = fault_target(as, va, access, &r, &prot);
+	if (err != 0)
+		goto out;
+	/*
+	 * A page that is mapped already answers at once, without a frame: another hart
+	 * resolved the fault first or a TLB held a stale entry (0), or the leaf does not
+	 * allow what the region does (not reachable while leaves carry their region's
+	 * permissions; copy-on-write will live here).
+	 */
+	if (leaf_at(as, va, &pte, NULL)) {
+		err = (pte & SVMM_PTE_U) && (pte & access) ? 0 : SVMM_EPERM;
+		goto out;
+	}
+	/* Phys regions are mapped eagerly: a missing leaf there is no demand-zero page. */
+	if (r != NULL && r->kind != ASPACE_ANON) {
+		err = SVMM_EFAULT;
+		goto out;
+	}
+	err = fault_in(as, SVMM_ALIGN_DOWN(va, PAGE), prot, r == NULL);
 out:
 	port_unlock(&as->lock);
 	return err;
@@ -847,7 +1021,7 @@ int aspace_set_stack_limit(struct aspace *as, uint64_t max)
 		return SVMM_EZEROSIZE;
 	if (!SVMM_IS_ALIGNED(max, PAGE))
 		return SVMM_EUNALIGNED;
-	if (max > as->stack_top - as->user_end - ASPACE_STACK_GUARD)
+	if (max > as->stack_top - as->stack_base - as->stack_guard)
 		return SVMM_ERANGE;
 	int err = 0;
 	port_lock(&as->lock);
@@ -868,9 +1042,9 @@ void aspace_deactivate(struct aspace *as, unsigned hart)
 
 /* ---- queries ---- */
 
-struct aspace_region *aspace_lookup(struct aspace *as, vm_t va)
+struct aspace_region *aspace_lookup(struct aspace *as, svmm_va_t va)
 {
-	if (va < SVMM_NULL_GUARD || va >= as->user_end)
+	if (va < as->user_base || va >= as->user_end)
 		return NULL;
 	return node_region(vmem_lookup(&as->uvmem, va));
 }
@@ -886,6 +1060,7 @@ void aspace_stats(struct aspace *as, struct aspace_stats *st)
 	st->pool_pages = as->pool_pages;
 	st->tables = as->pt.tables;
 	st->faults = as->faults;
+	st->kernel_bytes = as->kernel_bytes;
 	for (struct aspace_region *r = as->regions; r != NULL; r = r->next)
 		st->mapped_bytes += r->node.size;
 	port_unlock(&as->lock);
@@ -899,10 +1074,10 @@ struct check_ctx {
 	void *octx;
 	int err;
 	struct aspace_region *cursor;    /* vmem_walk: the next region expected */
-	uint64_t anon, stack;
+	uint64_t anon, stack, kernel;
 };
 
-static void check_fail(struct check_ctx *c, const char *what, vm_t va)
+static void check_fail(struct check_ctx *c, const char *what, svmm_va_t va)
 {
 	if (c->err == 0 && c->out != NULL)
 		svmm_printline(c->out, c->octx, "aspace_check: %s at 0x%llx", what,
@@ -911,7 +1086,7 @@ static void check_fail(struct check_ctx *c, const char *what, vm_t va)
 }
 
 /* uvmem's allocated spans, in address order, are exactly the region list. */
-static void check_span(void *ctx, vm_t addr, uint64_t size, bool used)
+static void check_span(void *ctx, svmm_va_t addr, uint64_t size, bool used)
 {
 	struct check_ctx *c = ctx;
 	if (!used)
@@ -923,49 +1098,55 @@ static void check_span(void *ctx, vm_t addr, uint64_t size, bool used)
 		c->cursor = r->next;
 }
 
-static int check_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
+static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
 {
 	struct check_ctx *c = ctx;
 	struct aspace *as = c->as;
 	unsigned prot;
-	if ((pte & PTE_U) == 0 || (pte & PTE_G) != 0)
-		check_fail(c, "user leaf without U or with G", va);
-	if (va >= as->user_end) {
+	if ((pte & SVMM_PTE_G) != 0)
+		check_fail(c, "no leaf of the user half is global", va);
+	if ((pte & SVMM_PTE_U) == 0) {
+		if (check_kernel_range(as, va, size) != 0)
+			check_fail(c, "kernel pages lie outside the regions and the stack slot", va);
+		c->kernel += size;
+		return 0;
+	}
+	if (va < as->user_base || va >= as->user_end) {
 		prot = PT_R | PT_W;
 		if (va < as->stack_limit || va + size > as->stack_top || va < as->stack_low)
-			check_fail(c, "leaf in slot 255 outside the stack", va);
+			check_fail(c, "every user leaf lies in a region or the stack", va);
 		c->stack++;
 	} else {
 		struct aspace_region *r = aspace_lookup(as, va);
 		if (r == NULL || va + size > r_end(r)) {
-			check_fail(c, "leaf outside every region", va);
+			check_fail(c, "every user leaf lies in a region or the stack", va);
 			return 0;
 		}
 		prot = r->prot;
 		if (r->kind == ASPACE_PHYS) {
 			if (pa != r->pa + (va - r->node.addr))
-				check_fail(c, "phys region maps a foreign frame", va);
-			if ((pte & (PTE_R | PTE_W | PTE_X)) != prot)
-				check_fail(c, "leaf permissions differ from the region's", va);
+				check_fail(c, "a phys region maps its own frames", va);
+			if ((pte & (SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X)) != prot)
+				check_fail(c, "leaves have their region's permissions", va);
 			return 0;
 		}
 		c->anon++;
 	}
-	if ((pte & (PTE_R | PTE_W | PTE_X)) != prot)
-		check_fail(c, "leaf permissions differ from the region's", va);
+	if ((pte & (SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X)) != prot)
+		check_fail(c, "leaves have their region's permissions", va);
 	if (size != PAGE) {
-		check_fail(c, "anonymous leaf is not 4 KiB", va);
+		check_fail(c, "anonymous leaves are 4 KiB", va);
 		return 0;
 	}
 	struct pmem_frame *f = pmem_frame(as->pm, pa);
 	if (f == NULL || f->state != PMEM_ALLOC || f->order != 0)
-		check_fail(c, "anonymous frame not allocated in pmem", va);
+		check_fail(c, "anonymous frames are allocated order-0 blocks in pmem", va);
 	return 0;
 }
 
 int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 {
-	struct check_ctx c = { as, out, ctx, 0, NULL, 0, 0 };
+	struct check_ctx c = { as, out, ctx, 0, NULL, 0, 0, 0 };
 	port_lock(&as->lock);
 	if (vmem_check(&as->uvmem, out, ctx) != 0)
 		check_fail(&c, "vmem_check failed", 0);
@@ -973,7 +1154,7 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 		check_fail(&c, "pt_check failed", 0);
 	/* The list: sorted, disjoint, inside uvmem, each region its own uvmem node. */
 	uint64_t n = 0;
-	vm_t prev_end = SVMM_NULL_GUARD;
+	svmm_va_t prev_end = as->user_base;
 	struct aspace_region *prev = NULL;
 	for (struct aspace_region *r = as->regions; r != NULL; prev = r, r = r->next, n++) {
 		if (r->prev != prev)
@@ -1010,9 +1191,11 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 	if (used != as->nregions || slabs != as->slab_pages)
 		check_fail(&c, "slab accounting differs from the regions", used);
 	/* Every user leaf, against the regions and the stack. */
-	pt_walk(&as->pt, 0, as->stack_top, check_leaf, &c);
+	pt_walk(&as->pt, 0, svmm_user_end(as->pt.mode), check_leaf, &c);
 	if (c.anon + c.stack != as->resident || c.stack != as->stack_pages)
 		check_fail(&c, "resident count differs from the page tables", c.anon + c.stack);
+	if (c.kernel != as->kernel_bytes)
+		check_fail(&c, "kernel page bytes differ from the page tables", c.kernel);
 	port_unlock(&as->lock);
 	return c.err;
 }

@@ -39,7 +39,7 @@ _Static_assert(SVMM_NULL_GUARD % SVMM_PAGE_SIZE == 0, "null guard is whole pages
 _Static_assert(SVMM_USTACK_GUARD % SVMM_PAGE_SIZE == 0, "stack guard is whole pages");
 _Static_assert(LAYOUT_NAREAS == 8, "layout_init fills every area");
 
-static void set_area(struct svmm_layout *l, enum layout_area a, vm_t base, uint64_t size,
+static void set_area(struct svmm_layout *l, enum layout_area a, svmm_va_t base, uint64_t size,
 		     const char *name, const char *purpose, const char *pages)
 {
 	l->area[a].base = base;
@@ -71,7 +71,7 @@ int layout_init(struct svmm_layout *l, enum svmm_mode mode, uint64_t dmap_limit)
 	if (dmap_limit != 0 && SVMM_ALIGN_DOWN(dmap_limit, SVMM_GiB) < n.dmap_size)
 		n.dmap_size = SVMM_ALIGN_DOWN(dmap_limit, SVMM_GiB);
 
-	vm_t kio = svmm_kio_base(mode);
+	svmm_va_t kio = svmm_kio_base(mode);
 	const char *big;
 	switch (mode) {
 	case SVMM_SV39: big = "1G 2M 4K"; break;
@@ -97,12 +97,12 @@ int layout_init(struct svmm_layout *l, enum svmm_mode mode, uint64_t dmap_limit)
 	return 0;
 }
 
-bool layout_canonical(const struct svmm_layout *l, vm_t va)
+bool layout_canonical(const struct svmm_layout *l, svmm_va_t va)
 {
 	return svmm_canonical(l->mode, va);
 }
 
-enum layout_area layout_area_of(const struct svmm_layout *l, vm_t va)
+enum layout_area layout_area_of(const struct svmm_layout *l, svmm_va_t va)
 {
 	for (int a = LAYOUT_NULL_GUARD; a < LAYOUT_NAREAS; a++) {
 		const struct layout_region *r = &l->area[a];
@@ -120,7 +120,7 @@ const struct layout_region *layout_region(const struct svmm_layout *l, enum layo
 	return &l->area[a];
 }
 
-int layout_pa_to_va(const struct svmm_layout *l, pm_t pa, vm_t *va)
+int layout_pa_to_va(const struct svmm_layout *l, svmm_pa_t pa, svmm_va_t *va)
 {
 	if (pa >= l->dmap_size)
 		return SVMM_ERANGE;
@@ -128,7 +128,7 @@ int layout_pa_to_va(const struct svmm_layout *l, pm_t pa, vm_t *va)
 	return 0;
 }
 
-int layout_va_to_pa(const struct svmm_layout *l, vm_t va, pm_t *pa)
+int layout_va_to_pa(const struct svmm_layout *l, svmm_va_t va, svmm_pa_t *pa)
 {
 	if (va < l->dmap_base || va - l->dmap_base >= l->dmap_size)
 		return SVMM_ERANGE;
@@ -181,7 +181,7 @@ void layout_dump(const struct svmm_layout *l, svmm_print_fn out, void *ctx)
 	unsigned shift = l->va_bits - 9u;
 	for (int a = LAYOUT_NULL_GUARD; a < LAYOUT_NAREAS; a++) {
 		const struct layout_region *r = &l->area[a];
-		vm_t last = r->base + r->size - 1u;
+		svmm_va_t last = r->base + r->size - 1u;
 		unsigned s0 = (unsigned)(r->base >> shift) & 511u;
 		unsigned s1 = (unsigned)(last >> shift) & 511u;
 		fmt_size_short(sz, sizeof(sz), r->size);

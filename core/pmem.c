@@ -68,7 +68,7 @@ static void list_unlink(struct pmem_span *s, uint32_t idx, unsigned order)
  * The span holding pa, or NULL. The section table gives the first span that can hold
  * pa; the loop only steps past spans that end earlier inside the same section.
  */
-static struct pmem_span *span_find(struct pmem *pm, pm_t pa)
+static struct pmem_span *span_find(struct pmem *pm, svmm_pa_t pa)
 {
 	if (pa < pm->lo || pa >= pm->hi)
 		return NULL;
@@ -83,7 +83,7 @@ static struct pmem_span *span_find(struct pmem *pm, pm_t pa)
 /* The first span that ends after section sec begins, as span_find expects. */
 static unsigned sect_first(const struct pmem *pm, unsigned sec)
 {
-	pm_t start = pm->lo + ((pm_t)sec << pm->sect_shift);
+	svmm_pa_t start = pm->lo + ((svmm_pa_t)sec << pm->sect_shift);
 	unsigned i = 0;
 	while (i < pm->nspans && pm->span[i].end <= start)
 		i++;
@@ -116,7 +116,7 @@ static uint32_t span_head_of(const struct pmem_span *s, uint32_t idx)
  * Check pa and find its span and frame index. Returns 0, SVMM_EUNALIGNED or
  * SVMM_ERANGE.
  */
-static int frame_locate(struct pmem *pm, pm_t pa, struct pmem_span **sp, uint32_t *idxp)
+static int frame_locate(struct pmem *pm, svmm_pa_t pa, struct pmem_span **sp, uint32_t *idxp)
 {
 	if (!SVMM_IS_ALIGNED(pa, SVMM_PAGE_SIZE))
 		return SVMM_EUNALIGNED;
@@ -222,7 +222,7 @@ static void span_release(struct pmem_span *s, uint32_t idx, unsigned order)
  * straddles the limit. The lists are unordered, so this walks them: it only happens
  * for limits other than the meta_limit the spans were cut at.
  */
-static bool span_scan(const struct pmem_span *s, unsigned order, pm_t limit,
+static bool span_scan(const struct pmem_span *s, unsigned order, svmm_pa_t limit,
 		      unsigned *jp, uint32_t *idxp)
 {
 	uint64_t bytes = bsize(order) << FRAME_SHIFT;
@@ -231,7 +231,7 @@ static bool span_scan(const struct pmem_span *s, unsigned order, pm_t limit,
 		uint32_t seen = 0;
 		for (uint32_t i = s->head[j]; i != PMEM_NIL && seen < s->nfree[j];
 		     i = s->db[i].u.link.next, seen++) {
-			pm_t pa = s->base + ((uint64_t)i << FRAME_SHIFT);
+			svmm_pa_t pa = s->base + ((uint64_t)i << FRAME_SHIFT);
 			/* A larger block qualifies if its lowest 2^order frames do:
 			   splitting keeps the lowest part. */
 			if (pa + bytes <= limit) {
@@ -253,11 +253,11 @@ static bool span_scan(const struct pmem_span *s, unsigned order, pm_t limit,
  * entry.
  */
 struct pmem_iv {
-	pm_t base, end;
+	svmm_pa_t base, end;
 };
-#define IV_META ((pm_t)1)
+#define IV_META ((svmm_pa_t)1)
 
-static inline pm_t iv_base(const struct pmem_iv *iv)
+static inline svmm_pa_t iv_base(const struct pmem_iv *iv)
 {
 	return iv->base & ~IV_META;
 }
@@ -279,14 +279,14 @@ static void iv_insert(struct pmem_iv *a, unsigned *n, struct pmem_iv iv)
  * intervals ex[], lowest first among equals. Best fit keeps large runs intact for
  * huge blocks and tends to put the database beside what is already reserved.
  */
-static bool gap_fit(const struct pmem_iv *ex, unsigned nex, pm_t lo, pm_t hi, uint64_t need,
-		    pm_t *best, uint64_t *best_len)
+static bool gap_fit(const struct pmem_iv *ex, unsigned nex, svmm_pa_t lo, svmm_pa_t hi, uint64_t need,
+		    svmm_pa_t *best, uint64_t *best_len)
 {
 	bool found = false;
-	pm_t cur = lo;
+	svmm_pa_t cur = lo;
 
 	for (unsigned i = 0; i <= nex; i++) {
-		pm_t gap_end = hi;
+		svmm_pa_t gap_end = hi;
 		if (i < nex) {
 			if (ex[i].end <= cur)
 				continue;
@@ -306,12 +306,12 @@ static bool gap_fit(const struct pmem_iv *ex, unsigned nex, pm_t lo, pm_t hi, ui
 }
 
 int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
-	      const struct pmem_range *res, unsigned nres, pm_t meta_limit)
+	      const struct pmem_range *res, unsigned nres, svmm_pa_t meta_limit)
 {
 	struct pmem_iv r[PMEM_MAX_RANGES];
 	struct pmem_iv ex[PMEM_MAX_RESERVED + PMEM_MAX_SPANS];
 	struct pmem_iv sp[PMEM_MAX_SPANS];
-	pm_t dbpa[PMEM_MAX_SPANS];
+	svmm_pa_t dbpa[PMEM_MAX_SPANS];
 	unsigned nr = 0, nex = 0, nsp = 0;
 
 	if (pm == NULL || ram == NULL || nram == 0 || nram > PMEM_MAX_RANGES ||
@@ -345,11 +345,11 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 	for (unsigned i = 0; i < nres; i++) {
 		if (res[i].size == 0)
 			return SVMM_EZEROSIZE;
-		pm_t end = res[i].base + res[i].size;
+		svmm_pa_t end = res[i].base + res[i].size;
 		if (end < res[i].base)
 			return SVMM_EOVERFLOW;
-		pm_t b = SVMM_ALIGN_DOWN(res[i].base, SVMM_PAGE_SIZE);
-		pm_t e = SVMM_ALIGN_UP(end, SVMM_PAGE_SIZE);
+		svmm_pa_t b = SVMM_ALIGN_DOWN(res[i].base, SVMM_PAGE_SIZE);
+		svmm_pa_t e = SVMM_ALIGN_UP(end, SVMM_PAGE_SIZE);
 		if (e < end)
 			return SVMM_EOVERFLOW;
 		struct pmem_iv iv = { b, e };
@@ -367,11 +367,11 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 	nex = m;
 
 	/* Spans: RAM cut at the direct-map limit and into pieces of at most 2^31 frames. */
-	pm_t ml = meta_limit == PMEM_ANY ? PMEM_ANY : SVMM_ALIGN_DOWN(meta_limit, SVMM_PAGE_SIZE);
+	svmm_pa_t ml = meta_limit == PMEM_ANY ? PMEM_ANY : SVMM_ALIGN_DOWN(meta_limit, SVMM_PAGE_SIZE);
 	for (unsigned i = 0; i < nr; i++) {
-		pm_t b = r[i].base, e = r[i].end;
+		svmm_pa_t b = r[i].base, e = r[i].end;
 		while (b < e) {
-			pm_t c = e;
+			svmm_pa_t c = e;
 			if (b < ml && ml < c)
 				c = ml;
 			if ((c - b) >> FRAME_SHIFT >= SPAN_MAX_FRAMES)
@@ -393,7 +393,7 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 	for (unsigned i = 0; i < nsp; i++) {
 		uint64_t need = SVMM_ALIGN_UP(((sp[i].end - sp[i].base) >> FRAME_SHIFT) *
 					      sizeof(struct pmem_frame), SVMM_PAGE_SIZE);
-		pm_t best = 0;
+		svmm_pa_t best = 0;
 		uint64_t best_len = ~(uint64_t)0;
 		bool found = false;
 		if (sp[i].base < ml)
@@ -444,8 +444,8 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 		__builtin_memset(s->db, 0, (size_t)s->nframes * sizeof(struct pmem_frame));
 		uint64_t cur = 0;
 		for (unsigned j = 0; j < nex; j++) {
-			pm_t b = iv_base(&ex[j]) > s->base ? iv_base(&ex[j]) : s->base;
-			pm_t e = ex[j].end < s->end ? ex[j].end : s->end;
+			svmm_pa_t b = iv_base(&ex[j]) > s->base ? iv_base(&ex[j]) : s->base;
+			svmm_pa_t e = ex[j].end < s->end ? ex[j].end : s->end;
 			if (b >= e)
 				continue;
 			uint64_t bi = (b - s->base) >> FRAME_SHIFT;
@@ -477,7 +477,7 @@ void pmem_remap(struct pmem *pm)
  * wins, the highest span among equals: a single frame is then cut from an existing
  * fragment anywhere in the class before a gigabyte block is split for it.
  */
-static bool alloc_pick(struct pmem *pm, unsigned order, pm_t limit, struct pmem_span **sp,
+static bool alloc_pick(struct pmem *pm, unsigned order, svmm_pa_t limit, struct pmem_span **sp,
 		       unsigned *jp, uint32_t *idxp)
 {
 	uint64_t bytes = bsize(order) << FRAME_SHIFT;
@@ -519,7 +519,7 @@ static bool alloc_pick(struct pmem *pm, unsigned order, pm_t limit, struct pmem_
 	return false;
 }
 
-int pmem_alloc(struct pmem *pm, unsigned order, pm_t limit, pm_t *pa)
+int pmem_alloc(struct pmem *pm, unsigned order, svmm_pa_t limit, svmm_pa_t *pa)
 {
 	struct pmem_span *s;
 	unsigned j;
@@ -540,7 +540,7 @@ int pmem_alloc(struct pmem *pm, unsigned order, pm_t limit, pm_t *pa)
 	return 0;
 }
 
-int pmem_free(struct pmem *pm, pm_t pa, unsigned order)
+int pmem_free(struct pmem *pm, svmm_pa_t pa, unsigned order)
 {
 	struct pmem_span *s;
 	uint32_t idx;
@@ -589,7 +589,7 @@ int pmem_free(struct pmem *pm, pm_t pa, unsigned order)
 }
 
 /* Common part of get and put: the allocated head at pa, or the right error. */
-static int alloc_head(struct pmem *pm, pm_t pa, bool for_put, struct pmem_span **sp,
+static int alloc_head(struct pmem *pm, svmm_pa_t pa, bool for_put, struct pmem_span **sp,
 		      uint32_t *idxp)
 {
 	int err = frame_locate(pm, pa, sp, idxp);
@@ -610,7 +610,7 @@ static int alloc_head(struct pmem *pm, pm_t pa, bool for_put, struct pmem_span *
 	return SVMM_ENOTALLOC;
 }
 
-int pmem_get(struct pmem *pm, pm_t pa)
+int pmem_get(struct pmem *pm, svmm_pa_t pa)
 {
 	struct pmem_span *s;
 	uint32_t idx;
@@ -628,7 +628,7 @@ int pmem_get(struct pmem *pm, pm_t pa)
 	return err;
 }
 
-int pmem_put(struct pmem *pm, pm_t pa)
+int pmem_put(struct pmem *pm, svmm_pa_t pa)
 {
 	struct pmem_span *s;
 	uint32_t idx;
@@ -648,7 +648,7 @@ int pmem_put(struct pmem *pm, pm_t pa)
 
 /* ---- queries ---- */
 
-struct pmem_frame *pmem_frame(struct pmem *pm, pm_t pa)
+struct pmem_frame *pmem_frame(struct pmem *pm, svmm_pa_t pa)
 {
 	struct pmem_span *s = span_find(pm, pa);
 	if (s == NULL)
@@ -656,7 +656,7 @@ struct pmem_frame *pmem_frame(struct pmem *pm, pm_t pa)
 	return &s->db[(pa - s->base) >> FRAME_SHIFT];
 }
 
-int pmem_block(struct pmem *pm, pm_t pa, pm_t *head, unsigned *order, enum pmem_state *state)
+int pmem_block(struct pmem *pm, svmm_pa_t pa, svmm_pa_t *head, unsigned *order, enum pmem_state *state)
 {
 	port_lock(&pm->lock);
 	struct pmem_span *s = span_find(pm, pa);
@@ -815,7 +815,7 @@ static int span_check(const struct pmem *pm, unsigned si, svmm_print_fn out, voi
 					   SVMM_PAGE_SIZE) &&
 	      s->db_pa + s->db_bytes <= pm->meta_limit,
 	      "pmem: span %u: database size or place wrong", si);
-	for (pm_t pa = s->db_pa; pa < s->db_pa + s->db_bytes; pa += SVMM_PAGE_SIZE) {
+	for (svmm_pa_t pa = s->db_pa; pa < s->db_pa + s->db_bytes; pa += SVMM_PAGE_SIZE) {
 		const struct pmem_span *d = NULL;
 		for (unsigned j = 0; j < pm->nspans; j++)
 			if (pa >= pm->span[j].base && pa < pm->span[j].end)

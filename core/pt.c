@@ -16,23 +16,23 @@
  */
 #include <svmm/pt.h>
 
-#define PT_NIL     (~(pm_t)0)        /* end of a pool or free list of frames */
+#define PT_NIL     (~(svmm_pa_t)0)        /* end of a pool or free list of frames */
 #define PT_IDX_BITS 9u
 #define PT_NPTE    512u
 
-static inline unsigned pt_idx(vm_t va, unsigned level)
+static inline unsigned pt_idx(svmm_va_t va, unsigned level)
 {
 	return (unsigned)(va >> (SVMM_PAGE_SHIFT + PT_IDX_BITS * level)) & (PT_NPTE - 1u);
 }
 
-static inline uint64_t *pt_table(pm_t pa)
+static inline uint64_t *pt_table(svmm_pa_t pa)
 {
 	return (uint64_t *)port_pa_to_va(pa);
 }
 
-static inline uint64_t pte_make(pm_t pa, uint64_t bits)
+static inline uint64_t pte_make(svmm_pa_t pa, uint64_t bits)
 {
-	return ((pa >> SVMM_PAGE_SHIFT) << PTE_PPN_SHIFT) | bits;
+	return ((pa >> SVMM_PAGE_SHIFT) << SVMM_PTE_PPN_SHIFT) | bits;
 }
 
 static inline uint64_t pt_min(uint64_t a, uint64_t b)
@@ -46,21 +46,21 @@ struct pt_op {
 	unsigned flags;
 	unsigned maxleaf;     /* highest level at which a leaf may be written */
 	uint64_t attr;        /* leaf bits other than the PPN (map, protect) */
-	pm_t pool;            /* preallocated zeroed tables, linked through word 0 */
+	svmm_pa_t pool;            /* preallocated zeroed tables, linked through word 0 */
 	uint64_t npool;
-	pm_t freed;           /* tables to give back after the flush */
+	svmm_pa_t freed;           /* tables to give back after the flush */
 	bool changed;         /* a valid entry was changed or removed: flush */
-	vm_t flo, fhi;        /* flush range [flo, fhi], inclusive end */
+	svmm_va_t flo, fhi;        /* flush range [flo, fhi], inclusive end */
 };
 
 /* ---- small helpers ---- */
 
-static bool pt_canonical(const struct pt *pt, vm_t va)
+static bool pt_canonical(const struct pt *pt, svmm_va_t va)
 {
 	return svmm_canonical(pt->mode, va);
 }
 
-static bool pt_is_user(const struct pt *pt, vm_t va)
+static bool pt_is_user(const struct pt *pt, svmm_va_t va)
 {
 	return va < svmm_user_end(pt->mode);
 }
@@ -71,19 +71,19 @@ static uint32_t pt_flush_asid(const struct pt *pt)
 }
 
 /* A root slot of a kernel pt that must keep its boot-time table. */
-static bool pt_is_kernel_slot(const struct pt *pt, unsigned level, vm_t va)
+static bool pt_is_kernel_slot(const struct pt *pt, unsigned level, svmm_va_t va)
 {
 	return pt->kernel && level == pt->levels - 1u && !pt_is_user(pt, va);
 }
 
 /* Common address checks of every range call. */
-static int pt_check_range(const struct pt *pt, vm_t va, uint64_t size)
+static int pt_check_range(const struct pt *pt, svmm_va_t va, uint64_t size)
 {
 	if (size == 0)
 		return SVMM_EZEROSIZE;
 	if (!SVMM_IS_ALIGNED(va, SVMM_PAGE_SIZE) || !SVMM_IS_ALIGNED(size, SVMM_PAGE_SIZE))
 		return SVMM_EUNALIGNED;
-	vm_t last = va + size - 1u;
+	svmm_va_t last = va + size - 1u;
 	if (last < va)
 		return SVMM_EOVERFLOW;
 	bool c0 = pt_canonical(pt, va), c1 = pt_canonical(pt, last);
@@ -94,11 +94,11 @@ static int pt_check_range(const struct pt *pt, vm_t va, uint64_t size)
 	return 0;
 }
 
-static pm_t pool_take(struct pt_op *op)
+static svmm_pa_t pool_take(struct pt_op *op)
 {
 	if (op->pool == PT_NIL)
 		port_panic("pt: table pool ran dry (count phase disagrees)");
-	pm_t pa = op->pool;
+	svmm_pa_t pa = op->pool;
 	uint64_t *t = pt_table(pa);
 	op->pool = t[0];
 	t[0] = 0;
@@ -110,7 +110,7 @@ static pm_t pool_take(struct pt_op *op)
 static void pool_release(struct pt_op *op)
 {
 	while (op->pool != PT_NIL) {
-		pm_t pa = op->pool;
+		svmm_pa_t pa = op->pool;
 		op->pool = pt_table(pa)[0];
 		port_table_free(pa);
 	}
@@ -122,7 +122,7 @@ static int pool_fill(struct pt_op *op, uint64_t n)
 	op->pool = PT_NIL;
 	op->npool = 0;
 	while (op->npool < n) {
-		pm_t pa;
+		svmm_pa_t pa;
 		int err = port_table_alloc(&pa);
 		if (err != 0) {
 			pool_release(op);
@@ -139,7 +139,7 @@ static int pool_fill(struct pt_op *op, uint64_t n)
  * Queue a table for freeing after the flush. Word 0 carries the link: a page-aligned
  * address has V clear, so a walker that still reaches the frame sees an invalid entry.
  */
-static void freed_push(struct pt_op *op, pm_t pa)
+static void freed_push(struct pt_op *op, svmm_pa_t pa)
 {
 	pt_table(pa)[0] = op->freed;
 	op->freed = pa;
@@ -153,27 +153,27 @@ static void freed_push(struct pt_op *op, pm_t pa)
 static unsigned next_valid(const uint64_t *t, unsigned i, unsigned end)
 {
 	while (i + 8u <= end && ((t[i] | t[i + 1] | t[i + 2] | t[i + 3] | t[i + 4] | t[i + 5] |
-				  t[i + 6] | t[i + 7]) & PTE_V) == 0)
+				  t[i + 6] | t[i + 7]) & SVMM_PTE_V) == 0)
 		i += 8u;
-	while (i < end && !(t[i] & PTE_V))
+	while (i < end && !(t[i] & SVMM_PTE_V))
 		i++;
 	return i;
 }
 
 /* Queue a table and every table below it. level is the level of the table's entries. */
-static void free_subtree(struct pt_op *op, pm_t pa, unsigned level)
+static void free_subtree(struct pt_op *op, svmm_pa_t pa, unsigned level)
 {
 	if (level > 0) {
 		uint64_t *t = pt_table(pa);
 		for (unsigned i = next_valid(t, 0, PT_NPTE); i < PT_NPTE;
 		     i = next_valid(t, i + 1u, PT_NPTE))
-			if (pte_is_table(t[i]))
-				free_subtree(op, pte_pa(t[i]), level - 1u);
+			if (svmm_pte_is_table(t[i]))
+				free_subtree(op, svmm_pte_pa(t[i]), level - 1u);
 	}
 	freed_push(op, pa);
 }
 
-static void flush_extend(struct pt_op *op, vm_t lo, uint64_t size)
+static void flush_extend(struct pt_op *op, svmm_va_t lo, uint64_t size)
 {
 	if (lo < op->flo)
 		op->flo = lo;
@@ -189,7 +189,7 @@ static void op_finish(struct pt_op *op)
 	if (op->changed || op->freed != PT_NIL)
 		port_tlb_flush(pt_flush_asid(op->pt), op->flo, op->fhi - op->flo + 1u);
 	while (op->freed != PT_NIL) {
-		pm_t pa = op->freed;
+		svmm_pa_t pa = op->freed;
 		op->freed = pt_table(pa)[0];
 		port_table_free(pa);
 	}
@@ -207,7 +207,7 @@ static bool table_empty(const uint64_t *t)
  */
 static bool table_empty_after(const uint64_t *t, unsigned first, unsigned last)
 {
-	if ((last + 1u < PT_NPTE && (t[last + 1u] & PTE_V)) || (first > 0 && (t[first - 1u] & PTE_V)))
+	if ((last + 1u < PT_NPTE && (t[last + 1u] & SVMM_PTE_V)) || (first > 0 && (t[first - 1u] & SVMM_PTE_V)))
 		return false;
 	return table_empty(t);
 }
@@ -215,7 +215,7 @@ static bool table_empty_after(const uint64_t *t, unsigned first, unsigned last)
 /* Fill a new table at level with leaves equivalent to the huge leaf pte one level up. */
 static void split_fill(uint64_t *t, uint64_t pte, unsigned level)
 {
-	uint64_t step = (pt_level_size(level) >> SVMM_PAGE_SHIFT) << PTE_PPN_SHIFT;
+	uint64_t step = (pt_level_size(level) >> SVMM_PAGE_SHIFT) << SVMM_PTE_PPN_SHIFT;
 	for (unsigned i = 0; i < PT_NPTE; i++) {
 		t[i] = pte;
 		pte += step;
@@ -226,33 +226,33 @@ static void split_fill(uint64_t *t, uint64_t pte, unsigned level)
 static void napot_demote(uint64_t *t, unsigned i)
 {
 	unsigned g = i & ~15u;
-	pm_t base = pte_pa(t[g]) & ~(PT_NAPOT_SIZE - 1u);
+	svmm_pa_t base = svmm_pte_pa(t[g]) & ~(PT_NAPOT_SIZE - 1u);
 	for (unsigned j = 0; j < 16; j++) {
 		uint64_t e = t[g + j];
-		t[g + j] = (e & ~(PTE_N | PTE_PPN_MASK)) |
+		t[g + j] = (e & ~(SVMM_PTE_N | SVMM_PTE_PPN_MASK)) |
 			   pte_make(base + j * SVMM_PAGE_SIZE, 0);
 	}
 }
 
 /* Demote a Svnapot run holding boundary address b that [va, va+size) covers in part. */
-static void napot_boundary(struct pt *pt, vm_t b, vm_t va, uint64_t size)
+static void napot_boundary(struct pt *pt, svmm_va_t b, svmm_va_t va, uint64_t size)
 {
 	uint64_t *t = pt_table(pt->root);
 	for (unsigned level = pt->levels - 1u; level > 0; level--) {
 		uint64_t e = t[pt_idx(b, level)];
-		if (!pte_is_table(e))
+		if (!svmm_pte_is_table(e))
 			return;
-		t = pt_table(pte_pa(e));
+		t = pt_table(svmm_pte_pa(e));
 	}
 	unsigned i = pt_idx(b, 0);
-	if (!(t[i] & PTE_V) || !(t[i] & PTE_N))
+	if (!(t[i] & SVMM_PTE_V) || !(t[i] & SVMM_PTE_N))
 		return;
-	vm_t g = SVMM_ALIGN_DOWN(b, PT_NAPOT_SIZE);
+	svmm_va_t g = SVMM_ALIGN_DOWN(b, PT_NAPOT_SIZE);
 	if (g < va || g + PT_NAPOT_SIZE - 1u > va + size - 1u)
 		napot_demote(t, i);
 }
 
-static void napot_boundaries(struct pt *pt, vm_t va, uint64_t size)
+static void napot_boundaries(struct pt *pt, svmm_va_t va, uint64_t size)
 {
 	napot_boundary(pt, va, va, size);
 	napot_boundary(pt, va + size - 1u, va, size);
@@ -275,7 +275,7 @@ int pt_init(struct pt *pt, enum svmm_mode mode, uint32_t asid)
 {
 	if (!svmm_mode_valid(mode))
 		return SVMM_EMODE;
-	pm_t root;
+	svmm_pa_t root;
 	int err = port_table_alloc(&root);
 	if (err != 0)
 		return err;
@@ -288,22 +288,22 @@ int pt_init_kernel(struct pt *pt, enum svmm_mode mode)
 {
 	if (!svmm_mode_valid(mode))
 		return SVMM_EMODE;
-	pm_t root;
+	svmm_pa_t root;
 	int err = port_table_alloc(&root);
 	if (err != 0)
 		return err;
 	uint64_t *r = pt_table(root);
 	for (unsigned s = SVMM_DMAP_SLOT0; s < SVMM_ROOT_SLOTS; s++) {
-		pm_t t;
+		svmm_pa_t t;
 		err = port_table_alloc(&t);
 		if (err != 0) {
 			/* Nothing can have walked these yet: give them straight back. */
 			for (unsigned k = SVMM_DMAP_SLOT0; k < s; k++)
-				port_table_free(pte_pa(r[k]));
+				port_table_free(svmm_pte_pa(r[k]));
 			port_table_free(root);
 			return err;
 		}
-		r[s] = pte_make(t, PTE_V);
+		r[s] = pte_make(t, SVMM_PTE_V);
 	}
 	pt_setup(pt, mode, 0, true);
 	pt->root = root;
@@ -327,13 +327,13 @@ void pt_destroy(struct pt *pt)
 	uint64_t *r = pt_table(pt->root);
 	unsigned end = pt->kernel ? SVMM_ROOT_SLOTS : SVMM_DMAP_SLOT0;
 	for (unsigned s = next_valid(r, 0, end); s < end; s = next_valid(r, s + 1u, end))
-		if (pte_is_table(r[s]))
-			free_subtree(&op, pte_pa(r[s]), pt->levels - 2u);
+		if (svmm_pte_is_table(r[s]))
+			free_subtree(&op, svmm_pte_pa(r[s]), pt->levels - 2u);
 	freed_push(&op, pt->root);
 	/* Every translation of this ASID goes, and every walk through its tables. */
 	port_tlb_flush(pt_flush_asid(pt), 0, 0);
 	while (op.freed != PT_NIL) {
-		pm_t pa = op.freed;
+		svmm_pa_t pa = op.freed;
 		op.freed = pt_table(pa)[0];
 		port_table_free(pa);
 	}
@@ -352,7 +352,7 @@ uint64_t pt_satp(const struct pt *pt)
 
 enum pt_kind { T_REAL, T_EMPTY, T_SPLIT };
 
-static bool leafable(const struct pt_op *op, unsigned level, vm_t va, pm_t pa, uint64_t step)
+static bool leafable(const struct pt_op *op, unsigned level, svmm_va_t va, svmm_pa_t pa, uint64_t step)
 {
 	uint64_t lsz = pt_level_size(level);
 	return level <= op->maxleaf && step == lsz && ((va | pa) & (lsz - 1u)) == 0;
@@ -364,7 +364,7 @@ static bool leafable(const struct pt_op *op, unsigned level, vm_t va, pm_t pa, u
  * valid), will be new (T_EMPTY) or will come from splitting a huge leaf (T_SPLIT).
  */
 static int map_count(const struct pt_op *op, const uint64_t *t, enum pt_kind kind,
-		     unsigned level, vm_t va, uint64_t size, pm_t pa, uint64_t *need)
+		     unsigned level, svmm_va_t va, uint64_t size, svmm_pa_t pa, uint64_t *need)
 {
 	bool replace = (op->flags & PT_REPLACE) != 0;
 	if (level == 0) {
@@ -372,7 +372,7 @@ static int map_count(const struct pt_op *op, const uint64_t *t, enum pt_kind kin
 			unsigned i = pt_idx(va, 0);
 			uint64_t n = size >> SVMM_PAGE_SHIFT;
 			for (uint64_t k = 0; k < n; k++)
-				if (t[i + k] & PTE_V)
+				if (t[i + k] & SVMM_PTE_V)
 					return SVMM_EEXIST;
 		}
 		return 0;
@@ -380,21 +380,21 @@ static int map_count(const struct pt_op *op, const uint64_t *t, enum pt_kind kin
 	uint64_t lsz = pt_level_size(level);
 	while (size != 0) {
 		uint64_t step = pt_min(lsz - (va & (lsz - 1u)), size);
-		uint64_t e = kind == T_REAL ? t[pt_idx(va, level)] : kind == T_SPLIT ? PTE_V | PTE_R : 0;
+		uint64_t e = kind == T_REAL ? t[pt_idx(va, level)] : kind == T_SPLIT ? SVMM_PTE_V | SVMM_PTE_R : 0;
 		int err = 0;
 		if (leafable(op, level, va, pa, step)) {
-			if ((e & PTE_V) && !replace) {
+			if ((e & SVMM_PTE_V) && !replace) {
 				/* A boot-time gigapage may take over its slot's still-empty table. */
 				bool empty_slot = kind == T_REAL && pt_is_kernel_slot(op->pt, level, va) &&
-						  pte_is_table(e) && table_empty(pt_table(pte_pa(e)));
+						  svmm_pte_is_table(e) && table_empty(pt_table(svmm_pte_pa(e)));
 				if (!empty_slot)
 					return SVMM_EEXIST;
 			}
-		} else if (!(e & PTE_V)) {
+		} else if (!(e & SVMM_PTE_V)) {
 			*need += 1;
 			if (level > 1)
 				err = map_count(op, NULL, T_EMPTY, level - 1u, va, step, pa, need);
-		} else if (pte_is_leaf(e)) {
+		} else if (svmm_pte_is_leaf(e)) {
 			if (!replace)
 				return SVMM_EEXIST;
 			if (kind == T_REAL && pt_is_kernel_slot(op->pt, level, va) &&
@@ -404,7 +404,7 @@ static int map_count(const struct pt_op *op, const uint64_t *t, enum pt_kind kin
 			if (level > 1)
 				err = map_count(op, NULL, T_SPLIT, level - 1u, va, step, pa, need);
 		} else {
-			err = map_count(op, pt_table(pte_pa(e)), T_REAL, level - 1u, va, step, pa,
+			err = map_count(op, pt_table(svmm_pte_pa(e)), T_REAL, level - 1u, va, step, pa,
 					need);
 		}
 		if (err != 0)
@@ -417,13 +417,13 @@ static int map_count(const struct pt_op *op, const uint64_t *t, enum pt_kind kin
 }
 
 /* Write 4 KiB (or Svnapot 64 KiB) leaves: the loop every small mapping ends in. */
-static void map_leaves(struct pt_op *op, uint64_t *t, vm_t va, uint64_t size, pm_t pa)
+static void map_leaves(struct pt_op *op, uint64_t *t, svmm_va_t va, uint64_t size, svmm_pa_t pa)
 {
 	uint64_t *e = t + pt_idx(va, 0);
 	uint64_t n = size >> SVMM_PAGE_SHIFT;
 	uint64_t pte = pte_make(pa, op->attr);
 	uint64_t old = 0;
-	const uint64_t one = (uint64_t)1 << PTE_PPN_SHIFT;
+	const uint64_t one = (uint64_t)1 << SVMM_PTE_PPN_SHIFT;
 	if (!(op->flags & PT_NAPOT)) {
 		for (uint64_t k = 0; k < n; k++) {
 			old |= e[k];
@@ -433,11 +433,11 @@ static void map_leaves(struct pt_op *op, uint64_t *t, vm_t va, uint64_t size, pm
 	} else {
 		uint64_t k = 0;
 		while (k < n) {
-			vm_t v = va + (k << SVMM_PAGE_SHIFT);
-			pm_t p = pa + (k << SVMM_PAGE_SHIFT);
+			svmm_va_t v = va + (k << SVMM_PAGE_SHIFT);
+			svmm_pa_t p = pa + (k << SVMM_PAGE_SHIFT);
 			if (n - k >= 16 && ((v | p) & (PT_NAPOT_SIZE - 1u)) == 0) {
 				/* Svnapot: ppn[3:0] = 1000b names a 64 KiB run; all 16 alike. */
-				uint64_t np = pte_make(p | ((pm_t)8 << SVMM_PAGE_SHIFT), op->attr | PTE_N);
+				uint64_t np = pte_make(p | ((svmm_pa_t)8 << SVMM_PAGE_SHIFT), op->attr | SVMM_PTE_N);
 				for (unsigned j = 0; j < 16; j++, k++) {
 					old |= e[k];
 					e[k] = np;
@@ -449,12 +449,12 @@ static void map_leaves(struct pt_op *op, uint64_t *t, vm_t va, uint64_t size, pm
 			}
 		}
 	}
-	if (old & PTE_V)
+	if (old & SVMM_PTE_V)
 		op->changed = true;
 }
 
-static void map_apply(struct pt_op *op, uint64_t *t, unsigned level, vm_t va, uint64_t size,
-		      pm_t pa)
+static void map_apply(struct pt_op *op, uint64_t *t, unsigned level, svmm_va_t va, uint64_t size,
+		      svmm_pa_t pa)
 {
 	if (level == 0) {
 		map_leaves(op, t, va, size, pa);
@@ -468,22 +468,22 @@ static void map_apply(struct pt_op *op, uint64_t *t, unsigned level, vm_t va, ui
 			uint64_t old = *e;
 			*e = pte_make(pa, op->attr);
 			/* A table replaced by a leaf goes, with everything below it, after the flush. */
-			if (pte_is_table(old))
-				free_subtree(op, pte_pa(old), level - 1u);
-			if (old & PTE_V)
+			if (svmm_pte_is_table(old))
+				free_subtree(op, svmm_pte_pa(old), level - 1u);
+			if (old & SVMM_PTE_V)
 				op->changed = true;
 		} else {
-			pm_t child;
-			if (!(*e & PTE_V)) {
+			svmm_pa_t child;
+			if (!(*e & SVMM_PTE_V)) {
 				child = pool_take(op);
-				*e = pte_make(child, PTE_V);
-			} else if (pte_is_leaf(*e)) {
+				*e = pte_make(child, SVMM_PTE_V);
+			} else if (svmm_pte_is_leaf(*e)) {
 				/* Fill the new table before it becomes visible to a walker. */
 				child = pool_take(op);
 				split_fill(pt_table(child), *e, level - 1u);
-				*e = pte_make(child, PTE_V);
+				*e = pte_make(child, SVMM_PTE_V);
 			} else {
-				child = pte_pa(*e);
+				child = svmm_pte_pa(*e);
 			}
 			map_apply(op, pt_table(child), level - 1u, va, step, pa);
 		}
@@ -496,18 +496,18 @@ static void map_apply(struct pt_op *op, uint64_t *t, unsigned level, vm_t va, ui
 /* Turn PT_* permission and attribute flags into leaf bits. */
 static uint64_t leaf_attr(unsigned flags)
 {
-	uint64_t a = PTE_V | PTE_A | (flags & PT_PERMS);
+	uint64_t a = SVMM_PTE_V | SVMM_PTE_A | (flags & PT_PERMS);
 	if (flags & PT_W)
-		a |= PTE_D;
+		a |= SVMM_PTE_D;
 	if (flags & PT_IO)
-		a |= PTE_PBMT_IO;
+		a |= SVMM_PTE_PBMT_IO;
 	if (flags & PT_NC)
-		a |= PTE_PBMT_NC;
+		a |= SVMM_PTE_PBMT_NC;
 	return a;
 }
 
 /* Checks of permission bits shared by map and protect. */
-static int check_perms(const struct pt *pt, vm_t va, unsigned perms)
+static int check_perms(const struct pt *pt, svmm_va_t va, unsigned perms)
 {
 	if ((perms & (PT_R | PT_W | PT_X)) == 0)
 		return SVMM_EPERM;          /* such an entry would be a table pointer */
@@ -520,7 +520,7 @@ static int check_perms(const struct pt *pt, vm_t va, unsigned perms)
 	return 0;
 }
 
-static unsigned op_maxleaf(const struct pt *pt, vm_t va, unsigned flags)
+static unsigned op_maxleaf(const struct pt *pt, svmm_va_t va, unsigned flags)
 {
 	unsigned m = pt->levels - 1u;
 	if (pt->kernel && !pt_is_user(pt, va) && !(flags & PT_BOOT))
@@ -536,7 +536,7 @@ static unsigned op_maxleaf(const struct pt *pt, vm_t va, unsigned flags)
  * from the root; NULL when the range spans more than one leaf table or the walk meets
  * a hole or a huge leaf. The fast paths below start from it.
  */
-static uint64_t *leaf_table_of(const struct pt *pt, vm_t va, uint64_t size)
+static uint64_t *leaf_table_of(const struct pt *pt, svmm_va_t va, uint64_t size)
 {
 	const uint64_t leaf_span = pt_level_size(1);
 	if (size >= leaf_span || (va & (leaf_span - 1u)) + size > leaf_span)
@@ -544,9 +544,9 @@ static uint64_t *leaf_table_of(const struct pt *pt, vm_t va, uint64_t size)
 	uint64_t *t = pt_table(pt->root);
 	for (unsigned level = pt->levels - 1u; level > 0; level--) {
 		uint64_t e = t[pt_idx(va, level)];
-		if (!pte_is_table(e))
+		if (!svmm_pte_is_table(e))
 			return NULL;
-		t = pt_table(pte_pa(e));
+		t = pt_table(svmm_pte_pa(e));
 	}
 	return t;
 }
@@ -557,7 +557,7 @@ static uint64_t *leaf_table_of(const struct pt *pt, vm_t va, uint64_t size)
  * nothing to allocate, nothing to flush (invalid -> valid). Returns false, having
  * changed nothing, when the case does not apply and the general path must run.
  */
-static bool map_fast(struct pt *pt, vm_t va, pm_t pa, uint64_t size, uint64_t attr, int *err)
+static bool map_fast(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t attr, int *err)
 {
 	uint64_t *t = leaf_table_of(pt, va, size);
 	if (t == NULL)
@@ -566,20 +566,20 @@ static bool map_fast(struct pt *pt, vm_t va, pm_t pa, uint64_t size, uint64_t at
 	uint64_t n = size >> SVMM_PAGE_SHIFT, any = 0;
 	for (uint64_t k = 0; k < n; k++)
 		any |= e[k];
-	if (any & PTE_V) {
+	if (any & SVMM_PTE_V) {
 		*err = SVMM_EEXIST;
 		return true;
 	}
 	uint64_t pte = pte_make(pa, attr);
 	for (uint64_t k = 0; k < n; k++) {
 		e[k] = pte;
-		pte += (uint64_t)1 << PTE_PPN_SHIFT;
+		pte += (uint64_t)1 << SVMM_PTE_PPN_SHIFT;
 	}
 	*err = 0;
 	return true;
 }
 
-int pt_map(struct pt *pt, vm_t va, pm_t pa, uint64_t size, unsigned flags)
+int pt_map(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned flags)
 {
 	const unsigned known = PT_PERMS | PT_REPLACE | PT_NAPOT | PT_IO | PT_NC | PT_BOOT |
 			       PT_MAX_PAGE_MASK;
@@ -631,12 +631,12 @@ int pt_map(struct pt *pt, vm_t va, pm_t pa, uint64_t size, unsigned flags)
 /* ---- unmap and protect ---- */
 
 /* Is every address of [va, va + size) mapped? Read-only; SVMM_ENOENT if not. */
-static int range_mapped(const uint64_t *t, unsigned level, vm_t va, uint64_t size)
+static int range_mapped(const uint64_t *t, unsigned level, svmm_va_t va, uint64_t size)
 {
 	if (level == 0) {
 		const uint64_t *e = t + pt_idx(va, 0);
 		uint64_t n = size >> SVMM_PAGE_SHIFT;
-		uint64_t all = PTE_V;
+		uint64_t all = SVMM_PTE_V;
 		for (uint64_t k = 0; k < n; k++)
 			all &= e[k];
 		return all ? 0 : SVMM_ENOENT;
@@ -645,10 +645,10 @@ static int range_mapped(const uint64_t *t, unsigned level, vm_t va, uint64_t siz
 	while (size != 0) {
 		uint64_t step = pt_min(lsz - (va & (lsz - 1u)), size);
 		uint64_t e = t[pt_idx(va, level)];
-		if (!(e & PTE_V))
+		if (!(e & SVMM_PTE_V))
 			return SVMM_ENOENT;
-		if (pte_is_table(e)) {
-			int err = range_mapped(pt_table(pte_pa(e)), level - 1u, va, step);
+		if (svmm_pte_is_table(e)) {
+			int err = range_mapped(pt_table(svmm_pte_pa(e)), level - 1u, va, step);
 			if (err != 0)
 				return err;
 		}
@@ -659,16 +659,16 @@ static int range_mapped(const uint64_t *t, unsigned level, vm_t va, uint64_t siz
 }
 
 /* The huge leaves that boundary b cuts, as (level, base) pairs; returns how many. */
-static unsigned boundary_splits(const struct pt *pt, vm_t b, unsigned lv[], vm_t base[])
+static unsigned boundary_splits(const struct pt *pt, svmm_va_t b, unsigned lv[], svmm_va_t base[])
 {
 	const uint64_t *t = pt_table(pt->root);
 	unsigned level = pt->levels - 1u;
 	for (;;) {
 		uint64_t e = t[pt_idx(b, level)];
-		if (!(e & PTE_V) || level == 0)
+		if (!(e & SVMM_PTE_V) || level == 0)
 			return 0;
-		if (pte_is_table(e)) {
-			t = pt_table(pte_pa(e));
+		if (svmm_pte_is_table(e)) {
+			t = pt_table(svmm_pte_pa(e));
 			level--;
 			continue;
 		}
@@ -685,7 +685,7 @@ static unsigned boundary_splits(const struct pt *pt, vm_t b, unsigned lv[], vm_t
 }
 
 /* Does [va, va + size) touch a root-level leaf in the kernel half of a kernel pt? */
-static bool touches_kernel_root_leaf(const struct pt *pt, vm_t va, uint64_t size)
+static bool touches_kernel_root_leaf(const struct pt *pt, svmm_va_t va, uint64_t size)
 {
 	if (!pt->kernel || pt_is_user(pt, va))
 		return false;
@@ -693,13 +693,17 @@ static bool touches_kernel_root_leaf(const struct pt *pt, vm_t va, uint64_t size
 	unsigned top = pt->levels - 1u;
 	unsigned first = pt_idx(va, top), last = pt_idx(va + size - 1u, top);
 	for (unsigned s = first; s <= last; s++)
-		if (pte_is_leaf(r[s]))
+		if (svmm_pte_is_leaf(r[s]))
 			return true;
 	return false;
 }
 
-/* Phase 1 of unmap and protect: holes, forbidden leaves, and the splits needed. */
-static int edit_count(const struct pt_op *op, vm_t va, uint64_t size, uint64_t *need)
+/*
+ * Phase 1 of unmap and protect: holes, forbidden leaves, and the splits needed. Kept
+ * out of line so that its arrays are off the stack before phase 2 recurses down the
+ * levels (make check-stack).
+ */
+static __attribute__((noinline)) int edit_count(const struct pt_op *op, svmm_va_t va, uint64_t size, uint64_t *need)
 {
 	const struct pt *pt = op->pt;
 	if (!(op->flags & PT_MISSING_OK)) {
@@ -710,10 +714,10 @@ static int edit_count(const struct pt_op *op, vm_t va, uint64_t size, uint64_t *
 	if (touches_kernel_root_leaf(pt, va, size))
 		return SVMM_EPERM;
 	unsigned lv[2][8];
-	vm_t base[2][8];
+	svmm_va_t base[2][8];
 	unsigned n0 = boundary_splits(pt, va, lv[0], base[0]);
 	unsigned n1 = 0;
-	vm_t end = va + size;
+	svmm_va_t end = va + size;
 	if (end != 0)
 		n1 = boundary_splits(pt, end, lv[1], base[1]);
 	/* The two ends may cut the same huge leaf: count each split once. */
@@ -733,13 +737,13 @@ static int edit_count(const struct pt_op *op, vm_t va, uint64_t size, uint64_t *
 /* Replace the huge leaf *e at level by a table of equivalent leaves one level down. */
 static uint64_t *split_entry(struct pt_op *op, uint64_t *e, unsigned level)
 {
-	pm_t child = pool_take(op);
+	svmm_pa_t child = pool_take(op);
 	split_fill(pt_table(child), *e, level - 1u);
-	*e = pte_make(child, PTE_V);
+	*e = pte_make(child, SVMM_PTE_V);
 	return pt_table(child);
 }
 
-static void unmap_apply(struct pt_op *op, uint64_t *t, unsigned level, vm_t va, uint64_t size)
+static void unmap_apply(struct pt_op *op, uint64_t *t, unsigned level, svmm_va_t va, uint64_t size)
 {
 	if (level == 0) {
 		uint64_t *e = t + pt_idx(va, 0);
@@ -748,7 +752,7 @@ static void unmap_apply(struct pt_op *op, uint64_t *t, unsigned level, vm_t va, 
 			old |= e[k];
 			e[k] = 0;
 		}
-		if (old & PTE_V)
+		if (old & SVMM_PTE_V)
 			op->changed = true;
 		return;
 	}
@@ -757,22 +761,22 @@ static void unmap_apply(struct pt_op *op, uint64_t *t, unsigned level, vm_t va, 
 		uint64_t step = pt_min(lsz - (va & (lsz - 1u)), size);
 		uint64_t *e = &t[pt_idx(va, level)];
 		bool slot = pt_is_kernel_slot(op->pt, level, va);
-		if (!(*e & PTE_V)) {
+		if (!(*e & SVMM_PTE_V)) {
 			/* a hole: phase 1 allowed it */
 		} else if (step == lsz && !slot) {
 			/* The whole entry goes; a table below it goes without being cleared. */
 			uint64_t old = *e;
 			*e = 0;
-			if (pte_is_table(old))
-				free_subtree(op, pte_pa(old), level - 1u);
+			if (svmm_pte_is_table(old))
+				free_subtree(op, svmm_pte_pa(old), level - 1u);
 			op->changed = true;
 		} else {
-			uint64_t *child = pte_is_leaf(*e) ? split_entry(op, e, level)
-							  : pt_table(pte_pa(*e));
+			uint64_t *child = svmm_pte_is_leaf(*e) ? split_entry(op, e, level)
+							  : pt_table(svmm_pte_pa(*e));
 			unmap_apply(op, child, level - 1u, va, step);
 			if (!slot && table_empty_after(child, pt_idx(va, level - 1u),
 						       pt_idx(va + step - 1u, level - 1u))) {
-				pm_t cpa = pte_pa(*e);
+				svmm_pa_t cpa = svmm_pte_pa(*e);
 				*e = 0;
 				freed_push(op, cpa);
 				/* A walker may have cached this pointer for any address it covers. */
@@ -784,15 +788,15 @@ static void unmap_apply(struct pt_op *op, uint64_t *t, unsigned level, vm_t va, 
 	}
 }
 
-static void protect_apply(struct pt_op *op, uint64_t *t, unsigned level, vm_t va,
+static void protect_apply(struct pt_op *op, uint64_t *t, unsigned level, svmm_va_t va,
 			  uint64_t size)
 {
-	const uint64_t keep = ~(PTE_PERM_MASK | PTE_D);
+	const uint64_t keep = ~(SVMM_PTE_PERM_MASK | SVMM_PTE_D);
 	if (level == 0) {
 		uint64_t *e = t + pt_idx(va, 0);
 		uint64_t n = size >> SVMM_PAGE_SHIFT;
 		for (uint64_t k = 0; k < n; k++) {
-			if (!(e[k] & PTE_V))
+			if (!(e[k] & SVMM_PTE_V))
 				continue;
 			uint64_t v = (e[k] & keep) | op->attr;
 			if (v != e[k]) {
@@ -806,17 +810,17 @@ static void protect_apply(struct pt_op *op, uint64_t *t, unsigned level, vm_t va
 	while (size != 0) {
 		uint64_t step = pt_min(lsz - (va & (lsz - 1u)), size);
 		uint64_t *e = &t[pt_idx(va, level)];
-		if (!(*e & PTE_V)) {
+		if (!(*e & SVMM_PTE_V)) {
 			/* a hole: phase 1 allowed it */
-		} else if (pte_is_leaf(*e) && step == lsz) {
+		} else if (svmm_pte_is_leaf(*e) && step == lsz) {
 			uint64_t v = (*e & keep) | op->attr;
 			if (v != *e) {
 				*e = v;
 				op->changed = true;
 			}
 		} else {
-			uint64_t *child = pte_is_leaf(*e) ? split_entry(op, e, level)
-							  : pt_table(pte_pa(*e));
+			uint64_t *child = svmm_pte_is_leaf(*e) ? split_entry(op, e, level)
+							  : pt_table(svmm_pte_pa(*e));
 			protect_apply(op, child, level - 1u, va, step);
 		}
 		va += step;
@@ -831,15 +835,15 @@ static void protect_apply(struct pt_op *op, uint64_t *t, unsigned level, vm_t va
  * or Svnapot run on the way, the table would become empty, or a hole without
  * PT_MISSING_OK, which the general path reports).
  */
-static bool unmap_fast(struct pt *pt, vm_t va, uint64_t size, unsigned flags)
+static bool unmap_fast(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags)
 {
 	uint64_t *t = leaf_table_of(pt, va, size);
 	if (t == NULL)
 		return false;
 	unsigned first = pt_idx(va, 0), last = pt_idx(va + size - 1u, 0);
-	uint64_t all = PTE_V, any = 0;
+	uint64_t all = SVMM_PTE_V, any = 0;
 	for (unsigned i = first; i <= last; i++) {
-		if (t[i] & PTE_N)
+		if (t[i] & SVMM_PTE_N)
 			return false;
 		all &= t[i];
 		any |= t[i];
@@ -847,30 +851,30 @@ static bool unmap_fast(struct pt *pt, vm_t va, uint64_t size, unsigned flags)
 	if (!all && !(flags & PT_MISSING_OK))
 		return false;
 	/* Something must stay behind in the table, or it has to be freed. */
-	bool other = (last + 1u < PT_NPTE && (t[last + 1u] & PTE_V)) ||
-		     (first > 0 && (t[first - 1u] & PTE_V));
+	bool other = (last + 1u < PT_NPTE && (t[last + 1u] & SVMM_PTE_V)) ||
+		     (first > 0 && (t[first - 1u] & SVMM_PTE_V));
 	for (unsigned i = 0; !other && i < PT_NPTE; i++)
-		if ((i < first || i > last) && (t[i] & PTE_V))
+		if ((i < first || i > last) && (t[i] & SVMM_PTE_V))
 			other = true;
 	if (!other)
 		return false;
 	for (unsigned i = first; i <= last; i++)
 		t[i] = 0;
 	port_unlock(&pt->lock);
-	if (any & PTE_V)
+	if (any & SVMM_PTE_V)
 		port_tlb_flush(pt_flush_asid(pt), va, size);
 	return true;
 }
 
 /* Shared body of unmap and protect. */
-static int pt_edit(struct pt *pt, vm_t va, uint64_t size, unsigned flags, bool unmap)
+static int pt_edit(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags, bool unmap)
 {
 	struct pt_op op = {
 		.pt = pt, .flags = flags, .maxleaf = 0, .pool = PT_NIL, .freed = PT_NIL,
 		.flo = va, .fhi = va + size - 1u,
 	};
 	if (!unmap)
-		op.attr = (flags & PT_PERMS) | ((flags & PT_W) ? PTE_D : 0);
+		op.attr = (flags & PT_PERMS) | ((flags & PT_W) ? SVMM_PTE_D : 0);
 	port_lock(&pt->lock);
 	if (unmap && unmap_fast(pt, va, size, flags))
 		return 0;   /* it unlocked and flushed */
@@ -891,7 +895,7 @@ static int pt_edit(struct pt *pt, vm_t va, uint64_t size, unsigned flags, bool u
 	return err;
 }
 
-int pt_unmap(struct pt *pt, vm_t va, uint64_t size, unsigned flags)
+int pt_unmap(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags)
 {
 	int err = pt_check_range(pt, va, size);
 	if (err != 0)
@@ -903,7 +907,7 @@ int pt_unmap(struct pt *pt, vm_t va, uint64_t size, unsigned flags)
 	return pt_edit(pt, va, size, flags, true);
 }
 
-int pt_protect(struct pt *pt, vm_t va, uint64_t size, unsigned prot)
+int pt_protect(struct pt *pt, svmm_va_t va, uint64_t size, unsigned prot)
 {
 	int err = pt_check_range(pt, va, size);
 	if (err != 0)
@@ -918,46 +922,46 @@ int pt_protect(struct pt *pt, vm_t va, uint64_t size, unsigned prot)
 
 /* ---- translate, walk, dump, check ---- */
 
-int pt_translate(const struct pt *pt, vm_t va, unsigned access, unsigned priv, pm_t *pap,
+int pt_translate(const struct pt *pt, svmm_va_t va, unsigned access, unsigned priv, svmm_pa_t *pap,
 		 uint64_t *leaf_size)
 {
 	if (access == 0 || (access & ~(PT_R | PT_W | PT_X)) != 0)
 		return SVMM_EINVAL;
 	if (!pt_canonical(pt, va))
 		return SVMM_EFAULT;
-	pm_t a = pt->root;
+	svmm_pa_t a = pt->root;
 	for (int i = (int)pt->levels - 1; i >= 0; i--) {
 		uint64_t pte = pt_table(a)[pt_idx(va, (unsigned)i)];
 		/* Invalid, W without R, reserved bits, or the reserved PBMT value 3. */
-		if (!(pte & PTE_V) || ((pte & PTE_W) && !(pte & PTE_R)))
+		if (!(pte & SVMM_PTE_V) || ((pte & SVMM_PTE_W) && !(pte & SVMM_PTE_R)))
 			return SVMM_EFAULT;
-		if ((pte & PTE_RSV_MASK) || (pte & PTE_PBMT_MASK) == PTE_PBMT_MASK)
+		if ((pte & SVMM_PTE_RSV_MASK) || (pte & SVMM_PTE_PBMT_MASK) == SVMM_PTE_PBMT_MASK)
 			return SVMM_EFAULT;
-		if (!pte_is_leaf(pte)) {
+		if (!svmm_pte_is_leaf(pte)) {
 			/* Non-leaf entries must have D, A, U, N and PBMT clear. */
-			if (i == 0 || (pte & (PTE_D | PTE_A | PTE_U | PTE_N | PTE_PBMT_MASK)))
+			if (i == 0 || (pte & (SVMM_PTE_D | SVMM_PTE_A | SVMM_PTE_U | SVMM_PTE_N | SVMM_PTE_PBMT_MASK)))
 				return SVMM_EFAULT;
-			a = pte_pa(pte);
+			a = svmm_pte_pa(pte);
 			continue;
 		}
 		/* A leaf: permissions as the current privilege and sstatus see them. */
-		bool r = (pte & PTE_R) || ((priv & PT_MXR) && (pte & PTE_X));
-		if (((access & PT_R) && !r) || ((access & PT_W) && !(pte & PTE_W)) ||
-		    ((access & PT_X) && !(pte & PTE_X)))
+		bool r = (pte & SVMM_PTE_R) || ((priv & PT_MXR) && (pte & SVMM_PTE_X));
+		if (((access & PT_R) && !r) || ((access & PT_W) && !(pte & SVMM_PTE_W)) ||
+		    ((access & PT_X) && !(pte & SVMM_PTE_X)))
 			return SVMM_EFAULT;
 		if (priv & PT_PRIV_U) {
-			if (!(pte & PTE_U))
+			if (!(pte & SVMM_PTE_U))
 				return SVMM_EFAULT;
-		} else if (pte & PTE_U) {
+		} else if (pte & SVMM_PTE_U) {
 			/* S-mode never executes user pages, and touches them only with SUM. */
 			if ((access & PT_X) || !(priv & PT_SUM))
 				return SVMM_EFAULT;
 		}
 		uint64_t lsz = pt_level_size((unsigned)i);
-		pm_t ppa = pte_pa(pte);
+		svmm_pa_t ppa = svmm_pte_pa(pte);
 		if (ppa & (lsz - 1u))
 			return SVMM_EFAULT;     /* misaligned superpage */
-		if (pte & PTE_N) {
+		if (pte & SVMM_PTE_N) {
 			/* Svnapot: only 64 KiB runs (ppn[3:0] = 1000b) of 4 KiB leaves exist. */
 			if (i != 0 || ((ppa >> SVMM_PAGE_SHIFT) & 0xfu) != 8u)
 				return SVMM_EFAULT;
@@ -965,7 +969,7 @@ int pt_translate(const struct pt *pt, vm_t va, unsigned access, unsigned priv, p
 			ppa &= ~(PT_NAPOT_SIZE - 1u);
 		}
 		/* Svade: hardware that does not set A and D faults instead. */
-		if (!(pte & PTE_A) || ((access & PT_W) && !(pte & PTE_D)))
+		if (!(pte & SVMM_PTE_A) || ((access & PT_W) && !(pte & SVMM_PTE_D)))
 			return SVMM_EFAULT;
 		if (pap != NULL)
 			*pap = ppa + (va & (lsz - 1u));
@@ -977,10 +981,10 @@ int pt_translate(const struct pt *pt, vm_t va, unsigned access, unsigned priv, p
 }
 
 /* The walk calls this for each leaf, clipped to the range; leaf is the page size. */
-typedef int (*walk_fn)(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte,
+typedef int (*walk_fn)(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte,
 		       uint64_t leaf);
 
-static int walk_level(walk_fn fn, void *ctx, const uint64_t *t, unsigned level, vm_t va,
+static int walk_level(walk_fn fn, void *ctx, const uint64_t *t, unsigned level, svmm_va_t va,
 		      uint64_t size)
 {
 	uint64_t lsz = pt_level_size(level);
@@ -988,18 +992,18 @@ static int walk_level(walk_fn fn, void *ctx, const uint64_t *t, unsigned level, 
 		uint64_t step = pt_min(lsz - (va & (lsz - 1u)), size);
 		uint64_t e = t[pt_idx(va, level)];
 		int err = 0;
-		if (pte_is_leaf(e)) {
+		if (svmm_pte_is_leaf(e)) {
 			uint64_t run = lsz;
-			pm_t base = pte_pa(e);
-			if (level == 0 && (e & PTE_N)) {
+			svmm_pa_t base = svmm_pte_pa(e);
+			if (level == 0 && (e & SVMM_PTE_N)) {
 				/* Report the Svnapot run once, clipped to the range. */
 				run = PT_NAPOT_SIZE;
 				base &= ~(PT_NAPOT_SIZE - 1u);
 				step = pt_min(PT_NAPOT_SIZE - (va & (PT_NAPOT_SIZE - 1u)), size);
 			}
 			err = fn(ctx, va, base + (va & (run - 1u)), step, e, run);
-		} else if (pte_is_table(e) && level > 0) {
-			err = walk_level(fn, ctx, pt_table(pte_pa(e)), level - 1u, va, step);
+		} else if (svmm_pte_is_table(e) && level > 0) {
+			err = walk_level(fn, ctx, pt_table(svmm_pte_pa(e)), level - 1u, va, step);
 		}
 		if (err != 0)
 			return err;
@@ -1010,19 +1014,19 @@ static int walk_level(walk_fn fn, void *ctx, const uint64_t *t, unsigned level, 
 }
 
 struct walk_adapter {
-	int (*fn)(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte);
+	int (*fn)(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte);
 	void *ctx;
 };
 
-static int walk_adapt(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte, uint64_t leaf)
+static int walk_adapt(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte, uint64_t leaf)
 {
 	const struct walk_adapter *w = ctx;
 	(void)leaf;
 	return w->fn(w->ctx, va, pa, size, pte);
 }
 
-int pt_walk(const struct pt *pt, vm_t va, uint64_t size,
-	    int (*fn)(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte), void *ctx)
+int pt_walk(const struct pt *pt, svmm_va_t va, uint64_t size,
+	    int (*fn)(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte), void *ctx)
 {
 	int err = pt_check_range(pt, va, size);
 	if (err != 0)
@@ -1036,8 +1040,8 @@ struct dump_ctx {
 	svmm_print_fn out;
 	void *octx;
 	bool have;
-	vm_t start, end;     /* end exclusive; may be 0 at the top of the space */
-	pm_t pa, pa_end;
+	svmm_va_t start, end;     /* end exclusive; may be 0 at the top of the space */
+	svmm_pa_t pa, pa_end;
 	uint64_t attr;       /* PTE bits that must match, PPN removed */
 	uint64_t page;       /* leaf size */
 };
@@ -1050,22 +1054,22 @@ static void dump_flush(struct dump_ctx *d)
 	svmm_fmt_size(sz, sizeof(sz), d->end - d->start);
 	svmm_fmt_size(pg, sizeof(pg), d->page);
 	uint64_t a = d->attr;
-	const char *pbmt = (a & PTE_PBMT_MASK) == PTE_PBMT_IO ? " io" :
-			   (a & PTE_PBMT_MASK) == PTE_PBMT_NC ? " nc" : "";
+	const char *pbmt = (a & SVMM_PTE_PBMT_MASK) == SVMM_PTE_PBMT_IO ? " io" :
+			   (a & SVMM_PTE_PBMT_MASK) == SVMM_PTE_PBMT_NC ? " nc" : "";
 	svmm_printline(d->out, d->octx, "0x%016llx-0x%016llx %6s pa 0x%014llx %c%c%c%c%c%c%c %s%s",
 		       (unsigned long long)d->start, (unsigned long long)d->end,
 		       sz, (unsigned long long)d->pa,
-		       (a & PTE_R) ? 'r' : '-', (a & PTE_W) ? 'w' : '-', (a & PTE_X) ? 'x' : '-',
-		       (a & PTE_U) ? 'u' : '-', (a & PTE_G) ? 'g' : '-', (a & PTE_A) ? 'a' : '-',
-		       (a & PTE_D) ? 'd' : '-', pg, pbmt);
+		       (a & SVMM_PTE_R) ? 'r' : '-', (a & SVMM_PTE_W) ? 'w' : '-', (a & SVMM_PTE_X) ? 'x' : '-',
+		       (a & SVMM_PTE_U) ? 'u' : '-', (a & SVMM_PTE_G) ? 'g' : '-', (a & SVMM_PTE_A) ? 'a' : '-',
+		       (a & SVMM_PTE_D) ? 'd' : '-', pg, pbmt);
 	d->have = false;
 }
 
-static int dump_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte,
+static int dump_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte,
 		     uint64_t leaf)
 {
 	struct dump_ctx *d = ctx;
-	uint64_t attr = pte & ~PTE_PPN_MASK;
+	uint64_t attr = pte & ~SVMM_PTE_PPN_MASK;
 	if (d->have && d->end == va && d->pa_end == pa && d->attr == attr && d->page == leaf) {
 		d->end = va + size;
 		d->pa_end = pa + size;
@@ -1082,18 +1086,18 @@ static int dump_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte,
 	return 0;
 }
 
-static void dump_range(const struct pt *pt, vm_t va, uint64_t size, struct dump_ctx *d)
+static void dump_range(const struct pt *pt, svmm_va_t va, uint64_t size, struct dump_ctx *d)
 {
 	if (pt_check_range(pt, va, size) == 0)
 		walk_level(dump_leaf, d, pt_table(pt->root), pt->levels - 1u, va, size);
 }
 
-void pt_dump(const struct pt *pt, vm_t va, uint64_t size, svmm_print_fn out, void *ctx)
+void pt_dump(const struct pt *pt, svmm_va_t va, uint64_t size, svmm_print_fn out, void *ctx)
 {
 	struct dump_ctx d = { .out = out, .octx = ctx };
 	if (size == 0) {
 		/* Both halves, each walked as one range. */
-		vm_t ue = svmm_user_end(pt->mode), kb = svmm_kernel_base(pt->mode);
+		svmm_va_t ue = svmm_user_end(pt->mode), kb = svmm_kernel_base(pt->mode);
 		dump_range(pt, 0, ue, &d);
 		dump_flush(&d);
 		dump_range(pt, kb, 0 - kb, &d);
@@ -1108,47 +1112,47 @@ struct check_ctx {
 	uint64_t tables;
 };
 
-static int check_table(struct check_ctx *c, const uint64_t *t, unsigned level, vm_t va,
+static int check_table(struct check_ctx *c, const uint64_t *t, unsigned level, svmm_va_t va,
 		       bool must_not_be_empty)
 {
 	uint64_t lsz = pt_level_size(level);
 	bool any = false;
 	for (unsigned i = 0; i < PT_NPTE; i++) {
 		uint64_t e = t[i];
-		vm_t eva = va + i * lsz;
-		if (!(e & PTE_V))
+		svmm_va_t eva = va + i * lsz;
+		if (!(e & SVMM_PTE_V))
 			continue;
 		any = true;
-		if (e & PTE_RSV_MASK)
+		if (e & SVMM_PTE_RSV_MASK)
 			return SVMM_EINVAL;
-		if (pte_is_table(e)) {
-			if (level == 0 || (e & (PTE_D | PTE_A | PTE_U | PTE_N | PTE_PBMT_MASK | PTE_G)))
+		if (svmm_pte_is_table(e)) {
+			if (level == 0 || (e & (SVMM_PTE_D | SVMM_PTE_A | SVMM_PTE_U | SVMM_PTE_N | SVMM_PTE_PBMT_MASK | SVMM_PTE_G)))
 				return SVMM_EINVAL;
 			c->tables++;
 			bool slot = pt_is_kernel_slot(c->pt, level, eva);
-			int err = check_table(c, pt_table(pte_pa(e)), level - 1u, eva, !slot);
+			int err = check_table(c, pt_table(svmm_pte_pa(e)), level - 1u, eva, !slot);
 			if (err != 0)
 				return err;
 			continue;
 		}
-		if ((e & PTE_W) && !(e & PTE_R))
+		if ((e & SVMM_PTE_W) && !(e & SVMM_PTE_R))
 			return SVMM_EINVAL;
-		if (!(e & PTE_A) || (((e & PTE_W) != 0) != ((e & PTE_D) != 0)))
+		if (!(e & SVMM_PTE_A) || (((e & SVMM_PTE_W) != 0) != ((e & SVMM_PTE_D) != 0)))
 			return SVMM_EINVAL;
-		if ((e & PTE_PBMT_MASK) == PTE_PBMT_MASK)
+		if ((e & SVMM_PTE_PBMT_MASK) == SVMM_PTE_PBMT_MASK)
 			return SVMM_EINVAL;
-		if (e & PTE_N) {
+		if (e & SVMM_PTE_N) {
 			/* A Svnapot run: 16 equal entries starting at a 16-aligned index. */
-			if (level != 0 || ((e >> PTE_PPN_SHIFT) & 0xfu) != 8u)
+			if (level != 0 || ((e >> SVMM_PTE_PPN_SHIFT) & 0xfu) != 8u)
 				return SVMM_EINVAL;
 			unsigned g = i & ~15u;
 			for (unsigned j = 0; j < 16; j++)
 				if (t[g + j] != e)
 					return SVMM_EINVAL;
-		} else if (pte_pa(e) & (lsz - 1u)) {
+		} else if (svmm_pte_pa(e) & (lsz - 1u)) {
 			return SVMM_EINVAL;
 		}
-		if (!c->pt->kernel && (e & PTE_G))
+		if (!c->pt->kernel && (e & SVMM_PTE_G))
 			return SVMM_EINVAL;
 	}
 	if (must_not_be_empty && !any)
@@ -1165,26 +1169,26 @@ int pt_check(const struct pt *pt)
 	unsigned end = pt->kernel ? SVMM_ROOT_SLOTS : SVMM_DMAP_SLOT0;
 	for (unsigned s = 0; s < end; s++) {
 		uint64_t e = r[s];
-		vm_t va = s < SVMM_DMAP_SLOT0 ? s * rsz : svmm_kernel_base(pt->mode) +
+		svmm_va_t va = s < SVMM_DMAP_SLOT0 ? s * rsz : svmm_kernel_base(pt->mode) +
 							  (s - SVMM_DMAP_SLOT0) * rsz;
-		if (pt->kernel && s >= SVMM_DMAP_SLOT0 && !(e & PTE_V))
+		if (pt->kernel && s >= SVMM_DMAP_SLOT0 && !(e & SVMM_PTE_V))
 			return SVMM_EINVAL;     /* kernel slots always hold something */
-		if (!(e & PTE_V))
+		if (!(e & SVMM_PTE_V))
 			continue;
-		if (e & PTE_RSV_MASK)
+		if (e & SVMM_PTE_RSV_MASK)
 			return SVMM_EINVAL;
-		if (pte_is_table(e)) {
-			if (e & (PTE_D | PTE_A | PTE_U | PTE_N | PTE_PBMT_MASK | PTE_G))
+		if (svmm_pte_is_table(e)) {
+			if (e & (SVMM_PTE_D | SVMM_PTE_A | SVMM_PTE_U | SVMM_PTE_N | SVMM_PTE_PBMT_MASK | SVMM_PTE_G))
 				return SVMM_EINVAL;
 			c.tables++;
-			int err = check_table(&c, pt_table(pte_pa(e)), top - 1u, va,
+			int err = check_table(&c, pt_table(svmm_pte_pa(e)), top - 1u, va,
 					      !pt_is_kernel_slot(pt, top, va));
 			if (err != 0)
 				return err;
 		} else {
-			if (!(e & PTE_A) || (((e & PTE_W) != 0) != ((e & PTE_D) != 0)) ||
-			    ((e & PTE_W) && !(e & PTE_R)) || (pte_pa(e) & (rsz - 1u)) ||
-			    (e & PTE_N))
+			if (!(e & SVMM_PTE_A) || (((e & SVMM_PTE_W) != 0) != ((e & SVMM_PTE_D) != 0)) ||
+			    ((e & SVMM_PTE_W) && !(e & SVMM_PTE_R)) || (svmm_pte_pa(e) & (rsz - 1u)) ||
+			    (e & SVMM_PTE_N))
 				return SVMM_EINVAL;
 		}
 	}

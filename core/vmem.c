@@ -50,7 +50,7 @@ static inline bool seg_free(const struct vmem_region *r)
 	return rb_flag(&r->node);
 }
 
-static inline vm_t seg_end(const struct vmem_region *r)
+static inline svmm_va_t seg_end(const struct vmem_region *r)
 {
 	return r->addr + r->size;
 }
@@ -214,7 +214,7 @@ static void sz_resize(struct vmem *vm, struct vmem_unit *u, uint64_t size)
 {
 	bool grows = size > u->r.seg.size;
 	struct rb_node *nb = grows ? rb_next(&u->r.sz) : rb_prev(&u->r.sz);
-	vm_t a = u->r.seg.addr;
+	svmm_va_t a = u->r.seg.addr;
 
 	u->r.seg.size = size;
 	if (nb == NULL || (grows ? sz_before(size, a, nb) : !sz_before(size, a, nb)))
@@ -240,7 +240,7 @@ static struct rb_node *sz_lower_bound(struct vmem *vm, uint64_t s)
 /* ---------------------------------------------------------------- the segment tree */
 
 /* The segment with the greatest address <= addr, or NULL. */
-static struct vmem_region *seg_floor(struct vmem *vm, vm_t addr)
+static struct vmem_region *seg_floor(struct vmem *vm, svmm_va_t addr)
 {
 	struct rb_node *n = vm->segs.rb_node;
 	struct vmem_region *best = NULL;
@@ -271,7 +271,7 @@ static struct vmem_region *used_from(struct rb_node *n, unsigned dir)
 }
 
 /* Make u a free region [addr, addr + size), linked at a place the caller chose. */
-static void unit_fill(struct vmem_unit *u, vm_t addr, uint64_t size)
+static void unit_fill(struct vmem_unit *u, svmm_va_t addr, uint64_t size)
 {
 	u->r.seg.addr = addr;
 	u->r.seg.size = size;
@@ -297,7 +297,7 @@ static void free_drop(struct vmem *vm, struct vmem_unit *u)
  * Join [addr, addr + size), which is in no tree now, with the free regions p (ending at
  * addr) and n (starting at addr + size); at least one is not NULL. Needs no unit.
  */
-static void merge(struct vmem *vm, struct vmem_region *p, struct vmem_region *n, vm_t addr,
+static void merge(struct vmem *vm, struct vmem_region *p, struct vmem_region *n, svmm_va_t addr,
 		  uint64_t size)
 {
 	if (p != NULL && n != NULL) {
@@ -315,12 +315,12 @@ static void merge(struct vmem *vm, struct vmem_region *p, struct vmem_region *n,
 }
 
 /* Is p a free region ending at addr / n a free region starting at end? */
-static inline bool touches_before(const struct vmem_region *p, vm_t addr)
+static inline bool touches_before(const struct vmem_region *p, svmm_va_t addr)
 {
 	return p != NULL && seg_free(p) && seg_end(p) == addr;
 }
 
-static inline bool touches_after(const struct vmem_region *n, vm_t end)
+static inline bool touches_after(const struct vmem_region *n, svmm_va_t end)
 {
 	return n != NULL && seg_free(n) && n->addr == end;
 }
@@ -329,7 +329,7 @@ static inline bool touches_after(const struct vmem_region *n, vm_t end)
  * Add [addr, addr + size), which meets no segment, as free space (vmem_init, vmem_add).
  * Needs a unit unless it touches a free region; fails only then, with nothing changed.
  */
-static int add_free(struct vmem *vm, vm_t addr, uint64_t size)
+static int add_free(struct vmem *vm, svmm_va_t addr, uint64_t size)
 {
 	struct rb_node *n = vm->segs.rb_node, *parent = NULL;
 	struct vmem_region *p = NULL, *nx = NULL;
@@ -368,7 +368,7 @@ static int add_free(struct vmem *vm, vm_t addr, uint64_t size)
  * beside what is left of u: no search of the segment tree. The caller has reserved one
  * unit if the range lies strictly inside u (the remainder is then two regions).
  */
-static void carve(struct vmem *vm, struct vmem_unit *u, vm_t x, uint64_t s,
+static void carve(struct vmem *vm, struct vmem_unit *u, svmm_va_t x, uint64_t s,
 		  struct vmem_region *r)
 {
 	struct vmem_region *f = &u->r.seg;
@@ -410,7 +410,7 @@ static void carve(struct vmem *vm, struct vmem_unit *u, vm_t x, uint64_t s,
 static int release(struct vmem *vm, struct vmem_region *r)
 {
 	struct vmem_region *p = seg_step(r, RB_LEFT), *n = seg_step(r, RB_RIGHT);
-	vm_t addr = r->addr;
+	svmm_va_t addr = r->addr;
 	uint64_t size = r->size;
 
 	p = touches_before(p, addr) ? p : NULL;
@@ -438,7 +438,7 @@ static int release(struct vmem *vm, struct vmem_region *r)
 
 /* ---------------------------------------------------------------- validation and fit */
 
-static int check_range(const struct vmem *vm, vm_t addr, uint64_t size)
+static int check_range(const struct vmem *vm, svmm_va_t addr, uint64_t size)
 {
 	if (size == 0)
 		return SVMM_EZEROSIZE;
@@ -452,7 +452,7 @@ static int check_range(const struct vmem *vm, vm_t addr, uint64_t size)
 /* Normalised constraints: align >= quantum, maxaddr 0 = the top of the address space. */
 struct xc {
 	uint64_t align, phase, nocross;
-	vm_t minaddr, maxaddr;
+	svmm_va_t minaddr, maxaddr;
 	bool ranged;
 };
 
@@ -479,7 +479,7 @@ static bool crosses(uint64_t x, uint64_t s, uint64_t nocross)
 }
 
 /* The lowest start in the free region [a, a + size) that meets every constraint. */
-static bool fit(uint64_t a, uint64_t size, uint64_t s, const struct xc *c, vm_t *xp)
+static bool fit(uint64_t a, uint64_t size, uint64_t s, const struct xc *c, svmm_va_t *xp)
 {
 	uint64_t lo = a, hi = a + size;   /* no wrap: spans end below 2^64 */
 	uint64_t x;
@@ -554,7 +554,7 @@ static int make_xc(const struct vmem *vm, uint64_t size, const struct vmem_const
  * Find a free region and a start for an allocation: *up gets the region, *xp the start.
  */
 static bool find_fit(struct vmem *vm, uint64_t s, const struct xc *c, struct vmem_unit **up,
-		     vm_t *xp)
+		     svmm_va_t *xp)
 {
 	struct rb_node *n;
 	unsigned tried = 0;
@@ -567,12 +567,12 @@ static bool find_fit(struct vmem *vm, uint64_t s, const struct xc *c, struct vme
 		 * (smallest, then lowest). Cost is the number of segments in the window.
 		 */
 		struct vmem_region *best = NULL, *f = seg_floor(vm, c->minaddr);
-		vm_t bestx = 0;
+		svmm_va_t bestx = 0;
 
 		n = f != NULL ? &f->node : rb_first(&vm->segs);
 		for (; n != NULL && REGION(n)->addr < c->maxaddr; n = rb_next(n)) {
 			struct vmem_region *g = REGION(n);
-			vm_t x;
+			svmm_va_t x;
 
 			if (seg_free(g) && fit(g->addr, g->size, s, c, &x) &&
 			    (best == NULL || g->size < best->size)) {
@@ -616,7 +616,7 @@ static bool find_fit(struct vmem *vm, uint64_t s, const struct xc *c, struct vme
 
 /* ---------------------------------------------------------------- public interface */
 
-int vmem_init(struct vmem *vm, vm_t base, uint64_t size, uint64_t quantum,
+int vmem_init(struct vmem *vm, svmm_va_t base, uint64_t size, uint64_t quantum,
 	      const struct vmem_page_source *src)
 {
 	struct vmem_unit *b;
@@ -649,7 +649,7 @@ int vmem_init(struct vmem *vm, vm_t base, uint64_t size, uint64_t quantum,
 }
 
 /* Does any segment, free or allocated, meet [addr, addr + size)? */
-static bool overlaps_any(struct vmem *vm, vm_t addr, uint64_t size)
+static bool overlaps_any(struct vmem *vm, svmm_va_t addr, uint64_t size)
 {
 	struct vmem_region *f = seg_floor(vm, addr + size - 1);
 
@@ -657,7 +657,7 @@ static bool overlaps_any(struct vmem *vm, vm_t addr, uint64_t size)
 	return f != NULL && seg_end(f) > addr;
 }
 
-int vmem_add(struct vmem *vm, vm_t base, uint64_t size)
+int vmem_add(struct vmem *vm, svmm_va_t base, uint64_t size)
 {
 	int err = check_range(vm, base, size);
 
@@ -678,11 +678,11 @@ int vmem_add(struct vmem *vm, vm_t base, uint64_t size)
 }
 
 int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
-		struct vmem_region *r, vm_t *addrp)
+		struct vmem_region *r, svmm_va_t *addrp)
 {
 	struct xc xc;
 	struct vmem_unit *u;
-	vm_t x;
+	svmm_va_t x;
 	int err;
 
 	if (size == 0)
@@ -710,7 +710,7 @@ int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
 	return err;
 }
 
-int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, vm_t *addrp)
+int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, svmm_va_t *addrp)
 {
 	struct rb_node *n;
 	int err = 0;
@@ -726,7 +726,7 @@ int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, vm_t *addr
 	} else {
 		/* Best fit takes the front of the region: never a cut inside, never a unit. */
 		struct vmem_unit *u = UNIT_OF_SZ(n);
-		vm_t x = u->r.seg.addr;
+		svmm_va_t x = u->r.seg.addr;
 
 		carve(vm, u, x, size, r);
 		if (addrp)
@@ -736,7 +736,7 @@ int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, vm_t *addr
 	return err;
 }
 
-int vmem_alloc_fixed(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_region *r)
+int vmem_alloc_fixed(struct vmem *vm, svmm_va_t addr, uint64_t size, struct vmem_region *r)
 {
 	struct vmem_region *f;
 	int err = check_range(vm, addr, size);
@@ -770,7 +770,7 @@ int vmem_alloc_fixed(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_regi
 	return err;
 }
 
-int vmem_free(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_region **rp)
+int vmem_free(struct vmem *vm, svmm_va_t addr, uint64_t size, struct vmem_region **rp)
 {
 	struct vmem_region *f;
 	int err;
@@ -808,7 +808,7 @@ int vmem_free_region(struct vmem *vm, struct vmem_region *r)
 	return err;
 }
 
-int vmem_split(struct vmem *vm, struct vmem_region *r, vm_t at, struct vmem_region *tail)
+int vmem_split(struct vmem *vm, struct vmem_region *r, svmm_va_t at, struct vmem_region *tail)
 {
 	int err = 0;
 
@@ -849,7 +849,7 @@ int vmem_join(struct vmem *vm, struct vmem_region *r, struct vmem_region *next)
 	return err;
 }
 
-struct vmem_region *vmem_lookup(struct vmem *vm, vm_t addr)
+struct vmem_region *vmem_lookup(struct vmem *vm, svmm_va_t addr)
 {
 	struct vmem_region *r;
 
@@ -861,7 +861,7 @@ struct vmem_region *vmem_lookup(struct vmem *vm, vm_t addr)
 	return r;
 }
 
-struct vmem_region *vmem_first_from(struct vmem *vm, vm_t addr)
+struct vmem_region *vmem_first_from(struct vmem *vm, svmm_va_t addr)
 {
 	struct vmem_region *r;
 
@@ -891,14 +891,14 @@ struct vmem_region *vmem_prev(struct vmem *vm, struct vmem_region *r)
 	return r;
 }
 
-static void walk_locked(struct vmem *vm, void (*fn)(void *ctx, vm_t addr, uint64_t size, bool used),
+static void walk_locked(struct vmem *vm, void (*fn)(void *ctx, svmm_va_t addr, uint64_t size, bool used),
 			void *ctx)
 {
 	for (struct rb_node *n = rb_first(&vm->segs); n != NULL; n = rb_next(n))
 		fn(ctx, REGION(n)->addr, REGION(n)->size, !rb_flag(n));
 }
 
-void vmem_walk(struct vmem *vm, void (*fn)(void *ctx, vm_t addr, uint64_t size, bool used),
+void vmem_walk(struct vmem *vm, void (*fn)(void *ctx, svmm_va_t addr, uint64_t size, bool used),
 	       void *ctx)
 {
 	port_lock(&vm->lock);
@@ -934,7 +934,7 @@ struct dump_ctx {
 	void *ctx;
 };
 
-static void dump_region(void *ctx, vm_t addr, uint64_t size, bool used)
+static void dump_region(void *ctx, svmm_va_t addr, uint64_t size, bool used)
 {
 	struct dump_ctx *d = ctx;
 	char sz[24];
@@ -980,7 +980,7 @@ static int size_cmp(const struct rb_node *a, const struct rb_node *b)
 
 static int seg_cmp(const struct rb_node *a, const struct rb_node *b)
 {
-	vm_t x = REGION(a)->addr, y = REGION(b)->addr;
+	svmm_va_t x = REGION(a)->addr, y = REGION(b)->addr;
 
 	return x < y ? -1 : x > y;
 }
@@ -1019,7 +1019,7 @@ static int check_locked(struct vmem *vm, svmm_print_fn out, void *ctx)
 	/* Every segment in address order: sizes, no overlap, no two free ones touching. */
 	for (struct rb_node *n = rb_first(&vm->segs); n != NULL; n = rb_next(n)) {
 		const struct vmem_region *g = REGION(n);
-		vm_t a = g->addr;
+		svmm_va_t a = g->addr;
 		uint64_t s = g->size;
 
 		CHECK(s != 0, "no region is empty (at 0x%llx)", (unsigned long long)a);

@@ -98,7 +98,7 @@ void vmem_trace_record(const struct vmem_trace *t, const struct vmem_trace_op *o
 	}
 }
 
-int vmem_trace_init(const struct vmem_trace *t, struct vmem *vm, vm_t base, uint64_t size,
+int vmem_trace_init(const struct vmem_trace *t, struct vmem *vm, svmm_va_t base, uint64_t size,
 		    uint64_t quantum, const struct vmem_page_source *src)
 {
 	struct vmem_trace_op op = { .kind = VMEM_TRACE_INIT, .addr = base, .size = size,
@@ -109,7 +109,7 @@ int vmem_trace_init(const struct vmem_trace *t, struct vmem *vm, vm_t base, uint
 	return op.err;
 }
 
-int vmem_trace_add(const struct vmem_trace *t, struct vmem *vm, vm_t base, uint64_t size)
+int vmem_trace_add(const struct vmem_trace *t, struct vmem *vm, svmm_va_t base, uint64_t size)
 {
 	struct vmem_trace_op op = { .kind = VMEM_TRACE_ADD, .addr = base, .size = size };
 
@@ -119,7 +119,7 @@ int vmem_trace_add(const struct vmem_trace *t, struct vmem *vm, vm_t base, uint6
 }
 
 int vmem_trace_alloc(const struct vmem_trace *t, struct vmem *vm, uint64_t size,
-		     struct vmem_region *r, vm_t *addrp)
+		     struct vmem_region *r, svmm_va_t *addrp)
 {
 	struct vmem_trace_op op = { .kind = VMEM_TRACE_ALLOC, .size = size };
 
@@ -131,7 +131,7 @@ int vmem_trace_alloc(const struct vmem_trace *t, struct vmem *vm, uint64_t size,
 }
 
 int vmem_trace_xalloc(const struct vmem_trace *t, struct vmem *vm, uint64_t size,
-		      const struct vmem_constraint *c, struct vmem_region *r, vm_t *addrp)
+		      const struct vmem_constraint *c, struct vmem_region *r, svmm_va_t *addrp)
 {
 	struct vmem_trace_op op = { .kind = VMEM_TRACE_XALLOC, .size = size };
 
@@ -144,7 +144,7 @@ int vmem_trace_xalloc(const struct vmem_trace *t, struct vmem *vm, uint64_t size
 	return op.err;
 }
 
-int vmem_trace_alloc_fixed(const struct vmem_trace *t, struct vmem *vm, vm_t addr,
+int vmem_trace_alloc_fixed(const struct vmem_trace *t, struct vmem *vm, svmm_va_t addr,
 			   uint64_t size, struct vmem_region *r)
 {
 	struct vmem_trace_op op = { .kind = VMEM_TRACE_FIXED, .addr = addr, .size = size };
@@ -154,7 +154,7 @@ int vmem_trace_alloc_fixed(const struct vmem_trace *t, struct vmem *vm, vm_t add
 	return op.err;
 }
 
-int vmem_trace_free(const struct vmem_trace *t, struct vmem *vm, vm_t addr, uint64_t size,
+int vmem_trace_free(const struct vmem_trace *t, struct vmem *vm, svmm_va_t addr, uint64_t size,
 		    struct vmem_region **rp)
 {
 	struct vmem_trace_op op = { .kind = VMEM_TRACE_FREE, .addr = addr, .size = size };

@@ -11,7 +11,7 @@
 #include "aspace_fixture.h"
 
 #define PG  SVMM_PAGE_SIZE
-#define WIN ((vm_t)0x20000000)
+#define WIN ((svmm_va_t)0x20000000)
 
 static bool ready;
 static uint64_t free0;
@@ -36,17 +36,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	free0 = pmem_free_frames(&fx.pm);
 	uint64_t pending_fail = 0, pending_budget = 0;
-	if (aspace_create(&as, &fx.kpt, &fx.pm) != 0)
+	if (aspace_create(&as, &fx.kpt, &fx.pm, NULL) != 0)
 		die("create");
 	static const unsigned prots[] = { PT_R, PT_R | PT_W, PT_X, PT_R | PT_X,
 					  PT_W, PT_R | PT_W | PT_X, 0, PT_U };
 	for (size_t i = 0; i + 4 <= size && i < 4 * 256; i += 4) {
 		unsigned op = data[i] % 9;
-		vm_t va = WIN + (vm_t)data[i + 1] * PG;
+		svmm_va_t va = WIN + (svmm_va_t)data[i + 1] * PG;
 		uint64_t len = ((uint64_t)(data[i + 2] % 40) + (data[i + 2] >= 250 ? 0 : 1)) * PG;
 		unsigned prot = prots[data[i + 3] % 8];
 		bool fixed = (data[i + 3] & 0x80) != 0;
-		vm_t got;
+		svmm_va_t got;
 		int err = 0;
 		fx_snap_take(&as, &before);
 		if (pending_fail != 0)
@@ -73,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 6:
 		case 7: {
 			static const unsigned acc[] = { PT_R, PT_W, PT_X, 0 };
-			vm_t at = (data[i + 3] & 0x40) ? as.stack_top - (vm_t)data[i + 1] * PG * 64
+			svmm_va_t at = (data[i + 3] & 0x40) ? as.stack_top - (svmm_va_t)data[i + 1] * PG * 64
 						       : va + data[i + 2];
 			err = aspace_fault(&as, at, acc[data[i + 3] % 4]);
 			break;

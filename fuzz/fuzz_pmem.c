@@ -43,7 +43,7 @@ static struct pmem pm, before;
 static uint8_t map[NFRAMES];           /* 0 not RAM, 1 free, 2 other, 3 allocated */
 static uint16_t headof[NFRAMES];
 static struct {
-	pm_t pa;
+	svmm_pa_t pa;
 	unsigned order;
 	uint32_t ref;
 } live[MAXLIVE];
@@ -61,7 +61,7 @@ static void check(void)
 		die("pmem_check failed");
 }
 
-static int find_live(pm_t pa)
+static int find_live(svmm_pa_t pa)
 {
 	for (unsigned i = 0; i < nlive; i++)
 		if (live[i].pa == pa)
@@ -102,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		res[i].size = take(&in, 2) * 16 + take(&in, 1);
 	}
 	uint64_t lim = take(&in, 2);
-	pm_t ml = lim >= NFRAMES ? PMEM_ANY : RAM0 + lim * 4096;
+	svmm_pa_t ml = lim >= NFRAMES ? PMEM_ANY : RAM0 + lim * 4096;
 
 	memset(&pm, 0xa5, sizeof(pm));
 	before = pm;
@@ -123,19 +123,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(map, 0, sizeof(map));
 	uint64_t total = 0;
 	for (unsigned i = 0; i < st.nspans; i++)
-		for (pm_t p = st.span[i].base; p < st.span[i].end; p += 4096)
+		for (svmm_pa_t p = st.span[i].base; p < st.span[i].end; p += 4096)
 			map[(p - RAM0) >> 12] = 1;
 	for (unsigned i = 0; i < nram; i++)
 		total += ram[i].size / 4096;
 	if (st.total_frames != total)
 		die("frames lost at init");
 	for (unsigned i = 0; i < nres; i++)
-		for (pm_t p = SVMM_ALIGN_DOWN(res[i].base, 4096); p < res[i].base + res[i].size;
+		for (svmm_pa_t p = SVMM_ALIGN_DOWN(res[i].base, 4096); p < res[i].base + res[i].size;
 		     p += 4096)
 			if (p < RAM0 + NFRAMES * 4096ull && map[(p - RAM0) >> 12])
 				map[(p - RAM0) >> 12] = 2;
 	for (unsigned i = 0; i < st.nspans; i++)
-		for (pm_t p = st.span[i].db_pa; p < st.span[i].db_pa + st.span[i].db_bytes;
+		for (svmm_pa_t p = st.span[i].db_pa; p < st.span[i].db_pa + st.span[i].db_bytes;
 		     p += 4096) {
 			if (map[(p - RAM0) >> 12] != 1 || p >= ml)
 				die("database not in free RAM below the limit");
@@ -153,8 +153,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (op % 4 == 0) {
 			unsigned order = op / 4 % 12;
 			uint64_t l = take(&in, 1);
-			pm_t limit = l == 0 ? PMEM_ANY : l == 1 ? ml : RAM0 + l * 16 * 4096;
-			pm_t pa;
+			svmm_pa_t limit = l == 0 ? PMEM_ANY : l == 1 ? ml : RAM0 + l * 16 * 4096;
+			svmm_pa_t pa;
 			err = pmem_alloc(&pm, order, limit, &pa);
 			if (err == 0) {
 				uint64_t f = (pa - RAM0) >> 12, n = 1ull << order;
@@ -191,11 +191,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			live[i].ref++;
 		} else {
 			/* Aim free/get/put at any address: right by the map, or refused. */
-			pm_t pa = RAM0 + take(&in, 2) % NFRAMES * 4096;
+			svmm_pa_t pa = RAM0 + take(&in, 2) % NFRAMES * 4096;
 			unsigned order = (unsigned)take(&in, 1) % 20;
 			unsigned which = op / 4 % 3;
 			/* pmem_block agrees with the map on what holds pa. */
-			pm_t bh;
+			svmm_pa_t bh;
 			unsigned bo;
 			enum pmem_state bs;
 			uint8_t bm = map[(pa - RAM0) >> 12];

@@ -42,8 +42,8 @@ static uint64_t rd(const uint8_t *p, unsigned n)
 
 static void check_page(const struct pt *pt, uint64_t page)
 {
-	vm_t va = page * PAGE;
-	pm_t pa;
+	svmm_va_t va = page * PAGE;
+	svmm_pa_t pa;
 	uint64_t r = ref[page];
 	int err = pt_translate(pt, va, PT_R, PT_SUM | PT_MXR, &pa, NULL);
 	if (!(r & 1)) {
@@ -100,9 +100,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t skew = rd(data + 7, 2);
 		unsigned perm = perms[data[9] & 7];
 		unsigned fail_at = (data[9] >> 3) & 7;   /* 1..3: fail that allocation */
-		vm_t va = start * PAGE;
+		svmm_va_t va = start * PAGE;
 		uint64_t len = npages * PAGE;
-		pm_t pa = 0x100000000ull + va + (skew & 1 ? (skew >> 1) * PAGE : 0);
+		svmm_pa_t pa = 0x100000000ull + va + (skew & 1 ? (skew >> 1) * PAGE : 0);
 		bool any = false, all = true;
 		for (uint64_t p = start; p < start + npages; p++) {
 			if (ref[p] & 1)

@@ -98,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 0: {   /* best-fit allocation */
 			uint64_t s = (byte(&in) % 64 + 1) * Q;
 			long bf = vmodel_best_fit(&model, s);
-			vm_t x = 0;
+			svmm_va_t x = 0;
 
 			if (slot < 0)
 				break;
@@ -118,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint64_t s = (byte(&in) % 16 + 1) * Q;
 			unsigned b = byte(&in);
 			struct vmem_constraint c = { 0 };
-			vm_t x = 0;
+			svmm_va_t x = 0;
 			bool any;
 
 			c.align = (b & 7) ? Q << (b & 7) : 0;

@@ -177,9 +177,9 @@ _Noreturn void bench_run(void)
 		smp_phase_run();
 	}
 	for (unsigned i = 0; i < 32; i++) {
-		vm_t va;
+		svmm_va_t va;
 		uint64_t t0 = r_instret();
-		int err = aspace_create(&as, &kpt, &kpmem);
+		int err = aspace_create(&as, &kpt, &kpmem, NULL);
 		if (!err)
 			err = aspace_map_anon(&as, 0, SVMM_PAGE_SIZE, PT_R | PT_W, 0, &va);
 		if (!err)

@@ -34,7 +34,7 @@ extern const char uprobe_code[], uprobe_code_end[];
 uint64_t uprobe_enter(struct trapframe *tf);
 
 /* Run the U-mode probe at offset off (0 load, 8 store, 16 fetch) on va: 0 or 1 (fault). */
-static int uprobe(unsigned off, vm_t va, uint8_t val, uint8_t *out, bool mxr)
+static int uprobe(unsigned off, svmm_va_t va, uint8_t val, uint8_t *out, bool mxr)
 {
 	memset(&uprobe_tf, 0, sizeof uprobe_tf);
 	uprobe_tf.sepc = DT_UCODE + off;
@@ -78,7 +78,7 @@ struct dt_stats {
 	unsigned loads, stores, fetches, uaccesses, faults, disagree;
 };
 
-static void report(const char *what, vm_t va, unsigned priv, int sw, int hw)
+static void report(const char *what, svmm_va_t va, unsigned priv, int sw, int hw)
 {
 	kprintf("difftest: %s at %p (SUM %d MXR %d): software %s, MMU %s (cause %lu)\n", what,
 		(void *)va, (priv & PT_SUM) != 0, (priv & PT_MXR) != 0, sw ? "faults" : "allows",
@@ -93,10 +93,10 @@ static void set_priv(unsigned priv)
 }
 
 /* Compare one address under one privilege; stores and fetches only inside the test span. */
-static void sample(struct pt *t, pm_t blk, vm_t va, unsigned priv, bool in_span,
+static void sample(struct pt *t, svmm_pa_t blk, svmm_va_t va, unsigned priv, bool in_span,
 		   struct dt_stats *st)
 {
-	pm_t pa = 0;
+	svmm_pa_t pa = 0;
 	uint8_t v = 0;
 
 	int sw = pt_translate(t, va, PT_R, priv, &pa, NULL);
@@ -141,7 +141,7 @@ static void sample(struct pt *t, pm_t blk, vm_t va, unsigned priv, bool in_span,
 		*dm = old;
 
 	/* Fetch: the block holds c.ret everywhere, so a fetch that succeeds returns. */
-	vm_t x = va & ~1ull;
+	svmm_va_t x = va & ~1ull;
 	sw = pt_translate(t, x, PT_X, priv, NULL, NULL);
 	fence_i();
 	set_priv(priv);
@@ -158,10 +158,10 @@ static void sample(struct pt *t, pm_t blk, vm_t va, unsigned priv, bool in_span,
 }
 
 /* The same three accesses made from U-mode (MXR on or off), inside the span only. */
-static void usample(struct pt *t, pm_t blk, vm_t va, bool mxr, struct dt_stats *st)
+static void usample(struct pt *t, svmm_pa_t blk, svmm_va_t va, bool mxr, struct dt_stats *st)
 {
 	unsigned priv = PT_PRIV_U | (mxr ? PT_MXR : 0);
-	pm_t pa = 0;
+	svmm_pa_t pa = 0;
 	uint8_t v = 0;
 	int sw = pt_translate(t, va, PT_R, priv, &pa, NULL);
 	int hw = uprobe(0, va, 0, &v, mxr);
@@ -194,7 +194,7 @@ static void usample(struct pt *t, pm_t blk, vm_t va, bool mxr, struct dt_stats *
 	}
 	if (dm)
 		*dm = old;
-	vm_t x = va & ~1ull;
+	svmm_va_t x = va & ~1ull;
 	sw = pt_translate(t, x, PT_X, priv, NULL, NULL);
 	fence_i();
 	hw = uprobe(16, x, 0, NULL, mxr);
@@ -228,7 +228,7 @@ void difftest_run(uint64_t seed)
 	memset(&st, 0, sizeof st);
 
 	/* A 2 MiB block of direct-mapped RAM, all c.ret (0x8082), backs every mapping. */
-	pm_t blk;
+	svmm_pa_t blk;
 	int err = pmem_alloc(&kpmem, 9, vm_dmap_end, &blk);
 	KCHECK_EQ(err, 0);
 	if (err)
@@ -240,7 +240,7 @@ void difftest_run(uint64_t seed)
 	   what tells frames apart. */
 
 	static struct pt t;
-	static struct { vm_t va; uint64_t size; } mapped[DT_MAPS];
+	static struct { svmm_va_t va; uint64_t size; } mapped[DT_MAPS];
 	err = pt_init(&t, boot.mode, 0);
 	KCHECK_EQ(err, 0);
 	if (err) {
@@ -250,7 +250,7 @@ void difftest_run(uint64_t seed)
 	pt_clone_kernel(&t, &kpt);
 
 	/* The U-mode probe code: one user page, R-X. */
-	pm_t code;
+	svmm_pa_t code;
 	err = pmem_alloc(&kpmem, 0, vm_dmap_end, &code);
 	KCHECK_EQ(err, 0);
 	if (err) {
@@ -266,8 +266,8 @@ void difftest_run(uint64_t seed)
 	for (unsigned i = 0; i < DT_MAPS; i++) {
 		bool huge = rnd_below(4) == 0;
 		uint64_t size = huge ? (2ull << 20) : SVMM_PAGE_SIZE * (1 + rnd_below(4));
-		vm_t va = DT_BASE + SVMM_ALIGN_DOWN(rnd_below(DT_SPAN - size), huge ? size : SVMM_PAGE_SIZE);
-		pm_t pa = huge ? blk : blk + SVMM_PAGE_SIZE * rnd_below(512 - 4);
+		svmm_va_t va = DT_BASE + SVMM_ALIGN_DOWN(rnd_below(DT_SPAN - size), huge ? size : SVMM_PAGE_SIZE);
+		svmm_pa_t pa = huge ? blk : blk + SVMM_PAGE_SIZE * rnd_below(512 - 4);
 		unsigned fl = random_perm() | (rnd_below(4) == 0 ? PT_REPLACE : 0);
 		err = pt_map(&t, va, pa, size, fl);
 		if (err == 0) {
@@ -282,7 +282,7 @@ void difftest_run(uint64_t seed)
 		}
 	}
 	for (unsigned i = 0; i < DT_CHANGES; i++) {
-		vm_t va = DT_BASE + SVMM_ALIGN_DOWN(rnd_below(DT_SPAN), SVMM_PAGE_SIZE);
+		svmm_va_t va = DT_BASE + SVMM_ALIGN_DOWN(rnd_below(DT_SPAN), SVMM_PAGE_SIZE);
 		uint64_t size = SVMM_PAGE_SIZE * (1 + rnd_below(16));
 		if (va + size > DT_BASE + DT_SPAN)
 			continue;
@@ -300,7 +300,7 @@ void difftest_run(uint64_t seed)
 	w_satp(pt_satp(&t));
 	static const unsigned privs[4] = { 0, PT_SUM, PT_MXR, PT_SUM | PT_MXR };
 	for (unsigned i = 0; i < DT_SAMPLES; i++) {
-		vm_t va;
+		svmm_va_t va;
 		bool in_span = true;
 		unsigned kind = (unsigned)rnd_below(10);
 		if (kind < 4 && st.maps) {
@@ -320,7 +320,7 @@ void difftest_run(uint64_t seed)
 			/* Non-canonical or unmapped user/kernel-half addresses. */
 			in_span = false;
 			va = rnd();
-			pm_t pa;
+			svmm_pa_t pa;
 			if (pt_translate(&t, va, PT_R, PT_SUM | PT_MXR, &pa, NULL) == 0 &&
 			    !(va >= dmap_base() && va < dmap_base() + vm_dmap_end))
 				continue;   /* mapped MMIO: reading it could have side effects */
@@ -337,7 +337,7 @@ void difftest_run(uint64_t seed)
 	unsigned wrong = 0;
 	for (unsigned i = 0; i < 200 && st.maps; i++) {
 		unsigned m = (unsigned)rnd_below(st.maps);
-		vm_t va = mapped[m].va + rnd_below(mapped[m].size);
+		svmm_va_t va = mapped[m].va + rnd_below(mapped[m].size);
 		int sw = pt_translate(&t, va, PT_R, 0, NULL, NULL);
 		uint8_t v;
 		int hw = uprobe(0, va, 0, &v, false);

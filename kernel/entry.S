@@ -196,18 +196,18 @@ user_return:
  * an entry in __ex_table; kernel_trap sends a fault there to the fixup, which returns 1.
  */
 	.globl probe_load, probe_store, probe_exec, uaccess_copy
-/* int probe_load(vm_t va, uint8_t *out) */
+/* int probe_load(svmm_va_t va, uint8_t *out) */
 probe_load:
 10:	lbu	t0, 0(a0)
 	sb	t0, 0(a1)
 	li	a0, 0
 	ret
-/* int probe_store(vm_t va, uint8_t val) */
+/* int probe_store(svmm_va_t va, uint8_t val) */
 probe_store:
 11:	sb	a1, 0(a0)
 	li	a0, 0
 	ret
-/* int probe_exec(vm_t va): calls va, which must hold a `ret`. The trap handler turns an
+/* int probe_exec(svmm_va_t va): calls va, which must hold a `ret`. The trap handler turns an
    instruction fault during the call into a return with a0 = 1 (see probe_exec_active). */
 probe_exec:
 	addi	sp, sp, -16

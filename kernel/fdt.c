@@ -72,7 +72,7 @@ struct node_state {
 	bool is_memory, in_reserved, is_reserved_root, is_chosen, is_cpus;
 };
 
-static void add_range(struct fdt_range *arr, unsigned *n, pm_t base, uint64_t size)
+static void add_range(struct fdt_range *arr, unsigned *n, svmm_pa_t base, uint64_t size)
 {
 	if (*n < FDT_MAX_RANGES && size != 0) {
 		arr[*n].base = base;
@@ -90,7 +90,7 @@ static void node_done(struct fdt_info *out, struct node_state *st, const struct 
 	if (entry == 0 || ac > 2 || sc > 2)
 		return;
 	for (uint32_t off = 0; off + entry <= st->reg_len; off += entry) {
-		pm_t base = read_cells(st->reg + off, ac);
+		svmm_pa_t base = read_cells(st->reg + off, ac);
 		uint64_t size = read_cells(st->reg + off + 4 * ac, sc);
 		if (st->is_memory)
 			add_range(out->ram, &out->nram, base, size);

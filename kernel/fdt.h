@@ -8,7 +8,7 @@
 
 #define FDT_MAX_RANGES 16
 
-struct fdt_range { pm_t base; uint64_t size; };
+struct fdt_range { svmm_pa_t base; uint64_t size; };
 
 struct fdt_info {
 	struct fdt_range ram[FDT_MAX_RANGES];        /* memory nodes' reg */

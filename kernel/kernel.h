@@ -21,6 +21,7 @@ int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 int strcmp(const char *a, const char *b);
 int strncmp(const char *a, const char *b, size_t n);
+char *strstr(const char *s, const char *sub);
 
 /* console.c */
 void console_putc(char c);
@@ -51,9 +52,9 @@ extern uint64_t timebase_hz;
 
 /* entry.S */
 extern char trap_vector[];
-int probe_load(vm_t va, uint8_t *out);
-int probe_store(vm_t va, uint8_t val);
-int probe_exec(vm_t va);
+int probe_load(svmm_va_t va, uint8_t *out);
+int probe_store(svmm_va_t va, uint8_t val);
+int probe_exec(svmm_va_t va);
 extern char probe_exec_fault[];
 int uaccess_copy(void *dst, const void *src, size_t n);
 _Noreturn void user_return(struct trapframe *tf);
@@ -63,7 +64,7 @@ struct boot_info {
 	enum svmm_mode mode;       /* paging mode in use */
 	unsigned modes;            /* bit m: satp.MODE m supported */
 	uint64_t hartid;
-	pm_t dtb_pa;
+	svmm_pa_t dtb_pa;
 	uint64_t dtb_size;
 	char bootargs[256];
 	uint64_t dmap_limit;       /* svmm.dmap_limit= or 0 */
@@ -75,10 +76,10 @@ struct boot_info {
 extern struct boot_info boot;
 
 /* The direct map of the mode in use: set when the mode is chosen, read on hot paths. */
-extern vm_t kernel_dmap_base;
-static inline vm_t dmap_base(void) { return kernel_dmap_base; }
-static inline void *__va(pm_t pa) { return (void *)(uintptr_t)(dmap_base() + pa); }
-static inline pm_t __pa(const void *va) { return (pm_t)((uintptr_t)va - dmap_base()); }
+extern svmm_va_t kernel_dmap_base;
+static inline svmm_va_t dmap_base(void) { return kernel_dmap_base; }
+static inline void *__va(svmm_pa_t pa) { return (void *)(uintptr_t)(dmap_base() + pa); }
+static inline svmm_pa_t __pa(const void *va) { return (svmm_pa_t)((uintptr_t)va - dmap_base()); }
 
 /* selftest.c: test bookkeeping */
 struct ktest_result { unsigned passed, failed; };

@@ -71,7 +71,7 @@ $(KB)/core/%.o: core/%.c $(wildcard include/svmm/*.h)
 	@echo "  KCC  $@"; $(K_CC) $(K_CFLAGS) -c $< -o $@
 
 $(KB)/kernel.elf: $(K_OBJS) $(KB)/userprogs.o kernel/kernel.ld
-	@echo "  KCC  $@"; $(K_CC) $(K_LDFLAGS) $(K_OBJS) $(KB)/userprogs.o -lgcc -o $@
+	@echo "  KCC  $@"; $(K_CC) $(K_LDFLAGS) $(K_OBJS) $(KB)/userprogs.o -o $@
 
 .PHONY: kernel run-kernel check-kernel bench-kernel gdb
 kernel: $(KB)/kernel.elf

@@ -96,3 +96,12 @@ int strncmp(const char *a, const char *b, size_t n)
 	}
 	return 0;
 }
+
+char *strstr(const char *s, const char *sub)
+{
+	size_t n = strlen(sub);
+	for (; *s; s++)
+		if (strncmp(s, sub, n) == 0)
+			return (char *)(uintptr_t)s;
+	return n == 0 ? (char *)(uintptr_t)s : NULL;
+}

@@ -13,10 +13,10 @@
 
 struct boot_info boot;
 /* The direct map's base, for kernel/gdbinit's ptwalk (gdb cannot call dmap_base()). */
-vm_t svmm_dmap_base_for_gdb;
+svmm_va_t svmm_dmap_base_for_gdb;
 struct fdt_info fdt;
 
-vm_t kernel_dmap_base;
+svmm_va_t kernel_dmap_base;
 
 static void set_mode(enum svmm_mode m)
 {
@@ -63,7 +63,7 @@ static void parse_cmdline(void)
 /* UART and poweroff device through ioremap: MMIO is never in the direct map. */
 static void map_devices(void)
 {
-	vm_t va;
+	svmm_va_t va;
 	if (fdt.uart.size) {
 		int err = ioremap(fdt.uart.base, fdt.uart.size, &va);
 		if (err)
@@ -92,9 +92,9 @@ static void map_devices(void)
 	}
 }
 
-_Noreturn void kmain(uint64_t hartid, pm_t dtb_pa, unsigned mode);
+_Noreturn void kmain(uint64_t hartid, svmm_pa_t dtb_pa, unsigned mode);
 
-_Noreturn void kmain(uint64_t hartid, pm_t dtb_pa, unsigned mode)
+_Noreturn void kmain(uint64_t hartid, svmm_pa_t dtb_pa, unsigned mode)
 {
 	boot.hartid = hartid;
 	boot.dtb_pa = dtb_pa;

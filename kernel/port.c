@@ -38,7 +38,7 @@ _Noreturn void port_panic(const char *msg)
 	panic("svmm core: %s", msg);
 }
 
-void *port_pa_to_va(pm_t pa)
+void *port_pa_to_va(svmm_pa_t pa)
 {
 	if (__builtin_expect(pa >= vm_dmap_end, 0))
 		panic("port_pa_to_va(%p): beyond the direct map (limit %p)", (void *)pa,
@@ -46,17 +46,17 @@ void *port_pa_to_va(pm_t pa)
 	return (void *)(uintptr_t)(dmap_base() + pa);
 }
 
-pm_t port_va_to_pa(const void *va)
+svmm_pa_t port_va_to_pa(const void *va)
 {
-	vm_t v = (vm_t)(uintptr_t)va;
+	svmm_va_t v = (svmm_va_t)(uintptr_t)va;
 	if (v < dmap_base() || v - dmap_base() >= vm_dmap_end)
 		panic("port_va_to_pa(%p): not a direct-map address", va);
 	return v - dmap_base();
 }
 
-int port_table_alloc(pm_t *pa)
+int port_table_alloc(svmm_pa_t *pa)
 {
-	pm_t p;
+	svmm_pa_t p;
 	int err = pmem_alloc(&kpmem, 0, vm_dmap_end, &p);
 	if (err)
 		return SVMM_ENOMEM;
@@ -66,7 +66,7 @@ int port_table_alloc(pm_t *pa)
 	return 0;
 }
 
-void port_table_free(pm_t pa)
+void port_table_free(svmm_pa_t pa)
 {
 	int err = pmem_free(&kpmem, pa, 0);
 	if (err)
@@ -82,7 +82,7 @@ void port_table_free(pm_t pa)
  * (smp.c): for a user ASID those that have run it, for kernel (global) mappings all.
  * Returns after every one of them has flushed.
  */
-void port_tlb_flush(uint32_t asid, vm_t va, uint64_t size)
+void port_tlb_flush(uint32_t asid, svmm_va_t va, uint64_t size)
 {
 	__atomic_fetch_add(&vm_flushes, 1, __ATOMIC_RELAXED);
 	/* A fixmap slot belongs to one hart (vm.c): only this hart can hold it. */
@@ -97,8 +97,8 @@ void port_tlb_flush(uint32_t asid, vm_t va, uint64_t size)
 			sfence_vma_asid(asid);
 		return;
 	}
-	vm_t end = va + size;
-	for (vm_t a = SVMM_ALIGN_DOWN(va, SVMM_PAGE_SIZE); a < end; a += SVMM_PAGE_SIZE) {
+	svmm_va_t end = va + size;
+	for (svmm_va_t a = SVMM_ALIGN_DOWN(va, SVMM_PAGE_SIZE); a < end; a += SVMM_PAGE_SIZE) {
 		if (asid == PORT_ASID_GLOBAL)
 			sfence_vma_va(a);
 		else
@@ -106,7 +106,7 @@ void port_tlb_flush(uint32_t asid, vm_t va, uint64_t size)
 	}
 }
 
-void *port_kmap(pm_t pa)
+void *port_kmap(svmm_pa_t pa)
 {
 	void *p = kmap(pa);
 	if (!p)

@@ -26,7 +26,7 @@ static bool done_claimed;
 
 #define COUNT(field) __atomic_fetch_add(&proc_counters.field, 1, __ATOMIC_RELAXED)
 uint64_t sched_quantum;          /* timer ticks per time slice; 0 = no preemption */
-static vm_t user_va_end;         /* svmm_user_end(boot.mode), for the fault path */
+static svmm_va_t user_va_end;         /* svmm_user_end(boot.mode), for the fault path */
 
 /* The user programs embedded by kernel.mk (build/kernel/userprogs.S). */
 struct uprog { const char *name; const uint8_t *elf; uint64_t size; };
@@ -54,7 +54,7 @@ struct elf64_phdr {
 	uint64_t offset, vaddr, paddr, filesz, memsz, align;
 };
 
-static int load_elf(struct aspace *as, const uint8_t *elf, uint64_t size, vm_t *entry)
+static int load_elf(struct aspace *as, const uint8_t *elf, uint64_t size, svmm_va_t *entry)
 {
 	const struct elf64_ehdr *eh = (const void *)elf;
 	if (size < sizeof *eh || memcmp(eh->ident, "\177ELF", 4) != 0 || eh->ident[4] != 2 ||
@@ -68,25 +68,25 @@ static int load_elf(struct aspace *as, const uint8_t *elf, uint64_t size, vm_t *
 		if (ph[i].filesz > ph[i].memsz || ph[i].offset > size ||
 		    ph[i].filesz > size - ph[i].offset)
 			return SVMM_EINVAL;
-		vm_t va = SVMM_ALIGN_DOWN(ph[i].vaddr, SVMM_PAGE_SIZE);
-		vm_t end = SVMM_ALIGN_UP(ph[i].vaddr + ph[i].memsz, SVMM_PAGE_SIZE);
+		svmm_va_t va = SVMM_ALIGN_DOWN(ph[i].vaddr, SVMM_PAGE_SIZE);
+		svmm_va_t end = SVMM_ALIGN_UP(ph[i].vaddr + ph[i].memsz, SVMM_PAGE_SIZE);
 		unsigned prot = ((ph[i].flags & PF_R) ? PT_R : 0) | ((ph[i].flags & PF_W) ? PT_W : 0) |
 				((ph[i].flags & PF_X) ? PT_X : 0);
-		vm_t got;
+		svmm_va_t got;
 		int err = aspace_map_anon(as, va, end - va, prot, ASPACE_FIXED, &got);
 		if (err)
 			return err;
 		/* Bring each page in (demand zero) and copy the file's bytes into its frame. */
-		for (vm_t pg = va; pg < end; pg += SVMM_PAGE_SIZE) {
+		for (svmm_va_t pg = va; pg < end; pg += SVMM_PAGE_SIZE) {
 			err = aspace_fault(as, pg, prot & PT_X ? PT_X : PT_R);
-			pm_t pa;
+			svmm_pa_t pa;
 			if (!err)
 				err = pt_translate(&as->pt, pg, prot & PT_X ? PT_X : PT_R, PT_PRIV_U,
 						   &pa, NULL);
 			if (err)
 				return err;
-			vm_t fs = ph[i].vaddr, fe = ph[i].vaddr + ph[i].filesz;
-			vm_t b = pg > fs ? pg : fs, e = pg + SVMM_PAGE_SIZE < fe ? pg + SVMM_PAGE_SIZE : fe;
+			svmm_va_t fs = ph[i].vaddr, fe = ph[i].vaddr + ph[i].filesz;
+			svmm_va_t b = pg > fs ? pg : fs, e = pg + SVMM_PAGE_SIZE < fe ? pg + SVMM_PAGE_SIZE : fe;
 			if (b < e)
 				vm_copy_to_frame(pa, b - pg, elf + ph[i].offset + (b - fs), e - b);
 		}
@@ -130,13 +130,13 @@ struct proc *proc_spawn(const char *name, long arg)
 	p->as = &p->as_own;
 	p->owner = p;
 	p->as_users = 1;
-	int err = aspace_create(p->as, &kpt, &kpmem);
+	int err = aspace_create(p->as, &kpt, &kpmem, NULL);
 	if (err) {
 		kprintf("spawn %s: aspace_create: %s\n", name, svmm_strerror(err));
 		proc_set_state(p, PROC_FREE);
 		return NULL;
 	}
-	vm_t entry;
+	svmm_va_t entry;
 	err = load_elf(p->as, up->elf, up->size, &entry);
 	if (err) {
 		kprintf("spawn %s: loading: %s\n", name, svmm_strerror(err));
@@ -204,6 +204,9 @@ static void proc_teardown(struct proc *p)
 		proc_leave(c);
 	/* The last user of the address space destroys it: no hart runs it any more,
 	   since every hart leaves an address space before giving its process up. */
+	if (p->is_thread)           /* counted while the owner surely still exists */
+		__atomic_fetch_add(p->killed ? &p->owner->threads_killed : &p->owner->threads_exited,
+				   1, __ATOMIC_RELAXED);
 	if (__atomic_sub_fetch(&p->owner->as_users, 1, __ATOMIC_ACQ_REL) == 0) {
 		__atomic_fetch_add(&proc_counters.faults, p->as->faults, __ATOMIC_RELAXED);
 		aspace_destroy(p->as);
@@ -217,7 +220,7 @@ static void proc_exit(struct proc *p, long code)
 	proc_teardown(p);
 }
 
-static const char *fault_reason(int err, vm_t va)
+static const char *fault_reason(int err, svmm_va_t va)
 {
 	if (va >= svmm_user_end(boot.mode))
 		return (va >> 63) ? "kernel address" : "not a user address (non-canonical)";
@@ -232,10 +235,77 @@ static const char *fault_reason(int err, vm_t va)
 	}
 }
 
+/*
+ * The bits of the instruction that trapped as illegal: stval holds them on QEMU, but the
+ * privileged spec lets a hart report 0 instead, and then they are read at sepc.
+ * Returns 0 when they cannot be read.
+ */
+static uint32_t illegal_insn_bits(struct proc *p, struct trapframe *tf)
+{
+	if (tf->stval)
+		return (uint32_t)tf->stval;
+	uint16_t half[2];
+	if (copy_from_user(p->as, &half[0], tf->sepc, 2) != 0)
+		return 0;
+	if ((half[0] & 3) != 3)
+		return half[0];
+	if (copy_from_user(p->as, &half[1], tf->sepc + 2, 2) != 0)
+		return 0;
+	return half[0] | (uint32_t)half[1] << 16;
+}
+
+/*
+ * Which unit an instruction belongs to, if it is one the kernel keeps off in U-mode:
+ * "floating-point", "vector", or NULL. The opcodes are those of the unprivileged spec
+ * (LOAD-FP and STORE-FP carry both, told apart by the width field), plus the CSRs of
+ * each unit (fflags, frm, fcsr; vstart, vxsat, vxrm, vcsr, vl, vtype, vlenb).
+ */
+static const char *insn_unit(uint32_t insn)
+{
+	if ((insn & 3) != 3) {          /* compressed: C.FLD, C.FSD, C.FLDSP, C.FSDSP */
+		unsigned op = insn & 3, f3 = (insn >> 13) & 7;
+		return (op == 0 || op == 2) && (f3 == 1 || f3 == 5) ? "floating-point" : NULL;
+	}
+	unsigned opcode = insn & 0x7f, f3 = (insn >> 12) & 7, csr = insn >> 20;
+	switch (opcode) {
+	case 0x07:                      /* LOAD-FP */
+	case 0x27:                      /* STORE-FP */
+		return f3 >= 1 && f3 <= 4 ? "floating-point" : "vector";
+	case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:   /* FMADD .. OP-FP */
+		return "floating-point";
+	case 0x57:                      /* OP-V */
+		return "vector";
+	case 0x73:                      /* SYSTEM: the units' CSRs */
+		if (f3 == 0 || f3 == 4)
+			return NULL;
+		if (csr >= 0x001 && csr <= 0x003)
+			return "floating-point";
+		if (csr == 0x008 || csr == 0x009 || csr == 0x00a || csr == 0x00f ||
+		    (csr >= 0xc20 && csr <= 0xc22))
+			return "vector";
+		return NULL;
+	}
+	return NULL;
+}
+
 static void proc_kill(struct proc *p, struct trapframe *tf, const char *why)
 {
-	kprintf("pid %d (%s %ld) killed: %s at address %p, pc %p: %s\n", p->pid, p->name, p->arg,
-		trap_cause_name(tf->scause), (void *)tf->stval, (void *)tf->sepc, why);
+	if (tf->scause == EXC_ILLEGAL) {
+		uint32_t insn = illegal_insn_bits(p, tf);
+		const char *unit = insn_unit(insn);
+		char bits[16];
+		svmm_snprintf(bits, sizeof bits, (insn & 3) == 3 ? "0x%08x" : "0x%04x", insn);
+		svmm_snprintf(p->kill_line, sizeof p->kill_line,
+			      "illegal instruction %s at pc %p: %s%s", insn ? bits : "(bits unknown)",
+			      (void *)tf->sepc, unit ? unit : why,
+			      unit ? " instruction, and this kernel keeps that unit off in U-mode" :
+				     "");
+	} else {
+		svmm_snprintf(p->kill_line, sizeof p->kill_line, "%s at address %p, pc %p: %s",
+			      trap_cause_name(tf->scause), (void *)tf->stval, (void *)tf->sepc,
+			      why);
+	}
+	kprintf("pid %d (%s %ld) killed: %s\n", p->pid, p->name, p->arg, p->kill_line);
 	p->killed = true;
 	COUNT(kills);
 	p->kill_cause = tf->scause;
@@ -304,6 +374,13 @@ static struct proc *schedule(struct cpu *c, struct proc *cur)
 {
 	struct proc *p = NULL;
 	bool keep = cur && cur->state == PROC_RUNNING;
+	/* A thread that ended is reaped here, by the hart that ran it, once the hart has
+	   left its address space (proc_teardown did): nothing refers to the slot after
+	   this, so a process can start and end any number of threads. */
+	if (cur && !keep && cur->is_thread && cur->state == PROC_ZOMBIE) {
+		proc_set_state(cur, PROC_FREE);
+		cur = NULL;
+	}
 	if (c->id < sched_ncpu) {
 		port_lock(&proc_lock);
 		p = pick_locked();
@@ -341,7 +418,8 @@ _Noreturn void proc_idle(void)
 			bool any = false;
 			for (unsigned i = 0; i < proc_hwm && !any; i++)
 				any = procs[i].state == PROC_EMBRYO || procs[i].state == PROC_RUNNABLE ||
-				      procs[i].state == PROC_RUNNING;
+				      procs[i].state == PROC_RUNNING ||
+				      (procs[i].state == PROC_ZOMBIE && procs[i].is_thread);
 			if (!any) {
 				done_claimed = true;
 				done = all_done;
@@ -384,7 +462,7 @@ _Noreturn void proc_run_all(void (*done)(void))
 
 /* ---- system calls ---- */
 
-static long sys_write(struct proc *p, vm_t buf, uint64_t len)
+static long sys_write(struct proc *p, svmm_va_t buf, uint64_t len)
 {
 	char kbuf[128];
 	uint64_t done = 0;
@@ -401,11 +479,11 @@ static long sys_write(struct proc *p, vm_t buf, uint64_t len)
 	return (long)done;
 }
 
-static long sys_mmap(struct proc *p, vm_t hint, uint64_t size, uint64_t prot, uint64_t flags)
+static long sys_mmap(struct proc *p, svmm_va_t hint, uint64_t size, uint64_t prot, uint64_t flags)
 {
 	if (prot & ~(uint64_t)(PROT_READ | PROT_WRITE | PROT_EXEC) || flags & ~(uint64_t)MAP_FIXED)
 		return SVMM_EINVAL;
-	vm_t addr;
+	svmm_va_t addr;
 	int err = aspace_map_anon(p->as, hint, size, (unsigned)prot,
 				  (flags & MAP_FIXED) ? ASPACE_FIXED : 0, &addr);
 	return err ? err : (long)addr;
@@ -417,7 +495,7 @@ static long sys_mmap(struct proc *p, vm_t hint, uint64_t size, uint64_t prot, ui
  * for an entry or stack outside the user half, SVMM_EUNALIGNED for a stack not
  * 16-byte aligned, SVMM_ENOSPC when the process table is full.
  */
-static long sys_thread(struct proc *p, vm_t entry, vm_t stack, uint64_t arg)
+static long sys_thread(struct proc *p, svmm_va_t entry, svmm_va_t stack, uint64_t arg)
 {
 	if (entry >= user_va_end || stack > user_va_end || stack < SVMM_NULL_GUARD)
 		return SVMM_ERANGE;
@@ -551,7 +629,7 @@ static __attribute__((noinline)) struct trapframe *user_trap_slow(struct proc *p
 	case EXC_STORE_PAGE_FAULT: {
 		unsigned access = c == EXC_INST_PAGE_FAULT ? PT_X :
 				  c == EXC_LOAD_PAGE_FAULT ? PT_R : PT_W;
-		vm_t va = tf->stval;
+		svmm_va_t va = tf->stval;
 		int err = va >= svmm_user_end(boot.mode) ? SVMM_EFAULT :
 			  aspace_fault(p->as, va, access);
 		if (err) {
@@ -561,7 +639,7 @@ static __attribute__((noinline)) struct trapframe *user_trap_slow(struct proc *p
 		break;
 	}
 	default:
-		proc_kill(p, tf, "illegal operation");
+		proc_kill(p, tf, "not an instruction U-mode may execute");
 		break;
 	}
 	/* SUM is set only inside copy_from_user/copy_to_user. */
@@ -592,7 +670,7 @@ struct trapframe *user_trap(struct trapframe *tf)
 	/* The hot path: a demand-zero or stack-growth fault that resolves. */
 	uint64_t c = tf->scause;
 	if (c == EXC_STORE_PAGE_FAULT || c == EXC_LOAD_PAGE_FAULT) {
-		vm_t va = tf->stval;
+		svmm_va_t va = tf->stval;
 		int err = va < user_va_end ?
 			aspace_fault(p->as, va, c == EXC_STORE_PAGE_FAULT ? PT_W : PT_R) :
 			SVMM_EFAULT;

@@ -19,7 +19,10 @@
 /*
  * FREE -> EMBRYO (being loaded) -> RUNNABLE <-> RUNNING (on exactly one hart) -> ZOMBIE
  * -> FREE (reaped). state changes under proc_lock; a RUNNING process's other fields
- * belong to the hart running it.
+ * belong to the hart running it. A process stays a zombie until its starter reaps it
+ * (proc_reap); a thread has no one waiting for it, so the hart that ran it frees its
+ * slot as soon as it has left it (in the scheduler), after counting its end in the
+ * owner (threads_exited, threads_killed).
  */
 enum proc_state { PROC_FREE = 0, PROC_EMBRYO, PROC_RUNNABLE, PROC_RUNNING, PROC_ZOMBIE };
 
@@ -34,6 +37,7 @@ struct proc {
 	uint64_t kill_cause;        /* scause of the kill */
 	uint64_t kill_addr;
 	int kill_err;               /* aspace_fault's answer for a fault kill, else 0 */
+	char kill_line[160];        /* the kill's message, as printed (without the pid) */
 	/*
 	 * The address space: as_own for a process, its owner's for a thread (SYS_THREAD).
 	 * as_users (in the owner) counts the processes and threads using it; the last to
@@ -44,6 +48,8 @@ struct proc {
 	uint32_t as_users;
 	bool is_thread;
 	bool doomed;                /* in the owner: a thread was killed, the rest follow */
+	uint32_t threads_exited;    /* in the owner: its threads that ended with exit */
+	uint32_t threads_killed;    /* in the owner: its threads that were killed */
 	struct aspace as_own;
 };
 
@@ -69,8 +75,8 @@ extern struct proc_counters proc_counters;
 extern struct pmem kpmem;
 
 /* uaccess.c: copy between the kernel and the current process's user memory. */
-int copy_from_user(struct aspace *as, void *dst, vm_t src, uint64_t n);
-int copy_to_user(struct aspace *as, vm_t dst, const void *src, uint64_t n);
+int copy_from_user(struct aspace *as, void *dst, svmm_va_t src, uint64_t n);
+int copy_to_user(struct aspace *as, svmm_va_t dst, const void *src, uint64_t n);
 
 /* Benchmark hooks (bench.c) */
 void bench_report(struct proc *p, long kind, uint64_t value);

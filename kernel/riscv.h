@@ -14,6 +14,7 @@
 #define SSTATUS_SIE  (1ull << 1)
 #define SSTATUS_SPIE (1ull << 5)
 #define SSTATUS_SPP  (1ull << 8)
+#define SSTATUS_VS   (3ull << 9)
 #define SSTATUS_FS   (3ull << 13)
 #define SSTATUS_SUM  (1ull << 18)
 #define SSTATUS_MXR  (1ull << 19)

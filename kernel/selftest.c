@@ -34,7 +34,7 @@ static void test_trap_fixup(void)
 	KCHECK_EQ(last_fault_cause, EXC_STORE_PAGE_FAULT);
 	/* A kernel-image byte reads back the same through the probe. */
 	static const uint8_t marker = 0x5a;
-	KCHECK_EQ(probe_load((vm_t)(uintptr_t)&marker, &v), 0);
+	KCHECK_EQ(probe_load((svmm_va_t)(uintptr_t)&marker, &v), 0);
 	KCHECK_EQ(v, 0x5a);
 }
 
@@ -222,31 +222,31 @@ static void test_image_wx(void)
 	static const uint16_t ret_in_rodata = 0x8082;   /* c.ret */
 	static uint16_t ret_in_data = 0x8082;
 	uint8_t v;
-	KCHECK_EQ(probe_load((vm_t)(uintptr_t)test_image_wx, &v), 0);
-	KCHECK_EQ(probe_store((vm_t)(uintptr_t)test_image_wx, v), 1);
+	KCHECK_EQ(probe_load((svmm_va_t)(uintptr_t)test_image_wx, &v), 0);
+	KCHECK_EQ(probe_store((svmm_va_t)(uintptr_t)test_image_wx, v), 1);
 	KCHECK_EQ(last_fault_cause, EXC_STORE_PAGE_FAULT);
-	KCHECK_EQ(probe_store((vm_t)(uintptr_t)&ret_in_rodata, 0x82), 1);
+	KCHECK_EQ(probe_store((svmm_va_t)(uintptr_t)&ret_in_rodata, 0x82), 1);
 	fence_i();
-	probe_exec_active = (vm_t)(uintptr_t)&ret_in_rodata;
-	KCHECK_EQ(probe_exec((vm_t)(uintptr_t)&ret_in_rodata), 1);
-	probe_exec_active = (vm_t)(uintptr_t)&ret_in_data;
-	KCHECK_EQ(probe_exec((vm_t)(uintptr_t)&ret_in_data), 1);
+	probe_exec_active = (svmm_va_t)(uintptr_t)&ret_in_rodata;
+	KCHECK_EQ(probe_exec((svmm_va_t)(uintptr_t)&ret_in_rodata), 1);
+	probe_exec_active = (svmm_va_t)(uintptr_t)&ret_in_data;
+	KCHECK_EQ(probe_exec((svmm_va_t)(uintptr_t)&ret_in_data), 1);
 	KCHECK_EQ(last_fault_cause, EXC_INST_PAGE_FAULT);
 	probe_exec_active = 0;
-	KCHECK_EQ(probe_store((vm_t)(uintptr_t)&ret_in_data, 0x82), 0);
-	KCHECK_EQ(probe_load((vm_t)(uintptr_t)_stack_guard, &v), 1);
-	KCHECK_EQ(probe_load((vm_t)(uintptr_t)_stack_guard + SVMM_PAGE_SIZE - 1, &v), 1);
-	KCHECK_EQ(probe_load((vm_t)(uintptr_t)_stack_bottom, &v), 0);
+	KCHECK_EQ(probe_store((svmm_va_t)(uintptr_t)&ret_in_data, 0x82), 0);
+	KCHECK_EQ(probe_load((svmm_va_t)(uintptr_t)_stack_guard, &v), 1);
+	KCHECK_EQ(probe_load((svmm_va_t)(uintptr_t)_stack_guard + SVMM_PAGE_SIZE - 1, &v), 1);
+	KCHECK_EQ(probe_load((svmm_va_t)(uintptr_t)_stack_bottom, &v), 0);
 }
 
 /* The direct map holds RAM only, up to the window, with the largest pages that fit. */
 static void test_dmap(void)
 {
-	pm_t pa;
+	svmm_pa_t pa;
 	uint64_t leaf;
 	uint8_t v;
 	for (unsigned i = 0; i < fdt.nram; i++) {
-		pm_t b = fdt.ram[i].base, e = b + fdt.ram[i].size;
+		svmm_pa_t b = fdt.ram[i].base, e = b + fdt.ram[i].size;
 		if (b >= vm_dmap_end)
 			continue;
 		KCHECK_EQ(pt_translate(&kpt, dmap_base() + b, PT_R | PT_W, 0, &pa, &leaf), 0);
@@ -273,7 +273,7 @@ static void test_dmap(void)
 /* What the kernel mapped agrees with the shared layout. */
 struct area_check { unsigned bad, leaves; };
 
-static int check_leaf_area(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
+static int check_leaf_area(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
 {
 	struct area_check *c = ctx;
 	enum layout_area a = layout_area_of(&klayout, va);
@@ -281,9 +281,9 @@ static int check_leaf_area(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t 
 	bool ok = a == e && (a == LAYOUT_KARENA || a == LAYOUT_FIXMAP || a == LAYOUT_KIMAGE ||
 			     (a == LAYOUT_DMAP && pa == va - klayout.dmap_base));
 	/* Only the image may be executable, and nothing in the kernel half is U. */
-	ok = ok && !(pte & PTE_U) && (!(pte & PTE_X) || a == LAYOUT_KIMAGE);
+	ok = ok && !(pte & SVMM_PTE_U) && (!(pte & SVMM_PTE_X) || a == LAYOUT_KIMAGE);
 	/* Nothing writable and executable. */
-	ok = ok && !((pte & PTE_W) && (pte & PTE_X));
+	ok = ok && !((pte & SVMM_PTE_W) && (pte & SVMM_PTE_X));
 	c->bad += !ok;
 	c->leaves++;
 	return 0;
@@ -292,7 +292,7 @@ static int check_leaf_area(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t 
 static void test_layout(void)
 {
 	struct area_check c = { 0, 0 };
-	vm_t kb = svmm_kernel_base(boot.mode);
+	svmm_va_t kb = svmm_kernel_base(boot.mode);
 	KCHECK_EQ(pt_walk(&kpt, kb, 0 - kb, check_leaf_area, &c), 0);
 	KCHECK(c.leaves > 0);
 	KCHECK_EQ(c.bad, 0);
@@ -306,7 +306,7 @@ static void test_layout(void)
 /* kmap reaches any frame, also above the window; the fixmap runs out cleanly. */
 static void test_kmap(void)
 {
-	pm_t pa;
+	svmm_pa_t pa;
 	uint64_t free0 = pmem_free_frames(&kpmem), tables0 = vm_tables_live;
 	KCHECK_EQ(pmem_alloc(&kpmem, 0, PMEM_ANY, &pa), 0);   /* the highest free frame */
 	uint64_t *p = kmap(pa);
@@ -320,7 +320,7 @@ static void test_kmap(void)
 	kunmap(p);
 	/* A stale translation would still let this read succeed: it must fault now. */
 	uint8_t v;
-	KCHECK_EQ(probe_load((vm_t)(uintptr_t)p, &v), 1);
+	KCHECK_EQ(probe_load((svmm_va_t)(uintptr_t)p, &v), 1);
 	uint64_t *q = other;
 	bool same = true;
 	for (unsigned i = 0; i < 512; i++)
@@ -346,7 +346,7 @@ static void test_kmap(void)
 /* ioremap refuses bad ranges; a kernel stack has a guard page. */
 static void test_arena(void)
 {
-	vm_t va, top;
+	svmm_va_t va, top;
 	KCHECK_EQ(ioremap(0x10000000, 0, &va), SVMM_EZEROSIZE);
 	KCHECK_EQ(ioremap(~0ull - 100, 4096, &va), SVMM_EOVERFLOW);
 	KCHECK_EQ(iounmap(svmm_kio_base(boot.mode) + (512ull << 20)), SVMM_ENOENT);

@@ -62,9 +62,9 @@ static struct hart_boot hart_boot[NCPU];
 extern char _kernel_start[], secondary_entry[], secondary_high[];
 void secondary_main(struct cpu *c);
 
-static pm_t image_pa(const void *va)
+static svmm_pa_t image_pa(const void *va)
 {
-	return (pm_t)((uintptr_t)va - (uintptr_t)_kernel_start) + early_load_pa;
+	return (svmm_pa_t)((uintptr_t)va - (uintptr_t)_kernel_start) + early_load_pa;
 }
 
 void smp_init_boot_hart(uint64_t hartid)

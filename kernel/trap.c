@@ -54,6 +54,12 @@ void trap_init(void)
 	w_sscratch(0);
 	/* Let U-mode read instret, cycle and time (the benchmarks read instret). */
 	CSR_WRITE(scounteren, 0x7);
+	/* The floating-point and vector units stay off (firmware may leave them on): the
+	   kernel saves no FP or vector registers, so a process that could use them would
+	   see and change another's. With FS and VS off, every such instruction traps as
+	   illegal, in S-mode and U-mode alike, and proc.c kills the process
+	   (docs/kernel.md, "Floating point and vectors"). */
+	CSR_CLEAR(sstatus, SSTATUS_FS | SSTATUS_VS);
 }
 
 static bool is_page_fault(uint64_t c)

@@ -14,14 +14,14 @@
 #include "proc.h"
 #include "riscv.h"
 
-static int user_range_ok(struct aspace *as, vm_t va, uint64_t n, unsigned access)
+static int user_range_ok(struct aspace *as, svmm_va_t va, uint64_t n, unsigned access)
 {
 	if (n == 0)
 		return 0;
 	if (va + n < va || va + n > svmm_user_end(boot.mode))
 		return SVMM_EFAULT;
-	vm_t end = va + n;
-	for (vm_t pg = SVMM_ALIGN_DOWN(va, SVMM_PAGE_SIZE); pg < end; pg += SVMM_PAGE_SIZE) {
+	svmm_va_t end = va + n;
+	for (svmm_va_t pg = SVMM_ALIGN_DOWN(va, SVMM_PAGE_SIZE); pg < end; pg += SVMM_PAGE_SIZE) {
 		if (pt_translate(&as->pt, pg, access, PT_PRIV_U, NULL, NULL) == 0)
 			continue;
 		if (aspace_fault(as, pg, access) != 0)
@@ -32,7 +32,7 @@ static int user_range_ok(struct aspace *as, vm_t va, uint64_t n, unsigned access
 	return 0;
 }
 
-int copy_from_user(struct aspace *as, void *dst, vm_t src, uint64_t n)
+int copy_from_user(struct aspace *as, void *dst, svmm_va_t src, uint64_t n)
 {
 	int err = user_range_ok(as, src, n, PT_R);
 	if (err)
@@ -43,7 +43,7 @@ int copy_from_user(struct aspace *as, void *dst, vm_t src, uint64_t n)
 	return fault ? SVMM_EFAULT : 0;
 }
 
-int copy_to_user(struct aspace *as, vm_t dst, const void *src, uint64_t n)
+int copy_to_user(struct aspace *as, svmm_va_t dst, const void *src, uint64_t n)
 {
 	int err = user_range_ok(as, dst, n, PT_W);
 	if (err)

@@ -19,47 +19,62 @@ struct utest {
 	bool expect_kill;
 	uint64_t cause;          /* scause expected for a kill */
 	bool check_addr;
-	vm_t addr;               /* stval expected for a kill */
+	svmm_va_t addr;               /* stval expected for a kill */
 	const char *what;
+	const char *line;        /* for a kill: text its kill line must contain, or NULL */
 	struct proc *p;
 };
 
 static struct utest utests[] = {
-	{ "hello", 0, false, 0, false, 0, "hello", NULL },
-	{ "isolation", 1, false, 0, false, 0, "isolation, first process", NULL },
-	{ "isolation", 2, false, 0, false, 0, "isolation, second process", NULL },
-	{ "memtest", 0, false, 0, false, 0, "demand paging, stack, unmap, protect", NULL },
-	{ "bad", 0, true, EXC_LOAD_PAGE_FAULT, true, 0x30000000, "read of unmapped memory", NULL },
-	{ "bad", 1, true, EXC_STORE_PAGE_FAULT, false, 0, "write to a read-only region", NULL },
-	{ "bad", 2, true, EXC_INST_PAGE_FAULT, false, 0, "execution from a data page", NULL },
+	{ "hello", 0, false, 0, false, 0, "hello", NULL, NULL },
+	{ "isolation", 1, false, 0, false, 0, "isolation, first process", NULL, NULL },
+	{ "isolation", 2, false, 0, false, 0, "isolation, second process", NULL, NULL },
+	{ "memtest", 0, false, 0, false, 0, "demand paging, stack, unmap, protect", NULL, NULL },
+	{ "bad", 0, true, EXC_LOAD_PAGE_FAULT, true, 0x30000000, "read of unmapped memory", NULL, NULL },
+	{ "bad", 1, true, EXC_STORE_PAGE_FAULT, false, 0, "write to a read-only region", NULL, NULL },
+	{ "bad", 2, true, EXC_INST_PAGE_FAULT, false, 0, "execution from a data page", NULL, NULL },
 	{ "bad", 3, true, EXC_LOAD_PAGE_FAULT, true, 0xfffffffff0000000ull,
-	  "read of a kernel address", NULL },
-	{ "bad", 4, true, EXC_STORE_PAGE_FAULT, false, 0, "stack overflow into the guard", NULL },
-	{ "bad", 5, true, EXC_LOAD_PAGE_FAULT, true, 0, "NULL pointer", NULL },
-	{ "bad", 6, true, EXC_LOAD_PAGE_FAULT, false, 0, "use after munmap", NULL },
-	{ "bad", 7, true, EXC_STORE_PAGE_FAULT, false, 0, "write into program text", NULL },
+	  "read of a kernel address", NULL, NULL },
+	{ "bad", 4, true, EXC_STORE_PAGE_FAULT, false, 0, "stack overflow into the guard", NULL, NULL },
+	{ "bad", 5, true, EXC_LOAD_PAGE_FAULT, true, 0, "NULL pointer", NULL, NULL },
+	{ "bad", 6, true, EXC_LOAD_PAGE_FAULT, false, 0, "use after munmap", NULL, NULL },
+	{ "bad", 7, true, EXC_STORE_PAGE_FAULT, false, 0, "write into program text", NULL, NULL },
 	{ "bad", 8, true, EXC_INST_PAGE_FAULT, true, 0xfffffffff0000000ull,
-	  "jump into kernel text", NULL },
+	  "jump into kernel text", NULL, NULL },
 	{ "bad", 9, true, EXC_STORE_PAGE_FAULT, true, 0xfffffffff0200000ull,
-	  "write to a kernel address", NULL },
-	{ "bad", 10, true, EXC_INST_PAGE_FAULT, false, 0, "jump to a non-canonical address", NULL },
-	{ "bad", 11, true, EXC_INST_PAGE_FAULT, false, 0, "execute a read-only page", NULL },
-	{ "bad", 12, true, EXC_LOAD_PAGE_FAULT, true, 0, "NULL in one thread of two", NULL },
-	{ "hostile", 0, false, 0, false, 0, "system calls with kernel pointers", NULL },
-	{ "hostile", 1, false, 0, false, 0, "zero, unaligned, huge sizes, overflow", NULL },
-	{ "hostile", 2, false, 0, false, 0, "fixed maps over null guard, stack, text", NULL },
-	{ "hostile", 3, false, 0, false, 0, "unmap/protect of what is not ours", NULL },
-	{ "hostile", 4, false, 0, false, 0, "W^X: no write+execute mapping", NULL },
-	{ "hostile", 5, false, 0, false, 0, "mapping until the address space is full", NULL },
-	{ "stress", 0, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL },
-	{ "stress", 1, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL },
-	{ "stress", 2, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL },
-	{ "stress", 3, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL },
-	{ "stress", 4, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL },
-	{ "stress", 5, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL },
-	{ "stress", 6, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL },
-	{ "stress", 7, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL },
-	{ "stress", 100, false, 0, false, 0, "stress: 4 threads, shootdown game", NULL },
+	  "write to a kernel address", NULL, NULL },
+	{ "bad", 10, true, EXC_INST_PAGE_FAULT, false, 0, "jump to a non-canonical address", NULL, NULL },
+	{ "bad", 11, true, EXC_INST_PAGE_FAULT, false, 0, "execute a read-only page", NULL, NULL },
+	{ "bad", 12, true, EXC_LOAD_PAGE_FAULT, true, 0, "NULL in one thread of two", NULL, NULL },
+	/* Floating point and vectors are off in U-mode: each use is killed, and the line
+	   says why. */
+	{ "fpu", 0, true, EXC_ILLEGAL, true, 0xf2050053, "FP: write f0, yield, read it back",
+	  "illegal instruction 0xf2050053 at pc", NULL },
+	{ "fpu", 1, true, EXC_ILLEGAL, true, 0xe2000553, "FP: read another process's f0",
+	  "floating-point instruction", NULL },
+	{ "fpu", 2, true, EXC_ILLEGAL, true, 0x00302573, "FP: read fcsr",
+	  "floating-point instruction", NULL },
+	{ "fpu", 3, true, EXC_ILLEGAL, true, 0xa022, "FP: compressed store of f8",
+	  "illegal instruction 0xa022 at pc", NULL },
+	{ "fpu", 4, true, EXC_ILLEGAL, true, 0x0c007557, "vector: vsetvli",
+	  "vector instruction", NULL },
+	{ "hostile", 0, false, 0, false, 0, "system calls with kernel pointers", NULL, NULL },
+	{ "hostile", 1, false, 0, false, 0, "zero, unaligned, huge sizes, overflow", NULL, NULL },
+	{ "hostile", 2, false, 0, false, 0, "fixed maps over null guard, stack, text", NULL, NULL },
+	{ "hostile", 3, false, 0, false, 0, "unmap/protect of what is not ours", NULL, NULL },
+	{ "hostile", 4, false, 0, false, 0, "W^X: no write+execute mapping", NULL, NULL },
+	{ "hostile", 5, false, 0, false, 0, "mapping until the address space is full", NULL, NULL },
+	{ "stress", 0, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL, NULL },
+	{ "stress", 1, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL, NULL },
+	{ "stress", 2, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL, NULL },
+	{ "stress", 3, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL, NULL },
+	{ "stress", 4, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL, NULL },
+	{ "stress", 5, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL, NULL },
+	{ "stress", 6, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL, NULL },
+	{ "stress", 7, false, 0, false, 0, "stress: map/touch/protect/unmap, verified", NULL, NULL },
+	{ "threads", 0, false, 0, false, 0, "150 threads in turn, more than the slots", NULL,
+	  NULL },
+	{ "stress", 100, false, 0, false, 0, "stress: 4 threads, shootdown game", NULL, NULL },
 };
 
 static uint64_t free_before, tables_before;
@@ -100,6 +115,7 @@ static _Noreturn void hog_run(void)
 
 static void user_tests_done(void)
 {
+	unsigned threads_exited = 0, threads_killed = 0, doomed = 0;
 	kprintf("user programs finished:\n");
 	for (unsigned i = 0; i < ARRAY_SIZE(utests); i++) {
 		struct utest *t = &utests[i];
@@ -107,31 +123,29 @@ static void user_tests_done(void)
 		bool ok;
 		if (t->expect_kill)
 			ok = p->killed && p->kill_cause == t->cause &&
-			     (!t->check_addr || p->kill_addr == t->addr);
+			     (!t->check_addr || p->kill_addr == t->addr) &&
+			     (!t->line || strstr(p->kill_line, t->line));
 		else
 			ok = !p->killed && p->exit_code == 0;
 		kprintf("  %-4s pid %-2d %-9s %ld: %s (%s)\n", ok ? "ok" : "FAIL", p->pid, t->prog,
 			t->arg, t->what, p->killed ? "killed" : "exited");
 		ktest_check(ok, t->what, __FILE__, __LINE__);
+		threads_exited += p->threads_exited;
+		threads_killed += p->threads_killed;
+		if (strcmp(t->prog, "bad") == 0 && t->arg == 12)
+			doomed += p->threads_killed;
 		proc_reap(p);
 	}
 	/* The threads: the stress test's three exit cleanly; bad 12's spinning thread
-	   must have been killed with its process. */
-	unsigned threads = 0, doomed = 0;
-	for (unsigned i = 0; i < NPROC; i++)
-		if (procs[i].state == PROC_ZOMBIE) {
-			struct proc *t = &procs[i];
-			threads += t->is_thread;
-			if (t->owner->arg == 12 && strcmp(t->owner->name, "bad") == 0) {
-				doomed++;
-				KCHECK(t->is_thread && t->killed);
-			} else {
-				KCHECK(t->is_thread && !t->killed && t->exit_code == 0);
-			}
-			proc_reap(t);
-		}
-	KCHECK_EQ(threads, 4);
+	   must have been killed with its process; the threads program's 150 exit. Each
+	   thread's slot was freed when it ended, so none is left. */
+	KCHECK_EQ(threads_exited, 3 + 150);
+	KCHECK_EQ(threads_killed, 1);
 	KCHECK_EQ(doomed, 1);
+	unsigned left = 0;
+	for (unsigned i = 0; i < NPROC; i++)
+		left += procs[i].state != PROC_FREE;
+	KCHECK_EQ(left, 0);
 	for (unsigned i = 0; i < ncpu; i++)
 		kprintf("hart %lu: %lu entries to U-mode from idle, %lu switches, %lu shootdowns sent, "
 			"%lu idle loops\n", (unsigned long)cpus[i].hartid,

@@ -24,7 +24,7 @@ struct svmm_layout klayout;
 struct pmem kpmem;
 struct pt kpt;
 struct vmem karena;
-pm_t vm_dmap_end;
+svmm_pa_t vm_dmap_end;
 uint64_t vm_tables_live;
 uint64_t vm_flushes;
 uint64_t vm_kmaps;
@@ -38,7 +38,7 @@ static uint64_t karena_pages;
 static int karena_page_alloc(void *ctx, void **page)
 {
 	(void)ctx;
-	pm_t pa;
+	svmm_pa_t pa;
 	if (pmem_alloc(&kpmem, 0, vm_dmap_end, &pa) != 0)
 		return SVMM_ENOMEM;
 	karena_pages++;
@@ -75,7 +75,7 @@ void vm_trace_state(void)
 	vmem_trace_state(&karena_trace, &karena);
 }
 
-static void map_or_panic(vm_t va, pm_t pa, uint64_t size, unsigned flags, const char *what)
+static void map_or_panic(svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned flags, const char *what)
 {
 	int err = pt_map(&kpt, va, pa, size, flags);
 	if (err)
@@ -83,9 +83,9 @@ static void map_or_panic(vm_t va, pm_t pa, uint64_t size, unsigned flags, const 
 		      (void *)pa, svmm_strerror(err));
 }
 
-static pm_t image_pa(const void *sym)
+static svmm_pa_t image_pa(const void *sym)
 {
-	return early_load_pa + ((vm_t)(uintptr_t)sym - KERNEL_VIRT);
+	return early_load_pa + ((svmm_va_t)(uintptr_t)sym - KERNEL_VIRT);
 }
 
 void vm_init(void)
@@ -115,12 +115,12 @@ void vm_init(void)
 	res[nres++].size = boot.dtb_size;
 
 	/* What the early table reaches: two gigabytes from the image's gigabyte. */
-	pm_t early_end = SVMM_ALIGN_DOWN(early_load_pa, SVMM_GiB) + 2 * SVMM_GiB;
-	pm_t meta_limit = vm_dmap_end < early_end ? vm_dmap_end : early_end;
+	svmm_pa_t early_end = SVMM_ALIGN_DOWN(early_load_pa, SVMM_GiB) + 2 * SVMM_GiB;
+	svmm_pa_t meta_limit = vm_dmap_end < early_end ? vm_dmap_end : early_end;
 	err = pmem_init(&kpmem, ram, fdt.nram, res, nres, meta_limit);
 	if (err)
 		panic("pmem_init: %s", svmm_strerror(err));
-	pm_t saved_end = vm_dmap_end;
+	svmm_pa_t saved_end = vm_dmap_end;
 	vm_dmap_end = meta_limit;   /* table frames must be early-reachable until the switch */
 
 	err = pt_init_kernel(&kpt, mode);
@@ -133,7 +133,7 @@ void vm_init(void)
 	 * space copies the kernel half, so the root still never changes after boot.
 	 */
 	for (unsigned i = 0; i < fdt.nram; i++) {
-		pm_t b = ram[i].base, e = ram[i].base + ram[i].size;
+		svmm_pa_t b = ram[i].base, e = ram[i].base + ram[i].size;
 		if (e > saved_end)
 			e = saved_end;
 		if (b < e)
@@ -142,17 +142,17 @@ void vm_init(void)
 	}
 
 	/* The image, W^X by section; the page under the boot stack stays unmapped. */
-	map_or_panic((vm_t)(uintptr_t)_kernel_start, image_pa(_kernel_start),
+	map_or_panic((svmm_va_t)(uintptr_t)_kernel_start, image_pa(_kernel_start),
 		     (uint64_t)(_etext - _kernel_start), PT_R | PT_X | PT_G, "kernel text");
-	map_or_panic((vm_t)(uintptr_t)_etext, image_pa(_etext),
+	map_or_panic((svmm_va_t)(uintptr_t)_etext, image_pa(_etext),
 		     (uint64_t)(_erodata - _etext), PT_R | PT_G, "kernel rodata");
-	map_or_panic((vm_t)(uintptr_t)_erodata, image_pa(_erodata),
+	map_or_panic((svmm_va_t)(uintptr_t)_erodata, image_pa(_erodata),
 		     (uint64_t)(_stack_guard - _erodata), PT_R | PT_W | PT_G, "kernel data+bss");
-	map_or_panic((vm_t)(uintptr_t)_stack_bottom, image_pa(_stack_bottom),
+	map_or_panic((svmm_va_t)(uintptr_t)_stack_bottom, image_pa(_stack_bottom),
 		     (uint64_t)(_kernel_end - _stack_bottom), PT_R | PT_W | PT_G, "boot stack");
 
 	/* The kernel arena: slot 511 below the fixmap, with a guard page between. */
-	vm_t kio = svmm_kio_base(mode);
+	svmm_va_t kio = svmm_kio_base(mode);
 	vmem_trace_open(&karena_trace, "karena", boot.vmtrace ? trace_line : NULL, NULL);
 	err = vmem_trace_init(&karena_trace, &karena, kio,
 			      SVMM_FIXMAP_BASE - SVMM_PAGE_SIZE - kio, SVMM_PAGE_SIZE, &karena_src);
@@ -176,9 +176,9 @@ void vm_init(void)
 static struct vmem_region io_regions[IOREMAP_MAX];
 static bool io_used[IOREMAP_MAX];
 
-int ioremap(pm_t pa, uint64_t size, vm_t *va)
+int ioremap(svmm_pa_t pa, uint64_t size, svmm_va_t *va)
 {
-	pm_t base = SVMM_ALIGN_DOWN(pa, SVMM_PAGE_SIZE);
+	svmm_pa_t base = SVMM_ALIGN_DOWN(pa, SVMM_PAGE_SIZE);
 	if (size == 0)
 		return SVMM_EZEROSIZE;
 	if (pa + size < pa)
@@ -195,7 +195,7 @@ int ioremap(pm_t pa, uint64_t size, vm_t *va)
 		c.align = 2ull << 20;
 		c.phase = base & (c.align - 1);
 	}
-	vm_t v;
+	svmm_va_t v;
 	int err = vmem_trace_xalloc(&karena_trace, &karena, len, &c, &io_regions[i], &v);
 	if (err)
 		return err;
@@ -209,9 +209,9 @@ int ioremap(pm_t pa, uint64_t size, vm_t *va)
 	return 0;
 }
 
-int iounmap(vm_t va)
+int iounmap(svmm_va_t va)
 {
-	vm_t base = SVMM_ALIGN_DOWN(va, SVMM_PAGE_SIZE);
+	svmm_va_t base = SVMM_ALIGN_DOWN(va, SVMM_PAGE_SIZE);
 	struct vmem_region *r = vmem_lookup(&karena, base);
 	if (!r || r->addr != base || r < io_regions || r >= io_regions + IOREMAP_MAX)
 		return SVMM_ENOENT;
@@ -231,13 +231,13 @@ static struct svmm_lock kmap_lock;
 
 _Static_assert(FIXMAP_SLOTS / 64 == NCPU, "one 64-slot fixmap word per hart");
 
-bool vm_is_fixmap(vm_t va, uint64_t size)
+bool vm_is_fixmap(svmm_va_t va, uint64_t size)
 {
 	return va >= SVMM_FIXMAP_BASE && size <= SVMM_FIXMAP_SIZE &&
 	       va - SVMM_FIXMAP_BASE <= SVMM_FIXMAP_SIZE - size;
 }
 
-void *kmap(pm_t pa)
+void *kmap(svmm_pa_t pa)
 {
 	port_lock(&kmap_lock);
 	/* Each hart has its own word of 64 slots, so a slot's translation is only ever
@@ -245,9 +245,11 @@ void *kmap(pm_t pa)
 	for (unsigned w = mycpu()->id; w == mycpu()->id; w++) {
 		if (fixmap_used[w] == ~0ull)
 			continue;
-		unsigned b = (unsigned)__builtin_ctzll(~fixmap_used[w]);
+		unsigned b = 0;  /* lowest free slot; a loop, as libgcc is not linked */
+		while (fixmap_used[w] >> b & 1u)
+			b++;
 		unsigned slot = w * 64 + b;
-		vm_t va = SVMM_FIXMAP_BASE + (uint64_t)slot * SVMM_PAGE_SIZE;
+		svmm_va_t va = SVMM_FIXMAP_BASE + (uint64_t)slot * SVMM_PAGE_SIZE;
 		if (pt_map(&kpt, va, SVMM_ALIGN_DOWN(pa, SVMM_PAGE_SIZE), SVMM_PAGE_SIZE,
 			   PT_R | PT_W | PT_G | PT_MAX_PAGE_4K) != 0)
 			break;
@@ -262,7 +264,7 @@ void *kmap(pm_t pa)
 
 void kunmap(void *p)
 {
-	vm_t va = SVMM_ALIGN_DOWN((vm_t)(uintptr_t)p, SVMM_PAGE_SIZE);
+	svmm_va_t va = SVMM_ALIGN_DOWN((svmm_va_t)(uintptr_t)p, SVMM_PAGE_SIZE);
 	uint64_t slot = (va - SVMM_FIXMAP_BASE) / SVMM_PAGE_SIZE;
 	if (va < SVMM_FIXMAP_BASE || slot >= FIXMAP_SLOTS ||
 	    !(fixmap_used[slot / 64] & (1ull << (slot % 64))))
@@ -278,7 +280,7 @@ void kunmap(void *p)
 	port_unlock(&kmap_lock);
 }
 
-void vm_zero_frame(pm_t pa)
+void vm_zero_frame(svmm_pa_t pa)
 {
 	if (pa + SVMM_PAGE_SIZE <= vm_dmap_end) {
 		memset(__va(pa), 0, SVMM_PAGE_SIZE);
@@ -291,7 +293,7 @@ void vm_zero_frame(pm_t pa)
 	kunmap(p);
 }
 
-void vm_copy_to_frame(pm_t pa, uint64_t off, const void *src, uint64_t n)
+void vm_copy_to_frame(svmm_pa_t pa, uint64_t off, const void *src, uint64_t n)
 {
 	if (pa + SVMM_PAGE_SIZE <= vm_dmap_end) {
 		memcpy((char *)__va(pa) + off, src, n);
@@ -304,7 +306,7 @@ void vm_copy_to_frame(pm_t pa, uint64_t off, const void *src, uint64_t n)
 	kunmap(p);
 }
 
-int kstack_alloc(uint64_t size, vm_t *top)
+int kstack_alloc(uint64_t size, svmm_va_t *top)
 {
 	/* A trap stack per hart plus the self-test's; kernel stacks are never freed. */
 	static struct vmem_region regions[NCPU + 4];
@@ -315,13 +317,13 @@ int kstack_alloc(uint64_t size, vm_t *top)
 	port_unlock(&lock);
 	if (slot == ~0u)
 		return SVMM_ENOSPC;
-	vm_t v;
+	svmm_va_t v;
 	int err = vmem_trace_alloc(&karena_trace, &karena, size + SVMM_PAGE_SIZE,
 				   &regions[slot], &v);
 	if (err)
 		return err;
 	for (uint64_t o = 0; o < size; o += SVMM_PAGE_SIZE) {
-		pm_t pa;
+		svmm_pa_t pa;
 		err = pmem_alloc(&kpmem, 0, vm_dmap_end, &pa);
 		if (!err)
 			err = pt_map(&kpt, v + SVMM_PAGE_SIZE + o, pa, SVMM_PAGE_SIZE,
@@ -337,7 +339,7 @@ int kstack_alloc(uint64_t size, vm_t *top)
 
 struct leaf_count { uint64_t n[5]; uint64_t bytes[5]; uint64_t misplaced; };
 
-static int count_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
+static int count_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
 {
 	(void)pte;
 	struct leaf_count *c = ctx;
@@ -372,7 +374,7 @@ static void human_size(char *buf, size_t n, uint64_t bytes)
 		svmm_snprintf(buf, n, "%lu%c", (unsigned long)whole, units[u]);
 }
 
-static void print_area(const char *name, vm_t b, vm_t e, const char *what)
+static void print_area(const char *name, svmm_va_t b, svmm_va_t e, const char *what)
 {
 	char sz[24];
 	human_size(sz, sizeof sz, e - b);
@@ -392,16 +394,16 @@ void vm_print_layout(void)
 		print_area(r->name, r->base, r->base + r->size, r->purpose);
 	}
 	kprintf("kernel image sections:\n");
-	print_area("text", KERNEL_VIRT, (vm_t)(uintptr_t)_etext, "kernel text R-X");
-	print_area("rodata", (vm_t)(uintptr_t)_etext, (vm_t)(uintptr_t)_erodata, "kernel rodata R--");
-	print_area("data", (vm_t)(uintptr_t)_erodata, (vm_t)(uintptr_t)_stack_guard,
+	print_area("text", KERNEL_VIRT, (svmm_va_t)(uintptr_t)_etext, "kernel text R-X");
+	print_area("rodata", (svmm_va_t)(uintptr_t)_etext, (svmm_va_t)(uintptr_t)_erodata, "kernel rodata R--");
+	print_area("data", (svmm_va_t)(uintptr_t)_erodata, (svmm_va_t)(uintptr_t)_stack_guard,
 		   "kernel data+bss RW-");
-	print_area("stack", (vm_t)(uintptr_t)_stack_bottom, (vm_t)(uintptr_t)_kernel_end,
+	print_area("stack", (svmm_va_t)(uintptr_t)_stack_bottom, (svmm_va_t)(uintptr_t)_kernel_end,
 		   "boot stack RW- (guard page below)");
 
 	struct leaf_count c;
 	memset(&c, 0, sizeof c);
-	vm_t kb = svmm_kernel_base(m);
+	svmm_va_t kb = svmm_kernel_base(m);
 	pt_walk(&kpt, kb, 0 - kb, count_leaf, &c);
 	static const char *const names[5] = { "4K", "2M", "1G", "512G", "256T" };
 	kprintf("kernel mappings by page size:");

@@ -15,7 +15,7 @@ extern struct svmm_layout klayout; /* the layout of the mode in use */
 extern struct pmem kpmem;       /* every frame of RAM */
 extern struct pt kpt;           /* the kernel page table; its upper half is shared */
 extern struct vmem karena;      /* kernel dynamic arena in slot 511 */
-extern pm_t vm_dmap_end;        /* direct map covers physical [0, vm_dmap_end) */
+extern svmm_pa_t vm_dmap_end;        /* direct map covers physical [0, vm_dmap_end) */
 extern uint64_t vm_tables_live; /* page-table frames from port_table_alloc */
 extern uint64_t vm_flushes;     /* port_tlb_flush calls */
 extern uint64_t vm_kmaps;       /* kmap calls */
@@ -33,8 +33,8 @@ void vm_trace_state(void);
  * Map device registers [pa, pa + size) into the kernel arena, uncached where the
  * hardware offers it. Returns 0 and the address in *va, or an svmm error code.
  */
-int ioremap(pm_t pa, uint64_t size, vm_t *va);
-int iounmap(vm_t va);
+int ioremap(svmm_pa_t pa, uint64_t size, svmm_va_t *va);
+int iounmap(svmm_va_t va);
 
 /*
  * Map one 4 KiB frame of any RAM (direct-mapped or not) at a fixmap slot, for
@@ -42,19 +42,19 @@ int iounmap(vm_t va);
  * Release with kunmap. Slots are per hart; interrupts stay off in between is not
  * required since the kernel never blocks holding one.
  */
-void *kmap(pm_t pa);
+void *kmap(svmm_pa_t pa);
 void kunmap(void *va);
 /* Zero a frame wherever it lies: through the direct map or through kmap. */
-void vm_zero_frame(pm_t pa);
+void vm_zero_frame(svmm_pa_t pa);
 /* Copy a frame's bytes (page-sized) wherever it lies. */
-void vm_copy_to_frame(pm_t pa, uint64_t off, const void *src, uint64_t n);
+void vm_copy_to_frame(svmm_pa_t pa, uint64_t off, const void *src, uint64_t n);
 
 /*
  * A kernel stack of size bytes in the arena, with an unmapped guard page below it.
  * Returns 0 and its top in *top.
  */
-int kstack_alloc(uint64_t size, vm_t *top);
+int kstack_alloc(uint64_t size, svmm_va_t *top);
 /* Does [va, va + size) lie in the fixmap (per-hart kmap slots)? */
-bool vm_is_fixmap(vm_t va, uint64_t size);
+bool vm_is_fixmap(svmm_va_t va, uint64_t size);
 
 #endif

@@ -41,9 +41,9 @@ static void check(struct aspace *a)
 }
 
 /* The frame a user address maps to, through the direct map, or NULL. */
-static unsigned char *user_ptr(struct aspace *a, vm_t va)
+static unsigned char *user_ptr(struct aspace *a, svmm_va_t va)
 {
-	pm_t pa;
+	svmm_pa_t pa;
 	if (pt_translate(&a->pt, va, PT_R, PT_PRIV_U | PT_MXR, &pa, NULL) != 0)
 		return NULL;
 	return port_pa_to_va(pa);
@@ -52,7 +52,7 @@ static unsigned char *user_ptr(struct aspace *a, vm_t va)
 static void test_create_destroy_accounting(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
 	check(&as);
 	/* The kernel half is the kernel's: root entries 256..511 are equal. */
 	uint64_t *kroot = port_pa_to_va(fx.kpt.root), *root = port_pa_to_va(as.pt.root);
@@ -64,26 +64,24 @@ static void test_create_destroy_accounting(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 	/* The kernel's tables are untouched. */
 	assert_int_equal(pt_check(&fx.kpt), 0);
-	assert_int_equal(aspace_create(NULL, &fx.kpt, &fx.pm), SVMM_EINVAL);
-	struct pt user;
-	assert_int_equal(pt_init(&user, SVMM_SV39, 0), 0);
-	assert_int_equal(aspace_create(&as, &user, &fx.pm), SVMM_EINVAL);  /* not a kernel pt */
-	pt_destroy(&user);
+	assert_int_equal(aspace_create(NULL, &fx.kpt, &fx.pm, NULL), SVMM_EINVAL);
+	assert_int_equal(aspace_create(&as, NULL, &fx.pm, NULL), SVMM_EINVAL);
+	assert_int_equal(aspace_create(&as, &fx.kpt, NULL, NULL), SVMM_EINVAL);
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
 static void test_demand_zero(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
-	vm_t va;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t va;
 	assert_int_equal(aspace_map_anon(&as, 0, 16 * PG, RW, 0, &va), 0);
 	assert_true(va >= SVMM_NULL_GUARD && va + 16 * PG <= as.user_end);
 	assert_int_equal(as.resident, 0);                 /* nothing before a fault */
 	assert_null(user_ptr(&as, va));
 	for (unsigned i = 0; i < 16; i++) {
 		/* Dirty free frames first, to see that the fault zeroes what it maps. */
-		pm_t junk;
+		svmm_pa_t junk;
 		assert_int_equal(pmem_alloc(&fx.pm, 0, PMEM_ANY, &junk), 0);
 		memset(port_pa_to_va(junk), 0xee, PG);
 		assert_int_equal(pmem_free(&fx.pm, junk, 0), 0);
@@ -113,8 +111,8 @@ static void test_demand_zero(void **state)
 static void test_fault_errors_and_stack(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
-	vm_t ro, xo;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t ro, xo;
 	assert_int_equal(aspace_map_anon(&as, 0, 4 * PG, PT_R, 0, &ro), 0);
 	assert_int_equal(aspace_map_anon(&as, 0, 4 * PG, PT_X, 0, &xo), 0);
 	assert_int_equal(aspace_fault(&as, ro, PT_W), SVMM_EPERM);
@@ -128,8 +126,8 @@ static void test_fault_errors_and_stack(void **state)
 	assert_int_equal(aspace_fault(&as, svmm_kernel_base(SVMM_SV39), PT_R), SVMM_EFAULT);
 	/* The stack: grows down on faults up to its limit; the guard gap below is an
 	 * overflow; the rest of slot 255 is nothing. */
-	vm_t top = as.stack_top;
-	assert_int_equal(top, (vm_t)256 * GiB);
+	svmm_va_t top = as.stack_top;
+	assert_int_equal(top, (svmm_va_t)256 * GiB - SVMM_USTACK_GUARD);
 	assert_int_equal(aspace_fault(&as, top - 8, PT_W), 0);
 	assert_int_equal(aspace_fault(&as, top - 3 * PG, PT_R), 0);
 	assert_int_equal(as.stack_pages, 2);
@@ -156,7 +154,7 @@ static void test_fault_errors_and_stack(void **state)
 	assert_int_equal(as.stack_pages, 4);
 	assert_int_equal(aspace_set_stack_limit(&as, 16 * SVMM_MiB), SVMM_EBUSY);
 	/* The stack is not part of uvmem: map/unmap/protect refuse it. */
-	vm_t va;
+	svmm_va_t va;
 	assert_int_equal(aspace_map_anon(&as, top - PG, PG, RW, ASPACE_FIXED, &va), SVMM_ERANGE);
 	assert_int_equal(aspace_unmap(&as, top - PG, PG), SVMM_ERANGE);
 	check(&as);
@@ -168,18 +166,18 @@ static void test_fault_errors_and_stack(void **state)
 static void test_bad_input_changes_nothing(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
-	vm_t va, a;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t va, a;
 	assert_int_equal(aspace_map_anon(&as, 0, 8 * PG, RW, 0, &va), 0);
 	assert_int_equal(aspace_fault(&as, va, PT_W), 0);
 	static struct fx_snap before, after;
 	fx_snap_take(&as, &before);
-	const vm_t g = SVMM_NULL_GUARD;
+	const svmm_va_t g = SVMM_NULL_GUARD;
 	/* map_anon */
 	assert_int_equal(aspace_map_anon(&as, 0, 0, RW, 0, &a), SVMM_EZEROSIZE);
 	assert_int_equal(aspace_map_anon(&as, 0, 100, RW, 0, &a), SVMM_EUNALIGNED);
 	assert_int_equal(aspace_map_anon(&as, g + 1, PG, RW, ASPACE_FIXED, &a), SVMM_EUNALIGNED);
-	assert_int_equal(aspace_map_anon(&as, ~(vm_t)0 - PG + 1, 2 * PG, RW, ASPACE_FIXED, &a),
+	assert_int_equal(aspace_map_anon(&as, ~(svmm_va_t)0 - PG + 1, 2 * PG, RW, ASPACE_FIXED, &a),
 			 SVMM_EOVERFLOW);
 	assert_int_equal(aspace_map_anon(&as, 0, PG, RW, ASPACE_FIXED, &a), SVMM_ERANGE);
 	assert_int_equal(aspace_map_anon(&as, as.user_end - PG, 2 * PG, RW, ASPACE_FIXED, &a),
@@ -194,7 +192,7 @@ static void test_bad_input_changes_nothing(void **state)
 	assert_int_equal(aspace_map_anon(&as, 0, as.user_end, PT_R, 0, &a), SVMM_ENOSPC);
 	/* map_phys */
 	assert_int_equal(aspace_map_phys(&as, 0, FX_RAM0 + 1, PG, PT_R, 0, &a), SVMM_EUNALIGNED);
-	assert_int_equal(aspace_map_phys(&as, 0, ~(pm_t)0 - PG + 1, 2 * PG, PT_R, 0, &a),
+	assert_int_equal(aspace_map_phys(&as, 0, ~(svmm_pa_t)0 - PG + 1, 2 * PG, PT_R, 0, &a),
 			 SVMM_EOVERFLOW);
 	assert_int_equal(aspace_map_phys(&as, 0, PT_PA_LIMIT, PG, PT_R, 0, &a), SVMM_ERANGE);
 	assert_int_equal(aspace_map_phys(&as, 0, FX_RAM0, PG, PT_R, ASPACE_IO | ASPACE_NC, &a),
@@ -203,7 +201,7 @@ static void test_bad_input_changes_nothing(void **state)
 	assert_int_equal(aspace_unmap(&as, va, 0), SVMM_EZEROSIZE);
 	assert_int_equal(aspace_unmap(&as, va + 1, PG), SVMM_EUNALIGNED);
 	assert_int_equal(aspace_unmap(&as, va, PG + 1), SVMM_EUNALIGNED);
-	assert_int_equal(aspace_unmap(&as, ~(vm_t)0 - PG + 1, 2 * PG), SVMM_EOVERFLOW);
+	assert_int_equal(aspace_unmap(&as, ~(svmm_va_t)0 - PG + 1, 2 * PG), SVMM_EOVERFLOW);
 	assert_int_equal(aspace_unmap(&as, 0, PG), SVMM_ERANGE);
 	assert_int_equal(aspace_protect(&as, va, PG, PT_W), SVMM_EPERM);
 	assert_int_equal(aspace_protect(&as, va, PG, PT_R | PT_W | PT_X), SVMM_EPERM);
@@ -225,8 +223,8 @@ static void test_bad_input_changes_nothing(void **state)
 static void test_placement_and_fixed(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
-	vm_t small, big, fixed, hinted;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t small, big, fixed, hinted;
 	assert_int_equal(aspace_map_anon(&as, 0, PG, RW, 0, &small), 0);
 	assert_int_equal(aspace_map_anon(&as, 0, 6 * MiB, RW, 0, &big), 0);
 	assert_true(SVMM_IS_ALIGNED(big, 2 * MiB));
@@ -245,7 +243,7 @@ static void test_placement_and_fixed(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
-static int count_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
+static int count_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
 {
 	uint64_t *n = ctx;
 	(void)va;
@@ -258,18 +256,18 @@ static int count_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
 static void test_map_phys(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
 	/* A 4 MiB physical range keeps its phase modulo 2 MiB: 2 MiB leaves. */
-	pm_t blk;
+	svmm_pa_t blk;
 	assert_int_equal(pmem_alloc(&fx.pm, 11, PMEM_ANY, &blk), 0);   /* 8 MiB */
-	vm_t va;
+	svmm_va_t va;
 	assert_int_equal(aspace_map_phys(&as, 0, blk, 4 * MiB, RW, 0, &va), 0);
 	assert_int_equal(va % (2 * MiB), blk % (2 * MiB));
 	uint64_t n[2] = { 0, 0 };
 	pt_walk(&as.pt, va, 4 * MiB, count_leaf, n);
 	assert_int_equal(n[1], 2);           /* two 2 MiB leaves */
 	assert_int_equal(n[0], 0);
-	pm_t pa;
+	svmm_pa_t pa;
 	assert_int_equal(pt_translate(&as.pt, va + 5 * PG + 3, PT_W, PT_PRIV_U, &pa, NULL), 0);
 	assert_int_equal(pa, blk + 5 * PG + 3);
 	/* Mapped eagerly: a fault there is spurious. */
@@ -286,21 +284,21 @@ static void test_map_phys(void **state)
 	check(&as);
 	assert_int_equal(pmem_frame(&fx.pm, blk)->state, PMEM_ALLOC);
 	/* Device memory with Svpbmt IO. */
-	vm_t io;
+	svmm_va_t io;
 	assert_int_equal(aspace_map_phys(&as, 0, 0x10000000, PG, RW, ASPACE_IO, &io), 0);
-	pm_t iopa;
+	svmm_pa_t iopa;
 	uint64_t pte = 0;
 	assert_true(pt_lookup(&as.pt, io, &iopa, &pte));
 	assert_int_equal(iopa, 0x10000000);
-	assert_int_equal(pte & PTE_PBMT_MASK, PTE_PBMT_IO);
+	assert_int_equal(pte & SVMM_PTE_PBMT_MASK, SVMM_PTE_PBMT_IO);
 	/* Protect keeps the memory type, and the cut piece keeps the physical offset. */
-	vm_t io2;
+	svmm_va_t io2;
 	assert_int_equal(aspace_map_phys(&as, 0, 0x10001000, 4 * PG, RW, ASPACE_IO, &io2), 0);
 	assert_int_equal(aspace_protect(&as, io2 + 2 * PG, PG, PT_R), 0);
 	assert_true(pt_lookup(&as.pt, io2 + 2 * PG, &iopa, &pte));
 	assert_int_equal(iopa, 0x10003000);
-	assert_int_equal(pte & PTE_PBMT_MASK, PTE_PBMT_IO);
-	assert_int_equal(pte & (PTE_R | PTE_W | PTE_X), PTE_R);
+	assert_int_equal(pte & SVMM_PTE_PBMT_MASK, SVMM_PTE_PBMT_IO);
+	assert_int_equal(pte & (SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X), SVMM_PTE_R);
 	assert_int_equal(aspace_lookup(&as, io2 + 3 * PG)->pa, 0x10004000);
 	assert_int_equal(aspace_lookup(&as, io2 + 3 * PG)->node.addr, io2 + 3 * PG);
 	check(&as);
@@ -310,7 +308,7 @@ static void test_map_phys(void **state)
 }
 
 /* Fault every page of [va, va + n pages) and tag it with its index. */
-static void touch(struct aspace *a, vm_t va, unsigned n)
+static void touch(struct aspace *a, svmm_va_t va, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		assert_int_equal(aspace_fault(a, va + i * PG, PT_R), 0);
@@ -321,8 +319,8 @@ static void touch(struct aspace *a, vm_t va, unsigned n)
 static void test_unmap_splits(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
-	vm_t va;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t va;
 	assert_int_equal(aspace_map_anon(&as, 0, 16 * PG, RW, 0, &va), 0);
 	touch(&as, va, 16);
 	uint64_t f = pmem_free_frames(&fx.pm);
@@ -348,7 +346,7 @@ static void test_unmap_splits(void **state)
 	assert_int_equal(user_ptr(&as, va + 3 * PG)[0], 4);
 	assert_int_equal(user_ptr(&as, va + 12 * PG)[0], 13);
 	/* Several whole regions at once. */
-	vm_t b, c;
+	svmm_va_t b, c;
 	assert_int_equal(aspace_map_anon(&as, va + 64 * PG, 2 * PG, RW, ASPACE_FIXED, &b), 0);
 	assert_int_equal(aspace_map_anon(&as, va + 70 * PG, 2 * PG, RW, ASPACE_FIXED, &c), 0);
 	touch(&as, b, 2);
@@ -364,8 +362,8 @@ static void test_unmap_splits(void **state)
 static void test_protect_splits(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
-	vm_t va;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t va;
 	assert_int_equal(aspace_map_anon(&as, 0, 12 * PG, RW, 0, &va), 0);
 	touch(&as, va, 6);                     /* half resident, half not */
 	assert_int_equal(aspace_protect(&as, va + 4 * PG, 4 * PG, PT_R), 0);
@@ -398,8 +396,8 @@ static void test_activate(void **state)
 {
 	(void)state;
 	static struct aspace b;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
-	assert_int_equal(aspace_create(&b, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	assert_int_equal(aspace_create(&b, &fx.kpt, &fx.pm, NULL), 0);
 	bool flush;
 	uint64_t s1 = aspace_activate(&as, 0, &flush);
 	assert_true(flush);                     /* first switch on the hart */
@@ -419,8 +417,8 @@ static void test_activate(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 	/* Without ASIDs: ASID 0 and a flush on every switch to another space. */
 	assert_int_equal(aspace_sys_init(0, 2), 0);
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
-	assert_int_equal(aspace_create(&b, &fx.kpt, &fx.pm), 0);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	assert_int_equal(aspace_create(&b, &fx.kpt, &fx.pm, NULL), 0);
 	assert_int_equal((aspace_activate(&as, 1, &flush) >> 44) & 0xffff, 0);
 	assert_true(flush);
 	aspace_activate(&b, 1, &flush);
@@ -439,7 +437,7 @@ static void test_activate_rollover(void **state)
 	static struct aspace sp[12];
 	assert_int_equal(aspace_sys_init(3, 2), 0);
 	for (int i = 0; i < 12; i++)
-		assert_int_equal(aspace_create(&sp[i], &fx.kpt, &fx.pm), 0);
+		assert_int_equal(aspace_create(&sp[i], &fx.kpt, &fx.pm, NULL), 0);
 	bool flush;
 	uint64_t flushes = 0;
 	for (int round = 0; round < 3; round++)
@@ -484,7 +482,7 @@ static void oom_sweep(const char *name, void (*prepare)(struct aspace *a), oom_o
 	unsigned failures = 0;
 	for (int pass = 0; pass < 2; pass++) {
 		for (uint64_t n = pass == 0 ? 0 : 1; ; n++) {
-			assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
+			assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
 			prepare(&as);
 			fx_snap_take(&as, &before);
 			if (pass == 0)
@@ -518,7 +516,7 @@ static void oom_sweep(const char *name, void (*prepare)(struct aspace *a), oom_o
 	assert_true(failures > 0);
 }
 
-static const vm_t base_va = 0x10000000;
+static const svmm_va_t base_va = 0x10000000;
 
 static void prep_none(struct aspace *a)
 {
@@ -527,7 +525,7 @@ static void prep_none(struct aspace *a)
 
 static void prep_region(struct aspace *a)
 {
-	vm_t va;
+	svmm_va_t va;
 	assert_int_equal(aspace_map_anon(a, base_va, 32 * PG, RW, ASPACE_FIXED, &va), 0);
 	touch(a, va, 32);
 	/* Neighbours on both sides, so that frees need vmem nodes. */
@@ -543,7 +541,7 @@ static void prep_tight(struct aspace *a)
 {
 	prep_region(a);
 	struct vmem_stats st;
-	vm_t x = base_va + GiB;
+	svmm_va_t x = base_va + GiB;
 	for (;;) {
 		vmem_stats(&a->uvmem, &st);
 		if (st.pool_units_free == 0)
@@ -564,26 +562,26 @@ static void prep_tight(struct aspace *a)
 
 static void prep_phys(struct aspace *a)
 {
-	vm_t va;
+	svmm_va_t va;
 	assert_int_equal(aspace_map_phys(a, base_va, FX_RAM0 + 16 * MiB, 4 * MiB, RW,
 					 ASPACE_FIXED, &va), 0);
 }
 
 static void prep_for_fault(struct aspace *a)
 {
-	vm_t va;
+	svmm_va_t va;
 	assert_int_equal(aspace_map_anon(a, base_va + 40 * PG, PG, RW, ASPACE_FIXED, &va), 0);
 }
 
 static int op_map_anon(struct aspace *a)
 {
-	vm_t va;
+	svmm_va_t va;
 	return aspace_map_anon(a, 0, 8 * PG, RW, 0, &va);
 }
 
 static int op_map_phys(struct aspace *a)
 {
-	vm_t va;
+	svmm_va_t va;
 	return aspace_map_phys(a, 0x40000000 + 2 * MiB, FX_RAM0 + 16 * MiB, 6 * MiB + 3 * PG,
 			       RW, ASPACE_FIXED, &va);
 }
@@ -623,6 +621,11 @@ static int op_protect_phys_split(struct aspace *a)
 	return aspace_protect(a, base_va + 3 * MiB, PG, PT_R);
 }
 
+static int op_map_kernel(struct aspace *a)
+{
+	return aspace_map_kernel(a, a->stack_top, FX_RAM0 + 16 * MiB, 16 * PG, RW, 0);
+}
+
 static void test_oom_every_point(void **state)
 {
 	(void)state;
@@ -630,7 +633,7 @@ static void test_oom_every_point(void **state)
 	unsigned failures = 0;
 	for (uint64_t budget = 0; ; budget++) {
 		fx_hold_all_but(budget);
-		int err = aspace_create(&as, &fx.kpt, &fx.pm);
+		int err = aspace_create(&as, &fx.kpt, &fx.pm, NULL);
 		fx_release_all();
 		if (err == 0)
 			break;
@@ -641,7 +644,7 @@ static void test_oom_every_point(void **state)
 	assert_true(failures > 0);
 	aspace_destroy(&as);
 	hostsim_fail_after(1);
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), SVMM_ENOMEM);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), SVMM_ENOMEM);
 	hostsim_fail_after(0);
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 
@@ -655,6 +658,7 @@ static void test_oom_every_point(void **state)
 	oom_sweep("unmap phys split", prep_phys, op_unmap_phys_split);
 	oom_sweep("protect middle", prep_tight, op_protect_middle);
 	oom_sweep("protect phys split", prep_phys, op_protect_phys_split);
+	oom_sweep("map kernel pages", prep_none, op_map_kernel);
 }
 
 /* Frames above the direct map are zeroed through port_kmap. */
@@ -664,15 +668,15 @@ static void test_kmap_above_window(void **state)
 	fx_teardown();
 	assert_int_equal(fx_setup(64 * MiB, 16 * MiB, SVMM_SV48, 16), 0);
 	free0 = pmem_free_frames(&fx.pm);
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
-	assert_int_equal(as.stack_top, (vm_t)1 << 47);
-	vm_t va;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	assert_int_equal(as.stack_top, ((svmm_va_t)1 << 47) - SVMM_USTACK_GUARD);
+	svmm_va_t va;
 	assert_int_equal(aspace_map_anon(&as, 0, 4 * PG, RW, 0, &va), 0);
 	uint64_t k0 = hostsim_kmap_count();
 	touch(&as, va, 4);
 	assert_int_equal(hostsim_kmap_count(), k0 + 4);      /* PMEM_ANY: high frames */
 	assert_int_equal(hostsim_kmaps_live(), 0);
-	pm_t pa;
+	svmm_pa_t pa;
 	assert_int_equal(pt_translate(&as.pt, va, PT_R, PT_PRIV_U, &pa, NULL), 0);
 	assert_true(pa >= FX_RAM0 + 16 * MiB);
 	/* Region structs and tables stay below the window. */
@@ -687,8 +691,8 @@ static void test_kmap_above_window(void **state)
 static void test_many_regions(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
-	static vm_t va[300];
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	static svmm_va_t va[300];
 	for (unsigned i = 0; i < 300; i++) {
 		/* Every other page, so that each region has free neighbours. */
 		assert_int_equal(aspace_map_anon(&as, base_va + 2 * i * PG, PG, RW, ASPACE_FIXED,
@@ -711,10 +715,10 @@ static void test_many_regions(void **state)
  * A port may keep freed table frames (a cache, or frames waiting for a shootdown), so
  * destroy cannot count on pt_destroy handing pmem a frame. This source parks them.
  */
-static pm_t parked[16];
+static svmm_pa_t parked[16];
 static unsigned nparked;
 
-static void park_table_free(void *ctx, pm_t pa)
+static void park_table_free(void *ctx, svmm_pa_t pa)
 {
 	(void)ctx;
 	if (nparked == 16)
@@ -731,8 +735,8 @@ static void park_table_free(void *ctx, pm_t pa)
 static void test_destroy_needs_no_memory(void **state)
 {
 	(void)state;
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
-	vm_t va;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t va;
 	assert_int_equal(aspace_map_anon(&as, SVMM_NULL_GUARD, PG, RW, ASPACE_FIXED, &va), 0);
 	assert_int_equal(aspace_map_anon(&as, SVMM_NULL_GUARD + PG, PG, RW, ASPACE_FIXED, &va), 0);
 	struct vmem_stats st;
@@ -758,6 +762,276 @@ static void test_destroy_needs_no_memory(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
+/*
+ * One truth about the top of the user half: layout says its last SVMM_USTACK_GUARD
+ * bytes are never mapped and the stack ends at ustack_top; the address space agrees in
+ * every mode (the stack used to end at the very end of the half, and pages there were
+ * mapped).
+ */
+static void test_stack_top_is_layouts(void **state)
+{
+	(void)state;
+	static const enum svmm_mode modes[] = { SVMM_SV39, SVMM_SV48, SVMM_SV57 };
+	for (unsigned i = 0; i < 3; i++) {
+		fx_teardown();
+		assert_int_equal(fx_setup(64 * MiB, 0, modes[i], 16), 0);
+		free0 = pmem_free_frames(&fx.pm);
+		struct svmm_layout l;
+		assert_int_equal(layout_init(&l, modes[i], 0), 0);
+		assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+		assert_int_equal(as.stack_top, l.ustack_top);
+		assert_int_equal(layout_area_of(&l, as.stack_top - 1), LAYOUT_USTACK);
+		assert_int_equal(layout_area_of(&l, as.stack_top), LAYOUT_NONE);
+		/* The guard above the stack: every page of it is a plain bad address. */
+		for (svmm_va_t va = as.stack_top; va < l.user_end; va += PG) {
+			assert_int_equal(aspace_fault(&as, va, PT_W), SVMM_EFAULT);
+			assert_int_equal(aspace_fault(&as, va + PG - 1, PT_R), SVMM_EFAULT);
+		}
+		assert_int_equal(aspace_fault(&as, as.stack_top - 1, PT_W), 0);
+		assert_int_equal(as.stack_low, as.stack_top - PG);
+		assert_int_equal(pt_translate(&as.pt, l.user_end - PG, PT_R, PT_PRIV_U, NULL, NULL),
+				 SVMM_EFAULT);
+		check(&as);
+		aspace_destroy(&as);
+		assert_int_equal(pmem_free_frames(&fx.pm), free0);
+	}
+}
+
+/*
+ * A fault on a page that is mapped answers at once: 0 when the leaf allows the access
+ * (no frame: with no free frame at all it still succeeds), the permission error when
+ * it does not. It used to allocate and zero a frame, meet SVMM_EEXIST and free it.
+ */
+static void test_fault_on_present_page(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t va, ro, ph;
+	assert_int_equal(aspace_map_anon(&as, 0, 4 * PG, RW, 0, &va), 0);
+	assert_int_equal(aspace_map_anon(&as, 0, 4 * PG, PT_R, 0, &ro), 0);
+	assert_int_equal(aspace_map_phys(&as, 0, FX_RAM0 + 8 * MiB, 2 * PG, PT_R, 0, &ph), 0);
+	assert_int_equal(aspace_fault(&as, va, PT_W), 0);
+	assert_int_equal(aspace_fault(&as, ro, PT_R), 0);
+	assert_int_equal(aspace_fault(&as, as.stack_top - PG, PT_W), 0);
+	user_ptr(&as, va)[9] = 0x77;
+	static struct fx_snap before, after;
+	fx_snap_take(&as, &before);
+	uint64_t faults = as.faults;
+	fx_hold_all_but(0);
+	hostsim_fail_after(1);
+	assert_int_equal(aspace_fault(&as, va + 9, PT_W), 0);
+	assert_int_equal(aspace_fault(&as, va, PT_R), 0);
+	assert_int_equal(aspace_fault(&as, ro + 5, PT_R), 0);
+	assert_int_equal(aspace_fault(&as, ph + PG, PT_R), 0);
+	assert_int_equal(aspace_fault(&as, as.stack_top - 8, PT_R), 0);
+	/* Present, and the access is not allowed: the error, at once. */
+	assert_int_equal(aspace_fault(&as, ro, PT_W), SVMM_EPERM);
+	assert_int_equal(aspace_fault(&as, ro, PT_X), SVMM_EPERM);
+	assert_int_equal(aspace_fault(&as, va, PT_X), SVMM_EPERM);
+	assert_int_equal(aspace_fault(&as, ph, PT_W), SVMM_EPERM);
+	assert_int_equal(aspace_fault(&as, as.stack_top - PG, PT_X), SVMM_EPERM);
+	/* No allocation was attempted: the injected table failure is still pending. */
+	assert_true(hostsim_fail_point());
+	hostsim_fail_after(0);
+	fx_release_all();
+	assert_int_equal(as.faults, faults);
+	fx_snap_take(&as, &after);
+	assert_true(fx_snap_equal(&before, &after));
+	assert_int_equal(user_ptr(&as, va)[9], 0x77);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* Small physical ranges keep pa's offset modulo 2 MiB too, as the contract says. */
+static void test_map_phys_small_keeps_phase(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t va, first;
+	assert_int_equal(aspace_map_anon(&as, 0, 5 * PG, RW, 0, &first), 0);
+	for (unsigned i = 0; i < 24; i++) {
+		svmm_pa_t pa = FX_RAM0 + 4 * MiB + (svmm_pa_t)((i * 37) % 512) * PG;
+		uint64_t size = (1 + i % 7) * PG;
+		assert_int_equal(aspace_map_phys(&as, 0, pa, size, PT_R, 0, &va), 0);
+		assert_int_equal(va % (2 * MiB), pa % (2 * MiB));
+		svmm_pa_t got;
+		assert_int_equal(pt_translate(&as.pt, va + size - 1, PT_R, PT_PRIV_U, &got, NULL), 0);
+		assert_int_equal(got, pa + size - 1);
+	}
+	/* A free hint still wins over the phase. */
+	assert_int_equal(aspace_map_phys(&as, 0x70000000, FX_RAM0 + 3 * PG, PG, PT_R, 0, &va), 0);
+	assert_int_equal(va, 0x70000000);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* svmm's layout, and the rules every layout must keep (SVMM_EINVAL, nothing allocated). */
+static void test_layout_rules(void **state)
+{
+	(void)state;
+	struct aspace_layout d, l;
+	assert_int_equal(aspace_layout_default(SVMM_SV39, &d), 0);
+	assert_int_equal(d.user_base, SVMM_NULL_GUARD);
+	assert_int_equal(d.user_end, 255 * GiB);
+	assert_int_equal(d.stack_base, 255 * GiB);
+	assert_int_equal(d.stack_top, 256 * GiB - SVMM_USTACK_GUARD);
+	assert_int_equal(d.stack_max, ASPACE_STACK_MAX);
+	assert_int_equal(d.stack_guard, ASPACE_STACK_GUARD);
+	assert_int_equal(aspace_layout_default((enum svmm_mode)7, &d), SVMM_EMODE);
+	assert_int_equal(aspace_layout_default(SVMM_SV39, NULL), SVMM_EINVAL);
+	/* The default given explicitly is the default. */
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, &d), 0);
+	assert_int_equal(as.user_base, d.user_base);
+	assert_int_equal(as.stack_limit, d.stack_top - d.stack_max);
+	check(&as);
+	aspace_destroy(&as);
+	struct { svmm_va_t *field; svmm_va_t value; } bad[] = {
+		{ &l.user_base, 1 },                          /* unaligned */
+		{ &l.user_base, 255 * GiB },                  /* empty user range */
+		{ &l.user_end, 257 * GiB },                   /* beyond the user half */
+		{ &l.stack_base, 254 * GiB },                 /* stack slot over uvmem */
+		{ &l.stack_top, 256 * GiB + PG },             /* beyond the user half */
+		{ &l.stack_max, 0 },                          /* a stack that cannot grow */
+		{ &l.stack_max, GiB },                        /* no room for the guard */
+		{ &l.stack_guard, 2 * GiB },                  /* guard bigger than the slot */
+		{ &l.stack_guard, PG + 8 },                   /* unaligned */
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		l = d;
+		*bad[i].field = bad[i].value;
+		assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, &l), SVMM_EINVAL);
+		assert_int_equal(pmem_free_frames(&fx.pm), free0);
+	}
+	/* No stack at all: every fault outside regions is a bad address, no limit to set. */
+	l = d;
+	l.stack_base = l.stack_top = 0;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, &l), 0);
+	assert_int_equal(aspace_fault(&as, d.stack_top - PG, PT_W), SVMM_EFAULT);
+	assert_int_equal(aspace_fault(&as, d.stack_top - d.stack_max - PG, PT_W), SVMM_EFAULT);
+	assert_int_equal(aspace_set_stack_limit(&as, PG), SVMM_ERANGE);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/*
+ * A kernel of its own kind: identity-mapped in the lower half (its tree built with
+ * pt_init), running on its own table, xv6-like: user memory from one page up, the
+ * stack slot below a trap frame and a trampoline at the top of the Sv39 half that every
+ * address space maps for the kernel alone.
+ */
+#define MAXVA       ((svmm_va_t)1 << 38)
+#define TRAMPOLINE  (MAXVA - PG)
+#define TRAPFRAME   (TRAMPOLINE - PG)
+
+static void test_lower_half_kernel(void **state)
+{
+	(void)state;
+	struct pt kpt;
+	assert_int_equal(pt_init(&kpt, SVMM_SV39, 0), 0);
+	assert_int_equal(pt_map(&kpt, FX_RAM0, FX_RAM0, 64 * MiB, PT_R | PT_W), 0);
+	struct aspace_layout l = {
+		.user_base = PG, .user_end = 64 * GiB,
+		.stack_base = 64 * GiB, .stack_top = TRAPFRAME - PG,
+		.stack_max = MiB, .stack_guard = 64 * SVMM_KiB,
+	};
+	assert_int_equal(aspace_create(&as, &kpt, &fx.pm, &l), 0);
+	/* Nothing of the kernel's tree is shared. */
+	uint64_t *root = port_pa_to_va(as.pt.root);
+	for (unsigned i = 0; i < 512; i++)
+		assert_int_equal(root[i], 0);
+	/* User memory right above the one-page null guard, and the stack. */
+	svmm_va_t va;
+	assert_int_equal(aspace_map_anon(&as, PG, 4 * PG, RW, ASPACE_FIXED, &va), 0);
+	assert_int_equal(aspace_fault(&as, PG + 8, PT_W), 0);
+	assert_int_equal(aspace_fault(&as, 8, PT_R), SVMM_EFAULT);
+	assert_int_equal(aspace_fault(&as, l.stack_top - 8, PT_W), 0);
+	assert_int_equal(aspace_fault(&as, l.stack_top - MiB, PT_W), 0);
+	assert_int_equal(aspace_fault(&as, l.stack_top - MiB - 8, PT_W), SVMM_ESTACK);
+	assert_int_equal(aspace_fault(&as, l.stack_top - MiB - 64 * SVMM_KiB - 8, PT_W),
+			 SVMM_EFAULT);
+	/* The trampoline (R+X) and the trap frame (RW), kernel-only. */
+	svmm_pa_t tramp, tf;
+	assert_int_equal(pmem_alloc(&fx.pm, 0, PMEM_ANY, &tramp), 0);
+	assert_int_equal(pmem_alloc(&fx.pm, 0, PMEM_ANY, &tf), 0);
+	static struct fx_snap before, after;
+	fx_snap_take(&as, &before);
+	/* Bad input first: each refused, nothing changed. */
+	assert_int_equal(aspace_map_kernel(&as, TRAMPOLINE, tramp, 0, PT_R, 0), SVMM_EZEROSIZE);
+	assert_int_equal(aspace_map_kernel(&as, TRAMPOLINE + 8, tramp, PG, PT_R, 0),
+			 SVMM_EUNALIGNED);
+	assert_int_equal(aspace_map_kernel(&as, TRAMPOLINE, tramp + 8, PG, PT_R, 0),
+			 SVMM_EUNALIGNED);
+	assert_int_equal(aspace_map_kernel(&as, ~(svmm_va_t)0 - PG + 1, tramp, 2 * PG, PT_R, 0),
+			 SVMM_EOVERFLOW);
+	assert_int_equal(aspace_map_kernel(&as, 0, tramp, PG, PT_R, 0), SVMM_ERANGE);  /* guard */
+	assert_int_equal(aspace_map_kernel(&as, 2 * PG, tramp, PG, PT_R, 0), SVMM_ERANGE);
+	assert_int_equal(aspace_map_kernel(&as, l.stack_top - PG, tramp, PG, PT_R, 0),
+			 SVMM_ERANGE);
+	assert_int_equal(aspace_map_kernel(&as, l.stack_top - PG, tramp, 2 * PG, PT_R, 0),
+			 SVMM_ERANGE);
+	assert_int_equal(aspace_map_kernel(&as, svmm_user_end(SVMM_SV39), tramp, PG, PT_R, 0),
+			 SVMM_ERANGE);
+	assert_int_equal(aspace_map_kernel(&as, TRAMPOLINE, PT_PA_LIMIT, PG, PT_R, 0),
+			 SVMM_ERANGE);
+	assert_int_equal(aspace_map_kernel(&as, TRAMPOLINE, tramp, PG, PT_W | PT_X, 0),
+			 SVMM_EPERM);
+	assert_int_equal(aspace_map_kernel(&as, TRAMPOLINE, tramp, PG, PT_U | PT_R, 0),
+			 SVMM_EINVAL);
+	assert_int_equal(aspace_map_kernel(&as, TRAMPOLINE, tramp, PG, PT_R, ASPACE_FIXED),
+			 SVMM_EINVAL);
+	assert_int_equal(aspace_unmap_kernel(&as, PG, PG), SVMM_ERANGE);
+	fx_snap_take(&as, &after);
+	assert_true(fx_snap_equal(&before, &after));
+	assert_int_equal(aspace_map_kernel(&as, TRAMPOLINE, tramp, PG, PT_R | PT_X, 0), 0);
+	assert_int_equal(aspace_map_kernel(&as, TRAPFRAME, tf, PG, RW, 0), 0);
+	assert_int_equal(aspace_map_kernel(&as, TRAPFRAME, tf, 2 * PG, RW, 0), SVMM_EBUSY);
+	assert_int_equal(as.kernel_bytes, 2 * PG);
+	check(&as);
+	svmm_pa_t pa;
+	assert_int_equal(pt_translate(&as.pt, TRAMPOLINE + 4, PT_X, 0, &pa, NULL), 0);
+	assert_int_equal(pa, tramp + 4);
+	assert_int_equal(pt_translate(&as.pt, TRAPFRAME, PT_W, 0, &pa, NULL), 0);
+	assert_int_equal(pt_translate(&as.pt, TRAMPOLINE, PT_X, PT_PRIV_U, NULL, NULL),
+			 SVMM_EFAULT);
+	assert_int_equal(pt_translate(&as.pt, TRAPFRAME, PT_R, PT_PRIV_U | PT_SUM, NULL, NULL),
+			 SVMM_EFAULT);
+	/* The user cannot reach them: no region, no fault resolution, no map there. */
+	assert_int_equal(aspace_fault(&as, TRAPFRAME, PT_R), SVMM_EFAULT);
+	assert_int_equal(aspace_fault(&as, TRAMPOLINE, PT_X), SVMM_EFAULT);
+	assert_int_equal(aspace_map_anon(&as, TRAPFRAME, PG, RW, ASPACE_FIXED, &va), SVMM_ERANGE);
+	assert_int_equal(aspace_unmap(&as, TRAPFRAME, PG), SVMM_ERANGE);
+	/* Unmap one, keep the other; destroy leaves the kernel's frames alone. */
+	assert_int_equal(aspace_unmap_kernel(&as, TRAPFRAME, PG), 0);
+	assert_int_equal(as.kernel_bytes, PG);
+	assert_int_equal(aspace_unmap_kernel(&as, TRAPFRAME, PG), 0);      /* a hole: fine */
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_frame(&fx.pm, tramp)->state, PMEM_ALLOC);
+	assert_int_equal(pmem_free(&fx.pm, tramp, 0), 0);
+	assert_int_equal(pmem_free(&fx.pm, tf, 0), 0);
+	assert_int_equal(pt_unmap(&kpt, FX_RAM0, 64 * MiB, 0), 0);
+	pt_destroy(&kpt);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* In svmm's layout the kernel half is shared; the only room for kernel pages is the top gap. */
+static void test_kernel_pages_default_layout(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t half = svmm_user_end(SVMM_SV39);
+	assert_int_equal(aspace_map_kernel(&as, half - 2 * SVMM_USTACK_GUARD, FX_RAM0, PG, PT_R, 0),
+			 SVMM_ERANGE);
+	assert_int_equal(aspace_map_kernel(&as, as.stack_top, FX_RAM0, PG, PT_R, ASPACE_NC), 0);
+	assert_int_equal(aspace_fault(&as, as.stack_top, PT_R), SVMM_EFAULT);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -775,6 +1049,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kmap_above_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_regions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_needs_no_memory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stack_top_is_layouts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_on_present_page, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_phys_small_keeps_phase, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_layout_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lower_half_kernel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kernel_pages_default_layout, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("aspace", tests, NULL, NULL);
 }

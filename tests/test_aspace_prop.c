@@ -18,7 +18,7 @@
 #define PG     SVMM_PAGE_SIZE
 #define NPAGES 256u
 #define NAS    3u
-#define WIN    ((vm_t)0x20000000)
+#define WIN    ((svmm_va_t)0x20000000)
 
 enum { M_NONE, M_ANON, M_PHYS };
 
@@ -34,7 +34,7 @@ struct model {
 };
 
 static struct model m[NAS];
-static pm_t phys_base;       /* a block the phys mappings point into, owned by the test */
+static svmm_pa_t phys_base;       /* a block the phys mappings point into, owned by the test */
 static uint32_t next_tag = 1;
 
 static unsigned rnd_prot(void)
@@ -48,9 +48,9 @@ static void verify(struct model *md, uint64_t seed, unsigned step)
 	struct aspace *as = &md->as;
 	uint64_t resident = 0;
 	for (unsigned i = 0; i < NPAGES; i++) {
-		vm_t va = WIN + i * PG;
+		svmm_va_t va = WIN + i * PG;
 		struct mpage *p = &md->page[i];
-		pm_t pa;
+		svmm_pa_t pa;
 		int err = pt_translate(&as->pt, va, PT_R, PT_PRIV_U | PT_MXR, &pa, NULL);
 		bool mapped = p->kind == M_PHYS || (p->kind == M_ANON && p->resident);
 		if (mapped != (err == 0))
@@ -89,7 +89,7 @@ static void one_step(struct model *md)
 	unsigned n = 1 + (unsigned)(rnd() % 24);
 	if (p + n > NPAGES)
 		n = NPAGES - p;
-	vm_t va = WIN + p * PG, got;
+	svmm_va_t va = WIN + p * PG, got;
 	bool any = false, all = true;
 	for (unsigned i = p; i < p + n; i++) {
 		any |= md->page[i].kind != M_NONE;
@@ -131,7 +131,7 @@ static void one_step(struct model *md)
 		assert_int_equal(aspace_fault(as, va + (rnd() % PG), a), want);
 		if (want == 0 && pg->kind == M_ANON && !pg->resident) {
 			/* Demand zero: the new page reads zero; then give it a tag. */
-			pm_t pa;
+			svmm_pa_t pa;
 			assert_int_equal(pt_translate(&as->pt, va, PT_R, PT_PRIV_U | PT_MXR, &pa,
 						      NULL), 0);
 			uint32_t v;
@@ -155,7 +155,7 @@ static void run_model(enum svmm_mode mode, unsigned steps)
 	assert_int_equal(pmem_alloc(&fx.pm, 8, PMEM_ANY, &phys_base), 0);   /* 1 MiB */
 	for (unsigned k = 0; k < NAS; k++) {
 		memset(m[k].page, 0, sizeof(m[k].page));
-		assert_int_equal(aspace_create(&m[k].as, &fx.kpt, &fx.pm), 0);
+		assert_int_equal(aspace_create(&m[k].as, &fx.kpt, &fx.pm, NULL), 0);
 	}
 	for (unsigned step = 0; step < steps; step++) {
 		struct model *md = &m[rnd() % NAS];
@@ -171,7 +171,7 @@ static void run_model(enum svmm_mode mode, unsigned steps)
 				aspace_deactivate(&md->as, 1);
 				aspace_destroy(&md->as);
 				memset(md->page, 0, sizeof(md->page));
-				assert_int_equal(aspace_create(&md->as, &fx.kpt, &fx.pm), 0);
+				assert_int_equal(aspace_create(&md->as, &fx.kpt, &fx.pm, NULL), 0);
 			}
 		}
 	}

@@ -14,7 +14,7 @@
 #include "aspace_fixture.h"
 
 #define PG     SVMM_PAGE_SIZE
-#define SHARED ((vm_t)0x30000000)
+#define SHARED ((svmm_va_t)0x30000000)
 #define NSHARE 512u
 
 static struct aspace as, other;
@@ -41,7 +41,7 @@ static void *mapper(void *arg)
 		rng ^= rng << 13;
 		rng ^= rng >> 7;
 		rng ^= rng << 17;
-		vm_t va = 0x40000000 + (rng % 64) * PG, got;
+		svmm_va_t va = 0x40000000 + (rng % 64) * PG, got;
 		switch (rng >> 60 & 3) {
 		case 0:
 			(void)aspace_map_anon(&as, va, (1 + rng % 4) * PG, PT_R | PT_W, ASPACE_FIXED,
@@ -77,9 +77,9 @@ static void test_concurrent_faults_and_maps(void **state)
 	(void)state;
 	assert_int_equal(fx_setup(64 * SVMM_MiB, 0, SVMM_SV39, 16), 0);
 	uint64_t free0 = pmem_free_frames(&fx.pm);
-	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm), 0);
-	assert_int_equal(aspace_create(&other, &fx.kpt, &fx.pm), 0);
-	vm_t va;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	assert_int_equal(aspace_create(&other, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t va;
 	assert_int_equal(aspace_map_anon(&as, SHARED, NSHARE * PG, PT_R | PT_W, ASPACE_FIXED, &va),
 			 0);
 	pthread_t t[4];

@@ -28,9 +28,9 @@
 
 static struct aspace as;
 static uint64_t free0, tables0;
-static const vm_t A = 0x10000000;         /* 8 MiB anonymous, 2 MiB aligned */
-static const vm_t B = 0x10000000 + 8 * MiB;
-static const vm_t P = 0x40000000;         /* 4 MiB of physical memory, huge pages */
+static const svmm_va_t A = 0x10000000;         /* 8 MiB anonymous, 2 MiB aligned */
+static const svmm_va_t B = 0x10000000 + 8 * MiB;
+static const svmm_va_t P = 0x40000000;         /* 4 MiB of physical memory, huge pages */
 
 static void check(struct aspace *a)
 {
@@ -40,9 +40,9 @@ static void check(struct aspace *a)
 	}
 }
 
-static uint64_t *user_word(vm_t va)
+static uint64_t *user_word(svmm_va_t va)
 {
-	pm_t pa;
+	svmm_pa_t pa;
 	if (pt_translate(&as.pt, va, PT_R, PT_PRIV_U, &pa, NULL) != 0)
 		return NULL;
 	return port_pa_to_va(pa);
@@ -51,10 +51,10 @@ static uint64_t *user_word(vm_t va)
 /* The scenario: step k's operation. Returns what the core returned. */
 static int step(unsigned k)
 {
-	vm_t va;
+	svmm_va_t va;
 	/* Steps 3..42: write faults spread over A (every 51st page), with the data. */
 	if (k >= 3 && k < 43) {
-		vm_t a = A + (vm_t)(k - 3) * 51 * PG;
+		svmm_va_t a = A + (svmm_va_t)(k - 3) * 51 * PG;
 		int err = aspace_fault(&as, a, PT_W);
 		if (err == 0)
 			*user_word(a) = a ^ 0x5eed;
@@ -62,9 +62,9 @@ static int step(unsigned k)
 	}
 	/* Steps 50..57: stack growth, one page at a time. */
 	if (k >= 50 && k < 58)
-		return aspace_fault(&as, as.stack_top - (vm_t)(k - 49) * PG, PT_W);
+		return aspace_fault(&as, as.stack_top - (svmm_va_t)(k - 49) * PG, PT_W);
 	switch (k) {
-	case 0: return aspace_create(&as, &fx.kpt, &fx.pm);
+	case 0: return aspace_create(&as, &fx.kpt, &fx.pm, NULL);
 	case 1: return aspace_map_anon(&as, A, 8 * MiB, RW, ASPACE_FIXED, &va);
 	case 2: return aspace_map_anon(&as, B, 16 * PG, RW, ASPACE_FIXED, &va);
 	case 43: return aspace_map_phys(&as, P, FX_RAM0 + 16 * MiB, 4 * MiB, RW, ASPACE_FIXED,
@@ -86,7 +86,7 @@ static int step(unsigned k)
 static void verify_data(unsigned done)
 {
 	for (unsigned k = 3; k < 43 && k < done; k++) {
-		vm_t a = A + (vm_t)(k - 3) * 51 * PG;
+		svmm_va_t a = A + (svmm_va_t)(k - 3) * 51 * PG;
 		if (a >= A + MiB && a < A + MiB + 64 * PG)
 			continue;                         /* unmapped by step 44 */
 		if (done > 58 && a >= B - 4 * PG)

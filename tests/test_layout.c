@@ -45,7 +45,7 @@ static void test_areas_ordered(void **state)
 		struct svmm_layout l;
 		assert_int_equal(layout_init(&l, modes[m], 0), 0);
 		uint64_t s = svmm_slot_size(modes[m]);
-		vm_t prev_end = 0;
+		svmm_va_t prev_end = 0;
 		for (int a = LAYOUT_NULL_GUARD; a < LAYOUT_NAREAS; a++) {
 			const struct layout_region *r = layout_region(&l, (enum layout_area)a);
 			assert_non_null(r);
@@ -90,8 +90,8 @@ static void test_va_pa(void **state)
 	for (unsigned m = 0; m < 3; m++) {
 		struct svmm_layout l;
 		assert_int_equal(layout_init(&l, modes[m], 0), 0);
-		vm_t va = 0x1234;
-		pm_t pa = 0x5678;
+		svmm_va_t va = 0x1234;
+		svmm_pa_t pa = 0x5678;
 		assert_int_equal(layout_pa_to_va(&l, 0x80001000, &va), 0);
 		assert_int_equal(va, l.dmap_base + 0x80001000);
 		assert_int_equal(layout_va_to_pa(&l, va, &pa), 0);
@@ -116,8 +116,8 @@ static void test_dmap_limit(void **state)
 	struct svmm_layout l;
 	assert_int_equal(layout_init(&l, SVMM_SV48, 3 * SVMM_GiB + 12345), 0);
 	assert_int_equal(l.dmap_size, 3 * SVMM_GiB);
-	vm_t va;
-	pm_t pa;
+	svmm_va_t va;
+	svmm_pa_t pa;
 	assert_int_equal(layout_pa_to_va(&l, 3 * SVMM_GiB - 1, &va), 0);
 	assert_int_equal(layout_pa_to_va(&l, 3 * SVMM_GiB, &va), SVMM_ERANGE);
 	assert_int_equal(layout_va_to_pa(&l, l.dmap_base + 3 * SVMM_GiB, &pa), SVMM_ERANGE);

@@ -87,7 +87,7 @@ static void must_check(void)
 	assert_int_equal(err, 0);
 }
 
-static int init1(pm_t base, uint64_t size, pm_t meta_limit)
+static int init1(svmm_pa_t base, uint64_t size, svmm_pa_t meta_limit)
 {
 	struct pmem_range r = { base, size };
 	return pmem_init(&pm, &r, 1, NULL, 0, meta_limit);
@@ -148,9 +148,9 @@ static void test_init_ranges_and_holes(void **state)
 	assert_non_null(pmem_frame(&pm, RAM0 + 88 * MiB - 1));
 
 	/* Take every frame: none reserved, none of the database, none twice. */
-	pm_t *got = calloc(nfree + 1, sizeof(pm_t));
+	svmm_pa_t *got = calloc(nfree + 1, sizeof(svmm_pa_t));
 	uint64_t n = 0;
-	pm_t pa;
+	svmm_pa_t pa;
 	while (pmem_alloc(&pm, 0, PMEM_ANY, &pa) == 0) {
 		assert_true(n < nfree);
 		got[n++] = pa;
@@ -170,7 +170,7 @@ static void test_init_ranges_and_holes(void **state)
 	/* Give them back in a scrambled order: everything merges back as it was. */
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t j = i + (uint64_t)rand() % (n - i);
-		pm_t t = got[i];
+		svmm_pa_t t = got[i];
 		got[i] = got[j];
 		got[j] = t;
 		assert_int_equal(pmem_free(&pm, got[i], 0), 0);
@@ -184,7 +184,7 @@ static void test_init_ranges_and_holes(void **state)
 
 /* Every rejected init leaves *pm as it was and writes nothing into RAM. */
 static void init_fails(int want, const struct pmem_range *ram, unsigned nram,
-		       const struct pmem_range *res, unsigned nres, pm_t ml)
+		       const struct pmem_range *res, unsigned nres, svmm_pa_t ml)
 {
 	struct pmem before;
 	memset(&pm, 0x5a, sizeof(pm));
@@ -242,7 +242,7 @@ static void test_init_errors(void **state)
 
 	/* A failed re-init leaves a working allocator alone, database included. */
 	assert_int_equal(pmem_init(&pm, &ok, 1, NULL, 0, PMEM_ANY), 0);
-	pm_t pa;
+	svmm_pa_t pa;
 	assert_int_equal(pmem_alloc(&pm, 3, PMEM_ANY, &pa), 0);
 	struct snap s;
 	snap_take(&s);
@@ -296,7 +296,7 @@ static void test_init_nomem_each_placement(void **state)
 static void test_limit_and_preference(void **state)
 {
 	(void)state;
-	pm_t ml = RAM0 + 32 * MiB;
+	svmm_pa_t ml = RAM0 + 32 * MiB;
 	assert_int_equal(init1(RAM0, 64 * MiB, ml), 0);
 	must_check();
 	struct pmem_stats st;
@@ -308,7 +308,7 @@ static void test_limit_and_preference(void **state)
 
 	/* PMEM_ANY takes high memory first, and only then low memory. */
 	uint64_t high = st.span[1].free_frames, low = st.span[0].free_frames;
-	pm_t pa;
+	svmm_pa_t pa;
 	for (uint64_t i = 0; i < high; i++) {
 		assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, &pa), 0);
 		assert_true(pa >= ml);
@@ -339,7 +339,7 @@ static void test_limit_and_preference(void **state)
 static void test_pick_smallest_fit(void **state)
 {
 	(void)state;
-	pm_t ml = RAM0 + 16 * MiB;
+	svmm_pa_t ml = RAM0 + 16 * MiB;
 	struct pmem_range ram[] = {
 		{ RAM0, 16 * MiB },                      /* the window */
 		{ RAM0 + 32 * MiB + 4 * KiB, 4 * MiB },  /* above, unaligned: has fragments */
@@ -349,7 +349,7 @@ static void test_pick_smallest_fit(void **state)
 	struct pmem_stats st;
 	pmem_stats(&pm, &st);
 	assert_int_equal(st.span[2].free_blocks[11], 1);
-	pm_t pa;
+	svmm_pa_t pa;
 	assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, &pa), 0);
 	assert_true(pa >= ram[1].base && pa < ram[1].base + ram[1].size);
 	pmem_stats(&pm, &st);
@@ -374,9 +374,9 @@ static void test_limit_inside_span(void **state)
 	(void)state;
 	assert_int_equal(init1(RAM0, 64 * MiB, PMEM_ANY), 0);
 	/* Database in frames [0, 64). The limit cuts a 2 MiB block in two. */
-	pm_t limit = RAM0 + 9 * MiB + 12 * KiB;
+	svmm_pa_t limit = RAM0 + 9 * MiB + 12 * KiB;
 	uint64_t below = (limit - RAM0) / 4096 - 64;
-	pm_t pa;
+	svmm_pa_t pa;
 	uint64_t n = 0;
 	/* An order-2 block fits just below the limit only at 9 MiB - 4 KiB... */
 	while (pmem_alloc(&pm, 0, limit, &pa) == 0) {
@@ -407,7 +407,7 @@ static void test_gigabyte_blocks(void **state)
 	pmem_stats(&pm, &st);
 	assert_int_equal(st.free_blocks[PMEM_MAX_ORDER], 1);
 	assert_int_equal(st.span[0].db_pa, RAM0 + 2 * MiB);   /* beside the firmware */
-	pm_t pa;
+	svmm_pa_t pa;
 	assert_int_equal(pmem_alloc(&pm, PMEM_MAX_ORDER, RAM0 + GiB, &pa), SVMM_ENOMEM);
 	assert_int_equal(pmem_alloc(&pm, PMEM_MAX_ORDER, PMEM_ANY, &pa), 0);
 	assert_int_equal(pa, RAM0 + GiB);
@@ -435,7 +435,7 @@ static void test_alloc_free(void **state)
 	assert_int_equal(init1(RAM0, 64 * MiB, PMEM_ANY), 0);
 	struct pmem_stats st0, st;
 	pmem_stats(&pm, &st0);
-	pm_t pa[PMEM_MAX_ORDER];
+	svmm_pa_t pa[PMEM_MAX_ORDER];
 	for (unsigned k = 0; k < 12; k++) {
 		assert_int_equal(pmem_alloc(&pm, k, PMEM_ANY, &pa[k]), 0);
 		assert_true(SVMM_IS_ALIGNED(pa[k], 4096ull << k));
@@ -456,7 +456,7 @@ static void test_alloc_free(void **state)
 	/* Every frame of a block leads back to its head. */
 	for (unsigned k = 0; k < 12; k++)
 		for (uint64_t off = 0; off < (4096ull << k); off += 4096ull << (k / 2)) {
-			pm_t h = 0;
+			svmm_pa_t h = 0;
 			unsigned o = 99;
 			enum pmem_state ps = PMEM_TAIL;
 			assert_int_equal(pmem_block(&pm, pa[k] + off + 123, &h, &o, &ps), 0);
@@ -464,7 +464,7 @@ static void test_alloc_free(void **state)
 			assert_int_equal(o, k);
 			assert_int_equal(ps, PMEM_ALLOC);
 		}
-	pm_t h;
+	svmm_pa_t h;
 	unsigned o;
 	enum pmem_state ps;
 	assert_int_equal(pmem_block(&pm, RAM0 + 4096, &h, &o, &ps), 0);
@@ -494,7 +494,7 @@ static void test_alloc_errors(void **state)
 {
 	(void)state;
 	assert_int_equal(init1(RAM0, 1 * MiB, PMEM_ANY), 0);
-	pm_t pa = 0x1234;
+	svmm_pa_t pa = 0x1234;
 	struct snap s;
 	snap_take(&s);
 	assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, NULL), SVMM_EINVAL);
@@ -520,7 +520,7 @@ static void test_free_errors(void **state)
 	assert_int_equal(pmem_init(&pm, ram, 2, &res, 1, PMEM_ANY), 0);
 	struct pmem_stats st;
 	pmem_stats(&pm, &st);
-	pm_t a, b, c, d;
+	svmm_pa_t a, b, c, d;
 	assert_int_equal(pmem_alloc(&pm, 2, PMEM_ANY, &a), 0);
 	assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, &b), 0);
 	assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, &c), 0);
@@ -577,7 +577,7 @@ static void test_refcount(void **state)
 	struct pmem_range res = { RAM0 + 6 * MiB, 64 * KiB };
 	assert_int_equal(pmem_init(&pm, &ram, 1, &res, 1, PMEM_ANY), 0);
 	uint64_t nfree = pmem_free_frames(&pm);
-	pm_t a;
+	svmm_pa_t a;
 	assert_int_equal(pmem_alloc(&pm, 1, PMEM_ANY, &a), 0);
 	struct pmem_frame *f = pmem_frame(&pm, a);
 	assert_int_equal(pmem_get(&pm, a), 0);
@@ -647,7 +647,7 @@ static void test_check_catches(void **state)
 	(void)state;
 	assert_int_equal(init1(RAM0, 8 * MiB, PMEM_ANY), 0);
 	struct pmem_span *s = &pm.span[0];
-	pm_t a, b;
+	svmm_pa_t a, b;
 	assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, &a), 0);
 	assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, &b), 0);
 	assert_int_equal(b, a ^ 4096);    /* buddies */
@@ -674,7 +674,7 @@ static void test_check_catches(void **state)
 
 	/* A broken back link. */
 	assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, &a), 0);
-	pm_t a2;
+	svmm_pa_t a2;
 	assert_int_equal(pmem_alloc(&pm, 3, PMEM_ANY, &a2), 0);
 	assert_int_equal(pmem_free(&pm, a2, 3), 0);
 	assert_int_equal(pmem_free(&pm, a, 0), 0);
@@ -792,7 +792,7 @@ static void test_dump(void **state)
 static void *churn(void *arg)
 {
 	uint64_t x = (uintptr_t)arg;
-	pm_t held[64];
+	svmm_pa_t held[64];
 	unsigned ord[64], n = 0;
 	for (int i = 0; i < 20000; i++) {
 		x ^= x << 13;
@@ -837,13 +837,13 @@ static void test_threads(void **state)
 
 /* ---- pmem as the source of page-table frames, the way a kernel port uses it ---- */
 
-static int table_alloc(void *ctx, pm_t *pa)
+static int table_alloc(void *ctx, svmm_pa_t *pa)
 {
 	struct pmem *p = ctx;
 	return pmem_alloc(p, 0, p->meta_limit, pa);
 }
 
-static void table_free(void *ctx, pm_t pa)
+static void table_free(void *ctx, svmm_pa_t pa)
 {
 	if (pmem_free(ctx, pa, 0) != 0)
 		fail_msg("table frame %llx was not a pmem frame", (unsigned long long)pa);
@@ -852,13 +852,13 @@ static void table_free(void *ctx, pm_t pa)
 static void test_table_source(void **state)
 {
 	(void)state;
-	pm_t ml = RAM0 + 16 * MiB;
+	svmm_pa_t ml = RAM0 + 16 * MiB;
 	struct pmem_range ram = { RAM0, 64 * MiB };
 	assert_int_equal(pmem_init(&pm, &ram, 1, NULL, 0, ml), 0);
 	struct hostsim_table_source src = { table_alloc, table_free, &pm };
 	hostsim_set_table_source(&src);
 	uint64_t nfree = pmem_free_frames(&pm);
-	pm_t t[64];
+	svmm_pa_t t[64];
 	/* Two rounds: the second gets back the frames the first dirtied (LIFO lists),
 	   and they must come zeroed. */
 	for (int round = 0; round < 2; round++) {
@@ -880,7 +880,7 @@ static void test_table_source(void **state)
 	struct snap s;
 	snap_take(&s);
 	hostsim_fail_after(1);
-	pm_t x = 0;
+	svmm_pa_t x = 0;
 	assert_int_equal(port_table_alloc(&x), SVMM_ENOMEM);
 	assert_int_equal(x, 0);
 	snap_same(&s);
@@ -905,7 +905,7 @@ static void test_ram_at_zero(void **state)
 	pmem_stats(&pm, &st);
 	assert_int_equal(st.span[0].db_pa, 0);
 	assert_int_equal(pmem_free(&pm, 0, 0), SVMM_ERESERVED);
-	pm_t pa;
+	svmm_pa_t pa;
 	assert_int_equal(pmem_alloc(&pm, 10, PMEM_ANY, &pa), 0);
 	assert_int_equal(pa, 4 * MiB);
 	assert_int_equal(pmem_free(&pm, pa, 10), 0);

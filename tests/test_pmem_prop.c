@@ -34,7 +34,7 @@
 enum { M_NONE, M_FREE, M_UNAVAIL, M_ALLOC };
 
 struct live {
-	pm_t pa;
+	svmm_pa_t pa;
 	unsigned order;
 	uint32_t refcnt;
 };
@@ -56,7 +56,7 @@ static uint64_t below(uint64_t n)
 	return rnd() % n;
 }
 
-static uint64_t fidx(pm_t pa)
+static uint64_t fidx(svmm_pa_t pa)
 {
 	return (pa - RAM0) >> 12;
 }
@@ -90,21 +90,21 @@ static void pick_seed(void)
 
 /* Build the model from the configuration and check pmem's view of it at init. */
 static void model_init(const struct pmem_range *ram, unsigned nram,
-		       const struct pmem_range *res, unsigned nres, pm_t ml)
+		       const struct pmem_range *res, unsigned nres, svmm_pa_t ml)
 {
 	memset(mst, M_NONE, sizeof(mst));
 	nlive = 0;
 	mfree = 0;
 	uint64_t total = 0;
 	for (unsigned i = 0; i < nram; i++) {
-		for (pm_t p = ram[i].base; p < ram[i].base + ram[i].size; p += 4096)
+		for (svmm_pa_t p = ram[i].base; p < ram[i].base + ram[i].size; p += 4096)
 			mst[fidx(p)] = M_FREE;
 		total += ram[i].size / 4096;
 	}
 	for (unsigned i = 0; i < nres; i++) {
-		pm_t b = SVMM_ALIGN_DOWN(res[i].base, 4096);
-		pm_t e = SVMM_ALIGN_UP(res[i].base + res[i].size, 4096);
-		for (pm_t p = b; p < e; p += 4096)
+		svmm_pa_t b = SVMM_ALIGN_DOWN(res[i].base, 4096);
+		svmm_pa_t e = SVMM_ALIGN_UP(res[i].base + res[i].size, 4096);
+		for (svmm_pa_t p = b; p < e; p += 4096)
 			if (p >= RAM0 && p < RAM0 + WINDOW && mst[fidx(p)] != M_NONE)
 				mst[fidx(p)] = M_UNAVAIL;
 	}
@@ -114,12 +114,12 @@ static void model_init(const struct pmem_range *ram, unsigned nram,
 		const struct pmem_span_stats *s = &st0.span[i];
 		assert_true(s->db_pa + s->db_bytes <= ml);
 		assert_int_equal(s->db_bytes, SVMM_ALIGN_UP(s->frames * 16, 4096));
-		for (pm_t p = s->db_pa; p < s->db_pa + s->db_bytes; p += 4096) {
+		for (svmm_pa_t p = s->db_pa; p < s->db_pa + s->db_bytes; p += 4096) {
 			/* The database takes only free RAM, and nothing twice. */
 			assert_int_equal(mst[fidx(p)], M_FREE);
 			mst[fidx(p)] = M_UNAVAIL;
 		}
-		for (pm_t p = s->base; p < s->end; p += 4096)
+		for (svmm_pa_t p = s->base; p < s->end; p += 4096)
 			assert_int_not_equal(mst[fidx(p)], M_NONE);
 	}
 	for (uint64_t f = 0; f < NFRAMES; f++)
@@ -128,7 +128,7 @@ static void model_init(const struct pmem_range *ram, unsigned nram,
 }
 
 /* The span (from the stats taken at init) holding pa, or NULL. */
-static const struct pmem_span_stats *mspan(pm_t pa)
+static const struct pmem_span_stats *mspan(svmm_pa_t pa)
 {
 	for (unsigned i = 0; i < st0.nspans; i++)
 		if (pa >= st0.span[i].base && pa < st0.span[i].end)
@@ -137,13 +137,13 @@ static const struct pmem_span_stats *mspan(pm_t pa)
 }
 
 /* Does the model hold a free, aligned block of 2^order frames, in one span, < limit? */
-static bool model_fits(unsigned order, pm_t limit)
+static bool model_fits(unsigned order, svmm_pa_t limit)
 {
 	uint64_t size = 4096ull << order;
 	for (unsigned i = 0; i < st0.nspans; i++) {
 		const struct pmem_span_stats *s = &st0.span[i];
-		pm_t end = s->end < limit ? s->end : limit;
-		for (pm_t p = SVMM_ALIGN_UP(s->base, size); p + size <= end && p + size > p;
+		svmm_pa_t end = s->end < limit ? s->end : limit;
+		for (svmm_pa_t p = SVMM_ALIGN_UP(s->base, size); p + size <= end && p + size > p;
 		     p += size) {
 			uint64_t f = fidx(p), n = size / 4096, j = 0;
 			while (j < n && mst[f + j] == M_FREE)
@@ -155,7 +155,7 @@ static bool model_fits(unsigned order, pm_t limit)
 	return false;
 }
 
-static void model_take(pm_t pa, unsigned order)
+static void model_take(svmm_pa_t pa, unsigned order)
 {
 	uint64_t f = fidx(pa), n = 1ull << order;
 	for (uint64_t j = 0; j < n; j++) {
@@ -179,14 +179,14 @@ static void model_release(uint32_t li)
 		mlive[fidx(live[li].pa)] = li;
 }
 
-static void op_alloc(unsigned maxorder, pm_t ml)
+static void op_alloc(unsigned maxorder, svmm_pa_t ml)
 {
 	unsigned order = 0;
 	while (order < maxorder && below(3) == 0)
 		order++;
 	if (below(50) == 0)
 		order = (unsigned)below(maxorder + 3);        /* now and then too big */
-	pm_t limit;
+	svmm_pa_t limit;
 	switch (below(4)) {
 	case 0:
 		limit = ml;
@@ -197,7 +197,7 @@ static void op_alloc(unsigned maxorder, pm_t ml)
 	default:
 		limit = PMEM_ANY;
 	}
-	pm_t pa = 1;
+	svmm_pa_t pa = 1;
 	int err = pmem_alloc(&pm, order, limit, &pa);
 	if (order > PMEM_MAX_ORDER) {
 		assert_int_equal(err, SVMM_EORDER);
@@ -266,7 +266,7 @@ static void op_put(void)
 /* pmem_block on a random frame agrees with the model. */
 static void op_block(void)
 {
-	pm_t pa = RAM0 + below(NFRAMES) * 4096, head = 0;
+	svmm_pa_t pa = RAM0 + below(NFRAMES) * 4096, head = 0;
 	unsigned order = 99;
 	enum pmem_state ps = PMEM_TAIL;
 	int err = pmem_block(&pm, pa, &head, &order, &ps);
@@ -291,7 +291,7 @@ static void op_block(void)
 /* A call that must fail: predict the code from the model, and see nothing change. */
 static void op_bad(bool compare_db)
 {
-	pm_t pa = RAM0 + below(NFRAMES) * 4096;
+	svmm_pa_t pa = RAM0 + below(NFRAMES) * 4096;
 	unsigned order = (unsigned)below(5);
 	unsigned which = (unsigned)below(3);    /* free, get, put */
 	int want;
@@ -343,7 +343,7 @@ static void op_bad(bool compare_db)
 }
 
 /* Run ops random operations; usage hovers around `fill` of the free frames. */
-static void run(uint64_t ops, unsigned maxorder, pm_t ml, uint64_t check_every,
+static void run(uint64_t ops, unsigned maxorder, svmm_pa_t ml, uint64_t check_every,
 		bool compare_db)
 {
 	uint64_t start_free = mfree;
@@ -420,7 +420,7 @@ static void test_small_million(void **state)
 		{ RAM0 + 4 * MiB + 252 * KiB, 8 * KiB },
 		{ RAM0 + 300 * KiB, 64 * KiB },
 	};
-	pm_t ml = RAM0 + 1 * MiB + 256 * KiB;
+	svmm_pa_t ml = RAM0 + 1 * MiB + 256 * KiB;
 	assert_int_equal(pmem_init(&pm, ram, 3, res, 4, ml), 0);
 	model_init(ram, 3, res, 4, ml);
 	assert_int_equal(st0.nspans, 4);
@@ -444,7 +444,7 @@ static void test_large(void **state)
 		{ RAM0 + 33 * MiB + 100, 1 },
 		{ RAM0 + 50 * MiB, 16 * KiB },
 	};
-	pm_t ml = RAM0 + 24 * MiB;
+	svmm_pa_t ml = RAM0 + 24 * MiB;
 	assert_int_equal(pmem_init(&pm, ram, 4, res, 4, ml), 0);
 	model_init(ram, 4, res, 4, ml);
 	run(200000, 10, ml, 1000, false);

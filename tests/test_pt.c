@@ -37,15 +37,15 @@ static int teardown(void **state)
 }
 
 /* Translate for a read from S-mode with SUM, so that U pages answer too. */
-static pm_t xlate(const struct pt *pt, vm_t va)
+static svmm_pa_t xlate(const struct pt *pt, svmm_va_t va)
 {
-	pm_t pa = 0;
+	svmm_pa_t pa = 0;
 	int err = pt_translate(pt, va, PT_R, PT_SUM, &pa, NULL);
 	assert_int_equal(err, 0);
 	return pa;
 }
 
-static uint64_t leaf_size_at(const struct pt *pt, vm_t va)
+static uint64_t leaf_size_at(const struct pt *pt, svmm_va_t va)
 {
 	uint64_t sz = 0;
 	assert_int_equal(pt_translate(pt, va, PT_R, PT_SUM, NULL, &sz), 0);
@@ -92,8 +92,8 @@ static void test_page_size_choice(void **state)
 		struct pt pt;
 		assert_int_equal(pt_init(&pt, modes[m], 1), 0);
 		/* 4K + 2M + 1G + 2M + 4K, with va and pa congruent modulo 1G. */
-		vm_t va = 2 * SVMM_GiB - SVMM_PAGE_SIZE - 2 * SVMM_MiB;
-		pm_t pa = 6 * SVMM_GiB - SVMM_PAGE_SIZE - 2 * SVMM_MiB;
+		svmm_va_t va = 2 * SVMM_GiB - SVMM_PAGE_SIZE - 2 * SVMM_MiB;
+		svmm_pa_t pa = 6 * SVMM_GiB - SVMM_PAGE_SIZE - 2 * SVMM_MiB;
 		uint64_t size = SVMM_GiB + 4 * SVMM_MiB + 2 * SVMM_PAGE_SIZE;
 		assert_int_equal(pt_map(&pt, va, pa, size, RW), 0);
 		uint64_t n[6];
@@ -158,11 +158,11 @@ static void test_split_and_free(void **state)
 	(void)state;
 	struct pt pt;
 	assert_int_equal(pt_init(&pt, SVMM_SV48, 3), 0);
-	vm_t va = 0x40000000;   /* 1 GiB */
+	svmm_va_t va = 0x40000000;   /* 1 GiB */
 	assert_int_equal(pt_map(&pt, va, 0xc0000000, SVMM_GiB, RW), 0);
 	assert_int_equal(pt.tables, 2);   /* root, and the table holding the gigapage */
 	/* Protect one 4 KiB page in the middle: 1G -> 2M table -> 4K table. */
-	vm_t mid = va + 300 * SVMM_MiB + 5 * SVMM_PAGE_SIZE;
+	svmm_va_t mid = va + 300 * SVMM_MiB + 5 * SVMM_PAGE_SIZE;
 	assert_int_equal(pt_protect(&pt, mid, SVMM_PAGE_SIZE, PT_R), 0);
 	assert_int_equal(pt.tables, 4);
 	assert_int_equal(pt_translate(&pt, mid, PT_W, 0, NULL, NULL), SVMM_EFAULT);
@@ -173,8 +173,8 @@ static void test_split_and_free(void **state)
 	assert_int_equal(xlate(&pt, mid), 0xc0000000 + (mid - va));
 	uint64_t pte;
 	assert_true(pt_lookup(&pt, mid, NULL, &pte));
-	assert_true(pte & PTE_A);
-	assert_false(pte & PTE_D);   /* D follows W */
+	assert_true(pte & SVMM_PTE_A);
+	assert_false(pte & SVMM_PTE_D);   /* D follows W */
 	assert_int_equal(pt_check(&pt), 0);
 	/* Unmap everything but that page: the 2M table and the 4K table stay. */
 	assert_int_equal(pt_unmap(&pt, va, mid - va, 0), 0);
@@ -201,7 +201,7 @@ static void test_errors(void **state)
 		struct pt pt, k;
 		assert_int_equal(pt_init(&pt, md, 1), 0);
 		assert_int_equal(pt_init_kernel(&k, md), 0);
-		vm_t ue = svmm_user_end(md), kb = svmm_kernel_base(md);
+		svmm_va_t ue = svmm_user_end(md), kb = svmm_kernel_base(md);
 		assert_int_equal(pt_map(&pt, 0x200000, 0x80200000, 0x400000, RW), 0);
 		assert_int_equal(pt_map(&pt, 0x10000, 0x90000000, 0x3000, RW), 0);
 		struct pt_snap before, after;
@@ -269,13 +269,13 @@ static void test_errors(void **state)
 }
 
 /* Write one raw PTE (for the walk tests): the entry for va at level in pt. */
-static uint64_t *raw_pte(const struct pt *pt, vm_t va, unsigned level)
+static uint64_t *raw_pte(const struct pt *pt, svmm_va_t va, unsigned level)
 {
 	uint64_t *t = port_pa_to_va(pt->root);
 	for (unsigned l = pt->levels - 1; l > level; l--) {
 		uint64_t e = t[(va >> (12 + 9 * l)) & 511];
-		assert_true(pte_is_table(e));
-		t = port_pa_to_va(pte_pa(e));
+		assert_true(svmm_pte_is_table(e));
+		t = port_pa_to_va(svmm_pte_pa(e));
 	}
 	return &t[(va >> (12 + 9 * level)) & 511];
 }
@@ -286,12 +286,12 @@ static void test_translate_spec(void **state)
 	(void)state;
 	struct pt pt;
 	assert_int_equal(pt_init(&pt, SVMM_SV39, 1), 0);
-	vm_t v = 0x40000000;
+	svmm_va_t v = 0x40000000;
 	assert_int_equal(pt_map(&pt, v, 0x80000000, 0x1000, PT_R | PT_U), 0);
 	assert_int_equal(pt_map(&pt, v + 0x1000, 0x80001000, 0x1000, PT_X), 0);
 	assert_int_equal(pt_map(&pt, v + 0x2000, 0x80002000, 0x1000, RW), 0);
 	assert_int_equal(pt_map(&pt, v + 0x3000, 0x80003000, 0x1000, PT_X | PT_U), 0);
-	pm_t pa;
+	svmm_pa_t pa;
 	uint64_t ls;
 	/* U page: U-mode yes; S-mode only with SUM, and never execute. */
 	assert_int_equal(pt_translate(&pt, v + 8, PT_R, PT_PRIV_U, &pa, &ls), 0);
@@ -318,16 +318,16 @@ static void test_translate_spec(void **state)
 	const uint64_t good = *e;
 	struct { uint64_t pte; int want; const char *what; } leaf[] = {
 		{ good, 0, "good" },
-		{ good & ~PTE_R, SVMM_EFAULT, "W without R" },
+		{ good & ~SVMM_PTE_R, SVMM_EFAULT, "W without R" },
 		{ good | (1ull << 54), SVMM_EFAULT, "reserved bit 54" },
 		{ good | (1ull << 60), SVMM_EFAULT, "reserved bit 60" },
-		{ good | PTE_PBMT_MASK, SVMM_EFAULT, "PBMT 3" },
-		{ good | PTE_PBMT_IO, 0, "PBMT IO" },
-		{ good & ~PTE_A, SVMM_EFAULT, "A clear" },
-		{ good & ~PTE_D, SVMM_EFAULT, "D clear on write" },
-		{ good | PTE_N, SVMM_EFAULT, "N with ppn[3:0] != 1000" },
-		{ (good & ~PTE_V), SVMM_EFAULT, "invalid" },
-		{ good & ~(PTE_R | PTE_W | PTE_X), SVMM_EFAULT, "pointer at level 0" },
+		{ good | SVMM_PTE_PBMT_MASK, SVMM_EFAULT, "PBMT 3" },
+		{ good | SVMM_PTE_PBMT_IO, 0, "PBMT IO" },
+		{ good & ~SVMM_PTE_A, SVMM_EFAULT, "A clear" },
+		{ good & ~SVMM_PTE_D, SVMM_EFAULT, "D clear on write" },
+		{ good | SVMM_PTE_N, SVMM_EFAULT, "N with ppn[3:0] != 1000" },
+		{ (good & ~SVMM_PTE_V), SVMM_EFAULT, "invalid" },
+		{ good & ~(SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X), SVMM_EFAULT, "pointer at level 0" },
 	};
 	for (size_t i = 0; i < sizeof(leaf) / sizeof(leaf[0]); i++) {
 		*e = leaf[i].pte;
@@ -335,14 +335,14 @@ static void test_translate_spec(void **state)
 		if (got != leaf[i].want)
 			fail_msg("leaf %s: got %d", leaf[i].what, got);
 	}
-	*e = good & ~PTE_D;   /* D clear: reads still pass */
+	*e = good & ~SVMM_PTE_D;   /* D clear: reads still pass */
 	assert_int_equal(pt_translate(&pt, v + 0x2000, PT_R, 0, NULL, NULL), 0);
 	*e = good;
 
 	/* Non-leaf entries with A, D, U, N or PBMT are reserved encodings. */
 	uint64_t *ne = raw_pte(&pt, v, 1);
 	const uint64_t ngood = *ne;
-	const uint64_t bad[] = { PTE_A, PTE_D, PTE_U, PTE_N, PTE_PBMT_NC, 1ull << 57 };
+	const uint64_t bad[] = { SVMM_PTE_A, SVMM_PTE_D, SVMM_PTE_U, SVMM_PTE_N, SVMM_PTE_PBMT_NC, 1ull << 57 };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		*ne = ngood | bad[i];
 		assert_int_equal(pt_translate(&pt, v + 0x2000, PT_R, 0, NULL, NULL), SVMM_EFAULT);
@@ -352,14 +352,14 @@ static void test_translate_spec(void **state)
 
 	/* A misaligned superpage faults; an aligned one translates. */
 	uint64_t *r = raw_pte(&pt, 5 * SVMM_GiB, 2);
-	*r = ((0x80000000ull + 0x1000) >> 12 << 10) | PTE_V | PTE_R | PTE_A;
+	*r = ((0x80000000ull + 0x1000) >> 12 << 10) | SVMM_PTE_V | SVMM_PTE_R | SVMM_PTE_A;
 	assert_int_equal(pt_translate(&pt, 5 * SVMM_GiB, PT_R, 0, NULL, NULL), SVMM_EFAULT);
-	*r = (0x80000000ull >> 12 << 10) | PTE_V | PTE_R | PTE_A;
+	*r = (0x80000000ull >> 12 << 10) | SVMM_PTE_V | SVMM_PTE_R | SVMM_PTE_A;
 	assert_int_equal(pt_translate(&pt, 5 * SVMM_GiB + 0x1234, PT_R, 0, &pa, &ls), 0);
 	assert_int_equal(pa, 0x80001234);
 	assert_int_equal(ls, SVMM_GiB);
 	/* Svnapot: N on a superpage is reserved. */
-	*r |= PTE_N;
+	*r |= SVMM_PTE_N;
 	assert_int_equal(pt_translate(&pt, 5 * SVMM_GiB, PT_R, 0, NULL, NULL), SVMM_EFAULT);
 	*r = 0;
 	pt_destroy(&pt);
@@ -370,7 +370,7 @@ static void test_napot_pbmt(void **state)
 	(void)state;
 	struct pt pt;
 	assert_int_equal(pt_init(&pt, SVMM_SV48, 1), 0);
-	vm_t v = 0x10000000;
+	svmm_va_t v = 0x10000000;
 	/* 4K + 3 x 64K + 4K: the middle becomes Svnapot runs. */
 	assert_int_equal(pt_map(&pt, v + 0xf000, 0x8000f000, 0x32000, RW | PT_NAPOT), 0);
 	uint64_t n[6];
@@ -378,7 +378,7 @@ static void test_napot_pbmt(void **state)
 	assert_int_equal(n[5], 3);
 	assert_int_equal(n[0], 2);
 	uint64_t ls;
-	pm_t pa;
+	svmm_pa_t pa;
 	assert_int_equal(pt_translate(&pt, v + 0x23456, PT_W, 0, &pa, &ls), 0);
 	assert_int_equal(ls, PT_NAPOT_SIZE);
 	assert_int_equal(pa, 0x80023456);
@@ -409,12 +409,12 @@ static void test_napot_pbmt(void **state)
 	assert_int_equal(pt_map(&pt, 0x20002000, 0x10002000, 0x1000, RW | PT_NC), 0);
 	uint64_t pte;
 	assert_true(pt_lookup(&pt, 0x20000000, NULL, &pte));
-	assert_int_equal(pte & PTE_PBMT_MASK, PTE_PBMT_IO);
+	assert_int_equal(pte & SVMM_PTE_PBMT_MASK, SVMM_PTE_PBMT_IO);
 	assert_int_equal(pt_protect(&pt, 0x20000000, 0x3000, PT_R), 0);
 	assert_true(pt_lookup(&pt, 0x20001000, NULL, &pte));
-	assert_int_equal(pte & PTE_PBMT_MASK, PTE_PBMT_IO);
+	assert_int_equal(pte & SVMM_PTE_PBMT_MASK, SVMM_PTE_PBMT_IO);
 	assert_true(pt_lookup(&pt, 0x20002000, NULL, &pte));
-	assert_int_equal(pte & PTE_PBMT_MASK, PTE_PBMT_NC);
+	assert_int_equal(pte & SVMM_PTE_PBMT_MASK, SVMM_PTE_PBMT_NC);
 	assert_int_equal(pt_check(&pt), 0);
 	pt_destroy(&pt);
 }
@@ -437,7 +437,7 @@ static void test_kernel_pt(void **state)
 		assert_int_equal(pt_init_kernel(&k, md), 0);
 		uint64_t root_kernel[256];
 		memcpy(root_kernel, (uint64_t *)port_pa_to_va(k.root) + 256, sizeof(root_kernel));
-		vm_t kio = svmm_kio_base(md);
+		svmm_va_t kio = svmm_kio_base(md);
 		assert_int_equal(pt_map(&k, kio, 0x10000000, 0x3000, RW | PT_G | PT_IO), 0);
 		assert_int_equal(pt_map(&k, SVMM_KIMAGE_BASE, 0x80200000, 0x400000,
 					PT_R | PT_X | PT_G), 0);
@@ -455,7 +455,7 @@ static void test_kernel_pt(void **state)
 				    sizeof(root_kernel));
 		assert_int_equal(pt_check(&k), 0);
 		/* A direct map of 8 GiB at 2 GiB; whole-slot ranges still go below the root. */
-		vm_t d = svmm_dmap_base(md);
+		svmm_va_t d = svmm_dmap_base(md);
 		assert_int_equal(pt_map(&k, d + 2 * SVMM_GiB, 2 * SVMM_GiB, 8 * SVMM_GiB,
 					RW | PT_G), 0);
 		uint64_t n[6];
@@ -486,7 +486,7 @@ static void test_kernel_pt(void **state)
 					 SVMM_EPERM);
 		}
 		/* Ranges that end exactly at 2^64 (the last page of the image area). */
-		vm_t top = 0 - 2 * SVMM_MiB - 0x3000;
+		svmm_va_t top = 0 - 2 * SVMM_MiB - 0x3000;
 		assert_int_equal(pt_map(&k, top, 0x90000000 - 0x3000, 0 - top, RW | PT_G), 0);
 		assert_int_equal(xlate(&k, ~0ull), 0x90000000 + 2 * SVMM_MiB - 1);
 		assert_int_equal(leaf_size_at(&k, ~0ull), 2 * SVMM_MiB);
@@ -612,9 +612,9 @@ static void test_flush_exact(void **state)
 	tlb_model_init(&tlb, 99);
 	struct pt pt;
 	assert_int_equal(pt_init(&pt, SVMM_SV39, 4), 0);
-	pm_t pa;
+	svmm_pa_t pa;
 	assert_int_equal(pt_map(&pt, 0x40000000, 0x40000000, SVMM_GiB, RW), 0);
-	for (vm_t v = 0x40000000; v < 0x80000000; v += 0x3000000)
+	for (svmm_va_t v = 0x40000000; v < 0x80000000; v += 0x3000000)
 		assert_int_equal(tlb_model_access(&tlb, &pt, v, PT_R, 0, &pa), 0);
 	/* A fresh map over nothing needs no flush. */
 	uint64_t f = hostsim_flush_count();
@@ -631,7 +631,7 @@ static void test_flush_exact(void **state)
 	/* Unmap with MISSING_OK over nothing: no flush either. */
 	assert_int_equal(pt_unmap(&pt, 0x100000000, 0x1000, PT_MISSING_OK), 0);
 	assert_int_equal(hostsim_flush_count(), f);
-	for (vm_t v = 0x40000000; v < 0x80000000; v += 0x1000000)
+	for (svmm_va_t v = 0x40000000; v < 0x80000000; v += 0x1000000)
 		tlb_model_access(&tlb, &pt, v, PT_R, 0, &pa);
 	assert_int_equal(pt_unmap(&pt, 0x40000000, 0x20000000, 0), 0);
 	assert_int_equal(tlb_model_stale(&tlb, &pt, NULL), 0);
@@ -681,12 +681,12 @@ static void test_dump(void **state)
 /* Table frames from pmem over simulated RAM, as the kernel gets them. */
 static struct pmem test_pm;
 
-static int pmem_table_alloc(void *ctx, pm_t *pa)
+static int pmem_table_alloc(void *ctx, svmm_pa_t *pa)
 {
 	return pmem_alloc(ctx, 0, PMEM_ANY, pa);
 }
 
-static void pmem_table_free(void *ctx, pm_t pa)
+static void pmem_table_free(void *ctx, svmm_pa_t pa)
 {
 	if (pmem_free(ctx, pa, 0) != 0)
 		fail_msg("pmem_free of table frame 0x%llx failed", (unsigned long long)pa);
@@ -736,7 +736,7 @@ static void test_tables_from_pmem(void **state)
  */
 struct thread_arg {
 	struct pt *pt;
-	vm_t base;
+	svmm_va_t base;
 	int errors;
 };
 
@@ -745,11 +745,11 @@ static void *pt_thread(void *p)
 	struct thread_arg *a = p;
 	uint64_t s = a->base | 1;
 	for (int i = 0; i < 3000; i++) {
-		vm_t va = a->base + (pt_test_rand(&s) % 256) * 2 * SVMM_MiB;
+		svmm_va_t va = a->base + (pt_test_rand(&s) % 256) * 2 * SVMM_MiB;
 		uint64_t size = (1 + pt_test_rand(&s) % 600) * SVMM_PAGE_SIZE;
 		int e1 = pt_map(a->pt, va, 0x80000000 + (va & 0x3fffffff), size, RW | PT_REPLACE);
 		int e2 = pt_protect(a->pt, va, size, PT_R);
-		pm_t pa;
+		svmm_pa_t pa;
 		int e3 = pt_translate(a->pt, va + size - 4096, PT_R, 0, &pa, NULL);
 		if (e1 || e2 || e3 || pa != 0x80000000 + ((va + size - 4096) & 0x3fffffff))
 			a->errors++;

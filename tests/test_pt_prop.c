@@ -34,9 +34,9 @@
 static uint64_t WINDOW = 4 * SVMM_GiB;
 
 struct run {
-	vm_t va;
+	svmm_va_t va;
 	uint64_t size;
-	pm_t pa;
+	svmm_pa_t pa;
 	unsigned perm;     /* PT_R.. and PT_IO */
 };
 
@@ -49,7 +49,7 @@ static void ref_reset(void)
 }
 
 /* First run whose end lies above va. */
-static size_t ref_first(vm_t va)
+static size_t ref_first(svmm_va_t va)
 {
 	size_t lo = 0, hi = nruns;
 	while (lo < hi) {
@@ -81,7 +81,7 @@ static void ref_delete_at(size_t i)
 }
 
 /* Split the run holding x so that a run starts at x. */
-static void ref_split_at(vm_t x)
+static void ref_split_at(svmm_va_t x)
 {
 	size_t i = ref_first(x);
 	if (i < nruns && runs[i].va < x) {
@@ -92,7 +92,7 @@ static void ref_split_at(vm_t x)
 	}
 }
 
-static void ref_remove(vm_t va, uint64_t size)
+static void ref_remove(svmm_va_t va, uint64_t size)
 {
 	ref_split_at(va);
 	ref_split_at(va + size);
@@ -101,13 +101,13 @@ static void ref_remove(vm_t va, uint64_t size)
 		ref_delete_at(i);
 }
 
-static void ref_map(vm_t va, uint64_t size, pm_t pa, unsigned perm)
+static void ref_map(svmm_va_t va, uint64_t size, svmm_pa_t pa, unsigned perm)
 {
 	ref_remove(va, size);
 	ref_insert_at(ref_first(va), (struct run){ va, size, pa, perm });
 }
 
-static void ref_protect(vm_t va, uint64_t size, unsigned perm)
+static void ref_protect(svmm_va_t va, uint64_t size, unsigned perm)
 {
 	ref_split_at(va);
 	ref_split_at(va + size);
@@ -116,19 +116,19 @@ static void ref_protect(vm_t va, uint64_t size, unsigned perm)
 }
 
 /* Bytes of [va, va + size) the reference has mapped. */
-static uint64_t ref_mapped_bytes(vm_t va, uint64_t size)
+static uint64_t ref_mapped_bytes(svmm_va_t va, uint64_t size)
 {
 	uint64_t n = 0;
-	vm_t end = va + size;
+	svmm_va_t end = va + size;
 	for (size_t i = ref_first(va); i < nruns && runs[i].va < end; i++) {
-		vm_t s = runs[i].va > va ? runs[i].va : va;
-		vm_t e = runs[i].va + runs[i].size < end ? runs[i].va + runs[i].size : end;
+		svmm_va_t s = runs[i].va > va ? runs[i].va : va;
+		svmm_va_t e = runs[i].va + runs[i].size < end ? runs[i].va + runs[i].size : end;
 		n += e - s;
 	}
 	return n;
 }
 
-static const struct run *ref_lookup(vm_t va)
+static const struct run *ref_lookup(svmm_va_t va)
 {
 	size_t i = ref_first(va);
 	if (i < nruns && runs[i].va <= va)
@@ -141,10 +141,10 @@ static const struct run *ref_lookup(vm_t va)
 static struct tlb_model tlb;
 
 /* Compare one address through pt_translate, the model TLB and the raw leaf. */
-static void check_addr(const struct pt *pt, vm_t va, uint64_t opno)
+static void check_addr(const struct pt *pt, svmm_va_t va, uint64_t opno)
 {
 	const struct run *r = ref_lookup(va);
-	pm_t pa = 0;
+	svmm_pa_t pa = 0;
 	uint64_t pte = 0;
 	bool mapped = pt_lookup(pt, va, &pa, &pte);
 	if (r == NULL) {
@@ -155,18 +155,18 @@ static void check_addr(const struct pt *pt, vm_t va, uint64_t opno)
 				 SVMM_EFAULT);
 		return;
 	}
-	pm_t want = r->pa + (va - r->va);
+	svmm_pa_t want = r->pa + (va - r->va);
 	if (!mapped || pa != want)
 		fail_msg("op %llu: 0x%llx -> 0x%llx (%d), reference 0x%llx",
 			 (unsigned long long)opno, (unsigned long long)va, (unsigned long long)pa,
 			 mapped, (unsigned long long)want);
 	unsigned perm = r->perm & PT_PERMS;
-	if ((pte & PTE_PERM_MASK) != perm || ((pte & PTE_PBMT_MASK) != 0) != ((r->perm & PT_IO) != 0))
+	if ((pte & SVMM_PTE_PERM_MASK) != perm || ((pte & SVMM_PTE_PBMT_MASK) != 0) != ((r->perm & PT_IO) != 0))
 		fail_msg("op %llu: 0x%llx perms 0x%llx, reference 0x%x", (unsigned long long)opno,
 			 (unsigned long long)va, (unsigned long long)pte, r->perm);
 	/* The MMU's view: U pages from U-mode, others from S-mode. */
 	unsigned priv = (perm & PT_U) ? PT_PRIV_U : 0;
-	pm_t got;
+	svmm_pa_t got;
 	int err = pt_translate(pt, va, PT_R, priv | PT_MXR, &got, NULL);
 	assert_int_equal(err, 0);
 	assert_int_equal(got, want);
@@ -199,7 +199,7 @@ static void add_key(struct full_ctx *c, uint64_t key)
 	c->keys[c->nkeys++] = key;
 }
 
-static int full_cb(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
+static int full_cb(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
 {
 	struct full_ctx *c = ctx;
 	/* The leaf must continue the reference exactly. */
@@ -208,7 +208,7 @@ static int full_cb(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
 			 (unsigned long long)va);
 	const struct run *r = &runs[c->next];
 	if (va != r->va + c->used || pa != r->pa + c->used || size > r->size - c->used ||
-	    (pte & PTE_PERM_MASK) != (r->perm & PT_PERMS))
+	    (pte & SVMM_PTE_PERM_MASK) != (r->perm & PT_PERMS))
 		fail_msg("op %llu: leaf 0x%llx+0x%llx -> 0x%llx disagrees with run 0x%llx+0x%llx",
 			 (unsigned long long)c->opno, (unsigned long long)va,
 			 (unsigned long long)size, (unsigned long long)pa,
@@ -220,7 +220,7 @@ static int full_cb(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
 	}
 	/* Which page size is this leaf? Walks report whole leaves inside the window. */
 	unsigned leaf_level = 0;
-	if (!(pte & PTE_N))
+	if (!(pte & SVMM_PTE_N))
 		while (pt_level_size(leaf_level) < size)
 			leaf_level++;
 	/* Tables at levels leaf_level .. top-1 are needed above it (the root is counted apart). */
@@ -239,7 +239,7 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void check_full(const struct pt *pt, vm_t wbase, uint64_t opno)
+static void check_full(const struct pt *pt, svmm_va_t wbase, uint64_t opno)
 {
 	struct full_ctx c = { .pt = pt, .opno = opno };
 	assert_int_equal(pt_walk(pt, wbase, WINDOW, full_cb, &c), 0);
@@ -284,7 +284,7 @@ static void run_mode(enum svmm_mode md, uint64_t seed, uint64_t nops, bool kerne
 	ref_reset();
 	struct pt pt;
 	uint64_t slot = svmm_slot_size(md);
-	vm_t wbase;
+	svmm_va_t wbase;
 	if (kernel) {
 		/*
 		 * Across the last direct-map slot into slot 511, stopping short of 2^64 so
@@ -311,12 +311,12 @@ static void run_mode(enum svmm_mode md, uint64_t seed, uint64_t nops, bool kerne
 			align = 2 * SVMM_MiB;
 		else if (a < 3)
 			align = SVMM_GiB;
-		vm_t va = wbase + SVMM_ALIGN_DOWN(pt_test_rand(&s) % (WINDOW - size + 1), align);
+		svmm_va_t va = wbase + SVMM_ALIGN_DOWN(pt_test_rand(&s) % (WINDOW - size + 1), align);
 		unsigned kind = (unsigned)(pt_test_rand(&s) % 100);
 		int err, want;
 		if (kind < 45) {
 			/* pa congruent with va modulo 1 GiB most of the time. */
-			pm_t pa = 0x100000000ull + (va - wbase);
+			svmm_pa_t pa = 0x100000000ull + (va - wbase);
 			uint64_t skew = pt_test_rand(&s) % 10;
 			if (skew == 0)
 				pa += (1 + pt_test_rand(&s) % 511) * PAGE;
@@ -364,7 +364,7 @@ static void run_mode(enum svmm_mode md, uint64_t seed, uint64_t nops, bool kerne
 				 (unsigned long long)va, (unsigned long long)size,
 				 svmm_strerror(err), svmm_strerror(want));
 		/* Nothing cached may disagree with the tables once a call has returned. */
-		vm_t stale_at = 0;
+		svmm_va_t stale_at = 0;
 		if (tlb_model_stale(&tlb, &pt, &stale_at) != 0)
 			fail_msg("%s op %llu: stale TLB entry at 0x%llx", layout_mode_name(md),
 				 (unsigned long long)op, (unsigned long long)stale_at);

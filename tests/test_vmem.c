@@ -26,7 +26,7 @@
 /* ---- snapshots ---- */
 #define SNAP_MAX 2048
 struct snap_region {
-	vm_t a;
+	svmm_va_t a;
 	uint64_t s;
 	bool used;
 };
@@ -35,7 +35,7 @@ struct snap {
 	struct snap_region r[SNAP_MAX];
 	struct vmem_stats st;
 };
-static void snap_fn(void *ctx, vm_t a, uint64_t s, bool used)
+static void snap_fn(void *ctx, svmm_va_t a, uint64_t s, bool used)
 {
 	struct snap *sn = ctx;
 	assert_true(sn->n < SNAP_MAX);
@@ -132,7 +132,7 @@ static void test_alloc_free_merge(void **state)
 	(void)state;
 	struct vmem_region r[4];
 	struct vmem_stats st;
-	vm_t a;
+	svmm_va_t a;
 
 	assert_int_equal(vmem_init(&vm, BASE, 64 * Q, Q, &src), 0);
 	for (int i = 0; i < 4; i++) {
@@ -231,9 +231,9 @@ static void test_free_merge_cases(void **state)
 }
 
 /* Carve holes of the given sizes (in quanta), separated by one-quantum allocations. */
-static vm_t make_holes(const unsigned *sizes, int n, struct vmem_region *sep, struct vmem_region *hole)
+static svmm_va_t make_holes(const unsigned *sizes, int n, struct vmem_region *sep, struct vmem_region *hole)
 {
-	vm_t a = BASE;
+	svmm_va_t a = BASE;
 	for (int i = 0; i < n; i++) {
 		assert_int_equal(vmem_alloc_fixed(&vm, a, sizes[i] * Q, &hole[i]), 0);
 		a += sizes[i] * Q;
@@ -251,7 +251,7 @@ static void test_best_fit(void **state)
 	(void)state;
 	static const unsigned sizes[] = { 3, 1, 2, 5, 2 };
 	struct vmem_region sep[5], hole[5], r[6];
-	vm_t hole_at[5], a, end;
+	svmm_va_t hole_at[5], a, end;
 
 	assert_int_equal(vmem_init(&vm, BASE, 256 * Q, Q, &src), 0);
 	end = make_holes(sizes, 5, sep, hole);
@@ -285,7 +285,7 @@ static void test_alloc_errors(void **state)
 {
 	(void)state;
 	struct vmem_region r, keep;
-	vm_t a = 0xdead;
+	svmm_va_t a = 0xdead;
 
 	assert_int_equal(vmem_init(&vm, BASE, 16 * Q, Q, &src), 0);
 	assert_int_equal(vmem_alloc(&vm, 3 * Q, &keep, NULL), 0);
@@ -389,7 +389,7 @@ static void test_xalloc_constraints(void **state)
 	(void)state;
 	struct vmem_region r[8], pad;
 	struct vmem_constraint c;
-	vm_t a;
+	svmm_va_t a;
 
 	assert_int_equal(vmem_init(&vm, BASE, 1024 * Q, Q, &src), 0);
 	assert_int_equal(vmem_alloc(&vm, Q, &pad, NULL), 0);   /* misalign the free space */
@@ -475,12 +475,12 @@ static void test_xalloc_scans_past_misaligned(void **state)
 	enum { SEG = 40 };
 	static struct vmem_region lo[SEG + 1], hi[SEG + 1], hole[SEG + 1], got, got2;
 	struct vmem_constraint c = { .align = 8 * Q };
-	vm_t found;
+	svmm_va_t found;
 
 	assert_int_equal(vmem_init(&vm, BASE, 1024 * Q, Q, &src), 0);
 	/* segment i: [8i, 8i+1) used, [8i+1, 8i+3) a hole no 8Q-aligned start fits, rest used */
 	for (int i = 0; i < SEG; i++) {
-		vm_t s = BASE + (uint64_t)i * 8 * Q;
+		svmm_va_t s = BASE + (uint64_t)i * 8 * Q;
 		assert_int_equal(vmem_alloc_fixed(&vm, s, Q, &lo[i]), 0);
 		assert_int_equal(vmem_alloc_fixed(&vm, s + Q, 2 * Q, &hole[i]), 0);
 		assert_int_equal(vmem_alloc_fixed(&vm, s + 3 * Q, 5 * Q, &hi[i]), 0);
@@ -537,7 +537,7 @@ static void test_spans(void **state)
 	(void)state;
 	struct vmem_region r;
 	struct vmem_stats st;
-	vm_t a;
+	svmm_va_t a;
 
 	assert_int_equal(vmem_init(&vm, BASE, 16 * Q, Q, &src), 0);
 	assert_int_equal(vmem_add(&vm, BASE + 32 * Q, 16 * Q), 0);   /* disjoint */
@@ -578,7 +578,7 @@ static void test_destroy_live(void **state)
 {
 	(void)state;
 	struct vmem_region r[300];
-	vm_t a = BASE;
+	svmm_va_t a = BASE;
 
 	assert_int_equal(vmem_init(&vm, BASE, 1024 * Q, Q, &src), 0);
 	for (int i = 0; i < 300; i++, a += 2 * Q)   /* 300 free regions: pool pages in use */
@@ -835,7 +835,7 @@ static void test_other_quantum(void **state)
 {
 	(void)state;
 	struct vmem_region r[3];
-	vm_t a;
+	svmm_va_t a;
 
 	assert_int_equal(vmem_init(&vm, 0x1000, 0x100, 1, &src), 0);   /* byte quantum */
 	assert_int_equal(vmem_alloc(&vm, 3, &r[0], &a), 0);

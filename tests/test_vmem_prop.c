@@ -110,7 +110,7 @@ static void op_alloc(void)
 	uint64_t s = rand_size();
 	struct slot *sl;
 	long bf = vmodel_best_fit(&model, s);
-	vm_t x = 0;
+	svmm_va_t x = 0;
 	int err;
 
 	if (nfree_slots == 0)
@@ -135,7 +135,7 @@ static void op_xalloc(void)
 	uint64_t s = rnd_range(1, 64) * Q;
 	struct vmem_constraint c;
 	struct slot *sl;
-	vm_t x = 0;
+	svmm_va_t x = 0;
 	int err;
 	bool any;
 
@@ -277,7 +277,7 @@ static void op_split_join(void)
 	}
 	if (rnd() % 2 && sl->r.size >= 2 * Q) {
 		uint64_t a = sl->r.addr, s = sl->r.size;
-		vm_t at = a + rnd_range(1, s / Q - 1) * Q;
+		svmm_va_t at = a + rnd_range(1, s / Q - 1) * Q;
 		struct slot *tail = slot_get();
 
 		assert_int_equal(vmem_split(&arena, &sl->r, a, &tail->r), SVMM_ERANGE);

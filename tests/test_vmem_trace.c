@@ -85,13 +85,13 @@ static const struct vmem_page_source src = { page_alloc, page_free, NULL };
 
 /* ---- the regions of an arena, for comparing two arenas ---- */
 struct walk {
-	vm_t a[4096];
+	svmm_va_t a[4096];
 	uint64_t s[4096];
 	bool used[4096];
 	size_t n;
 };
 
-static void walk_cb(void *ctx, vm_t addr, uint64_t size, bool used)
+static void walk_cb(void *ctx, svmm_va_t addr, uint64_t size, bool used)
 {
 	struct walk *w = ctx;
 	assert_true(w->n < 4096);
@@ -131,7 +131,7 @@ static uint64_t rnd_size(void)
 }
 
 static void random_op(const struct vmem_trace *t, struct vmem *vm, struct live *L,
-		      vm_t base, uint64_t size)
+		      svmm_va_t base, uint64_t size)
 {
 	unsigned i = (unsigned)(rnd() % LIVE_MAX);
 	uint64_t p = rnd() % 100;
@@ -161,7 +161,7 @@ static void random_op(const struct vmem_trace *t, struct vmem *vm, struct live *
 		return;
 	}
 	int err;
-	vm_t at = 0;
+	svmm_va_t at = 0;
 	uint64_t sz = rnd_size();
 	if (p < 60) {
 		err = vmem_trace_alloc(t, vm, sz, &L->r[i], &at);
@@ -212,8 +212,8 @@ static struct run *record_run(uint64_t ops)
 	vmem_trace_open(&R->ta, "uA", text_line, &R->text);
 	vmem_trace_open(&R->tb, "kB", text_line, &R->text);
 	/* A: a roomy arena with a page source; B: no page source, small, two spans. */
-	const vm_t abase = 0x10000000, asize = (uint64_t)1 << 32;
-	const vm_t bbase = 0xffffffc000000000ull, bsize = (uint64_t)64 << 20;
+	const svmm_va_t abase = 0x10000000, asize = (uint64_t)1 << 32;
+	const svmm_va_t bbase = 0xffffffc000000000ull, bsize = (uint64_t)64 << 20;
 	assert_int_equal(vmem_trace_init(&R->ta, &R->a, abase, asize, 4096, &src), 0);
 	assert_int_equal(vmem_trace_init(&R->tb, &R->b, bbase, bsize, 4096, NULL), 0);
 	assert_int_equal(vmem_trace_add(&R->tb, &R->b, bbase + bsize, bsize), 0);
@@ -432,7 +432,7 @@ static void test_model_fit_matches_brute_force(void **state)
 {
 	(void)state;
 	for (int k = 0; k < 3000; k++) {
-		vm_t g = 0x1000 * rnd_range(0, 64);
+		svmm_va_t g = 0x1000 * rnd_range(0, 64);
 		uint64_t gs = 0x1000 * rnd_range(1, 64), size = 0x1000 * rnd_range(1, 8);
 		struct vmem_constraint c = { 0 };
 		c.align = 0x1000ull << rnd_range(0, 4);
@@ -443,14 +443,14 @@ static void test_model_fit_matches_brute_force(void **state)
 			c.minaddr = 0x1000 * rnd_range(0, 100);
 		if (rnd() % 3 == 0)
 			c.maxaddr = 0x1000 * rnd_range(1, 140);
-		vm_t want = 0;
+		svmm_va_t want = 0;
 		bool exists = false;
-		for (vm_t a = g; a + size <= g + gs; a += 0x1000)
+		for (svmm_va_t a = g; a + size <= g + gs; a += 0x1000)
 			if (rp_meets(0x1000, a, size, &c)) {
 				exists = true, want = a;
 				break;
 			}
-		vm_t got = 0;
+		svmm_va_t got = 0;
 		bool found = rp_fit(0x1000, g, gs, size, &c, &got);
 		/* Conservative: never a fit that is not there, the lowest when found. */
 		if (found) {

@@ -27,7 +27,7 @@ static void must(int err, const char *what)
 int main(void)
 {
 	static struct pmem pm;
-	const pm_t base = 0x80000000ull, window = 0x100000000ull;
+	const svmm_pa_t base = 0x80000000ull, window = 0x100000000ull;
 	must(hostsim_ram_init(base, 5 * SVMM_GiB) != 0 ? SVMM_ENOMEM : 0, "simulated RAM");
 
 	struct pmem_range ram[] = {
@@ -43,7 +43,7 @@ int main(void)
 	puts("== after init (the upper range's database sits in the window)");
 	pmem_dump(&pm, print, NULL);
 
-	pm_t table, user, huge;
+	svmm_pa_t table, user, huge;
 	must(pmem_alloc(&pm, 0, window, &table), "page-table frame");
 	must(pmem_alloc(&pm, 0, PMEM_ANY, &user), "user frame");
 	must(pmem_alloc(&pm, PMEM_MAX_ORDER, PMEM_ANY, &huge), "1 GiB block");

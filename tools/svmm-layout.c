@@ -44,7 +44,7 @@ static const char *size_str(uint64_t bytes)
 	return b;
 }
 
-static void slots_str(const struct svmm_layout *l, vm_t base, uint64_t size, char *out,
+static void slots_str(const struct svmm_layout *l, svmm_va_t base, uint64_t size, char *out,
 		      size_t n)
 {
 	unsigned shift = l->va_bits - 9;
@@ -84,7 +84,7 @@ static void print_table(const struct svmm_layout *l)
 			       "non-canonical: any access faults");
 		}
 		if (a == LAYOUT_DMAP && r->size < 255 * l->slot_size) {
-			vm_t e = r->base + r->size;
+			svmm_va_t e = r->base + r->size;
 			printf("%-10s 0x%016llx 0x%016llx %8s %-7s %-19s %s\n", "(unused)",
 			       (unsigned long long)e,
 			       (unsigned long long)(r->base + 255 * l->slot_size),
@@ -144,7 +144,7 @@ static int write_svg(const struct svmm_layout *l, const char *path)
 			continue;   /* too small at this scale: in the zoom below */
 		double s0, s1;
 		bool kernel = r->base >= l->kernel_base;
-		vm_t off = kernel ? r->base - l->kernel_base : r->base;
+		svmm_va_t off = kernel ? r->base - l->kernel_base : r->base;
 		s0 = (double)off / (double)l->slot_size + (kernel ? 256 : 0);
 		s1 = s0 + (double)r->size / (double)l->slot_size;
 		if (a == LAYOUT_KARENA)
@@ -184,7 +184,7 @@ static int write_svg(const struct svmm_layout *l, const char *path)
 
 	/* Slot 511 enlarged, to scale inside the slot. */
 	const double zy = 220, zh = 50;
-	vm_t kio = svmm_kio_base(l->mode);
+	svmm_va_t kio = svmm_kio_base(l->mode);
 	double zx511 = x0 + gap + 511 * slot;
 	fprintf(f, "<path d=\"M%.2f %.0f L%.0f %.0f M%.2f %.0f L%.0f %.0f\" stroke=\"#888\" "
 		   "fill=\"none\"/>\n", zx511, y + h, x0, zy, zx511 + slot, y + h, x0 + bar, zy);

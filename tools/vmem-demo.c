@@ -77,9 +77,9 @@ static void show_stats(void)
 	       (unsigned long long)(st.largest_free / KiB));
 }
 
-static vm_t alloc_named(struct kregion *k, const char *name, uint64_t size)
+static svmm_va_t alloc_named(struct kregion *k, const char *name, uint64_t size)
 {
-	vm_t a = 0;
+	svmm_va_t a = 0;
 
 	k->name = name;
 	expect(vmem_alloc(&arena, size, &k->vr, &a), 0, name);
@@ -90,11 +90,11 @@ static vm_t alloc_named(struct kregion *k, const char *name, uint64_t size)
 
 int main(void)
 {
-	const vm_t base = 0xffffffffc0000000ull;   /* Sv39 root slot 511: kernel IO */
+	const svmm_va_t base = 0xffffffffc0000000ull;   /* Sv39 root slot 511: kernel IO */
 	struct kregion uart, stack, buf, small, aligned, window, fixed, other;
 	struct vmem_constraint c;
 	struct vmem_region *back;
-	vm_t a;
+	svmm_va_t a;
 
 	printf("vmem demo: an arena over [0x%llx, +64 MiB), quantum 4 KiB\n\n",
 	       (unsigned long long)base);
@@ -161,7 +161,7 @@ int main(void)
 
 	printf("\n6. A page fault at an address: the lookup lands on the caller's struct:\n");
 	{
-		vm_t fault = base + 16 * MiB + 12345;
+		svmm_va_t fault = base + 16 * MiB + 12345;
 		struct vmem_region *r = vmem_lookup(&arena, fault);
 
 		printf("  fault at 0x%llx -> %s\n", (unsigned long long)fault,

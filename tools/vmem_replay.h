@@ -178,7 +178,7 @@ static int rp_parse(const char *s, struct rp_line *l)
 
 /* An interval [a, a + s); r is the replayed region for allocations, id for policies. */
 struct rp_iv {
-	vm_t a;
+	svmm_va_t a;
 	uint64_t s;
 	struct vmem_region *r;
 	uint64_t key;
@@ -190,7 +190,7 @@ struct rp_vec {
 };
 
 /* Index of the last interval with a <= x, or (size_t)-1. */
-static size_t rp_floor(const struct rp_vec *x, vm_t a)
+static size_t rp_floor(const struct rp_vec *x, svmm_va_t a)
 {
 	size_t lo = 0, hi = x->n;
 	while (lo < hi) {
@@ -230,23 +230,23 @@ struct rp_model {
 	uint64_t quantum;
 	struct rp_vec spans, allocs;
 	uint64_t span_bytes, used_bytes;
-	vm_t rover;   /* next fit */
+	svmm_va_t rover;   /* next fit */
 };
 
-static bool rp_overlap(vm_t a, uint64_t s, vm_t b, uint64_t t)
+static bool rp_overlap(svmm_va_t a, uint64_t s, svmm_va_t b, uint64_t t)
 {
 	return a < b + t && b < a + s;
 }
 
 /* Does [a, a + s) meet an allocation? */
-static bool rp_meets_alloc(const struct rp_model *m, vm_t a, uint64_t s)
+static bool rp_meets_alloc(const struct rp_model *m, svmm_va_t a, uint64_t s)
 {
 	size_t i = rp_floor(&m->allocs, a + s - 1);
 	return i != (size_t)-1 && rp_overlap(a, s, m->allocs.v[i].a, m->allocs.v[i].s);
 }
 
 /* Is [a, a + s) inside one span? */
-static bool rp_in_spans(const struct rp_model *m, vm_t a, uint64_t s)
+static bool rp_in_spans(const struct rp_model *m, svmm_va_t a, uint64_t s)
 {
 	size_t i = rp_floor(&m->spans, a);
 	return i != (size_t)-1 && a + s <= m->spans.v[i].a + m->spans.v[i].s &&
@@ -254,18 +254,18 @@ static bool rp_in_spans(const struct rp_model *m, vm_t a, uint64_t s)
 }
 
 /* Is [a, a + s) entirely free: inside a span, meeting no allocation? */
-static bool rp_is_free(const struct rp_model *m, vm_t a, uint64_t s)
+static bool rp_is_free(const struct rp_model *m, svmm_va_t a, uint64_t s)
 {
 	return s != 0 && rp_in_spans(m, a, s) && !rp_meets_alloc(m, a, s);
 }
 
 /* Call fn for every free region (maximal gap) in address order; stop on non-zero. */
-static int rp_gaps(const struct rp_model *m, int (*fn)(void *ctx, vm_t a, uint64_t s),
+static int rp_gaps(const struct rp_model *m, int (*fn)(void *ctx, svmm_va_t a, uint64_t s),
 		   void *ctx)
 {
 	size_t j = 0;
 	for (size_t i = 0; i < m->spans.n; i++) {
-		vm_t a = m->spans.v[i].a, end = a + m->spans.v[i].s;
+		svmm_va_t a = m->spans.v[i].a, end = a + m->spans.v[i].s;
 		while (j < m->allocs.n && m->allocs.v[j].a < end) {
 			if (m->allocs.v[j].a > a) {
 				int r = fn(ctx, a, m->allocs.v[j].a - a);
@@ -290,11 +290,11 @@ static int rp_gaps(const struct rp_model *m, int (*fn)(void *ctx, vm_t a, uint64
  * few steps of alignment and boundary skipping is reported as absent, so that the
  * model never claims a fit that is not there.
  */
-static bool rp_fit(uint64_t q, vm_t g, uint64_t gs, uint64_t size,
-		   const struct vmem_constraint *c, vm_t *out)
+static bool rp_fit(uint64_t q, svmm_va_t g, uint64_t gs, uint64_t size,
+		   const struct vmem_constraint *c, svmm_va_t *out)
 {
 	uint64_t align = q, phase = 0, nocross = 0;
-	vm_t lo = g, last = g + gs - 1;   /* inclusive, so a region may end at 2^64 */
+	svmm_va_t lo = g, last = g + gs - 1;   /* inclusive, so a region may end at 2^64 */
 	if (c != NULL) {
 		if (c->align)
 			align = c->align;
@@ -306,17 +306,17 @@ static bool rp_fit(uint64_t q, vm_t g, uint64_t gs, uint64_t size,
 	}
 	if (size == 0 || phase >= align || lo > last)
 		return false;
-	vm_t s = lo;
+	svmm_va_t s = lo;
 	for (int step = 0; step < 4; step++) {
 		/* The first address at or above s that is phase modulo align. */
-		vm_t down = SVMM_ALIGN_DOWN(s, align), t = down + phase;
+		svmm_va_t down = SVMM_ALIGN_DOWN(s, align), t = down + phase;
 		if (t < s)
 			t += align;
 		if (t < down)
 			return false;   /* wrapped past 2^64 */
 		s = t;
 		if (nocross && s / nocross != (s + size - 1) / nocross) {
-			vm_t nb = SVMM_ALIGN_UP(s + 1, nocross);
+			svmm_va_t nb = SVMM_ALIGN_UP(s + 1, nocross);
 			if (nb <= s)
 				return false;
 			s = nb;
@@ -335,7 +335,7 @@ static bool rp_fit(uint64_t q, vm_t g, uint64_t gs, uint64_t size,
 }
 
 /* Does a placement of [a, a + size) meet c? */
-static bool rp_meets(uint64_t q, vm_t a, uint64_t size, const struct vmem_constraint *c)
+static bool rp_meets(uint64_t q, svmm_va_t a, uint64_t size, const struct vmem_constraint *c)
 {
 	if (a % q != 0)
 		return false;
@@ -360,22 +360,22 @@ struct rp_search {
 	const struct vmem_constraint *c;
 	enum rp_policy pol;
 	bool found;
-	vm_t at;
+	svmm_va_t at;
 	uint64_t gap;          /* size of the free region chosen */
 	bool after_rover;      /* next fit: second pass wraps around */
 };
 
-static int rp_search_cb(void *ctx, vm_t a, uint64_t s)
+static int rp_search_cb(void *ctx, svmm_va_t a, uint64_t s)
 {
 	struct rp_search *x = ctx;
-	vm_t at;
+	svmm_va_t at;
 	if (x->pol == RP_NEXT && x->after_rover && a + s <= x->m->rover)
 		return 0;
 	if (!rp_fit(x->m->quantum, a, s, x->size, x->c, &at))
 		return 0;
 	if (x->pol == RP_NEXT && x->after_rover && at < x->m->rover) {
 		/* Retry from the rover inside this region. */
-		vm_t lo = x->m->rover;
+		svmm_va_t lo = x->m->rover;
 		if (!rp_fit(x->m->quantum, lo, a + s - lo, x->size, x->c, &at))
 			return 0;
 	}
@@ -390,7 +390,7 @@ static int rp_search_cb(void *ctx, vm_t a, uint64_t s)
 
 /* Where the model would place size bytes under c with policy pol. */
 static bool rp_place(const struct rp_model *m, uint64_t size, const struct vmem_constraint *c,
-		     enum rp_policy pol, vm_t *at)
+		     enum rp_policy pol, svmm_va_t *at)
 {
 	struct rp_search x = { .m = m, .size = size, .c = c, .pol = pol };
 	if (pol == RP_NEXT) {
@@ -405,7 +405,7 @@ static bool rp_place(const struct rp_model *m, uint64_t size, const struct vmem_
 	return x.found;
 }
 
-static void rp_model_alloc(struct rp_model *m, vm_t a, uint64_t s, struct vmem_region *r,
+static void rp_model_alloc(struct rp_model *m, svmm_va_t a, uint64_t s, struct vmem_region *r,
 			   uint64_t key)
 {
 	rp_insert(&m->allocs, (struct rp_iv){ a, s, r, key });
@@ -417,7 +417,7 @@ struct rp_gapstat {
 	uint64_t n, largest;
 };
 
-static int rp_gapstat_cb(void *ctx, vm_t a, uint64_t s)
+static int rp_gapstat_cb(void *ctx, svmm_va_t a, uint64_t s)
 {
 	struct rp_gapstat *g = ctx;
 	(void)a;
@@ -441,7 +441,7 @@ static void rp_model_stats(const struct rp_model *m, struct vmem_stats *st)
 	st->span_bytes = m->span_bytes;
 }
 
-static void rp_model_add_span(struct rp_model *m, vm_t a, uint64_t s)
+static void rp_model_add_span(struct rp_model *m, svmm_va_t a, uint64_t s)
 {
 	rp_insert(&m->spans, (struct rp_iv){ a, s, NULL, 0 });
 	m->span_bytes += s;
@@ -552,10 +552,10 @@ static const char *rp_en(int e)
 
 /* The model's verdict on an allocation (plain when c == NULL) that returned err/at. */
 static int rp_ref_alloc(struct replay *rp, struct rp_arena *A, uint64_t size,
-			const struct vmem_constraint *c, bool plain, int err, vm_t at)
+			const struct vmem_constraint *c, bool plain, int err, svmm_va_t at)
 {
 	struct rp_model *m = &A->m;
-	vm_t want = 0;
+	svmm_va_t want = 0;
 	bool fits = size != 0 && size % m->quantum == 0 && rp_place(m, size, c, RP_BEST, &want);
 	if (err == 0) {
 		if (!rp_is_free(m, at, size))
@@ -576,7 +576,7 @@ static int rp_ref_alloc(struct replay *rp, struct rp_arena *A, uint64_t size,
 		       rp_en(err));
 }
 
-static int rp_ref_fixed(struct replay *rp, struct rp_arena *A, vm_t a, uint64_t s, int err)
+static int rp_ref_fixed(struct replay *rp, struct rp_arena *A, svmm_va_t a, uint64_t s, int err)
 {
 	struct rp_model *m = &A->m;
 	int want;
@@ -594,7 +594,7 @@ static int rp_ref_fixed(struct replay *rp, struct rp_arena *A, vm_t a, uint64_t 
 	return 0;
 }
 
-static int rp_ref_free(struct replay *rp, struct rp_arena *A, vm_t a, uint64_t s, int err,
+static int rp_ref_free(struct replay *rp, struct rp_arena *A, svmm_va_t a, uint64_t s, int err,
 		       size_t *idx)
 {
 	struct rp_model *m = &A->m;
@@ -718,7 +718,7 @@ static int rp_apply(struct replay *rp, const struct rp_line *l)
 	case VMEM_TRACE_XALLOC:
 	case VMEM_TRACE_FIXED: {
 		struct vmem_region *r = malloc(sizeof(*r));
-		vm_t at = 0;
+		svmm_va_t at = 0;
 		uint64_t size = op->size;
 		if (r == NULL)
 			return rp_fail(rp, "out of memory");
@@ -929,7 +929,7 @@ static RP_UNUSED void rp_policy_line(struct rp_policy_run *p, const struct rp_li
 		/* Requests the program made successfully or that ran out of space. */
 		if (!p->started || (op->err != 0 && op->err != SVMM_ENOSPC && op->err != SVMM_EBUSY))
 			return;
-		vm_t at;
+		svmm_va_t at;
 		bool ok;
 		if (l->kind == VMEM_TRACE_FIXED) {
 			at = op->addr;
@@ -946,7 +946,7 @@ static RP_UNUSED void rp_policy_line(struct rp_policy_run *p, const struct rp_li
 		uint64_t key = ++p->next_key;
 		rp_model_alloc(&p->m, at, op->size, NULL, key);
 		if (op->err == 0) {
-			vm_t rec = l->kind == VMEM_TRACE_FIXED ? op->addr : op->result;
+			svmm_va_t rec = l->kind == VMEM_TRACE_FIXED ? op->addr : op->result;
 			rp_insert(&p->ids, (struct rp_iv){ rec, op->size, NULL, key });
 		}
 		return;

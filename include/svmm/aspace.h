@@ -1,13 +1,16 @@
 /*
  * svmm/aspace.h - user address spaces: regions, demand paging, switching.
  *
- * An address space is a page-table tree whose kernel half is a copy of the kernel's
- * 256 root entries (which never change after boot), plus:
+ * An address space is a page-table tree (whose kernel half, for an upper-half kernel,
+ * is a copy of the kernel's 256 root entries, which never change after boot), plus,
+ * laid out by a struct aspace_layout (svmm's layout by default, shown here):
  *  - uvmem, a vmem arena over root slots 0..254 above the 64 KiB null guard, whose
  *    allocated regions are struct aspace_region (the vmem node is embedded, so a page
  *    fault finds its region with one used-tree lookup);
- *  - the user stack at the top of root slot 255, growing down on faults up to a limit,
- *    with a guard gap below the limit that is never mapped;
+ *  - the user stack in root slot 255, ending SVMM_USTACK_GUARD (64 KiB) below the end of
+ *    the user half (layout's ustack_top; that top gap is never mapped), growing down on
+ *    faults up to a limit, with a guard gap below the limit that is never mapped;
+ *  - kernel pages the kernel maps itself outside those (aspace_map_kernel);
  *  - an ASID context word (see svmm/asid.h).
  *
  * Region structs come from a per-address-space slab of 4 KiB pages, and uvmem's node
@@ -56,7 +59,7 @@ struct aspace_region {
 	struct vmem_region node;
 	struct aspace_region *prev, *next;
 	struct rb_node link;
-	pm_t pa;                 /* ASPACE_PHYS: the physical address of node.addr */
+	svmm_pa_t pa;                 /* ASPACE_PHYS: the physical address of node.addr */
 	uint16_t prot;           /* PT_R, PT_W, PT_X */
 	uint16_t kind;           /* ASPACE_ANON or ASPACE_PHYS */
 	uint32_t ptflags;        /* ASPACE_PHYS: PT_IO or PT_NC */
@@ -66,16 +69,19 @@ struct aspace {
 	struct svmm_lock lock;
 	/* pt and uvmem stay first: aspace_create zeroes what follows them. */
 	struct pt pt;                      /* pt.asid follows the ASID context */
-	struct vmem uvmem;                 /* slots 0..254 above the null guard */
+	struct vmem uvmem;                 /* [user_base, user_end) */
 	struct vmem_page_source pool_src;  /* uvmem's node pool pages, from pmem */
 	struct pmem *pm;
 	struct aspace_region *regions;     /* address-ordered list */
 	struct rb_root index;              /* the same regions, by address */
 	struct aspace_slab *slabs;         /* slab pages of region structs */
-	vm_t user_end;                     /* end of uvmem = start of slot 255 */
-	vm_t stack_top;                    /* end of the user half */
-	vm_t stack_limit;                  /* lowest address the stack may grow to */
-	vm_t stack_low;                    /* lowest stack page mapped so far (= top: none) */
+	svmm_va_t user_base;                    /* start of uvmem: the null guard's end */
+	svmm_va_t user_end;                     /* end of uvmem */
+	svmm_va_t stack_base;                   /* the stack slot [stack_base, stack_top) */
+	svmm_va_t stack_top;                    /* svmm's layout: ustack_top, half end - 64 KiB */
+	uint64_t stack_guard;              /* never-mapped gap below stack_limit */
+	svmm_va_t stack_limit;                  /* lowest address the stack may grow to */
+	svmm_va_t stack_low;                    /* lowest stack page mapped so far (= top: none) */
 	uint64_t asid_ctx;                 /* generation | ASID, see svmm/asid.h */
 	uint64_t nregions;                 /* regions in uvmem */
 	uint64_t resident;                 /* anonymous frames mapped, stack included */
@@ -83,13 +89,38 @@ struct aspace {
 	uint64_t slab_pages;               /* pages holding region structs */
 	uint64_t pool_pages;               /* pages lent to uvmem's node pool */
 	uint64_t faults;                   /* demand-zero faults resolved */
+	uint64_t kernel_bytes;             /* mapped by aspace_map_kernel */
 };
 
 /* What aspace_stats reports. */
 struct aspace_stats {
 	uint64_t regions, resident, stack_pages, slab_pages, pool_pages, tables, faults;
 	uint64_t mapped_bytes;             /* total size of all regions */
+	uint64_t kernel_bytes;             /* kernel pages (aspace_map_kernel) */
 };
+
+/*
+ * Where an address space puts things in the user half; every field page aligned.
+ *  - [0, user_base) is the null guard, never mapped;
+ *  - [user_base, user_end) is uvmem, where regions go (map/unmap/protect);
+ *  - [stack_base, stack_top), above user_end, is the stack slot: the stack grows down
+ *    from stack_top on faults to stack_top - stack_max (aspace_set_stack_limit moves
+ *    that limit), and the stack_guard bytes below the limit are never mapped (a fault
+ *    there is SVMM_ESTACK). stack_base == stack_top means no stack at all;
+ *  - everything else in the user half up to svmm_user_end(mode) may hold kernel pages
+ *    (aspace_map_kernel), and nothing else.
+ * svmm's own layout (aspace_layout_default) is: null guard 64 KiB, uvmem root slots
+ * 0..254, stack slot 255 up to layout's ustack_top (the top 64 KiB of the half is left
+ * out), stack_max ASPACE_STACK_MAX, stack_guard ASPACE_STACK_GUARD.
+ */
+struct aspace_layout {
+	svmm_va_t user_base, user_end;
+	svmm_va_t stack_base, stack_top;
+	uint64_t stack_max, stack_guard;
+};
+
+/* Fill *l with svmm's layout for mode. Returns 0, SVMM_EINVAL (l NULL) or SVMM_EMODE. */
+int aspace_layout_default(enum svmm_mode mode, struct aspace_layout *l);
 
 /*
  * Boot-time set-up of what all address spaces share: the ASID allocator for ASIDs of
@@ -102,12 +133,18 @@ int aspace_sys_init(unsigned asid_bits, unsigned nharts);
 struct asid_allocator *aspace_asids(void);
 
 /*
- * Create an empty address space in *as using frames from pm: a new root table whose
- * kernel half is a copy of kernel's, an empty uvmem and no stack pages. kernel is the
- * boot pt built by pt_init_kernel. Returns 0, SVMM_EINVAL (NULL arguments, kernel not
- * a kernel pt, aspace_sys_init not called) or SVMM_ENOMEM, with nothing allocated.
+ * Create an empty address space in *as using frames from pm, laid out by layout (NULL:
+ * svmm's, aspace_layout_default for kernel's mode): a new root table, an empty uvmem
+ * and no stack pages. kernel is the kernel's own tree, which gives the paging mode.
+ * Built by pt_init_kernel (an upper-half kernel), its kernel half is shared: root
+ * entries 256..511 are copied. Built by pt_init (a kernel in the lower half, which
+ * runs on its own table and switches satp on traps), nothing is copied, and the
+ * kernel maps what its trap path needs with aspace_map_kernel. Returns 0, SVMM_EINVAL
+ * (NULL arguments, a layout that breaks the rules of struct aspace_layout,
+ * aspace_sys_init not called) or SVMM_ENOMEM, with nothing allocated.
  */
-int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm);
+int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm,
+		  const struct aspace_layout *layout);
 
 /*
  * Free every user frame, every user table page, every region struct and uvmem's pool
@@ -127,19 +164,42 @@ void aspace_destroy(struct aspace *as);
  * SVMM_EOVERFLOW, SVMM_ERANGE (outside uvmem), SVMM_EPERM, SVMM_EINVAL (flags),
  * SVMM_EBUSY, SVMM_ENOSPC, SVMM_ENOMEM.
  */
-int aspace_map_anon(struct aspace *as, vm_t hint, uint64_t size, unsigned prot,
-		    unsigned flags, vm_t *addrp);
+int aspace_map_anon(struct aspace *as, svmm_va_t hint, uint64_t size, unsigned prot,
+		    unsigned flags, svmm_va_t *addrp);
 
 /*
  * Map the physical range [pa, pa + size) (device memory or RAM the caller owns and
  * keeps alive while mapped; no reference is taken) with prot, eagerly, using the
- * largest pages the alignment allows: without ASPACE_FIXED the address is chosen with
- * the same offset as pa modulo 2 MiB (or 1 GiB for ranges of 1 GiB and more). Flags
- * ASPACE_FIXED, ASPACE_IO, ASPACE_NC. Errors as aspace_map_anon, plus SVMM_ERANGE for a
- * pa the page tables cannot express.
+ * largest pages the alignment allows. Without ASPACE_FIXED, and unless a free hint is
+ * taken, the address has the same offset as pa modulo 2 MiB (modulo 1 GiB for ranges
+ * of 1 GiB and more), whatever the size; only when no such address is free does any
+ * free address do. Flags ASPACE_FIXED, ASPACE_IO, ASPACE_NC. Errors as aspace_map_anon,
+ * plus SVMM_ERANGE for a pa the page tables cannot express.
  */
-int aspace_map_phys(struct aspace *as, vm_t hint, pm_t pa, uint64_t size, unsigned prot,
-		    unsigned flags, vm_t *addrp);
+int aspace_map_phys(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t size, unsigned prot,
+		    unsigned flags, svmm_va_t *addrp);
+
+/*
+ * Map [va, va + size) to [pa, pa + size) for the kernel alone (no U bit, not global),
+ * eagerly, at exactly va: a trampoline or a trap frame that a lower-half kernel needs
+ * in every address space. The range must lie in the user half outside the null guard,
+ * uvmem and the stack slot (see struct aspace_layout). prot as for map_anon; flags 0,
+ * ASPACE_IO or ASPACE_NC. The frames stay the kernel's: unmap and destroy never free
+ * them. User faults there are SVMM_EFAULT. Errors, all leaving everything unchanged:
+ * SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW, SVMM_ERANGE (va range not allowed,
+ * or pa beyond the page tables' reach), SVMM_EPERM, SVMM_EINVAL (flags), SVMM_EBUSY
+ * (part of the range holds kernel pages already), SVMM_ENOMEM.
+ */
+int aspace_map_kernel(struct aspace *as, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned prot,
+		      unsigned flags);
+
+/*
+ * Remove the kernel pages in [va, va + size) (holes are fine). The range obeys
+ * aspace_map_kernel's rules. Errors, leaving everything unchanged: SVMM_EZEROSIZE,
+ * SVMM_EUNALIGNED, SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOMEM (a table to split a huge
+ * page covered in part).
+ */
+int aspace_unmap_kernel(struct aspace *as, svmm_va_t va, uint64_t size);
 
 /*
  * Remove every mapping in [va, va + size) of uvmem: regions inside it go away, regions
@@ -149,7 +209,7 @@ int aspace_map_phys(struct aspace *as, vm_t hint, pm_t pa, uint64_t size, unsign
  * SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOMEM (a region struct, a vmem node or a table to
  * split a huge page).
  */
-int aspace_unmap(struct aspace *as, vm_t va, uint64_t size);
+int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size);
 
 /*
  * Set the permissions of every region in [va, va + size) to prot (rules as for
@@ -157,17 +217,19 @@ int aspace_unmap(struct aspace *as, vm_t va, uint64_t size);
  * The range must be wholly covered by regions: a hole is SVMM_ENOENT. Other errors as
  * aspace_unmap plus SVMM_EPERM; all leave everything unchanged.
  */
-int aspace_protect(struct aspace *as, vm_t va, uint64_t size, unsigned prot);
+int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot);
 
 /*
  * Resolve a page fault at va for an access of type access (PT_R, PT_W or PT_X) made
  * by user code. Returns 0 when the access may be retried (a demand-zero frame was
- * mapped, or the page was mapped already: a spurious fault), or the reason to kill the
- * process: SVMM_EFAULT (no region there), SVMM_EPERM (the region forbids this access),
- * SVMM_ESTACK (a stack overflow: inside the stack's guard gap), SVMM_ENOMEM (no frame or
- * table), SVMM_EINVAL (access not exactly one of PT_R, PT_W, PT_X).
+ * mapped, or the page was mapped already and allows the access: a spurious fault,
+ * answered without allocating anything), or the reason to kill the process:
+ * SVMM_EFAULT (no region there), SVMM_EPERM (the region, or the page's mapping,
+ * forbids this access), SVMM_ESTACK (a stack overflow: inside the stack's guard gap),
+ * SVMM_ENOMEM (no frame or table), SVMM_EINVAL (access not exactly one of PT_R, PT_W,
+ * PT_X). Nothing changes unless a page was mapped.
  */
-int aspace_fault(struct aspace *as, vm_t va, unsigned access);
+int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access);
 
 /*
  * Make as current on hart: returns the satp value to write (mode, ASID, root). When
@@ -179,8 +241,9 @@ uint64_t aspace_activate(struct aspace *as, unsigned hart, bool *flush_local);
 /*
  * Set how far the stack may grow: [stack_top - max, stack_top), with the guard gap
  * below (setrlimit(RLIMIT_STACK)). max is page aligned, at least one page, and leaves
- * room for the guard in slot 255. Returns 0, SVMM_EZEROSIZE, SVMM_EUNALIGNED,
- * SVMM_ERANGE (too big), or SVMM_EBUSY (the stack already reaches below the new limit).
+ * room for the guard in the stack slot. Returns 0, SVMM_EZEROSIZE, SVMM_EUNALIGNED,
+ * SVMM_ERANGE (too big, or the layout has no stack), or SVMM_EBUSY (the stack already
+ * reaches below the new limit).
  */
 int aspace_set_stack_limit(struct aspace *as, uint64_t max);
 
@@ -188,7 +251,7 @@ int aspace_set_stack_limit(struct aspace *as, uint64_t max);
 void aspace_deactivate(struct aspace *as, unsigned hart);
 
 /* The region containing va, or NULL. The caller holds as->lock or owns as alone. */
-struct aspace_region *aspace_lookup(struct aspace *as, vm_t va);
+struct aspace_region *aspace_lookup(struct aspace *as, svmm_va_t va);
 
 /* Counters; see struct aspace_stats. */
 void aspace_stats(struct aspace *as, struct aspace_stats *st);

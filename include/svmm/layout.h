@@ -62,25 +62,25 @@ static inline uint64_t svmm_slot_size(enum svmm_mode mode)
 }
 
 /* Lowest address of the kernel (upper) half: bits va_bits-1..63 all set. */
-static inline vm_t svmm_kernel_base(enum svmm_mode mode)
+static inline svmm_va_t svmm_kernel_base(enum svmm_mode mode)
 {
-	return ~(vm_t)0 << (svmm_mode_va_bits(mode) - 1u);
+	return ~(svmm_va_t)0 << (svmm_mode_va_bits(mode) - 1u);
 }
 
 /* End (exclusive) of the user (lower) half. */
-static inline vm_t svmm_user_end(enum svmm_mode mode)
+static inline svmm_va_t svmm_user_end(enum svmm_mode mode)
 {
-	return (vm_t)1 << (svmm_mode_va_bits(mode) - 1u);
+	return (svmm_va_t)1 << (svmm_mode_va_bits(mode) - 1u);
 }
 
 /* Canonical: bits 63..va_bits-1 are all equal (a sign extension). */
-static inline bool svmm_canonical(enum svmm_mode mode, vm_t va)
+static inline bool svmm_canonical(enum svmm_mode mode, svmm_va_t va)
 {
 	return va < svmm_user_end(mode) || va >= svmm_kernel_base(mode);
 }
 
 /* Start of the direct map: the first kernel slot. va = dmap_base + pa. */
-static inline vm_t svmm_dmap_base(enum svmm_mode mode)
+static inline svmm_va_t svmm_dmap_base(enum svmm_mode mode)
 {
 	return svmm_kernel_base(mode);
 }
@@ -92,16 +92,16 @@ static inline uint64_t svmm_dmap_size(enum svmm_mode mode)
 }
 
 /* Start of slot 511 (kernel IO). */
-static inline vm_t svmm_kio_base(enum svmm_mode mode)
+static inline svmm_va_t svmm_kio_base(enum svmm_mode mode)
 {
-	return ~(vm_t)0 - svmm_slot_size(mode) + 1u;
+	return ~(svmm_va_t)0 - svmm_slot_size(mode) + 1u;
 }
 
 /*
  * Mode-independent addresses at the top of slot 511 (its top 256 MiB sits inside
  * slot 511 in every mode, since Sv39's slot is the smallest at 1 GiB).
  */
-#define SVMM_KIMAGE_BASE  ((vm_t)0xfffffffff0000000ull)  /* kernel image: top 256 MiB */
+#define SVMM_KIMAGE_BASE  ((svmm_va_t)0xfffffffff0000000ull)  /* kernel image: top 256 MiB */
 #define SVMM_FIXMAP_SIZE  ((uint64_t)2 << 20)             /* 512 4 KiB slots */
 #define SVMM_FIXMAP_BASE  (SVMM_KIMAGE_BASE - SVMM_FIXMAP_SIZE)
 #define SVMM_NULL_GUARD   ((uint64_t)64 << 10)            /* first 64 KiB never mapped */
@@ -115,9 +115,9 @@ static inline vm_t svmm_kio_base(enum svmm_mode mode)
  */
 #define SVMM_VA_BITS_L(lv)     (SVMM_PAGE_SHIFT + 9u * (lv))
 #define SVMM_SLOT_SIZE_L(lv)   ((uint64_t)1 << (SVMM_VA_BITS_L(lv) - 9u))
-#define SVMM_USER_END_L(lv)    ((vm_t)1 << (SVMM_VA_BITS_L(lv) - 1u))
-#define SVMM_KERNEL_BASE_L(lv) (~(vm_t)0 << (SVMM_VA_BITS_L(lv) - 1u))
-#define SVMM_KIO_BASE_L(lv)    (~(vm_t)0 - SVMM_SLOT_SIZE_L(lv) + 1u)
+#define SVMM_USER_END_L(lv)    ((svmm_va_t)1 << (SVMM_VA_BITS_L(lv) - 1u))
+#define SVMM_KERNEL_BASE_L(lv) (~(svmm_va_t)0 << (SVMM_VA_BITS_L(lv) - 1u))
+#define SVMM_KIO_BASE_L(lv)    (~(svmm_va_t)0 - SVMM_SLOT_SIZE_L(lv) + 1u)
 
 /*
  * The areas of the layout, in address order. LAYOUT_NONE is an address outside every
@@ -138,7 +138,7 @@ enum layout_area {
 
 /* One area: [base, base + size), with words for the layout table. */
 struct layout_region {
-	vm_t base;
+	svmm_va_t base;
 	uint64_t size;
 	const char *name;      /* short lowercase name: "user", "dmap", ... */
 	const char *purpose;   /* one phrase */
@@ -155,10 +155,10 @@ struct svmm_layout {
 	unsigned levels;
 	unsigned va_bits;
 	uint64_t slot_size;
-	vm_t user_end;          /* end of the lower half */
-	vm_t kernel_base;       /* start of the upper half */
-	vm_t ustack_top;        /* initial user stack pointer (exclusive end of the stack) */
-	vm_t dmap_base;
+	svmm_va_t user_end;          /* end of the lower half */
+	svmm_va_t kernel_base;       /* start of the upper half */
+	svmm_va_t ustack_top;        /* initial user stack pointer (exclusive end of the stack) */
+	svmm_va_t dmap_base;
 	uint64_t dmap_size;     /* window actually direct-mapped: pa in [0, dmap_size) */
 	struct layout_region area[LAYOUT_NAREAS];
 };
@@ -172,23 +172,23 @@ struct svmm_layout {
 int layout_init(struct svmm_layout *l, enum svmm_mode mode, uint64_t dmap_limit);
 
 /* The area holding va (LAYOUT_NONE if none). */
-enum layout_area layout_area_of(const struct svmm_layout *l, vm_t va);
+enum layout_area layout_area_of(const struct svmm_layout *l, svmm_va_t va);
 
 /* The description of area a, or NULL for LAYOUT_NONE or an out-of-range value. */
 const struct layout_region *layout_region(const struct svmm_layout *l, enum layout_area a);
 
 /* True when va is canonical in l's mode. */
-bool layout_canonical(const struct svmm_layout *l, vm_t va);
+bool layout_canonical(const struct svmm_layout *l, svmm_va_t va);
 
 /*
  * __va(): the direct-map address of physical pa. Returns 0 and *va, or SVMM_ERANGE
  * (and *va untouched) when pa is outside the window, so that a caller never gets an
  * address that points at something else.
  */
-int layout_pa_to_va(const struct svmm_layout *l, pm_t pa, vm_t *va);
+int layout_pa_to_va(const struct svmm_layout *l, svmm_pa_t pa, svmm_va_t *va);
 
 /* __pa(): the inverse, SVMM_ERANGE unless va lies in the direct map's window. */
-int layout_va_to_pa(const struct svmm_layout *l, vm_t va, pm_t *pa);
+int layout_va_to_pa(const struct svmm_layout *l, svmm_va_t va, svmm_pa_t *pa);
 
 /*
  * Print the layout through out, one line per area ("name start-end size slots pages"),

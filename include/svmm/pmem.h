@@ -23,12 +23,12 @@
 #define PMEM_MAX_RANGES   16u                  /* RAM ranges accepted by pmem_init */
 #define PMEM_MAX_RESERVED 64u                  /* reserved ranges accepted by pmem_init */
 #define PMEM_MAX_SPANS    32u                  /* internal spans after cutting */
-#define PMEM_ANY          ((pm_t)~0ull)        /* allocation limit: any frame */
+#define PMEM_ANY          ((svmm_pa_t)~0ull)        /* allocation limit: any frame */
 #define PMEM_NIL          0xffffffffu          /* "no frame" in a free-list link */
 
 /* A range of physical memory, [base, base + size). */
 struct pmem_range {
-	pm_t base;
+	svmm_pa_t base;
 	uint64_t size;
 };
 
@@ -70,13 +70,13 @@ struct pmem_frame {
  * limit so that an allocation under that limit only ever looks at whole spans.
  */
 struct pmem_span {
-	pm_t base;                          /* page aligned */
-	pm_t end;                           /* exclusive */
+	svmm_pa_t base;                          /* page aligned */
+	svmm_pa_t end;                           /* exclusive */
 	uint64_t base_pfn;                  /* base >> 12 */
 	uint32_t nframes;
 	uint32_t free_mask;                 /* bit k set iff head[k] != PMEM_NIL */
 	struct pmem_frame *db;              /* port_pa_to_va(db_pa) */
-	pm_t db_pa;
+	svmm_pa_t db_pa;
 	uint64_t db_bytes;                  /* page-rounded size of db */
 	uint64_t free_frames;
 	uint64_t reserved_frames;           /* PMEM_RESERVED frames in this span */
@@ -96,16 +96,16 @@ struct pmem {
 	struct svmm_lock lock;
 	unsigned nspans;
 	unsigned sect_shift;
-	pm_t meta_limit;
+	svmm_pa_t meta_limit;
 	uint64_t total_frames;
-	pm_t lo, hi;                             /* first and last byte + 1 of RAM */
+	svmm_pa_t lo, hi;                             /* first and last byte + 1 of RAM */
 	uint8_t sect[PMEM_SECTIONS];
 	struct pmem_span span[PMEM_MAX_SPANS];   /* sorted by address, disjoint */
 };
 
 struct pmem_span_stats {
-	pm_t base, end;
-	pm_t db_pa;
+	svmm_pa_t base, end;
+	svmm_pa_t db_pa;
 	uint64_t db_bytes;
 	uint64_t frames, free_frames, reserved_frames, meta_frames, alloc_frames;
 	uint64_t free_blocks[PMEM_NR_ORDERS];
@@ -134,7 +134,7 @@ struct pmem_stats {
  * database does not fit below meta_limit. On failure neither *pm nor RAM is written.
  */
 int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
-	      const struct pmem_range *res, unsigned nres, pm_t meta_limit);
+	      const struct pmem_range *res, unsigned nres, svmm_pa_t meta_limit);
 
 /*
  * Recompute the database pointers with port_pa_to_va. pmem_init computes them once;
@@ -153,7 +153,7 @@ void pmem_remap(struct pmem *pm);
  * equals). Returns 0, SVMM_EORDER, SVMM_EINVAL (pa NULL) or SVMM_ENOMEM (no free block
  * of that order lies below limit).
  */
-int pmem_alloc(struct pmem *pm, unsigned order, pm_t limit, pm_t *pa);
+int pmem_alloc(struct pmem *pm, unsigned order, svmm_pa_t limit, svmm_pa_t *pa);
 
 /*
  * Free the block at pa, which must be the head of an allocated block of exactly this
@@ -162,14 +162,14 @@ int pmem_alloc(struct pmem *pm, unsigned order, pm_t limit, pm_t *pa);
  * order), SVMM_ERESERVED, SVMM_EDOUBLEFREE (already free), SVMM_ENOTALLOC (inside a
  * block but not its head) or SVMM_EBUSY (more than one reference: use pmem_put).
  */
-int pmem_free(struct pmem *pm, pm_t pa, unsigned order);
+int pmem_free(struct pmem *pm, svmm_pa_t pa, unsigned order);
 
 /*
  * Take one more reference to the allocated block whose head is pa. Returns 0,
  * SVMM_EUNALIGNED, SVMM_ERANGE, SVMM_ERESERVED, SVMM_ENOTALLOC (free or not a head) or
  * SVMM_EREFCNT (the count would overflow).
  */
-int pmem_get(struct pmem *pm, pm_t pa);
+int pmem_get(struct pmem *pm, svmm_pa_t pa);
 
 /*
  * Drop one reference to the allocated block whose head is pa; the last one frees the
@@ -177,14 +177,14 @@ int pmem_get(struct pmem *pm, pm_t pa);
  * frame is free: the count would underflow) or SVMM_ENOTALLOC (inside an allocated
  * block but not its head).
  */
-int pmem_put(struct pmem *pm, pm_t pa);
+int pmem_put(struct pmem *pm, svmm_pa_t pa);
 
 /*
  * The database entry of the frame at pa (any address inside the frame), or NULL if pa
  * is not RAM. O(1), without locking: the entry's address never changes, but reading
  * its fields races with other harts unless the caller owns the block.
  */
-struct pmem_frame *pmem_frame(struct pmem *pm, pm_t pa);
+struct pmem_frame *pmem_frame(struct pmem *pm, svmm_pa_t pa);
 
 /*
  * The block holding the frame at pa (any address inside it): its head's physical
@@ -192,7 +192,7 @@ struct pmem_frame *pmem_frame(struct pmem *pm, pm_t pa);
  * out-parameter optional. For example the owner of a huge block finds the head from
  * any of its pages. Returns 0 or SVMM_ERANGE (not RAM). O(orders), locked.
  */
-int pmem_block(struct pmem *pm, pm_t pa, pm_t *head, unsigned *order, enum pmem_state *state);
+int pmem_block(struct pmem *pm, svmm_pa_t pa, svmm_pa_t *head, unsigned *order, enum pmem_state *state);
 
 /* Free frames in total. */
 uint64_t pmem_free_frames(struct pmem *pm);

@@ -36,8 +36,8 @@ _Noreturn void port_panic(const char *msg);
  * Translate a physical address that lies in the direct map to a kernel pointer, and
  * back. Only valid for direct-mapped RAM (page tables and core metadata always are).
  */
-void *port_pa_to_va(pm_t pa);
-pm_t port_va_to_pa(const void *va);
+void *port_pa_to_va(svmm_pa_t pa);
+svmm_pa_t port_va_to_pa(const void *va);
 
 /*
  * Map the 4 KiB frame at pa, which may lie above the direct map, at a temporary kernel
@@ -45,16 +45,16 @@ pm_t port_va_to_pa(const void *va);
  * caller neither sleeps nor migrates between the two calls. For RAM inside the direct
  * map port_pa_to_va is cheaper and the core uses it instead.
  */
-void *port_kmap(pm_t pa);
+void *port_kmap(svmm_pa_t pa);
 void port_kunmap(void *va);
 
 /*
  * One zeroed 4 KiB frame for a page table, from direct-mapped memory. Returns 0 and
  * the frame's physical address in *pa, or SVMM_ENOMEM with *pa untouched.
  */
-int port_table_alloc(pm_t *pa);
+int port_table_alloc(svmm_pa_t *pa);
 /* Give back a frame obtained from port_table_alloc. */
-void port_table_free(pm_t pa);
+void port_table_free(svmm_pa_t pa);
 
 /* The ASID value that names global (kernel) mappings in port_tlb_flush. */
 #define PORT_ASID_GLOBAL ((uint32_t)0xffffffffu)
@@ -65,6 +65,6 @@ void port_table_free(pm_t pa);
  * ASID; asid == PORT_ASID_GLOBAL means global mappings, which every hart may cache
  * under every ASID.
  */
-void port_tlb_flush(uint32_t asid, vm_t va, uint64_t size);
+void port_tlb_flush(uint32_t asid, svmm_va_t va, uint64_t size);
 
 #endif /* SVMM_PORT_H */

@@ -23,58 +23,58 @@
 #include <svmm/port.h>
 
 /* The page-table entry, as the privileged specification lays it out. */
-#define PTE_V          ((uint64_t)1 << 0)   /* valid */
-#define PTE_R          ((uint64_t)1 << 1)   /* readable */
-#define PTE_W          ((uint64_t)1 << 2)   /* writable */
-#define PTE_X          ((uint64_t)1 << 3)   /* executable */
-#define PTE_U          ((uint64_t)1 << 4)   /* user-accessible */
-#define PTE_G          ((uint64_t)1 << 5)   /* global: in every address space */
-#define PTE_A          ((uint64_t)1 << 6)   /* accessed */
-#define PTE_D          ((uint64_t)1 << 7)   /* dirty */
-#define PTE_RSW_SHIFT  8                    /* bits 9:8, for software */
-#define PTE_RSW_MASK   ((uint64_t)3 << PTE_RSW_SHIFT)
-#define PTE_PPN_SHIFT  10                   /* bits 53:10, physical page number */
-#define PTE_PPN_BITS   44
-#define PTE_PPN_MASK   ((((uint64_t)1 << PTE_PPN_BITS) - 1) << PTE_PPN_SHIFT)
-#define PTE_RSV_MASK   ((uint64_t)0x7f << 54) /* bits 60:54, reserved: must be zero */
-#define PTE_PBMT_SHIFT 61                   /* bits 62:61, Svpbmt */
-#define PTE_PBMT_MASK  ((uint64_t)3 << PTE_PBMT_SHIFT)
-#define PTE_PBMT_PMA   ((uint64_t)0 << PTE_PBMT_SHIFT)  /* the region's own attributes */
-#define PTE_PBMT_NC    ((uint64_t)1 << PTE_PBMT_SHIFT)  /* non-cacheable, idempotent */
-#define PTE_PBMT_IO    ((uint64_t)2 << PTE_PBMT_SHIFT)  /* non-cacheable, strongly ordered */
-#define PTE_N          ((uint64_t)1 << 63)  /* Svnapot: part of a 64 KiB naturally aligned run */
+#define SVMM_PTE_V          ((uint64_t)1 << 0)   /* valid */
+#define SVMM_PTE_R          ((uint64_t)1 << 1)   /* readable */
+#define SVMM_PTE_W          ((uint64_t)1 << 2)   /* writable */
+#define SVMM_PTE_X          ((uint64_t)1 << 3)   /* executable */
+#define SVMM_PTE_U          ((uint64_t)1 << 4)   /* user-accessible */
+#define SVMM_PTE_G          ((uint64_t)1 << 5)   /* global: in every address space */
+#define SVMM_PTE_A          ((uint64_t)1 << 6)   /* accessed */
+#define SVMM_PTE_D          ((uint64_t)1 << 7)   /* dirty */
+#define SVMM_PTE_RSW_SHIFT  8                    /* bits 9:8, for software */
+#define SVMM_PTE_RSW_MASK   ((uint64_t)3 << SVMM_PTE_RSW_SHIFT)
+#define SVMM_PTE_PPN_SHIFT  10                   /* bits 53:10, physical page number */
+#define SVMM_PTE_PPN_BITS   44
+#define SVMM_PTE_PPN_MASK   ((((uint64_t)1 << SVMM_PTE_PPN_BITS) - 1) << SVMM_PTE_PPN_SHIFT)
+#define SVMM_PTE_RSV_MASK   ((uint64_t)0x7f << 54) /* bits 60:54, reserved: must be zero */
+#define SVMM_PTE_PBMT_SHIFT 61                   /* bits 62:61, Svpbmt */
+#define SVMM_PTE_PBMT_MASK  ((uint64_t)3 << SVMM_PTE_PBMT_SHIFT)
+#define SVMM_PTE_PBMT_PMA   ((uint64_t)0 << SVMM_PTE_PBMT_SHIFT)  /* the region's own attributes */
+#define SVMM_PTE_PBMT_NC    ((uint64_t)1 << SVMM_PTE_PBMT_SHIFT)  /* non-cacheable, idempotent */
+#define SVMM_PTE_PBMT_IO    ((uint64_t)2 << SVMM_PTE_PBMT_SHIFT)  /* non-cacheable, strongly ordered */
+#define SVMM_PTE_N          ((uint64_t)1 << 63)  /* Svnapot: part of a 64 KiB naturally aligned run */
 
-#define PTE_PERM_MASK  (PTE_R | PTE_W | PTE_X | PTE_U | PTE_G)
-#define PT_PA_LIMIT    ((pm_t)1 << (PTE_PPN_BITS + SVMM_PAGE_SHIFT))  /* 2^56 */
+#define SVMM_PTE_PERM_MASK  (SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X | SVMM_PTE_U | SVMM_PTE_G)
+#define PT_PA_LIMIT    ((svmm_pa_t)1 << (SVMM_PTE_PPN_BITS + SVMM_PAGE_SHIFT))  /* 2^56 */
 #define PT_NAPOT_SIZE  ((uint64_t)64 << 10)
 
 /* PPN <-> physical address. */
-static inline pm_t pte_pa(uint64_t pte)
+static inline svmm_pa_t svmm_pte_pa(uint64_t pte)
 {
-	return ((pte & PTE_PPN_MASK) >> PTE_PPN_SHIFT) << SVMM_PAGE_SHIFT;
+	return ((pte & SVMM_PTE_PPN_MASK) >> SVMM_PTE_PPN_SHIFT) << SVMM_PAGE_SHIFT;
 }
 
 /* A valid entry with R, W or X set is a leaf; a valid one without is a table pointer. */
-static inline bool pte_is_leaf(uint64_t pte)
+static inline bool svmm_pte_is_leaf(uint64_t pte)
 {
-	return (pte & PTE_V) != 0 && (pte & (PTE_R | PTE_W | PTE_X)) != 0;
+	return (pte & SVMM_PTE_V) != 0 && (pte & (SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X)) != 0;
 }
 
 /* True for a valid entry that points at the next level's table (no R, W or X). */
-static inline bool pte_is_table(uint64_t pte)
+static inline bool svmm_pte_is_table(uint64_t pte)
 {
-	return (pte & (PTE_V | PTE_R | PTE_W | PTE_X)) == PTE_V;
+	return (pte & (SVMM_PTE_V | SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X)) == SVMM_PTE_V;
 }
 
 /*
  * Flags of pt_map (and, where said, of pt_unmap and pt_protect). Permission bits have
  * the PTE's values so that they are copied straight into entries.
  */
-#define PT_R            ((unsigned)PTE_R)
-#define PT_W            ((unsigned)PTE_W)
-#define PT_X            ((unsigned)PTE_X)
-#define PT_U            ((unsigned)PTE_U)
-#define PT_G            ((unsigned)PTE_G)
+#define PT_R            ((unsigned)SVMM_PTE_R)
+#define PT_W            ((unsigned)SVMM_PTE_W)
+#define PT_X            ((unsigned)SVMM_PTE_X)
+#define PT_U            ((unsigned)SVMM_PTE_U)
+#define PT_G            ((unsigned)SVMM_PTE_G)
 #define PT_PERMS        (PT_R | PT_W | PT_X | PT_U | PT_G)
 #define PT_REPLACE      (1u << 8)   /* map over existing mappings instead of SVMM_EEXIST */
 #define PT_NAPOT        (1u << 9)   /* use Svnapot 64 KiB runs where 4 KiB pages would be */
@@ -98,7 +98,7 @@ static inline bool pte_is_table(uint64_t pte)
 
 /* One tree of page tables. */
 struct pt {
-	pm_t root;              /* physical address of the root table */
+	svmm_pa_t root;              /* physical address of the root table */
 	enum svmm_mode mode;
 	uint32_t asid;          /* tag for flushes of a user pt; the address-space code
 	                           may change it (new ASID or generation) between calls */
@@ -144,7 +144,7 @@ void pt_destroy(struct pt *pt);
  * user pt, kernel half through a user pt), SVMM_EINVAL (unknown flags, IO with NC),
  * SVMM_EEXIST (something mapped there, without PT_REPLACE), SVMM_ENOMEM.
  */
-int pt_map(struct pt *pt, vm_t va, pm_t pa, uint64_t size, unsigned flags);
+int pt_map(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned flags);
 
 /*
  * Unmap [va, va + size), splitting huge pages that the range covers in part and
@@ -152,14 +152,14 @@ int pt_map(struct pt *pt, vm_t va, pm_t pa, uint64_t size, unsigned flags);
  * flags: PT_MISSING_OK, else a hole anywhere in the range is SVMM_ENOENT with nothing
  * changed. Other errors as pt_map, plus SVMM_EPERM for a root-level kernel leaf.
  */
-int pt_unmap(struct pt *pt, vm_t va, uint64_t size, unsigned flags);
+int pt_unmap(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags);
 
 /*
  * Set the permissions of every mapping in [va, va + size) to prot (PT_R.. bits; D
  * follows W), splitting huge pages covered in part. prot may include PT_MISSING_OK to
  * skip holes; otherwise a hole is SVMM_ENOENT with nothing changed. Errors as pt_unmap.
  */
-int pt_protect(struct pt *pt, vm_t va, uint64_t size, unsigned prot);
+int pt_protect(struct pt *pt, svmm_va_t va, uint64_t size, unsigned prot);
 
 /*
  * Translate va exactly as the MMU's walk would for an access of type access (PT_R,
@@ -167,7 +167,7 @@ int pt_protect(struct pt *pt, vm_t va, uint64_t size, unsigned prot);
  * PT_MXR). Returns 0 with *pa and *leaf_size (either may be NULL), SVMM_EFAULT where
  * the hardware raises a page fault, or SVMM_EINVAL for an empty access mask.
  */
-int pt_translate(const struct pt *pt, vm_t va, unsigned access, unsigned priv, pm_t *pa,
+int pt_translate(const struct pt *pt, svmm_va_t va, unsigned access, unsigned priv, svmm_pa_t *pa,
 		 uint64_t *leaf_size);
 
 /*
@@ -175,14 +175,14 @@ int pt_translate(const struct pt *pt, vm_t va, unsigned access, unsigned priv, p
  * fn(ctx, va, pa, size, pte). A Svnapot run is one call of 64 KiB. A non-zero return
  * from fn stops the walk and is returned. Errors as pt_map's address checks.
  */
-int pt_walk(const struct pt *pt, vm_t va, uint64_t size,
-	    int (*fn)(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte), void *ctx);
+int pt_walk(const struct pt *pt, svmm_va_t va, uint64_t size,
+	    int (*fn)(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte), void *ctx);
 
 /*
  * ptdump: one line per maximal run of equal attributes, page size and contiguous
  * physical addresses, as "start-end size pa perms pagesize". size 0 = whole space.
  */
-void pt_dump(const struct pt *pt, vm_t va, uint64_t size, svmm_print_fn out, void *ctx);
+void pt_dump(const struct pt *pt, svmm_va_t va, uint64_t size, svmm_print_fn out, void *ctx);
 
 /* The satp value that selects this pt: MODE | ASID | PPN(root). */
 uint64_t pt_satp(const struct pt *pt);

@@ -11,10 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A virtual address. Kept distinct in name from pm_t so that signatures say which. */
-typedef uint64_t vm_t;
+/* A virtual address. Kept distinct in name from svmm_pa_t so that signatures say which. */
+typedef uint64_t svmm_va_t;
 /* A physical address. */
-typedef uint64_t pm_t;
+typedef uint64_t svmm_pa_t;
 
 #define SVMM_PAGE_SHIFT 12
 #define SVMM_PAGE_SIZE  ((uint64_t)1 << SVMM_PAGE_SHIFT)

@@ -41,7 +41,7 @@
  */
 struct vmem_region {
 	struct rb_node node;   /* private to vmem: the segment tree's link */
-	vm_t addr;
+	svmm_va_t addr;
 	uint64_t size;
 };
 
@@ -67,7 +67,7 @@ struct vmem_page_source {
  */
 struct vmem_constraint {
 	uint64_t align, phase, nocross;
-	vm_t minaddr, maxaddr;
+	svmm_va_t minaddr, maxaddr;
 };
 
 struct vmem_stats {
@@ -110,7 +110,7 @@ struct vmem {
  * then holds at most VMEM_BOOT_UNITS free regions, and operations that would need more
  * fail with SVMM_ENOMEM. The source is copied; its ctx must outlive the arena.
  */
-int vmem_init(struct vmem *vm, vm_t base, uint64_t size, uint64_t quantum,
+int vmem_init(struct vmem *vm, svmm_va_t base, uint64_t size, uint64_t quantum,
 	      const struct vmem_page_source *src);
 
 /*
@@ -120,7 +120,7 @@ int vmem_init(struct vmem *vm, vm_t base, uint64_t size, uint64_t quantum,
  * checked as for vmem_init (SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW); a span
  * touching no free region needs a pool unit (SVMM_ENOMEM if none can be had).
  */
-int vmem_add(struct vmem *vm, vm_t base, uint64_t size);
+int vmem_add(struct vmem *vm, svmm_va_t base, uint64_t size);
 
 /*
  * Allocate size bytes by best fit: the smallest free region that holds size, the
@@ -129,7 +129,7 @@ int vmem_add(struct vmem *vm, vm_t base, uint64_t size);
  * SVMM_EZEROSIZE for size 0, SVMM_EUNALIGNED if size is not a multiple of the quantum,
  * SVMM_ENOSPC if no free region is large enough. Never needs a pool unit.
  */
-int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, vm_t *addrp);
+int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, svmm_va_t *addrp);
 
 /*
  * Allocate under constraints (c may be NULL: same as vmem_alloc). Never fails while a
@@ -140,14 +140,14 @@ int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, vm_t *addr
  * a cut strictly inside a region needs a pool unit (SVMM_ENOMEM).
  */
 int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
-		struct vmem_region *r, vm_t *addrp);
+		struct vmem_region *r, svmm_va_t *addrp);
 
 /*
  * Allocate exactly [addr, addr + size). SVMM_EBUSY if part of it is allocated,
  * SVMM_ERANGE if part of it lies outside every span; argument errors as for vmem_add;
  * SVMM_ENOMEM if a cut strictly inside a free region finds no pool unit.
  */
-int vmem_alloc_fixed(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_region *r);
+int vmem_alloc_fixed(struct vmem *vm, svmm_va_t addr, uint64_t size, struct vmem_region *r);
 
 /*
  * Free the allocation that starts at addr. size must be its size, or 0 for "whatever
@@ -157,7 +157,7 @@ int vmem_alloc_fixed(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_regi
  * SVMM_EUNALIGNED: addr or size not a multiple of the quantum; SVMM_ENOMEM: the range
  * touches no free region and no pool unit can be had. O(log n): one search.
  */
-int vmem_free(struct vmem *vm, vm_t addr, uint64_t size, struct vmem_region **rp);
+int vmem_free(struct vmem *vm, svmm_va_t addr, uint64_t size, struct vmem_region **rp);
 
 /*
  * Free the allocated region r itself, which the caller holds: no search, O(1) amortised
@@ -172,7 +172,7 @@ int vmem_free_region(struct vmem *vm, struct vmem_region *r);
  * memory. SVMM_EUNALIGNED, SVMM_ERANGE (at not strictly inside), SVMM_ENOENT (r is not
  * allocated).
  */
-int vmem_split(struct vmem *vm, struct vmem_region *r, vm_t at, struct vmem_region *tail);
+int vmem_split(struct vmem *vm, struct vmem_region *r, svmm_va_t at, struct vmem_region *tail);
 
 /*
  * Join the allocated region next, which must start where r ends, into r: r grows over
@@ -182,14 +182,14 @@ int vmem_split(struct vmem *vm, struct vmem_region *r, vm_t at, struct vmem_regi
 int vmem_join(struct vmem *vm, struct vmem_region *r, struct vmem_region *next);
 
 /* The allocated region containing addr, or NULL. O(log n). */
-struct vmem_region *vmem_lookup(struct vmem *vm, vm_t addr);
+struct vmem_region *vmem_lookup(struct vmem *vm, svmm_va_t addr);
 
 /*
  * Ordered iteration over allocated regions: vmem_first_from gives the one containing
  * addr or else the first one after it, vmem_next and vmem_prev the allocated neighbours
  * of r (NULL at either end). A step is O(1) amortised; r must be allocated in vm.
  */
-struct vmem_region *vmem_first_from(struct vmem *vm, vm_t addr);
+struct vmem_region *vmem_first_from(struct vmem *vm, svmm_va_t addr);
 struct vmem_region *vmem_next(struct vmem *vm, struct vmem_region *r);
 struct vmem_region *vmem_prev(struct vmem *vm, struct vmem_region *r);
 
@@ -197,7 +197,7 @@ struct vmem_region *vmem_prev(struct vmem *vm, struct vmem_region *r);
  * Call fn for every region, free and allocated, in address order, with the lock held
  * (fn must not call into this arena). Space outside the spans is not reported.
  */
-void vmem_walk(struct vmem *vm, void (*fn)(void *ctx, vm_t addr, uint64_t size, bool used),
+void vmem_walk(struct vmem *vm, void (*fn)(void *ctx, svmm_va_t addr, uint64_t size, bool used),
 	       void *ctx);
 
 /* Fill *st with the arena's counters, read under its lock; O(log n) for largest_free. */

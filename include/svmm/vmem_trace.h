@@ -41,13 +41,13 @@ enum vmem_trace_kind {
 /* One operation and its outcome, as vmem_trace_record takes it. */
 struct vmem_trace_op {
 	enum vmem_trace_kind kind;
-	vm_t addr;                  /* base (init, add) or address (fixed, free) */
+	svmm_va_t addr;                  /* base (init, add) or address (fixed, free) */
 	uint64_t size;
 	uint64_t quantum;           /* init only */
 	bool has_src;               /* init only: a page source was given */
 	struct vmem_constraint c;   /* xalloc only */
 	int err;                    /* the call's return value */
-	vm_t result;                /* alloc and xalloc: the address, when err == 0 */
+	svmm_va_t result;                /* alloc and xalloc: the address, when err == 0 */
 	struct vmem_stats st;       /* state only */
 };
 
@@ -70,16 +70,16 @@ void vmem_trace_record(const struct vmem_trace *t, const struct vmem_trace_op *o
  * same arguments, records the call and its result, and returns that result. Ownership
  * is exactly as for the vmem function.
  */
-int vmem_trace_init(const struct vmem_trace *t, struct vmem *vm, vm_t base, uint64_t size,
+int vmem_trace_init(const struct vmem_trace *t, struct vmem *vm, svmm_va_t base, uint64_t size,
 		    uint64_t quantum, const struct vmem_page_source *src);
-int vmem_trace_add(const struct vmem_trace *t, struct vmem *vm, vm_t base, uint64_t size);
+int vmem_trace_add(const struct vmem_trace *t, struct vmem *vm, svmm_va_t base, uint64_t size);
 int vmem_trace_alloc(const struct vmem_trace *t, struct vmem *vm, uint64_t size,
-		     struct vmem_region *r, vm_t *addrp);
+		     struct vmem_region *r, svmm_va_t *addrp);
 int vmem_trace_xalloc(const struct vmem_trace *t, struct vmem *vm, uint64_t size,
-		      const struct vmem_constraint *c, struct vmem_region *r, vm_t *addrp);
-int vmem_trace_alloc_fixed(const struct vmem_trace *t, struct vmem *vm, vm_t addr,
+		      const struct vmem_constraint *c, struct vmem_region *r, svmm_va_t *addrp);
+int vmem_trace_alloc_fixed(const struct vmem_trace *t, struct vmem *vm, svmm_va_t addr,
 			   uint64_t size, struct vmem_region *r);
-int vmem_trace_free(const struct vmem_trace *t, struct vmem *vm, vm_t addr, uint64_t size,
+int vmem_trace_free(const struct vmem_trace *t, struct vmem *vm, svmm_va_t addr, uint64_t size,
 		    struct vmem_region **rp);
 int vmem_trace_destroy(const struct vmem_trace *t, struct vmem *vm);
 

@@ -14,11 +14,11 @@
  * Reserve simulated RAM covering physical [base, base + size). Pages are committed
  * only when touched, so a 64 GiB span costs nothing until used. Returns 0 or -1.
  */
-int hostsim_ram_init(pm_t base, uint64_t size);
+int hostsim_ram_init(svmm_pa_t base, uint64_t size);
 /* Release simulated RAM and reset every counter and hook. */
 void hostsim_ram_fini(void);
 /* Is [pa, pa + size) inside simulated RAM? */
-bool hostsim_ram_contains(pm_t pa, uint64_t size);
+bool hostsim_ram_contains(svmm_pa_t pa, uint64_t size);
 
 /*
  * Where page-table frames come from. By default, a private free list over the top
@@ -26,8 +26,8 @@ bool hostsim_ram_contains(pm_t pa, uint64_t size);
  * 256 MiB). A test may install its own source (for example one backed by pmem).
  */
 struct hostsim_table_source {
-	int (*alloc)(void *ctx, pm_t *pa);
-	void (*free)(void *ctx, pm_t pa);
+	int (*alloc)(void *ctx, svmm_pa_t *pa);
+	void (*free)(void *ctx, svmm_pa_t pa);
 	void *ctx;
 };
 void hostsim_set_table_source(const struct hostsim_table_source *src);
@@ -52,7 +52,7 @@ void hostsim_reset_alloc_points(void);
  * TLB flush observer: the page-table tests install a model TLB here. Called for each
  * port_tlb_flush after the counters below are updated.
  */
-typedef void (*hostsim_flush_hook)(void *ctx, uint32_t asid, vm_t va, uint64_t size);
+typedef void (*hostsim_flush_hook)(void *ctx, uint32_t asid, svmm_va_t va, uint64_t size);
 void hostsim_set_flush_hook(hostsim_flush_hook hook, void *ctx);
 uint64_t hostsim_flush_count(void);
 

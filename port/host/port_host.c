@@ -16,11 +16,11 @@
 #include "hostsim.h"
 
 static unsigned char *ram;        /* host pointer of physical address ram_base */
-static pm_t ram_base;
+static svmm_pa_t ram_base;
 static uint64_t ram_size;
 
 /* Default table-frame source: a free list threaded through free frames, then a bump. */
-static pm_t pool_next, pool_end, pool_free_head;
+static svmm_pa_t pool_next, pool_end, pool_free_head;
 static uint64_t tables_live;
 static struct hostsim_table_source table_src;
 
@@ -33,7 +33,7 @@ static hostsim_flush_hook flush_hook;
 static void *flush_ctx;
 static uint64_t flush_count;
 
-int hostsim_ram_init(pm_t base, uint64_t size)
+int hostsim_ram_init(svmm_pa_t base, uint64_t size)
 {
 	if (ram != NULL || size == 0 || !SVMM_IS_ALIGNED(base, SVMM_PAGE_SIZE) ||
 	    !SVMM_IS_ALIGNED(size, SVMM_PAGE_SIZE))
@@ -72,7 +72,7 @@ void hostsim_ram_fini(void)
 	kmap_count = kmaps_live = 0;
 }
 
-bool hostsim_ram_contains(pm_t pa, uint64_t size)
+bool hostsim_ram_contains(svmm_pa_t pa, uint64_t size)
 {
 	return ram != NULL && pa >= ram_base && size <= ram_size &&
 	       pa - ram_base <= ram_size - size;
@@ -149,19 +149,19 @@ _Noreturn void port_panic(const char *msg)
 	abort();
 }
 
-void *port_pa_to_va(pm_t pa)
+void *port_pa_to_va(svmm_pa_t pa)
 {
 	if (!hostsim_ram_contains(pa, 1))
 		port_panic("port_pa_to_va: address outside simulated RAM");
 	return ram + (pa - ram_base);
 }
 
-pm_t port_va_to_pa(const void *va)
+svmm_pa_t port_va_to_pa(const void *va)
 {
 	const unsigned char *p = va;
 	if (ram == NULL || p < ram || p >= ram + ram_size)
 		port_panic("port_va_to_pa: pointer outside simulated RAM");
-	return ram_base + (pm_t)(p - ram);
+	return ram_base + (svmm_pa_t)(p - ram);
 }
 
 uint64_t hostsim_kmap_count(void)
@@ -175,7 +175,7 @@ uint64_t hostsim_kmaps_live(void)
 }
 
 /* All of simulated RAM is reachable, so a kmap only counts and checks its pairing. */
-void *port_kmap(pm_t pa)
+void *port_kmap(svmm_pa_t pa)
 {
 	if (!SVMM_IS_ALIGNED(pa, SVMM_PAGE_SIZE) || !hostsim_ram_contains(pa, SVMM_PAGE_SIZE))
 		port_panic("port_kmap: not a frame of simulated RAM");
@@ -199,11 +199,11 @@ void port_kunmap(void *va)
  */
 static struct svmm_lock port_mu;
 
-static int table_alloc_locked(pm_t *pa)
+static int table_alloc_locked(svmm_pa_t *pa)
 {
 	if (hostsim_fail_point())
 		return SVMM_ENOMEM;
-	pm_t frame;
+	svmm_pa_t frame;
 	if (table_src.alloc != NULL) {
 		int err = table_src.alloc(table_src.ctx, &frame);
 		if (err != 0)
@@ -223,7 +223,7 @@ static int table_alloc_locked(pm_t *pa)
 	return 0;
 }
 
-int port_table_alloc(pm_t *pa)
+int port_table_alloc(svmm_pa_t *pa)
 {
 	port_lock(&port_mu);
 	int err = table_alloc_locked(pa);
@@ -231,16 +231,16 @@ int port_table_alloc(pm_t *pa)
 	return err;
 }
 
-static void table_free_locked(pm_t pa);
+static void table_free_locked(svmm_pa_t pa);
 
-void port_table_free(pm_t pa)
+void port_table_free(svmm_pa_t pa)
 {
 	port_lock(&port_mu);
 	table_free_locked(pa);
 	port_unlock(&port_mu);
 }
 
-static void table_free_locked(pm_t pa)
+static void table_free_locked(svmm_pa_t pa)
 {
 	if (tables_live == 0)
 		port_panic("port_table_free: more frees than allocations");
@@ -255,7 +255,7 @@ static void table_free_locked(pm_t pa)
 	pool_free_head = pa;
 }
 
-void port_tlb_flush(uint32_t asid, vm_t va, uint64_t size)
+void port_tlb_flush(uint32_t asid, svmm_va_t va, uint64_t size)
 {
 	port_lock(&port_mu);
 	flush_count++;

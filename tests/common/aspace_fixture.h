@@ -15,24 +15,24 @@
 #include <svmm/aspace.h>
 #include "hostsim.h"
 
-#define FX_RAM0 ((pm_t)0x80000000ull)
+#define FX_RAM0 ((svmm_pa_t)0x80000000ull)
 
 struct fx {
 	struct pmem pm;
 	struct pt kpt;
-	pm_t *hold;              /* frames held back to simulate a small machine */
+	svmm_pa_t *hold;              /* frames held back to simulate a small machine */
 	size_t nhold, caphold;
 };
 
 static struct fx fx;
 
-static inline int fx_table_alloc(void *ctx, pm_t *pa)
+static inline int fx_table_alloc(void *ctx, svmm_pa_t *pa)
 {
 	(void)ctx;
 	return pmem_alloc(&fx.pm, 0, fx.pm.meta_limit, pa);
 }
 
-static inline void fx_table_free(void *ctx, pm_t pa)
+static inline void fx_table_free(void *ctx, svmm_pa_t pa)
 {
 	(void)ctx;
 	if (pmem_free(&fx.pm, pa, 0) != 0)
@@ -68,7 +68,7 @@ static inline void fx_teardown(void)
 /* Hold every free frame but `budget`, so that the budget+1-th allocation fails. */
 static inline void fx_hold_all_but(uint64_t budget)
 {
-	pm_t pa;
+	svmm_pa_t pa;
 	while (pmem_alloc(&fx.pm, 0, PMEM_ANY, &pa) == 0) {
 		if (fx.nhold == fx.caphold) {
 			fx.caphold = fx.caphold ? 2 * fx.caphold : 1024;
@@ -109,21 +109,21 @@ static inline void fx_print(void *ctx, const char *line)
 
 struct fx_snap {
 	struct {
-		vm_t addr;
+		svmm_va_t addr;
 		uint64_t size;
 		unsigned prot, kind;
 	} reg[FX_SNAP_REG];
 	unsigned nreg;
 	struct {
-		vm_t va;
-		pm_t pa;
+		svmm_va_t va;
+		svmm_pa_t pa;
 		uint64_t size, pte;
 	} leaf[FX_SNAP_LEAF];
 	unsigned nleaf;
-	uint64_t resident, stack_pages, free_frames;
+	uint64_t resident, stack_pages, free_frames, kernel_bytes;
 };
 
-static inline int fx_snap_leaf(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
+static inline int fx_snap_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
 {
 	struct fx_snap *s = ctx;
 	if (s->nleaf < FX_SNAP_LEAF) {
@@ -148,9 +148,10 @@ static inline void fx_snap_take(struct aspace *as, struct fx_snap *s)
 		}
 		s->nreg++;
 	}
-	pt_walk(&as->pt, 0, as->stack_top, fx_snap_leaf, s);
+	pt_walk(&as->pt, 0, svmm_user_end(as->pt.mode), fx_snap_leaf, s);
 	s->resident = as->resident;
 	s->stack_pages = as->stack_pages;
+	s->kernel_bytes = as->kernel_bytes;
 	s->free_frames = pmem_free_frames(&fx.pm) + as->pool_pages;
 }
 

@@ -6,7 +6,7 @@
 #include "hostsim.h"
 #include "pt_testutil.h"
 
-static int snap_cb(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
+static int snap_cb(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
 {
 	struct pt_snap *s = ctx;
 	if (s->n == s->cap) {
@@ -19,11 +19,11 @@ static int snap_cb(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
 	return 0;
 }
 
-void pt_snap_take(struct pt_snap *s, const struct pt *pt, vm_t va, uint64_t size)
+void pt_snap_take(struct pt_snap *s, const struct pt *pt, svmm_va_t va, uint64_t size)
 {
 	memset(s, 0, sizeof(*s));
 	if (size == 0) {
-		vm_t ue = svmm_user_end(pt->mode), kb = svmm_kernel_base(pt->mode);
+		svmm_va_t ue = svmm_user_end(pt->mode), kb = svmm_kernel_base(pt->mode);
 		pt_walk(pt, 0, ue, snap_cb, s);
 		pt_walk(pt, kb, 0 - kb, snap_cb, s);
 	} else {
@@ -47,12 +47,12 @@ bool pt_snap_equal(const struct pt_snap *a, const struct pt_snap *b)
 }
 
 struct lookup_ctx {
-	pm_t pa;
+	svmm_pa_t pa;
 	uint64_t pte;
 	bool found;
 };
 
-static int lookup_cb(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
+static int lookup_cb(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
 {
 	struct lookup_ctx *l = ctx;
 	(void)va;
@@ -63,7 +63,7 @@ static int lookup_cb(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
 	return 1;
 }
 
-bool pt_lookup(const struct pt *pt, vm_t va, pm_t *pa, uint64_t *pte)
+bool pt_lookup(const struct pt *pt, svmm_va_t va, svmm_pa_t *pa, uint64_t *pte)
 {
 	struct lookup_ctx l = { 0 };
 	if (pt_walk(pt, SVMM_ALIGN_DOWN(va, SVMM_PAGE_SIZE), SVMM_PAGE_SIZE, lookup_cb, &l) < 0)
@@ -79,14 +79,14 @@ bool pt_lookup(const struct pt *pt, vm_t va, pm_t *pa, uint64_t *pte)
 
 struct count_ctx {
 	uint64_t *out;
-	vm_t last_napot;
+	svmm_va_t last_napot;
 };
 
-static int count_cb(void *ctx, vm_t va, pm_t pa, uint64_t size, uint64_t pte)
+static int count_cb(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
 {
 	struct count_ctx *c = ctx;
 	(void)pa;
-	if (pte & PTE_N) {
+	if (pte & SVMM_PTE_N) {
 		c->out[5]++;
 		return 0;
 	}
@@ -101,7 +101,7 @@ void pt_count_leaves(const struct pt *pt, uint64_t out[6])
 {
 	memset(out, 0, 6 * sizeof(out[0]));
 	struct count_ctx c = { out, 0 };
-	vm_t ue = svmm_user_end(pt->mode), kb = svmm_kernel_base(pt->mode);
+	svmm_va_t ue = svmm_user_end(pt->mode), kb = svmm_kernel_base(pt->mode);
 	pt_walk(pt, 0, ue, count_cb, &c);
 	pt_walk(pt, kb, 0 - kb, count_cb, &c);
 }

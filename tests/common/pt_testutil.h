@@ -8,8 +8,8 @@
 #include <svmm/pt.h>
 
 struct pt_leaf {
-	vm_t va;
-	pm_t pa;
+	svmm_va_t va;
+	svmm_pa_t pa;
 	uint64_t size;
 	uint64_t pte;
 };
@@ -23,13 +23,13 @@ struct pt_snap {
 };
 
 /* Take a snapshot of both halves of pt (size 0) or of [va, va + size). */
-void pt_snap_take(struct pt_snap *s, const struct pt *pt, vm_t va, uint64_t size);
+void pt_snap_take(struct pt_snap *s, const struct pt *pt, svmm_va_t va, uint64_t size);
 void pt_snap_free(struct pt_snap *s);
 /* True when both snapshots hold the same leaves with the same PTEs and counts. */
 bool pt_snap_equal(const struct pt_snap *a, const struct pt_snap *b);
 
 /* The leaf holding va: true with its pa (for va), PTE and clipped page size. */
-bool pt_lookup(const struct pt *pt, vm_t va, pm_t *pa, uint64_t *pte);
+bool pt_lookup(const struct pt *pt, svmm_va_t va, svmm_pa_t *pa, uint64_t *pte);
 
 /* Count leaves in the whole pt by page size: out[level] (level 0 = 4 KiB, 5 = 64 KiB). */
 void pt_count_leaves(const struct pt *pt, uint64_t out[6]);

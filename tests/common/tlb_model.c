@@ -5,7 +5,7 @@
 #include "pt_testutil.h"
 #include "tlb_model.h"
 
-#define ATTR_MASK (PTE_R | PTE_W | PTE_X | PTE_U | PTE_G | PTE_PBMT_MASK)
+#define ATTR_MASK (SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X | SVMM_PTE_U | SVMM_PTE_G | SVMM_PTE_PBMT_MASK)
 
 void tlb_model_init(struct tlb_model *t, uint64_t seed)
 {
@@ -30,15 +30,15 @@ static uint64_t rnd(struct tlb_model *t)
 	return x;
 }
 
-static bool matches(const struct tlb_model_entry *e, uint32_t asid, vm_t va)
+static bool matches(const struct tlb_model_entry *e, uint32_t asid, svmm_va_t va)
 {
 	return e->valid && (e->global || e->asid == asid) && va >= e->va &&
 	       va - e->va < e->size;
 }
 
 /* Leaf lookup without permission checks: pa and PTE of va, or false. */
-int tlb_model_access(struct tlb_model *t, const struct pt *pt, vm_t va, unsigned access,
-		     unsigned priv, pm_t *pa)
+int tlb_model_access(struct tlb_model *t, const struct pt *pt, svmm_va_t va, unsigned access,
+		     unsigned priv, svmm_pa_t *pa)
 {
 	for (unsigned i = 0; i < TLB_MODEL_ENTRIES; i++) {
 		const struct tlb_model_entry *e = &t->e[i];
@@ -48,7 +48,7 @@ int tlb_model_access(struct tlb_model *t, const struct pt *pt, vm_t va, unsigned
 			return 0;
 		}
 	}
-	pm_t p;
+	svmm_pa_t p;
 	uint64_t leaf;
 	int err = pt_translate(pt, va, access, priv, &p, &leaf);
 	if (err != 0)
@@ -63,7 +63,7 @@ int tlb_model_access(struct tlb_model *t, const struct pt *pt, vm_t va, unsigned
 		slot = (unsigned)(rnd(t) % TLB_MODEL_ENTRIES);
 	struct tlb_model_entry *e = &t->e[slot];
 	e->valid = true;
-	e->global = (pte & PTE_G) != 0;
+	e->global = (pte & SVMM_PTE_G) != 0;
 	e->asid = pt->asid;
 	e->va = SVMM_ALIGN_DOWN(va, leaf);
 	e->size = leaf;
@@ -74,23 +74,23 @@ int tlb_model_access(struct tlb_model *t, const struct pt *pt, vm_t va, unsigned
 	return 0;
 }
 
-static bool still_true(const struct tlb_model_entry *e, const struct pt *pt, vm_t va)
+static bool still_true(const struct tlb_model_entry *e, const struct pt *pt, svmm_va_t va)
 {
-	pm_t pa;
+	svmm_pa_t pa;
 	uint64_t pte;
 	return pt_lookup(pt, va, &pa, &pte) && pa == e->pa + (va - e->va) &&
 	       (pte & ATTR_MASK) == e->attr;
 }
 
-unsigned tlb_model_stale(const struct tlb_model *t, const struct pt *pt, vm_t *where)
+unsigned tlb_model_stale(const struct tlb_model *t, const struct pt *pt, svmm_va_t *where)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < TLB_MODEL_ENTRIES; i++) {
 		const struct tlb_model_entry *e = &t->e[i];
 		if (!e->valid || (!e->global && e->asid != pt->asid))
 			continue;
-		vm_t last = e->va + e->size - SVMM_PAGE_SIZE;
-		vm_t mid = e->va + SVMM_ALIGN_DOWN(e->size / 2, SVMM_PAGE_SIZE);
+		svmm_va_t last = e->va + e->size - SVMM_PAGE_SIZE;
+		svmm_va_t mid = e->va + SVMM_ALIGN_DOWN(e->size / 2, SVMM_PAGE_SIZE);
 		if (!still_true(e, pt, e->va) || !still_true(e, pt, last) ||
 		    !still_true(e, pt, mid)) {
 			if (n == 0 && where != NULL)
@@ -101,7 +101,7 @@ unsigned tlb_model_stale(const struct tlb_model *t, const struct pt *pt, vm_t *w
 	return n;
 }
 
-void tlb_model_flush(void *ctx, uint32_t asid, vm_t va, uint64_t size)
+void tlb_model_flush(void *ctx, uint32_t asid, svmm_va_t va, uint64_t size)
 {
 	struct tlb_model *t = ctx;
 	t->flushes++;

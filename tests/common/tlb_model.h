@@ -18,9 +18,9 @@ struct tlb_model_entry {
 	bool valid;
 	bool global;
 	uint32_t asid;
-	vm_t va;            /* leaf base */
+	svmm_va_t va;            /* leaf base */
 	uint64_t size;      /* leaf size */
-	pm_t pa;            /* physical base of the leaf */
+	svmm_pa_t pa;            /* physical base of the leaf */
 	uint64_t attr;      /* R W X U G and PBMT bits of the leaf */
 };
 
@@ -41,17 +41,17 @@ void tlb_model_fini(struct tlb_model *t);
  * a miss walks pt with pt_translate and caches the leaf. Returns 0 with *pa, or
  * SVMM_EFAULT (nothing cached).
  */
-int tlb_model_access(struct tlb_model *t, const struct pt *pt, vm_t va, unsigned access,
-		     unsigned priv, pm_t *pa);
+int tlb_model_access(struct tlb_model *t, const struct pt *pt, svmm_va_t va, unsigned access,
+		     unsigned priv, svmm_pa_t *pa);
 
 /*
  * Number of cached entries of pt's ASID (and global ones) that no longer match the
  * page tables, checked at the leaf's first and last page and one page between.
  * When where is not NULL, the first stale entry's address is stored there.
  */
-unsigned tlb_model_stale(const struct tlb_model *t, const struct pt *pt, vm_t *where);
+unsigned tlb_model_stale(const struct tlb_model *t, const struct pt *pt, svmm_va_t *where);
 
 /* Flush hook (installed by tlb_model_init). */
-void tlb_model_flush(void *ctx, uint32_t asid, vm_t va, uint64_t size);
+void tlb_model_flush(void *ctx, uint32_t asid, svmm_va_t va, uint64_t size);
 
 #endif /* SVMM_TLB_MODEL_H */

@@ -208,7 +208,7 @@ struct vmodel_walk {
 	bool bad;
 };
 
-static inline void vmodel_walk_fn(void *ctx, vm_t addr, uint64_t size, bool used)
+static inline void vmodel_walk_fn(void *ctx, svmm_va_t addr, uint64_t size, bool used)
 {
 	struct vmodel_walk *w = ctx;
 	const struct vmodel_set *set = used ? &w->m->ur : &w->m->fr;

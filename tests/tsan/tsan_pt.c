@@ -32,7 +32,7 @@
 
 struct worker {
 	struct pt *pt;         /* shared, or the worker's own */
-	vm_t base;             /* its 1 GiB window */
+	svmm_va_t base;             /* its 1 GiB window */
 	uint64_t seed;
 	int errors;
 };
@@ -44,18 +44,18 @@ static void *work(void *p)
 	uint64_t s = w->seed;
 	for (int i = 0; i < OPS; i++) {
 		uint64_t npages = 1 + pt_test_rand(&s) % 700;
-		vm_t va = w->base + (pt_test_rand(&s) % (256 - 2)) * 2 * SVMM_MiB +
+		svmm_va_t va = w->base + (pt_test_rand(&s) % (256 - 2)) * 2 * SVMM_MiB +
 			  (pt_test_rand(&s) % 512) * SVMM_PAGE_SIZE;
 		uint64_t size = npages * SVMM_PAGE_SIZE;
 		/* pa congruent with va modulo 2 MiB half of the time: 2 MiB pages too. */
-		pm_t pa = 0x100000000ull + (va & (SVMM_GiB - 1)) +
+		svmm_pa_t pa = 0x100000000ull + (va & (SVMM_GiB - 1)) +
 			  (pt_test_rand(&s) % 2 ? SVMM_PAGE_SIZE : 0);
 		if (pt_map(w->pt, va, pa, size, PT_R | PT_W) != 0)
 			w->errors++;
 		if (pt_protect(w->pt, va, size, PT_R) != 0)
 			w->errors++;
-		vm_t probe = va + (pt_test_rand(&s) % npages) * SVMM_PAGE_SIZE;
-		pm_t got;
+		svmm_va_t probe = va + (pt_test_rand(&s) % npages) * SVMM_PAGE_SIZE;
+		svmm_pa_t got;
 		if (pt_translate(w->pt, probe, PT_R, 0, &got, NULL) != 0 || got != pa + (probe - va))
 			w->errors++;
 		if (pt_translate(w->pt, probe, PT_W, 0, NULL, NULL) != SVMM_EFAULT)
@@ -75,7 +75,7 @@ static void run(bool shared, uint64_t seed)
 	for (int i = 0; i < NTHREADS; i++) {
 		if (i == 0 || !shared)
 			assert_int_equal(pt_init(&pts[i], SVMM_SV48, (uint32_t)i + 1), 0);
-		w[i] = (struct worker){ shared ? &pts[0] : &pts[i], (vm_t)(i + 1) * SVMM_GiB,
+		w[i] = (struct worker){ shared ? &pts[0] : &pts[i], (svmm_va_t)(i + 1) * SVMM_GiB,
 					seed + (uint64_t)i * 7919, 0 };
 	}
 	for (int i = 0; i < NTHREADS; i++)

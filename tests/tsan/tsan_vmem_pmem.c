@@ -46,8 +46,8 @@ static int errors;
 static uint64_t seed;
 
 /* vmem keeps the caller's region node in its tree, so held slots never move. */
-struct vheld { vm_t addr; uint64_t size; struct vmem_region reg; };
-struct pheld { pm_t pa; unsigned order; };
+struct vheld { svmm_va_t addr; uint64_t size; struct vmem_region reg; };
+struct pheld { svmm_pa_t pa; unsigned order; };
 
 static void model_fail(const char *what, uint64_t a)
 {
@@ -77,7 +77,7 @@ static void own(unsigned char *map, uint64_t first, uint64_t n, unsigned char ti
 
 static int pool_alloc(void *ctx, void **page)
 {
-	pm_t pa;
+	svmm_pa_t pa;
 	if (pmem_alloc(ctx, 0, PMEM_ANY, &pa) != 0)
 		return SVMM_ENOMEM;
 	*page = port_pa_to_va(pa);
@@ -128,7 +128,7 @@ static void *worker(void *arg)
 			if (h->size != 0)
 				break;
 			uint64_t size = (1 + (r >> 8) % 32) * Q;
-			vm_t a;
+			svmm_va_t a;
 			int err;
 			if (r & (1u << 20)) {
 				struct vmem_constraint c = { .align = Q << ((r >> 21) % 6) };
@@ -162,7 +162,7 @@ static void *worker(void *arg)
 			if (np == HELD_MAX)
 				break;
 			unsigned order = (unsigned)((r >> 8) % 5);
-			pm_t pa;
+			svmm_pa_t pa;
 			int err = pmem_alloc(&pm, order, PMEM_ANY, &pa);
 			if (err == SVMM_ENOMEM)
 				break;

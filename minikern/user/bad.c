@@ -1,0 +1,16 @@
+/* minikern/user/bad.c - accesses the kernel must refuse by killing the process. */
+#include "ulib.h"
+
+long main(long what)
+{
+	switch (what) {
+	case 0:
+		return *(volatile long *)0x40000000;             /* nothing mapped there */
+	case 1:
+		*(volatile unsigned *)main = 0;                  /* text is R-X */
+		return 0;
+	case 2:
+		return *(volatile long *)0xffffffffffffe000ul;   /* trap frames: no U bit */
+	}
+	return 0;
+}
