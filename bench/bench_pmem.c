@@ -116,7 +116,7 @@ static double churn(bool mixed, bool scattered, uint64_t *failures)
 	}
 	uint64_t t1 = bench_now_ns();
 	cpu_ns = (double)(cpu_now_ns() - c0) / PAIRS;
-	err = pmem_check(&pm);
+	err = pmem_check(&pm, NULL, NULL);
 	if (err != 0)
 		die("check", err);
 	free(pa);
@@ -187,7 +187,7 @@ int main(void)
 	for (int r = 0; r < BENCH_RUNS; r++)
 		v[r] = init16(), c[r] = cpu_ns;
 	double cold = v[0];
-	int err = pmem_check(&pm);
+	int err = pmem_check(&pm, NULL, NULL);
 	if (err != 0)
 		die("check", err);
 	printf("{\"bench\":\"pmem\",\"case\":\"init-16g\",\"ns_per_op\":%.2f,"

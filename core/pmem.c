@@ -247,215 +247,324 @@ static bool span_scan(const struct pmem_span *s, unsigned order, svmm_pa_t limit
 /* ---- init ---- */
 
 /*
- * An interval [base, end) used while planning init. Bases are frame aligned, so bit 0
- * of base is free to mark the database's own intervals (IV_META) among the reserved
- * ones; that keeps the planning arrays, which live on the boot stack, at 16 bytes an
- * entry.
+ * Init plans without sorted copies of its inputs, so that its stack stays small (a
+ * kernel calls it on a boot stack of a few KiB): RAM runs, spans and reserved runs are
+ * found afresh from the caller's arrays each time they are needed. The inputs hold at
+ * most 16 RAM and 64 reserved ranges, so the quadratic searches cost microseconds at
+ * boot. Only the database placements are remembered, 12 bytes a span.
  */
-struct pmem_iv {
-	svmm_pa_t base, end;
+struct pmem_plan {
+	const struct pmem_range *ram, *res;
+	unsigned nram, nres;
+	svmm_pa_t ml;                          /* meta_limit, page-rounded down */
+	unsigned ndb;                     /* databases placed so far */
+	svmm_pa_t dbpa[PMEM_MAX_SPANS];        /* where span i's database goes */
+	uint32_t dbfr[PMEM_MAX_SPANS];    /* its size in frames */
 };
-#define IV_META ((svmm_pa_t)1)
 
-static inline svmm_pa_t iv_base(const struct pmem_iv *iv)
+/* A reserved range rounded outwards to whole frames (validated before use). */
+static void res_round(const struct pmem_range *r, svmm_pa_t *b, svmm_pa_t *e)
 {
-	return iv->base & ~IV_META;
-}
-
-/* Insert iv into the array a[0..*n), kept sorted by base. */
-static void iv_insert(struct pmem_iv *a, unsigned *n, struct pmem_iv iv)
-{
-	unsigned i = *n;
-	while (i > 0 && iv_base(&a[i - 1]) > iv_base(&iv)) {
-		a[i] = a[i - 1];
-		i--;
-	}
-	a[i] = iv;
-	(*n)++;
+	*b = SVMM_ALIGN_DOWN(r->base, SVMM_PAGE_SIZE);
+	*e = SVMM_ALIGN_UP(r->base + r->size, SVMM_PAGE_SIZE);
 }
 
 /*
- * The smallest gap of at least need bytes in [lo, hi) between the sorted excluded
- * intervals ex[], lowest first among equals. Best fit keeps large runs intact for
- * huge blocks and tends to put the database beside what is already reserved.
+ * The run of RAM (touching ranges joined) that holds at or starts first after at:
+ * [*b, *e) with *b >= at. Returns false when no RAM lies at or above at. The ranges
+ * are known to be disjoint.
  */
-static bool gap_fit(const struct pmem_iv *ex, unsigned nex, svmm_pa_t lo, svmm_pa_t hi, uint64_t need,
-		    svmm_pa_t *best, uint64_t *best_len)
+static bool ram_run(const struct pmem_plan *p, svmm_pa_t at, svmm_pa_t *b, svmm_pa_t *e)
 {
 	bool found = false;
-	svmm_pa_t cur = lo;
-
-	for (unsigned i = 0; i <= nex; i++) {
-		svmm_pa_t gap_end = hi;
-		if (i < nex) {
-			if (ex[i].end <= cur)
-				continue;
-			if (iv_base(&ex[i]) < hi)
-				gap_end = iv_base(&ex[i]);
-		}
-		if (gap_end > cur && gap_end - cur >= need && gap_end - cur < *best_len) {
-			*best = cur;
-			*best_len = gap_end - cur;
+	*b = *e = 0;
+	for (unsigned i = 0; i < p->nram; i++) {
+		svmm_pa_t rb = p->ram[i].base, re = rb + p->ram[i].size;
+		if (re > at && (!found || rb < *b)) {
+			*b = rb;
+			*e = re;
 			found = true;
 		}
-		if (i == nex || ex[i].end >= hi)
-			break;
-		cur = ex[i].end;
 	}
+	if (!found)
+		return false;
+	if (*b < at)
+		*b = at;
+	for (bool grew = true; grew;) {
+		grew = false;
+		for (unsigned i = 0; i < p->nram; i++)
+			if (p->ram[i].base == *e) {
+				*e += p->ram[i].size;
+				grew = true;
+			}
+	}
+	return true;
+}
+
+/*
+ * The span that starts first at or after at: RAM runs cut at the direct-map limit and
+ * into pieces of fewer than 2^31 frames. Spans are visited in address order by
+ * passing the end of one as at for the next.
+ */
+static bool span_next(const struct pmem_plan *p, svmm_pa_t at, svmm_pa_t *b, svmm_pa_t *c)
+{
+	svmm_pa_t e;
+	if (!ram_run(p, at, b, &e))
+		return false;
+	*c = e;
+	if (*b < p->ml && p->ml < *c)
+		*c = p->ml;
+	if ((*c - *b) >> FRAME_SHIFT >= SPAN_MAX_FRAMES)
+		*c = SVMM_ALIGN_DOWN(*b + ((SPAN_MAX_FRAMES - 1) << FRAME_SHIFT), SVMM_GiB);
+	return true;
+}
+
+/* The database size of a span of [b, e), page-rounded, in frames. */
+static uint32_t db_frames(svmm_pa_t b, svmm_pa_t e)
+{
+	uint64_t bytes = ((e - b) >> FRAME_SHIFT) * sizeof(struct pmem_frame);
+	return (uint32_t)(SVMM_ALIGN_UP(bytes, SVMM_PAGE_SIZE) >> FRAME_SHIFT);
+}
+
+/* Does an excluded interval (reserved, or a database placed so far) cover pa? */
+static bool excluded(const struct pmem_plan *p, svmm_pa_t pa)
+{
+	for (unsigned i = 0; i < p->nres; i++) {
+		svmm_pa_t b, e;
+		res_round(&p->res[i], &b, &e);
+		if (b <= pa && pa < e)
+			return true;
+	}
+	for (unsigned i = 0; i < p->ndb; i++)
+		if (p->dbpa[i] <= pa && pa < p->dbpa[i] + ((svmm_pa_t)p->dbfr[i] << FRAME_SHIFT))
+			return true;
+	return false;
+}
+
+/* The lowest start of an excluded interval above pa, or hi if none lies below hi. */
+static svmm_pa_t next_excluded(const struct pmem_plan *p, svmm_pa_t pa, svmm_pa_t hi)
+{
+	svmm_pa_t n = hi;
+	for (unsigned i = 0; i < p->nres; i++) {
+		svmm_pa_t b, e;
+		res_round(&p->res[i], &b, &e);
+		if (b > pa && b < n)
+			n = b;
+	}
+	for (unsigned i = 0; i < p->ndb; i++)
+		if (p->dbpa[i] > pa && p->dbpa[i] < n)
+			n = p->dbpa[i];
+	return n;
+}
+
+/*
+ * Consider the free gap of [lo, hi) that starts at c, if c starts one: c is lo or the
+ * end of an excluded interval, and no excluded interval covers it.
+ */
+static void gap_try(const struct pmem_plan *p, svmm_pa_t c, svmm_pa_t lo, svmm_pa_t hi, uint64_t need,
+		    svmm_pa_t *best, uint64_t *best_len, bool *found)
+{
+	if (c < lo || c >= hi || excluded(p, c))
+		return;
+	uint64_t len = next_excluded(p, c, hi) - c;
+	if (len >= need && (len < *best_len || (len == *best_len && c < *best))) {
+		*best = c;
+		*best_len = len;
+		*found = true;
+	}
+}
+
+/*
+ * The smallest free gap of at least need bytes in [lo, hi), lowest first among equals.
+ * Best fit keeps large runs intact for huge blocks and tends to put the database
+ * beside what is already reserved.
+ */
+static bool gap_fit(const struct pmem_plan *p, svmm_pa_t lo, svmm_pa_t hi, uint64_t need, svmm_pa_t *best,
+		    uint64_t *best_len)
+{
+	bool found = false;
+	gap_try(p, lo, lo, hi, need, best, best_len, &found);
+	for (unsigned i = 0; i < p->nres; i++) {
+		svmm_pa_t b, e;
+		res_round(&p->res[i], &b, &e);
+		gap_try(p, e, lo, hi, need, best, best_len, &found);
+	}
+	for (unsigned i = 0; i < p->ndb; i++)
+		gap_try(p, p->dbpa[i] + ((svmm_pa_t)p->dbfr[i] << FRAME_SHIFT), lo, hi, need, best,
+			best_len, &found);
 	return found;
+}
+
+/* Check the caller's ranges; count the spans they make in *nsp. */
+static int plan_check(const struct pmem_plan *p, unsigned *nsp)
+{
+	for (unsigned i = 0; i < p->nram; i++) {
+		if (p->ram[i].size == 0)
+			return SVMM_EZEROSIZE;
+		if (!SVMM_IS_ALIGNED(p->ram[i].base, SVMM_PAGE_SIZE) ||
+		    !SVMM_IS_ALIGNED(p->ram[i].size, SVMM_PAGE_SIZE))
+			return SVMM_EUNALIGNED;
+		if (p->ram[i].base + p->ram[i].size <= p->ram[i].base)
+			return SVMM_EOVERFLOW;
+	}
+	for (unsigned i = 0; i < p->nram; i++)
+		for (unsigned j = i + 1; j < p->nram; j++)
+			if (p->ram[i].base < p->ram[j].base + p->ram[j].size &&
+			    p->ram[j].base < p->ram[i].base + p->ram[i].size)
+				return SVMM_EOVERLAP;
+	for (unsigned i = 0; i < p->nres; i++) {
+		if (p->res[i].size == 0)
+			return SVMM_EZEROSIZE;
+		svmm_pa_t end = p->res[i].base + p->res[i].size;
+		if (end < p->res[i].base || SVMM_ALIGN_UP(end, SVMM_PAGE_SIZE) < end)
+			return SVMM_EOVERFLOW;
+	}
+	svmm_pa_t b, c;
+	*nsp = 0;
+	for (svmm_pa_t at = 0; span_next(p, at, &b, &c); at = c)
+		if (++*nsp > PMEM_MAX_SPANS)
+			return SVMM_EINVAL;
+	return 0;
+}
+
+/*
+ * Plan where each span's database goes: the best-fitting free gap below the limit in
+ * the span itself, else in any other span. Nothing is written until every span has a
+ * place, so failure leaves no trace.
+ */
+static int plan_databases(struct pmem_plan *p)
+{
+	svmm_pa_t b, c;
+	p->ndb = 0;
+	for (svmm_pa_t at = 0; span_next(p, at, &b, &c); at = c) {
+		uint32_t fr = db_frames(b, c);
+		uint64_t need = (uint64_t)fr << FRAME_SHIFT, best_len = ~(uint64_t)0;
+		svmm_pa_t best = 0, ob, oc;
+		bool found = false;
+		if (b < p->ml)
+			found = gap_fit(p, b, c < p->ml ? c : p->ml, need, &best, &best_len);
+		for (svmm_pa_t o = 0; !found && span_next(p, o, &ob, &oc); o = oc)
+			if (ob != b && ob < p->ml)
+				found = gap_fit(p, ob, oc < p->ml ? oc : p->ml, need, &best,
+						&best_len);
+		if (!found)
+			return SVMM_ENOMEM;
+		p->dbpa[p->ndb] = best;
+		p->dbfr[p->ndb++] = fr;
+	}
+	return 0;
+}
+
+/*
+ * The excluded run of the span's frames that starts first at or after pa: a database
+ * (*meta) or reserved ranges joined where they overlap or touch, as [*b, *e). Returns
+ * false when none starts before the span ends.
+ */
+static bool excl_next(const struct pmem_plan *p, svmm_pa_t pa, svmm_pa_t end, svmm_pa_t *b, svmm_pa_t *e,
+		      bool *meta)
+{
+	svmm_pa_t rb, re;
+	*b = end;
+	*e = end;
+	for (unsigned i = 0; i < p->nres; i++) {
+		res_round(&p->res[i], &rb, &re);
+		if (re > pa && (rb > pa ? rb : pa) < *b) {
+			*b = rb > pa ? rb : pa;
+			*e = re;
+			*meta = false;
+		}
+	}
+	for (unsigned i = 0; i < p->ndb; i++)
+		if (p->dbpa[i] >= pa && p->dbpa[i] < *b) {
+			*b = p->dbpa[i];
+			*e = p->dbpa[i] + ((svmm_pa_t)p->dbfr[i] << FRAME_SHIFT);
+			*meta = true;
+		}
+	if (*b >= end)
+		return false;
+	for (bool grew = !*meta; grew;) {
+		grew = false;
+		for (unsigned i = 0; i < p->nres; i++) {
+			res_round(&p->res[i], &rb, &re);
+			if (rb <= *e && re > *e) {
+				*e = re;
+				grew = true;
+			}
+		}
+	}
+	if (*e > end)
+		*e = end;
+	return true;
+}
+
+/* Tile a fresh span's database: free blocks everywhere but the excluded runs. */
+static void span_fill(const struct pmem_plan *p, struct pmem_span *s)
+{
+	svmm_pa_t at = s->base, b = 0, e = 0;
+	bool meta = false;
+
+	/* Zero means PMEM_TAIL: only block heads are written below. */
+	__builtin_memset(s->db, 0, (size_t)s->nframes * sizeof(struct pmem_frame));
+	while (excl_next(p, at, s->end, &b, &e, &meta)) {
+		span_tile(s, (at - s->base) >> FRAME_SHIFT, (b - s->base) >> FRAME_SHIFT,
+			  PMEM_FREE);
+		span_tile(s, (b - s->base) >> FRAME_SHIFT, (e - s->base) >> FRAME_SHIFT,
+			  meta ? PMEM_META : PMEM_RESERVED);
+		at = e;
+	}
+	span_tile(s, (at - s->base) >> FRAME_SHIFT, s->nframes, PMEM_FREE);
 }
 
 int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 	      const struct pmem_range *res, unsigned nres, svmm_pa_t meta_limit)
 {
-	struct pmem_iv r[PMEM_MAX_RANGES];
-	struct pmem_iv ex[PMEM_MAX_RESERVED + PMEM_MAX_SPANS];
-	struct pmem_iv sp[PMEM_MAX_SPANS];
-	svmm_pa_t dbpa[PMEM_MAX_SPANS];
-	unsigned nr = 0, nex = 0, nsp = 0;
+	struct pmem_plan p;
+	unsigned nsp;
 
 	if (pm == NULL || ram == NULL || nram == 0 || nram > PMEM_MAX_RANGES ||
 	    (nres > 0 && res == NULL) || nres > PMEM_MAX_RESERVED)
 		return SVMM_EINVAL;
-
-	/* RAM: each range must be whole frames; then sorted, disjoint, touching joined. */
-	for (unsigned i = 0; i < nram; i++) {
-		if (ram[i].size == 0)
-			return SVMM_EZEROSIZE;
-		if (!SVMM_IS_ALIGNED(ram[i].base, SVMM_PAGE_SIZE) ||
-		    !SVMM_IS_ALIGNED(ram[i].size, SVMM_PAGE_SIZE))
-			return SVMM_EUNALIGNED;
-		if (ram[i].base + ram[i].size <= ram[i].base)
-			return SVMM_EOVERFLOW;
-		struct pmem_iv iv = { ram[i].base, ram[i].base + ram[i].size };
-		iv_insert(r, &nr, iv);
-	}
-	unsigned m = 0;
-	for (unsigned i = 0; i < nr; i++) {
-		if (m > 0 && r[i].base < r[m - 1].end)
-			return SVMM_EOVERLAP;
-		if (m > 0 && r[i].base == r[m - 1].end)
-			r[m - 1].end = r[i].end;
-		else
-			r[m++] = r[i];
-	}
-	nr = m;
-
-	/* Reserved: rounded outwards to frames, sorted, overlapping ones joined. */
-	for (unsigned i = 0; i < nres; i++) {
-		if (res[i].size == 0)
-			return SVMM_EZEROSIZE;
-		svmm_pa_t end = res[i].base + res[i].size;
-		if (end < res[i].base)
-			return SVMM_EOVERFLOW;
-		svmm_pa_t b = SVMM_ALIGN_DOWN(res[i].base, SVMM_PAGE_SIZE);
-		svmm_pa_t e = SVMM_ALIGN_UP(end, SVMM_PAGE_SIZE);
-		if (e < end)
-			return SVMM_EOVERFLOW;
-		struct pmem_iv iv = { b, e };
-		iv_insert(ex, &nex, iv);
-	}
-	m = 0;
-	for (unsigned i = 0; i < nex; i++) {
-		if (m > 0 && ex[i].base <= ex[m - 1].end) {
-			if (ex[i].end > ex[m - 1].end)
-				ex[m - 1].end = ex[i].end;
-		} else {
-			ex[m++] = ex[i];
-		}
-	}
-	nex = m;
-
-	/* Spans: RAM cut at the direct-map limit and into pieces of at most 2^31 frames. */
-	svmm_pa_t ml = meta_limit == PMEM_ANY ? PMEM_ANY : SVMM_ALIGN_DOWN(meta_limit, SVMM_PAGE_SIZE);
-	for (unsigned i = 0; i < nr; i++) {
-		svmm_pa_t b = r[i].base, e = r[i].end;
-		while (b < e) {
-			svmm_pa_t c = e;
-			if (b < ml && ml < c)
-				c = ml;
-			if ((c - b) >> FRAME_SHIFT >= SPAN_MAX_FRAMES)
-				c = SVMM_ALIGN_DOWN(b + ((SPAN_MAX_FRAMES - 1) << FRAME_SHIFT),
-						    SVMM_GiB);
-			if (nsp == PMEM_MAX_SPANS)
-				return SVMM_EINVAL;
-			struct pmem_iv iv = { b, c };
-			sp[nsp++] = iv;
-			b = c;
-		}
-	}
-
-	/*
-	 * Plan where each span's database goes: the best-fitting free gap below the
-	 * limit in the span itself, else in any other span. Nothing is written until
-	 * every span has a place, so failure leaves no trace.
-	 */
-	for (unsigned i = 0; i < nsp; i++) {
-		uint64_t need = SVMM_ALIGN_UP(((sp[i].end - sp[i].base) >> FRAME_SHIFT) *
-					      sizeof(struct pmem_frame), SVMM_PAGE_SIZE);
-		svmm_pa_t best = 0;
-		uint64_t best_len = ~(uint64_t)0;
-		bool found = false;
-		if (sp[i].base < ml)
-			found = gap_fit(ex, nex, sp[i].base, sp[i].end < ml ? sp[i].end : ml,
-					need, &best, &best_len);
-		for (unsigned j = 0; !found && j < nsp; j++) {
-			if (j == i || sp[j].base >= ml)
-				continue;
-			found = gap_fit(ex, nex, sp[j].base, sp[j].end < ml ? sp[j].end : ml,
-					need, &best, &best_len);
-		}
-		if (!found)
-			return SVMM_ENOMEM;
-		dbpa[i] = best;
-		struct pmem_iv iv = { best | IV_META, best + need };
-		iv_insert(ex, &nex, iv);
-	}
+	p.ram = ram;
+	p.nram = nram;
+	p.res = res;
+	p.nres = nres;
+	p.ndb = 0;
+	p.ml = meta_limit == PMEM_ANY ? PMEM_ANY : SVMM_ALIGN_DOWN(meta_limit, SVMM_PAGE_SIZE);
+	int err = plan_check(&p, &nsp);
+	if (err == 0)
+		err = plan_databases(&p);
+	if (err != 0)
+		return err;
 
 	/* Commit. */
 	__builtin_memset(pm, 0, sizeof(*pm));
 	pm->nspans = nsp;
-	pm->meta_limit = ml;
-	for (unsigned i = 0; i < nsp; i++) {
+	pm->meta_limit = p.ml;
+	svmm_pa_t b, c;
+	unsigned i = 0;
+	for (svmm_pa_t at = 0; span_next(&p, at, &b, &c); at = c, i++) {
 		struct pmem_span *s = &pm->span[i];
-		s->base = sp[i].base;
-		s->end = sp[i].end;
+		s->base = b;
+		s->end = c;
 		s->base_pfn = s->base >> FRAME_SHIFT;
 		s->nframes = (uint32_t)((s->end - s->base) >> FRAME_SHIFT);
-		s->db_pa = dbpa[i];
-		s->db_bytes = SVMM_ALIGN_UP((uint64_t)s->nframes * sizeof(struct pmem_frame),
-					    SVMM_PAGE_SIZE);
+		s->db_pa = p.dbpa[i];
+		s->db_bytes = (uint64_t)p.dbfr[i] << FRAME_SHIFT;
 		s->db = port_pa_to_va(s->db_pa);
 		for (unsigned k = 0; k < PMEM_NR_ORDERS; k++)
 			s->head[k] = PMEM_NIL;
 		pm->total_frames += s->nframes;
 	}
 	/* Sections: the smallest power of two that covers [lo, hi) in PMEM_SECTIONS. */
-	pm->lo = sp[0].base;
-	pm->hi = sp[nsp - 1].end;
+	pm->lo = pm->span[0].base;
+	pm->hi = pm->span[nsp - 1].end;
 	pm->sect_shift = FRAME_SHIFT;
 	while (((pm->hi - pm->lo - 1) >> pm->sect_shift) >= PMEM_SECTIONS)
 		pm->sect_shift++;
-	for (unsigned i = 0; i < PMEM_SECTIONS; i++)
+	for (i = 0; i < PMEM_SECTIONS; i++)
 		pm->sect[i] = (uint8_t)sect_first(pm, i);
-	for (unsigned i = 0; i < nsp; i++) {
-		struct pmem_span *s = &pm->span[i];
-		/* Zero means PMEM_TAIL: only block heads are written below. */
-		__builtin_memset(s->db, 0, (size_t)s->nframes * sizeof(struct pmem_frame));
-		uint64_t cur = 0;
-		for (unsigned j = 0; j < nex; j++) {
-			svmm_pa_t b = iv_base(&ex[j]) > s->base ? iv_base(&ex[j]) : s->base;
-			svmm_pa_t e = ex[j].end < s->end ? ex[j].end : s->end;
-			if (b >= e)
-				continue;
-			uint64_t bi = (b - s->base) >> FRAME_SHIFT;
-			uint64_t ei = (e - s->base) >> FRAME_SHIFT;
-			span_tile(s, cur, bi, PMEM_FREE);
-			span_tile(s, bi, ei, (ex[j].base & IV_META) ? PMEM_META : PMEM_RESERVED);
-			cur = ei;
-		}
-		span_tile(s, cur, s->nframes, PMEM_FREE);
-	}
+	for (i = 0; i < nsp; i++)
+		span_fill(&p, &pm->span[i]);
 	return 0;
 }
 
@@ -646,6 +755,41 @@ int pmem_put(struct pmem *pm, svmm_pa_t pa)
 	return err;
 }
 
+int pmem_split(struct pmem *pm, svmm_pa_t pa)
+{
+	struct pmem_span *s;
+	uint32_t idx;
+
+	port_lock(&pm->lock);
+	int err = alloc_head(pm, pa, false, &s, &idx);
+	if (err == 0) {
+		const struct pmem_frame head = s->db[idx];
+		/* Every tail becomes a head of its own: nothing else changes, not even the
+		   free counters, since every frame stays allocated. */
+		for (uint32_t i = 1; i < (uint32_t)bsize(head.order); i++)
+			s->db[idx + i] = head;
+		for (uint32_t i = 0; i < (uint32_t)bsize(head.order); i++)
+			s->db[idx + i].order = 0;
+	}
+	port_unlock(&pm->lock);
+	return err;
+}
+
+int pmem_refs(struct pmem *pm, svmm_pa_t pa, uint32_t *refs)
+{
+	struct pmem_span *s;
+	uint32_t idx;
+
+	if (refs == NULL)
+		return SVMM_EINVAL;
+	port_lock(&pm->lock);
+	int err = alloc_head(pm, pa, false, &s, &idx);
+	if (err == 0)
+		*refs = s->db[idx].refcnt;
+	port_unlock(&pm->lock);
+	return err;
+}
+
 /* ---- queries ---- */
 
 struct pmem_frame *pmem_frame(struct pmem *pm, svmm_pa_t pa)
@@ -739,27 +883,27 @@ static int span_check(const struct pmem *pm, unsigned si, svmm_print_fn out, voi
 	CHECK(s->nframes > 0 && SVMM_IS_ALIGNED(s->base, SVMM_PAGE_SIZE) &&
 	      s->end == s->base + ((uint64_t)s->nframes << FRAME_SHIFT) &&
 	      s->base_pfn == s->base >> FRAME_SHIFT && s->db != NULL,
-	      "pmem: span %u: bad geometry", si);
-	CHECK(si == 0 || pm->span[si - 1].end <= s->base, "pmem: span %u: not sorted", si);
+	      "pmem: each span's geometry is consistent: span %u is not", si);
+	CHECK(si == 0 || pm->span[si - 1].end <= s->base, "pmem: spans are sorted and disjoint: span %u starts inside span %u", si, si - 1);
 
 	/* Walk the tiling: heads step by their block size; tails must be tails. */
 	for (uint64_t i = 0; i < s->nframes;) {
 		const struct pmem_frame *f = &s->db[i];
 		unsigned k = f->order;
 		CHECK(f->state >= PMEM_FREE && f->state <= PMEM_META,
-		      "pmem: span %u frame %llu: tail or bad state %u where a block starts",
+		      "pmem: blocks tile every span: span %u frame %llu starts a block but has state %u",
 		      si, (unsigned long long)i, f->state);
 		CHECK(k <= PMEM_MAX_ORDER && ((s->base_pfn + i) & (bsize(k) - 1)) == 0 &&
 		      i + bsize(k) <= s->nframes,
-		      "pmem: span %u frame %llu: order %u misaligned or past the end",
+		      "pmem: blocks are aligned to their order inside their span: span %u frame %llu, order %u",
 		      si, (unsigned long long)i, k);
 		for (uint64_t t = i + 1; t < i + bsize(k); t++)
 			CHECK(s->db[t].state == PMEM_TAIL,
-			      "pmem: span %u frame %llu: inside block %llu but state %u",
+			      "pmem: every frame inside a block is a tail: span %u frame %llu inside block %llu has state %u",
 			      si, (unsigned long long)t, (unsigned long long)i, s->db[t].state);
 		switch (f->state) {
 		case PMEM_FREE: {
-			CHECK(f->refcnt == 0, "pmem: span %u frame %llu: free with refcount",
+			CHECK(f->refcnt == 0, "pmem: a free block has no references: span %u frame %llu",
 			      si, (unsigned long long)i);
 			seen[k]++;
 			nfree += bsize(k);
@@ -768,13 +912,13 @@ static int span_check(const struct pmem *pm, unsigned si, svmm_print_fn out, voi
 			    bpfn - s->base_pfn + bsize(k) <= s->nframes) {
 				const struct pmem_frame *b = &s->db[bpfn - s->base_pfn];
 				CHECK(!(b->state == PMEM_FREE && b->order == k),
-				      "pmem: span %u frame %llu: free buddies of order %u unmerged",
+				      "pmem: no two free buddies are left unmerged: span %u frame %llu, order %u",
 				      si, (unsigned long long)i, k);
 			}
 			break;
 		}
 		case PMEM_ALLOC:
-			CHECK(f->refcnt > 0, "pmem: span %u frame %llu: allocated, no reference",
+			CHECK(f->refcnt > 0, "pmem: an allocated block has a reference: span %u frame %llu has none",
 			      si, (unsigned long long)i);
 			break;
 		case PMEM_RESERVED:
@@ -792,44 +936,44 @@ static int span_check(const struct pmem *pm, unsigned si, svmm_print_fn out, voi
 		uint32_t n = 0, prev = PMEM_NIL;
 		for (uint32_t i = s->head[k]; i != PMEM_NIL; i = s->db[i].u.link.next) {
 			CHECK(i < s->nframes && n < seen[k],
-			      "pmem: span %u order %u: list runs past its blocks", si, k);
+			      "pmem: free lists hold only free blocks: span %u order %u list runs past its blocks", si, k);
 			const struct pmem_frame *f = &s->db[i];
 			CHECK(f->state == PMEM_FREE && f->order == k && f->u.link.prev == prev,
-			      "pmem: span %u order %u: entry %u is not a free block of the list",
+			      "pmem: free lists hold only free blocks of their order: span %u order %u entry %u",
 			      si, k, i);
 			prev = i;
 			n++;
 		}
 		CHECK(n == seen[k] && s->nfree[k] == n,
-		      "pmem: span %u order %u: %u listed, %u counted, %u free blocks",
+		      "pmem: every free block is on its list once: span %u order %u: %u listed, %u counted, %u free blocks",
 		      si, k, n, s->nfree[k], seen[k]);
 		CHECK(((s->free_mask >> k) & 1u) == (n != 0),
-		      "pmem: span %u order %u: free mask disagrees", si, k);
+		      "pmem: the free mask matches the lists: span %u order %u", si, k);
 	}
-	CHECK((s->free_mask >> PMEM_NR_ORDERS) == 0, "pmem: span %u: stray mask bits", si);
+	CHECK((s->free_mask >> PMEM_NR_ORDERS) == 0, "pmem: the free mask matches the lists: span %u has stray bits", si);
 	CHECK(nfree == s->free_frames && nres == s->reserved_frames &&
-	      nmeta == s->meta_frames, "pmem: span %u: frame counters disagree", si);
+	      nmeta == s->meta_frames, "pmem: frame counters match the blocks: span %u", si);
 
 	/* The span's database must lie in frames marked as database, below the limit. */
 	CHECK(s->db_bytes == SVMM_ALIGN_UP((uint64_t)s->nframes * sizeof(struct pmem_frame),
 					   SVMM_PAGE_SIZE) &&
 	      s->db_pa + s->db_bytes <= pm->meta_limit,
-	      "pmem: span %u: database size or place wrong", si);
+	      "pmem: each database has its size and lies below meta_limit: span %u", si);
 	for (svmm_pa_t pa = s->db_pa; pa < s->db_pa + s->db_bytes; pa += SVMM_PAGE_SIZE) {
 		const struct pmem_span *d = NULL;
 		for (unsigned j = 0; j < pm->nspans; j++)
 			if (pa >= pm->span[j].base && pa < pm->span[j].end)
 				d = &pm->span[j];
-		CHECK(d != NULL, "pmem: span %u: database outside RAM", si);
+		CHECK(d != NULL, "pmem: each database lies in RAM: span %u", si);
 		uint32_t h = span_head_of(d, (uint32_t)((pa - d->base) >> FRAME_SHIFT));
 		CHECK(h != PMEM_NIL && d->db[h].state == PMEM_META,
-		      "pmem: span %u: database frame %llx not marked as such", si,
+		      "pmem: database frames are PMEM_META: span %u frame 0x%llx is not", si,
 		      (unsigned long long)pa);
 	}
 	return 0;
 }
 
-int pmem_check_report(struct pmem *pm, svmm_print_fn out, void *ctx)
+int pmem_check(struct pmem *pm, svmm_print_fn out, void *ctx)
 {
 	int err = 0;
 	uint64_t total = 0, meta = 0, db = 0;
@@ -837,7 +981,7 @@ int pmem_check_report(struct pmem *pm, svmm_print_fn out, void *ctx)
 	port_lock(&pm->lock);
 	if (pm->nspans == 0 || pm->nspans > PMEM_MAX_SPANS) {
 		if (out != NULL)
-			svmm_printline(out, ctx, "pmem: bad span count %u", pm->nspans);
+			svmm_printline(out, ctx, "pmem: the span count is 1..PMEM_MAX_SPANS: %u", pm->nspans);
 		err = SVMM_EINVAL;
 	}
 	for (unsigned i = 0; err == 0 && i < pm->nspans; i++) {
@@ -848,20 +992,20 @@ int pmem_check_report(struct pmem *pm, svmm_print_fn out, void *ctx)
 	}
 	if (err == 0 && (total != pm->total_frames || meta != db)) {
 		if (out != NULL)
-			svmm_printline(out, ctx, "pmem: totals disagree");
+			svmm_printline(out, ctx, "pmem: totals match the spans (frames, database frames)");
 		err = SVMM_EINVAL;
 	}
 	if (err == 0 && (pm->lo != pm->span[0].base || pm->hi != pm->span[pm->nspans - 1].end ||
 			 pm->sect_shift < FRAME_SHIFT || pm->sect_shift > 63 ||
 			 ((pm->hi - pm->lo - 1) >> pm->sect_shift) >= PMEM_SECTIONS)) {
 		if (out != NULL)
-			svmm_printline(out, ctx, "pmem: section table geometry wrong");
+			svmm_printline(out, ctx, "pmem: the section table covers [lo, hi)");
 		err = SVMM_EINVAL;
 	}
 	for (unsigned i = 0; err == 0 && i < PMEM_SECTIONS; i++)
 		if (pm->sect[i] != sect_first(pm, i)) {
 			if (out != NULL)
-				svmm_printline(out, ctx, "pmem: section %u points at span %u", i,
+				svmm_printline(out, ctx, "pmem: each section names the first span ending after it: section %u names span %u", i,
 					       pm->sect[i]);
 			err = SVMM_EINVAL;
 		}
@@ -869,14 +1013,26 @@ int pmem_check_report(struct pmem *pm, svmm_print_fn out, void *ctx)
 	return err;
 }
 
-int pmem_check(struct pmem *pm)
+/*
+ * One span's lines of pmem_dump. Kept out of line so that its line buffer and
+ * svmm_printline's own never share a stack frame.
+ */
+static __attribute__((noinline)) void span_dump(const struct pmem_span *s, svmm_print_fn out,
+						 void *ctx)
 {
-	return pmem_check_report(pm, NULL, NULL);
+	char line[256];
+
+	int n = svmm_snprintf(line, sizeof(line), "    free blocks by order:");
+	for (unsigned k = 0; k < PMEM_NR_ORDERS && n >= 0 && (size_t)n < sizeof(line); k++)
+		if (s->nfree[k] != 0)
+			n += svmm_snprintf(line + n, sizeof(line) - (size_t)n, " %u:%u", k,
+					   s->nfree[k]);
+	out(ctx, line);
 }
 
 void pmem_dump(struct pmem *pm, svmm_print_fn out, void *ctx)
 {
-	char sz[24], line[256];
+	char sz[24];
 
 	port_lock(&pm->lock);
 	uint64_t fr = 0, res = 0, meta = 0;
@@ -900,12 +1056,7 @@ void pmem_dump(struct pmem *pm, svmm_print_fn out, void *ctx)
 			       (unsigned long long)s->free_frames,
 			       (unsigned long long)s->reserved_frames,
 			       (unsigned long long)s->db_pa, (unsigned long long)s->db_bytes);
-		int n = svmm_snprintf(line, sizeof(line), "    free blocks by order:");
-		for (unsigned k = 0; k < PMEM_NR_ORDERS && n >= 0 && (size_t)n < sizeof(line); k++)
-			if (s->nfree[k] != 0)
-				n += svmm_snprintf(line + n, sizeof(line) - (size_t)n, " %u:%u", k,
-						   s->nfree[k]);
-		svmm_printline(out, ctx, "%s", line);
+		span_dump(s, out, ctx);
 	}
 	port_unlock(&pm->lock);
 }

@@ -57,7 +57,7 @@ static void die(const char *what)
 
 static void check(void)
 {
-	if (pmem_check(&pm) != 0)
+	if (pmem_check(&pm, NULL, NULL) != 0)
 		die("pmem_check failed");
 }
 

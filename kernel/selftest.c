@@ -370,7 +370,7 @@ static void test_arena(void)
 	KCHECK_EQ(probe_load(top, &v), 1);
 	KCHECK_EQ(vmem_check(&karena, NULL, NULL), 0);
 	KCHECK_EQ(pt_check(&kpt), 0);
-	KCHECK_EQ(pmem_check(&kpmem), 0);
+	KCHECK_EQ(pmem_check(&kpmem, NULL, NULL), 0);
 }
 
 void difftest_run(uint64_t seed);

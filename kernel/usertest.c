@@ -99,7 +99,7 @@ static void hog_done(void)
 			(long)(free_before - free_after), (long)(vm_tables_live - tables_before));
 	KCHECK_EQ(free_after, free_before);
 	KCHECK_EQ(vm_tables_live, tables_before);
-	KCHECK_EQ(pmem_check(&kpmem), 0);
+	KCHECK_EQ(pmem_check(&kpmem, NULL, NULL), 0);
 	KCHECK_EQ(pt_check(&kpt), 0);
 	selftest_finish();
 }
@@ -179,7 +179,7 @@ static void user_tests_done(void)
 	KCHECK(proc_counters.ticks > 0);   /* preemption by the timer happened */
 	KCHECK_EQ(free_after, free_before);
 	KCHECK_EQ(vm_tables_live, tables_before);
-	KCHECK_EQ(pmem_check(&kpmem), 0);
+	KCHECK_EQ(pmem_check(&kpmem, NULL, NULL), 0);
 	KCHECK_EQ(vmem_check(&karena, NULL, NULL), 0);
 	KCHECK_EQ(pt_check(&kpt), 0);
 	hog_run();

@@ -71,7 +71,7 @@ void kmain(uint64_t hartid, uint64_t dtb)
 	kvminit(dtb);
 	kvminithart();
 	procinit();
-	pmem_check_report(&kpmem, print_line, "pmem_check: ");
+	pmem_check(&kpmem, print_line, "pmem_check: ");
 	uint64_t free0 = pmem_free_frames(&kpmem), tables0 = tables_live;
 	printf("minikern: paging on, %lu free frames, %lu kernel tables\n", free0, tables0);
 
@@ -102,7 +102,7 @@ void kmain(uint64_t hartid, uint64_t dtb)
 	}
 
 	/* The end: nothing may be left over anywhere. */
-	check(pmem_check_report(&kpmem, print_line, "pmem_check: ") == 0, "pmem_check");
+	check(pmem_check(&kpmem, print_line, "pmem_check: ") == 0, "pmem_check");
 	check(pt_check(&kpt) == 0, "pt_check of the kernel table");
 	check(tables_live == tables0, "every page table given back");
 	check(user_leaves_checked > 0, "user leaves read with the kernel's own PTE_* macros");

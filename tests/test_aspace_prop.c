@@ -185,7 +185,7 @@ static void run_model(enum svmm_mode mode, unsigned steps)
 	assert_int_equal(pmem_free(&fx.pm, phys_base, 8), 0);
 	/* Every frame came back: data, tables, region slabs, vmem pool pages. */
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
-	assert_int_equal(pmem_check(&fx.pm), 0);
+	assert_int_equal(pmem_check(&fx.pm, NULL, NULL), 0);
 	fx_teardown();
 }
 

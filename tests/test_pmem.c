@@ -83,7 +83,7 @@ static void print_line(void *ctx, const char *line)
 
 static void must_check(void)
 {
-	int err = pmem_check_report(&pm, print_line, NULL);
+	int err = pmem_check(&pm, print_line, NULL);
 	assert_int_equal(err, 0);
 }
 
@@ -621,6 +621,81 @@ static void test_refcount(void **state)
 	must_check();
 }
 
+/*
+ * A 2 MiB block held twice splits into 512 frames held twice each; dropping them one
+ * by one frees each frame at its last reference, and the block merges back whole.
+ */
+static void test_split(void **state)
+{
+	(void)state;
+	struct pmem_range ram = { RAM0, 8 * MiB };
+	struct pmem_range res = { RAM0 + 6 * MiB, 64 * KiB };
+	assert_int_equal(pmem_init(&pm, &ram, 1, &res, 1, PMEM_ANY), 0);
+	uint64_t nfree = pmem_free_frames(&pm);
+	svmm_pa_t a;
+	uint32_t refs = 0;
+	assert_int_equal(pmem_alloc(&pm, 9, PMEM_ANY, &a), 0);
+	assert_int_equal(pmem_get(&pm, a), 0);
+	pmem_frame(&pm, a)->u.owner = 0x1234;
+	pmem_frame(&pm, a)->flags = 7;
+	assert_int_equal(pmem_refs(&pm, a, &refs), 0);
+	assert_int_equal(refs, 2);
+
+	/* Wrong calls change nothing. */
+	struct snap s;
+	snap_take(&s);
+	assert_int_equal(pmem_split(&pm, a + 4096), SVMM_ENOTALLOC);
+	assert_int_equal(pmem_split(&pm, a + 1), SVMM_EUNALIGNED);
+	assert_int_equal(pmem_split(&pm, RAM0 + 64 * MiB), SVMM_ERANGE);
+	assert_int_equal(pmem_split(&pm, res.base), SVMM_ERESERVED);
+	svmm_pa_t fr = RAM0;
+	enum pmem_state fst = PMEM_TAIL;
+	while (pmem_block(&pm, fr, NULL, NULL, &fst) == 0 && fst != PMEM_FREE)
+		fr += 4096;
+	assert_int_equal(fst, PMEM_FREE);
+	assert_int_equal(pmem_split(&pm, fr), SVMM_ENOTALLOC);             /* free */
+	assert_int_equal(pmem_refs(&pm, a + 4096, &refs), SVMM_ENOTALLOC);
+	assert_int_equal(pmem_refs(&pm, a, NULL), SVMM_EINVAL);
+	assert_int_equal(pmem_refs(&pm, res.base, &refs), SVMM_ERESERVED);
+	snap_same(&s);
+
+	assert_int_equal(pmem_split(&pm, a), 0);
+	must_check();
+	for (unsigned i = 0; i < 512; i++) {
+		svmm_pa_t head = 0;
+		unsigned order = 99;
+		enum pmem_state st = PMEM_TAIL;
+		assert_int_equal(pmem_block(&pm, a + i * 4096ull, &head, &order, &st), 0);
+		assert_int_equal(head, a + i * 4096ull);
+		assert_int_equal(order, 0);
+		assert_int_equal(st, PMEM_ALLOC);
+		assert_int_equal(pmem_refs(&pm, head, &refs), 0);
+		assert_int_equal(refs, 2);
+		assert_int_equal(pmem_frame(&pm, head)->u.owner, 0x1234);
+		assert_int_equal(pmem_frame(&pm, head)->flags, 7);
+	}
+	/* The old order no longer describes the frames. */
+	assert_int_equal(pmem_free(&pm, a, 9), SVMM_EORDER);
+	/* Splitting an order-0 block is a no-op. */
+	assert_int_equal(pmem_split(&pm, a), 0);
+	/* One holder drops every frame; the other frees them in a scattered order. */
+	for (unsigned i = 0; i < 512; i++)
+		assert_int_equal(pmem_put(&pm, a + i * 4096ull), 0);
+	assert_int_equal(pmem_free_frames(&pm), nfree - 512);
+	must_check();
+	for (unsigned i = 0; i < 512; i++) {
+		unsigned j = (i * 37u) % 512u;
+		assert_int_equal(pmem_free(&pm, a + j * 4096ull, 0), 0);
+	}
+	must_check();
+	assert_int_equal(pmem_free_frames(&pm), nfree);
+	/* Merged back completely: a 2 MiB block is there again at the same place. */
+	svmm_pa_t b;
+	assert_int_equal(pmem_alloc(&pm, 9, PMEM_ANY, &b), 0);
+	assert_int_equal(pmem_free(&pm, b, 9), 0);
+	must_check();
+}
+
 /* ---- the checker must catch what it claims to ---- */
 
 struct lines {
@@ -637,7 +712,7 @@ static void grab(void *ctx, const char *line)
 static void expect_corrupt(const char *what)
 {
 	struct lines l = { "" };
-	assert_int_equal(pmem_check_report(&pm, grab, &l), SVMM_EINVAL);
+	assert_int_equal(pmem_check(&pm, grab, &l), SVMM_EINVAL);
 	if (strstr(l.text, what) == NULL)
 		fail_msg("check said \"%s\", expected \"%s\"", l.text, what);
 }
@@ -669,7 +744,7 @@ static void test_check_catches(void **state)
 	uint32_t h = s->head[10];
 	assert_true(h != PMEM_NIL);
 	s->db[h].order = 9;
-	assert_int_not_equal(pmem_check(&pm), 0);
+	assert_int_not_equal(pmem_check(&pm, NULL, NULL), 0);
 	s->db[h].order = 10;
 
 	/* A broken back link. */
@@ -717,7 +792,7 @@ static void test_check_catches(void **state)
 	uint32_t n2 = s->db[h].u.link.next;
 	if (n2 != PMEM_NIL) {
 		s->db[n2].u.link.prev = PMEM_NIL;
-		expect_corrupt("not a free block of the list");
+		expect_corrupt("free lists hold only free blocks of their order");
 		s->db[n2].u.link.prev = h;
 	}
 
@@ -739,7 +814,7 @@ static void test_check_catches(void **state)
 	s->reserved_frames -= dbn;
 	/* An allocated block with no reference. */
 	pmem_frame(&pm, b)->refcnt = 0;
-	expect_corrupt("no reference");
+	expect_corrupt("an allocated block has a reference");
 	pmem_frame(&pm, b)->refcnt = 1;
 	pm.total_frames++;
 	expect_corrupt("totals");
@@ -979,6 +1054,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alloc_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refcount, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_catches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump, setup, teardown),

@@ -49,7 +49,7 @@ static struct live *live;
 static uint32_t nlive, maxlive;
 static uint64_t mfree;
 static struct pmem_stats st0;
-static uint64_t n_alloc, n_nomem, n_free, n_get, n_put, n_bad;
+static uint64_t n_alloc, n_nomem, n_free, n_get, n_put, n_bad, n_split;
 
 static uint64_t below(uint64_t n)
 {
@@ -69,7 +69,7 @@ static void print_line(void *ctx, const char *line)
 
 static void must_check(uint64_t op)
 {
-	if (pmem_check_report(&pm, print_line, NULL) != 0)
+	if (pmem_check(&pm, print_line, NULL) != 0)
 		fail_msg("pmem_check failed after operation %llu (SVMM_SEED=%llu)",
 			 (unsigned long long)op, (unsigned long long)seed);
 	if (pmem_free_frames(&pm) != mfree)
@@ -263,6 +263,30 @@ static void op_put(void)
 	n_put++;
 }
 
+/*
+ * Split a live block into order-0 blocks: each frame becomes a block of its own with
+ * the block's reference count, and pmem_refs reports it.
+ */
+static void op_split(void)
+{
+	uint32_t li = (uint32_t)below(nlive);
+	struct live l = live[li];
+	assert_int_equal(pmem_split(&pm, l.pa), 0);
+	uint64_t f = fidx(l.pa);
+	live[li].order = 0;
+	for (uint64_t j = 1; j < (1ull << l.order); j++) {
+		assert_true(nlive < maxlive);
+		live[nlive] = (struct live){ l.pa + j * 4096, 0, l.refcnt };
+		mlive[f + j] = nlive++;
+		mhead[f + j] = (uint32_t)(f + j);
+	}
+	uint64_t j = below(1ull << l.order);
+	uint32_t refs = 0;
+	assert_int_equal(pmem_refs(&pm, l.pa + j * 4096, &refs), 0);
+	assert_int_equal(refs, l.refcnt);
+	n_split++;
+}
+
 /* pmem_block on a random frame agrees with the model. */
 static void op_block(void)
 {
@@ -293,7 +317,7 @@ static void op_bad(bool compare_db)
 {
 	svmm_pa_t pa = RAM0 + below(NFRAMES) * 4096;
 	unsigned order = (unsigned)below(5);
-	unsigned which = (unsigned)below(3);    /* free, get, put */
+	unsigned which = (unsigned)below(5);    /* free, get, put, split, refs */
 	int want;
 	if (below(20) == 0) {
 		pa += 1 + below(4095);
@@ -308,7 +332,7 @@ static void op_bad(bool compare_db)
 			break;
 		case M_FREE:
 			want = which == 0 ? SVMM_EDOUBLEFREE :
-			       which == 1 ? SVMM_ENOTALLOC : SVMM_EREFCNT;
+			       which == 2 ? SVMM_EREFCNT : SVMM_ENOTALLOC;
 			break;
 		default: {
 			uint32_t h = mhead[fidx(pa)];
@@ -329,8 +353,12 @@ static void op_bad(bool compare_db)
 	if (compare_db)
 		for (unsigned i = 0; i < pm.nspans && i < 4; i++)
 			memcpy(dbcopy[i], pm.span[i].db, pm.span[i].nframes * 16);
+	uint32_t refs = 77;
 	int err = which == 0 ? pmem_free(&pm, pa, order) :
-		  which == 1 ? pmem_get(&pm, pa) : pmem_put(&pm, pa);
+		  which == 1 ? pmem_get(&pm, pa) :
+		  which == 2 ? pmem_put(&pm, pa) :
+		  which == 3 ? pmem_split(&pm, pa) : pmem_refs(&pm, pa, &refs);
+	assert_int_equal(refs, 77);
 	if (err != want)
 		fail_msg("call %u on %llx order %u: %s, model says %s (SVMM_SEED=%llu)", which,
 			 (unsigned long long)pa, order, svmm_strerror(err), svmm_strerror(want),
@@ -347,13 +375,15 @@ static void run(uint64_t ops, unsigned maxorder, svmm_pa_t ml, uint64_t check_ev
 		bool compare_db)
 {
 	uint64_t start_free = mfree;
-	n_alloc = n_nomem = n_free = n_get = n_put = n_bad = 0;
+	n_alloc = n_nomem = n_free = n_get = n_put = n_bad = n_split = 0;
 	for (uint64_t op = 1; op <= ops; op++) {
 		/* Lean towards allocation when much is free and towards freeing when not. */
 		uint64_t used_pct = 100 - mfree * 100 / start_free;
 		uint64_t r = below(100);
-		if (r < 3)
+		if (r < 2)
 			op_block();
+		else if (r < 3 && nlive > 0)
+			op_split();
 		else if (r < 10)
 			op_bad(compare_db);
 		else if (nlive == 0 || r < 10 + (used_pct < 60 ? 50 : 30))
@@ -368,10 +398,11 @@ static void run(uint64_t ops, unsigned maxorder, svmm_pa_t ml, uint64_t check_ev
 			must_check(op);
 	}
 	printf("pmem property: %llu ops: %llu allocs, %llu ENOMEM, %llu frees, %llu gets, "
-	       "%llu puts, %llu wrong calls refused\n", (unsigned long long)ops,
+	       "%llu puts, %llu splits, %llu wrong calls refused\n", (unsigned long long)ops,
 	       (unsigned long long)n_alloc, (unsigned long long)n_nomem,
 	       (unsigned long long)n_free, (unsigned long long)n_get,
-	       (unsigned long long)n_put, (unsigned long long)n_bad);
+	       (unsigned long long)n_put, (unsigned long long)n_split,
+	       (unsigned long long)n_bad);
 	/* Give everything back: the free blocks must be exactly those after init. */
 	while (nlive > 0) {
 		uint32_t li = nlive - 1;
@@ -450,11 +481,70 @@ static void test_large(void **state)
 	run(200000, 10, ml, 1000, false);
 }
 
+/*
+ * Random configurations: RAM ranges and reserved ranges anywhere in the window, some
+ * touching, some overlapping. Init either refuses with the code the configuration
+ * calls for or succeeds with databases only in free RAM (model_init checks that) and
+ * a database that passes pmem_check.
+ */
+static void test_random_init(void **state)
+{
+	(void)state;
+	pick_seed();
+	unsigned ok = 0, nomem = 0, overlap = 0;
+	for (unsigned round = 0; round < 3000; round++) {
+		struct pmem_range ram[6], res[8];
+		unsigned nram = 1 + (unsigned)below(6), nres = (unsigned)below(9);
+		for (unsigned i = 0; i < nram; i++) {
+			ram[i].base = RAM0 + below(NFRAMES / 2) * 4096 * 2;
+			ram[i].size = (1 + below(NFRAMES / 8)) * 4096;
+			if (i > 0 && below(3) == 0)     /* touching the previous one */
+				ram[i].base = ram[i - 1].base + ram[i - 1].size;
+			if (ram[i].base + ram[i].size > RAM0 + WINDOW)
+				ram[i].size = RAM0 + WINDOW - ram[i].base;
+			if (ram[i].size == 0)
+				ram[i].size = 4096, ram[i].base -= 4096;
+		}
+		bool ov = false;
+		for (unsigned i = 0; i < nram; i++)
+			for (unsigned j = i + 1; j < nram; j++)
+				ov |= ram[i].base < ram[j].base + ram[j].size &&
+				      ram[j].base < ram[i].base + ram[i].size;
+		for (unsigned i = 0; i < nres; i++) {
+			res[i].base = RAM0 + below(WINDOW);
+			res[i].size = 1 + below(2 * MiB);
+			if (res[i].base + res[i].size > RAM0 + WINDOW)
+				res[i].size = RAM0 + WINDOW - res[i].base;
+		}
+		svmm_pa_t ml = below(2) ? PMEM_ANY : RAM0 + below(NFRAMES) * 4096;
+		memset(&pm, 0xa5, sizeof(pm));
+		int err = pmem_init(&pm, ram, nram, res, nres, ml);
+		if (ov) {
+			assert_int_equal(err, SVMM_EOVERLAP);
+			overlap++;
+			continue;
+		}
+		if (err == SVMM_ENOMEM) {
+			nomem++;
+			continue;
+		}
+		assert_int_equal(err, 0);
+		model_init(ram, nram, res, nres, ml == PMEM_ANY ? PMEM_ANY :
+			   SVMM_ALIGN_DOWN(ml, 4096));
+		must_check(round);
+		ok++;
+	}
+	printf("pmem property: random init: %u accepted, %u ENOMEM, %u overlapping\n", ok,
+	       nomem, overlap);
+	assert_true(ok > 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_small_million, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_random_init, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("pmem property", tests, NULL, NULL);
 }

@@ -711,7 +711,7 @@ static void test_tables_from_pmem(void **state)
 	assert_int_equal(pt_protect(&pt, 0x80201000, 0x1000, PT_R), 0);
 	assert_int_equal(pmem_free_frames(&test_pm), free0 - pt.tables);
 	assert_int_equal(pt_check(&pt), 0);
-	assert_int_equal(pmem_check(&test_pm), 0);
+	assert_int_equal(pmem_check(&test_pm, NULL, NULL), 0);
 	/* Real exhaustion, not injection: map until pmem runs dry, then nothing changed. */
 	struct pt_snap before, after;
 	pt_snap_take(&before, &pt, 0, 0);
@@ -725,7 +725,7 @@ static void test_tables_from_pmem(void **state)
 	pt_snap_free(&after);
 	pt_destroy(&pt);
 	assert_int_equal(pmem_free_frames(&test_pm), free0);
-	assert_int_equal(pmem_check(&test_pm), 0);
+	assert_int_equal(pmem_check(&test_pm, NULL, NULL), 0);
 	hostsim_set_table_source(NULL);
 }
 

@@ -59,7 +59,7 @@ int main(void)
 	must(pmem_put(&pm, user), "last put");
 	must(pmem_free(&pm, huge, PMEM_MAX_ORDER), "free 1 GiB");
 	must(pmem_free(&pm, table, 0), "free table");
-	must(pmem_check_report(&pm, print, NULL), "check");
+	must(pmem_check(&pm, print, NULL), "check");
 	puts("\n== everything freed and merged back; pmem_check passes");
 	pmem_dump(&pm, print, NULL);
 	hostsim_ram_fini();

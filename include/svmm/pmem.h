@@ -180,6 +180,25 @@ int pmem_get(struct pmem *pm, svmm_pa_t pa);
 int pmem_put(struct pmem *pm, svmm_pa_t pa);
 
 /*
+ * Split the allocated block whose head is pa, of order k, into 2^k allocated blocks of
+ * order 0, each with the head's reference count, owner word and flags: whoever held a
+ * reference to the block now holds one to every frame of it, and may drop them one by
+ * one (a 2 MiB page partly unmapped, or copied on write). A block of order 0 is left as
+ * it is. The frames merge again when the last of them is freed. Returns 0,
+ * SVMM_EUNALIGNED, SVMM_ERANGE, SVMM_ERESERVED or SVMM_ENOTALLOC (free, or not a head).
+ * O(2^k).
+ */
+int pmem_split(struct pmem *pm, svmm_pa_t pa);
+
+/*
+ * The reference count of the allocated block whose head is pa, in *refs. A holder
+ * that reads 1 knows it is the only one; a count above 1 may drop at any moment as
+ * other holders put theirs. Returns 0, SVMM_EINVAL (refs NULL), SVMM_EUNALIGNED,
+ * SVMM_ERANGE, SVMM_ERESERVED or SVMM_ENOTALLOC (free, or not a head). O(1), locked.
+ */
+int pmem_refs(struct pmem *pm, svmm_pa_t pa, uint32_t *refs);
+
+/*
  * The database entry of the frame at pa (any address inside the frame), or NULL if pa
  * is not RAM. O(1), without locking: the entry's address never changes, but reading
  * its fields races with other harts unless the caller owns the block.
@@ -203,13 +222,11 @@ void pmem_stats(struct pmem *pm, struct pmem_stats *st);
 /*
  * Verify every invariant listed in docs/pmem.md: every frame of every span belongs to
  * exactly one block, free lists and states agree, no block is on two lists, no two
- * free buddies are left unmerged, and the counters match. Returns 0 or SVMM_EINVAL.
- * Never modifies pm. Costs O(frames) (every tail entry is looked at).
+ * free buddies are left unmerged, and the counters match. Returns 0 or SVMM_EINVAL;
+ * when out is not NULL the first broken invariant is printed through it as one line
+ * that names it. Never modifies pm. Costs O(frames) (every tail entry is looked at).
  */
-int pmem_check(struct pmem *pm);
-
-/* As pmem_check, and describe the first violation found through out (may be NULL). */
-int pmem_check_report(struct pmem *pm, svmm_print_fn out, void *ctx);
+int pmem_check(struct pmem *pm, svmm_print_fn out, void *ctx);
 
 /*
  * Print the spans, their databases and free blocks per order through out. out is
