@@ -840,13 +840,17 @@ struct check_ctx {
 	void *octx;
 	int err;
 	uint64_t resident, huge, nodes;
+	const char *what;          /* the first broken invariant */
+	uint64_t pg;
 };
 
+/* Record the first broken invariant; check_one prints it once the walk is back up. */
 static void check_fail(struct check_ctx *c, const char *what, uint64_t pg)
 {
-	if (c->err == 0 && c->out != NULL)
-		svmm_printline(c->out, c->octx, "vmobj: %s: page 0x%llx", what,
-			       (unsigned long long)pg);
+	if (c->err == 0) {
+		c->what = what;
+		c->pg = pg;
+	}
 	c->err = SVMM_EINVAL;
 }
 
@@ -916,7 +920,7 @@ static void check_tab(struct check_ctx *c, const uint64_t *tab, unsigned n, uint
 
 static int check_one(struct vmobj *o, svmm_print_fn out, void *octx)
 {
-	struct check_ctx c = { o, out, octx, 0, 0, 0, 0 };
+	struct check_ctx c = { o, out, octx, 0, 0, 0, 0, NULL, 0 };
 	port_lock(&o->lock);
 	if (o->refs == 0)
 		check_fail(&c, "a live object has a reference", 0);
@@ -943,6 +947,9 @@ static int check_one(struct vmobj *o, svmm_print_fn out, void *octx)
 		check_fail(&c, "the resident, 2 MiB and node counters match the index",
 			   c.resident);
 	port_unlock(&o->lock);
+	if (c.err != 0 && out != NULL)
+		svmm_printline(out, octx, "vmobj: %s: page 0x%llx", c.what,
+			       (unsigned long long)c.pg);
 	return c.err;
 }
 
