@@ -31,7 +31,7 @@ struct aspace_slab {
 #define SLAB_REGIONS ((unsigned)((PAGE - SLAB_HDR) / sizeof(struct aspace_region)))
 
 _Static_assert(sizeof(struct aspace_slab) <= SLAB_HDR, "slab header too big");
-_Static_assert(sizeof(struct aspace_region) <= 80, "aspace_region grew past 80 bytes");
+_Static_assert(sizeof(struct aspace_region) <= 96, "aspace_region grew past 96 bytes");
 
 /* Metadata pages come from pmem below its direct-map limit, reached by the direct map. */
 static int meta_page_alloc(struct aspace *as, void **page)
@@ -162,17 +162,31 @@ static int check_range(const struct aspace *as, svmm_va_t va, uint64_t size)
 	return 0;
 }
 
-/* Zero a data frame: through the direct map when it lies in it, else through kmap. */
-static void frame_zero(struct aspace *as, svmm_pa_t pa)
+/*
+ * A kernel pointer to the 4 KiB frame at pa: through the direct map when pmem says the
+ * frame is RAM below its direct-map limit, else through port_kmap (*kmapped: undo it
+ * with frame_unmap). Phys regions may name frames outside pmem: those always use kmap.
+ */
+static void *frame_map(struct aspace *as, svmm_pa_t pa, bool *kmapped)
 {
 	svmm_pa_t limit = as->pm->meta_limit;
-	if (limit == PMEM_ANY || pa + PAGE <= limit) {
-		__builtin_memset(port_pa_to_va(pa), 0, PAGE);
-		return;
-	}
-	void *p = port_kmap(pa);
+	*kmapped = !((limit == PMEM_ANY || pa + PAGE <= limit) && pmem_frame(as->pm, pa) != NULL);
+	return *kmapped ? port_kmap(pa) : port_pa_to_va(pa);
+}
+
+static void frame_unmap(void *p, bool kmapped)
+{
+	if (kmapped)
+		port_kunmap(p);
+}
+
+/* Zero a data frame. */
+static void frame_zero(struct aspace *as, svmm_pa_t pa)
+{
+	bool k;
+	void *p = frame_map(as, pa, &k);
 	__builtin_memset(p, 0, PAGE);
-	port_kunmap(p);
+	frame_unmap(p, k);
 }
 
 static void frame_free(struct aspace *as, svmm_pa_t pa)
@@ -182,8 +196,10 @@ static void frame_free(struct aspace *as, svmm_pa_t pa)
 }
 
 /*
- * The regions are kept twice in address order: a list for walking neighbours and a
- * red-black tree (the address space's index) for finding where an address falls.
+ * The regions in address order. Only the functions in this block know how that order
+ * is kept (today a list for neighbours and a red-black tree, the address space's index,
+ * for finding where an address falls); everything else goes through reg_first,
+ * reg_ceil, reg_next, reg_prev, reg_insert, reg_link_after and reg_remove.
  */
 static inline struct aspace_region *link_region(const struct rb_node *n)
 {
@@ -202,17 +218,36 @@ static int index_key_cmp(const void *key, const struct rb_node *n)
 	return r_end(link_region(n)) <= *(const svmm_va_t *)key ? 1 : -1;
 }
 
-/* The first region that ends above va, or NULL: O(log n). */
-static struct aspace_region *index_ceil(struct aspace *as, svmm_va_t va)
+/* The lowest region, or NULL. */
+static inline struct aspace_region *reg_first(struct aspace *as)
 {
-	return link_region(rb_lower_bound(&as->index, &va, index_key_cmp, NULL));
+	return as->regions;
 }
 
-static void list_insert(struct aspace *as, struct aspace_region *r)
+/* The first region that ends above va (it holds va or lies after it), or NULL: O(log n). */
+static struct aspace_region *reg_ceil(struct aspace *as, svmm_va_t va)
 {
-	struct aspace_region *next = index_ceil(as, r->node.addr);
+	return link_region(rb_lower_bound(&as->index, &va, index_key_cmp));
+}
+
+static inline struct aspace_region *reg_next(struct aspace *as, const struct aspace_region *r)
+{
+	(void)as;
+	return r->next;
+}
+
+static inline struct aspace_region *reg_prev(struct aspace *as, const struct aspace_region *r)
+{
+	(void)as;
+	return r->prev;
+}
+
+/* Add r (its node.addr set, not overlapping any region) to the order. */
+static void reg_insert(struct aspace *as, struct aspace_region *r)
+{
+	struct aspace_region *next = reg_ceil(as, r->node.addr);
 	struct aspace_region *prev = next != NULL ? next->prev
-						  : link_region(rb_last(&as->index, NULL));
+						  : link_region(rb_last(&as->index));
 	r->prev = prev;
 	r->next = next;
 	if (next != NULL)
@@ -225,7 +260,20 @@ static void list_insert(struct aspace *as, struct aspace_region *r)
 	as->nregions++;
 }
 
-static void list_remove(struct aspace *as, struct aspace_region *r)
+/* Add piece, which starts where r ends, right after r. */
+static void reg_link_after(struct aspace *as, struct aspace_region *r,
+			   struct aspace_region *piece)
+{
+	piece->prev = r;
+	piece->next = r->next;
+	if (r->next != NULL)
+		r->next->prev = piece;
+	r->next = piece;
+	rb_add(&as->index, &piece->link, index_cmp);
+	as->nregions++;
+}
+
+static void reg_remove(struct aspace *as, struct aspace_region *r)
 {
 	if (r->prev != NULL)
 		r->prev->next = r->next;
@@ -233,15 +281,36 @@ static void list_remove(struct aspace *as, struct aspace_region *r)
 		as->regions = r->next;
 	if (r->next != NULL)
 		r->next->prev = r->prev;
-	if (rb_remove(&as->index, &r->link, index_cmp) != 0)
-		port_panic("aspace: region missing from the index");
+	rb_erase(&as->index, &r->link);
 	as->nregions--;
+}
+
+/* Destroy drops the whole order at once; the regions themselves are freed one by one. */
+static void reg_drop_all(struct aspace *as)
+{
+	as->index.rb_node = NULL;
+	as->regions = NULL;
+}
+
+/* The order's own invariants, for aspace_check: links, index shape, lookups. */
+static const char *reg_check(struct aspace *as)
+{
+	struct aspace_region *prev = NULL;
+	for (struct aspace_region *r = as->regions; r != NULL; prev = r, r = r->next) {
+		if (r->prev != prev)
+			return "the region list's links are consistent";
+		if (reg_ceil(as, r->node.addr) != r)
+			return "the region index finds every region";
+	}
+	if (rb_check(&as->index, index_cmp, as->nregions) != RB_OK)
+		return "the region index is a valid red-black tree of nregions regions";
+	return NULL;
 }
 
 /* The first region that overlaps [va, end), or NULL. */
 static struct aspace_region *first_overlap(struct aspace *as, svmm_va_t va, svmm_va_t end)
 {
-	struct aspace_region *r = index_ceil(as, va);
+	struct aspace_region *r = reg_ceil(as, va);
 	return r != NULL && r->node.addr < end ? r : NULL;
 }
 
@@ -374,7 +443,7 @@ void aspace_destroy(struct aspace *as)
 	 * rollover, which flushes every hart, so frames may go back before the tables.
 	 */
 	if (as->resident > as->stack_pages)
-		for (struct aspace_region *r = as->regions; r != NULL; r = r->next)
+		for (struct aspace_region *r = reg_first(as); r != NULL; r = reg_next(as, r))
 			if (r->kind == ASPACE_ANON)
 				pt_walk(&as->pt, r->node.addr, r->node.size, free_leaf, as);
 	if (as->stack_pages != 0)
@@ -388,23 +457,22 @@ void aspace_destroy(struct aspace *as)
 	 * free space after it, or uvmem has no free region and every node is spare), and
 	 * the rest first to last (each merges with the free space before it).
 	 */
-	as->index.rb_node = NULL;
-	struct aspace_region *lead = NULL, *r = as->regions;
-	for (svmm_va_t at = as->user_base; r != NULL && r->node.addr == at; r = r->next) {
+	struct aspace_region *lead = NULL, *r = reg_first(as);
+	for (svmm_va_t at = as->user_base; r != NULL && r->node.addr == at; r = reg_next(as, r)) {
 		lead = r;
 		at = r_end(r);
 	}
 	while (r != NULL) {
-		struct aspace_region *next = r->next;
+		struct aspace_region *next = reg_next(as, r);
 		region_destroy(as, r);
 		r = next;
 	}
 	while (lead != NULL) {
-		struct aspace_region *prev = lead->prev;
+		struct aspace_region *prev = reg_prev(as, lead);
 		region_destroy(as, lead);
 		lead = prev;
 	}
-	as->regions = NULL;
+	reg_drop_all(as);
 	if (vmem_destroy(&as->uvmem) != 0)
 		port_panic("aspace_destroy: uvmem still holds allocations");
 	if (as->resident != 0 || as->slab_pages != 0 || as->slabs != NULL)
@@ -505,7 +573,7 @@ static int map_region(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t 
 			goto out;
 		}
 	}
-	list_insert(as, r);
+	reg_insert(as, r);
 	*addrp = r->node.addr;
 out:
 	port_unlock(&as->lock);
@@ -571,18 +639,6 @@ static void cut_undo(struct aspace *as, struct cut_log *log)
 }
 
 
-/* Link piece right after r in the region list, and into the index. */
-static void link_after(struct aspace *as, struct aspace_region *r, struct aspace_region *piece)
-{
-	piece->prev = r;
-	piece->next = r->next;
-	if (r->next != NULL)
-		r->next->prev = piece;
-	r->next = piece;
-	rb_add(&as->index, &piece->link, index_cmp);
-	as->nregions++;
-}
-
 /*
  * Cut r at address at (strictly inside it): r keeps [start, at), piece gets [at, end)
  * with r's attributes and follows r in the list.
@@ -604,7 +660,7 @@ static int cut_at(struct aspace *as, struct cut_log *log, struct aspace_region *
 	piece->kind = r->kind;
 	piece->ptflags = r->ptflags;
 	piece->pa = r->kind == ASPACE_PHYS ? r->pa + (at - a) : 0;
-	link_after(as, r, piece);
+	reg_link_after(as, r, piece);
 	return 0;
 }
 
@@ -625,7 +681,7 @@ static void cut_range_undo(struct aspace *as, struct cut_state *cs)
 {
 	for (unsigned i = 2; i-- > 0; )
 		if (cs->piece[i] != NULL)
-			list_remove(as, cs->piece[i]);
+			reg_remove(as, cs->piece[i]);
 	cut_undo(as, &cs->log);
 	cs->piece[0] = cs->piece[1] = NULL;
 }
@@ -729,7 +785,7 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 	/* Collect the frames of anonymous regions while uvmem still knows the regions. */
 	struct frame_chain chain = { as, 0, 0 };
 	struct aspace_region *r, *stop;
-	for (r = cs.start; r != NULL && r->node.addr < end; r = r->next)
+	for (r = cs.start; r != NULL && r->node.addr < end; r = reg_next(as, r))
 		if (r->kind == ASPACE_ANON)
 			pt_walk(&as->pt, r->node.addr, r->node.size, chain_leaf, &chain);
 	stop = r;
@@ -752,7 +808,7 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 			port_panic("aspace: cannot undo a uvmem free");
 		goto undo_cuts;
 	}
-	for (r = head->next; r != stop; r = r->next)
+	for (r = reg_next(as, head); r != stop; r = reg_next(as, r))
 		if (vmem_free(&as->uvmem, r->node.addr, r->node.size, NULL) != 0)
 			port_panic("aspace: a merging uvmem free failed");
 
@@ -764,8 +820,8 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 	}
 	as->resident -= chain.n;
 	for (r = head; r != stop; ) {
-		struct aspace_region *next = r->next;
-		list_remove(as, r);
+		struct aspace_region *next = reg_next(as, r);
+		reg_remove(as, r);
 		region_free(as, r);
 		r = next;
 	}
@@ -871,7 +927,7 @@ int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot
 	/* The range must be covered by regions without a hole, as mprotect requires. */
 	struct aspace_region *first = first_overlap(as, va, end);
 	svmm_va_t covered = va;
-	for (struct aspace_region *r = first; r != NULL && r->node.addr < end; r = r->next) {
+	for (struct aspace_region *r = first; r != NULL && r->node.addr < end; r = reg_next(as, r)) {
 		if (r->node.addr > covered)
 			break;
 		covered = r_end(r);
@@ -890,7 +946,8 @@ int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot
 		cut_spares_put(as, &cs);
 		goto out;
 	}
-	for (struct aspace_region *r = cs.start; r != NULL && r->node.addr < end; r = r->next)
+	for (struct aspace_region *r = cs.start; r != NULL && r->node.addr < end;
+	     r = reg_next(as, r))
 		r->prot = (uint16_t)prot;
 out:
 	port_unlock(&as->lock);
@@ -1050,6 +1107,127 @@ struct aspace_region *aspace_lookup(struct aspace *as, svmm_va_t va)
 	return node_region(vmem_lookup(&as->uvmem, va));
 }
 
+struct aspace_region *aspace_region_first(struct aspace *as, svmm_va_t va)
+{
+	return reg_ceil(as, va);
+}
+
+struct aspace_region *aspace_region_next(struct aspace *as, const struct aspace_region *r)
+{
+	return r == NULL ? NULL : reg_next(as, r);
+}
+
+/* ---- copying between the kernel and an address space ---- */
+
+/*
+ * May the kernel copy [va, va + n) for an access of type access (PT_W: into, PT_R: out
+ * of the address space)? Every byte must lie in a region or the stack that allows
+ * the access, and not in device memory. Looks at each region once.
+ */
+static int copy_check(struct aspace *as, svmm_va_t va, uint64_t n, unsigned access)
+{
+	svmm_va_t end = va + n;
+	for (svmm_va_t at = va; at < end; ) {
+		struct aspace_region *r;
+		unsigned prot;
+		int err = fault_target(as, at, access, &r, &prot);
+		if (err == SVMM_ESTACK)
+			err = SVMM_EFAULT;
+		if (err != 0)
+			return err;
+		if (r != NULL && r->kind == ASPACE_PHYS && r->ptflags != 0)
+			return SVMM_EPERM;
+		svmm_va_t stop = r != NULL ? r_end(r) : as->stack_top;
+		if (stop >= end)
+			break;
+		at = stop;
+	}
+	return 0;
+}
+
+/*
+ * Copy n bytes between kbuf and [va, va + n), checked by copy_check, page by page.
+ * Into the address space, an absent page is faulted in first (demand zero, stack
+ * growth); out of it, an absent page reads as zeros without taking a frame. Only a
+ * fault-in can fail (SVMM_ENOMEM); *done is the number of bytes copied.
+ */
+static int copy_pages(struct aspace *as, svmm_va_t va, void *kbuf, uint64_t n, bool into,
+		      uint64_t *done)
+{
+	char *k = kbuf;
+	uint64_t off = 0;
+	int err = 0;
+	while (off < n) {
+		svmm_va_t at = va + off;
+		svmm_va_t page = SVMM_ALIGN_DOWN(at, PAGE);
+		uint64_t chunk = PAGE - (at - page);
+		if (chunk > n - off)
+			chunk = n - off;
+		uint64_t pte;
+		svmm_pa_t pa;
+		if (!leaf_at(as, at, &pte, &pa)) {
+			if (!into) {
+				__builtin_memset(k + off, 0, chunk);
+				off += chunk;
+				continue;
+			}
+			struct aspace_region *r;
+			unsigned prot;
+			if (fault_target(as, at, 0, &r, &prot) != 0 ||
+			    (r != NULL && r->kind != ASPACE_ANON))
+				port_panic("aspace: a checked copy met a page it cannot fault in");
+			err = fault_in(as, page, prot, r == NULL);
+			if (err != 0)
+				break;
+			if (!leaf_at(as, at, &pte, &pa))
+				port_panic("aspace: a page faulted in is not mapped");
+		}
+		bool kmapped;
+		char *p = frame_map(as, pa, &kmapped);
+		if (into)
+			__builtin_memcpy(p + (at - page), k + off, chunk);
+		else
+			__builtin_memcpy(k + off, p + (at - page), chunk);
+		frame_unmap(p, kmapped);
+		off += chunk;
+	}
+	if (done != NULL)
+		*done = off;
+	return err;
+}
+
+/* The common part of copy_to and copy_from: argument checks, the lock, the check. */
+static int copy_common(struct aspace *as, svmm_va_t va, void *kbuf, uint64_t n, bool into,
+		       uint64_t *done)
+{
+	if (done != NULL)
+		*done = 0;
+	if (as == NULL || (kbuf == NULL && n != 0))
+		return SVMM_EINVAL;
+	if (n == 0)
+		return 0;
+	if (va + n < va)
+		return SVMM_EOVERFLOW;
+	port_lock(&as->lock);
+	int err = copy_check(as, va, n, into ? PT_W : PT_R);
+	if (err == 0)
+		err = copy_pages(as, va, kbuf, n, into, done);
+	port_unlock(&as->lock);
+	return err;
+}
+
+int aspace_copy_to(struct aspace *as, svmm_va_t va, const void *src, uint64_t n,
+		   uint64_t *done)
+{
+	/* copy_pages only reads kbuf when copying into the address space. */
+	return copy_common(as, va, (void *)(uintptr_t)src, n, true, done);
+}
+
+int aspace_copy_from(struct aspace *as, void *dst, svmm_va_t va, uint64_t n, uint64_t *done)
+{
+	return copy_common(as, va, dst, n, false, done);
+}
+
 void aspace_stats(struct aspace *as, struct aspace_stats *st)
 {
 	port_lock(&as->lock);
@@ -1062,7 +1240,7 @@ void aspace_stats(struct aspace *as, struct aspace_stats *st)
 	st->tables = as->pt.tables;
 	st->faults = as->faults;
 	st->kernel_bytes = as->kernel_bytes;
-	for (struct aspace_region *r = as->regions; r != NULL; r = r->next)
+	for (struct aspace_region *r = reg_first(as); r != NULL; r = reg_next(as, r))
 		st->mapped_bytes += r->node.size;
 	port_unlock(&as->lock);
 }
@@ -1078,10 +1256,14 @@ struct check_ctx {
 	uint64_t anon, stack, kernel;
 };
 
-static void check_fail(struct check_ctx *c, const char *what, svmm_va_t va)
+/*
+ * Record a broken invariant: the first one is printed as one line that names it
+ * ("aspace: <invariant>: at 0x..."), the common shape of every svmm checker.
+ */
+static void check_fail(struct check_ctx *c, const char *invariant, svmm_va_t va)
 {
 	if (c->err == 0 && c->out != NULL)
-		svmm_printline(c->out, c->octx, "aspace_check: %s at 0x%llx", what,
+		svmm_printline(c->out, c->octx, "aspace: %s: at 0x%llx", invariant,
 			       (unsigned long long)va);
 	c->err = SVMM_EINVAL;
 }
@@ -1094,9 +1276,9 @@ static void check_span(void *ctx, svmm_va_t addr, uint64_t size, bool used)
 		return;
 	struct aspace_region *r = c->cursor;
 	if (r == NULL || r->node.addr != addr || r->node.size != size)
-		check_fail(c, "uvmem allocation not in the region list", addr);
+		check_fail(c, "uvmem's allocations are exactly the regions", addr);
 	else
-		c->cursor = r->next;
+		c->cursor = reg_next(c->as, r);
 }
 
 static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
@@ -1148,55 +1330,55 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 {
 	struct check_ctx c = { as, out, ctx, 0, NULL, 0, 0, 0 };
+	if (as == NULL)
+		return SVMM_EINVAL;
 	port_lock(&as->lock);
-	if (vmem_check(&as->uvmem) != 0)
-		check_fail(&c, "vmem_check failed", 0);
+	if (vmem_check(&as->uvmem, out, ctx) != 0)
+		check_fail(&c, "uvmem passes vmem_check", as->user_base);
 	if (pt_check(&as->pt) != 0)
-		check_fail(&c, "pt_check failed", 0);
-	/* The list: sorted, disjoint, inside uvmem, each region its own uvmem node. */
+		check_fail(&c, "the page tables pass pt_check", 0);
+	/* The regions: sorted, disjoint, inside uvmem, each its own uvmem node. */
 	uint64_t n = 0;
 	svmm_va_t prev_end = as->user_base;
-	struct aspace_region *prev = NULL;
-	for (struct aspace_region *r = as->regions; r != NULL; prev = r, r = r->next, n++) {
-		if (r->prev != prev)
-			check_fail(&c, "region list links broken", r->node.addr);
+	for (struct aspace_region *r = reg_first(as); r != NULL; r = reg_next(as, r), n++) {
 		if (r->node.addr < prev_end || r_end(r) > as->user_end || r->node.size == 0 ||
 		    !SVMM_IS_ALIGNED(r->node.addr | r->node.size, PAGE))
-			check_fail(&c, "region out of order or out of uvmem", r->node.addr);
+			check_fail(&c, "regions are sorted, disjoint, page aligned and inside uvmem",
+				   r->node.addr);
 		if (aspace_lookup(as, r->node.addr) != r ||
 		    aspace_lookup(as, r_end(r) - 1) != r)
-			check_fail(&c, "uvmem lookup does not find the region", r->node.addr);
+			check_fail(&c, "a uvmem lookup of a region's first and last byte finds it",
+				   r->node.addr);
 		if (check_prot(r->prot) != 0 ||
 		    (r->kind != ASPACE_ANON && r->kind != ASPACE_PHYS))
-			check_fail(&c, "region attributes invalid", r->node.addr);
+			check_fail(&c, "region permissions and kind are valid", r->node.addr);
 		prev_end = r_end(r);
 	}
 	if (n != as->nregions)
-		check_fail(&c, "region count differs from the list", n);
-	if (rb_check(&as->index, index_cmp, as->nregions) != RB_OK)
-		check_fail(&c, "region index broken", n);
-	for (struct aspace_region *r = as->regions; r != NULL; r = r->next)
-		if (index_ceil(as, r->node.addr) != r)
-			check_fail(&c, "region index does not find the region", r->node.addr);
-	c.cursor = as->regions;
+		check_fail(&c, "nregions counts the regions", n);
+	const char *why = reg_check(as);
+	if (why != NULL)
+		check_fail(&c, why, 0);
+	c.cursor = reg_first(as);
 	vmem_walk(&as->uvmem, check_span, &c);
 	if (c.cursor != NULL)
-		check_fail(&c, "region not allocated in uvmem", c.cursor->node.addr);
+		check_fail(&c, "uvmem's allocations are exactly the regions", c.cursor->node.addr);
 	/* Region structs: the slabs hold exactly the live regions. */
 	uint64_t used = 0, slabs = 0;
 	for (struct aspace_slab *s = as->slabs; s != NULL; s = s->next, slabs++) {
 		used += s->used;
 		if (s->used == 0 || s->used > s->fresh || s->fresh > SLAB_REGIONS)
-			check_fail(&c, "slab page use count invalid", slabs);
+			check_fail(&c, "each slab page holds 1 to 50 regions, at most those it handed out",
+				   slabs);
 	}
 	if (used != as->nregions || slabs != as->slab_pages)
-		check_fail(&c, "slab accounting differs from the regions", used);
+		check_fail(&c, "the slabs hold exactly the live regions in slab_pages pages", used);
 	/* Every user leaf, against the regions and the stack. */
 	pt_walk(&as->pt, 0, svmm_user_end(as->pt.mode), check_leaf, &c);
 	if (c.anon + c.stack != as->resident || c.stack != as->stack_pages)
-		check_fail(&c, "resident count differs from the page tables", c.anon + c.stack);
+		check_fail(&c, "resident and stack_pages count the anonymous leaves", c.anon + c.stack);
 	if (c.kernel != as->kernel_bytes)
-		check_fail(&c, "kernel page bytes differ from the page tables", c.kernel);
+		check_fail(&c, "kernel_bytes counts the kernel pages", c.kernel);
 	port_unlock(&as->lock);
 	return c.err;
 }
@@ -1208,7 +1390,7 @@ void aspace_dump(struct aspace *as, svmm_print_fn out, void *ctx)
 	svmm_printline(out, ctx, "aspace: %llu regions, %llu resident pages, satp 0x%llx",
 		       (unsigned long long)as->nregions, (unsigned long long)as->resident,
 		       (unsigned long long)pt_satp(&as->pt));
-	for (struct aspace_region *r = as->regions; r != NULL; r = r->next) {
+	for (struct aspace_region *r = reg_first(as); r != NULL; r = reg_next(as, r)) {
 		char sz[16];
 		svmm_fmt_size(sz, sizeof(sz), r->node.size);
 		svmm_printline(out, ctx, "  0x%llx-0x%llx %6s %c%c%c %s", (unsigned long long)r->node.addr,

@@ -46,6 +46,8 @@ void trap_init(void);
 void kernel_trap(struct trapframe *tf);
 struct trapframe *user_trap(struct trapframe *tf);
 const char *trap_cause_name(uint64_t scause);
+int trap_describe(char *buf, size_t n, uint64_t scause, uint64_t stval, uint32_t insn,
+		  uint64_t sepc);
 extern volatile uint64_t probe_exec_active;   /* set while probe_exec runs */
 extern volatile uint64_t last_fault_cause, last_fault_addr;
 extern uint64_t timebase_hz;

@@ -290,21 +290,12 @@ static const char *insn_unit(uint32_t insn)
 
 static void proc_kill(struct proc *p, struct trapframe *tf, const char *why)
 {
-	if (tf->scause == EXC_ILLEGAL) {
-		uint32_t insn = illegal_insn_bits(p, tf);
-		const char *unit = insn_unit(insn);
-		char bits[16];
-		svmm_snprintf(bits, sizeof bits, (insn & 3) == 3 ? "0x%08x" : "0x%04x", insn);
-		svmm_snprintf(p->kill_line, sizeof p->kill_line,
-			      "illegal instruction %s at pc %p: %s%s", insn ? bits : "(bits unknown)",
-			      (void *)tf->sepc, unit ? unit : why,
-			      unit ? " instruction, and this kernel keeps that unit off in U-mode" :
-				     "");
-	} else {
-		svmm_snprintf(p->kill_line, sizeof p->kill_line, "%s at address %p, pc %p: %s",
-			      trap_cause_name(tf->scause), (void *)tf->stval, (void *)tf->sepc,
-			      why);
-	}
+	uint32_t insn = tf->scause == EXC_ILLEGAL ? illegal_insn_bits(p, tf) : 0;
+	const char *unit = insn ? insn_unit(insn) : NULL;
+	char what[96];
+	trap_describe(what, sizeof what, tf->scause, tf->stval, insn, tf->sepc);
+	svmm_snprintf(p->kill_line, sizeof p->kill_line, "%s: %s%s", what, unit ? unit : why,
+		      unit ? " instruction, and this kernel keeps that unit off in U-mode" : "");
 	kprintf("pid %d (%s %ld) killed: %s\n", p->pid, p->name, p->arg, p->kill_line);
 	p->killed = true;
 	COUNT(kills);
@@ -623,6 +614,9 @@ static __attribute__((noinline)) struct trapframe *user_trap_slow(struct proc *p
 	case EXC_ECALL_U:
 		COUNT(syscalls);
 		syscall(p, tf);
+		break;
+	case EXC_BREAKPOINT:
+		proc_kill(p, tf, "no debugger takes breakpoints from user programs");
 		break;
 	case EXC_INST_PAGE_FAULT:
 	case EXC_LOAD_PAGE_FAULT:

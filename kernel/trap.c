@@ -48,6 +48,37 @@ const char *trap_cause_name(uint64_t scause)
 	return "unknown exception";
 }
 
+/*
+ * What a trap was, as the start of a message: the cause and what stval means for it,
+ * then the pc. Page, access and misaligned faults: stval is the address; an illegal
+ * instruction: its bits (insn, which the caller reads at the pc when stval is 0); a
+ * breakpoint: stval is the pc or 0, so it is left out; anything else: stval in hex.
+ */
+int trap_describe(char *buf, size_t n, uint64_t scause, uint64_t stval, uint32_t insn,
+		  uint64_t sepc)
+{
+	const char *name = trap_cause_name(scause);
+	void *pc = (void *)sepc;
+	if (scause & SCAUSE_INTR)
+		return svmm_snprintf(buf, n, "%s at pc %p", name, pc);
+	switch (scause) {
+	case EXC_INST_MISALIGNED: case EXC_INST_ACCESS: case EXC_LOAD_MISALIGNED:
+	case EXC_LOAD_ACCESS: case EXC_STORE_MISALIGNED: case EXC_STORE_ACCESS:
+	case EXC_INST_PAGE_FAULT: case EXC_LOAD_PAGE_FAULT: case EXC_STORE_PAGE_FAULT:
+		return svmm_snprintf(buf, n, "%s at address %p, pc %p", name, (void *)stval, pc);
+	case EXC_ILLEGAL:
+		if (insn == 0)
+			return svmm_snprintf(buf, n, "%s (bits unknown) at pc %p", name, pc);
+		return svmm_snprintf(buf, n, (insn & 3) == 3 ? "%s 0x%08x at pc %p" :
+			"%s 0x%04x at pc %p", name, insn, pc);
+	case EXC_BREAKPOINT:
+		return svmm_snprintf(buf, n, "breakpoint (ebreak) at pc %p", pc);
+	default:
+		return svmm_snprintf(buf, n, "%s (scause %lu, stval %p) at pc %p", name,
+				     (unsigned long)scause, (void *)stval, pc);
+	}
+}
+
 void trap_init(void)
 {
 	w_stvec((uint64_t)(uintptr_t)trap_vector);
@@ -103,7 +134,8 @@ void kernel_trap(struct trapframe *tf)
 			}
 		}
 	}
-	panic("S-mode trap: %s (scause %p) at pc %p, address %p, ra %p",
-	      trap_cause_name(c), (void *)c, (void *)tf->sepc, (void *)tf->stval,
-	      (void *)TF_RA(tf));
+	char what[128];
+	trap_describe(what, sizeof what, c, tf->stval,
+		      c == EXC_ILLEGAL ? (uint32_t)tf->stval : 0, tf->sepc);
+	panic("S-mode trap: %s, ra %p", what, (void *)TF_RA(tf));
 }

@@ -46,6 +46,12 @@ static struct utest utests[] = {
 	{ "bad", 10, true, EXC_INST_PAGE_FAULT, false, 0, "jump to a non-canonical address", NULL, NULL },
 	{ "bad", 11, true, EXC_INST_PAGE_FAULT, false, 0, "execute a read-only page", NULL, NULL },
 	{ "bad", 12, true, EXC_LOAD_PAGE_FAULT, true, 0, "NULL in one thread of two", NULL, NULL },
+	/* Each cause's line says what stval means for it: the instruction's bits for an
+	   illegal instruction, nothing for a breakpoint (its stval is the pc, or 0). */
+	{ "bad", 13, true, EXC_BREAKPOINT, false, 0, "ebreak", "breakpoint (ebreak) at pc 0x",
+	  NULL },
+	{ "bad", 14, true, EXC_ILLEGAL, true, 0x10002573, "csrr sstatus in U-mode",
+	  "illegal instruction 0x10002573 at pc", NULL },
 	/* Floating point and vectors are off in U-mode: each use is killed, and the line
 	   says why. */
 	{ "fpu", 0, true, EXC_ILLEGAL, true, 0xf2050053, "FP: write f0, yield, read it back",
@@ -180,7 +186,7 @@ static void user_tests_done(void)
 	KCHECK_EQ(free_after, free_before);
 	KCHECK_EQ(vm_tables_live, tables_before);
 	KCHECK_EQ(pmem_check(&kpmem, NULL, NULL), 0);
-	KCHECK_EQ(vmem_check(&karena), 0);
+	KCHECK_EQ(vmem_check(&karena, NULL, NULL), 0);
 	KCHECK_EQ(pt_check(&kpt), 0);
 	hog_run();
 }

@@ -626,6 +626,12 @@ static int op_map_kernel(struct aspace *a)
 	return aspace_map_kernel(a, a->stack_top, FX_RAM0 + 16 * MiB, 16 * PG, RW, 0);
 }
 
+static int op_copy_to(struct aspace *a)
+{
+	static const char msg[] = "hello";
+	return aspace_copy_to(a, base_va + 40 * PG + 5, msg, sizeof(msg), NULL);
+}
+
 static void test_oom_every_point(void **state)
 {
 	(void)state;
@@ -659,6 +665,7 @@ static void test_oom_every_point(void **state)
 	oom_sweep("protect middle", prep_tight, op_protect_middle);
 	oom_sweep("protect phys split", prep_phys, op_protect_phys_split);
 	oom_sweep("map kernel pages", prep_none, op_map_kernel);
+	oom_sweep("copy into a fresh page", prep_for_fault, op_copy_to);
 }
 
 /* Frames above the direct map are zeroed through port_kmap. */
@@ -1032,6 +1039,184 @@ static void test_kernel_pages_default_layout(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
+/* The regions in address order, through the API: first at or after an address, next. */
+static void test_region_iteration(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	assert_null(aspace_region_first(&as, 0));
+	svmm_va_t a, b, c;
+	assert_int_equal(aspace_map_anon(&as, 0x30000000, 4 * PG, PT_R, ASPACE_FIXED, &c), 0);
+	assert_int_equal(aspace_map_anon(&as, 0x10000000, 2 * PG, RW, ASPACE_FIXED, &a), 0);
+	assert_int_equal(aspace_map_anon(&as, 0x20000000, PG, PT_X, ASPACE_FIXED, &b), 0);
+	struct aspace_region *r = aspace_region_first(&as, 0);
+	assert_int_equal(r->node.addr, a);
+	r = aspace_region_next(&as, r);
+	assert_int_equal(r->node.addr, b);
+	r = aspace_region_next(&as, r);
+	assert_int_equal(r->node.addr, c);
+	assert_null(aspace_region_next(&as, r));
+	assert_null(aspace_region_next(&as, NULL));
+	/* An address inside a region gives that region; one in a hole, the next. */
+	assert_int_equal(aspace_region_first(&as, a + PG + 5)->node.addr, a);
+	assert_int_equal(aspace_region_first(&as, a + 2 * PG)->node.addr, b);
+	assert_int_equal(aspace_region_first(&as, c + 4 * PG - 1)->node.addr, c);
+	assert_null(aspace_region_first(&as, c + 4 * PG));
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+static unsigned char buf[8 * 4096], back[8 * 4096];
+
+static void fill(unsigned char *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (unsigned char)(seed + i * 7 + (i >> 9));
+}
+
+/* Copies into and out of an address space: faulting in, permissions, the stack. */
+static void test_copy_to_from(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t rw, ro, xo, io, ram;
+	assert_int_equal(aspace_map_anon(&as, 0x10000000, 8 * PG, RW, ASPACE_FIXED, &rw), 0);
+	assert_int_equal(aspace_map_anon(&as, rw + 8 * PG, 4 * PG, PT_R, ASPACE_FIXED, &ro), 0);
+	assert_int_equal(aspace_map_anon(&as, 0x20000000, 2 * PG, PT_X, ASPACE_FIXED, &xo), 0);
+	assert_int_equal(aspace_map_phys(&as, 0, 0x10000000, PG, RW, ASPACE_IO, &io), 0);
+	svmm_pa_t blk;
+	assert_int_equal(pmem_alloc(&fx.pm, 1, PMEM_ANY, &blk), 0);
+	assert_int_equal(aspace_map_phys(&as, 0, blk, 2 * PG, RW, 0, &ram), 0);
+	/* Into fresh demand-zero pages, unaligned, across three pages. */
+	fill(buf, sizeof(buf), 1);
+	uint64_t done = 77;
+	assert_int_equal(aspace_copy_to(&as, rw + 100, buf, 2 * PG + 300, &done), 0);
+	assert_int_equal(done, 2 * PG + 300);
+	assert_int_equal(as.resident, 3);
+	assert_int_equal(user_ptr(&as, rw)[99], 0);              /* zero before the copy */
+	assert_memory_equal(user_ptr(&as, rw) + 100, buf, PG - 100);
+	assert_int_equal(user_ptr(&as, rw + 2 * PG)[400], 0);    /* zero after it */
+	/* Out again, across resident and absent pages: absent ones read as zeros and stay
+	 * absent. */
+	memset(back, 0xcc, sizeof(back));
+	assert_int_equal(aspace_copy_from(&as, back, rw, 8 * PG, &done), 0);
+	assert_int_equal(done, 8 * PG);
+	assert_int_equal(as.resident, 3);
+	assert_int_equal(back[99], 0);
+	assert_memory_equal(back + 100, buf, 2 * PG + 300);
+	for (size_t i = 3 * PG; i < 8 * PG; i++)
+		assert_int_equal(back[i], 0);
+	/* Out of a read-only region and across the boundary into it. */
+	assert_int_equal(aspace_copy_from(&as, back, rw + 7 * PG, 2 * PG, NULL), 0);
+	/* The stack: a copy to its top grows it, as a push would. */
+	assert_int_equal(aspace_copy_to(&as, as.stack_top - 100, buf, 100, NULL), 0);
+	assert_int_equal(as.stack_pages, 1);
+	assert_int_equal(aspace_copy_from(&as, back, as.stack_top - 100, 100, NULL), 0);
+	assert_memory_equal(back, buf, 100);
+	/* A phys region of RAM is copied through its frames. */
+	assert_int_equal(aspace_copy_to(&as, ram + PG - 8, buf, 16, NULL), 0);
+	assert_memory_equal((unsigned char *)port_pa_to_va(blk) + PG - 8, buf, 16);
+	/* Refusals, each before any byte moves. */
+	static struct fx_snap before, after;
+	fx_snap_take(&as, &before);
+	memcpy(back, user_ptr(&as, rw + PG), PG);
+	done = 5;
+	assert_int_equal(aspace_copy_to(&as, ro, buf, 8, &done), SVMM_EPERM);
+	assert_int_equal(done, 0);
+	assert_int_equal(aspace_copy_to(&as, rw + PG, buf, 8 * PG, &done), SVMM_EPERM);  /* into ro */
+	assert_int_equal(aspace_copy_to(&as, xo, buf, 8, NULL), SVMM_EPERM);
+	assert_int_equal(aspace_copy_from(&as, back + PG, xo, 8, NULL), SVMM_EPERM);
+	assert_int_equal(aspace_copy_to(&as, io, buf, 8, NULL), SVMM_EPERM);
+	assert_int_equal(aspace_copy_from(&as, back + PG, io, 8, NULL), SVMM_EPERM);
+	assert_int_equal(aspace_copy_to(&as, ro + 4 * PG, buf, 8, NULL), SVMM_EFAULT);  /* hole */
+	assert_int_equal(aspace_copy_to(&as, rw + PG, buf, 16 * PG, NULL), SVMM_EPERM);
+	assert_int_equal(aspace_copy_from(&as, back + PG, rw + 8 * PG, 8 * PG, NULL),
+			 SVMM_EFAULT);                                 /* runs past ro */
+	assert_int_equal(aspace_copy_to(&as, 8, buf, 8, NULL), SVMM_EFAULT);        /* null */
+	assert_int_equal(aspace_copy_to(&as, as.stack_limit - 8, buf, 16, NULL), SVMM_EFAULT);
+	assert_int_equal(aspace_copy_to(&as, as.stack_top - 8, buf, 16, NULL), SVMM_EFAULT);
+	assert_int_equal(aspace_copy_from(&as, back + PG, svmm_kernel_base(SVMM_SV39), 8, NULL),
+			 SVMM_EFAULT);
+	assert_int_equal(aspace_copy_to(&as, ~(svmm_va_t)0 - 4, buf, 8, NULL), SVMM_EOVERFLOW);
+	assert_int_equal(aspace_copy_to(&as, rw, NULL, 8, NULL), SVMM_EINVAL);
+	assert_int_equal(aspace_copy_from(&as, NULL, rw, 8, NULL), SVMM_EINVAL);
+	assert_int_equal(aspace_copy_to(NULL, rw, buf, 8, NULL), SVMM_EINVAL);
+	assert_int_equal(aspace_copy_to(&as, rw, NULL, 0, &done), 0);       /* nothing to do */
+	assert_int_equal(done, 0);
+	fx_snap_take(&as, &after);
+	assert_true(fx_snap_equal(&before, &after));
+	assert_memory_equal(back, user_ptr(&as, rw + PG), PG);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free(&fx.pm, blk, 1), 0);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/*
+ * A copy that runs out of memory half way: the bytes before the failing page are
+ * copied and *done says how many; the pages faulted in stay; the rest goes through
+ * once memory is back. Reading never allocates, so it copies all with no frame left.
+ */
+static void test_copy_partial_failure(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t va;
+	assert_int_equal(aspace_map_anon(&as, 0x10000000, 6 * PG, RW, ASPACE_FIXED, &va), 0);
+	assert_int_equal(aspace_fault(&as, va, PT_W), 0);       /* the tables exist now */
+	fill(buf, sizeof(buf), 9);
+	fx_hold_all_but(2);
+	uint64_t done = 0;
+	assert_int_equal(aspace_copy_to(&as, va + 16, buf, 5 * PG, &done), SVMM_ENOMEM);
+	assert_int_equal(done, 3 * PG - 16);
+	assert_int_equal(as.resident, 3);
+	check(&as);
+	memset(back, 0, sizeof(back));
+	assert_int_equal(aspace_copy_from(&as, back, va + 16, 5 * PG, &done), 0);
+	assert_int_equal(done, 5 * PG);
+	assert_memory_equal(back, buf, 3 * PG - 16);
+	for (size_t i = 3 * PG - 16; i < 5 * PG; i++)
+		assert_int_equal(back[i], 0);
+	fx_release_all();
+	assert_int_equal(aspace_copy_to(&as, va + 3 * PG, buf + 3 * PG - 16, 2 * PG + 16, &done),
+			 0);
+	assert_int_equal(aspace_copy_from(&as, back, va + 16, 5 * PG, NULL), 0);
+	assert_memory_equal(back, buf, 5 * PG);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* Frames above the direct-map window are copied through port_kmap, one page at a time. */
+static void test_copy_above_window(void **state)
+{
+	(void)state;
+	fx_teardown();
+	assert_int_equal(fx_setup(64 * MiB, 16 * MiB, SVMM_SV39, 16), 0);
+	free0 = pmem_free_frames(&fx.pm);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t va;
+	assert_int_equal(aspace_map_anon(&as, 0, 4 * PG, RW, 0, &va), 0);
+	fill(buf, sizeof(buf), 3);
+	uint64_t k0 = hostsim_kmap_count();
+	assert_int_equal(aspace_copy_to(&as, va + 8, buf, 3 * PG, NULL), 0);
+	/* Per page: one kmap to zero it, one to copy into it. */
+	assert_int_equal(hostsim_kmap_count(), k0 + 8);
+	assert_int_equal(hostsim_kmaps_live(), 0);
+	svmm_pa_t pa;
+	assert_int_equal(pt_translate(&as.pt, va, PT_R, PT_PRIV_U, &pa, NULL), 0);
+	assert_true(pa >= FX_RAM0 + 16 * MiB);
+	memset(back, 0, sizeof(back));
+	assert_int_equal(aspace_copy_from(&as, back, va + 8, 3 * PG, NULL), 0);
+	assert_memory_equal(back, buf, 3 * PG);
+	assert_int_equal(hostsim_kmap_count(), k0 + 8 + 4);
+	assert_int_equal(hostsim_kmaps_live(), 0);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1055,6 +1240,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_layout_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lower_half_kernel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_pages_default_layout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_region_iteration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_to_from, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_partial_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_above_window, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("aspace", tests, NULL, NULL);
 }

@@ -122,6 +122,31 @@ static void one_step(struct model *md)
 		if (err == 0)
 			for (unsigned i = p; i < p + n; i++)
 				md->page[i].prot = (uint8_t)prot;
+	} else if (op == 14) {                           /* the kernel copies into it */
+		struct mpage *pg = &md->page[p];
+		uint32_t tag = next_tag;
+		/* At the page's first word (the model's tag), or past it. */
+		svmm_va_t at = rnd() % 2 ? va : va + sizeof(tag) + rnd() % (PG - 2 * sizeof(tag) + 1);
+		int want = pg->kind == M_NONE ? SVMM_EFAULT : !(pg->prot & PT_W) ? SVMM_EPERM : 0;
+		uint64_t done = 1;
+		assert_int_equal(aspace_copy_to(as, at, &tag, sizeof(tag), &done), want);
+		assert_int_equal(done, want == 0 ? sizeof(tag) : 0);
+		if (want == 0 && pg->kind == M_ANON && at == va) {
+			pg->resident = true;
+			pg->tag = next_tag++;
+		} else if (want == 0 && pg->kind == M_ANON) {
+			/* Written elsewhere in the page: the first word is what it was. */
+			pg->resident = true;
+		}
+	} else if (op == 15) {                           /* the kernel copies out of it */
+		struct mpage *pg = &md->page[p];
+		uint32_t v = 0xdeadbeef;
+		int want = pg->kind == M_NONE ? SVMM_EFAULT : !(pg->prot & PT_R) ? SVMM_EPERM : 0;
+		uint64_t resident = as->resident;
+		assert_int_equal(aspace_copy_from(as, &v, va, sizeof(v), NULL), want);
+		assert_int_equal(as->resident, resident);       /* reading never faults in */
+		if (want == 0 && pg->kind == M_ANON)
+			assert_int_equal(v, pg->resident ? pg->tag : 0);
 	} else {                                         /* a fault */
 		static const unsigned acc[] = { PT_R, PT_W, PT_X };
 		unsigned a = acc[rnd() % 3];

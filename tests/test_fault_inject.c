@@ -48,6 +48,8 @@ static uint64_t *user_word(svmm_va_t va)
 	return port_pa_to_va(pa);
 }
 
+#define STEP_COPY 61   /* the kernel copies three pages and more into untouched memory */
+
 /* The scenario: step k's operation. Returns what the core returned. */
 static int step(unsigned k)
 {
@@ -77,10 +79,17 @@ static int step(unsigned k)
 	case 49: return aspace_map_anon(&as, 0, 3 * PG, PT_R | PT_X, 0, &va);
 	case 58: return aspace_unmap(&as, B - 4 * PG, 8 * PG);         /* across A and B */
 	case 59: return aspace_protect(&as, A + 2 * MiB, MiB, PT_R);
+	case 60: return aspace_map_kernel(&as, as.stack_top, FX_RAM0 + 20 * MiB, 16 * PG, RW, 0);
+	case STEP_COPY: {
+		/* The kernel writes into pages nobody touched yet: faulted in on the way. */
+		static const char msg[3 * 4096 + 7] = "copied by the kernel";
+		return aspace_copy_to(&as, B + 8 * PG - 7, msg, sizeof(msg), NULL);
+	}
+	case 62: return aspace_unmap_kernel(&as, as.stack_top + 4 * PG, 2 * PG);
 	default: return 0;
 	}
 }
-#define NSTEPS 60
+#define NSTEPS 63
 
 /* What the scenario wrote and must read back, as far as step `done` went. */
 static void verify_data(unsigned done)
@@ -95,6 +104,11 @@ static void verify_data(unsigned done)
 		if (w == NULL || *w != (a ^ 0x5eed))
 			fail_msg("data at 0x%llx lost (scenario up to step %u)", (unsigned long long)a,
 				 done);
+	}
+	if (done > 61) {
+		char got[21];
+		assert_int_equal(aspace_copy_from(&as, got, B + 8 * PG - 7, sizeof(got), NULL), 0);
+		assert_memory_equal(got, "copied by the kernel", sizeof(got));
 	}
 }
 
@@ -138,6 +152,16 @@ static bool run_limited(unsigned k, uint64_t n, int mode)
 		}
 		check(&as);
 		fx_snap_take(&as, &after);
+		if (k == STEP_COPY) {
+			/*
+			 * A copy that fails part way keeps what it did (documented): the
+			 * pages it faulted in stay, nothing else changes.
+			 */
+			after.resident = before.resident;
+			after.nleaf = before.nleaf;
+			memcpy(after.leaf, before.leaf, sizeof(after.leaf));
+			after.free_frames = before.free_frames;
+		}
 		if (!fx_snap_equal(&before, &after))
 			fail_msg("step %u, %s %llu: state changed by a failed call", k,
 				 mode ? "table point" : "budget", (unsigned long long)n);
@@ -149,6 +173,7 @@ static bool run_limited(unsigned k, uint64_t n, int mode)
 		if (step(i) != 0)
 			fail_msg("step %u failed after step %u's rollback", i, k);
 	verify_data(NSTEPS);
+	assert_int_equal(as.kernel_bytes, 14 * PG);
 	finish();
 	return err != 0;
 }

@@ -72,6 +72,12 @@ long main(long arg)
 		mmap(0, PAGE, PROT_READ, 0, &a);
 		((void (*)(void))a)();
 		break;
+	case 13:  /* a breakpoint, with no debugger to take it */
+		__asm__ volatile("ebreak");
+		break;
+	case 14:  /* a supervisor CSR (0x10002573: csrr a0, sstatus) */
+		__asm__ volatile("csrr a0, sstatus" ::: "a0");
+		break;
 	}
 	return 0;
 }

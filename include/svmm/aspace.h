@@ -48,7 +48,7 @@
 #define ASPACE_STACK_GUARD ((uint64_t)1 << 20)
 
 /*
- * One region of user memory, 80 bytes: 50 fit in a slab page after its header.
+ * One region of user memory, 96 bytes: 42 fit in a slab page after its header.
  * [node.addr, node.addr + node.size) is the range; node is uvmem's, and a page fault
  * finds the region through it. prev/next keep the regions in address order for range
  * operations that walk neighbours, and link is the address space's own index of them,
@@ -252,6 +252,42 @@ void aspace_deactivate(struct aspace *as, unsigned hart);
 
 /* The region containing va, or NULL. The caller holds as->lock or owns as alone. */
 struct aspace_region *aspace_lookup(struct aspace *as, svmm_va_t va);
+
+/*
+ * The regions in address order, for callers that walk them (exec, fork, a /proc map):
+ * aspace_region_first gives the first region that ends above va (the one holding va,
+ * else the next one after it), aspace_region_next the one after r; NULL at the end.
+ * The caller holds as->lock or owns as alone, and changes nothing while it walks.
+ */
+struct aspace_region *aspace_region_first(struct aspace *as, svmm_va_t va);
+struct aspace_region *aspace_region_next(struct aspace *as, const struct aspace_region *r);
+
+/*
+ * Copy n bytes from the kernel's src into the address space at va (exec's loader,
+ * argv, a read() into user memory). Every byte must lie in a region (or the stack)
+ * that allows PT_W and is not device memory; this is checked for the whole range
+ * first, and a failure there changes nothing. Then pages are written in address order
+ * through the direct map or, above it, port_kmap; an absent page is faulted in first
+ * (demand zero or stack growth, exactly as a user write would). The only failure
+ * after the check is SVMM_ENOMEM from such a fault-in: the bytes before it are copied
+ * and the pages faulted in so far stay mapped (as after a user's partial write).
+ * *done (may be NULL) gets the number of bytes copied: n on success. n == 0 copies
+ * nothing and returns 0. Errors: SVMM_EINVAL (as NULL, src NULL with n > 0),
+ * SVMM_EOVERFLOW (va + n wraps), SVMM_EFAULT (a byte outside every region and the
+ * stack: a hole, a guard, kernel pages), SVMM_EPERM (a region without PT_W, or device
+ * memory), SVMM_ENOMEM. Takes as->lock for the whole copy.
+ */
+int aspace_copy_to(struct aspace *as, svmm_va_t va, const void *src, uint64_t n,
+		   uint64_t *done);
+
+/*
+ * Copy n bytes out of the address space at va into the kernel's dst (fork, a write()
+ * from user memory). The same checks with PT_R (an execute-only region is
+ * SVMM_EPERM), all before any byte moves. Absent anonymous pages read as zeros without
+ * taking a frame, so nothing can fail after the check and the address space never
+ * changes. *done as for aspace_copy_to. Errors as aspace_copy_to, without SVMM_ENOMEM.
+ */
+int aspace_copy_from(struct aspace *as, void *dst, svmm_va_t va, uint64_t n, uint64_t *done);
 
 /* Counters; see struct aspace_stats. */
 void aspace_stats(struct aspace *as, struct aspace_stats *st);

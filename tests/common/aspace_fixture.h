@@ -139,7 +139,8 @@ static inline int fx_snap_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t s
 static inline void fx_snap_take(struct aspace *as, struct fx_snap *s)
 {
 	memset(s, 0, sizeof(*s));
-	for (struct aspace_region *r = as->regions; r != NULL; r = r->next) {
+	for (struct aspace_region *r = aspace_region_first(as, 0); r != NULL;
+	     r = aspace_region_next(as, r)) {
 		if (s->nreg < FX_SNAP_REG) {
 			s->reg[s->nreg].addr = r->node.addr;
 			s->reg[s->nreg].size = r->node.size;
