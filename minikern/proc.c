@@ -259,7 +259,7 @@ static int elf_load(struct proc *p, const uint8_t *elf, uint64_t len)
 		uint64_t size = PGROUNDUP(ph->vaddr + ph->memsz) - va;
 		int err = segment_map(p, va, size, prot);
 		if (!err)
-			err = copy_out(&p->as, ph->vaddr, elf + ph->offset, ph->filesz);
+			err = aspace_copy_to(&p->as, ph->vaddr, elf + ph->offset, ph->filesz, NULL);
 		if (err)
 			return err;
 	}
@@ -288,7 +288,10 @@ static const struct uprog *uprog_find(const char *name)
 
 /*
  * A child of p running a copy of p's image (its segments, as they are now) with a
- * fresh stack, entered at start(fn, arg). Returns its pid or an error.
+ * fresh stack, entered at start(fn, arg). Each page goes through a kernel bounce page:
+ * aspace_copy_from out of the parent (a page the parent never touched reads as zeros
+ * and costs it no frame), aspace_copy_to into the child, whose segments are writable
+ * until segments_protect. Returns its pid or an error.
  */
 static long spawn(struct proc *p, svmm_va_t start, uint64_t fn, uint64_t arg)
 {
@@ -303,9 +306,9 @@ static long spawn(struct proc *p, svmm_va_t start, uint64_t fn, uint64_t arg)
 		struct segment *s = &p->seg[i];
 		err = segment_map(c, s->va, s->size, s->prot);
 		for (uint64_t off = 0; err == 0 && off < s->size; off += PGSIZE) {
-			err = copy_in(&p->as, (void *)bounce, s->va + off, PGSIZE);
+			err = aspace_copy_from(&p->as, (void *)bounce, s->va + off, PGSIZE, NULL);
 			if (!err)
-				err = copy_out(&c->as, s->va + off, (void *)bounce, PGSIZE);
+				err = aspace_copy_to(&c->as, s->va + off, (void *)bounce, PGSIZE, NULL);
 		}
 	}
 	if (have_bounce)
@@ -366,7 +369,7 @@ static long wait(struct proc *p, int pid, svmm_va_t status)
 	long xs = c->xstate;
 	proc_free(c);
 	if (status) {
-		int err = copy_out(&p->as, status, &xs, sizeof(xs));
+		int err = aspace_copy_to(&p->as, status, &xs, sizeof(xs), NULL);
 		if (err)
 			return err;
 	}
@@ -384,7 +387,7 @@ long syscall(struct proc *p)
 		char buf[64];
 		for (uint64_t done = 0; done < a1;) {
 			uint64_t n = a1 - done < sizeof(buf) ? a1 - done : sizeof(buf);
-			int err = copy_in(&p->as, buf, a0 + done, n);
+			int err = aspace_copy_from(&p->as, buf, a0 + done, n, NULL);
 			if (err)
 				return err;
 			consputs(buf, n);
