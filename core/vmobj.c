@@ -388,13 +388,16 @@ void vmobj_put(struct vmobj *obj)
 /* ---- clone ---- */
 
 /*
- * Copy the index under src (n entries covering `cover` pages each) into dst, taking a
- * reference for every frame. Stops at the first failure; what was copied so far is a
- * consistent index that obj_free can take apart.
+ * Copy the entries under src (n entries covering `cover` pages each, from page base)
+ * that overlap pages [start, end) into dst, taking a reference for every frame. Stops
+ * at the first failure; what was copied so far is an index that obj_free can take
+ * apart (empty nodes included).
  */
-static int copy_index(struct vmobj *c, const uint64_t *src, uint64_t *dst, unsigned n)
+static int copy_index(struct vmobj *c, const uint64_t *src, uint64_t *dst, unsigned n,
+		      uint64_t cover, uint64_t base, uint64_t start, uint64_t end)
 {
-	for (unsigned i = 0; i < n; i++) {
+	unsigned i = start > base ? (unsigned)((start - base) / cover) : 0;
+	for (; i < n && base + i * cover < end; i++) {
 		uint64_t e = src[i];
 		if (e == 0)
 			continue;
@@ -405,7 +408,8 @@ static int copy_index(struct vmobj *c, const uint64_t *src, uint64_t *dst, unsig
 				return err;
 			dst[i] = pa | E_NODE;
 			c->nodes++;
-			err = copy_index(c, node_va(e), port_pa_to_va(pa), FANO);
+			err = copy_index(c, node_va(e), port_pa_to_va(pa), FANO, cover / FANO,
+					 base + i * cover, start, end);
 			if (err != 0)
 				return err;
 			continue;
@@ -424,13 +428,29 @@ static int copy_index(struct vmobj *c, const uint64_t *src, uint64_t *dst, unsig
 	return 0;
 }
 
-int vmobj_clone(struct vmobj *obj, struct vmobj **clonep)
+static void keep_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover, void *ctx)
+{
+	(void)o;
+	(void)e;
+	(void)pg;
+	(void)cover;
+	(void)ctx;
+}
+
+int vmobj_clone(struct vmobj *obj, uint64_t off, uint64_t size, struct vmobj **clonep)
 {
 	if (obj == NULL || clonep == NULL)
 		return SVMM_EINVAL;
+	int err = check_size(size);
+	if (err != 0)
+		return err;
+	if (!SVMM_IS_ALIGNED(off, PAGE))
+		return SVMM_EUNALIGNED;
+	if (off > obj->size || size > obj->size - off)
+		return SVMM_ERANGE;
 	struct vmobj *c;
 	port_lock(&obj->lock);
-	int err = obj_new(obj->pm, obj->size, obj->kind, &c);
+	err = obj_new(obj->pm, obj->size, obj->kind, &c);
 	if (err != 0)
 		goto out;
 	c->fill = obj->fill;
@@ -444,12 +464,16 @@ int vmobj_clone(struct vmobj *obj, struct vmobj **clonep)
 		}
 		c->backing = obj->backing;
 	}
-	err = copy_index(c, obj->root, c->root, VMOBJ_ROOT_SLOTS);
+	uint64_t start = off >> SVMM_PAGE_SHIFT, end = start + (size >> SVMM_PAGE_SHIFT);
+	err = copy_index(c, obj->root, c->root, VMOBJ_ROOT_SLOTS, top_cover(obj), 0, start,
+			 end);
 	if (err != 0) {
-		/* A node copied but left empty by the failure is harmless here: all goes. */
 		obj_free(c);
 		goto out;
 	}
+	/* A node whose entries all lay outside the range was copied empty: prune it. */
+	if (start != 0 || end != npages(obj))
+		visit_range(c, 0, npages(c), keep_leaf, NULL);
 	*clonep = c;
 out:
 	port_unlock(&obj->lock);

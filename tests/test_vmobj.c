@@ -269,7 +269,7 @@ static void test_clone(void **state)
 	assert_int_equal(vmobj_create_anon(&fx.pm, 4 * MiB, &a), 0);
 	for (unsigned i = 0; i < 8; i++)
 		wr(a, i * 100 * PG, 1000 + i);
-	assert_int_equal(vmobj_clone(a, &b), 0);
+	assert_int_equal(vmobj_clone(a, 0, a->size, &b), 0);
 	check(a);
 	check(b);
 	assert_int_equal(b->resident, 8);
@@ -300,6 +300,18 @@ static void test_clone(void **state)
 	assert_int_equal(vmobj_lookup(a, 3 * MiB, &p), SVMM_ENOENT);
 	check(a);
 	check(b);
+	/* A clone of a range shares only that range, with its index pruned to it. */
+	struct vmobj *r;
+	assert_int_equal(vmobj_clone(a, 0, 0, &r), SVMM_EZEROSIZE);
+	assert_int_equal(vmobj_clone(a, 1, PG, &r), SVMM_EUNALIGNED);
+	assert_int_equal(vmobj_clone(a, 4 * MiB, PG, &r), SVMM_ERANGE);
+	assert_int_equal(vmobj_clone(a, 200 * PG, 300 * PG, &r), 0);
+	assert_int_equal(r->resident, 3);                 /* pages 200, 300 and 400 */
+	assert_int_equal(r->nodes, 1);
+	assert_int_equal(vmobj_lookup(r, 100 * PG, &q), SVMM_ENOENT);
+	assert_int_equal(rd(r, 300 * PG), 1003);
+	check(r);
+	vmobj_put(r);
 	/* The source goes first; the clone's frames stay. */
 	vmobj_put(a);
 	for (unsigned i = 0; i < 8; i++)
@@ -348,7 +360,7 @@ static void test_cow_backing(void **state)
 	check(priv);
 	/* Clone the private object: the backing is shared, one more reference. */
 	struct vmobj *c;
-	assert_int_equal(vmobj_clone(priv, &c), 0);
+	assert_int_equal(vmobj_clone(priv, 0, priv->size, &c), 0);
 	assert_int_equal(file->refs, 3);
 	assert_int_equal(rd(c, PG), 99);
 	check(c);
@@ -400,7 +412,7 @@ static void test_huge(void **state)
 	check(a);
 
 	/* Clone: one more reference on the block. */
-	assert_int_equal(vmobj_clone(a, &b), 0);
+	assert_int_equal(vmobj_clone(a, 0, a->size, &b), 0);
 	assert_int_equal(refs(p.pa), 2);
 	assert_int_equal(vmobj_fault(b, 2 * MiB, RD | VMOBJ_HUGE, &q), 0);
 	assert_int_equal(q.order, 9);
@@ -501,7 +513,7 @@ static int op_fault_deep(struct vmobj *o)
 
 static int op_clone(struct vmobj *o)
 {
-	return vmobj_clone(o, &made);
+	return vmobj_clone(o, 0, o->size, &made);
 }
 
 static int op_cow(struct vmobj *o)
@@ -570,7 +582,7 @@ static void test_oom(void **state)
 	assert_int_equal(vmobj_fault(b, 2 * MiB, WR | VMOBJ_HUGE, &p), 0);
 	assert_int_equal(vmobj_fault(b, 4 * MiB, WR | VMOBJ_HUGE, &p), 0);
 	struct vmobj *c;
-	assert_int_equal(vmobj_clone(b, &c), 0);
+	assert_int_equal(vmobj_clone(b, 0, b->size, &c), 0);
 	sweep(c, op_cow_huge, 2);
 	/* Discard cutting two 2 MiB pages: two nodes first. */
 	sweep(b, op_discard_split, 2);

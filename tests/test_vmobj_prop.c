@@ -198,12 +198,22 @@ static void op_clone(void)
 	if (s < 0 || i < 0)
 		return;
 	struct vmobj *c;
-	int err = vmobj_clone(m[s].o, &c);
+	/* The whole object, or a range in whole 2 MiB groups (a 2 MiB page that
+	   overlaps the range is cloned whole, which the model does not track). */
+	uint64_t a = 0, n = m[s].npages;
+	if (below(2) && n > 512) {
+		a = below(n / 512) * 512;
+		n = 1 + below(n - a);
+		if (a + n < m[s].npages)
+			n = SVMM_ALIGN_UP(n, 512) < m[s].npages - a ? SVMM_ALIGN_UP(n, 512)
+								       : m[s].npages - a;
+	}
+	int err = vmobj_clone(m[s].o, a * PG, n * PG, &c);
 	assert_true(err == 0 || err == SVMM_ENOMEM);
 	if (err != 0)
 		return;
 	mcreate(i, c, m[s].kind, m[s].npages, m[s].backing, m[s].boff);
-	memcpy(m[i].cont, m[s].cont, MAXPG * sizeof(uint64_t));
+	memcpy(m[i].cont + a, m[s].cont + a, n * sizeof(uint64_t));
 	n_ops[1]++;
 }
 

@@ -111,14 +111,17 @@ int vmobj_create_cow(struct vmobj *backing, uint64_t off, uint64_t size,
 		     struct vmobj **objp);
 
 /*
- * A copy-on-write clone of obj in *clonep (one reference): same kind, size, pager and
- * backing, indexing every frame obj indexes with one more pmem reference each. Costs
- * O(index nodes + resident entries); no page is copied. The caller must make sure no
- * mapping of obj can write without faulting first (it write-protects them before the
- * clone is used), since every shared frame is now read-only to both. Returns 0,
- * SVMM_EINVAL or SVMM_ENOMEM (nothing changed: every reference taken is dropped).
+ * A copy-on-write clone of the pages of obj in [off, off + size), in *clonep (one
+ * reference): same kind, size, offsets, pager and backing, indexing every frame obj
+ * indexes in the range (a 2 MiB page that overlaps it, whole) with one more pmem
+ * reference each; pages outside the range are missing in the clone. Costs O(index
+ * nodes + resident entries of the range); no page is copied. The caller must make sure
+ * no mapping of obj can write without faulting first (it write-protects them before
+ * the clone is used), since every shared frame is now read-only to both. Returns 0,
+ * SVMM_EINVAL, SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_ERANGE (past the end) or SVMM_ENOMEM
+ * (nothing changed: every reference taken is dropped).
  */
-int vmobj_clone(struct vmobj *obj, struct vmobj **clonep);
+int vmobj_clone(struct vmobj *obj, uint64_t off, uint64_t size, struct vmobj **clonep);
 
 /* Take one more reference to obj. Returns 0 or SVMM_EREFCNT (overflow). */
 int vmobj_get(struct vmobj *obj);
