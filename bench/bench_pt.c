@@ -60,7 +60,7 @@ static struct result run_4k(enum svmm_mode mode, bool baseline)
 			die("pt_unmap", err);
 		}
 		uint64_t t2 = bench_now_ns();
-		pt_destroy(&pt);
+		pt_destroy(&pt, pt_leaf_ignore, NULL);
 		mp[run] = (double)(t1 - t0) / NPAGES;
 		um[run] = (double)(t2 - t1) / NPAGES;
 		tot[run] = (double)(t2 - t0) / NPAGES;
@@ -131,7 +131,7 @@ static void run_single(enum svmm_mode mode)
 				die("pt_unmap single", err);
 		}
 		uint64_t t2 = bench_now_ns();
-		pt_destroy(&pt);
+		pt_destroy(&pt, pt_leaf_ignore, NULL);
 		mp[run] = (double)(t1 - t0) / (double)calls;
 		um[run] = (double)(t2 - t1) / (double)calls;
 	}
@@ -165,7 +165,7 @@ static void run_dmap(enum svmm_mode mode)
 			pt_walk(&k, va, ram, count_cb, &s);
 			tables = k.tables;
 		}
-		pt_destroy(&k);
+		pt_destroy(&k, pt_leaf_ignore, NULL);
 	}
 	printf("{\"bench\": \"pt\", \"case\": \"dmap-64g\", \"mode\": \"%s\", "
 	       "\"ns_per_page\": %.6f, \"pte_4k\": %llu, \"pte_2m\": %llu, \"pte_1g\": %llu, "

@@ -88,7 +88,7 @@ static struct point measure(enum svmm_mode mode, enum sweep_case c, uint64_t siz
 				die("pt_unmap", err);
 		}
 		uint64_t t1 = bench_now_ns();
-		pt_destroy(&pt);
+		pt_destroy(&pt, pt_leaf_ignore, NULL);
 		t[run] = (double)(t1 - t0) / (double)(reps * npages);
 	}
 	p.ns_per_page = bench_median(t);

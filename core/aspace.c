@@ -405,7 +405,7 @@ int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm,
 	err = vmem_init(&as->uvmem, as->user_base, as->user_end - as->user_base, PAGE,
 			&as->pool_src);
 	if (err != 0) {
-		pt_destroy(&as->pt);
+		pt_destroy(&as->pt, pt_leaf_ignore, NULL);
 		return err;
 	}
 	return 0;
@@ -448,7 +448,7 @@ void aspace_destroy(struct aspace *as)
 				pt_walk(&as->pt, r->node.addr, r->node.size, free_leaf, as);
 	if (as->stack_pages != 0)
 		pt_walk(&as->pt, as->stack_low, as->stack_top - as->stack_low, free_leaf, as);
-	pt_destroy(&as->pt);
+	pt_destroy(&as->pt, pt_leaf_ignore, NULL);
 	/*
 	 * Every region goes: the index is dropped whole rather than node by node. Tear-down
 	 * must not need memory, and a uvmem free needs a node only when neither neighbour
@@ -940,7 +940,7 @@ int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot
 	err = cut_range(as, &cs, va, end, first);
 	if (err != 0)
 		goto out;
-	err = pt_protect(&as->pt, va, size, prot | PT_U | PT_MISSING_OK);
+	err = pt_protect(&as->pt, va, size, prot | PT_U, PT_PERMS, PT_MISSING_OK);
 	if (err != 0) {
 		cut_range_undo(as, &cs);
 		cut_spares_put(as, &cs);
