@@ -156,7 +156,7 @@ int main(int argc, char **argv)
 			t0 = bench_now_ns();   /* the sample itself is not timed */
 		}
 	}
-	if (vmem_check(&arena) != 0) {
+	if (vmem_check(&arena, NULL, NULL) != 0) {
 		fprintf(stderr, "bench_vmemfrag: vmem_check failed\n");
 		return 1;
 	}

@@ -31,7 +31,7 @@ struct aspace_slab {
 #define SLAB_REGIONS ((unsigned)((PAGE - SLAB_HDR) / sizeof(struct aspace_region)))
 
 _Static_assert(sizeof(struct aspace_slab) <= SLAB_HDR, "slab header too big");
-_Static_assert(sizeof(struct aspace_region) <= 80, "aspace_region grew past 80 bytes");
+_Static_assert(sizeof(struct aspace_region) <= 96, "aspace_region grew past 96 bytes");
 
 /* Metadata pages come from pmem below its direct-map limit, reached by the direct map. */
 static int meta_page_alloc(struct aspace *as, void **page)
@@ -227,7 +227,7 @@ static inline struct aspace_region *reg_first(struct aspace *as)
 /* The first region that ends above va (it holds va or lies after it), or NULL: O(log n). */
 static struct aspace_region *reg_ceil(struct aspace *as, svmm_va_t va)
 {
-	return link_region(rb_lower_bound(&as->index, &va, index_key_cmp, NULL));
+	return link_region(rb_lower_bound(&as->index, &va, index_key_cmp));
 }
 
 static inline struct aspace_region *reg_next(struct aspace *as, const struct aspace_region *r)
@@ -247,7 +247,7 @@ static void reg_insert(struct aspace *as, struct aspace_region *r)
 {
 	struct aspace_region *next = reg_ceil(as, r->node.addr);
 	struct aspace_region *prev = next != NULL ? next->prev
-						  : link_region(rb_last(&as->index, NULL));
+						  : link_region(rb_last(&as->index));
 	r->prev = prev;
 	r->next = next;
 	if (next != NULL)
@@ -281,8 +281,7 @@ static void reg_remove(struct aspace *as, struct aspace_region *r)
 		as->regions = r->next;
 	if (r->next != NULL)
 		r->next->prev = r->prev;
-	if (rb_remove(&as->index, &r->link, index_cmp) != 0)
-		port_panic("aspace: region missing from the index");
+	rb_erase(&as->index, &r->link);
 	as->nregions--;
 }
 
@@ -1398,7 +1397,7 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 	if (as == NULL)
 		return SVMM_EINVAL;
 	port_lock(&as->lock);
-	if (vmem_check(&as->uvmem) != 0)
+	if (vmem_check(&as->uvmem, out, ctx) != 0)
 		check_fail(&c, "uvmem passes vmem_check", as->user_base);
 	if (pt_check(&as->pt) != 0)
 		check_fail(&c, "the page tables pass pt_check", 0);

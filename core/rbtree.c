@@ -1,452 +1,432 @@
 /*
- * rbtree.c - red-black tree rebalancing along a recorded path.
+ * rbtree.c - the red-black tree algorithm (rules 1-4 in svmm/rbtree.h).
  *
- * The rules numbered in svmm/rbtree.h are cited below by number. Nodes carry no parent
- * pointer: each function receives the path from the root (node[0]) down to the place
- * of change, where dir[i] says which child of node[i] is node[i + 1]. Fix-ups walk
- * that path upwards instead of following parent links, and rotations relink the
- * rotated subtree into the node above it on the path.
+ * Each node knows its parent, so the fix-ups climb from the changed node instead of
+ * walking a recorded path, and every function uses a fixed, small amount of stack.
+ * The cases below are the textbook ones, written once for both sides: "dir" is the side
+ * the interesting child hangs on, and the mirror case is the same code with !dir.
  */
 #include <svmm/rbtree.h>
 
-/* Keeps the colour bit, which only the left link carries. */
-static inline void set_child(struct rb_node *n, unsigned dir, struct rb_node *c)
+static inline void set_parent(struct rb_node *n, struct rb_node *p)
 {
-	n->rb_link[dir] = (uintptr_t)c | (n->rb_link[dir] & RB_RED);
+	n->rb_parent = (uintptr_t)p | (n->rb_parent & RB_BITS);
 }
 
 static inline void set_red(struct rb_node *n)
 {
-	n->rb_link[RB_LEFT] |= RB_RED;
+	n->rb_parent |= RB_RED;
 }
 
 static inline void set_black(struct rb_node *n)
 {
-	n->rb_link[RB_LEFT] &= ~RB_RED;
+	n->rb_parent &= ~RB_RED;
 }
 
-/* Make n the child that node[k] had: the root when k == 0, else node[k-1]'s child. */
-static inline void relink(struct rb_root *root, const struct rb_path *p, unsigned k,
-			  struct rb_node *n)
+/* Give n the colour of m (n keeps its caller bit). */
+static inline void copy_colour(struct rb_node *n, const struct rb_node *m)
 {
-	if (k == 0)
+	n->rb_parent = (n->rb_parent & ~RB_RED) | (m->rb_parent & RB_RED);
+}
+
+/*
+ * Which side of p the child c hangs on. A null c is taken to be the left link when that
+ * is null: the callers only ask about a null child where p has one null link or the
+ * null child is the left one.
+ */
+static inline unsigned side_of(const struct rb_node *p, const struct rb_node *c)
+{
+	return p->rb_child[RB_LEFT] != c;
+}
+
+/* Make new_child (may be NULL) take old's place under p, or at the root. */
+static inline void change_child(struct rb_root *root, struct rb_node *p,
+				const struct rb_node *old, struct rb_node *new_child)
+{
+	if (p == NULL)
+		root->rb_node = new_child;
+	else
+		p->rb_child[side_of(p, old)] = new_child;
+}
+
+/*
+ * Rotate x towards dir: its child on the other side, y, takes x's place and x becomes
+ * y's dir child; y's former dir subtree moves under x. Order is unchanged, and the
+ * callers fix the colours.
+ */
+static void rotate(struct rb_root *root, struct rb_node *x, unsigned dir)
+{
+	struct rb_node *y = x->rb_child[!dir];
+	struct rb_node *b = y->rb_child[dir];
+	struct rb_node *p = rb_parent(x);
+
+	x->rb_child[!dir] = b;
+	if (b != NULL)
+		set_parent(b, x);
+	y->rb_child[dir] = x;
+	set_parent(y, p);
+	set_parent(x, y);
+	change_child(root, p, x, y);
+}
+
+void rb_insert(struct rb_root *root, struct rb_node *parent, unsigned dir, struct rb_node *n)
+{
+	/* A new node is red, which keeps rule 4; only rules 2 and 3 can break. */
+	n->rb_parent = (uintptr_t)parent | RB_RED;
+	n->rb_child[RB_LEFT] = n->rb_child[RB_RIGHT] = NULL;
+	if (parent == NULL)
 		root->rb_node = n;
 	else
-		set_child(p->node[k - 1], p->dir[k - 1], n);
-}
+		parent->rb_child[dir] = n;
 
-/*
- * Rotate the subtree at x so that x moves down on side dir and its child on the other
- * side rises. Returns the new subtree root; the caller links it to x's old parent.
- */
-static inline struct rb_node *rotate(struct rb_node *x, unsigned dir)
-{
-	struct rb_node *y = rb_child(x, !dir);
+	for (;;) {
+		struct rb_node *p = rb_parent(n), *g, *u;
+		unsigned d;
 
-	set_child(x, !dir, rb_child(y, dir));
-	set_child(y, dir, x);
-	return y;
-}
-
-void rb_insert(struct rb_root *root, struct rb_path *p, struct rb_node *z)
-{
-	unsigned i = p->depth;   /* z's index on the path */
-
-	z->rb_link[RB_LEFT] = RB_RED;  /* a new node is red: rule 4 keeps holding */
-	z->rb_link[RB_RIGHT] = 0;
-	relink(root, p, i, z);
-
-	/* Only rule 3 can be broken, between z and its parent. */
-	while (i >= 2) {
-		struct rb_node *par = p->node[i - 1];
-		struct rb_node *g, *uncle;
-		unsigned pd;
-
-		if (!rb_is_red(par))
+		if (p == NULL) {
+			set_black(n);   /* rule 2 */
 			return;
-		/* par is red, so it is not the root (rule 2): a grandparent exists. */
-		g = p->node[i - 2];
-		pd = p->dir[i - 2];
-		uncle = rb_child(g, !pd);
-		if (rb_is_red(uncle)) {
+		}
+		if (!rb_is_red(p))
+			return;         /* rule 3 holds */
+		g = rb_parent(p);       /* p is red, so not the root (rule 2): g exists */
+		d = side_of(g, p);
+		u = g->rb_child[!d];
+		if (rb_is_red(u)) {
 			/*
-			 * Red uncle: push g's blackness down to both children. Black
-			 * heights are unchanged (rule 4); g may now break rule 3 with its
-			 * own parent, so continue from g.
+			 * Case 1, red uncle: push g's blackness down to p and u. Black heights
+			 * stay (rule 4); g may now break rule 3 with its parent, so go on there.
 			 */
-			set_black(par);
-			set_black(uncle);
+			set_black(p);
+			set_black(u);
 			set_red(g);
-			z = g;
-			i -= 2;
+			n = g;
 			continue;
 		}
-		if (p->dir[i - 1] != pd) {
-			/* z is the inner grandchild: rotate it into par's place first. */
-			rotate(par, pd);
-			set_child(g, pd, z);
-			par = z;
+		if (p->rb_child[!d] == n) {
+			/* Case 2, n is the inner grandchild: rotate it outwards to become case 3. */
+			rotate(root, p, d);
+			n = p;
+			p = rb_parent(n);
 		}
 		/*
-		 * Black uncle, red outer grandchild: rotating g towards the uncle makes par
-		 * the subtree root; recolouring par black and g red restores rule 3 and
-		 * keeps every black height (rule 4).
+		 * Case 3, n is the outer grandchild and the uncle is black: rotate g away from
+		 * p and swap their colours. p, now black, takes g's place: rules 3 and 4 hold.
 		 */
-		rotate(g, !pd);
-		set_black(par);
+		rotate(root, g, !d);
+		set_black(p);
 		set_red(g);
-		relink(root, p, i - 2, par);
 		return;
 	}
-	/* i is 0 (z or a recoloured grandparent is the root) or z's parent is the root. */
-	set_black(root->rb_node);   /* rule 2 */
+}
+
+void rb_insert_beside(struct rb_root *root, struct rb_node *pos, unsigned dir,
+		      struct rb_node *node)
+{
+	struct rb_node *c = pos->rb_child[dir];
+
+	if (c == NULL) {
+		rb_insert(root, pos, dir, node);
+		return;
+	}
+	/* The neighbour of pos on that side is the extreme node of its subtree there. */
+	while (c->rb_child[!dir] != NULL)
+		c = c->rb_child[!dir];
+	rb_insert(root, c, !dir, node);
 }
 
 /*
- * Restore rule 4 after a black node was removed from the position that is the child
- * dir[i-1] of node[i-1]: the subtree there is one black short.
+ * Restore rule 4 after a black node was removed above x (x may be NULL, p its parent):
+ * every path through x is one black short.
  */
-static void erase_fixup(struct rb_root *root, struct rb_path *p, unsigned i)
+static void erase_fixup(struct rb_root *root, struct rb_node *x, struct rb_node *p)
 {
-	while (i > 0) {
-		struct rb_node *par = p->node[i - 1];
-		unsigned d = p->dir[i - 1];
-		struct rb_node *x = rb_child(par, d);
-		struct rb_node *s;
+	while (p != NULL && !rb_is_red(x)) {
+		unsigned d = side_of(p, x);
+		struct rb_node *w = p->rb_child[!d];   /* exists: its side is one black taller */
 
-		if (rb_is_red(x)) {
-			/* A red node takes the missing black: done (rules 3 and 4). */
-			set_black(x);
-			return;
+		if (rb_is_red(w)) {
+			/* Case 1, red sibling: rotate it over p to get a black sibling. */
+			set_black(w);
+			set_red(p);
+			rotate(root, p, d);
+			w = p->rb_child[!d];
 		}
-		/* x's side is one black short, so the sibling's side has a black: s exists. */
-		s = rb_child(par, !d);
-		if (rb_is_red(s)) {
+		if (!rb_is_red(w->rb_child[RB_LEFT]) && !rb_is_red(w->rb_child[RB_RIGHT])) {
 			/*
-			 * Case 1, red sibling: rotate par towards x so that x gets a black
-			 * sibling (s's child), then continue with par one level lower.
+			 * Case 2, black sibling with black children: make w red, so p's two sides
+			 * are equal again and p's whole subtree is one short; continue at p.
 			 */
-			rotate(par, d);
-			set_black(s);
-			set_red(par);
-			relink(root, p, i - 1, s);
-			p->node[i - 1] = s;
-			p->dir[i - 1] = (unsigned char)d;
-			p->node[i] = par;
-			p->dir[i] = (unsigned char)d;
-			i++;
-			s = rb_child(par, !d);
-		}
-		if (!rb_is_red(rb_left(s)) && !rb_is_red(rb_right(s))) {
-			/*
-			 * Case 2, black sibling with black children: make s red so both sides
-			 * of par are one short, and move the deficit up to par.
-			 */
-			set_red(s);
-			i--;
+			set_red(w);
+			x = p;
+			p = rb_parent(x);
 			continue;
 		}
-		if (!rb_is_red(rb_child(s, !d))) {
-			/*
-			 * Case 3, the sibling's far child is black and its near child red:
-			 * rotate s away from x so that the far child becomes red (case 4).
-			 */
-			struct rb_node *n = rotate(s, !d);
-
-			set_black(n);
-			set_red(s);
-			set_child(par, !d, n);
-			s = n;
+		if (!rb_is_red(w->rb_child[!d])) {
+			/* Case 3, only the near nephew is red: rotate it up to become case 4. */
+			set_black(w->rb_child[d]);
+			set_red(w);
+			rotate(root, w, !d);
+			w = p->rb_child[!d];
 		}
 		/*
-		 * Case 4, the sibling's far child is red: rotate par towards x; s takes
-		 * par's colour, par and the far child turn black, which gives x's side the
-		 * black it lacked without changing the other side (rule 4).
+		 * Case 4, the far nephew is red: rotate p towards x. w takes p's colour, p and
+		 * the far nephew become black: x's side gains the black it lacked (rule 4).
 		 */
-		rotate(par, d);
-		if (rb_is_red(par))
-			set_red(s);
-		else
-			set_black(s);
-		set_black(par);
-		set_black(rb_child(s, !d));
-		relink(root, p, i - 1, s);
-		return;
+		copy_colour(w, p);
+		set_black(p);
+		set_black(w->rb_child[!d]);
+		rotate(root, p, d);
+		x = root->rb_node;
+		break;
 	}
-	if (root->rb_node)
-		set_black(root->rb_node);   /* rule 2 */
+	if (x != NULL)
+		set_black(x);   /* a red x absorbs the missing black; the root is black (rule 2) */
 }
 
-void rb_erase(struct rb_root *root, struct rb_path *p)
+/* Put v (may be NULL) where u hangs, under u's parent. */
+static void transplant(struct rb_root *root, struct rb_node *u, struct rb_node *v)
 {
-	unsigned k = p->depth - 1;
-	struct rb_node *z = p->node[k];
-	struct rb_node *x;
-	unsigned hole;
-	bool removed_red;
+	struct rb_node *p = rb_parent(u);
 
-	if (rb_left(z) != NULL && rb_right(z) != NULL) {
-		/*
-		 * Two children: the in-order successor y (leftmost of the right subtree)
-		 * has no left child. Unlink y from its place and put it where z was, with
-		 * z's links and colour; the tree lost a node of y's colour at y's place.
-		 */
-		struct rb_node *y = rb_right(z);
-		unsigned j;
+	change_child(root, p, u, v);
+	if (v != NULL)
+		set_parent(v, p);
+}
 
-		p->dir[k] = RB_RIGHT;
-		rb_path_push(p, y, RB_LEFT);
-		while (rb_left(y) != NULL) {
-			y = rb_left(y);
-			rb_path_push(p, y, RB_LEFT);
-		}
-		j = p->depth - 1;
-		x = rb_right(y);
-		removed_red = rb_is_red(y);
-		set_child(p->node[j - 1], p->dir[j - 1], x);
-		y->rb_link[RB_LEFT] = z->rb_link[RB_LEFT];
-		y->rb_link[RB_RIGHT] = z->rb_link[RB_RIGHT];
-		relink(root, p, k, y);
-		p->node[k] = y;
-		hole = j;
+void rb_erase(struct rb_root *root, struct rb_node *z)
+{
+	struct rb_node *x, *p;
+	bool removed_black;
+
+	if (z->rb_child[RB_LEFT] == NULL || z->rb_child[RB_RIGHT] == NULL) {
+		/* At most one child: it takes z's place. */
+		x = z->rb_child[z->rb_child[RB_LEFT] == NULL];
+		p = rb_parent(z);
+		removed_black = !rb_is_red(z);
+		transplant(root, z, x);
 	} else {
-		x = rb_left(z) != NULL ? rb_left(z) : rb_right(z);
-		removed_red = rb_is_red(z);
-		relink(root, p, k, x);
-		hole = k;
+		/*
+		 * Two children: z's successor y (leftmost of the right subtree, no left
+		 * child) takes z's place and colour; what is lost is y's old colour at y's
+		 * old place, where its right child x moves up.
+		 */
+		struct rb_node *y = z->rb_child[RB_RIGHT];
+
+		while (y->rb_child[RB_LEFT] != NULL)
+			y = y->rb_child[RB_LEFT];
+		removed_black = !rb_is_red(y);
+		x = y->rb_child[RB_RIGHT];
+		if (rb_parent(y) == z) {
+			p = y;
+		} else {
+			p = rb_parent(y);
+			transplant(root, y, x);
+			y->rb_child[RB_RIGHT] = z->rb_child[RB_RIGHT];
+			set_parent(y->rb_child[RB_RIGHT], y);
+		}
+		transplant(root, z, y);
+		y->rb_child[RB_LEFT] = z->rb_child[RB_LEFT];
+		set_parent(y->rb_child[RB_LEFT], y);
+		copy_colour(y, z);
 	}
-	if (removed_red)
-		return;   /* removing a red node changes no black height (rule 4) */
-	erase_fixup(root, p, hole);
+	if (removed_black)
+		erase_fixup(root, x, p);
+	rb_clear(z);
 }
 
-void rb_replace(struct rb_root *root, const struct rb_path *p, struct rb_node *new_node)
+void rb_replace(struct rb_root *root, struct rb_node *old, struct rb_node *n)
 {
-	const struct rb_node *old = p->node[p->depth - 1];
+	struct rb_node *p = rb_parent(old);
 
-	new_node->rb_link[RB_LEFT] = old->rb_link[RB_LEFT];
-	new_node->rb_link[RB_RIGHT] = old->rb_link[RB_RIGHT];
-	relink(root, p, p->depth - 1, new_node);
+	n->rb_parent = (old->rb_parent & ~RB_FLAG) | (n->rb_parent & RB_FLAG);
+	n->rb_child[RB_LEFT] = old->rb_child[RB_LEFT];
+	n->rb_child[RB_RIGHT] = old->rb_child[RB_RIGHT];
+	for (unsigned d = 0; d < 2; d++)
+		if (n->rb_child[d] != NULL)
+			set_parent(n->rb_child[d], n);
+	change_child(root, p, old, n);
+	rb_clear(old);
 }
 
-/* Descend from n always in direction dir, recording the path. */
-static struct rb_node *descend(struct rb_node *n, unsigned dir, struct rb_path *p)
+/* The extreme node of the subtree at n in direction dir. */
+static struct rb_node *extreme(struct rb_node *n, unsigned dir)
 {
-	struct rb_node *c;
-
-	if (n == NULL)
-		return NULL;
-	while ((c = rb_child(n, dir)) != NULL) {
-		if (p)
-			rb_path_push(p, n, dir);
-		n = c;
-	}
-	if (p)
-		rb_path_push(p, n, dir);
+	if (n != NULL)
+		while (n->rb_child[dir] != NULL)
+			n = n->rb_child[dir];
 	return n;
 }
 
-struct rb_node *rb_first(const struct rb_root *root, struct rb_path *p)
+struct rb_node *rb_first(const struct rb_root *root)
 {
-	if (p)
-		rb_path_init(p);
-	return descend(root->rb_node, RB_LEFT, p);
+	return extreme(root->rb_node, RB_LEFT);
 }
 
-struct rb_node *rb_last(const struct rb_root *root, struct rb_path *p)
+struct rb_node *rb_last(const struct rb_root *root)
 {
-	if (p)
-		rb_path_init(p);
-	return descend(root->rb_node, RB_RIGHT, p);
+	return extreme(root->rb_node, RB_RIGHT);
 }
 
-/* Move to the in-order neighbour on side dir (RB_RIGHT = next). */
-static struct rb_node *step(struct rb_path *p, unsigned dir)
+/* The in-order neighbour of n in direction dir. */
+static struct rb_node *step(const struct rb_node *n, unsigned dir)
 {
-	struct rb_node *n;
-	struct rb_node *c;
+	struct rb_node *p;
 
-	if (p->depth == 0)
-		return NULL;
-	n = p->node[p->depth - 1];
-	c = rb_child(n, dir);
-	if (c != NULL) {
-		p->dir[p->depth - 1] = (unsigned char)dir;
-		return descend(c, !dir, p);
-	}
-	/* Climb until we leave a subtree that lay on the !dir side of its parent. */
-	while (--p->depth > 0) {
-		if (p->dir[p->depth - 1] == !dir)
-			return p->node[p->depth - 1];
-	}
-	return NULL;
+	if (n->rb_child[dir] != NULL)
+		return extreme(n->rb_child[dir], !dir);
+	/* Climb while we come up from the dir side; the first other parent is it. */
+	while ((p = rb_parent(n)) != NULL && p->rb_child[dir] == n)
+		n = p;
+	return p;
 }
 
-struct rb_node *rb_next(struct rb_path *p)
+struct rb_node *rb_next(const struct rb_node *n)
 {
-	return step(p, RB_RIGHT);
+	return step(n, RB_RIGHT);
 }
 
-struct rb_node *rb_prev(struct rb_path *p)
+struct rb_node *rb_prev(const struct rb_node *n)
 {
-	return step(p, RB_LEFT);
+	return step(n, RB_LEFT);
 }
 
-/* Shared by lower and upper bound: strict selects "node > key". */
+/* The first node with cmp(key, node) <= 0 (strict: < 0). */
 static struct rb_node *bound(const struct rb_root *root, const void *key, rb_key_cmp cmp,
-			     struct rb_path *p, bool strict)
+			     bool strict)
 {
-	struct rb_node *n = root->rb_node;
-	struct rb_node *best = NULL;
-	unsigned best_depth = 0;
+	struct rb_node *n = root->rb_node, *best = NULL;
 
-	if (p)
-		rb_path_init(p);
 	while (n != NULL) {
 		int c = cmp(key, n);
-		bool go_left = strict ? c < 0 : c <= 0;
 
-		if (p)
-			rb_path_push(p, n, go_left ? RB_LEFT : RB_RIGHT);
-		if (go_left) {
+		if (c < 0 || (!strict && c == 0)) {
 			best = n;
-			if (p)
-				best_depth = p->depth;
-			n = rb_left(n);
+			n = n->rb_child[RB_LEFT];
 		} else {
-			n = rb_right(n);
+			n = n->rb_child[RB_RIGHT];
 		}
 	}
-	if (p)
-		p->depth = best ? best_depth : 0;
 	return best;
 }
 
-struct rb_node *rb_lower_bound(const struct rb_root *root, const void *key, rb_key_cmp cmp,
-			       struct rb_path *p)
+struct rb_node *rb_lower_bound(const struct rb_root *root, const void *key, rb_key_cmp cmp)
 {
-	return bound(root, key, cmp, p, false);
+	return bound(root, key, cmp, false);
 }
 
-struct rb_node *rb_upper_bound(const struct rb_root *root, const void *key, rb_key_cmp cmp,
-			       struct rb_path *p)
+struct rb_node *rb_upper_bound(const struct rb_root *root, const void *key, rb_key_cmp cmp)
 {
-	return bound(root, key, cmp, p, true);
+	return bound(root, key, cmp, true);
 }
 
-struct rb_node *rb_find(const struct rb_root *root, const void *key, rb_key_cmp cmp,
-			struct rb_path *p)
+struct rb_node *rb_find(const struct rb_root *root, const void *key, rb_key_cmp cmp)
 {
 	struct rb_node *n = root->rb_node;
 
-	if (p)
-		rb_path_init(p);
 	while (n != NULL) {
 		int c = cmp(key, n);
 
-		if (p)
-			rb_path_push(p, n, c < 0 ? RB_LEFT : RB_RIGHT);
 		if (c == 0)
 			return n;
-		n = rb_child(n, c < 0 ? RB_LEFT : RB_RIGHT);
+		n = n->rb_child[c > 0];
 	}
 	return NULL;
 }
 
 void rb_add(struct rb_root *root, struct rb_node *node, rb_node_cmp cmp)
 {
-	struct rb_path p;
-	struct rb_node *n = root->rb_node;
+	struct rb_node *n = root->rb_node, *p = NULL;
+	unsigned d = RB_LEFT;
 
-	rb_path_init(&p);
 	while (n != NULL) {
-		unsigned d = cmp(node, n) < 0 ? RB_LEFT : RB_RIGHT;
-
-		rb_path_push(&p, n, d);
-		n = rb_child(n, d);
+		p = n;
+		d = cmp(node, n) >= 0;
+		n = n->rb_child[d];
 	}
-	rb_insert(root, &p, node);
+	rb_insert(root, p, d, node);
 }
 
-int rb_remove(struct rb_root *root, struct rb_node *node, rb_node_cmp cmp)
+/* Black nodes from n up to the root, n included (n not NULL). */
+static size_t black_depth(const struct rb_node *n)
 {
-	struct rb_path p;
-	struct rb_node *n = root->rb_node;
+	size_t b = 0;
 
-	rb_path_init(&p);
-	while (n != NULL && n != node) {
-		unsigned d = cmp(node, n) < 0 ? RB_LEFT : RB_RIGHT;
-
-		rb_path_push(&p, n, d);
-		n = rb_child(n, d);
-	}
-	if (n == NULL)
-		return SVMM_ENOENT;
-	rb_path_push(&p, n, RB_LEFT);
-	rb_erase(root, &p);
-	return 0;
-}
-
-struct check_state {
-	rb_node_cmp cmp;
-	const struct rb_node *prev;
-	size_t count;
-	int err;
-};
-
-/* Black height of the subtree at n (null links count 1), or -1 after an error. */
-static int check_subtree(const struct rb_node *n, unsigned depth, struct check_state *st)
-{
-	int lh, rh;
-
-	if (n == NULL)
-		return 1;
-	if (depth >= RB_PATH_MAX - 2) {
-		st->err = RB_BAD_DEPTH;
-		return -1;
-	}
-	if (rb_is_red(n) && (rb_is_red(rb_left(n)) || rb_is_red(rb_right(n)))) {
-		st->err = RB_BAD_RED_RED;
-		return -1;
-	}
-	lh = check_subtree(rb_left(n), depth + 1, st);
-	if (lh < 0)
-		return -1;
-	if (st->prev != NULL && st->cmp != NULL && st->cmp(st->prev, n) >= 0) {
-		st->err = RB_BAD_ORDER;
-		return -1;
-	}
-	st->prev = n;
-	st->count++;
-	rh = check_subtree(rb_right(n), depth + 1, st);
-	if (rh < 0)
-		return -1;
-	if (lh != rh) {
-		st->err = RB_BAD_BLACK_HEIGHT;
-		return -1;
-	}
-	return lh + (rb_is_red(n) ? 0 : 1);
+	for (; n != NULL; n = rb_parent(n))
+		b += !rb_is_red(n);
+	return b;
 }
 
 int rb_check(const struct rb_root *root, rb_node_cmp cmp, size_t count)
 {
-	struct check_state st = { cmp, NULL, 0, RB_OK };
+	const struct rb_node *n = root->rb_node, *prev = NULL;
+	size_t seen = 0, height = 0;
+	bool have_height = false;
 
-	if (rb_is_red(root->rb_node))
+	if (n == NULL)
+		return (count == RB_CHECK_ANY_COUNT || count == 0) ? RB_OK : RB_BAD_COUNT;
+	if (rb_parent(n) != NULL)
+		return RB_BAD_PARENT;
+	if (rb_is_red(n))
 		return RB_BAD_ROOT_RED;
-	if (check_subtree(root->rb_node, 0, &st) < 0)
-		return st.err;
-	if (count != RB_CHECK_ANY_COUNT && st.count != count)
+	/*
+	 * In order, without recursion. Rule 4 is checked where a path ends: every node with
+	 * a null link must have the same number of black nodes up to the root. The walk
+	 * stops after count + 1 nodes, so a corrupted tree with a cycle cannot hang it.
+	 */
+	for (n = rb_first(root); n != NULL; n = rb_next(n)) {
+		const struct rb_node *p = rb_parent(n);
+
+		if (++seen > count && count != RB_CHECK_ANY_COUNT)
+			return RB_BAD_COUNT;
+		/* Both ways: the next step climbs through n's parent link. */
+		if (p == NULL ? root->rb_node != n
+			      : p->rb_child[RB_LEFT] != n && p->rb_child[RB_RIGHT] != n)
+			return RB_BAD_PARENT;
+		for (unsigned d = 0; d < 2; d++) {
+			const struct rb_node *c = n->rb_child[d];
+
+			if (c != NULL && rb_parent(c) != n)
+				return RB_BAD_PARENT;
+			if (c != NULL && rb_is_red(n) && rb_is_red(c))
+				return RB_BAD_RED_RED;
+		}
+		if (n->rb_child[RB_LEFT] == NULL || n->rb_child[RB_RIGHT] == NULL) {
+			size_t b = black_depth(n);
+
+			if (have_height && b != height)
+				return RB_BAD_BLACK_HEIGHT;
+			height = b;
+			have_height = true;
+		}
+		if (cmp != NULL && prev != NULL && cmp(prev, n) >= 0)
+			return RB_BAD_ORDER;
+		prev = n;
+	}
+	if (count != RB_CHECK_ANY_COUNT && seen != count)
 		return RB_BAD_COUNT;
 	return RB_OK;
 }
 
+const char *rb_check_what(int result)
+{
+	switch (result) {
+	case RB_OK: return "ok";
+	case RB_BAD_ROOT_RED: return "the root is red (rule 2)";
+	case RB_BAD_RED_RED: return "a red node has a red child (rule 3)";
+	case RB_BAD_BLACK_HEIGHT: return "paths meet different numbers of black nodes (rule 4)";
+	case RB_BAD_ORDER: return "nodes out of order";
+	case RB_BAD_COUNT: return "node count differs";
+	case RB_BAD_PARENT: return "a parent link does not lead back";
+	default: return "unknown result";
+	}
+}
+
 size_t rb_count(const struct rb_root *root)
 {
-	struct rb_path p;
 	size_t n = 0;
 
-	for (struct rb_node *it = rb_first(root, &p); it != NULL; it = rb_next(&p))
+	for (const struct rb_node *x = rb_first(root); x != NULL; x = rb_next(x))
 		n++;
 	return n;
 }

@@ -10,24 +10,16 @@
 #define VMEM_LIVE 0x766d656du   /* "vmem" */
 
 /*
- * One node of a free tree: key is the region's size in the size tree and its address
- * in the address tree; pair points to the region's node in the other tree (32 bytes).
- */
-struct vmem_fnode {
-	uint64_t key;
-	struct vmem_fnode *pair;
-	struct rb_node rb;
-};
-
-/*
- * A pool unit: a free region's two nodes side by side in one cache line, or, while the
- * unit is unused, its links in the pool's free list.
+ * A pool unit: a free region, which is a segment of the address-ordered tree (its node
+ * marked free with the tree's caller bit) and, in the same cache line, its node of the
+ * size tree. The two are each other's pair by position. While the unit is unused it
+ * holds its links in the pool's free list instead.
  */
 struct vmem_unit {
 	union {
 		struct {
-			struct vmem_fnode sz;   /* in the size tree */
-			struct vmem_fnode ad;   /* in the address tree */
+			struct vmem_region seg;   /* in the segment tree, by address */
+			struct rb_node sz;        /* in the size tree, by (size, address) */
 		} r;
 		struct {
 			struct vmem_unit *next, *prev;
@@ -44,27 +36,23 @@ struct vmem_pool_page {
 
 #define UNITS_PER_PAGE (VMEM_POOL_PAGE / VMEM_UNIT_SIZE - 1)
 
-_Static_assert(sizeof(struct vmem_fnode) == 32, "free node must be 32 bytes");
 _Static_assert(sizeof(struct vmem_unit) == VMEM_UNIT_SIZE, "unit must be one line");
 _Static_assert(sizeof(struct vmem_pool_page) == VMEM_UNIT_SIZE, "page header: one unit");
-_Static_assert(sizeof(struct vmem_region) <= 32, "allocated region at most 32 bytes");
+_Static_assert(sizeof(struct vmem_region) <= 48, "allocated region at most 48 bytes");
 
-#define FNODE(n)  SVMM_CONTAINER_OF(n, struct vmem_fnode, rb)
-#define REGION(n) SVMM_CONTAINER_OF(n, struct vmem_region, node)
-#define UNIT_OF_SZ(f) SVMM_CONTAINER_OF(f, struct vmem_unit, r.sz)
+#define REGION(n)     SVMM_CONTAINER_OF(n, struct vmem_region, node)
+#define UNIT_OF_SZ(n) SVMM_CONTAINER_OF(n, struct vmem_unit, r.sz)
+#define UNIT_OF(g)    SVMM_CONTAINER_OF(g, struct vmem_unit, r.seg)
 
-/*
- * Record node n and direction d at index i of a path under construction and return
- * i + 1. The search loops keep the depth in a local variable: through the path it
- * would be reloaded after every byte store to dir[].
- */
-static inline unsigned path_put(struct rb_path *p, unsigned i, struct rb_node *n, unsigned d)
+/* A segment of the address tree is free (a pool unit) or allocated (the caller's). */
+static inline bool seg_free(const struct vmem_region *r)
 {
-	if (i >= RB_PATH_MAX - 1)
-		port_panic("vmem: search deeper than any red-black tree can be");
-	p->node[i] = n;
-	p->dir[i] = (unsigned char)d;
-	return i + 1;
+	return rb_flag(&r->node);
+}
+
+static inline svmm_va_t seg_end(const struct vmem_region *r)
+{
+	return r->addr + r->size;
 }
 
 /* ---------------------------------------------------------------- the unit pool */
@@ -191,367 +179,70 @@ static void unit_put(struct vmem *vm, struct vmem_unit *u)
 	}
 }
 
-/* ---------------------------------------------------------------- the free trees */
+/* ---------------------------------------------------------------- the size tree */
 
-/*
- * The address of the region a size node describes. sz->pair leads there, but the pair
- * always shares one unit, so the hot searches reach it by position: a load that does
- * not wait for another load. vmem_check verifies that pair and position agree.
- */
-static inline uint64_t sz_addr(const struct vmem_fnode *sz)
-{
-	return SVMM_CONTAINER_OF(sz, const struct vmem_unit, r.sz)->r.ad.key;
-}
-
-/* Does the size node (s, a) order before node n of the size tree? */
+/* Does the key (s, a) order before the size-tree node n? */
 static inline bool sz_before(uint64_t s, uint64_t a, const struct rb_node *n)
 {
-	const struct vmem_fnode *f = FNODE(n);
+	const struct vmem_region *f = &UNIT_OF_SZ(n)->r.seg;
 
 	/* Evaluated without branches: the outcome is a coin toss at every level. */
-	return (s < f->key) | ((s == f->key) & (a < sz_addr(f)));
+	return (s < f->size) | ((s == f->size) & (a < f->addr));
 }
 
-static void sz_insert(struct vmem *vm, struct vmem_fnode *sz)
+static void sz_insert(struct vmem *vm, struct vmem_unit *u)
 {
-	struct rb_path p;
-	struct rb_node *n = vm->size_tree.rb_node;
-	uint64_t s = sz->key, a = sz_addr(sz);
-	unsigned i = 0;
+	struct rb_node *n = vm->size_tree.rb_node, *p = NULL;
+	uint64_t s = u->r.seg.size, a = u->r.seg.addr;
+	unsigned d = RB_LEFT;
 
 	while (n != NULL) {
-		unsigned d = !sz_before(s, a, n);
-
-		i = path_put(&p, i, n, d);
-		n = rb_child(n, d);
-	}
-	p.depth = i;
-	rb_insert(&vm->size_tree, &p, &sz->rb);
-}
-
-static void sz_path(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *p)
-{
-	struct rb_node *n = vm->size_tree.rb_node;
-	uint64_t s = sz->key, a = sz_addr(sz);
-	unsigned i = 0;
-
-	while (n != &sz->rb) {
-		unsigned d;
-
-		if (n == NULL)
-			port_panic("vmem: free region missing from the size tree");
+		p = n;
 		d = !sz_before(s, a, n);
-		i = path_put(p, i, n, d);
-		n = rb_child(n, d);
+		n = n->rb_child[d];
 	}
-	p->depth = path_put(p, i, n, RB_LEFT);
+	rb_insert(&vm->size_tree, p, d, &u->r.sz);
 }
 
 /*
- * The in-order neighbour (dir RB_LEFT: predecessor) of the node a path ends at. Found
- * from the path alone when the node has no child on that side.
+ * Give free region u the size size (its address already set by the caller). The key
+ * moves one way only, so only the neighbour on that side can come out of order: while
+ * it still orders correctly the node keeps its place, which is common for the large
+ * regions at the top of the order.
  */
-static struct rb_node *path_neighbour(const struct rb_path *p, unsigned dir)
+static void sz_resize(struct vmem *vm, struct vmem_unit *u, uint64_t size)
 {
-	struct rb_node *n = p->node[p->depth - 1];
-	struct rb_node *c = rb_child(n, dir);
+	bool grows = size > u->r.seg.size;
+	struct rb_node *nb = grows ? rb_next(&u->r.sz) : rb_prev(&u->r.sz);
+	svmm_va_t a = u->r.seg.addr;
 
-	if (c != NULL) {
-		struct rb_node *g;
-
-		while ((g = rb_child(c, !dir)) != NULL)
-			c = g;
-		return c;
-	}
-	for (unsigned i = p->depth - 1; i-- > 0;)
-		if (p->dir[i] == !dir)
-			return p->node[i];
-	return NULL;
-}
-
-/*
- * Give the size node sz (path p leads to it) the key (size, its address after the
- * caller's change). A region that shrinks or grows usually moves in the size tree;
- * when its neighbour on the side it moves towards still orders before (after) it, the
- * key changes in place and the tree is left alone.
- */
-static bool sz_rekey_in_place(struct vmem_fnode *sz, const struct rb_path *p, uint64_t size)
-{
-	bool grows = size > sz->key;
-	struct rb_node *nb = path_neighbour(p, grows ? RB_RIGHT : RB_LEFT);
-	uint64_t a = sz_addr(sz);
-
-	if (nb == NULL || (grows ? sz_before(size, a, nb) : !sz_before(size, a, nb))) {
-		sz->key = size;
-		return true;
-	}
-	return false;
-}
-
-static void sz_rekey(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *p, uint64_t size)
-{
-	if (sz_rekey_in_place(sz, p, size))
+	u->r.seg.size = size;
+	if (nb == NULL || (grows ? sz_before(size, a, nb) : !sz_before(size, a, nb)))
 		return;
-	rb_erase(&vm->size_tree, p);
-	sz->key = size;
-	sz_insert(vm, sz);
+	rb_erase(&vm->size_tree, &u->r.sz);
+	sz_insert(vm, u);
 }
 
-static void ad_path(struct vmem *vm, struct vmem_fnode *ad, struct rb_path *p)
+/* The first free region of size >= s (lowest address among the smallest), or NULL. */
+static struct rb_node *sz_lower_bound(struct vmem *vm, uint64_t s)
 {
-	struct rb_node *n = vm->addr_tree.rb_node;
-	svmm_va_t a = ad->key;
-	unsigned i = 0;
-
-	while (n != &ad->rb) {
-		unsigned d;
-
-		if (n == NULL)
-			port_panic("vmem: free region missing from the address tree");
-		d = a >= FNODE(n)->key;
-		i = path_put(p, i, n, d);
-		n = rb_child(n, d);
-	}
-	p->depth = path_put(p, i, n, RB_LEFT);
-}
-
-/*
- * The free regions around addr (which lies in no free region): *prev gets the one
- * ending at or before addr, *next the one starting after it (NULL when none), and p the
- * path to the null link where a region starting at addr would be inserted.
- */
-static void ad_neighbours(struct vmem *vm, svmm_va_t addr, struct vmem_fnode **prev,
-			  struct vmem_fnode **next, struct rb_path *p)
-{
-	struct rb_node *n = vm->addr_tree.rb_node;
-	struct vmem_fnode *pv = NULL, *nx = NULL;
-	unsigned i = 0;
+	struct rb_node *n = vm->size_tree.rb_node, *best = NULL;
 
 	while (n != NULL) {
-		struct vmem_fnode *f = FNODE(n);
-		unsigned d = addr >= f->key;   /* RB_RIGHT when f lies before addr */
+		unsigned d = UNIT_OF_SZ(n)->r.seg.size < s;   /* RB_LEFT: n is a candidate */
 
-		nx = d ? nx : f;
-		pv = d ? f : pv;
-		i = path_put(p, i, n, d);
-		n = rb_child(n, d);
-	}
-	p->depth = i;
-	*prev = pv;
-	*next = nx;
-}
-
-/* The free region with the greatest address <= addr (its address node), or NULL. */
-static struct vmem_fnode *ad_floor(struct vmem *vm, svmm_va_t addr)
-{
-	struct rb_node *n = vm->addr_tree.rb_node;
-	struct vmem_fnode *best = NULL;
-
-	while (n != NULL) {
-		struct vmem_fnode *f = FNODE(n);
-
-		if (addr < f->key) {
-			n = rb_left(n);
-		} else {
-			best = f;
-			if (addr == f->key)
-				break;
-			n = rb_right(n);
-		}
+		best = d ? best : n;
+		n = n->rb_child[d];
 	}
 	return best;
 }
 
-/* The size of the region an address node describes (by position, as sz_addr). */
-static inline uint64_t ad_size(const struct vmem_fnode *ad)
+/* ---------------------------------------------------------------- the segment tree */
+
+/* The segment with the greatest address <= addr, or NULL. */
+static struct vmem_region *seg_floor(struct vmem *vm, svmm_va_t addr)
 {
-	return SVMM_CONTAINER_OF(ad, const struct vmem_unit, r.ad)->r.sz.key;
-}
-
-/*
- * Create a free region. Its address path p ends at the null link for addr; sp, if not
- * NULL, is a path to the null link for (size, addr) in the size tree.
- */
-static void region_new(struct vmem *vm, svmm_va_t addr, uint64_t size, struct rb_path *p,
-		       struct rb_path *sp)
-{
-	struct vmem_unit *u = unit_get(vm);
-
-	u->r.sz.key = size;
-	u->r.sz.pair = &u->r.ad;
-	u->r.ad.key = addr;
-	u->r.ad.pair = &u->r.sz;
-	rb_insert(&vm->addr_tree, p, &u->r.ad.rb);
-	if (sp != NULL)
-		rb_insert(&vm->size_tree, sp, &u->r.sz.rb);
-	else
-		sz_insert(vm, &u->r.sz);
-	vm->nfree++;
-}
-
-/* Delete a free region whose size node is already out of the size tree. */
-static void region_drop(struct vmem *vm, struct vmem_fnode *sz)
-{
-	struct rb_path p;
-
-	ad_path(vm, sz->pair, &p);
-	rb_erase(&vm->addr_tree, &p);
-	vm->nfree--;
-	unit_put(vm, UNIT_OF_SZ(sz));
-}
-
-/*
- * Take [x, x + s) out of the free region whose size node is sz. szp, if not NULL, is
- * the path to sz in the size tree. The caller has reserved one unit if the range lies
- * strictly inside the region (the remainder is then two regions).
- */
-static void carve(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *szp, svmm_va_t x,
-		  uint64_t s)
-{
-	struct vmem_fnode *ad = sz->pair;
-	uint64_t a = ad->key, size = sz->key;
-	uint64_t front = x - a, back = a + size - (x + s);
-	struct rb_path p;
-
-	if (szp == NULL) {
-		sz_path(vm, sz, &p);
-		szp = &p;
-	}
-	vm->free_bytes -= s;
-	if (front == 0 && back == 0) {
-		rb_erase(&vm->size_tree, szp);
-		region_drop(vm, sz);
-		return;
-	}
-	if (front == 0) {
-		/* Nothing lies between a and x + s, so the address node keeps its place. */
-		ad->key = x + s;
-		sz_rekey(vm, sz, szp, back);
-		return;
-	}
-	sz_rekey(vm, sz, szp, front);
-	if (back != 0) {
-		struct vmem_fnode *prev, *next;
-
-		ad_neighbours(vm, x + s, &prev, &next, &p);
-		region_new(vm, x + s, back, &p, NULL);
-	}
-}
-
-/*
- * Put [addr, addr + size), which lies in no region, back as free space, merging with
- * free neighbours. Step one (plan) finds the neighbours and says whether a unit is
- * needed; step two (commit) changes the trees. The address tree must not change in
- * between.
- */
-struct release_plan {
-	svmm_va_t addr;
-	uint64_t size;
-	struct vmem_fnode *prev, *next;   /* address nodes of free neighbours that touch */
-	struct rb_path path;
-	struct rb_path *size_path;   /* for (size, addr) in the size tree, or NULL */
-	/*
-	 * When exactly one neighbour merges: the path to its size node, if the caller
-	 * already found it (nb_sz names the node the path ends at), else nb_sz is NULL.
-	 */
-	struct vmem_fnode *nb_sz;
-	struct rb_path *nb_path;
-};
-
-/* Complete a plan whose path and neighbours (from ad_neighbours) are already known. */
-static uint64_t release_plan_with(struct release_plan *pl, svmm_va_t addr, uint64_t size,
-				  struct vmem_fnode *prev, struct vmem_fnode *next)
-{
-	pl->addr = addr;
-	pl->size = size;
-	pl->size_path = NULL;
-	pl->nb_sz = NULL;
-	pl->prev = (prev && prev->key + ad_size(prev) == addr) ? prev : NULL;
-	pl->next = (next && addr + size == next->key) ? next : NULL;
-	return (pl->prev || pl->next) ? 0 : 1;   /* units needed */
-}
-
-static uint64_t release_plan(struct vmem *vm, svmm_va_t addr, uint64_t size, struct release_plan *pl)
-{
-	struct vmem_fnode *prev, *next;
-
-	ad_neighbours(vm, addr, &prev, &next, &pl->path);
-	return release_plan_with(pl, addr, size, prev, next);
-}
-
-static void release_commit(struct vmem *vm, struct release_plan *pl)
-{
-	struct rb_path p;
-
-	vm->free_bytes += pl->size;
-	if (pl->prev == NULL && pl->next == NULL) {
-		region_new(vm, pl->addr, pl->size, &pl->path, pl->size_path);
-		return;
-	}
-	if (pl->prev != NULL && pl->next != NULL) {
-		/* Both touch: the next region is absorbed into the previous one. */
-		struct vmem_fnode *nsz = pl->next->pair;
-		uint64_t nsize = nsz->key;
-
-		sz_path(vm, nsz, &p);
-		rb_erase(&vm->size_tree, &p);
-		region_drop(vm, nsz);
-		pl->size += nsize;
-	}
-	if (pl->prev != NULL) {
-		struct vmem_fnode *sz = pl->prev->pair;
-		struct rb_path *sp = &p;
-
-		if (pl->nb_sz == sz && pl->next == NULL)
-			sp = pl->nb_path;
-		else
-			sz_path(vm, sz, &p);
-		sz_rekey(vm, sz, sp, sz->key + pl->size);
-	} else {
-		/*
-		 * Growing downwards: no free region lies between addr and next, so the
-		 * address node keeps its place. The size node's path is found with its old
-		 * address, before the change.
-		 */
-		struct vmem_fnode *sz = pl->next->pair;
-		struct rb_path *sp = &p;
-
-		if (pl->nb_sz == sz)
-			sp = pl->nb_path;
-		else
-			sz_path(vm, sz, &p);
-		pl->next->key = pl->addr;
-		sz_rekey(vm, sz, sp, sz->key + pl->size);
-	}
-}
-
-/* ---------------------------------------------------------------- the used tree */
-
-static void used_insert(struct vmem *vm, struct vmem_region *r, svmm_va_t addr, uint64_t size)
-{
-	struct rb_path p;
-	struct rb_node *n = vm->used_tree.rb_node;
-
-	unsigned i = 0;
-
-	r->addr = addr;
-	r->size = size;
-	while (n != NULL) {
-		unsigned d = addr >= REGION(n)->addr;
-
-		i = path_put(&p, i, n, d);
-		n = rb_child(n, d);
-	}
-	p.depth = i;
-	rb_insert(&vm->used_tree, &p, &r->node);
-	vm->nused++;
-	vm->used_bytes += size;
-}
-
-/* The allocated region with the greatest address <= addr, or NULL. */
-static struct vmem_region *used_floor(struct vmem *vm, svmm_va_t addr)
-{
-	struct rb_node *n = vm->used_tree.rb_node;
+	struct rb_node *n = vm->segs.rb_node;
 	struct vmem_region *best = NULL;
 
 	while (n != NULL) {
@@ -559,173 +250,190 @@ static struct vmem_region *used_floor(struct vmem *vm, svmm_va_t addr)
 		unsigned d = addr >= r->addr;   /* RB_RIGHT: r is a candidate */
 
 		best = d ? r : best;
-		if (addr == r->addr)
-			break;
-		n = rb_child(n, d);
+		n = n->rb_child[d];
 	}
 	return best;
 }
 
-/*
- * What vmem_free needs, found in one pass: the allocated region starting at addr (with
- * its path in up, or NULL), and the free regions around addr (as ad_neighbours, path in
- * fp). When the caller gave the size, also the place (path sp) where a free region
- * (size, addr) would go in the size tree, which is where the freed range goes when it
- * merges with nothing. The searches are independent, so they run interleaved: their
- * cache misses overlap instead of adding up.
- *
- * The address search is the shortest (there are fewer free regions than allocated
- * ones, and its nodes are denser in cache), so it usually ends while the used-tree
- * search still waits on memory. If by then exactly one free neighbour is seen to touch
- * the freed range, the freed range will merge into it, sp is not needed, and the
- * search in the size tree turns to that neighbour's size node: *nb_sz gets the node and
- * np the path to it (as sz_path would find), otherwise *nb_sz is NULL. Without the
- * caller's size only a touching predecessor can be recognised this early.
- */
-static struct vmem_region *free_search(struct vmem *vm, svmm_va_t addr, uint64_t size,
-				       struct rb_path *up, struct rb_path *fp,
-				       struct rb_path *sp, struct vmem_fnode **prev,
-				       struct vmem_fnode **next, struct rb_path *np,
-				       struct vmem_fnode **nb_sz)
+static struct vmem_region *seg_step(struct vmem_region *r, unsigned dir)
 {
-	struct rb_node *u = vm->used_tree.rb_node, *f = vm->addr_tree.rb_node;
-	struct rb_node *t = size != 0 ? vm->size_tree.rb_node : NULL, *m = NULL;
-	struct vmem_region *found = NULL;
-	struct vmem_fnode *pv = NULL, *nx = NULL, *target = NULL;
-	uint64_t ts = 0, ta = 0;
-	unsigned ui = 0, fi = 0, ti = 0, mi = 0;
+	struct rb_node *n = dir == RB_RIGHT ? rb_next(&r->node) : rb_prev(&r->node);
 
-	while (u != NULL || f != NULL || t != NULL || m != NULL) {
-		if (t != NULL) {
-			unsigned d = !sz_before(size, addr, t);
+	return n ? REGION(n) : NULL;
+}
 
-			ti = path_put(sp, ti, t, d);
-			t = rb_child(t, d);
-		}
-		if (m != NULL) {
-			unsigned d;
+/* The first allocated segment from n on in direction dir (n included), or NULL. */
+static struct vmem_region *used_from(struct rb_node *n, unsigned dir)
+{
+	while (n != NULL && rb_flag(n))
+		n = dir == RB_RIGHT ? rb_next(n) : rb_prev(n);
+	return n ? REGION(n) : NULL;
+}
 
-			if (m == &target->rb) {
-				mi = path_put(np, mi, m, RB_LEFT);
-				m = NULL;
-			} else {
-				d = !sz_before(ts, ta, m);
-				mi = path_put(np, mi, m, d);
-				m = rb_child(m, d);
-				if (m == NULL)
-					port_panic("vmem: free region missing from the size tree");
-			}
-		}
-		if (u != NULL) {
-			struct vmem_region *r = REGION(u);
-			unsigned d = addr >= r->addr;
+/* Make u a free region [addr, addr + size), linked at a place the caller chose. */
+static void unit_fill(struct vmem_unit *u, svmm_va_t addr, uint64_t size)
+{
+	u->r.seg.addr = addr;
+	u->r.seg.size = size;
+}
 
-			ui = path_put(up, ui, u, d);
-			if (addr == r->addr) {
-				found = r;
-				u = NULL;
-			} else {
-				u = rb_child(u, d);
-			}
-		}
-		if (f != NULL) {
-			struct vmem_fnode *a = FNODE(f);
-			unsigned d = addr >= a->key;
+static void free_unit_linked(struct vmem *vm, struct vmem_unit *u)
+{
+	rb_set_flag(&u->r.seg.node, true);
+	sz_insert(vm, u);
+	vm->nfree++;
+}
 
-			nx = d ? nx : a;
-			pv = d ? a : pv;
-			fi = path_put(fp, fi, f, d);
-			f = rb_child(f, d);
-			if (f == NULL && u != NULL) {
-				bool pt = pv != NULL && pv->key + ad_size(pv) == addr;
-				bool nt = size != 0 && nx != NULL && addr + size == nx->key;
-
-				if (pt != nt) {
-					target = (pt ? pv : nx)->pair;
-					ts = target->key;
-					ta = sz_addr(target);
-					m = vm->size_tree.rb_node;
-					t = NULL;   /* the freed range merges: sp is not needed */
-				}
-			}
-		}
-	}
-	up->depth = ui;
-	fp->depth = fi;
-	sp->depth = ti;
-	np->depth = mi;
-	*prev = pv;
-	*next = nx;
-	*nb_sz = target;
-	return found;
+/* Delete free region u from both trees and give its unit back. */
+static void free_drop(struct vmem *vm, struct vmem_unit *u)
+{
+	rb_erase(&vm->segs, &u->r.seg.node);
+	rb_erase(&vm->size_tree, &u->r.sz);
+	vm->nfree--;
+	unit_put(vm, u);
 }
 
 /*
- * The common allocation: [x, x + s) from the start of the free region of size node sz
- * (path szp), recorded in r. It is carve() followed by used_insert(), except that the
- * searches the two need in different trees (the address tree or the size tree, and the
- * used tree) run interleaved, so that their cache misses overlap.
+ * Join [addr, addr + size), which is in no tree now, with the free regions p (ending at
+ * addr) and n (starting at addr + size); at least one is not NULL. Needs no unit.
  */
-static void alloc_front(struct vmem *vm, struct vmem_fnode *sz, struct rb_path *szp,
-			uint64_t s, struct vmem_region *r)
+static void merge(struct vmem *vm, struct vmem_region *p, struct vmem_region *n, svmm_va_t addr,
+		  uint64_t size)
 {
-	struct vmem_fnode *ad = sz->pair;
-	svmm_va_t x = ad->key;
-	uint64_t back = sz->key - s;
-	struct rb_path up, tp;
-	struct rb_node *u = vm->used_tree.rb_node, *t, *stop;
-	unsigned ui = 0, ti = 0;
-	bool exact = back == 0;
+	if (p != NULL && n != NULL) {
+		uint64_t total = p->size + size + n->size;
 
-	vm->free_bytes -= s;
-	if (!exact) {
-		/* Nothing lies between x and x + s: the address node keeps its place. */
-		ad->key = x + s;
-		if (sz_rekey_in_place(sz, szp, back)) {
-			used_insert(vm, r, x, s);
-			return;
-		}
-		rb_erase(&vm->size_tree, szp);
-		sz->key = back;
-		t = vm->size_tree.rb_node;   /* search for the new place of sz */
-		stop = NULL;
+		free_drop(vm, UNIT_OF(n));
+		sz_resize(vm, UNIT_OF(p), total);
+	} else if (p != NULL) {
+		sz_resize(vm, UNIT_OF(p), p->size + size);
 	} else {
-		t = vm->addr_tree.rb_node;   /* search for ad, to erase it */
-		stop = &ad->rb;
+		/* Growing downwards: nothing lies between addr and n, so n keeps its place. */
+		n->addr = addr;
+		sz_resize(vm, UNIT_OF(n), n->size + size);
 	}
-	while (t != stop || u != NULL) {
-		if (t != stop) {
-			unsigned d;
+}
 
-			if (t == NULL)
-				port_panic("vmem: free region missing from the address tree");
-			d = exact ? x >= FNODE(t)->key : !sz_before(back, x + s, t);
-			ti = path_put(&tp, ti, t, d);
-			t = rb_child(t, d);
-		}
-		if (u != NULL) {
-			unsigned d = x >= REGION(u)->addr;
+/* Is p a free region ending at addr / n a free region starting at end? */
+static inline bool touches_before(const struct vmem_region *p, svmm_va_t addr)
+{
+	return p != NULL && seg_free(p) && seg_end(p) == addr;
+}
 
-			ui = path_put(&up, ui, u, d);
-			u = rb_child(u, d);
-		}
+static inline bool touches_after(const struct vmem_region *n, svmm_va_t end)
+{
+	return n != NULL && seg_free(n) && n->addr == end;
+}
+
+/*
+ * Add [addr, addr + size), which meets no segment, as free space (vmem_init, vmem_add).
+ * Needs a unit unless it touches a free region; fails only then, with nothing changed.
+ */
+static int add_free(struct vmem *vm, svmm_va_t addr, uint64_t size)
+{
+	struct rb_node *n = vm->segs.rb_node, *parent = NULL;
+	struct vmem_region *p = NULL, *nx = NULL;
+	unsigned d = RB_LEFT;
+
+	while (n != NULL) {
+		struct vmem_region *r = REGION(n);
+
+		parent = n;
+		d = addr >= r->addr;
+		p = d ? r : p;
+		nx = d ? nx : r;
+		n = n->rb_child[d];
 	}
-	if (exact) {
-		tp.depth = path_put(&tp, ti, t, RB_LEFT);
-		rb_erase(&vm->size_tree, szp);
-		rb_erase(&vm->addr_tree, &tp);
-		vm->nfree--;
-		unit_put(vm, UNIT_OF_SZ(sz));
+	p = touches_before(p, addr) ? p : NULL;
+	nx = touches_after(nx, addr + size) ? nx : NULL;
+	if (p == NULL && nx == NULL) {
+		struct vmem_unit *u;
+		int err = pool_reserve(vm, 1);
+
+		if (err)
+			return err;
+		u = unit_get(vm);
+		unit_fill(u, addr, size);
+		rb_insert(&vm->segs, parent, d, &u->r.seg.node);
+		free_unit_linked(vm, u);
 	} else {
-		tp.depth = ti;
-		rb_insert(&vm->size_tree, &tp, &sz->rb);
+		merge(vm, p, nx, addr, size);
 	}
-	up.depth = ui;
+	vm->free_bytes += size;
+	return 0;
+}
+
+/*
+ * Take [x, x + s) out of free region u and make it the allocated region r, linked right
+ * beside what is left of u: no search of the segment tree. The caller has reserved one
+ * unit if the range lies strictly inside u (the remainder is then two regions).
+ */
+static void carve(struct vmem *vm, struct vmem_unit *u, svmm_va_t x, uint64_t s,
+		  struct vmem_region *r)
+{
+	struct vmem_region *f = &u->r.seg;
+	uint64_t front = x - f->addr, back = seg_end(f) - (x + s);
+
 	r->addr = x;
 	r->size = s;
-	rb_insert(&vm->used_tree, &up, &r->node);
-	vm->nused++;
+	r->node.rb_parent = 0;   /* allocated: the caller bit clear */
+	vm->free_bytes -= s;
 	vm->used_bytes += s;
+	vm->nused++;
+	if (front == 0 && back == 0) {
+		rb_replace(&vm->segs, &f->node, &r->node);
+		rb_erase(&vm->size_tree, &u->r.sz);
+		vm->nfree--;
+		unit_put(vm, u);
+	} else if (front == 0) {
+		rb_insert_beside(&vm->segs, &f->node, RB_LEFT, &r->node);
+		f->addr = x + s;   /* nothing lies between: its place holds */
+		sz_resize(vm, u, back);
+	} else {
+		rb_insert_beside(&vm->segs, &f->node, RB_RIGHT, &r->node);
+		sz_resize(vm, u, front);
+		if (back != 0) {
+			struct vmem_unit *b = unit_get(vm);
+
+			unit_fill(b, x + s, back);
+			rb_insert_beside(&vm->segs, &r->node, RB_RIGHT, &b->r.seg.node);
+			free_unit_linked(vm, b);
+		}
+	}
+}
+
+/*
+ * Give the allocated region r back as free space, merging with free neighbours, which
+ * are r's own neighbours in the segment tree: no search. Needs a unit only when neither
+ * neighbour is free; fails only then (SVMM_ENOMEM), with nothing changed.
+ */
+static int release(struct vmem *vm, struct vmem_region *r)
+{
+	struct vmem_region *p = seg_step(r, RB_LEFT), *n = seg_step(r, RB_RIGHT);
+	svmm_va_t addr = r->addr;
+	uint64_t size = r->size;
+
+	p = touches_before(p, addr) ? p : NULL;
+	n = touches_after(n, addr + size) ? n : NULL;
+	if (p == NULL && n == NULL) {
+		struct vmem_unit *u;
+		int err = pool_reserve(vm, 1);
+
+		if (err)
+			return err;
+		u = unit_get(vm);
+		unit_fill(u, addr, size);
+		u->r.seg.node.rb_parent = 0;
+		rb_replace(&vm->segs, &r->node, &u->r.seg.node);
+		free_unit_linked(vm, u);
+	} else {
+		rb_erase(&vm->segs, &r->node);
+		merge(vm, p, n, addr, size);
+	}
+	vm->used_bytes -= size;
+	vm->free_bytes += size;
+	vm->nused--;
+	return 0;
 }
 
 /* ---------------------------------------------------------------- validation and fit */
@@ -839,101 +547,69 @@ static int make_xc(const struct vmem *vm, uint64_t size, const struct vmem_const
 	return 0;
 }
 
-/* The first size node of size >= s, with the path to it; NULL if none. */
-static struct rb_node *sz_lower_bound(struct vmem *vm, uint64_t s, struct rb_path *p)
-{
-	struct rb_node *n = vm->size_tree.rb_node, *best = NULL;
-	unsigned best_depth = 0, i = 0;
-
-	while (n != NULL) {
-		unsigned d = FNODE(n)->key < s;   /* RB_LEFT: n is a candidate */
-
-		i = path_put(p, i, n, d);
-		best = d ? best : n;
-		best_depth = d ? best_depth : i;
-		n = rb_child(n, d);
-	}
-	p->depth = best_depth;
-	return best;
-}
-
 /* Candidates tried in size order before jumping to a size that must fit. */
 #define XALLOC_SCAN 16
 
 /*
- * Find a free region and start for an allocation. On success *szp is the region's size
- * node, *xp the start, and path (if *have_path) leads to *szp in the size tree.
+ * Find a free region and a start for an allocation: *up gets the region, *xp the start.
  */
-static bool find_fit(struct vmem *vm, uint64_t s, const struct xc *c, struct vmem_fnode **szp,
-		     svmm_va_t *xp, struct rb_path *path, bool *have_path)
+static bool find_fit(struct vmem *vm, uint64_t s, const struct xc *c, struct vmem_unit **up,
+		     svmm_va_t *xp)
 {
 	struct rb_node *n;
 	unsigned tried = 0;
 	uint64_t sure = s + c->align - vm->quantum;   /* any region this big fits */
 	bool can_jump = !c->ranged && c->nocross == 0 && sure >= s;
 
-	*have_path = true;
 	if (c->ranged) {
 		/*
-		 * An address window: walk the free regions that meet it and keep the best
-		 * (smallest, then lowest). Cost is the number of regions in the window.
+		 * An address window: walk the segments that meet it and keep the best free one
+		 * (smallest, then lowest). Cost is the number of segments in the window.
 		 */
-		struct vmem_fnode *best = NULL;
+		struct vmem_region *best = NULL, *f = seg_floor(vm, c->minaddr);
 		svmm_va_t bestx = 0;
-		struct rb_path p;
-		struct vmem_fnode *f = ad_floor(vm, c->minaddr);
 
-		if (f == NULL || f->key + ad_size(f) <= c->minaddr) {
-			struct vmem_fnode *dummy;
-
-			ad_neighbours(vm, c->minaddr, &dummy, &f, &p);
-		}
-		if (f == NULL)
-			return false;
-		ad_path(vm, f, &p);
-		for (n = &f->rb; n != NULL && FNODE(n)->key < c->maxaddr; n = rb_next(&p)) {
-			struct vmem_fnode *ad = FNODE(n);
+		n = f != NULL ? &f->node : rb_first(&vm->segs);
+		for (; n != NULL && REGION(n)->addr < c->maxaddr; n = rb_next(n)) {
+			struct vmem_region *g = REGION(n);
 			svmm_va_t x;
 
-			if (fit(ad->key, ad_size(ad), s, c, &x) &&
-			    (best == NULL || ad_size(ad) < ad_size(best))) {
-				best = ad;
+			if (seg_free(g) && fit(g->addr, g->size, s, c, &x) &&
+			    (best == NULL || g->size < best->size)) {
+				best = g;
 				bestx = x;
 			}
 		}
 		if (best == NULL)
 			return false;
-		*szp = best->pair;
+		*up = UNIT_OF(best);
 		*xp = bestx;
-		*have_path = false;
 		return true;
 	}
 
 	/* Best fit: the first region in (size, address) order that can hold the request. */
-	n = sz_lower_bound(vm, s, path);
+	n = sz_lower_bound(vm, s);
 	while (n != NULL) {
-		struct vmem_fnode *sz = FNODE(n);
+		struct vmem_unit *u = UNIT_OF_SZ(n);
 
-		if (fit(sz_addr(sz), sz->key, s, c, xp)) {
-			*szp = sz;
+		if (fit(u->r.seg.addr, u->r.seg.size, s, c, xp)) {
+			*up = u;
 			return true;
 		}
-		if (++tried == XALLOC_SCAN && can_jump && sz->key < sure) {
+		if (++tried == XALLOC_SCAN && can_jump && u->r.seg.size < sure) {
 			/*
 			 * Alignment keeps failing on regions barely large enough: jump to the
 			 * smallest region that fits whatever its address. If there is none,
 			 * keep scanning the rest one by one, so a fit is never missed.
 			 */
-			struct rb_path jp;
-			struct rb_node *m = sz_lower_bound(vm, sure, &jp);
+			struct rb_node *m = sz_lower_bound(vm, sure);
 
 			if (m != NULL) {
-				*path = jp;
 				n = m;
 				continue;
 			}
 		}
-		n = rb_next(path);
+		n = rb_next(n);
 	}
 	return false;
 }
@@ -965,32 +641,24 @@ int vmem_init(struct vmem *vm, svmm_va_t base, uint64_t size, uint64_t quantum,
 	vm->nunits = VMEM_BOOT_UNITS;
 	vm->live = VMEM_LIVE;
 	if (size != 0) {
-		struct release_plan pl;
-
-		(void)release_plan(vm, base, size, &pl);
-		release_commit(vm, &pl);
+		(void)add_free(vm, base, size);   /* the boot units cannot run dry here */
 		vm->nspans = 1;
 		vm->span_bytes = size;
 	}
 	return 0;
 }
 
-/* Does any region, free or allocated, meet [addr, addr + size)? */
+/* Does any segment, free or allocated, meet [addr, addr + size)? */
 static bool overlaps_any(struct vmem *vm, svmm_va_t addr, uint64_t size)
 {
-	svmm_va_t last = addr + size - 1;
-	struct vmem_fnode *f = ad_floor(vm, last);
-	struct vmem_region *r;
+	struct vmem_region *f = seg_floor(vm, addr + size - 1);
 
-	if (f != NULL && f->key + ad_size(f) > addr)
-		return true;
-	r = used_floor(vm, last);
-	return r != NULL && r->addr + r->size > addr;
+	/* Segments do not overlap: the last one starting in the range decides. */
+	return f != NULL && seg_end(f) > addr;
 }
 
 int vmem_add(struct vmem *vm, svmm_va_t base, uint64_t size)
 {
-	struct release_plan pl;
 	int err = check_range(vm, base, size);
 
 	if (err)
@@ -999,9 +667,8 @@ int vmem_add(struct vmem *vm, svmm_va_t base, uint64_t size)
 	if (overlaps_any(vm, base, size)) {
 		err = SVMM_EOVERLAP;
 	} else {
-		err = pool_reserve(vm, release_plan(vm, base, size, &pl));
+		err = add_free(vm, base, size);
 		if (!err) {
-			release_commit(vm, &pl);
 			vm->nspans++;
 			vm->span_bytes += size;
 		}
@@ -1014,9 +681,7 @@ int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
 		struct vmem_region *r, svmm_va_t *addrp)
 {
 	struct xc xc;
-	struct rb_path path;
-	struct vmem_fnode *sz;
-	bool have_path;
+	struct vmem_unit *u;
 	svmm_va_t x;
 	int err;
 
@@ -1028,20 +693,15 @@ int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
 	if (err)
 		return err;
 	port_lock(&vm->lock);
-	if (!find_fit(vm, size, &xc, &sz, &x, &path, &have_path)) {
+	if (!find_fit(vm, size, &xc, &u, &x)) {
 		err = SVMM_ENOSPC;
 	} else {
 		/* A cut strictly inside the region leaves two: one more unit. */
-		bool inside = x != sz_addr(sz) && x + size != sz_addr(sz) + sz->key;
+		bool inside = x != u->r.seg.addr && x + size != seg_end(&u->r.seg);
 
 		err = pool_reserve(vm, inside ? 1 : 0);
 		if (!err) {
-			if (have_path && x == sz_addr(sz)) {
-				alloc_front(vm, sz, &path, size, r);
-			} else {
-				carve(vm, sz, have_path ? &path : NULL, x, size);
-				used_insert(vm, r, x, size);
-			}
+			carve(vm, u, x, size, r);
 			if (addrp)
 				*addrp = x;
 		}
@@ -1052,34 +712,59 @@ int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
 
 int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, svmm_va_t *addrp)
 {
-	return vmem_xalloc(vm, size, NULL, r, addrp);
+	struct rb_node *n;
+	int err = 0;
+
+	if (size == 0)
+		return SVMM_EZEROSIZE;
+	if (!SVMM_IS_ALIGNED(size, vm->quantum))
+		return SVMM_EUNALIGNED;
+	port_lock(&vm->lock);
+	n = sz_lower_bound(vm, size);
+	if (n == NULL) {
+		err = SVMM_ENOSPC;
+	} else {
+		/* Best fit takes the front of the region: never a cut inside, never a unit. */
+		struct vmem_unit *u = UNIT_OF_SZ(n);
+		svmm_va_t x = u->r.seg.addr;
+
+		carve(vm, u, x, size, r);
+		if (addrp)
+			*addrp = x;
+	}
+	port_unlock(&vm->lock);
+	return err;
 }
 
 int vmem_alloc_fixed(struct vmem *vm, svmm_va_t addr, uint64_t size, struct vmem_region *r)
 {
-	struct vmem_fnode *f;
+	struct vmem_region *f;
 	int err = check_range(vm, addr, size);
 
 	if (err)
 		return err;
 	port_lock(&vm->lock);
-	f = ad_floor(vm, addr);
-	if (f != NULL && addr + size <= f->key + ad_size(f)) {
-		bool inside = addr != f->key && addr + size != f->key + ad_size(f);
+	f = seg_floor(vm, addr);
+	if (f != NULL && seg_free(f) && addr + size <= seg_end(f)) {
+		bool inside = addr != f->addr && addr + size != seg_end(f);
 
 		err = pool_reserve(vm, inside ? 1 : 0);
-		if (!err) {
-			carve(vm, f->pair, NULL, addr, size);
-			used_insert(vm, r, addr, size);
-		}
+		if (!err)
+			carve(vm, UNIT_OF(f), addr, size, r);
 	} else {
 		/*
 		 * Free regions never touch, so a range not inside one free region either
-		 * meets an allocation or leaves the spans.
+		 * meets an allocation or leaves the spans. Look back from its end over the
+		 * segments that meet it.
 		 */
-		struct vmem_region *u = used_floor(vm, addr + size - 1);
-
-		err = (u != NULL && u->addr + u->size > addr) ? SVMM_EBUSY : SVMM_ERANGE;
+		err = SVMM_ERANGE;
+		for (f = seg_floor(vm, addr + size - 1); f != NULL && seg_end(f) > addr;
+		     f = seg_step(f, RB_LEFT)) {
+			if (!seg_free(f)) {
+				err = SVMM_EBUSY;
+				break;
+			}
+		}
 	}
 	port_unlock(&vm->lock);
 	return err;
@@ -1087,36 +772,78 @@ int vmem_alloc_fixed(struct vmem *vm, svmm_va_t addr, uint64_t size, struct vmem
 
 int vmem_free(struct vmem *vm, svmm_va_t addr, uint64_t size, struct vmem_region **rp)
 {
-	struct rb_path up, sp, np;
-	struct release_plan pl;
-	struct vmem_region *r;
-	struct vmem_fnode *prev, *next, *nb_sz;
-	int err = 0;
+	struct vmem_region *f;
+	int err;
 
 	if (!SVMM_IS_ALIGNED(addr, vm->quantum) || !SVMM_IS_ALIGNED(size, vm->quantum))
 		return SVMM_EUNALIGNED;
 	port_lock(&vm->lock);
-	r = free_search(vm, addr, size, &up, &pl.path, &sp, &prev, &next, &np, &nb_sz);
-	if (r == NULL) {
-		/* prev is the free region at or below addr, if any */
-		err = (prev != NULL && addr - prev->key < ad_size(prev)) ? SVMM_EDOUBLEFREE
-									  : SVMM_ENOENT;
-	} else if (size != 0 && size != r->size) {
+	f = seg_floor(vm, addr);
+	if (f == NULL || addr - f->addr >= f->size)
+		err = SVMM_ENOENT;
+	else if (seg_free(f))
+		err = SVMM_EDOUBLEFREE;
+	else if (f->addr != addr)
+		err = SVMM_ENOENT;   /* inside an allocation: no partial frees */
+	else if (size != 0 && size != f->size)
 		err = SVMM_ESIZE;
+	else
+		err = release(vm, f);
+	if (!err && rp)
+		*rp = f;
+	port_unlock(&vm->lock);
+	return err;
+}
+
+int vmem_free_region(struct vmem *vm, struct vmem_region *r)
+{
+	int err;
+
+	port_lock(&vm->lock);
+	if (!rb_linked(&r->node) || rb_flag(&r->node))
+		err = SVMM_EDOUBLEFREE;
+	else
+		err = release(vm, r);
+	port_unlock(&vm->lock);
+	return err;
+}
+
+int vmem_split(struct vmem *vm, struct vmem_region *r, svmm_va_t at, struct vmem_region *tail)
+{
+	int err = 0;
+
+	if (!SVMM_IS_ALIGNED(at, vm->quantum))
+		return SVMM_EUNALIGNED;
+	port_lock(&vm->lock);
+	if (!rb_linked(&r->node) || rb_flag(&r->node)) {
+		err = SVMM_ENOENT;
+	} else if (at <= r->addr || at >= seg_end(r)) {
+		err = SVMM_ERANGE;
 	} else {
-		err = pool_reserve(vm, release_plan_with(&pl, addr, r->size, prev, next));
-		if (size != 0)
-			pl.size_path = &sp;   /* used only if nothing merges */
-		pl.nb_sz = nb_sz;
-		pl.nb_path = &np;
-		if (!err) {
-			rb_erase(&vm->used_tree, &up);
-			vm->nused--;
-			vm->used_bytes -= r->size;
-			release_commit(vm, &pl);
-			if (rp)
-				*rp = r;
-		}
+		tail->addr = at;
+		tail->size = seg_end(r) - at;
+		r->size = at - r->addr;
+		rb_insert_beside(&vm->segs, &r->node, RB_RIGHT, &tail->node);
+		vm->nused++;
+	}
+	port_unlock(&vm->lock);
+	return err;
+}
+
+int vmem_join(struct vmem *vm, struct vmem_region *r, struct vmem_region *next)
+{
+	int err = 0;
+
+	port_lock(&vm->lock);
+	if (!rb_linked(&r->node) || rb_flag(&r->node) || !rb_linked(&next->node) ||
+	    rb_flag(&next->node))
+		err = SVMM_ENOENT;
+	else if (seg_end(r) != next->addr || seg_step(r, RB_RIGHT) != next)
+		err = SVMM_ERANGE;
+	else {
+		rb_erase(&vm->segs, &next->node);
+		r->size += next->size;
+		vm->nused--;
 	}
 	port_unlock(&vm->lock);
 	return err;
@@ -1127,30 +854,48 @@ struct vmem_region *vmem_lookup(struct vmem *vm, svmm_va_t addr)
 	struct vmem_region *r;
 
 	port_lock(&vm->lock);
-	r = used_floor(vm, addr);
-	if (r != NULL && addr - r->addr >= r->size)
+	r = seg_floor(vm, addr);
+	if (r != NULL && (seg_free(r) || addr - r->addr >= r->size))
 		r = NULL;
 	port_unlock(&vm->lock);
 	return r;
 }
 
-/* Both address-ordered trees side by side, in address order. */
+struct vmem_region *vmem_first_from(struct vmem *vm, svmm_va_t addr)
+{
+	struct vmem_region *r;
+
+	port_lock(&vm->lock);
+	r = seg_floor(vm, addr);
+	if (r == NULL)
+		r = used_from(rb_first(&vm->segs), RB_RIGHT);
+	else if (seg_free(r) || addr - r->addr >= r->size)
+		r = used_from(rb_next(&r->node), RB_RIGHT);
+	port_unlock(&vm->lock);
+	return r;
+}
+
+struct vmem_region *vmem_next(struct vmem *vm, struct vmem_region *r)
+{
+	port_lock(&vm->lock);
+	r = used_from(rb_next(&r->node), RB_RIGHT);
+	port_unlock(&vm->lock);
+	return r;
+}
+
+struct vmem_region *vmem_prev(struct vmem *vm, struct vmem_region *r)
+{
+	port_lock(&vm->lock);
+	r = used_from(rb_prev(&r->node), RB_LEFT);
+	port_unlock(&vm->lock);
+	return r;
+}
+
 static void walk_locked(struct vmem *vm, void (*fn)(void *ctx, svmm_va_t addr, uint64_t size, bool used),
 			void *ctx)
 {
-	struct rb_path fp, up;
-	struct rb_node *f = rb_first(&vm->addr_tree, &fp);
-	struct rb_node *u = rb_first(&vm->used_tree, &up);
-
-	while (f != NULL || u != NULL) {
-		if (u == NULL || (f != NULL && FNODE(f)->key < REGION(u)->addr)) {
-			fn(ctx, FNODE(f)->key, ad_size(FNODE(f)), false);
-			f = rb_next(&fp);
-		} else {
-			fn(ctx, REGION(u)->addr, REGION(u)->size, true);
-			u = rb_next(&up);
-		}
-	}
+	for (struct rb_node *n = rb_first(&vm->segs); n != NULL; n = rb_next(n))
+		fn(ctx, REGION(n)->addr, REGION(n)->size, !rb_flag(n));
 }
 
 void vmem_walk(struct vmem *vm, void (*fn)(void *ctx, svmm_va_t addr, uint64_t size, bool used),
@@ -1163,13 +908,13 @@ void vmem_walk(struct vmem *vm, void (*fn)(void *ctx, svmm_va_t addr, uint64_t s
 
 static void stats_locked(struct vmem *vm, struct vmem_stats *st)
 {
-	struct rb_node *last = rb_last(&vm->size_tree, NULL);
+	struct rb_node *last = rb_last(&vm->size_tree);
 
 	st->free_bytes = vm->free_bytes;
 	st->used_bytes = vm->used_bytes;
 	st->free_regions = vm->nfree;
 	st->used_regions = vm->nused;
-	st->largest_free = last ? FNODE(last)->key : 0;
+	st->largest_free = last ? UNIT_OF_SZ(last)->r.seg.size : 0;
 	st->span_bytes = vm->span_bytes;
 	st->spans = vm->nspans;
 	st->pool_pages = vm->npages;
@@ -1226,141 +971,122 @@ void vmem_dump(struct vmem *vm, bool regions, svmm_print_fn out, void *ctx)
 
 static int size_cmp(const struct rb_node *a, const struct rb_node *b)
 {
-	const struct vmem_fnode *x = FNODE(a), *y = FNODE(b);
+	const struct vmem_region *x = &UNIT_OF_SZ(a)->r.seg, *y = &UNIT_OF_SZ(b)->r.seg;
 
-	if (x->key != y->key)
-		return x->key < y->key ? -1 : 1;
-	return sz_addr(x) < sz_addr(y) ? -1 : sz_addr(x) > sz_addr(y);
+	if (x->size != y->size)
+		return x->size < y->size ? -1 : 1;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
-static int addr_cmp(const struct rb_node *a, const struct rb_node *b)
-{
-	svmm_va_t x = FNODE(a)->key, y = FNODE(b)->key;
-
-	return x < y ? -1 : x > y;
-}
-
-static int used_cmp(const struct rb_node *a, const struct rb_node *b)
+static int seg_cmp(const struct rb_node *a, const struct rb_node *b)
 {
 	svmm_va_t x = REGION(a)->addr, y = REGION(b)->addr;
 
 	return x < y ? -1 : x > y;
 }
 
-#define CHECK(cond, msg)                 \
-	do {                             \
-		if (!(cond)) {           \
-			*why = (msg);    \
-			return SVMM_EINVAL; \
-		}                        \
+/* Report the first broken invariant (through out, if given) and fail. */
+#define CHECK(cond, ...)                                              \
+	do {                                                          \
+		if (!(cond)) {                                        \
+			if (out != NULL)                              \
+				svmm_printline(out, ctx, "vmem: " __VA_ARGS__); \
+			return SVMM_EINVAL;                           \
+		}                                                     \
 	} while (0)
 
-static int check_locked(struct vmem *vm, const char **why)
+static int check_locked(struct vmem *vm, svmm_print_fn out, void *ctx)
 {
-	struct rb_path fp, up;
-	struct rb_node *f, *u;
 	uint64_t free_bytes = 0, used_bytes = 0, nfree = 0, nused = 0, on_list = 0;
-	uint64_t page_used = 0, boot_used = 0;
-	bool have_prev = false;
-	uint64_t prev_end = 0;
-	bool prev_free = false;
+	uint64_t page_used = 0;
+	const struct vmem_region *prev = NULL;
+	int rc;
 
-	CHECK(vm->live == VMEM_LIVE, "arena not initialised or destroyed");
-	CHECK(rb_check(&vm->size_tree, size_cmp, vm->nfree) == RB_OK, "size tree: rb rules/order/count");
-	CHECK(rb_check(&vm->addr_tree, addr_cmp, vm->nfree) == RB_OK, "address tree: rb rules/order/count");
-	CHECK(rb_check(&vm->used_tree, used_cmp, vm->nused) == RB_OK, "used tree: rb rules/order/count");
+	CHECK(vm->live == VMEM_LIVE, "the arena is initialised and not destroyed");
+	rc = rb_check(&vm->size_tree, size_cmp, vm->nfree);
+	CHECK(rc == RB_OK, "the size tree is a red-black tree of nfree=%llu nodes in (size, address) order: %s",
+	      (unsigned long long)vm->nfree, rb_check_what(rc));
+	rc = rb_check(&vm->segs, seg_cmp, vm->nfree + vm->nused);
+	CHECK(rc == RB_OK, "the segment tree is a red-black tree of nfree+nused=%llu nodes in address order: %s",
+	      (unsigned long long)(vm->nfree + vm->nused), rb_check_what(rc));
 
-	/* Every size node sits in a unit with its address node, each the other's pair. */
-	for (struct rb_node *n = rb_first(&vm->size_tree, &fp); n != NULL; n = rb_next(&fp)) {
-		struct vmem_fnode *sz = FNODE(n);
+	/* Every size node's pair is a free segment of the same unit, linked. */
+	for (struct rb_node *n = rb_first(&vm->size_tree); n != NULL; n = rb_next(n))
+		CHECK(rb_flag(&UNIT_OF_SZ(n)->r.seg.node) && rb_linked(&UNIT_OF_SZ(n)->r.seg.node),
+		      "every size node pairs with a free segment of its unit (0x%llx)",
+		      (unsigned long long)UNIT_OF_SZ(n)->r.seg.addr);
 
-		CHECK(sz->pair == &UNIT_OF_SZ(sz)->r.ad && sz->pair->pair == sz, "size node pairing");
-	}
+	/* Every segment in address order: sizes, no overlap, no two free ones touching. */
+	for (struct rb_node *n = rb_first(&vm->segs); n != NULL; n = rb_next(n)) {
+		const struct vmem_region *g = REGION(n);
+		svmm_va_t a = g->addr;
+		uint64_t s = g->size;
 
-	/* Every region in address order: sizes, pairing, no overlap, no free neighbours. */
-	f = rb_first(&vm->addr_tree, &fp);
-	u = rb_first(&vm->used_tree, &up);
-	while (f != NULL || u != NULL) {
-		svmm_va_t a;
-		uint64_t s;
-		bool is_free = u == NULL || (f != NULL && FNODE(f)->key < REGION(u)->addr);
+		CHECK(s != 0, "no region is empty (at 0x%llx)", (unsigned long long)a);
+		CHECK(SVMM_IS_ALIGNED(a, vm->quantum) && SVMM_IS_ALIGNED(s, vm->quantum),
+		      "regions are quantum-aligned ([0x%llx, +0x%llx))", (unsigned long long)a,
+		      (unsigned long long)s);
+		CHECK(a + s > a, "no region wraps (at 0x%llx)", (unsigned long long)a);
+		if (prev != NULL) {
+			CHECK(seg_end(prev) <= a, "regions do not overlap (0x%llx)", (unsigned long long)a);
+			CHECK(!(seg_free(prev) && seg_free(g) && seg_end(prev) == a),
+			      "no two free regions are adjacent (at 0x%llx)", (unsigned long long)a);
+		}
+		if (seg_free(g)) {
+			const struct vmem_unit *u = UNIT_OF(g);
 
-		if (is_free) {
-			struct vmem_fnode *ad = FNODE(f);
-			struct vmem_unit *unit = SVMM_CONTAINER_OF(ad, struct vmem_unit, r.ad);
-
-			CHECK(ad->pair == &unit->r.sz && ad->pair->pair == ad, "free node pairing");
-			a = ad->key;
-			s = ad_size(ad);
-			if (unit_is_boot(vm, unit))
-				boot_used++;
-			else
+			CHECK(rb_linked(&u->r.sz), "every free region is in the size tree (0x%llx)",
+			      (unsigned long long)a);
+			if (!unit_is_boot(vm, u))
 				page_used++;
 			free_bytes += s;
 			nfree++;
-			f = rb_next(&fp);
 		} else {
-			a = REGION(u)->addr;
-			s = REGION(u)->size;
 			used_bytes += s;
 			nused++;
-			u = rb_next(&up);
 		}
-		CHECK(s != 0, "empty region");
-		CHECK(SVMM_IS_ALIGNED(a, vm->quantum) && SVMM_IS_ALIGNED(s, vm->quantum),
-		      "region not quantum-aligned");
-		CHECK(a + s > a, "region wraps");
-		if (have_prev) {
-			CHECK(prev_end <= a, "regions overlap");
-			CHECK(!(prev_free && is_free && prev_end == a), "two adjacent free regions");
-		}
-		have_prev = true;
-		prev_end = a + s;
-		prev_free = is_free;
+		prev = g;
 	}
-	CHECK(nfree == vm->nfree && nused == vm->nused, "region counters");
-	CHECK(free_bytes == vm->free_bytes && used_bytes == vm->used_bytes, "byte counters");
-	CHECK(free_bytes + used_bytes == vm->span_bytes, "regions do not cover the spans");
+	CHECK(nfree == vm->nfree && nused == vm->nused,
+	      "the region counters match the tree (free %llu/%llu, used %llu/%llu)",
+	      (unsigned long long)nfree, (unsigned long long)vm->nfree,
+	      (unsigned long long)nused, (unsigned long long)vm->nused);
+	CHECK(free_bytes == vm->free_bytes && used_bytes == vm->used_bytes,
+	      "the byte counters match the regions");
+	CHECK(free_bytes + used_bytes == vm->span_bytes, "the regions cover exactly the spans");
 
 	/* The pool: list length, units in use = free regions, page counts. */
 	for (struct vmem_unit *it = vm->units_free; it != NULL; it = it->f.next) {
-		CHECK(it->f.next == NULL || it->f.next->f.prev == it, "pool list links");
-		CHECK(++on_list <= vm->nunits, "pool list longer than the pool");
+		CHECK(it->f.next == NULL || it->f.next->f.prev == it, "the pool's free list is well linked");
+		on_list++;
+		CHECK(on_list <= vm->nunits, "the pool's free list is no longer than the pool");
 	}
-	CHECK(on_list == vm->nunits_free, "pool free count");
-	CHECK(vm->nunits == VMEM_BOOT_UNITS + vm->npages * UNITS_PER_PAGE, "pool unit count");
-	CHECK(vm->nunits - vm->nunits_free == vm->nfree, "pool units in use != free regions");
+	CHECK(on_list == vm->nunits_free, "the pool's free count matches its list");
+	CHECK(vm->nunits == VMEM_BOOT_UNITS + vm->npages * UNITS_PER_PAGE,
+	      "the pool holds the boot units plus %u per page", (unsigned)UNITS_PER_PAGE);
+	CHECK(vm->nunits - vm->nunits_free == vm->nfree, "pool units in use equal free regions");
 	{
 		uint64_t pages = 0, counted = 0;
 
 		for (struct vmem_pool_page *pg = vm->pages; pg != NULL; pg = pg->next) {
-			CHECK(++pages <= vm->npages, "pool page list longer than its count");
+			pages++;
+			CHECK(pages <= vm->npages, "the pool's page list is no longer than its count");
 			counted += pg->used;
 		}
-		CHECK(pages == vm->npages, "pool page count");
-		CHECK(counted == page_used, "pool page use counts");
+		CHECK(pages == vm->npages, "the pool's page count matches its list");
+		CHECK(counted == page_used, "each pool page counts the free regions it holds");
 	}
-	(void)boot_used;
 	return 0;
 }
 
-int vmem_check_why(struct vmem *vm, const char **why)
+int vmem_check(struct vmem *vm, svmm_print_fn out, void *ctx)
 {
-	const char *dummy;
 	int err;
 
-	if (why == NULL)
-		why = &dummy;
-	*why = NULL;
 	port_lock(&vm->lock);
-	err = check_locked(vm, why);
+	err = check_locked(vm, out, ctx);
 	port_unlock(&vm->lock);
 	return err;
-}
-
-int vmem_check(struct vmem *vm)
-{
-	return vmem_check_why(vm, NULL);
 }
 
 int vmem_destroy(struct vmem *vm)
@@ -1378,7 +1104,7 @@ int vmem_destroy(struct vmem *vm)
 		vm->src.free(vm->src.ctx, pg);
 	}
 	vm->npages = 0;
-	vm->size_tree.rb_node = vm->addr_tree.rb_node = NULL;
+	vm->size_tree.rb_node = vm->segs.rb_node = NULL;
 	vm->units_free = NULL;
 	vm->nunits = vm->nunits_free = vm->nfree = 0;
 	vm->free_bytes = vm->span_bytes = vm->nspans = 0;

@@ -50,7 +50,7 @@ static unsigned byte(struct input *in)
 
 static void compare(void)
 {
-	REQUIRE(vmem_check(&arena) == 0);
+	REQUIRE(vmem_check(&arena, NULL, NULL) == 0);
 	REQUIRE(vmodel_same_regions(&model, &arena));
 }
 

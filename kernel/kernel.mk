@@ -96,6 +96,26 @@ gdb: deps deps-qemu kernel
 	tools/qemu-gdb.sh $(KB)/kernel.elf $(KARGS)
 bench: bench-kernel
 
+# The settings of tools/qemu-run.sh (make run, make gdb, the checks): what cannot boot
+# or would be ignored must be refused before QEMU starts, with one line naming the
+# setting. Each case runs the script on a kernel file that does not exist, so a case
+# that is not refused fails on QEMU's own error instead (and cannot hang).
+# Cases: environment|the refusal must match this extended regular expression.
+QEMU_ARG_CASES := \
+	"QEMU_MEM=16M|QEMU_MEM=16M is too small.*at least 35M" \
+	"QEMU_MEM=32M|QEMU_MEM=32M is too small.*at least 35M" \
+	"QEMU_MEM=banana|QEMU_MEM=banana: expected a size"
+.PHONY: check-qemu-args
+CHECK_EXTRA += check-qemu-args
+check-qemu-args:
+	@p=0; f=0; for c in $(QEMU_ARG_CASES); do env=$${c%%|*} want=$${c#*|}; \
+	  out=$$(env $$env tools/qemu-run.sh $(KB)/no-such-kernel.elf 2>&1 </dev/null); rc=$$?; \
+	  if [ $$rc -eq 2 ] && [ $$(printf '%s\n' "$$out" | wc -l) -eq 1 ] && \
+	     grep -Eq "$$want" <<<"$$out"; then p=$$((p + 1)); \
+	  else f=$$((f + 1)); echo "check-qemu-args: $$env not refused in one line (status $$rc): $$out"; fi; \
+	done; echo "check-qemu-args: $$p passed, $$f failed"; \
+	if [ -n "$${CHECK_COUNTS:-}" ]; then echo "$$p $$f" >> "$$CHECK_COUNTS"; fi; [ $$f -eq 0 ]
+
 # The trace tool end to end: boot with svmm.vmtrace=1, keep the kernel arena's "vmt"
 # lines, and replay them on the host (tools/vmem-trace checks every recorded result, a
 # reference model and vmem_check, and the final state checkpoint).

@@ -30,6 +30,40 @@ static const char *mode_name(enum svmm_mode m)
 }
 
 /*
+ * svmm.dmap_limit=SIZE: the physical address where the direct map stops, rounded down
+ * to whole gigabytes. The kernel's page tables and pmem's metadata are reached through
+ * the direct map, so it must cover the gigabyte the kernel was loaded in; on QEMU virt
+ * RAM starts at 2 GiB, so the least limit there is 3G. Anything else is refused here,
+ * in one line that says why, before pmem_init could fail on it with a bare ENOMEM.
+ */
+static void check_dmap_limit(const char *v)
+{
+	uint64_t need = SVMM_ALIGN_DOWN(early_load_pa, SVMM_GiB) + SVMM_GiB;
+	uint64_t limit = 0;
+	char need_s[24], got_s[24], problem[96];
+	svmm_fmt_size(need_s, sizeof need_s, need);
+	if (parse_size(v, &limit) != 0 || limit == 0) {
+		svmm_snprintf(problem, sizeof problem, "not a size (a number with K, M or G)");
+	} else if (SVMM_ALIGN_DOWN(limit, SVMM_GiB) < need) {
+		uint64_t got = SVMM_ALIGN_DOWN(limit, SVMM_GiB);
+		if (got)
+			svmm_fmt_size(got_s, sizeof got_s, got);
+		else
+			svmm_snprintf(got_s, sizeof got_s, "0");
+		svmm_snprintf(problem, sizeof problem,
+			      "the direct map would stop at %s (rounded down to whole gigabytes)",
+			      got_s);
+	} else {
+		boot.dmap_limit = limit;
+		return;
+	}
+	panic("svmm.dmap_limit=%s: %s; it must be at least %s here, to cover the gigabyte the "
+	      "kernel was loaded in (at %p; RAM starts at %p), since page tables and pmem's "
+	      "metadata are reached through the direct map", v, problem, need_s,
+	      (void *)early_load_pa, (void *)fdt.ram[0].base);
+}
+
+/*
  * Options: svmm.mode=sv39|sv48|sv57, svmm.dmap_limit=SIZE, svmm.bench=1|2, svmm.vmtrace=1
  * (print every kernel-arena vmem operation as a docs/trace.md line).
  */
@@ -46,11 +80,8 @@ static void parse_cmdline(void)
 		else
 			panic("svmm.mode=%s: expected sv39, sv48 or sv57", v);
 	}
-	if (cmdline_get(boot.bootargs, "svmm.dmap_limit", v, sizeof v)) {
-		if (parse_size(v, &boot.dmap_limit) != 0 || boot.dmap_limit == 0 ||
-		    !SVMM_IS_ALIGNED(boot.dmap_limit, SVMM_PAGE_SIZE))
-			panic("svmm.dmap_limit=%s: expected a page-aligned size such as 256M", v);
-	}
+	if (cmdline_get(boot.bootargs, "svmm.dmap_limit", v, sizeof v))
+		check_dmap_limit(v);
 	if (cmdline_get(boot.bootargs, "svmm.vmtrace", v, sizeof v))
 		boot.vmtrace = strcmp(v, "0") != 0;
 	if (cmdline_get(boot.bootargs, "svmm.bench", v, sizeof v)) {
@@ -115,6 +146,8 @@ _Noreturn void kmain(uint64_t hartid, svmm_pa_t dtb_pa, unsigned mode)
 	int err = fdt_parse(__va(dtb_pa), dtb_room, &fdt);
 	if (err)
 		panic("device tree at %p unreadable: %s", (void *)dtb_pa, svmm_strerror(err));
+	if (fdt.nram == 0)
+		panic("no memory node in the device tree");
 	boot.dtb_size = fdt.total_size;
 	if (fdt.poweroff.size && fdt.poweroff.base + fdt.poweroff.size <= SVMM_GiB)
 		poweroff_early = fdt.poweroff.base;
@@ -139,8 +172,6 @@ _Noreturn void kmain(uint64_t hartid, svmm_pa_t dtb_pa, unsigned mode)
 	for (unsigned i = 0; i < fdt.nreserved; i++)
 		kprintf("reserved [%p, %p)\n", (void *)fdt.reserved[i].base,
 			(void *)(fdt.reserved[i].base + fdt.reserved[i].size));
-	if (fdt.nram == 0)
-		panic("no memory node in the device tree");
 
 	vm_init();
 	map_devices();

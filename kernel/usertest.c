@@ -186,7 +186,7 @@ static void user_tests_done(void)
 	KCHECK_EQ(free_after, free_before);
 	KCHECK_EQ(vm_tables_live, tables_before);
 	KCHECK_EQ(pmem_check(&kpmem, NULL, NULL), 0);
-	KCHECK_EQ(vmem_check(&karena), 0);
+	KCHECK_EQ(vmem_check(&karena, NULL, NULL), 0);
 	KCHECK_EQ(pt_check(&kpt), 0);
 	hog_run();
 }

@@ -46,10 +46,6 @@ void kvminithart(void);
 /* fdt.c */
 const char *fdt_bootargs(uint64_t dtb);
 
-/* uaccess.c */
-int copy_in(struct aspace *as, void *dst, svmm_va_t src, size_t n);
-int copy_out(struct aspace *as, svmm_va_t dst, const void *src, size_t n);
-
 /* main.c, proc.c, trap.c */
 void kmain(uint64_t hartid, uint64_t dtb);
 void kerneltrap(void);

@@ -24,7 +24,7 @@ static const struct test tests[] = {
 	{ "stack", 64, 0, "the user stack grows on faults" },
 	{ "bad", 0, E_FAULT, "a load from an unmapped page kills the process" },
 	{ "bad", 1, E_PERM, "a store to the program's own text kills it" },
-	{ "bad", 2, E_FAULT, "a load from the kernel's trap frames kills it" },
+	{ "bad", 2, E_FAULT, "a load from its own trap frame (a kernel page) kills it" },
 };
 
 /*

@@ -11,8 +11,27 @@
 #include "proc.h"
 #include "user/sys.h"
 
-struct trapframe trapframes[NPROC] __attribute__((aligned(4096)));
-_Static_assert(sizeof(trapframes) <= 4096, "trap frames fit one page");
+/* One page per trap frame: each is mapped into its own process's address space only. */
+static union {
+	struct trapframe tf;
+	char page[4096];
+} tfpages[NPROC] __attribute__((aligned(4096)));
+_Static_assert(sizeof(tfpages[0]) == 4096, "a trap frame page");
+_Static_assert(TRAMPOLINE == MAXVA - PGSIZE, "the trampoline at the top of the lower half");
+
+/*
+ * Where an address space puts things: user memory from 64 KiB up to KERNBASE (never
+ * the kernel's own addresses), the stack slot in the top 4 GiB of the lower half below
+ * the trap frame, and the trap frame and trampoline (aspace_map_kernel) above it.
+ */
+static const struct aspace_layout user_layout = {
+	.user_base = 0x10000,
+	.user_end = KERNBASE,
+	.stack_base = MAXVA - (4ul << 30),
+	.stack_top = TRAPFRAME - PGSIZE,
+	.stack_max = 8ul << 20,
+	.stack_guard = 1ul << 20,
+};
 
 static struct proc procs[NPROC];
 static struct proc *current;
@@ -54,7 +73,7 @@ void procinit(void)
 	if (err)
 		panic("aspace_sys_init(%u): %s", asid_bits, svmm_strerror(err));
 	for (int i = 0; i < NPROC; i++) {
-		procs[i].tf = &trapframes[i];
+		procs[i].tf = &tfpages[i].tf;
 		procs[i].kstack = kstacks + (size_t)i * KSTACK_SLOT + PGSIZE;
 	}
 }
@@ -72,9 +91,20 @@ static struct proc *proc_alloc(const char *name)
 			p = &procs[i];
 	if (!p)
 		return NULL;
-	int err = aspace_create(&p->as, &kpt, &kpmem, NULL);
+	int err = aspace_create(&p->as, &kpt, &kpmem, &user_layout);
 	if (err) {
 		printf("%s: aspace_create: %s\n", name, svmm_strerror(err));
+		return NULL;
+	}
+	/* What the trap path needs in the process's table, for the kernel alone. */
+	err = aspace_map_kernel(&p->as, TRAMPOLINE, (svmm_pa_t)trampoline, PGSIZE,
+				PT_R | PT_X, 0);
+	if (!err)
+		err = aspace_map_kernel(&p->as, TRAPFRAME, (svmm_pa_t)p->tf, PGSIZE,
+					PT_R | PT_W, 0);
+	if (err) {
+		printf("%s: aspace_map_kernel: %s\n", name, svmm_strerror(err));
+		aspace_destroy(&p->as);
 		return NULL;
 	}
 	p->has_as = true;
@@ -100,8 +130,8 @@ static struct proc *proc_alloc(const char *name)
 
 /*
  * The table svmm built, read with the kernel's own PTE_* macros: every user leaf is
- * valid and user-accessible and not global; the trampoline and trap frames at the top
- * are valid, global and not user-accessible.
+ * valid and user-accessible and not global; the trap frame and trampoline at the top
+ * are valid, neither global nor user-accessible.
  */
 struct leafcheck {
 	uint64_t want, mask;   /* (pte & mask) == want */
@@ -127,12 +157,12 @@ uint64_t user_leaves_checked;
 static void table_check(struct proc *p)
 {
 	struct leafcheck u = { PTE_V | PTE_U, PTE_V | PTE_U | PTE_G, 0, 0 };
-	struct leafcheck k = { PTE_V | PTE_G, PTE_V | PTE_U | PTE_G, 0, 0 };
-	if (pt_walk(&p->as.pt, 0, MAXVA, leaf_check, &u) != 0)
+	struct leafcheck k = { PTE_V, PTE_V | PTE_U | PTE_G, 0, 0 };
+	if (pt_walk(&p->as.pt, 0, TRAPFRAME, leaf_check, &u) != 0)
 		panic("%s: user leaf at %p: not V|U or global (%lu leaves)", p->name,
 		      (void *)u.bad, u.leaves);
 	if (pt_walk(&p->as.pt, TRAPFRAME, 2 * PGSIZE, leaf_check, &k) != 0 || k.leaves != 2)
-		panic("%s: trampoline/trap frame leaf at %p: not V|G or user (%lu leaves)",
+		panic("%s: trampoline/trap frame leaf at %p: not V, or U or G (%lu leaves)",
 		      p->name, (void *)k.bad, k.leaves);
 	user_leaves_checked += u.leaves;
 }
@@ -229,7 +259,7 @@ static int elf_load(struct proc *p, const uint8_t *elf, uint64_t len)
 		uint64_t size = PGROUNDUP(ph->vaddr + ph->memsz) - va;
 		int err = segment_map(p, va, size, prot);
 		if (!err)
-			err = copy_out(&p->as, ph->vaddr, elf + ph->offset, ph->filesz);
+			err = aspace_copy_to(&p->as, ph->vaddr, elf + ph->offset, ph->filesz, NULL);
 		if (err)
 			return err;
 	}
@@ -258,7 +288,10 @@ static const struct uprog *uprog_find(const char *name)
 
 /*
  * A child of p running a copy of p's image (its segments, as they are now) with a
- * fresh stack, entered at start(fn, arg). Returns its pid or an error.
+ * fresh stack, entered at start(fn, arg). Each page goes through a kernel bounce page:
+ * aspace_copy_from out of the parent (a page the parent never touched reads as zeros
+ * and costs it no frame), aspace_copy_to into the child, whose segments are writable
+ * until segments_protect. Returns its pid or an error.
  */
 static long spawn(struct proc *p, svmm_va_t start, uint64_t fn, uint64_t arg)
 {
@@ -273,9 +306,9 @@ static long spawn(struct proc *p, svmm_va_t start, uint64_t fn, uint64_t arg)
 		struct segment *s = &p->seg[i];
 		err = segment_map(c, s->va, s->size, s->prot);
 		for (uint64_t off = 0; err == 0 && off < s->size; off += PGSIZE) {
-			err = copy_in(&p->as, (void *)bounce, s->va + off, PGSIZE);
+			err = aspace_copy_from(&p->as, (void *)bounce, s->va + off, PGSIZE, NULL);
 			if (!err)
-				err = copy_out(&c->as, s->va + off, (void *)bounce, PGSIZE);
+				err = aspace_copy_to(&c->as, s->va + off, (void *)bounce, PGSIZE, NULL);
 		}
 	}
 	if (have_bounce)
@@ -336,7 +369,7 @@ static long wait(struct proc *p, int pid, svmm_va_t status)
 	long xs = c->xstate;
 	proc_free(c);
 	if (status) {
-		int err = copy_out(&p->as, status, &xs, sizeof(xs));
+		int err = aspace_copy_to(&p->as, status, &xs, sizeof(xs), NULL);
 		if (err)
 			return err;
 	}
@@ -354,7 +387,7 @@ long syscall(struct proc *p)
 		char buf[64];
 		for (uint64_t done = 0; done < a1;) {
 			uint64_t n = a1 - done < sizeof(buf) ? a1 - done : sizeof(buf);
-			int err = copy_in(&p->as, buf, a0 + done, n);
+			int err = aspace_copy_from(&p->as, buf, a0 + done, n, NULL);
 			if (err)
 				return err;
 			consputs(buf, n);
@@ -464,9 +497,8 @@ _Noreturn void usertrapret(void)
 	csr_write(sepc, p->tf->epc);
 	bool flush;
 	uint64_t satp = aspace_activate(&p->as, 0, &flush);
-	uint64_t frame = TRAPFRAME + (uint64_t)(p->tf - trapframes) * sizeof(struct trapframe);
 	void (*ret)(uint64_t, uint64_t, uint64_t) =
 		(void (*)(uint64_t, uint64_t, uint64_t))(TRAMPOLINE + (userret - trampoline));
-	ret(frame, satp, flush);
+	ret(TRAPFRAME, satp, flush);
 	__builtin_unreachable();
 }

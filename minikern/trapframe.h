@@ -1,7 +1,7 @@
 /*
  * minikern/trapframe.h - a process's saved user registers, shared by the trampoline
- * and C. The trampoline reaches the frames through their alias at TRAPFRAME (mapped
- * in every address space, not user-accessible); C reaches them at their own address.
+ * and C. Each process's frame has a page of its own, mapped at TRAPFRAME in its
+ * address space (for the kernel only); C reaches it at its own address.
  */
 #ifndef MINIKERN_TRAPFRAME_H
 #define MINIKERN_TRAPFRAME_H
@@ -14,8 +14,12 @@
 #define TF_X(n)   (40 + 8 * (n))   /* x1..x31; slot 0 unused */
 #define TF_SIZE   296
 
-/* The top two pages of the address space: the trampoline code and the trap frames. */
-#define TRAMPOLINE 0xfffffffffffff000ul
+/*
+ * The top two pages of the lower half (MAXVA - PGSIZE and below, as xv6 places them):
+ * the trampoline code, in the kernel's table and every address space, and the
+ * process's trap frame, in its address space.
+ */
+#define TRAMPOLINE 0x3ffffff000ul
 #define TRAPFRAME  (TRAMPOLINE - 4096ul)
 
 #ifndef __ASSEMBLER__

@@ -1,15 +1,13 @@
 /*
  * minikern/vm.c - physical memory (svmm's pmem) and the kernel's page table (svmm's
  * pt): RAM identity-mapped in the lower half, W^X by section, every kernel stack above
- * an unmapped guard page, and the trampoline and trap frames at the top of the
- * address space.
+ * an unmapped guard page, and the trampoline at the top of the lower half.
  */
 #include "defs.h"
 #include "trapframe.h"
 
 extern char _kernel_start[], _etext[], _erodata[], _stacks_start[], _stacks_end[],
 	_kernel_end[], _trampoline[];
-extern struct trapframe trapframes[];
 
 struct pmem kpmem;
 struct pt kpt;
@@ -45,13 +43,12 @@ void kvminit(uint64_t dtb)
 		panic("pmem_init: %s", svmm_strerror(err));
 
 	/*
-	 * WORKAROUND (svmm defect, issue 10 item 6): aspace_create accepts only a tree
-	 * built by pt_init_kernel, which allocates 256 upper-half tables this kernel
-	 * never needs; pt_init would do for the kernel's own table.
+	 * A lower-half kernel's table is a plain tree (pt_init): the upper half stays
+	 * empty, and its flushes are tagged with ASID 0, which no address space gets.
 	 */
-	err = pt_init_kernel(&kpt, SVMM_SV39);
+	err = pt_init(&kpt, SVMM_SV39, 0);
 	if (err)
-		panic("pt_init_kernel: %s", svmm_strerror(err));
+		panic("pt_init: %s", svmm_strerror(err));
 
 	uint64_t text = (uint64_t)_kernel_start, etext = (uint64_t)_etext;
 	uint64_t erodata = (uint64_t)_erodata, stacks = (uint64_t)_stacks_start;
@@ -66,12 +63,8 @@ void kvminit(uint64_t dtb)
 	kmap_range(end, end, PHYSTOP - end, PT_R | PT_W);
 	kmap_range(VIRT_TEST, VIRT_TEST, PGSIZE, PT_R | PT_W);
 
-	/*
-	 * The trampoline and the trap frames, global and shared by every address space
-	 * through the kernel half that aspace_create copies.
-	 */
-	kmap_range(TRAMPOLINE, (uint64_t)_trampoline, PGSIZE, PT_R | PT_X | PT_G);
-	kmap_range(TRAPFRAME, (uint64_t)trapframes, PGSIZE, PT_R | PT_W | PT_G);
+	/* The trampoline: at the same address here and in every address space (proc.c). */
+	kmap_range(TRAMPOLINE, (uint64_t)_trampoline, PGSIZE, PT_R | PT_X);
 	kernel_satp = pt_satp(&kpt);
 }
 

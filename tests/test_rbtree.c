@@ -1,5 +1,5 @@
 /*
- * test_rbtree.c - the path-based red-black tree against a reference model.
+ * test_rbtree.c - the red-black tree against a reference model.
  *
  * Keys are small integers so that a bitmap is an exact reference. rb_check runs after
  * every operation. The seed is printed and can be replayed with SVMM_SEED=.
@@ -47,26 +47,26 @@ static uint64_t seed_from_env(void)
 	return seed;
 }
 
-static void test_node_is_two_words(void **state)
+static void test_node_is_three_words(void **state)
 {
 	(void)state;
-	assert_int_equal(sizeof(struct rb_node), 2 * sizeof(void *));
-	assert_int_equal(sizeof(struct item), 32);
+	assert_int_equal(sizeof(struct rb_node), 3 * sizeof(void *));
+	assert_int_equal(sizeof(struct item), 40);
 }
 
 static void test_empty(void **state)
 {
 	(void)state;
 	struct rb_root root = RB_ROOT_INIT;
-	struct rb_path p;
 	uint64_t k = 5;
 
-	assert_null(rb_first(&root, &p));
-	assert_null(rb_last(&root, NULL));
-	assert_null(rb_lower_bound(&root, &k, key_cmp, &p));
-	assert_null(rb_upper_bound(&root, &k, key_cmp, NULL));
-	assert_null(rb_find(&root, &k, key_cmp, NULL));
+	assert_null(rb_first(&root));
+	assert_null(rb_last(&root));
+	assert_null(rb_lower_bound(&root, &k, key_cmp));
+	assert_null(rb_upper_bound(&root, &k, key_cmp));
+	assert_null(rb_find(&root, &k, key_cmp));
 	assert_int_equal(rb_check(&root, item_cmp, 0), RB_OK);
+	assert_int_equal(rb_check(&root, item_cmp, 1), RB_BAD_COUNT);
 	assert_int_equal(rb_count(&root), 0);
 }
 
@@ -83,30 +83,35 @@ static void test_checker_catches_violations(void **state)
 	}
 	assert_int_equal(rb_check(&root, item_cmp, 3), RB_OK);
 	assert_int_equal(rb_check(&root, item_cmp, 4), RB_BAD_COUNT);
+	assert_int_equal(rb_check(&root, item_cmp, 2), RB_BAD_COUNT);
 	/* root is it[1], black, with two red children */
 	assert_ptr_equal(root.rb_node, &it[1].rb);
-	it[1].rb.rb_link[RB_LEFT] |= RB_RED;
+	assert_true(rb_is_red(&it[0].rb) && rb_is_red(&it[2].rb));
+	it[1].rb.rb_parent |= RB_RED;
 	assert_int_equal(rb_check(&root, item_cmp, 3), RB_BAD_ROOT_RED);
-	it[1].rb.rb_link[RB_LEFT] &= ~RB_RED;
+	it[1].rb.rb_parent &= ~RB_RED;
 	it[0].key = 15;
 	assert_int_equal(rb_check(&root, item_cmp, 3), RB_BAD_ORDER);
 	it[0].key = 0;
-	it[0].rb.rb_link[RB_LEFT] &= ~RB_RED;   /* left black, right red: heights differ */
-	it[2].rb.rb_link[RB_LEFT] &= ~RB_RED;
+	it[0].rb.rb_parent = (uintptr_t)&it[2].rb | RB_RED;   /* a wrong parent link */
+	assert_int_equal(rb_check(&root, item_cmp, 3), RB_BAD_PARENT);
+	it[0].rb.rb_parent = (uintptr_t)&it[1].rb | RB_RED;
 	assert_int_equal(rb_check(&root, item_cmp, 3), RB_OK);
-	it[2].rb.rb_link[RB_LEFT] |= RB_RED;
-	it[0].rb.rb_link[RB_LEFT] &= ~RB_RED;
 	{
 		struct item extra = { .key = 25 };
-		extra.rb.rb_link[RB_LEFT] = RB_RED;
-		extra.rb.rb_link[RB_RIGHT] = 0;
-		it[2].rb.rb_link[RB_RIGHT] = (uintptr_t)&extra.rb;   /* red under red */
+
+		extra.rb.rb_parent = (uintptr_t)&it[2].rb | RB_RED;
+		extra.rb.rb_child[0] = extra.rb.rb_child[1] = NULL;
+		it[2].rb.rb_child[RB_RIGHT] = &extra.rb;   /* red under red */
 		assert_int_equal(rb_check(&root, item_cmp, 4), RB_BAD_RED_RED);
-		it[2].rb.rb_link[RB_LEFT] &= ~RB_RED;
-		/* now the right side has two blacks below the root, the left one */
-		extra.rb.rb_link[RB_LEFT] &= ~RB_RED;
+		/* a black node on the right only: black heights differ */
+		it[2].rb.rb_parent &= ~RB_RED;
+		extra.rb.rb_parent &= ~RB_RED;
+		it[0].rb.rb_parent &= ~RB_RED;
 		assert_int_equal(rb_check(&root, item_cmp, 4), RB_BAD_BLACK_HEIGHT);
 	}
+	for (int r = RB_OK; r <= RB_BAD_PARENT; r++)
+		assert_non_null(rb_check_what(r));
 }
 
 /* Sequential inserts and deletes exercise every rotation case repeatedly. */
@@ -116,7 +121,6 @@ static void test_sequential(void **state)
 	enum { N = 2000 };
 	static struct item it[N];
 	struct rb_root root = RB_ROOT_INIT;
-	struct rb_path p;
 	size_t i;
 
 	for (i = 0; i < N; i++) {
@@ -126,20 +130,21 @@ static void test_sequential(void **state)
 	}
 	/* in-order walk both ways */
 	i = 0;
-	for (struct rb_node *n = rb_first(&root, &p); n; n = rb_next(&p))
+	for (struct rb_node *n = rb_first(&root); n; n = rb_next(n))
 		assert_int_equal(ITEM(n)->key, i++);
 	assert_int_equal(i, N);
-	for (struct rb_node *n = rb_last(&root, &p); n; n = rb_prev(&p))
+	for (struct rb_node *n = rb_last(&root); n; n = rb_prev(n))
 		assert_int_equal(ITEM(n)->key, --i);
 	assert_int_equal(i, 0);
 	/* erase every other one from the front, then the rest from the back */
 	for (i = 0; i < N; i += 2) {
-		assert_int_equal(rb_remove(&root, &it[i].rb, item_cmp), 0);
+		assert_true(rb_linked(&it[i].rb));
+		rb_erase(&root, &it[i].rb);
+		assert_false(rb_linked(&it[i].rb));
 		assert_int_equal(rb_check(&root, item_cmp, N - i / 2 - 1), RB_OK);
 	}
-	assert_int_equal(rb_remove(&root, &it[0].rb, item_cmp), SVMM_ENOENT);
 	for (i = N - 1; i < N; i -= 2) {
-		assert_int_equal(rb_remove(&root, &it[i].rb, item_cmp), 0);
+		rb_erase(&root, &it[i].rb);
 		assert_int_equal(rb_check(&root, item_cmp, i / 2), RB_OK);
 		if (i < 2)
 			break;
@@ -152,18 +157,85 @@ static void test_replace(void **state)
 	(void)state;
 	struct item it[10], repl;
 	struct rb_root root = RB_ROOT_INIT;
-	struct rb_path p;
 	uint64_t k = 5;
 
 	for (int i = 0; i < 10; i++) {
 		it[i].key = (uint64_t)i;
 		rb_add(&root, &it[i].rb, item_cmp);
 	}
-	assert_ptr_equal(rb_find(&root, &k, key_cmp, &p), &it[5].rb);
+	assert_ptr_equal(rb_find(&root, &k, key_cmp), &it[5].rb);
 	repl.key = 5;
-	rb_replace(&root, &p, &repl.rb);
+	repl.rb.rb_parent = RB_FLAG;   /* the replacement keeps its own caller bit */
+	rb_set_flag(&it[5].rb, false);
+	rb_replace(&root, &it[5].rb, &repl.rb);
+	assert_true(rb_flag(&repl.rb));
+	assert_false(rb_linked(&it[5].rb));
 	assert_int_equal(rb_check(&root, item_cmp, 10), RB_OK);
-	assert_ptr_equal(rb_find(&root, &k, key_cmp, NULL), &repl.rb);
+	assert_ptr_equal(rb_find(&root, &k, key_cmp), &repl.rb);
+	/* replacing the root */
+	k = ITEM(root.rb_node)->key;
+	{
+		struct item r2 = { .key = k };
+		struct rb_node *old = root.rb_node;
+
+		rb_replace(&root, old, &r2.rb);
+		assert_ptr_equal(root.rb_node, &r2.rb);
+		assert_int_equal(rb_check(&root, item_cmp, 10), RB_OK);
+		rb_replace(&root, &r2.rb, old);
+	}
+	assert_int_equal(rb_check(&root, item_cmp, 10), RB_OK);
+}
+
+/* Insertion beside a known node, with no search: the caller's neighbour shortcut. */
+static void test_insert_beside(void **state)
+{
+	(void)state;
+	enum { N = 3000 };
+	static struct item it[N];
+	struct rb_root root = RB_ROOT_INIT;
+	size_t count = 1;
+
+	rng = seed_from_env();
+	it[0].key = (uint64_t)N * 1000;
+	rb_add(&root, &it[0].rb, item_cmp);
+	for (size_t i = 1; i < N; i++) {
+		/* put a new key right before or after a random existing one */
+		struct item *pos = &it[rnd() % i];
+		unsigned dir = (unsigned)(rnd() & 1);
+		struct rb_node *nb = dir ? rb_next(&pos->rb) : rb_prev(&pos->rb);
+		uint64_t lo = dir ? pos->key : (nb ? ITEM(nb)->key : 0);
+		uint64_t hi = dir ? (nb ? ITEM(nb)->key : pos->key + 1000000) : pos->key;
+
+		if (hi - lo < 2) {
+			i--;
+			continue;
+		}
+		it[i].key = lo + (hi - lo) / 2;
+		rb_insert_beside(&root, &pos->rb, dir, &it[i].rb);
+		count++;
+		assert_ptr_equal(dir ? rb_next(&pos->rb) : rb_prev(&pos->rb), &it[i].rb);
+		assert_int_equal(rb_check(&root, item_cmp, count), RB_OK);
+	}
+}
+
+/* The caller's bit survives every rotation, insert and erase around it. */
+static void test_flag_survives_rebalancing(void **state)
+{
+	(void)state;
+	enum { N = 1000 };
+	static struct item it[N];
+	struct rb_root root = RB_ROOT_INIT;
+
+	for (size_t i = 0; i < N; i++) {
+		it[i].key = i;
+		rb_add(&root, &it[i].rb, item_cmp);
+		rb_set_flag(&it[i].rb, i % 3 == 0);
+	}
+	for (size_t i = 1; i < N; i += 2)
+		rb_erase(&root, &it[i].rb);
+	assert_int_equal(rb_check(&root, item_cmp, N / 2), RB_OK);
+	for (size_t i = 0; i < N; i += 2)
+		assert_int_equal(rb_flag(&it[i].rb), i % 3 == 0);
 }
 
 /* Random operations against a bitmap; every result and the tree shape are checked. */
@@ -174,7 +246,6 @@ static void test_random_against_model(void **state)
 	static struct item it[KEYS];
 	static unsigned char in[KEYS];
 	struct rb_root root = RB_ROOT_INIT;
-	struct rb_path p;
 	size_t count = 0;
 
 	memset(in, 0, sizeof(in));
@@ -186,35 +257,39 @@ static void test_random_against_model(void **state)
 		unsigned what = (unsigned)(rnd() % 8);
 
 		if (what < 3 && !in[k]) {
-			struct rb_node *n = root.rb_node;
-			rb_path_init(&p);
+			struct rb_node *n = root.rb_node, *parent = NULL;
+			unsigned d = RB_LEFT;
+
 			while (n) {   /* the caller's own search, as documented */
-				unsigned d = it[k].key < ITEM(n)->key ? RB_LEFT : RB_RIGHT;
-				rb_path_push(&p, n, d);
+				parent = n;
+				d = it[k].key < ITEM(n)->key ? RB_LEFT : RB_RIGHT;
 				n = rb_child(n, d);
 			}
-			rb_insert(&root, &p, &it[k].rb);
+			rb_insert(&root, parent, d, &it[k].rb);
 			in[k] = 1;
 			count++;
 		} else if (what < 6 && in[k]) {
 			uint64_t key = it[k].key;
-			assert_ptr_equal(rb_find(&root, &key, key_cmp, &p), &it[k].rb);
-			rb_erase(&root, &p);
+
+			assert_ptr_equal(rb_find(&root, &key, key_cmp), &it[k].rb);
+			rb_erase(&root, &it[k].rb);
 			in[k] = 0;
 			count--;
 		} else {
 			/* bounds for an odd or even probe, then one step each way */
 			uint64_t probe = rnd() % (2 * KEYS + 2);
-			struct rb_node *lb = rb_lower_bound(&root, &probe, key_cmp, &p);
+			struct rb_node *lb = rb_lower_bound(&root, &probe, key_cmp);
 			uint64_t j = (probe + 1) / 2;   /* first index with key >= probe */
+
 			while (j < KEYS && !in[j])
 				j++;
 			if (j >= KEYS) {
 				assert_null(lb);
 			} else {
 				assert_ptr_equal(lb, &it[j].rb);
-				struct rb_node *nx = rb_next(&p);
+				struct rb_node *nx = rb_next(lb);
 				uint64_t m = j + 1;
+
 				while (m < KEYS && !in[m])
 					m++;
 				if (m == KEYS)
@@ -222,7 +297,8 @@ static void test_random_against_model(void **state)
 				else
 					assert_ptr_equal(nx, &it[m].rb);
 			}
-			struct rb_node *ub = rb_upper_bound(&root, &probe, key_cmp, &p);
+			struct rb_node *ub = rb_upper_bound(&root, &probe, key_cmp);
+
 			j = probe / 2 + 1;   /* first index with key > probe */
 			while (j < KEYS && !in[j])
 				j++;
@@ -230,8 +306,9 @@ static void test_random_against_model(void **state)
 				assert_null(ub);
 			} else {
 				assert_ptr_equal(ub, &it[j].rb);
-				struct rb_node *pv = rb_prev(&p);
+				struct rb_node *pv = rb_prev(ub);
 				int64_t m = (int64_t)j - 1;
+
 				while (m >= 0 && !in[m])
 					m--;
 				if (m < 0)
@@ -247,11 +324,13 @@ static void test_random_against_model(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_node_is_two_words),
+		cmocka_unit_test(test_node_is_three_words),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_checker_catches_violations),
 		cmocka_unit_test(test_sequential),
 		cmocka_unit_test(test_replace),
+		cmocka_unit_test(test_insert_beside),
+		cmocka_unit_test(test_flag_survives_rebalancing),
 		cmocka_unit_test(test_random_against_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -82,12 +82,18 @@ static void slot_put(int k)   /* k: index into live_idx */
 	free_slots[nfree_slots++] = i;
 }
 
+/* Keep the line a checker prints, to show it in a failure message. */
+static void keep_line(void *ctx, const char *line)
+{
+	snprintf((char *)ctx, 256, "%s", line);
+}
+
 static void compare_all(uint64_t op)
 {
 	struct vmem_stats st;
-	const char *why;
+	char why[256] = "?";
 
-	if (vmem_check_why(&arena, &why) != 0) {
+	if (vmem_check(&arena, keep_line, why) != 0) {
 		fail_msg("op %llu: vmem_check: %s", (unsigned long long)op, why);
 	}
 	if (!vmodel_same_regions(&model, &arena))
@@ -218,11 +224,102 @@ static void op_free(void)
 	ui = vmodel_containing(&model.ur, sl->r.addr);
 	assert_true(ui >= 0);
 	uint64_t a = sl->r.addr, s = sl->r.size;
-	assert_int_equal(vmem_free(&arena, a, rnd() % 2 ? s : 0, &back), 0);
-	assert_ptr_equal(back, &sl->r);
+	if (rnd() % 3 == 0) {
+		/* the caller's own region: no search */
+		assert_int_equal(vmem_free_region(&arena, &sl->r), 0);
+		assert_int_equal(vmem_free_region(&arena, &sl->r), SVMM_EDOUBLEFREE);
+	} else {
+		assert_int_equal(vmem_free(&arena, a, rnd() % 2 ? s : 0, &back), 0);
+		assert_ptr_equal(back, &sl->r);
+	}
 	vmodel_remove_at(&model.ur, (size_t)ui);
 	vmodel_release(&model, a, s);
 	slot_put(k);
+}
+
+/* The live-set index of the slot holding region r. */
+static int live_index_of(const struct vmem_region *r)
+{
+	int i = (int)(SVMM_CONTAINER_OF(r, struct slot, r) - slots);
+
+	for (int k = 0; k < nlive; k++)
+		if (live_idx[k] == i)
+			return k;
+	fail_msg("region 0x%llx is not in the live set", (unsigned long long)r->addr);
+	return -1;
+}
+
+/* Cut an allocation in two at a random quantum, or join it with the next one. */
+static void op_split_join(void)
+{
+	struct slot *sl;
+	struct vmem_region *nx;
+	long ui;
+
+	if (nlive == 0 || nfree_slots == 0)
+		return;
+	sl = &slots[live_idx[rnd() % (uint64_t)nlive]];
+	ui = vmodel_containing(&model.ur, sl->r.addr);
+	assert_true(ui >= 0);
+	/* the allocated neighbours by address, as the model has them */
+	nx = vmem_next(&arena, &sl->r);
+	if ((size_t)ui + 1 < model.ur.n)
+		assert_true(nx != NULL && nx->addr == model.ur.v[ui + 1].a);
+	else
+		assert_null(nx);
+	{
+		struct vmem_region *pv = vmem_prev(&arena, &sl->r);
+
+		if (ui > 0)
+			assert_true(pv != NULL && pv->addr == model.ur.v[ui - 1].a);
+		else
+			assert_null(pv);
+	}
+	if (rnd() % 2 && sl->r.size >= 2 * Q) {
+		uint64_t a = sl->r.addr, s = sl->r.size;
+		svmm_va_t at = a + rnd_range(1, s / Q - 1) * Q;
+		struct slot *tail = slot_get();
+
+		assert_int_equal(vmem_split(&arena, &sl->r, a, &tail->r), SVMM_ERANGE);
+		assert_int_equal(vmem_split(&arena, &sl->r, at + 1, &tail->r), SVMM_EUNALIGNED);
+		assert_int_equal(vmem_split(&arena, &sl->r, at, &tail->r), 0);
+		assert_int_equal(sl->r.size, at - a);
+		assert_int_equal(tail->r.addr, at);
+		assert_int_equal(tail->r.size, a + s - at);
+		vmodel_remove_at(&model.ur, (size_t)ui);
+		vmodel_insert_at(&model.ur, (size_t)ui, a, at - a);
+		vmodel_insert_at(&model.ur, (size_t)ui + 1, at, a + s - at);
+	} else if (nx != NULL) {
+		bool adjacent = sl->r.addr + sl->r.size == nx->addr;
+
+		assert_int_equal(vmem_join(&arena, &sl->r, nx), adjacent ? 0 : SVMM_ERANGE);
+		if (adjacent) {
+			uint64_t a = model.ur.v[ui].a, s = model.ur.v[ui].s + model.ur.v[ui + 1].s;
+
+			assert_int_equal(sl->r.size, s);
+			vmodel_remove_at(&model.ur, (size_t)ui + 1);
+			vmodel_remove_at(&model.ur, (size_t)ui);
+			vmodel_insert_at(&model.ur, (size_t)ui, a, s);
+			slot_put(live_index_of(nx));
+		}
+	}
+}
+
+/* The first allocation containing or after an address, as the model finds it. */
+static void op_first_from(void)
+{
+	uint64_t a = rand_addr() + rnd() % Q;
+	size_t i = vmodel_upper(&model.ur, a);
+	struct vmem_region *r = vmem_first_from(&arena, a);
+
+	if (i > 0 && a < model.ur.v[i - 1].a + model.ur.v[i - 1].s)
+		i--;
+	if (i == model.ur.n) {
+		assert_null(r);
+	} else {
+		assert_non_null(r);
+		assert_int_equal(r->addr, model.ur.v[i].a);
+	}
 }
 
 static void op_bad_free(void)
@@ -314,8 +411,12 @@ static void test_random_against_model(void **state)
 			op_free();
 		else if (p < 920)
 			op_bad_free();
-		else if (p < 998)
+		else if (p < 960)
 			op_lookup();
+		else if (p < 980)
+			op_split_join();
+		else if (p < 998)
+			op_first_from();
 		else
 			op_add();
 		if (op < 100000 || op % 1000 == 0)
@@ -327,7 +428,7 @@ static void test_random_against_model(void **state)
 		assert_int_equal(vmem_free(&arena, sl->r.addr, sl->r.size, NULL), 0);
 		slot_put(nlive - 1);
 	}
-	assert_int_equal(vmem_check(&arena), 0);
+	assert_int_equal(vmem_check(&arena, NULL, NULL), 0);
 	assert_int_equal(vmem_destroy(&arena), 0);
 	assert_int_equal(pages_live, 0);
 	vmodel_fini(&model);

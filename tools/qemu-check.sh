@@ -43,18 +43,34 @@ for r in "${runs[@]}"; do
 	printf 'kernel %-14s %s%s\n' "$name:" "${summary:-no summary}" "${why:+  <- $why}"
 	if [ "$f" -ne 0 ]; then grep -E '^(FAIL|panic|LEAK)' "$log" | head -20 | sed 's/^/    /'; fi
 done
-# The harness itself: a bad option must panic early and power off with a failure
-# status; if this run looked like a success, the checks above could not be trusted.
-log=$logdir/check-negative.log
-QEMU_MEM=1G timeout "$limit" "$here/qemu-run.sh" "$kernel" "svmm.mode=sv99" </dev/null >"$log" 2>&1
-rc=$?
-if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -q '^panic: svmm.mode=sv99' <(tr -d '\r' <"$log"); then
-	printf 'kernel %-14s %s\n' "negative:" "bad option panics, QEMU exit status $rc (expected)"
-	tp=$((tp + 1))
-else
-	printf 'kernel %-14s %s\n' "negative:" "a bad option did not fail the boot (exit status $rc)"
-	tf=$((tf + 1)); bad+=("negative")
-fi
+# Bad options: each must panic early with the expected one-line reason and power off
+# with a failure status. The first is also a check of the harness itself: if it looked
+# like a success, the checks above could not be trusted. name|kernel command line|the
+# panic line must match this extended regular expression.
+negatives=(
+	"negative|svmm.mode=sv99|^panic: svmm.mode=sv99: expected sv39, sv48 or sv57"
+	"dmap-banana|svmm.dmap_limit=banana|^panic: svmm.dmap_limit=banana: .*at least 3G"
+	"dmap-2500M|svmm.dmap_limit=2500M|^panic: svmm.dmap_limit=2500M: .*2G.*at least 3G"
+	"dmap-1G|svmm.dmap_limit=1G|^panic: svmm.dmap_limit=1G: .*at least 3G"
+)
+for r in "${negatives[@]}"; do
+	name=${r%%|*} rest=${r#*|}
+	args=${rest%%|*} want=${rest#*|}
+	log=$logdir/check-$name.log
+	QEMU_MEM=1G timeout "$limit" "$here/qemu-run.sh" "$kernel" "$args" </dev/null >"$log" 2>&1
+	rc=$?
+	tr -d '\r' <"$log" >"$log.tmp" && mv "$log.tmp" "$log"
+	first=$(grep -m1 '^panic:' "$log")
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -Eq "$want" <<<"$first" &&
+	   ! grep -q 'SVMM_E' <<<"$first"; then
+		printf 'kernel %-14s %s\n' "$name:" "refused with one line, QEMU exit status $rc (expected)"
+		tp=$((tp + 1))
+	else
+		printf 'kernel %-14s %s\n' "$name:" "$args was not refused as expected (exit status $rc)"
+		printf '    wanted: %s\n    got:    %s\n' "$want" "${first:-no panic line}"
+		tf=$((tf + 1)); bad+=("$name")
+	fi
+done
 echo "kernel: $tp passed, $tf failed"
 if [ -n "${CHECK_COUNTS:-}" ]; then echo "$tp $tf" >> "$CHECK_COUNTS"; fi
 if [ ${#bad[@]} -gt 0 ]; then echo "kernel: failing runs: ${bad[*]} (logs in $logdir)"; exit 1; fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # qemu-run.sh KERNEL.elf [KERNEL ARGS...] - boot the demo kernel on QEMU virt.
-# Environment: QEMU_MEM (default 1G), QEMU_EXTRA (more QEMU options), QEMU_SMP (1).
+# Environment: QEMU_MEM (RAM, default 1G, at least 35M), QEMU_EXTRA (more QEMU
+# options). What QEMU cannot boot is refused here, in one line, before QEMU starts.
 set -euo pipefail
 kernel=$1; shift
 fw=""
@@ -9,7 +10,28 @@ for f in /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin \
 	if [ -f "$f" ]; then fw=$f; break; fi
 done
 [ -n "$fw" ] || { echo "qemu-run: no OpenSBI firmware found (make deps-qemu)" >&2; exit 2; }
+
+# RAM: QEMU's -m syntax (a number of MiB, or with a K, M, G or T suffix). RAM on virt
+# starts at 0x80000000, the kernel is loaded 2 MiB in, and OpenSBI's fw_jump copies
+# the device tree to 0x82200000, 34 MiB in: with less RAM than 35 MiB, the firmware
+# writes outside RAM and nothing, not even its banner, is ever printed.
+mem=${QEMU_MEM:-1G}
+min_mib=35
+if [[ ! $mem =~ ^([0-9]+)([KkMmGgTt]?)[Bb]?$ ]]; then
+	echo "qemu-run: QEMU_MEM=$mem: expected a size such as 1G or 512M" >&2; exit 2
+fi
+n=${BASH_REMATCH[1]} unit=${BASH_REMATCH[2]:-M}
+case $unit in
+	[Kk]) kib=$n ;; [Mm]) kib=$((n * 1024)) ;;
+	[Gg]) kib=$((n * 1024 * 1024)) ;; [Tt]) kib=$((n * 1024 * 1024 * 1024)) ;;
+esac
+if [ "$kib" -lt $((min_mib * 1024)) ]; then
+	echo "qemu-run: QEMU_MEM=$mem is too small: the firmware puts the device tree 34 MiB" \
+	     "into RAM, so the kernel needs at least ${min_mib}M (1G is the default)" >&2
+	exit 2
+fi
+
 # shellcheck disable=SC2086
 exec qemu-system-riscv64 -machine virt -nographic -no-reboot \
-	-smp "${QEMU_SMP:-1}" -m "${QEMU_MEM:-1G}" -bios "$fw" \
+	-smp "${QEMU_SMP:-1}" -m "$mem" -bios "$fw" \
 	-kernel "$kernel" -append "$*" ${QEMU_EXTRA:-}

@@ -42,11 +42,17 @@ static void print_line(void *ctx, const char *line)
 	printf("    %s\n", line);
 }
 
+/* Keep the line a checker prints, to show it in a failure message. */
+static void keep_line(void *ctx, const char *line)
+{
+	snprintf((char *)ctx, 256, "%s", line);
+}
+
 static void check(const char *step)
 {
-	const char *why = NULL;
+	char why[256] = "?";
 
-	if (vmem_check_why(&arena, &why) != 0) {
+	if (vmem_check(&arena, keep_line, why) != 0) {
 		printf("!! vmem_check failed after %s: %s\n", step, why);
 		failures++;
 	}

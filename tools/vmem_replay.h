@@ -630,12 +630,18 @@ static int rp_compare_stats(struct replay *rp, const char *who, const struct vme
 	return 0;
 }
 
+/* Keep the line vmem_check prints, for the failure message. */
+static void rp_keep_line(void *ctx, const char *line)
+{
+	snprintf((char *)ctx, 256, "%s", line);
+}
+
 static int rp_vmem_check(struct replay *rp, struct rp_arena *A)
 {
-	const char *why = NULL;
+	char why[256] = "?";
 	rp->checks++;
-	if (vmem_check_why(A->vm, &why) != 0)
-		return rp_fail(rp, "vmem_check of arena %s: %s", A->name, why ? why : "?");
+	if (vmem_check(A->vm, rp_keep_line, why) != 0)
+		return rp_fail(rp, "vmem_check of arena %s: %s", A->name, why);
 	return 0;
 }
 

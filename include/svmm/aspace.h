@@ -48,7 +48,7 @@
 #define ASPACE_STACK_GUARD ((uint64_t)1 << 20)
 
 /*
- * One region of user memory, 80 bytes: 50 fit in a slab page after its header.
+ * One region of user memory, 96 bytes: 42 fit in a slab page after its header.
  * [node.addr, node.addr + node.size) is the range; node is uvmem's, and a page fault
  * finds the region through it. prev/next keep the regions in address order for range
  * operations that walk neighbours, and link is the address space's own index of them,

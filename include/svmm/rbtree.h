@@ -1,15 +1,15 @@
 /*
- * svmm/rbtree.h - intrusive red-black trees without parent pointers.
+ * svmm/rbtree.h - intrusive red-black trees with parent links.
  *
- * A node is two words: the left link with the node's colour in its low bit, and the
- * right link. A structure that embeds a node and two 8-byte words of payload is 32
- * bytes. Without parent pointers, every operation that changes the tree works along a
- * path: the array of nodes from the root down to where the change happens, which the
- * caller records while it searches. As in Linux's rbtree, the caller writes the search
- * (it knows its own keys and can compare them without an indirect call), and the
- * library only links and rebalances. As in OpenBSD's RBT, the algorithm exists once, in
- * core/rbtree.c; the helpers that take a comparison function are thin wrappers for
- * code that does not need the speed.
+ * A node is three words: the parent pointer with the node's colour in bit 0 and one bit
+ * for the caller in bit 1 (as Linux keeps parent and colour in one word), and the two
+ * child links. Parent links let every change work from the node itself: erase, in-order
+ * neighbours and insertion beside a known node need no search and no recorded path,
+ * and every operation runs in constant stack. As in Linux's rbtree, the caller writes
+ * the search (it knows its own keys and compares them without an indirect call) and the
+ * library links and rebalances. As in OpenBSD's RBT, the algorithm exists once, in
+ * core/rbtree.c; the helpers that take a comparison function are thin wrappers for code
+ * that does not need the speed.
  *
  * The rules (cited by number in core/rbtree.c):
  *   1. Every node is red or black; a null link counts as black.
@@ -17,13 +17,9 @@
  *   3. A red node has no red child.
  *   4. Every path from a node down to a null link meets the same number of black
  *      nodes (the node's black height).
- * Rules 3 and 4 bound the height by 2 * log2(n + 1), so with fewer than 2^64 nodes a
- * path never holds more than 128 nodes; RB_PATH_MAX leaves room for rebalancing.
+ * Rules 3 and 4 bound the height by 2 * log2(n + 1).
  *
- * A search that records a path pushes each node it visits with the direction it takes
- * from it (rb_path_push). For rb_insert the search ends at the null link where the new
- * node belongs; for rb_erase the last node pushed is the node to remove. Nothing here
- * allocates or locks: the caller owns the nodes and serialises access.
+ * Nothing here allocates or locks: the caller owns the nodes and serialises access.
  */
 #ifndef SVMM_RBTREE_H
 #define SVMM_RBTREE_H
@@ -32,14 +28,14 @@
 #include <svmm/types.h>
 
 /*
- * rb_link[RB_LEFT] is the left child pointer with the node's colour in bit 0 (set =
- * red); rb_link[RB_RIGHT] is the right child pointer. Indexing the links by direction
+ * rb_child[RB_LEFT] and rb_child[RB_RIGHT] are the children. Indexing them by direction
  * lets a search step to either child without a branch: the direction taken at each
  * level is unpredictable, and a mispredicted branch per level costs more than the
- * comparison itself.
+ * comparison itself. rb_parent holds the parent, RB_RED and RB_FLAG.
  */
 struct rb_node {
-	uintptr_t rb_link[2];
+	uintptr_t rb_parent;
+	struct rb_node *rb_child[2];
 };
 
 struct rb_root {
@@ -49,92 +45,99 @@ struct rb_root {
 #define RB_ROOT_INIT { NULL }
 #define RB_LEFT  0u
 #define RB_RIGHT 1u
-#define RB_RED   ((uintptr_t)1)
-
-/* 128 nodes for the deepest legal tree, plus one for erase's rebalancing step. */
-#define RB_PATH_MAX 130
-
-struct rb_path {
-	unsigned depth;                       /* entries in use */
-	unsigned char dir[RB_PATH_MAX];       /* direction taken from node[i] */
-	struct rb_node *node[RB_PATH_MAX];
-};
+#define RB_RED   ((uintptr_t)1)   /* bit 0 of rb_parent: set = red */
+#define RB_FLAG  ((uintptr_t)2)   /* bit 1 of rb_parent: the caller's, kept by every change */
+#define RB_BITS  ((uintptr_t)3)
 
 /* The child of n in direction dir (RB_LEFT or RB_RIGHT), or NULL. */
 static inline struct rb_node *rb_child(const struct rb_node *n, unsigned dir)
 {
-	return (struct rb_node *)(n->rb_link[dir] & ~RB_RED);
+	return n->rb_child[dir];
 }
 
-/* The left child of n (its colour bit masked off), or NULL. */
+/* The left child of n, or NULL. */
 static inline struct rb_node *rb_left(const struct rb_node *n)
 {
-	return rb_child(n, RB_LEFT);
+	return n->rb_child[RB_LEFT];
 }
 
 /* The right child of n, or NULL. */
 static inline struct rb_node *rb_right(const struct rb_node *n)
 {
-	return rb_child(n, RB_RIGHT);
+	return n->rb_child[RB_RIGHT];
+}
+
+/* The parent of n, or NULL for the root. */
+static inline struct rb_node *rb_parent(const struct rb_node *n)
+{
+	return (struct rb_node *)(n->rb_parent & ~RB_BITS);
 }
 
 /* Null links are black (rule 1). */
 static inline bool rb_is_red(const struct rb_node *n)
 {
-	return n != NULL && (n->rb_link[RB_LEFT] & RB_RED) != 0;
+	return n != NULL && (n->rb_parent & RB_RED) != 0;
 }
 
-/* Empty a path before a search records into it. */
-static inline void rb_path_init(struct rb_path *p)
+/* The caller's bit of n (vmem marks free segments with it). */
+static inline bool rb_flag(const struct rb_node *n)
 {
-	p->depth = 0;
+	return (n->rb_parent & RB_FLAG) != 0;
 }
 
-/* Record that the search visited n and goes on in direction dir. */
-static inline void rb_path_push(struct rb_path *p, struct rb_node *n, unsigned dir)
+/* Set or clear the caller's bit of n; the tree never changes it. */
+static inline void rb_set_flag(struct rb_node *n, bool on)
 {
-	if (p->depth >= RB_PATH_MAX - 1)
-		port_panic("rbtree: path deeper than any red-black tree can be");
-	p->node[p->depth] = n;
-	p->dir[p->depth] = (unsigned char)dir;
-	p->depth++;
+	n->rb_parent = (n->rb_parent & ~RB_FLAG) | (on ? RB_FLAG : 0);
 }
 
-/* The node a path ends at, or NULL for an empty path. */
-static inline struct rb_node *rb_path_top(const struct rb_path *p)
+/*
+ * Mark n as in no tree (its parent word points to itself, which no linked node's can),
+ * so that rb_linked can tell. rb_erase does this to the node it removes.
+ */
+static inline void rb_clear(struct rb_node *n)
 {
-	return p->depth ? p->node[p->depth - 1] : NULL;
+	n->rb_parent = (uintptr_t)n;
+}
+
+/* False for a node marked by rb_clear. */
+static inline bool rb_linked(const struct rb_node *n)
+{
+	return (n->rb_parent & ~RB_BITS) != (uintptr_t)n;
 }
 
 /*
- * Link node at the null link the path ends at (the child dir[depth-1] of the last node
- * pushed, or the root of an empty tree when the path is empty) and rebalance. The path
- * is consumed (its contents are undefined afterwards). The caller keeps its order.
+ * Link node as the dir child of parent, which must be a null link (parent NULL: the
+ * root of an empty tree), and rebalance. The caller's search found the place and keeps
+ * its order. The node's caller bit is cleared.
  */
-void rb_insert(struct rb_root *root, struct rb_path *path, struct rb_node *node);
+void rb_insert(struct rb_root *root, struct rb_node *parent, unsigned dir, struct rb_node *node);
 
 /*
- * Remove the node the path ends at and rebalance. The path must lead from the root to
- * that node; it is consumed. The node's links are left undefined.
+ * Link node right after pos in order (dir RB_RIGHT) or right before it (RB_LEFT), with
+ * no search: for a caller that knows its neighbour. O(1) amortised plus rebalancing.
  */
-void rb_erase(struct rb_root *root, struct rb_path *path);
+void rb_insert_beside(struct rb_root *root, struct rb_node *pos, unsigned dir,
+		      struct rb_node *node);
+
+/* Remove node from the tree and rebalance; the node is left marked by rb_clear. */
+void rb_erase(struct rb_root *root, struct rb_node *node);
 
 /*
- * Replace old by new in place, keeping old's links and colour: for a caller whose key
- * of new orders exactly where old's did. The path must end at old.
+ * Put new_node in old's place, with old's links and colour (new_node keeps its caller
+ * bit): for a key of new_node that orders exactly where old's did. old is left cleared.
  */
-void rb_replace(struct rb_root *root, const struct rb_path *path, struct rb_node *new_node);
+void rb_replace(struct rb_root *root, struct rb_node *old, struct rb_node *new_node);
 
 /*
- * Iteration. rb_first/rb_last return the smallest/largest node (NULL when empty) and,
- * if path is not NULL, record the path to it. rb_next/rb_prev move a path to the
- * in-order neighbour of the node it ends at and return it, or NULL (path emptied) at
- * the end. Each step is O(1) amortised.
+ * Iteration: rb_first/rb_last give the smallest/largest node (NULL when empty),
+ * rb_next/rb_prev the in-order neighbour of a linked node (NULL at the end). A step
+ * is O(1) amortised.
  */
-struct rb_node *rb_first(const struct rb_root *root, struct rb_path *path);
-struct rb_node *rb_last(const struct rb_root *root, struct rb_path *path);
-struct rb_node *rb_next(struct rb_path *path);
-struct rb_node *rb_prev(struct rb_path *path);
+struct rb_node *rb_first(const struct rb_root *root);
+struct rb_node *rb_last(const struct rb_root *root);
+struct rb_node *rb_next(const struct rb_node *node);
+struct rb_node *rb_prev(const struct rb_node *node);
 
 /* Compare a search key with a node: <0 if key orders before node, 0 equal, >0 after. */
 typedef int (*rb_key_cmp)(const void *key, const struct rb_node *node);
@@ -143,41 +146,36 @@ typedef int (*rb_node_cmp)(const struct rb_node *a, const struct rb_node *b);
 
 /*
  * rb_lower_bound: the first node not ordered before key (node >= key);
- * rb_upper_bound: the first node ordered after key (node > key). NULL if none. With a
- * path, the path to the result is recorded so that rb_next/rb_prev continue from it.
+ * rb_upper_bound: the first node ordered after key (node > key); NULL if none.
+ * rb_find: the node equal to key, or NULL.
  */
-struct rb_node *rb_lower_bound(const struct rb_root *root, const void *key, rb_key_cmp cmp,
-			       struct rb_path *path);
-struct rb_node *rb_upper_bound(const struct rb_root *root, const void *key, rb_key_cmp cmp,
-			       struct rb_path *path);
-/* The node equal to key, or NULL; with a path, recorded as for rb_erase. */
-struct rb_node *rb_find(const struct rb_root *root, const void *key, rb_key_cmp cmp,
-			struct rb_path *path);
+struct rb_node *rb_lower_bound(const struct rb_root *root, const void *key, rb_key_cmp cmp);
+struct rb_node *rb_upper_bound(const struct rb_root *root, const void *key, rb_key_cmp cmp);
+struct rb_node *rb_find(const struct rb_root *root, const void *key, rb_key_cmp cmp);
 
-/* Convenience wrappers: search by node order, then rb_insert / rb_erase. */
+/* Insert node at its place under cmp (after any equal nodes). */
 void rb_add(struct rb_root *root, struct rb_node *node, rb_node_cmp cmp);
-/* Returns 0, or SVMM_ENOENT if node is not in the tree (the tree is unchanged). */
-int rb_remove(struct rb_root *root, struct rb_node *node, rb_node_cmp cmp);
 
 /*
- * Verify rules 1-4, strict increase under cmp (keys must be distinct), and that the
- * tree holds exactly count nodes (pass RB_CHECK_ANY_COUNT to skip). Returns 0 or the
- * first violation found: RB_BAD_ROOT_RED (rule 2), RB_BAD_RED_RED (rule 3),
- * RB_BAD_BLACK_HEIGHT (rule 4), RB_BAD_ORDER, RB_BAD_COUNT, RB_BAD_DEPTH. Never
- * modifies the tree. Rule 1 holds by construction: the colour is one bit.
+ * Verify rules 1-4, the parent links, strict increase under cmp (keys must be
+ * distinct; cmp may be NULL to skip), and that the tree holds exactly count nodes (pass
+ * RB_CHECK_ANY_COUNT to skip). Returns RB_OK or the first violation found. Iterative
+ * (constant stack); never modifies the tree. Rule 1 holds by construction.
  */
 enum rb_check_result {
 	RB_OK = 0,
-	RB_BAD_ROOT_RED = 2,
-	RB_BAD_RED_RED = 3,
-	RB_BAD_BLACK_HEIGHT = 4,
+	RB_BAD_ROOT_RED = 2,      /* rule 2 */
+	RB_BAD_RED_RED = 3,       /* rule 3 */
+	RB_BAD_BLACK_HEIGHT = 4,  /* rule 4 */
 	RB_BAD_ORDER = 5,
 	RB_BAD_COUNT = 6,
-	RB_BAD_DEPTH = 7,
+	RB_BAD_PARENT = 7,        /* a child's parent link does not lead back */
 };
 #define RB_CHECK_ANY_COUNT ((size_t)-1)
-/* Check root against the rules above; returns RB_OK or an enum rb_check_result. */
 int rb_check(const struct rb_root *root, rb_node_cmp cmp, size_t count);
+
+/* A sentence naming what an enum rb_check_result says is broken. */
+const char *rb_check_what(int result);
 
 /* Nodes in the tree (O(n)). */
 size_t rb_count(const struct rb_root *root);

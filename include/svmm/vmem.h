@@ -3,21 +3,23 @@
  * multiples of a quantum, with best fit, Bonwick-style constraints and fixed-address
  * allocation. docs/vmem.md states the theory, the invariants and the costs.
  *
- * Three red-black trees describe the arena:
- *   - free regions by (size, address), for best fit;
- *   - free regions by address, for merging with neighbours on free;
- *   - allocated regions by address, for free and for "which region holds this address"
- *     (a page fault).
- * A free region is two 32-byte nodes, one in each free tree, each pointing at the other
- * (the seed's rb_free_node); the pair is kept in one 64-byte pool unit so that following
- * the pair pointer stays in the same cache line. An allocated region is a struct
- * vmem_region that the caller embeds in its own structure (32 bytes), so the arena never
- * allocates for it and a lookup lands on the caller's data.
+ * Two red-black trees describe the arena:
+ *   - the segment tree: every region, free or allocated, by address. It answers "which
+ *     region holds this address" (a page fault), finds a freed region's neighbours for
+ *     merging (they are its own neighbours in the tree) and takes a new allocation right
+ *     beside the free region it was cut from, without a search;
+ *   - the size tree: free regions by (size, address), for best fit.
+ * A free region is two nodes, its segment and its size node, side by side in one
+ * 64-byte pool unit: each is the other's pair by position (the seed's rb_free_node). An
+ * allocated region is a struct vmem_region that the caller embeds in its own structure
+ * (40 bytes), so the arena never allocates for it, a lookup lands on the caller's data,
+ * and vmem_free_region frees it with no search at all.
  *
  * Free-region units come from a pool: VMEM_BOOT_UNITS units inside struct vmem, then
  * 4 KiB pages from the caller's page source. Every operation reserves what it may need
  * before it changes anything, so a failed call (ENOMEM included) leaves the arena as it
- * was. Every public function takes the arena's lock through port_lock.
+ * was. Every public function takes the arena's lock through port_lock. No function
+ * recurses or keeps arrays on the stack.
  */
 #ifndef SVMM_VMEM_H
 #define SVMM_VMEM_H
@@ -38,7 +40,7 @@
  * is owned by the arena (linked in its tree) until vmem_free returns it.
  */
 struct vmem_region {
-	struct rb_node node;   /* private to vmem */
+	struct rb_node node;   /* private to vmem: the segment tree's link */
 	svmm_va_t addr;
 	uint64_t size;
 };
@@ -87,9 +89,8 @@ struct vmem {
 	struct svmm_lock lock;
 	uint32_t live;              /* VMEM_LIVE between init and destroy */
 	uint64_t quantum;
+	struct rb_root segs;        /* every region, free or allocated, by address */
 	struct rb_root size_tree;   /* free regions by (size, address) */
-	struct rb_root addr_tree;   /* free regions by address */
-	struct rb_root used_tree;   /* allocated regions by address */
 	uint64_t free_bytes, used_bytes, nfree, nused, nspans, span_bytes;
 	struct vmem_page_source src;
 	bool has_src;
@@ -154,12 +155,43 @@ int vmem_alloc_fixed(struct vmem *vm, svmm_va_t addr, uint64_t size, struct vmem
  * can free the structure that embeds it. SVMM_ENOENT: no allocation starts at addr;
  * SVMM_EDOUBLEFREE: addr lies in a free region; SVMM_ESIZE: wrong size;
  * SVMM_EUNALIGNED: addr or size not a multiple of the quantum; SVMM_ENOMEM: the range
- * touches no free region and no pool unit can be had.
+ * touches no free region and no pool unit can be had. O(log n): one search.
  */
 int vmem_free(struct vmem *vm, svmm_va_t addr, uint64_t size, struct vmem_region **rp);
 
-/* The allocated region containing addr, or NULL. */
+/*
+ * Free the allocated region r itself, which the caller holds: no search, O(1) amortised
+ * plus the size tree's update. r must have been allocated from vm; a region freed
+ * already gives SVMM_EDOUBLEFREE, and SVMM_ENOMEM as for vmem_free.
+ */
+int vmem_free_region(struct vmem *vm, struct vmem_region *r);
+
+/*
+ * Cut the allocated region r at at (a multiple of the quantum strictly inside it): r
+ * keeps [r->addr, at) and tail becomes the allocated region [at, old end). Needs no
+ * memory. SVMM_EUNALIGNED, SVMM_ERANGE (at not strictly inside), SVMM_ENOENT (r is not
+ * allocated).
+ */
+int vmem_split(struct vmem *vm, struct vmem_region *r, svmm_va_t at, struct vmem_region *tail);
+
+/*
+ * Join the allocated region next, which must start where r ends, into r: r grows over
+ * it and next is no longer the arena's. Needs no memory. SVMM_ENOENT (either is not
+ * allocated), SVMM_ERANGE (not adjacent).
+ */
+int vmem_join(struct vmem *vm, struct vmem_region *r, struct vmem_region *next);
+
+/* The allocated region containing addr, or NULL. O(log n). */
 struct vmem_region *vmem_lookup(struct vmem *vm, svmm_va_t addr);
+
+/*
+ * Ordered iteration over allocated regions: vmem_first_from gives the one containing
+ * addr or else the first one after it, vmem_next and vmem_prev the allocated neighbours
+ * of r (NULL at either end). A step is O(1) amortised; r must be allocated in vm.
+ */
+struct vmem_region *vmem_first_from(struct vmem *vm, svmm_va_t addr);
+struct vmem_region *vmem_next(struct vmem *vm, struct vmem_region *r);
+struct vmem_region *vmem_prev(struct vmem *vm, struct vmem_region *r);
 
 /*
  * Call fn for every region, free and allocated, in address order, with the lock held
@@ -175,13 +207,12 @@ void vmem_stats(struct vmem *vm, struct vmem_stats *st);
 void vmem_dump(struct vmem *vm, bool regions, svmm_print_fn out, void *ctx);
 
 /*
- * Verify every invariant of docs/vmem.md: the three trees' red-black rules, order and
- * counts, the pairing of free nodes, no overlap and no two adjacent free regions, the
- * counters, and the pool's accounting. Returns 0 or SVMM_EINVAL; vmem_check_why also
- * names the broken invariant (why may be NULL). Never modifies the arena.
+ * Verify every invariant of docs/vmem.md: both trees' red-black rules, order and counts,
+ * the pairing of free nodes, no overlap and no two adjacent free regions, the counters,
+ * and the pool's accounting. Returns 0, or SVMM_EINVAL after printing one line naming
+ * the first broken invariant through out (out may be NULL). Never modifies the arena.
  */
-int vmem_check(struct vmem *vm);
-int vmem_check_why(struct vmem *vm, const char **why);
+int vmem_check(struct vmem *vm, svmm_print_fn out, void *ctx);
 
 /*
  * Tear the arena down: SVMM_ELIVE (and nothing changes) while allocations are live;

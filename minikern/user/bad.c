@@ -10,7 +10,7 @@ long main(long what)
 		*(volatile unsigned *)main = 0;                  /* text is R-X */
 		return 0;
 	case 2:
-		return *(volatile long *)0xffffffffffffe000ul;   /* trap frames: no U bit */
+		return *(volatile long *)0x3fffffe000ul;          /* trap frame: no U bit */
 	}
 	return 0;
 }

@@ -216,7 +216,7 @@ static void test_threads(void **state)
 		pthread_join(t[i], NULL);
 
 	assert_int_equal(errors, 0);
-	assert_int_equal(vmem_check(&arena), 0);
+	assert_int_equal(vmem_check(&arena, NULL, NULL), 0);
 	assert_int_equal(pmem_check(&pm, NULL, NULL), 0);
 	struct vmem_stats st;
 	vmem_stats(&arena, &st);

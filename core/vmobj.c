@@ -1,0 +1,988 @@
+/*
+ * vmobj.c - memory objects (see svmm/vmobj.h for the contract and docs/vmobj.md for
+ * the model and its invariants).
+ *
+ * The index is a radix tree over page numbers, as a page table is over addresses: its
+ * top level is root[] in the object's own page, every lower level a 4 KiB node of 512
+ * entries. An entry is empty (0), a node, a 4 KiB page, or (one level above the
+ * pages) a 2 MiB page. The object holds one pmem reference for every frame its index
+ * names: for a 2 MiB page, one on the order-9 block, or one on each of its 512 frames
+ * once some holder has split the block. No index node is ever left empty, so the
+ * index's size follows what is resident.
+ *
+ * Every operation that can fail allocates first and changes the index after, or
+ * records what it changed (populate marks its new entries) so that a failure restores
+ * the object exactly.
+ */
+#include <svmm/vmobj.h>
+
+#define PAGE  SVMM_PAGE_SIZE
+#define FANO  512u                          /* entries in an index node */
+
+/* Entry bits: the low 12 bits of a frame address are free. */
+#define E_PAGE ((uint64_t)1 << 0)           /* a 4 KiB page */
+#define E_HUGE ((uint64_t)1 << 1)           /* a 2 MiB page (covers 512 pages) */
+#define E_NODE ((uint64_t)1 << 2)           /* an index node */
+#define E_NEW  ((uint64_t)1 << 3)           /* added by the populate in progress */
+#define E_PA(e) ((e) & ~(PAGE - 1))
+
+_Static_assert(sizeof(struct vmobj) <= 4096, "struct vmobj must fit its page");
+
+/* ---- pages of metadata and data ---- */
+
+/* A zeroed page below the direct-map limit, for an object or an index node. */
+static int meta_alloc(struct pmem *pm, svmm_pa_t *pa)
+{
+	int err = pmem_alloc(pm, 0, pm->meta_limit, pa);
+	if (err == 0)
+		__builtin_memset(port_pa_to_va(*pa), 0, PAGE);
+	return err;
+}
+
+static void meta_free(struct pmem *pm, svmm_pa_t pa)
+{
+	if (pmem_free(pm, pa, 0) != 0)
+		port_panic("vmobj: index page not allocated from pmem");
+}
+
+static inline uint64_t *node_va(uint64_t e)
+{
+	return port_pa_to_va(E_PA(e));
+}
+
+static inline bool direct(const struct pmem *pm, svmm_pa_t pa)
+{
+	return pm->meta_limit == PMEM_ANY || pa + PAGE <= pm->meta_limit;
+}
+
+/* Zero a data frame, through the direct map when it lies in it, else through kmap. */
+static void frame_zero(struct pmem *pm, svmm_pa_t pa)
+{
+	if (direct(pm, pa)) {
+		__builtin_memset(port_pa_to_va(pa), 0, PAGE);
+		return;
+	}
+	void *p = port_kmap(pa);
+	__builtin_memset(p, 0, PAGE);
+	port_kunmap(p);
+}
+
+static void frame_copy(struct pmem *pm, svmm_pa_t dst, svmm_pa_t src)
+{
+	void *d = direct(pm, dst) ? port_pa_to_va(dst) : port_kmap(dst);
+	void *s = direct(pm, src) ? port_pa_to_va(src) : port_kmap(src);
+	__builtin_memcpy(d, s, PAGE);
+	if (!direct(pm, src))
+		port_kunmap(s);
+	if (!direct(pm, dst))
+		port_kunmap(d);
+}
+
+/* Free a data frame this object allocated and never shared. */
+static void frame_free(struct pmem *pm, svmm_pa_t pa)
+{
+	if (pmem_free(pm, pa, 0) != 0)
+		port_panic("vmobj: cannot free a fresh frame");
+}
+
+static void frame_put(struct pmem *pm, svmm_pa_t pa)
+{
+	if (pmem_put(pm, pa) != 0)
+		port_panic("vmobj: indexed frame not allocated in pmem");
+}
+
+/* Is the 2 MiB page at pa still one order-9 block (rather than 512 split frames)? */
+static bool huge_whole(struct pmem *pm, svmm_pa_t pa)
+{
+	svmm_pa_t head;
+	unsigned order;
+	if (pmem_block(pm, pa, &head, &order, NULL) != 0)
+		port_panic("vmobj: 2 MiB page outside RAM");
+	return head == pa && order == 9;
+}
+
+/* Drop the references a leaf entry holds. */
+static void entry_release(struct vmobj *o, uint64_t e)
+{
+	svmm_pa_t pa = E_PA(e);
+	if (e & E_PAGE) {
+		frame_put(o->pm, pa);
+		o->resident--;
+	} else if (huge_whole(o->pm, pa)) {
+		frame_put(o->pm, pa);
+		o->resident -= FANO;
+		o->huge--;
+	} else {
+		for (unsigned i = 0; i < FANO; i++)
+			frame_put(o->pm, pa + i * PAGE);
+		o->resident -= FANO;
+		o->huge--;
+	}
+}
+
+/* Take one more reference for each frame a leaf entry names (a clone's copy of it). */
+static int entry_share(struct pmem *pm, uint64_t e)
+{
+	svmm_pa_t pa = E_PA(e);
+	if ((e & E_PAGE) || huge_whole(pm, pa))
+		return pmem_get(pm, pa);
+	for (unsigned i = 0; i < FANO; i++) {
+		int err = pmem_get(pm, pa + i * PAGE);
+		if (err != 0) {
+			while (i-- > 0)
+				frame_put(pm, pa + i * PAGE);
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* Is this object the only holder of the frame (4 KiB) or of every frame (2 MiB)? */
+static bool entry_exclusive(struct pmem *pm, uint64_t e)
+{
+	uint32_t refs = 0;
+	if ((e & E_HUGE) && !huge_whole(pm, E_PA(e)))
+		return false;       /* a split page is written only after it is unfolded */
+	if (pmem_refs(pm, E_PA(e), &refs) != 0)
+		port_panic("vmobj: indexed frame not allocated in pmem");
+	return refs == 1;
+}
+
+/* ---- the index ---- */
+
+static inline uint64_t npages(const struct vmobj *o)
+{
+	return o->size >> SVMM_PAGE_SHIFT;
+}
+
+/* Pages covered by one entry of the top level. */
+static inline uint64_t top_cover(const struct vmobj *o)
+{
+	return (uint64_t)1 << (9 * (o->levels - 1));
+}
+
+/*
+ * The entry that covers page pg at the deepest level the index reaches, or the
+ * entry covering exactly `want` pages (1 or 512) if the index goes that deep. With
+ * create, missing nodes on the way are made (their parent slots recorded in made[] so
+ * that a failure can take them back) until the entry covering `want` pages is reached.
+ * Returns the entry's address (NULL only when create fails) and its cover in *cover.
+ */
+static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool create,
+			    uint64_t **made, unsigned *nmade, int *err, uint64_t *cover)
+{
+	uint64_t c = top_cover(o);
+	uint64_t *e = &o->root[pg / c];
+	while (c > want) {
+		if (*e == 0 && create) {
+			svmm_pa_t pa;
+			*err = meta_alloc(o->pm, &pa);
+			if (*err != 0)
+				return NULL;
+			*e = pa | E_NODE;
+			o->nodes++;
+			made[(*nmade)++] = e;
+		}
+		if (!(*e & E_NODE))
+			break;
+		c /= FANO;
+		e = &node_va(*e)[(pg / c) % FANO];
+	}
+	*cover = c;
+	return e;
+}
+
+/* Take back nodes index_slot made, deepest first (they hold nothing yet). */
+static void index_unmake(struct vmobj *o, uint64_t **made, unsigned nmade)
+{
+	while (nmade-- > 0) {
+		meta_free(o->pm, E_PA(*made[nmade]));
+		*made[nmade] = 0;
+		o->nodes--;
+	}
+}
+
+static bool node_empty(const uint64_t *n)
+{
+	for (unsigned i = 0; i < FANO; i++)
+		if (n[i] != 0)
+			return false;
+	return true;
+}
+
+/*
+ * Visit every leaf entry overlapping pages [start, end) under tab (n entries, each
+ * covering `cover` pages from page `base`), calling fn on it; then free any node the
+ * visit left empty. fn may clear the entry.
+ */
+typedef void (*leaf_fn)(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover, void *ctx);
+
+static void visit(struct vmobj *o, uint64_t *tab, unsigned n, uint64_t cover, uint64_t base,
+		  uint64_t start, uint64_t end, leaf_fn fn, void *ctx)
+{
+	unsigned i = start > base ? (unsigned)((start - base) / cover) : 0;
+	for (; i < n && base + i * cover < end; i++) {
+		uint64_t e = tab[i];
+		if (e == 0)
+			continue;
+		if (e & E_NODE) {
+			uint64_t *child = node_va(e);
+			visit(o, child, FANO, cover / FANO, base + i * cover, start, end, fn, ctx);
+			if (node_empty(child)) {
+				meta_free(o->pm, E_PA(e));
+				tab[i] = 0;
+				o->nodes--;
+			}
+		} else {
+			fn(o, &tab[i], base + i * cover, cover, ctx);
+		}
+	}
+}
+
+static void visit_range(struct vmobj *o, uint64_t start, uint64_t end, leaf_fn fn, void *ctx)
+{
+	visit(o, o->root, VMOBJ_ROOT_SLOTS, top_cover(o), 0, start, end, fn, ctx);
+}
+
+/*
+ * Replace the 2 MiB entry *e by the node at node_pa (allocated by the caller) naming
+ * its 512 frames one by one, splitting the pmem block first if nobody has yet. The
+ * object then holds one reference on each frame, as before.
+ */
+static void huge_unfold(struct vmobj *o, uint64_t *e, svmm_pa_t node_pa)
+{
+	svmm_pa_t pa = E_PA(*e);
+	if (huge_whole(o->pm, pa) && pmem_split(o->pm, pa) != 0)
+		port_panic("vmobj: cannot split a 2 MiB page");
+	uint64_t *n = port_pa_to_va(node_pa);
+	for (unsigned i = 0; i < FANO; i++)
+		n[i] = (pa + i * PAGE) | E_PAGE | (*e & E_NEW);
+	*e = node_pa | E_NODE;
+	o->nodes++;
+	o->huge--;
+}
+
+/* ---- creation and destruction ---- */
+
+static int check_size(uint64_t size)
+{
+	if (size == 0)
+		return SVMM_EZEROSIZE;
+	if (!SVMM_IS_ALIGNED(size, PAGE))
+		return SVMM_EUNALIGNED;
+	if (size > VMOBJ_MAX_SIZE)
+		return SVMM_ERANGE;
+	return 0;
+}
+
+static int obj_new(struct pmem *pm, uint64_t size, unsigned kind, struct vmobj **objp)
+{
+	svmm_pa_t pa;
+	int err = meta_alloc(pm, &pa);
+	if (err != 0)
+		return err;
+	struct vmobj *o = port_pa_to_va(pa);
+	o->pm = pm;
+	o->size = size;
+	o->kind = (uint8_t)kind;
+	o->refs = 1;
+	o->levels = 1;
+	while ((uint64_t)VMOBJ_ROOT_SLOTS * top_cover(o) < npages(o))
+		o->levels++;
+	*objp = o;
+	return 0;
+}
+
+int vmobj_create_anon(struct pmem *pm, uint64_t size, struct vmobj **objp)
+{
+	if (pm == NULL || objp == NULL)
+		return SVMM_EINVAL;
+	int err = check_size(size);
+	return err != 0 ? err : obj_new(pm, size, VMOBJ_ANON, objp);
+}
+
+int vmobj_create_pager(struct pmem *pm, uint64_t size, vmobj_fill_fn fill, void *ctx,
+		       struct vmobj **objp)
+{
+	if (pm == NULL || objp == NULL || fill == NULL)
+		return SVMM_EINVAL;
+	int err = check_size(size);
+	if (err == 0)
+		err = obj_new(pm, size, VMOBJ_PAGER, objp);
+	if (err == 0) {
+		(*objp)->fill = fill;
+		(*objp)->fill_ctx = ctx;
+	}
+	return err;
+}
+
+int vmobj_create_cow(struct vmobj *backing, uint64_t off, uint64_t size,
+		     struct vmobj **objp)
+{
+	if (backing == NULL || objp == NULL || backing->backing != NULL)
+		return SVMM_EINVAL;
+	int err = check_size(size);
+	if (err != 0)
+		return err;
+	if (!SVMM_IS_ALIGNED(off, PAGE))
+		return SVMM_EUNALIGNED;
+	if (off > backing->size || size > backing->size - off)
+		return SVMM_ERANGE;
+	err = vmobj_get(backing);
+	if (err != 0)
+		return err;
+	err = obj_new(backing->pm, size, VMOBJ_ANON, objp);
+	if (err != 0) {
+		vmobj_put(backing);
+		return err;
+	}
+	(*objp)->backing = backing;
+	(*objp)->backing_off = off;
+	return 0;
+}
+
+int vmobj_get(struct vmobj *obj)
+{
+	int err = 0;
+	port_lock(&obj->lock);
+	if (obj->refs == UINT32_MAX)
+		err = SVMM_EREFCNT;
+	else
+		obj->refs++;
+	port_unlock(&obj->lock);
+	return err;
+}
+
+static void release_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover, void *ctx)
+{
+	(void)pg;
+	(void)cover;
+	(void)ctx;
+	entry_release(o, *e);
+	*e = 0;
+}
+
+/* Free every frame, node and the object's own page. */
+static void obj_free(struct vmobj *o)
+{
+	visit_range(o, 0, npages(o), release_leaf, NULL);
+	if (o->resident != 0 || o->nodes != 0 || o->huge != 0)
+		port_panic("vmobj: frames or index pages unaccounted for");
+	struct vmobj *b = o->backing;
+	meta_free(o->pm, port_va_to_pa(o));
+	if (b != NULL)
+		vmobj_put(b);
+}
+
+void vmobj_put(struct vmobj *obj)
+{
+	port_lock(&obj->lock);
+	if (obj->refs == 0)
+		port_panic("vmobj: put of an object without references");
+	bool last = --obj->refs == 0;
+	port_unlock(&obj->lock);
+	if (last)
+		obj_free(obj);
+}
+
+/* ---- clone ---- */
+
+/*
+ * Copy the entries under src (n entries covering `cover` pages each, from page base)
+ * that overlap pages [start, end) into dst, taking a reference for every frame. Stops
+ * at the first failure; what was copied so far is an index that obj_free can take
+ * apart (empty nodes included).
+ */
+static int copy_index(struct vmobj *c, const uint64_t *src, uint64_t *dst, unsigned n,
+		      uint64_t cover, uint64_t base, uint64_t start, uint64_t end)
+{
+	unsigned i = start > base ? (unsigned)((start - base) / cover) : 0;
+	for (; i < n && base + i * cover < end; i++) {
+		uint64_t e = src[i];
+		if (e == 0)
+			continue;
+		if (e & E_NODE) {
+			svmm_pa_t pa;
+			int err = meta_alloc(c->pm, &pa);
+			if (err != 0)
+				return err;
+			dst[i] = pa | E_NODE;
+			c->nodes++;
+			err = copy_index(c, node_va(e), port_pa_to_va(pa), FANO, cover / FANO,
+					 base + i * cover, start, end);
+			if (err != 0)
+				return err;
+			continue;
+		}
+		int err = entry_share(c->pm, e);
+		if (err != 0)
+			return err;
+		dst[i] = e;
+		if (e & E_HUGE) {
+			c->resident += FANO;
+			c->huge++;
+		} else {
+			c->resident++;
+		}
+	}
+	return 0;
+}
+
+static void keep_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover, void *ctx)
+{
+	(void)o;
+	(void)e;
+	(void)pg;
+	(void)cover;
+	(void)ctx;
+}
+
+int vmobj_clone(struct vmobj *obj, uint64_t off, uint64_t size, struct vmobj **clonep)
+{
+	if (obj == NULL || clonep == NULL)
+		return SVMM_EINVAL;
+	int err = check_size(size);
+	if (err != 0)
+		return err;
+	if (!SVMM_IS_ALIGNED(off, PAGE))
+		return SVMM_EUNALIGNED;
+	if (off > obj->size || size > obj->size - off)
+		return SVMM_ERANGE;
+	struct vmobj *c;
+	port_lock(&obj->lock);
+	err = obj_new(obj->pm, obj->size, obj->kind, &c);
+	if (err != 0)
+		goto out;
+	c->fill = obj->fill;
+	c->fill_ctx = obj->fill_ctx;
+	c->backing_off = obj->backing_off;
+	if (obj->backing != NULL) {
+		err = vmobj_get(obj->backing);
+		if (err != 0) {
+			obj_free(c);
+			goto out;
+		}
+		c->backing = obj->backing;
+	}
+	uint64_t start = off >> SVMM_PAGE_SHIFT, end = start + (size >> SVMM_PAGE_SHIFT);
+	err = copy_index(c, obj->root, c->root, VMOBJ_ROOT_SLOTS, top_cover(obj), 0, start,
+			 end);
+	if (err != 0) {
+		obj_free(c);
+		goto out;
+	}
+	/* A node whose entries all lay outside the range was copied empty: prune it. */
+	if (start != 0 || end != npages(obj))
+		visit_range(c, 0, npages(c), keep_leaf, NULL);
+	*clonep = c;
+out:
+	port_unlock(&obj->lock);
+	return err;
+}
+
+/* ---- faults ---- */
+
+static int check_off(const struct vmobj *o, uint64_t off)
+{
+	if (!SVMM_IS_ALIGNED(off, PAGE))
+		return SVMM_EUNALIGNED;
+	if (off >= o->size)
+		return SVMM_ERANGE;
+	return 0;
+}
+
+/* The leaf entry (0 if none) covering page pg, and its cover. Never allocates. */
+static uint64_t leaf_at(struct vmobj *o, uint64_t pg, uint64_t *cover)
+{
+	uint64_t *e = index_slot(o, pg, 1, false, NULL, NULL, NULL, cover);
+	return (*e & E_NODE) ? 0 : *e;
+}
+
+/* What a resident leaf answers for page pg. */
+static void answer(struct vmobj *o, uint64_t e, uint64_t pg, bool huge_ok,
+		   struct vmobj_page *res)
+{
+	if ((e & E_HUGE) && huge_ok) {
+		res->pa = E_PA(e);
+		res->order = 9;
+		res->writable = entry_exclusive(o->pm, e);
+		return;
+	}
+	res->order = 0;
+	if (e & E_HUGE) {
+		res->pa = E_PA(e) + (pg % FANO) * PAGE;
+		res->writable = entry_exclusive(o->pm, e);
+	} else {
+		res->pa = E_PA(e);
+		res->writable = entry_exclusive(o->pm, e);
+	}
+}
+
+/* Put a frame in at page pg (a 2 MiB page when huge). Allocates index nodes only. */
+static int index_insert(struct vmobj *o, uint64_t pg, uint64_t e)
+{
+	uint64_t *made[VMOBJ_MAX_LEVELS];
+	unsigned nmade = 0;
+	uint64_t cover;
+	int err = 0;
+	uint64_t want = (e & E_HUGE) ? FANO : 1;
+	uint64_t *slot = index_slot(o, pg, want, true, made, &nmade, &err, &cover);
+	if (slot == NULL) {
+		index_unmake(o, made, nmade);
+		return err;
+	}
+	if (cover != want || *slot != 0)
+		port_panic("vmobj: inserting over a resident page");
+	*slot = e;
+	if (e & E_HUGE) {
+		o->resident += FANO;
+		o->huge++;
+	} else {
+		o->resident++;
+	}
+	return 0;
+}
+
+/*
+ * Make page pg resident in o (no backing object), new: a 2 MiB page when huge_ok and
+ * its whole group is empty and inside the object, else 4 KiB, zeroed or filled by the
+ * pager. mark is E_NEW for populate. Fails with nothing changed.
+ */
+static int make_page(struct vmobj *o, uint64_t pg, bool huge_ok, uint64_t mark,
+		     struct vmobj_page *res)
+{
+	svmm_pa_t pa;
+	uint64_t cover;
+	if (huge_ok && o->kind == VMOBJ_ANON && o->levels > 1 &&
+	    SVMM_ALIGN_DOWN(pg, FANO) + FANO <= npages(o)) {
+		uint64_t *g = index_slot(o, pg, FANO, false, NULL, NULL, NULL, &cover);
+		if ((cover == FANO || !(*g & E_NODE)) && *g == 0 &&
+		    pmem_alloc(o->pm, 9, PMEM_ANY, &pa) == 0) {
+			for (unsigned i = 0; i < FANO; i++)
+				frame_zero(o->pm, pa + i * PAGE);
+			int err = index_insert(o, SVMM_ALIGN_DOWN(pg, FANO), pa | E_HUGE | mark);
+			if (err != 0) {
+				if (pmem_free(o->pm, pa, 9) != 0)
+					port_panic("vmobj: cannot free a fresh 2 MiB page");
+				return err;
+			}
+			answer(o, pa | E_HUGE, pg, true, res);
+			return 0;
+		}
+	}
+	int err = pmem_alloc(o->pm, 0, PMEM_ANY, &pa);
+	if (err != 0)
+		return err;
+	if (o->kind == VMOBJ_PAGER)
+		err = o->fill(o->fill_ctx, pg << SVMM_PAGE_SHIFT, pa);
+	else
+		frame_zero(o->pm, pa);
+	if (err == 0)
+		err = index_insert(o, pg, pa | E_PAGE | mark);
+	if (err != 0) {
+		frame_free(o->pm, pa);
+		return err;
+	}
+	res->pa = pa;
+	res->order = 0;
+	res->writable = true;
+	return 0;
+}
+
+/*
+ * Write to page pg whose entry e this object shares (or a 2 MiB page that must be cut
+ * down to 4 KiB pages first): give o its own copy. Fails with nothing changed.
+ */
+static int copy_on_write(struct vmobj *o, uint64_t pg, uint64_t e, struct vmobj_page *res)
+{
+	svmm_pa_t node = 0, pa;
+	uint64_t cover;
+	int err;
+	if (e & E_HUGE) {
+		err = meta_alloc(o->pm, &node);
+		if (err != 0)
+			return err;
+	}
+	bool copy = !(e & E_PAGE) || !entry_exclusive(o->pm, e);
+	if (copy) {
+		err = pmem_alloc(o->pm, 0, PMEM_ANY, &pa);
+		if (err != 0) {
+			if (node != 0)
+				meta_free(o->pm, node);
+			return err;
+		}
+	}
+	/* Nothing can fail from here. */
+	if (e & E_HUGE) {
+		uint64_t *g = index_slot(o, pg, FANO, false, NULL, NULL, NULL, &cover);
+		huge_unfold(o, g, node);
+		/* The page may now be ours alone: another holder may have gone. */
+		uint64_t *s = &node_va(*g)[pg % FANO];
+		if (entry_exclusive(o->pm, *s)) {
+			frame_free(o->pm, pa);
+			copy = false;
+		}
+	}
+	uint64_t *slot = index_slot(o, pg, 1, false, NULL, NULL, NULL, &cover);
+	if (copy) {
+		frame_copy(o->pm, pa, E_PA(*slot));
+		frame_put(o->pm, E_PA(*slot));
+		*slot = pa | E_PAGE;
+	}
+	res->pa = E_PA(*slot);
+	res->order = 0;
+	res->writable = true;
+	return 0;
+}
+
+static void unmark_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover, void *ctx);
+static void drop_new_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover,
+			  void *ctx);
+
+/*
+ * The backing object's page for page pg of o (o's lock held; takes the backing lock):
+ * for a read, its frame, read-only; for a write, a copy of it put into o.
+ */
+static int through_backing(struct vmobj *o, uint64_t pg, bool write, uint64_t mark,
+			   struct vmobj_page *res)
+{
+	struct vmobj *b = o->backing;
+	uint64_t bpg = pg + (o->backing_off >> SVMM_PAGE_SHIFT), cover;
+	svmm_pa_t pa = 0;
+	int err = 0;
+	if (write) {
+		err = pmem_alloc(o->pm, 0, PMEM_ANY, &pa);
+		if (err != 0)
+			return err;
+	}
+	port_lock(&b->lock);
+	uint64_t e = leaf_at(b, bpg, &cover);
+	if (e == 0)
+		err = make_page(b, bpg, false, E_NEW, res);   /* marked until this succeeds */
+	else
+		answer(b, e, bpg, false, res);
+	if (err == 0 && write) {
+		frame_copy(o->pm, pa, res->pa);
+		err = index_insert(o, pg, pa | E_PAGE | mark);
+		if (err == 0) {
+			res->pa = pa;
+			res->writable = true;
+		}
+	} else {
+		res->writable = false;
+	}
+	/* A failure takes back the page the backing object made for it. */
+	visit_range(b, bpg, bpg + 1, err == 0 ? unmark_leaf : drop_new_leaf, NULL);
+	port_unlock(&b->lock);
+	if (err != 0 && pa != 0)
+		frame_free(o->pm, pa);
+	return err;
+}
+
+int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_page *pg)
+{
+	unsigned kind = access & (VMOBJ_READ | VMOBJ_WRITE);
+	if (obj == NULL || pg == NULL || (access & ~(VMOBJ_READ | VMOBJ_WRITE | VMOBJ_HUGE)) ||
+	    (kind != VMOBJ_READ && kind != VMOBJ_WRITE))
+		return SVMM_EINVAL;
+	int err = check_off(obj, off);
+	if (err != 0)
+		return err;
+	bool write = kind == VMOBJ_WRITE, huge_ok = (access & VMOBJ_HUGE) != 0;
+	uint64_t p = off >> SVMM_PAGE_SHIFT, cover;
+	port_lock(&obj->lock);
+	uint64_t e = leaf_at(obj, p, &cover);
+	if (e != 0) {
+		if (!write || (entry_exclusive(obj->pm, e) && ((e & E_PAGE) || huge_ok)))
+			answer(obj, e, p, huge_ok, pg);
+		else if ((e & E_HUGE) && entry_exclusive(obj->pm, e))
+			answer(obj, e, p, false, pg);     /* ours alone: a 4 KiB view of it */
+		else
+			err = copy_on_write(obj, p, e, pg);
+	} else if (obj->backing != NULL) {
+		err = through_backing(obj, p, write, 0, pg);
+	} else {
+		err = make_page(obj, p, huge_ok, 0, pg);
+	}
+	port_unlock(&obj->lock);
+	return err;
+}
+
+int vmobj_lookup(struct vmobj *obj, uint64_t off, struct vmobj_page *pg)
+{
+	int err = check_off(obj, off);
+	if (err != 0)
+		return err;
+	uint64_t p = off >> SVMM_PAGE_SHIFT, cover;
+	port_lock(&obj->lock);
+	uint64_t e = leaf_at(obj, p, &cover);
+	if (e == 0)
+		err = SVMM_ENOENT;
+	else
+		answer(obj, e, p, false, pg);
+	port_unlock(&obj->lock);
+	return err;
+}
+
+/* ---- populate and discard ---- */
+
+static int check_range(const struct vmobj *o, uint64_t off, uint64_t size)
+{
+	if (size == 0)
+		return SVMM_EZEROSIZE;
+	if (!SVMM_IS_ALIGNED(off, PAGE) || !SVMM_IS_ALIGNED(size, PAGE))
+		return SVMM_EUNALIGNED;
+	if (off + size < off)
+		return SVMM_EOVERFLOW;
+	if (off + size > o->size)
+		return SVMM_ERANGE;
+	return 0;
+}
+
+/* populate's end: keep (clear the marks) or take back the pages it added. */
+static void unmark_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover, void *ctx)
+{
+	(void)o;
+	(void)pg;
+	(void)cover;
+	(void)ctx;
+	*e &= ~E_NEW;
+}
+
+static void drop_new_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover,
+			  void *ctx)
+{
+	(void)pg;
+	(void)cover;
+	(void)ctx;
+	if (*e & E_NEW) {
+		entry_release(o, *e);
+		*e = 0;
+	}
+}
+
+int vmobj_populate(struct vmobj *obj, uint64_t off, uint64_t size, unsigned flags)
+{
+	if (obj == NULL || (flags & ~VMOBJ_HUGE) != 0)
+		return SVMM_EINVAL;
+	int err = check_range(obj, off, size);
+	if (err != 0)
+		return err;
+	if (obj->backing != NULL)
+		return vmobj_populate(obj->backing, off + obj->backing_off, size, 0);
+	uint64_t start = off >> SVMM_PAGE_SHIFT, end = start + (size >> SVMM_PAGE_SHIFT), cover;
+	struct vmobj_page res;
+	port_lock(&obj->lock);
+	for (uint64_t p = start; p < end && err == 0;) {
+		uint64_t e = leaf_at(obj, p, &cover);
+		if (e != 0) {
+			p = (e & E_HUGE) ? SVMM_ALIGN_DOWN(p, FANO) + FANO : p + 1;
+			continue;
+		}
+		/* A 2 MiB page only where the whole group lies inside the range. */
+		bool huge = (flags & VMOBJ_HUGE) && SVMM_IS_ALIGNED(p, FANO) && p + FANO <= end;
+		err = make_page(obj, p, huge, E_NEW, &res);
+		p += err == 0 && res.order == 9 ? FANO : 1;
+	}
+	visit_range(obj, start, end, err == 0 ? unmark_leaf : drop_new_leaf, NULL);
+	port_unlock(&obj->lock);
+	return err;
+}
+
+static void discard_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover, void *ctx)
+{
+	(void)pg;
+	(void)cover;
+	(void)ctx;
+	entry_release(o, *e);
+	*e = 0;
+}
+
+int vmobj_discard(struct vmobj *obj, uint64_t off, uint64_t size)
+{
+	if (obj == NULL)
+		return SVMM_EINVAL;
+	int err = check_range(obj, off, size);
+	if (err != 0)
+		return err;
+	uint64_t start = off >> SVMM_PAGE_SHIFT, end = start + (size >> SVMM_PAGE_SHIFT), cover;
+	port_lock(&obj->lock);
+	/* A 2 MiB page crossing either end is unfolded first; its node comes first. */
+	uint64_t *cut[2] = { NULL, NULL };
+	svmm_pa_t node[2] = { 0, 0 };
+	uint64_t ends[2] = { start, end - 1 };
+	for (unsigned i = 0; i < 2; i++) {
+		uint64_t *g = index_slot(obj, ends[i], 1, false, NULL, NULL, NULL, &cover);
+		if (!(*g & E_HUGE) || g == cut[0])
+			continue;
+		uint64_t gs = SVMM_ALIGN_DOWN(ends[i], FANO);
+		if (gs >= start && gs + FANO <= end)
+			continue;                  /* wholly inside: dropped whole */
+		err = meta_alloc(obj->pm, &node[i]);
+		if (err != 0) {
+			if (node[0] != 0)
+				meta_free(obj->pm, node[0]);
+			goto out;
+		}
+		cut[i] = g;
+	}
+	for (unsigned i = 0; i < 2; i++)
+		if (cut[i] != NULL)
+			huge_unfold(obj, cut[i], node[i]);
+	visit_range(obj, start, end, discard_leaf, NULL);
+out:
+	port_unlock(&obj->lock);
+	return err;
+}
+
+/* ---- walking and checking ---- */
+
+struct walk_ctx {
+	void (*fn)(void *ctx, uint64_t off, svmm_pa_t pa, unsigned order);
+	void *ctx;
+};
+
+static void walk_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover, void *ctx)
+{
+	struct walk_ctx *w = ctx;
+	(void)o;
+	w->fn(w->ctx, pg << SVMM_PAGE_SHIFT, E_PA(*e), cover == 1 ? 0 : 9);
+}
+
+void vmobj_walk(struct vmobj *obj, void (*fn)(void *ctx, uint64_t off, svmm_pa_t pa,
+					      unsigned order), void *ctx)
+{
+	struct walk_ctx w = { fn, ctx };
+	port_lock(&obj->lock);
+	visit_range(obj, 0, npages(obj), walk_leaf, &w);
+	port_unlock(&obj->lock);
+}
+
+struct check_ctx {
+	struct vmobj *o;
+	svmm_print_fn out;
+	void *octx;
+	int err;
+	uint64_t resident, huge, nodes;
+	const char *what;          /* the first broken invariant */
+	uint64_t pg;
+};
+
+/* Record the first broken invariant; check_one prints it once the walk is back up. */
+static void check_fail(struct check_ctx *c, const char *what, uint64_t pg)
+{
+	if (c->err == 0) {
+		c->what = what;
+		c->pg = pg;
+	}
+	c->err = SVMM_EINVAL;
+}
+
+/* A frame named by the index is an allocated order-0 head with a reference. */
+static bool frame_held(struct pmem *pm, svmm_pa_t pa, unsigned order)
+{
+	svmm_pa_t head;
+	unsigned o;
+	enum pmem_state st;
+	uint32_t refs;
+	return pmem_block(pm, pa, &head, &o, &st) == 0 && st == PMEM_ALLOC && head == pa &&
+	       o == order && pmem_refs(pm, pa, &refs) == 0 && refs >= 1;
+}
+
+static void check_tab(struct check_ctx *c, const uint64_t *tab, unsigned n, uint64_t cover,
+		      uint64_t base)
+{
+	struct vmobj *o = c->o;
+	for (unsigned i = 0; i < n && c->err == 0; i++) {
+		uint64_t e = tab[i], pg = base + i * cover;
+		if (e == 0)
+			continue;
+		unsigned kinds = ((e & E_PAGE) != 0) + ((e & E_HUGE) != 0) + ((e & E_NODE) != 0);
+		if (kinds != 1 || (e & (PAGE - 1) & ~(E_PAGE | E_HUGE | E_NODE)) != 0)
+			check_fail(c, "an entry is exactly one of page, 2 MiB page, node, and "
+				   "carries no populate mark", pg);
+		else if (pg >= npages(o))
+			check_fail(c, "no entry lies past the object's end", pg);
+		else if ((e & E_NODE) && cover == 1)
+			check_fail(c, "nodes stop above the pages", pg);
+		else if ((e & E_PAGE) && cover != 1)
+			check_fail(c, "4 KiB pages sit at the lowest level", pg);
+		else if ((e & E_HUGE) && (cover != FANO || pg + FANO > npages(o) ||
+					  o->kind != VMOBJ_ANON || o->backing != NULL))
+			check_fail(c, "2 MiB pages sit one level up, inside the object, in "
+				   "anonymous objects only", pg);
+		if (c->err != 0)
+			return;
+		if (e & E_NODE) {
+			const uint64_t *child = node_va(e);
+			c->nodes++;
+			if (!frame_held(o->pm, E_PA(e), 0))
+				check_fail(c, "index nodes are pmem frames", pg);
+			else if (node_empty(child))
+				check_fail(c, "no index node is empty", pg);
+			else
+				check_tab(c, child, FANO, cover / FANO, pg);
+		} else if (e & E_PAGE) {
+			c->resident++;
+			if (!frame_held(o->pm, E_PA(e), 0))
+				check_fail(c, "every page is an allocated frame with a reference",
+					   pg);
+		} else {
+			svmm_pa_t pa = E_PA(e);
+			c->resident += FANO;
+			c->huge++;
+			if (!SVMM_IS_ALIGNED(pa, FANO * PAGE))
+				check_fail(c, "2 MiB pages are 2 MiB aligned", pg);
+			else if (!frame_held(o->pm, pa, 9))
+				for (unsigned j = 0; j < FANO && c->err == 0; j++)
+					if (!frame_held(o->pm, pa + j * PAGE, 0))
+						check_fail(c, "a 2 MiB page is one order-9 block "
+							   "or 512 split frames, each held", pg);
+		}
+	}
+}
+
+static int check_one(struct vmobj *o, svmm_print_fn out, void *octx)
+{
+	struct check_ctx c = { o, out, octx, 0, 0, 0, 0, NULL, 0 };
+	port_lock(&o->lock);
+	if (o->refs == 0)
+		check_fail(&c, "a live object has a reference", 0);
+	else if (o->size == 0 || !SVMM_IS_ALIGNED(o->size, PAGE) || o->size > VMOBJ_MAX_SIZE)
+		check_fail(&c, "the size is whole pages, at most VMOBJ_MAX_SIZE", 0);
+	else if (o->levels < 1 || o->levels > VMOBJ_MAX_LEVELS ||
+		 (uint64_t)VMOBJ_ROOT_SLOTS * top_cover(o) < npages(o) ||
+		 (o->levels > 1 && (uint64_t)VMOBJ_ROOT_SLOTS * (top_cover(o) / FANO) >=
+		  npages(o)))
+		check_fail(&c, "the index has the fewest levels that cover the size", 0);
+	else if ((o->kind != VMOBJ_ANON && o->kind != VMOBJ_PAGER) ||
+		 (o->kind == VMOBJ_PAGER) != (o->fill != NULL) ||
+		 (o->backing != NULL && o->kind != VMOBJ_ANON))
+		check_fail(&c, "the kind agrees with the pager and the backing", 0);
+	else if (o->backing != NULL &&
+		 (o->backing->backing != NULL || !SVMM_IS_ALIGNED(o->backing_off, PAGE) ||
+		  o->backing_off > o->backing->size ||
+		  o->size > o->backing->size - o->backing_off))
+		check_fail(&c, "a backing object has no backing and covers the range", 0);
+	else
+		check_tab(&c, o->root, VMOBJ_ROOT_SLOTS, top_cover(o), 0);
+	if (c.err == 0 && (c.resident != o->resident || c.huge != o->huge ||
+			   c.nodes != o->nodes))
+		check_fail(&c, "the resident, 2 MiB and node counters match the index",
+			   c.resident);
+	port_unlock(&o->lock);
+	if (c.err != 0 && out != NULL)
+		svmm_printline(out, octx, "vmobj: %s: page 0x%llx", c.what,
+			       (unsigned long long)c.pg);
+	return c.err;
+}
+
+int vmobj_check(struct vmobj *obj, svmm_print_fn out, void *ctx)
+{
+	if (obj == NULL)
+		return SVMM_EINVAL;
+	int err = check_one(obj, out, ctx);
+	if (err == 0 && obj->backing != NULL)
+		err = check_one(obj->backing, out, ctx);
+	return err;
+}

@@ -1,0 +1,194 @@
+/*
+ * svmm/vmobj.h - memory objects: reference-counted owners of frames by page offset.
+ *
+ * An object is what a region of an address space maps at an offset. It owns the
+ * frames of its resident pages through an index by page offset, and holds one pmem
+ * reference on each: pmem's count is the single truth about how many objects share a
+ * frame. Three kinds, one structure:
+ *  - anonymous: a missing page is a zeroed frame (a 2 MiB-aligned group of 512 missing
+ *    pages may come as one 2 MiB block);
+ *  - pager-backed: a missing page is filled by the creator's callback;
+ *  - copy-on-write over a backing object (private file mappings): a missing page
+ *    reads through to the backing object, and the first write copies it.
+ * vmobj_clone makes a copy-on-write clone (for fork) that shares every resident frame
+ * with its source, one more reference each; whichever side writes a shared frame first
+ * copies it, and a frame left with one reference is written in place.
+ *
+ * The object header and the top of its index share one 4 KiB page; index nodes are 4 KiB
+ * pages of 512 entries. Both come from pmem below its direct-map limit. Page-table
+ * mappings of an object's frames hold no reference: the object outlives its mappings
+ * (each region holds a reference to the object), and a caller unmaps before it drops
+ * pages (vmobj_discard) or the object (vmobj_put). docs/vmobj.md gives the model, the
+ * invariants, the lock order and the reasons.
+ *
+ * Locking: one lock per object. Lock order: aspace -> object -> its backing object ->
+ * pmem. A pager callback runs with the object's lock held.
+ */
+#ifndef SVMM_VMOBJ_H
+#define SVMM_VMOBJ_H
+
+#include <svmm/fmt.h>
+#include <svmm/pmem.h>
+#include <svmm/port.h>
+#include <svmm/types.h>
+
+/* Object kinds. */
+#define VMOBJ_ANON  1u     /* demand-zero (with a backing object: copy-on-write over it) */
+#define VMOBJ_PAGER 2u     /* missing pages come from a pager callback */
+
+/* Access of vmobj_fault and vmobj_populate. */
+#define VMOBJ_READ  1u
+#define VMOBJ_WRITE 2u
+/* Flag of vmobj_fault and vmobj_populate: a 2 MiB page may answer (anonymous only). */
+#define VMOBJ_HUGE  4u
+
+#define VMOBJ_HUGE_PAGES 512u                          /* 4 KiB pages in a 2 MiB page */
+#define VMOBJ_ROOT_SLOTS 496u                          /* index entries in the header page */
+#define VMOBJ_MAX_LEVELS 4u
+/* The largest object: 496 * 512^3 pages, about 254 TiB. */
+#define VMOBJ_MAX_SIZE   ((uint64_t)VMOBJ_ROOT_SLOTS << (SVMM_PAGE_SHIFT + 27))
+
+/*
+ * A pager: fill the 4 KiB frame at pa (reach it with port_pa_to_va when it lies below
+ * the direct-map limit, else port_kmap) with the object's page at byte offset off.
+ * Returns 0, or an error code of its own choosing that fails the fault or populate that
+ * asked for the page; it must not call back into the object.
+ */
+typedef int (*vmobj_fill_fn)(void *ctx, uint64_t off, svmm_pa_t pa);
+
+/*
+ * One object; it fills a 4 KiB page, the rest of which is the top of its index. Fields
+ * are read by the checker and the tests; only vmobj.c writes them, under lock.
+ */
+struct vmobj {
+	struct svmm_lock lock;
+	struct pmem *pm;
+	struct vmobj *backing;     /* copy-on-write objects: where missing pages come from */
+	uint64_t backing_off;      /* byte offset in backing of this object's offset 0 */
+	uint64_t size;             /* bytes, a multiple of 4 KiB */
+	vmobj_fill_fn fill;        /* VMOBJ_PAGER */
+	void *fill_ctx;
+	uint64_t resident;         /* pages indexed (a 2 MiB entry counts 512) */
+	uint64_t huge;             /* 2 MiB entries */
+	uint64_t nodes;            /* index node pages besides this one */
+	uint32_t refs;             /* holders: mappings, clones' backing links, callers */
+	uint8_t kind;
+	uint8_t levels;            /* index levels, the top one in root[] */
+	uint16_t pad;
+	uint64_t root[VMOBJ_ROOT_SLOTS];
+};
+
+/* What vmobj_fault answers: the frame to map for the page asked about. */
+struct vmobj_page {
+	svmm_pa_t pa;                   /* 4 KiB frame, or the head of a 2 MiB page */
+	unsigned order;            /* 0, or 9 for a 2 MiB page */
+	bool writable;             /* false: map it read-only (shared, or not this object's) */
+};
+
+/*
+ * Create an anonymous object of size bytes (page aligned, at most VMOBJ_MAX_SIZE) with
+ * one reference, in *objp. No frame is allocated before a fault. Returns 0,
+ * SVMM_EINVAL (NULL pointers), SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_ERANGE (too big)
+ * or SVMM_ENOMEM, with nothing allocated on failure.
+ */
+int vmobj_create_anon(struct pmem *pm, uint64_t size, struct vmobj **objp);
+
+/*
+ * Create a pager-backed object of size bytes whose missing pages fill(ctx, off, pa)
+ * provides. Errors as vmobj_create_anon; fill NULL is SVMM_EINVAL.
+ */
+int vmobj_create_pager(struct pmem *pm, uint64_t size, vmobj_fill_fn fill, void *ctx,
+		       struct vmobj **objp);
+
+/*
+ * Create a copy-on-write object of size bytes over [off, off + size) of backing (a
+ * private mapping of a file or of shared memory): reads see the backing object's
+ * pages until this object writes its own copy. Takes a reference to backing. Errors as
+ * vmobj_create_anon, plus SVMM_EUNALIGNED (off), SVMM_ERANGE (past backing's end) and
+ * SVMM_EINVAL (backing has a backing itself: chains are one level deep).
+ */
+int vmobj_create_cow(struct vmobj *backing, uint64_t off, uint64_t size,
+		     struct vmobj **objp);
+
+/*
+ * A copy-on-write clone of the pages of obj in [off, off + size), in *clonep (one
+ * reference): same kind, size, offsets, pager and backing, indexing every frame obj
+ * indexes in the range (a 2 MiB page that overlaps it, whole) with one more pmem
+ * reference each; pages outside the range are missing in the clone. Costs O(index
+ * nodes + resident entries of the range); no page is copied. The caller must make sure
+ * no mapping of obj can write without faulting first (it write-protects them before
+ * the clone is used), since every shared frame is now read-only to both. Returns 0,
+ * SVMM_EINVAL, SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_ERANGE (past the end) or SVMM_ENOMEM
+ * (nothing changed: every reference taken is dropped).
+ */
+int vmobj_clone(struct vmobj *obj, uint64_t off, uint64_t size, struct vmobj **clonep);
+
+/* Take one more reference to obj. Returns 0 or SVMM_EREFCNT (overflow). */
+int vmobj_get(struct vmobj *obj);
+
+/*
+ * Drop one reference; the last one frees every frame (one pmem reference each), every
+ * index page and the object, and drops its reference to its backing object. The
+ * caller has unmapped the object's frames from every page table.
+ */
+void vmobj_put(struct vmobj *obj);
+
+/*
+ * The frame to map for an access (VMOBJ_READ or VMOBJ_WRITE, plus VMOBJ_HUGE when a 2
+ * MiB page would do) to the page at off, in *pg. A write always gets a frame this
+ * object alone holds: a shared one is copied, and the other holders keep the old one
+ * (whose own mappings stay valid). A missing page is made: zeroed, filled by the pager,
+ * or (copy-on-write objects) read from the backing object, and copied into this
+ * object on a write. With VMOBJ_HUGE, an anonymous object answers with a 2 MiB page
+ * (pg->order 9, pg->pa its head) for an empty, 2 MiB-aligned group of 512 pages inside
+ * the object when pmem has a block of that order, or an existing 2 MiB page; a write to
+ * a shared 2 MiB page splits it (pmem_split) and copies the one 4 KiB page. The frame
+ * stays valid until the object drops it (vmobj_discard, a later write fault, the last
+ * vmobj_put), which its callers serialise with their mappings. Returns 0,
+ * SVMM_EUNALIGNED (off), SVMM_ERANGE (off past the end), SVMM_EINVAL (access), SVMM_ENOMEM
+ * or the pager's error, leaving the object unchanged on failure.
+ */
+int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_page *pg);
+
+/*
+ * The frame indexed at off, without making one: 0 with *pg filled (writable as for a
+ * read fault), SVMM_ENOENT (not resident in this object), SVMM_EUNALIGNED or SVMM_ERANGE.
+ */
+int vmobj_lookup(struct vmobj *obj, uint64_t off, struct vmobj_page *pg);
+
+/*
+ * Make every page of [off, off + size) resident (VMOBJ_HUGE: 2 MiB pages where they
+ * fit), so that no read needs the pager or a zero-fill afterwards. For a copy-on-write
+ * object, the backing object's pages are made resident. All or nothing: on SVMM_ENOMEM
+ * or a pager error every page this call added is dropped again. Other errors:
+ * SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_EINVAL (flags).
+ */
+int vmobj_populate(struct vmobj *obj, uint64_t off, uint64_t size, unsigned flags);
+
+/*
+ * Drop this object's resident pages in [off, off + size): the next fault sees zeros,
+ * the pager's data again, or the backing object's page. A 2 MiB page that crosses an
+ * end of the range is split first. The caller has unmapped the range from every page
+ * table that maps it. Returns 0, SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW,
+ * SVMM_ERANGE or SVMM_ENOMEM (an index page to split a 2 MiB page; nothing changed).
+ */
+int vmobj_discard(struct vmobj *obj, uint64_t off, uint64_t size);
+
+/*
+ * Check every invariant of docs/vmobj.md for obj (and its backing object): the header,
+ * the index shape, that no index page is empty, that every entry is a frame allocated
+ * in pmem with a reference (2 MiB entries: a whole order-9 block or 512 split frames),
+ * and the counters. Returns 0 or SVMM_EINVAL, printing the first broken invariant
+ * through out when it is not NULL. Never modifies.
+ */
+int vmobj_check(struct vmobj *obj, svmm_print_fn out, void *ctx);
+
+/*
+ * Call fn for every resident entry of obj in offset order: its byte offset, frame (the
+ * head for a 2 MiB entry) and order. For tests and dumps; takes obj's lock, so fn must
+ * not call back into obj.
+ */
+void vmobj_walk(struct vmobj *obj, void (*fn)(void *ctx, uint64_t off, svmm_pa_t pa,
+					      unsigned order), void *ctx);
+
+#endif /* SVMM_VMOBJ_H */

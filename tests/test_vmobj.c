@@ -1,0 +1,673 @@
+/*
+ * test_vmobj.c - unit tests of memory objects: demand-zero, pagers and their errors,
+ * copy-on-write clones and objects over a backing object, 2 MiB pages and their
+ * splitting, populate and discard, bad arguments, and out of memory at every
+ * allocation point of each operation (the state before and after a failure is compared
+ * entry by entry, with pmem's free count). vmobj_check runs after every step.
+ *
+ * RAM is 64 MiB with the direct map ending at 32 MiB, so data frames above it are
+ * reached through kmap, as on a machine with more RAM than direct map.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <svmm/vmobj.h>
+#include "aspace_fixture.h"
+
+#define PG  SVMM_PAGE_SIZE
+#define MiB SVMM_MiB
+#define RD  VMOBJ_READ
+#define WR  VMOBJ_WRITE
+
+static void check(struct vmobj *o)
+{
+	if (vmobj_check(o, fx_print, NULL) != 0)
+		fail_msg("vmobj_check failed");
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return fx_setup(64 * MiB, 32 * MiB, SVMM_SV39, 16);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	fx_release_all();
+	fx_teardown();
+	return 0;
+}
+
+/* The words of a frame, through the host's simulated RAM. */
+static uint64_t *words(svmm_pa_t pa)
+{
+	return port_pa_to_va(pa);
+}
+
+/* Write through a write fault: the page's first word. */
+static void wr(struct vmobj *o, uint64_t off, uint64_t v)
+{
+	struct vmobj_page p;
+	assert_int_equal(vmobj_fault(o, off, WR, &p), 0);
+	assert_true(p.writable);
+	assert_int_equal(p.order, 0);
+	words(p.pa)[0] = v;
+}
+
+static uint64_t rd(struct vmobj *o, uint64_t off)
+{
+	struct vmobj_page p;
+	assert_int_equal(vmobj_fault(o, off, RD, &p), 0);
+	return p.order == 9 ? words(p.pa + (off & (2 * MiB - 1)))[0] : words(p.pa)[0];
+}
+
+static uint32_t refs(svmm_pa_t pa)
+{
+	uint32_t r = 0;
+	assert_int_equal(pmem_refs(&fx.pm, pa, &r), 0);
+	return r;
+}
+
+/* ---- a snapshot: every entry and every counter ---- */
+
+#define SNAP_MAX 2048
+
+struct snap {
+	struct { uint64_t off; svmm_pa_t pa; unsigned order; } e[SNAP_MAX];
+	unsigned n;
+	uint64_t resident, huge, nodes, free_frames;
+	uint32_t refs;
+};
+
+static void snap_entry(void *ctx, uint64_t off, svmm_pa_t pa, unsigned order)
+{
+	struct snap *s = ctx;
+	if (s->n < SNAP_MAX) {
+		s->e[s->n].off = off;
+		s->e[s->n].pa = pa;
+		s->e[s->n].order = order;
+	}
+	s->n++;
+}
+
+static void snap_take(struct vmobj *o, struct snap *s)
+{
+	memset(s, 0, sizeof(*s));
+	vmobj_walk(o, snap_entry, s);
+	s->resident = o->resident;
+	s->huge = o->huge;
+	s->nodes = o->nodes;
+	s->refs = o->refs;
+	s->free_frames = pmem_free_frames(&fx.pm);
+}
+
+static void snap_same(struct vmobj *o, const struct snap *a)
+{
+	static struct snap b;
+	snap_take(o, &b);
+	if (memcmp(a, &b, sizeof(b)) != 0)
+		fail_msg("state changed: %u -> %u entries, resident %llu -> %llu, free %llu -> %llu",
+			 a->n, b.n, (unsigned long long)a->resident,
+			 (unsigned long long)b.resident, (unsigned long long)a->free_frames,
+			 (unsigned long long)b.free_frames);
+}
+
+/* ---- creation ---- */
+
+static void test_create(void **state)
+{
+	(void)state;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	struct vmobj *o = NULL;
+	assert_int_equal(vmobj_create_anon(NULL, PG, &o), SVMM_EINVAL);
+	assert_int_equal(vmobj_create_anon(&fx.pm, PG, NULL), SVMM_EINVAL);
+	assert_int_equal(vmobj_create_anon(&fx.pm, 0, &o), SVMM_EZEROSIZE);
+	assert_int_equal(vmobj_create_anon(&fx.pm, PG + 1, &o), SVMM_EUNALIGNED);
+	assert_int_equal(vmobj_create_anon(&fx.pm, VMOBJ_MAX_SIZE + PG, &o), SVMM_ERANGE);
+	assert_int_equal(vmobj_create_pager(&fx.pm, PG, NULL, NULL, &o), SVMM_EINVAL);
+	assert_null(o);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+
+	/* The fewest levels that cover the size: 496 pages in the header page. */
+	static const struct { uint64_t size; unsigned levels; } lv[] = {
+		{ PG, 1 }, { 496 * PG, 1 }, { 497 * PG, 2 }, { 496ull * 512 * PG, 2 },
+		{ 496ull * 512 * PG + PG, 3 }, { VMOBJ_MAX_SIZE, 4 },
+	};
+	for (unsigned i = 0; i < sizeof(lv) / sizeof(lv[0]); i++) {
+		assert_int_equal(vmobj_create_anon(&fx.pm, lv[i].size, &o), 0);
+		assert_int_equal(o->levels, lv[i].levels);
+		check(o);
+		/* The last page of the largest object works as well as the first. */
+		wr(o, lv[i].size - PG, 42 + i);
+		assert_int_equal(rd(o, lv[i].size - PG), 42 + i);
+		check(o);
+		vmobj_put(o);
+	}
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* ---- demand zero, lookup, discard ---- */
+
+static void test_anon(void **state)
+{
+	(void)state;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	struct vmobj *o;
+	struct vmobj_page p, q;
+	assert_int_equal(vmobj_create_anon(&fx.pm, 4 * MiB, &o), 0);
+	assert_int_equal(vmobj_lookup(o, 0, &p), SVMM_ENOENT);
+	assert_int_equal(vmobj_fault(o, 5 * PG, RD, &p), 0);
+	assert_true(p.writable);
+	for (unsigned i = 0; i < PG / 8; i++)
+		assert_int_equal(words(p.pa)[i], 0);
+	words(p.pa)[3] = 77;
+	assert_int_equal(vmobj_fault(o, 5 * PG, WR, &q), 0);
+	assert_int_equal(q.pa, p.pa);                       /* ours alone: no copy */
+	assert_int_equal(vmobj_lookup(o, 5 * PG, &q), 0);
+	assert_int_equal(q.pa, p.pa);
+	assert_int_equal(o->resident, 1);
+	check(o);
+
+	/* Bad arguments change nothing. */
+	struct snap s;
+	snap_take(o, &s);
+	assert_int_equal(vmobj_fault(o, 5 * PG + 1, RD, &p), SVMM_EUNALIGNED);
+	assert_int_equal(vmobj_fault(o, 4 * MiB, RD, &p), SVMM_ERANGE);
+	assert_int_equal(vmobj_fault(o, 0, 0, &p), SVMM_EINVAL);
+	assert_int_equal(vmobj_fault(o, 0, RD | WR, &p), SVMM_EINVAL);
+	assert_int_equal(vmobj_fault(o, 0, RD | 64, &p), SVMM_EINVAL);
+	assert_int_equal(vmobj_fault(o, 0, RD, NULL), SVMM_EINVAL);
+	assert_int_equal(vmobj_lookup(o, 4 * MiB, &p), SVMM_ERANGE);
+	assert_int_equal(vmobj_discard(o, 0, 0), SVMM_EZEROSIZE);
+	assert_int_equal(vmobj_discard(o, 1, PG), SVMM_EUNALIGNED);
+	assert_int_equal(vmobj_discard(o, PG, ~0ull - 4095), SVMM_EOVERFLOW);
+	assert_int_equal(vmobj_discard(o, 4 * MiB - PG, 2 * PG), SVMM_ERANGE);
+	assert_int_equal(vmobj_populate(o, 0, PG, RD), SVMM_EINVAL);
+	assert_int_equal(vmobj_populate(o, 0, 8 * MiB, 0), SVMM_ERANGE);
+	snap_same(o, &s);
+
+	/* Pages far apart need nodes; discarding them frees the nodes again. */
+	wr(o, 3 * MiB, 1);
+	assert_int_equal(o->nodes, 2);
+	check(o);
+	assert_int_equal(vmobj_discard(o, 0, 4 * MiB), 0);
+	assert_int_equal(o->resident, 0);
+	assert_int_equal(o->nodes, 0);
+	check(o);
+	assert_int_equal(rd(o, 5 * PG), 0);                 /* zeros again */
+	vmobj_put(o);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* ---- pagers ---- */
+
+static unsigned fills;
+static int fail_at = -1;
+
+static int fill_pattern(void *ctx, uint64_t off, svmm_pa_t pa)
+{
+	(void)ctx;
+	if (fail_at >= 0 && off == (uint64_t)fail_at * PG)
+		return -1000;                                /* the pager's own code */
+	fills++;
+	uint64_t *w = port_kmap(pa);
+	for (unsigned i = 0; i < PG / 8; i++)
+		w[i] = off + i;
+	port_kunmap(w);
+	return 0;
+}
+
+static void test_pager(void **state)
+{
+	(void)state;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	struct vmobj *o;
+	struct vmobj_page p;
+	fills = 0;
+	fail_at = 7;
+	assert_int_equal(vmobj_create_pager(&fx.pm, 64 * PG, fill_pattern, NULL, &o), 0);
+	assert_int_equal(rd(o, 3 * PG), 3 * PG);
+	assert_int_equal(rd(o, 3 * PG), 3 * PG);
+	assert_int_equal(fills, 1);
+	struct snap s;
+	snap_take(o, &s);
+	assert_int_equal(vmobj_fault(o, 7 * PG, RD, &p), -1000);
+	snap_same(o, &s);
+	/* Populate fails at the pager's error with every page it added dropped. */
+	assert_int_equal(vmobj_populate(o, 0, 16 * PG, 0), -1000);
+	snap_same(o, &s);
+	assert_int_equal(vmobj_populate(o, 8 * PG, 16 * PG, 0), 0);
+	assert_int_equal(o->resident, 17);
+	check(o);
+	/* A shared mapping writes the object's own page. */
+	assert_int_equal(vmobj_fault(o, 9 * PG, WR, &p), 0);
+	words(p.pa)[1] = 5;
+	assert_int_equal(vmobj_fault(o, 9 * PG, RD, &p), 0);
+	assert_int_equal(words(p.pa)[1], 5);
+	/* Discard: the pager's data comes back. */
+	assert_int_equal(vmobj_discard(o, 9 * PG, PG), 0);
+	assert_int_equal(vmobj_fault(o, 9 * PG, RD, &p), 0);
+	assert_int_equal(words(p.pa)[1], 9 * PG + 1);
+	check(o);
+	fail_at = -1;
+	vmobj_put(o);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* ---- copy-on-write clones ---- */
+
+static void test_clone(void **state)
+{
+	(void)state;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	struct vmobj *a, *b;
+	struct vmobj_page p, q;
+	assert_int_equal(vmobj_create_anon(&fx.pm, 4 * MiB, &a), 0);
+	for (unsigned i = 0; i < 8; i++)
+		wr(a, i * 100 * PG, 1000 + i);
+	assert_int_equal(vmobj_clone(a, 0, a->size, &b), 0);
+	check(a);
+	check(b);
+	assert_int_equal(b->resident, 8);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0 - 8 - 1 - 1 - a->nodes - b->nodes);
+	/* Both read the same frame, read-only. */
+	assert_int_equal(vmobj_fault(a, 100 * PG, RD, &p), 0);
+	assert_int_equal(vmobj_fault(b, 100 * PG, RD, &q), 0);
+	assert_int_equal(p.pa, q.pa);
+	assert_false(p.writable);
+	assert_false(q.writable);
+	assert_int_equal(refs(p.pa), 2);
+	/* The clone writes first: it copies; the source keeps the old frame, alone. */
+	assert_int_equal(vmobj_fault(b, 100 * PG, WR, &q), 0);
+	assert_int_not_equal(q.pa, p.pa);
+	assert_true(q.writable);
+	assert_int_equal(words(q.pa)[0], 1001);
+	words(q.pa)[0] = 2001;
+	assert_int_equal(refs(p.pa), 1);
+	/* The source's write then takes its frame over without a copy. */
+	svmm_pa_t old = p.pa;
+	assert_int_equal(vmobj_fault(a, 100 * PG, WR, &p), 0);
+	assert_int_equal(p.pa, old);
+	assert_true(p.writable);
+	assert_int_equal(rd(a, 100 * PG), 1001);
+	assert_int_equal(rd(b, 100 * PG), 2001);
+	/* A page missing in both is made separately in each. */
+	wr(b, 3 * MiB, 3);
+	assert_int_equal(vmobj_lookup(a, 3 * MiB, &p), SVMM_ENOENT);
+	check(a);
+	check(b);
+	/* A clone of a range shares only that range, with its index pruned to it. */
+	struct vmobj *r;
+	assert_int_equal(vmobj_clone(a, 0, 0, &r), SVMM_EZEROSIZE);
+	assert_int_equal(vmobj_clone(a, 1, PG, &r), SVMM_EUNALIGNED);
+	assert_int_equal(vmobj_clone(a, 4 * MiB, PG, &r), SVMM_ERANGE);
+	assert_int_equal(vmobj_clone(a, 200 * PG, 300 * PG, &r), 0);
+	assert_int_equal(r->resident, 3);                 /* pages 200, 300 and 400 */
+	assert_int_equal(r->nodes, 1);
+	assert_int_equal(vmobj_lookup(r, 100 * PG, &q), SVMM_ENOENT);
+	assert_int_equal(rd(r, 300 * PG), 1003);
+	check(r);
+	vmobj_put(r);
+	/* The source goes first; the clone's frames stay. */
+	vmobj_put(a);
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_equal(rd(b, i * 100 * PG), i == 1 ? 2001 : 1000 + i);
+	assert_int_equal(vmobj_fault(b, 0, WR, &q), 0);     /* sole holder: no copy */
+	assert_int_equal(refs(q.pa), 1);
+	check(b);
+	vmobj_put(b);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* ---- copy-on-write over a backing object (a private file mapping) ---- */
+
+static void test_cow_backing(void **state)
+{
+	(void)state;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	struct vmobj *file, *priv, *bad;
+	struct vmobj_page p, q;
+	fail_at = -1;
+	assert_int_equal(vmobj_create_pager(&fx.pm, 32 * PG, fill_pattern, NULL, &file), 0);
+	assert_int_equal(vmobj_create_cow(file, 31 * PG, 2 * PG, &priv), SVMM_ERANGE);
+	assert_int_equal(vmobj_create_cow(file, 1, PG, &priv), SVMM_EUNALIGNED);
+	assert_int_equal(vmobj_create_cow(file, 0, 0, &priv), SVMM_EZEROSIZE);
+	assert_int_equal(vmobj_create_cow(NULL, 0, PG, &priv), SVMM_EINVAL);
+	assert_int_equal(vmobj_create_cow(file, 4 * PG, 8 * PG, &priv), 0);
+	assert_int_equal(file->refs, 2);
+	assert_int_equal(vmobj_create_cow(priv, 0, PG, &bad), SVMM_EINVAL);  /* one level */
+	/* A read sees the file's page, read-only. */
+	assert_int_equal(vmobj_fault(priv, PG, RD, &p), 0);
+	assert_false(p.writable);
+	assert_int_equal(words(p.pa)[0], 5 * PG);
+	assert_int_equal(vmobj_lookup(file, 5 * PG, &q), 0);
+	assert_int_equal(q.pa, p.pa);
+	/* A write copies into the private object; the file is unchanged. */
+	assert_int_equal(vmobj_fault(priv, PG, WR, &q), 0);
+	assert_true(q.writable);
+	assert_int_not_equal(q.pa, p.pa);
+	assert_int_equal(words(q.pa)[0], 5 * PG);
+	words(q.pa)[0] = 99;
+	assert_int_equal(rd(file, 5 * PG), 5 * PG);
+	assert_int_equal(rd(priv, PG), 99);
+	/* A write to a page the file has not read yet reads it and copies it. */
+	wr(priv, 6 * PG, 7);
+	assert_int_equal(rd(file, 10 * PG), 10 * PG);
+	check(priv);
+	/* Clone the private object: the backing is shared, one more reference. */
+	struct vmobj *c;
+	assert_int_equal(vmobj_clone(priv, 0, priv->size, &c), 0);
+	assert_int_equal(file->refs, 3);
+	assert_int_equal(rd(c, PG), 99);
+	check(c);
+	vmobj_put(c);
+	/* Discard: the file's data shows through again. */
+	assert_int_equal(vmobj_discard(priv, 0, 8 * PG), 0);
+	assert_int_equal(rd(priv, PG), 5 * PG);
+	/* Populate of a private object fills the file's pages. */
+	assert_int_equal(vmobj_populate(priv, 0, 8 * PG, 0), 0);
+	assert_int_equal(priv->resident, 0);
+	assert_int_equal(file->resident, 8);
+	check(priv);
+	vmobj_put(file);                      /* the private object keeps it alive */
+	assert_int_equal(rd(priv, 2 * PG), 6 * PG);
+	vmobj_put(priv);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* ---- 2 MiB pages ---- */
+
+static void test_huge(void **state)
+{
+	(void)state;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	struct vmobj *a, *b;
+	struct vmobj_page p, q;
+	assert_int_equal(vmobj_create_anon(&fx.pm, 6 * MiB + 64 * PG, &a), 0);
+	/* An aligned group inside the object: one 2 MiB page, zeroed. */
+	assert_int_equal(vmobj_fault(a, 2 * MiB + 7 * PG, WR | VMOBJ_HUGE, &p), 0);
+	assert_int_equal(p.order, 9);
+	assert_true(p.writable);
+	assert_true(SVMM_IS_ALIGNED(p.pa, 2 * MiB));
+	assert_int_equal(a->resident, 512);
+	assert_int_equal(a->huge, 1);
+	for (unsigned i = 0; i < 512; i++)
+		words(p.pa + i * PG)[0] = i;
+	/* The group that runs past the end gets 4 KiB pages. */
+	assert_int_equal(vmobj_fault(a, 6 * MiB, WR | VMOBJ_HUGE, &q), 0);
+	assert_int_equal(q.order, 0);
+	/* A group with a 4 KiB page in it stays 4 KiB. */
+	wr(a, 4 * MiB + PG, 1);
+	assert_int_equal(vmobj_fault(a, 4 * MiB, WR | VMOBJ_HUGE, &q), 0);
+	assert_int_equal(q.order, 0);
+	/* Without VMOBJ_HUGE a 2 MiB page answers with its 4 KiB frame. */
+	assert_int_equal(vmobj_fault(a, 2 * MiB + 9 * PG, WR, &q), 0);
+	assert_int_equal(q.order, 0);
+	assert_int_equal(q.pa, p.pa + 9 * PG);
+	assert_true(q.writable);
+	check(a);
+
+	/* Clone: one more reference on the block. */
+	assert_int_equal(vmobj_clone(a, 0, a->size, &b), 0);
+	assert_int_equal(refs(p.pa), 2);
+	assert_int_equal(vmobj_fault(b, 2 * MiB, RD | VMOBJ_HUGE, &q), 0);
+	assert_int_equal(q.order, 9);
+	assert_false(q.writable);
+	/* The clone writes one page: the block splits, the clone copies one 4 KiB page. */
+	assert_int_equal(vmobj_fault(b, 2 * MiB + 5 * PG, WR | VMOBJ_HUGE, &q), 0);
+	assert_int_equal(q.order, 0);
+	assert_true(q.writable);
+	assert_int_equal(words(q.pa)[0], 5);
+	words(q.pa)[0] = 555;
+	assert_int_equal(b->huge, 0);
+	assert_int_equal(a->huge, 1);                      /* still one entry, split frames */
+	check(a);
+	check(b);
+	assert_int_equal(refs(p.pa + 5 * PG), 1);
+	assert_int_equal(refs(p.pa + 6 * PG), 2);
+	assert_int_equal(rd(a, 2 * MiB + 5 * PG), 5);
+	assert_int_equal(rd(b, 2 * MiB + 5 * PG), 555);
+	/* The source's entry is split underneath: reads are read-only 2 MiB views... */
+	assert_int_equal(vmobj_fault(a, 2 * MiB, RD | VMOBJ_HUGE, &q), 0);
+	assert_int_equal(q.order, 9);
+	assert_false(q.writable);
+	/* ...and a write unfolds it: page 5 is its own already, no copy. */
+	assert_int_equal(vmobj_fault(a, 2 * MiB + 5 * PG, WR | VMOBJ_HUGE, &q), 0);
+	assert_int_equal(q.pa, p.pa + 5 * PG);
+	assert_int_equal(a->huge, 0);
+	check(a);
+	vmobj_put(b);
+	check(a);
+
+	/* Discard across a 2 MiB page's ends splits it. */
+	assert_int_equal(vmobj_create_anon(&fx.pm, 4 * MiB, &b), 0);
+	assert_int_equal(vmobj_fault(b, 0, WR | VMOBJ_HUGE, &q), 0);
+	assert_int_equal(q.order, 9);
+	assert_int_equal(vmobj_discard(b, 16 * PG, 32 * PG), 0);
+	assert_int_equal(b->resident, 512 - 32);
+	assert_int_equal(b->huge, 0);
+	assert_int_equal(vmobj_lookup(b, 16 * PG, &q), SVMM_ENOENT);
+	assert_int_equal(vmobj_lookup(b, 48 * PG, &q), 0);
+	check(b);
+	/* A discard of the whole page drops it whole. */
+	assert_int_equal(vmobj_fault(b, 2 * MiB, WR | VMOBJ_HUGE, &q), 0);
+	assert_int_equal(q.order, 9);
+	assert_int_equal(vmobj_discard(b, 2 * MiB, 2 * MiB), 0);
+	assert_int_equal(b->huge, 0);
+	check(b);
+	/* Populate with VMOBJ_HUGE uses 2 MiB pages where the range covers a group. */
+	assert_int_equal(vmobj_populate(b, 0, 4 * MiB, VMOBJ_HUGE), 0);
+	assert_int_equal(b->huge, 1);
+	assert_int_equal(b->resident, 1024);
+	check(b);
+	vmobj_put(b);
+	vmobj_put(a);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* ---- out of memory at every allocation point ---- */
+
+/*
+ * Run op with budget frames free for n = 0, 1, ... until it succeeds. Each failure must
+ * be SVMM_ENOMEM with the object exactly as before.
+ */
+#define sweep(o, op, n) sweep_(o, op, n, #op)
+static void sweep_(struct vmobj *o, int (*op)(struct vmobj *o), unsigned expect_failures,
+		   const char *name)
+{
+	static struct snap s;
+	unsigned failures = 0;
+	for (uint64_t n = 0;; n++) {
+		snap_take(o, &s);
+		fx_hold_all_but(n);
+		s.free_frames = pmem_free_frames(&fx.pm);
+		int err = op(o);
+		if (err == 0) {
+			fx_release_all();
+			break;
+		}
+		assert_int_equal(err, SVMM_ENOMEM);
+		snap_same(o, &s);
+		check(o);
+		fx_release_all();
+		failures++;
+		assert_true(n < 64);
+	}
+	check(o);
+	if (failures < expect_failures)
+		fail_msg("%s: only %u failing budgets, expected at least %u", name, failures,
+			 expect_failures);
+}
+
+static struct vmobj *made;
+
+static int op_fault_deep(struct vmobj *o)
+{
+	struct vmobj_page p;
+	return vmobj_fault(o, 300 * MiB, WR, &p);          /* two nodes and a frame */
+}
+
+static int op_clone(struct vmobj *o)
+{
+	return vmobj_clone(o, 0, o->size, &made);
+}
+
+static int op_cow(struct vmobj *o)
+{
+	struct vmobj_page p;
+	return vmobj_fault(o, 300 * MiB, WR, &p);
+}
+
+static int op_cow_huge(struct vmobj *o)
+{
+	struct vmobj_page p;
+	return vmobj_fault(o, 2 * MiB + 3 * PG, WR | VMOBJ_HUGE, &p);
+}
+
+static int op_populate(struct vmobj *o)
+{
+	return vmobj_populate(o, 100 * MiB - 8 * PG, 16 * PG, 0);  /* across a node edge */
+}
+
+static int op_discard_split(struct vmobj *o)
+{
+	return vmobj_discard(o, 2 * MiB + 100 * PG, 2 * MiB);     /* cuts two 2 MiB pages */
+}
+
+static int op_backing_write(struct vmobj *o)
+{
+	struct vmobj_page p;
+	return vmobj_fault(o, 300 * PG, WR, &p);
+}
+
+static void test_oom(void **state)
+{
+	(void)state;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	struct vmobj *a, *b, *f, *pv;
+	struct vmobj_page p;
+
+	/* Create: the object's page. */
+	fx_hold_all_but(0);
+	assert_int_equal(vmobj_create_anon(&fx.pm, 1024 * MiB, &a), SVMM_ENOMEM);
+	fx_release_all();
+	assert_int_equal(vmobj_create_anon(&fx.pm, 1024 * MiB, &a), 0);
+	assert_int_equal(a->levels, 3);
+	sweep(a, op_fault_deep, 3);
+	wr(a, 2 * MiB, 1);
+	assert_int_equal(vmobj_fault(a, 8 * MiB, WR | VMOBJ_HUGE, &p), 0);
+	assert_int_equal(p.order, 9);
+	sweep(a, op_populate, 2);
+	/* A 2 MiB fault with no 2 MiB block free falls back to a 4 KiB page. */
+	fx_hold_all_but(8);
+	assert_int_equal(vmobj_fault(a, 20 * MiB, WR | VMOBJ_HUGE, &p), 0);
+	assert_int_equal(p.order, 0);
+	fx_release_all();
+	check(a);
+
+	/* Clone: its page, every node, and nothing changes in the source on failure. */
+	sweep(a, op_clone, 4);
+	check(made);
+	/* Copy-on-write faults in the clone: a frame to copy into. */
+	b = made;
+	sweep(b, op_cow, 1);
+	vmobj_put(b);
+
+	/* A 2 MiB page shared by a clone: a node and a frame before anything changes. */
+	assert_int_equal(vmobj_create_anon(&fx.pm, 8 * MiB, &b), 0);
+	assert_int_equal(vmobj_fault(b, 2 * MiB, WR | VMOBJ_HUGE, &p), 0);
+	assert_int_equal(vmobj_fault(b, 4 * MiB, WR | VMOBJ_HUGE, &p), 0);
+	struct vmobj *c;
+	assert_int_equal(vmobj_clone(b, 0, b->size, &c), 0);
+	sweep(c, op_cow_huge, 2);
+	/* Discard cutting two 2 MiB pages: two nodes first. */
+	sweep(b, op_discard_split, 2);
+	check(c);
+	vmobj_put(c);
+	vmobj_put(b);
+
+	/* A write through a backing object: its page, the copy, a node. */
+	assert_int_equal(vmobj_create_pager(&fx.pm, 4 * MiB, fill_pattern, NULL, &f), 0);
+	assert_int_equal(vmobj_create_cow(f, 0, 4 * MiB, &pv), 0);
+	sweep(pv, op_backing_write, 2);
+	assert_int_equal(rd(pv, 300 * PG), 300 * PG);
+	vmobj_put(pv);
+	vmobj_put(f);
+	vmobj_put(a);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* ---- the checker names what it catches ---- */
+
+struct grab {
+	char text[512];
+};
+
+static void grab_line(void *ctx, const char *line)
+{
+	struct grab *g = ctx;
+	snprintf(g->text, sizeof(g->text), "%s", line);
+}
+
+static void expect_broken(struct vmobj *o, const char *what)
+{
+	struct grab g = { "" };
+	assert_int_equal(vmobj_check(o, grab_line, &g), SVMM_EINVAL);
+	if (strstr(g.text, what) == NULL)
+		fail_msg("check said \"%s\", expected \"%s\"", g.text, what);
+}
+
+static void test_check_catches(void **state)
+{
+	(void)state;
+	struct vmobj *o;
+	struct vmobj_page p;
+	assert_int_equal(vmobj_create_anon(&fx.pm, 8 * MiB, &o), 0);
+	wr(o, 3 * PG, 1);
+	check(o);
+	o->resident++;
+	expect_broken(o, "counters match");
+	o->resident--;
+	uint64_t *e = &((uint64_t *)port_pa_to_va(o->root[0] & ~(PG - 1)))[3];
+	*e |= 8;
+	expect_broken(o, "exactly one of");
+	*e &= ~(uint64_t)8;
+	svmm_pa_t pa = *e & ~(PG - 1);
+	assert_int_equal(pmem_get(&fx.pm, pa), 0);
+	assert_int_equal(pmem_free(&fx.pm, pa, 0), SVMM_EBUSY);
+	assert_int_equal(pmem_put(&fx.pm, pa), 0);
+	uint64_t keep = *e;
+	*e = 0;
+	o->resident--;
+	expect_broken(o, "no index node is empty");
+	*e = keep;
+	o->resident++;
+	o->levels = 3;
+	expect_broken(o, "fewest levels");
+	o->levels = 2;
+	o->kind = VMOBJ_PAGER;
+	expect_broken(o, "kind agrees");
+	o->kind = VMOBJ_ANON;
+	check(o);
+	assert_int_equal(vmobj_fault(o, 0, RD, &p), 0);
+	vmobj_put(o);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_anon, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pager, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cow_backing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_huge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_catches, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("vmobj", tests, NULL, NULL);
+}

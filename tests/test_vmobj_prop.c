@@ -1,0 +1,390 @@
+/*
+ * test_vmobj_prop.c - property test of memory objects against a model of objects,
+ * frames and reference counts.
+ *
+ * The model keeps, for each object, what every page must read as: a token this object
+ * wrote, or "never written here", which means zeros (anonymous), the pager's pattern,
+ * or whatever the backing object reads (copy-on-write objects). Random operations run
+ * on both: create (anonymous, pager, copy-on-write over another object), clone, put,
+ * read and write faults (with and without 2 MiB pages), populate and discard, some of
+ * them with pmem nearly empty, in which case a failure must be SVMM_ENOMEM and change
+ * nothing the model can see. After every operation: vmobj_check on every object; every
+ * frame's pmem count equals the number of object entries naming it (the single truth
+ * the design promises); and pmem's allocated frames are exactly the data frames, index
+ * nodes and object pages of the live objects. At the end everything is put and pmem is
+ * back to its first free count. SVMM_SEED=<n> replays a run.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include <svmm/vmobj.h>
+#include "aspace_fixture.h"
+#include "test_rand.h"
+
+#define PG      SVMM_PAGE_SIZE
+#define MiB     SVMM_MiB
+#define NOBJ    8
+#define UNSET   (~(uint64_t)0)
+#define MAXPG   (1u << 12)           /* model pages per object (16 MiB) */
+
+struct mobj {
+	struct vmobj *o;
+	bool handle;                      /* the test holds a reference */
+	int backing;                      /* model slot of the backing object, or -1 */
+	uint64_t boff;                    /* in pages */
+	uint64_t npages;
+	unsigned kind;
+	uint64_t *cont;                   /* per page: token written here, or UNSET */
+};
+
+static struct mobj m[NOBJ];
+static uint64_t seed, token = 1, free0;
+static uint64_t n_ops[16], n_huge_seen, n_split_seen;
+
+static uint64_t below(uint64_t n)
+{
+	return rnd() % n;
+}
+
+static int fill_pattern(void *ctx, uint64_t off, svmm_pa_t pa)
+{
+	(void)ctx;
+	uint64_t *w = port_kmap(pa);
+	for (unsigned i = 0; i < PG / 8; i++)
+		w[i] = off + i;
+	port_kunmap(w);
+	return 0;
+}
+
+/* What page pg of model object i must read as (its first word). */
+static uint64_t expect(int i, uint64_t pg)
+{
+	const struct mobj *x = &m[i];
+	if (x->cont[pg] != UNSET)
+		return x->cont[pg];
+	if (x->backing >= 0)
+		return expect(x->backing, pg + x->boff);
+	return x->kind == VMOBJ_PAGER ? pg * PG : 0;
+}
+
+static int slot_free(void)
+{
+	for (int i = 0; i < NOBJ; i++)
+		if (m[i].o == NULL)
+			return i;
+	return -1;
+}
+
+/* A random object the test holds a handle to, or -1. */
+static int pick(void)
+{
+	int c[NOBJ], n = 0;
+	for (int i = 0; i < NOBJ; i++)
+		if (m[i].o != NULL && m[i].handle)
+			c[n++] = i;
+	return n == 0 ? -1 : c[below((uint64_t)n)];
+}
+
+/* ---- whole-system checks ---- */
+
+/* Entries naming each frame, counted from every object's index. */
+static uint32_t *named;          /* by frame index in RAM */
+static uint64_t data_frames;
+
+static void count_entry(void *ctx, uint64_t off, svmm_pa_t pa, unsigned order)
+{
+	(void)ctx;
+	(void)off;
+	svmm_pa_t head;
+	unsigned o;
+	assert_int_equal(pmem_block(&fx.pm, pa, &head, &o, NULL), 0);
+	if (order == 9 && !(head == pa && o == 9)) {
+		n_split_seen++;
+		for (unsigned i = 0; i < 512; i++)       /* split: one reference per frame */
+			if (named[(pa - FX_RAM0) / PG + i]++ == 0)
+				data_frames++;
+		return;
+	}
+	if (named[(pa - FX_RAM0) / PG]++ == 0)
+		data_frames += order == 9 ? 512 : 1;
+}
+
+static void check_all(uint64_t op)
+{
+	uint64_t nframes = 64 * MiB / PG, meta = 0;
+	memset(named, 0, nframes * sizeof(*named));
+	data_frames = 0;
+	for (int i = 0; i < NOBJ; i++) {
+		if (m[i].o == NULL)
+			continue;
+		if (vmobj_check(m[i].o, fx_print, NULL) != 0)
+			fail_msg("vmobj_check failed after op %llu (SVMM_SEED=%llu)",
+				 (unsigned long long)op, (unsigned long long)seed);
+		vmobj_walk(m[i].o, count_entry, NULL);
+		n_huge_seen += m[i].o->huge;
+		meta += 1 + m[i].o->nodes;
+	}
+	for (uint64_t f = 0; f < nframes; f++) {
+		if (named[f] == 0)
+			continue;
+		uint32_t r = 0;
+		assert_int_equal(pmem_refs(&fx.pm, FX_RAM0 + f * PG, &r), 0);
+		if (r != named[f])
+			fail_msg("frame %llx: %u references, %u entries name it (op %llu, "
+				 "SVMM_SEED=%llu)", (unsigned long long)(FX_RAM0 + f * PG), r,
+				 named[f], (unsigned long long)op, (unsigned long long)seed);
+	}
+	if (free0 - pmem_free_frames(&fx.pm) != data_frames + meta)
+		fail_msg("%llu frames in use, model %llu data + %llu metadata (op %llu, "
+			 "SVMM_SEED=%llu)", (unsigned long long)(free0 - pmem_free_frames(&fx.pm)),
+			 (unsigned long long)data_frames, (unsigned long long)meta,
+			 (unsigned long long)op, (unsigned long long)seed);
+}
+
+/* ---- operations ---- */
+
+static int mcreate(int i, struct vmobj *o, unsigned kind, uint64_t npages, int backing,
+		   uint64_t boff)
+{
+	m[i].o = o;
+	m[i].handle = true;
+	m[i].kind = kind;
+	m[i].npages = npages;
+	m[i].backing = backing;
+	m[i].boff = boff;
+	m[i].cont = malloc(MAXPG * sizeof(uint64_t));
+	assert_non_null(m[i].cont);
+	for (uint64_t p = 0; p < MAXPG; p++)
+		m[i].cont[p] = UNSET;
+	return 0;
+}
+
+static void op_create(void)
+{
+	int i = slot_free();
+	if (i < 0)
+		return;
+	uint64_t npages = below(3) == 0 ? 1 + below(600) : 512 * (1 + below(6)) + below(3) * 17;
+	struct vmobj *o;
+	int err;
+	unsigned r = (unsigned)below(3);
+	int b = pick();
+	if (r == 2 && b >= 0 && m[b].backing < 0 && m[b].npages > 1) {
+		uint64_t boff = below(m[b].npages - 1);
+		npages = 1 + below(m[b].npages - boff);
+		err = vmobj_create_cow(m[b].o, boff * PG, npages * PG, &o);
+		if (err == 0)
+			mcreate(i, o, VMOBJ_ANON, npages, b, boff);
+	} else if (r == 1) {
+		err = vmobj_create_pager(&fx.pm, npages * PG, fill_pattern, NULL, &o);
+		if (err == 0)
+			mcreate(i, o, VMOBJ_PAGER, npages, -1, 0);
+	} else {
+		err = vmobj_create_anon(&fx.pm, npages * PG, &o);
+		if (err == 0)
+			mcreate(i, o, VMOBJ_ANON, npages, -1, 0);
+	}
+	assert_true(err == 0 || err == SVMM_ENOMEM);
+	n_ops[0]++;
+}
+
+static void op_clone(void)
+{
+	int s = pick(), i = slot_free();
+	if (s < 0 || i < 0)
+		return;
+	struct vmobj *c;
+	/* The whole object, or a range in whole 2 MiB groups (a 2 MiB page that
+	   overlaps the range is cloned whole, which the model does not track). */
+	uint64_t a = 0, n = m[s].npages;
+	if (below(2) && n > 512) {
+		a = below(n / 512) * 512;
+		n = 1 + below(n - a);
+		if (a + n < m[s].npages)
+			n = SVMM_ALIGN_UP(n, 512) < m[s].npages - a ? SVMM_ALIGN_UP(n, 512)
+								       : m[s].npages - a;
+	}
+	int err = vmobj_clone(m[s].o, a * PG, n * PG, &c);
+	assert_true(err == 0 || err == SVMM_ENOMEM);
+	if (err != 0)
+		return;
+	mcreate(i, c, m[s].kind, m[s].npages, m[s].backing, m[s].boff);
+	memcpy(m[i].cont + a, m[s].cont + a, n * sizeof(uint64_t));
+	n_ops[1]++;
+}
+
+/* Drop model slots no longer referenced by a handle or a copy-on-write object. */
+static void reap(void)
+{
+	for (bool again = true; again;) {
+		again = false;
+		for (int i = 0; i < NOBJ; i++) {
+			if (m[i].o == NULL || m[i].handle)
+				continue;
+			bool used = false;
+			for (int j = 0; j < NOBJ; j++)
+				used |= m[j].o != NULL && m[j].backing == i;
+			if (!used) {
+				free(m[i].cont);
+				m[i].o = NULL;
+				again = true;
+			}
+		}
+	}
+}
+
+static void op_put(void)
+{
+	int i = pick();
+	if (i < 0)
+		return;
+	/* The object goes when its last holder does: the handle, or a cow object. */
+	m[i].handle = false;
+	vmobj_put(m[i].o);
+	reap();
+	n_ops[2]++;
+}
+
+static void op_write(void)
+{
+	int i = pick();
+	if (i < 0)
+		return;
+	uint64_t pg = below(m[i].npages);
+	struct vmobj_page p;
+	unsigned huge = below(2) ? VMOBJ_HUGE : 0;
+	int err = vmobj_fault(m[i].o, pg * PG, VMOBJ_WRITE | huge, &p);
+	assert_true(err == 0 || err == SVMM_ENOMEM);
+	if (err != 0)
+		return;
+	assert_true(p.writable);
+	svmm_pa_t pa = p.order == 9 ? p.pa + (pg % 512) * PG : p.pa;
+	uint64_t *w = port_kmap(pa);
+	assert_int_equal(w[0], expect(i, pg));       /* the copy holds the old data */
+	w[0] = ++token;
+	port_kunmap(w);
+	m[i].cont[pg] = token;
+	n_ops[3]++;
+}
+
+static void op_read(void)
+{
+	int i = pick();
+	if (i < 0)
+		return;
+	uint64_t pg = below(m[i].npages);
+	struct vmobj_page p;
+	unsigned huge = below(2) ? VMOBJ_HUGE : 0;
+	int err = vmobj_fault(m[i].o, pg * PG, VMOBJ_READ | huge, &p);
+	assert_true(err == 0 || err == SVMM_ENOMEM);
+	if (err != 0)
+		return;
+	svmm_pa_t pa = p.order == 9 ? p.pa + (pg % 512) * PG : p.pa;
+	uint64_t *w = port_kmap(pa);
+	if (w[0] != expect(i, pg))
+		fail_msg("object %d page %llu reads %llx, model %llx (SVMM_SEED=%llu)", i,
+			 (unsigned long long)pg, (unsigned long long)w[0],
+			 (unsigned long long)expect(i, pg), (unsigned long long)seed);
+	port_kunmap(w);
+	/* Writable only when no other object can see the frame. */
+	if (p.writable)
+		for (int j = 0; j < NOBJ; j++)
+			if (j != i && m[j].o != NULL && m[j].npages > pg) {
+				struct vmobj_page q;
+				if (vmobj_lookup(m[j].o, pg * PG, &q) == 0)
+					assert_int_not_equal(q.pa, pa);
+			}
+	n_ops[4]++;
+}
+
+static void op_range(bool discard)
+{
+	int i = pick();
+	if (i < 0)
+		return;
+	uint64_t a = below(m[i].npages), n = 1 + below(m[i].npages - a);
+	if (n > 600)
+		n = 600;
+	int err = discard ? vmobj_discard(m[i].o, a * PG, n * PG)
+			  : vmobj_populate(m[i].o, a * PG, n * PG, below(2) ? VMOBJ_HUGE : 0);
+	assert_true(err == 0 || err == SVMM_ENOMEM);
+	if (err == 0 && discard)
+		for (uint64_t p = a; p < a + n; p++)
+			m[i].cont[p] = UNSET;
+	n_ops[discard ? 5 : 6]++;
+}
+
+static void run(uint64_t ops)
+{
+	for (uint64_t op = 1; op <= ops; op++) {
+		bool tight = below(40) == 0;
+		if (tight)
+			fx_hold_all_but(below(6));
+		uint64_t r = below(100);
+		if (r < 8)
+			op_create();
+		else if (r < 14)
+			op_clone();
+		else if (r < 20)
+			op_put();
+		else if (r < 55)
+			op_write();
+		else if (r < 85)
+			op_read();
+		else if (r < 93)
+			op_range(true);
+		else
+			op_range(false);
+		if (tight)
+			fx_release_all();
+		check_all(op);
+	}
+}
+
+static void test_model(void **state)
+{
+	(void)state;
+	const char *s = getenv("SVMM_SEED");
+	seed = s != NULL ? strtoull(s, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)clock() << 20);
+	if (seed == 0)
+		seed = 1;
+	rng = seed;
+	printf("vmobj property: SVMM_SEED=%llu\n", (unsigned long long)seed);
+	assert_int_equal(fx_setup(64 * MiB, 32 * MiB, SVMM_SV39, 16), 0);
+	named = calloc(64 * MiB / PG, sizeof(*named));
+	assert_non_null(named);
+	free0 = pmem_free_frames(&fx.pm);
+	run(6000);
+	for (int i = 0; i < NOBJ; i++)
+		if (m[i].o != NULL && m[i].handle) {
+			m[i].handle = false;
+			vmobj_put(m[i].o);
+		}
+	reap();
+	for (int i = 0; i < NOBJ; i++)
+		assert_null(m[i].o);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+	assert_int_equal(pmem_check(&fx.pm, fx_print, NULL), 0);
+	printf("vmobj property: %llu creates, %llu clones, %llu puts, %llu writes, %llu reads, "
+	       "%llu discards, %llu populates; 2 MiB entries seen %llu times, split ones %llu\n",
+	       (unsigned long long)n_ops[0],
+	       (unsigned long long)n_ops[1], (unsigned long long)n_ops[2],
+	       (unsigned long long)n_ops[3], (unsigned long long)n_ops[4],
+	       (unsigned long long)n_ops[5], (unsigned long long)n_ops[6],
+	       (unsigned long long)n_huge_seen, (unsigned long long)n_split_seen);
+	assert_true(n_huge_seen > 0);
+	free(named);
+	fx_teardown();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_model),
+	};
+	return cmocka_run_group_tests_name("vmobj property", tests, NULL, NULL);
+}
