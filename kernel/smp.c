@@ -47,6 +47,7 @@ uint64_t smp_remote_flushes;
    on a target for its flush and acknowledgement. */
 uint64_t smp_last_sender_instret, smp_last_target_instret;
 static bool has_ipi;
+static unsigned harts_left;   /* harts the firmware has beyond NCPU, never started */
 
 #include <svmm/port.h>
 
@@ -78,11 +79,15 @@ void smp_init_boot_hart(uint64_t hartid)
 	has_ipi = sbi_call(SBI_EXT_BASE, 3, SBI_EXT_IPI, 0, 0).value != 0;
 	if (!hsm)
 		return;
-	for (uint64_t h = 0; h < 64 && ncpu < NCPU; h++) {
+	for (uint64_t h = 0; h < 64; h++) {
 		if (h == hartid)
 			continue;
 		if (sbi_call(SBI_EXT_HSM, SBI_HSM_STATUS, h, 0, 0).error != 0)
 			continue;
+		if (ncpu == NCPU) {
+			harts_left++;     /* said in smp_start_harts' line, not quietly dropped */
+			continue;
+		}
 		cpus[ncpu].id = ncpu;
 		cpus[ncpu].hartid = h;
 		ncpu++;
@@ -134,6 +139,9 @@ void smp_start_harts(void)
 	for (unsigned i = 0; i < ncpu; i++)
 		kprintf(" %lu", (unsigned long)cpus[i].hartid);
 	kprintf("), shootdowns by IPI (SBI IPI extension)%s\n", has_ipi ? "" : " absent");
+	if (harts_left)
+		kprintf("smp: %u more harts left stopped: this kernel runs at most %u (NCPU in "
+			"kernel/cpu.h)\n", harts_left, NCPU);
 }
 
 void smp_note_asid(unsigned asid, bool flushed_all)
