@@ -482,6 +482,9 @@ void aspace_destroy(struct aspace *as)
 
 /* ---- mapping ---- */
 
+static struct aspace_region *merge_run(struct aspace *as, struct aspace_region *first,
+				       svmm_va_t end);
+
 /* Place r (size given) in uvmem: fixed, at the hint, or best fit with an alignment. */
 static int place(struct aspace *as, struct aspace_region *r, svmm_va_t hint, uint64_t size,
 		 unsigned flags, uint64_t align, uint64_t phase)
@@ -575,6 +578,8 @@ static int map_region(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t 
 	}
 	reg_insert(as, r);
 	*addrp = r->node.addr;
+	/* A heap grown page by page stays one region. */
+	merge_run(as, r, r_end(r));
 out:
 	port_unlock(&as->lock);
 	return err;
@@ -662,6 +667,62 @@ static int cut_at(struct aspace *as, struct cut_log *log, struct aspace_region *
 	piece->pa = r->kind == ASPACE_PHYS ? r->pa + (at - a) : 0;
 	reg_link_after(as, r, piece);
 	return 0;
+}
+
+/* ---- merging: adjacent regions with the same attributes are one ---- */
+
+/* Could a and b (a right before b) be one region? Anonymous ones with equal attributes. */
+static bool mergeable(const struct aspace_region *a, const struct aspace_region *b)
+{
+	return a != NULL && b != NULL && a->kind == ASPACE_ANON && b->kind == ASPACE_ANON &&
+	       a->prot == b->prot && r_end(a) == b->node.addr;
+}
+
+/*
+ * Join b into a (mergeable): uvmem's two allocations become one under a's node and b's
+ * struct goes back. uvmem has no join, so this is "free b, free a, allocate the union
+ * for a", logged like a cut. A free may need a vmem node; when none can be had
+ * (SVMM_ENOMEM) the log is undone and the two regions stay apart, which is still a
+ * correct state: merging is best effort and never makes an operation fail.
+ */
+static bool join(struct aspace *as, struct aspace_region *a, struct aspace_region *b)
+{
+	struct cut_log log = { 0 };
+	svmm_va_t start = a->node.addr, mid = b->node.addr, end = r_end(b);
+	int err = cut_do(as, &log, b, mid, end - mid, false);
+	if (err == 0)
+		err = cut_do(as, &log, a, start, mid - start, false);
+	if (err == 0)
+		err = cut_do(as, &log, a, start, end - start, true);
+	if (err != 0) {
+		cut_undo(as, &log);
+		return false;
+	}
+	reg_remove(as, b);
+	region_free(as, b);
+	return true;
+}
+
+/*
+ * Merge every mergeable neighbour pair among the regions from first up to the first
+ * region starting at or after end (both included, so the range's outer neighbours
+ * join too). first may be NULL. Returns the region now holding first's start.
+ */
+static struct aspace_region *merge_run(struct aspace *as, struct aspace_region *first,
+				       svmm_va_t end)
+{
+	if (first == NULL)
+		return NULL;
+	struct aspace_region *prev = reg_prev(as, first), *keep = first;
+	if (mergeable(prev, first) && join(as, prev, first))
+		keep = first = prev;
+	for (struct aspace_region *r = first; r != NULL && r->node.addr < end; ) {
+		struct aspace_region *next = reg_next(as, r);
+		if (mergeable(r, next) && join(as, r, next))
+			continue;           /* r grew: look at its new neighbour */
+		r = next;
+	}
+	return keep;
 }
 
 /*
@@ -949,6 +1010,9 @@ int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot
 	for (struct aspace_region *r = cs.start; r != NULL && r->node.addr < end;
 	     r = reg_next(as, r))
 		r->prot = (uint16_t)prot;
+	/* The cut pieces inside the range and its neighbours may be one region again. */
+	cut_spares_put(as, &cs);
+	merge_run(as, cs.start, end);
 out:
 	port_unlock(&as->lock);
 	return err;

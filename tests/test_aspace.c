@@ -551,9 +551,12 @@ static void prep_tight(struct aspace *a)
 		x += 2 * PG;
 	}
 	x -= PG;
-	while (a->nregions != a->slab_pages * ((SVMM_PAGE_SIZE - 64) / sizeof(struct aspace_region))) {
-		/* Growing a free region's neighbour only shrinks it: no node needed. */
-		assert_int_equal(aspace_map_anon(a, x, PG, PT_R, ASPACE_FIXED, &x), 0);
+	for (unsigned k = 0;
+	     a->nregions != a->slab_pages * ((SVMM_PAGE_SIZE - 64) / sizeof(struct aspace_region));
+	     k++) {
+		/* Growing a free region's neighbour only shrinks it: no node needed. The
+		 * permissions alternate so that the pages stay regions of their own. */
+		assert_int_equal(aspace_map_anon(a, x, PG, k % 2 ? PT_R : PT_X, ASPACE_FIXED, &x), 0);
 		x += PG;
 	}
 	vmem_stats(&a->uvmem, &st);
@@ -745,7 +748,7 @@ static void test_destroy_needs_no_memory(void **state)
 	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
 	svmm_va_t va;
 	assert_int_equal(aspace_map_anon(&as, SVMM_NULL_GUARD, PG, RW, ASPACE_FIXED, &va), 0);
-	assert_int_equal(aspace_map_anon(&as, SVMM_NULL_GUARD + PG, PG, RW, ASPACE_FIXED, &va), 0);
+	assert_int_equal(aspace_map_anon(&as, SVMM_NULL_GUARD + PG, PG, PT_R, ASPACE_FIXED, &va), 0);
 	struct vmem_stats st;
 	vmem_stats(&as.uvmem, &st);
 	for (unsigned k = 0; st.pool_units_free != 0 && k < 1000; k++) {
@@ -1217,6 +1220,67 @@ static void test_copy_above_window(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
+/*
+ * Adjacent anonymous regions with the same attributes are one region, as Linux merges
+ * compatible VMAs: a heap grown by 30,000 calls of 4 KiB is one region, with
+ * aspace_check after every call. Unmap and protect split it again; protect back and
+ * refilling the hole merge it again. Different permissions and phys regions never merge.
+ */
+static void test_merge_regions(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t heap = 0x10000000, brk = heap, va;
+	for (unsigned i = 0; i < 30000; i++) {
+		assert_int_equal(aspace_map_anon(&as, brk, PG, RW, ASPACE_FIXED, &va), 0);
+		assert_int_equal(va, brk);
+		brk += PG;
+		assert_int_equal(as.nregions, 1);
+		if (i % 16 == 0 || i > 29900)
+			check(&as);
+	}
+	assert_int_equal(aspace_lookup(&as, heap)->node.size, 30000 * PG);
+	assert_int_equal(as.slab_pages, 1);
+	/* Grown by hint too (no ASPACE_FIXED), and downwards. */
+	assert_int_equal(aspace_map_anon(&as, brk, 4 * PG, RW, 0, &va), 0);
+	assert_int_equal(aspace_map_anon(&as, heap - 2 * PG, 2 * PG, RW, ASPACE_FIXED, &va), 0);
+	assert_int_equal(as.nregions, 1);
+	heap -= 2 * PG;
+	brk += 4 * PG;
+	touch(&as, heap, 8);
+	/* Protect splits a region in three and merges it back. */
+	assert_int_equal(aspace_protect(&as, heap + 2 * PG, 3 * PG, PT_R), 0);
+	assert_int_equal(as.nregions, 3);
+	check(&as);
+	assert_int_equal(aspace_protect(&as, heap + 3 * PG, PG, RW), 0);
+	assert_int_equal(as.nregions, 5);
+	assert_int_equal(aspace_protect(&as, heap, brk - heap, RW), 0);
+	assert_int_equal(as.nregions, 1);
+	check(&as);
+	/* Unmap splits; mapping the hole again with the same attributes joins all three. */
+	assert_int_equal(aspace_unmap(&as, heap + 4 * PG, 2 * PG), 0);
+	assert_int_equal(as.nregions, 2);
+	assert_int_equal(aspace_map_anon(&as, heap + 4 * PG, 2 * PG, RW, ASPACE_FIXED, &va), 0);
+	assert_int_equal(as.nregions, 1);
+	assert_int_equal(user_ptr(&as, heap + 3 * PG)[0], 4);   /* contents kept */
+	check(&as);
+	/* Different permissions and physical ranges stay apart. */
+	assert_int_equal(aspace_map_anon(&as, brk, PG, PT_R, ASPACE_FIXED, &va), 0);
+	assert_int_equal(aspace_map_phys(&as, brk + PG, FX_RAM0, PG, PT_R, ASPACE_FIXED, &va), 0);
+	assert_int_equal(aspace_map_phys(&as, brk + 2 * PG, FX_RAM0 + PG, PG, PT_R, ASPACE_FIXED,
+					 &va), 0);
+	assert_int_equal(aspace_map_anon(&as, brk + 3 * PG, PG, PT_R, ASPACE_FIXED, &va), 0);
+	assert_int_equal(as.nregions, 5);
+	check(&as);
+	/* The whole heap goes in one unmap. */
+	assert_int_equal(aspace_unmap(&as, heap, brk - heap), 0);
+	assert_int_equal(as.nregions, 4);
+	assert_int_equal(as.resident, 0);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1244,6 +1308,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_copy_to_from, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_partial_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_above_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_merge_regions, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("aspace", tests, NULL, NULL);
 }

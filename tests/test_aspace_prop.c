@@ -78,6 +78,27 @@ static void verify(struct model *md, uint64_t seed, unsigned step)
 		}
 	}
 	assert_int_equal(as->resident, resident);
+	/*
+	 * Regions are merged as far as they can be: an anonymous region never has an
+	 * anonymous neighbour page with its permissions outside it (memory is plentiful
+	 * here, so the best-effort merge always happens).
+	 */
+	for (struct aspace_region *r = aspace_region_first(as, WIN); r != NULL;
+	     r = aspace_region_next(as, r)) {
+		if (r->kind != ASPACE_ANON)
+			continue;
+		unsigned a = (unsigned)((r->node.addr - WIN) / PG);
+		unsigned e = (unsigned)((r->node.addr + r->node.size - WIN) / PG);
+		for (unsigned i = a; i < e; i++)
+			if (md->page[i].kind != M_ANON || md->page[i].prot != r->prot)
+				fail_msg("seed %#llx step %u: region holds page %u the model disagrees on",
+					 (unsigned long long)seed, step, i);
+		bool lo = a > 0 && md->page[a - 1].kind == M_ANON && md->page[a - 1].prot == r->prot;
+		bool hi = e < NPAGES && md->page[e].kind == M_ANON && md->page[e].prot == r->prot;
+		if (lo || hi)
+			fail_msg("seed %#llx step %u: region at page %u not merged with its neighbour",
+				 (unsigned long long)seed, step, a);
+	}
 	if (aspace_check(as, fx_print, NULL) != 0)
 		fail_msg("seed %#llx step %u: aspace_check failed", (unsigned long long)seed, step);
 }
