@@ -261,11 +261,11 @@ static void test_best_fit(void **state)
 		a += (sizes[i] + 1) * Q;
 	}
 	assert_int_equal(vmem_alloc(&vm, 2 * Q, &r[0], &a), 0);
-	assert_int_equal(a, hole_at[2]);   /* smallest fit, lowest address of the two */
+	assert_int_equal(a, hole_at[4]);   /* smallest fit; of two small equals the newer */
 	assert_int_equal(vmem_alloc(&vm, Q, &r[1], &a), 0);
 	assert_int_equal(a, hole_at[1]);
 	assert_int_equal(vmem_alloc(&vm, 2 * Q, &r[2], &a), 0);
-	assert_int_equal(a, hole_at[4]);
+	assert_int_equal(a, hole_at[2]);
 	assert_int_equal(vmem_alloc(&vm, 2 * Q, &r[3], &a), 0);
 	assert_int_equal(a, hole_at[0]);   /* 3-hole beats 5-hole and the tail */
 	assert_int_equal(vmem_alloc(&vm, 2 * Q, &r[4], &a), 0);
@@ -275,6 +275,41 @@ static void test_best_fit(void **state)
 	check_ok(&vm);
 	for (int i = 0; i < 6; i++)
 		assert_int_equal(vmem_free(&vm, r[i].addr, r[i].size, NULL), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(vmem_free(&vm, sep[i].addr, Q, NULL), 0);
+	check_ok(&vm);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
+/* Above VMEM_BUCKETS quanta the size tree decides: smallest, then lowest address. */
+static void test_best_fit_large(void **state)
+{
+	(void)state;
+	const uint64_t B = VMEM_BUCKETS;
+	const unsigned sizes[] = { (unsigned)B + 3, (unsigned)B + 1, (unsigned)B + 2,
+				   (unsigned)B + 5, (unsigned)B + 2 };
+	struct vmem_region sep[5], hole[5], r[4];
+	svmm_va_t hole_at[5], a;
+
+	assert_int_equal(vmem_init(&vm, BASE, 8 * (B + 8) * Q, Q, &src), 0);
+	make_holes(sizes, 5, sep, hole);
+	a = BASE;
+	for (int i = 0; i < 5; i++) {
+		hole_at[i] = a;
+		a += (sizes[i] + 1) * Q;
+	}
+	assert_int_equal(vmem_alloc(&vm, (B + 2) * Q, &r[0], &a), 0);
+	assert_int_equal(a, hole_at[2]);   /* smallest fit, lowest address of the two */
+	assert_int_equal(vmem_alloc(&vm, (B + 2) * Q, &r[1], &a), 0);
+	assert_int_equal(a, hole_at[4]);
+	assert_int_equal(vmem_alloc(&vm, (B + 2) * Q, &r[2], &a), 0);
+	assert_int_equal(a, hole_at[0]);   /* B+3 beats B+5 and the tail */
+	/* a small request takes the smallest large region when no bucket can serve it */
+	assert_int_equal(vmem_alloc(&vm, Q, &r[3], &a), 0);
+	assert_int_equal(a, hole_at[0] + (B + 2) * Q);   /* the B+3 hole's last quantum */
+	check_ok(&vm);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(vmem_free_region(&vm, &r[i]), 0);
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(vmem_free(&vm, sep[i].addr, Q, NULL), 0);
 	check_ok(&vm);
@@ -555,8 +590,8 @@ static void test_spans(void **state)
 	assert_int_equal(vmem_add(&vm, ~0ull - Q + 1, 2 * Q), SVMM_EOVERFLOW);
 	assert_unchanged(&vm, &before);
 	/* an allocated span is overlapped too */
-	assert_int_equal(vmem_alloc(&vm, 16 * Q, &r, &a), 0);
-	assert_int_equal(a, BASE);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE, 16 * Q, &r), 0);
+	a = BASE;
 	assert_int_equal(vmem_add(&vm, BASE + 15 * Q, Q), SVMM_EOVERLAP);
 	/* the gap, abutting both: the free space merges into one region across spans */
 	assert_int_equal(vmem_add(&vm, BASE + 16 * Q, 16 * Q), 0);
@@ -914,6 +949,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alloc_free_merge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_merge_cases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_best_fit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_best_fit_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fixed, setup, teardown),
