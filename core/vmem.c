@@ -44,6 +44,7 @@ struct vmem_pool_page {
 _Static_assert(sizeof(struct vmem_unit) == VMEM_UNIT_SIZE, "unit must be one line");
 _Static_assert(sizeof(struct vmem_pool_page) == VMEM_UNIT_SIZE, "page header: one unit");
 _Static_assert(sizeof(struct vmem_region) <= 48, "allocated region at most 48 bytes");
+_Static_assert(VMEM_BUCKETS % 64 == 0 && VMEM_BUCKETS <= 4096, "buckets: whole bitmap words");
 
 #define REGION(n)     SVMM_CONTAINER_OF(n, struct vmem_region, node)
 #define UNIT_OF_SZ(n) SVMM_CONTAINER_OF(n, struct vmem_unit, r.sz)
@@ -215,6 +216,19 @@ static inline unsigned sz_bucket(const struct vmem *vm, uint64_t size)
 	return k <= VMEM_BUCKETS ? (unsigned)k - 1 : VMEM_BUCKETS;
 }
 
+/* Mark bucket b as holding regions, or not: a two-level bitmap. */
+static inline void map_set(struct vmem *vm, unsigned b)
+{
+	vm->bucket_map[b >> 6] |= (uint64_t)1 << (b & 63);
+	vm->bucket_sum |= (uint64_t)1 << (b >> 6);
+}
+
+static inline void map_clear(struct vmem *vm, unsigned b)
+{
+	if ((vm->bucket_map[b >> 6] &= ~((uint64_t)1 << (b & 63))) == 0)
+		vm->bucket_sum &= ~((uint64_t)1 << (b >> 6));
+}
+
 /* Does the key (s, a) order before the size-tree node n? */
 static inline bool sz_before(uint64_t s, uint64_t a, const struct rb_node *n)
 {
@@ -239,7 +253,7 @@ static void sz_insert(struct vmem *vm, struct vmem_unit *u)
 		if (h != NULL)
 			h->r.bl.prev = u;
 		vm->bucket[b] = u;
-		vm->bucket_map |= (uint64_t)1 << b;
+		map_set(vm, b);
 		return;
 	}
 	n = vm->size_tree.rb_node;
@@ -263,7 +277,7 @@ static void sz_remove(struct vmem *vm, struct vmem_unit *u)
 	if (u->r.bl.prev != NULL)
 		u->r.bl.prev->r.bl.next = u->r.bl.next;
 	else if ((vm->bucket[b] = u->r.bl.next) == NULL)
-		vm->bucket_map &= ~((uint64_t)1 << b);
+		map_clear(vm, b);
 	if (u->r.bl.next != NULL)
 		u->r.bl.next->r.bl.prev = u->r.bl.prev;
 }
@@ -296,9 +310,20 @@ static void sz_resize(struct vmem *vm, struct vmem_unit *u, uint64_t size)
 /* The first non-empty bucket at or after b, or VMEM_BUCKETS. */
 static inline unsigned sz_bucket_from(const struct vmem *vm, unsigned b)
 {
-	uint64_t m = b < VMEM_BUCKETS ? vm->bucket_map & (~(uint64_t)0 << b) : 0;
+	unsigned w = b >> 6;
+	uint64_t m, sum;
 
-	return m != 0 ? lowest_bit(m) : VMEM_BUCKETS;
+	if (b >= VMEM_BUCKETS)
+		return VMEM_BUCKETS;
+	m = vm->bucket_map[w] & (~(uint64_t)0 << (b & 63));
+	if (m != 0)
+		return (w << 6) + lowest_bit(m);
+	/* The summary word: which words of the map have any bit set. */
+	sum = w + 1 < 64 ? vm->bucket_sum & (~(uint64_t)0 << (w + 1)) : 0;
+	if (sum == 0)
+		return VMEM_BUCKETS;
+	w = lowest_bit(sum);
+	return (w << 6) + lowest_bit(vm->bucket_map[w]);
 }
 
 static inline struct vmem_unit *sz_unit(struct rb_node *n)
@@ -1135,8 +1160,10 @@ static int check_locked(struct vmem *vm, svmm_print_fn out, void *ctx)
 		in_index++;
 	}
 	for (unsigned b = 0; b < VMEM_BUCKETS; b++) {
-		CHECK(((vm->bucket_map >> b) & 1) == (vm->bucket[b] != NULL),
+		CHECK(((vm->bucket_map[b >> 6] >> (b & 63)) & 1) == (vm->bucket[b] != NULL),
 		      "the bucket bitmap says which buckets hold regions (bucket %u)", b);
+		CHECK(((vm->bucket_sum >> (b >> 6)) & 1) == (vm->bucket_map[b >> 6] != 0),
+		      "the bitmap's summary says which of its words have bits (bucket %u)", b);
 		for (struct vmem_unit *u = vm->bucket[b], *pv = NULL; u != NULL; pv = u, u = u->r.bl.next) {
 			CHECK(u->r.bl.prev == pv, "bucket %u's list is well linked", b);
 			CHECK(sz_bucket(vm, u->r.seg.size) == b && rb_flag(&u->r.seg.node) &&
@@ -1239,7 +1266,9 @@ int vmem_destroy(struct vmem *vm)
 	vm->size_tree.rb_node = vm->segs.rb_node = NULL;
 	for (unsigned b = 0; b < VMEM_BUCKETS; b++)
 		vm->bucket[b] = NULL;
-	vm->bucket_map = 0;
+	for (unsigned w = 0; w < VMEM_BUCKETS / 64; w++)
+		vm->bucket_map[w] = 0;
+	vm->bucket_sum = 0;
 	vm->units_free = NULL;
 	vm->nunits = vm->nunits_free = vm->nfree = 0;
 	vm->free_bytes = vm->span_bytes = vm->nspans = 0;

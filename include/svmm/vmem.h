@@ -39,7 +39,7 @@ struct vmem_unit;        /* a free region's node pair, or a free pool unit (priv
 struct vmem_pool_page;   /* header of a page from the page source (private) */
 
 /* Free regions of up to this many quanta are indexed by exact size (docs/vmem.md). */
-#define VMEM_BUCKETS    64
+#define VMEM_BUCKETS    512
 
 /*
  * An allocated region. The caller embeds it in its own structure and hands it to
@@ -97,7 +97,8 @@ struct vmem {
 	struct rb_root segs;        /* every region, free or allocated, by address */
 	struct rb_root size_tree;   /* free regions above VMEM_BUCKETS quanta, by (size, address) */
 	struct vmem_unit *bucket[VMEM_BUCKETS];   /* free regions of k + 1 quanta, newest first */
-	uint64_t bucket_map;        /* bit k: bucket[k] is not empty */
+	uint64_t bucket_map[VMEM_BUCKETS / 64];   /* bit k: bucket[k] is not empty */
+	uint64_t bucket_sum;        /* bit w: bucket_map[w] is not 0 */
 	unsigned qshift;            /* log2(quantum) */
 	uint64_t free_bytes, used_bytes, nfree, nused, nspans, span_bytes;
 	struct vmem_page_source src;
