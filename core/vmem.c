@@ -50,7 +50,7 @@ _Static_assert(VMEM_BUCKETS % 64 == 0 && VMEM_BUCKETS <= 4096, "buckets: whole b
 #define UNIT_OF_SZ(n) SVMM_CONTAINER_OF(n, struct vmem_unit, r.sz)
 #define UNIT_OF(g)    SVMM_CONTAINER_OF(g, struct vmem_unit, r.seg)
 
-/* A segment of the address tree is free (a pool unit) or allocated (the caller's). */
+/* A segment of the tree is free (a pool unit) or allocated (the caller's). */
 static inline bool seg_free(const struct vmem_region *r)
 {
 	return rb_flag(&r->node);

@@ -316,6 +316,61 @@ static void test_best_fit_large(void **state)
 	assert_int_equal(vmem_destroy(&vm), 0);
 }
 
+/* Freeing, splitting and joining by region, and ordered iteration, with their errors. */
+static void test_regions_in_place(void **state)
+{
+	(void)state;
+	struct vmem_region a, b, c, t;
+
+	assert_int_equal(vmem_init(&vm, BASE, 64 * Q, Q, &src), 0);
+	assert_null(vmem_first_from(&vm, 0));
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 4 * Q, 4 * Q, &a), 0);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 8 * Q, 2 * Q, &b), 0);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 20 * Q, Q, &c), 0);
+	check_ok(&vm);
+	/* ordered queries skip free space */
+	assert_ptr_equal(vmem_first_from(&vm, 0), &a);
+	assert_ptr_equal(vmem_first_from(&vm, BASE + 5 * Q), &a);
+	assert_ptr_equal(vmem_first_from(&vm, BASE + 10 * Q), &c);
+	assert_null(vmem_first_from(&vm, BASE + 21 * Q));
+	assert_ptr_equal(vmem_next(&vm, &a), &b);
+	assert_ptr_equal(vmem_next(&vm, &b), &c);
+	assert_null(vmem_next(&vm, &c));
+	assert_ptr_equal(vmem_prev(&vm, &c), &b);
+	assert_null(vmem_prev(&vm, &a));
+	/* split: errors change nothing */
+	snap_take(&vm, &before);
+	assert_int_equal(vmem_split(&vm, &a, BASE + 4 * Q, &t), SVMM_ERANGE);
+	assert_int_equal(vmem_split(&vm, &a, BASE + 8 * Q, &t), SVMM_ERANGE);
+	assert_int_equal(vmem_split(&vm, &a, BASE + 5 * Q + 1, &t), SVMM_EUNALIGNED);
+	assert_int_equal(vmem_join(&vm, &b, &c), SVMM_ERANGE);   /* not adjacent */
+	assert_int_equal(vmem_join(&vm, &b, &a), SVMM_ERANGE);   /* wrong order */
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_split(&vm, &a, BASE + 6 * Q, &t), 0);
+	assert_int_equal(a.size, 2 * Q);
+	assert_int_equal(t.addr, BASE + 6 * Q);
+	assert_int_equal(t.size, 2 * Q);
+	assert_ptr_equal(vmem_lookup(&vm, BASE + 7 * Q), &t);
+	assert_ptr_equal(vmem_next(&vm, &a), &t);
+	check_ok(&vm);
+	assert_int_equal(vmem_join(&vm, &t, &b), 0);
+	assert_int_equal(t.size, 4 * Q);
+	assert_ptr_equal(vmem_lookup(&vm, BASE + 9 * Q), &t);
+	check_ok(&vm);
+	/* free by region; a region freed already is refused, as are split/join of it */
+	assert_int_equal(vmem_free_region(&vm, &t), 0);
+	check_ok(&vm);
+	snap_take(&vm, &before);
+	assert_int_equal(vmem_free_region(&vm, &t), SVMM_EDOUBLEFREE);
+	assert_int_equal(vmem_split(&vm, &t, BASE + 7 * Q, &b), SVMM_ENOENT);
+	assert_int_equal(vmem_join(&vm, &a, &t), SVMM_ENOENT);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_free_region(&vm, &a), 0);
+	assert_int_equal(vmem_free_region(&vm, &c), 0);
+	check_ok(&vm);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
 static void test_alloc_errors(void **state)
 {
 	(void)state;
@@ -664,6 +719,14 @@ static void test_bootstrap_only(void **state)
 	/* B has allocated neighbours on both sides: its free would be a new region */
 	assert_int_equal(vmem_free(&vm, abc[1].addr, 0, NULL), SVMM_ENOMEM);
 	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_free_region(&vm, &abc[1]), SVMM_ENOMEM);   /* the same by region */
+	assert_unchanged(&vm, &before);
+	/* splitting and joining allocations needs no unit */
+	assert_int_equal(vmem_join(&vm, &abc[0], &abc[1]), 0);
+	assert_int_equal(abc[0].size, 2 * Q);
+	assert_int_equal(vmem_split(&vm, &abc[0], BASE + Q, &abc[1]), 0);
+	assert_int_equal(abc[1].addr, BASE + Q);
+	assert_unchanged(&vm, &before);
 	/* so would a span apart from everything */
 	assert_int_equal(vmem_add(&vm, BASE + 1024 * Q, Q), SVMM_ENOMEM);
 	assert_unchanged(&vm, &before);
@@ -950,6 +1013,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_free_merge_cases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_best_fit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_best_fit_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_regions_in_place, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fixed, setup, teardown),

@@ -42,6 +42,8 @@
 #define ASPACE_FIXED (1u << 0)   /* exactly at hint; SVMM_EBUSY if any part is taken */
 #define ASPACE_IO    (1u << 1)   /* map_phys: device memory (Svpbmt IO) */
 #define ASPACE_NC    (1u << 2)   /* map_phys: non-cacheable memory (Svpbmt NC) */
+#define ASPACE_COMMIT (1u << 3)  /* map_anon: charge the whole size to pmem's commit
+                                    count now (else each page when faulted in) */
 
 /* The stack's defaults: growth limit and the never-mapped gap below it. */
 #define ASPACE_STACK_MAX   ((uint64_t)8 << 20)
@@ -61,7 +63,8 @@ struct aspace_region {
 	struct rb_node link;
 	svmm_pa_t pa;                 /* ASPACE_PHYS: the physical address of node.addr */
 	uint16_t prot;           /* PT_R, PT_W, PT_X */
-	uint16_t kind;           /* ASPACE_ANON or ASPACE_PHYS */
+	uint8_t kind;            /* ASPACE_ANON or ASPACE_PHYS */
+	uint8_t commit;          /* ASPACE_ANON: charged when mapped (ASPACE_COMMIT) */
 	uint32_t ptflags;        /* ASPACE_PHYS: PT_IO or PT_NC */
 };
 
@@ -90,6 +93,7 @@ struct aspace {
 	uint64_t pool_pages;               /* pages lent to uvmem's node pool */
 	uint64_t faults;                   /* demand-zero faults resolved */
 	uint64_t kernel_bytes;             /* mapped by aspace_map_kernel */
+	uint64_t committed;                /* frames charged to pmem's commit count */
 };
 
 /* What aspace_stats reports. */
@@ -97,6 +101,7 @@ struct aspace_stats {
 	uint64_t regions, resident, stack_pages, slab_pages, pool_pages, tables, faults;
 	uint64_t mapped_bytes;             /* total size of all regions */
 	uint64_t kernel_bytes;             /* kernel pages (aspace_map_kernel) */
+	uint64_t committed;                /* frames charged to pmem_commit */
 };
 
 /*
@@ -160,9 +165,16 @@ void aspace_destroy(struct aspace *as);
  * a preference taken when free (0: none), and regions of 2 MiB or more are placed
  * 2 MiB-aligned. With ASPACE_FIXED the region is exactly [hint, hint + size) or the call
  * fails with SVMM_EBUSY (nothing is replaced). No frame is allocated before a fault.
- * Errors, all leaving the address space unchanged: SVMM_EZEROSIZE, SVMM_EUNALIGNED,
- * SVMM_EOVERFLOW, SVMM_ERANGE (outside uvmem), SVMM_EPERM, SVMM_EINVAL (flags),
- * SVMM_EBUSY, SVMM_ENOSPC, SVMM_ENOMEM.
+ * Commit accounting (see pmem_commit): with ASPACE_COMMIT the whole size is charged
+ * now, so that the call fails cleanly (SVMM_ENOMEM) when the promise cannot be kept,
+ * and faults there charge nothing more; without it each page is charged when it is
+ * faulted in (that fault fails with SVMM_ENOMEM past the limit). Charges go back on
+ * unmap and destroy. A new region joins touching anonymous regions with the same
+ * permissions and charging (best effort: see docs/aspace.md). Errors, all leaving the
+ * address space unchanged: SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW,
+ * SVMM_ERANGE (outside uvmem), SVMM_EPERM, SVMM_EINVAL (flags other than ASPACE_FIXED
+ * and ASPACE_COMMIT), SVMM_EBUSY, SVMM_ENOSPC, SVMM_ENOMEM (no memory, or the commit
+ * limit).
  */
 int aspace_map_anon(struct aspace *as, svmm_va_t hint, uint64_t size, unsigned prot,
 		    unsigned flags, svmm_va_t *addrp);
