@@ -486,6 +486,9 @@ extern char uservec[];
 _Noreturn void usertrapret(void)
 {
 	struct proc *p = myproc();
+	/* Every lock, svmm's included, must be released before user code runs. */
+	if (spinlocks_held() != 0)
+		panic("%s: returning to U-mode holding %d spinlocks", p->name, spinlocks_held());
 	intr_off();
 	csr_write(stvec, TRAMPOLINE + (uservec - trampoline));
 	p->tf->ksatp = kernel_satp;
