@@ -1095,7 +1095,8 @@ static int fault_target(struct aspace *as, svmm_va_t va, unsigned access,
  * mapped with prot. Unless r was charged when it was mapped (ASPACE_COMMIT), the frame
  * is charged to pmem's commit count now. Returns 0 or SVMM_ENOMEM with nothing changed.
  */
-static int fault_in(struct aspace *as, svmm_va_t page, unsigned prot,
+static inline __attribute__((always_inline)) int fault_in(struct aspace *as, svmm_va_t page,
+							  unsigned prot,
 		    const struct aspace_region *r)
 {
 	uint64_t charge = r != NULL && r->commit ? 0 : 1;
