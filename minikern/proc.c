@@ -397,7 +397,10 @@ long syscall(struct proc *p)
 	}
 	case SYS_MAP: {
 		svmm_va_t va;
-		int err = aspace_map_anon(&p->as, 0, a0, (unsigned)a1, 0, &va);
+		if (a2 & ~(uint64_t)MAP_COMMIT)
+			return SVMM_EINVAL;
+		unsigned flags = a2 & MAP_COMMIT ? ASPACE_COMMIT : 0;
+		int err = aspace_map_anon(&p->as, 0, a0, (unsigned)a1, flags, &va);
 		return err ? err : (long)va;
 	}
 	case SYS_UNMAP:
