@@ -18,7 +18,7 @@ static bool aspace_ready;
 
 /*
  * A slab page starts with this header, padded to one region's size, followed by
- * region structs. Free regions of a slab are chained through their next field.
+ * region structs. Free regions of a slab are chained through their pa field.
  */
 struct aspace_slab {
 	struct aspace_slab *next;
@@ -83,7 +83,7 @@ static int region_alloc(struct aspace *as, struct aspace_region **rp)
 	struct aspace_region *r;
 	if (s->free != NULL) {
 		r = s->free;
-		s->free = r->next;
+		s->free = (struct aspace_region *)(uintptr_t)r->pa;
 	} else {
 		r = &slab_regions(s)[s->fresh++];
 	}
@@ -97,7 +97,8 @@ static int region_alloc(struct aspace *as, struct aspace_region **rp)
 static void region_free(struct aspace *as, struct aspace_region *r)
 {
 	struct aspace_slab *s = (void *)SVMM_ALIGN_DOWN((uintptr_t)r, PAGE);
-	r->next = s->free;
+	/* A free struct is chained through its pa word, so no list field is the slab's. */
+	r->pa = (svmm_pa_t)(uintptr_t)s->free;
 	s->free = r;
 	if (--s->used != 0)
 		return;
@@ -1095,7 +1096,8 @@ static int fault_target(struct aspace *as, svmm_va_t va, unsigned access,
  * mapped with prot. Unless r was charged when it was mapped (ASPACE_COMMIT), the frame
  * is charged to pmem's commit count now. Returns 0 or SVMM_ENOMEM with nothing changed.
  */
-static int fault_in(struct aspace *as, svmm_va_t page, unsigned prot,
+static inline __attribute__((always_inline)) int fault_in(struct aspace *as, svmm_va_t page,
+							  unsigned prot,
 		    const struct aspace_region *r)
 {
 	uint64_t charge = r != NULL && r->commit ? 0 : 1;

@@ -188,8 +188,8 @@ int aspace_map_anon(struct aspace *as, svmm_va_t hint, uint64_t size, unsigned p
  * free address do. Flags ASPACE_FIXED, ASPACE_IO, ASPACE_NC. Errors as aspace_map_anon,
  * plus SVMM_ERANGE for a pa the page tables cannot express.
  */
-int aspace_map_phys(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t size, unsigned prot,
-		    unsigned flags, svmm_va_t *addrp);
+int aspace_map_phys(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t size,
+		    unsigned prot, unsigned flags, svmm_va_t *addrp);
 
 /*
  * Map [va, va + size) to [pa, pa + size) for the kernel alone (no U bit, not global),
@@ -202,8 +202,8 @@ int aspace_map_phys(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t si
  * or pa beyond the page tables' reach), SVMM_EPERM, SVMM_EINVAL (flags), SVMM_EBUSY
  * (part of the range holds kernel pages already), SVMM_ENOMEM.
  */
-int aspace_map_kernel(struct aspace *as, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned prot,
-		      unsigned flags);
+int aspace_map_kernel(struct aspace *as, svmm_va_t va, svmm_pa_t pa, uint64_t size,
+		      unsigned prot, unsigned flags);
 
 /*
  * Remove the kernel pages in [va, va + size) (holes are fine). The range obeys
@@ -217,9 +217,9 @@ int aspace_unmap_kernel(struct aspace *as, svmm_va_t va, uint64_t size);
  * Remove every mapping in [va, va + size) of uvmem: regions inside it go away, regions
  * crossing its ends are cut (a region containing the whole range splits in two), their
  * anonymous frames are freed after the TLB flush and their commit charges given back.
- * Holes in the range are fine, as with munmap. Errors, leaving everything unchanged: SVMM_EZEROSIZE, SVMM_EUNALIGNED,
- * SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOMEM (a region struct, a vmem node or a table to
- * split a huge page).
+ * Holes in the range are fine, as with munmap. Errors, leaving everything unchanged:
+ * SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOMEM (a region
+ * struct, a vmem node or a table to split a huge page).
  */
 int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size);
 
@@ -246,13 +246,6 @@ int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot
 int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access);
 
 /*
- * Make as current on hart: returns the satp value to write (mode, ASID, root). When
- * *flush_local comes back true, the hart must flush its whole local TLB
- * (sfence.vma x0, x0) after the satp write and before returning to user mode.
- */
-uint64_t aspace_activate(struct aspace *as, unsigned hart, bool *flush_local);
-
-/*
  * Set how far the stack may grow: [stack_top - max, stack_top), with the guard gap
  * below (setrlimit(RLIMIT_STACK)). max is page aligned, at least one page, and leaves
  * room for the guard in the stack slot. Returns 0, SVMM_EZEROSIZE, SVMM_EUNALIGNED,
@@ -260,6 +253,13 @@ uint64_t aspace_activate(struct aspace *as, unsigned hart, bool *flush_local);
  * reaches below the new limit).
  */
 int aspace_set_stack_limit(struct aspace *as, uint64_t max);
+
+/*
+ * Make as current on hart: returns the satp value to write (mode, ASID, root). When
+ * *flush_local comes back true, the hart must flush its whole local TLB
+ * (sfence.vma x0, x0) after the satp write and before returning to user mode.
+ */
+uint64_t aspace_activate(struct aspace *as, unsigned hart, bool *flush_local);
 
 /* The hart no longer runs as (it switched to another table). */
 void aspace_deactivate(struct aspace *as, unsigned hart);
