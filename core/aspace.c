@@ -18,7 +18,7 @@ static bool aspace_ready;
 
 /*
  * A slab page starts with this header, padded to one region's size, followed by
- * region structs. Free regions of a slab are chained through their next field.
+ * region structs. Free regions of a slab are chained through their pa field.
  */
 struct aspace_slab {
 	struct aspace_slab *next;
@@ -83,7 +83,7 @@ static int region_alloc(struct aspace *as, struct aspace_region **rp)
 	struct aspace_region *r;
 	if (s->free != NULL) {
 		r = s->free;
-		s->free = r->next;
+		s->free = (struct aspace_region *)(uintptr_t)r->pa;
 	} else {
 		r = &slab_regions(s)[s->fresh++];
 	}
@@ -97,7 +97,8 @@ static int region_alloc(struct aspace *as, struct aspace_region **rp)
 static void region_free(struct aspace *as, struct aspace_region *r)
 {
 	struct aspace_slab *s = (void *)SVMM_ALIGN_DOWN((uintptr_t)r, PAGE);
-	r->next = s->free;
+	/* A free struct is chained through its pa word, so no list field is the slab's. */
+	r->pa = (svmm_pa_t)(uintptr_t)s->free;
 	s->free = r;
 	if (--s->used != 0)
 		return;
@@ -449,6 +450,9 @@ void aspace_destroy(struct aspace *as)
 	if (as->stack_pages != 0)
 		pt_walk(&as->pt, as->stack_low, as->stack_top - as->stack_low, free_leaf, as);
 	pt_destroy(&as->pt, pt_leaf_ignore, NULL);
+	if (pmem_uncommit(as->pm, as->committed) != 0)
+		port_panic("aspace_destroy: commit count below what the address space charged");
+	as->committed = 0;
 	/*
 	 * Every region goes: the index is dropped whole rather than node by node. Tear-down
 	 * must not need memory, and a uvmem free needs a node only when neither neighbour
@@ -482,6 +486,9 @@ void aspace_destroy(struct aspace *as)
 
 /* ---- mapping ---- */
 
+static struct aspace_region *merge_run(struct aspace *as, struct aspace_region *first,
+				       svmm_va_t end);
+
 /* Place r (size given) in uvmem: fixed, at the hint, or best fit with an alignment. */
 static int place(struct aspace *as, struct aspace_region *r, svmm_va_t hint, uint64_t size,
 		 unsigned flags, uint64_t align, uint64_t phase)
@@ -513,7 +520,7 @@ static int map_region(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t 
 	int err = check_prot(prot);
 	if (err != 0)
 		return err;
-	if (kind == ASPACE_ANON && (flags & ~ASPACE_FIXED) != 0)
+	if (kind == ASPACE_ANON && (flags & ~(ASPACE_FIXED | ASPACE_COMMIT)) != 0)
 		return SVMM_EINVAL;
 	if (kind == ASPACE_PHYS) {
 		if ((flags & ~(ASPACE_FIXED | ASPACE_IO | ASPACE_NC)) != 0 ||
@@ -550,17 +557,23 @@ static int map_region(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t 
 	}
 
 	port_lock(&as->lock);
+	/* Charged at map time: the whole size is promised now, or the map fails. */
+	uint64_t charge = (flags & ASPACE_COMMIT) ? size / PAGE : 0;
+	err = pmem_commit(as->pm, charge);
+	if (err != 0)
+		goto out;
 	struct aspace_region *r;
 	err = region_alloc(as, &r);
 	if (err != 0)
-		goto out;
+		goto uncharge;
 	err = place(as, r, hint, size, flags, align, phase);
 	if (err != 0) {
 		region_free(as, r);
-		goto out;
+		goto uncharge;
 	}
 	r->prot = (uint16_t)prot;
-	r->kind = (uint16_t)kind;
+	r->kind = (uint8_t)kind;
+	r->commit = charge != 0;
 	r->pa = pa;
 	r->ptflags = ptflags;
 	if (kind == ASPACE_PHYS) {
@@ -570,11 +583,18 @@ static int map_region(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t 
 			if (vmem_free(&as->uvmem, r->node.addr, size, NULL) != 0)
 				port_panic("aspace: cannot undo a fresh uvmem allocation");
 			region_free(as, r);
-			goto out;
+			goto uncharge;
 		}
 	}
 	reg_insert(as, r);
+	as->committed += charge;
 	*addrp = r->node.addr;
+	/* A heap grown page by page stays one region. */
+	merge_run(as, r, r_end(r));
+	goto out;
+uncharge:
+	if (pmem_uncommit(as->pm, charge) != 0)
+		port_panic("aspace: cannot give back a commit just taken");
 out:
 	port_unlock(&as->lock);
 	return err;
@@ -658,10 +678,67 @@ static int cut_at(struct aspace *as, struct cut_log *log, struct aspace_region *
 	}
 	piece->prot = r->prot;
 	piece->kind = r->kind;
+	piece->commit = r->commit;
 	piece->ptflags = r->ptflags;
 	piece->pa = r->kind == ASPACE_PHYS ? r->pa + (at - a) : 0;
 	reg_link_after(as, r, piece);
 	return 0;
+}
+
+/* ---- merging: adjacent regions with the same attributes are one ---- */
+
+/* Could a and b (a right before b) be one region? Anonymous ones with equal attributes. */
+static bool mergeable(const struct aspace_region *a, const struct aspace_region *b)
+{
+	return a != NULL && b != NULL && a->kind == ASPACE_ANON && b->kind == ASPACE_ANON &&
+	       a->prot == b->prot && a->commit == b->commit && r_end(a) == b->node.addr;
+}
+
+/*
+ * Join b into a (mergeable): uvmem's two allocations become one under a's node and b's
+ * struct goes back. uvmem has no join, so this is "free b, free a, allocate the union
+ * for a", logged like a cut. A free may need a vmem node; when none can be had
+ * (SVMM_ENOMEM) the log is undone and the two regions stay apart, which is still a
+ * correct state: merging is best effort and never makes an operation fail.
+ */
+static bool join(struct aspace *as, struct aspace_region *a, struct aspace_region *b)
+{
+	struct cut_log log = { 0 };
+	svmm_va_t start = a->node.addr, mid = b->node.addr, end = r_end(b);
+	int err = cut_do(as, &log, b, mid, end - mid, false);
+	if (err == 0)
+		err = cut_do(as, &log, a, start, mid - start, false);
+	if (err == 0)
+		err = cut_do(as, &log, a, start, end - start, true);
+	if (err != 0) {
+		cut_undo(as, &log);
+		return false;
+	}
+	reg_remove(as, b);
+	region_free(as, b);
+	return true;
+}
+
+/*
+ * Merge every mergeable neighbour pair among the regions from first up to the first
+ * region starting at or after end (both included, so the range's outer neighbours
+ * join too). first may be NULL. Returns the region now holding first's start.
+ */
+static struct aspace_region *merge_run(struct aspace *as, struct aspace_region *first,
+				       svmm_va_t end)
+{
+	if (first == NULL)
+		return NULL;
+	struct aspace_region *prev = reg_prev(as, first), *keep = first;
+	if (mergeable(prev, first) && join(as, prev, first))
+		keep = first = prev;
+	for (struct aspace_region *r = first; r != NULL && r->node.addr < end; ) {
+		struct aspace_region *next = reg_next(as, r);
+		if (mergeable(r, next) && join(as, r, next))
+			continue;           /* r grew: look at its new neighbour */
+		r = next;
+	}
+	return keep;
 }
 
 /*
@@ -785,9 +862,14 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 	/* Collect the frames of anonymous regions while uvmem still knows the regions. */
 	struct frame_chain chain = { as, 0, 0 };
 	struct aspace_region *r, *stop;
-	for (r = cs.start; r != NULL && r->node.addr < end; r = reg_next(as, r))
-		if (r->kind == ASPACE_ANON)
-			pt_walk(&as->pt, r->node.addr, r->node.size, chain_leaf, &chain);
+	uint64_t uncharge = 0;    /* what these regions charged: at map time or per fault */
+	for (r = cs.start; r != NULL && r->node.addr < end; r = reg_next(as, r)) {
+		if (r->kind != ASPACE_ANON)
+			continue;
+		uint64_t n0 = chain.n;
+		pt_walk(&as->pt, r->node.addr, r->node.size, chain_leaf, &chain);
+		uncharge += r->commit ? r->node.size / PAGE : chain.n - n0;
+	}
 	stop = r;
 
 	/*
@@ -819,6 +901,9 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 		frame_free(as, pa);
 	}
 	as->resident -= chain.n;
+	if (pmem_uncommit(as->pm, uncharge) != 0)
+		port_panic("aspace: commit count below what the address space charged");
+	as->committed -= uncharge;
 	for (r = head; r != stop; ) {
 		struct aspace_region *next = reg_next(as, r);
 		reg_remove(as, r);
@@ -949,6 +1034,9 @@ int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot
 	for (struct aspace_region *r = cs.start; r != NULL && r->node.addr < end;
 	     r = reg_next(as, r))
 		r->prot = (uint16_t)prot;
+	/* The cut pieces inside the range and its neighbours may be one region again. */
+	cut_spares_put(as, &cs);
+	merge_run(as, cs.start, end);
 out:
 	port_unlock(&as->lock);
 	return err;
@@ -1004,29 +1092,41 @@ static int fault_target(struct aspace *as, svmm_va_t va, unsigned access,
 }
 
 /*
- * Demand zero at page (not mapped, anonymous region or stack): one frame, zeroed,
- * mapped with prot. Returns 0 or SVMM_ENOMEM with nothing changed.
+ * Demand zero at page (not mapped) of region r (NULL: the stack): one frame, zeroed,
+ * mapped with prot. Unless r was charged when it was mapped (ASPACE_COMMIT), the frame
+ * is charged to pmem's commit count now. Returns 0 or SVMM_ENOMEM with nothing changed.
  */
-static int fault_in(struct aspace *as, svmm_va_t page, unsigned prot, bool stack)
+static inline __attribute__((always_inline)) int fault_in(struct aspace *as, svmm_va_t page,
+							  unsigned prot,
+		    const struct aspace_region *r)
 {
-	svmm_pa_t pa;
-	int err = pmem_alloc(as->pm, 0, PMEM_ANY, &pa);
+	uint64_t charge = r != NULL && r->commit ? 0 : 1;
+	int err = pmem_commit(as->pm, charge);
 	if (err != 0)
 		return err;
+	svmm_pa_t pa;
+	err = pmem_alloc(as->pm, 0, PMEM_ANY, &pa);
+	if (err != 0)
+		goto uncharge;
 	frame_zero(as, pa);
 	err = pt_map(&as->pt, page, pa, PAGE, prot | PT_U);
 	if (err != 0) {
 		frame_free(as, pa);
-		return err;
+		goto uncharge;
 	}
 	as->resident++;
 	as->faults++;
-	if (stack) {
+	as->committed += charge;
+	if (r == NULL) {
 		as->stack_pages++;
 		if (page < as->stack_low)
 			as->stack_low = page;
 	}
 	return 0;
+uncharge:
+	if (pmem_uncommit(as->pm, charge) != 0)
+		port_panic("aspace: cannot give back a commit just taken");
+	return err;
 }
 
 int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access)
@@ -1056,7 +1156,7 @@ int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access)
 		err = SVMM_EFAULT;
 		goto out;
 	}
-	err = fault_in(as, SVMM_ALIGN_DOWN(va, PAGE), prot, r == NULL);
+	err = fault_in(as, SVMM_ALIGN_DOWN(va, PAGE), prot, r);
 out:
 	port_unlock(&as->lock);
 	return err;
@@ -1176,7 +1276,7 @@ static int copy_pages(struct aspace *as, svmm_va_t va, void *kbuf, uint64_t n, b
 			if (fault_target(as, at, 0, &r, &prot) != 0 ||
 			    (r != NULL && r->kind != ASPACE_ANON))
 				port_panic("aspace: a checked copy met a page it cannot fault in");
-			err = fault_in(as, page, prot, r == NULL);
+			err = fault_in(as, page, prot, r);
 			if (err != 0)
 				break;
 			if (!leaf_at(as, at, &pte, &pa))
@@ -1240,6 +1340,7 @@ void aspace_stats(struct aspace *as, struct aspace_stats *st)
 	st->tables = as->pt.tables;
 	st->faults = as->faults;
 	st->kernel_bytes = as->kernel_bytes;
+	st->committed = as->committed;
 	for (struct aspace_region *r = reg_first(as); r != NULL; r = reg_next(as, r))
 		st->mapped_bytes += r->node.size;
 	port_unlock(&as->lock);
@@ -1254,6 +1355,7 @@ struct check_ctx {
 	int err;
 	struct aspace_region *cursor;    /* vmem_walk: the next region expected */
 	uint64_t anon, stack, kernel;
+	uint64_t charged;               /* frames charged per fault, by the leaf walk */
 };
 
 /*
@@ -1299,6 +1401,7 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 		if (va < as->stack_limit || va + size > as->stack_top || va < as->stack_low)
 			check_fail(c, "every user leaf lies in a region or the stack", va);
 		c->stack++;
+		c->charged++;
 	} else {
 		struct aspace_region *r = aspace_lookup(as, va);
 		if (r == NULL || va + size > r_end(r)) {
@@ -1314,6 +1417,7 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 			return 0;
 		}
 		c->anon++;
+		c->charged += !r->commit;
 	}
 	if ((pte & (SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X)) != prot)
 		check_fail(c, "leaves have their region's permissions", va);
@@ -1329,7 +1433,7 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 
 int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 {
-	struct check_ctx c = { as, out, ctx, 0, NULL, 0, 0, 0 };
+	struct check_ctx c = { as, out, ctx, 0, NULL, 0, 0, 0, 0 };
 	if (as == NULL)
 		return SVMM_EINVAL;
 	port_lock(&as->lock);
@@ -1338,7 +1442,7 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 	if (pt_check(&as->pt) != 0)
 		check_fail(&c, "the page tables pass pt_check", 0);
 	/* The regions: sorted, disjoint, inside uvmem, each its own uvmem node. */
-	uint64_t n = 0;
+	uint64_t n = 0, map_charged = 0;
 	svmm_va_t prev_end = as->user_base;
 	for (struct aspace_region *r = reg_first(as); r != NULL; r = reg_next(as, r), n++) {
 		if (r->node.addr < prev_end || r_end(r) > as->user_end || r->node.size == 0 ||
@@ -1352,6 +1456,9 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 		if (check_prot(r->prot) != 0 ||
 		    (r->kind != ASPACE_ANON && r->kind != ASPACE_PHYS))
 			check_fail(&c, "region permissions and kind are valid", r->node.addr);
+		if (r->commit && r->kind != ASPACE_ANON)
+			check_fail(&c, "only anonymous regions are charged at map time", r->node.addr);
+		map_charged += r->commit ? r->node.size / PAGE : 0;
 		prev_end = r_end(r);
 	}
 	if (n != as->nregions)
@@ -1368,7 +1475,7 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 	for (struct aspace_slab *s = as->slabs; s != NULL; s = s->next, slabs++) {
 		used += s->used;
 		if (s->used == 0 || s->used > s->fresh || s->fresh > SLAB_REGIONS)
-			check_fail(&c, "each slab page holds 1 to 50 regions, at most those it handed out",
+			check_fail(&c, "each slab page holds at least one region and at most those it handed out",
 				   slabs);
 	}
 	if (used != as->nregions || slabs != as->slab_pages)
@@ -1377,6 +1484,9 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 	pt_walk(&as->pt, 0, svmm_user_end(as->pt.mode), check_leaf, &c);
 	if (c.anon + c.stack != as->resident || c.stack != as->stack_pages)
 		check_fail(&c, "resident and stack_pages count the anonymous leaves", c.anon + c.stack);
+	if (map_charged + c.charged != as->committed)
+		check_fail(&c, "committed is the charged regions' pages plus the other anonymous "
+			   "and stack leaves", map_charged + c.charged);
 	if (c.kernel != as->kernel_bytes)
 		check_fail(&c, "kernel_bytes counts the kernel pages", c.kernel);
 	port_unlock(&as->lock);

@@ -107,6 +107,15 @@ gdb: deps deps-qemu kernel
 	tools/qemu-gdb.sh $(KB)/kernel.elf $(KARGS)
 bench: bench-kernel
 
+# The kernel's files use each other in one direction only (tools/kernel-deps.sh reads
+# the objects' symbol tables and names a cycle if there is one).
+.PHONY: check-kernel-deps
+CHECK_EXTRA += check-kernel-deps
+check-kernel-deps: kernel
+	@tools/kernel-deps.sh riscv64-unknown-elf-nm $(patsubst kernel/%.c,$(KB)/%.o,$(K_SRC_C)) && \
+	  { if [ -n "$${CHECK_COUNTS:-}" ]; then echo "1 0" >> "$$CHECK_COUNTS"; fi; } || \
+	  { if [ -n "$${CHECK_COUNTS:-}" ]; then echo "0 1" >> "$$CHECK_COUNTS"; fi; exit 1; }
+
 # The settings of tools/qemu-run.sh (make run, make gdb, the checks): what cannot boot
 # or would be ignored must be refused before QEMU starts, with one line naming the
 # setting. Each case runs the script on a kernel file that does not exist, so a case

@@ -1,9 +1,8 @@
 /*
  * kernel/port.c - include/svmm/port.h for the demo kernel.
  *
- * Locks are the kernel's own spinlocks (struct kspinlock, kernel/svmm_config.h) that
- * also disable interrupts on the holding hart (the timer must not preempt a hart inside
- * the core while it holds a lock) and know their holder. Table frames come from
+ * Locks (port_lock, port_unlock) are in lock.c, since every layer of the kernel uses
+ * them, below the memory code that this file calls. Table frames come from
  * pmem below the direct-map limit and are zeroed through the direct map. TLB flushes
  * are sfence.vma on this hart plus SBI RFENCE to the other harts that may hold the
  * entries (kernel/smp.c).
@@ -15,41 +14,6 @@
 #include "kernel.h"
 #include "riscv.h"
 #include "vm.h"
-
-/* This hart's identity for the holding checks: its tp, valid from the first instruction
-   on (no dereference, so it serves before the per-hart state is set up too). */
-static uint64_t lock_me(void)
-{
-	uint64_t tp;
-	__asm__ volatile("mv %0, tp" : "=r"(tp));
-	return tp | 1u;
-}
-
-void port_lock(struct svmm_lock *lock)
-{
-	struct kspinlock *l = &lock->impl;
-	uint64_t f = intr_save();
-	if (l->holder == lock_me())
-		panic("port_lock: lock %p already held by this hart", (void *)lock);
-	while (atomic_swap32(&l->locked, 1) != 0) {
-		/* The holder may be waiting for this hart to answer a shootdown. */
-		smp_service();
-		cpu_relax();
-	}
-	l->irqflags = (uint32_t)f;
-	l->holder = lock_me();
-}
-
-void port_unlock(struct svmm_lock *lock)
-{
-	struct kspinlock *l = &lock->impl;
-	if (l->holder != lock_me())
-		panic("port_unlock: lock %p not held by this hart", (void *)lock);
-	uint64_t f = l->irqflags;
-	l->holder = 0;
-	atomic_release32(&l->locked);
-	intr_restore(f);
-}
 
 _Noreturn void port_panic(const char *msg)
 {

@@ -76,7 +76,7 @@ static int step(unsigned k)
 	case 46: return aspace_unmap(&as, P + MiB, 4 * PG);            /* split a 2 MiB leaf */
 	case 47: return aspace_protect(&as, P + 3 * MiB, PG, PT_R);
 	case 48: return aspace_fault(&as, B + 3 * PG, PT_W);
-	case 49: return aspace_map_anon(&as, 0, 3 * PG, PT_R | PT_X, 0, &va);
+	case 49: return aspace_map_anon(&as, 0, 3 * PG, PT_R | PT_X, ASPACE_COMMIT, &va);
 	case 58: return aspace_unmap(&as, B - 4 * PG, 8 * PG);         /* across A and B */
 	case 59: return aspace_protect(&as, A + 2 * MiB, MiB, PT_R);
 	case 60: return aspace_map_kernel(&as, as.stack_top, FX_RAM0 + 20 * MiB, 16 * PG, RW, 0);
@@ -161,6 +161,7 @@ static bool run_limited(unsigned k, uint64_t n, int mode)
 			after.nleaf = before.nleaf;
 			memcpy(after.leaf, before.leaf, sizeof(after.leaf));
 			after.free_frames = before.free_frames;
+			after.committed = before.committed;
 		}
 		if (!fx_snap_equal(&before, &after))
 			fail_msg("step %u, %s %llu: state changed by a failed call", k,

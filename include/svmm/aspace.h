@@ -42,13 +42,15 @@
 #define ASPACE_FIXED (1u << 0)   /* exactly at hint; SVMM_EBUSY if any part is taken */
 #define ASPACE_IO    (1u << 1)   /* map_phys: device memory (Svpbmt IO) */
 #define ASPACE_NC    (1u << 2)   /* map_phys: non-cacheable memory (Svpbmt NC) */
+#define ASPACE_COMMIT (1u << 3)  /* map_anon: charge the whole size to pmem's commit
+                                    count now (else each page when faulted in) */
 
 /* The stack's defaults: growth limit and the never-mapped gap below it. */
 #define ASPACE_STACK_MAX   ((uint64_t)8 << 20)
 #define ASPACE_STACK_GUARD ((uint64_t)1 << 20)
 
 /*
- * One region of user memory, 96 bytes: 42 fit in a slab page after its header.
+ * One region of user memory, at most 96 bytes (42 fit in a slab page after its header).
  * [node.addr, node.addr + node.size) is the range; node is uvmem's, and a page fault
  * finds the region through it. prev/next keep the regions in address order for range
  * operations that walk neighbours, and link is the address space's own index of them,
@@ -59,9 +61,10 @@ struct aspace_region {
 	struct vmem_region node;
 	struct aspace_region *prev, *next;
 	struct rb_node link;
-	svmm_pa_t pa;                 /* ASPACE_PHYS: the physical address of node.addr */
+	svmm_pa_t pa;            /* ASPACE_PHYS: the physical address of node.addr */
 	uint16_t prot;           /* PT_R, PT_W, PT_X */
-	uint16_t kind;           /* ASPACE_ANON or ASPACE_PHYS */
+	uint8_t kind;            /* ASPACE_ANON or ASPACE_PHYS */
+	uint8_t commit;          /* ASPACE_ANON: charged when mapped (ASPACE_COMMIT) */
 	uint32_t ptflags;        /* ASPACE_PHYS: PT_IO or PT_NC */
 };
 
@@ -75,13 +78,13 @@ struct aspace {
 	struct aspace_region *regions;     /* address-ordered list */
 	struct rb_root index;              /* the same regions, by address */
 	struct aspace_slab *slabs;         /* slab pages of region structs */
-	svmm_va_t user_base;                    /* start of uvmem: the null guard's end */
-	svmm_va_t user_end;                     /* end of uvmem */
-	svmm_va_t stack_base;                   /* the stack slot [stack_base, stack_top) */
-	svmm_va_t stack_top;                    /* svmm's layout: ustack_top, half end - 64 KiB */
+	svmm_va_t user_base;               /* start of uvmem: the null guard's end */
+	svmm_va_t user_end;                /* end of uvmem */
+	svmm_va_t stack_base;              /* the stack slot [stack_base, stack_top) */
+	svmm_va_t stack_top;               /* svmm's layout: ustack_top, half end - 64 KiB */
 	uint64_t stack_guard;              /* never-mapped gap below stack_limit */
-	svmm_va_t stack_limit;                  /* lowest address the stack may grow to */
-	svmm_va_t stack_low;                    /* lowest stack page mapped so far (= top: none) */
+	svmm_va_t stack_limit;             /* lowest address the stack may grow to */
+	svmm_va_t stack_low;               /* lowest stack page mapped so far (= top: none) */
 	uint64_t asid_ctx;                 /* generation | ASID, see svmm/asid.h */
 	uint64_t nregions;                 /* regions in uvmem */
 	uint64_t resident;                 /* anonymous frames mapped, stack included */
@@ -90,6 +93,7 @@ struct aspace {
 	uint64_t pool_pages;               /* pages lent to uvmem's node pool */
 	uint64_t faults;                   /* demand-zero faults resolved */
 	uint64_t kernel_bytes;             /* mapped by aspace_map_kernel */
+	uint64_t committed;                /* frames charged to pmem's commit count */
 };
 
 /* What aspace_stats reports. */
@@ -97,6 +101,7 @@ struct aspace_stats {
 	uint64_t regions, resident, stack_pages, slab_pages, pool_pages, tables, faults;
 	uint64_t mapped_bytes;             /* total size of all regions */
 	uint64_t kernel_bytes;             /* kernel pages (aspace_map_kernel) */
+	uint64_t committed;                /* frames charged to pmem_commit */
 };
 
 /*
@@ -160,9 +165,16 @@ void aspace_destroy(struct aspace *as);
  * a preference taken when free (0: none), and regions of 2 MiB or more are placed
  * 2 MiB-aligned. With ASPACE_FIXED the region is exactly [hint, hint + size) or the call
  * fails with SVMM_EBUSY (nothing is replaced). No frame is allocated before a fault.
- * Errors, all leaving the address space unchanged: SVMM_EZEROSIZE, SVMM_EUNALIGNED,
- * SVMM_EOVERFLOW, SVMM_ERANGE (outside uvmem), SVMM_EPERM, SVMM_EINVAL (flags),
- * SVMM_EBUSY, SVMM_ENOSPC, SVMM_ENOMEM.
+ * Commit accounting (see pmem_commit): with ASPACE_COMMIT the whole size is charged
+ * now, so that the call fails cleanly (SVMM_ENOMEM) when the promise cannot be kept,
+ * and faults there charge nothing more; without it each page is charged when it is
+ * faulted in (that fault fails with SVMM_ENOMEM past the limit). Charges go back on
+ * unmap and destroy. A new region joins touching anonymous regions with the same
+ * permissions and charging (best effort: see docs/aspace.md). Errors, all leaving the
+ * address space unchanged: SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW,
+ * SVMM_ERANGE (outside uvmem), SVMM_EPERM, SVMM_EINVAL (flags other than ASPACE_FIXED
+ * and ASPACE_COMMIT), SVMM_EBUSY, SVMM_ENOSPC, SVMM_ENOMEM (no memory, or the commit
+ * limit).
  */
 int aspace_map_anon(struct aspace *as, svmm_va_t hint, uint64_t size, unsigned prot,
 		    unsigned flags, svmm_va_t *addrp);
@@ -176,8 +188,8 @@ int aspace_map_anon(struct aspace *as, svmm_va_t hint, uint64_t size, unsigned p
  * free address do. Flags ASPACE_FIXED, ASPACE_IO, ASPACE_NC. Errors as aspace_map_anon,
  * plus SVMM_ERANGE for a pa the page tables cannot express.
  */
-int aspace_map_phys(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t size, unsigned prot,
-		    unsigned flags, svmm_va_t *addrp);
+int aspace_map_phys(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t size,
+		    unsigned prot, unsigned flags, svmm_va_t *addrp);
 
 /*
  * Map [va, va + size) to [pa, pa + size) for the kernel alone (no U bit, not global),
@@ -190,8 +202,8 @@ int aspace_map_phys(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t si
  * or pa beyond the page tables' reach), SVMM_EPERM, SVMM_EINVAL (flags), SVMM_EBUSY
  * (part of the range holds kernel pages already), SVMM_ENOMEM.
  */
-int aspace_map_kernel(struct aspace *as, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned prot,
-		      unsigned flags);
+int aspace_map_kernel(struct aspace *as, svmm_va_t va, svmm_pa_t pa, uint64_t size,
+		      unsigned prot, unsigned flags);
 
 /*
  * Remove the kernel pages in [va, va + size) (holes are fine). The range obeys
@@ -204,17 +216,18 @@ int aspace_unmap_kernel(struct aspace *as, svmm_va_t va, uint64_t size);
 /*
  * Remove every mapping in [va, va + size) of uvmem: regions inside it go away, regions
  * crossing its ends are cut (a region containing the whole range splits in two), their
- * anonymous frames are freed after the TLB flush. Holes in the range are fine, as with
- * munmap. Errors, leaving everything unchanged: SVMM_EZEROSIZE, SVMM_EUNALIGNED,
- * SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOMEM (a region struct, a vmem node or a table to
- * split a huge page).
+ * anonymous frames are freed after the TLB flush and their commit charges given back.
+ * Holes in the range are fine, as with munmap. Errors, leaving everything unchanged:
+ * SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOMEM (a region
+ * struct, a vmem node or a table to split a huge page).
  */
 int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size);
 
 /*
  * Set the permissions of every region in [va, va + size) to prot (rules as for
- * map_anon), cutting regions that cross the ends, and of their resident pages.
- * The range must be wholly covered by regions: a hole is SVMM_ENOENT. Other errors as
+ * map_anon), cutting regions that cross the ends, and of their resident pages; then
+ * touching anonymous regions with equal attributes merge (best effort). The range
+ * must be wholly covered by regions: a hole is SVMM_ENOENT. Other errors as
  * aspace_unmap plus SVMM_EPERM; all leave everything unchanged.
  */
 int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot);
@@ -224,19 +237,13 @@ int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot
  * by user code. Returns 0 when the access may be retried (a demand-zero frame was
  * mapped, or the page was mapped already and allows the access: a spurious fault,
  * answered without allocating anything), or the reason to kill the process:
- * SVMM_EFAULT (no region there), SVMM_EPERM (the region, or the page's mapping,
- * forbids this access), SVMM_ESTACK (a stack overflow: inside the stack's guard gap),
- * SVMM_ENOMEM (no frame or table), SVMM_EINVAL (access not exactly one of PT_R, PT_W,
+ * SVMM_EFAULT (no region there, kernel pages included), SVMM_EPERM (the region, or the
+ * page's mapping, forbids this access), SVMM_ESTACK (a stack overflow: inside the
+ * stack's guard gap), SVMM_ENOMEM (no frame or table, or pmem's commit limit for a
+ * page charged when faulted in), SVMM_EINVAL (access not exactly one of PT_R, PT_W,
  * PT_X). Nothing changes unless a page was mapped.
  */
 int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access);
-
-/*
- * Make as current on hart: returns the satp value to write (mode, ASID, root). When
- * *flush_local comes back true, the hart must flush its whole local TLB
- * (sfence.vma x0, x0) after the satp write and before returning to user mode.
- */
-uint64_t aspace_activate(struct aspace *as, unsigned hart, bool *flush_local);
 
 /*
  * Set how far the stack may grow: [stack_top - max, stack_top), with the guard gap
@@ -246,6 +253,13 @@ uint64_t aspace_activate(struct aspace *as, unsigned hart, bool *flush_local);
  * reaches below the new limit).
  */
 int aspace_set_stack_limit(struct aspace *as, uint64_t max);
+
+/*
+ * Make as current on hart: returns the satp value to write (mode, ASID, root). When
+ * *flush_local comes back true, the hart must flush its whole local TLB
+ * (sfence.vma x0, x0) after the satp write and before returning to user mode.
+ */
+uint64_t aspace_activate(struct aspace *as, unsigned hart, bool *flush_local);
 
 /* The hart no longer runs as (it switched to another table). */
 void aspace_deactivate(struct aspace *as, unsigned hart);
@@ -293,11 +307,15 @@ int aspace_copy_from(struct aspace *as, void *dst, svmm_va_t va, uint64_t n, uin
 void aspace_stats(struct aspace *as, struct aspace_stats *st);
 
 /*
- * Check every invariant of docs/aspace.md: the region list and uvmem agree, uvmem is
- * consistent, every leaf of the user half lies in a region (or the stack) with at most
- * its permissions, phys regions map their own frames, anonymous leaves are 4 KiB frames
- * allocated in pmem and their count is the resident count. Returns 0 or SVMM_EINVAL
- * (after printing the first violation through out, which may be NULL). Never modifies.
+ * Check every invariant of docs/aspace.md: the regions and uvmem agree, uvmem and the
+ * page tables pass their own checkers, every user leaf lies in a region (or the stack)
+ * with its permissions, phys regions map their own frames, anonymous leaves are 4 KiB
+ * frames allocated in pmem counted by resident and stack_pages, kernel pages lie
+ * outside regions and stack and add up to kernel_bytes, and committed is what the
+ * regions and faults charged. The checker shape of every svmm module: returns 0 or
+ * SVMM_EINVAL (as NULL, or an invariant broken); when out is not NULL the first broken
+ * invariant is printed through it as one line that names it ("aspace: <invariant>: at
+ * 0x..."). Never modifies. Takes as->lock.
  */
 int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx);
 
