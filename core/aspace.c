@@ -31,7 +31,7 @@ struct aspace_slab {
 #define SLAB_REGIONS ((unsigned)((PAGE - SLAB_HDR) / sizeof(struct aspace_region)))
 
 _Static_assert(sizeof(struct aspace_slab) <= SLAB_HDR, "slab header too big");
-_Static_assert(sizeof(struct aspace_region) <= 96, "aspace_region grew past 96 bytes");
+_Static_assert(sizeof(struct aspace_region) <= 112, "aspace_region grew past 112 bytes");
 
 /* Metadata pages come from pmem below its direct-map limit, reached by the direct map. */
 static int meta_page_alloc(struct aspace *as, void **page)
@@ -178,21 +178,6 @@ static void frame_unmap(void *p, bool kmapped)
 {
 	if (kmapped)
 		port_kunmap(p);
-}
-
-/* Zero a data frame. */
-static void frame_zero(struct aspace *as, svmm_pa_t pa)
-{
-	bool k;
-	void *p = frame_map(as, pa, &k);
-	__builtin_memset(p, 0, PAGE);
-	frame_unmap(p, k);
-}
-
-static void frame_free(struct aspace *as, svmm_pa_t pa)
-{
-	if (pmem_free(as->pm, pa, 0) != 0)
-		port_panic("aspace: user frame not a single pmem frame");
 }
 
 /*
@@ -411,15 +396,15 @@ int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm,
 	return 0;
 }
 
-/* pt_walk callback: give back each anonymous 4 KiB frame. */
+/* pt_walk callback: one anonymous leaf less (its frame belongs to an object). */
 static int free_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
 {
 	struct aspace *as = ctx;
 	(void)va;
+	(void)pa;
 	(void)pte;
 	if (size != PAGE)
 		port_panic("aspace: anonymous memory mapped by a huge page");
-	frame_free(as, pa);
 	as->resident--;
 	return 0;
 }
@@ -428,6 +413,8 @@ static int free_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint6
 static void region_destroy(struct aspace *as, struct aspace_region *r)
 {
 	as->nregions--;
+	if (r->obj != NULL)
+		vmobj_put(r->obj);
 	if (vmem_free(&as->uvmem, r->node.addr, r->node.size, NULL) != 0)
 		port_panic("aspace_destroy: region unknown to uvmem");
 	region_free(as, r);
@@ -449,8 +436,13 @@ void aspace_destroy(struct aspace *as)
 	if (as->stack_pages != 0)
 		pt_walk(&as->pt, as->stack_low, as->stack_top - as->stack_low, free_leaf, as);
 	pt_destroy(&as->pt);
+	if (as->stack_obj != NULL) {
+		vmobj_put(as->stack_obj);
+		as->stack_obj = NULL;
+	}
 	/*
-	 * Every region goes: the index is dropped whole rather than node by node. Tear-down
+	 * Every region goes (with its reference to its object: the last one frees the
+	 * object's frames): the index is dropped whole rather than node by node. Tear-down
 	 * must not need memory, and a uvmem free needs a node only when neither neighbour
 	 * is free. In address order that happens only in the run of regions packed against
 	 * the start of uvmem, so that run goes last to first (each then merges with the
@@ -660,6 +652,11 @@ static int cut_at(struct aspace *as, struct cut_log *log, struct aspace_region *
 	piece->kind = r->kind;
 	piece->ptflags = r->ptflags;
 	piece->pa = r->kind == ASPACE_PHYS ? r->pa + (at - a) : 0;
+	/* Both pieces map the same object, at offsets as far apart as their addresses. */
+	piece->obj = r->obj;
+	piece->off = r->obj != NULL ? r->off + (at - a) : 0;
+	if (piece->obj != NULL && vmobj_get(piece->obj) != 0)
+		port_panic("aspace: object reference count overflow");
 	reg_link_after(as, r, piece);
 	return 0;
 }
@@ -680,8 +677,12 @@ struct cut_state {
 static void cut_range_undo(struct aspace *as, struct cut_state *cs)
 {
 	for (unsigned i = 2; i-- > 0; )
-		if (cs->piece[i] != NULL)
+		if (cs->piece[i] != NULL) {
 			reg_remove(as, cs->piece[i]);
+			if (cs->piece[i]->obj != NULL)
+				vmobj_put(cs->piece[i]->obj);   /* the cut region keeps its own */
+			cs->piece[i]->obj = NULL;
+		}
 	cut_undo(as, &cs->log);
 	cs->piece[0] = cs->piece[1] = NULL;
 }
@@ -741,13 +742,11 @@ fail:
 /* ---- unmap ---- */
 
 /*
- * Frames to free once the page tables no longer map them, chained through the owner
- * field of their pmem frame entries (the allocator's to use while it holds them), so
- * that collecting any number of them needs no memory.
+ * Anonymous leaves of the range, counted while uvmem still knows the regions: their
+ * frames belong to the regions' objects, which drop them after the flush.
  */
 struct frame_chain {
 	struct aspace *as;
-	svmm_pa_t head;
 	uint64_t n;
 };
 
@@ -755,14 +754,10 @@ static int chain_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 {
 	struct frame_chain *c = ctx;
 	(void)va;
+	(void)pa;
 	(void)pte;
 	if (size != PAGE)
 		port_panic("aspace: anonymous memory mapped by a huge page");
-	struct pmem_frame *f = pmem_frame(c->as->pm, pa);
-	if (f == NULL)
-		port_panic("aspace: anonymous frame outside RAM");
-	f->u.owner = c->head;
-	c->head = pa;
 	c->n++;
 	return 0;
 }
@@ -783,7 +778,7 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 		goto out;
 
 	/* Collect the frames of anonymous regions while uvmem still knows the regions. */
-	struct frame_chain chain = { as, 0, 0 };
+	struct frame_chain chain = { as, 0 };
 	struct aspace_region *r, *stop;
 	for (r = cs.start; r != NULL && r->node.addr < end; r = reg_next(as, r))
 		if (r->kind == ASPACE_ANON)
@@ -812,16 +807,20 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 		if (vmem_free(&as->uvmem, r->node.addr, r->node.size, NULL) != 0)
 			port_panic("aspace: a merging uvmem free failed");
 
-	/* The TLB no longer holds the frames: give them back. */
-	while (chain.head != 0) {
-		svmm_pa_t pa = chain.head;
-		chain.head = pmem_frame(as->pm, pa)->u.owner;
-		frame_free(as, pa);
-	}
+	/*
+	 * The TLB no longer holds the frames: each region's object drops the pages of the
+	 * region's range (no other region maps them: pieces of one object map disjoint
+	 * offsets) and the region its reference.
+	 */
 	as->resident -= chain.n;
 	for (r = head; r != stop; ) {
 		struct aspace_region *next = reg_next(as, r);
 		reg_remove(as, r);
+		if (r->obj != NULL) {
+			if (vmobj_discard(r->obj, r->off, r->node.size) != 0)
+				port_panic("aspace: discarding 4 KiB pages failed");
+			vmobj_put(r->obj);
+		}
 		region_free(as, r);
 		r = next;
 	}
@@ -915,6 +914,36 @@ int aspace_unmap_kernel(struct aspace *as, svmm_va_t va, uint64_t size)
 
 /* ---- protect ---- */
 
+struct shared_ctx {
+	struct aspace *as;
+	bool shared;
+};
+
+static int shared_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
+{
+	struct shared_ctx *s = ctx;
+	uint32_t refs = 1;
+	(void)va;
+	(void)size;
+	(void)pte;
+	if (pmem_refs(s->as->pm, pa, &refs) == 0 && refs > 1) {
+		s->shared = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* Does an anonymous region from start on, below end, map a frame another object holds? */
+static bool shared_leaves(struct aspace *as, struct aspace_region *start, svmm_va_t end)
+{
+	struct shared_ctx s = { as, false };
+	for (struct aspace_region *r = start; r != NULL && r->node.addr < end && !s.shared;
+	     r = reg_next(as, r))
+		if (r->obj != NULL)
+			pt_walk(&as->pt, r->node.addr, r->node.size, shared_leaf, &s);
+	return s.shared;
+}
+
 int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot)
 {
 	int err = check_prot(prot);
@@ -940,15 +969,30 @@ int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot
 	err = cut_range(as, &cs, va, end, first);
 	if (err != 0)
 		goto out;
-	err = pt_protect(&as->pt, va, size, prot | PT_U | PT_MISSING_OK);
+	/*
+	 * A leaf that maps a frame shared copy-on-write must not become writable: when the
+	 * range has any, every leaf goes without W first (faults wait on the lock, so a
+	 * moment of fewer permissions is never seen) and phys regions get W back; anonymous
+	 * pages then take W on their next write fault, copying or taking the frame over.
+	 */
+	bool cow = (prot & PT_W) && shared_leaves(as, cs.start, end);
+	err = pt_protect(&as->pt, va, size,
+			 (cow ? prot & ~PT_W : prot) | PT_U | PT_MISSING_OK);
 	if (err != 0) {
 		cut_range_undo(as, &cs);
 		cut_spares_put(as, &cs);
 		goto out;
 	}
 	for (struct aspace_region *r = cs.start; r != NULL && r->node.addr < end;
-	     r = reg_next(as, r))
+	     r = reg_next(as, r)) {
 		r->prot = (uint16_t)prot;
+		/* Whole leaves of a region the first call already split at the range's
+		   ends: nothing to allocate, so this cannot fail. */
+		if (cow && r->kind == ASPACE_PHYS &&
+		    pt_protect(&as->pt, r->node.addr, r->node.size,
+			       prot | PT_U | PT_MISSING_OK) != 0)
+			port_panic("aspace: restoring W on a phys region failed");
+	}
 out:
 	port_unlock(&as->lock);
 	return err;
@@ -1004,29 +1048,97 @@ static int fault_target(struct aspace *as, svmm_va_t va, unsigned access,
 }
 
 /*
- * Demand zero at page (not mapped, anonymous region or stack): one frame, zeroed,
- * mapped with prot. Returns 0 or SVMM_ENOMEM with nothing changed.
+ * Anonymous memory at page, in region r or the stack (r NULL): where its object
+ * pointer lives, and the object offset of page.
  */
-static int fault_in(struct aspace *as, svmm_va_t page, unsigned prot, bool stack)
+static struct vmobj **anon_slot(struct aspace *as, struct aspace_region *r, svmm_va_t page,
+				uint64_t *off, uint64_t *size)
 {
-	svmm_pa_t pa;
-	int err = pmem_alloc(as->pm, 0, PMEM_ANY, &pa);
-	if (err != 0)
-		return err;
-	frame_zero(as, pa);
-	err = pt_map(&as->pt, page, pa, PAGE, prot | PT_U);
-	if (err != 0) {
-		frame_free(as, pa);
-		return err;
+	if (r != NULL) {
+		*off = r->off + (page - r->node.addr);
+		*size = r->node.size;
+		return &r->obj;
 	}
-	as->resident++;
-	as->faults++;
-	if (stack) {
-		as->stack_pages++;
-		if (page < as->stack_low)
-			as->stack_low = page;
+	/* The stack's object ends at stack_top; a slot bigger than an object can be (Sv57)
+	   keeps its lowest part out of reach, which aspace_set_stack_limit refuses. */
+	*size = as->stack_top - as->stack_base;
+	if (*size > VMOBJ_MAX_SIZE)
+		*size = VMOBJ_MAX_SIZE;
+	*off = page - (as->stack_top - *size);
+	return &as->stack_obj;
+}
+
+/* Take back a leaf just mapped: one 4 KiB leaf splits nothing, so this cannot fail. */
+static __attribute__((noinline)) void unmap_fresh(struct aspace *as, svmm_va_t page)
+{
+	if (pt_unmap(&as->pt, page, PAGE, 0) != 0)
+		port_panic("aspace: cannot undo a fresh 4 KiB leaf");
+}
+
+/*
+ * Resolve a fault on anonymous memory at page (region r, or the stack when r is NULL)
+ * whose region allows prot: map the object's page if nothing is mapped (making the
+ * object at the first fault), read-only while another object shares its frame; then,
+ * for a write to a read-only leaf, give the object a frame of its own (a copy, or the
+ * same frame once nobody else holds it) and map that writable. Returns 0 or
+ * SVMM_ENOMEM with nothing changed.
+ */
+static int anon_fault(struct aspace *as, struct aspace_region *r, svmm_va_t page,
+		      unsigned access, unsigned prot)
+{
+	uint64_t off, size, pte;
+	struct vmobj **slot = anon_slot(as, r, page, &off, &size);
+	struct vmobj_page pg;
+	bool made = false, fresh = false, mapped = false;
+	int err = 0;
+	if (!leaf_at(as, page, &pte, NULL)) {
+		if (*slot == NULL) {
+			err = vmobj_create_anon(as->pm, size, slot);
+			if (err != 0)
+				return err;
+			made = true;
+		}
+		fresh = vmobj_lookup(*slot, off, &pg) == SVMM_ENOENT;
+		err = vmobj_fault(*slot, off, VMOBJ_READ, &pg);
+		if (err != 0)
+			goto undo;
+		pte = pg.writable ? prot : prot & ~PT_W;
+		err = pt_map(&as->pt, page, pg.pa, PAGE, (unsigned)pte | PT_U);
+		if (err != 0)
+			goto undo;
+		mapped = true;
+	}
+	if ((access & PT_W) && !(pte & SVMM_PTE_W)) {
+		err = vmobj_fault(*slot, off, VMOBJ_WRITE, &pg);
+		if (err != 0)
+			goto undo;
+		/* Over an existing 4 KiB leaf: nothing to allocate; the old one is flushed. */
+		if (pt_map(&as->pt, page, pg.pa, PAGE, prot | PT_U | PT_REPLACE) != 0)
+			port_panic("aspace: cannot replace a 4 KiB leaf");
+		if (!mapped)
+			as->cow_faults++;
+	}
+	if (mapped) {
+		as->resident++;
+		as->faults++;
+		if (r == NULL) {
+			as->stack_pages++;
+			if (page < as->stack_low)
+				as->stack_low = page;
+		}
 	}
 	return 0;
+undo:
+	if (mapped)
+		unmap_fresh(as, page);
+	/* A page the object made for this fault goes again (4 KiB: nothing to split). */
+	if (fresh && vmobj_discard(*slot, off, PAGE) != 0)
+		port_panic("aspace: cannot undo a fresh object page");
+	if (made) {
+		vmobj_put(*slot);
+		*slot = NULL;
+	}
+	return err;
 }
 
 int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access)
@@ -1041,24 +1153,142 @@ int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access)
 	int err = fault_target(as, va, access, &r, &prot);
 	if (err != 0)
 		goto out;
+	bool anon = r == NULL || r->kind == ASPACE_ANON;
 	/*
 	 * A page that is mapped already answers at once, without a frame: another hart
 	 * resolved the fault first or a TLB held a stale entry (0), or the leaf does not
-	 * allow what the region does (not reachable while leaves carry their region's
-	 * permissions; copy-on-write will live here).
+	 * allow what the region does: a write to a copy-on-write page, or the leaf is
+	 * not the user's (SVMM_EPERM).
 	 */
 	if (leaf_at(as, va, &pte, NULL)) {
-		err = (pte & SVMM_PTE_U) && (pte & access) ? 0 : SVMM_EPERM;
+		if ((pte & SVMM_PTE_U) && (pte & access))
+			err = 0;
+		else if ((pte & SVMM_PTE_U) && anon && access == PT_W)
+			err = anon_fault(as, r, SVMM_ALIGN_DOWN(va, PAGE), access, prot);
+		else
+			err = SVMM_EPERM;
 		goto out;
 	}
 	/* Phys regions are mapped eagerly: a missing leaf there is no demand-zero page. */
-	if (r != NULL && r->kind != ASPACE_ANON) {
+	if (!anon) {
 		err = SVMM_EFAULT;
 		goto out;
 	}
-	err = fault_in(as, SVMM_ALIGN_DOWN(va, PAGE), prot, r == NULL);
+	err = anon_fault(as, r, SVMM_ALIGN_DOWN(va, PAGE), access, prot);
 out:
 	port_unlock(&as->lock);
+	return err;
+}
+
+/* ---- fork ---- */
+
+/* Take dst's regions back out, last first, after a failed clone. */
+static void clone_undo(struct aspace *dst)
+{
+	struct aspace_region *r = reg_first(dst);
+	while (r != NULL && reg_next(dst, r) != NULL)
+		r = reg_next(dst, r);
+	while (r != NULL) {
+		struct aspace_region *prev = reg_prev(dst, r);
+		/* The highest region borders free space above it: the free only merges. */
+		if (vmem_free(&dst->uvmem, r->node.addr, r->node.size, NULL) != 0)
+			port_panic("aspace_clone: cannot undo a uvmem allocation");
+		if (r->kind == ASPACE_PHYS &&
+		    pt_unmap(&dst->pt, r->node.addr, r->node.size, PT_MISSING_OK) != 0)
+			port_panic("aspace_clone: cannot undo a phys mapping");
+		reg_remove(dst, r);
+		if (r->obj != NULL)
+			vmobj_put(r->obj);
+		region_free(dst, r);
+		r = prev;
+	}
+	if (dst->stack_obj != NULL) {
+		vmobj_put(dst->stack_obj);
+		dst->stack_obj = NULL;
+	}
+}
+
+/* One region of src into dst: same range, permissions and kind; objects cloned. */
+static __attribute__((noinline)) int clone_region(struct aspace *dst, const struct aspace_region *s)
+{
+	struct aspace_region *r;
+	int err = region_alloc(dst, &r);
+	if (err != 0)
+		return err;
+	err = vmem_alloc_fixed(&dst->uvmem, s->node.addr, s->node.size, &r->node);
+	if (err != 0) {
+		region_free(dst, r);
+		return err;
+	}
+	r->prot = s->prot;
+	r->kind = s->kind;
+	r->pa = s->pa;
+	r->ptflags = s->ptflags;
+	r->off = s->off;
+	if (s->obj != NULL)
+		err = vmobj_clone(s->obj, s->off, s->node.size, &r->obj);
+	else if (s->kind == ASPACE_PHYS)
+		err = pt_map(&dst->pt, s->node.addr, s->pa, s->node.size,
+			     s->prot | PT_U | s->ptflags);
+	if (err != 0) {
+		if (vmem_free(&dst->uvmem, s->node.addr, s->node.size, NULL) != 0)
+			port_panic("aspace_clone: cannot undo a fresh uvmem allocation");
+		region_free(dst, r);
+		return err;
+	}
+	reg_insert(dst, r);
+	return 0;
+}
+
+/*
+ * Every frame of src is now shared: its writable anonymous leaves go read-only and are
+ * flushed. Anonymous leaves are 4 KiB, so nothing is split or allocated.
+ */
+static __attribute__((noinline)) void clone_protect(struct aspace *src)
+{
+	for (struct aspace_region *r = reg_first(src); r != NULL; r = reg_next(src, r))
+		if (r->obj != NULL && (r->prot & PT_W) &&
+		    pt_protect(&src->pt, r->node.addr, r->node.size,
+			       (r->prot & ~PT_W) | PT_U | PT_MISSING_OK) != 0)
+			port_panic("aspace_clone: write-protecting anonymous leaves failed");
+	if (src->stack_pages != 0 &&
+	    pt_protect(&src->pt, src->stack_low, src->stack_top - src->stack_low,
+		       PT_R | PT_U | PT_MISSING_OK) != 0)
+		port_panic("aspace_clone: write-protecting the stack failed");
+}
+
+int aspace_clone(struct aspace *src, struct aspace *dst)
+{
+	if (src == NULL || dst == NULL || src == dst)
+		return SVMM_EINVAL;
+	port_lock(&src->lock);
+	port_lock(&dst->lock);
+	int err = 0;
+	if (dst->nregions != 0 || dst->resident != 0 || dst->stack_obj != NULL ||
+	    dst->pt.mode != src->pt.mode || dst->user_base != src->user_base ||
+	    dst->user_end != src->user_end || dst->stack_base != src->stack_base ||
+	    dst->stack_top != src->stack_top) {
+		err = SVMM_EINVAL;
+		goto out;
+	}
+	for (struct aspace_region *r = reg_first(src); r != NULL; r = reg_next(src, r)) {
+		err = clone_region(dst, r);
+		if (err != 0)
+			goto fail;
+	}
+	if (src->stack_obj != NULL) {
+		err = vmobj_clone(src->stack_obj, 0, src->stack_obj->size, &dst->stack_obj);
+		if (err != 0)
+			goto fail;
+	}
+	clone_protect(src);
+	dst->stack_limit = src->stack_limit;
+	goto out;
+fail:
+	clone_undo(dst);
+out:
+	port_unlock(&dst->lock);
+	port_unlock(&src->lock);
 	return err;
 }
 
@@ -1079,7 +1309,7 @@ int aspace_set_stack_limit(struct aspace *as, uint64_t max)
 		return SVMM_EZEROSIZE;
 	if (!SVMM_IS_ALIGNED(max, PAGE))
 		return SVMM_EUNALIGNED;
-	if (max > as->stack_top - as->stack_base - as->stack_guard)
+	if (max > as->stack_top - as->stack_base - as->stack_guard || max > VMOBJ_MAX_SIZE)
 		return SVMM_ERANGE;
 	int err = 0;
 	port_lock(&as->lock);
@@ -1165,18 +1395,20 @@ static int copy_pages(struct aspace *as, svmm_va_t va, void *kbuf, uint64_t n, b
 			chunk = n - off;
 		uint64_t pte;
 		svmm_pa_t pa;
-		if (!leaf_at(as, at, &pte, &pa)) {
-			if (!into) {
-				__builtin_memset(k + off, 0, chunk);
-				off += chunk;
-				continue;
-			}
+		bool present = leaf_at(as, at, &pte, &pa);
+		if (!present && !into) {
+			__builtin_memset(k + off, 0, chunk);
+			off += chunk;
+			continue;
+		}
+		/* Into a missing or copy-on-write page: fault it in as a user write would. */
+		if (into && (!present || !(pte & SVMM_PTE_W))) {
 			struct aspace_region *r;
 			unsigned prot;
 			if (fault_target(as, at, 0, &r, &prot) != 0 ||
 			    (r != NULL && r->kind != ASPACE_ANON))
 				port_panic("aspace: a checked copy met a page it cannot fault in");
-			err = fault_in(as, page, prot, r == NULL);
+			err = anon_fault(as, r, page, PT_W, prot);
 			if (err != 0)
 				break;
 			if (!leaf_at(as, at, &pte, &pa))
@@ -1315,15 +1547,25 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 		}
 		c->anon++;
 	}
-	if ((pte & (SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X)) != prot)
-		check_fail(c, "leaves have their region's permissions", va);
+	/* Anonymous leaves: the region's permissions, W only where it may be written. */
+	unsigned bits = (unsigned)(pte & (SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X));
+	if ((bits & ~PT_W) != (prot & ~PT_W) || (bits & ~prot) != 0)
+		check_fail(c, "leaves have their region's permissions (anonymous: W may be off)",
+			   va);
 	if (size != PAGE) {
 		check_fail(c, "anonymous leaves are 4 KiB", va);
 		return 0;
 	}
-	struct pmem_frame *f = pmem_frame(as->pm, pa);
-	if (f == NULL || f->state != PMEM_ALLOC || f->order != 0)
-		check_fail(c, "anonymous frames are allocated order-0 blocks in pmem", va);
+	/* The leaf caches its object's page; a writable one maps a frame no one else holds. */
+	uint64_t off, osize;
+	struct vmobj **slot = anon_slot(as, va < as->user_base || va >= as->user_end ? NULL :
+					aspace_lookup(as, va), va, &off, &osize);
+	struct vmobj_page pg;
+	uint32_t refs = 0;
+	if (*slot == NULL || vmobj_lookup(*slot, off, &pg) != 0 || pg.pa != pa)
+		check_fail(c, "an anonymous leaf maps its object's page at its offset", va);
+	else if ((bits & PT_W) && (pmem_refs(as->pm, pa, &refs) != 0 || refs != 1))
+		check_fail(c, "a writable anonymous leaf maps a frame no other object holds", va);
 	return 0;
 }
 
@@ -1373,6 +1615,15 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 	}
 	if (used != as->nregions || slabs != as->slab_pages)
 		check_fail(&c, "the slabs hold exactly the live regions in slab_pages pages", used);
+	/* Every object passes its own checker, and belongs to an anonymous region. */
+	for (struct aspace_region *r = reg_first(as); r != NULL; r = reg_next(as, r))
+		if (r->obj != NULL && (r->kind != ASPACE_ANON ||
+				       r->off + r->node.size > r->obj->size ||
+				       vmobj_check(r->obj, out, ctx) != 0))
+			check_fail(&c, "an anonymous region's object covers it and passes vmobj_check",
+				   r->node.addr);
+	if (as->stack_obj != NULL && vmobj_check(as->stack_obj, out, ctx) != 0)
+		check_fail(&c, "the stack's object passes vmobj_check", as->stack_base);
 	/* Every user leaf, against the regions and the stack. */
 	pt_walk(&as->pt, 0, svmm_user_end(as->pt.mode), check_leaf, &c);
 	if (c.anon + c.stack != as->resident || c.stack != as->stack_pages)

@@ -44,9 +44,9 @@
 
 #define VMOBJ_HUGE_PAGES 512u                          /* 4 KiB pages in a 2 MiB page */
 #define VMOBJ_ROOT_SLOTS 496u                          /* index entries in the header page */
-#define VMOBJ_MAX_LEVELS 4u
-/* The largest object: 496 * 512^3 pages, about 254 TiB. */
-#define VMOBJ_MAX_SIZE   ((uint64_t)VMOBJ_ROOT_SLOTS << (SVMM_PAGE_SHIFT + 27))
+#define VMOBJ_MAX_LEVELS 5u
+/* The largest object: 496 * 512^4 pages, about 124 PiB (more than Sv57's user half). */
+#define VMOBJ_MAX_SIZE   ((uint64_t)VMOBJ_ROOT_SLOTS << (SVMM_PAGE_SHIFT + 36))
 
 /*
  * A pager: fill the 4 KiB frame at pa (reach it with port_pa_to_va when it lies below
