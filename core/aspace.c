@@ -1610,7 +1610,7 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 	for (struct aspace_slab *s = as->slabs; s != NULL; s = s->next, slabs++) {
 		used += s->used;
 		if (s->used == 0 || s->used > s->fresh || s->fresh > SLAB_REGIONS)
-			check_fail(&c, "each slab page holds 1 to 50 regions, at most those it handed out",
+			check_fail(&c, "each slab page holds 1 to SLAB_REGIONS regions, at most those it handed out",
 				   slabs);
 	}
 	if (used != as->nregions || slabs != as->slab_pages)
