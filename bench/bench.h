@@ -1,7 +1,8 @@
 /*
  * bench.h - what every benchmark shares, so that all of them follow BENCHMARKS.md the
- * same way: xorshift64 seeded with 42, CLOCK_MONOTONIC around the measured loop only,
- * three runs of each configuration and the median reported.
+ * same way: xorshift64 seeded with 42, CLOCK_MONOTONIC and the thread's CPU time around
+ * the measured loop only (bench_start, bench_stop), three runs of each configuration and
+ * the medians reported.
  */
 #ifndef SVMM_BENCH_H
 #define SVMM_BENCH_H
@@ -34,6 +35,35 @@ static inline uint64_t bench_now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * This thread's CPU time. BENCHMARKS.md reports it beside the wall time (fields
+ * prefixed cpu_): on a shared machine the wall clock also counts other processes' time,
+ * and machines differ, so the CPU figure (and a baseline's ratio) is the one to compare.
+ */
+static inline uint64_t bench_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The start of one measured loop: both clocks, read together. */
+struct bench_t0 { uint64_t wall, cpu; };
+
+static inline struct bench_t0 bench_start(void)
+{
+	struct bench_t0 t = { bench_now_ns(), bench_cpu_ns() };
+	return t;
+}
+
+/* The end of the loop begun at t0: wall and CPU nanoseconds per op into *wall, *cpu. */
+static inline void bench_stop(struct bench_t0 t0, double ops, double *wall, double *cpu)
+{
+	uint64_t c = bench_cpu_ns(), w = bench_now_ns();
+	*wall = (double)(w - t0.wall) / ops;
+	*cpu = (double)(c - t0.cpu) / ops;
 }
 
 /*

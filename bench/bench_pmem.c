@@ -4,7 +4,11 @@
  *                times: free a uniformly chosen allocated frame, allocate one
  *   mixed-churn  the same churn at 50% use with orders 0..9, P(k) proportional to 2^-k
  *   init-16g     pmem_init over 16 GiB in four ranges with reserved holes, per frame
- * Setup is outside the timed loop; each case runs BENCH_RUNS times, median reported.
+ * Setup is outside the timed loop; each case runs BENCH_RUNS times, medians reported,
+ * of wall time (ns_per_op) and of this thread's CPU time (cpu_ns_per_op). The order-0
+ * cases also run the same operation stream on a plain free list of frames and print
+ * freelist_cpu_ns_per_op and ratio_to_freelist (pmem's CPU time over the list's): the
+ * figure that means the same on every machine (target: at most 1.5).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,18 +21,6 @@
 #define PAIRS 2000000u
 
 static struct pmem pm;
-
-/*
- * The CPU time of this thread, next to the wall-clock time BENCHMARKS.md asks for: on
- * the shared development machine the wall clock also counts the time other processes
- * run, so the CPU figure is reported beside it as cpu_ns_per_op.
- */
-static uint64_t cpu_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static double cpu_ns;   /* CPU time of the last measured loop, per operation */
 
@@ -98,7 +90,7 @@ static double churn(bool mixed, bool scattered, uint64_t *failures)
 		used += 1ull << k;
 	}
 	*failures = 0;
-	uint64_t c0 = cpu_now_ns();
+	uint64_t c0 = bench_cpu_ns();
 	uint64_t t0 = bench_now_ns();
 	for (uint32_t i = 0; i < PAIRS; i++) {
 		uint64_t j = bench_rand(&rng) % n;
@@ -115,13 +107,89 @@ static double churn(bool mixed, bool scattered, uint64_t *failures)
 		ord[j] = (uint8_t)k;
 	}
 	uint64_t t1 = bench_now_ns();
-	cpu_ns = (double)(cpu_now_ns() - c0) / PAIRS;
+	cpu_ns = (double)(bench_cpu_ns() - c0) / PAIRS;
 	err = pmem_check(&pm, NULL, NULL);
 	if (err != 0)
 		die("check", err);
 	free(pa);
 	free(ord);
 	return (double)(t1 - t0) / PAIRS;
+}
+
+/*
+ * The order-0 churn of churn(false, scattered) on a plain singly linked free list of
+ * frames (a next index per frame, the head in a variable): the physical limit of an
+ * order-0 allocator, which BENCHMARKS.md has pmem's order-0 cases measured against. The
+ * same frames, the same fill, the same random choices in the same order, so the two
+ * loops see one operation stream. Returns wall ns per pair; cpu_ns gets the CPU time.
+ */
+static double freelist_churn(bool scattered)
+{
+	const uint64_t frames = 4 * SVMM_GiB / SVMM_PAGE_SIZE, none = UINT32_MAX;
+	uint32_t *next = malloc(frames * sizeof(uint32_t));
+	uint64_t target = frames / 2, n = 0;
+	uint64_t cap = scattered ? frames : target;
+	svmm_pa_t *pa = malloc(cap * sizeof(svmm_pa_t));
+	uint64_t rng = BENCH_SEED;
+	if (!next || !pa)
+		die("freelist", SVMM_ENOMEM);
+	/* Address order from the head, as a boot-time list would be built. */
+	for (uint64_t f = 0; f < frames; f++)
+		next[f] = f + 1 < frames ? (uint32_t)(f + 1) : (uint32_t)none;
+	uint64_t head = 0;
+#define FL_ALLOC(out) do { if (head == none) die("freelist alloc", SVMM_ENOMEM); \
+		(out) = RAM0 + head * SVMM_PAGE_SIZE; head = next[head]; } while (0)
+#define FL_FREE(p) do { uint64_t f_ = ((p) - RAM0) / SVMM_PAGE_SIZE; \
+		next[f_] = (uint32_t)head; head = f_; } while (0)
+	if (scattered) {
+		while (n < cap && head != none)
+			FL_ALLOC(pa[n++]);
+		for (uint64_t i = n - 1; i > 0; i--) {
+			uint64_t j = bench_rand(&rng) % (i + 1);
+			svmm_pa_t t = pa[i];
+			pa[i] = pa[j];
+			pa[j] = t;
+		}
+		while (n > target)
+			FL_FREE(pa[--n]);
+	}
+	while (n < target)
+		FL_ALLOC(pa[n++]);
+	struct bench_t0 t0 = bench_start();
+	for (uint32_t i = 0; i < PAIRS; i++) {
+		uint64_t j = bench_rand(&rng) % n;
+		FL_FREE(pa[j]);
+		FL_ALLOC(pa[j]);
+	}
+	double wall;
+	bench_stop(t0, PAIRS, &wall, &cpu_ns);
+#undef FL_ALLOC
+#undef FL_FREE
+	/* Keep the result live, so that the loop is not optimised away. */
+	if (head == none && n == 0)
+		die("freelist", SVMM_EINVAL);
+	free(next);
+	free(pa);
+	return wall;
+}
+
+/* The order-0 cases: pmem and the free list on the same stream, medians of three. */
+static void order0_case(const char *name, bool scattered)
+{
+	double v[BENCH_RUNS], c[BENCH_RUNS], fv[BENCH_RUNS], fc[BENCH_RUNS];
+	uint64_t fails = 0;
+	for (int r = 0; r < BENCH_RUNS; r++) {
+		v[r] = churn(false, scattered, &fails), c[r] = cpu_ns;
+		fv[r] = freelist_churn(scattered), fc[r] = cpu_ns;
+	}
+	double cpu = bench_median(c), fl_cpu = bench_median(fc);
+	printf("{\"bench\":\"pmem\",\"case\":\"%s\",\"ns_per_op\":%.1f,"
+	       "\"bytes_per_frame\":%.1f,\"failures\":%llu,\"cpu_ns_per_op\":%.1f,"
+	       "\"freelist_ns_per_op\":%.1f,\"freelist_cpu_ns_per_op\":%.1f,"
+	       "\"ratio_to_freelist\":%.2f}\n",
+	       name, bench_median(v), bytes_per_frame(), (unsigned long long)fails, cpu,
+	       bench_median(fv), fl_cpu, cpu / fl_cpu);
+	fflush(stdout);
 }
 
 /* 16 GiB in four ranges of 4 GiB with gaps between them and reserved holes inside. */
@@ -143,11 +211,11 @@ static double init16(void)
 		{ RAM0 + 12 * G + 768 * M + 777 * 4096, 9 * 4096 },
 	};
 	/* Databases below 6 GiB: the upper ranges' go to low memory. */
-	uint64_t c0 = cpu_now_ns();
+	uint64_t c0 = bench_cpu_ns();
 	uint64_t t0 = bench_now_ns();
 	int err = pmem_init(&pm, ram, 4, res, 6, RAM0 + 4 * G);
 	uint64_t t1 = bench_now_ns();
-	cpu_ns = (double)(cpu_now_ns() - c0) / (double)pm.total_frames;
+	cpu_ns = (double)(bench_cpu_ns() - c0) / (double)pm.total_frames;
 	if (err != 0)
 		die("init", err);
 	return (double)(t1 - t0) / (double)pm.total_frames;
@@ -161,19 +229,8 @@ int main(void)
 	if (hostsim_ram_init(RAM0, 17 * SVMM_GiB) != 0)
 		die("hostsim", SVMM_ENOMEM);
 
-	for (int r = 0; r < BENCH_RUNS; r++)
-		v[r] = churn(false, false, &fails), c[r] = cpu_ns;
-	printf("{\"bench\":\"pmem\",\"case\":\"order0-pair\",\"ns_per_op\":%.1f,"
-	       "\"bytes_per_frame\":%.1f,\"failures\":%llu,\"cpu_ns_per_op\":%.1f}\n",
-	       bench_median(v), bytes_per_frame(), (unsigned long long)fails, bench_median(c));
-	fflush(stdout);
-
-	for (int r = 0; r < BENCH_RUNS; r++)
-		v[r] = churn(false, true, &fails), c[r] = cpu_ns;
-	printf("{\"bench\":\"pmem\",\"case\":\"order0-pair-scattered\",\"ns_per_op\":%.1f,"
-	       "\"bytes_per_frame\":%.1f,\"failures\":%llu,\"cpu_ns_per_op\":%.1f}\n",
-	       bench_median(v), bytes_per_frame(), (unsigned long long)fails, bench_median(c));
-	fflush(stdout);
+	order0_case("order0-pair", false);
+	order0_case("order0-pair-scattered", true);
 
 	for (int r = 0; r < BENCH_RUNS; r++)
 		v[r] = churn(true, false, &fails), c[r] = cpu_ns;

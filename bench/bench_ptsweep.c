@@ -16,7 +16,8 @@
  * A small range pays the walk from the root and the table allocations once per call,
  * a large one spreads them over many pages: the curves show where that stops
  * mattering. Each point repeats map+unmap until about 2^18 pages (and at least 64
- * calls) have gone through, three times; the median time per page is reported.
+ * calls) have gone through, three times; the median time per page (wall, and this thread's CPU time as cpu_ns_per_page) is
+ * reported.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ static const char *const case_name[] = { "4k-aligned", "4k-warm", "huge-aligned"
 
 struct point {
 	double ns_per_page, ns_per_call;
+	double cpu_ns_per_page;     /* this thread's CPU time */
 	uint64_t leaves;
 };
 
@@ -60,8 +62,8 @@ static struct point measure(enum svmm_mode mode, enum sweep_case c, uint64_t siz
 		reps = 64;
 	svmm_va_t va = c == SWEEP_HUGE ? VA_BIG : VA_4K;
 	svmm_pa_t pa = c == SWEEP_HUGE ? PA_BIG : PA_4K;
-	double t[BENCH_RUNS];
-	struct point p = { 0, 0, 0 };
+	double t[BENCH_RUNS], ct[BENCH_RUNS];
+	struct point p = { 0, 0, 0, 0 };
 	int err;
 
 	for (int run = 0; run < BENCH_RUNS; run++) {
@@ -72,7 +74,7 @@ static struct point measure(enum svmm_mode mode, enum sweep_case c, uint64_t siz
 		    (err = pt_map(&pt, va - SVMM_PAGE_SIZE, pa - SVMM_PAGE_SIZE, SVMM_PAGE_SIZE,
 				  PT_R)) != 0)
 			die("pt_map neighbour", err);
-		uint64_t t0 = bench_now_ns();
+		struct bench_t0 t0 = bench_start();
 		for (uint64_t r = 0; r < reps; r++) {
 			if (c == SWEEP_BASELINE) {
 				if ((err = base_map(&pt, va, pa, npages)) != 0)
@@ -87,11 +89,11 @@ static struct point measure(enum svmm_mode mode, enum sweep_case c, uint64_t siz
 			if ((err = pt_unmap(&pt, va, size, 0)) != 0)
 				die("pt_unmap", err);
 		}
-		uint64_t t1 = bench_now_ns();
+		bench_stop(t0, (double)(reps * npages), &t[run], &ct[run]);
 		pt_destroy(&pt);
-		t[run] = (double)(t1 - t0) / (double)(reps * npages);
 	}
 	p.ns_per_page = bench_median(t);
+	p.cpu_ns_per_page = bench_median(ct);
 	p.ns_per_call = p.ns_per_page * (double)npages;
 	if (c == SWEEP_BASELINE)
 		p.leaves = npages;
@@ -113,11 +115,12 @@ int main(void)
 				struct point p = measure(modes[m], (enum sweep_case)c, size);
 				printf("{\"bench\": \"ptsweep\", \"case\": \"%s\", \"mode\": \"%s\", "
 				       "\"size\": %llu, \"pages\": %llu, \"ns_per_page\": %.5g, "
-				       "\"ns_per_call\": %.1f, \"leaves\": %llu}\n",
+				       "\"ns_per_call\": %.1f, \"cpu_ns_per_page\": %.5g, "
+				       "\"leaves\": %llu}\n",
 				       case_name[c], layout_mode_name(modes[m]),
 				       (unsigned long long)size,
 				       (unsigned long long)(size / SVMM_PAGE_SIZE), p.ns_per_page,
-				       p.ns_per_call, (unsigned long long)p.leaves);
+				       p.ns_per_call, p.cpu_ns_per_page, (unsigned long long)p.leaves);
 				fflush(stdout);
 			}
 		}

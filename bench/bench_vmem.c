@@ -12,7 +12,8 @@
  * shared, overloaded machine does not count time spent waiting for a core; targets are
  * in the latter. Frees hand vmem its own region (vmem_free_region), as a kernel that
  * keeps its region structs does. SVMM_BENCH_N=n (diagnostic) runs only the
- * configurations with n live allocations, for profiling one of them.
+ * configurations with n live allocations, and SVMM_BENCH_PAIRS=k (diagnostic) measures k
+ * pairs instead of 2,000,000, for profiling one of them under valgrind.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,8 @@
 #include "bench.h"
 
 #define Q 4096ull
-#define PAIRS 2000000ull
+#define PAIRS_DEFAULT 2000000ull
+static uint64_t PAIRS = PAIRS_DEFAULT;   /* SVMM_BENCH_PAIRS (diagnostic) */
 
 static bool use_huge = true;
 static uint64_t only_n;   /* SVMM_BENCH_N: 0 = every configuration */
@@ -194,6 +196,8 @@ int main(int argc, char **argv)
 	const char *only = argc > 1 ? argv[1] : NULL;
 
 	use_huge = getenv("SVMM_BENCH_NOHUGE") == NULL;
+	if (getenv("SVMM_BENCH_PAIRS") != NULL)
+		PAIRS = strtoull(getenv("SVMM_BENCH_PAIRS"), NULL, 0);
 	if (getenv("SVMM_BENCH_N") != NULL)
 		only_n = strtoull(getenv("SVMM_BENCH_N"), NULL, 0);
 	slab = bench_map(SLAB_BYTES);

@@ -440,6 +440,9 @@ void aspace_destroy(struct aspace *as)
 		vmobj_put(as->stack_obj);
 		as->stack_obj = NULL;
 	}
+	if (pmem_uncommit(as->pm, as->committed) != 0)
+		port_panic("aspace_destroy: commit count below what the address space charged");
+	as->committed = 0;
 	/*
 	 * Every region goes (with its reference to its object: the last one frees the
 	 * object's frames): the index is dropped whole rather than node by node. Tear-down
@@ -474,6 +477,9 @@ void aspace_destroy(struct aspace *as)
 
 /* ---- mapping ---- */
 
+static struct aspace_region *merge_run(struct aspace *as, struct aspace_region *first,
+				       svmm_va_t end);
+
 /* Place r (size given) in uvmem: fixed, at the hint, or best fit with an alignment. */
 static int place(struct aspace *as, struct aspace_region *r, svmm_va_t hint, uint64_t size,
 		 unsigned flags, uint64_t align, uint64_t phase)
@@ -505,7 +511,7 @@ static int map_region(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t 
 	int err = check_prot(prot);
 	if (err != 0)
 		return err;
-	if (kind == ASPACE_ANON && (flags & ~ASPACE_FIXED) != 0)
+	if (kind == ASPACE_ANON && (flags & ~(ASPACE_FIXED | ASPACE_COMMIT)) != 0)
 		return SVMM_EINVAL;
 	if (kind == ASPACE_PHYS) {
 		if ((flags & ~(ASPACE_FIXED | ASPACE_IO | ASPACE_NC)) != 0 ||
@@ -542,17 +548,23 @@ static int map_region(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t 
 	}
 
 	port_lock(&as->lock);
+	/* Charged at map time: the whole size is promised now, or the map fails. */
+	uint64_t charge = (flags & ASPACE_COMMIT) ? size / PAGE : 0;
+	err = pmem_commit(as->pm, charge);
+	if (err != 0)
+		goto out;
 	struct aspace_region *r;
 	err = region_alloc(as, &r);
 	if (err != 0)
-		goto out;
+		goto uncharge;
 	err = place(as, r, hint, size, flags, align, phase);
 	if (err != 0) {
 		region_free(as, r);
-		goto out;
+		goto uncharge;
 	}
 	r->prot = (uint16_t)prot;
-	r->kind = (uint16_t)kind;
+	r->kind = (uint8_t)kind;
+	r->commit = charge != 0;
 	r->pa = pa;
 	r->ptflags = ptflags;
 	if (kind == ASPACE_PHYS) {
@@ -562,11 +574,18 @@ static int map_region(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t 
 			if (vmem_free(&as->uvmem, r->node.addr, size, NULL) != 0)
 				port_panic("aspace: cannot undo a fresh uvmem allocation");
 			region_free(as, r);
-			goto out;
+			goto uncharge;
 		}
 	}
 	reg_insert(as, r);
+	as->committed += charge;
 	*addrp = r->node.addr;
+	/* A heap grown page by page stays one region. */
+	merge_run(as, r, r_end(r));
+	goto out;
+uncharge:
+	if (pmem_uncommit(as->pm, charge) != 0)
+		port_panic("aspace: cannot give back a commit just taken");
 out:
 	port_unlock(&as->lock);
 	return err;
@@ -650,6 +669,7 @@ static int cut_at(struct aspace *as, struct cut_log *log, struct aspace_region *
 	}
 	piece->prot = r->prot;
 	piece->kind = r->kind;
+	piece->commit = r->commit;
 	piece->ptflags = r->ptflags;
 	piece->pa = r->kind == ASPACE_PHYS ? r->pa + (at - a) : 0;
 	/* Both pieces map the same object, at offsets as far apart as their addresses. */
@@ -659,6 +679,69 @@ static int cut_at(struct aspace *as, struct cut_log *log, struct aspace_region *
 		port_panic("aspace: object reference count overflow");
 	reg_link_after(as, r, piece);
 	return 0;
+}
+
+/* ---- merging: adjacent regions with the same attributes are one ---- */
+
+/*
+ * Could a and b (a right before b) be one region? Anonymous ones with equal attributes
+ * that map the same object (or none yet) at offsets that continue each other: the
+ * pieces of one cut region, typically.
+ */
+static bool mergeable(const struct aspace_region *a, const struct aspace_region *b)
+{
+	return a != NULL && b != NULL && a->kind == ASPACE_ANON && b->kind == ASPACE_ANON &&
+	       a->prot == b->prot && a->commit == b->commit && r_end(a) == b->node.addr &&
+	       a->obj == b->obj && (a->obj == NULL || b->off == a->off + a->node.size);
+}
+
+/*
+ * Join b into a (mergeable): uvmem's two allocations become one under a's node and b's
+ * struct goes back. uvmem has no join, so this is "free b, free a, allocate the union
+ * for a", logged like a cut. A free may need a vmem node; when none can be had
+ * (SVMM_ENOMEM) the log is undone and the two regions stay apart, which is still a
+ * correct state: merging is best effort and never makes an operation fail.
+ */
+static bool join(struct aspace *as, struct aspace_region *a, struct aspace_region *b)
+{
+	struct cut_log log = { 0 };
+	svmm_va_t start = a->node.addr, mid = b->node.addr, end = r_end(b);
+	int err = cut_do(as, &log, b, mid, end - mid, false);
+	if (err == 0)
+		err = cut_do(as, &log, a, start, mid - start, false);
+	if (err == 0)
+		err = cut_do(as, &log, a, start, end - start, true);
+	if (err != 0) {
+		cut_undo(as, &log);
+		return false;
+	}
+	reg_remove(as, b);
+	if (b->obj != NULL)
+		vmobj_put(b->obj);          /* a holds the same object */
+	region_free(as, b);
+	return true;
+}
+
+/*
+ * Merge every mergeable neighbour pair among the regions from first up to the first
+ * region starting at or after end (both included, so the range's outer neighbours
+ * join too). first may be NULL. Returns the region now holding first's start.
+ */
+static struct aspace_region *merge_run(struct aspace *as, struct aspace_region *first,
+				       svmm_va_t end)
+{
+	if (first == NULL)
+		return NULL;
+	struct aspace_region *prev = reg_prev(as, first), *keep = first;
+	if (mergeable(prev, first) && join(as, prev, first))
+		keep = first = prev;
+	for (struct aspace_region *r = first; r != NULL && r->node.addr < end; ) {
+		struct aspace_region *next = reg_next(as, r);
+		if (mergeable(r, next) && join(as, r, next))
+			continue;           /* r grew: look at its new neighbour */
+		r = next;
+	}
+	return keep;
 }
 
 /*
@@ -780,9 +863,14 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 	/* Collect the frames of anonymous regions while uvmem still knows the regions. */
 	struct frame_chain chain = { as, 0 };
 	struct aspace_region *r, *stop;
-	for (r = cs.start; r != NULL && r->node.addr < end; r = reg_next(as, r))
-		if (r->kind == ASPACE_ANON)
-			pt_walk(&as->pt, r->node.addr, r->node.size, chain_leaf, &chain);
+	uint64_t uncharge = 0;    /* what these regions charged: at map time or per fault */
+	for (r = cs.start; r != NULL && r->node.addr < end; r = reg_next(as, r)) {
+		if (r->kind != ASPACE_ANON)
+			continue;
+		uint64_t n0 = chain.n;
+		pt_walk(&as->pt, r->node.addr, r->node.size, chain_leaf, &chain);
+		uncharge += r->commit ? r->node.size / PAGE : chain.n - n0;
+	}
 	stop = r;
 
 	/*
@@ -813,6 +901,9 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 	 * offsets) and the region its reference.
 	 */
 	as->resident -= chain.n;
+	if (pmem_uncommit(as->pm, uncharge) != 0)
+		port_panic("aspace: commit count below what the address space charged");
+	as->committed -= uncharge;
 	for (r = head; r != stop; ) {
 		struct aspace_region *next = reg_next(as, r);
 		reg_remove(as, r);
@@ -993,6 +1084,9 @@ int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot
 			       prot | PT_U | PT_MISSING_OK) != 0)
 			port_panic("aspace: restoring W on a phys region failed");
 	}
+	/* The cut pieces inside the range and its neighbours may be one region again. */
+	cut_spares_put(as, &cs);
+	merge_run(as, cs.start, end);
 out:
 	port_unlock(&as->lock);
 	return err;
@@ -1090,12 +1184,18 @@ static int anon_fault(struct aspace *as, struct aspace_region *r, svmm_va_t page
 	struct vmobj **slot = anon_slot(as, r, page, &off, &size);
 	struct vmobj_page pg;
 	bool made = false, fresh = false, mapped = false;
+	/* A new leaf is charged to pmem's commit count unless its region was at map time. */
+	uint64_t charge = 0;
 	int err = 0;
 	if (!leaf_at(as, page, &pte, NULL)) {
+		charge = r != NULL && r->commit ? 0 : 1;
+		err = pmem_commit(as->pm, charge);
+		if (err != 0)
+			return err;
 		if (*slot == NULL) {
 			err = vmobj_create_anon(as->pm, size, slot);
 			if (err != 0)
-				return err;
+				goto undo;
 			made = true;
 		}
 		fresh = vmobj_lookup(*slot, off, &pg) == SVMM_ENOENT;
@@ -1121,6 +1221,7 @@ static int anon_fault(struct aspace *as, struct aspace_region *r, svmm_va_t page
 	if (mapped) {
 		as->resident++;
 		as->faults++;
+		as->committed += charge;
 		if (r == NULL) {
 			as->stack_pages++;
 			if (page < as->stack_low)
@@ -1138,6 +1239,8 @@ undo:
 		vmobj_put(*slot);
 		*slot = NULL;
 	}
+	if (pmem_uncommit(as->pm, charge) != 0)
+		port_panic("aspace: cannot give back a commit just taken");
 	return err;
 }
 
@@ -1206,6 +1309,9 @@ static void clone_undo(struct aspace *dst)
 		vmobj_put(dst->stack_obj);
 		dst->stack_obj = NULL;
 	}
+	if (pmem_uncommit(dst->pm, dst->committed) != 0)
+		port_panic("aspace_clone: cannot give back the clone's commit");
+	dst->committed = 0;
 }
 
 /* One region of src into dst: same range, permissions and kind; objects cloned. */
@@ -1225,17 +1331,25 @@ static __attribute__((noinline)) int clone_region(struct aspace *dst, const stru
 	r->pa = s->pa;
 	r->ptflags = s->ptflags;
 	r->off = s->off;
-	if (s->obj != NULL)
+	r->commit = s->commit;
+	/* A region charged at map time is charged in the child too. */
+	uint64_t charge = s->commit ? s->node.size / PAGE : 0;
+	err = pmem_commit(dst->pm, charge);
+	bool charged = err == 0;
+	if (err == 0 && s->obj != NULL)
 		err = vmobj_clone(s->obj, s->off, s->node.size, &r->obj);
-	else if (s->kind == ASPACE_PHYS)
+	else if (err == 0 && s->kind == ASPACE_PHYS)
 		err = pt_map(&dst->pt, s->node.addr, s->pa, s->node.size,
 			     s->prot | PT_U | s->ptflags);
 	if (err != 0) {
 		if (vmem_free(&dst->uvmem, s->node.addr, s->node.size, NULL) != 0)
 			port_panic("aspace_clone: cannot undo a fresh uvmem allocation");
 		region_free(dst, r);
+		if (charged && pmem_uncommit(dst->pm, charge) != 0)
+			port_panic("aspace_clone: cannot give back a commit just taken");
 		return err;
 	}
+	dst->committed += charge;
 	reg_insert(dst, r);
 	return 0;
 }
@@ -1265,6 +1379,7 @@ int aspace_clone(struct aspace *src, struct aspace *dst)
 	port_lock(&dst->lock);
 	int err = 0;
 	if (dst->nregions != 0 || dst->resident != 0 || dst->stack_obj != NULL ||
+	    dst->committed != 0 ||
 	    dst->pt.mode != src->pt.mode || dst->user_base != src->user_base ||
 	    dst->user_end != src->user_end || dst->stack_base != src->stack_base ||
 	    dst->stack_top != src->stack_top) {
@@ -1472,6 +1587,7 @@ void aspace_stats(struct aspace *as, struct aspace_stats *st)
 	st->tables = as->pt.tables;
 	st->faults = as->faults;
 	st->kernel_bytes = as->kernel_bytes;
+	st->committed = as->committed;
 	for (struct aspace_region *r = reg_first(as); r != NULL; r = reg_next(as, r))
 		st->mapped_bytes += r->node.size;
 	port_unlock(&as->lock);
@@ -1486,6 +1602,7 @@ struct check_ctx {
 	int err;
 	struct aspace_region *cursor;    /* vmem_walk: the next region expected */
 	uint64_t anon, stack, kernel;
+	uint64_t charged;               /* frames charged per fault, by the leaf walk */
 };
 
 /*
@@ -1531,6 +1648,7 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 		if (va < as->stack_limit || va + size > as->stack_top || va < as->stack_low)
 			check_fail(c, "every user leaf lies in a region or the stack", va);
 		c->stack++;
+		c->charged++;
 	} else {
 		struct aspace_region *r = aspace_lookup(as, va);
 		if (r == NULL || va + size > r_end(r)) {
@@ -1546,6 +1664,7 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 			return 0;
 		}
 		c->anon++;
+		c->charged += !r->commit;
 	}
 	/* Anonymous leaves: the region's permissions, W only where it may be written. */
 	unsigned bits = (unsigned)(pte & (SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X));
@@ -1571,7 +1690,7 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 
 int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 {
-	struct check_ctx c = { as, out, ctx, 0, NULL, 0, 0, 0 };
+	struct check_ctx c = { as, out, ctx, 0, NULL, 0, 0, 0, 0 };
 	if (as == NULL)
 		return SVMM_EINVAL;
 	port_lock(&as->lock);
@@ -1580,7 +1699,7 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 	if (pt_check(&as->pt) != 0)
 		check_fail(&c, "the page tables pass pt_check", 0);
 	/* The regions: sorted, disjoint, inside uvmem, each its own uvmem node. */
-	uint64_t n = 0;
+	uint64_t n = 0, map_charged = 0;
 	svmm_va_t prev_end = as->user_base;
 	for (struct aspace_region *r = reg_first(as); r != NULL; r = reg_next(as, r), n++) {
 		if (r->node.addr < prev_end || r_end(r) > as->user_end || r->node.size == 0 ||
@@ -1594,6 +1713,9 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 		if (check_prot(r->prot) != 0 ||
 		    (r->kind != ASPACE_ANON && r->kind != ASPACE_PHYS))
 			check_fail(&c, "region permissions and kind are valid", r->node.addr);
+		if (r->commit && r->kind != ASPACE_ANON)
+			check_fail(&c, "only anonymous regions are charged at map time", r->node.addr);
+		map_charged += r->commit ? r->node.size / PAGE : 0;
 		prev_end = r_end(r);
 	}
 	if (n != as->nregions)
@@ -1610,7 +1732,7 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 	for (struct aspace_slab *s = as->slabs; s != NULL; s = s->next, slabs++) {
 		used += s->used;
 		if (s->used == 0 || s->used > s->fresh || s->fresh > SLAB_REGIONS)
-			check_fail(&c, "each slab page holds 1 to SLAB_REGIONS regions, at most those it handed out",
+			check_fail(&c, "each slab page holds at least one region and at most those it handed out",
 				   slabs);
 	}
 	if (used != as->nregions || slabs != as->slab_pages)
@@ -1628,6 +1750,9 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 	pt_walk(&as->pt, 0, svmm_user_end(as->pt.mode), check_leaf, &c);
 	if (c.anon + c.stack != as->resident || c.stack != as->stack_pages)
 		check_fail(&c, "resident and stack_pages count the anonymous leaves", c.anon + c.stack);
+	if (map_charged + c.charged != as->committed)
+		check_fail(&c, "committed is the charged regions' pages plus the other anonymous "
+			   "and stack leaves", map_charged + c.charged);
 	if (c.kernel != as->kernel_bytes)
 		check_fail(&c, "kernel_bytes counts the kernel pages", c.kernel);
 	port_unlock(&as->lock);

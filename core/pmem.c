@@ -1060,3 +1060,60 @@ void pmem_dump(struct pmem *pm, svmm_print_fn out, void *ctx)
 	}
 	port_unlock(&pm->lock);
 }
+
+/* ---- commit accounting (see svmm/pmem.h) ---- */
+
+/* The limit in effect; the caller holds the lock. */
+static uint64_t commit_limit_locked(const struct pmem *pm)
+{
+	if (pm->commit_limit != 0)
+		return pm->commit_limit;
+	uint64_t usable = 0;
+	for (unsigned i = 0; i < pm->nspans; i++) {
+		const struct pmem_span *s = &pm->span[i];
+		usable += s->nframes - s->reserved_frames - s->meta_frames;
+	}
+	return usable;
+}
+
+int pmem_commit(struct pmem *pm, uint64_t frames)
+{
+	int err = 0;
+	port_lock(&pm->lock);
+	uint64_t limit = commit_limit_locked(pm);
+	if (pm->committed > limit || frames > limit - pm->committed)
+		err = frames == 0 ? 0 : SVMM_ENOMEM;
+	else
+		pm->committed += frames;
+	port_unlock(&pm->lock);
+	return err;
+}
+
+int pmem_uncommit(struct pmem *pm, uint64_t frames)
+{
+	int err = 0;
+	port_lock(&pm->lock);
+	if (frames > pm->committed)
+		err = SVMM_EINVAL;
+	else
+		pm->committed -= frames;
+	port_unlock(&pm->lock);
+	return err;
+}
+
+void pmem_commit_limit(struct pmem *pm, uint64_t frames)
+{
+	port_lock(&pm->lock);
+	pm->commit_limit = frames;
+	port_unlock(&pm->lock);
+}
+
+void pmem_commit_stats(struct pmem *pm, uint64_t *committed, uint64_t *limit)
+{
+	port_lock(&pm->lock);
+	if (committed != NULL)
+		*committed = pm->committed;
+	if (limit != NULL)
+		*limit = commit_limit_locked(pm);
+	port_unlock(&pm->lock);
+}

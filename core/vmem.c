@@ -19,7 +19,12 @@ struct vmem_unit {
 	union {
 		struct {
 			struct vmem_region seg;   /* in the segment tree, by address */
-			struct rb_node sz;        /* in the size tree, by (size, address) */
+			union {
+				struct rb_node sz;        /* in the size tree, by (size, address) */
+				struct {
+					struct vmem_unit *next, *prev;
+				} bl;                     /* or in its size's bucket */
+			};
 		} r;
 		struct {
 			struct vmem_unit *next, *prev;
@@ -39,12 +44,13 @@ struct vmem_pool_page {
 _Static_assert(sizeof(struct vmem_unit) == VMEM_UNIT_SIZE, "unit must be one line");
 _Static_assert(sizeof(struct vmem_pool_page) == VMEM_UNIT_SIZE, "page header: one unit");
 _Static_assert(sizeof(struct vmem_region) <= 48, "allocated region at most 48 bytes");
+_Static_assert(VMEM_BUCKETS % 64 == 0 && VMEM_BUCKETS <= 4096, "buckets: whole bitmap words");
 
 #define REGION(n)     SVMM_CONTAINER_OF(n, struct vmem_region, node)
 #define UNIT_OF_SZ(n) SVMM_CONTAINER_OF(n, struct vmem_unit, r.sz)
 #define UNIT_OF(g)    SVMM_CONTAINER_OF(g, struct vmem_unit, r.seg)
 
-/* A segment of the address tree is free (a pool unit) or allocated (the caller's). */
+/* A segment of the tree is free (a pool unit) or allocated (the caller's). */
 static inline bool seg_free(const struct vmem_region *r)
 {
 	return rb_flag(&r->node);
@@ -179,7 +185,49 @@ static void unit_put(struct vmem *vm, struct vmem_unit *u)
 	}
 }
 
-/* ---------------------------------------------------------------- the size tree */
+/* ---------------------------------------------------------------- the size index */
+
+/*
+ * Free regions by size, for best fit. A region of k quanta with k <= VMEM_BUCKETS is on
+ * the list of bucket k - 1 (most recently freed first); a bitmap says which buckets hold
+ * any. Larger regions are in the size tree, by (size, address). The common small sizes
+ * are thus found, added and removed in O(1), and the tree holds only the few large
+ * regions (docs/vmem.md, decision 10).
+ */
+
+/* The index of the lowest set bit of x (x != 0), without a library call (no Zbb). */
+static inline unsigned lowest_bit(uint64_t x)
+{
+	static const unsigned char debruijn[64] = {
+		0, 1, 2, 53, 3, 7, 54, 27, 4, 38, 41, 8, 34, 55, 48, 28,
+		62, 5, 39, 46, 44, 42, 22, 9, 24, 35, 59, 56, 49, 18, 29, 11,
+		63, 52, 6, 26, 37, 40, 33, 47, 61, 45, 43, 21, 23, 58, 17, 10,
+		51, 25, 36, 32, 60, 20, 57, 16, 50, 31, 19, 15, 30, 14, 13, 12,
+	};
+
+	return debruijn[((x & (0 - x)) * 0x022fdd63cc95386dull) >> 58];
+}
+
+/* The bucket of a region of size bytes, or VMEM_BUCKETS for the size tree. */
+static inline unsigned sz_bucket(const struct vmem *vm, uint64_t size)
+{
+	uint64_t k = size >> vm->qshift;
+
+	return k <= VMEM_BUCKETS ? (unsigned)k - 1 : VMEM_BUCKETS;
+}
+
+/* Mark bucket b as holding regions, or not: a two-level bitmap. */
+static inline void map_set(struct vmem *vm, unsigned b)
+{
+	vm->bucket_map[b >> 6] |= (uint64_t)1 << (b & 63);
+	vm->bucket_sum |= (uint64_t)1 << (b >> 6);
+}
+
+static inline void map_clear(struct vmem *vm, unsigned b)
+{
+	if ((vm->bucket_map[b >> 6] &= ~((uint64_t)1 << (b & 63))) == 0)
+		vm->bucket_sum &= ~((uint64_t)1 << (b >> 6));
+}
 
 /* Does the key (s, a) order before the size-tree node n? */
 static inline bool sz_before(uint64_t s, uint64_t a, const struct rb_node *n)
@@ -192,10 +240,23 @@ static inline bool sz_before(uint64_t s, uint64_t a, const struct rb_node *n)
 
 static void sz_insert(struct vmem *vm, struct vmem_unit *u)
 {
-	struct rb_node *n = vm->size_tree.rb_node, *p = NULL;
 	uint64_t s = u->r.seg.size, a = u->r.seg.addr;
+	unsigned b = sz_bucket(vm, s);
+	struct rb_node *n, *p = NULL;
 	unsigned d = RB_LEFT;
 
+	if (b < VMEM_BUCKETS) {
+		struct vmem_unit *h = vm->bucket[b];
+
+		u->r.bl.prev = NULL;
+		u->r.bl.next = h;
+		if (h != NULL)
+			h->r.bl.prev = u;
+		vm->bucket[b] = u;
+		map_set(vm, b);
+		return;
+	}
+	n = vm->size_tree.rb_node;
 	while (n != NULL) {
 		p = n;
 		d = !sz_before(s, a, n);
@@ -204,37 +265,115 @@ static void sz_insert(struct vmem *vm, struct vmem_unit *u)
 	rb_insert(&vm->size_tree, p, d, &u->r.sz);
 }
 
+/* Take free region u out of the size index (it has its current size). */
+static void sz_remove(struct vmem *vm, struct vmem_unit *u)
+{
+	unsigned b = sz_bucket(vm, u->r.seg.size);
+
+	if (b == VMEM_BUCKETS) {
+		rb_erase(&vm->size_tree, &u->r.sz);
+		return;
+	}
+	if (u->r.bl.prev != NULL)
+		u->r.bl.prev->r.bl.next = u->r.bl.next;
+	else if ((vm->bucket[b] = u->r.bl.next) == NULL)
+		map_clear(vm, b);
+	if (u->r.bl.next != NULL)
+		u->r.bl.next->r.bl.prev = u->r.bl.prev;
+}
+
 /*
- * Give free region u the size size (its address already set by the caller). The key
- * moves one way only, so only the neighbour on that side can come out of order: while
- * it still orders correctly the node keeps its place, which is common for the large
- * regions at the top of the order.
+ * Give free region u the size size (its address already set by the caller). In the
+ * size tree the key moves one way only, so only the neighbour on that side can come out
+ * of order: while it still orders correctly the node keeps its place, which is common
+ * for the large regions at the top of the order.
  */
 static void sz_resize(struct vmem *vm, struct vmem_unit *u, uint64_t size)
 {
-	bool grows = size > u->r.seg.size;
-	struct rb_node *nb = grows ? rb_next(&u->r.sz) : rb_prev(&u->r.sz);
-	svmm_va_t a = u->r.seg.addr;
+	unsigned from = sz_bucket(vm, u->r.seg.size), to = sz_bucket(vm, size);
 
+	if (from == VMEM_BUCKETS && to == VMEM_BUCKETS) {
+		bool grows = size > u->r.seg.size;
+		struct rb_node *nb = grows ? rb_next(&u->r.sz) : rb_prev(&u->r.sz);
+		svmm_va_t a = u->r.seg.addr;
+
+		if (nb == NULL || (grows ? sz_before(size, a, nb) : !sz_before(size, a, nb))) {
+			u->r.seg.size = size;
+			return;
+		}
+	}
+	sz_remove(vm, u);
 	u->r.seg.size = size;
-	if (nb == NULL || (grows ? sz_before(size, a, nb) : !sz_before(size, a, nb)))
-		return;
-	rb_erase(&vm->size_tree, &u->r.sz);
 	sz_insert(vm, u);
 }
 
-/* The first free region of size >= s (lowest address among the smallest), or NULL. */
-static struct rb_node *sz_lower_bound(struct vmem *vm, uint64_t s)
+/* The first non-empty bucket at or after b, or VMEM_BUCKETS. */
+static inline unsigned sz_bucket_from(const struct vmem *vm, unsigned b)
 {
-	struct rb_node *n = vm->size_tree.rb_node, *best = NULL;
+	unsigned w = b >> 6;
+	uint64_t m, sum;
 
+	if (b >= VMEM_BUCKETS)
+		return VMEM_BUCKETS;
+	m = vm->bucket_map[w] & (~(uint64_t)0 << (b & 63));
+	if (m != 0)
+		return (w << 6) + lowest_bit(m);
+	/* The summary word: which words of the map have any bit set. */
+	sum = w + 1 < 64 ? vm->bucket_sum & (~(uint64_t)0 << (w + 1)) : 0;
+	if (sum == 0)
+		return VMEM_BUCKETS;
+	w = lowest_bit(sum);
+	return (w << 6) + lowest_bit(vm->bucket_map[w]);
+}
+
+static inline struct vmem_unit *sz_unit(struct rb_node *n)
+{
+	return n != NULL ? UNIT_OF_SZ(n) : NULL;
+}
+
+/* The best fit for s: a free region of the smallest size >= s, or NULL. */
+static struct vmem_unit *sz_first(struct vmem *vm, uint64_t s)
+{
+	unsigned b = sz_bucket_from(vm, sz_bucket(vm, s));
+	struct rb_node *n, *best = NULL;
+
+	if (b < VMEM_BUCKETS)
+		return vm->bucket[b];
+	n = vm->size_tree.rb_node;
 	while (n != NULL) {
 		unsigned d = UNIT_OF_SZ(n)->r.seg.size < s;   /* RB_LEFT: n is a candidate */
 
 		best = d ? best : n;
 		n = n->rb_child[d];
 	}
-	return best;
+	return sz_unit(best);
+}
+
+/* The free region after u in the index's order (size first), or NULL. */
+static struct vmem_unit *sz_next(struct vmem *vm, struct vmem_unit *u)
+{
+	unsigned b = sz_bucket(vm, u->r.seg.size);
+
+	if (b == VMEM_BUCKETS)
+		return sz_unit(rb_next(&u->r.sz));
+	if (u->r.bl.next != NULL)
+		return u->r.bl.next;
+	b = sz_bucket_from(vm, b + 1);
+	return b < VMEM_BUCKETS ? vm->bucket[b] : sz_unit(rb_first(&vm->size_tree));
+}
+
+/* The largest free region's size, or 0. */
+static uint64_t sz_largest(struct vmem *vm)
+{
+	struct rb_node *n = rb_last(&vm->size_tree);
+	unsigned b = VMEM_BUCKETS;
+
+	if (n != NULL)
+		return UNIT_OF_SZ(n)->r.seg.size;
+	while (b-- > 0)
+		if (vm->bucket[b] != NULL)
+			return vm->bucket[b]->r.seg.size;
+	return 0;
 }
 
 /* ---------------------------------------------------------------- the segment tree */
@@ -288,7 +427,7 @@ static void free_unit_linked(struct vmem *vm, struct vmem_unit *u)
 static void free_drop(struct vmem *vm, struct vmem_unit *u)
 {
 	rb_erase(&vm->segs, &u->r.seg.node);
-	rb_erase(&vm->size_tree, &u->r.sz);
+	sz_remove(vm, u);
 	vm->nfree--;
 	unit_put(vm, u);
 }
@@ -381,8 +520,8 @@ static void carve(struct vmem *vm, struct vmem_unit *u, svmm_va_t x, uint64_t s,
 	vm->used_bytes += s;
 	vm->nused++;
 	if (front == 0 && back == 0) {
+		sz_remove(vm, u);
 		rb_replace(&vm->segs, &f->node, &r->node);
-		rb_erase(&vm->size_tree, &u->r.sz);
 		vm->nfree--;
 		unit_put(vm, u);
 	} else if (front == 0) {
@@ -588,10 +727,7 @@ static bool find_fit(struct vmem *vm, uint64_t s, const struct xc *c, struct vme
 	}
 
 	/* Best fit: the first region in (size, address) order that can hold the request. */
-	n = sz_lower_bound(vm, s);
-	while (n != NULL) {
-		struct vmem_unit *u = UNIT_OF_SZ(n);
-
+	for (struct vmem_unit *u = sz_first(vm, s); u != NULL;) {
 		if (fit(u->r.seg.addr, u->r.seg.size, s, c, xp)) {
 			*up = u;
 			return true;
@@ -602,14 +738,14 @@ static bool find_fit(struct vmem *vm, uint64_t s, const struct xc *c, struct vme
 			 * smallest region that fits whatever its address. If there is none,
 			 * keep scanning the rest one by one, so a fit is never missed.
 			 */
-			struct rb_node *m = sz_lower_bound(vm, sure);
+			struct vmem_unit *m = sz_first(vm, sure);
 
 			if (m != NULL) {
-				n = m;
+				u = m;
 				continue;
 			}
 		}
-		n = rb_next(n);
+		u = sz_next(vm, u);
 	}
 	return false;
 }
@@ -631,6 +767,8 @@ int vmem_init(struct vmem *vm, svmm_va_t base, uint64_t size, uint64_t quantum,
 		return SVMM_EINVAL;
 	__builtin_memset(vm, 0, sizeof(*vm));
 	vm->quantum = quantum;
+	while (((uint64_t)1 << vm->qshift) < quantum)
+		vm->qshift++;
 	if (src != NULL) {
 		vm->src = *src;
 		vm->has_src = true;
@@ -712,7 +850,7 @@ int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
 
 int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, svmm_va_t *addrp)
 {
-	struct rb_node *n;
+	struct vmem_unit *u;
 	int err = 0;
 
 	if (size == 0)
@@ -720,12 +858,11 @@ int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, svmm_va_t 
 	if (!SVMM_IS_ALIGNED(size, vm->quantum))
 		return SVMM_EUNALIGNED;
 	port_lock(&vm->lock);
-	n = sz_lower_bound(vm, size);
-	if (n == NULL) {
+	u = sz_first(vm, size);
+	if (u == NULL) {
 		err = SVMM_ENOSPC;
 	} else {
 		/* Best fit takes the front of the region: never a cut inside, never a unit. */
-		struct vmem_unit *u = UNIT_OF_SZ(n);
 		svmm_va_t x = u->r.seg.addr;
 
 		carve(vm, u, x, size, r);
@@ -908,13 +1045,11 @@ void vmem_walk(struct vmem *vm, void (*fn)(void *ctx, svmm_va_t addr, uint64_t s
 
 static void stats_locked(struct vmem *vm, struct vmem_stats *st)
 {
-	struct rb_node *last = rb_last(&vm->size_tree);
-
 	st->free_bytes = vm->free_bytes;
 	st->used_bytes = vm->used_bytes;
 	st->free_regions = vm->nfree;
 	st->used_regions = vm->nused;
-	st->largest_free = last ? UNIT_OF_SZ(last)->r.seg.size : 0;
+	st->largest_free = sz_largest(vm);
 	st->span_bytes = vm->span_bytes;
 	st->spans = vm->nspans;
 	st->pool_pages = vm->npages;
@@ -998,23 +1133,49 @@ static int seg_cmp(const struct rb_node *a, const struct rb_node *b)
 static int check_locked(struct vmem *vm, svmm_print_fn out, void *ctx)
 {
 	uint64_t free_bytes = 0, used_bytes = 0, nfree = 0, nused = 0, on_list = 0;
-	uint64_t page_used = 0;
+	uint64_t page_used = 0, in_index = 0;
 	const struct vmem_region *prev = NULL;
 	int rc;
 
 	CHECK(vm->live == VMEM_LIVE, "the arena is initialised and not destroyed");
-	rc = rb_check(&vm->size_tree, size_cmp, vm->nfree);
-	CHECK(rc == RB_OK, "the size tree is a red-black tree of nfree=%llu nodes in (size, address) order: %s",
-	      (unsigned long long)vm->nfree, rb_check_what(rc));
 	rc = rb_check(&vm->segs, seg_cmp, vm->nfree + vm->nused);
 	CHECK(rc == RB_OK, "the segment tree is a red-black tree of nfree+nused=%llu nodes in address order: %s",
 	      (unsigned long long)(vm->nfree + vm->nused), rb_check_what(rc));
 
-	/* Every size node's pair is a free segment of the same unit, linked. */
-	for (struct rb_node *n = rb_first(&vm->size_tree); n != NULL; n = rb_next(n))
-		CHECK(rb_flag(&UNIT_OF_SZ(n)->r.seg.node) && rb_linked(&UNIT_OF_SZ(n)->r.seg.node),
-		      "every size node pairs with a free segment of its unit (0x%llx)",
-		      (unsigned long long)UNIT_OF_SZ(n)->r.seg.addr);
+	/*
+	 * The size index: each bucket lists regions of exactly its size, well linked, and
+	 * its bit says whether it holds any; the size tree holds the larger ones in (size,
+	 * address) order; every entry is a free segment; together they hold every free
+	 * region once (counted here, matched below).
+	 */
+	rc = rb_check(&vm->size_tree, size_cmp, RB_CHECK_ANY_COUNT);
+	CHECK(rc == RB_OK, "the size tree is a red-black tree in (size, address) order: %s",
+	      rb_check_what(rc));
+	for (struct rb_node *n = rb_first(&vm->size_tree); n != NULL; n = rb_next(n)) {
+		const struct vmem_region *g = &UNIT_OF_SZ(n)->r.seg;
+
+		CHECK(sz_bucket(vm, g->size) == VMEM_BUCKETS && rb_flag(&g->node) && rb_linked(&g->node),
+		      "the size tree holds free regions above %u quanta (0x%llx)", VMEM_BUCKETS,
+		      (unsigned long long)g->addr);
+		in_index++;
+	}
+	for (unsigned b = 0; b < VMEM_BUCKETS; b++) {
+		CHECK(((vm->bucket_map[b >> 6] >> (b & 63)) & 1) == (vm->bucket[b] != NULL),
+		      "the bucket bitmap says which buckets hold regions (bucket %u)", b);
+		CHECK(((vm->bucket_sum >> (b >> 6)) & 1) == (vm->bucket_map[b >> 6] != 0),
+		      "the bitmap's summary says which of its words have bits (bucket %u)", b);
+		for (struct vmem_unit *u = vm->bucket[b], *pv = NULL; u != NULL; pv = u, u = u->r.bl.next) {
+			CHECK(u->r.bl.prev == pv, "bucket %u's list is well linked", b);
+			CHECK(sz_bucket(vm, u->r.seg.size) == b && rb_flag(&u->r.seg.node) &&
+			      rb_linked(&u->r.seg.node),
+			      "bucket %u lists free regions of %u quanta (0x%llx)", b, b + 1,
+			      (unsigned long long)u->r.seg.addr);
+			in_index++;
+			CHECK(in_index <= vm->nfree, "the size index holds no more than nfree regions");
+		}
+	}
+	CHECK(in_index == vm->nfree, "the size index holds every free region once (%llu, nfree %llu)",
+	      (unsigned long long)in_index, (unsigned long long)vm->nfree);
 
 	/* Every segment in address order: sizes, no overlap, no two free ones touching. */
 	for (struct rb_node *n = rb_first(&vm->segs); n != NULL; n = rb_next(n)) {
@@ -1035,8 +1196,6 @@ static int check_locked(struct vmem *vm, svmm_print_fn out, void *ctx)
 		if (seg_free(g)) {
 			const struct vmem_unit *u = UNIT_OF(g);
 
-			CHECK(rb_linked(&u->r.sz), "every free region is in the size tree (0x%llx)",
-			      (unsigned long long)a);
 			if (!unit_is_boot(vm, u))
 				page_used++;
 			free_bytes += s;
@@ -1105,6 +1264,11 @@ int vmem_destroy(struct vmem *vm)
 	}
 	vm->npages = 0;
 	vm->size_tree.rb_node = vm->segs.rb_node = NULL;
+	for (unsigned b = 0; b < VMEM_BUCKETS; b++)
+		vm->bucket[b] = NULL;
+	for (unsigned w = 0; w < VMEM_BUCKETS / 64; w++)
+		vm->bucket_map[w] = 0;
+	vm->bucket_sum = 0;
 	vm->units_free = NULL;
 	vm->nunits = vm->nunits_free = vm->nfree = 0;
 	vm->free_bytes = vm->span_bytes = vm->nspans = 0;

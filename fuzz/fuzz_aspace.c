@@ -57,16 +57,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		switch (op) {
 		case 0:
 		case 1:
-			err = aspace_map_anon(&as, va, len, prot, fixed ? ASPACE_FIXED : 0, &got);
+			/* op 1 charges at map time when bit 6 asks for it */
+			err = aspace_map_anon(&as, va, len, prot,
+					      (fixed ? ASPACE_FIXED : 0) |
+					      (op == 1 && (data[i + 3] & 0x40) ? ASPACE_COMMIT : 0),
+					      &got);
 			break;
 		case 2:
 			err = aspace_map_phys(&as, va, FX_RAM0 + (data[i + 2] % 8) * SVMM_MiB, len,
 					      prot, fixed ? ASPACE_FIXED : 0, &got);
 			break;
 		case 3:
-		case 4:
 			err = aspace_unmap(&as, va, len);
 			break;
+		case 4: {
+			/* A kernel copy inside one page, so that a failure changes nothing. */
+			static unsigned char kbuf[PG];
+			svmm_va_t at = va + data[i + 2] * 13u;
+			uint64_t n = 1 + (data[i + 3] * 29u) % (PG - at % PG);
+			err = (data[i + 3] & 1) ? aspace_copy_to(&as, at, kbuf, n, NULL)
+						: aspace_copy_from(&as, kbuf, at, n, NULL);
+			break;
+		}
 		case 5:
 			err = aspace_protect(&as, va, len, prot);
 			break;

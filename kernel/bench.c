@@ -20,6 +20,7 @@
  */
 #include <svmm/aspace.h>
 
+#include "bench.h"
 #include "cpu.h"
 #include "proc.h"
 #include "riscv.h"
@@ -57,13 +58,13 @@ static uint64_t median(struct samples *s)
 	return s->n ? s->v[s->n / 2] : 0;
 }
 
-void bench_yield_tag(struct proc *p, uint64_t tag)
+static void bench_yield_tag(struct proc *p, uint64_t tag)
 {
 	yield_tag = tag;
 	yield_pid = p->pid;
 }
 
-void bench_report(struct proc *p, long kind, uint64_t value)
+static void bench_report(struct proc *p, long kind, uint64_t value)
 {
 	if (kind == REPORT_FAULT) {
 		add(&fault_s, value);
@@ -170,6 +171,8 @@ static void bench_done(void)
 _Noreturn void bench_run(void)
 {
 	static struct aspace as;
+	proc_hooks.report = bench_report;
+	proc_hooks.yield_tag = bench_yield_tag;
 	nphases = ncpu >= 4 ? 3 : ncpu >= 2 ? 2 : 1;
 	if (boot.bench_timed) {
 		timed = true;

@@ -42,7 +42,11 @@ static inline struct cpu *mycpu(void)
 
 /* smp.c */
 void smp_init_boot_hart(uint64_t hartid);
-void smp_start_harts(void);
+/* Start every other hart found (each cpus[i].kstack_top already allocated), on the
+   kernel table satp, in hart_main, which must call smp_hart_online once it can take
+   traps and never returns. */
+void smp_start_harts(uint64_t satp, void (*hart_main)(void));
+void smp_hart_online(void);      /* this hart answers shootdowns from now on */
 /* Remote TLB shootdowns (port.c calls these). */
 void smp_note_asid(unsigned asid, bool flushed_all);
 void smp_shootdown(unsigned mask);   /* those harts of mask but this one, waits */

@@ -51,6 +51,9 @@ int trap_describe(char *buf, size_t n, uint64_t scause, uint64_t stval, uint32_t
 extern volatile uint64_t probe_exec_active;   /* set while probe_exec runs */
 extern volatile uint64_t last_fault_cause, last_fault_addr;
 extern uint64_t timebase_hz;
+/* A supervisor software interrupt taken in S-mode calls this (smp.c sets it to answer
+   shootdowns); a hook, so that trap.c depends on no layer above it. */
+extern void (*trap_ipi_hook)(void);
 
 /* entry.S */
 extern char trap_vector[];

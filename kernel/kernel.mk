@@ -77,12 +77,23 @@ $(KB)/kernel.elf: $(K_OBJS) $(KB)/userprogs.o kernel/kernel.ld
 kernel: $(KB)/kernel.elf
 all: kernel
 
+# Settings people try that nothing reads: refused at once instead of being ignored. The
+# harts and the RAM of a boot are QEMU_SMP and QEMU_MEM (tools/qemu-run.sh).
+KERNEL_NOT_SMP := SMP CPUS NCPU HARTS NHARTS
+KERNEL_NOT_MEM := MEM RAM
+$(foreach v,$(KERNEL_NOT_SMP),$(if $(filter command line,$(origin $(v))),\
+  $(error $(v)=$($(v)) is not a setting of this build: the number of harts is QEMU_SMP \
+  (1 to 8, default 4), e.g. make run QEMU_SMP=$($(v)))))
+$(foreach v,$(KERNEL_NOT_MEM),$(if $(filter command line,$(origin $(v))),\
+  $(error $(v)=$($(v)) is not a setting of this build: the RAM is QEMU_MEM \
+  (default 1G), e.g. make run QEMU_MEM=$($(v)))))
+
 RUN_TARGET := run-kernel
 CHECK_EXTRA += check-kernel
 BENCH_EXTRA += bench-kernel
 
 run-kernel: deps deps-qemu kernel
-	QEMU_SMP=$${QEMU_SMP:-4} tools/qemu-run.sh $(KB)/kernel.elf $(KARGS)
+	tools/qemu-run.sh $(KB)/kernel.elf $(KARGS)
 
 check-kernel: deps deps-qemu kernel
 	tools/qemu-check.sh $(KB)/kernel.elf
@@ -96,6 +107,15 @@ gdb: deps deps-qemu kernel
 	tools/qemu-gdb.sh $(KB)/kernel.elf $(KARGS)
 bench: bench-kernel
 
+# The kernel's files use each other in one direction only (tools/kernel-deps.sh reads
+# the objects' symbol tables and names a cycle if there is one).
+.PHONY: check-kernel-deps
+CHECK_EXTRA += check-kernel-deps
+check-kernel-deps: kernel
+	@tools/kernel-deps.sh riscv64-unknown-elf-nm $(patsubst kernel/%.c,$(KB)/%.o,$(K_SRC_C)) && \
+	  { if [ -n "$${CHECK_COUNTS:-}" ]; then echo "1 0" >> "$$CHECK_COUNTS"; fi; } || \
+	  { if [ -n "$${CHECK_COUNTS:-}" ]; then echo "0 1" >> "$$CHECK_COUNTS"; fi; exit 1; }
+
 # The settings of tools/qemu-run.sh (make run, make gdb, the checks): what cannot boot
 # or would be ignored must be refused before QEMU starts, with one line naming the
 # setting. Each case runs the script on a kernel file that does not exist, so a case
@@ -104,7 +124,10 @@ bench: bench-kernel
 QEMU_ARG_CASES := \
 	"QEMU_MEM=16M|QEMU_MEM=16M is too small.*at least 35M" \
 	"QEMU_MEM=32M|QEMU_MEM=32M is too small.*at least 35M" \
-	"QEMU_MEM=banana|QEMU_MEM=banana: expected a size"
+	"QEMU_MEM=banana|QEMU_MEM=banana: expected a size" \
+	"QEMU_SMP=9|QEMU_SMP=9: the kernel runs 1 to 8 harts" \
+	"QEMU_SMP=0|QEMU_SMP=0: the kernel runs 1 to 8 harts" \
+	"QEMU_SMP=two|QEMU_SMP=two: the kernel runs 1 to 8 harts"
 .PHONY: check-qemu-args
 CHECK_EXTRA += check-qemu-args
 check-qemu-args:
@@ -113,7 +136,16 @@ check-qemu-args:
 	  if [ $$rc -eq 2 ] && [ $$(printf '%s\n' "$$out" | wc -l) -eq 1 ] && \
 	     grep -Eq "$$want" <<<"$$out"; then p=$$((p + 1)); \
 	  else f=$$((f + 1)); echo "check-qemu-args: $$env not refused in one line (status $$rc): $$out"; fi; \
-	done; echo "check-qemu-args: $$p passed, $$f failed"; \
+	done; \
+	out=$$($(MAKE) --no-print-directory -n run SMP=3 2>&1); rc=$$?; \
+	if [ $$rc -ne 0 ] && grep -q "SMP=3 is not a setting of this build.*QEMU_SMP" <<<"$$out"; \
+	then p=$$((p + 1)); else f=$$((f + 1)); echo "check-qemu-args: make run SMP=3 not refused: $$out"; fi; \
+	d=$$(sed -n 's/^smp_default=//p' tools/qemu-run.sh); \
+	if grep -q "QEMU_SMP (harts, default $$d," tools/qemu-run.sh && \
+	   grep -q "QEMU_SMP=N. sets the number of harts (default $$d" README.md; \
+	then p=$$((p + 1)); else f=$$((f + 1)); \
+	  echo "check-qemu-args: tools/qemu-run.sh's default of $$d harts is not the one its header and README.md state"; fi; \
+	echo "check-qemu-args: $$p passed, $$f failed"; \
 	if [ -n "$${CHECK_COUNTS:-}" ]; then echo "$$p $$f" >> "$$CHECK_COUNTS"; fi; [ $$f -eq 0 ]
 
 # The trace tool end to end: boot with svmm.vmtrace=1, keep the kernel arena's "vmt"
@@ -121,7 +153,7 @@ check-qemu-args:
 # reference model and vmem_check, and the final state checkpoint).
 CHECK_EXTRA += check-vmtrace
 check-vmtrace: deps deps-qemu kernel $(B)/tools/vmem-trace
-	@QEMU_MEM=1G timeout 60 tools/qemu-run.sh $(KB)/kernel.elf svmm.mode=sv39 svmm.vmtrace=1 \
+	@QEMU_SMP=1 QEMU_MEM=1G timeout 60 tools/qemu-run.sh $(KB)/kernel.elf svmm.mode=sv39 svmm.vmtrace=1 \
 		</dev/null 2>&1 | tr -d '\r' | grep '^vmt ' > $(KB)/vmtrace.txt || true
 	@n=$$(wc -l < $(KB)/vmtrace.txt); if [ "$$n" -lt 3 ]; then \
 		echo "check-vmtrace: the kernel printed no trace ($$n lines)"; exit 1; fi

@@ -8,15 +8,11 @@
 #include "kernel.h"
 #include "memlayout.h"
 #include "riscv.h"
+#include "bench.h"
+#include "boot.h"
 #include "proc.h"
 #include "vm.h"
 
-struct boot_info boot;
-/* The direct map's base, for kernel/gdbinit's ptwalk (gdb cannot call dmap_base()). */
-svmm_va_t svmm_dmap_base_for_gdb;
-struct fdt_info fdt;
-
-svmm_va_t kernel_dmap_base;
 
 static void set_mode(enum svmm_mode m)
 {
@@ -123,6 +119,14 @@ static void map_devices(void)
 	}
 }
 
+/* Every hart but the boot hart, once smp_start_harts has started it. */
+static void secondary_run(void)
+{
+	trap_init();
+	smp_hart_online();
+	proc_idle();
+}
+
 _Noreturn void kmain(uint64_t hartid, svmm_pa_t dtb_pa, unsigned mode);
 
 _Noreturn void kmain(uint64_t hartid, svmm_pa_t dtb_pa, unsigned mode)
@@ -177,16 +181,12 @@ _Noreturn void kmain(uint64_t hartid, svmm_pa_t dtb_pa, unsigned mode)
 	map_devices();
 	vm_print_layout();
 	proc_init();
-	smp_start_harts();
+	for (unsigned i = 1; i < ncpu; i++)
+		if (kstack_alloc(16384, &cpus[i].kstack_top) != 0)
+			panic("smp: no trap stack for hart %lu", (unsigned long)cpus[i].hartid);
+	smp_start_harts(pt_satp(&kpt), secondary_run);
 	if (boot.bench)
 		bench_run();
 	selftest_run();
 	selftest_user_run();
-}
-
-_Noreturn void selftest_finish(void)
-{
-	vm_trace_state();
-	kprintf("%u passed, %u failed\n", ktests.passed, ktests.failed);
-	sbi_shutdown(ktests.failed ? 1 : 0);
 }

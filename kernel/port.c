@@ -1,8 +1,8 @@
 /*
  * kernel/port.c - include/svmm/port.h for the demo kernel.
  *
- * Locks are spinlocks that also disable interrupts on the holding hart (the timer must
- * not preempt a hart inside the core while it holds a lock). Table frames come from
+ * Locks (port_lock, port_unlock) are in lock.c, since every layer of the kernel uses
+ * them, below the memory code that this file calls. Table frames come from
  * pmem below the direct-map limit and are zeroed through the direct map. TLB flushes
  * are sfence.vma on this hart plus SBI RFENCE to the other harts that may hold the
  * entries (kernel/smp.c).
@@ -14,24 +14,6 @@
 #include "kernel.h"
 #include "riscv.h"
 #include "vm.h"
-
-void port_lock(struct svmm_lock *lock)
-{
-	uint64_t f = intr_save();
-	while (atomic_swap32(&lock->word, 1) != 0) {
-		/* The holder may be waiting for this hart to answer a shootdown. */
-		smp_service();
-		cpu_relax();
-	}
-	lock->irqflags = (uint32_t)f;
-}
-
-void port_unlock(struct svmm_lock *lock)
-{
-	uint64_t f = lock->irqflags;
-	atomic_release32(&lock->word);
-	intr_restore(f);
-}
 
 _Noreturn void port_panic(const char *msg)
 {

@@ -26,6 +26,7 @@ static bool done_claimed;
 
 #define COUNT(field) __atomic_fetch_add(&proc_counters.field, 1, __ATOMIC_RELAXED)
 uint64_t sched_quantum;          /* timer ticks per time slice; 0 = no preemption */
+struct proc_hooks proc_hooks;
 static svmm_va_t user_va_end;         /* svmm_user_end(boot.mode), for the fault path */
 
 /* The user programs embedded by kernel.mk (build/kernel/userprogs.S). */
@@ -548,7 +549,8 @@ static void syscall(struct proc *p, struct trapframe *tf)
 			aspace_protect(p->as, a0, a1, (unsigned)a2);
 		break;
 	case SYS_YIELD:
-		bench_yield_tag(p, a0);
+		if (proc_hooks.yield_tag)
+			proc_hooks.yield_tag(p, a0);
 		TF_A(tf, 0) = 0;
 		schedule(mycpu(), p);
 		return;
@@ -570,7 +572,8 @@ static void syscall(struct proc *p, struct trapframe *tf)
 		r = sys_thread(p, a0, a1, a2);
 		break;
 	case SYS_REPORT:
-		bench_report(p, (long)a0, a1);
+		if (proc_hooks.report)
+			proc_hooks.report(p, (long)a0, a1);
 		r = 0;
 		break;
 	default:

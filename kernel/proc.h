@@ -78,10 +78,16 @@ extern struct pmem kpmem;
 int copy_from_user(struct aspace *as, void *dst, svmm_va_t src, uint64_t n);
 int copy_to_user(struct aspace *as, svmm_va_t dst, const void *src, uint64_t n);
 
-/* Benchmark hooks (bench.c) */
-void bench_report(struct proc *p, long kind, uint64_t value);
-void bench_yield_tag(struct proc *p, uint64_t tag);
-_Noreturn void bench_run(void);
-extern uint64_t sched_quantum;
+/*
+ * What a layer above may watch (bench.c sets these for svmm.bench=): the report system
+ * call's samples, and the tag of every yield. NULL: report is accepted and ignored.
+ * Hooks rather than calls, so that proc.c does not depend on the benchmarks.
+ */
+struct proc_hooks {
+	void (*report)(struct proc *p, long kind, uint64_t value);
+	void (*yield_tag)(struct proc *p, uint64_t tag);
+};
+extern struct proc_hooks proc_hooks;
+extern uint64_t sched_quantum;  /* timer ticks per time slice; 0 = no preemption */
 
 #endif

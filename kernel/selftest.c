@@ -10,17 +10,6 @@
 #include "riscv.h"
 #include "vm.h"
 
-struct ktest_result ktests;
-
-void ktest_check(bool ok, const char *what, const char *file, int line)
-{
-	if (ok) {
-		ktests.passed++;
-	} else {
-		ktests.failed++;
-		kprintf("FAIL: %s (%s:%d)\n", what, file, line);
-	}
-}
 
 /* The trap path: a breakpoint-free check that faults are caught and fixed up. */
 static void test_trap_fixup(void)
@@ -404,3 +393,4 @@ void selftest_run(void)
 	test_difftest();
 	kprintf("self-tests: %u checks passed, %u failed\n", ktests.passed - p0, ktests.failed - f0);
 }
+

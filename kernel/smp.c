@@ -29,9 +29,7 @@
 #include "cpu.h"
 #include "early.h"
 #include "kernel.h"
-#include "proc.h"
 #include "riscv.h"
-#include "vm.h"
 
 #define SBI_EXT_BASE   0x10
 #define SBI_EXT_HSM    0x48534d
@@ -47,6 +45,7 @@ uint64_t smp_remote_flushes;
    on a target for its flush and acknowledgement. */
 uint64_t smp_last_sender_instret, smp_last_target_instret;
 static bool has_ipi;
+static unsigned harts_left;   /* harts the firmware has beyond NCPU, never started */
 
 #include <svmm/port.h>
 
@@ -61,6 +60,7 @@ static struct hart_boot hart_boot[NCPU];
 
 extern char _kernel_start[], secondary_entry[], secondary_high[];
 void secondary_main(struct cpu *c);
+static void (*secondary_run)(void);   /* smp_start_harts' hart_main */
 
 static svmm_pa_t image_pa(const void *va)
 {
@@ -73,41 +73,53 @@ void smp_init_boot_hart(uint64_t hartid)
 	cpus[0].hartid = hartid;
 	cpus[0].started = true;
 	__asm__ volatile("mv tp, %0" :: "r"(&cpus[0]));
+	trap_ipi_hook = smp_service;     /* a shootdown request taken in S-mode */
 	/* Harts the firmware knows of: HSM answers a status for each, an error otherwise. */
 	bool hsm = sbi_call(SBI_EXT_BASE, 3, SBI_EXT_HSM, 0, 0).value != 0;
 	has_ipi = sbi_call(SBI_EXT_BASE, 3, SBI_EXT_IPI, 0, 0).value != 0;
 	if (!hsm)
 		return;
-	for (uint64_t h = 0; h < 64 && ncpu < NCPU; h++) {
+	for (uint64_t h = 0; h < 64; h++) {
 		if (h == hartid)
 			continue;
 		if (sbi_call(SBI_EXT_HSM, SBI_HSM_STATUS, h, 0, 0).error != 0)
 			continue;
+		if (ncpu == NCPU) {
+			harts_left++;     /* said in smp_start_harts' line, not quietly dropped */
+			continue;
+		}
 		cpus[ncpu].id = ncpu;
 		cpus[ncpu].hartid = h;
 		ncpu++;
 	}
 }
 
+/* A started hart, on its trap stack with tp = its struct cpu (entry.S). */
 void secondary_main(struct cpu *c)
 {
-	trap_init();
-	/* Published before the local flush: a shootdown sent after this hart is seen as
-	   started reaches it, and the flush covers every change made before. */
-	__atomic_store_n(&c->started, true, __ATOMIC_RELEASE);
-	sfence_vma_all();
-	proc_idle();
+	(void)c;
+	secondary_run();
+	panic("smp: a hart's main function returned");
 }
 
-void smp_start_harts(void)
+void smp_hart_online(void)
+{
+	/* Published before the local flush: a shootdown sent after this hart is seen as
+	   started reaches it, and the flush covers every change made before. */
+	__atomic_store_n(&mycpu()->started, true, __ATOMIC_RELEASE);
+	sfence_vma_all();
+}
+
+void smp_start_harts(uint64_t satp, void (*hart_main)(void))
 {
 	if (ncpu > 1 && !has_ipi)
 		panic("smp: %u harts but no SBI IPI extension for shootdowns", ncpu);
+	secondary_run = hart_main;
 	for (unsigned i = 1; i < ncpu; i++) {
 		struct cpu *c = &cpus[i];
-		if (kstack_alloc(16384, &c->kstack_top) != 0)
+		if (!c->kstack_top)
 			panic("smp: no trap stack for hart %lu", (unsigned long)c->hartid);
-		hart_boot[i] = (struct hart_boot){ pt_satp(&kpt), c->kstack_top,
+		hart_boot[i] = (struct hart_boot){ satp, c->kstack_top,
 						   (uint64_t)(uintptr_t)c,
 						   (uint64_t)(uintptr_t)secondary_high };
 		__asm__ volatile("fence rw, rw" ::: "memory");
@@ -134,6 +146,9 @@ void smp_start_harts(void)
 	for (unsigned i = 0; i < ncpu; i++)
 		kprintf(" %lu", (unsigned long)cpus[i].hartid);
 	kprintf("), shootdowns by IPI (SBI IPI extension)%s\n", has_ipi ? "" : " absent");
+	if (harts_left)
+		kprintf("smp: %u more harts left stopped: this kernel runs at most %u (NCPU in "
+			"kernel/cpu.h)\n", harts_left, NCPU);
 }
 
 void smp_note_asid(unsigned asid, bool flushed_all)

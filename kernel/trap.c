@@ -6,7 +6,6 @@
  * address and the pc). Traps from U-mode go to the process layer (proc.c): system
  * calls, page faults, and the timer that preempts.
  */
-#include "cpu.h"
 #include "kernel.h"
 #include "riscv.h"
 
@@ -16,6 +15,7 @@ extern const struct ex_entry __ex_table_start[], __ex_table_end[];
 volatile uint64_t probe_exec_active;
 volatile uint64_t last_fault_cause, last_fault_addr;
 uint64_t timebase_hz = 10000000;
+void (*trap_ipi_hook)(void);
 
 static const char *const exc_names[] = {
 	[EXC_INST_MISALIGNED] = "instruction address misaligned",
@@ -111,7 +111,8 @@ void kernel_trap(struct trapframe *tf)
 		}
 		if ((c & ~SCAUSE_INTR) == IRQ_S_SOFT) {
 			sip_clear(SIP_SSIP);
-			smp_service();
+			if (trap_ipi_hook)
+				trap_ipi_hook();
 			return;
 		}
 		panic("unexpected interrupt %s in S-mode, sepc %p",

@@ -111,6 +111,9 @@ void kmain(uint64_t hartid, uint64_t dtb)
 	size_t boot_used = stack_used(boot_stack);
 	printf("minikern: kernel stack use: processes %lu, boot %lu of %d bytes\n",
 	       kstack_max, boot_used, KSTACK_SIZE);
+	/* An overflow hits a guard page and panics; this catches the creep before it. */
+	check(kstack_max <= KSTACK_SIZE * 3 / 4 && boot_used <= KSTACK_SIZE * 3 / 4,
+	      "kernel stacks keep a quarter free");
 	failed += checks_failed;
 	printf("%d passed, %d failed\n", passed, failed);
 	poweroff(failed ? 1 : 0);

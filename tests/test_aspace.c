@@ -551,9 +551,12 @@ static void prep_tight(struct aspace *a)
 		x += 2 * PG;
 	}
 	x -= PG;
-	while (a->nregions != a->slab_pages * ((SVMM_PAGE_SIZE - 64) / sizeof(struct aspace_region))) {
-		/* Growing a free region's neighbour only shrinks it: no node needed. */
-		assert_int_equal(aspace_map_anon(a, x, PG, PT_R, ASPACE_FIXED, &x), 0);
+	for (unsigned k = 0;
+	     a->nregions != a->slab_pages * ((SVMM_PAGE_SIZE - 64) / sizeof(struct aspace_region));
+	     k++) {
+		/* Growing a free region's neighbour only shrinks it: no node needed. The
+		 * permissions alternate so that the pages stay regions of their own. */
+		assert_int_equal(aspace_map_anon(a, x, PG, k % 2 ? PT_R : PT_X, ASPACE_FIXED, &x), 0);
 		x += PG;
 	}
 	vmem_stats(&a->uvmem, &st);
@@ -632,6 +635,12 @@ static int op_copy_to(struct aspace *a)
 	return aspace_copy_to(a, base_va + 40 * PG + 5, msg, sizeof(msg), NULL);
 }
 
+static int op_map_anon_commit(struct aspace *a)
+{
+	svmm_va_t va;
+	return aspace_map_anon(a, 0, 8 * PG, RW, ASPACE_COMMIT, &va);
+}
+
 static void test_oom_every_point(void **state)
 {
 	(void)state;
@@ -666,6 +675,7 @@ static void test_oom_every_point(void **state)
 	oom_sweep("protect phys split", prep_phys, op_protect_phys_split);
 	oom_sweep("map kernel pages", prep_none, op_map_kernel);
 	oom_sweep("copy into a fresh page", prep_for_fault, op_copy_to);
+	oom_sweep("map_anon charged, slab and pool full", prep_tight, op_map_anon_commit);
 }
 
 /* Frames above the direct map are zeroed through port_kmap. */
@@ -745,7 +755,7 @@ static void test_destroy_needs_no_memory(void **state)
 	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
 	svmm_va_t va;
 	assert_int_equal(aspace_map_anon(&as, SVMM_NULL_GUARD, PG, RW, ASPACE_FIXED, &va), 0);
-	assert_int_equal(aspace_map_anon(&as, SVMM_NULL_GUARD + PG, PG, RW, ASPACE_FIXED, &va), 0);
+	assert_int_equal(aspace_map_anon(&as, SVMM_NULL_GUARD + PG, PG, PT_R, ASPACE_FIXED, &va), 0);
 	struct vmem_stats st;
 	vmem_stats(&as.uvmem, &st);
 	for (unsigned k = 0; st.pool_units_free != 0 && k < 1000; k++) {
@@ -1217,6 +1227,135 @@ static void test_copy_above_window(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
+/*
+ * Adjacent anonymous regions with the same attributes are one region, as Linux merges
+ * compatible VMAs: a heap grown by 30,000 calls of 4 KiB is one region, with
+ * aspace_check after every call. Unmap and protect split it again; protect back and
+ * refilling the hole merge it again. Different permissions and phys regions never merge.
+ */
+static void test_merge_regions(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t heap = 0x10000000, brk = heap, va;
+	for (unsigned i = 0; i < 30000; i++) {
+		assert_int_equal(aspace_map_anon(&as, brk, PG, RW, ASPACE_FIXED, &va), 0);
+		assert_int_equal(va, brk);
+		brk += PG;
+		assert_int_equal(as.nregions, 1);
+		if (i % 16 == 0 || i > 29900)
+			check(&as);
+	}
+	assert_int_equal(aspace_lookup(&as, heap)->node.size, 30000 * PG);
+	assert_int_equal(as.slab_pages, 1);
+	/* Grown by hint too (no ASPACE_FIXED), and downwards. */
+	assert_int_equal(aspace_map_anon(&as, brk, 4 * PG, RW, 0, &va), 0);
+	assert_int_equal(aspace_map_anon(&as, heap - 2 * PG, 2 * PG, RW, ASPACE_FIXED, &va), 0);
+	assert_int_equal(as.nregions, 1);
+	heap -= 2 * PG;
+	brk += 4 * PG;
+	touch(&as, heap, 8);
+	/* Protect splits a region in three and merges it back. */
+	assert_int_equal(aspace_protect(&as, heap + 2 * PG, 3 * PG, PT_R), 0);
+	assert_int_equal(as.nregions, 3);
+	check(&as);
+	assert_int_equal(aspace_protect(&as, heap + 3 * PG, PG, RW), 0);
+	assert_int_equal(as.nregions, 5);
+	assert_int_equal(aspace_protect(&as, heap, brk - heap, RW), 0);
+	assert_int_equal(as.nregions, 1);
+	check(&as);
+	/* Unmap splits; mapping the hole again with the same attributes joins all three. */
+	assert_int_equal(aspace_unmap(&as, heap + 4 * PG, 2 * PG), 0);
+	assert_int_equal(as.nregions, 2);
+	assert_int_equal(aspace_map_anon(&as, heap + 4 * PG, 2 * PG, RW, ASPACE_FIXED, &va), 0);
+	assert_int_equal(as.nregions, 1);
+	assert_int_equal(user_ptr(&as, heap + 3 * PG)[0], 4);   /* contents kept */
+	check(&as);
+	/* Different permissions and physical ranges stay apart. */
+	assert_int_equal(aspace_map_anon(&as, brk, PG, PT_R, ASPACE_FIXED, &va), 0);
+	assert_int_equal(aspace_map_phys(&as, brk + PG, FX_RAM0, PG, PT_R, ASPACE_FIXED, &va), 0);
+	assert_int_equal(aspace_map_phys(&as, brk + 2 * PG, FX_RAM0 + PG, PG, PT_R, ASPACE_FIXED,
+					 &va), 0);
+	assert_int_equal(aspace_map_anon(&as, brk + 3 * PG, PG, PT_R, ASPACE_FIXED, &va), 0);
+	assert_int_equal(as.nregions, 5);
+	check(&as);
+	/* The whole heap goes in one unmap. */
+	assert_int_equal(aspace_unmap(&as, heap, brk - heap), 0);
+	assert_int_equal(as.nregions, 4);
+	assert_int_equal(as.resident, 0);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/*
+ * Commit accounting: ASPACE_COMMIT charges a region's whole size to pmem's commit
+ * count at map time, so that a map fails cleanly past the limit and faults there
+ * always find their promise; other anonymous memory and the stack are charged one
+ * page per fault. unmap and destroy give every charge back.
+ */
+static void test_commit_accounting(void **state)
+{
+	(void)state;
+	uint64_t c0;
+	pmem_commit_stats(&fx.pm, &c0, NULL);
+	assert_int_equal(c0, 0);
+	pmem_commit_limit(&fx.pm, 100);
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t heap, more, lazy;
+	assert_int_equal(aspace_map_anon(&as, 0x10000000, 64 * PG, RW, ASPACE_FIXED | ASPACE_COMMIT,
+					 &heap), 0);
+	assert_int_equal(as.committed, 64);
+	/* Past the limit: refused at once, nothing changed. */
+	static struct fx_snap before, after;
+	fx_snap_take(&as, &before);
+	assert_int_equal(aspace_map_anon(&as, 0, 40 * PG, RW, ASPACE_COMMIT, &more), SVMM_ENOMEM);
+	assert_int_equal(aspace_map_anon(&as, 0, 8 * PG, RW, ASPACE_COMMIT | ASPACE_IO, &more),
+			 SVMM_EINVAL);
+	assert_int_equal(aspace_map_phys(&as, 0, FX_RAM0, PG, PT_R, ASPACE_COMMIT, &more),
+			 SVMM_EINVAL);
+	fx_snap_take(&as, &after);
+	assert_true(fx_snap_equal(&before, &after));
+	assert_int_equal(as.committed, 64);
+	assert_int_equal(aspace_map_anon(&as, 0, 30 * PG, RW, ASPACE_COMMIT, &more), 0);
+	/* A region charged at map time and one charged per fault never merge. */
+	assert_int_equal(aspace_map_anon(&as, heap + 64 * PG, 16 * PG, RW, ASPACE_FIXED, &lazy), 0);
+	assert_int_equal(as.nregions, 3);
+	assert_int_equal(as.committed, 94);
+	/* Faults in charged regions charge nothing; per-fault charges meet the limit. */
+	touch(&as, heap, 64);
+	assert_int_equal(as.committed, 94);
+	for (unsigned i = 0; i < 6; i++)
+		assert_int_equal(aspace_fault(&as, lazy + i * PG, PT_W), 0);
+	assert_int_equal(as.committed, 100);
+	fx_snap_take(&as, &before);
+	assert_int_equal(aspace_fault(&as, lazy + 6 * PG, PT_W), SVMM_ENOMEM);
+	assert_int_equal(aspace_fault(&as, as.stack_top - PG, PT_W), SVMM_ENOMEM);
+	assert_int_equal(aspace_copy_to(&as, lazy + 7 * PG, "x", 1, NULL), SVMM_ENOMEM);
+	fx_snap_take(&as, &after);
+	assert_true(fx_snap_equal(&before, &after));
+	/* ...while the promise of a charged region holds. */
+	assert_int_equal(aspace_fault(&as, more + 29 * PG, PT_W), 0);
+	check(&as);
+	/* Unmap gives back: a charged range by its size, the rest by its frames. */
+	assert_int_equal(aspace_unmap(&as, heap + 60 * PG, 8 * PG), 0);   /* 4 + 4 pages */
+	assert_int_equal(as.committed, 100 - 4 - 4);
+	assert_int_equal(aspace_fault(&as, as.stack_top - PG, PT_W), 0);
+	assert_int_equal(as.committed, 93);
+	assert_int_equal(aspace_protect(&as, heap, 8 * PG, PT_R), 0);       /* cuts keep it */
+	assert_int_equal(aspace_unmap(&as, heap, 4 * PG), 0);
+	assert_int_equal(as.committed, 89);
+	uint64_t c;
+	pmem_commit_stats(&fx.pm, &c, NULL);
+	assert_int_equal(c, 89);
+	check(&as);
+	aspace_destroy(&as);
+	pmem_commit_stats(&fx.pm, &c, NULL);
+	assert_int_equal(c, 0);
+	pmem_commit_limit(&fx.pm, 0);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1244,6 +1383,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_copy_to_from, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_partial_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_above_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_merge_regions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_accounting, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("aspace", tests, NULL, NULL);
 }

@@ -25,6 +25,7 @@ enum { M_NONE, M_ANON, M_PHYS };
 struct mpage {
 	uint8_t kind, prot;
 	bool resident;
+	bool charged;            /* mapped with ASPACE_COMMIT */
 	uint32_t tag;            /* what the first word of a resident anonymous page holds */
 };
 
@@ -78,6 +79,44 @@ static void verify(struct model *md, uint64_t seed, unsigned step)
 		}
 	}
 	assert_int_equal(as->resident, resident);
+	/* Commit: charged pages by their number, the other anonymous pages when resident. */
+	uint64_t committed = 0;
+	for (unsigned i = 0; i < NPAGES; i++)
+		committed += md->page[i].kind == M_ANON &&
+			     (md->page[i].charged || md->page[i].resident);
+	assert_int_equal(as->committed, committed + as->stack_pages);
+	/*
+	 * Regions are merged as far as they can be: an anonymous region never has an
+	 * anonymous neighbour page with its permissions outside it (memory is plentiful
+	 * here, so the best-effort merge always happens).
+	 */
+	for (struct aspace_region *r = aspace_region_first(as, WIN); r != NULL;
+	     r = aspace_region_next(as, r)) {
+		if (r->kind != ASPACE_ANON)
+			continue;
+		unsigned a = (unsigned)((r->node.addr - WIN) / PG);
+		unsigned e = (unsigned)((r->node.addr + r->node.size - WIN) / PG);
+		for (unsigned i = a; i < e; i++)
+			if (md->page[i].kind != M_ANON || md->page[i].prot != r->prot ||
+			    md->page[i].charged != r->commit)
+				fail_msg("seed %#llx step %u: region holds page %u the model disagrees on",
+					 (unsigned long long)seed, step, i);
+		bool lo = a > 0 && md->page[a - 1].kind == M_ANON &&
+			  md->page[a - 1].prot == r->prot && md->page[a - 1].charged == r->commit;
+		bool hi = e < NPAGES && md->page[e].kind == M_ANON && md->page[e].prot == r->prot &&
+			  md->page[e].charged == r->commit;
+		/* ...and only neighbours over the same memory object (or none) can join. */
+		const struct aspace_region *pr = lo ? aspace_lookup(as, r->node.addr - PG) : NULL;
+		const struct aspace_region *nx = hi ? aspace_lookup(as, r->node.addr + r->node.size)
+						    : NULL;
+		lo = lo && pr != NULL && pr->obj == r->obj &&
+		     (r->obj == NULL || pr->off + pr->node.size == r->off);
+		hi = hi && nx != NULL && nx->obj == r->obj &&
+		     (r->obj == NULL || r->off + r->node.size == nx->off);
+		if (lo || hi)
+			fail_msg("seed %#llx step %u: region at page %u not merged with its neighbour",
+				 (unsigned long long)seed, step, a);
+	}
 	if (aspace_check(as, fx_print, NULL) != 0)
 		fail_msg("seed %#llx step %u: aspace_check failed", (unsigned long long)seed, step);
 }
@@ -98,11 +137,13 @@ static void one_step(struct model *md)
 	unsigned op = (unsigned)(rnd() % 16);
 	if (op < 3) {                                    /* map anonymous memory */
 		unsigned prot = rnd_prot();
-		int err = aspace_map_anon(as, va, n * PG, prot, ASPACE_FIXED, &got);
+		bool charged = rnd() % 4 == 0;
+		int err = aspace_map_anon(as, va, n * PG, prot,
+					  ASPACE_FIXED | (charged ? ASPACE_COMMIT : 0), &got);
 		assert_int_equal(err, any ? SVMM_EBUSY : 0);
 		if (err == 0)
 			for (unsigned i = p; i < p + n; i++)
-				md->page[i] = (struct mpage){ M_ANON, (uint8_t)prot, false, 0 };
+				md->page[i] = (struct mpage){ M_ANON, (uint8_t)prot, false, charged, 0 };
 	} else if (op < 4) {                             /* map physical memory */
 		unsigned prot = rnd_prot();
 		int err = aspace_map_phys(as, va, phys_base + p * PG, n * PG, prot, ASPACE_FIXED,
@@ -110,11 +151,11 @@ static void one_step(struct model *md)
 		assert_int_equal(err, any ? SVMM_EBUSY : 0);
 		if (err == 0)
 			for (unsigned i = p; i < p + n; i++)
-				md->page[i] = (struct mpage){ M_PHYS, (uint8_t)prot, true, 0 };
+				md->page[i] = (struct mpage){ M_PHYS, (uint8_t)prot, true, false, 0 };
 	} else if (op < 6) {                             /* unmap */
 		assert_int_equal(aspace_unmap(as, va, n * PG), 0);
 		for (unsigned i = p; i < p + n; i++)
-			md->page[i] = (struct mpage){ M_NONE, 0, false, 0 };
+			md->page[i] = (struct mpage){ M_NONE, 0, false, false, 0 };
 	} else if (op < 8) {                             /* protect */
 		unsigned prot = rnd_prot();
 		int err = aspace_protect(as, va, n * PG, prot);
@@ -208,6 +249,9 @@ static void run_model(enum svmm_mode mode, unsigned steps)
 		aspace_destroy(&m[k].as);
 	}
 	assert_int_equal(pmem_free(&fx.pm, phys_base, 8), 0);
+	uint64_t committed;
+	pmem_commit_stats(&fx.pm, &committed, NULL);
+	assert_int_equal(committed, 0);
 	/* Every frame came back: data, tables, region slabs, vmem pool pages. */
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 	assert_int_equal(pmem_check(&fx.pm, NULL, NULL), 0);

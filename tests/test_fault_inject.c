@@ -79,7 +79,7 @@ static int step(unsigned k)
 	case 46: return aspace_unmap(&as, P + MiB, 4 * PG);            /* split a 2 MiB leaf */
 	case 47: return aspace_protect(&as, P + 3 * MiB, PG, PT_R);
 	case 48: return aspace_fault(&as, B + 3 * PG, PT_W);
-	case 49: return aspace_map_anon(&as, 0, 3 * PG, PT_R | PT_X, 0, &va);
+	case 49: return aspace_map_anon(&as, 0, 3 * PG, PT_R | PT_X, ASPACE_COMMIT, &va);
 	case 58: return aspace_unmap(&as, B - 4 * PG, 8 * PG);         /* across A and B */
 	case 59: return aspace_protect(&as, A + 2 * MiB, MiB, PT_R);
 	case 60: return aspace_map_kernel(&as, as.stack_top, FX_RAM0 + 20 * MiB, 16 * PG, RW, 0);

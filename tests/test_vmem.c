@@ -261,11 +261,11 @@ static void test_best_fit(void **state)
 		a += (sizes[i] + 1) * Q;
 	}
 	assert_int_equal(vmem_alloc(&vm, 2 * Q, &r[0], &a), 0);
-	assert_int_equal(a, hole_at[2]);   /* smallest fit, lowest address of the two */
+	assert_int_equal(a, hole_at[4]);   /* smallest fit; of two small equals the newer */
 	assert_int_equal(vmem_alloc(&vm, Q, &r[1], &a), 0);
 	assert_int_equal(a, hole_at[1]);
 	assert_int_equal(vmem_alloc(&vm, 2 * Q, &r[2], &a), 0);
-	assert_int_equal(a, hole_at[4]);
+	assert_int_equal(a, hole_at[2]);
 	assert_int_equal(vmem_alloc(&vm, 2 * Q, &r[3], &a), 0);
 	assert_int_equal(a, hole_at[0]);   /* 3-hole beats 5-hole and the tail */
 	assert_int_equal(vmem_alloc(&vm, 2 * Q, &r[4], &a), 0);
@@ -277,6 +277,96 @@ static void test_best_fit(void **state)
 		assert_int_equal(vmem_free(&vm, r[i].addr, r[i].size, NULL), 0);
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(vmem_free(&vm, sep[i].addr, Q, NULL), 0);
+	check_ok(&vm);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
+/* Above VMEM_BUCKETS quanta the size tree decides: smallest, then lowest address. */
+static void test_best_fit_large(void **state)
+{
+	(void)state;
+	const uint64_t B = VMEM_BUCKETS;
+	const unsigned sizes[] = { (unsigned)B + 3, (unsigned)B + 1, (unsigned)B + 2,
+				   (unsigned)B + 5, (unsigned)B + 2 };
+	struct vmem_region sep[5], hole[5], r[4];
+	svmm_va_t hole_at[5], a;
+
+	assert_int_equal(vmem_init(&vm, BASE, 8 * (B + 8) * Q, Q, &src), 0);
+	make_holes(sizes, 5, sep, hole);
+	a = BASE;
+	for (int i = 0; i < 5; i++) {
+		hole_at[i] = a;
+		a += (sizes[i] + 1) * Q;
+	}
+	assert_int_equal(vmem_alloc(&vm, (B + 2) * Q, &r[0], &a), 0);
+	assert_int_equal(a, hole_at[2]);   /* smallest fit, lowest address of the two */
+	assert_int_equal(vmem_alloc(&vm, (B + 2) * Q, &r[1], &a), 0);
+	assert_int_equal(a, hole_at[4]);
+	assert_int_equal(vmem_alloc(&vm, (B + 2) * Q, &r[2], &a), 0);
+	assert_int_equal(a, hole_at[0]);   /* B+3 beats B+5 and the tail */
+	/* a small request takes the smallest large region when no bucket can serve it */
+	assert_int_equal(vmem_alloc(&vm, Q, &r[3], &a), 0);
+	assert_int_equal(a, hole_at[0] + (B + 2) * Q);   /* the B+3 hole's last quantum */
+	check_ok(&vm);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(vmem_free_region(&vm, &r[i]), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(vmem_free(&vm, sep[i].addr, Q, NULL), 0);
+	check_ok(&vm);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
+/* Freeing, splitting and joining by region, and ordered iteration, with their errors. */
+static void test_regions_in_place(void **state)
+{
+	(void)state;
+	struct vmem_region a, b, c, t;
+
+	assert_int_equal(vmem_init(&vm, BASE, 64 * Q, Q, &src), 0);
+	assert_null(vmem_first_from(&vm, 0));
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 4 * Q, 4 * Q, &a), 0);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 8 * Q, 2 * Q, &b), 0);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 20 * Q, Q, &c), 0);
+	check_ok(&vm);
+	/* ordered queries skip free space */
+	assert_ptr_equal(vmem_first_from(&vm, 0), &a);
+	assert_ptr_equal(vmem_first_from(&vm, BASE + 5 * Q), &a);
+	assert_ptr_equal(vmem_first_from(&vm, BASE + 10 * Q), &c);
+	assert_null(vmem_first_from(&vm, BASE + 21 * Q));
+	assert_ptr_equal(vmem_next(&vm, &a), &b);
+	assert_ptr_equal(vmem_next(&vm, &b), &c);
+	assert_null(vmem_next(&vm, &c));
+	assert_ptr_equal(vmem_prev(&vm, &c), &b);
+	assert_null(vmem_prev(&vm, &a));
+	/* split: errors change nothing */
+	snap_take(&vm, &before);
+	assert_int_equal(vmem_split(&vm, &a, BASE + 4 * Q, &t), SVMM_ERANGE);
+	assert_int_equal(vmem_split(&vm, &a, BASE + 8 * Q, &t), SVMM_ERANGE);
+	assert_int_equal(vmem_split(&vm, &a, BASE + 5 * Q + 1, &t), SVMM_EUNALIGNED);
+	assert_int_equal(vmem_join(&vm, &b, &c), SVMM_ERANGE);   /* not adjacent */
+	assert_int_equal(vmem_join(&vm, &b, &a), SVMM_ERANGE);   /* wrong order */
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_split(&vm, &a, BASE + 6 * Q, &t), 0);
+	assert_int_equal(a.size, 2 * Q);
+	assert_int_equal(t.addr, BASE + 6 * Q);
+	assert_int_equal(t.size, 2 * Q);
+	assert_ptr_equal(vmem_lookup(&vm, BASE + 7 * Q), &t);
+	assert_ptr_equal(vmem_next(&vm, &a), &t);
+	check_ok(&vm);
+	assert_int_equal(vmem_join(&vm, &t, &b), 0);
+	assert_int_equal(t.size, 4 * Q);
+	assert_ptr_equal(vmem_lookup(&vm, BASE + 9 * Q), &t);
+	check_ok(&vm);
+	/* free by region; a region freed already is refused, as are split/join of it */
+	assert_int_equal(vmem_free_region(&vm, &t), 0);
+	check_ok(&vm);
+	snap_take(&vm, &before);
+	assert_int_equal(vmem_free_region(&vm, &t), SVMM_EDOUBLEFREE);
+	assert_int_equal(vmem_split(&vm, &t, BASE + 7 * Q, &b), SVMM_ENOENT);
+	assert_int_equal(vmem_join(&vm, &a, &t), SVMM_ENOENT);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_free_region(&vm, &a), 0);
+	assert_int_equal(vmem_free_region(&vm, &c), 0);
 	check_ok(&vm);
 	assert_int_equal(vmem_destroy(&vm), 0);
 }
@@ -555,8 +645,8 @@ static void test_spans(void **state)
 	assert_int_equal(vmem_add(&vm, ~0ull - Q + 1, 2 * Q), SVMM_EOVERFLOW);
 	assert_unchanged(&vm, &before);
 	/* an allocated span is overlapped too */
-	assert_int_equal(vmem_alloc(&vm, 16 * Q, &r, &a), 0);
-	assert_int_equal(a, BASE);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE, 16 * Q, &r), 0);
+	a = BASE;
 	assert_int_equal(vmem_add(&vm, BASE + 15 * Q, Q), SVMM_EOVERLAP);
 	/* the gap, abutting both: the free space merges into one region across spans */
 	assert_int_equal(vmem_add(&vm, BASE + 16 * Q, 16 * Q), 0);
@@ -628,6 +718,14 @@ static void test_bootstrap_only(void **state)
 	}
 	/* B has allocated neighbours on both sides: its free would be a new region */
 	assert_int_equal(vmem_free(&vm, abc[1].addr, 0, NULL), SVMM_ENOMEM);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(vmem_free_region(&vm, &abc[1]), SVMM_ENOMEM);   /* the same by region */
+	assert_unchanged(&vm, &before);
+	/* splitting and joining allocations needs no unit */
+	assert_int_equal(vmem_join(&vm, &abc[0], &abc[1]), 0);
+	assert_int_equal(abc[0].size, 2 * Q);
+	assert_int_equal(vmem_split(&vm, &abc[0], BASE + Q, &abc[1]), 0);
+	assert_int_equal(abc[1].addr, BASE + Q);
 	assert_unchanged(&vm, &before);
 	/* so would a span apart from everything */
 	assert_int_equal(vmem_add(&vm, BASE + 1024 * Q, Q), SVMM_ENOMEM);
@@ -914,6 +1012,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alloc_free_merge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_merge_cases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_best_fit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_best_fit_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_regions_in_place, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fixed, setup, teardown),

@@ -123,11 +123,15 @@ static void op_alloc(void)
 		return;
 	}
 	assert_int_equal(err, 0);
-	/* best fit: the smallest region, lowest address, and its lowest addresses */
-	assert_int_equal(x, model.fr.v[bf].a);
+	/* best fit: the start of a region of the smallest fitting size */
+	long fi = vmodel_best_fit_at(&model, s, x);
+
+	if (fi < 0)
+		fail_msg("0x%llx bytes at 0x%llx is not best fit", (unsigned long long)s,
+			 (unsigned long long)x);
 	assert_int_equal(sl->r.addr, x);
 	assert_int_equal(sl->r.size, s);
-	vmodel_take(&model, (size_t)bf, x, s);
+	vmodel_take(&model, (size_t)fi, x, s);
 }
 
 static void op_xalloc(void)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # qemu-run.sh KERNEL.elf [KERNEL ARGS...] - boot the demo kernel on QEMU virt.
-# Environment: QEMU_MEM (RAM, default 1G, at least 35M), QEMU_EXTRA (more QEMU
-# options). What QEMU cannot boot is refused here, in one line, before QEMU starts.
+# Environment: QEMU_SMP (harts, default 4, at most the kernel's NCPU, 8), QEMU_MEM
+# (RAM, default 1G, at least 35M), QEMU_EXTRA (more QEMU options). make run and make
+# gdb use these defaults. What QEMU cannot boot, or the kernel would ignore, is refused
+# here, in one line, before QEMU starts.
 set -euo pipefail
 kernel=$1; shift
 fw=""
@@ -31,7 +33,17 @@ if [ "$kib" -lt $((min_mib * 1024)) ]; then
 	exit 2
 fi
 
+# Harts: the kernel starts at most NCPU (kernel/cpu.h) and would leave the others
+# stopped, so more is refused rather than quietly ignored.
+smp_default=4
+smp=${QEMU_SMP:-$smp_default}
+ncpu=$(sed -n 's/^#define NCPU \([0-9]*\).*/\1/p' "$(dirname "$0")/../kernel/cpu.h")
+if [[ ! $smp =~ ^[0-9]+$ ]] || [ "$smp" -lt 1 ] || [ "$smp" -gt "${ncpu:-8}" ]; then
+	echo "qemu-run: QEMU_SMP=$smp: the kernel runs 1 to ${ncpu:-8} harts (NCPU in kernel/cpu.h)" >&2
+	exit 2
+fi
+
 # shellcheck disable=SC2086
 exec qemu-system-riscv64 -machine virt -nographic -no-reboot \
-	-smp "${QEMU_SMP:-1}" -m "$mem" -bios "$fw" \
+	-smp "$smp" -m "$mem" -bios "$fw" \
 	-kernel "$kernel" -append "$*" ${QEMU_EXTRA:-}

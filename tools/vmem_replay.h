@@ -9,7 +9,8 @@
  *   2. the result agrees with a reference model of the arena, a sorted array of spans
  *      and one of allocations, simple enough to be obviously right: an allocation lies
  *      in free space and meets its constraints, ENOSPC only when nothing fits, a plain
- *      allocation lands exactly where best fit (smallest free region, lowest address)
+ *      allocation lands exactly where best fit (smallest free region, lowest address;
+ *      among small regions of one size, vmem may take any)
  *      says, fixed allocations and frees fail exactly when the model says they must;
  *   3. vmem_check, every N operations and at the end.
  * The model costs O(live allocations) per operation, which is fine for the traces of a
@@ -550,6 +551,34 @@ static const char *rp_en(int e)
 	return vmem_trace_errname(e, b[k], sizeof(b[k]));
 }
 
+struct rp_gapfind {
+	svmm_va_t at;
+	uint64_t size;   /* of the gap starting at at; 0 if no gap starts there */
+};
+
+static int rp_gapfind_cb(void *ctx, svmm_va_t a, uint64_t s)
+{
+	struct rp_gapfind *g = ctx;
+	if (a != g->at)
+		return 0;
+	g->size = s;
+	return 1;
+}
+
+/*
+ * Best fit's tie among equal sizes: regions of up to VMEM_BUCKETS quanta are kept per
+ * size, most recently freed first (docs/vmem.md), so vmem may take another region of
+ * the same small size than the lowest-addressed one the model finds. Both must start a
+ * gap, of one size.
+ */
+static bool rp_same_small_gap(const struct rp_model *m, svmm_va_t want, svmm_va_t at)
+{
+	struct rp_gapfind w = { want, 0 }, g = { at, 0 };
+	rp_gaps(m, rp_gapfind_cb, &w);
+	rp_gaps(m, rp_gapfind_cb, &g);
+	return g.size != 0 && g.size == w.size && g.size <= VMEM_BUCKETS * m->quantum;
+}
+
 /* The model's verdict on an allocation (plain when c == NULL) that returned err/at. */
 static int rp_ref_alloc(struct replay *rp, struct rp_arena *A, uint64_t size,
 			const struct vmem_constraint *c, bool plain, int err, svmm_va_t at)
@@ -563,7 +592,7 @@ static int rp_ref_alloc(struct replay *rp, struct rp_arena *A, uint64_t size,
 				       at, size);
 		if (!rp_meets(m->quantum, at, size, c))
 			return rp_fail(rp, "allocation at 0x%" PRIx64 " breaks its constraints", at);
-		if (plain && fits && at != want)
+		if (plain && fits && at != want && !rp_same_small_gap(m, want, at))
 			return rp_fail(rp, "best fit puts 0x%" PRIx64 " bytes at 0x%" PRIx64
 				       ", vmem at 0x%" PRIx64, size, want, at);
 		return 0;

@@ -46,13 +46,15 @@
 #define ASPACE_FIXED (1u << 0)   /* exactly at hint; SVMM_EBUSY if any part is taken */
 #define ASPACE_IO    (1u << 1)   /* map_phys: device memory (Svpbmt IO) */
 #define ASPACE_NC    (1u << 2)   /* map_phys: non-cacheable memory (Svpbmt NC) */
+#define ASPACE_COMMIT (1u << 3)  /* map_anon: charge the whole size to pmem's commit
+                                    count now (else each page when faulted in) */
 
 /* The stack's defaults: growth limit and the never-mapped gap below it. */
 #define ASPACE_STACK_MAX   ((uint64_t)8 << 20)
 #define ASPACE_STACK_GUARD ((uint64_t)1 << 20)
 
 /*
- * One region of user memory, 96 bytes: 42 fit in a slab page after its header.
+ * One region of user memory, at most 96 bytes (42 fit in a slab page after its header).
  * [node.addr, node.addr + node.size) is the range; node is uvmem's, and a page fault
  * finds the region through it. prev/next keep the regions in address order for range
  * operations that walk neighbours, and link is the address space's own index of them,
@@ -63,9 +65,10 @@ struct aspace_region {
 	struct vmem_region node;
 	struct aspace_region *prev, *next;
 	struct rb_node link;
-	svmm_pa_t pa;                 /* ASPACE_PHYS: the physical address of node.addr */
+	svmm_pa_t pa;            /* ASPACE_PHYS: the physical address of node.addr */
 	uint16_t prot;           /* PT_R, PT_W, PT_X */
-	uint16_t kind;           /* ASPACE_ANON or ASPACE_PHYS */
+	uint8_t kind;            /* ASPACE_ANON or ASPACE_PHYS */
+	uint8_t commit;          /* ASPACE_ANON: charged when mapped (ASPACE_COMMIT) */
 	uint32_t ptflags;        /* ASPACE_PHYS: PT_IO or PT_NC */
 	struct vmobj *obj;       /* ASPACE_ANON: the object mapped (NULL before a fault) */
 	uint64_t off;            /* ASPACE_ANON: the object offset of node.addr */
@@ -82,13 +85,13 @@ struct aspace {
 	struct vmobj *stack_obj;           /* the stack's pages, by offset from stack_base */
 	struct rb_root index;              /* the same regions, by address */
 	struct aspace_slab *slabs;         /* slab pages of region structs */
-	svmm_va_t user_base;                    /* start of uvmem: the null guard's end */
-	svmm_va_t user_end;                     /* end of uvmem */
-	svmm_va_t stack_base;                   /* the stack slot [stack_base, stack_top) */
-	svmm_va_t stack_top;                    /* svmm's layout: ustack_top, half end - 64 KiB */
+	svmm_va_t user_base;               /* start of uvmem: the null guard's end */
+	svmm_va_t user_end;                /* end of uvmem */
+	svmm_va_t stack_base;              /* the stack slot [stack_base, stack_top) */
+	svmm_va_t stack_top;               /* svmm's layout: ustack_top, half end - 64 KiB */
 	uint64_t stack_guard;              /* never-mapped gap below stack_limit */
-	svmm_va_t stack_limit;                  /* lowest address the stack may grow to */
-	svmm_va_t stack_low;                    /* lowest stack page mapped so far (= top: none) */
+	svmm_va_t stack_limit;             /* lowest address the stack may grow to */
+	svmm_va_t stack_low;               /* lowest stack page mapped so far (= top: none) */
 	uint64_t asid_ctx;                 /* generation | ASID, see svmm/asid.h */
 	uint64_t nregions;                 /* regions in uvmem */
 	uint64_t resident;                 /* anonymous frames mapped, stack included */
@@ -98,6 +101,7 @@ struct aspace {
 	uint64_t faults;                   /* demand-zero faults resolved */
 	uint64_t cow_faults;               /* writes to read-only anonymous leaves resolved */
 	uint64_t kernel_bytes;             /* mapped by aspace_map_kernel */
+	uint64_t committed;                /* frames charged to pmem's commit count */
 };
 
 /* What aspace_stats reports. */
@@ -105,6 +109,7 @@ struct aspace_stats {
 	uint64_t regions, resident, stack_pages, slab_pages, pool_pages, tables, faults;
 	uint64_t mapped_bytes;             /* total size of all regions */
 	uint64_t kernel_bytes;             /* kernel pages (aspace_map_kernel) */
+	uint64_t committed;                /* frames charged to pmem_commit */
 };
 
 /*
@@ -168,9 +173,16 @@ void aspace_destroy(struct aspace *as);
  * a preference taken when free (0: none), and regions of 2 MiB or more are placed
  * 2 MiB-aligned. With ASPACE_FIXED the region is exactly [hint, hint + size) or the call
  * fails with SVMM_EBUSY (nothing is replaced). No frame is allocated before a fault.
- * Errors, all leaving the address space unchanged: SVMM_EZEROSIZE, SVMM_EUNALIGNED,
- * SVMM_EOVERFLOW, SVMM_ERANGE (outside uvmem), SVMM_EPERM, SVMM_EINVAL (flags),
- * SVMM_EBUSY, SVMM_ENOSPC, SVMM_ENOMEM.
+ * Commit accounting (see pmem_commit): with ASPACE_COMMIT the whole size is charged
+ * now, so that the call fails cleanly (SVMM_ENOMEM) when the promise cannot be kept,
+ * and faults there charge nothing more; without it each page is charged when it is
+ * faulted in (that fault fails with SVMM_ENOMEM past the limit). Charges go back on
+ * unmap and destroy. A new region joins touching anonymous regions with the same
+ * permissions and charging (best effort: see docs/aspace.md). Errors, all leaving the
+ * address space unchanged: SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW,
+ * SVMM_ERANGE (outside uvmem), SVMM_EPERM, SVMM_EINVAL (flags other than ASPACE_FIXED
+ * and ASPACE_COMMIT), SVMM_EBUSY, SVMM_ENOSPC, SVMM_ENOMEM (no memory, or the commit
+ * limit).
  */
 int aspace_map_anon(struct aspace *as, svmm_va_t hint, uint64_t size, unsigned prot,
 		    unsigned flags, svmm_va_t *addrp);
@@ -212,8 +224,8 @@ int aspace_unmap_kernel(struct aspace *as, svmm_va_t va, uint64_t size);
 /*
  * Remove every mapping in [va, va + size) of uvmem: regions inside it go away, regions
  * crossing its ends are cut (a region containing the whole range splits in two), their
- * anonymous frames are freed after the TLB flush. Holes in the range are fine, as with
- * munmap. Errors, leaving everything unchanged: SVMM_EZEROSIZE, SVMM_EUNALIGNED,
+ * anonymous frames are freed after the TLB flush and their commit charges given back.
+ * Holes in the range are fine, as with munmap. Errors, leaving everything unchanged: SVMM_EZEROSIZE, SVMM_EUNALIGNED,
  * SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOMEM (a region struct, a vmem node or a table to
  * split a huge page).
  */
@@ -221,8 +233,9 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size);
 
 /*
  * Set the permissions of every region in [va, va + size) to prot (rules as for
- * map_anon), cutting regions that cross the ends, and of their resident pages.
- * The range must be wholly covered by regions: a hole is SVMM_ENOENT. Other errors as
+ * map_anon), cutting regions that cross the ends, and of their resident pages; then
+ * touching anonymous regions with equal attributes merge (best effort). The range
+ * must be wholly covered by regions: a hole is SVMM_ENOENT. Other errors as
  * aspace_unmap plus SVMM_EPERM; all leave everything unchanged.
  */
 int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot);
@@ -235,9 +248,10 @@ int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot
  * aspace_clone, taken over in place when no other object holds it any more; or the
  * page was mapped already and allows the access: a spurious fault, answered without
  * allocating anything), or the reason to kill the process:
- * SVMM_EFAULT (no region there), SVMM_EPERM (the region, or the page's mapping,
- * forbids this access), SVMM_ESTACK (a stack overflow: inside the stack's guard gap),
- * SVMM_ENOMEM (no frame or table), SVMM_EINVAL (access not exactly one of PT_R, PT_W,
+ * SVMM_EFAULT (no region there, kernel pages included), SVMM_EPERM (the region, or the
+ * page's mapping, forbids this access), SVMM_ESTACK (a stack overflow: inside the
+ * stack's guard gap), SVMM_ENOMEM (no frame or table, or pmem's commit limit for a
+ * page charged when faulted in), SVMM_EINVAL (access not exactly one of PT_R, PT_W,
  * PT_X). Nothing changes unless a page was mapped.
  */
 int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access);
@@ -319,11 +333,15 @@ int aspace_copy_from(struct aspace *as, void *dst, svmm_va_t va, uint64_t n, uin
 void aspace_stats(struct aspace *as, struct aspace_stats *st);
 
 /*
- * Check every invariant of docs/aspace.md: the region list and uvmem agree, uvmem is
- * consistent, every leaf of the user half lies in a region (or the stack) with at most
- * its permissions, phys regions map their own frames, anonymous leaves are 4 KiB frames
- * allocated in pmem and their count is the resident count. Returns 0 or SVMM_EINVAL
- * (after printing the first violation through out, which may be NULL). Never modifies.
+ * Check every invariant of docs/aspace.md: the regions and uvmem agree, uvmem and the
+ * page tables pass their own checkers, every user leaf lies in a region (or the stack)
+ * with its permissions, phys regions map their own frames, anonymous leaves are 4 KiB
+ * frames allocated in pmem counted by resident and stack_pages, kernel pages lie
+ * outside regions and stack and add up to kernel_bytes, and committed is what the
+ * regions and faults charged. The checker shape of every svmm module: returns 0 or
+ * SVMM_EINVAL (as NULL, or an invariant broken); when out is not NULL the first broken
+ * invariant is printed through it as one line that names it ("aspace: <invariant>: at
+ * 0x..."). Never modifies. Takes as->lock.
  */
 int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx);
 

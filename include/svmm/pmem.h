@@ -101,6 +101,8 @@ struct pmem {
 	svmm_pa_t lo, hi;                             /* first and last byte + 1 of RAM */
 	uint8_t sect[PMEM_SECTIONS];
 	struct pmem_span span[PMEM_MAX_SPANS];   /* sorted by address, disjoint */
+	uint64_t committed;                      /* pmem_commit: frames promised */
+	uint64_t commit_limit;                   /* their cap; 0: every usable frame */
 };
 
 struct pmem_span_stats {
@@ -233,5 +235,37 @@ int pmem_check(struct pmem *pm, svmm_print_fn out, void *ctx);
  * called with pm's lock held and must not call back into pmem.
  */
 void pmem_dump(struct pmem *pm, svmm_print_fn out, void *ctx);
+
+/*
+ * ---- commit accounting ----
+ * A ledger of frames promised to users that will allocate them later: an address
+ * space charges anonymous memory when it is mapped (or each page when it is faulted
+ * in), so that a kernel can refuse an sbrk or mmap cleanly instead of killing the
+ * process at its next fault. pmem_alloc does not look at it: the promise holds as long
+ * as every large consumer of frames charges here, and the limit leaves room for the
+ * rest (page tables, metadata), as Linux's strict overcommit mode does.
+ */
+
+/*
+ * Add frames to the committed count if it stays within the limit. Returns 0, or
+ * SVMM_ENOMEM with nothing changed. frames == 0 always succeeds. Takes the lock.
+ */
+int pmem_commit(struct pmem *pm, uint64_t frames);
+
+/*
+ * Give back frames committed before. Returns 0, or SVMM_EINVAL (more than is
+ * committed) with nothing changed. Takes the lock.
+ */
+int pmem_uncommit(struct pmem *pm, uint64_t frames);
+
+/*
+ * Set the commit limit in frames; 0 (the value after pmem_init) means every frame
+ * pmem can hand out (RAM minus reserved and database frames). A limit below what is
+ * committed already makes later commits fail until enough is given back. Takes the lock.
+ */
+void pmem_commit_limit(struct pmem *pm, uint64_t frames);
+
+/* The committed count and the limit in effect (either pointer may be NULL). */
+void pmem_commit_stats(struct pmem *pm, uint64_t *committed, uint64_t *limit);
 
 #endif /* SVMM_PMEM_H */

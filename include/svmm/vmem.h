@@ -8,7 +8,9 @@
  *     region holds this address" (a page fault), finds a freed region's neighbours for
  *     merging (they are its own neighbours in the tree) and takes a new allocation right
  *     beside the free region it was cut from, without a search;
- *   - the size tree: free regions by (size, address), for best fit.
+ *   - the size index: free regions by (size, address), for best fit. Regions of up to
+ *     VMEM_BUCKETS quanta sit on a list per exact size (found through a bitmap),
+ *     larger ones in one size tree.
  * A free region is two nodes, its segment and its size node, side by side in one
  * 64-byte pool unit: each is the other's pair by position (the seed's rb_free_node). An
  * allocated region is a struct vmem_region that the caller embeds in its own structure
@@ -33,6 +35,11 @@
 #define VMEM_BOOT_UNITS 32
 #define VMEM_UNIT_SIZE  64
 #define VMEM_POOL_PAGE  4096
+struct vmem_unit;        /* a free region's node pair, or a free pool unit (private) */
+struct vmem_pool_page;   /* header of a page from the page source (private) */
+
+/* Free regions of up to this many quanta are indexed by exact size (docs/vmem.md). */
+#define VMEM_BUCKETS    512
 
 /*
  * An allocated region. The caller embeds it in its own structure and hands it to
@@ -81,8 +88,6 @@ struct vmem_stats {
 	uint64_t pool_units_free;
 };
 
-struct vmem_unit;        /* a free region's node pair, or a free pool unit (private) */
-struct vmem_pool_page;   /* header of a page from the page source (private) */
 
 /* The arena. Callers embed it and treat every field as private. */
 struct vmem {
@@ -90,7 +95,11 @@ struct vmem {
 	uint32_t live;              /* VMEM_LIVE between init and destroy */
 	uint64_t quantum;
 	struct rb_root segs;        /* every region, free or allocated, by address */
-	struct rb_root size_tree;   /* free regions by (size, address) */
+	struct rb_root size_tree;   /* free regions above VMEM_BUCKETS quanta, by (size, address) */
+	struct vmem_unit *bucket[VMEM_BUCKETS];   /* free regions of k + 1 quanta, newest first */
+	uint64_t bucket_map[VMEM_BUCKETS / 64];   /* bit k: bucket[k] is not empty */
+	uint64_t bucket_sum;        /* bit w: bucket_map[w] is not 0 */
+	unsigned qshift;            /* log2(quantum) */
 	uint64_t free_bytes, used_bytes, nfree, nused, nspans, span_bytes;
 	struct vmem_page_source src;
 	bool has_src;
@@ -123,9 +132,11 @@ int vmem_init(struct vmem *vm, svmm_va_t base, uint64_t size, uint64_t quantum,
 int vmem_add(struct vmem *vm, svmm_va_t base, uint64_t size);
 
 /*
- * Allocate size bytes by best fit: the smallest free region that holds size, the
- * lowest-addressed one among equals, and the lowest addresses within it. Fills r (the
- * caller's, owned by the arena until vmem_free) and *addrp (addrp may be NULL).
+ * Allocate size bytes by best fit: the smallest free region that holds size, and the
+ * lowest addresses within it. Among free regions of equal size, one of up to
+ * VMEM_BUCKETS quanta is the most recently freed or resized, a larger one the
+ * lowest-addressed. O(1) when a region of up to VMEM_BUCKETS quanta fits, else O(log n).
+ * Fills r (the caller's, owned by the arena until freed) and *addrp (addrp may be NULL).
  * SVMM_EZEROSIZE for size 0, SVMM_EUNALIGNED if size is not a multiple of the quantum,
  * SVMM_ENOSPC if no free region is large enough. Never needs a pool unit.
  */

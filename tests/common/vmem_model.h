@@ -146,6 +146,23 @@ static inline long vmodel_best_fit(const struct vmodel *m, uint64_t s)
 }
 
 /*
+ * Is x where vmem's best fit may put s? It must start a free range of the smallest size
+ * that fits; among equal sizes vmem takes the lowest address in its size tree, but any
+ * one of a bucketed size (up to VMEM_BUCKETS quanta: most recently freed first). Returns
+ * the range's index, or -1.
+ */
+static inline long vmodel_best_fit_at(const struct vmodel *m, uint64_t s, uint64_t x)
+{
+	long bf = vmodel_best_fit(m, s), fi = vmodel_containing(&m->fr, x);
+
+	if (bf < 0 || fi < 0 || m->fr.v[fi].a != x || m->fr.v[fi].s != m->fr.v[bf].s)
+		return -1;
+	if (m->fr.v[bf].s > VMEM_BUCKETS * m->q && fi != bf)
+		return -1;
+	return fi;
+}
+
+/*
  * Brute force: is there any start x in free range r with x % align == phase,
  * minaddr <= x, x + s <= maxaddr (0 = none), not crossing a multiple of nocross?
  * Steps through aligned starts one by one (tests keep align/nocross small).
