@@ -31,7 +31,7 @@ struct aspace_slab {
 #define SLAB_REGIONS ((unsigned)((PAGE - SLAB_HDR) / sizeof(struct aspace_region)))
 
 _Static_assert(sizeof(struct aspace_slab) <= SLAB_HDR, "slab header too big");
-_Static_assert(sizeof(struct aspace_region) <= 112, "aspace_region grew past 112 bytes");
+_Static_assert(sizeof(struct aspace_region) <= 96, "aspace_region grew past 96 bytes");
 
 /* Metadata pages come from pmem below its direct-map limit, reached by the direct map. */
 static int meta_page_alloc(struct aspace *as, void **page)
@@ -413,8 +413,6 @@ static int free_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint6
 static void region_destroy(struct aspace *as, struct aspace_region *r)
 {
 	as->nregions--;
-	if (r->obj != NULL)
-		vmobj_put(r->obj);
 	if (vmem_free(&as->uvmem, r->node.addr, r->node.size, NULL) != 0)
 		port_panic("aspace_destroy: region unknown to uvmem");
 	region_free(as, r);
@@ -436,9 +434,9 @@ void aspace_destroy(struct aspace *as)
 	if (as->stack_pages != 0)
 		pt_walk(&as->pt, as->stack_low, as->stack_top - as->stack_low, free_leaf, as);
 	pt_destroy(&as->pt);
-	if (as->stack_obj != NULL) {
-		vmobj_put(as->stack_obj);
-		as->stack_obj = NULL;
+	if (as->anon != NULL) {
+		vmobj_put(as->anon);       /* frees every anonymous frame it still holds */
+		as->anon = NULL;
 	}
 	if (pmem_uncommit(as->pm, as->committed) != 0)
 		port_panic("aspace_destroy: commit count below what the address space charged");
@@ -672,27 +670,17 @@ static int cut_at(struct aspace *as, struct cut_log *log, struct aspace_region *
 	piece->commit = r->commit;
 	piece->ptflags = r->ptflags;
 	piece->pa = r->kind == ASPACE_PHYS ? r->pa + (at - a) : 0;
-	/* Both pieces map the same object, at offsets as far apart as their addresses. */
-	piece->obj = r->obj;
-	piece->off = r->obj != NULL ? r->off + (at - a) : 0;
-	if (piece->obj != NULL && vmobj_get(piece->obj) != 0)
-		port_panic("aspace: object reference count overflow");
 	reg_link_after(as, r, piece);
 	return 0;
 }
 
 /* ---- merging: adjacent regions with the same attributes are one ---- */
 
-/*
- * Could a and b (a right before b) be one region? Anonymous ones with equal attributes
- * that map the same object (or none yet) at offsets that continue each other: the
- * pieces of one cut region, typically.
- */
+/* Could a and b (a right before b) be one region? Anonymous ones with equal attributes. */
 static bool mergeable(const struct aspace_region *a, const struct aspace_region *b)
 {
 	return a != NULL && b != NULL && a->kind == ASPACE_ANON && b->kind == ASPACE_ANON &&
-	       a->prot == b->prot && a->commit == b->commit && r_end(a) == b->node.addr &&
-	       a->obj == b->obj && (a->obj == NULL || b->off == a->off + a->node.size);
+	       a->prot == b->prot && a->commit == b->commit && r_end(a) == b->node.addr;
 }
 
 /*
@@ -716,8 +704,6 @@ static bool join(struct aspace *as, struct aspace_region *a, struct aspace_regio
 		return false;
 	}
 	reg_remove(as, b);
-	if (b->obj != NULL)
-		vmobj_put(b->obj);          /* a holds the same object */
 	region_free(as, b);
 	return true;
 }
@@ -760,12 +746,8 @@ struct cut_state {
 static void cut_range_undo(struct aspace *as, struct cut_state *cs)
 {
 	for (unsigned i = 2; i-- > 0; )
-		if (cs->piece[i] != NULL) {
+		if (cs->piece[i] != NULL)
 			reg_remove(as, cs->piece[i]);
-			if (cs->piece[i]->obj != NULL)
-				vmobj_put(cs->piece[i]->obj);   /* the cut region keeps its own */
-			cs->piece[i]->obj = NULL;
-		}
 	cut_undo(as, &cs->log);
 	cs->piece[0] = cs->piece[1] = NULL;
 }
@@ -896,9 +878,8 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 			port_panic("aspace: a merging uvmem free failed");
 
 	/*
-	 * The TLB no longer holds the frames: each region's object drops the pages of the
-	 * region's range (no other region maps them: pieces of one object map disjoint
-	 * offsets) and the region its reference.
+	 * The TLB no longer holds the frames: the anonymous object drops the pages of the
+	 * removed anonymous regions (its offsets are addresses, so exactly those pages).
 	 */
 	as->resident -= chain.n;
 	if (pmem_uncommit(as->pm, uncharge) != 0)
@@ -907,11 +888,9 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 	for (r = head; r != stop; ) {
 		struct aspace_region *next = reg_next(as, r);
 		reg_remove(as, r);
-		if (r->obj != NULL) {
-			if (vmobj_discard(r->obj, r->off, r->node.size) != 0)
-				port_panic("aspace: discarding 4 KiB pages failed");
-			vmobj_put(r->obj);
-		}
+		if (r->kind == ASPACE_ANON && as->anon != NULL &&
+		    vmobj_discard(as->anon, r->node.addr, r->node.size) != 0)
+			port_panic("aspace: discarding 4 KiB pages failed");
 		region_free(as, r);
 		r = next;
 	}
@@ -1030,7 +1009,7 @@ static bool shared_leaves(struct aspace *as, struct aspace_region *start, svmm_v
 	struct shared_ctx s = { as, false };
 	for (struct aspace_region *r = start; r != NULL && r->node.addr < end && !s.shared;
 	     r = reg_next(as, r))
-		if (r->obj != NULL)
+		if (r->kind == ASPACE_ANON)
 			pt_walk(&as->pt, r->node.addr, r->node.size, shared_leaf, &s);
 	return s.shared;
 }
@@ -1142,24 +1121,19 @@ static int fault_target(struct aspace *as, svmm_va_t va, unsigned access,
 }
 
 /*
- * Anonymous memory at page, in region r or the stack (r NULL): where its object
- * pointer lives, and the object offset of page.
+ * The object that holds the address space's private anonymous memory (its anonymous
+ * regions and its stack) at offsets equal to addresses, and its size: the whole user
+ * range, so that regions merge and grow without moving pages between objects.
  */
 static struct vmobj **anon_slot(struct aspace *as, struct aspace_region *r, svmm_va_t page,
 				uint64_t *off, uint64_t *size)
 {
-	if (r != NULL) {
-		*off = r->off + (page - r->node.addr);
-		*size = r->node.size;
-		return &r->obj;
-	}
-	/* The stack's object ends at stack_top; a slot bigger than an object can be (Sv57)
-	   keeps its lowest part out of reach, which aspace_set_stack_limit refuses. */
-	*size = as->stack_top - as->stack_base;
+	(void)r;
+	*off = page;
+	*size = as->stack_top > as->user_end ? as->stack_top : as->user_end;
 	if (*size > VMOBJ_MAX_SIZE)
 		*size = VMOBJ_MAX_SIZE;
-	*off = page - (as->stack_top - *size);
-	return &as->stack_obj;
+	return &as->anon;
 }
 
 /* Take back a leaf just mapped: one 4 KiB leaf splits nothing, so this cannot fail. */
@@ -1300,14 +1274,12 @@ static void clone_undo(struct aspace *dst)
 		    pt_unmap(&dst->pt, r->node.addr, r->node.size, PT_MISSING_OK) != 0)
 			port_panic("aspace_clone: cannot undo a phys mapping");
 		reg_remove(dst, r);
-		if (r->obj != NULL)
-			vmobj_put(r->obj);
 		region_free(dst, r);
 		r = prev;
 	}
-	if (dst->stack_obj != NULL) {
-		vmobj_put(dst->stack_obj);
-		dst->stack_obj = NULL;
+	if (dst->anon != NULL) {
+		vmobj_put(dst->anon);
+		dst->anon = NULL;
 	}
 	if (pmem_uncommit(dst->pm, dst->committed) != 0)
 		port_panic("aspace_clone: cannot give back the clone's commit");
@@ -1330,15 +1302,12 @@ static __attribute__((noinline)) int clone_region(struct aspace *dst, const stru
 	r->kind = s->kind;
 	r->pa = s->pa;
 	r->ptflags = s->ptflags;
-	r->off = s->off;
 	r->commit = s->commit;
 	/* A region charged at map time is charged in the child too. */
 	uint64_t charge = s->commit ? s->node.size / PAGE : 0;
 	err = pmem_commit(dst->pm, charge);
 	bool charged = err == 0;
-	if (err == 0 && s->obj != NULL)
-		err = vmobj_clone(s->obj, s->off, s->node.size, &r->obj);
-	else if (err == 0 && s->kind == ASPACE_PHYS)
+	if (err == 0 && s->kind == ASPACE_PHYS)
 		err = pt_map(&dst->pt, s->node.addr, s->pa, s->node.size,
 			     s->prot | PT_U | s->ptflags);
 	if (err != 0) {
@@ -1361,7 +1330,7 @@ static __attribute__((noinline)) int clone_region(struct aspace *dst, const stru
 static __attribute__((noinline)) void clone_protect(struct aspace *src)
 {
 	for (struct aspace_region *r = reg_first(src); r != NULL; r = reg_next(src, r))
-		if (r->obj != NULL && (r->prot & PT_W) &&
+		if (r->kind == ASPACE_ANON && (r->prot & PT_W) &&
 		    pt_protect(&src->pt, r->node.addr, r->node.size,
 			       (r->prot & ~PT_W) | PT_U | PT_MISSING_OK) != 0)
 			port_panic("aspace_clone: write-protecting anonymous leaves failed");
@@ -1378,7 +1347,7 @@ int aspace_clone(struct aspace *src, struct aspace *dst)
 	port_lock(&src->lock);
 	port_lock(&dst->lock);
 	int err = 0;
-	if (dst->nregions != 0 || dst->resident != 0 || dst->stack_obj != NULL ||
+	if (dst->nregions != 0 || dst->resident != 0 || dst->anon != NULL ||
 	    dst->committed != 0 ||
 	    dst->pt.mode != src->pt.mode || dst->user_base != src->user_base ||
 	    dst->user_end != src->user_end || dst->stack_base != src->stack_base ||
@@ -1391,8 +1360,9 @@ int aspace_clone(struct aspace *src, struct aspace *dst)
 		if (err != 0)
 			goto fail;
 	}
-	if (src->stack_obj != NULL) {
-		err = vmobj_clone(src->stack_obj, 0, src->stack_obj->size, &dst->stack_obj);
+	/* One clone of the anonymous object: pages exist only under regions and the stack. */
+	if (src->anon != NULL) {
+		err = vmobj_clone(src->anon, 0, src->anon->size, &dst->anon);
 		if (err != 0)
 			goto fail;
 	}
@@ -1737,15 +1707,9 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 	}
 	if (used != as->nregions || slabs != as->slab_pages)
 		check_fail(&c, "the slabs hold exactly the live regions in slab_pages pages", used);
-	/* Every object passes its own checker, and belongs to an anonymous region. */
-	for (struct aspace_region *r = reg_first(as); r != NULL; r = reg_next(as, r))
-		if (r->obj != NULL && (r->kind != ASPACE_ANON ||
-				       r->off + r->node.size > r->obj->size ||
-				       vmobj_check(r->obj, out, ctx) != 0))
-			check_fail(&c, "an anonymous region's object covers it and passes vmobj_check",
-				   r->node.addr);
-	if (as->stack_obj != NULL && vmobj_check(as->stack_obj, out, ctx) != 0)
-		check_fail(&c, "the stack's object passes vmobj_check", as->stack_base);
+	/* The anonymous object passes its own checker. */
+	if (as->anon != NULL && vmobj_check(as->anon, out, ctx) != 0)
+		check_fail(&c, "the anonymous object passes vmobj_check", 0);
 	/* Every user leaf, against the regions and the stack. */
 	pt_walk(&as->pt, 0, svmm_user_end(as->pt.mode), check_leaf, &c);
 	if (c.anon + c.stack != as->resident || c.stack != as->stack_pages)

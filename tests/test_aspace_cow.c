@@ -128,10 +128,8 @@ static void test_clone_shares_and_copies(void **state)
 			 (unsigned long long)where);
 	tlb_model_fini(&t);
 	/* No page was copied: the clone took object pages, index nodes and metadata only. */
-	struct aspace_region *cr = aspace_lookup(&c, A);
-	assert_non_null(cr);
 	assert_int_equal(before - pmem_free_frames(&fx.pm),
-			 c.slab_pages + c.pool_pages + 2 + cr->obj->nodes + c.stack_obj->nodes);
+			 c.slab_pages + c.pool_pages + 1 + c.anon->nodes);
 	assert_int_equal(c.resident, 0);
 	check(&p);
 	check(&c);
@@ -294,7 +292,7 @@ static void test_clone_oom(void **state)
 		check(&p);
 		check(&c);
 		assert_int_equal(c.nregions, 0);
-		assert_null(c.stack_obj);
+		assert_null(c.anon);
 		assert_int_equal(pmem_free_frames(&fx.pm), free_c);
 		aspace_destroy(&c);
 		assert_true(n < 64);

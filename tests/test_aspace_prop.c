@@ -105,14 +105,6 @@ static void verify(struct model *md, uint64_t seed, unsigned step)
 			  md->page[a - 1].prot == r->prot && md->page[a - 1].charged == r->commit;
 		bool hi = e < NPAGES && md->page[e].kind == M_ANON && md->page[e].prot == r->prot &&
 			  md->page[e].charged == r->commit;
-		/* ...and only neighbours over the same memory object (or none) can join. */
-		const struct aspace_region *pr = lo ? aspace_lookup(as, r->node.addr - PG) : NULL;
-		const struct aspace_region *nx = hi ? aspace_lookup(as, r->node.addr + r->node.size)
-						    : NULL;
-		lo = lo && pr != NULL && pr->obj == r->obj &&
-		     (r->obj == NULL || pr->off + pr->node.size == r->off);
-		hi = hi && nx != NULL && nx->obj == r->obj &&
-		     (r->obj == NULL || r->off + r->node.size == nx->off);
 		if (lo || hi)
 			fail_msg("seed %#llx step %u: region at page %u not merged with its neighbour",
 				 (unsigned long long)seed, step, a);

@@ -15,11 +15,12 @@
  *
  * Region structs come from a per-address-space slab of 4 KiB pages, and uvmem's node
  * pool from pages, both taken from pmem below its direct-map limit (pm->meta_limit) and
- * reached through port_pa_to_va. Anonymous memory belongs to memory objects
- * (svmm/vmobj.h): each anonymous region maps an anonymous object at an offset (made at
- * its first fault), and so does the stack. Page-table leaves are caches of the objects'
+ * reached through port_pa_to_va. Anonymous memory belongs to a memory object
+ * (svmm/vmobj.h): the address space's anonymous regions and its stack map one
+ * anonymous object, made at the first fault, at offsets equal to their addresses (as
+ * Linux's anon_vma serves a process). Page-table leaves are caches of the object's
  * pages; frames are demand-zero, one 4 KiB frame per fault, taken from pmem anywhere
- * (PMEM_ANY). aspace_clone shares every object's frames copy-on-write (fork).
+ * (PMEM_ANY). aspace_clone shares the object's frames copy-on-write (fork).
  * docs/aspace.md and docs/vmobj.md give the invariants and the decisions.
  *
  * Locking: each address space has one lock, taken by every call below except
@@ -70,8 +71,6 @@ struct aspace_region {
 	uint8_t kind;            /* ASPACE_ANON or ASPACE_PHYS */
 	uint8_t commit;          /* ASPACE_ANON: charged when mapped (ASPACE_COMMIT) */
 	uint32_t ptflags;        /* ASPACE_PHYS: PT_IO or PT_NC */
-	struct vmobj *obj;       /* ASPACE_ANON: the object mapped (NULL before a fault) */
-	uint64_t off;            /* ASPACE_ANON: the object offset of node.addr */
 };
 
 struct aspace {
@@ -82,7 +81,7 @@ struct aspace {
 	struct vmem_page_source pool_src;  /* uvmem's node pool pages, from pmem */
 	struct pmem *pm;
 	struct aspace_region *regions;     /* address-ordered list */
-	struct vmobj *stack_obj;           /* the stack's pages, by offset from stack_base */
+	struct vmobj *anon;                /* private anonymous memory, offset = address */
 	struct rb_root index;              /* the same regions, by address */
 	struct aspace_slab *slabs;         /* slab pages of region structs */
 	svmm_va_t user_base;               /* start of uvmem: the null guard's end */
