@@ -1136,85 +1136,124 @@ static struct vmobj **anon_slot(struct aspace *as, struct aspace_region *r, svmm
 	return &as->anon;
 }
 
-/* Take back a leaf just mapped: one 4 KiB leaf splits nothing, so this cannot fail. */
-static __attribute__((noinline)) void unmap_fresh(struct aspace *as, svmm_va_t page)
+/*
+ * An anonymous fault in three steps, so that the deep pt_map call is made from a small
+ * frame: anon_prepare finds the frame and the leaf's flags, the caller maps it, and
+ * anon_finish counts the new leaf or undoes what prepare did.
+ */
+struct anon_prep {
+	svmm_pa_t pa;          /* the frame to map */
+	svmm_pa_t copied;      /* a shared frame the object copied from, else 0 */
+	unsigned flags;        /* pt_map's flags for the leaf */
+	uint8_t present;       /* a read-only leaf is replaced (copy-on-write) */
+	uint8_t made;          /* the anonymous object was made for this fault */
+	uint8_t fresh;         /* the object made the page for this fault */
+	uint8_t charge;        /* pages charged to pmem's commit count */
+};
+
+/* Take back what anon_prepare did for a new leaf: the page, the object, the charge. */
+static void anon_undo(struct aspace *as, struct vmobj **slot, uint64_t off,
+		      const struct anon_prep *p)
 {
-	if (pt_unmap(&as->pt, page, PAGE, 0) != 0)
-		port_panic("aspace: cannot undo a fresh 4 KiB leaf");
+	/* A page the object made for this fault goes again (4 KiB: nothing to split). */
+	if (p->fresh && vmobj_discard(*slot, off, PAGE) != 0)
+		port_panic("aspace: cannot undo a fresh object page");
+	if (p->made) {
+		vmobj_put(*slot);
+		*slot = NULL;
+	}
+	if (pmem_uncommit(as->pm, p->charge) != 0)
+		port_panic("aspace: cannot give back a commit just taken");
 }
 
 /*
- * Resolve a fault on anonymous memory at page (region r, or the stack when r is NULL)
- * whose region allows prot: map the object's page if nothing is mapped (making the
- * object at the first fault), read-only while another object shares its frame; then,
- * for a write to a read-only leaf, give the object a frame of its own (a copy, or the
- * same frame once nobody else holds it) and map that writable. Returns 0 or
+ * Nothing mapped at page: the object's page for this access (for a write, a frame of
+ * the object's own, copied while shared), made at the first fault with the object
+ * itself, to be mapped read-only while shared; a new leaf is charged unless its region
+ * was at map time. A read-only leaf (a write fault): the object's own frame, a copy or
+ * the same frame once nobody else holds it, to replace the leaf. Returns 0 or
  * SVMM_ENOMEM with nothing changed.
  */
-static int anon_fault(struct aspace *as, struct aspace_region *r, svmm_va_t page,
-		      unsigned access, unsigned prot)
+static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspace_region *r,
+						  svmm_va_t page, unsigned access,
+						  unsigned prot, struct anon_prep *p)
 {
 	uint64_t off, size, pte;
 	struct vmobj **slot = anon_slot(as, r, page, &off, &size);
 	struct vmobj_page pg;
-	bool made = false, fresh = false, mapped = false;
-	/* A new leaf is charged to pmem's commit count unless its region was at map time. */
-	uint64_t charge = 0;
-	int err = 0;
-	if (!leaf_at(as, page, &pte, NULL)) {
-		charge = r != NULL && r->commit ? 0 : 1;
-		err = pmem_commit(as->pm, charge);
-		if (err != 0)
-			return err;
-		if (*slot == NULL) {
-			err = vmobj_create_anon(as->pm, size, slot);
-			if (err != 0)
-				goto undo;
-			made = true;
-		}
-		fresh = vmobj_lookup(*slot, off, &pg) == SVMM_ENOENT;
-		err = vmobj_fault(*slot, off, VMOBJ_READ, &pg);
-		if (err != 0)
-			goto undo;
-		pte = pg.writable ? prot : prot & ~PT_W;
-		err = pt_map(&as->pt, page, pg.pa, PAGE, (unsigned)pte | PT_U);
-		if (err != 0)
-			goto undo;
-		mapped = true;
+	__builtin_memset(p, 0, sizeof(*p));
+	if (leaf_at(as, page, &pte, NULL)) {
+		int err = vmobj_fault(*slot, off, VMOBJ_WRITE, &pg);
+		p->pa = pg.pa;
+		p->flags = prot | PT_U | PT_REPLACE;
+		p->present = 1;
+		return err;
 	}
-	if ((access & PT_W) && !(pte & SVMM_PTE_W)) {
-		err = vmobj_fault(*slot, off, VMOBJ_WRITE, &pg);
-		if (err != 0)
-			goto undo;
-		/* Over an existing 4 KiB leaf: nothing to allocate; the old one is flushed. */
-		if (pt_map(&as->pt, page, pg.pa, PAGE, prot | PT_U | PT_REPLACE) != 0)
-			port_panic("aspace: cannot replace a 4 KiB leaf");
-		if (!mapped)
-			as->cow_faults++;
+	p->charge = r != NULL && r->commit ? 0 : 1;
+	int err = pmem_commit(as->pm, p->charge);
+	if (err != 0)
+		return err;
+	if (*slot == NULL) {
+		err = vmobj_create_anon(as->pm, size, slot);
+		p->made = err == 0;
 	}
-	if (mapped) {
-		as->resident++;
-		as->faults++;
-		as->committed += charge;
-		if (r == NULL) {
-			as->stack_pages++;
-			if (page < as->stack_low)
-				as->stack_low = page;
-		}
+	if (err == 0) {
+		p->fresh = vmobj_lookup(*slot, off, &pg) == SVMM_ENOENT;
+		err = vmobj_fault(*slot, off, (access & PT_W) ? VMOBJ_WRITE : VMOBJ_READ, &pg);
 	}
+	if (err != 0) {
+		p->fresh = 0;
+		anon_undo(as, slot, off, p);
+		return err;
+	}
+	p->pa = pg.pa;
+	p->copied = pg.copied;
+	p->flags = (pg.writable ? prot : prot & ~PT_W) | PT_U;
 	return 0;
-undo:
-	if (mapped)
-		unmap_fresh(as, page);
-	/* A page the object made for this fault goes again (4 KiB: nothing to split). */
-	if (fresh && vmobj_discard(*slot, off, PAGE) != 0)
-		port_panic("aspace: cannot undo a fresh object page");
-	if (made) {
-		vmobj_put(*slot);
-		*slot = NULL;
+}
+
+/* The leaf of a prepared fault was mapped (err 0): count it; or not: undo prepare. */
+static __attribute__((noinline)) void anon_finish(struct aspace *as, struct aspace_region *r,
+						  svmm_va_t page, struct anon_prep *p, int err)
+{
+	uint64_t off, size;
+	struct vmobj **slot = anon_slot(as, r, page, &off, &size);
+	if (p->present) {
+		/* Over an existing 4 KiB leaf nothing is allocated; the old one is flushed. */
+		if (err != 0)
+			port_panic("aspace: cannot replace a 4 KiB leaf");
+		as->cow_faults++;
+		return;
 	}
-	if (pmem_uncommit(as->pm, charge) != 0)
-		port_panic("aspace: cannot give back a commit just taken");
+	if (err != 0) {
+		if (p->copied != 0)
+			vmobj_uncopy(*slot, off, p->copied);
+		anon_undo(as, slot, off, p);
+		return;
+	}
+	as->cow_faults += p->copied != 0;
+	as->resident++;
+	as->faults++;
+	as->committed += p->charge;
+	if (r == NULL) {
+		as->stack_pages++;
+		if (page < as->stack_low)
+			as->stack_low = page;
+	}
+}
+
+/* Resolve a fault on anonymous memory at page; see anon_prepare. */
+static inline __attribute__((always_inline)) int anon_fault(struct aspace *as,
+							    struct aspace_region *r,
+							    svmm_va_t page, unsigned access,
+							    unsigned prot)
+{
+	struct anon_prep p;
+	int err = anon_prepare(as, r, page, access, prot, &p);
+	if (err != 0)
+		return err;
+	err = pt_map(&as->pt, page, p.pa, PAGE, p.flags);
+	anon_finish(as, r, page, &p, err);
 	return err;
 }
 

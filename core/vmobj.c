@@ -532,6 +532,7 @@ static uint64_t leaf_at(struct vmobj *o, uint64_t pg, uint64_t *cover)
 static void answer(struct vmobj *o, uint64_t e, uint64_t pg, bool huge_ok,
 		   struct vmobj_page *res)
 {
+	res->copied = 0;
 	if ((e & E_HUGE) && huge_ok) {
 		res->pa = E_PA(e);
 		res->order = 9;
@@ -654,8 +655,10 @@ static int copy_on_write(struct vmobj *o, uint64_t pg, uint64_t e, struct vmobj_
 		}
 	}
 	uint64_t *slot = index_slot(o, pg, 1, false, NULL, NULL, NULL, &cover);
+	res->copied = 0;
 	if (copy) {
 		frame_copy(o->pm, pa, E_PA(*slot));
+		res->copied = E_PA(*slot);
 		frame_put(o->pm, E_PA(*slot));
 		*slot = pa | E_PAGE;
 	}
@@ -720,6 +723,7 @@ int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_p
 		return err;
 	bool write = kind == VMOBJ_WRITE, huge_ok = (access & VMOBJ_HUGE) != 0;
 	uint64_t p = off >> SVMM_PAGE_SHIFT, cover;
+	pg->copied = 0;
 	port_lock(&obj->lock);
 	uint64_t e = leaf_at(obj, p, &cover);
 	if (e != 0) {
@@ -736,6 +740,19 @@ int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_p
 	}
 	port_unlock(&obj->lock);
 	return err;
+}
+
+void vmobj_uncopy(struct vmobj *obj, uint64_t off, svmm_pa_t old)
+{
+	uint64_t cover;
+	port_lock(&obj->lock);
+	uint64_t *slot = index_slot(obj, off >> SVMM_PAGE_SHIFT, 1, false, NULL, NULL, NULL,
+				    &cover);
+	if (cover != 1 || !(*slot & E_PAGE) || pmem_get(obj->pm, old) != 0)
+		port_panic("vmobj: no copy to undo");
+	frame_put(obj->pm, E_PA(*slot));
+	*slot = old | E_PAGE;
+	port_unlock(&obj->lock);
 }
 
 int vmobj_lookup(struct vmobj *obj, uint64_t off, struct vmobj_page *pg)

@@ -83,6 +83,8 @@ struct vmobj_page {
 	svmm_pa_t pa;                   /* 4 KiB frame, or the head of a 2 MiB page */
 	unsigned order;            /* 0, or 9 for a 2 MiB page */
 	bool writable;             /* false: map it read-only (shared, or not this object's) */
+	svmm_pa_t copied;          /* a write fault that copied a shared 4 KiB frame: that
+				      frame (for vmobj_uncopy), else 0 */
 };
 
 /*
@@ -149,6 +151,14 @@ void vmobj_put(struct vmobj *obj);
  * or the pager's error, leaving the object unchanged on failure.
  */
 int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_page *pg);
+
+/*
+ * Undo the copy the write fault just answered at off made of the shared 4 KiB frame
+ * old (pg->copied), because the caller could not map the copy: the object indexes old
+ * again, with its reference back, and the copy is freed. Only right after that fault,
+ * serialised with it as faults are.
+ */
+void vmobj_uncopy(struct vmobj *obj, uint64_t off, svmm_pa_t old);
 
 /*
  * The frame indexed at off, without making one: 0 with *pg filled (writable as for a
