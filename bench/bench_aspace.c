@@ -91,7 +91,8 @@ int main(void)
 
 	/* switch: alternate two address spaces on one hart (ASIDs current: no flush). */
 	const uint64_t switches = 1000000;
-	if (aspace_create(&as, &fx.kpt, &fx.pm, NULL) != 0 || aspace_create(&bs, &fx.kpt, &fx.pm, NULL) != 0)
+	if (aspace_create(&as, &fx.kpt, &fx.pm, NULL) != 0 ||
+	    aspace_create(&bs, &fx.kpt, &fx.pm, NULL) != 0)
 		return 1;
 	for (int run = 0; run < BENCH_RUNS; run++) {
 		bool flush;

@@ -18,7 +18,7 @@ static bool aspace_ready;
 
 /*
  * A slab page starts with this header, padded to one region's size, followed by
- * region structs. Free regions of a slab are chained through their next field.
+ * region structs. Free regions of a slab are chained through their pa field.
  */
 struct aspace_slab {
 	struct aspace_slab *next;
@@ -83,7 +83,7 @@ static int region_alloc(struct aspace *as, struct aspace_region **rp)
 	struct aspace_region *r;
 	if (s->free != NULL) {
 		r = s->free;
-		s->free = r->next;
+		s->free = (struct aspace_region *)(uintptr_t)r->pa;
 	} else {
 		r = &slab_regions(s)[s->fresh++];
 	}
@@ -97,7 +97,8 @@ static int region_alloc(struct aspace *as, struct aspace_region **rp)
 static void region_free(struct aspace *as, struct aspace_region *r)
 {
 	struct aspace_slab *s = (void *)SVMM_ALIGN_DOWN((uintptr_t)r, PAGE);
-	r->next = s->free;
+	/* A free struct is chained through its pa word, so no list field is the slab's. */
+	r->pa = (svmm_pa_t)(uintptr_t)s->free;
 	s->free = r;
 	if (--s->used != 0)
 		return;

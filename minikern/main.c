@@ -22,6 +22,7 @@ static const struct test tests[] = {
 	{ "memtest", 0, 0, "map, touch, unmap anonymous memory; bad arguments" },
 	{ "spawn", 3, 0, "children spawned from a copy of the parent's image" },
 	{ "stack", 64, 0, "the user stack grows on faults" },
+	{ "commit", 0, 0, "memory charged at map time fails cleanly, is given back" },
 	{ "bad", 0, E_FAULT, "a load from an unmapped page kills the process" },
 	{ "bad", 1, E_PERM, "a store to the program's own text kills it" },
 	{ "bad", 2, E_FAULT, "a load from its own trap frame (a kernel page) kills it" },
@@ -86,9 +87,16 @@ void kmain(uint64_t hartid, uint64_t dtb)
 			panic("selftest: no frame to leak");
 		uint64_t free1 = pmem_free_frames(&kpmem);
 		bool ok = err == 0 && status == t->expect;
+		uint64_t committed;
+		pmem_commit_stats(&kpmem, &committed, NULL);
 		if (free1 != free0) {
 			printf("LEAK %s %ld: %ld frames not given back\n", t->prog, t->arg,
 			       (long)(free0 - free1));
+			ok = false;
+		}
+		if (committed != 0) {
+			printf("LEAK %s %ld: %lu frames still committed\n", t->prog, t->arg,
+			       committed);
 			ok = false;
 		}
 		if (ok) {

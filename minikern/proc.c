@@ -397,7 +397,10 @@ long syscall(struct proc *p)
 	}
 	case SYS_MAP: {
 		svmm_va_t va;
-		int err = aspace_map_anon(&p->as, 0, a0, (unsigned)a1, 0, &va);
+		if (a2 & ~(uint64_t)MAP_COMMIT)
+			return SVMM_EINVAL;
+		unsigned flags = a2 & MAP_COMMIT ? ASPACE_COMMIT : 0;
+		int err = aspace_map_anon(&p->as, 0, a0, (unsigned)a1, flags, &va);
 		return err ? err : (long)va;
 	}
 	case SYS_UNMAP:
@@ -486,6 +489,9 @@ extern char uservec[];
 _Noreturn void usertrapret(void)
 {
 	struct proc *p = myproc();
+	/* Every lock, svmm's included, must be released before user code runs. */
+	if (spinlocks_held() != 0)
+		panic("%s: returning to U-mode holding %d spinlocks", p->name, spinlocks_held());
 	intr_off();
 	csr_write(stvec, TRAMPOLINE + (uservec - trampoline));
 	p->tf->ksatp = kernel_satp;

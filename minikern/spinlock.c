@@ -41,6 +41,11 @@ void pop_off(void)
 		intr_on();
 }
 
+int spinlocks_held(void)
+{
+	return harts[hartid()].noff;
+}
+
 int holding(struct spinlock *lk)
 {
 	return lk->locked && lk->hart == hartid() + 1;
@@ -50,7 +55,7 @@ void acquire(struct spinlock *lk)
 {
 	push_off();
 	if (holding(lk))
-		panic("acquire %s: already held by this hart", lk->name);
+		panic("acquire %s: already held by this hart", lk->name ? lk->name : "(svmm)");
 	while (__atomic_exchange_n(&lk->locked, 1u, __ATOMIC_ACQUIRE) != 0)
 		;
 	lk->hart = hartid() + 1;
@@ -59,7 +64,7 @@ void acquire(struct spinlock *lk)
 void release(struct spinlock *lk)
 {
 	if (!holding(lk))
-		panic("release %s: not held by this hart", lk->name);
+		panic("release %s: not held by this hart", lk->name ? lk->name : "(svmm)");
 	lk->hart = 0;
 	__atomic_store_n(&lk->locked, 0u, __ATOMIC_RELEASE);
 	pop_off();

@@ -2,9 +2,9 @@
 #
 #   make docs         API reference from include/svmm/*.h with Doxygen, into
 #                     build/docs/html; any Doxygen warning fails it
-#   make plots        redraw docs/layout-*.svg with svmm-layout, run the benchmarks the
-#                     plots need and draw docs/img/*.png with gnuplot from their JSON
-#                     lines
+#   make plots        run the benchmarks, draw the plots and the layout drawings and
+#                     write the README's benchmark table, all under build/plots
+#   make plots-docs   the same into docs/ and README.md (the committed copies)
 #   make check-docs   every public function in include/svmm/*.h has a contract comment
 #                     (run by make check; needs only awk)
 #
@@ -29,23 +29,72 @@ check-pictures: $(B)/tools/svmm-layout
 	@for m in $(LAYOUT_MODES); do \
 	  $(B)/tools/svmm-layout $$m --svg $(B)/layout-$$m.svg >/dev/null && \
 	  cmp -s $(B)/layout-$$m.svg docs/layout-$$m.svg || \
-	  { echo "check-pictures: docs/layout-$$m.svg is stale: make plots" >&2; exit 1; }; done
+	  { echo "check-pictures: docs/layout-$$m.svg is stale: make plots-docs" >&2; exit 1; }; done
 	@echo "check-pictures: docs/layout-*.svg match svmm-layout --svg"
 CHECK_EXTRA += check-pictures
 
-# Plots: each docs/plots/NAME.gp reads the JSON lines of one benchmark and writes
-# docs/img/NAME.png. The benchmarks run first (a few seconds each; bench-vmem only once
-# bench/bench_vmem.c exists), so the pictures always show this tree's numbers.
-PLOT_BENCHES := ptsweep vmemfrag $(if $(wildcard bench/bench_vmem.c),vmem)
+# Plots and the README's benchmark table, from one run of the benchmarks, on request
+# only (make check never runs a benchmark):
+#   make plots       runs the benchmarks (JSON lines in build/bench/), draws
+#                    build/plots/*.png and build/plots/layout-*.svg, and writes the
+#                    table to build/plots/benchmarks.md; the work tree is not touched.
+#   make plots-docs  the same, then copies those JSON lines to docs/img/data/, draws
+#                    docs/img/*.png and docs/layout-*.svg, and rewrites README.md's table
+#                    between its bench-table markers, all from the copied lines.
+# check-bench-table (in make check) recomputes the README's table from docs/img/data/
+# and fails if it differs, so the committed table and pictures come from the same data.
+PLOT_DIR := $(B)/plots
+PLOT_BENCHES := ptsweep vmemfrag vmem
+TABLE_BENCHES := vmem pmem pt kernel
+DOC_DATA := $(sort $(PLOT_BENCHES) $(TABLE_BENCHES))
+TABLE_FILES = $(foreach b,$(TABLE_BENCHES),$(1)/$(b).json)
+BENCH_TABLE = awk -f tools/json.awk -f tools/bench-table.awk
+README_TABLE_BEGIN := <!-- bench-table: make plots-docs writes this table; do not edit -->
+README_TABLE_END := <!-- bench-table end -->
+
+.PHONY: plots-docs check-bench-table
 plots: deps-extra $(B)/tools/svmm-layout
-	@mkdir -p docs/img $(B)/bench
+	@mkdir -p $(PLOT_DIR) $(B)/bench
+	@for m in $(LAYOUT_MODES); do $(B)/tools/svmm-layout $$m --svg $(PLOT_DIR)/layout-$$m.svg >/dev/null; done
+	@for b in $(DOC_DATA); do echo "plots: make bench-$$b"; \
+	  $(MAKE) --no-print-directory bench-$$b >/dev/null || exit 1; done
+	@$(MAKE) --no-print-directory draw-plots PLOT_OUT=$(PLOT_DIR) PLOT_DATA=$(B)/bench
+	@$(BENCH_TABLE) $(call TABLE_FILES,$(B)/bench) > $(PLOT_DIR)/benchmarks.md
+	@echo "plots: $(PLOT_DIR)/*.png, $(PLOT_DIR)/layout-*.svg, the README table in $(PLOT_DIR)/benchmarks.md"
+
+plots-docs: plots
+	@mkdir -p docs/img/data
+	@for b in $(DOC_DATA); do cp $(B)/bench/$$b.json docs/img/data/$$b.json; done
+	@$(MAKE) --no-print-directory draw-plots PLOT_OUT=docs/img PLOT_DATA=docs/img/data
 	@for m in $(LAYOUT_MODES); do $(B)/tools/svmm-layout $$m --svg docs/layout-$$m.svg >/dev/null; done
-	@for b in $(PLOT_BENCHES); do $(MAKE) --no-print-directory bench-$$b >/dev/null || exit 1; done
-	gnuplot docs/plots/pt-sweep.gp
-	gnuplot docs/plots/vmem-frag.gp
-	@if [ -s $(B)/bench/vmem.json ]; then gnuplot docs/plots/vmem-w1.gp; \
-	 else echo "plots: no $(B)/bench/vmem.json (bench-vmem), vmem-w1.png not redrawn"; fi
-	@ls -l docs/img/*.png
+	@$(MAKE) --no-print-directory readme-table
+	@echo "plots-docs: docs/img/*.png, docs/layout-*.svg, docs/img/data/*.json and README.md's table redrawn"
+
+# README.md's table from the committed lines in docs/img/data/ (plots-docs runs it).
+.PHONY: readme-table
+readme-table:
+	@$(BENCH_TABLE) $(call TABLE_FILES,docs/img/data) > $(B)/bench-table.md
+	@awk -v b='$(README_TABLE_BEGIN)' -v e='$(README_TABLE_END)' -v t=$(B)/bench-table.md \
+	  '$$0 == b { print; while ((getline l < t) > 0) print l; skip = 1; next } \
+	   $$0 == e { skip = 0 } !skip' README.md > $(B)/README.md.new
+	@grep -qxF '$(README_TABLE_END)' $(B)/README.md.new || \
+	  { echo "plots-docs: README.md has no bench-table markers" >&2; exit 1; }
+	@mv $(B)/README.md.new README.md
+
+.PHONY: draw-plots
+draw-plots:
+	@for g in pt-sweep:ptsweep vmem-frag:vmemfrag vmem-w1:vmem; do p=$${g%%:*} d=$${g#*:}; \
+	  gnuplot -e "outdir='$(PLOT_OUT)'; data='$(PLOT_DATA)/$$d.json'" docs/plots/$$p.gp || exit 1; done
+
+check-bench-table:
+	@$(BENCH_TABLE) $(call TABLE_FILES,docs/img/data) > $(B)/bench-table.md
+	@awk -v b='$(README_TABLE_BEGIN)' -v e='$(README_TABLE_END)' \
+	  '$$0 == e { on = 0 } on { print } $$0 == b { on = 1 }' README.md > $(B)/bench-table-readme.md
+	@cmp -s $(B)/bench-table.md $(B)/bench-table-readme.md || \
+	  { echo "check-bench-table: README.md's benchmark table is not the one docs/img/data/ gives (make plots-docs):" >&2; \
+	    diff $(B)/bench-table-readme.md $(B)/bench-table.md >&2; exit 1; }
+	@echo "check-bench-table: README.md's table is the one docs/img/data/*.json gives"
+CHECK_EXTRA += check-bench-table
 
 # The check must be able to fail: it is also run on a header with missing comments,
 # and that run has to report them. It also checks that the Doxygen filter keeps every
@@ -63,7 +112,7 @@ check-docs:
 	  { echo "check-docs: doxy-filter changes the line count of $$h" >&2; exit 1; }; done
 	@out=$$(printf '%s\n' '{"bench": "x", "case": "a-b", "size": 4096, "ns": 1.5e-04}' \
 	  '{"bench": "x", "case": "c", "size": 8192, "ns": 2}' | \
-	  awk -f tools/jsoncols.awk -v where='case=a-b' -v cols='size,ns,missing'); \
+	  awk -f tools/json.awk -f tools/jsoncols.awk -v where='case=a-b' -v cols='size,ns,missing'); \
 	  [ "$$out" = "4096 1.5e-04 NaN" ] || \
 	  { echo "check-docs: jsoncols.awk gave '$$out'" >&2; exit 1; }
 	@echo "check-docs: doxy-filter keeps line numbers, jsoncols picks fields"

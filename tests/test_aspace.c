@@ -1356,6 +1356,44 @@ static void test_commit_accounting(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
+/*
+ * Merging is best effort: with uvmem's node pool empty and no free frame, a protect
+ * that makes two regions compatible succeeds and leaves them apart (a join needs a
+ * node); once memory is back, the next protect there joins them.
+ */
+static void test_merge_best_effort(void **state)
+{
+	(void)state;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	svmm_va_t a = base_va, x;
+	assert_int_equal(aspace_map_anon(&as, a, 2 * PG, RW, ASPACE_FIXED, &x), 0);
+	assert_int_equal(aspace_map_anon(&as, a + 2 * PG, 2 * PG, PT_R, ASPACE_FIXED, &x), 0);
+	assert_int_equal(aspace_map_anon(&as, a + 4 * PG, 2 * PG, PT_X, ASPACE_FIXED, &x), 0);
+	touch(&as, a, 2);
+	struct vmem_stats st;
+	x = base_va + GiB;
+	for (;;) {
+		vmem_stats(&as.uvmem, &st);
+		if (st.pool_units_free == 0)
+			break;
+		assert_int_equal(aspace_map_anon(&as, x, PG, PT_R, ASPACE_FIXED, &x), 0);
+		x += 2 * PG;
+	}
+	uint64_t n = as.nregions;
+	fx_hold_all_but(0);
+	assert_int_equal(aspace_protect(&as, a + 2 * PG, 2 * PG, RW), 0);
+	fx_release_all();
+	assert_int_equal(as.nregions, n);             /* apart, and correct */
+	check(&as);
+	assert_int_equal(aspace_protect(&as, a + 2 * PG, 2 * PG, RW), 0);
+	assert_int_equal(as.nregions, n - 1);         /* joined */
+	assert_int_equal(aspace_lookup(&as, a)->node.size, 4 * PG);
+	assert_int_equal(user_ptr(&as, a + PG)[0], 2);
+	check(&as);
+	aspace_destroy(&as);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1385,6 +1423,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_copy_above_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_merge_regions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_accounting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_merge_best_effort, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("aspace", tests, NULL, NULL);
 }

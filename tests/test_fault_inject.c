@@ -208,6 +208,7 @@ static bool run_limited(unsigned k, uint64_t n, int mode)
 			after.nleaf = before.nleaf;
 			memcpy(after.leaf, before.leaf, sizeof(after.leaf));
 			after.free_frames = before.free_frames;
+			after.committed = before.committed;
 		}
 		if (!fx_snap_equal(&before, &after))
 			fail_msg("step %u, %s %llu: state changed by a failed call", k,

@@ -1,25 +1,12 @@
 #!/usr/bin/awk -f
 # jsoncols.awk - pick fields out of benchmark JSON lines, as columns for gnuplot.
 #
-#   awk -f tools/jsoncols.awk -v where='case=4k-aligned,mode=sv39' -v cols='size,ns_per_page' F
+#   awk -f tools/json.awk -f tools/jsoncols.awk -v where='case=4k-aligned,mode=sv39' -v cols='size,ns_per_page' F
 #
 # Prints, for every line whose fields equal all the where= pairs, the values of the
 # cols= fields separated by spaces (a missing field prints as NaN, which gnuplot
 # skips). Only flat objects of numbers, strings and booleans are understood, which is
-# what the benchmarks print.
-
-function field(line, name,    re, v) {
-	re = "\"" name "\"[ ]*:[ ]*"
-	if (!match(line, re))
-		return "NaN"
-	v = substr(line, RSTART + RLENGTH)
-	if (substr(v, 1, 1) == "\"") {
-		v = substr(v, 2)
-		return substr(v, 1, index(v, "\"") - 1)
-	}
-	match(v, /^[^,} ]*/)
-	return substr(v, 1, RLENGTH)
-}
+# what the benchmarks print. The field reader is tools/json.awk's.
 
 BEGIN {
 	nw = split(where, w, ",")

@@ -112,10 +112,62 @@ static void svg_rect(FILE *f, double x, double y, double w, double h, const char
 		x, y, w, h, fill, title);
 }
 
+/*
+ * The picture checks its own geometry, so that check-pictures (make check) fails on a
+ * drawing with a label past the edge or a line through a label: every text's box
+ * (its width estimated at 0.6 em per character, a little more than sans-serif's
+ * average) and the zoom's two lines are kept, and svg_check compares them.
+ */
+struct text_box { double x0, x1, y0, y1; char s[96]; };
+static struct text_box boxes[64];
+static unsigned nboxes;
+struct segment { double ax, ay, bx, by; };
+static struct segment lines[4];
+static unsigned nlines;
+
 static void svg_text(FILE *f, double x, double y, const char *anchor, int size, const char *s)
 {
 	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"%d\">%s</text>\n",
 		x, y, anchor, size, s);
+	double w = 0.6 * size * (double)strlen(s);
+	double x0 = strcmp(anchor, "end") == 0 ? x - w : strcmp(anchor, "middle") == 0 ? x - w / 2 : x;
+	if (nboxes < sizeof(boxes) / sizeof(boxes[0])) {
+		struct text_box *b = &boxes[nboxes++];
+		*b = (struct text_box){ x0, x0 + w, y - 0.8 * size, y + 0.2 * size, "" };
+		snprintf(b->s, sizeof(b->s), "%s", s);
+	}
+}
+
+/* Does the segment cross the box? Its x range over the box's rows against the box's. */
+static bool crosses(const struct segment *g, const struct text_box *b)
+{
+	double lo = g->ay < g->by ? g->ay : g->by, hi = g->ay < g->by ? g->by : g->ay;
+	double y0 = b->y0 > lo ? b->y0 : lo, y1 = b->y1 < hi ? b->y1 : hi;
+	if (y0 > y1)
+		return false;
+	double xa = g->ax + (g->bx - g->ax) * (y0 - g->ay) / (g->by - g->ay);
+	double xb = g->ax + (g->bx - g->ax) * (y1 - g->ay) / (g->by - g->ay);
+	double xl = xa < xb ? xa : xb, xh = xa < xb ? xb : xa;
+	return xh >= b->x0 && xl <= b->x1;
+}
+
+/* 0, or 1 after saying on stderr which label is cut or crossed. */
+static int svg_check(const char *path, double width)
+{
+	for (unsigned i = 0; i < nboxes; i++) {
+		if (boxes[i].x0 < 0 || boxes[i].x1 > width) {
+			fprintf(stderr, "svmm-layout: %s: label \"%s\" runs past the picture's edge\n",
+				path, boxes[i].s);
+			return 1;
+		}
+		for (unsigned k = 0; k < nlines; k++)
+			if (crosses(&lines[k], &boxes[i])) {
+				fprintf(stderr, "svmm-layout: %s: the zoom line runs through \"%s\"\n",
+					path, boxes[i].s);
+				return 1;
+			}
+	}
+	return 0;
 }
 
 static int write_svg(const struct svmm_layout *l, const char *path)
@@ -166,21 +218,31 @@ static int write_svg(const struct svmm_layout *l, const char *path)
 	snprintf(t, sizeof(t), "direct map, slots 256-510 (%s)", size_str(255 * l->slot_size));
 	svg_text(f, x0 + gap + 383 * slot, y + h / 2 + 5, "middle", 13, t);
 	svg_text(f, x0 + 255.5 * slot, y - 6, "end", 11, "slot 255: user stack");
-	svg_text(f, hx + gap / 2, y + h + 14, "middle", 10, "non-canonical hole (not to scale)");
+	/* Below the bar: the three addresses on one row, next to the edges they mark, the
+	   hole's name on the row under them; both rows stay left of the zoom's left line,
+	   which leaves slot 511 going down to the left. */
+	svg_text(f, hx + gap / 2, y + h + 32, "middle", 10, "non-canonical hole (not to scale)");
 	svg_text(f, x0 + gap + 511.5 * slot, y - 6, "end", 11, "slot 511: kernel IO");
 	if (l->dmap_size < 255 * l->slot_size) {
 		double e = x0 + gap + (256 + (double)l->dmap_size / (double)l->slot_size) * slot;
 		fprintf(f, "<line x1=\"%.2f\" y1=\"%.0f\" x2=\"%.2f\" y2=\"%.0f\" stroke=\"red\" "
 			   "stroke-dasharray=\"3,2\"/>\n", e, y - 4, e, y + h + 4);
 		snprintf(t, sizeof(t), "dmap_limit %s", size_str(l->dmap_size));
-		svg_text(f, e + 3, y + h + 28, "start", 10, t);
+		/* Above the bar, clear of "slot 511" there; else below, left of the line. */
+		if (e + 3 + 0.6 * 10 * (double)strlen(t) < x0 + bar - 120)
+			svg_text(f, e + 3, y - 6, "start", 10, t);
+		else
+			svg_text(f, e - 3, y + h + 48, "end", 10, t);
 	}
+	/* The three address labels stand on one row (checked below). */
+	unsigned addr0 = nboxes;
 	snprintf(t, sizeof(t), "0x%llx", 0ull);
-	svg_text(f, x0, y + h + 28, "start", 10, t);
+	svg_text(f, x0, y + h + 16, "start", 10, t);
 	snprintf(t, sizeof(t), "0x%llx", (unsigned long long)l->user_end);
-	svg_text(f, hx, y + h + 42, "end", 10, t);
+	svg_text(f, hx - 2, y + h + 16, "end", 10, t);
 	snprintf(t, sizeof(t), "0x%llx", (unsigned long long)l->kernel_base);
-	svg_text(f, hx + gap, y + h + 56, "start", 10, t);
+	svg_text(f, hx + gap + 2, y + h + 16, "start", 10, t);
+	bool one_row = boxes[addr0].y0 == boxes[addr0 + 1].y0 && boxes[addr0].y0 == boxes[addr0 + 2].y0;
 
 	/* Slot 511 enlarged, to scale inside the slot. */
 	const double zy = 220, zh = 50;
@@ -188,6 +250,8 @@ static int write_svg(const struct svmm_layout *l, const char *path)
 	double zx511 = x0 + gap + 511 * slot;
 	fprintf(f, "<path d=\"M%.2f %.0f L%.0f %.0f M%.2f %.0f L%.0f %.0f\" stroke=\"#888\" "
 		   "fill=\"none\"/>\n", zx511, y + h, x0, zy, zx511 + slot, y + h, x0 + bar, zy);
+	lines[nlines++] = (struct segment){ zx511, y + h, x0, zy };
+	lines[nlines++] = (struct segment){ zx511 + slot, y + h, x0 + bar, zy };
 	for (int a = LAYOUT_KARENA; a <= LAYOUT_KIMAGE; a++) {
 		const struct layout_region *r = layout_region(l, (enum layout_area)a);
 		double x = x0 + bar * ((double)(r->base - kio) / (double)l->slot_size);
@@ -197,8 +261,10 @@ static int write_svg(const struct svmm_layout *l, const char *path)
 		char lab[160];
 		snprintf(lab, sizeof(lab), "%s %s @0x%llx", r->name, size_str(r->size),
 			 (unsigned long long)r->base);
+		/* The two small areas at the top: labels end at their right edges, on two
+		   rows, so that neither runs past the picture's right edge. */
 		if (a == LAYOUT_FIXMAP)
-			svg_text(f, x, zy + zh + 14, "middle", 10, lab);
+			svg_text(f, x + w, zy + zh + 14, "end", 10, lab);
 		else if (a == LAYOUT_KIMAGE)
 			svg_text(f, x0 + bar, zy + zh + 30, "end", 10, lab);
 		else
@@ -206,11 +272,22 @@ static int write_svg(const struct svmm_layout *l, const char *path)
 	}
 	snprintf(t, sizeof(t), "slot 511 enlarged: [0x%llx, 2^64), %s", (unsigned long long)kio,
 		 size_str(l->slot_size));
-	svg_text(f, x0, zy - 8, "start", 12, t);
+	/* Centred between the zoom's two lines, which it then crosses neither. */
+	svg_text(f, x0 + bar / 2, zy - 8, "middle", 12, t);
 	snprintf(t, sizeof(t), "null guard: the first %s of slot 0 is never mapped; user stack "
 		 "top 0x%llx", size_str(SVMM_NULL_GUARD), (unsigned long long)l->ustack_top);
 	svg_text(f, x0, 340, "start", 11, t);
 	fprintf(f, "</svg>\n");
+	if (!one_row) {
+		fprintf(stderr, "svmm-layout: %s: the address labels stand at different heights\n",
+			path);
+		fclose(f);
+		return 1;
+	}
+	if (svg_check(path, W) != 0) {
+		fclose(f);
+		return 1;
+	}
 	if (fclose(f) != 0) {
 		perror(path);
 		return 1;

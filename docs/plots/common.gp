@@ -6,4 +6,4 @@ set border lc rgb "#555555"
 set key top right box opaque samplen 2 spacing 1.1
 set tics nomirror
 # Benchmark JSON lines, filtered into columns by tools/jsoncols.awk.
-cols(file, where, fields) = sprintf("< awk -f tools/jsoncols.awk -v where='%s' -v cols='%s' %s", where, fields, file)
+cols(file, where, fields) = sprintf("< awk -f tools/json.awk -f tools/jsoncols.awk -v where='%s' -v cols='%s' %s", where, fields, file)

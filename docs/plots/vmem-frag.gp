@@ -1,8 +1,9 @@
 # vmem-frag.gp - fragmentation over the W3 churn run (bench-vmemfrag),
-# docs/img/vmem-frag.png.
+# OUTDIR/vmem-frag.png (build/plots, or docs/img for make plots-docs).
 load "docs/plots/common.gp"
 if (!exists("data")) data = "build/bench/vmemfrag.json"
-set output "docs/img/vmem-frag.png"
+if (!exists("outdir")) outdir = "build/plots"
+set output outdir."/vmem-frag.png"
 set terminal pngcairo size 900,640
 set multiplot layout 2,1 title "vmem under W3 churn: 100,000 live regions in a 2^{40}-byte arena (about 63% used), best fit" font ",12"
 set lmargin 12

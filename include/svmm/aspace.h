@@ -195,8 +195,8 @@ int aspace_map_anon(struct aspace *as, svmm_va_t hint, uint64_t size, unsigned p
  * free address do. Flags ASPACE_FIXED, ASPACE_IO, ASPACE_NC. Errors as aspace_map_anon,
  * plus SVMM_ERANGE for a pa the page tables cannot express.
  */
-int aspace_map_phys(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t size, unsigned prot,
-		    unsigned flags, svmm_va_t *addrp);
+int aspace_map_phys(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t size,
+		    unsigned prot, unsigned flags, svmm_va_t *addrp);
 
 /*
  * Map [va, va + size) to [pa, pa + size) for the kernel alone (no U bit, not global),
@@ -209,8 +209,8 @@ int aspace_map_phys(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t si
  * or pa beyond the page tables' reach), SVMM_EPERM, SVMM_EINVAL (flags), SVMM_EBUSY
  * (part of the range holds kernel pages already), SVMM_ENOMEM.
  */
-int aspace_map_kernel(struct aspace *as, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned prot,
-		      unsigned flags);
+int aspace_map_kernel(struct aspace *as, svmm_va_t va, svmm_pa_t pa, uint64_t size,
+		      unsigned prot, unsigned flags);
 
 /*
  * Remove the kernel pages in [va, va + size) (holes are fine). The range obeys
@@ -224,9 +224,9 @@ int aspace_unmap_kernel(struct aspace *as, svmm_va_t va, uint64_t size);
  * Remove every mapping in [va, va + size) of uvmem: regions inside it go away, regions
  * crossing its ends are cut (a region containing the whole range splits in two), their
  * anonymous frames are freed after the TLB flush and their commit charges given back.
- * Holes in the range are fine, as with munmap. Errors, leaving everything unchanged: SVMM_EZEROSIZE, SVMM_EUNALIGNED,
- * SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOMEM (a region struct, a vmem node or a table to
- * split a huge page).
+ * Holes in the range are fine, as with munmap. Errors, leaving everything unchanged:
+ * SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOMEM (a region
+ * struct, a vmem node or a table to split a huge page).
  */
 int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size);
 
@@ -257,25 +257,19 @@ int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access);
 
 /*
  * Copy-on-write clone of src into dst (fork): dst, made by aspace_create with the same
- * layout and still empty, gets every region of src with its permissions and the
- * stack's limit. Anonymous regions and the stack get clones of their objects'
- * pages (vmobj_clone: every resident frame shared, one more reference, none copied);
- * physical regions map the same physical range. src's writable anonymous leaves are
- * made read-only and flushed from every TLB before this returns, so that the first
- * write on either side copies (or takes over) the frame; dst's tables start empty and
- * fill on faults. Costs O(regions + index nodes + resident pages' references + src's
- * page tables); no page is copied. Returns 0, SVMM_EINVAL (NULL, the same address
- * space, different layouts, or dst not empty) or SVMM_ENOMEM; on failure src is
- * unchanged and dst is empty again, as aspace_create left it.
+ * layout and still empty, gets every region of src with its permissions, commit and
+ * the stack's limit; its anonymous object is a clone of src's (vmobj_clone: every
+ * resident frame shared, one more reference, none copied); physical regions map the
+ * same physical range. src's writable anonymous leaves are made read-only and flushed
+ * from every TLB before this returns, so that the first write on either side copies
+ * (or takes over) the frame; dst's tables start empty and fill on faults. Costs
+ * O(regions + the object's index nodes and resident pages + src's page tables); no
+ * page is copied. Returns 0, SVMM_EINVAL (NULL, the same address space, different
+ * layouts, or dst not empty) or SVMM_ENOMEM (also pmem's commit limit for regions
+ * charged at map time); on failure src is unchanged and dst is empty again, as
+ * aspace_create left it.
  */
 int aspace_clone(struct aspace *src, struct aspace *dst);
-
-/*
- * Make as current on hart: returns the satp value to write (mode, ASID, root). When
- * *flush_local comes back true, the hart must flush its whole local TLB
- * (sfence.vma x0, x0) after the satp write and before returning to user mode.
- */
-uint64_t aspace_activate(struct aspace *as, unsigned hart, bool *flush_local);
 
 /*
  * Set how far the stack may grow: [stack_top - max, stack_top), with the guard gap
@@ -285,6 +279,13 @@ uint64_t aspace_activate(struct aspace *as, unsigned hart, bool *flush_local);
  * reaches below the new limit).
  */
 int aspace_set_stack_limit(struct aspace *as, uint64_t max);
+
+/*
+ * Make as current on hart: returns the satp value to write (mode, ASID, root). When
+ * *flush_local comes back true, the hart must flush its whole local TLB
+ * (sfence.vma x0, x0) after the satp write and before returning to user mode.
+ */
+uint64_t aspace_activate(struct aspace *as, unsigned hart, bool *flush_local);
 
 /* The hart no longer runs as (it switched to another table). */
 void aspace_deactivate(struct aspace *as, unsigned hart);

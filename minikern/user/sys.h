@@ -8,7 +8,7 @@
 
 #define SYS_EXIT   1   /* exit(status): never returns */
 #define SYS_WRITE  2   /* write(buf, len): to the console; bytes written */
-#define SYS_MAP    3   /* map(size, prot): demand-zero memory; its address */
+#define SYS_MAP    3   /* map(size, prot, flags): demand-zero memory; its address */
 #define SYS_UNMAP  4   /* unmap(addr, size) */
 #define SYS_SPAWN  5   /* spawn(start, fn, arg): a child running a copy of this
                           program's image, entered at start(fn, arg); its pid */
@@ -20,8 +20,12 @@
 #define PROT_W 0x4
 #define PROT_X 0x8
 
+/* flags of SYS_MAP */
+#define MAP_COMMIT 0x1 /* charge the whole size now: fail with E_NOMEM, never at a fault */
+
 /* Error codes the programs test for (the values of enum svmm_err). */
 #define E_INVAL     (-1)
+#define E_NOMEM     (-2)
 #define E_UNALIGNED (-4)
 #define E_NOENT     (-9)
 #define E_PERM      (-15)

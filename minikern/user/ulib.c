@@ -30,6 +30,11 @@ long map(unsigned long size, unsigned prot)
 	return sys(SYS_MAP, (long)size, prot, 0);
 }
 
+long map_flags(unsigned long size, unsigned prot, unsigned flags)
+{
+	return sys(SYS_MAP, (long)size, prot, flags);
+}
+
 long unmap(unsigned long addr, unsigned long size)
 {
 	return sys(SYS_UNMAP, (long)addr, (long)size, 0);

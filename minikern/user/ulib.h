@@ -9,6 +9,7 @@ typedef unsigned long size_t;
 _Noreturn void exit(long status);
 long write(const void *buf, unsigned long len);
 long map(unsigned long size, unsigned prot);
+long map_flags(unsigned long size, unsigned prot, unsigned flags);
 long unmap(unsigned long addr, unsigned long size);
 long spawn(long (*fn)(long), long arg);
 long wait(long pid, long *status);

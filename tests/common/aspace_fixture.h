@@ -111,7 +111,7 @@ struct fx_snap {
 	struct {
 		svmm_va_t addr;
 		uint64_t size;
-		unsigned prot, kind;
+		unsigned prot, kind, commit;
 	} reg[FX_SNAP_REG];
 	unsigned nreg;
 	struct {
@@ -120,7 +120,7 @@ struct fx_snap {
 		uint64_t size, pte;
 	} leaf[FX_SNAP_LEAF];
 	unsigned nleaf;
-	uint64_t resident, stack_pages, free_frames, kernel_bytes;
+	uint64_t resident, stack_pages, free_frames, kernel_bytes, committed;
 };
 
 static inline int fx_snap_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
@@ -146,6 +146,7 @@ static inline void fx_snap_take(struct aspace *as, struct fx_snap *s)
 			s->reg[s->nreg].size = r->node.size;
 			s->reg[s->nreg].prot = r->prot;
 			s->reg[s->nreg].kind = r->kind;
+			s->reg[s->nreg].commit = r->commit;
 		}
 		s->nreg++;
 	}
@@ -153,6 +154,7 @@ static inline void fx_snap_take(struct aspace *as, struct fx_snap *s)
 	s->resident = as->resident;
 	s->stack_pages = as->stack_pages;
 	s->kernel_bytes = as->kernel_bytes;
+	s->committed = as->committed;
 	s->free_frames = pmem_free_frames(&fx.pm) + as->pool_pages;
 }
 
