@@ -181,21 +181,6 @@ static void frame_unmap(void *p, bool kmapped)
 		port_kunmap(p);
 }
 
-/* Zero a data frame. */
-static void frame_zero(struct aspace *as, svmm_pa_t pa)
-{
-	bool k;
-	void *p = frame_map(as, pa, &k);
-	__builtin_memset(p, 0, PAGE);
-	frame_unmap(p, k);
-}
-
-static void frame_free(struct aspace *as, svmm_pa_t pa)
-{
-	if (pmem_free(as->pm, pa, 0) != 0)
-		port_panic("aspace: user frame not a single pmem frame");
-}
-
 /*
  * The regions in address order. Only the functions in this block know how that order
  * is kept (today a list for neighbours and a red-black tree, the address space's index,
@@ -412,15 +397,15 @@ int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm,
 	return 0;
 }
 
-/* pt_walk callback: give back each anonymous 4 KiB frame. */
+/* pt_walk callback: one anonymous leaf less (its frame belongs to an object). */
 static int free_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
 {
 	struct aspace *as = ctx;
 	(void)va;
+	(void)pa;
 	(void)pte;
 	if (size != PAGE)
 		port_panic("aspace: anonymous memory mapped by a huge page");
-	frame_free(as, pa);
 	as->resident--;
 	return 0;
 }
@@ -450,11 +435,16 @@ void aspace_destroy(struct aspace *as)
 	if (as->stack_pages != 0)
 		pt_walk(&as->pt, as->stack_low, as->stack_top - as->stack_low, free_leaf, as);
 	pt_destroy(&as->pt, pt_leaf_ignore, NULL);
+	if (as->anon != NULL) {
+		vmobj_put(as->anon);       /* frees every anonymous frame it still holds */
+		as->anon = NULL;
+	}
 	if (pmem_uncommit(as->pm, as->committed) != 0)
 		port_panic("aspace_destroy: commit count below what the address space charged");
 	as->committed = 0;
 	/*
-	 * Every region goes: the index is dropped whole rather than node by node. Tear-down
+	 * Every region goes (with its reference to its object: the last one frees the
+	 * object's frames): the index is dropped whole rather than node by node. Tear-down
 	 * must not need memory, and a uvmem free needs a node only when neither neighbour
 	 * is free. In address order that happens only in the run of regions packed against
 	 * the start of uvmem, so that run goes last to first (each then merges with the
@@ -818,13 +808,11 @@ fail:
 /* ---- unmap ---- */
 
 /*
- * Frames to free once the page tables no longer map them, chained through the owner
- * field of their pmem frame entries (the allocator's to use while it holds them), so
- * that collecting any number of them needs no memory.
+ * Anonymous leaves of the range, counted while uvmem still knows the regions: their
+ * frames belong to the regions' objects, which drop them after the flush.
  */
 struct frame_chain {
 	struct aspace *as;
-	svmm_pa_t head;
 	uint64_t n;
 };
 
@@ -832,14 +820,10 @@ static int chain_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 {
 	struct frame_chain *c = ctx;
 	(void)va;
+	(void)pa;
 	(void)pte;
 	if (size != PAGE)
 		port_panic("aspace: anonymous memory mapped by a huge page");
-	struct pmem_frame *f = pmem_frame(c->as->pm, pa);
-	if (f == NULL)
-		port_panic("aspace: anonymous frame outside RAM");
-	f->u.owner = c->head;
-	c->head = pa;
 	c->n++;
 	return 0;
 }
@@ -860,7 +844,7 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 		goto out;
 
 	/* Collect the frames of anonymous regions while uvmem still knows the regions. */
-	struct frame_chain chain = { as, 0, 0 };
+	struct frame_chain chain = { as, 0 };
 	struct aspace_region *r, *stop;
 	uint64_t uncharge = 0;    /* what these regions charged: at map time or per fault */
 	for (r = cs.start; r != NULL && r->node.addr < end; r = reg_next(as, r)) {
@@ -894,12 +878,10 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 		if (vmem_free(&as->uvmem, r->node.addr, r->node.size, NULL) != 0)
 			port_panic("aspace: a merging uvmem free failed");
 
-	/* The TLB no longer holds the frames: give them back. */
-	while (chain.head != 0) {
-		svmm_pa_t pa = chain.head;
-		chain.head = pmem_frame(as->pm, pa)->u.owner;
-		frame_free(as, pa);
-	}
+	/*
+	 * The TLB no longer holds the frames: the anonymous object drops the pages of the
+	 * removed anonymous regions (its offsets are addresses, so exactly those pages).
+	 */
 	as->resident -= chain.n;
 	if (pmem_uncommit(as->pm, uncharge) != 0)
 		port_panic("aspace: commit count below what the address space charged");
@@ -907,6 +889,9 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 	for (r = head; r != stop; ) {
 		struct aspace_region *next = reg_next(as, r);
 		reg_remove(as, r);
+		if (r->kind == ASPACE_ANON && as->anon != NULL &&
+		    vmobj_discard(as->anon, r->node.addr, r->node.size) != 0)
+			port_panic("aspace: discarding 4 KiB pages failed");
 		region_free(as, r);
 		r = next;
 	}
@@ -1000,6 +985,36 @@ int aspace_unmap_kernel(struct aspace *as, svmm_va_t va, uint64_t size)
 
 /* ---- protect ---- */
 
+struct shared_ctx {
+	struct aspace *as;
+	bool shared;
+};
+
+static int shared_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
+{
+	struct shared_ctx *s = ctx;
+	uint32_t refs = 1;
+	(void)va;
+	(void)size;
+	(void)pte;
+	if (pmem_refs(s->as->pm, pa, &refs) == 0 && refs > 1) {
+		s->shared = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* Does an anonymous region from start on, below end, map a frame another object holds? */
+static bool shared_leaves(struct aspace *as, struct aspace_region *start, svmm_va_t end)
+{
+	struct shared_ctx s = { as, false };
+	for (struct aspace_region *r = start; r != NULL && r->node.addr < end && !s.shared;
+	     r = reg_next(as, r))
+		if (r->kind == ASPACE_ANON)
+			pt_walk(&as->pt, r->node.addr, r->node.size, shared_leaf, &s);
+	return s.shared;
+}
+
 int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot)
 {
 	int err = check_prot(prot);
@@ -1025,15 +1040,30 @@ int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot
 	err = cut_range(as, &cs, va, end, first);
 	if (err != 0)
 		goto out;
-	err = pt_protect(&as->pt, va, size, prot | PT_U, PT_PERMS, PT_MISSING_OK);
+	/*
+	 * A leaf that maps a frame shared copy-on-write must not become writable: when the
+	 * range has any, every leaf goes without W first (faults wait on the lock, so a
+	 * moment of fewer permissions is never seen) and phys regions get W back; anonymous
+	 * pages then take W on their next write fault, copying or taking the frame over.
+	 */
+	bool cow = (prot & PT_W) && shared_leaves(as, cs.start, end);
+	err = pt_protect(&as->pt, va, size,
+			 (cow ? prot & ~PT_W : prot) | PT_U, PT_PERMS, PT_MISSING_OK);
 	if (err != 0) {
 		cut_range_undo(as, &cs);
 		cut_spares_put(as, &cs);
 		goto out;
 	}
 	for (struct aspace_region *r = cs.start; r != NULL && r->node.addr < end;
-	     r = reg_next(as, r))
+	     r = reg_next(as, r)) {
 		r->prot = (uint16_t)prot;
+		/* Whole leaves of a region the first call already split at the range's
+		   ends: nothing to allocate, so this cannot fail. */
+		if (cow && r->kind == ASPACE_PHYS &&
+		    pt_protect(&as->pt, r->node.addr, r->node.size,
+			       prot | PT_U, PT_PERMS, PT_MISSING_OK) != 0)
+			port_panic("aspace: restoring W on a phys region failed");
+	}
 	/* The cut pieces inside the range and its neighbours may be one region again. */
 	cut_spares_put(as, &cs);
 	merge_run(as, cs.start, end);
@@ -1092,40 +1122,139 @@ static int fault_target(struct aspace *as, svmm_va_t va, unsigned access,
 }
 
 /*
- * Demand zero at page (not mapped) of region r (NULL: the stack): one frame, zeroed,
- * mapped with prot. Unless r was charged when it was mapped (ASPACE_COMMIT), the frame
- * is charged to pmem's commit count now. Returns 0 or SVMM_ENOMEM with nothing changed.
+ * The object that holds the address space's private anonymous memory (its anonymous
+ * regions and its stack) at offsets equal to addresses, and its size: the whole user
+ * range, so that regions merge and grow without moving pages between objects.
  */
-static inline __attribute__((always_inline)) int fault_in(struct aspace *as, svmm_va_t page,
-							  unsigned prot,
-		    const struct aspace_region *r)
+static struct vmobj **anon_slot(struct aspace *as, struct aspace_region *r, svmm_va_t page,
+				uint64_t *off, uint64_t *size)
 {
-	uint64_t charge = r != NULL && r->commit ? 0 : 1;
-	int err = pmem_commit(as->pm, charge);
+	(void)r;
+	*off = page;
+	*size = as->stack_top > as->user_end ? as->stack_top : as->user_end;
+	if (*size > VMOBJ_MAX_SIZE)
+		*size = VMOBJ_MAX_SIZE;
+	return &as->anon;
+}
+
+/*
+ * An anonymous fault in three steps, so that the deep pt_map call is made from a small
+ * frame: anon_prepare finds the frame and the leaf's flags, the caller maps it, and
+ * anon_finish counts the new leaf or undoes what prepare did.
+ */
+struct anon_prep {
+	svmm_pa_t pa;          /* the frame to map */
+	svmm_pa_t copied;      /* a shared frame the object copied from, else 0 */
+	unsigned flags;        /* pt_map's flags for the leaf */
+	uint8_t present;       /* a read-only leaf is replaced (copy-on-write) */
+	uint8_t made;          /* the anonymous object was made for this fault */
+	uint8_t fresh;         /* the object made the page for this fault */
+	uint8_t charge;        /* pages charged to pmem's commit count */
+};
+
+/* Take back what anon_prepare did for a new leaf: the page, the object, the charge. */
+static void anon_undo(struct aspace *as, struct vmobj **slot, uint64_t off,
+		      const struct anon_prep *p)
+{
+	/* A page the object made for this fault goes again (4 KiB: nothing to split). */
+	if (p->fresh && vmobj_discard(*slot, off, PAGE) != 0)
+		port_panic("aspace: cannot undo a fresh object page");
+	if (p->made) {
+		vmobj_put(*slot);
+		*slot = NULL;
+	}
+	if (pmem_uncommit(as->pm, p->charge) != 0)
+		port_panic("aspace: cannot give back a commit just taken");
+}
+
+/*
+ * Nothing mapped at page: the object's page for this access (for a write, a frame of
+ * the object's own, copied while shared), made at the first fault with the object
+ * itself, to be mapped read-only while shared; a new leaf is charged unless its region
+ * was at map time. A read-only leaf (a write fault): the object's own frame, a copy or
+ * the same frame once nobody else holds it, to replace the leaf. Returns 0 or
+ * SVMM_ENOMEM with nothing changed.
+ */
+static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspace_region *r,
+						  svmm_va_t page, unsigned access,
+						  unsigned prot, struct anon_prep *p)
+{
+	uint64_t off, size, pte;
+	struct vmobj **slot = anon_slot(as, r, page, &off, &size);
+	struct vmobj_page pg;
+	__builtin_memset(p, 0, sizeof(*p));
+	if (leaf_at(as, page, &pte, NULL)) {
+		int err = vmobj_fault(*slot, off, VMOBJ_WRITE, &pg);
+		p->pa = pg.pa;
+		p->flags = prot | PT_U | PT_REPLACE;
+		p->present = 1;
+		return err;
+	}
+	p->charge = r != NULL && r->commit ? 0 : 1;
+	int err = pmem_commit(as->pm, p->charge);
 	if (err != 0)
 		return err;
-	svmm_pa_t pa;
-	err = pmem_alloc(as->pm, 0, PMEM_ANY, &pa);
-	if (err != 0)
-		goto uncharge;
-	frame_zero(as, pa);
-	err = pt_map(&as->pt, page, pa, PAGE, prot | PT_U);
-	if (err != 0) {
-		frame_free(as, pa);
-		goto uncharge;
+	if (*slot == NULL) {
+		err = vmobj_create_anon(as->pm, size, slot);
+		p->made = err == 0;
 	}
+	if (err == 0) {
+		p->fresh = vmobj_lookup(*slot, off, &pg) == SVMM_ENOENT;
+		err = vmobj_fault(*slot, off, (access & PT_W) ? VMOBJ_WRITE : VMOBJ_READ, &pg);
+	}
+	if (err != 0) {
+		p->fresh = 0;
+		anon_undo(as, slot, off, p);
+		return err;
+	}
+	p->pa = pg.pa;
+	p->copied = pg.copied;
+	p->flags = (pg.writable ? prot : prot & ~PT_W) | PT_U;
+	return 0;
+}
+
+/* The leaf of a prepared fault was mapped (err 0): count it; or not: undo prepare. */
+static __attribute__((noinline)) void anon_finish(struct aspace *as, struct aspace_region *r,
+						  svmm_va_t page, struct anon_prep *p, int err)
+{
+	uint64_t off, size;
+	struct vmobj **slot = anon_slot(as, r, page, &off, &size);
+	if (p->present) {
+		/* Over an existing 4 KiB leaf nothing is allocated; the old one is flushed. */
+		if (err != 0)
+			port_panic("aspace: cannot replace a 4 KiB leaf");
+		as->cow_faults++;
+		return;
+	}
+	if (err != 0) {
+		if (p->copied != 0)
+			vmobj_uncopy(*slot, off, p->copied);
+		anon_undo(as, slot, off, p);
+		return;
+	}
+	as->cow_faults += p->copied != 0;
 	as->resident++;
 	as->faults++;
-	as->committed += charge;
+	as->committed += p->charge;
 	if (r == NULL) {
 		as->stack_pages++;
 		if (page < as->stack_low)
 			as->stack_low = page;
 	}
-	return 0;
-uncharge:
-	if (pmem_uncommit(as->pm, charge) != 0)
-		port_panic("aspace: cannot give back a commit just taken");
+}
+
+/* Resolve a fault on anonymous memory at page; see anon_prepare. */
+static inline __attribute__((always_inline)) int anon_fault(struct aspace *as,
+							    struct aspace_region *r,
+							    svmm_va_t page, unsigned access,
+							    unsigned prot)
+{
+	struct anon_prep p;
+	int err = anon_prepare(as, r, page, access, prot, &p);
+	if (err != 0)
+		return err;
+	err = pt_map(&as->pt, page, p.pa, PAGE, p.flags);
+	anon_finish(as, r, page, &p, err);
 	return err;
 }
 
@@ -1141,24 +1270,150 @@ int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access)
 	int err = fault_target(as, va, access, &r, &prot);
 	if (err != 0)
 		goto out;
+	bool anon = r == NULL || r->kind == ASPACE_ANON;
 	/*
 	 * A page that is mapped already answers at once, without a frame: another hart
 	 * resolved the fault first or a TLB held a stale entry (0), or the leaf does not
-	 * allow what the region does (not reachable while leaves carry their region's
-	 * permissions; copy-on-write will live here).
+	 * allow what the region does: a write to a copy-on-write page, or the leaf is
+	 * not the user's (SVMM_EPERM).
 	 */
 	if (leaf_at(as, va, &pte, NULL)) {
-		err = (pte & SVMM_PTE_U) && (pte & access) ? 0 : SVMM_EPERM;
+		if ((pte & SVMM_PTE_U) && (pte & access))
+			err = 0;
+		else if ((pte & SVMM_PTE_U) && anon && access == PT_W)
+			err = anon_fault(as, r, SVMM_ALIGN_DOWN(va, PAGE), access, prot);
+		else
+			err = SVMM_EPERM;
 		goto out;
 	}
 	/* Phys regions are mapped eagerly: a missing leaf there is no demand-zero page. */
-	if (r != NULL && r->kind != ASPACE_ANON) {
+	if (!anon) {
 		err = SVMM_EFAULT;
 		goto out;
 	}
-	err = fault_in(as, SVMM_ALIGN_DOWN(va, PAGE), prot, r);
+	err = anon_fault(as, r, SVMM_ALIGN_DOWN(va, PAGE), access, prot);
 out:
 	port_unlock(&as->lock);
+	return err;
+}
+
+/* ---- fork ---- */
+
+/* Take dst's regions back out, last first, after a failed clone. */
+static void clone_undo(struct aspace *dst)
+{
+	struct aspace_region *r = reg_first(dst);
+	while (r != NULL && reg_next(dst, r) != NULL)
+		r = reg_next(dst, r);
+	while (r != NULL) {
+		struct aspace_region *prev = reg_prev(dst, r);
+		/* The highest region borders free space above it: the free only merges. */
+		if (vmem_free(&dst->uvmem, r->node.addr, r->node.size, NULL) != 0)
+			port_panic("aspace_clone: cannot undo a uvmem allocation");
+		if (r->kind == ASPACE_PHYS &&
+		    pt_unmap(&dst->pt, r->node.addr, r->node.size, PT_MISSING_OK) != 0)
+			port_panic("aspace_clone: cannot undo a phys mapping");
+		reg_remove(dst, r);
+		region_free(dst, r);
+		r = prev;
+	}
+	if (dst->anon != NULL) {
+		vmobj_put(dst->anon);
+		dst->anon = NULL;
+	}
+	if (pmem_uncommit(dst->pm, dst->committed) != 0)
+		port_panic("aspace_clone: cannot give back the clone's commit");
+	dst->committed = 0;
+}
+
+/* One region of src into dst: same range, permissions and kind; objects cloned. */
+static __attribute__((noinline)) int clone_region(struct aspace *dst, const struct aspace_region *s)
+{
+	struct aspace_region *r;
+	int err = region_alloc(dst, &r);
+	if (err != 0)
+		return err;
+	err = vmem_alloc_fixed(&dst->uvmem, s->node.addr, s->node.size, &r->node);
+	if (err != 0) {
+		region_free(dst, r);
+		return err;
+	}
+	r->prot = s->prot;
+	r->kind = s->kind;
+	r->pa = s->pa;
+	r->ptflags = s->ptflags;
+	r->commit = s->commit;
+	/* A region charged at map time is charged in the child too. */
+	uint64_t charge = s->commit ? s->node.size / PAGE : 0;
+	err = pmem_commit(dst->pm, charge);
+	bool charged = err == 0;
+	if (err == 0 && s->kind == ASPACE_PHYS)
+		err = pt_map(&dst->pt, s->node.addr, s->pa, s->node.size,
+			     s->prot | PT_U | s->ptflags);
+	if (err != 0) {
+		if (vmem_free(&dst->uvmem, s->node.addr, s->node.size, NULL) != 0)
+			port_panic("aspace_clone: cannot undo a fresh uvmem allocation");
+		region_free(dst, r);
+		if (charged && pmem_uncommit(dst->pm, charge) != 0)
+			port_panic("aspace_clone: cannot give back a commit just taken");
+		return err;
+	}
+	dst->committed += charge;
+	reg_insert(dst, r);
+	return 0;
+}
+
+/*
+ * Every frame of src is now shared: its writable anonymous leaves go read-only and are
+ * flushed. Anonymous leaves are 4 KiB, so nothing is split or allocated.
+ */
+static __attribute__((noinline)) void clone_protect(struct aspace *src)
+{
+	for (struct aspace_region *r = reg_first(src); r != NULL; r = reg_next(src, r))
+		if (r->kind == ASPACE_ANON && (r->prot & PT_W) &&
+		    pt_protect(&src->pt, r->node.addr, r->node.size,
+			       (r->prot & ~PT_W) | PT_U, PT_PERMS, PT_MISSING_OK) != 0)
+			port_panic("aspace_clone: write-protecting anonymous leaves failed");
+	if (src->stack_pages != 0 &&
+	    pt_protect(&src->pt, src->stack_low, src->stack_top - src->stack_low,
+		       PT_R | PT_U, PT_PERMS, PT_MISSING_OK) != 0)
+		port_panic("aspace_clone: write-protecting the stack failed");
+}
+
+int aspace_clone(struct aspace *src, struct aspace *dst)
+{
+	if (src == NULL || dst == NULL || src == dst)
+		return SVMM_EINVAL;
+	port_lock(&src->lock);
+	port_lock(&dst->lock);
+	int err = 0;
+	if (dst->nregions != 0 || dst->resident != 0 || dst->anon != NULL ||
+	    dst->committed != 0 ||
+	    dst->pt.mode != src->pt.mode || dst->user_base != src->user_base ||
+	    dst->user_end != src->user_end || dst->stack_base != src->stack_base ||
+	    dst->stack_top != src->stack_top) {
+		err = SVMM_EINVAL;
+		goto out;
+	}
+	for (struct aspace_region *r = reg_first(src); r != NULL; r = reg_next(src, r)) {
+		err = clone_region(dst, r);
+		if (err != 0)
+			goto fail;
+	}
+	/* One clone of the anonymous object: pages exist only under regions and the stack. */
+	if (src->anon != NULL) {
+		err = vmobj_clone(src->anon, 0, src->anon->size, &dst->anon);
+		if (err != 0)
+			goto fail;
+	}
+	clone_protect(src);
+	dst->stack_limit = src->stack_limit;
+	goto out;
+fail:
+	clone_undo(dst);
+out:
+	port_unlock(&dst->lock);
+	port_unlock(&src->lock);
 	return err;
 }
 
@@ -1179,7 +1434,7 @@ int aspace_set_stack_limit(struct aspace *as, uint64_t max)
 		return SVMM_EZEROSIZE;
 	if (!SVMM_IS_ALIGNED(max, PAGE))
 		return SVMM_EUNALIGNED;
-	if (max > as->stack_top - as->stack_base - as->stack_guard)
+	if (max > as->stack_top - as->stack_base - as->stack_guard || max > VMOBJ_MAX_SIZE)
 		return SVMM_ERANGE;
 	int err = 0;
 	port_lock(&as->lock);
@@ -1265,18 +1520,20 @@ static int copy_pages(struct aspace *as, svmm_va_t va, void *kbuf, uint64_t n, b
 			chunk = n - off;
 		uint64_t pte;
 		svmm_pa_t pa;
-		if (!leaf_at(as, at, &pte, &pa)) {
-			if (!into) {
-				__builtin_memset(k + off, 0, chunk);
-				off += chunk;
-				continue;
-			}
+		bool present = leaf_at(as, at, &pte, &pa);
+		if (!present && !into) {
+			__builtin_memset(k + off, 0, chunk);
+			off += chunk;
+			continue;
+		}
+		/* Into a missing or copy-on-write page: fault it in as a user write would. */
+		if (into && (!present || !(pte & SVMM_PTE_W))) {
 			struct aspace_region *r;
 			unsigned prot;
 			if (fault_target(as, at, 0, &r, &prot) != 0 ||
 			    (r != NULL && r->kind != ASPACE_ANON))
 				port_panic("aspace: a checked copy met a page it cannot fault in");
-			err = fault_in(as, page, prot, r);
+			err = anon_fault(as, r, page, PT_W, prot);
 			if (err != 0)
 				break;
 			if (!leaf_at(as, at, &pte, &pa))
@@ -1419,15 +1676,25 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 		c->anon++;
 		c->charged += !r->commit;
 	}
-	if ((pte & (SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X)) != prot)
-		check_fail(c, "leaves have their region's permissions", va);
+	/* Anonymous leaves: the region's permissions, W only where it may be written. */
+	unsigned bits = (unsigned)(pte & (SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X));
+	if ((bits & ~PT_W) != (prot & ~PT_W) || (bits & ~prot) != 0)
+		check_fail(c, "leaves have their region's permissions (anonymous: W may be off)",
+			   va);
 	if (size != PAGE) {
 		check_fail(c, "anonymous leaves are 4 KiB", va);
 		return 0;
 	}
-	struct pmem_frame *f = pmem_frame(as->pm, pa);
-	if (f == NULL || f->state != PMEM_ALLOC || f->order != 0)
-		check_fail(c, "anonymous frames are allocated order-0 blocks in pmem", va);
+	/* The leaf caches its object's page; a writable one maps a frame no one else holds. */
+	uint64_t off, osize;
+	struct vmobj **slot = anon_slot(as, va < as->user_base || va >= as->user_end ? NULL :
+					aspace_lookup(as, va), va, &off, &osize);
+	struct vmobj_page pg;
+	uint32_t refs = 0;
+	if (*slot == NULL || vmobj_lookup(*slot, off, &pg) != 0 || pg.pa != pa)
+		check_fail(c, "an anonymous leaf maps its object's page at its offset", va);
+	else if ((bits & PT_W) && (pmem_refs(as->pm, pa, &refs) != 0 || refs != 1))
+		check_fail(c, "a writable anonymous leaf maps a frame no other object holds", va);
 	return 0;
 }
 
@@ -1480,6 +1747,9 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 	}
 	if (used != as->nregions || slabs != as->slab_pages)
 		check_fail(&c, "the slabs hold exactly the live regions in slab_pages pages", used);
+	/* The anonymous object passes its own checker. */
+	if (as->anon != NULL && vmobj_check(as->anon, out, ctx) != 0)
+		check_fail(&c, "the anonymous object passes vmobj_check", 0);
 	/* Every user leaf, against the regions and the stack. */
 	pt_walk(&as->pt, 0, svmm_user_end(as->pt.mode), check_leaf, &c);
 	if (c.anon + c.stack != as->resident || c.stack != as->stack_pages)

@@ -211,37 +211,51 @@ static bool node_empty(const uint64_t *n)
 }
 
 /*
- * Visit every leaf entry overlapping pages [start, end) under tab (n entries, each
- * covering `cover` pages from page `base`), calling fn on it; then free any node the
- * visit left empty. fn may clear the entry.
+ * Visit every leaf entry overlapping pages [start, end), calling fn on it; free any
+ * node the visit leaves empty. fn may clear the entry. Iterative, with one small frame
+ * per index level, so that its stack does not grow with the depth of the index.
  */
 typedef void (*leaf_fn)(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover, void *ctx);
 
-static void visit(struct vmobj *o, uint64_t *tab, unsigned n, uint64_t cover, uint64_t base,
-		  uint64_t start, uint64_t end, leaf_fn fn, void *ctx)
-{
-	unsigned i = start > base ? (unsigned)((start - base) / cover) : 0;
-	for (; i < n && base + i * cover < end; i++) {
-		uint64_t e = tab[i];
-		if (e == 0)
-			continue;
-		if (e & E_NODE) {
-			uint64_t *child = node_va(e);
-			visit(o, child, FANO, cover / FANO, base + i * cover, start, end, fn, ctx);
-			if (node_empty(child)) {
-				meta_free(o->pm, E_PA(e));
-				tab[i] = 0;
-				o->nodes--;
-			}
-		} else {
-			fn(o, &tab[i], base + i * cover, cover, ctx);
-		}
-	}
-}
-
 static void visit_range(struct vmobj *o, uint64_t start, uint64_t end, leaf_fn fn, void *ctx)
 {
-	visit(o, o->root, VMOBJ_ROOT_SLOTS, top_cover(o), 0, start, end, fn, ctx);
+	uint64_t *tab[VMOBJ_MAX_LEVELS], base[VMOBJ_MAX_LEVELS];
+	unsigned idx[VMOBJ_MAX_LEVELS], d = 0;
+	uint64_t top = top_cover(o);
+
+	tab[0] = o->root;
+	base[0] = 0;
+	idx[0] = (unsigned)(start / top);
+	for (;;) {
+		uint64_t cover = top >> (9 * d);
+		unsigned n = d == 0 ? VMOBJ_ROOT_SLOTS : FANO;
+		if (idx[d] >= n || base[d] + idx[d] * cover >= end) {
+			if (d == 0)
+				return;
+			/* Back up one level: the node just finished may be empty now. */
+			d--;
+			uint64_t *pe = &tab[d][idx[d]];
+			if (node_empty(node_va(*pe))) {
+				meta_free(o->pm, E_PA(*pe));
+				*pe = 0;
+				o->nodes--;
+			}
+			idx[d]++;
+			continue;
+		}
+		uint64_t *pe = &tab[d][idx[d]], pg = base[d] + idx[d] * cover;
+		if (*pe == 0) {
+			idx[d]++;
+		} else if (*pe & E_NODE) {
+			tab[d + 1] = node_va(*pe);
+			base[d + 1] = pg;
+			idx[d + 1] = start > pg ? (unsigned)((start - pg) / (cover / FANO)) : 0;
+			d++;
+		} else {
+			fn(o, pe, pg, cover, ctx);
+			idx[d]++;
+		}
+	}
 }
 
 /*
@@ -388,44 +402,61 @@ void vmobj_put(struct vmobj *obj)
 /* ---- clone ---- */
 
 /*
- * Copy the entries under src (n entries covering `cover` pages each, from page base)
- * that overlap pages [start, end) into dst, taking a reference for every frame. Stops
- * at the first failure; what was copied so far is an index that obj_free can take
- * apart (empty nodes included).
+ * Copy the entries of src that overlap pages [start, end) into the clone c, taking a
+ * reference for every frame; iterative, as visit_range. Stops at the first failure;
+ * what was copied so far is an index that obj_free can take apart (empty nodes
+ * included).
  */
-static int copy_index(struct vmobj *c, const uint64_t *src, uint64_t *dst, unsigned n,
-		      uint64_t cover, uint64_t base, uint64_t start, uint64_t end)
+static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64_t end)
 {
-	unsigned i = start > base ? (unsigned)((start - base) / cover) : 0;
-	for (; i < n && base + i * cover < end; i++) {
-		uint64_t e = src[i];
-		if (e == 0)
-			continue;
-		if (e & E_NODE) {
-			svmm_pa_t pa;
-			int err = meta_alloc(c->pm, &pa);
-			if (err != 0)
-				return err;
-			dst[i] = pa | E_NODE;
-			c->nodes++;
-			err = copy_index(c, node_va(e), port_pa_to_va(pa), FANO, cover / FANO,
-					 base + i * cover, start, end);
-			if (err != 0)
-				return err;
+	const uint64_t *st[VMOBJ_MAX_LEVELS];
+	uint64_t *dt[VMOBJ_MAX_LEVELS], base[VMOBJ_MAX_LEVELS];
+	unsigned idx[VMOBJ_MAX_LEVELS], d = 0;
+	uint64_t top = top_cover(src);
+
+	st[0] = src->root;
+	dt[0] = c->root;
+	base[0] = 0;
+	idx[0] = (unsigned)(start / top);
+	for (;;) {
+		uint64_t cover = top >> (9 * d);
+		unsigned n = d == 0 ? VMOBJ_ROOT_SLOTS : FANO;
+		if (idx[d] >= n || base[d] + idx[d] * cover >= end) {
+			if (d == 0)
+				return 0;
+			idx[--d]++;
 			continue;
 		}
-		int err = entry_share(c->pm, e);
-		if (err != 0)
-			return err;
-		dst[i] = e;
-		if (e & E_HUGE) {
-			c->resident += FANO;
-			c->huge++;
+		uint64_t e = st[d][idx[d]], pg = base[d] + idx[d] * cover;
+		int err = 0;
+		if (e == 0) {
+			idx[d]++;
+		} else if (e & E_NODE) {
+			svmm_pa_t pa;
+			err = meta_alloc(c->pm, &pa);
+			if (err != 0)
+				return err;
+			dt[d][idx[d]] = pa | E_NODE;
+			c->nodes++;
+			st[d + 1] = node_va(e);
+			dt[d + 1] = port_pa_to_va(pa);
+			base[d + 1] = pg;
+			idx[d + 1] = start > pg ? (unsigned)((start - pg) / (cover / FANO)) : 0;
+			d++;
 		} else {
-			c->resident++;
+			err = entry_share(c->pm, e);
+			if (err != 0)
+				return err;
+			dt[d][idx[d]] = e;
+			if (e & E_HUGE) {
+				c->resident += FANO;
+				c->huge++;
+			} else {
+				c->resident++;
+			}
+			idx[d]++;
 		}
 	}
-	return 0;
 }
 
 static void keep_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover, void *ctx)
@@ -465,8 +496,7 @@ int vmobj_clone(struct vmobj *obj, uint64_t off, uint64_t size, struct vmobj **c
 		c->backing = obj->backing;
 	}
 	uint64_t start = off >> SVMM_PAGE_SHIFT, end = start + (size >> SVMM_PAGE_SHIFT);
-	err = copy_index(c, obj->root, c->root, VMOBJ_ROOT_SLOTS, top_cover(obj), 0, start,
-			 end);
+	err = copy_index(c, obj, start, end);
 	if (err != 0) {
 		obj_free(c);
 		goto out;
@@ -502,6 +532,7 @@ static uint64_t leaf_at(struct vmobj *o, uint64_t pg, uint64_t *cover)
 static void answer(struct vmobj *o, uint64_t e, uint64_t pg, bool huge_ok,
 		   struct vmobj_page *res)
 {
+	res->copied = 0;
 	if ((e & E_HUGE) && huge_ok) {
 		res->pa = E_PA(e);
 		res->order = 9;
@@ -624,8 +655,10 @@ static int copy_on_write(struct vmobj *o, uint64_t pg, uint64_t e, struct vmobj_
 		}
 	}
 	uint64_t *slot = index_slot(o, pg, 1, false, NULL, NULL, NULL, &cover);
+	res->copied = 0;
 	if (copy) {
 		frame_copy(o->pm, pa, E_PA(*slot));
+		res->copied = E_PA(*slot);
 		frame_put(o->pm, E_PA(*slot));
 		*slot = pa | E_PAGE;
 	}
@@ -690,6 +723,7 @@ int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_p
 		return err;
 	bool write = kind == VMOBJ_WRITE, huge_ok = (access & VMOBJ_HUGE) != 0;
 	uint64_t p = off >> SVMM_PAGE_SHIFT, cover;
+	pg->copied = 0;
 	port_lock(&obj->lock);
 	uint64_t e = leaf_at(obj, p, &cover);
 	if (e != 0) {
@@ -706,6 +740,19 @@ int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_p
 	}
 	port_unlock(&obj->lock);
 	return err;
+}
+
+void vmobj_uncopy(struct vmobj *obj, uint64_t off, svmm_pa_t old)
+{
+	uint64_t cover;
+	port_lock(&obj->lock);
+	uint64_t *slot = index_slot(obj, off >> SVMM_PAGE_SHIFT, 1, false, NULL, NULL, NULL,
+				    &cover);
+	if (cover != 1 || !(*slot & E_PAGE) || pmem_get(obj->pm, old) != 0)
+		port_panic("vmobj: no copy to undo");
+	frame_put(obj->pm, E_PA(*slot));
+	*slot = old | E_PAGE;
+	port_unlock(&obj->lock);
 }
 
 int vmobj_lookup(struct vmobj *obj, uint64_t off, struct vmobj_page *pg)

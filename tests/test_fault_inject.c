@@ -5,7 +5,10 @@
  * One scenario touches every kind of allocation the core makes: the root table and
  * uvmem at create, region structs (slab pages), uvmem pool pages, page tables at every
  * level, data frames on faults and stack growth, a table to split a huge page of a
- * physical mapping on unmap and on protect, and the teardown at destroy. For every step
+ * physical mapping on unmap and on protect, the teardown at destroy, and a fork: the
+ * copy-on-write clone (region structs, object clones and their index nodes), copy-on-
+ * write faults on both sides (copying and taking over), a kernel copy into a shared
+ * page, and a cut and a protect of the child's region. For every step
  * k and every n, the steps before k run normally, then step k runs with only n frames
  * left in pmem (and once more with the n-th port_table_alloc failing). A failure must
  * be SVMM_ENOMEM and leave the address space exactly as it was (regions, every leaf,
@@ -26,7 +29,7 @@
 #define MiB SVMM_MiB
 #define RW  (PT_R | PT_W)
 
-static struct aspace as;
+static struct aspace as, as2;           /* as2: as's copy-on-write clone (fork) */
 static uint64_t free0, tables0;
 static const svmm_va_t A = 0x10000000;         /* 8 MiB anonymous, 2 MiB aligned */
 static const svmm_va_t B = 0x10000000 + 8 * MiB;
@@ -86,10 +89,23 @@ static int step(unsigned k)
 		return aspace_copy_to(&as, B + 8 * PG - 7, msg, sizeof(msg), NULL);
 	}
 	case 62: return aspace_unmap_kernel(&as, as.stack_top + 4 * PG, 2 * PG);
+	/* Fork: the clone, then copy-on-write faults and changes on both sides. */
+	case 63: return aspace_create(&as2, &fx.kpt, &fx.pm, NULL);
+	case 64: return aspace_clone(&as, &as2);
+	case 65: return aspace_fault(&as, A + 51 * PG, PT_W);          /* the parent copies */
+	case 66: return aspace_fault(&as2, A + 51 * PG, PT_W);         /* the child takes over */
+	case 67: return aspace_fault(&as2, A + 2 * 51 * PG, PT_W);     /* the child copies */
+	case 68: {
+		static const uint64_t v = 0xc0ffee;
+		return aspace_copy_to(&as2, A + 3 * 51 * PG + 8, &v, sizeof(v), NULL);
+	}
+	case 69: return aspace_unmap(&as2, A + 4 * 51 * PG, 3 * PG);   /* cut the child's region */
+	case 70: return aspace_protect(&as2, A + 5 * 51 * PG, PG, PT_R);
+	case 71: return aspace_fault(&as2, as2.stack_top - PG, PT_W);  /* the child's stack */
 	default: return 0;
 	}
 }
-#define NSTEPS 63
+#define NSTEPS 72
 
 /* What the scenario wrote and must read back, as far as step `done` went. */
 static void verify_data(unsigned done)
@@ -112,9 +128,31 @@ static void verify_data(unsigned done)
 	}
 }
 
+/* The child's copy reads what the parent wrote before the fork, except its changes. */
+static void verify_child(void)
+{
+	for (unsigned k = 3; k < 43; k++) {
+		svmm_va_t a = A + (svmm_va_t)(k - 3) * 51 * PG;
+		if ((a >= A + MiB && a < A + MiB + 64 * PG) || a >= B - 4 * PG || k == 7)
+			continue;                         /* unmapped in the parent or the child */
+		svmm_pa_t pa;
+		if (pt_translate(&as2.pt, a, PT_R, PT_PRIV_U, &pa, NULL) != 0) {
+			assert_int_equal(aspace_fault(&as2, a, PT_R), 0);
+			assert_int_equal(pt_translate(&as2.pt, a, PT_R, PT_PRIV_U, &pa, NULL), 0);
+		}
+		uint64_t *w = port_pa_to_va(pa);
+		if (w[0] != (a ^ 0x5eed) || (k == 6 && w[1] != 0xc0ffee))
+			fail_msg("the child's data at 0x%llx is wrong", (unsigned long long)a);
+	}
+}
+
 static void finish(void)
 {
 	check(&as);
+	check(&as2);
+	verify_child();
+	check(&as2);
+	aspace_destroy(&as2);
 	aspace_destroy(&as);
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 	assert_int_equal(hostsim_tables_live(), tables0);
@@ -127,12 +165,14 @@ static void finish(void)
  */
 static bool run_limited(unsigned k, uint64_t n, int mode)
 {
-	static struct fx_snap before, after;
+	static struct fx_snap before, after, before2, after2;
 	for (unsigned i = 0; i < k; i++)
 		if (step(i) != 0)
 			fail_msg("step %u failed without a limit", i);
 	if (k > 0)
 		fx_snap_take(&as, &before);
+	if (k > 63)
+		fx_snap_take(&as2, &before2);
 	if (mode == 0)
 		fx_hold_all_but(n);
 	else
@@ -152,6 +192,13 @@ static bool run_limited(unsigned k, uint64_t n, int mode)
 		}
 		check(&as);
 		fx_snap_take(&as, &after);
+		if (k > 63) {
+			check(&as2);
+			fx_snap_take(&as2, &after2);
+			if (!fx_snap_equal(&before2, &after2))
+				fail_msg("step %u, %s %llu: the clone changed by a failed call", k,
+					 mode ? "table point" : "budget", (unsigned long long)n);
+		}
 		if (k == STEP_COPY) {
 			/*
 			 * A copy that fails part way keeps what it did (documented): the

@@ -135,7 +135,8 @@ static void test_create(void **state)
 	/* The fewest levels that cover the size: 496 pages in the header page. */
 	static const struct { uint64_t size; unsigned levels; } lv[] = {
 		{ PG, 1 }, { 496 * PG, 1 }, { 497 * PG, 2 }, { 496ull * 512 * PG, 2 },
-		{ 496ull * 512 * PG + PG, 3 }, { VMOBJ_MAX_SIZE, 4 },
+		{ 496ull * 512 * PG + PG, 3 }, { 496ull * 512 * 512 * 512 * PG, 4 },
+		{ VMOBJ_MAX_SIZE, 5 },
 	};
 	for (unsigned i = 0; i < sizeof(lv) / sizeof(lv[0]); i++) {
 		assert_int_equal(vmobj_create_anon(&fx.pm, lv[i].size, &o), 0);

@@ -15,13 +15,17 @@
  *
  * Region structs come from a per-address-space slab of 4 KiB pages, and uvmem's node
  * pool from pages, both taken from pmem below its direct-map limit (pm->meta_limit) and
- * reached through port_pa_to_va. Anonymous memory is demand-zero, one 4 KiB frame per
- * fault, taken from pmem anywhere (PMEM_ANY) and zeroed through the direct map or, above
- * it, through port_kmap. docs/aspace.md gives the invariants and the decisions.
+ * reached through port_pa_to_va. Anonymous memory belongs to a memory object
+ * (svmm/vmobj.h): the address space's anonymous regions and its stack map one
+ * anonymous object, made at the first fault, at offsets equal to their addresses (as
+ * Linux's anon_vma serves a process). Page-table leaves are caches of the object's
+ * pages; frames are demand-zero, one 4 KiB frame per fault, taken from pmem anywhere
+ * (PMEM_ANY). aspace_clone shares the object's frames copy-on-write (fork).
+ * docs/aspace.md and docs/vmobj.md give the invariants and the decisions.
  *
  * Locking: each address space has one lock, taken by every call below except
  * aspace_lookup (whose caller holds it). Lock order: aspace -> vmem -> pt -> pmem,
- * and aspace -> asid allocator. No call sleeps or allocates outside pmem and the port.
+ * aspace -> vmobj -> pmem, and aspace -> asid allocator. No call sleeps or allocates outside pmem and the port.
  * A struct aspace must not move after aspace_create: uvmem's page source points at it.
  */
 #ifndef SVMM_ASPACE_H
@@ -33,6 +37,7 @@
 #include <svmm/port.h>
 #include <svmm/pt.h>
 #include <svmm/vmem.h>
+#include <svmm/vmobj.h>
 
 /* Region kinds. */
 #define ASPACE_ANON 1u   /* demand-zero memory owned by the address space */
@@ -76,6 +81,7 @@ struct aspace {
 	struct vmem_page_source pool_src;  /* uvmem's node pool pages, from pmem */
 	struct pmem *pm;
 	struct aspace_region *regions;     /* address-ordered list */
+	struct vmobj *anon;                /* private anonymous memory, offset = address */
 	struct rb_root index;              /* the same regions, by address */
 	struct aspace_slab *slabs;         /* slab pages of region structs */
 	svmm_va_t user_base;               /* start of uvmem: the null guard's end */
@@ -92,6 +98,7 @@ struct aspace {
 	uint64_t slab_pages;               /* pages holding region structs */
 	uint64_t pool_pages;               /* pages lent to uvmem's node pool */
 	uint64_t faults;                   /* demand-zero faults resolved */
+	uint64_t cow_faults;               /* writes to read-only anonymous leaves resolved */
 	uint64_t kernel_bytes;             /* mapped by aspace_map_kernel */
 	uint64_t committed;                /* frames charged to pmem's commit count */
 };
@@ -235,8 +242,11 @@ int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot
 /*
  * Resolve a page fault at va for an access of type access (PT_R, PT_W or PT_X) made
  * by user code. Returns 0 when the access may be retried (a demand-zero frame was
- * mapped, or the page was mapped already and allows the access: a spurious fault,
- * answered without allocating anything), or the reason to kill the process:
+ * mapped; a write to a page mapped read-only in a writable anonymous region was given
+ * a frame of its own: copied when the frame is shared copy-on-write after
+ * aspace_clone, taken over in place when no other object holds it any more; or the
+ * page was mapped already and allows the access: a spurious fault, answered without
+ * allocating anything), or the reason to kill the process:
  * SVMM_EFAULT (no region there, kernel pages included), SVMM_EPERM (the region, or the
  * page's mapping, forbids this access), SVMM_ESTACK (a stack overflow: inside the
  * stack's guard gap), SVMM_ENOMEM (no frame or table, or pmem's commit limit for a
@@ -244,6 +254,22 @@ int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot
  * PT_X). Nothing changes unless a page was mapped.
  */
 int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access);
+
+/*
+ * Copy-on-write clone of src into dst (fork): dst, made by aspace_create with the same
+ * layout and still empty, gets every region of src with its permissions, commit and
+ * the stack's limit; its anonymous object is a clone of src's (vmobj_clone: every
+ * resident frame shared, one more reference, none copied); physical regions map the
+ * same physical range. src's writable anonymous leaves are made read-only and flushed
+ * from every TLB before this returns, so that the first write on either side copies
+ * (or takes over) the frame; dst's tables start empty and fill on faults. Costs
+ * O(regions + the object's index nodes and resident pages + src's page tables); no
+ * page is copied. Returns 0, SVMM_EINVAL (NULL, the same address space, different
+ * layouts, or dst not empty) or SVMM_ENOMEM (also pmem's commit limit for regions
+ * charged at map time); on failure src is unchanged and dst is empty again, as
+ * aspace_create left it.
+ */
+int aspace_clone(struct aspace *src, struct aspace *dst);
 
 /*
  * Set how far the stack may grow: [stack_top - max, stack_top), with the guard gap

@@ -44,9 +44,9 @@
 
 #define VMOBJ_HUGE_PAGES 512u                          /* 4 KiB pages in a 2 MiB page */
 #define VMOBJ_ROOT_SLOTS 496u                          /* index entries in the header page */
-#define VMOBJ_MAX_LEVELS 4u
-/* The largest object: 496 * 512^3 pages, about 254 TiB. */
-#define VMOBJ_MAX_SIZE   ((uint64_t)VMOBJ_ROOT_SLOTS << (SVMM_PAGE_SHIFT + 27))
+#define VMOBJ_MAX_LEVELS 5u
+/* The largest object: 496 * 512^4 pages, about 124 PiB (more than Sv57's user half). */
+#define VMOBJ_MAX_SIZE   ((uint64_t)VMOBJ_ROOT_SLOTS << (SVMM_PAGE_SHIFT + 36))
 
 /*
  * A pager: fill the 4 KiB frame at pa (reach it with port_pa_to_va when it lies below
@@ -83,6 +83,8 @@ struct vmobj_page {
 	svmm_pa_t pa;                   /* 4 KiB frame, or the head of a 2 MiB page */
 	unsigned order;            /* 0, or 9 for a 2 MiB page */
 	bool writable;             /* false: map it read-only (shared, or not this object's) */
+	svmm_pa_t copied;          /* a write fault that copied a shared 4 KiB frame: that
+				      frame (for vmobj_uncopy), else 0 */
 };
 
 /*
@@ -149,6 +151,14 @@ void vmobj_put(struct vmobj *obj);
  * or the pager's error, leaving the object unchanged on failure.
  */
 int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_page *pg);
+
+/*
+ * Undo the copy the write fault just answered at off made of the shared 4 KiB frame
+ * old (pg->copied), because the caller could not map the copy: the object indexes old
+ * again, with its reference back, and the copy is freed. Only right after that fault,
+ * serialised with it as faults are.
+ */
+void vmobj_uncopy(struct vmobj *obj, uint64_t off, svmm_pa_t old);
 
 /*
  * The frame indexed at off, without making one: 0 with *pg filled (writable as for a

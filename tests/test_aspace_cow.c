@@ -1,0 +1,319 @@
+/*
+ * test_aspace_cow.c - copy-on-write clones of address spaces (fork) over memory objects.
+ *
+ * What is checked: the child sees the parent's data and shares its frames; the
+ * parent's writable leaves are read-only and flushed when aspace_clone returns (a model
+ * TLB filled with writable entries before the clone holds no stale one after it); the
+ * first write on either side copies, and a write to a frame the other side has given up
+ * takes it over in place; protect, copy_to and unmap keep the copies apart; a fork tree
+ * in which every process checks its own copy; bad arguments; and out of memory at every
+ * allocation point of aspace_clone, which must leave the source as it was and the
+ * destination empty. aspace_check runs on both sides after every step.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "aspace_fixture.h"
+#include "tlb_model.h"
+
+#define PG  SVMM_PAGE_SIZE
+#define MiB SVMM_MiB
+#define RW  (PT_R | PT_W)
+#define A   ((svmm_va_t)0x10000000)
+
+static void check(struct aspace *a)
+{
+	if (aspace_check(a, fx_print, NULL) != 0) {
+		aspace_dump(a, fx_print, NULL);
+		fail_msg("aspace_check failed");
+	}
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return fx_setup(64 * MiB, 32 * MiB, SVMM_SV39, 16);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	fx_release_all();
+	fx_teardown();
+	return 0;
+}
+
+/* The frame mapped at va for access, or 0 when the hardware would fault. */
+static svmm_pa_t frame_of(struct aspace *a, svmm_va_t va, unsigned access)
+{
+	svmm_pa_t pa;
+	if (pt_translate(&a->pt, va, access, PT_PRIV_U, &pa, NULL) != 0)
+		return 0;
+	return SVMM_ALIGN_DOWN(pa, PG);
+}
+
+/* A user store as the hardware does it: fault until the page is writable, then write. */
+static void store(struct aspace *a, svmm_va_t va, uint64_t v)
+{
+	if (frame_of(a, va, PT_W) == 0)
+		assert_int_equal(aspace_fault(a, va, PT_W), 0);
+	svmm_pa_t pa = frame_of(a, va, PT_W);
+	assert_int_not_equal(pa, 0);
+	bool k = pmem_frame(&fx.pm, pa) == NULL || pa + PG > fx.pm.meta_limit;
+	uint64_t *p = k ? port_kmap(pa) : port_pa_to_va(pa);
+	p[(va % PG) / 8] = v;
+	if (k)
+		port_kunmap(p);
+}
+
+static uint64_t load(struct aspace *a, svmm_va_t va)
+{
+	if (frame_of(a, va, PT_R) == 0)
+		assert_int_equal(aspace_fault(a, va, PT_R), 0);
+	svmm_pa_t pa = frame_of(a, va, PT_R);
+	bool k = pa + PG > fx.pm.meta_limit;
+	uint64_t *p = k ? port_kmap(pa) : port_pa_to_va(pa);
+	uint64_t v = p[(va % PG) / 8];
+	if (k)
+		port_kunmap(p);
+	return v;
+}
+
+static uint32_t refs(svmm_pa_t pa)
+{
+	uint32_t r = 0;
+	assert_int_equal(pmem_refs(&fx.pm, pa, &r), 0);
+	return r;
+}
+
+static void make(struct aspace *a)
+{
+	assert_int_equal(aspace_create(a, &fx.kpt, &fx.pm, NULL), 0);
+}
+
+static void test_clone_shares_and_copies(void **state)
+{
+	(void)state;
+	static struct aspace p, c;
+	struct tlb_model t;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	svmm_va_t va;
+	bool fl;
+	make(&p);
+	aspace_activate(&p, 0, &fl);
+	assert_int_equal(aspace_map_anon(&p, A, 64 * PG, RW, ASPACE_FIXED, &va), 0);
+	for (unsigned i = 0; i < 64; i += 3)
+		store(&p, A + i * PG, 100 + i);
+	svmm_va_t sp = p.stack_top - PG;
+	store(&p, sp, 77);
+	check(&p);
+
+	/* Fill a model TLB with the parent's writable translations. */
+	tlb_model_init(&t, 1);
+	svmm_pa_t pa;
+	for (unsigned i = 0; i < 64; i += 3)
+		assert_int_equal(tlb_model_access(&t, &p.pt, A + i * PG, PT_W, PT_PRIV_U, &pa), 0);
+	assert_int_equal(tlb_model_access(&t, &p.pt, sp, PT_W, PT_PRIV_U, &pa), 0);
+
+	make(&c);
+	uint64_t before = pmem_free_frames(&fx.pm);
+	assert_int_equal(aspace_clone(&p, &c), 0);
+	/* Flushed before the call returned: no cached translation disagrees any more. */
+	svmm_va_t where = 0;
+	if (tlb_model_stale(&t, &p.pt, &where) != 0)
+		fail_msg("a stale TLB entry survived the clone at 0x%llx",
+			 (unsigned long long)where);
+	tlb_model_fini(&t);
+	/* No page was copied: the clone took object pages, index nodes and metadata only. */
+	assert_int_equal(before - pmem_free_frames(&fx.pm),
+			 c.slab_pages + c.pool_pages + 1 + c.anon->nodes);
+	assert_int_equal(c.resident, 0);
+	check(&p);
+	check(&c);
+	/* The parent's pages are read-only now, the frames shared. */
+	svmm_pa_t f3 = frame_of(&p, A + 3 * PG, PT_R);
+	assert_int_equal(frame_of(&p, A + 3 * PG, PT_W), 0);
+	assert_int_equal(refs(f3), 2);
+
+	/* The child reads the parent's data from the same frames. */
+	for (unsigned i = 0; i < 64; i += 3)
+		assert_int_equal(load(&c, A + i * PG), 100 + i);
+	assert_int_equal(load(&c, sp), 77);
+	assert_int_equal(frame_of(&c, A + 3 * PG, PT_R), f3);
+	check(&c);
+	/* The child writes: it copies; the parent still reads its own data. */
+	store(&c, A + 3 * PG, 555);
+	assert_int_not_equal(frame_of(&c, A + 3 * PG, PT_R), f3);
+	assert_int_equal(c.cow_faults, 1);
+	assert_int_equal(load(&p, A + 3 * PG), 103);
+	assert_int_equal(refs(f3), 1);
+	/* The parent writes the page the child gave up: it takes the frame over. */
+	store(&p, A + 3 * PG, 333);
+	assert_int_equal(frame_of(&p, A + 3 * PG, PT_W), f3);
+	assert_int_equal(load(&c, A + 3 * PG), 555);
+	/* A page the child never touched: the parent's write copies. */
+	svmm_pa_t f6 = frame_of(&p, A + 6 * PG, PT_R);
+	store(&p, A + 6 * PG, 666);
+	assert_int_not_equal(frame_of(&p, A + 6 * PG, PT_W), f6);
+	assert_int_equal(load(&c, A + 6 * PG), 106);
+	/* The stack too. */
+	store(&c, sp, 78);
+	assert_int_equal(load(&p, sp), 77);
+	/* A page untouched before the fork is demand-zero and private on each side. */
+	store(&c, A + PG, 1);
+	assert_int_equal(load(&p, A + PG), 0);
+	check(&p);
+	check(&c);
+
+	/* The kernel writing into a copy-on-write page copies it first. */
+	uint64_t v = 4242;
+	assert_int_equal(aspace_copy_to(&p, A + 9 * PG, &v, sizeof(v), NULL), 0);
+	assert_int_equal(load(&c, A + 9 * PG), 109);
+	assert_int_equal(load(&p, A + 9 * PG), 4242);
+
+	/* Protect back to writable must not hand out a shared frame. */
+	assert_int_equal(aspace_protect(&p, A, 64 * PG, PT_R), 0);
+	assert_int_equal(aspace_protect(&p, A, 64 * PG, RW), 0);
+	check(&p);
+	assert_int_equal(frame_of(&p, A + 12 * PG, PT_W), 0);
+	store(&p, A + 12 * PG, 1212);
+	assert_int_equal(load(&c, A + 12 * PG), 112);
+
+	/* The parent unmaps part: the child keeps its data; the object pieces stay sane. */
+	assert_int_equal(aspace_unmap(&p, A + 15 * PG, 10 * PG), 0);
+	check(&p);
+	assert_int_equal(load(&c, A + 18 * PG), 118);
+	assert_int_equal(load(&c, A + 24 * PG), 124);
+	check(&c);
+	aspace_destroy(&p);
+	for (unsigned i = 27; i < 64; i += 3)
+		assert_int_equal(load(&c, A + i * PG), 100 + i);
+	check(&c);
+	aspace_destroy(&c);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+static void test_clone_errors(void **state)
+{
+	(void)state;
+	static struct aspace p, c;
+	svmm_va_t va;
+	make(&p);
+	make(&c);
+	assert_int_equal(aspace_clone(NULL, &c), SVMM_EINVAL);
+	assert_int_equal(aspace_clone(&p, NULL), SVMM_EINVAL);
+	assert_int_equal(aspace_clone(&p, &p), SVMM_EINVAL);
+	assert_int_equal(aspace_map_anon(&c, A, PG, RW, ASPACE_FIXED, &va), 0);
+	assert_int_equal(aspace_clone(&p, &c), SVMM_EINVAL);      /* not empty */
+	aspace_destroy(&c);
+	struct aspace_layout l;
+	assert_int_equal(aspace_layout_default(SVMM_SV39, &l), 0);
+	l.user_end /= 2;
+	assert_int_equal(aspace_create(&c, &fx.kpt, &fx.pm, &l), 0);
+	assert_int_equal(aspace_clone(&p, &c), SVMM_EINVAL);      /* another layout */
+	aspace_destroy(&c);
+	aspace_destroy(&p);
+}
+
+/* A fork tree: every process writes its own mark and checks every ancestor's page. */
+#define DEPTH 5
+static struct aspace tree[DEPTH + 1];
+
+static void test_fork_tree(void **state)
+{
+	(void)state;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	svmm_va_t va;
+	make(&tree[0]);
+	assert_int_equal(aspace_map_anon(&tree[0], A, 16 * PG, RW, ASPACE_FIXED, &va), 0);
+	for (unsigned i = 0; i < 16; i++)
+		store(&tree[0], A + i * PG, 1000 + i);
+	for (unsigned d = 1; d <= DEPTH; d++) {
+		make(&tree[d]);
+		assert_int_equal(aspace_clone(&tree[d - 1], &tree[d]), 0);
+		/* Each level overwrites page d with its own mark. */
+		store(&tree[d], A + d * PG, 10 * d);
+		check(&tree[d - 1]);
+		check(&tree[d]);
+	}
+	for (unsigned d = 0; d <= DEPTH; d++)
+		for (unsigned i = 0; i < 16; i++) {
+			uint64_t want = i >= 1 && i <= d ? 10 * i : 1000 + i;
+			assert_int_equal(load(&tree[d], A + i * PG), want);
+		}
+	/* Die in a scattered order; the rest keep their data. */
+	static const unsigned order[DEPTH + 1] = { 2, 0, 5, 1, 4, 3 };
+	for (unsigned k = 0; k <= DEPTH; k++) {
+		aspace_destroy(&tree[order[k]]);
+		for (unsigned j = k + 1; j <= DEPTH; j++) {
+			unsigned d = order[j];
+			assert_int_equal(load(&tree[d], A + 15 * PG), 1015);
+			check(&tree[d]);
+		}
+	}
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/* Out of memory at every allocation point of aspace_clone. */
+static void test_clone_oom(void **state)
+{
+	(void)state;
+	static struct aspace p, c;
+	static struct fx_snap before, after;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	svmm_va_t va;
+	make(&p);
+	assert_int_equal(aspace_map_anon(&p, A, 600 * PG, RW, ASPACE_FIXED, &va), 0);
+	assert_int_equal(aspace_map_anon(&p, A + 8 * MiB, 4 * PG, PT_R, ASPACE_FIXED, &va), 0);
+	assert_int_equal(aspace_map_phys(&p, A + 64 * MiB, FX_RAM0 + 60 * MiB, 2 * MiB, RW,
+					 ASPACE_FIXED, &va), 0);
+	for (unsigned i = 0; i < 600; i += 7)
+		store(&p, A + i * PG, i);
+	assert_int_equal(load(&p, A + 8 * MiB), 0);
+	store(&p, p.stack_top - PG, 5);
+	unsigned failures = 0;
+	for (uint64_t n = 0;; n++) {
+		make(&c);
+		uint64_t free_c = pmem_free_frames(&fx.pm);
+		fx_snap_take(&p, &before);
+		fx_hold_all_but(n);
+		int err = aspace_clone(&p, &c);
+		fx_release_all();
+		if (err == 0)
+			break;
+		assert_int_equal(err, SVMM_ENOMEM);
+		failures++;
+		fx_snap_take(&p, &after);
+		if (!fx_snap_equal(&before, &after))
+			fail_msg("budget %llu: the source changed", (unsigned long long)n);
+		check(&p);
+		check(&c);
+		assert_int_equal(c.nregions, 0);
+		assert_null(c.anon);
+		assert_int_equal(pmem_free_frames(&fx.pm), free_c);
+		aspace_destroy(&c);
+		assert_true(n < 64);
+	}
+	assert_true(failures >= 6);
+	check(&p);
+	check(&c);
+	for (unsigned i = 0; i < 600; i += 7)
+		assert_int_equal(load(&c, A + i * PG), i);
+	aspace_destroy(&c);
+	aspace_destroy(&p);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_clone_shares_and_copies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clone_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fork_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clone_oom, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("aspace copy-on-write", tests, NULL, NULL);
+}
