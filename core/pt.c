@@ -390,7 +390,7 @@ int pt_destroy(struct pt *pt, pt_leaf_fn fn, void *ctx)
 		for (unsigned s = next_valid(r, 0, end); s < end; s = next_valid(r, s + 1u, end))
 			if (svmm_pte_is_leaf(r[s]) ||
 			    subtree_has_leaf(pt_table(svmm_pte_pa(r[s])), top - 1u))
-				return SVMM_EBUSY;
+				return SVMM_ELIVE;
 		fn = pt_leaf_ignore;
 	}
 	/* Every translation of this ASID goes, and every walk through its tables. */
@@ -1487,90 +1487,149 @@ void pt_dump(const struct pt *pt, svmm_va_t va, uint64_t size, svmm_print_fn out
 	dump_flush(&d);
 }
 
+/* pt_check's state: the table count so far, and the first broken invariant. */
 struct check_ctx {
 	const struct pt *pt;
 	uint64_t tables;
+	const char *why;       /* the invariant, as a sentence that holds when all is well */
+	svmm_va_t va;          /* where: the entry's first address, its value and level */
+	uint64_t e;
+	unsigned level;
 };
 
-static int check_table(struct check_ctx *c, const uint64_t *t, unsigned level, svmm_va_t va,
-		       bool must_not_be_empty)
+static bool check_fail(struct check_ctx *c, const char *why, svmm_va_t va, uint64_t e,
+		       unsigned level)
+{
+	c->why = why;
+	c->va = va;
+	c->e = e;
+	c->level = level;
+	return false;
+}
+
+/* The checks of one valid entry that is a leaf (at level, covering from va). */
+static bool check_leaf(struct check_ctx *c, const uint64_t *t, unsigned i, unsigned level,
+		       svmm_va_t va)
+{
+	uint64_t e = t[i];
+	if ((e & SVMM_PTE_W) && !(e & SVMM_PTE_R))
+		return check_fail(c, "no leaf is writable without being readable", va, e, level);
+	if (!(e & SVMM_PTE_A) || (((e & SVMM_PTE_W) != 0) != ((e & SVMM_PTE_D) != 0)))
+		return check_fail(c, "every leaf has A, and D exactly when it has W", va, e,
+				  level);
+	if ((e & SVMM_PTE_PBMT_MASK) == SVMM_PTE_PBMT_MASK)
+		return check_fail(c, "no leaf has the reserved PBMT value 3", va, e, level);
+	if (e & SVMM_PTE_N) {
+		/* A Svnapot run: 16 equal entries starting at a 16-aligned index. */
+		if (level != 0 || ((e >> SVMM_PTE_PPN_SHIFT) & 0xfu) != 8u)
+			return check_fail(c, "Svnapot leaves are 4 KiB entries of 64 KiB runs", va,
+					  e, level);
+		for (unsigned j = i & ~15u; j < (i & ~15u) + 16u; j++)
+			if (t[j] != e)
+				return check_fail(c, "a Svnapot run is 16 equal entries", va, e,
+						  level);
+	} else if (svmm_pte_pa(e) & (pt_level_size(level) - 1u)) {
+		return check_fail(c, "every superpage is aligned to its size", va, e, level);
+	}
+	if (!c->pt->kernel && (e & SVMM_PTE_G))
+		return check_fail(c, "a user pt holds no global leaf", va, e, level);
+	return true;
+}
+
+static bool check_table(struct check_ctx *c, const uint64_t *t, unsigned level, svmm_va_t va,
+			bool must_not_be_empty)
 {
 	uint64_t lsz = pt_level_size(level);
 	bool any = false;
-	for (unsigned i = 0; i < PT_NPTE; i++) {
+	for (unsigned i = next_valid(t, 0, PT_NPTE); i < PT_NPTE;
+	     i = next_valid(t, i + 1u, PT_NPTE)) {
 		uint64_t e = t[i];
 		svmm_va_t eva = va + i * lsz;
-		if (!(e & SVMM_PTE_V))
-			continue;
 		any = true;
 		if (e & SVMM_PTE_RSV_MASK)
-			return SVMM_EINVAL;
-		if (svmm_pte_is_table(e)) {
-			if (level == 0 || (e & (SVMM_PTE_D | SVMM_PTE_A | SVMM_PTE_U | SVMM_PTE_N | SVMM_PTE_PBMT_MASK | SVMM_PTE_G)))
-				return SVMM_EINVAL;
-			c->tables++;
-			bool slot = pt_is_kernel_slot(c->pt, level, eva);
-			int err = check_table(c, pt_table(svmm_pte_pa(e)), level - 1u, eva, !slot);
-			if (err != 0)
-				return err;
+			return check_fail(c, "reserved bits 60:54 are zero", eva, e, level);
+		if (!svmm_pte_is_table(e)) {
+			if (!check_leaf(c, t, i, level, eva))
+				return false;
 			continue;
 		}
-		if ((e & SVMM_PTE_W) && !(e & SVMM_PTE_R))
-			return SVMM_EINVAL;
-		if (!(e & SVMM_PTE_A) || (((e & SVMM_PTE_W) != 0) != ((e & SVMM_PTE_D) != 0)))
-			return SVMM_EINVAL;
-		if ((e & SVMM_PTE_PBMT_MASK) == SVMM_PTE_PBMT_MASK)
-			return SVMM_EINVAL;
-		if (e & SVMM_PTE_N) {
-			/* A Svnapot run: 16 equal entries starting at a 16-aligned index. */
-			if (level != 0 || ((e >> SVMM_PTE_PPN_SHIFT) & 0xfu) != 8u)
-				return SVMM_EINVAL;
-			unsigned g = i & ~15u;
-			for (unsigned j = 0; j < 16; j++)
-				if (t[g + j] != e)
-					return SVMM_EINVAL;
-		} else if (svmm_pte_pa(e) & (lsz - 1u)) {
-			return SVMM_EINVAL;
-		}
-		if (!c->pt->kernel && (e & SVMM_PTE_G))
-			return SVMM_EINVAL;
+		if (level == 0)
+			return check_fail(c, "no table pointer at level 0", eva, e, level);
+		if (e & (SVMM_PTE_D | SVMM_PTE_A | SVMM_PTE_U | SVMM_PTE_N | SVMM_PTE_PBMT_MASK |
+			 SVMM_PTE_G))
+			return check_fail(c, "table pointers have no D, A, U, N, PBMT or G", eva,
+					  e, level);
+		c->tables++;
+		if (!check_table(c, pt_table(svmm_pte_pa(e)), level - 1u, eva, true))
+			return false;
 	}
 	if (must_not_be_empty && !any)
-		return SVMM_EINVAL;
-	return 0;
+		return check_fail(c, "no table below the root is empty (but kernel slot tables)",
+				  va, 0, level);
+	return true;
 }
 
-int pt_check(const struct pt *pt)
+/* Out of line, so that the print's buffer is never on the stack under the recursion. */
+static __attribute__((noinline)) void check_print(const struct check_ctx *c,
+						  svmm_print_fn out, void *ctx)
 {
-	struct check_ctx c = { pt, 1 };
+	if (c->e == 0 && c->level == 0 && c->va == 0)
+		svmm_printline(out, ctx, "pt: %s", c->why);
+	else
+		svmm_printline(out, ctx, "pt: %s: entry 0x%016llx at level %u for va 0x%llx",
+			       c->why, (unsigned long long)c->e, c->level,
+			       (unsigned long long)c->va);
+}
+
+int pt_check(const struct pt *pt, svmm_print_fn out, void *ctx)
+{
+	struct check_ctx c = { .pt = pt, .tables = 1 };
 	const uint64_t *r = pt_table(pt->root);
 	unsigned top = pt->levels - 1u;
 	uint64_t rsz = pt_level_size(top);
 	unsigned end = pt->kernel ? SVMM_ROOT_SLOTS : SVMM_DMAP_SLOT0;
-	for (unsigned s = 0; s < end; s++) {
+	bool ok = true;
+	for (unsigned s = 0; ok && s < end; s++) {
 		uint64_t e = r[s];
 		svmm_va_t va = s < SVMM_DMAP_SLOT0 ? s * rsz : svmm_kernel_base(pt->mode) +
 							  (s - SVMM_DMAP_SLOT0) * rsz;
 		if (pt->kernel && s >= SVMM_DMAP_SLOT0 && !(e & SVMM_PTE_V))
-			return SVMM_EINVAL;     /* kernel slots always hold something */
-		if (!(e & SVMM_PTE_V))
+			ok = check_fail(&c, "kernel root slots 256..511 always hold something", va,
+					e, top);
+		else if (!(e & SVMM_PTE_V))
 			continue;
-		if (e & SVMM_PTE_RSV_MASK)
-			return SVMM_EINVAL;
-		if (svmm_pte_is_table(e)) {
-			if (e & (SVMM_PTE_D | SVMM_PTE_A | SVMM_PTE_U | SVMM_PTE_N | SVMM_PTE_PBMT_MASK | SVMM_PTE_G))
-				return SVMM_EINVAL;
+		else if (e & SVMM_PTE_RSV_MASK)
+			ok = check_fail(&c, "reserved bits 60:54 are zero", va, e, top);
+		else if (svmm_pte_is_table(e) &&
+			 (e & (SVMM_PTE_D | SVMM_PTE_A | SVMM_PTE_U | SVMM_PTE_N |
+			       SVMM_PTE_PBMT_MASK | SVMM_PTE_G)))
+			ok = check_fail(&c, "table pointers have no D, A, U, N, PBMT or G", va, e,
+					top);
+		else if (svmm_pte_is_table(e)) {
 			c.tables++;
-			int err = check_table(&c, pt_table(svmm_pte_pa(e)), top - 1u, va,
-					      !pt_is_kernel_slot(pt, top, va));
-			if (err != 0)
-				return err;
-		} else {
-			if (!(e & SVMM_PTE_A) || (((e & SVMM_PTE_W) != 0) != ((e & SVMM_PTE_D) != 0)) ||
-			    ((e & SVMM_PTE_W) && !(e & SVMM_PTE_R)) || (svmm_pte_pa(e) & (rsz - 1u)) ||
-			    (e & SVMM_PTE_N))
-				return SVMM_EINVAL;
-		}
+			ok = check_table(&c, pt_table(svmm_pte_pa(e)), top - 1u, va,
+					 !pt_is_kernel_slot(pt, top, va));
+		} else if (e & SVMM_PTE_N)
+			ok = check_fail(&c, "Svnapot leaves are 4 KiB entries of 64 KiB runs", va,
+					e, top);
+		else
+			ok = check_leaf(&c, r, s, top, va);
 	}
-	return c.tables == pt->tables ? 0 : SVMM_EINVAL;
+	if (ok && c.tables != pt->tables) {
+		ok = false;
+		c.why = "the tables in the tree are the tables pt->tables counts";
+		c.va = 0;
+		c.e = 0;
+		c.level = 0;
+		if (out != NULL)
+			svmm_printline(out, ctx, "pt: %s: %llu in the tree, %llu counted", c.why,
+				       (unsigned long long)c.tables,
+				       (unsigned long long)pt->tables);
+		return SVMM_EINVAL;
+	}
+	if (ok)
+		return 0;
+	if (out != NULL)
+		check_print(&c, out, ctx);
+	return SVMM_EINVAL;
 }

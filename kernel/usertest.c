@@ -106,7 +106,7 @@ static void hog_done(void)
 	KCHECK_EQ(free_after, free_before);
 	KCHECK_EQ(vm_tables_live, tables_before);
 	KCHECK_EQ(pmem_check(&kpmem, NULL, NULL), 0);
-	KCHECK_EQ(pt_check(&kpt), 0);
+	KCHECK_EQ(pt_check(&kpt, NULL, NULL), 0);
 	selftest_finish();
 }
 
@@ -187,7 +187,7 @@ static void user_tests_done(void)
 	KCHECK_EQ(vm_tables_live, tables_before);
 	KCHECK_EQ(pmem_check(&kpmem, NULL, NULL), 0);
 	KCHECK_EQ(vmem_check(&karena, NULL, NULL), 0);
-	KCHECK_EQ(pt_check(&kpt), 0);
+	KCHECK_EQ(pt_check(&kpt, NULL, NULL), 0);
 	hog_run();
 }
 
