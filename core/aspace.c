@@ -31,7 +31,7 @@ struct aspace_slab {
 #define SLAB_REGIONS ((unsigned)((PAGE - SLAB_HDR) / sizeof(struct aspace_region)))
 
 _Static_assert(sizeof(struct aspace_slab) <= SLAB_HDR, "slab header too big");
-_Static_assert(sizeof(struct aspace_region) <= 104, "aspace_region grew past 104 bytes");
+_Static_assert(sizeof(struct aspace_region) <= 64, "aspace_region grew past 64 bytes");
 
 /* Metadata pages come from pmem below its direct-map limit, reached by the direct map. */
 static int meta_page_alloc(struct aspace *as, void **page)
@@ -182,114 +182,66 @@ static void frame_unmap(void *p, bool kmapped)
 }
 
 /*
- * The regions in address order. Only the functions in this block know how that order
- * is kept (today a list for neighbours and a red-black tree, the address space's index,
- * for finding where an address falls); everything else goes through reg_first,
- * reg_ceil, reg_next, reg_prev, reg_insert, reg_link_after and reg_remove.
+ * The regions in address order. uvmem's segment tree is the one index: every region's
+ * node is its allocation there, so the order, the neighbours and "the first region at
+ * or after va" all come from vmem (issue 11), and nothing else is kept. Only this block
+ * knows that; everything else goes through reg_first, reg_ceil, reg_next, reg_prev,
+ * reg_insert, reg_link_after and reg_remove.
  */
-static inline struct aspace_region *link_region(const struct rb_node *n)
-{
-	return n == NULL ? NULL : SVMM_CONTAINER_OF(n, struct aspace_region, link);
-}
-
-static int index_cmp(const struct rb_node *a, const struct rb_node *b)
-{
-	svmm_va_t x = link_region(a)->node.addr, y = link_region(b)->node.addr;
-	return x < y ? -1 : x > y;
-}
-
-/* Orders an address after every region that ends at or below it. */
-static int index_key_cmp(const void *key, const struct rb_node *n)
-{
-	return r_end(link_region(n)) <= *(const svmm_va_t *)key ? 1 : -1;
-}
 
 /* The lowest region, or NULL. */
 static inline struct aspace_region *reg_first(struct aspace *as)
 {
-	return as->regions;
+	return node_region(vmem_first_from(&as->uvmem, 0));
 }
 
 /* The first region that ends above va (it holds va or lies after it), or NULL: O(log n). */
 static struct aspace_region *reg_ceil(struct aspace *as, svmm_va_t va)
 {
-	return link_region(rb_lower_bound(&as->index, &va, index_key_cmp));
+	return node_region(vmem_first_from(&as->uvmem, va));
 }
 
 static inline struct aspace_region *reg_next(struct aspace *as, const struct aspace_region *r)
 {
-	(void)as;
-	return r->next;
+	return node_region(vmem_next(&as->uvmem, &r->node));
 }
 
 static inline struct aspace_region *reg_prev(struct aspace *as, const struct aspace_region *r)
 {
-	(void)as;
-	return r->prev;
+	return node_region(vmem_prev(&as->uvmem, &r->node));
 }
 
-/* Add r (its node.addr set, not overlapping any region) to the order. */
+/* r was just allocated in uvmem, so it is in the order already: count it. */
 static void reg_insert(struct aspace *as, struct aspace_region *r)
 {
-	struct aspace_region *next = reg_ceil(as, r->node.addr);
-	struct aspace_region *prev = next != NULL ? next->prev
-						  : link_region(rb_last(&as->index));
-	r->prev = prev;
-	r->next = next;
-	if (next != NULL)
-		next->prev = r;
-	if (prev != NULL)
-		prev->next = r;
-	else
-		as->regions = r;
-	rb_add(&as->index, &r->link, index_cmp);
+	(void)r;
 	as->nregions++;
 }
 
-/* Add piece, which starts where r ends, right after r. */
+/* piece was just split off r in uvmem, right after it. */
 static void reg_link_after(struct aspace *as, struct aspace_region *r,
 			   struct aspace_region *piece)
 {
-	piece->prev = r;
-	piece->next = r->next;
-	if (r->next != NULL)
-		r->next->prev = piece;
-	r->next = piece;
-	rb_add(&as->index, &piece->link, index_cmp);
+	(void)r;
+	(void)piece;
 	as->nregions++;
 }
 
+/* r leaves the order (its uvmem allocation goes, or went, with a free or a join). */
 static void reg_remove(struct aspace *as, struct aspace_region *r)
 {
-	if (r->prev != NULL)
-		r->prev->next = r->next;
-	else
-		as->regions = r->next;
-	if (r->next != NULL)
-		r->next->prev = r->prev;
-	rb_erase(&as->index, &r->link);
+	(void)r;
 	as->nregions--;
 }
 
-/* Destroy drops the whole order at once; the regions themselves are freed one by one. */
-static void reg_drop_all(struct aspace *as)
-{
-	as->index.rb_node = NULL;
-	as->regions = NULL;
-}
-
-/* The order's own invariants, for aspace_check: links, index shape, lookups. */
+/* The order's own invariant, for aspace_check: one region per uvmem allocation. */
 static const char *reg_check(struct aspace *as)
 {
-	struct aspace_region *prev = NULL;
-	for (struct aspace_region *r = as->regions; r != NULL; prev = r, r = r->next) {
-		if (r->prev != prev)
-			return "the region list's links are consistent";
-		if (reg_ceil(as, r->node.addr) != r)
-			return "the region index finds every region";
-	}
-	if (rb_check(&as->index, index_cmp, as->nregions) != RB_OK)
-		return "the region index is a valid red-black tree of nregions regions";
+	struct vmem_stats st;
+
+	vmem_stats(&as->uvmem, &st);
+	if (st.used_regions != as->nregions)
+		return "every uvmem allocation is one region, and nregions counts them";
 	return NULL;
 }
 
@@ -416,7 +368,7 @@ static void region_destroy(struct aspace *as, struct aspace_region *r)
 	as->nregions--;
 	if (r->obj != NULL)
 		vmobj_put(r->obj);
-	if (vmem_free(&as->uvmem, r->node.addr, r->node.size, NULL) != 0)
+	if (vmem_free_region(&as->uvmem, &r->node) != 0)
 		port_panic("aspace_destroy: region unknown to uvmem");
 	region_free(as, r);
 }
@@ -468,7 +420,6 @@ void aspace_destroy(struct aspace *as)
 		region_destroy(as, lead);
 		lead = prev;
 	}
-	reg_drop_all(as);
 	if (vmem_destroy(&as->uvmem) != 0)
 		port_panic("aspace_destroy: uvmem still holds allocations");
 	if (as->resident != 0 || as->slab_pages != 0 || as->slabs != NULL)
@@ -571,7 +522,7 @@ static int map_region(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t 
 	if (kind == ASPACE_PHYS) {
 		err = pt_map(&as->pt, r->node.addr, pa, size, prot | PT_U | ptflags);
 		if (err != 0) {
-			/* As with cut_undo: the allocation just made gave back what this needs. */
+			/* The allocation just made took what this free gives back: it cannot fail. */
 			if (vmem_free(&as->uvmem, r->node.addr, size, NULL) != 0)
 				port_panic("aspace: cannot undo a fresh uvmem allocation");
 			region_free(as, r);
@@ -607,67 +558,17 @@ int aspace_map_phys(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t si
 /* ---- cutting regions: shared by unmap and protect ---- */
 
 /*
- * A change of uvmem that can be undone: the region whose node moves, where it was and
- * where it goes. uvmem has no partial free, so cutting a region is "free it, allocate
- * the pieces fixed"; each step is logged so that a failure replays the log backwards.
- * Undoing walks uvmem back through the states it was in a moment ago, so it never
- * needs more free-region nodes than the forward steps gave back, and vmem returns a
- * pool page only while a page's worth of free nodes stays: an undo cannot fail.
- */
-struct cut_op {
-	struct aspace_region *r;
-	svmm_va_t addr;
-	uint64_t size;
-	bool alloc;          /* true: alloc_fixed(addr, size, r), false: free(addr, size) */
-};
-
-struct cut_log {
-	unsigned n;
-	struct cut_op op[8];
-};
-
-static int cut_do(struct aspace *as, struct cut_log *log, struct aspace_region *r,
-		  svmm_va_t addr, uint64_t size, bool alloc)
-{
-	int err = alloc ? vmem_alloc_fixed(&as->uvmem, addr, size, &r->node)
-			: vmem_free(&as->uvmem, addr, size, NULL);
-	if (err != 0)
-		return err;
-	if (log->n == sizeof(log->op) / sizeof(log->op[0]))
-		port_panic("aspace: cut log overflow");
-	log->op[log->n++] = (struct cut_op){ r, addr, size, alloc };
-	return 0;
-}
-
-static void cut_undo(struct aspace *as, struct cut_log *log)
-{
-	while (log->n > 0) {
-		struct cut_op *o = &log->op[--log->n];
-		int err = o->alloc ? vmem_free(&as->uvmem, o->addr, o->size, NULL)
-				   : vmem_alloc_fixed(&as->uvmem, o->addr, o->size, &o->r->node);
-		if (err != 0)
-			port_panic("aspace: cannot undo a uvmem change");
-	}
-}
-
-
-/*
  * Cut r at address at (strictly inside it): r keeps [start, at), piece gets [at, end)
- * with r's attributes and follows r in the list.
+ * with r's attributes and follows r in the order. vmem cuts an allocation in place, so
+ * this needs no memory and cannot fail.
  */
-static int cut_at(struct aspace *as, struct cut_log *log, struct aspace_region *r,
-		  svmm_va_t at, struct aspace_region *piece)
+static void cut_at(struct aspace *as, struct aspace_region *r, svmm_va_t at,
+		   struct aspace_region *piece)
 {
-	svmm_va_t a = r->node.addr, e = r_end(r);
-	int err = cut_do(as, log, r, a, e - a, false);
-	if (err == 0)
-		err = cut_do(as, log, r, a, at - a, true);
-	if (err == 0)
-		err = cut_do(as, log, piece, at, e - at, true);
-	if (err != 0) {
-		cut_undo(as, log);
-		return err;
-	}
+	svmm_va_t a = r->node.addr;
+
+	if (vmem_split(&as->uvmem, &r->node, at, &piece->node) != 0)
+		port_panic("aspace: uvmem refused to cut a region");
 	piece->prot = r->prot;
 	piece->kind = r->kind;
 	piece->commit = r->commit;
@@ -683,7 +584,6 @@ static int cut_at(struct aspace *as, struct cut_log *log, struct aspace_region *
 			port_panic("aspace: object reference count overflow");
 	}
 	reg_link_after(as, r, piece);
-	return 0;
 }
 
 /* ---- merging: adjacent regions with the same attributes are one ---- */
@@ -697,24 +597,12 @@ static bool mergeable(const struct aspace_region *a, const struct aspace_region 
 
 /*
  * Join b into a (mergeable): uvmem's two allocations become one under a's node and b's
- * struct goes back. uvmem has no join, so this is "free b, free a, allocate the union
- * for a", logged like a cut. A free may need a vmem node; when none can be had
- * (SVMM_ENOMEM) the log is undone and the two regions stay apart, which is still a
- * correct state: merging is best effort and never makes an operation fail.
+ * struct goes back. vmem joins two allocations in place: no memory, no failure.
  */
 static bool join(struct aspace *as, struct aspace_region *a, struct aspace_region *b)
 {
-	struct cut_log log = { 0 };
-	svmm_va_t start = a->node.addr, mid = b->node.addr, end = r_end(b);
-	int err = cut_do(as, &log, b, mid, end - mid, false);
-	if (err == 0)
-		err = cut_do(as, &log, a, start, mid - start, false);
-	if (err == 0)
-		err = cut_do(as, &log, a, start, end - start, true);
-	if (err != 0) {
-		cut_undo(as, &log);
-		return false;
-	}
+	if (vmem_join(&as->uvmem, &a->node, &b->node) != 0)
+		port_panic("aspace: uvmem refused to join two regions");
 	reg_remove(as, b);
 	region_free(as, b);
 	return true;
@@ -749,23 +637,26 @@ static struct aspace_region *merge_run(struct aspace *as, struct aspace_region *
  * made in cut[] for cut_range_undo. On failure nothing has changed.
  */
 struct cut_state {
-	struct cut_log log;
 	struct aspace_region *piece[2];
+	struct aspace_region *from[2];    /* the region each piece was cut from */
 	struct aspace_region *spare[2];
 	struct aspace_region *start;      /* first region inside [va, end) after the cuts */
 };
 
+/* Join the pieces back into the regions they were cut from, the last cut first. */
 static void cut_range_undo(struct aspace *as, struct cut_state *cs)
 {
-	for (unsigned i = 2; i-- > 0; )
-		if (cs->piece[i] != NULL) {
-			reg_remove(as, cs->piece[i]);
-			if (cs->piece[i]->obj != NULL)
-				vmobj_put(cs->piece[i]->obj);   /* the cut region keeps its own */
-			cs->piece[i]->obj = NULL;
-		}
-	cut_undo(as, &cs->log);
-	cs->piece[0] = cs->piece[1] = NULL;
+	for (unsigned i = 2; i-- > 0; ) {
+		if (cs->piece[i] == NULL)
+			continue;
+		if (vmem_join(&as->uvmem, &cs->from[i]->node, &cs->piece[i]->node) != 0)
+			port_panic("aspace: cannot undo a cut");
+		reg_remove(as, cs->piece[i]);
+		if (cs->piece[i]->obj != NULL)
+			vmobj_put(cs->piece[i]->obj);   /* the cut region keeps its own */
+		cs->piece[i]->obj = NULL;
+		cs->piece[i] = NULL;
+	}
 }
 
 /* Give back the spare structs no cut used (all of them after cut_range_undo). */
@@ -793,31 +684,25 @@ static int cut_range(struct aspace *as, struct cut_state *cs, svmm_va_t va, svmm
 			return err;
 		}
 	}
-	int err = 0;
+	/* With the structs in hand the cuts cannot fail: vmem splits in place. */
 	n = 0;
 	cs->start = first;
 	if (cut_lo) {
-		err = cut_at(as, &cs->log, first, va, cs->spare[n]);
-		if (err != 0)
-			goto fail;
+		cut_at(as, first, va, cs->spare[n]);
 		cs->piece[0] = cs->spare[n++];
+		cs->from[0] = first;
 		cs->start = cs->piece[0];
 		if (last == first)
 			last = cs->piece[0];
 	}
 	if (cut_hi) {
-		err = cut_at(as, &cs->log, last, end, cs->spare[n]);
-		if (err != 0)
-			goto fail;
+		cut_at(as, last, end, cs->spare[n]);
 		cs->piece[1] = cs->spare[n];
+		cs->from[1] = last;
 	}
 	if (cs->start != NULL && cs->start->node.addr >= end)
 		cs->start = NULL;
 	return 0;
-fail:
-	cut_range_undo(as, cs);
-	cut_spares_put(as, cs);
-	return err;
 }
 
 /* ---- unmap ---- */
@@ -877,7 +762,7 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 
 	/* Collect the frames of anonymous regions while uvmem still knows the regions. */
 	struct frame_chain chain = { as, 0 };
-	struct aspace_region *r, *stop;
+	struct aspace_region *r;
 	uint64_t uncharge = 0;    /* what these regions charged: at map time or per fault */
 	for (r = cs.start; r != NULL && r->node.addr < end; r = reg_next(as, r)) {
 		if (r->kind == ASPACE_PHYS)
@@ -887,17 +772,17 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 		if (r->kind == ASPACE_ANON)
 			uncharge += r->commit ? r->node.size / PAGE : chain.n - n0;
 	}
-	stop = r;
 
 	/*
-	 * The fallible steps, each undone by a bounded replay: freeing the first region
-	 * (it may need one vmem node: both its neighbours may be allocated), then the
-	 * page tables (all or nothing; a table to split a huge page of a phys region).
-	 * Every later region has a free left neighbour once the first is gone, so its
-	 * free only merges and cannot fail.
+	 * The fallible steps, each undone: freeing the first region (it may need one vmem
+	 * node: both its neighbours may be allocated), then the page tables (all or
+	 * nothing; a table to split a huge page of a phys region). Every later region has a
+	 * free left neighbour once the first is gone, so its free only merges and cannot
+	 * fail; each is freed below, after its successor is known (a freed region is no
+	 * longer in the order).
 	 */
-	struct aspace_region *head = cs.start;
-	err = vmem_free(&as->uvmem, head->node.addr, head->node.size, NULL);
+	struct aspace_region *head = cs.start, *second = reg_next(as, head);
+	err = vmem_free_region(&as->uvmem, &head->node);
 	if (err != 0)
 		goto undo_cuts;
 	err = pt_unmap(&as->pt, va, size, PT_MISSING_OK);
@@ -907,9 +792,6 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 			port_panic("aspace: cannot undo a uvmem free");
 		goto undo_cuts;
 	}
-	for (r = reg_next(as, head); r != stop; r = reg_next(as, r))
-		if (vmem_free(&as->uvmem, r->node.addr, r->node.size, NULL) != 0)
-			port_panic("aspace: a merging uvmem free failed");
 
 	/*
 	 * The TLB no longer holds the frames: the anonymous object drops the pages of the
@@ -919,8 +801,12 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 	if (pmem_uncommit(as->pm, uncharge) != 0)
 		port_panic("aspace: commit count below what the address space charged");
 	as->committed -= uncharge;
-	for (r = head; r != stop; ) {
-		struct aspace_region *next = reg_next(as, r);
+	for (r = head; r != NULL; ) {
+		struct aspace_region *next = r == head ? second : reg_next(as, r);
+		if (next != NULL && next->node.addr >= end)
+			next = NULL;
+		if (r != head && vmem_free_region(&as->uvmem, &r->node) != 0)
+			port_panic("aspace: a merging uvmem free failed");
 		reg_remove(as, r);
 		drop_pages(as, r, r->node.addr, r_end(r));
 		if (r->obj != NULL)
@@ -1829,7 +1715,6 @@ struct check_ctx {
 	svmm_print_fn out;
 	void *octx;
 	int err;
-	struct aspace_region *cursor;    /* vmem_walk: the next region expected */
 	uint64_t anon, stack, kernel;
 	uint64_t charged;               /* frames charged per fault, by the leaf walk */
 };
@@ -1844,19 +1729,6 @@ static void check_fail(struct check_ctx *c, const char *invariant, svmm_va_t va)
 		svmm_printline(c->out, c->octx, "aspace: %s: at 0x%llx", invariant,
 			       (unsigned long long)va);
 	c->err = SVMM_EINVAL;
-}
-
-/* uvmem's allocated spans, in address order, are exactly the region list. */
-static void check_span(void *ctx, svmm_va_t addr, uint64_t size, bool used)
-{
-	struct check_ctx *c = ctx;
-	if (!used)
-		return;
-	struct aspace_region *r = c->cursor;
-	if (r == NULL || r->node.addr != addr || r->node.size != size)
-		check_fail(c, "uvmem's allocations are exactly the regions", addr);
-	else
-		c->cursor = reg_next(c->as, r);
 }
 
 static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
@@ -1924,7 +1796,7 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 
 int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 {
-	struct check_ctx c = { as, out, ctx, 0, NULL, 0, 0, 0, 0 };
+	struct check_ctx c = { as, out, ctx, 0, 0, 0, 0, 0 };
 	if (as == NULL)
 		return SVMM_EINVAL;
 	port_lock(&as->lock);
@@ -1961,10 +1833,6 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 	const char *why = reg_check(as);
 	if (why != NULL)
 		check_fail(&c, why, 0);
-	c.cursor = reg_first(as);
-	vmem_walk(&as->uvmem, check_span, &c);
-	if (c.cursor != NULL)
-		check_fail(&c, "uvmem's allocations are exactly the regions", c.cursor->node.addr);
 	/* Region structs: the slabs hold exactly the live regions. */
 	uint64_t used = 0, slabs = 0;
 	for (struct aspace_slab *s = as->slabs; s != NULL; s = s->next, slabs++) {

@@ -1012,20 +1012,24 @@ struct vmem_region *vmem_first_from(struct vmem *vm, svmm_va_t addr)
 	return r;
 }
 
-struct vmem_region *vmem_next(struct vmem *vm, struct vmem_region *r)
+struct vmem_region *vmem_next(struct vmem *vm, const struct vmem_region *r)
 {
+	struct vmem_region *n;
+
 	port_lock(&vm->lock);
-	r = used_from(rb_next(&r->node), RB_RIGHT);
+	n = used_from(rb_next(&r->node), RB_RIGHT);
 	port_unlock(&vm->lock);
-	return r;
+	return n;
 }
 
-struct vmem_region *vmem_prev(struct vmem *vm, struct vmem_region *r)
+struct vmem_region *vmem_prev(struct vmem *vm, const struct vmem_region *r)
 {
+	struct vmem_region *n;
+
 	port_lock(&vm->lock);
-	r = used_from(rb_prev(&r->node), RB_LEFT);
+	n = used_from(rb_prev(&r->node), RB_LEFT);
 	port_unlock(&vm->lock);
-	return r;
+	return n;
 }
 
 static void walk_locked(struct vmem *vm, void (*fn)(void *ctx, svmm_va_t addr, uint64_t size, bool used),

@@ -58,17 +58,14 @@
 #define ASPACE_STACK_GUARD ((uint64_t)1 << 20)
 
 /*
- * One region of user memory, at most 104 bytes (38 fit in a slab page after its header).
- * [node.addr, node.addr + node.size) is the range; node is uvmem's, and a page fault
- * finds the region through it. prev/next keep the regions in address order for range
- * operations that walk neighbours, and link is the address space's own index of them,
- * which finds the first region at or after an address that may lie in a hole (uvmem's
- * lookup only answers for allocated addresses).
+ * One region of user memory, 64 bytes (63 fit in a slab page after its header).
+ * [node.addr, node.addr + node.size) is the range; node is the region's allocation in
+ * uvmem, and uvmem's segment tree is the one index of the regions: a page fault finds
+ * its region through it, and the ordered walks (the first region at or after an
+ * address, a region's neighbours) are vmem's too.
  */
 struct aspace_region {
 	struct vmem_region node;
-	struct aspace_region *prev, *next;
-	struct rb_node link;
 	union {
 		svmm_pa_t pa;    /* ASPACE_PHYS: the physical address of node.addr */
 		uint64_t off;    /* ASPACE_OBJ: obj's offset at node.addr */
@@ -89,9 +86,7 @@ struct aspace {
 	struct vmem uvmem;                 /* [user_base, user_end) */
 	struct vmem_page_source pool_src;  /* uvmem's node pool pages, from pmem */
 	struct pmem *pm;
-	struct aspace_region *regions;     /* address-ordered list */
 	struct vmobj *anon;                /* private anonymous memory, offset = address */
-	struct rb_root index;              /* the same regions, by address */
 	struct aspace_slab *slabs;         /* slab pages of region structs */
 	svmm_va_t user_base;               /* start of uvmem: the null guard's end */
 	svmm_va_t user_end;                /* end of uvmem */
@@ -186,7 +181,7 @@ void aspace_destroy(struct aspace *as);
  * and faults there charge nothing more; without it each page is charged when it is
  * faulted in (that fault fails with SVMM_ENOMEM past the limit). Charges go back on
  * unmap and destroy. A new region joins touching anonymous regions with the same
- * permissions and charging (best effort: see docs/aspace.md). Errors, all leaving the
+ * permissions and charging (always: joining needs no memory). Errors, all leaving the
  * address space unchanged: SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW,
  * SVMM_ERANGE (outside uvmem), SVMM_EPERM, SVMM_EINVAL (flags other than ASPACE_FIXED
  * and ASPACE_COMMIT), SVMM_EBUSY, SVMM_ENOSPC, SVMM_ENOMEM (no memory, or the commit
@@ -242,7 +237,7 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size);
 /*
  * Set the permissions of every region in [va, va + size) to prot (rules as for
  * map_anon), cutting regions that cross the ends, and of their resident pages; then
- * touching anonymous regions with equal attributes merge (best effort). The range
+ * touching anonymous regions with equal attributes merge. The range
  * must be wholly covered by regions: a hole is SVMM_ENOENT. Other errors as
  * aspace_unmap plus SVMM_EPERM; all leave everything unchanged.
  */

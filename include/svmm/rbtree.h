@@ -156,12 +156,7 @@ struct rb_node *rb_find(const struct rb_root *root, const void *key, rb_key_cmp 
 /* Insert node at its place under cmp (after any equal nodes). */
 void rb_add(struct rb_root *root, struct rb_node *node, rb_node_cmp cmp);
 
-/*
- * Verify rules 1-4, the parent links, strict increase under cmp (keys must be
- * distinct; cmp may be NULL to skip), and that the tree holds exactly count nodes (pass
- * RB_CHECK_ANY_COUNT to skip). Returns RB_OK or the first violation found. Iterative
- * (constant stack); never modifies the tree. Rule 1 holds by construction.
- */
+/* What rb_check finds: RB_OK or the first broken rule. */
 enum rb_check_result {
 	RB_OK = 0,
 	RB_BAD_ROOT_RED = 2,      /* rule 2 */
@@ -172,6 +167,13 @@ enum rb_check_result {
 	RB_BAD_PARENT = 7,        /* a child's parent link does not lead back */
 };
 #define RB_CHECK_ANY_COUNT ((size_t)-1)
+
+/*
+ * Verify rules 1-4, the parent links, strict increase under cmp (keys must be
+ * distinct; cmp may be NULL to skip), and that the tree holds exactly count nodes (pass
+ * RB_CHECK_ANY_COUNT to skip). Returns RB_OK or the first violation found. Iterative
+ * (constant stack); never modifies the tree. Rule 1 holds by construction.
+ */
 int rb_check(const struct rb_root *root, rb_node_cmp cmp, size_t count);
 
 /* A sentence naming what an enum rb_check_result says is broken. */

@@ -201,8 +201,8 @@ struct vmem_region *vmem_lookup(struct vmem *vm, svmm_va_t addr);
  * of r (NULL at either end). A step is O(1) amortised; r must be allocated in vm.
  */
 struct vmem_region *vmem_first_from(struct vmem *vm, svmm_va_t addr);
-struct vmem_region *vmem_next(struct vmem *vm, struct vmem_region *r);
-struct vmem_region *vmem_prev(struct vmem *vm, struct vmem_region *r);
+struct vmem_region *vmem_next(struct vmem *vm, const struct vmem_region *r);
+struct vmem_region *vmem_prev(struct vmem *vm, const struct vmem_region *r);
 
 /*
  * Call fn for every region, free and allocated, in address order, with the lock held
