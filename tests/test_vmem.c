@@ -57,7 +57,7 @@ static void assert_unchanged(struct vmem *vm, const struct snap *before)
 	assert_int_equal(now.n, before->n);
 	assert_memory_equal(now.r, before->r, now.n * sizeof(now.r[0]));
 	assert_memory_equal(&now.st, &before->st, sizeof(now.st));
-	assert_int_equal(vm->lock.word, 0);   /* every path unlocks */
+	assert_int_equal(vm->lock.impl.word, 0);   /* every path unlocks */
 }
 /* Keep the line a checker prints, to show it in a failure message. */
 static void keep_line(void *ctx, const char *line)
