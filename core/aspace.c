@@ -343,7 +343,7 @@ int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm,
 	err = vmem_init(&as->uvmem, as->user_base, as->user_end - as->user_base, PAGE,
 			&as->pool_src);
 	if (err != 0) {
-		pt_destroy(&as->pt);
+		pt_destroy(&as->pt, pt_leaf_ignore, NULL);
 		return err;
 	}
 	return 0;
@@ -388,7 +388,7 @@ void aspace_destroy(struct aspace *as)
 				pt_walk(&as->pt, r->node.addr, r->node.size, free_leaf, as);
 	if (as->stack_pages != 0)
 		pt_walk(&as->pt, as->stack_low, as->stack_top - as->stack_low, free_leaf, as);
-	pt_destroy(&as->pt);
+	pt_destroy(&as->pt, pt_leaf_ignore, NULL);
 	if (as->anon != NULL) {
 		vmobj_put(as->anon);       /* frees every anonymous frame it still holds */
 		as->anon = NULL;
@@ -967,7 +967,7 @@ int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot
 	 */
 	bool cow = (prot & PT_W) && shared_leaves(as, cs.start, end);
 	err = pt_protect(&as->pt, va, size,
-			 (cow ? prot & ~PT_W : prot) | PT_U | PT_MISSING_OK);
+			 (cow ? prot & ~PT_W : prot) | PT_U, PT_PERMS, PT_MISSING_OK);
 	if (err != 0) {
 		cut_range_undo(as, &cs);
 		cut_spares_put(as, &cs);
@@ -980,7 +980,7 @@ int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot
 		   ends: nothing to allocate, so this cannot fail. */
 		if (cow && r->kind == ASPACE_PHYS &&
 		    pt_protect(&as->pt, r->node.addr, r->node.size,
-			       prot | PT_U | PT_MISSING_OK) != 0)
+			       prot | PT_U, PT_PERMS, PT_MISSING_OK) != 0)
 			port_panic("aspace: restoring W on a phys region failed");
 	}
 	/* The cut pieces inside the range and its neighbours may be one region again. */
@@ -1309,11 +1309,11 @@ static __attribute__((noinline)) void clone_protect(struct aspace *src)
 		if ((r->kind == ASPACE_ANON || (r->kind == ASPACE_OBJ && !r->shared)) &&
 		    (r->prot & PT_W) &&
 		    pt_protect(&src->pt, r->node.addr, r->node.size,
-			       (r->prot & ~PT_W) | PT_U | PT_MISSING_OK) != 0)
+			       (r->prot & ~PT_W) | PT_U, PT_PERMS, PT_MISSING_OK) != 0)
 			port_panic("aspace_clone: write-protecting anonymous leaves failed");
 	if (src->stack_pages != 0 &&
 	    pt_protect(&src->pt, src->stack_low, src->stack_top - src->stack_low,
-		       PT_R | PT_U | PT_MISSING_OK) != 0)
+		       PT_R | PT_U, PT_PERMS, PT_MISSING_OK) != 0)
 		port_panic("aspace_clone: write-protecting the stack failed");
 }
 
