@@ -371,6 +371,28 @@ static void test_regions_in_place(void **state)
 	assert_int_equal(vmem_destroy(&vm), 0);
 }
 
+/* vmem_init leaves the bucket heads as they were: nothing may read one whose bit is clear. */
+static void test_init_over_garbage(void **state)
+{
+	(void)state;
+	struct vmem_region r[64];
+
+	memset(&vm, 0xa5, sizeof(vm));
+	assert_int_equal(vmem_init(&vm, BASE, 4096 * Q, Q, &src), 0);
+	for (int i = 0; i < 64; i++)
+		assert_int_equal(vmem_alloc(&vm, (uint64_t)(i % 7 + 1) * Q, &r[i], NULL), 0);
+	for (int i = 0; i < 64; i += 2)
+		assert_int_equal(vmem_free_region(&vm, &r[i]), 0);
+	check_ok(&vm);
+	for (int i = 0; i < 64; i += 2)
+		assert_int_equal(vmem_alloc(&vm, (uint64_t)(i % 7 + 1) * Q, &r[i], NULL), 0);
+	check_ok(&vm);
+	for (int i = 0; i < 64; i++)
+		assert_int_equal(vmem_free_region(&vm, &r[i]), 0);
+	check_ok(&vm);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
 static void test_alloc_errors(void **state)
 {
 	(void)state;
@@ -1014,6 +1036,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_best_fit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_best_fit_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_regions_in_place, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_init_over_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fixed, setup, teardown),
