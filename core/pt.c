@@ -1161,54 +1161,62 @@ static void op_flush(struct pt_op *op)
 	op->changed = false;
 }
 
-/* Shared body of unmap and protect. */
-static int pt_edit(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags, bool unmap,
-		   uint64_t set, uint64_t clear, pt_leaf_fn fn, void *ctx)
+/*
+ * Phase 1 of unmap and protect, shared: with the pt's lock taken, check and count
+ * (edit_count), preallocate the tables for splits and, for pt_unmap_leaves, the gather
+ * frame, and demote the Svnapot runs cut at the ends. Returns 0 with the lock held, or
+ * an error with the lock released and nothing changed.
+ */
+static __attribute__((noinline)) int edit_prepare(struct pt_op *op, svmm_va_t va,
+						  uint64_t size, bool gather_frame)
 {
-	struct pt_op op = {
-		.pt = pt, .flags = flags, .maxleaf = 0, .unmap = unmap, .protect = !unmap,
-		.attr = set,
-		.clear = clear, .pool = PT_NIL, .freed = PT_NIL, .flo = va,
-		.fhi = va + size - 1u,
-	};
-	port_lock(&pt->lock);
-	if (unmap && fn == NULL && unmap_fast(pt, va, size, flags))
-		return 0;   /* it unlocked and flushed */
 	uint64_t need = 0;
-	int err = edit_count(&op, va, size, &need);
-	/* pt_unmap_leaves: one more frame, to gather the removed leaves in. */
+	int err = edit_count(op, va, size, &need);
 	if (err == 0)
-		err = pool_fill(&op, need + (fn != NULL));
+		err = pool_fill(op, need + gather_frame);
 	if (err != 0) {
-		port_unlock(&pt->lock);
+		port_unlock(&op->pt->lock);
 		return err;
 	}
-	if (fn != NULL) {
-		op.gather_pa = op.pool;
-		op.pool = pt_table(op.pool)[0];
-		op.npool--;
-		op.gather = (struct pt_gather *)(void *)pt_table(op.gather_pa);
-		op.gather->n = 0;
+	if (gather_frame) {
+		op->gather_pa = op->pool;
+		op->pool = pt_table(op->pool)[0];
+		op->npool--;
+		op->gather = (struct pt_gather *)(void *)pt_table(op->gather_pa);
+		op->gather->n = 0;
 	}
-	napot_boundaries(&op, va, size);
-	if (!unmap) {
-		protect_apply(&op, pt_table(pt->root), pt->levels - 1u, va, size);
-	} else {
-		svmm_va_t last = va + size - 1u;
-		for (;;) {
-			unmap_apply(&op, pt_table(pt->root), pt->levels - 1u, va, last - va + 1u);
-			if (!op.stopped)
-				break;
-			/* The gather frame is full: flush, report, and go on from where it stopped. */
-			port_unlock(&pt->lock);
-			op_flush(&op);
-			gather_report(op.gather, fn, ctx);
-			va = op.stop;
-			op.stopped = false;
-			op.flo = va;
-			op.fhi = last;
-			port_lock(&pt->lock);
-		}
+	napot_boundaries(op, va, size);
+	return 0;
+}
+
+/* The body of pt_unmap and pt_unmap_leaves, after the argument checks. */
+static int unmap_edit(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags,
+		      pt_leaf_fn fn, void *ctx)
+{
+	struct pt_op op = {
+		.pt = pt, .flags = flags, .unmap = true, .pool = PT_NIL, .freed = PT_NIL,
+		.flo = va, .fhi = va + size - 1u,
+	};
+	port_lock(&pt->lock);
+	if (fn == NULL && unmap_fast(pt, va, size, flags))
+		return 0;   /* it unlocked and flushed */
+	int err = edit_prepare(&op, va, size, fn != NULL);
+	if (err != 0)
+		return err;
+	svmm_va_t last = va + size - 1u;
+	for (;;) {
+		unmap_apply(&op, pt_table(pt->root), pt->levels - 1u, va, last - va + 1u);
+		if (!op.stopped)
+			break;
+		/* The gather frame is full: flush, report, and go on from where it stopped. */
+		port_unlock(&pt->lock);
+		op_flush(&op);
+		gather_report(op.gather, fn, ctx);
+		va = op.stop;
+		op.stopped = false;
+		op.flo = va;
+		op.fhi = last;
+		port_lock(&pt->lock);
 	}
 	port_unlock(&pt->lock);
 	op_finish(&op);   /* outside the lock, as in pt_map */
@@ -1216,6 +1224,24 @@ static int pt_edit(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags, b
 		gather_report(op.gather, fn, ctx);
 		port_table_free(op.gather_pa);
 	}
+	return 0;
+}
+
+/* The body of pt_protect, after the argument checks. */
+static int protect_edit(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags,
+			uint64_t set, uint64_t clear)
+{
+	struct pt_op op = {
+		.pt = pt, .flags = flags, .protect = true, .attr = set, .clear = clear,
+		.pool = PT_NIL, .freed = PT_NIL, .flo = va, .fhi = va + size - 1u,
+	};
+	port_lock(&pt->lock);
+	int err = edit_prepare(&op, va, size, false);
+	if (err != 0)
+		return err;
+	protect_apply(&op, pt_table(pt->root), pt->levels - 1u, va, size);
+	port_unlock(&pt->lock);
+	op_finish(&op);   /* outside the lock, as in pt_map */
 	return 0;
 }
 
@@ -1229,7 +1255,7 @@ static int unmap_common(struct pt *pt, svmm_va_t va, uint64_t size, unsigned fla
 		return SVMM_EINVAL;
 	if (!pt->kernel && !pt_is_user(pt, va))
 		return SVMM_EPERM;
-	return pt_edit(pt, va, size, flags, true, 0, 0, fn, ctx);
+	return unmap_edit(pt, va, size, flags, fn, ctx);
 }
 
 int pt_unmap(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags)
@@ -1260,7 +1286,7 @@ int pt_protect(struct pt *pt, svmm_va_t va, uint64_t size, unsigned set, unsigne
 	if ((clear & (PT_R | PT_W | PT_X)) == (PT_R | PT_W | PT_X) &&
 	    ((set & (PT_R | PT_W | PT_X)) == 0 || ((set & PT_W) && !(set & PT_R))))
 		return SVMM_EPERM;
-	return pt_edit(pt, va, size, flags, false, set, clear, NULL, NULL);
+	return protect_edit(pt, va, size, flags, set, clear);
 }
 
 int pt_leaf_at(const struct pt *pt, svmm_va_t va, struct pt_leaf *leaf)
