@@ -279,31 +279,41 @@ static bool node_empty(const uint64_t *n)
  */
 typedef void (*leaf_fn)(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover, void *ctx);
 
+/* The owner word of the table at depth d of a visit (tab[] and idx[] of the levels above). */
+static uint64_t *visit_meta(struct vmobj *o, uint64_t *const *tab, const unsigned *idx,
+			    unsigned d)
+{
+	return page_meta(o, d == 0 ? port_va_to_pa(o) : E_PA(tab[d - 1][idx[d - 1]]));
+}
+
 static void visit_range(struct vmobj *o, uint64_t start, uint64_t end, leaf_fn fn, void *ctx)
 {
-	uint64_t *tab[VMOBJ_MAX_LEVELS], base[VMOBJ_MAX_LEVELS], *meta[VMOBJ_MAX_LEVELS];
-	unsigned idx[VMOBJ_MAX_LEVELS], off[VMOBJ_MAX_LEVELS], d = 0;
+	uint64_t *tab[VMOBJ_MAX_LEVELS], base[VMOBJ_MAX_LEVELS];
+	unsigned idx[VMOBJ_MAX_LEVELS], d = 0;
 	uint64_t top = top_cover(o);
 
 	tab[0] = o->root;
 	base[0] = 0;
-	meta[0] = page_meta(o, port_va_to_pa(o));
-	off[0] = ROOT_WORD;
-	idx[0] = first_idx(start / top, *meta[0], off[0]);
+	/* The current table's owner word; its words start at off. */
+	uint64_t *m = visit_meta(o, tab, idx, 0);
+	unsigned off = ROOT_WORD;
+	idx[0] = first_idx(start / top, *m, off);
 	for (;;) {
 		uint64_t cover = top >> (9 * d);
 		unsigned n = d == 0 ? VMOBJ_ROOT_SLOTS : FANO;
-		if (idx[d] >= n || idx[d] + off[d] > M_HI(*meta[d]) ||
-		    base[d] + idx[d] * cover >= end) {
+		if (idx[d] >= n || idx[d] + off > M_HI(*m) || base[d] + idx[d] * cover >= end) {
 			if (d == 0)
 				return;
 			/* Back up one level: the node just finished may be empty now. */
+			bool empty = M_COUNT(*m) == 0;
 			d--;
+			m = visit_meta(o, tab, idx, d);
+			off = d == 0 ? ROOT_WORD : 0;
 			uint64_t *pe = &tab[d][idx[d]];
-			if (M_COUNT(*meta[d + 1]) == 0) {
+			if (empty) {
 				meta_free(o->pm, E_PA(*pe));
 				*pe = 0;
-				*meta[d] = meta_del(*meta[d]);
+				*m = meta_del(*m);
 				o->nodes--;
 			}
 			idx[d]++;
@@ -315,15 +325,14 @@ static void visit_range(struct vmobj *o, uint64_t start, uint64_t end, leaf_fn f
 		} else if (*pe & E_NODE) {
 			tab[d + 1] = node_va(*pe);
 			base[d + 1] = pg;
-			meta[d + 1] = page_meta(o, E_PA(*pe));
-			off[d + 1] = 0;
-			idx[d + 1] = first_idx(start > pg ? (start - pg) / (cover / FANO) : 0,
-					       *meta[d + 1], 0);
+			m = page_meta(o, E_PA(*pe));
+			off = 0;
+			idx[d + 1] = first_idx(start > pg ? (start - pg) / (cover / FANO) : 0, *m, 0);
 			d++;
 		} else {
 			fn(o, pe, pg, cover, ctx);
 			if (*pe == 0)
-				*meta[d] = meta_del(*meta[d]);
+				*m = meta_del(*m);
 			idx[d]++;
 		}
 	}
