@@ -56,8 +56,9 @@ TEST_COMMON   := $(sort $(wildcard tests/common/*.c))
 TEST_SRC      := $(sort $(wildcard tests/test_*.c))
 TESTS         := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 SAN           := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# The host port supplies its own lock type through SVMM_PORT_CONFIG (include/svmm/port.h).
 HOST_CFLAGS   := $(STD) -D_GNU_SOURCE $(filter-out -Wmissing-prototypes,$(WARN)) -g $(INC) \
-                 -Iport/host -Itests/common -Ibench
+                 -Iport/host -Itests/common -Ibench -DSVMM_PORT_CONFIG='"svmm_host_config.h"'
 ALL_HDRS      := $(wildcard include/svmm/*.h port/host/*.h tests/common/*.h bench/*.h)
 
 $(B)/tests/%: tests/%.c $(CORE_SRC) $(HOST_PORT_SRC) $(TEST_COMMON) $(ALL_HDRS)

@@ -63,7 +63,7 @@ static struct result run_4k(enum svmm_mode mode, bool baseline)
 			die("pt_unmap", err);
 		}
 		uint64_t t2 = bench_now_ns(), c2 = bench_cpu_ns();
-		pt_destroy(&pt);
+		pt_destroy(&pt, pt_leaf_ignore, NULL);
 		cmp[run] = (double)(c1 - c0) / NPAGES;
 		cum[run] = (double)(c2 - c1) / NPAGES;
 		ctot[run] = (double)(c2 - c0) / NPAGES;
@@ -140,7 +140,7 @@ static void run_single(enum svmm_mode mode)
 				die("pt_unmap single", err);
 		}
 		uint64_t t2 = bench_now_ns(), c2 = bench_cpu_ns();
-		pt_destroy(&pt);
+		pt_destroy(&pt, pt_leaf_ignore, NULL);
 		cmp[run] = (double)(c1 - c0) / (double)calls;
 		cum[run] = (double)(c2 - c1) / (double)calls;
 		mp[run] = (double)(t1 - t0) / (double)calls;
@@ -176,7 +176,7 @@ static void run_dmap(enum svmm_mode mode)
 			pt_walk(&k, va, ram, count_cb, &s);
 			tables = k.tables;
 		}
-		pt_destroy(&k);
+		pt_destroy(&k, pt_leaf_ignore, NULL);
 	}
 	printf("{\"bench\": \"pt\", \"case\": \"dmap-64g\", \"mode\": \"%s\", "
 	       "\"ns_per_page\": %.6f, \"cpu_ns_per_page\": %.6f, \"pte_4k\": %llu, \"pte_2m\": %llu, \"pte_1g\": %llu, "

@@ -90,7 +90,7 @@ static struct point measure(enum svmm_mode mode, enum sweep_case c, uint64_t siz
 				die("pt_unmap", err);
 		}
 		bench_stop(t0, (double)(reps * npages), &t[run], &ct[run]);
-		pt_destroy(&pt);
+		pt_destroy(&pt, pt_leaf_ignore, NULL);
 	}
 	p.ns_per_page = bench_median(t);
 	p.cpu_ns_per_page = bench_median(ct);

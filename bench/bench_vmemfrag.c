@@ -98,17 +98,18 @@ static int record_trace(const char *path)
 	return vmem_destroy(&arena) == 0 ? 0 : 1;
 }
 
-static void sample(uint64_t it, uint64_t failures, double ns_per_pair)
+static void sample(uint64_t it, uint64_t failures, double ns_per_pair, double cpu_ns_per_pair)
 {
 	struct vmem_stats st;
 	vmem_stats(&arena, &st);
 	printf("{\"bench\": \"vmemfrag\", \"workload\": \"W3\", \"iteration\": %llu, "
 	       "\"live\": %llu, \"utilisation\": %.4f, \"free_regions\": %llu, "
-	       "\"largest_free_ratio\": %.4f, \"failures\": %llu, \"ns_per_pair\": %.1f}\n",
+	       "\"largest_free_ratio\": %.4f, \"failures\": %llu, \"ns_per_pair\": %.1f, "
+	       "\"cpu_ns_per_pair\": %.1f}\n",
 	       (unsigned long long)it, (unsigned long long)st.used_regions,
 	       (double)st.used_bytes / (double)st.span_bytes, (unsigned long long)st.free_regions,
 	       st.free_bytes ? (double)st.largest_free / (double)st.free_bytes : 1.0,
-	       (unsigned long long)failures, ns_per_pair);
+	       (unsigned long long)failures, ns_per_pair, cpu_ns_per_pair);
 }
 
 int main(int argc, char **argv)
@@ -132,13 +133,13 @@ int main(int argc, char **argv)
 		else
 			empty[nempty++] = i, failures++;
 	}
-	sample(0, failures, 0);
-	uint64_t t0 = bench_now_ns();
+	sample(0, failures, 0, 0);
+	struct bench_t0 t0 = bench_start();
 	for (uint64_t it = 1; it <= PAIRS; it++) {
 		if (nlive > 0) {
 			uint64_t k = bench_rand(&rs) % nlive;
 			uint32_t i = live[k];
-			if (vmem_free(&arena, slot[i].addr, slot[i].size, NULL) != 0) {
+			if (vmem_free_region(&arena, &slot[i]) != 0) {
 				fprintf(stderr, "bench_vmemfrag: free failed\n");
 				return 1;
 			}
@@ -151,9 +152,11 @@ int main(int argc, char **argv)
 		else
 			empty[nempty++] = i, failures++;
 		if (it % SAMPLE == 0) {
-			uint64_t t1 = bench_now_ns();
-			sample(it, failures, (double)(t1 - t0) / SAMPLE);
-			t0 = bench_now_ns();   /* the sample itself is not timed */
+			double wall, cpu;
+
+			bench_stop(t0, SAMPLE, &wall, &cpu);
+			sample(it, failures, wall, cpu);
+			t0 = bench_start();   /* the sample itself is not timed */
 		}
 	}
 	if (vmem_check(&arena, NULL, NULL) != 0) {

@@ -343,7 +343,7 @@ int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm,
 	err = vmem_init(&as->uvmem, as->user_base, as->user_end - as->user_base, PAGE,
 			&as->pool_src);
 	if (err != 0) {
-		pt_destroy(&as->pt);
+		pt_destroy(&as->pt, pt_leaf_ignore, NULL);
 		return err;
 	}
 	return 0;
@@ -366,6 +366,8 @@ static int free_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint6
 static void region_destroy(struct aspace *as, struct aspace_region *r)
 {
 	as->nregions--;
+	if (r->obj != NULL)
+		vmobj_put(r->obj);
 	if (vmem_free_region(&as->uvmem, &r->node) != 0)
 		port_panic("aspace_destroy: region unknown to uvmem");
 	region_free(as, r);
@@ -382,11 +384,11 @@ void aspace_destroy(struct aspace *as)
 	 */
 	if (as->resident > as->stack_pages)
 		for (struct aspace_region *r = reg_first(as); r != NULL; r = reg_next(as, r))
-			if (r->kind == ASPACE_ANON)
+			if (r->kind != ASPACE_PHYS)
 				pt_walk(&as->pt, r->node.addr, r->node.size, free_leaf, as);
 	if (as->stack_pages != 0)
 		pt_walk(&as->pt, as->stack_low, as->stack_top - as->stack_low, free_leaf, as);
-	pt_destroy(&as->pt);
+	pt_destroy(&as->pt, pt_leaf_ignore, NULL);
 	if (as->anon != NULL) {
 		vmobj_put(as->anon);       /* frees every anonymous frame it still holds */
 		as->anon = NULL;
@@ -572,6 +574,15 @@ static void cut_at(struct aspace *as, struct aspace_region *r, svmm_va_t at,
 	piece->commit = r->commit;
 	piece->ptflags = r->ptflags;
 	piece->pa = r->kind == ASPACE_PHYS ? r->pa + (at - a) : 0;
+	/* Both pieces of an object region map the object, at offsets as far apart as
+	   their addresses. */
+	piece->shared = r->shared;
+	if (r->kind == ASPACE_OBJ) {
+		piece->obj = r->obj;
+		piece->off = r->off + (at - a);
+		if (vmobj_get(piece->obj) != 0)
+			port_panic("aspace: object reference count overflow");
+	}
 	reg_link_after(as, r, piece);
 }
 
@@ -641,6 +652,9 @@ static void cut_range_undo(struct aspace *as, struct cut_state *cs)
 		if (vmem_join(&as->uvmem, &cs->from[i]->node, &cs->piece[i]->node) != 0)
 			port_panic("aspace: cannot undo a cut");
 		reg_remove(as, cs->piece[i]);
+		if (cs->piece[i]->obj != NULL)
+			vmobj_put(cs->piece[i]->obj);   /* the cut region keeps its own */
+		cs->piece[i]->obj = NULL;
 		cs->piece[i] = NULL;
 	}
 }
@@ -694,6 +708,23 @@ static int cut_range(struct aspace *as, struct cut_state *cs, svmm_va_t va, svmm
 /* ---- unmap ---- */
 
 /*
+ * After the flush: the private pages of [va, end) of region r go back (the anonymous
+ * object's, or a private object mapping's); a shared object keeps its pages for its
+ * other mappings. Private objects never hold 2 MiB pages, so this cannot fail.
+ */
+static void drop_pages(struct aspace *as, struct aspace_region *r, svmm_va_t va,
+		       svmm_va_t end)
+{
+	int err = 0;
+	if (r->kind == ASPACE_ANON && as->anon != NULL)
+		err = vmobj_discard(as->anon, va, end - va);
+	else if (r->kind == ASPACE_OBJ && !r->shared)
+		err = vmobj_discard(r->obj, r->off + (va - r->node.addr), end - va);
+	if (err != 0)
+		port_panic("aspace: discarding 4 KiB pages failed");
+}
+
+/*
  * Anonymous leaves of the range, counted while uvmem still knows the regions: their
  * frames belong to the regions' objects, which drop them after the flush.
  */
@@ -734,11 +765,12 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 	struct aspace_region *r;
 	uint64_t uncharge = 0;    /* what these regions charged: at map time or per fault */
 	for (r = cs.start; r != NULL && r->node.addr < end; r = reg_next(as, r)) {
-		if (r->kind != ASPACE_ANON)
+		if (r->kind == ASPACE_PHYS)
 			continue;
 		uint64_t n0 = chain.n;
 		pt_walk(&as->pt, r->node.addr, r->node.size, chain_leaf, &chain);
-		uncharge += r->commit ? r->node.size / PAGE : chain.n - n0;
+		if (r->kind == ASPACE_ANON)
+			uncharge += r->commit ? r->node.size / PAGE : chain.n - n0;
 	}
 
 	/*
@@ -776,9 +808,9 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 		if (r != head && vmem_free_region(&as->uvmem, &r->node) != 0)
 			port_panic("aspace: a merging uvmem free failed");
 		reg_remove(as, r);
-		if (r->kind == ASPACE_ANON && as->anon != NULL &&
-		    vmobj_discard(as->anon, r->node.addr, r->node.size) != 0)
-			port_panic("aspace: discarding 4 KiB pages failed");
+		drop_pages(as, r, r->node.addr, r_end(r));
+		if (r->obj != NULL)
+			vmobj_put(r->obj);
 		region_free(as, r);
 		r = next;
 	}
@@ -897,7 +929,7 @@ static bool shared_leaves(struct aspace *as, struct aspace_region *start, svmm_v
 	struct shared_ctx s = { as, false };
 	for (struct aspace_region *r = start; r != NULL && r->node.addr < end && !s.shared;
 	     r = reg_next(as, r))
-		if (r->kind == ASPACE_ANON)
+		if (r->kind != ASPACE_PHYS)
 			pt_walk(&as->pt, r->node.addr, r->node.size, shared_leaf, &s);
 	return s.shared;
 }
@@ -935,7 +967,7 @@ int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot
 	 */
 	bool cow = (prot & PT_W) && shared_leaves(as, cs.start, end);
 	err = pt_protect(&as->pt, va, size,
-			 (cow ? prot & ~PT_W : prot) | PT_U | PT_MISSING_OK);
+			 (cow ? prot & ~PT_W : prot) | PT_U, PT_PERMS, PT_MISSING_OK);
 	if (err != 0) {
 		cut_range_undo(as, &cs);
 		cut_spares_put(as, &cs);
@@ -948,7 +980,7 @@ int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot
 		   ends: nothing to allocate, so this cannot fail. */
 		if (cow && r->kind == ASPACE_PHYS &&
 		    pt_protect(&as->pt, r->node.addr, r->node.size,
-			       prot | PT_U | PT_MISSING_OK) != 0)
+			       prot | PT_U, PT_PERMS, PT_MISSING_OK) != 0)
 			port_panic("aspace: restoring W on a phys region failed");
 	}
 	/* The cut pieces inside the range and its neighbours may be one region again. */
@@ -1016,7 +1048,11 @@ static int fault_target(struct aspace *as, svmm_va_t va, unsigned access,
 static struct vmobj **anon_slot(struct aspace *as, struct aspace_region *r, svmm_va_t page,
 				uint64_t *off, uint64_t *size)
 {
-	(void)r;
+	if (r != NULL && r->kind == ASPACE_OBJ) {
+		*off = r->off + (page - r->node.addr);
+		*size = r->obj->size;
+		return &r->obj;
+	}
 	*off = page;
 	*size = as->stack_top > as->user_end ? as->stack_top : as->user_end;
 	if (*size > VMOBJ_MAX_SIZE)
@@ -1077,7 +1113,7 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 		p->present = 1;
 		return err;
 	}
-	p->charge = r != NULL && r->commit ? 0 : 1;
+	p->charge = r != NULL && (r->commit || r->kind == ASPACE_OBJ) ? 0 : 1;
 	int err = pmem_commit(as->pm, p->charge);
 	if (err != 0)
 		return err;
@@ -1086,7 +1122,10 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 		p->made = err == 0;
 	}
 	if (err == 0) {
-		p->fresh = vmobj_lookup(*slot, off, &pg) == SVMM_ENOENT;
+		/* Another address space may map a shared object's new page at once: it
+		   stays even if this fault cannot map it. */
+		p->fresh = (r == NULL || !r->shared) &&
+			   vmobj_lookup(*slot, off, &pg) == SVMM_ENOENT;
 		err = vmobj_fault(*slot, off, (access & PT_W) ? VMOBJ_WRITE : VMOBJ_READ, &pg);
 	}
 	if (err != 0) {
@@ -1157,7 +1196,7 @@ int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access)
 	int err = fault_target(as, va, access, &r, &prot);
 	if (err != 0)
 		goto out;
-	bool anon = r == NULL || r->kind == ASPACE_ANON;
+	bool anon = r == NULL || r->kind != ASPACE_PHYS;
 	/*
 	 * A page that is mapped already answers at once, without a frame: another hart
 	 * resolved the fault first or a TLB held a stale entry (0), or the leaf does not
@@ -1201,6 +1240,8 @@ static void clone_undo(struct aspace *dst)
 		    pt_unmap(&dst->pt, r->node.addr, r->node.size, PT_MISSING_OK) != 0)
 			port_panic("aspace_clone: cannot undo a phys mapping");
 		reg_remove(dst, r);
+		if (r->obj != NULL)
+			vmobj_put(r->obj);
 		region_free(dst, r);
 		r = prev;
 	}
@@ -1230,11 +1271,19 @@ static __attribute__((noinline)) int clone_region(struct aspace *dst, const stru
 	r->pa = s->pa;
 	r->ptflags = s->ptflags;
 	r->commit = s->commit;
+	r->shared = s->shared;
+	r->off = s->off;
 	/* A region charged at map time is charged in the child too. */
 	uint64_t charge = s->commit ? s->node.size / PAGE : 0;
 	err = pmem_commit(dst->pm, charge);
 	bool charged = err == 0;
-	if (err == 0 && s->kind == ASPACE_PHYS)
+	/* Shared objects stay shared across fork; private ones are cloned. */
+	if (err == 0 && s->kind == ASPACE_OBJ && s->shared) {
+		err = vmobj_get(s->obj);
+		r->obj = err == 0 ? s->obj : NULL;
+	} else if (err == 0 && s->kind == ASPACE_OBJ) {
+		err = vmobj_clone(s->obj, s->off, s->node.size, &r->obj);
+	} else if (err == 0 && s->kind == ASPACE_PHYS)
 		err = pt_map(&dst->pt, s->node.addr, s->pa, s->node.size,
 			     s->prot | PT_U | s->ptflags);
 	if (err != 0) {
@@ -1257,13 +1306,14 @@ static __attribute__((noinline)) int clone_region(struct aspace *dst, const stru
 static __attribute__((noinline)) void clone_protect(struct aspace *src)
 {
 	for (struct aspace_region *r = reg_first(src); r != NULL; r = reg_next(src, r))
-		if (r->kind == ASPACE_ANON && (r->prot & PT_W) &&
+		if ((r->kind == ASPACE_ANON || (r->kind == ASPACE_OBJ && !r->shared)) &&
+		    (r->prot & PT_W) &&
 		    pt_protect(&src->pt, r->node.addr, r->node.size,
-			       (r->prot & ~PT_W) | PT_U | PT_MISSING_OK) != 0)
+			       (r->prot & ~PT_W) | PT_U, PT_PERMS, PT_MISSING_OK) != 0)
 			port_panic("aspace_clone: write-protecting anonymous leaves failed");
 	if (src->stack_pages != 0 &&
 	    pt_protect(&src->pt, src->stack_low, src->stack_top - src->stack_low,
-		       PT_R | PT_U | PT_MISSING_OK) != 0)
+		       PT_R | PT_U, PT_PERMS, PT_MISSING_OK) != 0)
 		port_panic("aspace_clone: write-protecting the stack failed");
 }
 
@@ -1301,6 +1351,170 @@ fail:
 out:
 	port_unlock(&dst->lock);
 	port_unlock(&src->lock);
+	return err;
+}
+
+/* ---- object mappings, populate, discard ---- */
+
+int aspace_map_obj(struct aspace *as, svmm_va_t hint, uint64_t size, unsigned prot,
+		   unsigned flags, struct vmobj *obj, uint64_t off, svmm_va_t *addrp)
+{
+	int err = check_prot(prot);
+	if (err != 0)
+		return err;
+	if (as == NULL || obj == NULL || addrp == NULL ||
+	    (flags & ~(ASPACE_FIXED | ASPACE_SHARED)) != 0 || obj->backing != NULL)
+		return SVMM_EINVAL;
+	if (size == 0)
+		return SVMM_EZEROSIZE;
+	if (!SVMM_IS_ALIGNED(size, PAGE) || !SVMM_IS_ALIGNED(off, PAGE))
+		return SVMM_EUNALIGNED;
+	if (off > obj->size || size > obj->size - off)
+		return SVMM_ERANGE;
+	if (flags & ASPACE_FIXED) {
+		err = check_range(as, hint, size);
+		if (err != 0)
+			return err;
+	} else if (size > as->user_end - as->user_base) {
+		return SVMM_ENOSPC;
+	}
+	/* Keep the object's offset modulo 2 MiB, as map_phys keeps pa's. */
+	uint64_t align = size >= 2 * SVMM_MiB ? 2 * SVMM_MiB : 0;
+	bool shared = (flags & ASPACE_SHARED) != 0;
+	struct vmobj *m = obj;
+	port_lock(&as->lock);
+	/* The region's own reference: obj itself, or a private object over it. */
+	err = shared ? vmobj_get(obj) : vmobj_create_cow(obj, off, size, &m);
+	if (err != 0)
+		goto out;
+	struct aspace_region *r;
+	err = region_alloc(as, &r);
+	if (err != 0) {
+		vmobj_put(m);
+		goto out;
+	}
+	err = place(as, r, hint, size, flags & ASPACE_FIXED, align, align ? off & (align - 1) : 0);
+	if (err != 0) {
+		region_free(as, r);
+		vmobj_put(m);
+		goto out;
+	}
+	r->prot = (uint16_t)prot;
+	r->kind = ASPACE_OBJ;
+	r->obj = m;
+	r->off = shared ? off : 0;
+	r->shared = shared;
+	reg_insert(as, r);
+	*addrp = r->node.addr;
+out:
+	port_unlock(&as->lock);
+	return err;
+}
+
+/*
+ * The regions from the one holding va cover [va, end) without a hole, and none is a
+ * phys region: the first of them in *firstp, or SVMM_ENOENT.
+ */
+static int covered(struct aspace *as, svmm_va_t va, svmm_va_t end,
+		   struct aspace_region **firstp)
+{
+	struct aspace_region *first = first_overlap(as, va, end);
+	svmm_va_t at = va;
+	for (struct aspace_region *r = first; r != NULL && r->node.addr < end;
+	     r = reg_next(as, r)) {
+		if (r->node.addr > at || r->kind == ASPACE_PHYS)
+			return SVMM_ENOENT;
+		at = r_end(r);
+	}
+	*firstp = first;
+	return first == NULL || at < end ? SVMM_ENOENT : 0;
+}
+
+int aspace_populate(struct aspace *as, svmm_va_t va, uint64_t size)
+{
+	int err = check_range(as, va, size);
+	if (err != 0)
+		return err;
+	svmm_va_t end = va + size;
+	struct aspace_region *r;
+	port_lock(&as->lock);
+	err = covered(as, va, end, &r);
+	for (svmm_va_t page = va; err == 0 && page < end; page += PAGE) {
+		if (page >= r_end(r))
+			r = reg_next(as, r);
+		uint64_t pte;
+		/* A read fault's worth: new pages come writable where the region allows. */
+		if (!leaf_at(as, page, &pte, NULL))
+			err = anon_fault(as, r, page, PT_R, r->prot);
+	}
+	port_unlock(&as->lock);
+	return err;
+}
+
+/* pt_walk callback of discard: leaves counted per region kind. */
+static int count_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
+{
+	uint64_t *n = ctx;
+	(void)va;
+	(void)pa;
+	(void)size;
+	(void)pte;
+	(*n)++;
+	return 0;
+}
+
+/* The leaves of [va, end) that discard drops, and the commit charges they carry. */
+static __attribute__((noinline)) void discard_count(struct aspace *as,
+						   struct aspace_region *first, svmm_va_t va,
+						   svmm_va_t end, uint64_t *leaves,
+						   uint64_t *uncharge)
+{
+	*leaves = *uncharge = 0;
+	for (struct aspace_region *r = first; r != NULL && r->node.addr < end;
+	     r = reg_next(as, r)) {
+		svmm_va_t a = r->node.addr > va ? r->node.addr : va;
+		svmm_va_t e = r_end(r) < end ? r_end(r) : end;
+		uint64_t n = 0;
+		pt_walk(&as->pt, a, e - a, count_leaf, &n);
+		*leaves += n;
+		if (r->kind == ASPACE_ANON && !r->commit)
+			*uncharge += n;
+	}
+}
+
+/* After the flush: the private pages of [va, end) go back, and the counts with them. */
+static __attribute__((noinline)) void discard_drop(struct aspace *as,
+						  struct aspace_region *first, svmm_va_t va,
+						  svmm_va_t end, uint64_t leaves,
+						  uint64_t uncharge)
+{
+	for (struct aspace_region *r = first; r != NULL && r->node.addr < end;
+	     r = reg_next(as, r))
+		drop_pages(as, r, r->node.addr > va ? r->node.addr : va,
+			   r_end(r) < end ? r_end(r) : end);
+	as->resident -= leaves;
+	if (pmem_uncommit(as->pm, uncharge) != 0)
+		port_panic("aspace: commit count below what the address space charged");
+	as->committed -= uncharge;
+}
+
+int aspace_discard(struct aspace *as, svmm_va_t va, uint64_t size)
+{
+	int err = check_range(as, va, size);
+	if (err != 0)
+		return err;
+	struct aspace_region *first;
+	uint64_t leaves, uncharge;
+	port_lock(&as->lock);
+	err = covered(as, va, va + size, &first);
+	if (err == 0) {
+		discard_count(as, first, va, va + size, &leaves, &uncharge);
+		/* Only 4 KiB anonymous and object leaves: nothing to split, all or nothing. */
+		err = pt_unmap(&as->pt, va, size, PT_MISSING_OK);
+		if (err == 0)
+			discard_drop(as, first, va, va + size, leaves, uncharge);
+	}
+	port_unlock(&as->lock);
 	return err;
 }
 
@@ -1408,19 +1622,23 @@ static int copy_pages(struct aspace *as, svmm_va_t va, void *kbuf, uint64_t n, b
 		uint64_t pte;
 		svmm_pa_t pa;
 		bool present = leaf_at(as, at, &pte, &pa);
-		if (!present && !into) {
-			__builtin_memset(k + off, 0, chunk);
-			off += chunk;
-			continue;
-		}
-		/* Into a missing or copy-on-write page: fault it in as a user write would. */
-		if (into && (!present || !(pte & SVMM_PTE_W))) {
+		/*
+		 * Into a missing or copy-on-write page: fault it in as a user write would.
+		 * Out of a missing page: anonymous memory reads as zeros without a frame,
+		 * an object's page is faulted in (its data may be a file's).
+		 */
+		if (!present || (into && !(pte & SVMM_PTE_W))) {
 			struct aspace_region *r;
 			unsigned prot;
 			if (fault_target(as, at, 0, &r, &prot) != 0 ||
-			    (r != NULL && r->kind != ASPACE_ANON))
+			    (r != NULL && r->kind == ASPACE_PHYS))
 				port_panic("aspace: a checked copy met a page it cannot fault in");
-			err = anon_fault(as, r, page, PT_W, prot);
+			if (!present && !into && (r == NULL || r->kind == ASPACE_ANON)) {
+				__builtin_memset(k + off, 0, chunk);
+				off += chunk;
+				continue;
+			}
+			err = anon_fault(as, r, page, into ? PT_W : PT_R, prot);
 			if (err != 0)
 				break;
 			if (!leaf_at(as, at, &pte, &pa))
@@ -1547,7 +1765,7 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 			return 0;
 		}
 		c->anon++;
-		c->charged += !r->commit;
+		c->charged += r->kind == ASPACE_ANON && !r->commit;
 	}
 	/* Anonymous leaves: the region's permissions, W only where it may be written. */
 	unsigned bits = (unsigned)(pte & (SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X));
@@ -1564,7 +1782,12 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 					aspace_lookup(as, va), va, &off, &osize);
 	struct vmobj_page pg;
 	uint32_t refs = 0;
-	if (*slot == NULL || vmobj_lookup(*slot, off, &pg) != 0 || pg.pa != pa)
+	bool own = *slot != NULL && vmobj_lookup(*slot, off, &pg) == 0;
+	/* A copy-on-write object's missing page reads through to its backing object. */
+	if (!own && *slot != NULL && (*slot)->backing != NULL &&
+	    vmobj_lookup((*slot)->backing, off + (*slot)->backing_off, &pg) == 0 && !(bits & PT_W))
+		own = true;
+	if (!own || pg.pa != pa)
 		check_fail(c, "an anonymous leaf maps its object's page at its offset", va);
 	else if ((bits & PT_W) && (pmem_refs(as->pm, pa, &refs) != 0 || refs != 1))
 		check_fail(c, "a writable anonymous leaf maps a frame no other object holds", va);
@@ -1594,8 +1817,12 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 			check_fail(&c, "a uvmem lookup of a region's first and last byte finds it",
 				   r->node.addr);
 		if (check_prot(r->prot) != 0 ||
-		    (r->kind != ASPACE_ANON && r->kind != ASPACE_PHYS))
-			check_fail(&c, "region permissions and kind are valid", r->node.addr);
+		    (r->kind != ASPACE_ANON && r->kind != ASPACE_PHYS && r->kind != ASPACE_OBJ) ||
+		    (r->kind == ASPACE_OBJ) != (r->obj != NULL) ||
+		    (r->obj != NULL && (r->off + r->node.size > r->obj->size ||
+					vmobj_check(r->obj, NULL, NULL) != 0)))
+			check_fail(&c, "region permissions and kind are valid, an object region's "
+				   "object covers it and passes vmobj_check", r->node.addr);
 		if (r->commit && r->kind != ASPACE_ANON)
 			check_fail(&c, "only anonymous regions are charged at map time", r->node.addr);
 		map_charged += r->commit ? r->node.size / PAGE : 0;
@@ -1634,7 +1861,7 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 
 void aspace_dump(struct aspace *as, svmm_print_fn out, void *ctx)
 {
-	static const char *const kinds[] = { "?", "anon", "phys" };
+	static const char *const kinds[] = { "?", "anon", "phys", "obj" };
 	port_lock(&as->lock);
 	svmm_printline(out, ctx, "aspace: %llu regions, %llu resident pages, satp 0x%llx",
 		       (unsigned long long)as->nregions, (unsigned long long)as->resident,
@@ -1645,7 +1872,7 @@ void aspace_dump(struct aspace *as, svmm_print_fn out, void *ctx)
 		svmm_printline(out, ctx, "  0x%llx-0x%llx %6s %c%c%c %s", (unsigned long long)r->node.addr,
 			       (unsigned long long)r_end(r), sz, (r->prot & PT_R) ? 'r' : '-',
 			       (r->prot & PT_W) ? 'w' : '-', (r->prot & PT_X) ? 'x' : '-',
-			       kinds[r->kind <= 2 ? r->kind : 0]);
+			       kinds[r->kind <= 3 ? r->kind : 0]);
 	}
 	svmm_printline(out, ctx, "  stack 0x%llx-0x%llx, %llu pages, limit 0x%llx",
 		       (unsigned long long)as->stack_low, (unsigned long long)as->stack_top,

@@ -45,12 +45,32 @@ struct pt_op {
 	struct pt *pt;
 	unsigned flags;
 	unsigned maxleaf;     /* highest level at which a leaf may be written */
-	uint64_t attr;        /* leaf bits other than the PPN (map, protect) */
+	bool unmap;           /* unmap, for the shared edit path */
+	bool protect;         /* protect, for the shared edit path */
+	uint64_t attr;        /* leaf bits other than the PPN (map); bits to set (protect) */
+	uint64_t clear;       /* protect: permission bits to clear */
 	svmm_pa_t pool;            /* preallocated zeroed tables, linked through word 0 */
 	uint64_t npool;
 	svmm_pa_t freed;           /* tables to give back after the flush */
 	bool changed;         /* a valid entry was changed or removed: flush */
 	svmm_va_t flo, fhi;        /* flush range [flo, fhi], inclusive end */
+	/* pt_unmap_leaves: removed leaves and subtrees, reported after the flush */
+	struct pt_gather *gather;
+	svmm_pa_t gather_pa;
+	bool stopped;         /* the gather frame is full: the walk stopped at stop */
+	svmm_va_t stop;
+};
+
+/*
+ * The gather frame of pt_unmap_leaves: one 4 KiB frame of records. A record is a leaf
+ * (va and its entry) or a whole subtree that left the tree (va, the level of its
+ * entries and its table), reported and freed after the flush.
+ */
+#define GATHER_SUBTREE  8u                /* in the low bits of va, beside the level */
+#define GATHER_MAX      ((SVMM_PAGE_SIZE - 8u) / 16u)
+struct pt_gather {
+	uint64_t n;
+	struct { uint64_t va; uint64_t val; } rec[GATHER_MAX];
 };
 
 /* ---- small helpers ---- */
@@ -234,9 +254,20 @@ static void napot_demote(uint64_t *t, unsigned i)
 	}
 }
 
-/* Demote a Svnapot run holding boundary address b that [va, va+size) covers in part. */
-static void napot_boundary(struct pt *pt, svmm_va_t b, svmm_va_t va, uint64_t size)
+/* The entry a protect makes of leaf e: clear, then set, D following W. */
+static uint64_t protect_value(const struct pt_op *op, uint64_t e)
 {
+	uint64_t v = (e & ~op->clear) | op->attr;
+	return (v & SVMM_PTE_W) ? v | SVMM_PTE_D : v & ~SVMM_PTE_D;
+}
+
+/*
+ * Demote a Svnapot run holding boundary address b that [va, va+size) covers in part
+ * (a protect that does not change the run leaves it whole).
+ */
+static void napot_boundary(const struct pt_op *op, svmm_va_t b, svmm_va_t va, uint64_t size)
+{
+	const struct pt *pt = op->pt;
 	uint64_t *t = pt_table(pt->root);
 	for (unsigned level = pt->levels - 1u; level > 0; level--) {
 		uint64_t e = t[pt_idx(b, level)];
@@ -247,15 +278,17 @@ static void napot_boundary(struct pt *pt, svmm_va_t b, svmm_va_t va, uint64_t si
 	unsigned i = pt_idx(b, 0);
 	if (!(t[i] & SVMM_PTE_V) || !(t[i] & SVMM_PTE_N))
 		return;
+	if (op->protect && protect_value(op, t[i]) == t[i])
+		return;
 	svmm_va_t g = SVMM_ALIGN_DOWN(b, PT_NAPOT_SIZE);
 	if (g < va || g + PT_NAPOT_SIZE - 1u > va + size - 1u)
 		napot_demote(t, i);
 }
 
-static void napot_boundaries(struct pt *pt, svmm_va_t va, uint64_t size)
+static void napot_boundaries(const struct pt_op *op, svmm_va_t va, uint64_t size)
 {
-	napot_boundary(pt, va, va, size);
-	napot_boundary(pt, va + size - 1u, va, size);
+	napot_boundary(op, va, va, size);
+	napot_boundary(op, va + size - 1u, va, size);
 }
 
 /* ---- init, clone, destroy ---- */
@@ -265,10 +298,10 @@ static void pt_setup(struct pt *pt, enum svmm_mode mode, uint32_t asid, bool ker
 	pt->mode = mode;
 	pt->asid = asid;
 	pt->kernel = kernel;
+	pt->cloned = false;
 	pt->levels = svmm_mode_levels(mode);
 	pt->tables = 1;
-	pt->lock.word = 0;
-	pt->lock.irqflags = 0;
+	pt->lock = (struct svmm_lock)SVMM_LOCK_INIT;
 }
 
 int pt_init(struct pt *pt, enum svmm_mode mode, uint32_t asid)
@@ -311,35 +344,74 @@ int pt_init_kernel(struct pt *pt, enum svmm_mode mode)
 	return 0;
 }
 
-void pt_clone_kernel(struct pt *dst, const struct pt *kernel)
+int pt_clone_kernel(struct pt *dst, const struct pt *kernel)
 {
-	if (dst->mode != kernel->mode || !kernel->kernel)
-		port_panic("pt_clone_kernel: not a kernel pt of the same mode");
+	if (!kernel->kernel || dst->kernel || dst == kernel)
+		return SVMM_EINVAL;
+	if (dst->mode != kernel->mode)
+		return SVMM_EMODE;
+	/*
+	 * The kernel pt remembers that a clone exists, so that PT_BOOT (which may replace
+	 * a kernel-half root entry) is refused from now on. It is the one field a clone
+	 * writes; the kernel pt object itself is never const, the parameter only says that
+	 * its tables are not changed.
+	 */
+	struct pt *k = (struct pt *)(uintptr_t)kernel;
+	port_lock(&k->lock);
+	k->cloned = true;
 	uint64_t *d = pt_table(dst->root);
-	const uint64_t *k = pt_table(kernel->root);
+	const uint64_t *kr = pt_table(kernel->root);
 	for (unsigned s = SVMM_DMAP_SLOT0; s < SVMM_ROOT_SLOTS; s++)
-		d[s] = k[s];
+		d[s] = kr[s];
+	port_unlock(&k->lock);
+	return 0;
 }
 
-void pt_destroy(struct pt *pt)
+void pt_leaf_ignore(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
 {
-	struct pt_op op = { .pt = pt, .pool = PT_NIL, .freed = PT_NIL };
+	(void)ctx;
+	(void)va;
+	(void)pa;
+	(void)size;
+	(void)pte;
+}
+
+static bool subtree_has_leaf(const uint64_t *t, unsigned level);
+static uint64_t report_subtree(svmm_pa_t pa, unsigned level, svmm_va_t va, pt_leaf_fn fn,
+			       void *ctx);
+
+int pt_destroy(struct pt *pt, pt_leaf_fn fn, void *ctx)
+{
 	uint64_t *r = pt_table(pt->root);
+	unsigned top = pt->levels - 1u;
 	unsigned end = pt->kernel ? SVMM_ROOT_SLOTS : SVMM_DMAP_SLOT0;
-	for (unsigned s = next_valid(r, 0, end); s < end; s = next_valid(r, s + 1u, end))
-		if (svmm_pte_is_table(r[s]))
-			free_subtree(&op, svmm_pte_pa(r[s]), pt->levels - 2u);
-	freed_push(&op, pt->root);
+	/* Refused with nothing freed, or reported after the flush and before the frees. */
+	if (fn == NULL) {
+		for (unsigned s = next_valid(r, 0, end); s < end; s = next_valid(r, s + 1u, end))
+			if (svmm_pte_is_leaf(r[s]) ||
+			    subtree_has_leaf(pt_table(svmm_pte_pa(r[s])), top - 1u))
+				return SVMM_EBUSY;
+		fn = pt_leaf_ignore;
+	}
 	/* Every translation of this ASID goes, and every walk through its tables. */
 	port_tlb_flush(pt_flush_asid(pt), 0, 0);
-	while (op.freed != PT_NIL) {
-		svmm_pa_t pa = op.freed;
-		op.freed = pt_table(pa)[0];
-		port_table_free(pa);
+	uint64_t freed = 1;
+	for (unsigned s = next_valid(r, 0, end); s < end; s = next_valid(r, s + 1u, end)) {
+		svmm_va_t sva = (svmm_va_t)(s < SVMM_DMAP_SLOT0 ? s : s - SVMM_DMAP_SLOT0) *
+				pt_level_size(top);
+		if (s >= SVMM_DMAP_SLOT0)
+			sva += svmm_kernel_base(pt->mode);
+		if (svmm_pte_is_leaf(r[s]))
+			fn(ctx, sva, svmm_pte_pa(r[s]), pt_level_size(top), r[s]);
+		else
+			freed += report_subtree(svmm_pte_pa(r[s]), top - 1u, sva, fn, ctx);
 	}
-	if (pt->tables != 0)
+	port_table_free(pt->root);
+	if (freed != pt->tables)
 		port_panic("pt_destroy: table count does not match the tree");
+	pt->tables = 0;
 	pt->root = 0;
+	return 0;
 }
 
 uint64_t pt_satp(const struct pt *pt)
@@ -358,6 +430,17 @@ static bool leafable(const struct pt_op *op, unsigned level, svmm_va_t va, svmm_
 	return level <= op->maxleaf && step == lsz && ((va | pa) & (lsz - 1u)) == 0;
 }
 
+/* SVMM_EEXIST if any 4 KiB entry of [va, va + size) in leaf table t is valid. */
+static int leaves_free(const uint64_t *t, svmm_va_t va, uint64_t size)
+{
+	unsigned i = pt_idx(va, 0);
+	uint64_t n = size >> SVMM_PAGE_SHIFT;
+	for (uint64_t k = 0; k < n; k++)
+		if (t[i + k] & SVMM_PTE_V)
+			return SVMM_EEXIST;
+	return 0;
+}
+
 /*
  * Phase 1 of pt_map: check [va, va + size) inside one table at level and add to *need
  * the tables phase 2 will allocate. kind says whether the table exists (T_REAL, t
@@ -367,16 +450,8 @@ static int map_count(const struct pt_op *op, const uint64_t *t, enum pt_kind kin
 		     unsigned level, svmm_va_t va, uint64_t size, svmm_pa_t pa, uint64_t *need)
 {
 	bool replace = (op->flags & PT_REPLACE) != 0;
-	if (level == 0) {
-		if (kind == T_REAL && !replace) {
-			unsigned i = pt_idx(va, 0);
-			uint64_t n = size >> SVMM_PAGE_SHIFT;
-			for (uint64_t k = 0; k < n; k++)
-				if (t[i + k] & SVMM_PTE_V)
-					return SVMM_EEXIST;
-		}
-		return 0;
-	}
+	if (level == 0)
+		return kind == T_REAL && !replace ? leaves_free(t, va, size) : 0;
 	uint64_t lsz = pt_level_size(level);
 	while (size != 0) {
 		uint64_t step = pt_min(lsz - (va & (lsz - 1u)), size);
@@ -403,6 +478,10 @@ static int map_count(const struct pt_op *op, const uint64_t *t, enum pt_kind kin
 			*need += 1;
 			if (level > 1)
 				err = map_count(op, NULL, T_SPLIT, level - 1u, va, step, pa, need);
+		} else if (level == 1) {
+			/* The leaf table is checked from here, one frame less on the stack. */
+			if (!replace)
+				err = leaves_free(pt_table(svmm_pte_pa(e)), va, step);
 		} else {
 			err = map_count(op, pt_table(svmm_pte_pa(e)), T_REAL, level - 1u, va, step, pa,
 					need);
@@ -453,6 +532,28 @@ static void map_leaves(struct pt_op *op, uint64_t *t, svmm_va_t va, uint64_t siz
 		op->changed = true;
 }
 
+/*
+ * The table below entry *e at level, made first if the entry is empty (from the pool)
+ * or a huge leaf (split into a table of equivalent leaves, filled before it becomes
+ * visible to a walker). Out of line: it keeps map_apply's recursive frame small.
+ */
+static __attribute__((noinline)) uint64_t *child_table(struct pt_op *op, uint64_t *e,
+						       unsigned level)
+{
+	svmm_pa_t child;
+	if (!(*e & SVMM_PTE_V)) {
+		child = pool_take(op);
+		*e = pte_make(child, SVMM_PTE_V);
+	} else if (svmm_pte_is_leaf(*e)) {
+		child = pool_take(op);
+		split_fill(pt_table(child), *e, level - 1u);
+		*e = pte_make(child, SVMM_PTE_V);
+	} else {
+		child = svmm_pte_pa(*e);
+	}
+	return pt_table(child);
+}
+
 static void map_apply(struct pt_op *op, uint64_t *t, unsigned level, svmm_va_t va, uint64_t size,
 		      svmm_pa_t pa)
 {
@@ -473,19 +574,12 @@ static void map_apply(struct pt_op *op, uint64_t *t, unsigned level, svmm_va_t v
 			if (old & SVMM_PTE_V)
 				op->changed = true;
 		} else {
-			svmm_pa_t child;
-			if (!(*e & SVMM_PTE_V)) {
-				child = pool_take(op);
-				*e = pte_make(child, SVMM_PTE_V);
-			} else if (svmm_pte_is_leaf(*e)) {
-				/* Fill the new table before it becomes visible to a walker. */
-				child = pool_take(op);
-				split_fill(pt_table(child), *e, level - 1u);
-				*e = pte_make(child, SVMM_PTE_V);
-			} else {
-				child = svmm_pte_pa(*e);
-			}
-			map_apply(op, pt_table(child), level - 1u, va, step, pa);
+			uint64_t *child = child_table(op, e, level);
+			/* The leaf level is written from here, one frame less on the stack. */
+			if (level == 1)
+				map_leaves(op, child, va, step, pa);
+			else
+				map_apply(op, child, level - 1u, va, step, pa);
 		}
 		va += step;
 		pa += step;
@@ -604,6 +698,11 @@ int pt_map(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned fl
 		.flo = va, .fhi = va + size - 1u,
 	};
 	port_lock(&pt->lock);
+	if ((flags & PT_BOOT) && pt->cloned) {
+		/* A root entry that clones share may no longer change. */
+		port_unlock(&pt->lock);
+		return SVMM_EPERM;
+	}
 	if (!(flags & (PT_REPLACE | PT_NAPOT)) && map_fast(pt, va, pa, size, op.attr, &err)) {
 		port_unlock(&pt->lock);
 		return err;
@@ -614,7 +713,7 @@ int pt_map(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned fl
 		err = pool_fill(&op, need);
 	if (err == 0) {
 		if (flags & PT_REPLACE)
-			napot_boundaries(pt, va, size);
+			napot_boundaries(&op, va, size);
 		map_apply(&op, pt_table(pt->root), pt->levels - 1u, va, size, pa);
 	}
 	port_unlock(&pt->lock);
@@ -630,37 +729,75 @@ int pt_map(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned fl
 
 /* ---- unmap and protect ---- */
 
-/* Is every address of [va, va + size) mapped? Read-only; SVMM_ENOENT if not. */
-static int range_mapped(const uint64_t *t, unsigned level, svmm_va_t va, uint64_t size)
+/* Is the leaf e acceptable after op (protect: R, W or X left, no W without R)? */
+static bool edit_leaf_ok(const struct pt_op *op, uint64_t e)
 {
-	if (level == 0) {
-		const uint64_t *e = t + pt_idx(va, 0);
-		uint64_t n = size >> SVMM_PAGE_SHIFT;
-		uint64_t all = SVMM_PTE_V;
-		for (uint64_t k = 0; k < n; k++)
-			all &= e[k];
-		return all ? 0 : SVMM_ENOENT;
-	}
-	uint64_t lsz = pt_level_size(level);
-	while (size != 0) {
-		uint64_t step = pt_min(lsz - (va & (lsz - 1u)), size);
-		uint64_t e = t[pt_idx(va, level)];
-		if (!(e & SVMM_PTE_V))
-			return SVMM_ENOENT;
-		if (svmm_pte_is_table(e)) {
-			int err = range_mapped(pt_table(svmm_pte_pa(e)), level - 1u, va, step);
-			if (err != 0)
-				return err;
-		}
-		va += step;
-		size -= step;
-	}
-	return 0;
+	if (op->unmap)
+		return true;
+	uint64_t v = protect_value(op, e);
+	return (v & (SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X)) != 0 &&
+	       !((v & SVMM_PTE_W) && !(v & SVMM_PTE_R));
 }
 
-/* The huge leaves that boundary b cuts, as (level, base) pairs; returns how many. */
-static unsigned boundary_splits(const struct pt *pt, svmm_va_t b, unsigned lv[], svmm_va_t base[])
+/*
+ * Phase 1's scan of [va, va + size): SVMM_ENOENT at a hole (unless PT_MISSING_OK),
+ * SVMM_EPERM for a leaf that protect would leave without R, W and X or with W alone.
+ * Read-only. A loop rather than a recursion, so that it costs one frame whatever the
+ * depth: each step walks down from the root to the entry holding va, and then covers
+ * a whole huge leaf, a whole hole, or the rest of a leaf table in one go.
+ */
+static int edit_scan(const struct pt_op *op, svmm_va_t va, uint64_t size)
 {
+	const struct pt *pt = op->pt;
+	const bool holes_ok = (op->flags & PT_MISSING_OK) != 0;
+	/* Only a protect that touches R, W or X, or sets W, can make a leaf invalid. */
+	const bool leaves = !op->unmap &&
+		((op->clear & (SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X)) || (op->attr & SVMM_PTE_W));
+	const svmm_va_t last = va + size - 1u;
+	if (holes_ok && !leaves)
+		return 0;
+	for (;;) {
+		const uint64_t *t = pt_table(pt->root);
+		unsigned level = pt->levels - 1u;
+		uint64_t e = t[pt_idx(va, level)];
+		while (level > 0 && svmm_pte_is_table(e)) {
+			t = pt_table(svmm_pte_pa(e));
+			level--;
+			e = t[pt_idx(va, level)];
+		}
+		/* The last address this step covers: the entry's, or the leaf table's. */
+		svmm_va_t stop = va | (pt_level_size(level == 0 ? 1u : level) - 1u);
+		if (stop > last)
+			stop = last;
+		if (level == 0) {
+			for (unsigned i = pt_idx(va, 0); i <= pt_idx(stop, 0); i++) {
+				if (!(t[i] & SVMM_PTE_V)) {
+					if (!holes_ok)
+						return SVMM_ENOENT;
+				} else if (!edit_leaf_ok(op, t[i])) {
+					return SVMM_EPERM;
+				}
+			}
+		} else if (!(e & SVMM_PTE_V)) {
+			if (!holes_ok)
+				return SVMM_ENOENT;
+		} else if (!edit_leaf_ok(op, e)) {
+			return SVMM_EPERM;
+		}
+		if (stop == last)
+			return 0;
+		va = stop + 1u;
+	}
+}
+
+/*
+ * The huge leaves that boundary b cuts, as (level, base) pairs; returns how many. A
+ * protect leaves a leaf whose permissions it would not change whole.
+ */
+static unsigned boundary_splits(const struct pt_op *op, svmm_va_t b, unsigned lv[],
+				svmm_va_t base[])
+{
+	const struct pt *pt = op->pt;
 	const uint64_t *t = pt_table(pt->root);
 	unsigned level = pt->levels - 1u;
 	for (;;) {
@@ -672,6 +809,8 @@ static unsigned boundary_splits(const struct pt *pt, svmm_va_t b, unsigned lv[],
 			level--;
 			continue;
 		}
+		if (op->protect && protect_value(op, e) == e)
+			return 0;
 		/* A leaf at level: split it, then the child leaf holding b, until b is aligned. */
 		unsigned n = 0;
 		while (level > 0 && !SVMM_IS_ALIGNED(b, pt_level_size(level))) {
@@ -703,23 +842,22 @@ static bool touches_kernel_root_leaf(const struct pt *pt, svmm_va_t va, uint64_t
  * out of line so that its arrays are off the stack before phase 2 recurses down the
  * levels (make check-stack).
  */
-static __attribute__((noinline)) int edit_count(const struct pt_op *op, svmm_va_t va, uint64_t size, uint64_t *need)
+static __attribute__((noinline)) int edit_count(const struct pt_op *op, svmm_va_t va,
+						 uint64_t size, uint64_t *need)
 {
 	const struct pt *pt = op->pt;
-	if (!(op->flags & PT_MISSING_OK)) {
-		int err = range_mapped(pt_table(pt->root), pt->levels - 1u, va, size);
-		if (err != 0)
-			return err;
-	}
 	if (touches_kernel_root_leaf(pt, va, size))
 		return SVMM_EPERM;
-	unsigned lv[2][8];
-	svmm_va_t base[2][8];
-	unsigned n0 = boundary_splits(pt, va, lv[0], base[0]);
+	int err = edit_scan(op, va, size);
+	if (err != 0)
+		return err;
+	unsigned lv[2][5];
+	svmm_va_t base[2][5];
+	unsigned n0 = boundary_splits(op, va, lv[0], base[0]);
 	unsigned n1 = 0;
 	svmm_va_t end = va + size;
 	if (end != 0)
-		n1 = boundary_splits(pt, end, lv[1], base[1]);
+		n1 = boundary_splits(op, end, lv[1], base[1]);
 	/* The two ends may cut the same huge leaf: count each split once. */
 	uint64_t n = n0;
 	for (unsigned j = 0; j < n1; j++) {
@@ -743,37 +881,103 @@ static uint64_t *split_entry(struct pt_op *op, uint64_t *e, unsigned level)
 	return pt_table(child);
 }
 
+/*
+ * Gather one removed leaf or subtree for pt_unmap_leaves. False, having recorded
+ * nothing, when the frame is full: the walk stops at va and resumes after a flush.
+ */
+static bool gather(struct pt_op *op, svmm_va_t va, uint64_t tag, uint64_t val)
+{
+	struct pt_gather *g = op->gather;
+	if (g == NULL)
+		return true;
+	if (g->n == GATHER_MAX) {
+		op->stopped = true;
+		op->stop = va;
+		return false;
+	}
+	g->rec[g->n].va = va | tag;
+	g->rec[g->n].val = val;
+	g->n++;
+	return true;
+}
+
+/* Tables in the subtree under table pa with entries at level, pa included. */
+static uint64_t subtree_tables(svmm_pa_t pa, unsigned level)
+{
+	uint64_t n = 1;
+	if (level > 0) {
+		const uint64_t *t = pt_table(pa);
+		for (unsigned i = next_valid(t, 0, PT_NPTE); i < PT_NPTE;
+		     i = next_valid(t, i + 1u, PT_NPTE))
+			if (svmm_pte_is_table(t[i]))
+				n += subtree_tables(svmm_pte_pa(t[i]), level - 1u);
+	}
+	return n;
+}
+
+/* Clear the 4 KiB entries of [va, va + size) in leaf table t. */
+static void unmap_leaves(struct pt_op *op, uint64_t *t, svmm_va_t va, uint64_t size)
+{
+	uint64_t *e = t + pt_idx(va, 0);
+	uint64_t n = size >> SVMM_PAGE_SHIFT, old = 0;
+	for (uint64_t k = 0; k < n; k++) {
+		if ((e[k] & SVMM_PTE_V) && !gather(op, va + (k << SVMM_PAGE_SHIFT), 0, e[k]))
+			break;
+		old |= e[k];
+		e[k] = 0;
+	}
+	if (old & SVMM_PTE_V)
+		op->changed = true;
+}
+
+/*
+ * The whole entry *e at level goes: a leaf, or a table with everything below it,
+ * which goes without being cleared (to the freed list, or whole to the gather frame
+ * to be reported). False, having changed nothing, when the gather frame is full. Out
+ * of line, so that unmap_apply's recursive frame stays small.
+ */
+static __attribute__((noinline)) bool remove_entry(struct pt_op *op, uint64_t *e,
+						   unsigned level, svmm_va_t va)
+{
+	uint64_t old = *e;
+	if (svmm_pte_is_table(old)) {
+		if (!gather(op, va, GATHER_SUBTREE | (level - 1u), svmm_pte_pa(old)))
+			return false;
+		*e = 0;
+		if (op->gather != NULL)
+			op->pt->tables -= subtree_tables(svmm_pte_pa(old), level - 1u);
+		else
+			free_subtree(op, svmm_pte_pa(old), level - 1u);
+	} else {
+		if (!gather(op, va, level, old))
+			return false;
+		*e = 0;
+	}
+	op->changed = true;
+	return true;
+}
+
+/* Unmap [va, va + size) in table t at level (1 or more; level 0 is unmap_leaves). */
 static void unmap_apply(struct pt_op *op, uint64_t *t, unsigned level, svmm_va_t va, uint64_t size)
 {
-	if (level == 0) {
-		uint64_t *e = t + pt_idx(va, 0);
-		uint64_t n = size >> SVMM_PAGE_SHIFT, old = 0;
-		for (uint64_t k = 0; k < n; k++) {
-			old |= e[k];
-			e[k] = 0;
-		}
-		if (old & SVMM_PTE_V)
-			op->changed = true;
-		return;
-	}
 	uint64_t lsz = pt_level_size(level);
-	while (size != 0) {
+	while (size != 0 && !op->stopped) {
 		uint64_t step = pt_min(lsz - (va & (lsz - 1u)), size);
 		uint64_t *e = &t[pt_idx(va, level)];
 		bool slot = pt_is_kernel_slot(op->pt, level, va);
 		if (!(*e & SVMM_PTE_V)) {
 			/* a hole: phase 1 allowed it */
 		} else if (step == lsz && !slot) {
-			/* The whole entry goes; a table below it goes without being cleared. */
-			uint64_t old = *e;
-			*e = 0;
-			if (svmm_pte_is_table(old))
-				free_subtree(op, svmm_pte_pa(old), level - 1u);
-			op->changed = true;
+			if (!remove_entry(op, e, level, va))
+				break;
 		} else {
 			uint64_t *child = svmm_pte_is_leaf(*e) ? split_entry(op, e, level)
 							  : pt_table(svmm_pte_pa(*e));
-			unmap_apply(op, child, level - 1u, va, step);
+			/* The leaf level is cleared from here, one frame less on the stack. */
+			if (level == 1)
+				unmap_leaves(op, child, va, step);
+			else
+				unmap_apply(op, child, level - 1u, va, step);
 			if (!slot && table_empty_after(child, pt_idx(va, level - 1u),
 						       pt_idx(va + step - 1u, level - 1u))) {
 				svmm_pa_t cpa = svmm_pte_pa(*e);
@@ -788,40 +992,57 @@ static void unmap_apply(struct pt_op *op, uint64_t *t, unsigned level, svmm_va_t
 	}
 }
 
+/* Protect the 4 KiB entries of [va, va + size) in leaf table t. */
+static void protect_leaves(struct pt_op *op, uint64_t *t, svmm_va_t va, uint64_t size)
+{
+	uint64_t *e = t + pt_idx(va, 0);
+	uint64_t n = size >> SVMM_PAGE_SHIFT;
+	for (uint64_t k = 0; k < n; k++) {
+		if (!(e[k] & SVMM_PTE_V))
+			continue;
+		uint64_t v = protect_value(op, e[k]);
+		if (v != e[k]) {
+			e[k] = v;
+			op->changed = true;
+		}
+	}
+}
+
+static void protect_apply(struct pt_op *op, uint64_t *t, unsigned level, svmm_va_t va,
+			  uint64_t size);
+
+/* One level down: the leaf level is done from here, one frame less on the stack. */
+static inline void protect_next(struct pt_op *op, uint64_t *t, unsigned level, svmm_va_t va,
+				uint64_t size)
+{
+	if (level == 0)
+		protect_leaves(op, t, va, size);
+	else
+		protect_apply(op, t, level, va, size);
+}
+
+/* Protect [va, va + size) in table t at level (1 or more; level 0 is protect_leaves). */
 static void protect_apply(struct pt_op *op, uint64_t *t, unsigned level, svmm_va_t va,
 			  uint64_t size)
 {
-	const uint64_t keep = ~(SVMM_PTE_PERM_MASK | SVMM_PTE_D);
-	if (level == 0) {
-		uint64_t *e = t + pt_idx(va, 0);
-		uint64_t n = size >> SVMM_PAGE_SHIFT;
-		for (uint64_t k = 0; k < n; k++) {
-			if (!(e[k] & SVMM_PTE_V))
-				continue;
-			uint64_t v = (e[k] & keep) | op->attr;
-			if (v != e[k]) {
-				e[k] = v;
-				op->changed = true;
-			}
-		}
-		return;
-	}
 	uint64_t lsz = pt_level_size(level);
 	while (size != 0) {
 		uint64_t step = pt_min(lsz - (va & (lsz - 1u)), size);
 		uint64_t *e = &t[pt_idx(va, level)];
 		if (!(*e & SVMM_PTE_V)) {
 			/* a hole: phase 1 allowed it */
-		} else if (svmm_pte_is_leaf(*e) && step == lsz) {
-			uint64_t v = (*e & keep) | op->attr;
-			if (v != *e) {
+		} else if (svmm_pte_is_leaf(*e)) {
+			uint64_t v = protect_value(op, *e);
+			if (v == *e) {
+				/* unchanged: a huge page stays whole */
+			} else if (step == lsz) {
 				*e = v;
 				op->changed = true;
+			} else {
+				protect_next(op, split_entry(op, e, level), level - 1u, va, step);
 			}
 		} else {
-			uint64_t *child = svmm_pte_is_leaf(*e) ? split_entry(op, e, level)
-							  : pt_table(svmm_pte_pa(*e));
-			protect_apply(op, child, level - 1u, va, step);
+			protect_next(op, pt_table(svmm_pte_pa(*e)), level - 1u, va, step);
 		}
 		va += step;
 		size -= step;
@@ -866,36 +1087,140 @@ static bool unmap_fast(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flag
 	return true;
 }
 
+/* Does the subtree under table t (entries at level) hold any leaf? Read-only. */
+static bool subtree_has_leaf(const uint64_t *t, unsigned level)
+{
+	for (unsigned i = next_valid(t, 0, PT_NPTE); i < PT_NPTE;
+	     i = next_valid(t, i + 1u, PT_NPTE)) {
+		if (svmm_pte_is_leaf(t[i]))
+			return true;
+		if (level > 0 && svmm_pte_is_table(t[i]) &&
+		    subtree_has_leaf(pt_table(svmm_pte_pa(t[i])), level - 1u))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Hand the leaves of the subtree under table pa (entries at level, covering from va)
+ * to fn in address order and give its tables back: it left the tree, and the flush
+ * is done. Returns the number of tables freed.
+ */
+static uint64_t report_subtree(svmm_pa_t pa, unsigned level, svmm_va_t va, pt_leaf_fn fn,
+			       void *ctx)
+{
+	const uint64_t *t = pt_table(pa);
+	uint64_t lsz = pt_level_size(level), n = 1;
+	for (unsigned i = next_valid(t, 0, PT_NPTE); i < PT_NPTE;
+	     i = next_valid(t, i + 1u, PT_NPTE)) {
+		uint64_t e = t[i];
+		svmm_va_t eva = va + i * lsz;
+		if (svmm_pte_is_leaf(e)) {
+			svmm_pa_t lpa = svmm_pte_pa(e);
+			if (e & SVMM_PTE_N)
+				lpa = (lpa & ~(PT_NAPOT_SIZE - 1u)) + (eva & (PT_NAPOT_SIZE - 1u));
+			fn(ctx, eva, lpa, lsz, e);
+		} else if (level > 0 && svmm_pte_is_table(e)) {
+			n += report_subtree(svmm_pte_pa(e), level - 1u, eva, fn, ctx);
+		}
+	}
+	port_table_free(pa);
+	return n;
+}
+
+/* After the flush: hand the gathered leaves to fn, free the gathered subtrees. */
+static void gather_report(struct pt_gather *g, pt_leaf_fn fn, void *ctx)
+{
+	for (uint64_t k = 0; k < g->n; k++) {
+		svmm_va_t va = g->rec[k].va & ~(SVMM_PAGE_SIZE - 1u);
+		unsigned level = (unsigned)(g->rec[k].va & 7u);
+		uint64_t val = g->rec[k].val;
+		if (g->rec[k].va & GATHER_SUBTREE) {
+			/* Its tables were taken off pt->tables when it left the tree. */
+			report_subtree(val, level, va, fn, ctx);
+		} else {
+			svmm_pa_t pa = svmm_pte_pa(val);
+			if (val & SVMM_PTE_N)
+				pa = (pa & ~(PT_NAPOT_SIZE - 1u)) + (va & (PT_NAPOT_SIZE - 1u));
+			fn(ctx, va, pa, pt_level_size(level), val);
+		}
+	}
+	g->n = 0;
+}
+
+/* Flush what one pass changed, give back the tables it freed; the op goes on. */
+static void op_flush(struct pt_op *op)
+{
+	if (op->changed || op->freed != PT_NIL)
+		port_tlb_flush(pt_flush_asid(op->pt), op->flo, op->fhi - op->flo + 1u);
+	while (op->freed != PT_NIL) {
+		svmm_pa_t pa = op->freed;
+		op->freed = pt_table(pa)[0];
+		port_table_free(pa);
+	}
+	op->changed = false;
+}
+
 /* Shared body of unmap and protect. */
-static int pt_edit(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags, bool unmap)
+static int pt_edit(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags, bool unmap,
+		   uint64_t set, uint64_t clear, pt_leaf_fn fn, void *ctx)
 {
 	struct pt_op op = {
-		.pt = pt, .flags = flags, .maxleaf = 0, .pool = PT_NIL, .freed = PT_NIL,
-		.flo = va, .fhi = va + size - 1u,
+		.pt = pt, .flags = flags, .maxleaf = 0, .unmap = unmap, .protect = !unmap,
+		.attr = set,
+		.clear = clear, .pool = PT_NIL, .freed = PT_NIL, .flo = va,
+		.fhi = va + size - 1u,
 	};
-	if (!unmap)
-		op.attr = (flags & PT_PERMS) | ((flags & PT_W) ? SVMM_PTE_D : 0);
 	port_lock(&pt->lock);
-	if (unmap && unmap_fast(pt, va, size, flags))
+	if (unmap && fn == NULL && unmap_fast(pt, va, size, flags))
 		return 0;   /* it unlocked and flushed */
 	uint64_t need = 0;
 	int err = edit_count(&op, va, size, &need);
+	/* pt_unmap_leaves: one more frame, to gather the removed leaves in. */
 	if (err == 0)
-		err = pool_fill(&op, need);
-	if (err == 0) {
-		napot_boundaries(pt, va, size);
-		if (unmap)
-			unmap_apply(&op, pt_table(pt->root), pt->levels - 1u, va, size);
-		else
-			protect_apply(&op, pt_table(pt->root), pt->levels - 1u, va, size);
+		err = pool_fill(&op, need + (fn != NULL));
+	if (err != 0) {
+		port_unlock(&pt->lock);
+		return err;
+	}
+	if (fn != NULL) {
+		op.gather_pa = op.pool;
+		op.pool = pt_table(op.pool)[0];
+		op.npool--;
+		op.gather = (struct pt_gather *)(void *)pt_table(op.gather_pa);
+		op.gather->n = 0;
+	}
+	napot_boundaries(&op, va, size);
+	if (!unmap) {
+		protect_apply(&op, pt_table(pt->root), pt->levels - 1u, va, size);
+	} else {
+		svmm_va_t last = va + size - 1u;
+		for (;;) {
+			unmap_apply(&op, pt_table(pt->root), pt->levels - 1u, va, last - va + 1u);
+			if (!op.stopped)
+				break;
+			/* The gather frame is full: flush, report, and go on from where it stopped. */
+			port_unlock(&pt->lock);
+			op_flush(&op);
+			gather_report(op.gather, fn, ctx);
+			va = op.stop;
+			op.stopped = false;
+			op.flo = va;
+			op.fhi = last;
+			port_lock(&pt->lock);
+		}
 	}
 	port_unlock(&pt->lock);
-	if (err == 0)
-		op_finish(&op);   /* outside the lock, as in pt_map */
-	return err;
+	op_finish(&op);   /* outside the lock, as in pt_map */
+	if (fn != NULL) {
+		gather_report(op.gather, fn, ctx);
+		port_table_free(op.gather_pa);
+	}
+	return 0;
 }
 
-int pt_unmap(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags)
+static int unmap_common(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags,
+			pt_leaf_fn fn, void *ctx)
 {
 	int err = pt_check_range(pt, va, size);
 	if (err != 0)
@@ -904,20 +1229,75 @@ int pt_unmap(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags)
 		return SVMM_EINVAL;
 	if (!pt->kernel && !pt_is_user(pt, va))
 		return SVMM_EPERM;
-	return pt_edit(pt, va, size, flags, true);
+	return pt_edit(pt, va, size, flags, true, 0, 0, fn, ctx);
 }
 
-int pt_protect(struct pt *pt, svmm_va_t va, uint64_t size, unsigned prot)
+int pt_unmap(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags)
+{
+	return unmap_common(pt, va, size, flags, NULL, NULL);
+}
+
+int pt_unmap_leaves(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags,
+		    pt_leaf_fn fn, void *ctx)
+{
+	if (fn == NULL)
+		return SVMM_EINVAL;
+	return unmap_common(pt, va, size, flags, fn, ctx);
+}
+
+int pt_protect(struct pt *pt, svmm_va_t va, uint64_t size, unsigned set, unsigned clear,
+	       unsigned flags)
 {
 	int err = pt_check_range(pt, va, size);
 	if (err != 0)
 		return err;
-	if ((prot & ~(PT_PERMS | PT_MISSING_OK)) != 0)
+	if ((set & ~PT_PERMS) != 0 || (clear & ~PT_PERMS) != 0 ||
+	    (flags & ~PT_MISSING_OK) != 0)
 		return SVMM_EINVAL;
-	err = check_perms(pt, va, prot & PT_PERMS);
-	if (err != 0)
-		return err;
-	return pt_edit(pt, va, size, prot, false);
+	if (!pt->kernel && ((set & PT_G) || !pt_is_user(pt, va)))
+		return SVMM_EPERM;
+	/* When R, W and X are all replaced, set alone decides: check it before any walk. */
+	if ((clear & (PT_R | PT_W | PT_X)) == (PT_R | PT_W | PT_X) &&
+	    ((set & (PT_R | PT_W | PT_X)) == 0 || ((set & PT_W) && !(set & PT_R))))
+		return SVMM_EPERM;
+	return pt_edit(pt, va, size, flags, false, set, clear, NULL, NULL);
+}
+
+int pt_leaf_at(const struct pt *pt, svmm_va_t va, struct pt_leaf *leaf)
+{
+	if (!pt_canonical(pt, va))
+		return SVMM_ENONCANON;
+	uint64_t *t = pt_table(pt->root);
+	unsigned level = pt->levels - 1u;
+	for (;;) {
+		uint64_t *e = &t[pt_idx(va, level)];
+		uint64_t v = *e;
+		leaf->ptep = e;
+		leaf->level = level;
+		if (level > 0 && svmm_pte_is_table(v)) {
+			t = pt_table(svmm_pte_pa(v));
+			level--;
+			continue;
+		}
+		if (!svmm_pte_is_leaf(v)) {
+			leaf->pte = 0;
+			leaf->va = SVMM_ALIGN_DOWN(va, pt_level_size(level));
+			leaf->pa = 0;
+			leaf->size = pt_level_size(level);
+			return SVMM_ENOENT;
+		}
+		uint64_t size = pt_level_size(level);
+		svmm_pa_t base = svmm_pte_pa(v);
+		if (level == 0 && (v & SVMM_PTE_N)) {
+			size = PT_NAPOT_SIZE;
+			base &= ~(PT_NAPOT_SIZE - 1u);
+		}
+		leaf->pte = v;
+		leaf->va = SVMM_ALIGN_DOWN(va, size);
+		leaf->pa = base + (va & (size - 1u));
+		leaf->size = size;
+		return 0;
+	}
 }
 
 /* ---- translate, walk, dump, check ---- */

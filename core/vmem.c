@@ -223,6 +223,11 @@ static inline void map_set(struct vmem *vm, unsigned b)
 	vm->bucket_sum |= (uint64_t)1 << (b >> 6);
 }
 
+static inline bool map_test(const struct vmem *vm, unsigned b)
+{
+	return (vm->bucket_map[b >> 6] >> (b & 63)) & 1;
+}
+
 static inline void map_clear(struct vmem *vm, unsigned b)
 {
 	if ((vm->bucket_map[b >> 6] &= ~((uint64_t)1 << (b & 63))) == 0)
@@ -246,7 +251,7 @@ static void sz_insert(struct vmem *vm, struct vmem_unit *u)
 	unsigned d = RB_LEFT;
 
 	if (b < VMEM_BUCKETS) {
-		struct vmem_unit *h = vm->bucket[b];
+		struct vmem_unit *h = map_test(vm, b) ? vm->bucket[b] : NULL;
 
 		u->r.bl.prev = NULL;
 		u->r.bl.next = h;
@@ -371,7 +376,7 @@ static uint64_t sz_largest(struct vmem *vm)
 	if (n != NULL)
 		return UNIT_OF_SZ(n)->r.seg.size;
 	while (b-- > 0)
-		if (vm->bucket[b] != NULL)
+		if (map_test(vm, b))
 			return vm->bucket[b]->r.seg.size;
 	return 0;
 }
@@ -765,7 +770,9 @@ int vmem_init(struct vmem *vm, svmm_va_t base, uint64_t size, uint64_t quantum,
 		return SVMM_EOVERFLOW;
 	if (src != NULL && (src->alloc == NULL || src->free == NULL))
 		return SVMM_EINVAL;
-	__builtin_memset(vm, 0, sizeof(*vm));
+	/* Everything but the bucket heads (meaningless while their bits are clear) and the
+	 * bootstrap units (pushed on the free list below). */
+	__builtin_memset(vm, 0, __builtin_offsetof(struct vmem, bucket));
 	vm->quantum = quantum;
 	while (((uint64_t)1 << vm->qshift) < quantum)
 		vm->qshift++;
@@ -1163,11 +1170,13 @@ static int check_locked(struct vmem *vm, svmm_print_fn out, void *ctx)
 		      (unsigned long long)g->addr);
 		in_index++;
 	}
+	for (unsigned w = 0; w < VMEM_BUCKETS / 64; w++)
+		CHECK(((vm->bucket_sum >> w) & 1) == (vm->bucket_map[w] != 0),
+		      "the bitmap's summary says which of its words have bits (word %u)", w);
 	for (unsigned b = 0; b < VMEM_BUCKETS; b++) {
-		CHECK(((vm->bucket_map[b >> 6] >> (b & 63)) & 1) == (vm->bucket[b] != NULL),
-		      "the bucket bitmap says which buckets hold regions (bucket %u)", b);
-		CHECK(((vm->bucket_sum >> (b >> 6)) & 1) == (vm->bucket_map[b >> 6] != 0),
-		      "the bitmap's summary says which of its words have bits (bucket %u)", b);
+		if (!map_test(vm, b))
+			continue;
+		CHECK(vm->bucket[b] != NULL, "a bucket whose bitmap bit is set holds regions (bucket %u)", b);
 		for (struct vmem_unit *u = vm->bucket[b], *pv = NULL; u != NULL; pv = u, u = u->r.bl.next) {
 			CHECK(u->r.bl.prev == pv, "bucket %u's list is well linked", b);
 			CHECK(sz_bucket(vm, u->r.seg.size) == b && rb_flag(&u->r.seg.node) &&
@@ -1268,8 +1277,6 @@ int vmem_destroy(struct vmem *vm)
 	}
 	vm->npages = 0;
 	vm->size_tree.rb_node = vm->segs.rb_node = NULL;
-	for (unsigned b = 0; b < VMEM_BUCKETS; b++)
-		vm->bucket[b] = NULL;
 	for (unsigned w = 0; w < VMEM_BUCKETS / 64; w++)
 		vm->bucket_map[w] = 0;
 	vm->bucket_sum = 0;

@@ -132,7 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			hostsim_fail_after(fail_at);
 		int err = kind == 0 ? pt_map(&pt, va, pa, len, flags) :
 			  kind == 1 ? pt_unmap(&pt, va, len, flags) :
-				      pt_protect(&pt, va, len, perm | flags);
+				      pt_protect(&pt, va, len, perm, PT_PERMS & ~perm, flags);
 		hostsim_fail_after(0);
 		if (err == SVMM_ENOMEM && want == 0 && fail_at >= 1 && fail_at <= 3) {
 			if (pt.tables != tables)
@@ -162,7 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_page(&pt, start + npages);
 		check_page(&pt, (start + skew * 977) % NPAGES);
 	}
-	pt_destroy(&pt);
+	pt_destroy(&pt, pt_leaf_ignore, NULL);
 	if (hi > lo)
 		memset(ref + lo, 0, (hi - lo) * sizeof(*ref));
 	if (hostsim_tables_live() != 0)

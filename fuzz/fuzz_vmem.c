@@ -87,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nspans = 1;
 
 	while (in.n > 0) {
-		unsigned op = byte(&in) % 8;
+		unsigned op = byte(&in) % 10;
 		int slot = free_slot();
 		int err;
 
@@ -181,7 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 3: {   /* free a live allocation */
-			unsigned k = byte(&in) % MAXLIVE, mode = byte(&in) % 3;
+			unsigned k = byte(&in) % MAXLIVE, mode = byte(&in) % 4;
 			struct vmem_region *back = NULL;
 			uint64_t a, s;
 
@@ -195,10 +195,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				REQUIRE(vmem_free(&arena, a, s + Q, NULL) == SVMM_ESIZE);
 				break;
 			}
-			err = vmem_free(&arena, a, mode ? s : 0, &back);
+			if (mode == 3) {   /* by region: no search */
+				err = vmem_free_region(&arena, &regs[k]);
+				back = &regs[k];
+			} else {
+				err = vmem_free(&arena, a, mode ? s : 0, &back);
+			}
 			if (err == SVMM_ENOMEM)
 				break;
 			REQUIRE(err == 0 && back == &regs[k]);
+			if (mode == 3)
+				REQUIRE(vmem_free_region(&arena, &regs[k]) == SVMM_EDOUBLEFREE);
 			vmodel_remove_at(&model.ur, (size_t)vmodel_containing(&model.ur, a));
 			vmodel_release(&model, a, s);
 			live[k] = 0;
@@ -246,6 +253,57 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 7:
 			fail_next_page = 1;
 			break;
+		case 8: {   /* split a live allocation, or join it with the next one */
+			unsigned k = byte(&in) % MAXLIVE, cut = byte(&in);
+
+			while (k < MAXLIVE && !live[k])
+				k++;
+			if (k == MAXLIVE)
+				break;
+			long ui = vmodel_containing(&model.ur, regs[k].addr);
+			uint64_t a = regs[k].addr, s = regs[k].size;
+			struct vmem_region *nx = vmem_next(&arena, &regs[k]);
+
+			REQUIRE(ui >= 0);
+			REQUIRE((size_t)ui + 1 < model.ur.n ? nx && nx->addr == model.ur.v[ui + 1].a
+							  : nx == NULL);
+			if (cut % 2 == 0 && s >= 2 * Q && slot >= 0) {
+				svmm_va_t at = a + (1 + cut / 2 % (s / Q - 1)) * Q;
+
+				REQUIRE(vmem_split(&arena, &regs[k], at, &regs[slot]) == 0);
+				live[slot] = 1;
+				vmodel_remove_at(&model.ur, (size_t)ui);
+				vmodel_insert_at(&model.ur, (size_t)ui, a, at - a);
+				vmodel_insert_at(&model.ur, (size_t)ui + 1, at, a + s - at);
+			} else if (nx != NULL) {
+				bool adj = a + s == nx->addr;
+
+				REQUIRE(vmem_join(&arena, &regs[k], nx) == (adj ? 0 : SVMM_ERANGE));
+				if (adj) {
+					uint64_t t = s + model.ur.v[ui + 1].s;
+
+					live[nx - regs] = 0;
+					vmodel_remove_at(&model.ur, (size_t)ui + 1);
+					model.ur.v[ui].s = t;
+				}
+			}
+			break;
+		}
+		case 9: {   /* the first allocation at or after an address, and its predecessor */
+			uint64_t a = addr_arg(&in) + byte(&in) * 16;
+			size_t i = vmodel_upper(&model.ur, a);
+			struct vmem_region *r = vmem_first_from(&arena, a);
+
+			if (i > 0 && a < model.ur.v[i - 1].a + model.ur.v[i - 1].s)
+				i--;
+			REQUIRE(i == model.ur.n ? r == NULL : (r && r->addr == model.ur.v[i].a));
+			if (r != NULL) {
+				struct vmem_region *pv = vmem_prev(&arena, r);
+
+				REQUIRE(i > 0 ? pv && pv->addr == model.ur.v[i - 1].a : pv == NULL);
+			}
+			break;
+		}
 		}
 		compare();
 	}

@@ -254,7 +254,7 @@ void difftest_run(uint64_t seed)
 	err = pmem_alloc(&kpmem, 0, vm_dmap_end, &code);
 	KCHECK_EQ(err, 0);
 	if (err) {
-		pt_destroy(&t);
+		pt_destroy(&t, pt_leaf_ignore, NULL);
 		pmem_free(&kpmem, blk, 9);
 		return;
 	}
@@ -288,8 +288,10 @@ void difftest_run(uint64_t seed)
 			continue;
 		if (rnd() & 1)
 			err = pt_unmap(&t, va, size, PT_MISSING_OK);
-		else
-			err = pt_protect(&t, va, size, random_perm() | PT_MISSING_OK);
+		else {
+			unsigned p = random_perm();
+			err = pt_protect(&t, va, size, p, PT_PERMS & ~p, PT_MISSING_OK);
+		}
 		if (err == 0)
 			st.changes++;
 		else if (err != SVMM_EPERM)
@@ -356,7 +358,7 @@ void difftest_run(uint64_t seed)
 	KCHECK(st.faults > 0 && st.faults < st.loads + st.stores + st.fetches + st.uaccesses);
 	KCHECK(st.uaccesses > 0);
 	KCHECK_EQ(st.disagree, 0);
-	pt_destroy(&t);
+	pt_destroy(&t, pt_leaf_ignore, NULL);
 	KCHECK_EQ(pmem_free(&kpmem, blk, 9), 0);
 	KCHECK_EQ(pmem_free(&kpmem, code, 0), 0);
 }

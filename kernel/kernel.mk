@@ -17,7 +17,7 @@ K_RV_INC = $(shell $(RV_GCC) -print-file-name=include)
 K_CFLAGS = $(STD) $(WARN) -O2 -g -ffreestanding -nostdinc \
 	-isystem $(K_RV_INC) $(INC) -Ikernel \
 	$(K_ARCH) -Iuser -fno-stack-protector -fno-common \
-	-fno-tree-loop-distribute-patterns
+	-fno-tree-loop-distribute-patterns -DSVMM_PORT_CONFIG='"svmm_config.h"'
 K_ASFLAGS := $(K_ARCH) -Ikernel -g
 K_LDFLAGS := -march=rv64imac -mabi=lp64 -mcmodel=medany -nostdlib -nostartfiles -static -Wl,--no-relax -Wl,-T,kernel/kernel.ld \
 	-Wl,--build-id=none -Wl,-z,max-page-size=4096

@@ -1030,7 +1030,7 @@ static void test_lower_half_kernel(void **state)
 	assert_int_equal(pmem_free(&fx.pm, tramp, 0), 0);
 	assert_int_equal(pmem_free(&fx.pm, tf, 0), 0);
 	assert_int_equal(pt_unmap(&kpt, FX_RAM0, 64 * MiB, 0), 0);
-	pt_destroy(&kpt);
+	pt_destroy(&kpt, pt_leaf_ignore, NULL);
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 

@@ -6,9 +6,11 @@
  * TLB filled with writable entries before the clone holds no stale one after it); the
  * first write on either side copies, and a write to a frame the other side has given up
  * takes it over in place; protect, copy_to and unmap keep the copies apart; a fork tree
- * in which every process checks its own copy; bad arguments; and out of memory at every
+ * in which every process checks its own copy; bad arguments; out of memory at every
  * allocation point of aspace_clone, which must leave the source as it was and the
- * destination empty. aspace_check runs on both sides after every step.
+ * destination empty; shared anonymous memory mapped twice in one address space and
+ * across a fork; a pager-backed "file" mapped private and shared side by side, with a
+ * failing pager; populate and discard. aspace_check runs on both sides after every step.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -307,6 +309,166 @@ static void test_clone_oom(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
+/* ---- object mappings: shared memory and files ---- */
+
+static int pager_fail_at = -1;
+
+/* A "file": every word of page n holds n * 4096 + its index. */
+static int file_fill(void *ctx, uint64_t off, svmm_pa_t pa)
+{
+	(void)ctx;
+	if (pager_fail_at >= 0 && off == (uint64_t)pager_fail_at * PG)
+		return -77;                                  /* the pager's own code */
+	uint64_t *w = port_kmap(pa);
+	for (unsigned i = 0; i < PG / 8; i++)
+		w[i] = off + i * 8;
+	port_kunmap(w);
+	return 0;
+}
+
+static void test_shared_anon(void **state)
+{
+	(void)state;
+	static struct aspace p, c;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	struct vmobj *shm;
+	svmm_va_t a1, a2, b;
+	make(&p);
+	assert_int_equal(vmobj_create_anon(&fx.pm, 16 * PG, &shm), 0);
+	/* Twice in one address space, and in a fork of it. */
+	assert_int_equal(aspace_map_obj(&p, 0, 16 * PG, RW, ASPACE_SHARED, shm, 0, &a1), 0);
+	assert_int_equal(aspace_map_obj(&p, 0, 8 * PG, RW, ASPACE_SHARED, shm, 8 * PG, &a2), 0);
+	vmobj_put(shm);                            /* the regions keep it alive */
+	store(&p, a1 + 9 * PG, 99);
+	assert_int_equal(load(&p, a2 + PG), 99);
+	assert_int_equal(frame_of(&p, a1 + 9 * PG, PT_R), frame_of(&p, a2 + PG, PT_R));
+	check(&p);
+	make(&c);
+	assert_int_equal(aspace_clone(&p, &c), 0);
+	store(&c, a1 + 10 * PG, 1010);             /* the child writes: every mapping sees it */
+	assert_int_equal(load(&p, a2 + 2 * PG), 1010);
+	assert_int_equal(load(&p, a1 + 10 * PG), 1010);
+	store(&p, a2 + 3 * PG, 1111);
+	assert_int_equal(load(&c, a1 + 11 * PG), 1111);
+	check(&p);
+	check(&c);
+	/* Discard through one mapping: the shared data stays. */
+	assert_int_equal(aspace_discard(&p, a1, 16 * PG), 0);
+	assert_int_equal(load(&p, a1 + 9 * PG), 99);
+	/* Private anonymous memory next to it stays private. */
+	assert_int_equal(aspace_map_anon(&p, 0, PG, RW, 0, &b), 0);
+	store(&p, b, 5);
+	check(&p);
+	aspace_destroy(&p);
+	assert_int_equal(load(&c, a2 + 3 * PG), 1111);
+	check(&c);
+	aspace_destroy(&c);                        /* the last mapping frees the object */
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+static void test_file_maps(void **state)
+{
+	(void)state;
+	static struct aspace p, c;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	struct vmobj *file;
+	svmm_va_t priv, shr, va;
+	pager_fail_at = 5;
+	make(&p);
+	assert_int_equal(vmobj_create_pager(&fx.pm, 8 * PG, file_fill, NULL, &file), 0);
+	/* Bad arguments change nothing. */
+	assert_int_equal(aspace_map_obj(&p, 0, 9 * PG, PT_R, 0, file, 0, &va), SVMM_ERANGE);
+	assert_int_equal(aspace_map_obj(&p, 0, PG, PT_R, 0, file, 1, &va), SVMM_EUNALIGNED);
+	assert_int_equal(aspace_map_obj(&p, 0, 0, PT_R, 0, file, 0, &va), SVMM_EZEROSIZE);
+	assert_int_equal(aspace_map_obj(&p, 0, PG, PT_R, ASPACE_IO, file, 0, &va), SVMM_EINVAL);
+	assert_int_equal(aspace_map_obj(&p, 0, PG, PT_W | PT_X | PT_R, 0, file, 0, &va),
+			 SVMM_EPERM);
+	assert_int_equal(aspace_map_obj(&p, 0, PG, PT_R, 0, NULL, 0, &va), SVMM_EINVAL);
+	assert_int_equal(p.nregions, 0);
+	/* The file mapped privately and shared, side by side. */
+	assert_int_equal(aspace_map_obj(&p, 0, 8 * PG, RW, 0, file, 0, &priv), 0);
+	assert_int_equal(aspace_map_obj(&p, 0, 8 * PG, RW, ASPACE_SHARED, file, 0, &shr), 0);
+	assert_int_equal(load(&p, priv + 2 * PG + 16), 2 * PG + 16);
+	assert_int_equal(frame_of(&p, priv + 2 * PG, PT_W), 0);   /* the file's page, read-only */
+	store(&p, priv + 2 * PG, 42);                  /* a private copy */
+	assert_int_equal(load(&p, shr + 2 * PG), 2 * PG);
+	store(&p, shr + 3 * PG, 43);                   /* reaches the file */
+	struct vmobj_page pg;
+	assert_int_equal(vmobj_lookup(file, 3 * PG, &pg), 0);
+	assert_int_equal(((uint64_t *)port_pa_to_va(pg.pa))[0], 43);
+	check(&p);
+	/* A failing pager fails the fault with its code, and nothing changes. */
+	static struct fx_snap before, after;
+	fx_snap_take(&p, &before);
+	assert_int_equal(aspace_fault(&p, priv + 5 * PG, PT_R), -77);
+	assert_int_equal(aspace_fault(&p, shr + 5 * PG, PT_W), -77);
+	assert_int_equal(aspace_populate(&p, shr + 5 * PG, PG), -77);
+	fx_snap_take(&p, &after);
+	assert_true(fx_snap_equal(&before, &after));
+	pager_fail_at = -1;
+	/* Fork: the private copy is cloned, the shared mapping stays shared. */
+	make(&c);
+	assert_int_equal(aspace_clone(&p, &c), 0);
+	assert_int_equal(load(&c, priv + 2 * PG), 42);
+	store(&c, priv + 2 * PG, 4242);
+	assert_int_equal(load(&p, priv + 2 * PG), 42);
+	store(&c, shr + 4 * PG, 44);
+	assert_int_equal(load(&p, shr + 4 * PG), 44);
+	check(&p);
+	check(&c);
+	/* Discard of the private mapping: the file's data shows again. */
+	assert_int_equal(aspace_discard(&p, priv, 8 * PG), 0);
+	assert_int_equal(load(&p, priv + 2 * PG), 2 * PG);
+	/* Populate maps every page now. */
+	assert_int_equal(aspace_populate(&p, priv, 8 * PG), 0);
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_not_equal(frame_of(&p, priv + i * PG, PT_R), 0);
+	/* Holes and phys regions are refused with nothing done. */
+	assert_int_equal(aspace_populate(&p, priv, 64 * PG), SVMM_ENOENT);
+	assert_int_equal(aspace_discard(&p, shr + 7 * PG, 2 * PG), SVMM_ENOENT);
+	check(&p);
+	/* Unmap part of the private mapping: the pieces keep working. */
+	assert_int_equal(aspace_unmap(&p, priv + 3 * PG, 2 * PG), 0);
+	assert_int_equal(load(&p, priv + 6 * PG + 8), 6 * PG + 8);
+	check(&p);
+	vmobj_put(file);
+	aspace_destroy(&c);
+	aspace_destroy(&p);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+static void test_populate_discard_anon(void **state)
+{
+	(void)state;
+	static struct aspace p;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	svmm_va_t va;
+	make(&p);
+	assert_int_equal(aspace_map_anon(&p, A, 32 * PG, RW, ASPACE_FIXED, &va), 0);
+	assert_int_equal(aspace_populate(&p, A + 4 * PG, 8 * PG), 0);
+	assert_int_equal(p.resident, 8);
+	for (unsigned i = 4; i < 12; i++)
+		assert_int_not_equal(frame_of(&p, A + i * PG, PT_W), 0);   /* no fault follows */
+	store(&p, A + 5 * PG, 55);
+	check(&p);
+	assert_int_equal(aspace_discard(&p, A, 0), SVMM_EZEROSIZE);
+	assert_int_equal(aspace_discard(&p, A + 1, PG), SVMM_EUNALIGNED);
+	assert_int_equal(aspace_discard(&p, A + 5 * PG, 2 * PG), 0);
+	assert_int_equal(p.resident, 6);
+	assert_int_equal(load(&p, A + 5 * PG), 0);            /* zeros again */
+	check(&p);
+	/* Populate with too little memory keeps what it mapped, consistently. */
+	fx_hold_all_but(3);
+	int err = aspace_populate(&p, A + 16 * PG, 16 * PG);
+	fx_release_all();
+	assert_int_equal(err, SVMM_ENOMEM);
+	check(&p);
+	assert_int_equal(aspace_populate(&p, A + 16 * PG, 16 * PG), 0);
+	check(&p);
+	aspace_destroy(&p);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +476,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clone_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_oom, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_anon, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_maps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_populate_discard_anon, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("aspace copy-on-write", tests, NULL, NULL);
 }

@@ -30,6 +30,20 @@
 #define RW  (PT_R | PT_W)
 
 static struct aspace as, as2;           /* as2: as's copy-on-write clone (fork) */
+static struct vmobj *shm, *file;         /* shared memory and a pager-backed "file" */
+static const svmm_va_t S = 0x50000000;   /* shared memory, in both */
+static const svmm_va_t F = 0x51000000;   /* the file, mapped privately */
+
+/* The file's page n holds n * 4096 + 8 * index in every word. */
+static int file_fill(void *ctx, uint64_t off, svmm_pa_t pa)
+{
+	(void)ctx;
+	uint64_t *w = port_kmap(pa);
+	for (unsigned i = 0; i < SVMM_PAGE_SIZE / 8; i++)
+		w[i] = off + i * 8;
+	port_kunmap(w);
+	return 0;
+}
 static uint64_t free0, tables0;
 static const svmm_va_t A = 0x10000000;         /* 8 MiB anonymous, 2 MiB aligned */
 static const svmm_va_t B = 0x10000000 + 8 * MiB;
@@ -102,10 +116,28 @@ static int step(unsigned k)
 	case 69: return aspace_unmap(&as2, A + 4 * 51 * PG, 3 * PG);   /* cut the child's region */
 	case 70: return aspace_protect(&as2, A + 5 * 51 * PG, PG, PT_R);
 	case 71: return aspace_fault(&as2, as2.stack_top - PG, PT_W);  /* the child's stack */
+	/* Objects: shared memory and a file, mapped, faulted, populated, discarded. */
+	case 72: return vmobj_create_anon(&fx.pm, 8 * PG, &shm);
+	case 73: return aspace_map_obj(&as, S, 8 * PG, RW, ASPACE_FIXED | ASPACE_SHARED, shm, 0,
+				       &va);
+	case 74: return aspace_map_obj(&as2, S, 8 * PG, RW, ASPACE_FIXED | ASPACE_SHARED, shm, 0,
+				       &va);
+	case 75: return aspace_fault(&as, S + 2 * PG, PT_W);
+	case 76: return vmobj_create_pager(&fx.pm, 16 * PG, file_fill, NULL, &file);
+	case 77: return aspace_map_obj(&as, F, 16 * PG, RW, ASPACE_FIXED, file, 0, &va);
+	case 78: return aspace_fault(&as, F + 3 * PG, PT_R);            /* the pager fills */
+	case 79: return aspace_fault(&as, F + 3 * PG, PT_W);            /* a private copy */
+	case 80: return aspace_fault(&as, F + 4 * PG, PT_W);            /* read and copied */
+	case 81: return aspace_populate(&as, F + 8 * PG, 4 * PG);
+	case 82: return aspace_discard(&as, F + 3 * PG, 2 * PG);
+	case 83: return aspace_discard(&as, A + 2 * MiB, 64 * PG);
 	default: return 0;
 	}
 }
-#define NSTEPS 72
+#define NSTEPS 84
+#define STEP_POPULATE 81   /* like a copy, a populate that fails part way keeps its pages */
+#define STEP_SHARED 73     /* from here on, the shared objects (the shared memory and
+			      the file) may keep a page they made for a failed fault */
 
 /* What the scenario wrote and must read back, as far as step `done` went. */
 static void verify_data(unsigned done)
@@ -116,6 +148,8 @@ static void verify_data(unsigned done)
 			continue;                         /* unmapped by step 44 */
 		if (done > 58 && a >= B - 4 * PG)
 			continue;                         /* unmapped by step 58 */
+		if (done > 83 && a >= A + 2 * MiB && a < A + 2 * MiB + 64 * PG)
+			continue;                         /* discarded by step 83 */
 		uint64_t *w = user_word(a);
 		if (w == NULL || *w != (a ^ 0x5eed))
 			fail_msg("data at 0x%llx lost (scenario up to step %u)", (unsigned long long)a,
@@ -150,6 +184,9 @@ static void finish(void)
 {
 	check(&as);
 	check(&as2);
+	/* The objects die with their last mapping: the creator's references go first. */
+	vmobj_put(shm);
+	vmobj_put(file);
 	verify_child();
 	check(&as2);
 	aspace_destroy(&as2);
@@ -173,6 +210,7 @@ static bool run_limited(unsigned k, uint64_t n, int mode)
 		fx_snap_take(&as, &before);
 	if (k > 63)
 		fx_snap_take(&as2, &before2);
+	uint64_t shm_pages = k >= STEP_SHARED ? shm->resident + (k > 76 ? file->resident : 0) : 0;
 	if (mode == 0)
 		fx_hold_all_but(n);
 	else
@@ -192,14 +230,25 @@ static bool run_limited(unsigned k, uint64_t n, int mode)
 		}
 		check(&as);
 		fx_snap_take(&as, &after);
+		if (k >= STEP_SHARED) {
+			/* Another mapping may use that page at once: it is the object's now. */
+			uint64_t now = shm->resident + (k > 76 ? file->resident : 0);
+			after.free_frames += now - shm_pages;
+			if (vmobj_check(shm, fx_print, NULL) != 0 ||
+			    (k > 76 && vmobj_check(file, fx_print, NULL) != 0))
+				fail_msg("a shared object is broken");
+		}
 		if (k > 63) {
 			check(&as2);
 			fx_snap_take(&as2, &after2);
+			if (k >= STEP_SHARED)
+				after2.free_frames += shm->resident +
+						      (k > 76 ? file->resident : 0) - shm_pages;
 			if (!fx_snap_equal(&before2, &after2))
 				fail_msg("step %u, %s %llu: the clone changed by a failed call", k,
 					 mode ? "table point" : "budget", (unsigned long long)n);
 		}
-		if (k == STEP_COPY) {
+		if (k == STEP_COPY || k == STEP_POPULATE) {
 			/*
 			 * A copy that fails part way keeps what it did (documented): the
 			 * pages it faulted in stay, nothing else changes.

@@ -73,9 +73,9 @@ static void test_init_destroy(void **state)
 		/* A user mapping, then destroy: only the user tables and root go. */
 		assert_int_equal(pt_map(&u, 0x10000, 0x90000000, 8 * SVMM_PAGE_SIZE, RW | PT_U), 0);
 		assert_int_equal(u.tables, svmm_mode_levels(modes[m]));
-		pt_destroy(&u);
+		pt_destroy(&u, pt_leaf_ignore, NULL);
 		assert_int_equal(hostsim_tables_live(), 257);
-		pt_destroy(&k);
+		pt_destroy(&k, pt_leaf_ignore, NULL);
 		assert_int_equal(hostsim_tables_live(), 0);
 	}
 	struct pt p;
@@ -113,7 +113,7 @@ static void test_page_size_choice(void **state)
 		assert_int_equal(pt_map(&pt, 16 * SVMM_GiB, 0, SVMM_GiB, PT_R | PT_MAX_PAGE_2M), 0);
 		assert_int_equal(leaf_size_at(&pt, 16 * SVMM_GiB), 2 * SVMM_MiB);
 		assert_int_equal(pt_check(&pt), 0);
-		pt_destroy(&pt);
+		pt_destroy(&pt, pt_leaf_ignore, NULL);
 		assert_int_equal(hostsim_tables_live(), 0);
 	}
 }
@@ -140,7 +140,7 @@ static void test_root_leaves(void **state)
 		assert_int_equal(pt_unmap(&pt, 3 * s, s - 4096, 0), 0);
 		assert_int_equal(pt.tables, 1);
 		assert_int_equal(hostsim_tables_live(), 1);
-		pt_destroy(&pt);
+		pt_destroy(&pt, pt_leaf_ignore, NULL);
 	}
 	/* 512 GiB pages below the root of Sv57. */
 	struct pt p57;
@@ -149,7 +149,7 @@ static void test_root_leaves(void **state)
 	assert_int_equal(leaf_size_at(&p57, 1536 * SVMM_GiB + 77), 512 * SVMM_GiB);
 	assert_int_equal(xlate(&p57, 1536 * SVMM_GiB + 77), 1024 * SVMM_GiB + 77);
 	assert_int_equal(p57.tables, 2);
-	pt_destroy(&p57);
+	pt_destroy(&p57, pt_leaf_ignore, NULL);
 }
 
 /* Partial unmap/protect split huge pages; emptied tables are freed. */
@@ -163,7 +163,7 @@ static void test_split_and_free(void **state)
 	assert_int_equal(pt.tables, 2);   /* root, and the table holding the gigapage */
 	/* Protect one 4 KiB page in the middle: 1G -> 2M table -> 4K table. */
 	svmm_va_t mid = va + 300 * SVMM_MiB + 5 * SVMM_PAGE_SIZE;
-	assert_int_equal(pt_protect(&pt, mid, SVMM_PAGE_SIZE, PT_R), 0);
+	assert_int_equal(pt_protect(&pt, mid, SVMM_PAGE_SIZE, PT_R, PT_PERMS & ~PT_R, 0), 0);
 	assert_int_equal(pt.tables, 4);
 	assert_int_equal(pt_translate(&pt, mid, PT_W, 0, NULL, NULL), SVMM_EFAULT);
 	assert_int_equal(pt_translate(&pt, mid + 4096, PT_W, 0, NULL, NULL), 0);
@@ -188,7 +188,7 @@ static void test_split_and_free(void **state)
 	/* Unmapping it again is reported; with PT_MISSING_OK it is not. */
 	assert_int_equal(pt_unmap(&pt, mid, 4096, 0), SVMM_ENOENT);
 	assert_int_equal(pt_unmap(&pt, mid, 4096, PT_MISSING_OK), 0);
-	pt_destroy(&pt);
+	pt_destroy(&pt, pt_leaf_ignore, NULL);
 	assert_int_equal(hostsim_tables_live(), 0);
 }
 
@@ -240,11 +240,11 @@ static void test_errors(void **state)
 			{ pt_unmap(&pt, 0x10000, 0x3000, 1u << 20), SVMM_EINVAL, "unmap flag" },
 			{ pt_unmap(&pt, ue - 4096, kb - ue + 8192, 0), SVMM_EHALVES, "unmap halves" },
 			{ pt_unmap(&pt, kb, 4096, PT_MISSING_OK), SVMM_EPERM, "unmap kernel" },
-			{ pt_protect(&pt, 0x10000, 0x3000, PT_W), SVMM_EPERM, "protect W" },
-			{ pt_protect(&pt, 0x10000, 0x3000, PT_R | PT_G), SVMM_EPERM, "protect G" },
-			{ pt_protect(&pt, 0x10000, 0x3000, PT_R | PT_REPLACE), SVMM_EINVAL, "prot flag" },
-			{ pt_protect(&pt, 0x10000, 0x4000, PT_R), SVMM_ENOENT, "protect hole" },
-			{ pt_protect(&pt, ue, 4096, PT_R), SVMM_ENONCANON, "protect hole addr" },
+			{ pt_protect(&pt, 0x10000, 0x3000, PT_W, PT_PERMS & ~PT_W, 0), SVMM_EPERM, "protect W" },
+			{ pt_protect(&pt, 0x10000, 0x3000, PT_R | PT_G, PT_PERMS & ~(PT_R | PT_G), 0), SVMM_EPERM, "protect G" },
+			{ pt_protect(&pt, 0x10000, 0x3000, PT_R, PT_PERMS & ~PT_R, PT_REPLACE), SVMM_EINVAL, "prot flag" },
+			{ pt_protect(&pt, 0x10000, 0x4000, PT_R, PT_PERMS & ~PT_R, 0), SVMM_ENOENT, "protect hole" },
+			{ pt_protect(&pt, ue, 4096, PT_R, PT_PERMS & ~PT_R, 0), SVMM_ENONCANON, "protect hole addr" },
 			{ pt_walk(&pt, 0x1000, 0, NULL, NULL), SVMM_EZEROSIZE, "walk zero" },
 		};
 		for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
@@ -262,8 +262,8 @@ static void test_errors(void **state)
 		assert_int_equal(pt_map(&pt, 0x0, 0x40000000, 0x400000, PT_R | PT_REPLACE), 0);
 		assert_int_equal(xlate(&pt, 0x3ff000), 0x403ff000);
 		assert_int_equal(pt_check(&pt), 0);
-		pt_destroy(&pt);
-		pt_destroy(&k);
+		pt_destroy(&pt, pt_leaf_ignore, NULL);
+		pt_destroy(&k, pt_leaf_ignore, NULL);
 		assert_int_equal(hostsim_tables_live(), 0);
 	}
 }
@@ -362,7 +362,7 @@ static void test_translate_spec(void **state)
 	*r |= SVMM_PTE_N;
 	assert_int_equal(pt_translate(&pt, 5 * SVMM_GiB, PT_R, 0, NULL, NULL), SVMM_EFAULT);
 	*r = 0;
-	pt_destroy(&pt);
+	pt_destroy(&pt, pt_leaf_ignore, NULL);
 }
 
 static void test_napot_pbmt(void **state)
@@ -393,7 +393,7 @@ static void test_napot_pbmt(void **state)
 	assert_int_equal(ls, PT_NAPOT_SIZE);
 	assert_int_equal(pt_check(&pt), 0);
 	/* Protect a page inside another run: demoted too. */
-	assert_int_equal(pt_protect(&pt, v + 0x31000, 0x1000, PT_R), 0);
+	assert_int_equal(pt_protect(&pt, v + 0x31000, 0x1000, PT_R, PT_PERMS & ~PT_R, 0), 0);
 	assert_int_equal(pt_translate(&pt, v + 0x31000, PT_W, 0, NULL, NULL), SVMM_EFAULT);
 	assert_int_equal(pt_translate(&pt, v + 0x32000, PT_W, 0, NULL, &ls), 0);
 	assert_int_equal(ls, SVMM_PAGE_SIZE);
@@ -410,13 +410,13 @@ static void test_napot_pbmt(void **state)
 	uint64_t pte;
 	assert_true(pt_lookup(&pt, 0x20000000, NULL, &pte));
 	assert_int_equal(pte & SVMM_PTE_PBMT_MASK, SVMM_PTE_PBMT_IO);
-	assert_int_equal(pt_protect(&pt, 0x20000000, 0x3000, PT_R), 0);
+	assert_int_equal(pt_protect(&pt, 0x20000000, 0x3000, PT_R, PT_PERMS & ~PT_R, 0), 0);
 	assert_true(pt_lookup(&pt, 0x20001000, NULL, &pte));
 	assert_int_equal(pte & SVMM_PTE_PBMT_MASK, SVMM_PTE_PBMT_IO);
 	assert_true(pt_lookup(&pt, 0x20002000, NULL, &pte));
 	assert_int_equal(pte & SVMM_PTE_PBMT_MASK, SVMM_PTE_PBMT_NC);
 	assert_int_equal(pt_check(&pt), 0);
-	pt_destroy(&pt);
+	pt_destroy(&pt, pt_leaf_ignore, NULL);
 }
 
 static unsigned dump_count;
@@ -472,18 +472,24 @@ static void test_kernel_pt(void **state)
 		assert_int_equal(pt_unmap(&k, d + 2 * SVMM_GiB, 8 * SVMM_GiB, 0), 0);
 		assert_int_equal(k.tables, 257);
 		if (md == SVMM_SV39) {
-			/* With PT_BOOT the Sv39 direct map is gigapages in the root. */
+			/* PT_BOOT is for before any clone (13.2): u is one. */
 			assert_int_equal(pt_map(&k, d + 2 * SVMM_GiB, 2 * SVMM_GiB, 8 * SVMM_GiB,
+						RW | PT_G | PT_BOOT), SVMM_EPERM);
+			/* On a kernel pt not yet cloned, the Sv39 direct map is root gigapages. */
+			struct pt k2;
+			assert_int_equal(pt_init_kernel(&k2, md), 0);
+			assert_int_equal(pt_map(&k2, d + 2 * SVMM_GiB, 2 * SVMM_GiB, 8 * SVMM_GiB,
 						RW | PT_G | PT_BOOT), 0);
-			pt_count_leaves(&k, n);
+			pt_count_leaves(&k2, n);
 			assert_int_equal(n[2], 8);
-			assert_int_equal(k.tables, 257 - 8);
-			assert_int_equal(pt_check(&k), 0);
+			assert_int_equal(k2.tables, 257 - 8);
+			assert_int_equal(pt_check(&k2), 0);
 			/* Those root entries are permanent. */
-			assert_int_equal(pt_unmap(&k, d + 2 * SVMM_GiB, SVMM_PAGE_SIZE, 0),
+			assert_int_equal(pt_unmap(&k2, d + 2 * SVMM_GiB, SVMM_PAGE_SIZE, 0),
 					 SVMM_EPERM);
-			assert_int_equal(pt_protect(&k, d + 3 * SVMM_GiB, SVMM_GiB, PT_R),
-					 SVMM_EPERM);
+			assert_int_equal(pt_protect(&k2, d + 3 * SVMM_GiB, SVMM_GiB, PT_R,
+						    PT_PERMS & ~PT_R, 0), SVMM_EPERM);
+			pt_destroy(&k2, pt_leaf_ignore, NULL);
 		}
 		/* Ranges that end exactly at 2^64 (the last page of the image area). */
 		svmm_va_t top = 0 - 2 * SVMM_MiB - 0x3000;
@@ -493,14 +499,14 @@ static void test_kernel_pt(void **state)
 		dump_count = 0;
 		pt_dump(&k, top, 0 - top, count_lines, NULL);
 		assert_int_equal(dump_count, 2);
-		assert_int_equal(pt_protect(&k, 0 - 0x1000, 0x1000, PT_R | PT_G), 0);
+		assert_int_equal(pt_protect(&k, 0 - 0x1000, 0x1000, PT_R | PT_G, PT_PERMS & ~(PT_R | PT_G), 0), 0);
 		assert_int_equal(pt_translate(&k, ~0ull, PT_W, 0, NULL, NULL), SVMM_EFAULT);
 		assert_int_equal(pt_unmap(&k, top, 0 - top, 0), 0);
 		assert_int_equal(pt_translate(&k, ~0ull, PT_R, 0, NULL, NULL), SVMM_EFAULT);
-		assert_int_equal(k.tables, md == SVMM_SV39 ? 257 - 8 : 257);
+		assert_int_equal(k.tables, 257);
 		assert_int_equal(pt_check(&k), 0);
-		pt_destroy(&u);
-		pt_destroy(&k);
+		pt_destroy(&u, pt_leaf_ignore, NULL);
+		pt_destroy(&k, pt_leaf_ignore, NULL);
 		assert_int_equal(hostsim_tables_live(), 0);
 	}
 }
@@ -538,7 +544,7 @@ static int sc_protect_split(struct pt *pt, bool prepare)
 {
 	if (prepare)
 		return pt_map(pt, 0x40000000, 0x40000000, SVMM_GiB, RW);
-	return pt_protect(pt, 0x40005000, 0x1000, PT_R);
+	return pt_protect(pt, 0x40005000, 0x1000, PT_R, PT_PERMS & ~PT_R, 0);
 }
 
 static int sc_kernel_init(struct pt *pt, bool prepare)
@@ -549,7 +555,7 @@ static int sc_kernel_init(struct pt *pt, bool prepare)
 	struct pt k;
 	int err = pt_init_kernel(&k, SVMM_SV48);
 	if (err == 0)
-		pt_destroy(&k);
+		pt_destroy(&k, pt_leaf_ignore, NULL);
 	return err;
 }
 
@@ -562,7 +568,7 @@ static void run_oom(enum svmm_mode md, pt_scenario sc, const char *name)
 	hostsim_reset_alloc_points();
 	assert_int_equal(sc(&pt, false), 0);
 	uint64_t points = hostsim_alloc_points();
-	pt_destroy(&pt);
+	pt_destroy(&pt, pt_leaf_ignore, NULL);
 	assert_int_equal(hostsim_tables_live(), 0);
 	assert_true(points > 0);
 	for (uint64_t k = 1; k <= points; k++) {
@@ -587,7 +593,7 @@ static void run_oom(enum svmm_mode md, pt_scenario sc, const char *name)
 		/* And then the same call succeeds. */
 		assert_int_equal(sc(&pt, false), 0);
 		assert_int_equal(pt_check(&pt), 0);
-		pt_destroy(&pt);
+		pt_destroy(&pt, pt_leaf_ignore, NULL);
 		assert_int_equal(hostsim_tables_live(), 0);
 	}
 }
@@ -621,12 +627,12 @@ static void test_flush_exact(void **state)
 	assert_int_equal(pt_map(&pt, 0x1000000, 0x1000000, 0x1000, PT_R), 0);
 	assert_int_equal(hostsim_flush_count(), f);
 	/* Protect a page inside the gigapage: the cached gigapage must go. */
-	assert_int_equal(pt_protect(&pt, 0x40000000 + 0x3001000, 0x1000, PT_R), 0);
+	assert_int_equal(pt_protect(&pt, 0x40000000 + 0x3001000, 0x1000, PT_R, PT_PERMS & ~PT_R, 0), 0);
 	assert_int_equal(tlb_model_stale(&tlb, &pt, NULL), 0);
 	assert_int_equal(tlb_model_access(&tlb, &pt, 0x43001000, PT_W, 0, &pa), SVMM_EFAULT);
 	/* A protect that changes nothing does not flush. */
 	f = hostsim_flush_count();
-	assert_int_equal(pt_protect(&pt, 0x43001000, 0x1000, PT_R), 0);
+	assert_int_equal(pt_protect(&pt, 0x43001000, 0x1000, PT_R, PT_PERMS & ~PT_R, 0), 0);
 	assert_int_equal(hostsim_flush_count(), f);
 	/* Unmap with MISSING_OK over nothing: no flush either. */
 	assert_int_equal(pt_unmap(&pt, 0x100000000, 0x1000, PT_MISSING_OK), 0);
@@ -643,7 +649,7 @@ static void test_flush_exact(void **state)
 	assert_int_equal(pt_unmap(&pt, 0x60000000, 0x1000, 0), 0);
 	assert_int_equal(tlb_model_stale(&tlb, &pt, NULL), 1);
 	tlb_model_fini(&tlb);
-	pt_destroy(&pt);
+	pt_destroy(&pt, pt_leaf_ignore, NULL);
 }
 
 static char dump_buf[4096];
@@ -675,7 +681,7 @@ static void test_dump(void **state)
 	pt_dump(&pt, 0x201000, 0x1000, dump_out, NULL);
 	assert_string_equal(dump_buf,
 		"0x0000000000201000-0x0000000000202000     4K pa 0x00000080201000 r-xu-a- 4K\n");
-	pt_destroy(&pt);
+	pt_destroy(&pt, pt_leaf_ignore, NULL);
 }
 
 /* Table frames from pmem over simulated RAM, as the kernel gets them. */
@@ -708,7 +714,7 @@ static void test_tables_from_pmem(void **state)
 	/* 64 leaf tables' worth of 4 KiB pages, a gigapage split down to 4 KiB. */
 	assert_int_equal(pt_map(&pt, 0x40001000, 0x80001000, 128 * SVMM_MiB, RW), 0);
 	assert_int_equal(pt_map(&pt, 0x80000000, 0x80000000, SVMM_GiB, RW), 0);
-	assert_int_equal(pt_protect(&pt, 0x80201000, 0x1000, PT_R), 0);
+	assert_int_equal(pt_protect(&pt, 0x80201000, 0x1000, PT_R, PT_PERMS & ~PT_R, 0), 0);
 	assert_int_equal(pmem_free_frames(&test_pm), free0 - pt.tables);
 	assert_int_equal(pt_check(&pt), 0);
 	assert_int_equal(pmem_check(&test_pm, NULL, NULL), 0);
@@ -723,7 +729,7 @@ static void test_tables_from_pmem(void **state)
 	assert_true(pt_snap_equal(&before, &after));
 	pt_snap_free(&before);
 	pt_snap_free(&after);
-	pt_destroy(&pt);
+	pt_destroy(&pt, pt_leaf_ignore, NULL);
 	assert_int_equal(pmem_free_frames(&test_pm), free0);
 	assert_int_equal(pmem_check(&test_pm, NULL, NULL), 0);
 	hostsim_set_table_source(NULL);
@@ -748,7 +754,7 @@ static void *pt_thread(void *p)
 		svmm_va_t va = a->base + (pt_test_rand(&s) % 256) * 2 * SVMM_MiB;
 		uint64_t size = (1 + pt_test_rand(&s) % 600) * SVMM_PAGE_SIZE;
 		int e1 = pt_map(a->pt, va, 0x80000000 + (va & 0x3fffffff), size, RW | PT_REPLACE);
-		int e2 = pt_protect(a->pt, va, size, PT_R);
+		int e2 = pt_protect(a->pt, va, size, PT_R, PT_PERMS & ~PT_R, 0);
 		svmm_pa_t pa;
 		int e3 = pt_translate(a->pt, va + size - 4096, PT_R, 0, &pa, NULL);
 		if (e1 || e2 || e3 || pa != 0x80000000 + ((va + size - 4096) & 0x3fffffff))
@@ -774,7 +780,7 @@ static void test_threads(void **state)
 	assert_int_equal(pt.tables, 1);
 	assert_int_equal(hostsim_tables_live(), 1);
 	assert_int_equal(pt_check(&pt), 0);
-	pt_destroy(&pt);
+	pt_destroy(&pt, pt_leaf_ignore, NULL);
 }
 
 int main(void)

@@ -57,7 +57,7 @@ static void assert_unchanged(struct vmem *vm, const struct snap *before)
 	assert_int_equal(now.n, before->n);
 	assert_memory_equal(now.r, before->r, now.n * sizeof(now.r[0]));
 	assert_memory_equal(&now.st, &before->st, sizeof(now.st));
-	assert_int_equal(vm->lock.word, 0);   /* every path unlocks */
+	assert_int_equal(vm->lock.impl.word, 0);   /* every path unlocks */
 }
 /* Keep the line a checker prints, to show it in a failure message. */
 static void keep_line(void *ctx, const char *line)
@@ -367,6 +367,28 @@ static void test_regions_in_place(void **state)
 	assert_unchanged(&vm, &before);
 	assert_int_equal(vmem_free_region(&vm, &a), 0);
 	assert_int_equal(vmem_free_region(&vm, &c), 0);
+	check_ok(&vm);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
+/* vmem_init leaves the bucket heads as they were: nothing may read one whose bit is clear. */
+static void test_init_over_garbage(void **state)
+{
+	(void)state;
+	struct vmem_region r[64];
+
+	memset(&vm, 0xa5, sizeof(vm));
+	assert_int_equal(vmem_init(&vm, BASE, 4096 * Q, Q, &src), 0);
+	for (int i = 0; i < 64; i++)
+		assert_int_equal(vmem_alloc(&vm, (uint64_t)(i % 7 + 1) * Q, &r[i], NULL), 0);
+	for (int i = 0; i < 64; i += 2)
+		assert_int_equal(vmem_free_region(&vm, &r[i]), 0);
+	check_ok(&vm);
+	for (int i = 0; i < 64; i += 2)
+		assert_int_equal(vmem_alloc(&vm, (uint64_t)(i % 7 + 1) * Q, &r[i], NULL), 0);
+	check_ok(&vm);
+	for (int i = 0; i < 64; i++)
+		assert_int_equal(vmem_free_region(&vm, &r[i]), 0);
 	check_ok(&vm);
 	assert_int_equal(vmem_destroy(&vm), 0);
 }
@@ -1014,6 +1036,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_best_fit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_best_fit_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_regions_in_place, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_init_over_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fixed, setup, teardown),

@@ -19,8 +19,15 @@ CHECK_EXTRA += check-namespace
 # The riscv64 core's undefined symbols are port.h's functions and memset, memcpy,
 # memmove and memcmp, nothing else (no libgcc helper, no libc).
 .PHONY: check-symbols
+# Each module's file list (docs/porting.md, "Which files") links on its own too.
+RV_OBJ := $(B)/core/rv-gcc
+SYM_MODULES := pt=$(RV_OBJ):pt,fmt,err layout=$(RV_OBJ):layout,fmt pmem=$(RV_OBJ):pmem,fmt \
+	asid=$(RV_OBJ):asid vmem=$(RV_OBJ):vmem,rbtree,fmt \
+	vmem_trace=$(RV_OBJ):vmem_trace,vmem,rbtree,fmt,err \
+	aspace=$(RV_OBJ):aspace,vmobj,asid,vmem,rbtree,pmem,pt,fmt,err \
+	vmobj=$(RV_OBJ):vmobj,pmem,fmt
 check-symbols: $(B)/core/rv-gcc/libsvmm.a $(B)/core/rv-clang/libsvmm.a
-	@tools/check-symbols.sh $^
+	@tools/check-symbols.sh $^ $(SYM_MODULES)
 CHECK_EXTRA += check-symbols
 
 # The deepest stack of every public function of the core, from riscv64 gcc -O2's

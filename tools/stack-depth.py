@@ -101,12 +101,20 @@ def main():
         if 'dynamic' in q:
             errors.append('%s: frame of unbounded size (%s)' % (short(t), q))
 
-    # A bounded function belongs to a group (its own name unless given) whose budget
-    # is the depth: each frame of any member uses one unit, so that mutually nested
-    # walkers (unmap_apply calling free_subtree, one page-table level each) share it.
-    bounds = {}
+    # A bounded function may use at most its own depth of frames on any chain, and
+    # belongs to a group (its own name unless given) whose members together use at
+    # most the group's limit ("group:NAME limit" lines; the largest member depth when
+    # absent): mutually nested walkers (unmap_apply calling free_subtree, one
+    # page-table level each) share the levels.
+    bounds, group_limit = {}, {}
     for name, (n, group) in recursion.items():
-        bounds[name] = (n, group or name)
+        if name.startswith('group:'):
+            group_limit[name[6:]] = n
+    for name, (n, group) in recursion.items():
+        if not name.startswith('group:'):
+            g = group or name
+            bounds[name] = (n, g)
+            group_limit[g] = group_limit.get(g, n) if group else n
 
     memo = {}       # (title, budgets) -> (depth, chain, depth at an outside call)
     onstack = set()
@@ -124,10 +132,12 @@ def main():
         inner = budgets
         if name in bounds:
             n, group = bounds[name]
-            left = dict(budgets).get(group, n)
-            if left == 0:
+            used = dict(budgets)
+            own, grp = used.get('fn:' + name, 0), used.get('group:' + group, 0)
+            if own >= n or grp >= group_limit[group]:
                 return None     # deeper than the bound allows: not a real chain
-            inner = tuple(sorted(dict(budgets, **{group: left - 1}).items()))
+            used['fn:' + name], used['group:' + group] = own + 1, grp + 1
+            inner = tuple(sorted(used.items()))
         elif any(c == t for c in calls.get(t, ())):
             errors.append('%s calls itself: give its depth in the recursion file' % name)
         onstack.add(t)

@@ -42,20 +42,23 @@
 /* Region kinds. */
 #define ASPACE_ANON 1u   /* demand-zero memory owned by the address space */
 #define ASPACE_PHYS 2u   /* a physical range owned by the caller, mapped eagerly */
+#define ASPACE_OBJ  3u   /* a memory object (svmm/vmobj.h) mapped at an offset */
 
-/* Flags of aspace_map_anon and aspace_map_phys. */
+/* Flags of aspace_map_anon, aspace_map_phys and aspace_map_obj. */
 #define ASPACE_FIXED (1u << 0)   /* exactly at hint; SVMM_EBUSY if any part is taken */
 #define ASPACE_IO    (1u << 1)   /* map_phys: device memory (Svpbmt IO) */
 #define ASPACE_NC    (1u << 2)   /* map_phys: non-cacheable memory (Svpbmt NC) */
 #define ASPACE_COMMIT (1u << 3)  /* map_anon: charge the whole size to pmem's commit
                                     count now (else each page when faulted in) */
+#define ASPACE_SHARED (1u << 4)  /* map_obj: writes reach the object (else a private
+                                    copy-on-write mapping of it) */
 
 /* The stack's defaults: growth limit and the never-mapped gap below it. */
 #define ASPACE_STACK_MAX   ((uint64_t)8 << 20)
 #define ASPACE_STACK_GUARD ((uint64_t)1 << 20)
 
 /*
- * One region of user memory, 56 bytes (72 fit in a slab page after its header).
+ * One region of user memory, 64 bytes (63 fit in a slab page after its header).
  * [node.addr, node.addr + node.size) is the range; node is the region's allocation in
  * uvmem, and uvmem's segment tree is the one index of the regions: a page fault finds
  * its region through it, and the ordered walks (the first region at or after an
@@ -63,11 +66,17 @@
  */
 struct aspace_region {
 	struct vmem_region node;
-	svmm_pa_t pa;            /* ASPACE_PHYS: the physical address of node.addr */
+	union {
+		svmm_pa_t pa;    /* ASPACE_PHYS: the physical address of node.addr */
+		uint64_t off;    /* ASPACE_OBJ: obj's offset at node.addr */
+	};
+	struct vmobj *obj;       /* ASPACE_OBJ: the object mapped (private: the region's
+	                            copy-on-write object over the caller's) */
 	uint16_t prot;           /* PT_R, PT_W, PT_X */
-	uint8_t kind;            /* ASPACE_ANON or ASPACE_PHYS */
+	uint8_t kind;            /* ASPACE_ANON, ASPACE_PHYS or ASPACE_OBJ */
 	uint8_t commit;          /* ASPACE_ANON: charged when mapped (ASPACE_COMMIT) */
-	uint32_t ptflags;        /* ASPACE_PHYS: PT_IO or PT_NC */
+	uint16_t ptflags;        /* ASPACE_PHYS: PT_IO or PT_NC */
+	uint8_t shared;          /* ASPACE_OBJ: mapped with ASPACE_SHARED */
 };
 
 struct aspace {
@@ -246,7 +255,10 @@ int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot
  * page's mapping, forbids this access), SVMM_ESTACK (a stack overflow: inside the
  * stack's guard gap), SVMM_ENOMEM (no frame or table, or pmem's commit limit for a
  * page charged when faulted in), SVMM_EINVAL (access not exactly one of PT_R, PT_W,
- * PT_X). Nothing changes unless a page was mapped.
+ * PT_X), or the error code of the pager of a mapped object. Nothing changes unless a
+ * page was mapped, except that a shared object (or the object under a private object
+ * mapping) keeps a page it made for a fault that then failed: another mapping may use
+ * it at once, and it is the object's data.
  */
 int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access);
 
@@ -265,6 +277,41 @@ int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access);
  * aspace_create left it.
  */
 int aspace_clone(struct aspace *src, struct aspace *dst);
+
+/*
+ * Map [off, off + size) of the memory object obj with prot (rules as for map_anon),
+ * placed as map_anon places (ASPACE_FIXED as there). With ASPACE_SHARED the region maps
+ * obj itself: every mapping of it, in any address space, sees every write, and fork
+ * shares it. Without, the region maps a private copy-on-write object over obj (a file
+ * mapped MAP_PRIVATE): reads see obj's pages, writes go to private copies that fork
+ * clones. The region takes its own reference; obj's pages come on faults (a pager's
+ * error fails the fault with its code). Errors, all leaving everything unchanged:
+ * SVMM_EINVAL (NULL, flags, obj has a backing object), SVMM_EZEROSIZE, SVMM_EUNALIGNED
+ * (size, off), SVMM_ERANGE (past obj's end, or outside uvmem), SVMM_EOVERFLOW,
+ * SVMM_EPERM, SVMM_EBUSY, SVMM_ENOSPC, SVMM_ENOMEM.
+ */
+int aspace_map_obj(struct aspace *as, svmm_va_t hint, uint64_t size, unsigned prot,
+		   unsigned flags, struct vmobj *obj, uint64_t off, svmm_va_t *addrp);
+
+/*
+ * Map every page of [va, va + size) now, as faults would (writable pages writable
+ * where no copy is needed), so that no fault follows a read; the range must be covered
+ * by anonymous and object regions. Errors: SVMM_EZEROSIZE, SVMM_EUNALIGNED,
+ * SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOENT (a hole or a phys region: nothing done),
+ * SVMM_ENOMEM or a pager's code, in which case the pages mapped before the failing
+ * one stay (as with a copy that fails part way): the address space is consistent.
+ */
+int aspace_populate(struct aspace *as, svmm_va_t va, uint64_t size);
+
+/*
+ * Drop the pages of [va, va + size) (madvise DONTNEED): unmapped and flushed, and
+ * given back by private memory, so that the next touch sees zeros (anonymous) or the
+ * object's data again (private object mappings); a shared object keeps its pages
+ * (other mappings may use them). The range must be covered by anonymous and object
+ * regions. Errors, leaving everything unchanged: SVMM_EZEROSIZE, SVMM_EUNALIGNED,
+ * SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOENT (a hole or a phys region).
+ */
+int aspace_discard(struct aspace *as, svmm_va_t va, uint64_t size);
 
 /*
  * Set how far the stack may grow: [stack_top - max, stack_top), with the guard gap

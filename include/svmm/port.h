@@ -16,14 +16,41 @@
 #include <svmm/types.h>
 
 /*
- * A lock. The core only declares it; the port decides how it spins or sleeps. The
- * word is zero when unlocked so that zero-initialised structures hold unlocked locks.
+ * The port's configuration. An embedder that wants to supply types of its own compiles
+ * the core, and everything else that includes svmm's headers, with
+ * -DSVMM_PORT_CONFIG='"its_header.h"'; that header may define:
+ *
+ *   SVMM_PORT_LOCK_TYPE   the type of the lock inside struct svmm_lock (the kernel's own
+ *                         spinlock, with its debugging and "holding" checks);
+ *   SVMM_PORT_LOCK_INIT   a static initializer of that type for an unlocked lock.
+ *
+ * Either way, a lock whose bytes are all zero must be an unlocked lock: the core
+ * creates its objects by zero-filling them. Without a configuration the library's own
+ * type below is used. docs/porting.md shows both ports.
  */
+#ifdef SVMM_PORT_CONFIG
+#include SVMM_PORT_CONFIG
+#endif
+
+/*
+ * A lock. The core only embeds it and passes it to port_lock/port_unlock; it never
+ * looks inside. The port decides how it spins or sleeps.
+ */
+#ifdef SVMM_PORT_LOCK_TYPE
+struct svmm_lock {
+	SVMM_PORT_LOCK_TYPE impl;
+};
+#ifndef SVMM_PORT_LOCK_INIT
+#error "SVMM_PORT_CONFIG defines SVMM_PORT_LOCK_TYPE without SVMM_PORT_LOCK_INIT"
+#endif
+#define SVMM_LOCK_INIT { SVMM_PORT_LOCK_INIT }
+#else
 struct svmm_lock {
 	volatile uint32_t word;
 	uint32_t irqflags;   /* the port may save interrupt state here while held */
 };
 #define SVMM_LOCK_INIT { 0, 0 }
+#endif
 
 /* Take and release a lock. Not recursive. May be called from any hart. */
 void port_lock(struct svmm_lock *lock);

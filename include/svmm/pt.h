@@ -103,6 +103,7 @@ struct pt {
 	uint32_t asid;          /* tag for flushes of a user pt; the address-space code
 	                           may change it (new ASID or generation) between calls */
 	bool kernel;            /* built by pt_init_kernel: owns both halves */
+	bool cloned;            /* kernel pt: pt_clone_kernel has copied its half */
 	unsigned levels;        /* 3, 4 or 5 */
 	uint64_t tables;        /* table frames this pt owns, root included */
 	struct svmm_lock lock;
@@ -124,16 +125,33 @@ int pt_init_kernel(struct pt *pt, enum svmm_mode mode);
 
 /*
  * Copy root entries 256..511 of kernel into dst (same mode). dst does not own the
- * tables behind them: pt_destroy of dst never frees them.
+ * tables behind them: pt_destroy of dst never frees them. From the first clone on,
+ * kernel refuses PT_BOOT (SVMM_EPERM): the root entries the clones copied never change
+ * again. Returns 0, SVMM_EINVAL (kernel is not from pt_init_kernel, or dst is) or
+ * SVMM_EMODE (the modes differ); dst is untouched on error.
  */
-void pt_clone_kernel(struct pt *dst, const struct pt *kernel);
+int pt_clone_kernel(struct pt *dst, const struct pt *kernel);
+
+/*
+ * What pt_unmap_leaves and pt_destroy hand back: one leaf that is gone, as [va, va +
+ * size) mapped to pa with the entry pte (a Svnapot entry is reported per 4 KiB page).
+ * It is called after the TLB flush, so the frame behind it may be freed at once.
+ */
+typedef void (*pt_leaf_fn)(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size,
+			   uint64_t pte);
+
+/* A pt_leaf_fn that does nothing, for an owner that tracks its frames elsewhere. */
+void pt_leaf_ignore(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte);
 
 /*
  * Free every table the pt owns: for a user pt the user-half tables and the root, for
  * a kernel pt everything. Stale translations of the pt's ASID are flushed before any
- * frame is given back.
+ * frame is given back. Leaves still mapped in the pt's own part are handed to fn
+ * (after the flush, before the tables go) so that their frames can be freed; with fn
+ * NULL, a pt that still maps anything is refused with SVMM_EBUSY and nothing is freed
+ * (a kernel's leak check). Returns 0 or SVMM_EBUSY.
  */
-void pt_destroy(struct pt *pt);
+int pt_destroy(struct pt *pt, pt_leaf_fn fn, void *ctx);
 
 /*
  * Map [va, va + size) to [pa, pa + size) with flags (PT_R.. permissions, PT_REPLACE,
@@ -141,7 +159,7 @@ void pt_destroy(struct pt *pt);
  * Errors, all leaving the tables unchanged: SVMM_EZEROSIZE, SVMM_EUNALIGNED (va, pa or
  * size not 4 KiB-aligned), SVMM_EOVERFLOW, SVMM_ENONCANON, SVMM_EHALVES (crosses the
  * halves), SVMM_ERANGE (pa beyond 2^56), SVMM_EPERM (no R/W/X, W without R, G on a
- * user pt, kernel half through a user pt), SVMM_EINVAL (unknown flags, IO with NC),
+ * user pt, kernel half through a user pt, PT_BOOT after a pt_clone_kernel), SVMM_EINVAL (unknown flags, IO with NC),
  * SVMM_EEXIST (something mapped there, without PT_REPLACE), SVMM_ENOMEM.
  */
 int pt_map(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned flags);
@@ -155,11 +173,49 @@ int pt_map(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned fl
 int pt_unmap(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags);
 
 /*
- * Set the permissions of every mapping in [va, va + size) to prot (PT_R.. bits; D
- * follows W), splitting huge pages covered in part. prot may include PT_MISSING_OK to
- * skip holes; otherwise a hole is SVMM_ENOENT with nothing changed. Errors as pt_unmap.
+ * pt_unmap that hands every removed leaf to fn after the TLB flush, in address order,
+ * so that a kernel that owns its frames frees them in the same walk and never before
+ * the flush. A leaf the range covers in part is split first and only the removed part
+ * is reported. The removed entries are gathered in one preallocated table frame; more
+ * than 256 of them are handled in batches, each flushed before it is reported (the
+ * pt's lock is dropped between batches: the caller owns the range). Errors as
+ * pt_unmap, plus SVMM_EINVAL for a NULL fn; SVMM_ENOMEM changes nothing.
  */
-int pt_protect(struct pt *pt, svmm_va_t va, uint64_t size, unsigned prot);
+int pt_unmap_leaves(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags,
+		    pt_leaf_fn fn, void *ctx);
+
+/*
+ * Change the permissions of every mapping in [va, va + size): each leaf gets
+ * (its permissions & ~clear) | set, with D following W (set and clear: PT_R, PT_W,
+ * PT_X, PT_U, PT_G, else SVMM_EINVAL; a bit in both ends set). pt_protect(pt, va,
+ * size, prot, PT_PERMS, 0) sets prot exactly; setting or clearing PT_U alone needs no
+ * read first. A huge page covered in part is split only when its permissions change, so
+ * a protect that changes nothing never allocates. flags: PT_MISSING_OK skips holes;
+ * otherwise a hole is SVMM_ENOENT. A leaf that would end with no R, W or X, or W
+ * without R, is SVMM_EPERM; other errors as pt_unmap. Every error changes nothing.
+ */
+int pt_protect(struct pt *pt, svmm_va_t va, uint64_t size, unsigned set, unsigned clear,
+	       unsigned flags);
+
+/* One leaf as pt_leaf_at finds it. */
+struct pt_leaf {
+	uint64_t pte;       /* the entry's value */
+	uint64_t *ptep;     /* where the entry lives (through port_pa_to_va) */
+	unsigned level;     /* 0 for a 4 KiB page table entry, 1 for 2 MiB, ... */
+	svmm_va_t va;       /* start of the page (of the 64 KiB run for Svnapot) */
+	svmm_pa_t pa;       /* the physical address that the va asked about maps to */
+	uint64_t size;      /* bytes of the page (64 KiB for a Svnapot run) */
+};
+
+/*
+ * The leaf entry that maps va, with its level and location, without any permission
+ * check (unlike pt_translate). Returns 0 and *leaf; SVMM_ENOENT when no valid leaf
+ * maps va (then leaf->ptep and leaf->level name the empty entry where the walk
+ * stopped, leaf->pte is 0); SVMM_ENONCANON. Reads without the lock, as translate does.
+ * A kernel that writes through ptep bypasses svmm: it must keep pt_check's invariants
+ * and flush itself.
+ */
+int pt_leaf_at(const struct pt *pt, svmm_va_t va, struct pt_leaf *leaf);
 
 /*
  * Translate va exactly as the MMU's walk would for an access of type access (PT_R,

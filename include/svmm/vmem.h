@@ -96,8 +96,7 @@ struct vmem {
 	uint64_t quantum;
 	struct rb_root segs;        /* every region, free or allocated, by address */
 	struct rb_root size_tree;   /* free regions above VMEM_BUCKETS quanta, by (size, address) */
-	struct vmem_unit *bucket[VMEM_BUCKETS];   /* free regions of k + 1 quanta, newest first */
-	uint64_t bucket_map[VMEM_BUCKETS / 64];   /* bit k: bucket[k] is not empty */
+	uint64_t bucket_map[VMEM_BUCKETS / 64];   /* bit k: bucket[k] holds regions */
 	uint64_t bucket_sum;        /* bit w: bucket_map[w] is not 0 */
 	unsigned qshift;            /* log2(quantum) */
 	uint64_t free_bytes, used_bytes, nfree, nused, nspans, span_bytes;
@@ -107,6 +106,11 @@ struct vmem {
 	uint64_t nunits, nunits_free;
 	struct vmem_pool_page *pages;   /* doubly linked list of source pages */
 	uint64_t npages;
+	/*
+	 * Free regions of k + 1 quanta, newest first. Only the heads whose bitmap bit is set
+	 * mean anything, so vmem_init need not clear 4 KiB of them.
+	 */
+	struct vmem_unit *bucket[VMEM_BUCKETS];
 	/* The bootstrap units; aligned to a cache line at run time (one unit of slack). */
 	unsigned char boot[(VMEM_BOOT_UNITS + 1) * VMEM_UNIT_SIZE];
 };

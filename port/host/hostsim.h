@@ -32,6 +32,9 @@ struct hostsim_table_source {
 };
 void hostsim_set_table_source(const struct hostsim_table_source *src);
 
+/* Is the lock held (by any thread)? Tests use it to see that every path unlocks. */
+bool hostsim_lock_held(const struct svmm_lock *lock);
+
 /* Page-table frames currently allocated through port_table_alloc. */
 uint64_t hostsim_tables_live(void);
 

@@ -4,7 +4,8 @@
  * Physical memory is one anonymous mapping with MAP_NORESERVE, so a simulated machine
  * of many GiB costs only the pages a test touches. Locks are spinlocks on C11-style
  * atomics that yield the CPU, so that the multithreaded tests exercise real contention
- * without burning a core. Everything here is test scaffolding; the kernel's port is
+ * without burning a core; they are the port's own type (svmm_host_config.h) and know
+ * their holder, so a lock taken twice or released by a non-holder panics. Everything here is test scaffolding; the kernel's port is
  * kernel/port.c.
  */
 #include <sched.h>
@@ -129,17 +130,41 @@ uint64_t hostsim_flush_count(void)
 
 /* ---- the port interface ---- */
 
+/* A small number per thread, never 0, so that a lock can say who holds it. */
+static uint32_t thread_token(void)
+{
+	static uint32_t next_token;
+	static _Thread_local uint32_t me;
+	if (me == 0)
+		me = __atomic_add_fetch(&next_token, 1u, __ATOMIC_RELAXED);
+	return me;
+}
+
 void port_lock(struct svmm_lock *lock)
 {
-	while (__atomic_exchange_n(&lock->word, 1u, __ATOMIC_ACQUIRE) != 0) {
-		while (__atomic_load_n(&lock->word, __ATOMIC_RELAXED) != 0)
+	struct hostsim_lock *l = &lock->impl;
+	uint32_t me = thread_token();
+	if (__atomic_load_n(&l->holder, __ATOMIC_RELAXED) == me)
+		port_panic("port_lock: lock already held by this thread");
+	while (__atomic_exchange_n(&l->word, 1u, __ATOMIC_ACQUIRE) != 0) {
+		while (__atomic_load_n(&l->word, __ATOMIC_RELAXED) != 0)
 			sched_yield();
 	}
+	__atomic_store_n(&l->holder, me, __ATOMIC_RELAXED);
 }
 
 void port_unlock(struct svmm_lock *lock)
 {
-	__atomic_store_n(&lock->word, 0u, __ATOMIC_RELEASE);
+	struct hostsim_lock *l = &lock->impl;
+	if (__atomic_load_n(&l->holder, __ATOMIC_RELAXED) != thread_token())
+		port_panic("port_unlock: lock not held by this thread");
+	__atomic_store_n(&l->holder, 0u, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->word, 0u, __ATOMIC_RELEASE);
+}
+
+bool hostsim_lock_held(const struct svmm_lock *lock)
+{
+	return __atomic_load_n(&lock->impl.word, __ATOMIC_RELAXED) != 0;
 }
 
 _Noreturn void port_panic(const char *msg)

@@ -58,7 +58,7 @@ static inline int fx_setup(uint64_t ram_size, uint64_t dmap, enum svmm_mode mode
 
 static inline void fx_teardown(void)
 {
-	pt_destroy(&fx.kpt);
+	pt_destroy(&fx.kpt, pt_leaf_ignore, NULL);
 	free(fx.hold);
 	fx.hold = NULL;
 	fx.nhold = fx.caphold = 0;

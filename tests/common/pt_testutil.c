@@ -15,7 +15,7 @@ static int snap_cb(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_
 		if (s->leaf == NULL)
 			abort();
 	}
-	s->leaf[s->n++] = (struct pt_leaf){ va, pa, size, pte };
+	s->leaf[s->n++] = (struct snap_leaf){ va, pa, size, pte };
 	return 0;
 }
 

@@ -7,7 +7,7 @@
 
 #include <svmm/pt.h>
 
-struct pt_leaf {
+struct snap_leaf {
 	svmm_va_t va;
 	svmm_pa_t pa;
 	uint64_t size;
@@ -16,7 +16,7 @@ struct pt_leaf {
 
 /* Every leaf of [va, va + size) (clipped, in order), and the table frames in use. */
 struct pt_snap {
-	struct pt_leaf *leaf;
+	struct snap_leaf *leaf;
 	size_t n, cap;
 	uint64_t tables;
 	uint64_t tables_live;

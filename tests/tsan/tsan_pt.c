@@ -52,7 +52,7 @@ static void *work(void *p)
 			  (pt_test_rand(&s) % 2 ? SVMM_PAGE_SIZE : 0);
 		if (pt_map(w->pt, va, pa, size, PT_R | PT_W) != 0)
 			w->errors++;
-		if (pt_protect(w->pt, va, size, PT_R) != 0)
+		if (pt_protect(w->pt, va, size, PT_R, PT_PERMS & ~PT_R, 0) != 0)
 			w->errors++;
 		svmm_va_t probe = va + (pt_test_rand(&s) % npages) * SVMM_PAGE_SIZE;
 		svmm_pa_t got;
@@ -88,7 +88,7 @@ static void run(bool shared, uint64_t seed)
 			/* Everything was unmapped: only the root may remain. */
 			assert_int_equal(pts[i].tables, 1);
 			assert_int_equal(pt_check(&pts[i]), 0);
-			pt_destroy(&pts[i]);
+			pt_destroy(&pts[i], pt_leaf_ignore, NULL);
 		}
 	}
 	assert_int_equal(hostsim_tables_live(), 0);
