@@ -112,3 +112,13 @@ int printf(const char *fmt, ...)
 	write(buf, len);
 	return n;
 }
+
+long fork(void)
+{
+	return syscall4(SYS_FORK, 0, 0, 0, 0);
+}
+
+long wait(long pid, long *status)
+{
+	return syscall4(SYS_WAIT, pid, (long)status, 0, 0);
+}
