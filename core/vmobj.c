@@ -10,6 +10,11 @@
  * once some holder has split the block. No index node is ever left empty, so the
  * index's size follows what is resident.
  *
+ * Every index page (the object's own, whose tail is root[], and each node) keeps in its
+ * pmem frame's owner word, which is ours while the page is allocated, how many of its
+ * entries are used and bounds on where they lie, so that emptiness is O(1) and a visit
+ * scans only the part of a page that can hold something (see slot_set).
+ *
  * Every operation that can fail allocates first and changes the index after, or
  * records what it changed (populate marks its new entries) so that a failure restores
  * the object exactly.
@@ -48,6 +53,60 @@ static void meta_free(struct pmem *pm, svmm_pa_t pa)
 static inline uint64_t *node_va(uint64_t e)
 {
 	return port_pa_to_va(E_PA(e));
+}
+
+/*
+ * An index page's owner word: bits 0-15 count its used entries; bits 16-31 and 32-47
+ * are the lowest and highest word of the page (0-511) that may hold a used entry.
+ * The bounds only widen while entries come and go, and start afresh with the first
+ * entry of an empty page; so they are exact for a page filled once and never worse
+ * than the whole page. pmem_alloc zeroes the word: a new page is empty.
+ */
+#define M_COUNT(m) ((unsigned)((m) & 0xffff))
+#define M_LO(m)    ((unsigned)(((m) >> 16) & 0xffff))
+#define M_HI(m)    ((unsigned)(((m) >> 32) & 0xffff))
+#define M_MAKE(c, lo, hi) ((uint64_t)(c) | (uint64_t)(lo) << 16 | (uint64_t)(hi) << 32)
+/* The word of the object's page where root[0] lies. */
+#define ROOT_WORD ((unsigned)(offsetof(struct vmobj, root) / sizeof(uint64_t)))
+
+static uint64_t *page_meta(struct vmobj *o, svmm_pa_t page)
+{
+	struct pmem_frame *f = pmem_frame(o->pm, page);
+	if (f == NULL)
+		port_panic("vmobj: index page outside RAM");
+	return &f->u.owner;
+}
+
+static inline uint64_t meta_add(uint64_t m, unsigned w)
+{
+	if (M_COUNT(m) == 0)
+		return M_MAKE(1, w, w);
+	unsigned lo = M_LO(m) < w ? M_LO(m) : w, hi = M_HI(m) > w ? M_HI(m) : w;
+	return M_MAKE(M_COUNT(m) + 1, lo, hi);
+}
+
+static inline uint64_t meta_del(uint64_t m)
+{
+	return M_COUNT(m) == 1 ? 0 : m - 1;
+}
+
+/* Store v in an index slot, counting the page's used entries (see M_COUNT). */
+static void slot_set(struct vmobj *o, uint64_t *slot, uint64_t v)
+{
+	uint64_t old = *slot;
+	*slot = v;
+	if ((old == 0) == (v == 0))
+		return;
+	svmm_pa_t pa = port_va_to_pa(slot);
+	uint64_t *m = page_meta(o, SVMM_ALIGN_DOWN(pa, PAGE));
+	*m = v != 0 ? meta_add(*m, (unsigned)((pa % PAGE) / sizeof(uint64_t))) : meta_del(*m);
+}
+
+/* The first index of a table worth looking at from want, given its page's bounds. */
+static inline unsigned first_idx(uint64_t want, uint64_t m, unsigned off)
+{
+	uint64_t lo = M_LO(m) > off ? M_LO(m) - off : 0;
+	return (unsigned)(want > lo ? want : lo);
 }
 
 static inline bool direct(const struct pmem *pm, svmm_pa_t pa)
@@ -179,7 +238,7 @@ static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool cr
 			*err = meta_alloc(o->pm, &pa);
 			if (*err != 0)
 				return NULL;
-			*e = pa | E_NODE;
+			slot_set(o, e, pa | E_NODE);
 			o->nodes++;
 			made[(*nmade)++] = e;
 		}
@@ -197,11 +256,12 @@ static void index_unmake(struct vmobj *o, uint64_t **made, unsigned nmade)
 {
 	while (nmade-- > 0) {
 		meta_free(o->pm, E_PA(*made[nmade]));
-		*made[nmade] = 0;
+		slot_set(o, made[nmade], 0);
 		o->nodes--;
 	}
 }
 
+/* A full scan: only the checker uses it, to check the counts. */
 static bool node_empty(const uint64_t *n)
 {
 	for (unsigned i = 0; i < FANO; i++)
@@ -212,10 +272,19 @@ static bool node_empty(const uint64_t *n)
 
 /*
  * Visit every leaf entry overlapping pages [start, end), calling fn on it; free any
- * node the visit leaves empty. fn may clear the entry. Iterative, with one small frame
- * per index level, so that its stack does not grow with the depth of the index.
+ * node the visit leaves empty. fn may clear the entry. Each table is scanned only
+ * between its page's bounds, so a sparse index costs what it holds, not its span.
+ * Iterative, with one small frame per index level, so that its stack does not grow
+ * with the depth of the index.
  */
 typedef void (*leaf_fn)(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover, void *ctx);
+
+/* The owner word of the table at depth d of a visit (tab[] and idx[] of the levels above). */
+static uint64_t *visit_meta(struct vmobj *o, uint64_t *const *tab, const unsigned *idx,
+			    unsigned d)
+{
+	return page_meta(o, d == 0 ? port_va_to_pa(o) : E_PA(tab[d - 1][idx[d - 1]]));
+}
 
 static void visit_range(struct vmobj *o, uint64_t start, uint64_t end, leaf_fn fn, void *ctx)
 {
@@ -225,19 +294,26 @@ static void visit_range(struct vmobj *o, uint64_t start, uint64_t end, leaf_fn f
 
 	tab[0] = o->root;
 	base[0] = 0;
-	idx[0] = (unsigned)(start / top);
+	/* The current table's owner word; its words start at off. */
+	uint64_t *m = visit_meta(o, tab, idx, 0);
+	unsigned off = ROOT_WORD;
+	idx[0] = first_idx(start / top, *m, off);
 	for (;;) {
 		uint64_t cover = top >> (9 * d);
 		unsigned n = d == 0 ? VMOBJ_ROOT_SLOTS : FANO;
-		if (idx[d] >= n || base[d] + idx[d] * cover >= end) {
+		if (idx[d] >= n || idx[d] + off > M_HI(*m) || base[d] + idx[d] * cover >= end) {
 			if (d == 0)
 				return;
 			/* Back up one level: the node just finished may be empty now. */
+			bool empty = M_COUNT(*m) == 0;
 			d--;
+			m = visit_meta(o, tab, idx, d);
+			off = d == 0 ? ROOT_WORD : 0;
 			uint64_t *pe = &tab[d][idx[d]];
-			if (node_empty(node_va(*pe))) {
+			if (empty) {
 				meta_free(o->pm, E_PA(*pe));
 				*pe = 0;
+				*m = meta_del(*m);
 				o->nodes--;
 			}
 			idx[d]++;
@@ -249,10 +325,14 @@ static void visit_range(struct vmobj *o, uint64_t start, uint64_t end, leaf_fn f
 		} else if (*pe & E_NODE) {
 			tab[d + 1] = node_va(*pe);
 			base[d + 1] = pg;
-			idx[d + 1] = start > pg ? (unsigned)((start - pg) / (cover / FANO)) : 0;
+			m = page_meta(o, E_PA(*pe));
+			off = 0;
+			idx[d + 1] = first_idx(start > pg ? (start - pg) / (cover / FANO) : 0, *m, 0);
 			d++;
 		} else {
 			fn(o, pe, pg, cover, ctx);
+			if (*pe == 0)
+				*m = meta_del(*m);
 			idx[d]++;
 		}
 	}
@@ -271,6 +351,7 @@ static void huge_unfold(struct vmobj *o, uint64_t *e, svmm_pa_t node_pa)
 	uint64_t *n = port_pa_to_va(node_pa);
 	for (unsigned i = 0; i < FANO; i++)
 		n[i] = (pa + i * PAGE) | E_PAGE | (*e & E_NEW);
+	*page_meta(o, node_pa) = M_MAKE(FANO, 0, FANO - 1);
 	*e = node_pa | E_NODE;
 	o->nodes++;
 	o->huge--;
@@ -436,7 +517,7 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 			err = meta_alloc(c->pm, &pa);
 			if (err != 0)
 				return err;
-			dt[d][idx[d]] = pa | E_NODE;
+			slot_set(c, &dt[d][idx[d]], pa | E_NODE);
 			c->nodes++;
 			st[d + 1] = node_va(e);
 			dt[d + 1] = port_pa_to_va(pa);
@@ -447,7 +528,7 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 			err = entry_share(c->pm, e);
 			if (err != 0)
 				return err;
-			dt[d][idx[d]] = e;
+			slot_set(c, &dt[d][idx[d]], e);
 			if (e & E_HUGE) {
 				c->resident += FANO;
 				c->huge++;
@@ -564,7 +645,7 @@ static int index_insert(struct vmobj *o, uint64_t pg, uint64_t e)
 	}
 	if (cover != want || *slot != 0)
 		port_panic("vmobj: inserting over a resident page");
-	*slot = e;
+	slot_set(o, slot, e);
 	if (e & E_HUGE) {
 		o->resident += FANO;
 		o->huge++;
@@ -940,6 +1021,17 @@ static void check_tab(struct check_ctx *c, const uint64_t *tab, unsigned n, uint
 		      uint64_t base)
 {
 	struct vmobj *o = c->o;
+	svmm_pa_t tpa = port_va_to_pa(tab);
+	struct pmem_frame *f = pmem_frame(o->pm, SVMM_ALIGN_DOWN(tpa, PAGE));
+	unsigned w0 = (unsigned)((tpa % PAGE) / sizeof(uint64_t)), used = 0;
+	for (unsigned i = 0; i < n && f != NULL; i++)
+		if (tab[i] != 0 && (used++, w0 + i < M_LO(f->u.owner) || w0 + i > M_HI(f->u.owner)))
+			f = NULL;
+	if (f == NULL || used != M_COUNT(f->u.owner)) {
+		check_fail(c, "every index page counts its used entries in its pmem owner word, "
+			   "and they lie within its bounds", base);
+		return;
+	}
 	for (unsigned i = 0; i < n && c->err == 0; i++) {
 		uint64_t e = tab[i], pg = base + i * cover;
 		if (e == 0)

@@ -647,6 +647,15 @@ static void test_check_catches(void **state)
 	expect_broken(o, "no index node is empty");
 	*e = keep;
 	o->resident++;
+	/* The node's used-entry count and bounds live in its pmem owner word. */
+	uint64_t *m = &pmem_frame(&fx.pm, o->root[0] & ~(PG - 1))->u.owner;
+	(*m)++;
+	expect_broken(o, "counts its used entries");
+	(*m)--;
+	*m += (uint64_t)4 << 16;        /* the lowest used word would be 4: entry 3 is out */
+	expect_broken(o, "within its bounds");
+	*m -= (uint64_t)4 << 16;
+	check(o);
 	o->levels = 3;
 	expect_broken(o, "fewest levels");
 	o->levels = 2;
