@@ -5,7 +5,8 @@
  *   fault-anon             a U-mode store to a fresh demand-zero page: instret read by
  *                          the program just before and after the store, so the count is
  *                          trap entry, aspace_fault (frame, zeroing, pt_map), return.
- *   aspace-create-destroy  in the kernel: create, map one page, fault it in, destroy.
+ *   aspace-create-destroy  in the kernel: create, map one page, fault it in, destroy;
+ *                          the line also gives each of the four steps' median.
  *   switch                 process A reads instret and passes it to yield; the kernel
  *                          switches to B, whose yield returns; B reads instret. The
  *                          difference is one trap-to-return context switch.
@@ -41,6 +42,7 @@
 
 struct samples { uint64_t v[MAX_SAMPLES]; unsigned n; };
 static struct samples fault_s, switch_s, create_s, fork_s, fork_small_s, cow_s;
+static struct samples create_parts[4];   /* create, map, first fault, destroy */
 static struct samples smp_s[3], shoot_s[2];
 static struct svmm_lock bench_lock;      /* smp_s: harts report at once */
 static const unsigned phase_harts[3] = { 1, 2, 4 };
@@ -198,7 +200,13 @@ static void bench_done(void)
 {
 	reap_all();
 	print_json("fault-anon", &fault_s);
-	print_json("aspace-create-destroy", &create_s);
+	/* The case's parts, each a median of its own (so they need not add up exactly). */
+	kprintf("{\"bench\":\"kernel\",\"case\":\"aspace-create-destroy\",\"mode\":\"%s\","
+		"\"harts\":1,\"instructions\":%lu,\"samples\":%u,\"create\":%lu,\"map\":%lu,"
+		"\"first_fault\":%lu,\"destroy\":%lu}\n", mode_str(), (unsigned long)median(&create_s),
+		create_s.n, (unsigned long)median(&create_parts[0]),
+		(unsigned long)median(&create_parts[1]), (unsigned long)median(&create_parts[2]),
+		(unsigned long)median(&create_parts[3]));
 	print_json("switch", &switch_s);
 	/* fork and copy-on-write on one hart: parent and child take turns there. */
 	fork_ncpu = sched_ncpu;
@@ -223,15 +231,22 @@ _Noreturn void bench_run(void)
 		svmm_va_t va;
 		uint64_t t0 = r_instret();
 		int err = aspace_create(&as, &kpt, &kpmem, NULL);
+		uint64_t t1 = r_instret();
 		if (!err)
 			err = aspace_map_anon(&as, 0, SVMM_PAGE_SIZE, PT_R | PT_W, 0, &va);
+		uint64_t t2 = r_instret();
 		if (!err)
 			err = aspace_fault(&as, va, PT_W);
+		uint64_t t3 = r_instret();
 		aspace_destroy(&as);
-		uint64_t t1 = r_instret();
+		uint64_t t4 = r_instret();
 		if (err)
 			panic("bench: aspace: %s", svmm_strerror(err));
-		add(&create_s, t1 - t0);
+		add(&create_s, t4 - t0);
+		add(&create_parts[0], t1 - t0);
+		add(&create_parts[1], t2 - t1);
+		add(&create_parts[2], t3 - t2);
+		add(&create_parts[3], t4 - t3);
 	}
 	/* No preemption: the fault program runs alone to its end, then the pair alternates. */
 	sched_quantum = 0;

@@ -6,6 +6,7 @@
 #include <svmm/aspace.h>
 
 #include "cpu.h"
+#include "files.h"
 #include "proc.h"
 #include "riscv.h"
 #include "sys.h"
@@ -303,7 +304,7 @@ static const char *fault_reason(int err, svmm_va_t va)
 	case SVMM_EPERM: return "the region does not allow this access";
 	case SVMM_ENOMEM: return "out of memory";
 	case SVMM_ESTACK: return "stack overflow into the guard gap";
-	default: return svmm_strerror(err);
+	default: return files_strerror(err) ? files_strerror(err) : svmm_strerror(err);
 	}
 }
 
@@ -562,13 +563,43 @@ static long sys_write(struct proc *p, svmm_va_t buf, uint64_t len)
 	return (long)done;
 }
 
+/*
+ * mmap: demand-zero memory, private (the address space's own anonymous memory) or,
+ * with MAP_SHARED, one new anonymous object mapped shared: fork gives the child the
+ * same object, so every process sees every write; the object goes with its last
+ * mapping.
+ */
 static long sys_mmap(struct proc *p, svmm_va_t hint, uint64_t size, uint64_t prot, uint64_t flags)
 {
-	if (prot & ~(uint64_t)(PROT_READ | PROT_WRITE | PROT_EXEC) || flags & ~(uint64_t)MAP_FIXED)
+	if (prot & ~(uint64_t)(PROT_READ | PROT_WRITE | PROT_EXEC) ||
+	    flags & ~(uint64_t)(MAP_FIXED | MAP_SHARED))
 		return SVMM_EINVAL;
 	svmm_va_t addr;
-	int err = aspace_map_anon(p->as, hint, size, (unsigned)prot,
-				  (flags & MAP_FIXED) ? ASPACE_FIXED : 0, &addr);
+	unsigned fixed = (flags & MAP_FIXED) ? ASPACE_FIXED : 0;
+	int err;
+	if (flags & MAP_SHARED) {
+		struct vmobj *obj;
+		err = vmobj_create_anon(&kpmem, size, &obj);
+		if (err)
+			return err;
+		err = aspace_map_obj(p->as, hint, size, (unsigned)prot, fixed | ASPACE_SHARED, obj,
+				     0, &addr);
+		vmobj_put(obj);             /* the region holds its own reference */
+	} else {
+		err = aspace_map_anon(p->as, hint, size, (unsigned)prot, fixed, &addr);
+	}
+	return err ? err : (long)addr;
+}
+
+/* mapfile(file, off, size, prot, flags): see files_map; flags MAP_SHARED only. */
+static long sys_mapfile(struct proc *p, uint64_t file, uint64_t off, uint64_t size,
+			uint64_t prot, uint64_t flags)
+{
+	if (prot & ~(uint64_t)(PROT_READ | PROT_WRITE | PROT_EXEC) || flags & ~(uint64_t)MAP_SHARED)
+		return SVMM_EINVAL;
+	svmm_va_t addr;
+	int err = files_map(p->as, file, off, size, (unsigned)prot, flags & MAP_SHARED, 0, false,
+			    &addr);
 	return err ? err : (long)addr;
 }
 
@@ -723,8 +754,13 @@ static void syscall(struct proc *p, struct trapframe *tf)
 		r = aspace_unmap(p->as, a0, a1);
 		break;
 	case SYS_MPROTECT:
+		/* A read-only file mapped shared never becomes writable. */
 		r = a2 & ~(uint64_t)(PROT_READ | PROT_WRITE | PROT_EXEC) ? SVMM_EINVAL :
+		    (a2 & PROT_WRITE) && a0 + a1 >= a0 && files_shared_in(p->as, a0, a1) ? SVMM_EPERM :
 			aspace_protect(p->as, a0, a1, (unsigned)a2);
+		break;
+	case SYS_MAPFILE:
+		r = sys_mapfile(p, a0, a1, a2, a3, TF_A(tf, 4));
 		break;
 	case SYS_YIELD:
 		if (proc_hooks.yield_tag)

@@ -8,6 +8,7 @@
 
 #include "cpu.h"
 #include "fdt.h"
+#include "files.h"
 #include "kernel.h"
 #include "proc.h"
 #include "riscv.h"
@@ -86,6 +87,8 @@ static struct utest utests[] = {
 /*
  * fork and wait (after the programs above, on their own): a fork tree eight levels
  * deep, parent and child writing the same pages, fork while another thread unmaps;
+ * shared anonymous memory (a counter four processes increment) and files mapped
+ * private and shared, including one whose pager fails;
  * then the fork bomb alone, since it fills the process table on purpose (arg: the
  * slots free while it runs, all but its own).
  */
@@ -94,6 +97,11 @@ static struct utest fork_tests[] = {
 	  NULL, NULL },
 	{ "cow", 0, false, 0, false, 0, "parent and child write the same pages", NULL, NULL },
 	{ "forkunmap", 0, false, 0, false, 0, "fork while another thread unmaps", NULL, NULL },
+	{ "shmcount", 0, false, 0, false, 0, "shared counter, four processes", NULL, NULL },
+	{ "filemap", 0, false, 0, false, 0, "private file mapping beside a shared one", NULL,
+	  NULL },
+	{ "filemap", 1, true, EXC_LOAD_PAGE_FAULT, false, 0, "a file whose pager fails",
+	  "I/O error: the file's pager failed", NULL },
 };
 static struct utest bomb_tests[] = {
 	{ "forkbomb", NPROC - 1, false, 0, false, 0, "fork bomb meets the process limit",
@@ -147,13 +155,16 @@ static _Noreturn void run_group(struct utest *g, unsigned n, void (*done)(void))
 	proc_run_all(done);
 }
 
-/* Report and reap a finished group: each program must have exited with 0. */
+/* Report and reap a finished group: each program must have exited with 0, or have
+   been killed as expected. */
 static void group_results(struct utest *g, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		struct utest *t = &g[i];
 		struct proc *p = t->p;
-		bool ok = !p->killed && p->exit_code == 0;
+		bool ok = t->expect_kill ? p->killed && p->kill_cause == t->cause &&
+					   (!t->line || strstr(p->kill_line, t->line)) :
+			  !p->killed && p->exit_code == 0;
 		kprintf("  %-4s pid %-2d %-9s %ld: %s (%s, status %ld)\n", ok ? "ok" : "FAIL", p->pid,
 			t->prog, t->arg, t->what, p->killed ? "killed" : "exited", p->exit_code);
 		ktest_check(ok, t->what, __FILE__, __LINE__);
@@ -164,6 +175,9 @@ static void group_results(struct utest *g, unsigned n)
 /* Every slot is free and every frame and table frame is back (after a phase). */
 static void leak_check(const char *after)
 {
+	/* The files' page cache is the kernel's: it goes first, then every frame must be
+	   back. */
+	files_drop();
 	unsigned left = 0;
 	for (unsigned i = 0; i < NPROC; i++)
 		left += procs[i].state != PROC_FREE;

@@ -24,6 +24,9 @@
 #define SYS_WAIT    12   /* wait(pid, long *status): reap an ended child (pid <= 0: any);
                             sleeps until one ends; its pid, or SVMM_ENOENT: no such child */
 
+#define SYS_MAPFILE 13   /* mapfile(file, off, size, prot, flags): map a file built into
+                            the kernel (FILE_*), MAP_SHARED or private; its address */
+
 /* The status wait() stores for a child that was killed (an exit code cannot be it). */
 #define WAIT_KILLED (-0x7fffffffffffffffL - 1)
 
@@ -44,6 +47,14 @@ struct sys_info {
 
 /* mmap flags */
 #define MAP_FIXED 0x1    /* exactly at hint, or fail with SVMM_EBUSY */
+#define MAP_SHARED 0x2   /* mmap: shared anonymous memory (fork shares it, every mapping
+                            sees every write); mapfile: map the file itself (read-only
+                            files: no PROT_WRITE), else a private copy-on-write mapping */
+
+/* The files mapfile knows (kernel/files.c). */
+#define FILE_HELLO   0   /* a short text */
+#define FILE_PATTERN 1   /* 18,000 bytes: 64-bit word i = 0x5ca1ab1e00000000 + i * 0x100010001 */
+#define FILE_BROKEN  2   /* four pages; reading any but the first fails in the pager */
 
 /* report kinds */
 #define REPORT_FAULT  1  /* value: instructions around one demand-zero fault */
