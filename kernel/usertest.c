@@ -131,7 +131,7 @@ static void hog_done(void)
 	KCHECK_EQ(free_after, free_before);
 	KCHECK_EQ(vm_tables_live, tables_before);
 	KCHECK_EQ(pmem_check(&kpmem, NULL, NULL), 0);
-	KCHECK_EQ(pt_check(&kpt), 0);
+	KCHECK_EQ(pt_check(&kpt, NULL, NULL), 0);
 	selftest_finish();
 }
 
@@ -193,7 +193,7 @@ static void leak_check(const char *after)
 	KCHECK_EQ(free_after, free_before);
 	KCHECK_EQ(vm_tables_live, tables_before);
 	KCHECK_EQ(pmem_check(&kpmem, NULL, NULL), 0);
-	KCHECK_EQ(pt_check(&kpt), 0);
+	KCHECK_EQ(pt_check(&kpt, NULL, NULL), 0);
 }
 
 static void bomb_done(void)
@@ -292,7 +292,7 @@ static void user_tests_done(void)
 	KCHECK_EQ(vm_tables_live, tables_before);
 	KCHECK_EQ(pmem_check(&kpmem, NULL, NULL), 0);
 	KCHECK_EQ(vmem_check(&karena, NULL, NULL), 0);
-	KCHECK_EQ(pt_check(&kpt), 0);
+	KCHECK_EQ(pt_check(&kpt, NULL, NULL), 0);
 	fork_run();
 }
 
