@@ -993,26 +993,20 @@ out:
 
 /* ---- page faults ---- */
 
-/* pt_walk callback of leaf_at: the first (only) leaf of the page. */
-static int probe_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
+/*
+ * The leaf entry mapping the page at va, if any: true with *pte (and *pa, the page's
+ * frame, if not NULL). One walk down, no callback: it is on every fault's path. Not
+ * inlined, so that its struct stays off the frames of the deep pt_map callers.
+ */
+static __attribute__((noinline)) bool leaf_at(struct aspace *as, svmm_va_t va, uint64_t *pte,
+					      svmm_pa_t *pa)
 {
-	uint64_t *out = ctx;
-	(void)va;
-	(void)size;
-	out[0] = pte;
-	out[1] = pa;
-	return 1;
-}
-
-/* The leaf entry mapping the page at va, if any: true with *pte (and *pa if not NULL). */
-static bool leaf_at(struct aspace *as, svmm_va_t va, uint64_t *pte, svmm_pa_t *pa)
-{
-	uint64_t out[2];
-	if (pt_walk(&as->pt, SVMM_ALIGN_DOWN(va, PAGE), PAGE, probe_leaf, out) != 1)
+	struct pt_leaf l;
+	if (pt_leaf_at(&as->pt, SVMM_ALIGN_DOWN(va, PAGE), &l) != 0)
 		return false;
-	*pte = out[0];
+	*pte = l.pte;
 	if (pa != NULL)
-		*pa = out[1];
+		*pa = l.pa;
 	return true;
 }
 
