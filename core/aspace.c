@@ -1156,9 +1156,10 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 		return err;
 	}
 	/*
-	 * An anonymous region that covers the whole aligned 2 MiB around page may get one
-	 * 2 MiB page (the object decides: a free order-9 block, nothing resident there),
-	 * charged as 512 pages; else one 4 KiB page.
+	 * A write into an anonymous region that covers the whole aligned 2 MiB around page
+	 * may get one 2 MiB page (the object decides: a free order-9 block, nothing
+	 * resident there), charged as 512 pages; else one 4 KiB page. Reads take 4 KiB:
+	 * a probe of untouched memory should not cost 2 MiB.
 	 */
 	svmm_va_t big = SVMM_ALIGN_DOWN(page, HUGE_SIZE);
 	bool huge = r != NULL && r->kind == ASPACE_ANON && big >= r->node.addr &&
@@ -1180,8 +1181,10 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 	if (err == 0) {
 		/* Another address space may map a shared object's new page at once: it
 		   stays even if this fault cannot map it. */
-		p->fresh = (r == NULL || !r->shared) &&
-			   vmobj_lookup(*slot, off, &pg) == SVMM_ENOENT;
+		bool missing = vmobj_lookup(*slot, off, &pg) == SVMM_ENOENT;
+		p->fresh = (r == NULL || !r->shared) && missing;
+		/* A read maps an existing 2 MiB page whole, but never makes one. */
+		huge = huge && ((access & PT_W) || !missing);
 		err = vmobj_fault(*slot, off, ((access & PT_W) ? VMOBJ_WRITE : VMOBJ_READ) |
 				  (huge ? VMOBJ_HUGE : 0), &pg);
 	}
