@@ -6,6 +6,7 @@
  * rollover below it are rare (once per address space per generation).
  */
 #include <svmm/asid.h>
+#include <svmm/fmt.h>
 
 static inline uint64_t asid_mask(const struct asid_allocator *a)
 {
@@ -193,37 +194,48 @@ void asid_deactivate(struct asid_allocator *a, uint64_t ctx, unsigned hart)
 	port_unlock(&a->lock);
 }
 
-int asid_check(struct asid_allocator *a)
+int asid_check(struct asid_allocator *a, svmm_print_fn out, void *ctx)
 {
-	int err = 0;
+	const char *why = NULL;
+	unsigned bad_hart = 0;
 	port_lock(&a->lock);
-	if (a->nasids != (uint32_t)1 << a->bits || a->nharts == 0 ||
-	    a->nharts > ASID_MAX_HARTS || a->generation == 0 ||
-	    (a->generation & asid_mask(a)) != 0 || !map_test(a, 0))
-		err = SVMM_EINVAL;
-	for (unsigned h = 0; err == 0 && h < a->nharts; h++) {
-		uint64_t ctx = a->active[h];
-		if (ctx == 0 || a->flush_every_switch)
+	if (a->nasids != (uint32_t)1 << a->bits)
+		why = "nasids is 2^bits";
+	else if (a->nharts == 0 || a->nharts > ASID_MAX_HARTS)
+		why = "the hart count is 1..ASID_MAX_HARTS";
+	else if (a->generation == 0 || (a->generation & asid_mask(a)) != 0)
+		why = "the generation is a non-zero multiple of nasids";
+	else if (!map_test(a, 0))
+		why = "ASID 0 (the kernel's) is always marked used";
+	for (unsigned h = 0; why == NULL && h < a->nharts; h++) {
+		uint64_t c = a->active[h];
+		bad_hart = h;
+		if (c == 0 || a->flush_every_switch)
 			continue;
 		/* A running context is either current and marked, or reserved. */
-		uint32_t asid = (uint32_t)(ctx & asid_mask(a));
+		uint32_t asid = (uint32_t)(c & asid_mask(a));
 		if (asid == 0 || !map_test(a, asid))
-			err = SVMM_EINVAL;
-		if ((ctx & ~asid_mask(a)) != a->generation && a->reserved[h] != ctx)
-			err = SVMM_EINVAL;
+			why = "a running context's ASID is non-zero and marked used";
+		else if ((c & ~asid_mask(a)) != a->generation && a->reserved[h] != c)
+			why = "a running context is current or reserved across the rollover";
 		/* Two harts run the same ASID only for the same context. */
-		for (unsigned g = 0; g < h; g++) {
+		for (unsigned g = 0; why == NULL && g < h; g++) {
 			uint64_t o = a->active[g];
-			if (o != 0 && o != ctx && (o & asid_mask(a)) == asid)
-				err = SVMM_EINVAL;
+			if (o != 0 && o != c && (o & asid_mask(a)) == asid)
+				why = "two harts run one ASID only for one context";
 		}
 	}
 	/* Bits past the width are never set. */
-	if (err == 0 && a->nasids < 64u && (a->map[0] >> a->nasids) != 0)
-		err = SVMM_EINVAL;
-	for (uint32_t w = (a->nasids + 63u) / 64u; err == 0 && w < ASID_MAP_WORDS; w++)
+	if (why == NULL && a->nasids < 64u && (a->map[0] >> a->nasids) != 0)
+		why = "no bit past the ASID width is set in the map";
+	for (uint32_t w = (a->nasids + 63u) / 64u; why == NULL && w < ASID_MAP_WORDS; w++)
 		if (a->map[w] != 0)
-			err = SVMM_EINVAL;
+			why = "no bit past the ASID width is set in the map";
 	port_unlock(&a->lock);
-	return err;
+	if (why == NULL)
+		return 0;
+	if (out != NULL)
+		svmm_printline(out, ctx, "asid: %s (hart %u, generation 0x%llx)", why, bad_hart,
+			       (unsigned long long)a->generation);
+	return SVMM_EINVAL;
 }

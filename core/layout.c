@@ -97,9 +97,41 @@ int layout_init(struct svmm_layout *l, enum svmm_mode mode, uint64_t dmap_limit)
 	return 0;
 }
 
-bool layout_canonical(const struct svmm_layout *l, svmm_va_t va)
+int layout_check(const struct svmm_layout *l, svmm_print_fn out, void *ctx)
 {
-	return svmm_canonical(l->mode, va);
+	const char *why = NULL;
+	int bad = LAYOUT_NONE;
+	if (!svmm_mode_valid(l->mode) || l->levels != svmm_mode_levels(l->mode) ||
+	    l->va_bits != svmm_mode_va_bits(l->mode) || l->slot_size != svmm_slot_size(l->mode))
+		why = "mode, levels, va_bits and slot_size agree";
+	else if (l->user_end != svmm_user_end(l->mode) ||
+		 l->kernel_base != svmm_kernel_base(l->mode))
+		why = "the halves are the mode's";
+	else if (l->ustack_top != l->user_end - SVMM_USTACK_GUARD)
+		why = "the stack's top is SVMM_USTACK_GUARD below the end of the user half";
+	else if (l->dmap_base != svmm_dmap_base(l->mode) || l->dmap_size == 0 ||
+		 l->dmap_size > svmm_dmap_size(l->mode) || l->dmap_size % SVMM_GiB != 0)
+		why = "the direct map starts at the kernel base, whole GiB, at most 255 slots";
+	for (int a = LAYOUT_NULL_GUARD; why == NULL && a < LAYOUT_NAREAS; a++) {
+		const struct layout_region *r = &l->area[a];
+		bad = a;
+		svmm_va_t last = r->base + r->size - 1u;
+		if (r->size == 0 || r->name == NULL || r->purpose == NULL || r->pages == NULL)
+			why = "every area has a size and its words";
+		else if (!svmm_canonical(l->mode, r->base) || !svmm_canonical(l->mode, last) ||
+			 (r->base < l->user_end) != (last < l->user_end))
+			why = "every area lies inside one half";
+		else if (a > LAYOUT_NULL_GUARD &&
+			 (r->base < l->area[a - 1].base ||
+			  r->base - l->area[a - 1].base < l->area[a - 1].size))
+			why = "the areas are in address order and do not overlap";
+	}
+	if (why == NULL)
+		return 0;
+	if (out != NULL)
+		svmm_printline(out, ctx, "layout: %s (%s, area %d)", why,
+			       layout_mode_name(l->mode), bad);
+	return SVMM_EINVAL;
 }
 
 enum layout_area layout_area_of(const struct svmm_layout *l, svmm_va_t va)

@@ -390,7 +390,7 @@ int pt_destroy(struct pt *pt, pt_leaf_fn fn, void *ctx)
 		for (unsigned s = next_valid(r, 0, end); s < end; s = next_valid(r, s + 1u, end))
 			if (svmm_pte_is_leaf(r[s]) ||
 			    subtree_has_leaf(pt_table(svmm_pte_pa(r[s])), top - 1u))
-				return SVMM_EBUSY;
+				return SVMM_ELIVE;
 		fn = pt_leaf_ignore;
 	}
 	/* Every translation of this ASID goes, and every walk through its tables. */
@@ -1161,54 +1161,62 @@ static void op_flush(struct pt_op *op)
 	op->changed = false;
 }
 
-/* Shared body of unmap and protect. */
-static int pt_edit(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags, bool unmap,
-		   uint64_t set, uint64_t clear, pt_leaf_fn fn, void *ctx)
+/*
+ * Phase 1 of unmap and protect, shared: with the pt's lock taken, check and count
+ * (edit_count), preallocate the tables for splits and, for pt_unmap_leaves, the gather
+ * frame, and demote the Svnapot runs cut at the ends. Returns 0 with the lock held, or
+ * an error with the lock released and nothing changed.
+ */
+static __attribute__((noinline)) int edit_prepare(struct pt_op *op, svmm_va_t va,
+						  uint64_t size, bool gather_frame)
 {
-	struct pt_op op = {
-		.pt = pt, .flags = flags, .maxleaf = 0, .unmap = unmap, .protect = !unmap,
-		.attr = set,
-		.clear = clear, .pool = PT_NIL, .freed = PT_NIL, .flo = va,
-		.fhi = va + size - 1u,
-	};
-	port_lock(&pt->lock);
-	if (unmap && fn == NULL && unmap_fast(pt, va, size, flags))
-		return 0;   /* it unlocked and flushed */
 	uint64_t need = 0;
-	int err = edit_count(&op, va, size, &need);
-	/* pt_unmap_leaves: one more frame, to gather the removed leaves in. */
+	int err = edit_count(op, va, size, &need);
 	if (err == 0)
-		err = pool_fill(&op, need + (fn != NULL));
+		err = pool_fill(op, need + gather_frame);
 	if (err != 0) {
-		port_unlock(&pt->lock);
+		port_unlock(&op->pt->lock);
 		return err;
 	}
-	if (fn != NULL) {
-		op.gather_pa = op.pool;
-		op.pool = pt_table(op.pool)[0];
-		op.npool--;
-		op.gather = (struct pt_gather *)(void *)pt_table(op.gather_pa);
-		op.gather->n = 0;
+	if (gather_frame) {
+		op->gather_pa = op->pool;
+		op->pool = pt_table(op->pool)[0];
+		op->npool--;
+		op->gather = (struct pt_gather *)(void *)pt_table(op->gather_pa);
+		op->gather->n = 0;
 	}
-	napot_boundaries(&op, va, size);
-	if (!unmap) {
-		protect_apply(&op, pt_table(pt->root), pt->levels - 1u, va, size);
-	} else {
-		svmm_va_t last = va + size - 1u;
-		for (;;) {
-			unmap_apply(&op, pt_table(pt->root), pt->levels - 1u, va, last - va + 1u);
-			if (!op.stopped)
-				break;
-			/* The gather frame is full: flush, report, and go on from where it stopped. */
-			port_unlock(&pt->lock);
-			op_flush(&op);
-			gather_report(op.gather, fn, ctx);
-			va = op.stop;
-			op.stopped = false;
-			op.flo = va;
-			op.fhi = last;
-			port_lock(&pt->lock);
-		}
+	napot_boundaries(op, va, size);
+	return 0;
+}
+
+/* The body of pt_unmap and pt_unmap_leaves, after the argument checks. */
+static int unmap_edit(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags,
+		      pt_leaf_fn fn, void *ctx)
+{
+	struct pt_op op = {
+		.pt = pt, .flags = flags, .unmap = true, .pool = PT_NIL, .freed = PT_NIL,
+		.flo = va, .fhi = va + size - 1u,
+	};
+	port_lock(&pt->lock);
+	if (fn == NULL && unmap_fast(pt, va, size, flags))
+		return 0;   /* it unlocked and flushed */
+	int err = edit_prepare(&op, va, size, fn != NULL);
+	if (err != 0)
+		return err;
+	svmm_va_t last = va + size - 1u;
+	for (;;) {
+		unmap_apply(&op, pt_table(pt->root), pt->levels - 1u, va, last - va + 1u);
+		if (!op.stopped)
+			break;
+		/* The gather frame is full: flush, report, and go on from where it stopped. */
+		port_unlock(&pt->lock);
+		op_flush(&op);
+		gather_report(op.gather, fn, ctx);
+		va = op.stop;
+		op.stopped = false;
+		op.flo = va;
+		op.fhi = last;
+		port_lock(&pt->lock);
 	}
 	port_unlock(&pt->lock);
 	op_finish(&op);   /* outside the lock, as in pt_map */
@@ -1216,6 +1224,24 @@ static int pt_edit(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags, b
 		gather_report(op.gather, fn, ctx);
 		port_table_free(op.gather_pa);
 	}
+	return 0;
+}
+
+/* The body of pt_protect, after the argument checks. */
+static int protect_edit(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags,
+			uint64_t set, uint64_t clear)
+{
+	struct pt_op op = {
+		.pt = pt, .flags = flags, .protect = true, .attr = set, .clear = clear,
+		.pool = PT_NIL, .freed = PT_NIL, .flo = va, .fhi = va + size - 1u,
+	};
+	port_lock(&pt->lock);
+	int err = edit_prepare(&op, va, size, false);
+	if (err != 0)
+		return err;
+	protect_apply(&op, pt_table(pt->root), pt->levels - 1u, va, size);
+	port_unlock(&pt->lock);
+	op_finish(&op);   /* outside the lock, as in pt_map */
 	return 0;
 }
 
@@ -1229,7 +1255,7 @@ static int unmap_common(struct pt *pt, svmm_va_t va, uint64_t size, unsigned fla
 		return SVMM_EINVAL;
 	if (!pt->kernel && !pt_is_user(pt, va))
 		return SVMM_EPERM;
-	return pt_edit(pt, va, size, flags, true, 0, 0, fn, ctx);
+	return unmap_edit(pt, va, size, flags, fn, ctx);
 }
 
 int pt_unmap(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flags)
@@ -1260,7 +1286,7 @@ int pt_protect(struct pt *pt, svmm_va_t va, uint64_t size, unsigned set, unsigne
 	if ((clear & (PT_R | PT_W | PT_X)) == (PT_R | PT_W | PT_X) &&
 	    ((set & (PT_R | PT_W | PT_X)) == 0 || ((set & PT_W) && !(set & PT_R))))
 		return SVMM_EPERM;
-	return pt_edit(pt, va, size, flags, false, set, clear, NULL, NULL);
+	return protect_edit(pt, va, size, flags, set, clear);
 }
 
 int pt_leaf_at(const struct pt *pt, svmm_va_t va, struct pt_leaf *leaf)
@@ -1487,90 +1513,149 @@ void pt_dump(const struct pt *pt, svmm_va_t va, uint64_t size, svmm_print_fn out
 	dump_flush(&d);
 }
 
+/* pt_check's state: the table count so far, and the first broken invariant. */
 struct check_ctx {
 	const struct pt *pt;
 	uint64_t tables;
+	const char *why;       /* the invariant, as a sentence that holds when all is well */
+	svmm_va_t va;          /* where: the entry's first address, its value and level */
+	uint64_t e;
+	unsigned level;
 };
 
-static int check_table(struct check_ctx *c, const uint64_t *t, unsigned level, svmm_va_t va,
-		       bool must_not_be_empty)
+static bool check_fail(struct check_ctx *c, const char *why, svmm_va_t va, uint64_t e,
+		       unsigned level)
+{
+	c->why = why;
+	c->va = va;
+	c->e = e;
+	c->level = level;
+	return false;
+}
+
+/* The checks of one valid entry that is a leaf (at level, covering from va). */
+static bool check_leaf(struct check_ctx *c, const uint64_t *t, unsigned i, unsigned level,
+		       svmm_va_t va)
+{
+	uint64_t e = t[i];
+	if ((e & SVMM_PTE_W) && !(e & SVMM_PTE_R))
+		return check_fail(c, "no leaf is writable without being readable", va, e, level);
+	if (!(e & SVMM_PTE_A) || (((e & SVMM_PTE_W) != 0) != ((e & SVMM_PTE_D) != 0)))
+		return check_fail(c, "every leaf has A, and D exactly when it has W", va, e,
+				  level);
+	if ((e & SVMM_PTE_PBMT_MASK) == SVMM_PTE_PBMT_MASK)
+		return check_fail(c, "no leaf has the reserved PBMT value 3", va, e, level);
+	if (e & SVMM_PTE_N) {
+		/* A Svnapot run: 16 equal entries starting at a 16-aligned index. */
+		if (level != 0 || ((e >> SVMM_PTE_PPN_SHIFT) & 0xfu) != 8u)
+			return check_fail(c, "Svnapot leaves are 4 KiB entries of 64 KiB runs", va,
+					  e, level);
+		for (unsigned j = i & ~15u; j < (i & ~15u) + 16u; j++)
+			if (t[j] != e)
+				return check_fail(c, "a Svnapot run is 16 equal entries", va, e,
+						  level);
+	} else if (svmm_pte_pa(e) & (pt_level_size(level) - 1u)) {
+		return check_fail(c, "every superpage is aligned to its size", va, e, level);
+	}
+	if (!c->pt->kernel && (e & SVMM_PTE_G))
+		return check_fail(c, "a user pt holds no global leaf", va, e, level);
+	return true;
+}
+
+static bool check_table(struct check_ctx *c, const uint64_t *t, unsigned level, svmm_va_t va,
+			bool must_not_be_empty)
 {
 	uint64_t lsz = pt_level_size(level);
 	bool any = false;
-	for (unsigned i = 0; i < PT_NPTE; i++) {
+	for (unsigned i = next_valid(t, 0, PT_NPTE); i < PT_NPTE;
+	     i = next_valid(t, i + 1u, PT_NPTE)) {
 		uint64_t e = t[i];
 		svmm_va_t eva = va + i * lsz;
-		if (!(e & SVMM_PTE_V))
-			continue;
 		any = true;
 		if (e & SVMM_PTE_RSV_MASK)
-			return SVMM_EINVAL;
-		if (svmm_pte_is_table(e)) {
-			if (level == 0 || (e & (SVMM_PTE_D | SVMM_PTE_A | SVMM_PTE_U | SVMM_PTE_N | SVMM_PTE_PBMT_MASK | SVMM_PTE_G)))
-				return SVMM_EINVAL;
-			c->tables++;
-			bool slot = pt_is_kernel_slot(c->pt, level, eva);
-			int err = check_table(c, pt_table(svmm_pte_pa(e)), level - 1u, eva, !slot);
-			if (err != 0)
-				return err;
+			return check_fail(c, "reserved bits 60:54 are zero", eva, e, level);
+		if (!svmm_pte_is_table(e)) {
+			if (!check_leaf(c, t, i, level, eva))
+				return false;
 			continue;
 		}
-		if ((e & SVMM_PTE_W) && !(e & SVMM_PTE_R))
-			return SVMM_EINVAL;
-		if (!(e & SVMM_PTE_A) || (((e & SVMM_PTE_W) != 0) != ((e & SVMM_PTE_D) != 0)))
-			return SVMM_EINVAL;
-		if ((e & SVMM_PTE_PBMT_MASK) == SVMM_PTE_PBMT_MASK)
-			return SVMM_EINVAL;
-		if (e & SVMM_PTE_N) {
-			/* A Svnapot run: 16 equal entries starting at a 16-aligned index. */
-			if (level != 0 || ((e >> SVMM_PTE_PPN_SHIFT) & 0xfu) != 8u)
-				return SVMM_EINVAL;
-			unsigned g = i & ~15u;
-			for (unsigned j = 0; j < 16; j++)
-				if (t[g + j] != e)
-					return SVMM_EINVAL;
-		} else if (svmm_pte_pa(e) & (lsz - 1u)) {
-			return SVMM_EINVAL;
-		}
-		if (!c->pt->kernel && (e & SVMM_PTE_G))
-			return SVMM_EINVAL;
+		if (level == 0)
+			return check_fail(c, "no table pointer at level 0", eva, e, level);
+		if (e & (SVMM_PTE_D | SVMM_PTE_A | SVMM_PTE_U | SVMM_PTE_N | SVMM_PTE_PBMT_MASK |
+			 SVMM_PTE_G))
+			return check_fail(c, "table pointers have no D, A, U, N, PBMT or G", eva,
+					  e, level);
+		c->tables++;
+		if (!check_table(c, pt_table(svmm_pte_pa(e)), level - 1u, eva, true))
+			return false;
 	}
 	if (must_not_be_empty && !any)
-		return SVMM_EINVAL;
-	return 0;
+		return check_fail(c, "no table below the root is empty (but kernel slot tables)",
+				  va, 0, level);
+	return true;
 }
 
-int pt_check(const struct pt *pt)
+/* Out of line, so that the print's buffer is never on the stack under the recursion. */
+static __attribute__((noinline)) void check_print(const struct check_ctx *c,
+						  svmm_print_fn out, void *ctx)
 {
-	struct check_ctx c = { pt, 1 };
+	if (c->e == 0 && c->level == 0 && c->va == 0)
+		svmm_printline(out, ctx, "pt: %s", c->why);
+	else
+		svmm_printline(out, ctx, "pt: %s: entry 0x%016llx at level %u for va 0x%llx",
+			       c->why, (unsigned long long)c->e, c->level,
+			       (unsigned long long)c->va);
+}
+
+int pt_check(const struct pt *pt, svmm_print_fn out, void *ctx)
+{
+	struct check_ctx c = { .pt = pt, .tables = 1 };
 	const uint64_t *r = pt_table(pt->root);
 	unsigned top = pt->levels - 1u;
 	uint64_t rsz = pt_level_size(top);
 	unsigned end = pt->kernel ? SVMM_ROOT_SLOTS : SVMM_DMAP_SLOT0;
-	for (unsigned s = 0; s < end; s++) {
+	bool ok = true;
+	for (unsigned s = 0; ok && s < end; s++) {
 		uint64_t e = r[s];
 		svmm_va_t va = s < SVMM_DMAP_SLOT0 ? s * rsz : svmm_kernel_base(pt->mode) +
 							  (s - SVMM_DMAP_SLOT0) * rsz;
 		if (pt->kernel && s >= SVMM_DMAP_SLOT0 && !(e & SVMM_PTE_V))
-			return SVMM_EINVAL;     /* kernel slots always hold something */
-		if (!(e & SVMM_PTE_V))
+			ok = check_fail(&c, "kernel root slots 256..511 always hold something", va,
+					e, top);
+		else if (!(e & SVMM_PTE_V))
 			continue;
-		if (e & SVMM_PTE_RSV_MASK)
-			return SVMM_EINVAL;
-		if (svmm_pte_is_table(e)) {
-			if (e & (SVMM_PTE_D | SVMM_PTE_A | SVMM_PTE_U | SVMM_PTE_N | SVMM_PTE_PBMT_MASK | SVMM_PTE_G))
-				return SVMM_EINVAL;
+		else if (e & SVMM_PTE_RSV_MASK)
+			ok = check_fail(&c, "reserved bits 60:54 are zero", va, e, top);
+		else if (svmm_pte_is_table(e) &&
+			 (e & (SVMM_PTE_D | SVMM_PTE_A | SVMM_PTE_U | SVMM_PTE_N |
+			       SVMM_PTE_PBMT_MASK | SVMM_PTE_G)))
+			ok = check_fail(&c, "table pointers have no D, A, U, N, PBMT or G", va, e,
+					top);
+		else if (svmm_pte_is_table(e)) {
 			c.tables++;
-			int err = check_table(&c, pt_table(svmm_pte_pa(e)), top - 1u, va,
-					      !pt_is_kernel_slot(pt, top, va));
-			if (err != 0)
-				return err;
-		} else {
-			if (!(e & SVMM_PTE_A) || (((e & SVMM_PTE_W) != 0) != ((e & SVMM_PTE_D) != 0)) ||
-			    ((e & SVMM_PTE_W) && !(e & SVMM_PTE_R)) || (svmm_pte_pa(e) & (rsz - 1u)) ||
-			    (e & SVMM_PTE_N))
-				return SVMM_EINVAL;
-		}
+			ok = check_table(&c, pt_table(svmm_pte_pa(e)), top - 1u, va,
+					 !pt_is_kernel_slot(pt, top, va));
+		} else if (e & SVMM_PTE_N)
+			ok = check_fail(&c, "Svnapot leaves are 4 KiB entries of 64 KiB runs", va,
+					e, top);
+		else
+			ok = check_leaf(&c, r, s, top, va);
 	}
-	return c.tables == pt->tables ? 0 : SVMM_EINVAL;
+	if (ok && c.tables != pt->tables) {
+		ok = false;
+		c.why = "the tables in the tree are the tables pt->tables counts";
+		c.va = 0;
+		c.e = 0;
+		c.level = 0;
+		if (out != NULL)
+			svmm_printline(out, ctx, "pt: %s: %llu in the tree, %llu counted", c.why,
+				       (unsigned long long)c.tables,
+				       (unsigned long long)pt->tables);
+		return SVMM_EINVAL;
+	}
+	if (ok)
+		return 0;
+	if (out != NULL)
+		check_print(&c, out, ctx);
+	return SVMM_EINVAL;
 }

@@ -4,11 +4,19 @@
  *
  * The index is a radix tree over page numbers, as a page table is over addresses: its
  * top level is root[] in the object's own page, every lower level a 4 KiB node of 512
- * entries. An entry is empty (0), a node, a 4 KiB page, or (one level above the
+ * entries. It starts with one level and grows on top only as high as the highest page
+ * it has indexed needs (index_grow), so a big object that holds a few low pages (an
+ * address space's anonymous memory, offsets equal to addresses) walks and frees a
+ * short index. An entry is empty (0), a node, a 4 KiB page, or (one level above the
  * pages) a 2 MiB page. The object holds one pmem reference for every frame its index
  * names: for a 2 MiB page, one on the order-9 block, or one on each of its 512 frames
  * once some holder has split the block. No index node is ever left empty, so the
  * index's size follows what is resident.
+ *
+ * Every index page (the object's own, whose tail is root[], and each node) keeps in its
+ * pmem frame's owner word, which is ours while the page is allocated, how many of its
+ * entries are used and bounds on where they lie, so that emptiness is O(1) and a visit
+ * scans only the part of a page that can hold something (see slot_set).
  *
  * Every operation that can fail allocates first and changes the index after, or
  * records what it changed (populate marks its new entries) so that a failure restores
@@ -48,6 +56,62 @@ static void meta_free(struct pmem *pm, svmm_pa_t pa)
 static inline uint64_t *node_va(uint64_t e)
 {
 	return port_pa_to_va(E_PA(e));
+}
+
+/*
+ * An index page's owner word: bits 0-15 count its used entries; bits 16-31 and 32-47
+ * are the lowest and highest word of the page (0-511) that may hold a used entry.
+ * The bounds only widen while entries come and go, and start afresh with the first
+ * entry of an empty page; so they are exact for a page filled once and never worse
+ * than the whole page. pmem_alloc zeroes the word: a new page is empty.
+ */
+#define M_COUNT(m) ((unsigned)((m) & 0xffff))
+#define M_LO(m)    ((unsigned)(((m) >> 16) & 0xffff))
+#define M_HI(m)    ((unsigned)(((m) >> 32) & 0xffff))
+#define M_MAKE(c, lo, hi) ((uint64_t)(c) | (uint64_t)(lo) << 16 | (uint64_t)(hi) << 32)
+/* The word of the object's page where root[0] lies. */
+#define ROOT_WORD ((unsigned)(offsetof(struct vmobj, root) / sizeof(uint64_t)))
+
+static uint64_t *page_meta(struct vmobj *o, svmm_pa_t page)
+{
+	struct pmem_frame *f = pmem_frame(o->pm, page);
+	if (f == NULL)
+		port_panic("vmobj: index page outside RAM");
+	return &f->u.owner;
+}
+
+static inline uint64_t meta_add(uint64_t m, unsigned w)
+{
+	if (M_COUNT(m) == 0)
+		return M_MAKE(1, w, w);
+	unsigned lo = M_LO(m) < w ? M_LO(m) : w, hi = M_HI(m) > w ? M_HI(m) : w;
+	return M_MAKE(M_COUNT(m) + 1, lo, hi);
+}
+
+static inline uint64_t meta_del(uint64_t m)
+{
+	return M_COUNT(m) == 1 ? 0 : m - 1;
+}
+
+/* Store v in an index slot, counting the page's used entries (see M_COUNT). */
+static void slot_set(struct vmobj *o, uint64_t *slot, uint64_t v)
+{
+	uint64_t old = *slot;
+	*slot = v;
+	if ((old == 0) == (v == 0))
+		return;
+	svmm_pa_t pa = port_va_to_pa(slot);
+	uint64_t *m = page_meta(o, SVMM_ALIGN_DOWN(pa, PAGE));
+	*m = v != 0 ? meta_add(*m, (unsigned)((pa % PAGE) / sizeof(uint64_t))) : meta_del(*m);
+}
+
+/* The first index of a table worth looking at from want, given its page's bounds. */
+static inline unsigned first_idx(uint64_t want, uint64_t m, unsigned off)
+{
+	uint64_t lo = M_LO(m) > off ? M_LO(m) - off : 0;
+	if (want > FANO)
+		want = FANO;          /* past the index's span (it has not grown that far) */
+	return (unsigned)(want > lo ? want : lo);
 }
 
 static inline bool direct(const struct pmem *pm, svmm_pa_t pa)
@@ -166,12 +230,15 @@ static inline uint64_t top_cover(const struct vmobj *o)
  * entry covering exactly `want` pages (1 or 512) if the index goes that deep. With
  * create, missing nodes on the way are made (their parent slots recorded in made[] so
  * that a failure can take them back) until the entry covering `want` pages is reached.
- * Returns the entry's address (NULL only when create fails) and its cover in *cover.
+ * Returns the entry's address and its cover in *cover; NULL when create fails, or
+ * when pg lies past what the index spans (then nothing is there; create never is).
  */
 static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool create,
 			    uint64_t **made, unsigned *nmade, int *err, uint64_t *cover)
 {
 	uint64_t c = top_cover(o);
+	if (pg / c >= VMOBJ_ROOT_SLOTS)
+		return NULL;          /* past the index's span: nothing there (see index_grow) */
 	uint64_t *e = &o->root[pg / c];
 	while (c > want) {
 		if (*e == 0 && create) {
@@ -179,7 +246,7 @@ static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool cr
 			*err = meta_alloc(o->pm, &pa);
 			if (*err != 0)
 				return NULL;
-			*e = pa | E_NODE;
+			slot_set(o, e, pa | E_NODE);
 			o->nodes++;
 			made[(*nmade)++] = e;
 		}
@@ -197,11 +264,104 @@ static void index_unmake(struct vmobj *o, uint64_t **made, unsigned nmade)
 {
 	while (nmade-- > 0) {
 		meta_free(o->pm, E_PA(*made[nmade]));
-		*made[nmade] = 0;
+		slot_set(o, made[nmade], 0);
 		o->nodes--;
 	}
 }
 
+/*
+ * Add levels on top until the index spans page pg (below the object's size): an empty
+ * index just counts one more level; a used one moves root[] into a new node that
+ * becomes root[0]. Allocates every node first. Returns 0 with the number of levels
+ * added in *grown, or SVMM_ENOMEM with nothing changed.
+ */
+static int index_grow(struct vmobj *o, uint64_t pg, unsigned *grown)
+{
+	svmm_pa_t pa[VMOBJ_MAX_LEVELS];
+	unsigned k = 0;
+	*grown = 0;
+	while (pg / (top_cover(o) << (9 * k)) >= VMOBJ_ROOT_SLOTS)
+		k++;
+	if (k == 0)
+		return 0;
+	uint64_t *m = page_meta(o, port_va_to_pa(o));
+	if (M_COUNT(*m) == 0) {
+		o->levels = (uint8_t)(o->levels + k);
+		*grown = k;
+		return 0;
+	}
+	for (unsigned i = 0; i < k; i++) {
+		int err = meta_alloc(o->pm, &pa[i]);
+		if (err != 0) {
+			while (i-- > 0)
+				meta_free(o->pm, pa[i]);
+			return err;
+		}
+	}
+	for (unsigned i = 0; i < k; i++) {
+		uint64_t *n = port_pa_to_va(pa[i]);
+		unsigned lo = M_LO(*m) - ROOT_WORD, hi = M_HI(*m) - ROOT_WORD;
+		for (unsigned j = lo; j <= hi; j++) {
+			n[j] = o->root[j];
+			o->root[j] = 0;
+		}
+		*page_meta(o, pa[i]) = M_MAKE(M_COUNT(*m), lo, hi);
+		o->root[0] = pa[i] | E_NODE;
+		*m = M_MAKE(1, ROOT_WORD, ROOT_WORD);
+		o->nodes++;
+		o->levels++;
+	}
+	*grown = k;
+	return 0;
+}
+
+/*
+ * Can the index lose its top level? Yes when it is empty, or when root[0] is its only
+ * entry and a node with nothing past entry 495 (so that root[] can take its entries).
+ */
+static bool index_shrinkable(struct vmobj *o, uint64_t m)
+{
+	if (o->levels == 1)
+		return false;
+	if (M_COUNT(m) == 0)
+		return true;
+	if (M_COUNT(m) != 1 || !(o->root[0] & E_NODE))
+		return false;
+	const uint64_t *n = node_va(o->root[0]);
+	for (unsigned j = VMOBJ_ROOT_SLOTS; j < FANO; j++)
+		if (n[j] != 0)
+			return false;
+	return true;
+}
+
+/*
+ * Undo index_grow where entries went: drop top levels while they are not needed, so
+ * that the index always has the fewest levels that span its highest page (one when
+ * empty). A failed call that grew the index thus leaves it exactly as it was.
+ */
+static void index_shrink(struct vmobj *o)
+{
+	uint64_t *m = page_meta(o, port_va_to_pa(o));
+	while (index_shrinkable(o, *m)) {
+		if (M_COUNT(*m) == 0) {
+			o->levels = 1;
+			return;
+		}
+		svmm_pa_t pa = E_PA(o->root[0]);
+		uint64_t *n = port_pa_to_va(pa), nm = *page_meta(o, pa);
+		unsigned hi = M_HI(nm) < VMOBJ_ROOT_SLOTS ? M_HI(nm) : VMOBJ_ROOT_SLOTS - 1;
+		o->root[0] = 0;
+		for (unsigned j = M_LO(nm); j <= hi; j++)
+			o->root[j] = n[j];
+		*m = M_MAKE(M_COUNT(nm), M_LO(nm) + ROOT_WORD, hi + ROOT_WORD);
+		meta_free(o->pm, pa);
+		o->nodes--;
+		o->levels--;
+	}
+}
+
+
+/* A full scan: only the checker uses it, to check the counts. */
 static bool node_empty(const uint64_t *n)
 {
 	for (unsigned i = 0; i < FANO; i++)
@@ -212,10 +372,19 @@ static bool node_empty(const uint64_t *n)
 
 /*
  * Visit every leaf entry overlapping pages [start, end), calling fn on it; free any
- * node the visit leaves empty. fn may clear the entry. Iterative, with one small frame
- * per index level, so that its stack does not grow with the depth of the index.
+ * node the visit leaves empty. fn may clear the entry. Each table is scanned only
+ * between its page's bounds, so a sparse index costs what it holds, not its span.
+ * Iterative, with one small frame per index level, so that its stack does not grow
+ * with the depth of the index.
  */
 typedef void (*leaf_fn)(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover, void *ctx);
+
+/* The owner word of the table at depth d of a visit (tab[] and idx[] of the levels above). */
+static uint64_t *visit_meta(struct vmobj *o, uint64_t *const *tab, const unsigned *idx,
+			    unsigned d)
+{
+	return page_meta(o, d == 0 ? port_va_to_pa(o) : E_PA(tab[d - 1][idx[d - 1]]));
+}
 
 static void visit_range(struct vmobj *o, uint64_t start, uint64_t end, leaf_fn fn, void *ctx)
 {
@@ -225,19 +394,26 @@ static void visit_range(struct vmobj *o, uint64_t start, uint64_t end, leaf_fn f
 
 	tab[0] = o->root;
 	base[0] = 0;
-	idx[0] = (unsigned)(start / top);
+	/* The current table's owner word; its words start at off. */
+	uint64_t *m = visit_meta(o, tab, idx, 0);
+	unsigned off = ROOT_WORD;
+	idx[0] = first_idx(start / top, *m, off);
 	for (;;) {
 		uint64_t cover = top >> (9 * d);
 		unsigned n = d == 0 ? VMOBJ_ROOT_SLOTS : FANO;
-		if (idx[d] >= n || base[d] + idx[d] * cover >= end) {
+		if (idx[d] >= n || idx[d] + off > M_HI(*m) || base[d] + idx[d] * cover >= end) {
 			if (d == 0)
-				return;
+				break;
 			/* Back up one level: the node just finished may be empty now. */
+			bool empty = M_COUNT(*m) == 0;
 			d--;
+			m = visit_meta(o, tab, idx, d);
+			off = d == 0 ? ROOT_WORD : 0;
 			uint64_t *pe = &tab[d][idx[d]];
-			if (node_empty(node_va(*pe))) {
+			if (empty) {
 				meta_free(o->pm, E_PA(*pe));
 				*pe = 0;
+				*m = meta_del(*m);
 				o->nodes--;
 			}
 			idx[d]++;
@@ -249,13 +425,18 @@ static void visit_range(struct vmobj *o, uint64_t start, uint64_t end, leaf_fn f
 		} else if (*pe & E_NODE) {
 			tab[d + 1] = node_va(*pe);
 			base[d + 1] = pg;
-			idx[d + 1] = start > pg ? (unsigned)((start - pg) / (cover / FANO)) : 0;
+			m = page_meta(o, E_PA(*pe));
+			off = 0;
+			idx[d + 1] = first_idx(start > pg ? (start - pg) / (cover / FANO) : 0, *m, 0);
 			d++;
 		} else {
 			fn(o, pe, pg, cover, ctx);
+			if (*pe == 0)
+				*m = meta_del(*m);
 			idx[d]++;
 		}
 	}
+	index_shrink(o);
 }
 
 /*
@@ -271,6 +452,7 @@ static void huge_unfold(struct vmobj *o, uint64_t *e, svmm_pa_t node_pa)
 	uint64_t *n = port_pa_to_va(node_pa);
 	for (unsigned i = 0; i < FANO; i++)
 		n[i] = (pa + i * PAGE) | E_PAGE | (*e & E_NEW);
+	*page_meta(o, node_pa) = M_MAKE(FANO, 0, FANO - 1);
 	*e = node_pa | E_NODE;
 	o->nodes++;
 	o->huge--;
@@ -300,9 +482,7 @@ static int obj_new(struct pmem *pm, uint64_t size, unsigned kind, struct vmobj *
 	o->size = size;
 	o->kind = (uint8_t)kind;
 	o->refs = 1;
-	o->levels = 1;
-	while ((uint64_t)VMOBJ_ROOT_SLOTS * top_cover(o) < npages(o))
-		o->levels++;
+	o->levels = 1;        /* grows with the highest page indexed (index_grow) */
 	*objp = o;
 	return 0;
 }
@@ -420,7 +600,7 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 	st[0] = src->root;
 	dt[0] = c->root;
 	base[0] = 0;
-	idx[0] = (unsigned)(start / top);
+	idx[0] = start / top < VMOBJ_ROOT_SLOTS ? (unsigned)(start / top) : VMOBJ_ROOT_SLOTS;
 	for (;;) {
 		uint64_t cover = top >> (9 * d);
 		unsigned n = d == 0 ? VMOBJ_ROOT_SLOTS : FANO;
@@ -439,7 +619,7 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 			err = meta_alloc(c->pm, &pa);
 			if (err != 0)
 				return err;
-			dt[d][idx[d]] = pa | E_NODE;
+			slot_set(c, &dt[d][idx[d]], pa | E_NODE);
 			c->nodes++;
 			st[d + 1] = node_va(e);
 			dt[d + 1] = port_pa_to_va(pa);
@@ -450,7 +630,7 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 			err = entry_share(c->pm, e);
 			if (err != 0)
 				return err;
-			dt[d][idx[d]] = e;
+			slot_set(c, &dt[d][idx[d]], e);
 			if (e & E_HUGE) {
 				c->resident += FANO;
 				c->huge++;
@@ -489,6 +669,7 @@ int vmobj_clone(struct vmobj *obj, uint64_t off, uint64_t size, struct vmobj **c
 		goto out;
 	c->fill = obj->fill;
 	c->fill_ctx = obj->fill_ctx;
+	c->levels = obj->levels;          /* copy_index copies the shape */
 	c->backing_off = obj->backing_off;
 	if (obj->backing != NULL) {
 		err = vmobj_get(obj->backing);
@@ -528,7 +709,7 @@ static int check_off(const struct vmobj *o, uint64_t off)
 static uint64_t leaf_at(struct vmobj *o, uint64_t pg, uint64_t *cover)
 {
 	uint64_t *e = index_slot(o, pg, 1, false, NULL, NULL, NULL, cover);
-	return (*e & E_NODE) ? 0 : *e;
+	return e == NULL || (*e & E_NODE) ? 0 : *e;
 }
 
 /* What a resident leaf answers for page pg. */
@@ -560,14 +741,22 @@ static int index_insert(struct vmobj *o, uint64_t pg, uint64_t e)
 	uint64_t cover;
 	int err = 0;
 	uint64_t want = (e & E_HUGE) ? FANO : 1;
+	unsigned grown;
+	/* A 2 MiB entry needs a level under the root: the index spans page 496 then. */
+	err = index_grow(o, want == FANO && pg < VMOBJ_ROOT_SLOTS ? VMOBJ_ROOT_SLOTS : pg,
+			 &grown);
+	if (err != 0)
+		return err;
 	uint64_t *slot = index_slot(o, pg, want, true, made, &nmade, &err, &cover);
 	if (slot == NULL) {
 		index_unmake(o, made, nmade);
+		if (grown != 0)
+			index_shrink(o);
 		return err;
 	}
 	if (cover != want || *slot != 0)
 		port_panic("vmobj: inserting over a resident page");
-	*slot = e;
+	slot_set(o, slot, e);
 	if (e & E_HUGE) {
 		o->resident += FANO;
 		o->huge++;
@@ -575,6 +764,16 @@ static int index_insert(struct vmobj *o, uint64_t pg, uint64_t e)
 		o->resident++;
 	}
 	return 0;
+}
+
+/* Does the index hold nothing in page pg's aligned group of 512 pages? */
+static bool group_empty(struct vmobj *o, uint64_t pg)
+{
+	uint64_t cover;
+	if (o->levels == 1)       /* root[] spans pages 0-495, all of group 0 it holds */
+		return pg >= FANO || M_COUNT(*page_meta(o, port_va_to_pa(o))) == 0;
+	uint64_t *g = index_slot(o, pg, FANO, false, NULL, NULL, NULL, &cover);
+	return g == NULL || ((cover == FANO || !(*g & E_NODE)) && *g == 0);
 }
 
 /*
@@ -586,23 +785,18 @@ static int make_page(struct vmobj *o, uint64_t pg, bool huge_ok, uint64_t mark,
 		     struct vmobj_page *res)
 {
 	svmm_pa_t pa;
-	uint64_t cover;
-	if (huge_ok && o->kind == VMOBJ_ANON && o->levels > 1 &&
-	    SVMM_ALIGN_DOWN(pg, FANO) + FANO <= npages(o)) {
-		uint64_t *g = index_slot(o, pg, FANO, false, NULL, NULL, NULL, &cover);
-		if ((cover == FANO || !(*g & E_NODE)) && *g == 0 &&
-		    pmem_alloc(o->pm, 9, PMEM_ANY, &pa) == 0) {
-			for (unsigned i = 0; i < FANO; i++)
-				frame_zero(o->pm, pa + i * PAGE);
-			int err = index_insert(o, SVMM_ALIGN_DOWN(pg, FANO), pa | E_HUGE | mark);
-			if (err != 0) {
-				if (pmem_free(o->pm, pa, 9) != 0)
-					port_panic("vmobj: cannot free a fresh 2 MiB page");
-				return err;
-			}
-			answer(o, pa | E_HUGE, pg, true, res);
-			return 0;
+	if (huge_ok && o->kind == VMOBJ_ANON && SVMM_ALIGN_DOWN(pg, FANO) + FANO <= npages(o) &&
+	    group_empty(o, pg) && pmem_alloc(o->pm, 9, PMEM_ANY, &pa) == 0) {
+		for (unsigned i = 0; i < FANO; i++)
+			frame_zero(o->pm, pa + i * PAGE);
+		int err = index_insert(o, SVMM_ALIGN_DOWN(pg, FANO), pa | E_HUGE | mark);
+		if (err != 0) {
+			if (pmem_free(o->pm, pa, 9) != 0)
+				port_panic("vmobj: cannot free a fresh 2 MiB page");
+			return err;
 		}
+		answer(o, pa | E_HUGE, pg, true, res);
+		return 0;
 	}
 	int err = pmem_alloc(o->pm, 0, PMEM_ANY, &pa);
 	if (err != 0)
@@ -751,7 +945,7 @@ void vmobj_uncopy(struct vmobj *obj, uint64_t off, svmm_pa_t old)
 	port_lock(&obj->lock);
 	uint64_t *slot = index_slot(obj, off >> SVMM_PAGE_SHIFT, 1, false, NULL, NULL, NULL,
 				    &cover);
-	if (cover != 1 || !(*slot & E_PAGE) || pmem_get(obj->pm, old) != 0)
+	if (slot == NULL || cover != 1 || !(*slot & E_PAGE) || pmem_get(obj->pm, old) != 0)
 		port_panic("vmobj: no copy to undo");
 	frame_put(obj->pm, E_PA(*slot));
 	*slot = old | E_PAGE;
@@ -860,7 +1054,7 @@ static unsigned crossing(struct vmobj *obj, uint64_t start, uint64_t end, uint64
 	for (unsigned i = 0; i < 2; i++) {
 		uint64_t *g = index_slot(obj, ends[i], 1, false, NULL, NULL, NULL, &cover);
 		uint64_t gs = SVMM_ALIGN_DOWN(ends[i], FANO);
-		if (!(*g & E_HUGE) || (n > 0 && g == cut[0]) || (gs >= start && gs + FANO <= end))
+		if (g == NULL || !(*g & E_HUGE) || (n > 0 && g == cut[0]) || (gs >= start && gs + FANO <= end))
 			continue;
 		cut[n++] = g;
 	}
@@ -990,6 +1184,17 @@ static void check_tab(struct check_ctx *c, const uint64_t *tab, unsigned n, uint
 		      uint64_t base)
 {
 	struct vmobj *o = c->o;
+	svmm_pa_t tpa = port_va_to_pa(tab);
+	struct pmem_frame *f = pmem_frame(o->pm, SVMM_ALIGN_DOWN(tpa, PAGE));
+	unsigned w0 = (unsigned)((tpa % PAGE) / sizeof(uint64_t)), used = 0;
+	for (unsigned i = 0; i < n && f != NULL; i++)
+		if (tab[i] != 0 && (used++, w0 + i < M_LO(f->u.owner) || w0 + i > M_HI(f->u.owner)))
+			f = NULL;
+	if (f == NULL || used != M_COUNT(f->u.owner)) {
+		check_fail(c, "every index page counts its used entries in its pmem owner word, "
+			   "and they lie within its bounds", base);
+		return;
+	}
 	for (unsigned i = 0; i < n && c->err == 0; i++) {
 		uint64_t e = tab[i], pg = base + i * cover;
 		if (e == 0)
@@ -1048,10 +1253,10 @@ static int check_one(struct vmobj *o, svmm_print_fn out, void *octx)
 	else if (o->size == 0 || !SVMM_IS_ALIGNED(o->size, PAGE) || o->size > VMOBJ_MAX_SIZE)
 		check_fail(&c, "the size is whole pages, at most VMOBJ_MAX_SIZE", 0);
 	else if (o->levels < 1 || o->levels > VMOBJ_MAX_LEVELS ||
-		 (uint64_t)VMOBJ_ROOT_SLOTS * top_cover(o) < npages(o) ||
 		 (o->levels > 1 && (uint64_t)VMOBJ_ROOT_SLOTS * (top_cover(o) / FANO) >=
 		  npages(o)))
-		check_fail(&c, "the index has the fewest levels that cover the size", 0);
+		check_fail(&c, "the index has at most the fewest levels that cover the size",
+			   0);
 	else if ((o->kind != VMOBJ_ANON && o->kind != VMOBJ_PAGER) ||
 		 (o->kind == VMOBJ_PAGER) != (o->fill != NULL) ||
 		 (o->backing != NULL && o->kind != VMOBJ_ANON))
@@ -1063,6 +1268,9 @@ static int check_one(struct vmobj *o, svmm_print_fn out, void *octx)
 		check_fail(&c, "a backing object has no backing and covers the range", 0);
 	else
 		check_tab(&c, o->root, VMOBJ_ROOT_SLOTS, top_cover(o), 0);
+	if (c.err == 0 && index_shrinkable(o, *page_meta(o, port_va_to_pa(o))))
+		check_fail(&c, "the index has the fewest levels that span its highest page "
+			   "(one when empty)", 0);
 	if (c.err == 0 && (c.resident != o->resident || c.huge != o->huge ||
 			   c.nodes != o->nodes))
 		check_fail(&c, "the resident, 2 MiB and node counters match the index",

@@ -152,7 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (pt.tables != hostsim_tables_live())
 			die("table count differs from the port", pt.tables, hostsim_tables_live());
 		/* A full check reads every table: after each call while the tree is small. */
-		if ((pt.tables <= 64 || size < 20) && pt_check(&pt) != 0)
+		if ((pt.tables <= 64 || size < 20) && pt_check(&pt, NULL, NULL) != 0)
 			die("pt_check failed", va, len);
 		check_page(&pt, start);
 		check_page(&pt, start + npages - 1);

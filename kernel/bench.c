@@ -5,7 +5,8 @@
  *   fault-anon             a U-mode store to a fresh demand-zero page: instret read by
  *                          the program just before and after the store, so the count is
  *                          trap entry, aspace_fault (frame, zeroing, pt_map), return.
- *   aspace-create-destroy  in the kernel: create, map one page, fault it in, destroy.
+ *   aspace-create-destroy  in the kernel: create, map one page, fault it in, destroy;
+ *                          the line also gives each of the four steps' median.
  *   switch                 process A reads instret and passes it to yield; the kernel
  *                          switches to B, whose yield returns; B reads instret. The
  *                          difference is one trap-to-return context switch.
@@ -13,6 +14,16 @@
  *                          each in its own address space (harts = how many).
  *   shootdown-remote       instructions on the sending hart of one shootdown to 1 or 3
  *                          other (idle) harts: post, IPI, wait for the acknowledgements.
+ *   fork-cow               fork of a process with 256 resident writable pages, instret
+ *                          around the call in the parent (trap, new process, aspace_create,
+ *                          aspace_clone, return), divided by 256: instructions per resident
+ *                          page. Also printed: the whole fork, and the same fork with the
+ *                          256 pages unmapped (what a fork costs without them).
+ *   cow-fault              in the child, one store to a page it has read (mapped read-only,
+ *                          shared with the parent, which sleeps in wait): trap entry,
+ *                          aspace_fault (a new frame, the 4 KiB copy, the leaf replaced),
+ *                          return. Both on one hart (the others idle), so that no
+ *                          shootdown goes to another hart.
  *   fault-smp-seconds      (svmm.bench=2, without -icount) host seconds for 4096 faults
  *                          per hart with 1, 2 or 4 harts at once; the guest's timebase
  *                          follows the host clock when QEMU runs without -icount.
@@ -30,7 +41,8 @@
 #define MAX_SAMPLES 128
 
 struct samples { uint64_t v[MAX_SAMPLES]; unsigned n; };
-static struct samples fault_s, switch_s, create_s;
+static struct samples fault_s, switch_s, create_s, fork_s, fork_small_s, cow_s;
+static struct samples create_parts[4];   /* create, map, first fault, destroy */
 static struct samples smp_s[3], shoot_s[2];
 static struct svmm_lock bench_lock;      /* smp_s: harts report at once */
 static const unsigned phase_harts[3] = { 1, 2, 4 };
@@ -38,6 +50,7 @@ static unsigned phase, nphases;
 static uint64_t phase_t0;
 static bool timed;                       /* svmm.bench=2 */
 static uint64_t yield_tag;
+static unsigned fork_ncpu;               /* sched_ncpu before the fork phase */
 static int yield_pid;
 
 static void add(struct samples *s, uint64_t v)
@@ -72,6 +85,12 @@ static void bench_report(struct proc *p, long kind, uint64_t value)
 		port_lock(&bench_lock);
 		add(&smp_s[phase], value);
 		port_unlock(&bench_lock);
+	} else if (kind == REPORT_FORK) {
+		add(&fork_s, value);
+	} else if (kind == REPORT_FORK_SMALL) {
+		add(&fork_small_s, value);
+	} else if (kind == REPORT_COW) {
+		add(&cow_s, value);
 	} else if (kind == REPORT_SWITCH && yield_tag && value > yield_tag && yield_pid != p->pid) {
 		add(&switch_s, value - yield_tag);
 		yield_tag = 0;
@@ -144,7 +163,8 @@ static _Noreturn void smp_phase_run(void)
 {
 	if (phase >= nphases) {
 		bool ok = timed || (fault_s.n > 0 && switch_s.n > 0 && create_s.n > 0 &&
-				    smp_s[0].n > 0);
+				    smp_s[0].n > 0 && fork_s.n > 0 && fork_small_s.n > 0 &&
+				    cow_s.n > 0);
 		if (!timed)
 			bench_shootdowns();
 		kprintf("%u passed, %u failed\n", ok ? 1u : 0u, ok ? 0u : 1u);
@@ -159,13 +179,41 @@ static _Noreturn void smp_phase_run(void)
 	proc_run_all(smp_phase_done);
 }
 
+#define FORK_PAGES 256               /* user/bench.c's resident pages at each fork */
+
+static void fork_done(void)
+{
+	reap_all();
+	uint64_t all = median(&fork_s), small = median(&fork_small_s);
+	kprintf("{\"bench\":\"kernel\",\"case\":\"fork-cow\",\"mode\":\"%s\",\"harts\":1,"
+		"\"instructions\":%lu,\"samples\":%u,\"per\":\"resident page\","
+		"\"resident_pages\":%u,\"fork_instructions\":%lu,"
+		"\"fork_instructions_without_them\":%lu}\n", mode_str(),
+		(unsigned long)((all + FORK_PAGES / 2) / FORK_PAGES), fork_s.n, FORK_PAGES,
+		(unsigned long)all, (unsigned long)small);
+	print_json("cow-fault", &cow_s);
+	sched_ncpu = fork_ncpu;
+	smp_phase_run();
+}
+
 static void bench_done(void)
 {
 	reap_all();
 	print_json("fault-anon", &fault_s);
-	print_json("aspace-create-destroy", &create_s);
+	/* The case's parts, each a median of its own (so they need not add up exactly). */
+	kprintf("{\"bench\":\"kernel\",\"case\":\"aspace-create-destroy\",\"mode\":\"%s\","
+		"\"harts\":1,\"instructions\":%lu,\"samples\":%u,\"create\":%lu,\"map\":%lu,"
+		"\"first_fault\":%lu,\"destroy\":%lu}\n", mode_str(), (unsigned long)median(&create_s),
+		create_s.n, (unsigned long)median(&create_parts[0]),
+		(unsigned long)median(&create_parts[1]), (unsigned long)median(&create_parts[2]),
+		(unsigned long)median(&create_parts[3]));
 	print_json("switch", &switch_s);
-	smp_phase_run();
+	/* fork and copy-on-write on one hart: parent and child take turns there. */
+	fork_ncpu = sched_ncpu;
+	sched_ncpu = 1;
+	if (!proc_spawn("bench", 5))
+		panic("bench: spawn failed");
+	proc_run_all(fork_done);
 }
 
 _Noreturn void bench_run(void)
@@ -183,15 +231,22 @@ _Noreturn void bench_run(void)
 		svmm_va_t va;
 		uint64_t t0 = r_instret();
 		int err = aspace_create(&as, &kpt, &kpmem, NULL);
+		uint64_t t1 = r_instret();
 		if (!err)
 			err = aspace_map_anon(&as, 0, SVMM_PAGE_SIZE, PT_R | PT_W, 0, &va);
+		uint64_t t2 = r_instret();
 		if (!err)
 			err = aspace_fault(&as, va, PT_W);
+		uint64_t t3 = r_instret();
 		aspace_destroy(&as);
-		uint64_t t1 = r_instret();
+		uint64_t t4 = r_instret();
 		if (err)
 			panic("bench: aspace: %s", svmm_strerror(err));
-		add(&create_s, t1 - t0);
+		add(&create_s, t4 - t0);
+		add(&create_parts[0], t1 - t0);
+		add(&create_parts[1], t2 - t1);
+		add(&create_parts[2], t3 - t2);
+		add(&create_parts[3], t4 - t3);
 	}
 	/* No preemption: the fault program runs alone to its end, then the pair alternates. */
 	sched_quantum = 0;

@@ -297,7 +297,7 @@ void difftest_run(uint64_t seed)
 		else if (err != SVMM_EPERM)
 			KCHECK_EQ(err, 0);
 	}
-	KCHECK_EQ(pt_check(&t), 0);
+	KCHECK_EQ(pt_check(&t, NULL, NULL), 0);
 
 	w_satp(pt_satp(&t));
 	static const unsigned privs[4] = { 0, PT_SUM, PT_MXR, PT_SUM | PT_MXR };

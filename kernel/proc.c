@@ -6,6 +6,7 @@
 #include <svmm/aspace.h>
 
 #include "cpu.h"
+#include "files.h"
 #include "proc.h"
 #include "riscv.h"
 #include "sys.h"
@@ -26,6 +27,7 @@ static bool done_claimed;
 
 #define COUNT(field) __atomic_fetch_add(&proc_counters.field, 1, __ATOMIC_RELAXED)
 uint64_t sched_quantum;          /* timer ticks per time slice; 0 = no preemption */
+bool proc_fork_check;
 struct proc_hooks proc_hooks;
 static svmm_va_t user_va_end;         /* svmm_user_end(boot.mode), for the fault path */
 
@@ -105,14 +107,9 @@ static void proc_set_state(struct proc *p, enum proc_state st)
 	port_unlock(&proc_lock);
 }
 
-struct proc *proc_spawn(const char *name, long arg)
+/* A free slot, cleared and EMBRYO with a new pid, or NULL when the table is full. */
+static struct proc *proc_alloc(void)
 {
-	const struct uprog *up = NULL;
-	for (uint64_t i = 0; i < user_programs_count; i++)
-		if (strcmp(user_programs[i].name, name) == 0)
-			up = &user_programs[i];
-	if (!up)
-		panic("proc_spawn: no user program \"%s\"", name);
 	struct proc *p = NULL;
 	port_lock(&proc_lock);
 	for (unsigned i = 0; i < NPROC; i++)
@@ -126,6 +123,18 @@ struct proc *proc_spawn(const char *name, long arg)
 			break;
 		}
 	port_unlock(&proc_lock);
+	return p;
+}
+
+struct proc *proc_spawn(const char *name, long arg)
+{
+	const struct uprog *up = NULL;
+	for (uint64_t i = 0; i < user_programs_count; i++)
+		if (strcmp(user_programs[i].name, name) == 0)
+			up = &user_programs[i];
+	if (!up)
+		panic("proc_spawn: no user program \"%s\"", name);
+	struct proc *p = proc_alloc();
 	if (!p)
 		return NULL;
 	p->as = &p->as_own;
@@ -189,6 +198,69 @@ void proc_reap(struct proc *p)
 	proc_set_state(p, PROC_FREE);
 }
 
+/* ---- fork and wait: parents, releases, sleepers (all under proc_lock) ---- */
+
+/* A zombie its parent (or, for an orphan, the kernel) may free now. */
+static bool reapable_locked(const struct proc *q)
+{
+	return q->state == PROC_ZOMBIE && q->released &&
+	       __atomic_load_n(&q->as_users, __ATOMIC_ACQUIRE) == 0;
+}
+
+/* Does owner have a child wait() could reap now (any pid when pid <= 0)? */
+static bool child_ready_locked(const struct proc *owner, long pid)
+{
+	for (unsigned i = 0; i < proc_hwm; i++) {
+		const struct proc *q = &procs[i];
+		if (q->state != PROC_FREE && q->parent == owner && (pid <= 0 || q->pid == pid) &&
+		    reapable_locked(q))
+			return true;
+	}
+	return false;
+}
+
+/* Every sleeper looks again: a child may have become reapable, or it was killed. */
+static void wake_sleepers_locked(void)
+{
+	for (unsigned i = 0; i < proc_hwm; i++)
+		if (procs[i].state == PROC_SLEEPING)
+			procs[i].state = PROC_RUNNABLE;
+}
+
+/* An orphaned process is freed as soon as it is reapable (no one will wait for it). */
+static void free_orphan_locked(struct proc *q)
+{
+	if (q->forked && q->parent == NULL && reapable_locked(q))
+		q->state = PROC_FREE;
+}
+
+/*
+ * The hart that ran p has left it for good (p exited or was killed, and the hart is
+ * off its address space): free what no one will reap, orphan p's children, wake
+ * sleepers. After this the hart does not touch p again.
+ */
+static void proc_release_locked(struct proc *p)
+{
+	struct proc *owner = p->owner;
+	p->released = true;
+	if (p->is_thread) {
+		p->state = PROC_FREE;
+		/* The owner may have waited for its last thread to become reapable. */
+		if (owner != p)
+			free_orphan_locked(owner);
+	} else {
+		for (unsigned i = 0; i < proc_hwm; i++) {
+			struct proc *q = &procs[i];
+			if (q->state != PROC_FREE && q->parent == p) {
+				q->parent = NULL;
+				free_orphan_locked(q);
+			}
+		}
+		free_orphan_locked(p);
+	}
+	wake_sleepers_locked();
+}
+
 /* Leave p's address space: the hart runs on the kernel table from here. */
 static void proc_leave(struct cpu *c)
 {
@@ -232,7 +304,7 @@ static const char *fault_reason(int err, svmm_va_t va)
 	case SVMM_EPERM: return "the region does not allow this access";
 	case SVMM_ENOMEM: return "out of memory";
 	case SVMM_ESTACK: return "stack overflow into the guard gap";
-	default: return svmm_strerror(err);
+	default: return files_strerror(err) ? files_strerror(err) : svmm_strerror(err);
 	}
 }
 
@@ -305,6 +377,10 @@ static void proc_kill(struct proc *p, struct trapframe *tf, const char *why)
 	/* A fault kills the whole process: the other threads follow at their next trap
 	   (the timer brings one within a time slice). */
 	__atomic_store_n(&p->owner->doomed, true, __ATOMIC_RELEASE);
+	/* A sibling asleep in wait() must wake to be killed. */
+	port_lock(&proc_lock);
+	wake_sleepers_locked();
+	port_unlock(&proc_lock);
 	proc_exit(p, -1);
 }
 
@@ -366,11 +442,15 @@ static struct proc *schedule(struct cpu *c, struct proc *cur)
 {
 	struct proc *p = NULL;
 	bool keep = cur && cur->state == PROC_RUNNING;
-	/* A thread that ended is reaped here, by the hart that ran it, once the hart has
-	   left its address space (proc_teardown did): nothing refers to the slot after
-	   this, so a process can start and end any number of threads. */
-	if (cur && !keep && cur->is_thread && cur->state == PROC_ZOMBIE) {
-		proc_set_state(cur, PROC_FREE);
+	bool sleep = keep && cur->want_sleep;
+	/* A process or thread that ended is released here, by the hart that ran it, once
+	   the hart has left its address space (proc_teardown did): a thread's slot is
+	   freed, so a process can start and end any number of threads; a forked process
+	   becomes reapable by wait(). Nothing here touches the slot after this. */
+	if (cur && !keep && cur->state == PROC_ZOMBIE) {
+		port_lock(&proc_lock);
+		proc_release_locked(cur);
+		port_unlock(&proc_lock);
 		cur = NULL;
 	}
 	if (c->id < sched_ncpu) {
@@ -378,16 +458,26 @@ static struct proc *schedule(struct cpu *c, struct proc *cur)
 		p = pick_locked();
 		port_unlock(&proc_lock);
 	}
-	if (!p && keep && c->id < sched_ncpu)
+	if (!p && keep && !sleep && c->id < sched_ncpu)
 		return cur;
 	if (p)
 		proc_switch(c, p);
 	else if (c->current)
 		proc_leave(c);
 	/* A plain release store: pickers read the state under proc_lock, and either
-	   value is consistent for them; this saves a lock round trip per switch. */
-	if (keep)
+	   value is consistent for them; this saves a lock round trip per switch. A wait()
+	   goes to sleep only if, under the lock every release takes, there is still
+	   nothing to reap and no kill: then the next release wakes it, none is lost. */
+	if (sleep) {
+		port_lock(&proc_lock);
+		cur->want_sleep = false;
+		cur->state = child_ready_locked(cur->owner, cur->wait_pid) ||
+			     __atomic_load_n(&cur->owner->doomed, __ATOMIC_ACQUIRE) ?
+			     PROC_RUNNABLE : PROC_SLEEPING;
+		port_unlock(&proc_lock);
+	} else if (keep) {
 		__atomic_store_n(&cur->state, PROC_RUNNABLE, __ATOMIC_RELEASE);
+	}
 	if (!p)
 		proc_idle();
 	return p;
@@ -411,7 +501,9 @@ _Noreturn void proc_idle(void)
 			for (unsigned i = 0; i < proc_hwm && !any; i++)
 				any = procs[i].state == PROC_EMBRYO || procs[i].state == PROC_RUNNABLE ||
 				      procs[i].state == PROC_RUNNING ||
-				      (procs[i].state == PROC_ZOMBIE && procs[i].is_thread);
+				      procs[i].state == PROC_SLEEPING ||
+				      (procs[i].state == PROC_ZOMBIE &&
+				       (procs[i].is_thread || procs[i].forked || !procs[i].released));
 			if (!any) {
 				done_claimed = true;
 				done = all_done;
@@ -471,13 +563,43 @@ static long sys_write(struct proc *p, svmm_va_t buf, uint64_t len)
 	return (long)done;
 }
 
+/*
+ * mmap: demand-zero memory, private (the address space's own anonymous memory) or,
+ * with MAP_SHARED, one new anonymous object mapped shared: fork gives the child the
+ * same object, so every process sees every write; the object goes with its last
+ * mapping.
+ */
 static long sys_mmap(struct proc *p, svmm_va_t hint, uint64_t size, uint64_t prot, uint64_t flags)
 {
-	if (prot & ~(uint64_t)(PROT_READ | PROT_WRITE | PROT_EXEC) || flags & ~(uint64_t)MAP_FIXED)
+	if (prot & ~(uint64_t)(PROT_READ | PROT_WRITE | PROT_EXEC) ||
+	    flags & ~(uint64_t)(MAP_FIXED | MAP_SHARED))
 		return SVMM_EINVAL;
 	svmm_va_t addr;
-	int err = aspace_map_anon(p->as, hint, size, (unsigned)prot,
-				  (flags & MAP_FIXED) ? ASPACE_FIXED : 0, &addr);
+	unsigned fixed = (flags & MAP_FIXED) ? ASPACE_FIXED : 0;
+	int err;
+	if (flags & MAP_SHARED) {
+		struct vmobj *obj;
+		err = vmobj_create_anon(&kpmem, size, &obj);
+		if (err)
+			return err;
+		err = aspace_map_obj(p->as, hint, size, (unsigned)prot, fixed | ASPACE_SHARED, obj,
+				     0, &addr);
+		vmobj_put(obj);             /* the region holds its own reference */
+	} else {
+		err = aspace_map_anon(p->as, hint, size, (unsigned)prot, fixed, &addr);
+	}
+	return err ? err : (long)addr;
+}
+
+/* mapfile(file, off, size, prot, flags): see files_map; flags MAP_SHARED only. */
+static long sys_mapfile(struct proc *p, uint64_t file, uint64_t off, uint64_t size,
+			uint64_t prot, uint64_t flags)
+{
+	if (prot & ~(uint64_t)(PROT_READ | PROT_WRITE | PROT_EXEC) || flags & ~(uint64_t)MAP_SHARED)
+		return SVMM_EINVAL;
+	svmm_va_t addr;
+	int err = files_map(p->as, file, off, size, (unsigned)prot, flags & MAP_SHARED, 0, false,
+			    &addr);
 	return err ? err : (long)addr;
 }
 
@@ -495,19 +617,7 @@ static long sys_thread(struct proc *p, svmm_va_t entry, svmm_va_t stack, uint64_
 		return SVMM_EPERM;          /* the process is being killed */
 	if (stack & 15)
 		return SVMM_EUNALIGNED;
-	struct proc *t = NULL;
-	port_lock(&proc_lock);
-	for (unsigned i = 0; i < NPROC; i++)
-		if (procs[i].state == PROC_FREE) {
-			t = &procs[i];
-			memset(t, 0, sizeof *t);
-			t->state = PROC_EMBRYO;
-			t->pid = next_pid++;
-			if (i + 1 > proc_hwm)
-				proc_hwm = i + 1;
-			break;
-		}
-	port_unlock(&proc_lock);
+	struct proc *t = proc_alloc();
 	if (!t)
 		return SVMM_ENOSPC;
 	__atomic_fetch_add(&p->owner->as_users, 1, __ATOMIC_ACQ_REL);
@@ -524,6 +634,105 @@ static long sys_thread(struct proc *p, svmm_va_t entry, svmm_va_t stack, uint64_
 	int pid = t->pid;
 	proc_set_state(t, PROC_RUNNABLE);
 	return pid;
+}
+
+/* An svmm_print_fn that keeps the line in a 160-byte buffer (a checker's finding). */
+static void keep_line(void *ctx, const char *line)
+{
+	svmm_snprintf(ctx, 160, "%s", line);
+}
+
+/*
+ * fork: a copy-on-write copy of p's process (aspace_clone) with one thread, a copy of
+ * the calling one, which returns 0 from the same call; the other threads of p are not
+ * copied (POSIX). The child's parent is p's process (its owner), so that any of its
+ * threads may wait for it. Returns the child's pid, SVMM_ENOSPC (process table full),
+ * SVMM_ENOMEM, or SVMM_EPERM (p's process is being killed); nothing is left behind.
+ */
+static long sys_fork(struct proc *p, struct trapframe *tf)
+{
+	struct proc *owner = p->owner;
+	if (__atomic_load_n(&owner->doomed, __ATOMIC_ACQUIRE))
+		return SVMM_EPERM;
+	struct proc *c = proc_alloc();
+	if (!c)
+		return SVMM_ENOSPC;
+	c->as = &c->as_own;
+	c->owner = c;
+	c->as_users = 1;
+	int err = aspace_create(c->as, &kpt, &kpmem, NULL);
+	if (!err) {
+		err = aspace_clone(p->as, c->as);
+		if (err)
+			aspace_destroy(c->as);
+	}
+	if (err) {
+		proc_set_state(c, PROC_FREE);
+		return err;
+	}
+	if (proc_fork_check) {
+		char why[160] = "";
+		if (aspace_check(p->as, keep_line, why) != 0 || aspace_check(c->as, keep_line, why) != 0)
+			panic("fork of pid %d: %s", p->pid, why);
+	}
+	c->name = p->name;
+	c->arg = p->arg;
+	c->tf = *tf;                /* sepc is past the ecall already */
+	TF_A(&c->tf, 0) = 0;
+	c->forked = true;
+	int pid = c->pid;
+	/* The parent link is made under the lock its release takes, so a parent that has
+	   been released already (only its threads still run) leaves an orphan. */
+	port_lock(&proc_lock);
+	c->parent = owner->released ? NULL : owner;
+	c->state = PROC_RUNNABLE;
+	port_unlock(&proc_lock);
+	return pid;
+}
+
+/*
+ * wait(pid, status): reap a child of p's process that has ended (pid <= 0: any child),
+ * store its exit code at status (WAIT_KILLED if it was killed; status 0: not stored)
+ * and return its pid. With children but none ended yet, p sleeps and the call runs
+ * again when woken. SVMM_ENOENT: no such child; SVMM_EFAULT: status is not writable
+ * memory of p (the child stays, to be reaped by a later call).
+ */
+static long sys_wait(struct proc *p, struct trapframe *tf, long pid, svmm_va_t status)
+{
+	struct proc *owner = p->owner, *q = NULL;
+	bool any = false;
+	port_lock(&proc_lock);
+	for (unsigned i = 0; i < proc_hwm && !q; i++) {
+		struct proc *x = &procs[i];
+		if (x->state == PROC_FREE || x->parent != owner || (pid > 0 && x->pid != pid))
+			continue;
+		any = true;
+		if (reapable_locked(x)) {
+			q = x;
+			q->state = PROC_EMBRYO;     /* claimed: no other waiter takes it */
+		}
+	}
+	port_unlock(&proc_lock);
+	if (!any)
+		return SVMM_ENOENT;
+	if (!q) {
+		p->wait_pid = pid;
+		p->want_sleep = true;
+		tf->sepc -= 4;              /* run the ecall again when woken */
+		return 0;
+	}
+	long st = q->killed ? WAIT_KILLED : q->exit_code;
+	long rpid = q->pid;
+	int err = status ? copy_to_user(p->as, status, &st, sizeof st) : 0;
+	port_lock(&proc_lock);
+	if (err) {
+		q->state = PROC_ZOMBIE;
+		free_orphan_locked(q);
+	} else {
+		q->state = PROC_FREE;
+	}
+	port_unlock(&proc_lock);
+	return err ? err : rpid;
 }
 
 static void syscall(struct proc *p, struct trapframe *tf)
@@ -545,8 +754,13 @@ static void syscall(struct proc *p, struct trapframe *tf)
 		r = aspace_unmap(p->as, a0, a1);
 		break;
 	case SYS_MPROTECT:
+		/* A read-only file mapped shared never becomes writable. */
 		r = a2 & ~(uint64_t)(PROT_READ | PROT_WRITE | PROT_EXEC) ? SVMM_EINVAL :
+		    (a2 & PROT_WRITE) && a0 + a1 >= a0 && files_shared_in(p->as, a0, a1) ? SVMM_EPERM :
 			aspace_protect(p->as, a0, a1, (unsigned)a2);
+		break;
+	case SYS_MAPFILE:
+		r = sys_mapfile(p, a0, a1, a2, a3, TF_A(tf, 4));
 		break;
 	case SYS_YIELD:
 		if (proc_hooks.yield_tag)
@@ -565,11 +779,22 @@ static void syscall(struct proc *p, struct trapframe *tf)
 		si.stack_pages = p->as->stack_pages;
 		si.regions = p->as->nregions;
 		si.faults = p->as->faults;
+		si.cow_faults = p->as->cow_faults;
 		r = copy_to_user(p->as, a0, &si, sizeof si);
 		break;
 	}
 	case SYS_THREAD:
 		r = sys_thread(p, a0, a1, a2);
+		break;
+	case SYS_FORK:
+		r = sys_fork(p, tf);
+		break;
+	case SYS_WAIT:
+		r = sys_wait(p, tf, (long)a0, a1);
+		if (p->want_sleep) {
+			schedule(mycpu(), p);
+			return;
+		}
 		break;
 	case SYS_REPORT:
 		if (proc_hooks.report)

@@ -17,14 +17,22 @@
 #define NPROC 48
 
 /*
- * FREE -> EMBRYO (being loaded) -> RUNNABLE <-> RUNNING (on exactly one hart) -> ZOMBIE
- * -> FREE (reaped). state changes under proc_lock; a RUNNING process's other fields
- * belong to the hart running it. A process stays a zombie until its starter reaps it
- * (proc_reap); a thread has no one waiting for it, so the hart that ran it frees its
- * slot as soon as it has left it (in the scheduler), after counting its end in the
- * owner (threads_exited, threads_killed).
+ * FREE -> EMBRYO (being loaded or forked) -> RUNNABLE <-> RUNNING (on exactly one hart)
+ * -> ZOMBIE -> FREE (reaped); RUNNING -> SLEEPING -> RUNNABLE for a wait() that found
+ * no child to reap yet (woken by any release, below). state changes under proc_lock; a
+ * RUNNING process's other fields belong to the hart running it.
+ *
+ * A slot is *released* once the hart that ran it last has left it (in the scheduler,
+ * after the exit): only then may anyone free it. A thread has no one waiting for it, so
+ * its slot is freed at its release, after counting its end in the owner
+ * (threads_exited, threads_killed). A process the kernel started (proc_spawn) stays a
+ * zombie until its starter reaps it (proc_reap). A forked process stays a zombie until
+ * its parent reaps it with wait(); when the parent is released first, its children
+ * become orphans (parent NULL) and an orphan's slot is freed at its release (or at once,
+ * if it is a released zombie already), as if init had reaped it.
  */
-enum proc_state { PROC_FREE = 0, PROC_EMBRYO, PROC_RUNNABLE, PROC_RUNNING, PROC_ZOMBIE };
+enum proc_state { PROC_FREE = 0, PROC_EMBRYO, PROC_RUNNABLE, PROC_RUNNING, PROC_ZOMBIE,
+		  PROC_SLEEPING };
 
 struct proc {
 	struct trapframe tf;        /* first: entry.S finds it through sscratch */
@@ -50,6 +58,17 @@ struct proc {
 	bool doomed;                /* in the owner: a thread was killed, the rest follow */
 	uint32_t threads_exited;    /* in the owner: its threads that ended with exit */
 	uint32_t threads_killed;    /* in the owner: its threads that were killed */
+	/*
+	 * fork and wait, under proc_lock: the process (an owner) that forked this one and
+	 * may reap it (NULL: none, or an orphan), whether it was forked, whether its hart
+	 * has let go of the slot (see above), and a wait() that asks the scheduler to put it
+	 * to sleep until a child can be reaped.
+	 */
+	struct proc *parent;
+	bool forked;
+	bool released;
+	bool want_sleep;
+	long wait_pid;              /* the pid argument of the wait() asleep */
 	struct aspace as_own;
 };
 
@@ -89,5 +108,7 @@ struct proc_hooks {
 };
 extern struct proc_hooks proc_hooks;
 extern uint64_t sched_quantum;  /* timer ticks per time slice; 0 = no preemption */
+/* Run aspace_check on parent and child after every fork (the tests; not the benchmarks). */
+extern bool proc_fork_check;
 
 #endif

@@ -358,7 +358,7 @@ static void test_arena(void)
 	KCHECK_EQ(probe_load(top - 8192 - 1, &v), 1);
 	KCHECK_EQ(probe_load(top, &v), 1);
 	KCHECK_EQ(vmem_check(&karena, NULL, NULL), 0);
-	KCHECK_EQ(pt_check(&kpt), 0);
+	KCHECK_EQ(pt_check(&kpt, NULL, NULL), 0);
 	KCHECK_EQ(pmem_check(&kpmem, NULL, NULL), 0);
 }
 

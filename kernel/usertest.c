@@ -8,6 +8,7 @@
 
 #include "cpu.h"
 #include "fdt.h"
+#include "files.h"
 #include "kernel.h"
 #include "proc.h"
 #include "riscv.h"
@@ -83,6 +84,30 @@ static struct utest utests[] = {
 	{ "stress", 100, false, 0, false, 0, "stress: 4 threads, shootdown game", NULL, NULL },
 };
 
+/*
+ * fork and wait (after the programs above, on their own): a fork tree eight levels
+ * deep, parent and child writing the same pages, fork while another thread unmaps;
+ * shared anonymous memory (a counter four processes increment) and files mapped
+ * private and shared, including one whose pager fails;
+ * then the fork bomb alone, since it fills the process table on purpose (arg: the
+ * slots free while it runs, all but its own).
+ */
+static struct utest fork_tests[] = {
+	{ "forktree", 0, false, 0, false, 0, "fork tree 8 levels deep, every copy verified",
+	  NULL, NULL },
+	{ "cow", 0, false, 0, false, 0, "parent and child write the same pages", NULL, NULL },
+	{ "forkunmap", 0, false, 0, false, 0, "fork while another thread unmaps", NULL, NULL },
+	{ "shmcount", 0, false, 0, false, 0, "shared counter, four processes", NULL, NULL },
+	{ "filemap", 0, false, 0, false, 0, "private file mapping beside a shared one", NULL,
+	  NULL },
+	{ "filemap", 1, true, EXC_LOAD_PAGE_FAULT, false, 0, "a file whose pager fails",
+	  "I/O error: the file's pager failed", NULL },
+};
+static struct utest bomb_tests[] = {
+	{ "forkbomb", NPROC - 1, false, 0, false, 0, "fork bomb meets the process limit",
+	  NULL, NULL },
+};
+
 static uint64_t free_before, tables_before;
 static struct proc *hog;
 
@@ -106,7 +131,7 @@ static void hog_done(void)
 	KCHECK_EQ(free_after, free_before);
 	KCHECK_EQ(vm_tables_live, tables_before);
 	KCHECK_EQ(pmem_check(&kpmem, NULL, NULL), 0);
-	KCHECK_EQ(pt_check(&kpt), 0);
+	KCHECK_EQ(pt_check(&kpt, NULL, NULL), 0);
 	selftest_finish();
 }
 
@@ -117,6 +142,86 @@ static _Noreturn void hog_run(void)
 	if (!hog)
 		panic("could not start hog");
 	proc_run_all(hog_done);
+}
+
+/* Start a group of programs; done() runs when the last process is gone. */
+static _Noreturn void run_group(struct utest *g, unsigned n, void (*done)(void))
+{
+	for (unsigned i = 0; i < n; i++) {
+		g[i].p = proc_spawn(g[i].prog, g[i].arg);
+		if (!g[i].p)
+			panic("could not start %s %ld", g[i].prog, g[i].arg);
+	}
+	proc_run_all(done);
+}
+
+/* Report and reap a finished group: each program must have exited with 0, or have
+   been killed as expected. */
+static void group_results(struct utest *g, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct utest *t = &g[i];
+		struct proc *p = t->p;
+		bool ok = t->expect_kill ? p->killed && p->kill_cause == t->cause &&
+					   (!t->line || strstr(p->kill_line, t->line)) :
+			  !p->killed && p->exit_code == 0;
+		kprintf("  %-4s pid %-2d %-9s %ld: %s (%s, status %ld)\n", ok ? "ok" : "FAIL", p->pid,
+			t->prog, t->arg, t->what, p->killed ? "killed" : "exited", p->exit_code);
+		ktest_check(ok, t->what, __FILE__, __LINE__);
+		proc_reap(p);
+	}
+}
+
+/* Every slot is free and every frame and table frame is back (after a phase). */
+static void leak_check(const char *after)
+{
+	/* The files' page cache is the kernel's: it goes first, then every frame must be
+	   back. */
+	files_drop();
+	unsigned left = 0;
+	for (unsigned i = 0; i < NPROC; i++)
+		left += procs[i].state != PROC_FREE;
+	KCHECK_EQ(left, 0);
+	uint64_t free_after = pmem_free_frames(&kpmem);
+	kprintf("leak check after %s: pmem free frames %lu before, %lu after; page-table "
+		"frames %lu before, %lu after; %u process slots in use\n", after,
+		(unsigned long)free_before, (unsigned long)free_after,
+		(unsigned long)tables_before, (unsigned long)vm_tables_live, left);
+	if (free_after != free_before || vm_tables_live != tables_before)
+		kprintf("LEAK: %ld frames, %ld table frames not returned after %s\n",
+			(long)(free_before - free_after), (long)(vm_tables_live - tables_before), after);
+	KCHECK_EQ(free_after, free_before);
+	KCHECK_EQ(vm_tables_live, tables_before);
+	KCHECK_EQ(pmem_check(&kpmem, NULL, NULL), 0);
+	KCHECK_EQ(pt_check(&kpt, NULL, NULL), 0);
+}
+
+static void bomb_done(void)
+{
+	kprintf("fork bomb finished:\n");
+	group_results(bomb_tests, ARRAY_SIZE(bomb_tests));
+	leak_check("the fork bomb");
+	proc_fork_check = false;
+	hog_run();
+}
+
+static void fork_tests_done(void)
+{
+	kprintf("fork programs finished:\n");
+	group_results(fork_tests, ARRAY_SIZE(fork_tests));
+	leak_check("the fork programs");
+	kprintf("fork bomb: one process forks until the process table is full\n");
+	run_group(bomb_tests, ARRAY_SIZE(bomb_tests), bomb_done);
+}
+
+static _Noreturn void fork_run(void)
+{
+	/* aspace_check of parent and child after every fork: the invariants hold with
+	   another thread unmapping during the clone. */
+	proc_fork_check = true;
+	kprintf("fork tests: %u programs (fork, copy-on-write, wait)\n",
+		(unsigned)ARRAY_SIZE(fork_tests));
+	run_group(fork_tests, ARRAY_SIZE(fork_tests), fork_tests_done);
 }
 
 static void user_tests_done(void)
@@ -187,8 +292,8 @@ static void user_tests_done(void)
 	KCHECK_EQ(vm_tables_live, tables_before);
 	KCHECK_EQ(pmem_check(&kpmem, NULL, NULL), 0);
 	KCHECK_EQ(vmem_check(&karena, NULL, NULL), 0);
-	KCHECK_EQ(pt_check(&kpt), 0);
-	hog_run();
+	KCHECK_EQ(pt_check(&kpt, NULL, NULL), 0);
+	fork_run();
 }
 
 _Noreturn void selftest_user_run(void)

@@ -14,7 +14,7 @@ MK_ARCH := -march=rv64imac_zicsr_zifencei -mabi=lp64 -mcmodel=medany -mno-relax 
 MK_RV_INC = $(shell $(RV_GCC) -print-file-name=include)
 MK_CFLAGS = $(STD) $(WARN) -O2 -g -ffreestanding -fno-builtin -nostdinc -isystem $(MK_RV_INC) \
 	$(INC) -Iminikern $(MK_ARCH) -fno-stack-protector -fno-common \
-	-fno-tree-loop-distribute-patterns
+	-fno-tree-loop-distribute-patterns -DSVMM_PORT_CONFIG='"svmm_config.h"'
 MK_LDFLAGS := --no-relax --build-id=none -z max-page-size=4096 -nostdlib -static
 
 MK_SRC_C := $(sort $(wildcard minikern/*.c))

@@ -9,23 +9,15 @@
 
 uint64_t tables_live;
 
-/*
- * WORKAROUND (svmm defect, issue 10 item 4): struct svmm_lock is fixed by port.h, so
- * svmm's locks cannot be this kernel's struct spinlock with its holder check. Until
- * the port supplies the type, the word is spun on here, with the kernel's own
- * interrupt nesting (push_off/pop_off).
- */
+/* svmm's locks are the kernel's spinlocks (svmm_config.h). */
 void port_lock(struct svmm_lock *lock)
 {
-	push_off();
-	while (__atomic_exchange_n(&lock->word, 1u, __ATOMIC_ACQUIRE) != 0)
-		;
+	acquire(&lock->impl);
 }
 
 void port_unlock(struct svmm_lock *lock)
 {
-	__atomic_store_n(&lock->word, 0u, __ATOMIC_RELEASE);
-	pop_off();
+	release(&lock->impl);
 }
 
 _Noreturn void port_panic(const char *msg)

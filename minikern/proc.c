@@ -21,7 +21,7 @@ _Static_assert(TRAMPOLINE == MAXVA - PGSIZE, "the trampoline at the top of the l
 
 /*
  * Where an address space puts things: user memory from 64 KiB up to KERNBASE (never
- * the kernel's own addresses), the stack slot in the top 4 GiB of the lower half below
+ * the kernel's RAM), the stack slot in the top 4 GiB of the lower half below
  * the trap frame, and the trap frame and trampoline (aspace_map_kernel) above it.
  */
 static const struct aspace_layout user_layout = {
@@ -154,16 +154,26 @@ static int leaf_check(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 
 uint64_t user_leaves_checked;
 
+/* The leaf at va (pt_leaf_at): a 4 KiB page of pa, for the kernel alone. */
+static void kernel_page_check(struct proc *p, svmm_va_t va, svmm_pa_t pa)
+{
+	struct pt_leaf l;
+	int err = pt_leaf_at(&p->as.pt, va, &l);
+	if (err || l.level != 0 || (l.pte & (PTE_V | PTE_U | PTE_G)) != PTE_V ||
+	    PTE2PA(l.pte) != pa)
+		panic("%s: kernel page %p: %s, level %u, pte %p (want pa %p, V, not U or G)",
+		      p->name, (void *)va, err ? svmm_strerror(err) : "found", l.level,
+		      (void *)l.pte, (void *)pa);
+}
+
 static void table_check(struct proc *p)
 {
 	struct leafcheck u = { PTE_V | PTE_U, PTE_V | PTE_U | PTE_G, 0, 0 };
-	struct leafcheck k = { PTE_V, PTE_V | PTE_U | PTE_G, 0, 0 };
 	if (pt_walk(&p->as.pt, 0, TRAPFRAME, leaf_check, &u) != 0)
 		panic("%s: user leaf at %p: not V|U or global (%lu leaves)", p->name,
 		      (void *)u.bad, u.leaves);
-	if (pt_walk(&p->as.pt, TRAPFRAME, 2 * PGSIZE, leaf_check, &k) != 0 || k.leaves != 2)
-		panic("%s: trampoline/trap frame leaf at %p: not V, or U or G (%lu leaves)",
-		      p->name, (void *)k.bad, k.leaves);
+	kernel_page_check(p, TRAPFRAME, (svmm_pa_t)p->tf);
+	kernel_page_check(p, TRAMPOLINE, (svmm_pa_t)trampoline);
 	user_leaves_checked += u.leaves;
 }
 

@@ -54,8 +54,8 @@ static void test_areas_ordered(void **state)
 			assert_true(r->base >= prev_end || a == LAYOUT_NULL_GUARD);
 			prev_end = r->base + r->size;
 			/* Every area lies in canonical space, start and end. */
-			assert_true(layout_canonical(&l, r->base));
-			assert_true(layout_canonical(&l, r->base + r->size - 1));
+			assert_true(svmm_canonical(l.mode, r->base));
+			assert_true(svmm_canonical(l.mode, r->base + r->size - 1));
 			assert_int_equal(layout_area_of(&l, r->base), a);
 			assert_int_equal(layout_area_of(&l, r->base + r->size - 1), a);
 		}
@@ -77,8 +77,8 @@ static void test_areas_ordered(void **state)
 		assert_int_equal(layout_area_of(&l, l.kernel_base - 1), LAYOUT_NONE);
 		assert_int_equal(layout_area_of(&l, l.user_end - 1), LAYOUT_NONE);
 		assert_int_equal(layout_area_of(&l, l.ustack_top - 1), LAYOUT_USTACK);
-		assert_false(layout_canonical(&l, l.user_end));
-		assert_false(layout_canonical(&l, l.kernel_base - 1));
+		assert_false(svmm_canonical(l.mode, l.user_end));
+		assert_false(svmm_canonical(l.mode, l.kernel_base - 1));
 		assert_null(layout_region(&l, LAYOUT_NONE));
 		assert_null(layout_region(&l, LAYOUT_NAREAS));
 	}

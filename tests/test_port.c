@@ -113,7 +113,7 @@ static void test_pt_paths_unlock(void **state)
 	assert_false(hostsim_lock_held(&pt.lock));
 	assert_int_equal(pt_unmap(&pt, 0x10000, 0x1000, 0), 0);
 	assert_false(hostsim_lock_held(&pt.lock));
-	assert_int_equal(pt_check(&pt), 0);
+	assert_int_equal(pt_check(&pt, NULL, NULL), 0);
 	pt_destroy(&pt, pt_leaf_ignore, NULL);
 }
 

@@ -60,11 +60,11 @@ static void test_init_destroy(void **state)
 		assert_int_equal(pt_init_kernel(&k, modes[m]), 0);
 		assert_int_equal(k.tables, 257);
 		assert_int_equal(hostsim_tables_live(), 257);
-		assert_int_equal(pt_check(&k), 0);
+		assert_int_equal(pt_check(&k, NULL, NULL), 0);
 		assert_int_equal(pt_init(&u, modes[m], 7), 0);
 		pt_clone_kernel(&u, &k);
 		assert_int_equal(u.tables, 1);
-		assert_int_equal(pt_check(&u), 0);
+		assert_int_equal(pt_check(&u, NULL, NULL), 0);
 		/* satp: MODE in 63:60, ASID in 59:44, root PPN below. */
 		uint64_t satp = pt_satp(&u);
 		assert_int_equal(satp >> 60, modes[m]);
@@ -105,14 +105,14 @@ static void test_page_size_choice(void **state)
 		assert_int_equal(xlate(&pt, 2 * SVMM_GiB + 0x12345), 6 * SVMM_GiB + 0x12345);
 		assert_int_equal(xlate(&pt, va), pa);
 		assert_int_equal(xlate(&pt, va + size - 1), pa + size - 1);
-		assert_int_equal(pt_check(&pt), 0);
+		assert_int_equal(pt_check(&pt, NULL, NULL), 0);
 		/* Only 4 KiB congruence: only 4 KiB pages, whatever the size. */
 		assert_int_equal(pt_map(&pt, 8 * SVMM_GiB, 0x80001000, 4 * SVMM_MiB, PT_R), 0);
 		assert_int_equal(leaf_size_at(&pt, 8 * SVMM_GiB + 2 * SVMM_MiB), SVMM_PAGE_SIZE);
 		/* A cap on the page size is obeyed. */
 		assert_int_equal(pt_map(&pt, 16 * SVMM_GiB, 0, SVMM_GiB, PT_R | PT_MAX_PAGE_2M), 0);
 		assert_int_equal(leaf_size_at(&pt, 16 * SVMM_GiB), 2 * SVMM_MiB);
-		assert_int_equal(pt_check(&pt), 0);
+		assert_int_equal(pt_check(&pt, NULL, NULL), 0);
 		pt_destroy(&pt, pt_leaf_ignore, NULL);
 		assert_int_equal(hostsim_tables_live(), 0);
 	}
@@ -136,7 +136,7 @@ static void test_root_leaves(void **state)
 		assert_int_equal(pt_translate(&pt, 4 * s - 4096, PT_R, 0, NULL, NULL), SVMM_EFAULT);
 		assert_int_equal(xlate(&pt, 4 * s - 4097), 2 * s - 4097);
 		assert_int_equal(xlate(&pt, 3 * s), s);
-		assert_int_equal(pt_check(&pt), 0);
+		assert_int_equal(pt_check(&pt, NULL, NULL), 0);
 		assert_int_equal(pt_unmap(&pt, 3 * s, s - 4096, 0), 0);
 		assert_int_equal(pt.tables, 1);
 		assert_int_equal(hostsim_tables_live(), 1);
@@ -175,12 +175,12 @@ static void test_split_and_free(void **state)
 	assert_true(pt_lookup(&pt, mid, NULL, &pte));
 	assert_true(pte & SVMM_PTE_A);
 	assert_false(pte & SVMM_PTE_D);   /* D follows W */
-	assert_int_equal(pt_check(&pt), 0);
+	assert_int_equal(pt_check(&pt, NULL, NULL), 0);
 	/* Unmap everything but that page: the 2M table and the 4K table stay. */
 	assert_int_equal(pt_unmap(&pt, va, mid - va, 0), 0);
 	assert_int_equal(pt_unmap(&pt, mid + 4096, va + SVMM_GiB - mid - 4096, 0), 0);
 	assert_int_equal(pt.tables, 4);
-	assert_int_equal(pt_check(&pt), 0);
+	assert_int_equal(pt_check(&pt, NULL, NULL), 0);
 	/* Unmapping the last page frees every table below the root. */
 	assert_int_equal(pt_unmap(&pt, mid, 4096, 0), 0);
 	assert_int_equal(pt.tables, 1);
@@ -255,13 +255,13 @@ static void test_errors(void **state)
 		pt_snap_take(&after, &pt, 0, 0);
 		assert_true(pt_snap_equal(&before, &after));
 		assert_int_equal(hostsim_flush_count(), flushes);
-		assert_int_equal(pt_check(&pt), 0);
+		assert_int_equal(pt_check(&pt, NULL, NULL), 0);
 		pt_snap_free(&before);
 		pt_snap_free(&after);
 		/* With PT_REPLACE the same map succeeds and takes over. */
 		assert_int_equal(pt_map(&pt, 0x0, 0x40000000, 0x400000, PT_R | PT_REPLACE), 0);
 		assert_int_equal(xlate(&pt, 0x3ff000), 0x403ff000);
-		assert_int_equal(pt_check(&pt), 0);
+		assert_int_equal(pt_check(&pt, NULL, NULL), 0);
 		pt_destroy(&pt, pt_leaf_ignore, NULL);
 		pt_destroy(&k, pt_leaf_ignore, NULL);
 		assert_int_equal(hostsim_tables_live(), 0);
@@ -382,7 +382,7 @@ static void test_napot_pbmt(void **state)
 	assert_int_equal(pt_translate(&pt, v + 0x23456, PT_W, 0, &pa, &ls), 0);
 	assert_int_equal(ls, PT_NAPOT_SIZE);
 	assert_int_equal(pa, 0x80023456);
-	assert_int_equal(pt_check(&pt), 0);
+	assert_int_equal(pt_check(&pt, NULL, NULL), 0);
 	/* Unmap one page inside a run: the run is demoted, the rest stays. */
 	assert_int_equal(pt_unmap(&pt, v + 0x24000, 0x1000, 0), 0);
 	assert_int_equal(pt_translate(&pt, v + 0x24000, PT_R, 0, NULL, NULL), SVMM_EFAULT);
@@ -391,18 +391,18 @@ static void test_napot_pbmt(void **state)
 	assert_int_equal(ls, SVMM_PAGE_SIZE);
 	assert_int_equal(pt_translate(&pt, v + 0x35000, PT_R, 0, NULL, &ls), 0);
 	assert_int_equal(ls, PT_NAPOT_SIZE);
-	assert_int_equal(pt_check(&pt), 0);
+	assert_int_equal(pt_check(&pt, NULL, NULL), 0);
 	/* Protect a page inside another run: demoted too. */
 	assert_int_equal(pt_protect(&pt, v + 0x31000, 0x1000, PT_R, PT_PERMS & ~PT_R, 0), 0);
 	assert_int_equal(pt_translate(&pt, v + 0x31000, PT_W, 0, NULL, NULL), SVMM_EFAULT);
 	assert_int_equal(pt_translate(&pt, v + 0x32000, PT_W, 0, NULL, &ls), 0);
 	assert_int_equal(ls, SVMM_PAGE_SIZE);
-	assert_int_equal(pt_check(&pt), 0);
+	assert_int_equal(pt_check(&pt, NULL, NULL), 0);
 	/* Replace over part of the last run. */
 	assert_int_equal(pt_map(&pt, v + 0x3e000, 0x90000000, 0x2000, PT_R | PT_REPLACE), 0);
 	assert_int_equal(xlate(&pt, v + 0x3d000), 0x8003d000);
 	assert_int_equal(xlate(&pt, v + 0x3e000), 0x90000000);
-	assert_int_equal(pt_check(&pt), 0);
+	assert_int_equal(pt_check(&pt, NULL, NULL), 0);
 
 	/* Svpbmt: IO and NC land in bits 62:61 and survive protect. */
 	assert_int_equal(pt_map(&pt, 0x20000000, 0x10000000, 0x2000, RW | PT_IO), 0);
@@ -415,7 +415,7 @@ static void test_napot_pbmt(void **state)
 	assert_int_equal(pte & SVMM_PTE_PBMT_MASK, SVMM_PTE_PBMT_IO);
 	assert_true(pt_lookup(&pt, 0x20002000, NULL, &pte));
 	assert_int_equal(pte & SVMM_PTE_PBMT_MASK, SVMM_PTE_PBMT_NC);
-	assert_int_equal(pt_check(&pt), 0);
+	assert_int_equal(pt_check(&pt, NULL, NULL), 0);
 	pt_destroy(&pt, pt_leaf_ignore, NULL);
 }
 
@@ -441,7 +441,7 @@ static void test_kernel_pt(void **state)
 		assert_int_equal(pt_map(&k, kio, 0x10000000, 0x3000, RW | PT_G | PT_IO), 0);
 		assert_int_equal(pt_map(&k, SVMM_KIMAGE_BASE, 0x80200000, 0x400000,
 					PT_R | PT_X | PT_G), 0);
-		assert_int_equal(pt_check(&k), 0);
+		assert_int_equal(pt_check(&k, NULL, NULL), 0);
 		assert_int_equal(pt_init(&u, md, 5), 0);
 		pt_clone_kernel(&u, &k);
 		/* The user pt sees kernel mappings through the shared tables. */
@@ -453,7 +453,7 @@ static void test_kernel_pt(void **state)
 		assert_int_equal(k.tables, 257);
 		assert_memory_equal((uint64_t *)port_pa_to_va(k.root) + 256, root_kernel,
 				    sizeof(root_kernel));
-		assert_int_equal(pt_check(&k), 0);
+		assert_int_equal(pt_check(&k, NULL, NULL), 0);
 		/* A direct map of 8 GiB at 2 GiB; whole-slot ranges still go below the root. */
 		svmm_va_t d = svmm_dmap_base(md);
 		assert_int_equal(pt_map(&k, d + 2 * SVMM_GiB, 2 * SVMM_GiB, 8 * SVMM_GiB,
@@ -483,7 +483,7 @@ static void test_kernel_pt(void **state)
 			pt_count_leaves(&k2, n);
 			assert_int_equal(n[2], 8);
 			assert_int_equal(k2.tables, 257 - 8);
-			assert_int_equal(pt_check(&k2), 0);
+			assert_int_equal(pt_check(&k2, NULL, NULL), 0);
 			/* Those root entries are permanent. */
 			assert_int_equal(pt_unmap(&k2, d + 2 * SVMM_GiB, SVMM_PAGE_SIZE, 0),
 					 SVMM_EPERM);
@@ -504,7 +504,7 @@ static void test_kernel_pt(void **state)
 		assert_int_equal(pt_unmap(&k, top, 0 - top, 0), 0);
 		assert_int_equal(pt_translate(&k, ~0ull, PT_R, 0, NULL, NULL), SVMM_EFAULT);
 		assert_int_equal(k.tables, 257);
-		assert_int_equal(pt_check(&k), 0);
+		assert_int_equal(pt_check(&k, NULL, NULL), 0);
 		pt_destroy(&u, pt_leaf_ignore, NULL);
 		pt_destroy(&k, pt_leaf_ignore, NULL);
 		assert_int_equal(hostsim_tables_live(), 0);
@@ -587,12 +587,12 @@ static void run_oom(enum svmm_mode md, pt_scenario sc, const char *name)
 		pt_snap_take(&after, &pt, 0, 0);
 		assert_true(pt_snap_equal(&before, &after));
 		assert_int_equal(hostsim_flush_count(), flushes);
-		assert_int_equal(pt_check(&pt), 0);
+		assert_int_equal(pt_check(&pt, NULL, NULL), 0);
 		pt_snap_free(&before);
 		pt_snap_free(&after);
 		/* And then the same call succeeds. */
 		assert_int_equal(sc(&pt, false), 0);
-		assert_int_equal(pt_check(&pt), 0);
+		assert_int_equal(pt_check(&pt, NULL, NULL), 0);
 		pt_destroy(&pt, pt_leaf_ignore, NULL);
 		assert_int_equal(hostsim_tables_live(), 0);
 	}
@@ -716,7 +716,7 @@ static void test_tables_from_pmem(void **state)
 	assert_int_equal(pt_map(&pt, 0x80000000, 0x80000000, SVMM_GiB, RW), 0);
 	assert_int_equal(pt_protect(&pt, 0x80201000, 0x1000, PT_R, PT_PERMS & ~PT_R, 0), 0);
 	assert_int_equal(pmem_free_frames(&test_pm), free0 - pt.tables);
-	assert_int_equal(pt_check(&pt), 0);
+	assert_int_equal(pt_check(&pt, NULL, NULL), 0);
 	assert_int_equal(pmem_check(&test_pm, NULL, NULL), 0);
 	/* Real exhaustion, not injection: map until pmem runs dry, then nothing changed. */
 	struct pt_snap before, after;
@@ -779,7 +779,7 @@ static void test_threads(void **state)
 	assert_int_equal(a[0].errors + a[1].errors, 0);
 	assert_int_equal(pt.tables, 1);
 	assert_int_equal(hostsim_tables_live(), 1);
-	assert_int_equal(pt_check(&pt), 0);
+	assert_int_equal(pt_check(&pt, NULL, NULL), 0);
 	pt_destroy(&pt, pt_leaf_ignore, NULL);
 }
 

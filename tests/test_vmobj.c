@@ -132,7 +132,10 @@ static void test_create(void **state)
 	assert_null(o);
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 
-	/* The fewest levels that cover the size: 496 pages in the header page. */
+	/*
+	 * The index starts with one level and grows on top as pages are indexed, to the
+	 * fewest levels that cover the highest one: 496 pages in the header page.
+	 */
 	static const struct { uint64_t size; unsigned levels; } lv[] = {
 		{ PG, 1 }, { 496 * PG, 1 }, { 497 * PG, 2 }, { 496ull * 512 * PG, 2 },
 		{ 496ull * 512 * PG + PG, 3 }, { 496ull * 512 * 512 * 512 * PG, 4 },
@@ -140,12 +143,25 @@ static void test_create(void **state)
 	};
 	for (unsigned i = 0; i < sizeof(lv) / sizeof(lv[0]); i++) {
 		assert_int_equal(vmobj_create_anon(&fx.pm, lv[i].size, &o), 0);
-		assert_int_equal(o->levels, lv[i].levels);
+		assert_int_equal(o->levels, 1);
 		check(o);
 		/* The last page of the largest object works as well as the first. */
 		wr(o, lv[i].size - PG, 42 + i);
 		assert_int_equal(rd(o, lv[i].size - PG), 42 + i);
+		assert_int_equal(o->levels, lv[i].levels);
 		check(o);
+		/* Growing over a used root moves it down under a new root[0]. */
+		if (lv[i].levels > 1) {
+			vmobj_put(o);
+			assert_int_equal(vmobj_create_anon(&fx.pm, lv[i].size, &o), 0);
+			wr(o, 5 * PG, 7);
+			assert_int_equal(o->levels, 1);
+			wr(o, lv[i].size - PG, 42 + i);
+			assert_int_equal(o->levels, lv[i].levels);
+			assert_true(o->nodes >= lv[i].levels - 1u);
+			assert_int_equal(rd(o, 5 * PG), 7);
+			check(o);
+		}
 		vmobj_put(o);
 	}
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
@@ -308,7 +324,8 @@ static void test_clone(void **state)
 	assert_int_equal(vmobj_clone(a, 4 * MiB, PG, &r), SVMM_ERANGE);
 	assert_int_equal(vmobj_clone(a, 200 * PG, 300 * PG, &r), 0);
 	assert_int_equal(r->resident, 3);                 /* pages 200, 300 and 400 */
-	assert_int_equal(r->nodes, 1);
+	assert_int_equal(r->nodes, 0);                    /* they fit in root[]: one level */
+	assert_int_equal(r->levels, 1);
 	assert_int_equal(vmobj_lookup(r, 100 * PG, &q), SVMM_ENOENT);
 	assert_int_equal(rd(r, 300 * PG), 1003);
 	check(r);
@@ -509,7 +526,7 @@ static struct vmobj *made;
 static int op_fault_deep(struct vmobj *o)
 {
 	struct vmobj_page p;
-	return vmobj_fault(o, 300 * MiB, WR, &p);          /* two nodes and a frame */
+	return vmobj_fault(o, 1000 * MiB, WR, &p);         /* two nodes and a frame */
 }
 
 static int op_clone(struct vmobj *o)
@@ -557,8 +574,8 @@ static void test_oom(void **state)
 	assert_int_equal(vmobj_create_anon(&fx.pm, 1024 * MiB, &a), SVMM_ENOMEM);
 	fx_release_all();
 	assert_int_equal(vmobj_create_anon(&fx.pm, 1024 * MiB, &a), 0);
-	assert_int_equal(a->levels, 3);
 	sweep(a, op_fault_deep, 3);
+	assert_int_equal(a->levels, 3);
 	wr(a, 2 * MiB, 1);
 	assert_int_equal(vmobj_fault(a, 8 * MiB, WR | VMOBJ_HUGE, &p), 0);
 	assert_int_equal(p.order, 9);
@@ -629,6 +646,7 @@ static void test_check_catches(void **state)
 	struct vmobj_page p;
 	assert_int_equal(vmobj_create_anon(&fx.pm, 8 * MiB, &o), 0);
 	wr(o, 3 * PG, 1);
+	wr(o, 8 * MiB - PG, 2);            /* the index grows to two levels */
 	check(o);
 	o->resident++;
 	expect_broken(o, "counters match");
@@ -647,6 +665,15 @@ static void test_check_catches(void **state)
 	expect_broken(o, "no index node is empty");
 	*e = keep;
 	o->resident++;
+	/* The node's used-entry count and bounds live in its pmem owner word. */
+	uint64_t *m = &pmem_frame(&fx.pm, o->root[0] & ~(PG - 1))->u.owner;
+	(*m)++;
+	expect_broken(o, "counts its used entries");
+	(*m)--;
+	*m += (uint64_t)4 << 16;        /* the lowest used word would be 4: entry 3 is out */
+	expect_broken(o, "within its bounds");
+	*m -= (uint64_t)4 << 16;
+	check(o);
 	o->levels = 3;
 	expect_broken(o, "fewest levels");
 	o->levels = 2;
@@ -655,6 +682,13 @@ static void test_check_catches(void **state)
 	o->kind = VMOBJ_ANON;
 	check(o);
 	assert_int_equal(vmobj_fault(o, 0, RD, &p), 0);
+	vmobj_put(o);
+	/* An empty index has one level: a higher one would be walked for nothing. */
+	assert_int_equal(vmobj_create_anon(&fx.pm, 8 * MiB, &o), 0);
+	o->levels = 2;
+	expect_broken(o, "span its highest page");
+	o->levels = 1;
+	check(o);
 	vmobj_put(o);
 }
 

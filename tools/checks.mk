@@ -22,7 +22,7 @@ CHECK_EXTRA += check-namespace
 # Each module's file list (docs/porting.md, "Which files") links on its own too.
 RV_OBJ := $(B)/core/rv-gcc
 SYM_MODULES := pt=$(RV_OBJ):pt,fmt,err layout=$(RV_OBJ):layout,fmt pmem=$(RV_OBJ):pmem,fmt \
-	asid=$(RV_OBJ):asid vmem=$(RV_OBJ):vmem,rbtree,fmt \
+	asid=$(RV_OBJ):asid,fmt vmem=$(RV_OBJ):vmem,rbtree,fmt \
 	vmem_trace=$(RV_OBJ):vmem_trace,vmem,rbtree,fmt,err \
 	aspace=$(RV_OBJ):aspace,vmobj,asid,vmem,rbtree,pmem,pt,fmt,err \
 	vmobj=$(RV_OBJ):vmobj,pmem,fmt

@@ -4,7 +4,11 @@
  * to each other, each passing instret just before its ecall to the kernel and
  * reporting instret just after its yield returns. arg 3: demand-zero faults while
  * other harts fault in their own address spaces, each measured as for arg 0; arg 4:
- * the same faults unmeasured (the kernel times the whole run).
+ * the same faults unmeasured (the kernel times the whole run). arg 5: fork and
+ * copy-on-write: forks of this process with 256 resident, writable pages (instret
+ * around the call, in the parent), copy-on-write faults in each child (instret around
+ * one store to a page it has read, so mapped read-only and shared with the parent,
+ * asleep in wait), then forks with those pages unmapped (the fixed part of a fork).
  */
 #include "ulib.h"
 
@@ -13,9 +17,62 @@
 #define SWITCHES 64
 #define SMP_FAULTS_MEASURED 128
 #define SMP_FAULTS_TIMED 4096   /* per process; kernel/bench.c says the same */
+#define FORK_PAGES 256
+#define FORK_ROUNDS 16
+#define COW_PER_CHILD 8
+
+static void bench_fork(void)
+{
+	uintptr_t a;
+	if (mmap(0, FORK_PAGES * PAGE, PROT_READ | PROT_WRITE, 0, &a) != 0)
+		exit(1);
+	for (unsigned r = 0; r < FORK_ROUNDS; r++) {
+		/* Every page resident and writable again (demand zero at first, then the
+		   frames the last child no longer shares are taken over). */
+		for (unsigned i = 0; i < FORK_PAGES; i++)
+			*(volatile uint64_t *)(a + i * PAGE) = r;
+		uint64_t t0 = rdinstret();
+		long pid = fork();
+		uint64_t t1 = rdinstret();
+		if (pid == 0) {
+			for (unsigned j = 0; j < COW_PER_CHILD; j++) {
+				volatile uint64_t *p = (uint64_t *)(a + (j * 31 % FORK_PAGES) * PAGE);
+				uint64_t v = *p;
+				uint64_t c0 = rdinstret();
+				*p = v + 1;
+				uint64_t c1 = rdinstret();
+				report(REPORT_COW, c1 - c0);
+			}
+			exit(0);
+		}
+		if (pid < 0)
+			exit(1);
+		report(REPORT_FORK, t1 - t0);
+		if (wait(pid, 0) != pid)
+			exit(1);
+	}
+	if (munmap(a, FORK_PAGES * PAGE) != 0)
+		exit(1);
+	for (unsigned r = 0; r < FORK_ROUNDS; r++) {
+		uint64_t t0 = rdinstret();
+		long pid = fork();
+		uint64_t t1 = rdinstret();
+		if (pid == 0)
+			exit(0);
+		if (pid < 0)
+			exit(1);
+		report(REPORT_FORK_SMALL, t1 - t0);
+		if (wait(pid, 0) != pid)
+			exit(1);
+	}
+}
 
 long main(long arg)
 {
+	if (arg == 5) {
+		bench_fork();
+		return 0;
+	}
 	if (arg == 3 || arg == 4) {
 		uintptr_t a;
 		unsigned n = arg == 3 ? SMP_FAULTS_MEASURED : SMP_FAULTS_TIMED;

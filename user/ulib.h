@@ -22,6 +22,9 @@ long getpid(void);
 long report(long kind, uint64_t value);
 long info(struct sys_info *out);
 long thread(void (*entry)(long), uintptr_t stack_top, long arg);
+long fork(void);
+long wait(long pid, long *status);
+long mapfile(long file, uintptr_t off, size_t size, int prot, int flags, uintptr_t *addr);
 
 int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *memset(void *d, int c, size_t n);

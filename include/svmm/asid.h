@@ -24,6 +24,7 @@
 #ifndef SVMM_ASID_H
 #define SVMM_ASID_H
 
+#include <svmm/fmt.h>
 #include <svmm/port.h>
 #include <svmm/types.h>
 
@@ -82,7 +83,11 @@ uint32_t asid_of(const struct asid_allocator *a, uint64_t ctx);
  */
 void asid_deactivate(struct asid_allocator *a, uint64_t ctx, unsigned hart);
 
-/* Consistency check: 0 or SVMM_EINVAL. Never modifies. */
-int asid_check(struct asid_allocator *a);
+/*
+ * Consistency check: 0 or SVMM_EINVAL. When out is not NULL, the first broken
+ * invariant is printed through it as one line that names it. Never modifies (takes
+ * the allocator's lock).
+ */
+int asid_check(struct asid_allocator *a, svmm_print_fn out, void *ctx);
 
 #endif /* SVMM_ASID_H */

@@ -177,8 +177,14 @@ enum layout_area layout_area_of(const struct svmm_layout *l, svmm_va_t va);
 /* The description of area a, or NULL for LAYOUT_NONE or an out-of-range value. */
 const struct layout_region *layout_region(const struct svmm_layout *l, enum layout_area a);
 
-/* True when va is canonical in l's mode. */
-bool layout_canonical(const struct svmm_layout *l, svmm_va_t va);
+/*
+ * Consistency check of a layout (as layout_init makes it, or after a kernel changed
+ * it): the mode's arithmetic, the stack's top, the direct-map window, and areas that
+ * are inside one half each, in address order and disjoint. Returns 0 or SVMM_EINVAL;
+ * when out is not NULL, the first broken invariant is printed through it as one line
+ * that names it. Never modifies. (Whether an address is canonical: svmm_canonical.)
+ */
+int layout_check(const struct svmm_layout *l, svmm_print_fn out, void *ctx);
 
 /*
  * __va(): the direct-map address of physical pa. Returns 0 and *va, or SVMM_ERANGE

@@ -148,8 +148,8 @@ void pt_leaf_ignore(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64
  * a kernel pt everything. Stale translations of the pt's ASID are flushed before any
  * frame is given back. Leaves still mapped in the pt's own part are handed to fn
  * (after the flush, before the tables go) so that their frames can be freed; with fn
- * NULL, a pt that still maps anything is refused with SVMM_EBUSY and nothing is freed
- * (a kernel's leak check). Returns 0 or SVMM_EBUSY.
+ * NULL, a pt that still maps anything is refused with SVMM_ELIVE and nothing is freed
+ * (a kernel's leak check). Returns 0 or SVMM_ELIVE.
  */
 int pt_destroy(struct pt *pt, pt_leaf_fn fn, void *ctx);
 
@@ -251,10 +251,13 @@ static inline uint64_t pt_level_size(unsigned level)
 
 /*
  * Consistency check of the whole tree: no reserved bits, non-leaf entries without A,
- * D, U, N or PBMT, leaves with A (and D when writable), superpages aligned, no empty
- * table other than the root and kernel slot tables, and the count of tables equal to
- * pt->tables. Returns 0 or SVMM_EINVAL. Never modifies.
+ * D, U, N or PBMT, leaves with A (and D exactly when writable), superpages aligned,
+ * Svnapot runs whole, no global leaf in a user pt, no empty table other than the root
+ * and kernel slot tables, and the count of tables equal to pt->tables. Returns 0 or
+ * SVMM_EINVAL; when out is not NULL, the first broken invariant is printed through it
+ * as one line that names it and the entry ("pt: every leaf has A, and D exactly when
+ * it has W: entry 0x... at level 0 for va 0x..."). Never modifies.
  */
-int pt_check(const struct pt *pt);
+int pt_check(const struct pt *pt, svmm_print_fn out, void *ctx);
 
 #endif /* SVMM_PT_H */

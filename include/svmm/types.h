@@ -53,7 +53,7 @@ enum svmm_err {
 	SVMM_ENOENT      = -9,  /* no allocation/mapping starts at that address */
 	SVMM_ESIZE       = -10, /* size given does not match the allocation */
 	SVMM_EDOUBLEFREE = -11, /* the range is already free */
-	SVMM_ELIVE       = -12, /* destroy while allocations are still live */
+	SVMM_ELIVE       = -12, /* destroy while allocations or mappings are still live */
 	SVMM_ERANGE      = -13, /* outside the arena, RAM, window or mode's address range */
 	SVMM_ENONCANON   = -14, /* virtual address is not canonical in this paging mode */
 	SVMM_EPERM       = -15, /* permission refused: a bad combination (W without R, W+X

@@ -112,3 +112,28 @@ int printf(const char *fmt, ...)
 	write(buf, len);
 	return n;
 }
+
+long fork(void)
+{
+	return syscall4(SYS_FORK, 0, 0, 0, 0);
+}
+
+long wait(long pid, long *status)
+{
+	return syscall4(SYS_WAIT, pid, (long)status, 0, 0);
+}
+
+long mapfile(long file, uintptr_t off, size_t size, int prot, int flags, uintptr_t *addr)
+{
+	register long r0 __asm__("a0") = file;
+	register long r1 __asm__("a1") = (long)off;
+	register long r2 __asm__("a2") = (long)size;
+	register long r3 __asm__("a3") = prot;
+	register long r4 __asm__("a4") = flags;
+	register long r7 __asm__("a7") = SYS_MAPFILE;
+	__asm__ volatile("ecall" : "+r"(r0) : "r"(r1), "r"(r2), "r"(r3), "r"(r4), "r"(r7)
+			 : "memory");
+	if (r0 >= 0 && addr)
+		*addr = (uintptr_t)r0;
+	return r0 < 0 ? r0 : 0;
+}
