@@ -1109,6 +1109,21 @@ static inline uint64_t prep_size(const struct anon_prep *p)
 	return p->huge ? HUGE_SIZE : PAGE;
 }
 
+/* Is the leaf at page a 2 MiB one? Then its pte goes in p->leaf and its frame in p->pa. */
+static __attribute__((noinline)) bool huge_leaf(struct aspace *as, svmm_va_t page,
+						struct anon_prep *p)
+{
+	uint64_t pte, lsize = PAGE;
+	svmm_pa_t lpa;
+	if (!leaf_at(as, page, &pte, NULL) ||
+	    pt_translate(&as->pt, page, PT_R, PT_PRIV_U | PT_MXR, &lpa, &lsize) != 0 ||
+	    lsize == PAGE)
+		return false;
+	p->pa = SVMM_ALIGN_DOWN(lpa, lsize);
+	p->leaf = pte;
+	return true;
+}
+
 /* Take back what anon_prepare did for a new leaf: the page, the object, the charge. */
 static void anon_undo(struct aspace *as, struct vmobj **slot, uint64_t off,
 		      const struct anon_prep *p)
@@ -1128,27 +1143,23 @@ static void anon_undo(struct aspace *as, struct vmobj **slot, uint64_t off,
  * Nothing mapped at page: the object's page for this access (for a write, a frame of
  * the object's own, copied while shared), made at the first fault with the object
  * itself, to be mapped read-only while shared; a new leaf is charged unless its region
- * was at map time. A read-only leaf (a write fault): the object's own frame, a copy or
- * the same frame once nobody else holds it, to replace the leaf. Returns 0 or
- * SVMM_ENOMEM with nothing changed.
+ * was at map time. A read-only leaf (present, a write fault): the object's own frame,
+ * a copy or the same frame once nobody else holds it, to replace the leaf. Returns 0
+ * or SVMM_ENOMEM with nothing changed.
  */
 static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspace_region *r,
 						  svmm_va_t page, unsigned access,
-						  unsigned prot, struct anon_prep *p)
+						  unsigned prot, bool present,
+						  struct anon_prep *p)
 {
-	uint64_t off, size, pte, lsize = PAGE;
+	uint64_t off, size;
 	struct vmobj **slot = anon_slot(as, r, page, &off, &size);
 	struct vmobj_page pg;
-	svmm_pa_t lpa;
 	__builtin_memset(p, 0, sizeof(*p));
-	if (leaf_at(as, page, &pte, NULL)) {
+	if (present) {
 		/* A 2 MiB leaf: the caller splits it first (see anon_fault). */
-		if (pt_translate(&as->pt, page, PT_R, PT_PRIV_U | PT_MXR, &lpa, &lsize) == 0 &&
-		    lsize != PAGE) {
-			p->pa = SVMM_ALIGN_DOWN(lpa, lsize);
-			p->leaf = pte;
+		if (huge_leaf(as, page, p))
 			return 0;
-		}
 		int err = vmobj_fault(*slot, off, VMOBJ_WRITE, &pg);
 		p->pa = pg.pa;
 		p->flags = (uint16_t)(prot | PT_U | PT_REPLACE);
@@ -1237,15 +1248,18 @@ static __attribute__((noinline)) void anon_finish(struct aspace *as, struct aspa
 	}
 }
 
-/* Resolve a fault on anonymous memory at page; see anon_prepare. */
+/*
+ * Resolve a fault on anonymous memory at page; see anon_prepare. present: the caller
+ * found a leaf there (a write to a read-only one), so that nobody walks twice.
+ */
 static inline __attribute__((always_inline)) int anon_fault(struct aspace *as,
 							    struct aspace_region *r,
 							    svmm_va_t page, unsigned access,
-							    unsigned prot)
+							    unsigned prot, bool present)
 {
 	struct anon_prep p;
 	svmm_va_t big = SVMM_ALIGN_DOWN(page, HUGE_SIZE);
-	int err = anon_prepare(as, r, page, access, prot, &p);
+	int err = anon_prepare(as, r, page, access, prot, present, &p);
 	if (err == 0 && p.leaf != 0) {
 		/*
 		 * A write to a 2 MiB leaf: split it first (the same translation for this page
@@ -1258,7 +1272,7 @@ static inline __attribute__((always_inline)) int anon_fault(struct aspace *as,
 		err = pt_map(&as->pt, page, head + (page - big), PAGE, perms);
 		if (err != 0)
 			return err;
-		err = anon_prepare(as, r, page, access, prot, &p);
+		err = anon_prepare(as, r, page, access, prot, true, &p);
 		if (err != 0 && pt_map(&as->pt, big, head, HUGE_SIZE, perms) != 0)
 			port_panic("aspace: cannot put a 2 MiB leaf back");
 	}
@@ -1292,7 +1306,7 @@ int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access)
 		if ((pte & SVMM_PTE_U) && (pte & access))
 			err = 0;
 		else if ((pte & SVMM_PTE_U) && anon && access == PT_W)
-			err = anon_fault(as, r, SVMM_ALIGN_DOWN(va, PAGE), access, prot);
+			err = anon_fault(as, r, SVMM_ALIGN_DOWN(va, PAGE), access, prot, true);
 		else
 			err = SVMM_EPERM;
 		goto out;
@@ -1302,7 +1316,7 @@ int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access)
 		err = SVMM_EFAULT;
 		goto out;
 	}
-	err = anon_fault(as, r, SVMM_ALIGN_DOWN(va, PAGE), access, prot);
+	err = anon_fault(as, r, SVMM_ALIGN_DOWN(va, PAGE), access, prot, false);
 out:
 	port_unlock(&as->lock);
 	return err;
@@ -1530,7 +1544,7 @@ int aspace_populate(struct aspace *as, svmm_va_t va, uint64_t size)
 		uint64_t pte;
 		/* A read fault's worth: new pages come writable where the region allows. */
 		if (!leaf_at(as, page, &pte, NULL))
-			err = anon_fault(as, r, page, PT_R, r->prot);
+			err = anon_fault(as, r, page, PT_R, r->prot, false);
 	}
 	port_unlock(&as->lock);
 	return err;
@@ -1727,7 +1741,7 @@ static int copy_pages(struct aspace *as, svmm_va_t va, void *kbuf, uint64_t n, b
 				off += chunk;
 				continue;
 			}
-			err = anon_fault(as, r, page, into ? PT_W : PT_R, prot);
+			err = anon_fault(as, r, page, into ? PT_W : PT_R, prot, present);
 			if (err != 0)
 				break;
 			if (!leaf_at(as, at, &pte, &pa))

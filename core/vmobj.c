@@ -34,7 +34,30 @@
 #define E_NEW  ((uint64_t)1 << 3)           /* added by the populate in progress */
 #define E_PA(e) ((e) & ~(PAGE - 1))
 
-_Static_assert(sizeof(struct vmobj) <= 4096, "struct vmobj must fit its page");
+/*
+ * The leaf node (the one holding 4 KiB entries) the last walk reached, kept at the end
+ * of the object's page, past root[]: faults and lookups near the last one (the usual
+ * case, as a region fills) find their entry without a walk. Any node freed or moved
+ * clears it; a new object's page is zeroed, so it starts with none.
+ */
+struct obj_hint {
+	uint64_t grp;           /* the node holds pages [grp * 512, grp * 512 + 512) */
+	uint64_t *node;         /* NULL: no hint */
+	uint64_t *meta;         /* the node's owner word (see M_COUNT) */
+};
+
+_Static_assert(sizeof(struct vmobj) + sizeof(struct obj_hint) <= 4096,
+	       "struct vmobj and the walk hint must fit the object's page");
+
+static inline struct obj_hint *hint_of(struct vmobj *o)
+{
+	return (struct obj_hint *)(void *)((char *)o + 4096 - sizeof(struct obj_hint));
+}
+
+static inline void hint_clear(struct vmobj *o)
+{
+	hint_of(o)->node = NULL;
+}
 
 /* ---- pages of metadata and data ---- */
 
@@ -100,9 +123,18 @@ static void slot_set(struct vmobj *o, uint64_t *slot, uint64_t v)
 	*slot = v;
 	if ((old == 0) == (v == 0))
 		return;
-	svmm_pa_t pa = port_va_to_pa(slot);
-	uint64_t *m = page_meta(o, SVMM_ALIGN_DOWN(pa, PAGE));
-	*m = v != 0 ? meta_add(*m, (unsigned)((pa % PAGE) / sizeof(uint64_t))) : meta_del(*m);
+	struct obj_hint *h = hint_of(o);
+	uint64_t *m;
+	unsigned w;
+	if (h->node != NULL && slot >= h->node && slot < h->node + FANO) {
+		m = h->meta;
+		w = (unsigned)(slot - h->node);
+	} else {
+		svmm_pa_t pa = port_va_to_pa(slot);
+		m = page_meta(o, SVMM_ALIGN_DOWN(pa, PAGE));
+		w = (unsigned)((pa % PAGE) / sizeof(uint64_t));
+	}
+	*m = v != 0 ? meta_add(*m, w) : meta_del(*m);
 }
 
 /* The first index of a table worth looking at from want, given its page's bounds. */
@@ -236,6 +268,11 @@ static inline uint64_t top_cover(const struct vmobj *o)
 static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool create,
 			    uint64_t **made, unsigned *nmade, int *err, uint64_t *cover)
 {
+	struct obj_hint *h = hint_of(o);
+	if (want == 1 && h->node != NULL && pg / FANO == h->grp) {
+		*cover = 1;
+		return &h->node[pg % FANO];
+	}
 	uint64_t c = top_cover(o);
 	if (pg / c >= VMOBJ_ROOT_SLOTS)
 		return NULL;          /* past the index's span: nothing there (see index_grow) */
@@ -254,6 +291,11 @@ static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool cr
 			break;
 		c /= FANO;
 		e = &node_va(*e)[(pg / c) % FANO];
+		if (c == 1) {
+			h->grp = pg / FANO;
+			h->node = e - pg % FANO;
+			h->meta = page_meta(o, port_va_to_pa(h->node));
+		}
 	}
 	*cover = c;
 	return e;
@@ -262,6 +304,7 @@ static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool cr
 /* Take back nodes index_slot made, deepest first (they hold nothing yet). */
 static void index_unmake(struct vmobj *o, uint64_t **made, unsigned nmade)
 {
+	hint_clear(o);
 	while (nmade-- > 0) {
 		meta_free(o->pm, E_PA(*made[nmade]));
 		slot_set(o, made[nmade], 0);
@@ -343,6 +386,7 @@ static void index_shrink(struct vmobj *o)
 {
 	uint64_t *m = page_meta(o, port_va_to_pa(o));
 	while (index_shrinkable(o, *m)) {
+		hint_clear(o);
 		if (M_COUNT(*m) == 0) {
 			o->levels = 1;
 			return;
@@ -411,6 +455,7 @@ static void visit_range(struct vmobj *o, uint64_t start, uint64_t end, leaf_fn f
 			off = d == 0 ? ROOT_WORD : 0;
 			uint64_t *pe = &tab[d][idx[d]];
 			if (empty) {
+				hint_clear(o);
 				meta_free(o->pm, E_PA(*pe));
 				*pe = 0;
 				*m = meta_del(*m);

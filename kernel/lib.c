@@ -42,6 +42,18 @@ void *memcpy(void *d, const void *s, size_t n)
 	if ((((uintptr_t)dp | (uintptr_t)sp | n) & 7) == 0) {
 		uint64_t *dw = d;
 		const uint64_t *sw = s;
+		/* 16 words per iteration: a copy-on-write fault copies a whole page, and a
+		   word at a time spent three of every five instructions on the loop. */
+		for (; n >= 128; n -= 128, dw += 16, sw += 16) {
+			uint64_t a0 = sw[0], a1 = sw[1], a2 = sw[2], a3 = sw[3];
+			uint64_t a4 = sw[4], a5 = sw[5], a6 = sw[6], a7 = sw[7];
+			dw[0] = a0; dw[1] = a1; dw[2] = a2; dw[3] = a3;
+			dw[4] = a4; dw[5] = a5; dw[6] = a6; dw[7] = a7;
+			a0 = sw[8]; a1 = sw[9]; a2 = sw[10]; a3 = sw[11];
+			a4 = sw[12]; a5 = sw[13]; a6 = sw[14]; a7 = sw[15];
+			dw[8] = a0; dw[9] = a1; dw[10] = a2; dw[11] = a3;
+			dw[12] = a4; dw[13] = a5; dw[14] = a6; dw[15] = a7;
+		}
 		for (; n; n -= 8)
 			*dw++ = *sw++;
 		return d;
