@@ -1020,26 +1020,20 @@ out:
 
 #define HUGE_SIZE (2 * SVMM_MiB)
 
-/* pt_walk callback of leaf_at: the first (only) leaf of the page. */
-static int probe_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
+/*
+ * The leaf entry mapping the page at va, if any: true with *pte (and *pa, the page's
+ * frame, if not NULL). One walk down, no callback: it is on every fault's path. Not
+ * inlined, so that its struct stays off the frames of the deep pt_map callers.
+ */
+static __attribute__((noinline)) bool leaf_at(struct aspace *as, svmm_va_t va, uint64_t *pte,
+					      svmm_pa_t *pa)
 {
-	uint64_t *out = ctx;
-	(void)va;
-	(void)size;
-	out[0] = pte;
-	out[1] = pa;
-	return 1;
-}
-
-/* The leaf entry mapping the page at va, if any: true with *pte (and *pa if not NULL). */
-static bool leaf_at(struct aspace *as, svmm_va_t va, uint64_t *pte, svmm_pa_t *pa)
-{
-	uint64_t out[2];
-	if (pt_walk(&as->pt, SVMM_ALIGN_DOWN(va, PAGE), PAGE, probe_leaf, out) != 1)
+	struct pt_leaf l;
+	if (pt_leaf_at(&as->pt, SVMM_ALIGN_DOWN(va, PAGE), &l) != 0)
 		return false;
-	*pte = out[0];
+	*pte = l.pte;
 	if (pa != NULL)
-		*pa = out[1];
+		*pa = l.pa;
 	return true;
 }
 
@@ -1113,14 +1107,11 @@ static inline uint64_t prep_size(const struct anon_prep *p)
 static __attribute__((noinline)) bool huge_leaf(struct aspace *as, svmm_va_t page,
 						struct anon_prep *p)
 {
-	uint64_t pte, lsize = PAGE;
-	svmm_pa_t lpa;
-	if (!leaf_at(as, page, &pte, NULL) ||
-	    pt_translate(&as->pt, page, PT_R, PT_PRIV_U | PT_MXR, &lpa, &lsize) != 0 ||
-	    lsize == PAGE)
+	struct pt_leaf l;
+	if (pt_leaf_at(&as->pt, page, &l) != 0 || l.size != HUGE_SIZE)
 		return false;
-	p->pa = SVMM_ALIGN_DOWN(lpa, lsize);
-	p->leaf = pte;
+	p->pa = l.pa - (page - l.va);
+	p->leaf = l.pte;
 	return true;
 }
 

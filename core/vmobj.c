@@ -316,9 +316,11 @@ static void index_unmake(struct vmobj *o, uint64_t **made, unsigned nmade)
  * Add levels on top until the index spans page pg (below the object's size): an empty
  * index just counts one more level; a used one moves root[] into a new node that
  * becomes root[0]. Allocates every node first. Returns 0 with the number of levels
- * added in *grown, or SVMM_ENOMEM with nothing changed.
+ * added in *grown, or SVMM_ENOMEM with nothing changed. Not inlined: its array stays
+ * off the frame of index_insert, which is on the deepest fault path.
  */
-static int index_grow(struct vmobj *o, uint64_t pg, unsigned *grown)
+static __attribute__((noinline)) int index_grow(struct vmobj *o, uint64_t pg,
+						 unsigned *grown)
 {
 	svmm_pa_t pa[VMOBJ_MAX_LEVELS];
 	unsigned k = 0;
