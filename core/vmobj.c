@@ -788,12 +788,14 @@ static int index_insert(struct vmobj *o, uint64_t pg, uint64_t e)
 	uint64_t cover;
 	int err = 0;
 	uint64_t want = (e & E_HUGE) ? FANO : 1;
-	unsigned grown;
+	unsigned grown = 0;
 	/* A 2 MiB entry needs a level under the root: the index spans page 496 then. */
-	err = index_grow(o, want == FANO && pg < VMOBJ_ROOT_SLOTS ? VMOBJ_ROOT_SLOTS : pg,
-			 &grown);
-	if (err != 0)
-		return err;
+	uint64_t need = want == FANO && pg < VMOBJ_ROOT_SLOTS ? VMOBJ_ROOT_SLOTS : pg;
+	if (need / top_cover(o) >= VMOBJ_ROOT_SLOTS) {
+		err = index_grow(o, need, &grown);
+		if (err != 0)
+			return err;
+	}
 	uint64_t *slot = index_slot(o, pg, want, true, made, &nmade, &err, &cover);
 	if (slot == NULL) {
 		index_unmake(o, made, nmade);
