@@ -16,8 +16,8 @@
  * Every index node keeps in its pmem frame's owner word, which is ours while the page
  * is allocated, how many of its entries are used and bounds on where they lie, so that
  * emptiness is O(1) and a visit scans only the part of a page that can hold something
- * (see slot_set); root[] keeps the same word at the end of the object's page, where
- * its bounds also say which of its words are initialised (see root_meta_of).
+ * (see slot_set); root[]'s, the object page's owner word, also says which of its
+ * words are initialised (see root_meta_of).
  *
  * Every operation that can fail allocates first and changes the index after, or
  * records what it changed (populate marks its new entries) so that a failure restores
@@ -37,15 +37,13 @@
 
 /*
  * The leaf node (the one holding 4 KiB entries) the last walk reached, kept at the end
- * of the object's page, past root[]: faults and lookups near the last one (the usual
+ * of the object's page, past root[] (16 bytes: what the header leaves free): faults and lookups near the last one (the usual
  * case, as a region fills) find their entry without a walk. Any node freed or moved
  * clears it; a new object's page is zeroed, so it starts with none.
  */
 struct obj_hint {
 	uint64_t grp;           /* the node holds pages [grp * 512, grp * 512 + 512) */
 	uint64_t *node;         /* NULL: no hint */
-	uint64_t *meta;         /* the node's owner word (see M_COUNT) */
-	uint64_t root_meta;     /* root[]'s count and bounds, as a node's owner word */
 };
 
 _Static_assert(sizeof(struct vmobj) + sizeof(struct obj_hint) <= 4096,
@@ -54,18 +52,6 @@ _Static_assert(sizeof(struct vmobj) + sizeof(struct obj_hint) <= 4096,
 static inline struct obj_hint *hint_of(struct vmobj *o)
 {
 	return (struct obj_hint *)(void *)((char *)o + 4096 - sizeof(struct obj_hint));
-}
-
-/*
- * root[]'s count and bounds live here rather than in the page's pmem owner word, so
- * that a walk reads them at no cost: only root[] words within the bounds are
- * initialised (a new object zeroes its header, not its 3,968 bytes of root[]), and a
- * bound of 0 (a header word) means no word is. Widening the bounds zeroes the words
- * they take in (root_widen).
- */
-static inline uint64_t *root_meta_of(struct vmobj *o)
-{
-	return &hint_of(o)->root_meta;
 }
 
 static inline void hint_clear(struct vmobj *o)
@@ -115,6 +101,17 @@ static uint64_t *page_meta(struct vmobj *o, svmm_pa_t page)
 	if (f == NULL)
 		port_panic("vmobj: index page outside RAM");
 	return &f->u.owner;
+}
+
+/*
+ * root[]'s count and bounds: the object page's pmem owner word, as for a node. Only
+ * root[] words within the bounds are initialised (a new object zeroes its header and
+ * tail, not its 3,968 bytes of root[]), and a bound of 0 (a header word) means no word
+ * is. Widening the bounds zeroes the words they take in (root_widen).
+ */
+static uint64_t *root_meta_of(struct vmobj *o)
+{
+	return page_meta(o, port_va_to_pa(o));
 }
 
 static inline uint64_t meta_add(uint64_t m, unsigned w)
@@ -167,15 +164,11 @@ static void slot_set(struct vmobj *o, uint64_t *slot, uint64_t v)
 	*slot = v;
 	if ((old == 0) == (v == 0))
 		return;
-	struct obj_hint *h = hint_of(o);
 	uint64_t *m;
 	unsigned w;
 	if (root) {
 		m = root_meta_of(o);
 		w = (unsigned)(slot - o->root) + ROOT_WORD;
-	} else if (h->node != NULL && slot >= h->node && slot < h->node + FANO) {
-		m = h->meta;
-		w = (unsigned)(slot - h->node);
 	} else {
 		svmm_pa_t pa = port_va_to_pa(slot);
 		m = page_meta(o, SVMM_ALIGN_DOWN(pa, PAGE));
@@ -347,7 +340,6 @@ static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool cr
 		if (c == 1) {
 			h->grp = pg / FANO;
 			h->node = e - pg % FANO;
-			h->meta = page_meta(o, port_va_to_pa(h->node));
 		}
 	}
 	*cover = c;
