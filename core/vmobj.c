@@ -651,13 +651,33 @@ static void release_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cov
 	*e = 0;
 }
 
+/*
+ * Index pages set aside by vmobj_reserve, a stack chained through the first word of
+ * each (zeroed again when taken, so a page comes out as meta_alloc gives it).
+ */
+static void spare_push(struct vmobj *o, svmm_pa_t pa)
+{
+	*(uint64_t *)port_pa_to_va(pa) = o->spare;
+	o->spare = pa;
+}
+
+static svmm_pa_t spare_pop(struct vmobj *o)
+{
+	svmm_pa_t pa = o->spare;
+	if (pa != 0) {
+		uint64_t *w = port_pa_to_va(pa);
+		o->spare = w[0];
+		w[0] = 0;
+	}
+	return pa;
+}
+
 /* Free every frame, node and the object's own page. */
 static void obj_free(struct vmobj *o)
 {
 	visit_range(o, 0, npages(o), release_leaf, NULL);
-	for (unsigned i = 0; i < 2; i++)
-		if (o->spare[i] != 0)
-			meta_free(o->pm, o->spare[i]);
+	for (svmm_pa_t pa; (pa = spare_pop(o)) != 0;)
+		meta_free(o->pm, pa);
 	if (o->resident != 0 || o->nodes != 0 || o->huge != 0)
 		port_panic("vmobj: frames or index pages unaccounted for");
 	struct vmobj *b = o->backing;
@@ -1169,9 +1189,14 @@ int vmobj_reserve(struct vmobj *obj, uint64_t off, uint64_t size)
 	uint64_t *cut[2];
 	port_lock(&obj->lock);
 	unsigned n = crossing(obj, off >> SVMM_PAGE_SHIFT, (off + size) >> SVMM_PAGE_SHIFT, cut);
-	for (unsigned i = 0; i < n && err == 0; i++)
-		if (obj->spare[i] == 0)
-			err = meta_alloc(obj->pm, &obj->spare[i]);
+	unsigned have = 0;
+	for (svmm_pa_t pa = obj->spare; pa != 0; pa = *(uint64_t *)port_pa_to_va(pa))
+		have++;
+	for (svmm_pa_t pa; have < n && err == 0; have++) {
+		err = meta_alloc(obj->pm, &pa);
+		if (err == 0)
+			spare_push(obj, pa);
+	}
 	port_unlock(&obj->lock);
 	if (err != 0)
 		vmobj_unreserve(obj);
@@ -1181,11 +1206,8 @@ int vmobj_reserve(struct vmobj *obj, uint64_t off, uint64_t size)
 void vmobj_unreserve(struct vmobj *obj)
 {
 	port_lock(&obj->lock);
-	for (unsigned i = 0; i < 2; i++)
-		if (obj->spare[i] != 0) {
-			meta_free(obj->pm, obj->spare[i]);
-			obj->spare[i] = 0;
-		}
+	for (svmm_pa_t pa; (pa = spare_pop(obj)) != 0;)
+		meta_free(obj->pm, pa);
 	port_unlock(&obj->lock);
 }
 
@@ -1202,15 +1224,11 @@ int vmobj_discard(struct vmobj *obj, uint64_t off, uint64_t size)
 	   what vmobj_reserve set aside if it did. */
 	uint64_t *cut[2];
 	svmm_pa_t node[2] = { 0, 0 };
-	unsigned n = crossing(obj, start, end, cut), s = 0;
+	unsigned n = crossing(obj, start, end, cut);
 	for (unsigned i = 0; i < n; i++) {
-		while (s < 2 && obj->spare[s] == 0)
-			s++;
-		if (s < 2) {
-			node[i] = obj->spare[s];
-			obj->spare[s] = 0;
+		node[i] = spare_pop(obj);
+		if (node[i] != 0)
 			continue;
-		}
 		err = meta_alloc(obj->pm, &node[i]);
 		if (err != 0) {
 			if (i > 0)
