@@ -632,11 +632,10 @@ static struct aspace_region *merge_run(struct aspace *as, struct aspace_region *
  * The range [va, end) made of whole regions: the regions crossing va or end are cut
  * there, taking region structs from spare[] (two at most, allocated by the caller).
  * Returns the first region inside the range (NULL if none) in *startp, and the pieces
- * made in cut[] for cut_range_undo. On failure nothing has changed.
+ * made in piece[] for cut_range_undo. On failure nothing has changed.
  */
 struct cut_state {
 	struct aspace_region *piece[2];
-	struct aspace_region *from[2];    /* the region each piece was cut from */
 	struct aspace_region *spare[2];
 	struct aspace_region *start;      /* first region inside [va, end) after the cuts */
 };
@@ -647,7 +646,9 @@ static void cut_range_undo(struct aspace *as, struct cut_state *cs)
 	for (unsigned i = 2; i-- > 0; ) {
 		if (cs->piece[i] == NULL)
 			continue;
-		if (vmem_join(&as->uvmem, &cs->from[i]->node, &cs->piece[i]->node) != 0)
+		/* The region a piece was cut from is still right before it. */
+		struct aspace_region *from = reg_prev(as, cs->piece[i]);
+		if (from == NULL || vmem_join(&as->uvmem, &from->node, &cs->piece[i]->node) != 0)
 			port_panic("aspace: cannot undo a cut");
 		reg_remove(as, cs->piece[i]);
 		if (cs->piece[i]->obj != NULL)
@@ -688,7 +689,6 @@ static int cut_range(struct aspace *as, struct cut_state *cs, svmm_va_t va, svmm
 	if (cut_lo) {
 		cut_at(as, first, va, cs->spare[n]);
 		cs->piece[0] = cs->spare[n++];
-		cs->from[0] = first;
 		cs->start = cs->piece[0];
 		if (last == first)
 			last = cs->piece[0];
@@ -696,7 +696,6 @@ static int cut_range(struct aspace *as, struct cut_state *cs, svmm_va_t va, svmm
 	if (cut_hi) {
 		cut_at(as, last, end, cs->spare[n]);
 		cs->piece[1] = cs->spare[n];
-		cs->from[1] = last;
 	}
 	if (cs->start != NULL && cs->start->node.addr >= end)
 		cs->start = NULL;
