@@ -993,26 +993,20 @@ out:
 
 /* ---- page faults ---- */
 
-/* pt_walk callback of leaf_at: the first (only) leaf of the page. */
-static int probe_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
+/*
+ * The leaf entry mapping the page at va, if any: true with *pte (and *pa, the page's
+ * frame, if not NULL). One walk down, no callback: it is on every fault's path. Not
+ * inlined, so that its struct stays off the frames of the deep pt_map callers.
+ */
+static __attribute__((noinline)) bool leaf_at(struct aspace *as, svmm_va_t va, uint64_t *pte,
+					      svmm_pa_t *pa)
 {
-	uint64_t *out = ctx;
-	(void)va;
-	(void)size;
-	out[0] = pte;
-	out[1] = pa;
-	return 1;
-}
-
-/* The leaf entry mapping the page at va, if any: true with *pte (and *pa if not NULL). */
-static bool leaf_at(struct aspace *as, svmm_va_t va, uint64_t *pte, svmm_pa_t *pa)
-{
-	uint64_t out[2];
-	if (pt_walk(&as->pt, SVMM_ALIGN_DOWN(va, PAGE), PAGE, probe_leaf, out) != 1)
+	struct pt_leaf l;
+	if (pt_leaf_at(&as->pt, SVMM_ALIGN_DOWN(va, PAGE), &l) != 0)
 		return false;
-	*pte = out[0];
+	*pte = l.pte;
 	if (pa != NULL)
-		*pa = out[1];
+		*pa = l.pa;
 	return true;
 }
 
@@ -1094,19 +1088,20 @@ static void anon_undo(struct aspace *as, struct vmobj **slot, uint64_t off,
  * Nothing mapped at page: the object's page for this access (for a write, a frame of
  * the object's own, copied while shared), made at the first fault with the object
  * itself, to be mapped read-only while shared; a new leaf is charged unless its region
- * was at map time. A read-only leaf (a write fault): the object's own frame, a copy or
- * the same frame once nobody else holds it, to replace the leaf. Returns 0 or
- * SVMM_ENOMEM with nothing changed.
+ * was at map time. A read-only leaf (present, a write fault): the object's own frame,
+ * a copy or the same frame once nobody else holds it, to replace the leaf. Returns 0
+ * or SVMM_ENOMEM with nothing changed.
  */
 static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspace_region *r,
 						  svmm_va_t page, unsigned access,
-						  unsigned prot, struct anon_prep *p)
+						  unsigned prot, bool present,
+						  struct anon_prep *p)
 {
-	uint64_t off, size, pte;
+	uint64_t off, size;
 	struct vmobj **slot = anon_slot(as, r, page, &off, &size);
 	struct vmobj_page pg;
 	__builtin_memset(p, 0, sizeof(*p));
-	if (leaf_at(as, page, &pte, NULL)) {
+	if (present) {
 		int err = vmobj_fault(*slot, off, VMOBJ_WRITE, &pg);
 		p->pa = pg.pa;
 		p->flags = prot | PT_U | PT_REPLACE;
@@ -1169,14 +1164,17 @@ static __attribute__((noinline)) void anon_finish(struct aspace *as, struct aspa
 	}
 }
 
-/* Resolve a fault on anonymous memory at page; see anon_prepare. */
+/*
+ * Resolve a fault on anonymous memory at page; see anon_prepare. present: the caller
+ * found a leaf there (a write to a read-only one), so that nobody walks twice.
+ */
 static inline __attribute__((always_inline)) int anon_fault(struct aspace *as,
 							    struct aspace_region *r,
 							    svmm_va_t page, unsigned access,
-							    unsigned prot)
+							    unsigned prot, bool present)
 {
 	struct anon_prep p;
-	int err = anon_prepare(as, r, page, access, prot, &p);
+	int err = anon_prepare(as, r, page, access, prot, present, &p);
 	if (err != 0)
 		return err;
 	err = pt_map(&as->pt, page, p.pa, PAGE, p.flags);
@@ -1207,7 +1205,7 @@ int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access)
 		if ((pte & SVMM_PTE_U) && (pte & access))
 			err = 0;
 		else if ((pte & SVMM_PTE_U) && anon && access == PT_W)
-			err = anon_fault(as, r, SVMM_ALIGN_DOWN(va, PAGE), access, prot);
+			err = anon_fault(as, r, SVMM_ALIGN_DOWN(va, PAGE), access, prot, true);
 		else
 			err = SVMM_EPERM;
 		goto out;
@@ -1217,7 +1215,7 @@ int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access)
 		err = SVMM_EFAULT;
 		goto out;
 	}
-	err = anon_fault(as, r, SVMM_ALIGN_DOWN(va, PAGE), access, prot);
+	err = anon_fault(as, r, SVMM_ALIGN_DOWN(va, PAGE), access, prot, false);
 out:
 	port_unlock(&as->lock);
 	return err;
@@ -1445,7 +1443,7 @@ int aspace_populate(struct aspace *as, svmm_va_t va, uint64_t size)
 		uint64_t pte;
 		/* A read fault's worth: new pages come writable where the region allows. */
 		if (!leaf_at(as, page, &pte, NULL))
-			err = anon_fault(as, r, page, PT_R, r->prot);
+			err = anon_fault(as, r, page, PT_R, r->prot, false);
 	}
 	port_unlock(&as->lock);
 	return err;
@@ -1638,7 +1636,7 @@ static int copy_pages(struct aspace *as, svmm_va_t va, void *kbuf, uint64_t n, b
 				off += chunk;
 				continue;
 			}
-			err = anon_fault(as, r, page, into ? PT_W : PT_R, prot);
+			err = anon_fault(as, r, page, into ? PT_W : PT_R, prot, present);
 			if (err != 0)
 				break;
 			if (!leaf_at(as, at, &pte, &pa))

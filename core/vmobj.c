@@ -34,7 +34,30 @@
 #define E_NEW  ((uint64_t)1 << 3)           /* added by the populate in progress */
 #define E_PA(e) ((e) & ~(PAGE - 1))
 
-_Static_assert(sizeof(struct vmobj) <= 4096, "struct vmobj must fit its page");
+/*
+ * The leaf node (the one holding 4 KiB entries) the last walk reached, kept at the end
+ * of the object's page, past root[]: faults and lookups near the last one (the usual
+ * case, as a region fills) find their entry without a walk. Any node freed or moved
+ * clears it; a new object's page is zeroed, so it starts with none.
+ */
+struct obj_hint {
+	uint64_t grp;           /* the node holds pages [grp * 512, grp * 512 + 512) */
+	uint64_t *node;         /* NULL: no hint */
+	uint64_t *meta;         /* the node's owner word (see M_COUNT) */
+};
+
+_Static_assert(sizeof(struct vmobj) + sizeof(struct obj_hint) <= 4096,
+	       "struct vmobj and the walk hint must fit the object's page");
+
+static inline struct obj_hint *hint_of(struct vmobj *o)
+{
+	return (struct obj_hint *)(void *)((char *)o + 4096 - sizeof(struct obj_hint));
+}
+
+static inline void hint_clear(struct vmobj *o)
+{
+	hint_of(o)->node = NULL;
+}
 
 /* ---- pages of metadata and data ---- */
 
@@ -100,9 +123,18 @@ static void slot_set(struct vmobj *o, uint64_t *slot, uint64_t v)
 	*slot = v;
 	if ((old == 0) == (v == 0))
 		return;
-	svmm_pa_t pa = port_va_to_pa(slot);
-	uint64_t *m = page_meta(o, SVMM_ALIGN_DOWN(pa, PAGE));
-	*m = v != 0 ? meta_add(*m, (unsigned)((pa % PAGE) / sizeof(uint64_t))) : meta_del(*m);
+	struct obj_hint *h = hint_of(o);
+	uint64_t *m;
+	unsigned w;
+	if (h->node != NULL && slot >= h->node && slot < h->node + FANO) {
+		m = h->meta;
+		w = (unsigned)(slot - h->node);
+	} else {
+		svmm_pa_t pa = port_va_to_pa(slot);
+		m = page_meta(o, SVMM_ALIGN_DOWN(pa, PAGE));
+		w = (unsigned)((pa % PAGE) / sizeof(uint64_t));
+	}
+	*m = v != 0 ? meta_add(*m, w) : meta_del(*m);
 }
 
 /* The first index of a table worth looking at from want, given its page's bounds. */
@@ -236,6 +268,11 @@ static inline uint64_t top_cover(const struct vmobj *o)
 static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool create,
 			    uint64_t **made, unsigned *nmade, int *err, uint64_t *cover)
 {
+	struct obj_hint *h = hint_of(o);
+	if (want == 1 && h->node != NULL && pg / FANO == h->grp) {
+		*cover = 1;
+		return &h->node[pg % FANO];
+	}
 	uint64_t c = top_cover(o);
 	if (pg / c >= VMOBJ_ROOT_SLOTS)
 		return NULL;          /* past the index's span: nothing there (see index_grow) */
@@ -254,6 +291,11 @@ static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool cr
 			break;
 		c /= FANO;
 		e = &node_va(*e)[(pg / c) % FANO];
+		if (c == 1) {
+			h->grp = pg / FANO;
+			h->node = e - pg % FANO;
+			h->meta = page_meta(o, port_va_to_pa(h->node));
+		}
 	}
 	*cover = c;
 	return e;
@@ -262,6 +304,7 @@ static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool cr
 /* Take back nodes index_slot made, deepest first (they hold nothing yet). */
 static void index_unmake(struct vmobj *o, uint64_t **made, unsigned nmade)
 {
+	hint_clear(o);
 	while (nmade-- > 0) {
 		meta_free(o->pm, E_PA(*made[nmade]));
 		slot_set(o, made[nmade], 0);
@@ -273,9 +316,11 @@ static void index_unmake(struct vmobj *o, uint64_t **made, unsigned nmade)
  * Add levels on top until the index spans page pg (below the object's size): an empty
  * index just counts one more level; a used one moves root[] into a new node that
  * becomes root[0]. Allocates every node first. Returns 0 with the number of levels
- * added in *grown, or SVMM_ENOMEM with nothing changed.
+ * added in *grown, or SVMM_ENOMEM with nothing changed. Not inlined: its array stays
+ * off the frame of index_insert, which is on the deepest fault path.
  */
-static int index_grow(struct vmobj *o, uint64_t pg, unsigned *grown)
+static __attribute__((noinline)) int index_grow(struct vmobj *o, uint64_t pg,
+						 unsigned *grown)
 {
 	svmm_pa_t pa[VMOBJ_MAX_LEVELS];
 	unsigned k = 0;
@@ -343,6 +388,7 @@ static void index_shrink(struct vmobj *o)
 {
 	uint64_t *m = page_meta(o, port_va_to_pa(o));
 	while (index_shrinkable(o, *m)) {
+		hint_clear(o);
 		if (M_COUNT(*m) == 0) {
 			o->levels = 1;
 			return;
@@ -411,6 +457,7 @@ static void visit_range(struct vmobj *o, uint64_t start, uint64_t end, leaf_fn f
 			off = d == 0 ? ROOT_WORD : 0;
 			uint64_t *pe = &tab[d][idx[d]];
 			if (empty) {
+				hint_clear(o);
 				meta_free(o->pm, E_PA(*pe));
 				*pe = 0;
 				*m = meta_del(*m);
@@ -738,12 +785,14 @@ static int index_insert(struct vmobj *o, uint64_t pg, uint64_t e)
 	uint64_t cover;
 	int err = 0;
 	uint64_t want = (e & E_HUGE) ? FANO : 1;
-	unsigned grown;
+	unsigned grown = 0;
 	/* A 2 MiB entry needs a level under the root: the index spans page 496 then. */
-	err = index_grow(o, want == FANO && pg < VMOBJ_ROOT_SLOTS ? VMOBJ_ROOT_SLOTS : pg,
-			 &grown);
-	if (err != 0)
-		return err;
+	uint64_t need = want == FANO && pg < VMOBJ_ROOT_SLOTS ? VMOBJ_ROOT_SLOTS : pg;
+	if (need / top_cover(o) >= VMOBJ_ROOT_SLOTS) {
+		err = index_grow(o, need, &grown);
+		if (err != 0)
+			return err;
+	}
 	uint64_t *slot = index_slot(o, pg, want, true, made, &nmade, &err, &cover);
 	if (slot == NULL) {
 		index_unmake(o, made, nmade);

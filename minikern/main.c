@@ -111,7 +111,7 @@ void kmain(uint64_t hartid, uint64_t dtb)
 
 	/* The end: nothing may be left over anywhere. */
 	check(pmem_check(&kpmem, print_line, "pmem_check: ") == 0, "pmem_check");
-	check(pt_check(&kpt, NULL, NULL) == 0, "pt_check of the kernel table");
+	check(pt_check(&kpt, print_line, "pt_check: ") == 0, "pt_check of the kernel table");
 	check(tables_live == tables0, "every page table given back");
 	check(user_leaves_checked > 0, "user leaves read with the kernel's own PTE_* macros");
 	if (pmem_free_frames(&kpmem) != free0)
