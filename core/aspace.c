@@ -356,9 +356,7 @@ static int free_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint6
 	(void)va;
 	(void)pa;
 	(void)pte;
-	if (size != PAGE)
-		port_panic("aspace: anonymous memory mapped by a huge page");
-	as->resident--;
+	as->resident -= size / PAGE;
 	return 0;
 }
 
@@ -716,12 +714,32 @@ static void drop_pages(struct aspace *as, struct aspace_region *r, svmm_va_t va,
 		       svmm_va_t end)
 {
 	int err = 0;
-	if (r->kind == ASPACE_ANON && as->anon != NULL)
-		err = vmobj_discard(as->anon, va, end - va);
-	else if (r->kind == ASPACE_OBJ && !r->shared)
+	(void)as;
+	if (r->kind == ASPACE_OBJ && !r->shared)
 		err = vmobj_discard(r->obj, r->off + (va - r->node.addr), end - va);
 	if (err != 0)
 		port_panic("aspace: discarding 4 KiB pages failed");
+}
+
+/*
+ * The anonymous object's pages of [va, va + size) are about to be dropped after an
+ * unmap that cannot be undone: set aside what splitting its 2 MiB pages at the ends
+ * needs. It holds pages only under anonymous regions and the stack, so the whole range
+ * can go at once. Returns 0 or SVMM_ENOMEM.
+ */
+static int anon_reserve(struct aspace *as, svmm_va_t va, uint64_t size)
+{
+	return as->anon != NULL && as->anon->huge != 0 ? vmobj_reserve(as->anon, va, size) : 0;
+}
+
+/* After the flush: drop them (with what was set aside, this cannot fail). */
+static void anon_drop(struct aspace *as, svmm_va_t va, uint64_t size)
+{
+	if (as->anon == NULL)
+		return;
+	if (vmobj_discard(as->anon, va, size) != 0)
+		port_panic("aspace: discarding anonymous pages failed");
+	vmobj_unreserve(as->anon);
 }
 
 /*
@@ -739,9 +757,7 @@ static int chain_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 	(void)va;
 	(void)pa;
 	(void)pte;
-	if (size != PAGE)
-		port_panic("aspace: anonymous memory mapped by a huge page");
-	c->n++;
+	c->n += size / PAGE;
 	return 0;
 }
 
@@ -782,16 +798,20 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 	 * longer in the order).
 	 */
 	struct aspace_region *head = cs.start, *second = reg_next(as, head);
-	err = vmem_free_region(&as->uvmem, &head->node);
+	err = anon_reserve(as, va, size);
 	if (err != 0)
 		goto undo_cuts;
+	err = vmem_free_region(&as->uvmem, &head->node);
+	if (err != 0)
+		goto unreserve;
 	err = pt_unmap(&as->pt, va, size, PT_MISSING_OK);
 	if (err != 0) {
 		if (vmem_alloc_fixed(&as->uvmem, head->node.addr, head->node.size,
 				     &head->node) != 0)
 			port_panic("aspace: cannot undo a uvmem free");
-		goto undo_cuts;
+		goto unreserve;
 	}
+	anon_drop(as, va, size);
 
 	/*
 	 * The TLB no longer holds the frames: the anonymous object drops the pages of the
@@ -818,6 +838,9 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 	cut_spares_put(as, &cs);
 	goto out;
 
+unreserve:
+	if (as->anon != NULL)
+		vmobj_unreserve(as->anon);
 undo_cuts:
 	cut_range_undo(as, &cs);
 	cut_spares_put(as, &cs);
@@ -916,7 +939,9 @@ static int shared_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uin
 	(void)va;
 	(void)size;
 	(void)pte;
-	if (pmem_refs(s->as->pm, pa, &refs) == 0 && refs > 1) {
+	svmm_pa_t head = pa;
+	(void)pmem_block(s->as->pm, pa, &head, NULL, NULL);
+	if (pmem_refs(s->as->pm, head, &refs) == 0 && refs > 1) {
 		s->shared = true;
 		return 1;
 	}
@@ -993,6 +1018,8 @@ out:
 
 /* ---- page faults ---- */
 
+#define HUGE_SIZE (2 * SVMM_MiB)
+
 /*
  * The leaf entry mapping the page at va, if any: true with *pte (and *pa, the page's
  * frame, if not NULL). One walk down, no callback: it is on every fault's path. Not
@@ -1060,21 +1087,40 @@ static struct vmobj **anon_slot(struct aspace *as, struct aspace_region *r, svmm
  * anon_finish counts the new leaf or undoes what prepare did.
  */
 struct anon_prep {
+	uint64_t leaf;         /* a 2 MiB leaf to split for a write: its pte (pa: its frame) */
 	svmm_pa_t pa;          /* the frame to map */
 	svmm_pa_t copied;      /* a shared frame the object copied from, else 0 */
-	unsigned flags;        /* pt_map's flags for the leaf */
+	uint16_t flags;        /* pt_map's flags for the leaf */
 	uint8_t present;       /* a read-only leaf is replaced (copy-on-write) */
 	uint8_t made;          /* the anonymous object was made for this fault */
 	uint8_t fresh;         /* the object made the page for this fault */
-	uint8_t charge;        /* pages charged to pmem's commit count */
+	uint8_t huge;          /* the leaf is a 2 MiB page (at page's 2 MiB boundary) */
+	uint16_t charge;       /* pages charged to pmem's commit count */
 };
+
+static inline uint64_t prep_size(const struct anon_prep *p)
+{
+	return p->huge ? HUGE_SIZE : PAGE;
+}
+
+/* Is the leaf at page a 2 MiB one? Then its pte goes in p->leaf and its frame in p->pa. */
+static __attribute__((noinline)) bool huge_leaf(struct aspace *as, svmm_va_t page,
+						struct anon_prep *p)
+{
+	struct pt_leaf l;
+	if (pt_leaf_at(&as->pt, page, &l) != 0 || l.size != HUGE_SIZE)
+		return false;
+	p->pa = l.pa - (page - l.va);
+	p->leaf = l.pte;
+	return true;
+}
 
 /* Take back what anon_prepare did for a new leaf: the page, the object, the charge. */
 static void anon_undo(struct aspace *as, struct vmobj **slot, uint64_t off,
 		      const struct anon_prep *p)
 {
-	/* A page the object made for this fault goes again (4 KiB: nothing to split). */
-	if (p->fresh && vmobj_discard(*slot, off, PAGE) != 0)
+	/* A page the object made for this fault goes again, whole: nothing to split. */
+	if (p->fresh && vmobj_discard(*slot, SVMM_ALIGN_DOWN(off, prep_size(p)), prep_size(p)) != 0)
 		port_panic("aspace: cannot undo a fresh object page");
 	if (p->made) {
 		vmobj_put(*slot);
@@ -1102,14 +1148,32 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 	struct vmobj_page pg;
 	__builtin_memset(p, 0, sizeof(*p));
 	if (present) {
+		/* A 2 MiB leaf: the caller splits it first (see anon_fault). */
+		if (huge_leaf(as, page, p))
+			return 0;
 		int err = vmobj_fault(*slot, off, VMOBJ_WRITE, &pg);
 		p->pa = pg.pa;
-		p->flags = prot | PT_U | PT_REPLACE;
+		p->flags = (uint16_t)(prot | PT_U | PT_REPLACE);
 		p->present = 1;
 		return err;
 	}
+	/*
+	 * A write into an anonymous region that covers the whole aligned 2 MiB around page
+	 * may get one 2 MiB page (the object decides: a free order-9 block, nothing
+	 * resident there), charged as 512 pages; else one 4 KiB page. Reads take 4 KiB:
+	 * a probe of untouched memory should not cost 2 MiB.
+	 */
+	svmm_va_t big = SVMM_ALIGN_DOWN(page, HUGE_SIZE);
+	bool huge = r != NULL && r->kind == ASPACE_ANON && big >= r->node.addr &&
+		    big + HUGE_SIZE <= r_end(r);
 	p->charge = r != NULL && (r->commit || r->kind == ASPACE_OBJ) ? 0 : 1;
-	int err = pmem_commit(as->pm, p->charge);
+	if (huge && p->charge != 0) {
+		if (pmem_commit(as->pm, HUGE_SIZE / PAGE) == 0)
+			p->charge = HUGE_SIZE / PAGE;
+		else
+			huge = false;
+	}
+	int err = p->charge == 1 ? pmem_commit(as->pm, 1) : 0;
 	if (err != 0)
 		return err;
 	if (*slot == NULL) {
@@ -1119,18 +1183,29 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 	if (err == 0) {
 		/* Another address space may map a shared object's new page at once: it
 		   stays even if this fault cannot map it. */
-		p->fresh = (r == NULL || !r->shared) &&
-			   vmobj_lookup(*slot, off, &pg) == SVMM_ENOENT;
-		err = vmobj_fault(*slot, off, (access & PT_W) ? VMOBJ_WRITE : VMOBJ_READ, &pg);
+		bool missing = vmobj_lookup(*slot, off, &pg) == SVMM_ENOENT;
+		p->fresh = (r == NULL || !r->shared) && missing;
+		/* A read maps an existing 2 MiB page whole, but never makes one. */
+		huge = huge && ((access & PT_W) || !missing);
+		err = vmobj_fault(*slot, off, ((access & PT_W) ? VMOBJ_WRITE : VMOBJ_READ) |
+				  (huge ? VMOBJ_HUGE : 0), &pg);
 	}
 	if (err != 0) {
 		p->fresh = 0;
 		anon_undo(as, slot, off, p);
 		return err;
 	}
+	if (pg.order == 9) {
+		p->huge = 1;
+	} else if (p->charge > 1) {
+		/* A 4 KiB page after all: give back the rest of the charge. */
+		if (pmem_uncommit(as->pm, p->charge - 1u) != 0)
+			port_panic("aspace: cannot give back a commit just taken");
+		p->charge = 1;
+	}
 	p->pa = pg.pa;
 	p->copied = pg.copied;
-	p->flags = (pg.writable ? prot : prot & ~PT_W) | PT_U;
+	p->flags = (uint16_t)((pg.writable ? prot : prot & ~PT_W) | PT_U);
 	return 0;
 }
 
@@ -1154,7 +1229,7 @@ static __attribute__((noinline)) void anon_finish(struct aspace *as, struct aspa
 		return;
 	}
 	as->cow_faults += p->copied != 0;
-	as->resident++;
+	as->resident += prep_size(p) / PAGE;
 	as->faults++;
 	as->committed += p->charge;
 	if (r == NULL) {
@@ -1174,10 +1249,27 @@ static inline __attribute__((always_inline)) int anon_fault(struct aspace *as,
 							    unsigned prot, bool present)
 {
 	struct anon_prep p;
+	svmm_va_t big = SVMM_ALIGN_DOWN(page, HUGE_SIZE);
 	int err = anon_prepare(as, r, page, access, prot, present, &p);
+	if (err == 0 && p.leaf != 0) {
+		/*
+		 * A write to a 2 MiB leaf: split it first (the same translation for this page
+		 * as a 4 KiB leaf: the only step that needs memory), then ask the object; if
+		 * the object fails, the 2 MiB leaf goes back, which frees the table and
+		 * cannot fail.
+		 */
+		unsigned perms = (unsigned)(p.leaf & (PT_R | PT_W | PT_X)) | PT_U | PT_REPLACE;
+		svmm_pa_t head = p.pa;
+		err = pt_map(&as->pt, page, head + (page - big), PAGE, perms);
+		if (err != 0)
+			return err;
+		err = anon_prepare(as, r, page, access, prot, true, &p);
+		if (err != 0 && pt_map(&as->pt, big, head, HUGE_SIZE, perms) != 0)
+			port_panic("aspace: cannot put a 2 MiB leaf back");
+	}
 	if (err != 0)
 		return err;
-	err = pt_map(&as->pt, page, p.pa, PAGE, p.flags);
+	err = pt_map(&as->pt, p.huge ? big : page, p.pa, prep_size(&p), p.flags);
 	anon_finish(as, r, page, &p, err);
 	return err;
 }
@@ -1301,7 +1393,7 @@ static __attribute__((noinline)) int clone_region(struct aspace *dst, const stru
  * Every frame of src is now shared: its writable anonymous leaves go read-only and are
  * flushed. Anonymous leaves are 4 KiB, so nothing is split or allocated.
  */
-static __attribute__((noinline)) void clone_protect(struct aspace *src)
+static void clone_protect(struct aspace *src)
 {
 	for (struct aspace_region *r = reg_first(src); r != NULL; r = reg_next(src, r))
 		if ((r->kind == ASPACE_ANON || (r->kind == ASPACE_OBJ && !r->shared)) &&
@@ -1455,9 +1547,8 @@ static int count_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 	uint64_t *n = ctx;
 	(void)va;
 	(void)pa;
-	(void)size;
 	(void)pte;
-	(*n)++;
+	*n += size / PAGE;
 	return 0;
 }
 
@@ -1490,6 +1581,7 @@ static __attribute__((noinline)) void discard_drop(struct aspace *as,
 	     r = reg_next(as, r))
 		drop_pages(as, r, r->node.addr > va ? r->node.addr : va,
 			   r_end(r) < end ? r_end(r) : end);
+	anon_drop(as, va, end - va);
 	as->resident -= leaves;
 	if (pmem_uncommit(as->pm, uncharge) != 0)
 		port_panic("aspace: commit count below what the address space charged");
@@ -1505,12 +1597,16 @@ int aspace_discard(struct aspace *as, svmm_va_t va, uint64_t size)
 	uint64_t leaves, uncharge;
 	port_lock(&as->lock);
 	err = covered(as, va, va + size, &first);
+	if (err == 0)
+		err = anon_reserve(as, va, size);
 	if (err == 0) {
 		discard_count(as, first, va, va + size, &leaves, &uncharge);
-		/* Only 4 KiB anonymous and object leaves: nothing to split, all or nothing. */
+		/* All or nothing (a 2 MiB leaf cut in part needs a table). */
 		err = pt_unmap(&as->pt, va, size, PT_MISSING_OK);
 		if (err == 0)
 			discard_drop(as, first, va, va + size, leaves, uncharge);
+		else if (as->anon != NULL)
+			vmobj_unreserve(as->anon);
 	}
 	port_unlock(&as->lock);
 	return err;
@@ -1729,6 +1825,23 @@ static void check_fail(struct check_ctx *c, const char *invariant, svmm_va_t va)
 	c->err = SVMM_EINVAL;
 }
 
+/*
+ * Does one object alone hold the frame at pa (a 4 KiB frame, or the block or frames
+ * of a 2 MiB leaf when size says so)? A 4 KiB view of a whole 2 MiB block asks the
+ * block's head.
+ */
+static bool frame_alone(struct pmem *pm, svmm_pa_t pa, uint64_t size)
+{
+	svmm_pa_t head;
+	unsigned order;
+	uint32_t refs = 0;
+	if (pmem_block(pm, pa, &head, &order, NULL) != 0)
+		return false;
+	if (size != PAGE && (head != pa || order != 9))
+		return false;        /* a split 2 MiB page is only ever mapped read-only */
+	return pmem_refs(pm, head, &refs) == 0 && refs == 1;
+}
+
 static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
 {
 	struct check_ctx *c = ctx;
@@ -1746,8 +1859,8 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 		prot = PT_R | PT_W;
 		if (va < as->stack_limit || va + size > as->stack_top || va < as->stack_low)
 			check_fail(c, "every user leaf lies in a region or the stack", va);
-		c->stack++;
-		c->charged++;
+		c->stack += size / PAGE;
+		c->charged += size / PAGE;
 	} else {
 		struct aspace_region *r = aspace_lookup(as, va);
 		if (r == NULL || va + size > r_end(r)) {
@@ -1762,16 +1875,19 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 				check_fail(c, "leaves have their region's permissions", va);
 			return 0;
 		}
-		c->anon++;
-		c->charged += r->kind == ASPACE_ANON && !r->commit;
+		c->anon += size / PAGE;
+		c->charged += r->kind == ASPACE_ANON && !r->commit ? size / PAGE : 0;
 	}
 	/* Anonymous leaves: the region's permissions, W only where it may be written. */
 	unsigned bits = (unsigned)(pte & (SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X));
 	if ((bits & ~PT_W) != (prot & ~PT_W) || (bits & ~prot) != 0)
 		check_fail(c, "leaves have their region's permissions (anonymous: W may be off)",
 			   va);
-	if (size != PAGE) {
-		check_fail(c, "anonymous leaves are 4 KiB", va);
+	if (size != PAGE && (size != HUGE_SIZE || !SVMM_IS_ALIGNED(va | pa, HUGE_SIZE) ||
+			     va < as->user_base || va >= as->user_end ||
+			     aspace_lookup(as, va)->kind != ASPACE_ANON)) {
+		check_fail(c, "anonymous leaves are 4 KiB, or aligned 2 MiB in anonymous regions",
+			   va);
 		return 0;
 	}
 	/* The leaf caches its object's page; a writable one maps a frame no one else holds. */
@@ -1779,7 +1895,6 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 	struct vmobj **slot = anon_slot(as, va < as->user_base || va >= as->user_end ? NULL :
 					aspace_lookup(as, va), va, &off, &osize);
 	struct vmobj_page pg;
-	uint32_t refs = 0;
 	bool own = *slot != NULL && vmobj_lookup(*slot, off, &pg) == 0;
 	/* A copy-on-write object's missing page reads through to its backing object. */
 	if (!own && *slot != NULL && (*slot)->backing != NULL &&
@@ -1787,7 +1902,7 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 		own = true;
 	if (!own || pg.pa != pa)
 		check_fail(c, "an anonymous leaf maps its object's page at its offset", va);
-	else if ((bits & PT_W) && (pmem_refs(as->pm, pa, &refs) != 0 || refs != 1))
+	else if ((bits & PT_W) && !frame_alone(as->pm, pa, size))
 		check_fail(c, "a writable anonymous leaf maps a frame no other object holds", va);
 	return 0;
 }

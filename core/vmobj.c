@@ -607,6 +607,9 @@ static void release_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cov
 static void obj_free(struct vmobj *o)
 {
 	visit_range(o, 0, npages(o), release_leaf, NULL);
+	for (unsigned i = 0; i < 2; i++)
+		if (o->spare[i] != 0)
+			meta_free(o->pm, o->spare[i]);
 	if (o->resident != 0 || o->nodes != 0 || o->huge != 0)
 		port_panic("vmobj: frames or index pages unaccounted for");
 	struct vmobj *b = o->backing;
@@ -991,7 +994,7 @@ void vmobj_uncopy(struct vmobj *obj, uint64_t off, svmm_pa_t old)
 	port_lock(&obj->lock);
 	uint64_t *slot = index_slot(obj, off >> SVMM_PAGE_SHIFT, 1, false, NULL, NULL, NULL,
 				    &cover);
-	if (cover != 1 || !(*slot & E_PAGE) || pmem_get(obj->pm, old) != 0)
+	if (slot == NULL || cover != 1 || !(*slot & E_PAGE) || pmem_get(obj->pm, old) != 0)
 		port_panic("vmobj: no copy to undo");
 	frame_put(obj->pm, E_PA(*slot));
 	*slot = old | E_PAGE;
@@ -1088,6 +1091,53 @@ static void discard_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cov
 	*e = 0;
 }
 
+/*
+ * The entries of 2 MiB pages that cross the ends of pages [start, end) (discarding the
+ * range must unfold them), in cut[]; returns how many.
+ */
+static unsigned crossing(struct vmobj *obj, uint64_t start, uint64_t end, uint64_t *cut[2])
+{
+	uint64_t ends[2] = { start, end - 1 }, cover;
+	unsigned n = 0;
+	cut[0] = cut[1] = NULL;
+	for (unsigned i = 0; i < 2; i++) {
+		uint64_t *g = index_slot(obj, ends[i], 1, false, NULL, NULL, NULL, &cover);
+		uint64_t gs = SVMM_ALIGN_DOWN(ends[i], FANO);
+		if (g == NULL || !(*g & E_HUGE) || (n > 0 && g == cut[0]) || (gs >= start && gs + FANO <= end))
+			continue;
+		cut[n++] = g;
+	}
+	return n;
+}
+
+int vmobj_reserve(struct vmobj *obj, uint64_t off, uint64_t size)
+{
+	int err = check_range(obj, off, size);
+	if (err != 0)
+		return err;
+	uint64_t *cut[2];
+	port_lock(&obj->lock);
+	unsigned n = crossing(obj, off >> SVMM_PAGE_SHIFT, (off + size) >> SVMM_PAGE_SHIFT, cut);
+	for (unsigned i = 0; i < n && err == 0; i++)
+		if (obj->spare[i] == 0)
+			err = meta_alloc(obj->pm, &obj->spare[i]);
+	port_unlock(&obj->lock);
+	if (err != 0)
+		vmobj_unreserve(obj);
+	return err;
+}
+
+void vmobj_unreserve(struct vmobj *obj)
+{
+	port_lock(&obj->lock);
+	for (unsigned i = 0; i < 2; i++)
+		if (obj->spare[i] != 0) {
+			meta_free(obj->pm, obj->spare[i]);
+			obj->spare[i] = 0;
+		}
+	port_unlock(&obj->lock);
+}
+
 int vmobj_discard(struct vmobj *obj, uint64_t off, uint64_t size)
 {
 	if (obj == NULL)
@@ -1095,30 +1145,30 @@ int vmobj_discard(struct vmobj *obj, uint64_t off, uint64_t size)
 	int err = check_range(obj, off, size);
 	if (err != 0)
 		return err;
-	uint64_t start = off >> SVMM_PAGE_SHIFT, end = start + (size >> SVMM_PAGE_SHIFT), cover;
+	uint64_t start = off >> SVMM_PAGE_SHIFT, end = start + (size >> SVMM_PAGE_SHIFT);
 	port_lock(&obj->lock);
-	/* A 2 MiB page crossing either end is unfolded first; its node comes first. */
-	uint64_t *cut[2] = { NULL, NULL };
+	/* A 2 MiB page crossing either end is unfolded first: its node comes first, from
+	   what vmobj_reserve set aside if it did. */
+	uint64_t *cut[2];
 	svmm_pa_t node[2] = { 0, 0 };
-	uint64_t ends[2] = { start, end - 1 };
-	for (unsigned i = 0; i < 2; i++) {
-		uint64_t *g = index_slot(obj, ends[i], 1, false, NULL, NULL, NULL, &cover);
-		if (g == NULL || !(*g & E_HUGE) || g == cut[0])
+	unsigned n = crossing(obj, start, end, cut), s = 0;
+	for (unsigned i = 0; i < n; i++) {
+		while (s < 2 && obj->spare[s] == 0)
+			s++;
+		if (s < 2) {
+			node[i] = obj->spare[s];
+			obj->spare[s] = 0;
 			continue;
-		uint64_t gs = SVMM_ALIGN_DOWN(ends[i], FANO);
-		if (gs >= start && gs + FANO <= end)
-			continue;                  /* wholly inside: dropped whole */
+		}
 		err = meta_alloc(obj->pm, &node[i]);
 		if (err != 0) {
-			if (node[0] != 0)
+			if (i > 0)
 				meta_free(obj->pm, node[0]);
 			goto out;
 		}
-		cut[i] = g;
 	}
-	for (unsigned i = 0; i < 2; i++)
-		if (cut[i] != NULL)
-			huge_unfold(obj, cut[i], node[i]);
+	for (unsigned i = 0; i < n; i++)
+		huge_unfold(obj, cut[i], node[i]);
 	visit_range(obj, start, end, discard_leaf, NULL);
 out:
 	port_unlock(&obj->lock);

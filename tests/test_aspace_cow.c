@@ -469,6 +469,78 @@ static void test_populate_discard_anon(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
+/* ---- 2 MiB pages of anonymous memory ---- */
+
+static uint64_t leaf_size(struct aspace *a, svmm_va_t va)
+{
+	svmm_pa_t pa;
+	uint64_t size = 0;
+	if (pt_translate(&a->pt, va, PT_R, PT_PRIV_U, &pa, &size) != 0)
+		return 0;
+	return size;
+}
+
+static void test_huge_pages(void **state)
+{
+	(void)state;
+	static struct aspace p, c;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	svmm_va_t va;
+	const svmm_va_t H = A + 2 * MiB;
+	make(&p);
+	assert_int_equal(aspace_map_anon(&p, A, 8 * MiB, RW, ASPACE_FIXED, &va), 0);
+	/* A write in an aligned 2 MiB that the region covers: one 2 MiB page. */
+	store(&p, H + 5 * PG, 5);
+	assert_int_equal(leaf_size(&p, H), 2 * MiB);
+	assert_int_equal(p.resident, 512);
+	assert_int_equal(p.committed, 512);
+	for (unsigned i = 0; i < 512; i += 37)
+		store(&p, H + i * PG, 1000 + i);
+	check(&p);
+	/* Fork: the child maps the shared 2 MiB page read-only; writes split and copy. */
+	make(&c);
+	assert_int_equal(aspace_clone(&p, &c), 0);
+	assert_int_equal(load(&c, H + 37 * PG), 1037);
+	assert_int_equal(leaf_size(&c, H), 2 * MiB);
+	assert_int_equal(frame_of(&c, H, PT_W), 0);
+	store(&c, H + 74 * PG, 7474);
+	assert_int_equal(leaf_size(&c, H + 74 * PG), PG);
+	assert_int_equal(load(&c, H + 111 * PG), 1111);
+	assert_int_equal(load(&p, H + 74 * PG), 1074);
+	store(&p, H + 74 * PG, 1);                     /* the parent's own copy, or its frame */
+	assert_int_equal(load(&c, H + 74 * PG), 7474);
+	check(&p);
+	check(&c);
+	aspace_destroy(&c);
+	/* Part of a 2 MiB page unmapped, protected, discarded: it splits, the rest stays. */
+	store(&p, A + 4 * MiB, 44);
+	assert_int_equal(leaf_size(&p, A + 4 * MiB), 2 * MiB);
+	assert_int_equal(aspace_unmap(&p, A + 4 * MiB + 100 * PG, 10 * PG), 0);
+	assert_int_equal(leaf_size(&p, A + 4 * MiB), PG);
+	assert_int_equal(load(&p, A + 4 * MiB), 44);
+	check(&p);
+	assert_int_equal(aspace_protect(&p, H + 300 * PG, 4 * PG, PT_R), 0);
+	assert_int_equal(load(&p, H + 296 * PG), 1296);
+	check(&p);
+	assert_int_equal(aspace_discard(&p, H + 400 * PG, 3 * PG), 0);
+	assert_int_equal(load(&p, H + 400 * PG), 0);
+	assert_int_equal(load(&p, H + 407 * PG), 1407);
+	check(&p);
+	/* A read takes 4 KiB (a probe should not cost 2 MiB); a write after it too. */
+	assert_int_equal(load(&p, A + 6 * MiB), 0);
+	assert_int_equal(leaf_size(&p, A + 6 * MiB), PG);
+	store(&p, A + 6 * MiB + PG, 1);
+	assert_int_equal(leaf_size(&p, A + 6 * MiB + PG), PG);
+	/* Without a free 2 MiB block, 4 KiB pages as before. */
+	fx_hold_all_but(16);
+	store(&p, A, 3);
+	fx_release_all();
+	assert_int_equal(leaf_size(&p, A), PG);
+	check(&p);
+	aspace_destroy(&p);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -479,6 +551,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shared_anon, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_maps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_populate_discard_anon, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_huge_pages, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("aspace copy-on-write", tests, NULL, NULL);
 }

@@ -296,8 +296,12 @@ static void sweep(enum svmm_mode mode)
 	printf("fault injection, mode %d: %u steps, %u of them with allocation points; "
 	       "%u frame budgets and %u table points failed and rolled back\n", (int)mode,
 	       NSTEPS, steps_failing, points[0], points[1]);
-	/* Every kind of step allocates somewhere: create, maps, faults, splits. */
-	assert_true(steps_failing >= 50);
+	/*
+	 * Every kind of step allocates somewhere: create, maps, faults, splits. Write
+	 * faults into A map a 2 MiB page at the first touch of each aligned 2 MiB, so the
+	 * later ones in the same 2 MiB allocate nothing.
+	 */
+	assert_true(steps_failing >= 35);
 	assert_true(points[1] > 0);
 	fx_teardown();
 }

@@ -19,8 +19,10 @@
  * (svmm/vmobj.h): the address space's anonymous regions and its stack map one
  * anonymous object, made at the first fault, at offsets equal to their addresses (as
  * Linux's anon_vma serves a process). Page-table leaves are caches of the object's
- * pages; frames are demand-zero, one 4 KiB frame per fault, taken from pmem anywhere
- * (PMEM_ANY). aspace_clone shares the object's frames copy-on-write (fork).
+ * pages; frames are demand-zero, one 4 KiB frame per fault, or one 2 MiB page for a
+ * write into an aligned 2 MiB that an anonymous region covers when pmem has a free
+ * order-9 block, taken from pmem anywhere (PMEM_ANY). aspace_clone shares the object's
+ * frames copy-on-write (fork).
  * docs/aspace.md and docs/vmobj.md give the invariants and the decisions.
  *
  * Locking: each address space has one lock, taken by every call below except

@@ -75,6 +75,7 @@ struct vmobj {
 	uint8_t kind;
 	uint8_t levels;            /* index levels, the top one in root[] */
 	uint16_t pad;
+	svmm_pa_t spare[2];        /* index pages set aside by vmobj_reserve */
 	uint64_t root[VMOBJ_ROOT_SLOTS];
 };
 
@@ -183,6 +184,18 @@ int vmobj_populate(struct vmobj *obj, uint64_t off, uint64_t size, unsigned flag
  * SVMM_ERANGE or SVMM_ENOMEM (an index page to split a 2 MiB page; nothing changed).
  */
 int vmobj_discard(struct vmobj *obj, uint64_t off, uint64_t size);
+
+/*
+ * Set aside the index pages (at most two) that a vmobj_discard of [off, off + size)
+ * needs to unfold the 2 MiB pages crossing its ends, so that that discard cannot fail:
+ * for a caller that must unmap the range first and could not undo the unmap. Returns
+ * 0 or SVMM_ENOMEM with nothing set aside. vmobj_unreserve gives back what the discard
+ * did not use.
+ */
+int vmobj_reserve(struct vmobj *obj, uint64_t off, uint64_t size);
+
+/* Give back the index pages vmobj_reserve set aside and no discard used. */
+void vmobj_unreserve(struct vmobj *obj);
 
 /*
  * Check every invariant of docs/vmobj.md for obj (and its backing object): the header,
