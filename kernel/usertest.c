@@ -102,6 +102,8 @@ static struct utest fork_tests[] = {
 	  NULL },
 	{ "filemap", 1, true, EXC_LOAD_PAGE_FAULT, false, 0, "a file whose pager fails",
 	  "I/O error: the file's pager failed", NULL },
+	{ "huge", 0, false, 0, false, 0, "64 MiB touched: 2 MiB pages, split by fork and unmap",
+	  NULL, NULL },
 };
 static struct utest bomb_tests[] = {
 	{ "forkbomb", NPROC - 1, false, 0, false, 0, "fork bomb meets the process limit",
