@@ -71,7 +71,7 @@ static struct result run_4k(enum svmm_mode mode, bool baseline)
 		um[run] = (double)(t2 - t1) / NPAGES;
 		tot[run] = (double)(t2 - t0) / NPAGES;
 		if (getenv("BENCH_PT_VERBOSE"))
-			fprintf(stderr, "%s %s run %d: map %.2f unmap %.2f\n", layout_mode_name(mode), baseline ? "baseline" : "pt", run, mp[run], um[run]);
+			fprintf(stderr, "%s %s run %d: map %.2f unmap %.2f\n", svmm_mode_name(mode), baseline ? "baseline" : "pt", run, mp[run], um[run]);
 	}
 	r.total = bench_median(tot);
 	r.map = bench_median(mp);
@@ -149,7 +149,7 @@ static void run_single(enum svmm_mode mode)
 	printf("{\"bench\": \"pt\", \"case\": \"single-4k-calls\", \"mode\": \"%s\", "
 	       "\"map_ns_per_call\": %.1f, \"unmap_ns_per_call\": %.1f, "
 	       "\"cpu_map_ns_per_call\": %.1f, \"cpu_unmap_ns_per_call\": %.1f, \"calls\": %llu}\n",
-	       layout_mode_name(mode), bench_median(mp), bench_median(um), bench_median(cmp),
+	       svmm_mode_name(mode), bench_median(mp), bench_median(um), bench_median(cmp),
 	       bench_median(cum), (unsigned long long)calls);
 }
 
@@ -182,7 +182,7 @@ static void run_dmap(enum svmm_mode mode)
 	       "\"ns_per_page\": %.6f, \"cpu_ns_per_page\": %.6f, \"pte_4k\": %llu, \"pte_2m\": %llu, \"pte_1g\": %llu, "
 	       "\"pte_512g\": %llu, \"pte_count\": %llu, \"tables\": %llu, "
 	       "\"only_gigapages\": %s}\n",
-	       layout_mode_name(mode), bench_median(t), bench_median(c), (unsigned long long)s.n[0],
+	       svmm_mode_name(mode), bench_median(t), bench_median(c), (unsigned long long)s.n[0],
 	       (unsigned long long)s.n[1], (unsigned long long)s.n[2],
 	       (unsigned long long)s.n[3],
 	       (unsigned long long)(s.n[0] + s.n[1] + s.n[2] + s.n[3] + s.n[4] + s.n[5]),
@@ -203,7 +203,7 @@ int main(void)
 		run_4k(modes[m], true);
 		struct result b = run_4k(modes[m], true);
 		struct result r = run_4k(modes[m], false);
-		const char *name = layout_mode_name(modes[m]);
+		const char *name = svmm_mode_name(modes[m]);
 		printf("{\"bench\": \"pt\", \"case\": \"map-unmap-4k\", \"mode\": \"%s\", "
 		       "\"ns_per_page\": %.3f, \"map_ns_per_page\": %.3f, "
 		       "\"unmap_ns_per_page\": %.3f, \"cpu_ns_per_page\": %.3f, "

@@ -117,7 +117,7 @@ int main(void)
 				       "\"size\": %llu, \"pages\": %llu, \"ns_per_page\": %.5g, "
 				       "\"ns_per_call\": %.1f, \"cpu_ns_per_page\": %.5g, "
 				       "\"leaves\": %llu}\n",
-				       case_name[c], layout_mode_name(modes[m]),
+				       case_name[c], svmm_mode_name(modes[m]),
 				       (unsigned long long)size,
 				       (unsigned long long)(size / SVMM_PAGE_SIZE), p.ns_per_page,
 				       p.ns_per_call, p.cpu_ns_per_page, (unsigned long long)p.leaves);

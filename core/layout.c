@@ -130,7 +130,7 @@ int layout_check(const struct svmm_layout *l, svmm_print_fn out, void *ctx)
 		return 0;
 	if (out != NULL)
 		svmm_printline(out, ctx, "layout: %s (%s, area %d)", why,
-			       layout_mode_name(l->mode), bad);
+			       svmm_mode_name(l->mode), bad);
 	return SVMM_EINVAL;
 }
 
@@ -168,7 +168,7 @@ int layout_va_to_pa(const struct svmm_layout *l, svmm_va_t va, svmm_pa_t *pa)
 	return 0;
 }
 
-const char *layout_mode_name(enum svmm_mode mode)
+const char *svmm_mode_name(enum svmm_mode mode)
 {
 	switch (mode) {
 	case SVMM_SV39: return "sv39";
@@ -209,7 +209,7 @@ void layout_dump(const struct svmm_layout *l, svmm_print_fn out, void *ctx)
 	char sz[32];
 	fmt_size_short(sz, sizeof(sz), l->slot_size);
 	svmm_printline(out, ctx, "svmm layout %s: %u levels, %u-bit va, root slot %s",
-		       layout_mode_name(l->mode), l->levels, l->va_bits, sz);
+		       svmm_mode_name(l->mode), l->levels, l->va_bits, sz);
 	unsigned shift = l->va_bits - 9u;
 	for (int a = LAYOUT_NULL_GUARD; a < LAYOUT_NAREAS; a++) {
 		const struct layout_region *r = &l->area[a];

@@ -13,10 +13,11 @@
  * once some holder has split the block. No index node is ever left empty, so the
  * index's size follows what is resident.
  *
- * Every index page (the object's own, whose tail is root[], and each node) keeps in its
- * pmem frame's owner word, which is ours while the page is allocated, how many of its
- * entries are used and bounds on where they lie, so that emptiness is O(1) and a visit
- * scans only the part of a page that can hold something (see slot_set).
+ * Every index node keeps in its pmem frame's owner word, which is ours while the page
+ * is allocated, how many of its entries are used and bounds on where they lie, so that
+ * emptiness is O(1) and a visit scans only the part of a page that can hold something
+ * (see slot_set); root[]'s, the object page's owner word, also says which of its
+ * words are initialised (see root_meta_of).
  *
  * Every operation that can fail allocates first and changes the index after, or
  * records what it changed (populate marks its new entries) so that a failure restores
@@ -36,14 +37,13 @@
 
 /*
  * The leaf node (the one holding 4 KiB entries) the last walk reached, kept at the end
- * of the object's page, past root[]: faults and lookups near the last one (the usual
+ * of the object's page, past root[] (16 bytes: what the header leaves free): faults and lookups near the last one (the usual
  * case, as a region fills) find their entry without a walk. Any node freed or moved
  * clears it; a new object's page is zeroed, so it starts with none.
  */
 struct obj_hint {
 	uint64_t grp;           /* the node holds pages [grp * 512, grp * 512 + 512) */
 	uint64_t *node;         /* NULL: no hint */
-	uint64_t *meta;         /* the node's owner word (see M_COUNT) */
 };
 
 _Static_assert(sizeof(struct vmobj) + sizeof(struct obj_hint) <= 4096,
@@ -103,6 +103,17 @@ static uint64_t *page_meta(struct vmobj *o, svmm_pa_t page)
 	return &f->u.owner;
 }
 
+/*
+ * root[]'s count and bounds: the object page's pmem owner word, as for a node. Only
+ * root[] words within the bounds are initialised (a new object zeroes its header and
+ * tail, not its 3,968 bytes of root[]), and a bound of 0 (a header word) means no word
+ * is. Widening the bounds zeroes the words they take in (root_widen).
+ */
+static uint64_t *root_meta_of(struct vmobj *o)
+{
+	return page_meta(o, port_va_to_pa(o));
+}
+
 static inline uint64_t meta_add(uint64_t m, unsigned w)
 {
 	if (M_COUNT(m) == 0)
@@ -116,19 +127,48 @@ static inline uint64_t meta_del(uint64_t m)
 	return M_COUNT(m) == 1 ? 0 : m - 1;
 }
 
+/* Is root[i] initialised (within root[]'s bounds)? */
+static inline bool root_valid(uint64_t m, unsigned i)
+{
+	unsigned w = i + ROOT_WORD;
+	return M_LO(m) != 0 && w >= M_LO(m) && w <= M_HI(m);
+}
+
+/* Take root[i] into root[]'s bounds, zeroing the words that come in with it. */
+static void root_widen(struct vmobj *o, unsigned i)
+{
+	uint64_t *m = root_meta_of(o);
+	unsigned w = i + ROOT_WORD, lo = M_LO(*m), hi = M_HI(*m);
+	if (lo == 0) {
+		o->root[i] = 0;
+		lo = hi = w;
+	} else if (w < lo) {
+		for (unsigned j = w; j < lo; j++)
+			o->root[j - ROOT_WORD] = 0;
+		lo = w;
+	} else if (w > hi) {
+		for (unsigned j = hi + 1; j <= w; j++)
+			o->root[j - ROOT_WORD] = 0;
+		hi = w;
+	}
+	*m = M_MAKE(M_COUNT(*m), lo, hi);
+}
+
 /* Store v in an index slot, counting the page's used entries (see M_COUNT). */
 static void slot_set(struct vmobj *o, uint64_t *slot, uint64_t v)
 {
+	bool root = slot >= o->root && slot < o->root + VMOBJ_ROOT_SLOTS;
+	if (root && !root_valid(*root_meta_of(o), (unsigned)(slot - o->root)))
+		root_widen(o, (unsigned)(slot - o->root));
 	uint64_t old = *slot;
 	*slot = v;
 	if ((old == 0) == (v == 0))
 		return;
-	struct obj_hint *h = hint_of(o);
 	uint64_t *m;
 	unsigned w;
-	if (h->node != NULL && slot >= h->node && slot < h->node + FANO) {
-		m = h->meta;
-		w = (unsigned)(slot - h->node);
+	if (root) {
+		m = root_meta_of(o);
+		w = (unsigned)(slot - o->root) + ROOT_WORD;
 	} else {
 		svmm_pa_t pa = port_va_to_pa(slot);
 		m = page_meta(o, SVMM_ALIGN_DOWN(pa, PAGE));
@@ -263,7 +303,8 @@ static inline uint64_t top_cover(const struct vmobj *o)
  * create, missing nodes on the way are made (their parent slots recorded in made[] so
  * that a failure can take them back) until the entry covering `want` pages is reached.
  * Returns the entry's address and its cover in *cover; NULL when create fails, or
- * when pg lies past what the index spans (then nothing is there; create never is).
+ * when pg lies past what the index spans or outside root[]'s bounds (then nothing is
+ * there; create never is: it widens the bounds).
  */
 static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool create,
 			    uint64_t **made, unsigned *nmade, int *err, uint64_t *cover)
@@ -276,6 +317,11 @@ static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool cr
 	uint64_t c = top_cover(o);
 	if (pg / c >= VMOBJ_ROOT_SLOTS)
 		return NULL;          /* past the index's span: nothing there (see index_grow) */
+	if (!root_valid(*root_meta_of(o), (unsigned)(pg / c))) {
+		if (!create)
+			return NULL;  /* an uninitialised root word: nothing there */
+		root_widen(o, (unsigned)(pg / c));
+	}
 	uint64_t *e = &o->root[pg / c];
 	while (c > want) {
 		if (*e == 0 && create) {
@@ -294,7 +340,6 @@ static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool cr
 		if (c == 1) {
 			h->grp = pg / FANO;
 			h->node = e - pg % FANO;
-			h->meta = page_meta(o, port_va_to_pa(h->node));
 		}
 	}
 	*cover = c;
@@ -329,7 +374,7 @@ static __attribute__((noinline)) int index_grow(struct vmobj *o, uint64_t pg,
 		k++;
 	if (k == 0)
 		return 0;
-	uint64_t *m = page_meta(o, port_va_to_pa(o));
+	uint64_t *m = root_meta_of(o);
 	if (M_COUNT(*m) == 0) {
 		o->levels = (uint8_t)(o->levels + k);
 		*grown = k;
@@ -370,7 +415,7 @@ static bool index_shrinkable(struct vmobj *o, uint64_t m)
 		return false;
 	if (M_COUNT(m) == 0)
 		return true;
-	if (M_COUNT(m) != 1 || !(o->root[0] & E_NODE))
+	if (M_COUNT(m) != 1 || M_LO(m) != ROOT_WORD || !(o->root[0] & E_NODE))
 		return false;
 	const uint64_t *n = node_va(o->root[0]);
 	for (unsigned j = VMOBJ_ROOT_SLOTS; j < FANO; j++)
@@ -386,7 +431,7 @@ static bool index_shrinkable(struct vmobj *o, uint64_t m)
  */
 static void index_shrink(struct vmobj *o)
 {
-	uint64_t *m = page_meta(o, port_va_to_pa(o));
+	uint64_t *m = root_meta_of(o);
 	while (index_shrinkable(o, *m)) {
 		hint_clear(o);
 		if (M_COUNT(*m) == 0) {
@@ -429,7 +474,7 @@ typedef void (*leaf_fn)(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cove
 static uint64_t *visit_meta(struct vmobj *o, uint64_t *const *tab, const unsigned *idx,
 			    unsigned d)
 {
-	return page_meta(o, d == 0 ? port_va_to_pa(o) : E_PA(tab[d - 1][idx[d - 1]]));
+	return d == 0 ? root_meta_of(o) : page_meta(o, E_PA(tab[d - 1][idx[d - 1]]));
 }
 
 static void visit_range(struct vmobj *o, uint64_t start, uint64_t end, leaf_fn fn, void *ctx)
@@ -521,10 +566,13 @@ static int check_size(uint64_t size)
 static int obj_new(struct pmem *pm, uint64_t size, unsigned kind, struct vmobj **objp)
 {
 	svmm_pa_t pa;
-	int err = meta_alloc(pm, &pa);
+	int err = pmem_alloc(pm, 0, pm->meta_limit, &pa);
 	if (err != 0)
 		return err;
+	/* The header and the tail; root[] words are zeroed as its bounds take them in. */
 	struct vmobj *o = port_pa_to_va(pa);
+	__builtin_memset(o, 0, offsetof(struct vmobj, root));
+	__builtin_memset(hint_of(o), 0, sizeof(struct obj_hint));
 	o->pm = pm;
 	o->size = size;
 	o->kind = (uint8_t)kind;
@@ -603,13 +651,33 @@ static void release_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cov
 	*e = 0;
 }
 
+/*
+ * Index pages set aside by vmobj_reserve, a stack chained through the first word of
+ * each (zeroed again when taken, so a page comes out as meta_alloc gives it).
+ */
+static void spare_push(struct vmobj *o, svmm_pa_t pa)
+{
+	*(uint64_t *)port_pa_to_va(pa) = o->spare;
+	o->spare = pa;
+}
+
+static svmm_pa_t spare_pop(struct vmobj *o)
+{
+	svmm_pa_t pa = o->spare;
+	if (pa != 0) {
+		uint64_t *w = port_pa_to_va(pa);
+		o->spare = w[0];
+		w[0] = 0;
+	}
+	return pa;
+}
+
 /* Free every frame, node and the object's own page. */
 static void obj_free(struct vmobj *o)
 {
 	visit_range(o, 0, npages(o), release_leaf, NULL);
-	for (unsigned i = 0; i < 2; i++)
-		if (o->spare[i] != 0)
-			meta_free(o->pm, o->spare[i]);
+	for (svmm_pa_t pa; (pa = spare_pop(o)) != 0;)
+		meta_free(o->pm, pa);
 	if (o->resident != 0 || o->nodes != 0 || o->huge != 0)
 		port_panic("vmobj: frames or index pages unaccounted for");
 	struct vmobj *b = o->backing;
@@ -647,11 +715,14 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 	st[0] = src->root;
 	dt[0] = c->root;
 	base[0] = 0;
-	idx[0] = start / top < VMOBJ_ROOT_SLOTS ? (unsigned)(start / top) : VMOBJ_ROOT_SLOTS;
+	/* Only root[]'s initialised words are read (see root_meta_of). */
+	uint64_t rm = *root_meta_of(src);
+	idx[0] = first_idx(start / top, rm, ROOT_WORD);
 	for (;;) {
 		uint64_t cover = top >> (9 * d);
 		unsigned n = d == 0 ? VMOBJ_ROOT_SLOTS : FANO;
-		if (idx[d] >= n || base[d] + idx[d] * cover >= end) {
+		if (idx[d] >= n || base[d] + idx[d] * cover >= end ||
+		    (d == 0 && idx[0] + ROOT_WORD > M_HI(rm))) {
 			if (d == 0)
 				return 0;
 			idx[--d]++;
@@ -820,7 +891,7 @@ static bool group_empty(struct vmobj *o, uint64_t pg)
 {
 	uint64_t cover;
 	if (o->levels == 1)       /* root[] spans pages 0-495, all of group 0 it holds */
-		return pg >= FANO || M_COUNT(*page_meta(o, port_va_to_pa(o))) == 0;
+		return pg >= FANO || M_COUNT(*root_meta_of(o)) == 0;
 	uint64_t *g = index_slot(o, pg, FANO, false, NULL, NULL, NULL, &cover);
 	return g == NULL || ((cover == FANO || !(*g & E_NODE)) && *g == 0);
 }
@@ -1118,9 +1189,14 @@ int vmobj_reserve(struct vmobj *obj, uint64_t off, uint64_t size)
 	uint64_t *cut[2];
 	port_lock(&obj->lock);
 	unsigned n = crossing(obj, off >> SVMM_PAGE_SHIFT, (off + size) >> SVMM_PAGE_SHIFT, cut);
-	for (unsigned i = 0; i < n && err == 0; i++)
-		if (obj->spare[i] == 0)
-			err = meta_alloc(obj->pm, &obj->spare[i]);
+	unsigned have = 0;
+	for (svmm_pa_t pa = obj->spare; pa != 0; pa = *(uint64_t *)port_pa_to_va(pa))
+		have++;
+	for (svmm_pa_t pa; have < n && err == 0; have++) {
+		err = meta_alloc(obj->pm, &pa);
+		if (err == 0)
+			spare_push(obj, pa);
+	}
 	port_unlock(&obj->lock);
 	if (err != 0)
 		vmobj_unreserve(obj);
@@ -1130,11 +1206,8 @@ int vmobj_reserve(struct vmobj *obj, uint64_t off, uint64_t size)
 void vmobj_unreserve(struct vmobj *obj)
 {
 	port_lock(&obj->lock);
-	for (unsigned i = 0; i < 2; i++)
-		if (obj->spare[i] != 0) {
-			meta_free(obj->pm, obj->spare[i]);
-			obj->spare[i] = 0;
-		}
+	for (svmm_pa_t pa; (pa = spare_pop(obj)) != 0;)
+		meta_free(obj->pm, pa);
 	port_unlock(&obj->lock);
 }
 
@@ -1151,15 +1224,11 @@ int vmobj_discard(struct vmobj *obj, uint64_t off, uint64_t size)
 	   what vmobj_reserve set aside if it did. */
 	uint64_t *cut[2];
 	svmm_pa_t node[2] = { 0, 0 };
-	unsigned n = crossing(obj, start, end, cut), s = 0;
+	unsigned n = crossing(obj, start, end, cut);
 	for (unsigned i = 0; i < n; i++) {
-		while (s < 2 && obj->spare[s] == 0)
-			s++;
-		if (s < 2) {
-			node[i] = obj->spare[s];
-			obj->spare[s] = 0;
+		node[i] = spare_pop(obj);
+		if (node[i] != 0)
 			continue;
-		}
 		err = meta_alloc(obj->pm, &node[i]);
 		if (err != 0) {
 			if (i > 0)
@@ -1233,18 +1302,39 @@ static void check_tab(struct check_ctx *c, const uint64_t *tab, unsigned n, uint
 		      uint64_t base)
 {
 	struct vmobj *o = c->o;
-	svmm_pa_t tpa = port_va_to_pa(tab);
-	struct pmem_frame *f = pmem_frame(o->pm, SVMM_ALIGN_DOWN(tpa, PAGE));
-	unsigned w0 = (unsigned)((tpa % PAGE) / sizeof(uint64_t)), used = 0;
-	for (unsigned i = 0; i < n && f != NULL; i++)
-		if (tab[i] != 0 && (used++, w0 + i < M_LO(f->u.owner) || w0 + i > M_HI(f->u.owner)))
-			f = NULL;
-	if (f == NULL || used != M_COUNT(f->u.owner)) {
-		check_fail(c, "every index page counts its used entries in its pmem owner word, "
-			   "and they lie within its bounds", base);
+	/* A node's count and bounds are in its pmem owner word, root[]'s in the tail. */
+	uint64_t m;
+	unsigned w0 = 0, i0 = 0, used = 0;
+	bool ok = true;
+	if (tab == o->root) {
+		m = *root_meta_of(o);
+		w0 = ROOT_WORD;
+		/* Only the initialised words of root[] are looked at. */
+		if (M_LO(m) == 0) {
+			n = 0;
+			ok = M_COUNT(m) == 0;
+		} else if (M_LO(m) < ROOT_WORD || M_HI(m) < M_LO(m) ||
+			   M_HI(m) >= ROOT_WORD + VMOBJ_ROOT_SLOTS) {
+			n = 0;
+			ok = false;
+		} else {
+			i0 = M_LO(m) - ROOT_WORD;
+			n = M_HI(m) - ROOT_WORD + 1;
+		}
+	} else {
+		struct pmem_frame *f = pmem_frame(o->pm, port_va_to_pa(tab));
+		ok = f != NULL;
+		m = ok ? f->u.owner : 0;
+	}
+	for (unsigned i = i0; i < n && ok; i++)
+		if (tab[i] != 0 && (used++, w0 + i < M_LO(m) || w0 + i > M_HI(m)))
+			ok = false;
+	if (!ok || used != M_COUNT(m)) {
+		check_fail(c, "every index page counts its used entries (a node in its pmem "
+			   "owner word), and they lie within its bounds", base);
 		return;
 	}
-	for (unsigned i = 0; i < n && c->err == 0; i++) {
+	for (unsigned i = i0; i < n && c->err == 0; i++) {
 		uint64_t e = tab[i], pg = base + i * cover;
 		if (e == 0)
 			continue;
@@ -1317,7 +1407,7 @@ static int check_one(struct vmobj *o, svmm_print_fn out, void *octx)
 		check_fail(&c, "a backing object has no backing and covers the range", 0);
 	else
 		check_tab(&c, o->root, VMOBJ_ROOT_SLOTS, top_cover(o), 0);
-	if (c.err == 0 && index_shrinkable(o, *page_meta(o, port_va_to_pa(o))))
+	if (c.err == 0 && index_shrinkable(o, *root_meta_of(o)))
 		check_fail(&c, "the index has the fewest levels that span its highest page "
 			   "(one when empty)", 0);
 	if (c.err == 0 && (c.resident != o->resident || c.huge != o->huge ||

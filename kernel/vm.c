@@ -95,7 +95,7 @@ void vm_init(void)
 	int err = layout_init(&klayout, mode, boot.dmap_limit);
 	if (err)
 		panic("layout_init(%s, dmap_limit %p): %s (svmm.dmap_limit must be at least 1G)",
-		      layout_mode_name(mode), (void *)boot.dmap_limit, svmm_strerror(err));
+		      svmm_mode_name(mode), (void *)boot.dmap_limit, svmm_strerror(err));
 	vm_dmap_end = klayout.dmap_size;
 
 	/* RAM and holes: the device tree's reservations, the image and the blob itself. */
@@ -388,7 +388,7 @@ void vm_print_layout(void)
 	char sz[24];
 	human_size(sz, sizeof sz, klayout.slot_size);
 	kprintf("virtual memory layout (%s, %u levels, root slot = %s):\n",
-		layout_mode_name(m), klayout.levels, sz);
+		svmm_mode_name(m), klayout.levels, sz);
 	for (unsigned a = LAYOUT_NULL_GUARD; a < LAYOUT_NAREAS; a++) {
 		const struct layout_region *r = layout_region(&klayout, (enum layout_area)a);
 		print_area(r->name, r->base, r->base + r->size, r->purpose);

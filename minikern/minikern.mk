@@ -59,7 +59,7 @@ $(MKB)/%.o: minikern/%.c $(MK_HDRS)
 $(MKB)/%.S.o: minikern/%.S $(MK_HDRS)
 	@mkdir -p $(@D)
 	@echo "  MKAS $@"; $(MK_CC) $(MK_ARCH) -Iminikern -c $< -o $@
-$(MKB)/core/%.o: core/%.c $(wildcard include/svmm/*.h)
+$(MKB)/core/%.o: core/%.c $(MK_HDRS)
 	@mkdir -p $(@D)
 	@echo "  MKCC $@"; $(MK_CC) $(MK_CFLAGS) -c $< -o $@
 

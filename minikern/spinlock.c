@@ -16,11 +16,10 @@ static inline int hartid(void)
 	return (int)tp;
 }
 
-void initlock(struct spinlock *lk, const char *name)
+void initlock(struct spinlock *lk)
 {
 	lk->locked = 0;
 	lk->hart = 0;
-	lk->name = name;
 }
 
 void push_off(void)
@@ -55,7 +54,7 @@ void acquire(struct spinlock *lk)
 {
 	push_off();
 	if (holding(lk))
-		panic("acquire %s: already held by this hart", lk->name ? lk->name : "(svmm)");
+		panic("acquire %p: already held by this hart", (void *)lk);
 	while (__atomic_exchange_n(&lk->locked, 1u, __ATOMIC_ACQUIRE) != 0)
 		;
 	lk->hart = hartid() + 1;
@@ -64,7 +63,7 @@ void acquire(struct spinlock *lk)
 void release(struct spinlock *lk)
 {
 	if (!holding(lk))
-		panic("release %s: not held by this hart", lk->name ? lk->name : "(svmm)");
+		panic("release %p: not held by this hart", (void *)lk);
 	lk->hart = 0;
 	__atomic_store_n(&lk->locked, 0u, __ATOMIC_RELEASE);
 	pop_off();

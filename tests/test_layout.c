@@ -34,7 +34,7 @@ static void test_sv39_matches_design(void **state)
 	assert_int_equal(layout_region(&l, LAYOUT_FIXMAP)->base, 0xffffffffefe00000ull);
 	assert_int_equal(layout_region(&l, LAYOUT_KIMAGE)->base, 0xfffffffff0000000ull);
 	assert_int_equal(layout_region(&l, LAYOUT_KIMAGE)->size, 256 * SVMM_MiB);
-	assert_string_equal(layout_mode_name(SVMM_SV39), "sv39");
+	assert_string_equal(svmm_mode_name(SVMM_SV39), "sv39");
 }
 
 /* Areas come in address order, never overlap, and cover their slots exactly. */
@@ -130,7 +130,7 @@ static void test_dmap_limit(void **state)
 	assert_int_equal(layout_init(&l, SVMM_SV39, SVMM_GiB - 4096), SVMM_ERANGE);
 	assert_int_equal(layout_init(&l, (enum svmm_mode)7, 0), SVMM_EMODE);
 	assert_memory_equal(&before, &l, sizeof(l));
-	assert_string_equal(layout_mode_name((enum svmm_mode)7), "?");
+	assert_string_equal(svmm_mode_name((enum svmm_mode)7), "?");
 }
 
 static char dump[2048];

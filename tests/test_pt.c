@@ -249,7 +249,7 @@ static void test_errors(void **state)
 		};
 		for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 			if (c[i].got != c[i].want)
-				fail_msg("%s: %s: got %s, want %s", layout_mode_name(md), c[i].what,
+				fail_msg("%s: %s: got %s, want %s", svmm_mode_name(md), c[i].what,
 					 svmm_strerror(c[i].got), svmm_strerror(c[i].want));
 		}
 		pt_snap_take(&after, &pt, 0, 0);

@@ -429,13 +429,13 @@ static void run_mode(enum svmm_mode md, uint64_t seed, uint64_t nops, bool kerne
 		}
 		if (err != want)
 			fail_msg("%s op %llu (kind %u va 0x%llx size 0x%llx): got %s, want %s",
-				 layout_mode_name(md), (unsigned long long)op, kind,
+				 svmm_mode_name(md), (unsigned long long)op, kind,
 				 (unsigned long long)va, (unsigned long long)size,
 				 svmm_strerror(err), svmm_strerror(want));
 		/* Nothing cached may disagree with the tables once a call has returned. */
 		svmm_va_t stale_at = 0;
 		if (tlb_model_stale(&tlb, &pt, &stale_at) != 0)
-			fail_msg("%s op %llu: stale TLB entry at 0x%llx", layout_mode_name(md),
+			fail_msg("%s op %llu: stale TLB entry at 0x%llx", svmm_mode_name(md),
 				 (unsigned long long)op, (unsigned long long)stale_at);
 		if (pt.tables != hostsim_tables_live())
 			fail_msg("op %llu: pt says %llu tables, port %llu", (unsigned long long)op,
@@ -453,7 +453,7 @@ static void run_mode(enum svmm_mode md, uint64_t seed, uint64_t nops, bool kerne
 			check_full(&pt, wbase, op);
 	}
 	printf("%s%s: %llu maps, %llu unmaps, %llu protects; %zu runs, %llu tables at the end; "
-	       "TLB %llu fills, %llu drops\n", layout_mode_name(md), kernel ? " kernel" : "",
+	       "TLB %llu fills, %llu drops\n", svmm_mode_name(md), kernel ? " kernel" : "",
 	       (unsigned long long)counts[0], (unsigned long long)counts[1],
 	       (unsigned long long)counts[2], nruns, (unsigned long long)pt.tables,
 	       (unsigned long long)tlb.fills, (unsigned long long)tlb.drops);

@@ -59,7 +59,7 @@ static void slots_str(const struct svmm_layout *l, svmm_va_t base, uint64_t size
 static void print_table(const struct svmm_layout *l)
 {
 	printf("svmm layout, %s: %u levels, %u-bit virtual addresses, root slot = %s\n",
-	       layout_mode_name(l->mode), l->levels, l->va_bits, size_str(l->slot_size));
+	       svmm_mode_name(l->mode), l->levels, l->va_bits, size_str(l->slot_size));
 	printf("%-10s %-18s %-18s %8s %-7s %-19s %s\n", "area", "start", "end", "size", "slots",
 	       "pages", "purpose");
 	for (int a = LAYOUT_NULL_GUARD; a < LAYOUT_NAREAS; a++) {
@@ -184,7 +184,7 @@ static int write_svg(const struct svmm_layout *l, const char *path)
 		   "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" "
 		   "fill=\"white\"/>\n", W);
 	snprintf(t, sizeof(t), "svmm address-space layout, %s: %u-bit VA, 512 root slots of %s, "
-		 "drawn to scale by slot", layout_mode_name(l->mode), l->va_bits,
+		 "drawn to scale by slot", svmm_mode_name(l->mode), l->va_bits,
 		 size_str(l->slot_size));
 	svg_text(f, x0, 24, "start", 15, t);
 

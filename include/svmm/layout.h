@@ -203,6 +203,6 @@ int layout_va_to_pa(const struct svmm_layout *l, svmm_va_t va, svmm_pa_t *pa);
 void layout_dump(const struct svmm_layout *l, svmm_print_fn out, void *ctx);
 
 /* Name of a paging mode ("sv39"), or "?". */
-const char *layout_mode_name(enum svmm_mode mode);
+const char *svmm_mode_name(enum svmm_mode mode);
 
 #endif /* SVMM_LAYOUT_H */

@@ -75,7 +75,7 @@ struct vmobj {
 	uint8_t kind;
 	uint8_t levels;            /* index levels, the top one in root[] */
 	uint16_t pad;
-	svmm_pa_t spare[2];        /* index pages set aside by vmobj_reserve */
+	svmm_pa_t spare;           /* index pages set aside by vmobj_reserve, chained */
 	uint64_t root[VMOBJ_ROOT_SLOTS];
 };
 
