@@ -1915,7 +1915,7 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 	port_lock(&as->lock);
 	if (vmem_check(&as->uvmem, out, ctx) != 0)
 		check_fail(&c, "uvmem passes vmem_check", as->user_base);
-	if (pt_check(&as->pt, NULL, NULL) != 0)
+	if (pt_check(&as->pt, out, ctx) != 0)
 		check_fail(&c, "the page tables pass pt_check", 0);
 	/* The regions: sorted, disjoint, inside uvmem, each its own uvmem node. */
 	uint64_t n = 0, map_charged = 0;

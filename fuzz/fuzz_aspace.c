@@ -75,8 +75,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			static unsigned char kbuf[PG];
 			svmm_va_t at = va + data[i + 2] * 13u;
 			uint64_t n = 1 + (data[i + 3] * 29u) % (PG - at % PG);
-			err = (data[i + 3] & 1) ? aspace_copy_to(&as, at, kbuf, n, NULL)
-						: aspace_copy_from(&as, kbuf, at, n, NULL);
+			/*
+			 * Phys regions here map RAM that pmem manages (page tables among it),
+			 * which the fuzzer does not own: writing there would corrupt the
+			 * tables, breaking map_phys's contract, not svmm. Read them only.
+			 */
+			struct aspace_region *tr = aspace_lookup(&as, at);
+			bool to = (data[i + 3] & 1) && !(tr != NULL && tr->kind == ASPACE_PHYS);
+			err = to ? aspace_copy_to(&as, at, kbuf, n, NULL)
+				 : aspace_copy_from(&as, kbuf, at, n, NULL);
 			break;
 		}
 		case 5:

@@ -43,7 +43,9 @@
 #define VMOBJ_HUGE  4u
 
 #define VMOBJ_HUGE_PAGES 512u                          /* 4 KiB pages in a 2 MiB page */
-#define VMOBJ_ROOT_SLOTS 496u                          /* index entries in the header page */
+/* Index entries in the header page: 496 with an 8-byte lock, one less per 8 bytes
+   more that the port's lock type (SVMM_PORT_CONFIG) takes, so the page stays whole. */
+#define VMOBJ_ROOT_SLOTS ((unsigned)(496u - (sizeof(struct svmm_lock) - 1u) / 8u))
 #define VMOBJ_MAX_LEVELS 5u
 /* The largest object: 496 * 512^4 pages, about 124 PiB (more than Sv57's user half). */
 #define VMOBJ_MAX_SIZE   ((uint64_t)VMOBJ_ROOT_SLOTS << (SVMM_PAGE_SHIFT + 36))
