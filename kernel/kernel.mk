@@ -66,7 +66,9 @@ $(KB)/%.o: kernel/%.c $(K_HDRS)
 $(KB)/%.S.o: kernel/%.S $(K_HDRS)
 	@mkdir -p $(@D)
 	@echo "  KCC  $@"; $(K_CC) $(K_ASFLAGS) -c $< -o $@
-$(KB)/core/%.o: core/%.c $(wildcard include/svmm/*.h)
+# The core's structures hold the kernel's lock type (kernel/svmm_config.h): a change
+# there must rebuild every core object, or old and new layouts get linked together.
+$(KB)/core/%.o: core/%.c $(wildcard include/svmm/*.h) kernel/svmm_config.h
 	@mkdir -p $(@D)
 	@echo "  KCC  $@"; $(K_CC) $(K_CFLAGS) -c $< -o $@
 

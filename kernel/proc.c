@@ -4,6 +4,7 @@
  * the timer) and killing a process that touches what it may not.
  */
 #include <svmm/aspace.h>
+#include <svmm/vmobj.h>
 
 #include "cpu.h"
 #include "files.h"
@@ -780,6 +781,9 @@ static void syscall(struct proc *p, struct trapframe *tf)
 		si.regions = p->as->nregions;
 		si.faults = p->as->faults;
 		si.cow_faults = p->as->cow_faults;
+		/* The object's 2 MiB entries: a counter, read without its lock (the object
+		   lives as long as the address space, which this process keeps alive). */
+		si.huge_pages = p->as->anon ? p->as->anon->huge : 0;
 		r = copy_to_user(p->as, a0, &si, sizeof si);
 		break;
 	}

@@ -102,6 +102,8 @@ static struct utest fork_tests[] = {
 	  NULL },
 	{ "filemap", 1, true, EXC_LOAD_PAGE_FAULT, false, 0, "a file whose pager fails",
 	  "I/O error: the file's pager failed", NULL },
+	{ "huge", 0, false, 0, false, 0, "64 MiB touched: 2 MiB pages, split by fork and unmap",
+	  NULL, NULL },
 };
 static struct utest bomb_tests[] = {
 	{ "forkbomb", NPROC - 1, false, 0, false, 0, "fork bomb meets the process limit",
@@ -110,14 +112,22 @@ static struct utest bomb_tests[] = {
 
 static uint64_t free_before, tables_before;
 static struct proc *hog;
+static uint64_t phase_t0;                /* time CSR at the start of the running phase */
+
+/* Milliseconds since the phase began (host time: QEMU's timebase follows the host
+   clock), so that a slow phase shows in the log. */
+static unsigned long phase_ms(void)
+{
+	return (unsigned long)((r_time() - phase_t0) * 1000 / timebase_hz);
+}
 
 /* Out of memory: the hog must be killed with ENOMEM and give every frame back. */
 static void hog_done(void)
 {
 	bool ok = hog->killed && hog->kill_err == SVMM_ENOMEM &&
 		  hog->kill_cause == EXC_STORE_PAGE_FAULT;
-	kprintf("  %-4s pid %-2d %-9s %ld: %s (%s)\n", ok ? "ok" : "FAIL", hog->pid, "hog", 0l,
-		"running out of memory", hog->killed ? "killed" : "exited");
+	kprintf("  %-4s pid %-2d %-9s %ld: %s (%s, %lu ms)\n", ok ? "ok" : "FAIL", hog->pid, "hog",
+		0l, "running out of memory", hog->killed ? "killed" : "exited", phase_ms());
 	ktest_check(ok, "hog killed for out of memory", __FILE__, __LINE__);
 	proc_reap(hog);
 	uint64_t free_after = pmem_free_frames(&kpmem);
@@ -138,6 +148,7 @@ static void hog_done(void)
 static _Noreturn void hog_run(void)
 {
 	kprintf("out-of-memory test: one process touches pages until RAM runs out\n");
+	phase_t0 = r_time();
 	hog = proc_spawn("hog", 0);
 	if (!hog)
 		panic("could not start hog");
@@ -147,6 +158,7 @@ static _Noreturn void hog_run(void)
 /* Start a group of programs; done() runs when the last process is gone. */
 static _Noreturn void run_group(struct utest *g, unsigned n, void (*done)(void))
 {
+	phase_t0 = r_time();
 	for (unsigned i = 0; i < n; i++) {
 		g[i].p = proc_spawn(g[i].prog, g[i].arg);
 		if (!g[i].p)
@@ -198,7 +210,7 @@ static void leak_check(const char *after)
 
 static void bomb_done(void)
 {
-	kprintf("fork bomb finished:\n");
+	kprintf("fork bomb finished (%lu ms):\n", phase_ms());
 	group_results(bomb_tests, ARRAY_SIZE(bomb_tests));
 	leak_check("the fork bomb");
 	proc_fork_check = false;
@@ -207,7 +219,7 @@ static void bomb_done(void)
 
 static void fork_tests_done(void)
 {
-	kprintf("fork programs finished:\n");
+	kprintf("fork programs finished (%lu ms):\n", phase_ms());
 	group_results(fork_tests, ARRAY_SIZE(fork_tests));
 	leak_check("the fork programs");
 	kprintf("fork bomb: one process forks until the process table is full\n");
@@ -227,7 +239,7 @@ static _Noreturn void fork_run(void)
 static void user_tests_done(void)
 {
 	unsigned threads_exited = 0, threads_killed = 0, doomed = 0;
-	kprintf("user programs finished:\n");
+	kprintf("user programs finished (%lu ms):\n", phase_ms());
 	for (unsigned i = 0; i < ARRAY_SIZE(utests); i++) {
 		struct utest *t = &utests[i];
 		struct proc *p = t->p;
@@ -302,6 +314,7 @@ _Noreturn void selftest_user_run(void)
 	free_before = pmem_free_frames(&kpmem);
 	tables_before = vm_tables_live;
 	sched_ncpu = ncpu;
+	phase_t0 = r_time();
 	kprintf("starting %u user processes\n", (unsigned)ARRAY_SIZE(utests));
 	for (unsigned i = 0; i < ARRAY_SIZE(utests); i++) {
 		utests[i].p = proc_spawn(utests[i].prog, utests[i].arg);

@@ -9,6 +9,8 @@
  * around the call, in the parent), copy-on-write faults in each child (instret around
  * one store to a page it has read, so mapped read-only and shared with the parent,
  * asleep in wait), then forks with those pages unmapped (the fixed part of a fork).
+ * arg 6: 2 MiB faults: one store into each 2 MiB of a 32 MiB region (placed 2 MiB
+ * aligned), instret around it, reported when the fault brought a whole 2 MiB page.
  */
 #include "ulib.h"
 
@@ -67,8 +69,33 @@ static void bench_fork(void)
 	}
 }
 
+#define HUGE_FAULTS 16
+#define HUGE 0x200000ul
+
+static void bench_fault_2m(void)
+{
+	uintptr_t a;
+	if (mmap(0, HUGE_FAULTS * HUGE, PROT_READ | PROT_WRITE, 0, &a) != 0)
+		exit(1);
+	for (unsigned i = 0; i < HUGE_FAULTS; i++) {
+		struct sys_info before, after;
+		info(&before);
+		volatile uint64_t *p = (uint64_t *)(a + i * HUGE);
+		uint64_t t0 = rdinstret();
+		*p = i;
+		uint64_t t1 = rdinstret();
+		info(&after);
+		if (after.huge_pages == before.huge_pages + 1)
+			report(REPORT_FAULT_2M, t1 - t0);
+	}
+}
+
 long main(long arg)
 {
+	if (arg == 6) {
+		bench_fault_2m();
+		return 0;
+	}
 	if (arg == 5) {
 		bench_fork();
 		return 0;

@@ -105,7 +105,11 @@ long main(long arg)
 		bad += ((unsigned char *)h)[i] != (i < sizeof hello - 1 ? (unsigned char)hello[i] : 0);
 	UCHECK(bad == 0);
 
-	/* Bad input: nothing is mapped by any of these. */
+	/* Bad input: nothing is mapped by any of these (info's counters stay). */
+	struct sys_info before, after;
+	info(&before);
+	long r = mapfile(FILE_PATTERN, ~0ul & ~(PAGE - 1), 2 * PAGE, PROT_READ, 0, &x);
+	UCHECK(r == E_RANGE);                       /* off + size wraps: past the end */
 	UCHECK(mapfile(99, 0, PAGE, PROT_READ, 0, &x) == E_NOENT);
 	UCHECK(mapfile(-1, 0, PAGE, PROT_READ, 0, &x) == E_NOENT);
 	UCHECK(mapfile(FILE_PATTERN, 0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, &x) == E_PERM);
@@ -117,6 +121,8 @@ long main(long arg)
 	UCHECK(mapfile(FILE_PATTERN, 5 * PAGE, PAGE, PROT_READ, 0, &x) == E_RANGE);
 	UCHECK(mapfile(FILE_PATTERN, 0, PAGE, PROT_READ, 0x100, &x) == E_INVAL);
 	UCHECK(mapfile(FILE_PATTERN, 0, PAGE, 0x40, 0, &x) == E_INVAL);
+	info(&after);
+	UCHECK(after.regions == before.regions && after.resident == before.resident);
 	UCHECK(mprotect(sh, PAGE, PROT_READ | PROT_WRITE) == E_PERM);
 	UCHECK(mprotect(pr, PAGE, PROT_READ) == 0);  /* the private one may change */
 	UCHECK(check_mine(p, 1) == 0 && check_file(s) == 0);

@@ -44,11 +44,21 @@ long main(long arg)
 	(void)arg;
 	uintptr_t a, b;
 	/* Argument errors of a shared map, nothing mapped by any of them. */
+	struct sys_info before, after;
+	info(&before);
 	UCHECK(mmap(0, 0, PROT_READ | PROT_WRITE, MAP_SHARED, &b) == E_ZEROSIZE);
+	UCHECK(mmap(0x40001000ul, PAGE, PROT_READ, MAP_SHARED | MAP_FIXED, &b) == 0 &&
+	       munmap(b, PAGE) == 0);
+	UCHECK(mmap(0x40000800ul, PAGE, PROT_READ, MAP_SHARED | MAP_FIXED, &b) == E_UNALIGNED);
+	UCHECK(mmap(~0ul & ~(PAGE - 1), 2 * PAGE, PROT_READ, MAP_SHARED | MAP_FIXED, &b) ==
+	       E_OVERFLOW);
+	UCHECK(mmap(0, PAGE, PROT_WRITE, MAP_SHARED, &b) == E_PERM);     /* W without R */
 	UCHECK(mmap(0, 100, PROT_READ | PROT_WRITE, MAP_SHARED, &b) == E_UNALIGNED);
 	UCHECK(mmap(0, PAGE, PROT_WRITE | PROT_EXEC | PROT_READ, MAP_SHARED, &b) == E_PERM);
 	UCHECK(mmap(0, PAGE, PROT_READ, MAP_SHARED | 0x100, &b) == E_INVAL);
 	UCHECK(mmap(0x1000, PAGE, PROT_READ, MAP_SHARED | MAP_FIXED, &b) == E_RANGE);
+	info(&after);
+	UCHECK(after.regions == before.regions && after.resident == before.resident);
 
 	if (mmap(0, (PROCS + 1) * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, &a) != 0)
 		return 1;

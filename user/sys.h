@@ -38,6 +38,7 @@ struct sys_info {
 	unsigned long regions;
 	unsigned long faults;        /* demand-zero faults resolved so far */
 	unsigned long cow_faults;    /* writes to shared (copy-on-write) pages resolved so far */
+	unsigned long huge_pages;    /* 2 MiB pages in its private anonymous memory */
 };
 
 /* prot bits: the PTE's R, W, X bit values. */
@@ -63,6 +64,7 @@ struct sys_info {
 #define REPORT_FORK   4  /* value: instructions around one fork of 256 resident pages */
 #define REPORT_FORK_SMALL 5 /* value: the same fork with those 256 pages unmapped */
 #define REPORT_COW    6  /* value: instructions around one copy-on-write write fault */
+#define REPORT_FAULT_2M 7 /* value: instructions around one fault that mapped a 2 MiB page */
 
 /* Error codes user programs test for (same values as enum svmm_err). */
 #define E_INVAL    (-1)
