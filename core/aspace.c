@@ -1180,14 +1180,17 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 		p->made = err == 0;
 	}
 	if (err == 0) {
-		/* Another address space may map a shared object's new page at once: it
-		   stays even if this fault cannot map it. */
-		bool missing = vmobj_lookup(*slot, off, &pg) == SVMM_ENOENT;
-		p->fresh = (r == NULL || !r->shared) && missing;
-		/* A read maps an existing 2 MiB page whole, but never makes one. */
-		huge = huge && ((access & PT_W) || !missing);
+		/*
+		 * A read maps an existing 2 MiB page whole, but never makes one: only then
+		 * is the object asked first whether it has the page.
+		 */
+		if (huge && !(access & PT_W))
+			huge = vmobj_lookup(*slot, off, &pg) == 0;
 		err = vmobj_fault(*slot, off, ((access & PT_W) ? VMOBJ_WRITE : VMOBJ_READ) |
 				  (huge ? VMOBJ_HUGE : 0), &pg);
+		/* Another address space may map a shared object's new page at once: it
+		   stays even if this fault cannot map it. */
+		p->fresh = err == 0 && (r == NULL || !r->shared) && pg.made;
 	}
 	if (err != 0) {
 		p->fresh = 0;

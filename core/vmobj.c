@@ -1043,6 +1043,7 @@ int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_p
 	pg->copied = 0;
 	port_lock(&obj->lock);
 	uint64_t e = leaf_at(obj, p, &cover);
+	pg->made = e == 0;
 	if (e != 0) {
 		if (!write || (entry_exclusive(obj->pm, e) && ((e & E_PAGE) || huge_ok)))
 			answer(obj, e, p, huge_ok, pg);

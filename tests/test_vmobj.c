@@ -179,11 +179,13 @@ static void test_anon(void **state)
 	assert_int_equal(vmobj_lookup(o, 0, &p), SVMM_ENOENT);
 	assert_int_equal(vmobj_fault(o, 5 * PG, RD, &p), 0);
 	assert_true(p.writable);
+	assert_true(p.made);                                /* a new page */
 	for (unsigned i = 0; i < PG / 8; i++)
 		assert_int_equal(words(p.pa)[i], 0);
 	words(p.pa)[3] = 77;
 	assert_int_equal(vmobj_fault(o, 5 * PG, WR, &q), 0);
 	assert_int_equal(q.pa, p.pa);                       /* ours alone: no copy */
+	assert_false(q.made);                               /* it was there */
 	assert_int_equal(vmobj_lookup(o, 5 * PG, &q), 0);
 	assert_int_equal(q.pa, p.pa);
 	assert_int_equal(o->resident, 1);

@@ -86,6 +86,8 @@ struct vmobj_page {
 	svmm_pa_t pa;                   /* 4 KiB frame, or the head of a 2 MiB page */
 	unsigned order;            /* 0, or 9 for a 2 MiB page */
 	bool writable;             /* false: map it read-only (shared, or not this object's) */
+	bool made;                 /* vmobj_fault: the object held no page of its own at off
+				      before this call (the page was made, or read through) */
 	svmm_pa_t copied;          /* a write fault that copied a shared 4 KiB frame: that
 				      frame (for vmobj_uncopy), else 0 */
 };
@@ -151,7 +153,8 @@ void vmobj_put(struct vmobj *obj);
  * stays valid until the object drops it (vmobj_discard, a later write fault, the last
  * vmobj_put), which its callers serialise with their mappings. Returns 0,
  * SVMM_EUNALIGNED (off), SVMM_ERANGE (off past the end), SVMM_EINVAL (access), SVMM_ENOMEM
- * or the pager's error, leaving the object unchanged on failure.
+ * or the pager's error, leaving the object unchanged on failure. pg->made tells a
+ * caller that must undo the fault (vmobj_discard of that page) whether it was new.
  */
 int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_page *pg);
 
