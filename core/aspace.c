@@ -1697,14 +1697,28 @@ static int copy_check(struct aspace *as, svmm_va_t va, uint64_t n, unsigned acce
 	return 0;
 }
 
+/* copy_pages stopped at a page that must be faulted in first (see copy_common). */
+#define COPY_FAULT 1
+
+struct copy_fault {
+	struct aspace_region *r;
+	svmm_va_t page;
+	unsigned prot;
+	bool present;
+};
+
 /*
- * Copy n bytes between kbuf and [va, va + n), checked by copy_check, page by page.
- * Into the address space, an absent page is faulted in first (demand zero, stack
- * growth); out of it, an absent page reads as zeros without taking a frame. Only a
- * fault-in can fail (SVMM_ENOMEM); *done is the number of bytes copied.
+ * Copy n bytes between kbuf and [va, va + n), checked by copy_check, page by page,
+ * until done or until a page needs a fault-in: into the address space an absent or
+ * copy-on-write page (demand zero, stack growth, a private copy), out of it an object's
+ * absent page (its data may be a file's); an absent anonymous page reads as zeros
+ * without taking a frame. Returns 0, or COPY_FAULT with *need set to that page's
+ * address and its region and permissions in *rp, *protp; *done is the bytes copied.
+ * Out of line, so that its frame is not under the fault's (copy_common).
  */
-static int copy_pages(struct aspace *as, svmm_va_t va, void *kbuf, uint64_t n, bool into,
-		      uint64_t *done)
+static __attribute__((noinline)) int copy_pages(struct aspace *as, svmm_va_t va, void *kbuf,
+						uint64_t n, bool into, uint64_t *done,
+						struct copy_fault *need)
 {
 	char *k = kbuf;
 	uint64_t off = 0;
@@ -1718,11 +1732,6 @@ static int copy_pages(struct aspace *as, svmm_va_t va, void *kbuf, uint64_t n, b
 		uint64_t pte;
 		svmm_pa_t pa;
 		bool present = leaf_at(as, at, &pte, &pa);
-		/*
-		 * Into a missing or copy-on-write page: fault it in as a user write would.
-		 * Out of a missing page: anonymous memory reads as zeros without a frame,
-		 * an object's page is faulted in (its data may be a file's).
-		 */
 		if (!present || (into && !(pte & SVMM_PTE_W))) {
 			struct aspace_region *r;
 			unsigned prot;
@@ -1734,11 +1743,12 @@ static int copy_pages(struct aspace *as, svmm_va_t va, void *kbuf, uint64_t n, b
 				off += chunk;
 				continue;
 			}
-			err = anon_fault(as, r, page, into ? PT_W : PT_R, prot, present);
-			if (err != 0)
-				break;
-			if (!leaf_at(as, at, &pte, &pa))
-				port_panic("aspace: a page faulted in is not mapped");
+			need->r = r;
+			need->page = page;
+			need->prot = prot;
+			need->present = present;
+			err = COPY_FAULT;
+			break;
 		}
 		bool kmapped;
 		char *p = frame_map(as, pa, &kmapped);
@@ -1749,12 +1759,16 @@ static int copy_pages(struct aspace *as, svmm_va_t va, void *kbuf, uint64_t n, b
 		frame_unmap(p, kmapped);
 		off += chunk;
 	}
-	if (done != NULL)
-		*done = off;
+	*done = off;
 	return err;
 }
 
-/* The common part of copy_to and copy_from: argument checks, the lock, the check. */
+/*
+ * A copy: check the whole range, then copy, faulting pages in as copy_pages meets them.
+ * The fault is made from this small frame, not from copy_pages', so that the deepest
+ * chain (down to pt_map) stays under the 1 KiB stack bound. Only a fault-in can fail
+ * (SVMM_ENOMEM); *done is the number of bytes copied.
+ */
 static int copy_common(struct aspace *as, svmm_va_t va, void *kbuf, uint64_t n, bool into,
 		       uint64_t *done)
 {
@@ -1767,9 +1781,19 @@ static int copy_common(struct aspace *as, svmm_va_t va, void *kbuf, uint64_t n, 
 	if (va + n < va)
 		return SVMM_EOVERFLOW;
 	port_lock(&as->lock);
+	uint64_t off = 0;
 	int err = copy_check(as, va, n, into ? PT_W : PT_R);
-	if (err == 0)
-		err = copy_pages(as, va, kbuf, n, into, done);
+	while (err == 0 && off < n) {
+		struct copy_fault need;
+		uint64_t did;
+		err = copy_pages(as, va + off, (char *)kbuf + off, n - off, into, &did, &need);
+		off += did;
+		if (err == COPY_FAULT)
+			err = anon_fault(as, need.r, need.page, into ? PT_W : PT_R, need.prot,
+					 need.present);
+	}
+	if (done != NULL)
+		*done = off;
 	port_unlock(&as->lock);
 	return err;
 }
