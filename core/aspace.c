@@ -1933,16 +1933,16 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 	return 0;
 }
 
-int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
+/*
+ * Everything aspace_check verifies but the other modules' checkers (uvmem's, the page
+ * tables', the objects'), which it calls from its small frame: this one's frame is
+ * large, and their recursion would go on top of it, past the 1 KiB stack bound. Called
+ * with the lock held.
+ */
+static __attribute__((noinline)) int check_locked(struct aspace *as, svmm_print_fn out,
+						  void *ctx)
 {
 	struct check_ctx c = { as, out, ctx, 0, 0, 0, 0, 0 };
-	if (as == NULL)
-		return SVMM_EINVAL;
-	port_lock(&as->lock);
-	if (vmem_check(&as->uvmem, out, ctx) != 0)
-		check_fail(&c, "uvmem passes vmem_check", as->user_base);
-	if (pt_check(&as->pt, out, ctx) != 0)
-		check_fail(&c, "the page tables pass pt_check", 0);
 	/* The regions: sorted, disjoint, inside uvmem, each its own uvmem node. */
 	uint64_t n = 0, map_charged = 0;
 	svmm_va_t prev_end = as->user_base;
@@ -1958,10 +1958,9 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 		if (check_prot(r->prot) != 0 ||
 		    (r->kind != ASPACE_ANON && r->kind != ASPACE_PHYS && r->kind != ASPACE_OBJ) ||
 		    (r->kind == ASPACE_OBJ) != (r->obj != NULL) ||
-		    (r->obj != NULL && (r->off + r->node.size > r->obj->size ||
-					vmobj_check(r->obj, NULL, NULL) != 0)))
+		    (r->obj != NULL && r->off + r->node.size > r->obj->size))
 			check_fail(&c, "region permissions and kind are valid, an object region's "
-				   "object covers it and passes vmobj_check", r->node.addr);
+				   "object covers it", r->node.addr);
 		if (r->commit && r->kind != ASPACE_ANON)
 			check_fail(&c, "only anonymous regions are charged at map time", r->node.addr);
 		map_charged += r->commit ? r->node.size / PAGE : 0;
@@ -1982,9 +1981,6 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 	}
 	if (used != as->nregions || slabs != as->slab_pages)
 		check_fail(&c, "the slabs hold exactly the live regions in slab_pages pages", used);
-	/* The anonymous object passes its own checker. */
-	if (as->anon != NULL && vmobj_check(as->anon, out, ctx) != 0)
-		check_fail(&c, "the anonymous object passes vmobj_check", 0);
 	/* Every user leaf, against the regions and the stack. */
 	pt_walk(&as->pt, 0, svmm_user_end(as->pt.mode), check_leaf, &c);
 	if (c.anon + c.stack != as->resident || c.stack != as->stack_pages)
@@ -1994,8 +1990,43 @@ int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
 			   "and stack leaves", map_charged + c.charged);
 	if (c.kernel != as->kernel_bytes)
 		check_fail(&c, "kernel_bytes counts the kernel pages", c.kernel);
-	port_unlock(&as->lock);
 	return c.err;
+}
+
+int aspace_check(struct aspace *as, svmm_print_fn out, void *ctx)
+{
+	if (as == NULL)
+		return SVMM_EINVAL;
+	port_lock(&as->lock);
+	int err = 0;
+	if (vmem_check(&as->uvmem, out, ctx) != 0) {
+		if (out != NULL)
+			svmm_printline(out, ctx, "aspace: uvmem passes vmem_check: at 0x%llx",
+				       (unsigned long long)as->user_base);
+		err = SVMM_EINVAL;
+	} else if (pt_check(&as->pt, out, ctx) != 0) {
+		if (out != NULL)
+			svmm_printline(out, ctx, "aspace: the page tables pass pt_check: at 0x0");
+		err = SVMM_EINVAL;
+	} else {
+		err = check_locked(as, out, ctx);
+	}
+	/* Every object a region maps, and the anonymous object, pass their own checker. */
+	for (struct aspace_region *r = reg_first(as); err == 0 && r != NULL; r = reg_next(as, r)) {
+		if (r->obj != NULL && vmobj_check(r->obj, out, ctx) != 0) {
+			if (out != NULL)
+				svmm_printline(out, ctx, "aspace: an object region's object passes "
+					       "vmobj_check: at 0x%llx", (unsigned long long)r->node.addr);
+			err = SVMM_EINVAL;
+		}
+	}
+	if (err == 0 && as->anon != NULL && vmobj_check(as->anon, out, ctx) != 0) {
+		if (out != NULL)
+			svmm_printline(out, ctx, "aspace: the anonymous object passes vmobj_check: at 0x0");
+		err = SVMM_EINVAL;
+	}
+	port_unlock(&as->lock);
+	return err;
 }
 
 void aspace_dump(struct aspace *as, svmm_print_fn out, void *ctx)
