@@ -700,11 +700,42 @@ void vmobj_put(struct vmobj *obj)
 /* ---- clone ---- */
 
 /*
+ * Copy the used entries of leaf node sn (4 KiB pages only) in words [lo, hi) into the
+ * empty node dn, whose owner word is *dm, taking their references with one pmem call.
+ * On failure dn is left empty.
+ */
+static int copy_leaf(struct vmobj *c, const uint64_t *sn, uint64_t *dn, uint64_t *dm,
+		     unsigned lo, unsigned hi)
+{
+	unsigned cnt = 0, first = 0, last = 0;
+	for (unsigned i = lo; i < hi; i++) {
+		uint64_t e = sn[i];
+		if (e == 0)
+			continue;
+		dn[i] = e;
+		if (cnt++ == 0)
+			first = i;
+		last = i;
+	}
+	if (cnt == 0)
+		return 0;
+	int err = pmem_get_many(c->pm, dn + first, last - first + 1);
+	if (err != 0) {
+		__builtin_memset(dn + first, 0, (last - first + 1) * sizeof(uint64_t));
+		return err;
+	}
+	*dm = M_MAKE(cnt, first, last);
+	c->resident += cnt;
+	return 0;
+}
+
+/*
  * Copy the entries of src that overlap pages [start, end) into the clone c, taking a
  * reference for every frame; iterative, as visit_range. Each source node is scanned
  * only between its page's bounds (see M_LO), and a copied node's count and bounds are
  * kept in a local word and stored in its owner word once, when the copy leaves it
- * (entries go in in increasing order, so its first and last are its bounds). Stops at
+ * (entries go in in increasing order, so its first and last are its bounds); a leaf
+ * node is copied whole by copy_leaf, one pmem lock for all its frames. Stops at
  * the first failure, after storing the words of the nodes still open; what was copied
  * so far is an index that obj_free can take apart (empty nodes included).
  */
@@ -762,7 +793,20 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 			dt[d][idx[d]] = v;
 			dw[d] = meta_add(dw[d], idx[d]);
 		}
-		if (e & E_NODE) {
+		if ((e & E_NODE) && cover == FANO) {
+			/* A leaf node: copy it whole, one pmem call for its frames. */
+			uint64_t sm = *page_meta(src, E_PA(e));
+			unsigned lo = first_idx(start > pg ? start - pg : 0, sm, 0);
+			uint64_t h = M_COUNT(sm) == 0 ? 0 : M_HI(sm) + 1;
+			if (h > end - pg)
+				h = end - pg;
+			c->nodes++;
+			err = copy_leaf(c, node_va(e), node_va(v), page_meta(c, E_PA(v)), lo,
+					(unsigned)h);
+			if (err != 0)
+				break;
+			idx[d]++;
+		} else if (e & E_NODE) {
 			uint64_t sm = *page_meta(src, E_PA(e));
 			c->nodes++;
 			st[d + 1] = node_va(e);
