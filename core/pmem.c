@@ -737,6 +737,48 @@ int pmem_get(struct pmem *pm, svmm_pa_t pa)
 	return err;
 }
 
+int pmem_get_many(struct pmem *pm, const uint64_t *frames, size_t n)
+{
+	struct pmem_span *s = NULL;
+	size_t i;
+	int err = 0;
+
+	port_lock(&pm->lock);
+	for (i = 0; i < n; i++) {
+		svmm_pa_t pa = frames[i] & ~(svmm_pa_t)(SVMM_PAGE_SIZE - 1);
+		if (pa == 0)
+			continue;
+		/* A run of frames mostly stays in one span: look it up only on leaving it. */
+		if (s != NULL && pa >= s->base && pa < s->end &&
+		    s->db[(pa - s->base) >> FRAME_SHIFT].state == PMEM_ALLOC) {
+			struct pmem_frame *f = &s->db[(pa - s->base) >> FRAME_SHIFT];
+			if (f->refcnt == UINT32_MAX) {
+				err = SVMM_EREFCNT;
+				break;
+			}
+			f->refcnt++;
+			continue;
+		}
+		uint32_t idx;
+		err = alloc_head(pm, pa, false, &s, &idx);
+		if (err == 0 && s->db[idx].refcnt == UINT32_MAX)
+			err = SVMM_EREFCNT;
+		if (err != 0)
+			break;
+		s->db[idx].refcnt++;
+	}
+	if (err != 0) {
+		/* All or nothing: give back what this call took (each count stays >= 1). */
+		while (i-- > 0) {
+			svmm_pa_t pa = frames[i] & ~(svmm_pa_t)(SVMM_PAGE_SIZE - 1);
+			if (pa != 0)
+				pmem_frame(pm, pa)->refcnt--;
+		}
+	}
+	port_unlock(&pm->lock);
+	return err;
+}
+
 int pmem_put(struct pmem *pm, svmm_pa_t pa)
 {
 	struct pmem_span *s;

@@ -700,17 +700,53 @@ void vmobj_put(struct vmobj *obj)
 /* ---- clone ---- */
 
 /*
+ * Copy the used entries of leaf node sn (4 KiB pages only) in words [lo, hi) into the
+ * empty node dn, whose owner word is *dm, taking their references with one pmem call.
+ * On failure dn is left empty.
+ */
+static int copy_leaf(struct vmobj *c, const uint64_t *sn, uint64_t *dn, uint64_t *dm,
+		     unsigned lo, unsigned hi)
+{
+	unsigned cnt = 0, first = 0, last = 0;
+	for (unsigned i = lo; i < hi; i++) {
+		uint64_t e = sn[i];
+		if (e == 0)
+			continue;
+		dn[i] = e;
+		if (cnt++ == 0)
+			first = i;
+		last = i;
+	}
+	if (cnt == 0)
+		return 0;
+	int err = pmem_get_many(c->pm, dn + first, last - first + 1);
+	if (err != 0) {
+		__builtin_memset(dn + first, 0, (last - first + 1) * sizeof(uint64_t));
+		return err;
+	}
+	*dm = M_MAKE(cnt, first, last);
+	c->resident += cnt;
+	return 0;
+}
+
+/*
  * Copy the entries of src that overlap pages [start, end) into the clone c, taking a
- * reference for every frame; iterative, as visit_range. Stops at the first failure;
- * what was copied so far is an index that obj_free can take apart (empty nodes
- * included).
+ * reference for every frame; iterative, as visit_range. Each source node is scanned
+ * only between its page's bounds (see M_LO), and a copied node's count and bounds are
+ * kept in a local word and stored in its owner word once, when the copy leaves it
+ * (entries go in in increasing order, so its first and last are its bounds); a leaf
+ * node is copied whole by copy_leaf, one pmem lock for all its frames. Stops at
+ * the first failure, after storing the words of the nodes still open; what was copied
+ * so far is an index that obj_free can take apart (empty nodes included).
  */
 static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64_t end)
 {
 	const uint64_t *st[VMOBJ_MAX_LEVELS];
 	uint64_t *dt[VMOBJ_MAX_LEVELS], base[VMOBJ_MAX_LEVELS];
-	unsigned idx[VMOBJ_MAX_LEVELS], d = 0;
+	uint64_t *dm[VMOBJ_MAX_LEVELS], dw[VMOBJ_MAX_LEVELS];
+	unsigned idx[VMOBJ_MAX_LEVELS], hi[VMOBJ_MAX_LEVELS], d = 0;
 	uint64_t top = top_cover(src);
+	int err = 0;
 
 	st[0] = src->root;
 	dt[0] = c->root;
@@ -718,46 +754,76 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 	/* Only root[]'s initialised words are read (see root_meta_of). */
 	uint64_t rm = *root_meta_of(src);
 	idx[0] = first_idx(start / top, rm, ROOT_WORD);
+	hi[0] = M_LO(rm) == 0 ? 0 : M_HI(rm) - ROOT_WORD + 1;
 	for (;;) {
 		uint64_t cover = top >> (9 * d);
-		unsigned n = d == 0 ? VMOBJ_ROOT_SLOTS : FANO;
-		if (idx[d] >= n || base[d] + idx[d] * cover >= end ||
-		    (d == 0 && idx[0] + ROOT_WORD > M_HI(rm))) {
+		if (idx[d] >= hi[d] || base[d] + idx[d] * cover >= end) {
 			if (d == 0)
 				return 0;
+			*dm[d] = dw[d];
 			idx[--d]++;
 			continue;
 		}
 		uint64_t e = st[d][idx[d]], pg = base[d] + idx[d] * cover;
-		int err = 0;
 		if (e == 0) {
 			idx[d]++;
-		} else if (e & E_NODE) {
+			continue;
+		}
+		uint64_t v = e;
+		if (e & E_NODE) {
 			svmm_pa_t pa;
 			err = meta_alloc(c->pm, &pa);
 			if (err != 0)
-				return err;
-			slot_set(c, &dt[d][idx[d]], pa | E_NODE);
-			c->nodes++;
-			st[d + 1] = node_va(e);
-			dt[d + 1] = port_pa_to_va(pa);
-			base[d + 1] = pg;
-			idx[d + 1] = start > pg ? (unsigned)((start - pg) / (cover / FANO)) : 0;
-			d++;
+				break;
+			v = pa | E_NODE;
 		} else {
 			err = entry_share(c->pm, e);
 			if (err != 0)
-				return err;
-			slot_set(c, &dt[d][idx[d]], e);
+				break;
 			if (e & E_HUGE) {
 				c->resident += FANO;
 				c->huge++;
 			} else {
 				c->resident++;
 			}
+		}
+		if (d == 0) {
+			slot_set(c, &dt[0][idx[0]], v);
+		} else {
+			dt[d][idx[d]] = v;
+			dw[d] = meta_add(dw[d], idx[d]);
+		}
+		if ((e & E_NODE) && cover == FANO) {
+			/* A leaf node: copy it whole, one pmem call for its frames. */
+			uint64_t sm = *page_meta(src, E_PA(e));
+			unsigned lo = first_idx(start > pg ? start - pg : 0, sm, 0);
+			uint64_t h = M_COUNT(sm) == 0 ? 0 : M_HI(sm) + 1;
+			if (h > end - pg)
+				h = end - pg;
+			c->nodes++;
+			err = copy_leaf(c, node_va(e), node_va(v), page_meta(c, E_PA(v)), lo,
+					(unsigned)h);
+			if (err != 0)
+				break;
+			idx[d]++;
+		} else if (e & E_NODE) {
+			uint64_t sm = *page_meta(src, E_PA(e));
+			c->nodes++;
+			st[d + 1] = node_va(e);
+			dt[d + 1] = node_va(v);
+			dm[d + 1] = page_meta(c, E_PA(v));
+			dw[d + 1] = 0;
+			base[d + 1] = pg;
+			idx[d + 1] = first_idx(start > pg ? (start - pg) / (cover / FANO) : 0, sm, 0);
+			hi[d + 1] = M_COUNT(sm) == 0 ? 0 : M_HI(sm) + 1;
+			d++;
+		} else {
 			idx[d]++;
 		}
 	}
+	for (; d > 0; d--)
+		*dm[d] = dw[d];
+	return err;
 }
 
 static void keep_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover, void *ctx)

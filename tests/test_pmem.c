@@ -622,6 +622,44 @@ static void test_refcount(void **state)
 }
 
 /*
+ * pmem_get_many takes a reference on each listed block under one lock, skipping zero
+ * entries and ignoring tag bits below the page size, and changes nothing when any
+ * entry is bad or would overflow (including the ones before it).
+ */
+static void test_get_many(void **state)
+{
+	(void)state;
+	struct pmem_range ram = { RAM0, 8 * MiB };
+	assert_int_equal(pmem_init(&pm, &ram, 1, NULL, 0, PMEM_ANY), 0);
+	svmm_pa_t a, b, c;
+	assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, &a), 0);
+	assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, &b), 0);
+	assert_int_equal(pmem_alloc(&pm, 1, PMEM_ANY, &c), 0);
+	uint64_t ok[] = { a | 1, 0, b | 0x5, c, a };
+	assert_int_equal(pmem_get_many(&pm, ok, 5), 0);
+	assert_int_equal(pmem_frame(&pm, a)->refcnt, 3);
+	assert_int_equal(pmem_frame(&pm, b)->refcnt, 2);
+	assert_int_equal(pmem_frame(&pm, c)->refcnt, 2);
+	assert_int_equal(pmem_get_many(&pm, ok, 0), 0);
+	must_check();
+
+	struct snap s;
+	snap_take(&s);
+	uint64_t tail[] = { a, b, c + 4096 };           /* not a head: ENOTALLOC */
+	assert_int_equal(pmem_get_many(&pm, tail, 3), SVMM_ENOTALLOC);
+	uint64_t far[] = { a, RAM0 + 64 * MiB };
+	assert_int_equal(pmem_get_many(&pm, far, 2), SVMM_ERANGE);
+	pmem_frame(&pm, b)->refcnt = UINT32_MAX;
+	uint64_t over[] = { a, c, b };
+	assert_int_equal(pmem_get_many(&pm, over, 3), SVMM_EREFCNT);
+	pmem_frame(&pm, b)->refcnt = 2;
+	snap_same(&s);
+	assert_int_equal(pmem_frame(&pm, a)->refcnt, 3);
+	assert_int_equal(pmem_frame(&pm, c)->refcnt, 2);
+	must_check();
+}
+
+/*
  * A 2 MiB block held twice splits into 512 frames held twice each; dropping them one
  * by one frees each frame at its last reference, and the block merges back whole.
  */
@@ -1054,6 +1092,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alloc_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refcount, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_get_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_catches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remap, setup, teardown),

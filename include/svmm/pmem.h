@@ -174,6 +174,14 @@ int pmem_free(struct pmem *pm, svmm_pa_t pa, unsigned order);
 int pmem_get(struct pmem *pm, svmm_pa_t pa);
 
 /*
+ * pmem_get for each of frames[0..n) under one lock: an entry is 0 (skipped) or the
+ * head of an allocated block, whose bits below the page size are ignored (a caller's
+ * tags, as in an index or page-table entry). All or nothing: on an error (as
+ * pmem_get's) no count has changed.
+ */
+int pmem_get_many(struct pmem *pm, const uint64_t *frames, size_t n);
+
+/*
  * Drop one reference to the allocated block whose head is pa; the last one frees the
  * block. Returns 0, SVMM_EUNALIGNED, SVMM_ERANGE, SVMM_ERESERVED, SVMM_EREFCNT (the
  * frame is free: the count would underflow) or SVMM_ENOTALLOC (inside an allocated
