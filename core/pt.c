@@ -668,10 +668,14 @@ static uint64_t *leaf_table_of(const struct pt *pt, svmm_va_t va, uint64_t size)
 /*
  * The common case of a page fault: fewer than 512 small pages inside one leaf table
  * that already exists. One walk down, a check that the entries are free, the stores;
- * nothing to allocate, nothing to flush (invalid -> valid). Returns false, having
- * changed nothing, when the case does not apply and the general path must run.
+ * nothing to allocate, nothing to flush (invalid -> valid). With PT_REPLACE (a
+ * copy-on-write fault) the entries may be valid small leaves: they are overwritten and
+ * *flush tells the caller to flush the range; a Svnapot entry there, which would need
+ * its group demoted, takes the general path. Returns false, having changed nothing,
+ * when the case does not apply and the general path must run.
  */
-static bool map_fast(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t attr, int *err)
+static bool map_fast(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t attr,
+		     unsigned flags, int *err, bool *flush)
 {
 	uint64_t *t = leaf_table_of(pt, va, size);
 	if (t == NULL)
@@ -680,7 +684,11 @@ static bool map_fast(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size, u
 	uint64_t n = size >> SVMM_PAGE_SHIFT, any = 0;
 	for (uint64_t k = 0; k < n; k++)
 		any |= e[k];
-	if (any & SVMM_PTE_V) {
+	if (flags & PT_REPLACE) {
+		if (any & SVMM_PTE_N)
+			return false;
+		*flush = (any & SVMM_PTE_V) != 0;
+	} else if (any & SVMM_PTE_V) {
 		*err = SVMM_EEXIST;
 		return true;
 	}
@@ -728,8 +736,11 @@ int pt_map(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned fl
 		port_unlock(&pt->lock);
 		return SVMM_EPERM;
 	}
-	if (!(flags & (PT_REPLACE | PT_NAPOT)) && map_fast(pt, va, pa, size, op.attr, &err)) {
+	bool flush = false;
+	if (!(flags & PT_NAPOT) && map_fast(pt, va, pa, size, op.attr, flags, &err, &flush)) {
 		port_unlock(&pt->lock);
+		if (flush)   /* outside the lock, as below */
+			port_tlb_flush(pt_flush_asid(pt), va, size);
 		return err;
 	}
 	uint64_t need = 0;
