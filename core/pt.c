@@ -301,6 +301,8 @@ static void pt_setup(struct pt *pt, enum svmm_mode mode, uint32_t asid, bool ker
 	pt->cloned = false;
 	pt->levels = svmm_mode_levels(mode);
 	pt->tables = 1;
+	pt->span[0] = ~(svmm_va_t)0;
+	pt->span[1] = 0;
 	pt->lock = (struct svmm_lock)SVMM_LOCK_INIT;
 }
 
@@ -361,8 +363,17 @@ int pt_clone_kernel(struct pt *dst, const struct pt *kernel)
 	k->cloned = true;
 	uint64_t *d = pt_table(dst->root);
 	const uint64_t *kr = pt_table(kernel->root);
-	for (unsigned s = SVMM_DMAP_SLOT0; s < SVMM_ROOT_SLOTS; s++)
-		d[s] = kr[s];
+	/*
+	 * Eight entries per round (the half is 256 slots, a multiple of 8): the loop
+	 * overhead was as large as the copy, and this runs for every address space.
+	 */
+	_Static_assert((SVMM_ROOT_SLOTS - SVMM_DMAP_SLOT0) % 8u == 0, "kernel half in eights");
+	for (unsigned s = SVMM_DMAP_SLOT0; s < SVMM_ROOT_SLOTS; s += 8u) {
+		uint64_t e0 = kr[s], e1 = kr[s + 1], e2 = kr[s + 2], e3 = kr[s + 3];
+		uint64_t e4 = kr[s + 4], e5 = kr[s + 5], e6 = kr[s + 6], e7 = kr[s + 7];
+		d[s] = e0, d[s + 1] = e1, d[s + 2] = e2, d[s + 3] = e3;
+		d[s + 4] = e4, d[s + 5] = e5, d[s + 6] = e6, d[s + 7] = e7;
+	}
 	port_unlock(&k->lock);
 	return 0;
 }
@@ -377,8 +388,8 @@ void pt_leaf_ignore(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64
 }
 
 static bool subtree_has_leaf(const uint64_t *t, unsigned level);
-static uint64_t report_subtree(svmm_pa_t pa, unsigned level, svmm_va_t va, pt_leaf_fn fn,
-			       void *ctx);
+static uint64_t destroy_subtree(svmm_pa_t pa, unsigned level, svmm_va_t va,
+				const svmm_va_t *span, pt_leaf_fn fn, void *ctx);
 
 int pt_destroy(struct pt *pt, pt_leaf_fn fn, void *ctx)
 {
@@ -396,7 +407,16 @@ int pt_destroy(struct pt *pt, pt_leaf_fn fn, void *ctx)
 	/* Every translation of this ASID goes, and every walk through its tables. */
 	port_tlb_flush(pt_flush_asid(pt), 0, 0);
 	uint64_t freed = 1;
-	for (unsigned s = next_valid(r, 0, end); s < end; s = next_valid(r, s + 1u, end)) {
+	unsigned first = 0;
+	if (!pt->kernel) {
+		/* A user pt: its valid root entries lie in pt_map's span (see destroy_subtree). */
+		if (pt->span[0] > pt->span[1])
+			end = 0;
+		else if (pt_idx(pt->span[1], top) + 1u < end)
+			end = pt_idx(pt->span[1], top) + 1u;
+		first = pt_idx(pt->span[0], top);
+	}
+	for (unsigned s = next_valid(r, first, end); s < end; s = next_valid(r, s + 1u, end)) {
 		svmm_va_t sva = (svmm_va_t)(s < SVMM_DMAP_SLOT0 ? s : s - SVMM_DMAP_SLOT0) *
 				pt_level_size(top);
 		if (s >= SVMM_DMAP_SLOT0)
@@ -404,7 +424,7 @@ int pt_destroy(struct pt *pt, pt_leaf_fn fn, void *ctx)
 		if (svmm_pte_is_leaf(r[s]))
 			fn(ctx, sva, svmm_pte_pa(r[s]), pt_level_size(top), r[s]);
 		else
-			freed += report_subtree(svmm_pte_pa(r[s]), top - 1u, sva, fn, ctx);
+			freed += destroy_subtree(svmm_pte_pa(r[s]), top - 1u, sva, pt->span, fn, ctx);
 	}
 	port_table_free(pt->root);
 	if (freed != pt->tables)
@@ -698,6 +718,11 @@ int pt_map(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned fl
 		.flo = va, .fhi = va + size - 1u,
 	};
 	port_lock(&pt->lock);
+	/* Widened before anything is built: a superset of what was mapped is all it says. */
+	if (va < pt->span[0])
+		pt->span[0] = va;
+	if (va + size - 1u > pt->span[1])
+		pt->span[1] = va + size - 1u;
 	if ((flags & PT_BOOT) && pt->cloned) {
 		/* A root entry that clones share may no longer change. */
 		port_unlock(&pt->lock);
@@ -1122,6 +1147,39 @@ static uint64_t report_subtree(svmm_pa_t pa, unsigned level, svmm_va_t va, pt_le
 			fn(ctx, eva, lpa, lsz, e);
 		} else if (level > 0 && svmm_pte_is_table(e)) {
 			n += report_subtree(svmm_pte_pa(e), level - 1u, eva, fn, ctx);
+		}
+	}
+	port_table_free(pa);
+	return n;
+}
+
+/*
+ * The same for pt_destroy, with the scan of each table bounded by pt_map's span
+ * (struct pt): a separate function so that report_subtree's frames, deep in
+ * pt_unmap_leaves' chain, stay small.
+ */
+static uint64_t destroy_subtree(svmm_pa_t pa, unsigned level, svmm_va_t va,
+				const svmm_va_t *span, pt_leaf_fn fn, void *ctx)
+{
+	const uint64_t *t = pt_table(pa);
+	uint64_t lsz = pt_level_size(level), n = 1;
+	/*
+	 * Only entries inside [span[0], span[1]] (see struct pt) can be valid: a
+	 * process that touched a few pages has its tables scanned over a few entries, not
+	 * 512. A table that does not meet the span is empty, so any bounds do for it.
+	 */
+	unsigned first = span[0] > va ? pt_idx(span[0], level) : 0;
+	unsigned end = span[1] - va < lsz * PT_NPTE - 1u ? pt_idx(span[1], level) + 1u : PT_NPTE;
+	for (unsigned i = next_valid(t, first, end); i < end; i = next_valid(t, i + 1u, end)) {
+		uint64_t e = t[i];
+		svmm_va_t eva = va + i * lsz;
+		if (svmm_pte_is_leaf(e)) {
+			svmm_pa_t lpa = svmm_pte_pa(e);
+			if (e & SVMM_PTE_N)
+				lpa = (lpa & ~(PT_NAPOT_SIZE - 1u)) + (eva & (PT_NAPOT_SIZE - 1u));
+			fn(ctx, eva, lpa, lsz, e);
+		} else if (level > 0 && svmm_pte_is_table(e)) {
+			n += destroy_subtree(svmm_pte_pa(e), level - 1u, eva, span, fn, ctx);
 		}
 	}
 	port_table_free(pa);

@@ -52,6 +52,44 @@ static uint64_t leaf_size_at(const struct pt *pt, svmm_va_t va)
 	return sz;
 }
 
+static void count_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
+{
+	(void)va;
+	(void)pa;
+	(void)pte;
+	*(uint64_t *)ctx += size;
+}
+
+/*
+ * pt_destroy scans only the span pt_map was asked for: mappings made in any order,
+ * at both ends of the user half and across table boundaries, are all reported and
+ * every table is freed (pt_destroy panics on a table left behind).
+ */
+static void test_destroy_span(void **state)
+{
+	(void)state;
+	for (unsigned m = 0; m < 3; m++) {
+		struct pt pt;
+		assert_int_equal(pt_init(&pt, modes[m], 1), 0);
+		svmm_va_t top = svmm_user_end(modes[m]) - SVMM_PAGE_SIZE;
+		svmm_va_t mid = svmm_slot_size(modes[m]) * 3 - 2 * SVMM_PAGE_SIZE;
+		assert_int_equal(pt_map(&pt, mid, 0x80000000, 4 * SVMM_PAGE_SIZE, RW), 0);
+		assert_int_equal(pt_map(&pt, top, 0x80000000, SVMM_PAGE_SIZE, RW), 0);
+		assert_int_equal(pt_map(&pt, 0x1000, 0x80000000, SVMM_PAGE_SIZE, RW), 0);
+		assert_int_equal(pt_map(&pt, 0x40000000, 0x80000000, 2 * SVMM_MiB, RW), 0);
+		assert_int_equal(pt_unmap(&pt, mid, SVMM_PAGE_SIZE, 0), 0);
+		assert_int_equal(pt_check(&pt, NULL, NULL), 0);
+		uint64_t bytes = 0;
+		assert_int_equal(pt_destroy(&pt, count_leaf, &bytes), 0);
+		assert_int_equal(bytes, 5 * SVMM_PAGE_SIZE + 2 * SVMM_MiB);
+		assert_int_equal(hostsim_tables_live(), 0);
+		/* Nothing ever mapped: only the root goes. */
+		assert_int_equal(pt_init(&pt, modes[m], 1), 0);
+		assert_int_equal(pt_destroy(&pt, count_leaf, &bytes), 0);
+		assert_int_equal(hostsim_tables_live(), 0);
+	}
+}
+
 static void test_init_destroy(void **state)
 {
 	(void)state;
@@ -797,6 +835,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_oom_every_point, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_destroy_span, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tables_from_pmem, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	};

@@ -106,6 +106,9 @@ struct pt {
 	bool cloned;            /* kernel pt: pt_clone_kernel has copied its half */
 	unsigned levels;        /* 3, 4 or 5 */
 	uint64_t tables;        /* table frames this pt owns, root included */
+	svmm_va_t span[2];      /* every address pt_map was asked for lies in
+	                           [span[0], span[1]] (empty: [0] > [1]); never shrinks,
+	                           so pt_destroy scans only the tables' entries there */
 	struct svmm_lock lock;
 };
 
