@@ -739,7 +739,9 @@ int pmem_get(struct pmem *pm, svmm_pa_t pa)
 
 int pmem_get_many(struct pmem *pm, const uint64_t *frames, size_t n)
 {
-	struct pmem_span *s = NULL;
+	/* The span of the last frame: a run of frames mostly stays in one. */
+	svmm_pa_t sbase = 0, send = 0;
+	struct pmem_frame *db = NULL;
 	size_t i;
 	int err = 0;
 
@@ -748,17 +750,15 @@ int pmem_get_many(struct pmem *pm, const uint64_t *frames, size_t n)
 		svmm_pa_t pa = frames[i] & ~(svmm_pa_t)(SVMM_PAGE_SIZE - 1);
 		if (pa == 0)
 			continue;
-		/* A run of frames mostly stays in one span: look it up only on leaving it. */
-		if (s != NULL && pa >= s->base && pa < s->end &&
-		    s->db[(pa - s->base) >> FRAME_SHIFT].state == PMEM_ALLOC) {
-			struct pmem_frame *f = &s->db[(pa - s->base) >> FRAME_SHIFT];
-			if (f->refcnt == UINT32_MAX) {
-				err = SVMM_EREFCNT;
-				break;
+		/* One compare for sbase <= pa < send (empty before the first lookup). */
+		if (pa - sbase < send - sbase) {
+			struct pmem_frame *f = &db[(pa - sbase) >> FRAME_SHIFT];
+			if (f->state == PMEM_ALLOC && f->refcnt != UINT32_MAX) {
+				f->refcnt++;
+				continue;
 			}
-			f->refcnt++;
-			continue;
 		}
+		struct pmem_span *s;
 		uint32_t idx;
 		err = alloc_head(pm, pa, false, &s, &idx);
 		if (err == 0 && s->db[idx].refcnt == UINT32_MAX)
@@ -766,6 +766,9 @@ int pmem_get_many(struct pmem *pm, const uint64_t *frames, size_t n)
 		if (err != 0)
 			break;
 		s->db[idx].refcnt++;
+		sbase = s->base;
+		send = s->end;
+		db = s->db;
 	}
 	if (err != 0) {
 		/* All or nothing: give back what this call took (each count stays >= 1). */

@@ -700,14 +700,22 @@ void vmobj_put(struct vmobj *obj)
 /* ---- clone ---- */
 
 /*
- * Copy the used entries of leaf node sn (4 KiB pages only) in words [lo, hi) into the
- * empty node dn, whose owner word is *dm, taking their references with one pmem call.
- * On failure dn is left empty.
+ * Copy the used entries of leaf node sn (4 KiB pages only, owner word sm) in words
+ * [lo, hi) into the empty node dn, whose owner word is *dm, taking their references
+ * with one pmem call. On failure dn is left empty.
  */
-static int copy_leaf(struct vmobj *c, const uint64_t *sn, uint64_t *dn, uint64_t *dm,
-		     unsigned lo, unsigned hi)
+static int copy_leaf(struct vmobj *c, const uint64_t *sn, uint64_t sm, uint64_t *dn,
+		     uint64_t *dm, unsigned lo, unsigned hi)
 {
 	unsigned cnt = 0, first = 0, last = 0;
+	if (M_COUNT(sm) != 0 && lo <= M_LO(sm) && hi > M_HI(sm)) {
+		/* The range takes the whole node: its count and bounds are the source's. */
+		cnt = M_COUNT(sm);
+		first = M_LO(sm);
+		last = M_HI(sm);
+		__builtin_memcpy(dn + first, sn + first, (last - first + 1) * sizeof(uint64_t));
+		hi = lo;
+	}
 	for (unsigned i = lo; i < hi; i++) {
 		uint64_t e = sn[i];
 		if (e == 0)
@@ -801,7 +809,7 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 			if (h > end - pg)
 				h = end - pg;
 			c->nodes++;
-			err = copy_leaf(c, node_va(e), node_va(v), page_meta(c, E_PA(v)), lo,
+			err = copy_leaf(c, node_va(e), sm, node_va(v), page_meta(c, E_PA(v)), lo,
 					(unsigned)h);
 			if (err != 0)
 				break;
