@@ -80,7 +80,7 @@ $(B)/bench/%: bench/%.c $(CORE_SRC) $(HOST_PORT_SRC) $(ALL_HDRS)
 	$(HOST_CC) $(HOST_CFLAGS) -O2 -DNDEBUG $< $(CORE_SRC) $(HOST_PORT_SRC) -o $@ -lpthread -lm
 # make bench-NAME runs bench/bench_NAME.c; its JSON lines also go to build/bench/NAME.json.
 bench-%: $(B)/bench/bench_% FORCE
-	$< | tee $(B)/bench/$*.json
+	set -o pipefail; $< | tee $(B)/bench/$*.json
 bench: $(patsubst bench/bench_%.c,bench-%,$(BENCH_SRC)) $(BENCH_EXTRA)
 FORCE:
 

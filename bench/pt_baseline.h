@@ -1,8 +1,8 @@
 /*
  * pt_baseline.h - the per-page baseline of the page-table benchmarks: every 4 KiB page
  * mapped or unmapped by its own walk from the root, as the simplest kernels do. It
- * writes PTEs directly and counts the tables it adds in pt->tables, so that pt_destroy
- * frees them as its own.
+ * writes PTEs directly, counts the tables it adds in pt->tables and widens pt->span over
+ * what it maps, as pt_map does, so that pt_destroy finds and frees them as its own.
  */
 #ifndef SVMM_PT_BASELINE_H
 #define SVMM_PT_BASELINE_H
@@ -31,6 +31,10 @@ static inline uint64_t *base_walk(struct pt *pt, svmm_va_t va, bool alloc)
 /* Map npages pages read-write, one walk each. Returns 0 or SVMM_ENOMEM. */
 static inline int base_map(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t npages)
 {
+	if (npages != 0 && va < pt->span[0])
+		pt->span[0] = va;
+	if (npages != 0 && va + npages * SVMM_PAGE_SIZE - 1 > pt->span[1])
+		pt->span[1] = va + npages * SVMM_PAGE_SIZE - 1;
 	for (uint64_t i = 0; i < npages; i++) {
 		uint64_t *e = base_walk(pt, va + i * SVMM_PAGE_SIZE, true);
 		if (e == NULL)
