@@ -551,7 +551,7 @@ static void carve(struct vmem *vm, struct vmem_unit *u, svmm_va_t x, uint64_t s,
  * are r's own neighbours in the segment tree: no search. Needs a unit only when neither
  * neighbour is free; fails only then (SVMM_ENOMEM), with nothing changed.
  */
-static int release(struct vmem *vm, struct vmem_region *r)
+static int seg_release(struct vmem *vm, struct vmem_region *r)
 {
 	struct vmem_region *p = seg_step(r, RB_LEFT), *n = seg_step(r, RB_RIGHT);
 	svmm_va_t addr = r->addr;
@@ -932,7 +932,7 @@ int vmem_free(struct vmem *vm, svmm_va_t addr, uint64_t size, struct vmem_region
 	else if (size != 0 && size != f->size)
 		err = SVMM_ESIZE;
 	else
-		err = release(vm, f);
+		err = seg_release(vm, f);
 	if (!err && rp)
 		*rp = f;
 	port_unlock(&vm->lock);
@@ -947,7 +947,7 @@ int vmem_free_region(struct vmem *vm, struct vmem_region *r)
 	if (!rb_linked(&r->node) || rb_flag(&r->node))
 		err = SVMM_EDOUBLEFREE;
 	else
-		err = release(vm, r);
+		err = seg_release(vm, r);
 	port_unlock(&vm->lock);
 	return err;
 }
