@@ -77,7 +77,7 @@ static struct sbiret sbi_call(long ext, long fid, long a0, long a1)
 #define SBI_LEGACY_PUTCHAR 0x01
 #define SBI_EXT_SRST 0x53525354
 
-static struct spinlock conslock = SPINLOCK_INIT;
+static struct spinlock conslock = SPINLOCK_INIT("cons");
 
 void consputs(const char *s, size_t n)
 {

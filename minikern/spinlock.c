@@ -16,10 +16,11 @@ static inline int hartid(void)
 	return (int)tp;
 }
 
-void initlock(struct spinlock *lk)
+void initlock(struct spinlock *lk, const char *name)
 {
 	lk->locked = 0;
 	lk->hart = 0;
+	lk->name = name;
 }
 
 void push_off(void)
@@ -54,7 +55,8 @@ void acquire(struct spinlock *lk)
 {
 	push_off();
 	if (holding(lk))
-		panic("acquire %p: already held by this hart", (void *)lk);
+		panic("acquire %s %p: already held by this hart", lk->name ? lk->name : "svmm",
+		      (void *)lk);
 	while (__atomic_exchange_n(&lk->locked, 1u, __ATOMIC_ACQUIRE) != 0)
 		;
 	lk->hart = hartid() + 1;
@@ -63,7 +65,8 @@ void acquire(struct spinlock *lk)
 void release(struct spinlock *lk)
 {
 	if (!holding(lk))
-		panic("release %p: not held by this hart", (void *)lk);
+		panic("release %s %p: not held by this hart", lk->name ? lk->name : "svmm",
+		      (void *)lk);
 	lk->hart = 0;
 	__atomic_store_n(&lk->locked, 0u, __ATOMIC_RELEASE);
 	pop_off();

@@ -11,7 +11,7 @@
 
 #include "spinlock_types.h"
 
-void initlock(struct spinlock *lk);
+void initlock(struct spinlock *lk, const char *name);
 void acquire(struct spinlock *lk);
 void release(struct spinlock *lk);
 int holding(struct spinlock *lk);

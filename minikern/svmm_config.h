@@ -16,6 +16,6 @@
 #include "spinlock_types.h"
 
 #define SVMM_PORT_LOCK_TYPE struct spinlock
-#define SVMM_PORT_LOCK_INIT SPINLOCK_INIT
+#define SVMM_PORT_LOCK_INIT SPINLOCK_INIT("svmm")
 
 #endif /* MINIKERN_SVMM_CONFIG_H */
