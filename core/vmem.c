@@ -1019,24 +1019,26 @@ struct vmem_region *vmem_first_from(struct vmem *vm, svmm_va_t addr)
 	return r;
 }
 
-struct vmem_region *vmem_next(struct vmem *vm, const struct vmem_region *r)
+/* The allocated neighbour of r in direction dir, under the lock. */
+static struct vmem_region *used_neighbour(struct vmem *vm, const struct vmem_region *r,
+					  unsigned dir)
 {
 	struct vmem_region *n;
 
 	port_lock(&vm->lock);
-	n = used_from(rb_next(&r->node), RB_RIGHT);
+	n = used_from(dir == RB_RIGHT ? rb_next(&r->node) : rb_prev(&r->node), dir);
 	port_unlock(&vm->lock);
 	return n;
 }
 
+struct vmem_region *vmem_next(struct vmem *vm, const struct vmem_region *r)
+{
+	return used_neighbour(vm, r, RB_RIGHT);
+}
+
 struct vmem_region *vmem_prev(struct vmem *vm, const struct vmem_region *r)
 {
-	struct vmem_region *n;
-
-	port_lock(&vm->lock);
-	n = used_from(rb_prev(&r->node), RB_LEFT);
-	port_unlock(&vm->lock);
-	return n;
+	return used_neighbour(vm, r, RB_LEFT);
 }
 
 static void walk_locked(struct vmem *vm, void (*fn)(void *ctx, svmm_va_t addr, uint64_t size, bool used),
