@@ -1228,15 +1228,6 @@ int vmobj_populate(struct vmobj *obj, uint64_t off, uint64_t size, unsigned flag
 	return err;
 }
 
-static void discard_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover, void *ctx)
-{
-	(void)pg;
-	(void)cover;
-	(void)ctx;
-	entry_release(o, *e);
-	*e = 0;
-}
-
 /*
  * The entries of 2 MiB pages that cross the ends of pages [start, end) (discarding the
  * range must unfold them), in cut[]; returns how many.
@@ -1313,7 +1304,7 @@ int vmobj_discard(struct vmobj *obj, uint64_t off, uint64_t size)
 	}
 	for (unsigned i = 0; i < n; i++)
 		huge_unfold(obj, cut[i], node[i]);
-	visit_range(obj, start, end, discard_leaf, NULL);
+	visit_range(obj, start, end, release_leaf, NULL);
 out:
 	port_unlock(&obj->lock);
 	return err;

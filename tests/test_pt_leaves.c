@@ -22,23 +22,14 @@
 #include "pt_testutil.h"
 #include "tlb_model.h"
 
-#define RAM_BASE 0x80000000ull
+#define RAM_BASE PT_TEST_RAM_BASE
 #define PG SVMM_PAGE_SIZE
 #define RW (PT_R | PT_W)
 static const enum svmm_mode modes[] = { SVMM_SV39, SVMM_SV48, SVMM_SV57 };
 
-static int setup(void **state)
-{
-	(void)state;
-	return hostsim_ram_init(RAM_BASE, 512 * SVMM_MiB);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	hostsim_ram_fini();
-	return 0;
-}
+/* The RAM of every test: pt_testutil's. */
+#define setup    pt_test_setup
+#define teardown pt_test_teardown
 
 /* ---- what the callbacks saw ---- */
 

@@ -128,3 +128,16 @@ uint64_t pt_test_rand(uint64_t *s)
 	*s = x;
 	return x;
 }
+
+int pt_test_setup(void **state)
+{
+	(void)state;
+	return hostsim_ram_init(PT_TEST_RAM_BASE, 512 * SVMM_MiB);
+}
+
+int pt_test_teardown(void **state)
+{
+	(void)state;
+	hostsim_ram_fini();
+	return 0;
+}

@@ -38,4 +38,11 @@ void pt_count_leaves(const struct pt *pt, uint64_t out[6]);
 uint64_t pt_test_seed(const char *name, uint64_t dflt);
 uint64_t pt_test_rand(uint64_t *s);
 
+/* The page-table tests' RAM: 512 MiB of simulated memory at PT_TEST_RAM_BASE. */
+#define PT_TEST_RAM_BASE 0x80000000ull
+
+/* cmocka group set-up and tear-down: that RAM, fresh for each test. */
+int pt_test_setup(void **state);
+int pt_test_teardown(void **state);
+
 #endif /* SVMM_PT_TESTUTIL_H */
