@@ -249,20 +249,38 @@ static void op_put(void)
 	n_ops[2]++;
 }
 
-static void op_write(void)
+/*
+ * Fault a random page of a random live object for access (2 MiB allowed at random):
+ * false when there is no object or the fault ran out of memory; else the object, the
+ * page, the answer and the 4 KiB frame of that page.
+ */
+static bool fault_some(unsigned access, int *ip, uint64_t *pgp, struct vmobj_page *p,
+		       svmm_pa_t *pap)
 {
 	int i = pick();
 	if (i < 0)
-		return;
+		return false;
 	uint64_t pg = below(m[i].npages);
-	struct vmobj_page p;
 	unsigned huge = below(2) ? VMOBJ_HUGE : 0;
-	int err = vmobj_fault(m[i].o, pg * PG, VMOBJ_WRITE | huge, &p);
+	int err = vmobj_fault(m[i].o, pg * PG, access | huge, p);
 	assert_true(err == 0 || err == SVMM_ENOMEM);
 	if (err != 0)
+		return false;
+	*ip = i;
+	*pgp = pg;
+	*pap = p->order == 9 ? p->pa + (pg % 512) * PG : p->pa;
+	return true;
+}
+
+static void op_write(void)
+{
+	int i;
+	uint64_t pg;
+	struct vmobj_page p;
+	svmm_pa_t pa;
+	if (!fault_some(VMOBJ_WRITE, &i, &pg, &p, &pa))
 		return;
 	assert_true(p.writable);
-	svmm_pa_t pa = p.order == 9 ? p.pa + (pg % 512) * PG : p.pa;
 	uint64_t *w = port_kmap(pa);
 	assert_int_equal(w[0], expect(i, pg));       /* the copy holds the old data */
 	w[0] = ++token;
@@ -273,17 +291,12 @@ static void op_write(void)
 
 static void op_read(void)
 {
-	int i = pick();
-	if (i < 0)
-		return;
-	uint64_t pg = below(m[i].npages);
+	int i;
+	uint64_t pg;
 	struct vmobj_page p;
-	unsigned huge = below(2) ? VMOBJ_HUGE : 0;
-	int err = vmobj_fault(m[i].o, pg * PG, VMOBJ_READ | huge, &p);
-	assert_true(err == 0 || err == SVMM_ENOMEM);
-	if (err != 0)
+	svmm_pa_t pa;
+	if (!fault_some(VMOBJ_READ, &i, &pg, &p, &pa))
 		return;
-	svmm_pa_t pa = p.order == 9 ? p.pa + (pg % 512) * PG : p.pa;
 	uint64_t *w = port_kmap(pa);
 	if (w[0] != expect(i, pg))
 		fail_msg("object %d page %llu reads %llx, model %llx (SVMM_SEED=%llu)", i,
