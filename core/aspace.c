@@ -1707,7 +1707,8 @@ struct copy_fault {
 	struct aspace_region *r;
 	svmm_va_t page;
 	unsigned prot;
-	uint64_t present;          /* the size of the leaf there, 0 if none */
+	uint32_t present;          /* the size of the leaf there, 0 if none (32 bits: the
+				      largest user leaf is 1 GiB) */
 };
 
 /*
@@ -1749,7 +1750,7 @@ static __attribute__((noinline)) int copy_pages(struct aspace *as, svmm_va_t va,
 			need->r = r;
 			need->page = page;
 			need->prot = prot;
-			need->present = present;
+			need->present = (uint32_t)present;
 			err = COPY_FAULT;
 			break;
 		}
