@@ -786,9 +786,14 @@ static int edit_scan(const struct pt_op *op, svmm_va_t va, uint64_t size)
 {
 	const struct pt *pt = op->pt;
 	const bool holes_ok = (op->flags & PT_MISSING_OK) != 0;
-	/* Only a protect that touches R, W or X, or sets W, can make a leaf invalid. */
-	const bool leaves = !op->unmap &&
-		((op->clear & (SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X)) || (op->attr & SVMM_PTE_W));
+	/*
+	 * Only a protect that touches R, W or X, or sets W, can make a leaf invalid; and
+	 * one that replaces all three gives every leaf set's, which pt_protect has checked
+	 * before any walk (a fork's write-protect, any aspace_protect).
+	 */
+	const uint64_t rwx = SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X;
+	const bool leaves = !op->unmap && (op->clear & rwx) != rwx &&
+		((op->clear & rwx) || (op->attr & SVMM_PTE_W));
 	const svmm_va_t last = va + size - 1u;
 	if (holes_ok && !leaves)
 		return 0;
@@ -1033,15 +1038,34 @@ static void protect_leaves(struct pt_op *op, uint64_t *t, svmm_va_t va, uint64_t
 {
 	uint64_t *e = t + pt_idx(va, 0);
 	uint64_t n = size >> SVMM_PAGE_SHIFT;
+	if (!((op->clear | op->attr) & SVMM_PTE_W)) {
+		/* W stays as each leaf has it, and D with it: protect_value per leaf. */
+		for (uint64_t k = 0; k < n; k++) {
+			if (!(e[k] & SVMM_PTE_V))
+				continue;
+			uint64_t v = protect_value(op, e[k]);
+			if (v != e[k]) {
+				e[k] = v;
+				op->changed = true;
+			}
+		}
+		return;
+	}
+	/*
+	 * W is decided for every leaf alike, and D follows it: one and-or per leaf, in a
+	 * loop tight enough for a fork's write-protect of every resident page.
+	 */
+	bool w = (op->attr & SVMM_PTE_W) != 0, changed = false;
+	uint64_t clear = op->clear | (w ? 0 : SVMM_PTE_D), attr = op->attr | (w ? SVMM_PTE_D : 0);
 	for (uint64_t k = 0; k < n; k++) {
-		if (!(e[k] & SVMM_PTE_V))
-			continue;
-		uint64_t v = protect_value(op, e[k]);
-		if (v != e[k]) {
+		uint64_t o = e[k], v = (o & ~clear) | attr;
+		if ((o & SVMM_PTE_V) && v != o) {
 			e[k] = v;
-			op->changed = true;
+			changed = true;
 		}
 	}
+	if (changed)
+		op->changed = true;
 }
 
 static void protect_apply(struct pt_op *op, uint64_t *t, unsigned level, svmm_va_t va,
