@@ -126,8 +126,27 @@ void rb_erase(struct rb_root *root, struct rb_node *node);
 /*
  * Put new_node in old's place, with old's links and colour (new_node keeps its caller
  * bit): for a key of new_node that orders exactly where old's did. old is left cleared.
+ * Inline and without branches on the children: the allocator's hot paths replace a node
+ * on about every other call, and whether a child exists is a coin toss there.
  */
-void rb_replace(struct rb_root *root, struct rb_node *old, struct rb_node *new_node);
+static inline void rb_replace(struct rb_root *root, struct rb_node *old, struct rb_node *new_node)
+{
+	struct rb_node *p = rb_parent(old), sink;
+	struct rb_node **slot = p != NULL ? &p->rb_child[p->rb_child[RB_LEFT] != old] : &root->rb_node;
+
+	new_node->rb_parent = (old->rb_parent & ~RB_FLAG) | (new_node->rb_parent & RB_FLAG);
+	for (unsigned d = 0; d < 2; d++) {
+		struct rb_node *c = old->rb_child[d];
+		/* A missing child's parent word is written to a local instead of a branch. */
+		struct rb_node *w = c != NULL ? c : &sink;
+
+		sink.rb_parent = 0;
+		new_node->rb_child[d] = c;
+		w->rb_parent = (uintptr_t)new_node | (w->rb_parent & RB_BITS);
+	}
+	*slot = new_node;
+	rb_clear(old);
+}
 
 /*
  * Iteration: rb_first/rb_last give the smallest/largest node (NULL when empty),
@@ -138,6 +157,25 @@ struct rb_node *rb_first(const struct rb_root *root);
 struct rb_node *rb_last(const struct rb_root *root);
 struct rb_node *rb_next(const struct rb_node *node);
 struct rb_node *rb_prev(const struct rb_node *node);
+
+/*
+ * The in-order neighbour of n in direction dir (RB_RIGHT: rb_next, RB_LEFT: rb_prev),
+ * inline for hot paths that step to a node's neighbours on every call.
+ */
+static inline struct rb_node *rb_step(const struct rb_node *n, unsigned dir)
+{
+	struct rb_node *c = n->rb_child[dir], *p;
+
+	if (c != NULL) {
+		while (c->rb_child[!dir] != NULL)
+			c = c->rb_child[!dir];
+		return c;
+	}
+	/* Climb while we come up from the dir side; the first other parent is it. */
+	while ((p = rb_parent(n)) != NULL && p->rb_child[dir] == n)
+		n = p;
+	return p;
+}
 
 /* Compare a search key with a node: <0 if key orders before node, 0 equal, >0 after. */
 typedef int (*rb_key_cmp)(const void *key, const struct rb_node *node);
