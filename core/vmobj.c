@@ -701,8 +701,9 @@ void vmobj_put(struct vmobj *obj)
 
 /*
  * Copy the used entries of leaf node sn (4 KiB pages only, owner word sm) in words
- * [lo, hi) into the empty node dn, whose owner word is *dm, taking their references
- * with one pmem call. On failure dn is left empty.
+ * [lo, hi) into the new node dn, whose owner word is *dm, taking their references
+ * with one pmem call. dn comes unzeroed: every word of it is written here, the copied
+ * run once (not zeroed first). On failure dn is left empty (all zero).
  */
 static int copy_leaf(struct vmobj *c, const uint64_t *sn, uint64_t sm, uint64_t *dn,
 		     uint64_t *dm, unsigned lo, unsigned hi)
@@ -713,8 +714,12 @@ static int copy_leaf(struct vmobj *c, const uint64_t *sn, uint64_t sm, uint64_t 
 		cnt = M_COUNT(sm);
 		first = M_LO(sm);
 		last = M_HI(sm);
+		__builtin_memset(dn, 0, first * sizeof(uint64_t));
 		__builtin_memcpy(dn + first, sn + first, (last - first + 1) * sizeof(uint64_t));
+		__builtin_memset(dn + last + 1, 0, (FANO - 1 - last) * sizeof(uint64_t));
 		hi = lo;
+	} else {
+		__builtin_memset(dn, 0, PAGE);
 	}
 	for (unsigned i = lo; i < hi; i++) {
 		uint64_t e = sn[i];
@@ -783,8 +788,11 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 		uint64_t left = (end - base[d] + cover - 1) / cover;
 		if (left < h)
 			h = (unsigned)left;
-		while (i < h && t[i] == 0)
-			i++;
+		for (const uint64_t *p = t + i, *pe = t + h;; p++)
+			if (p == pe || *p != 0) {
+				i = (unsigned)(p - t);
+				break;
+			}
 		if (i >= h) {
 			*dm[d] = dw[d];
 			if (d == 0)
@@ -796,8 +804,10 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 		uint64_t e = t[i], pg = base[d] + i * cover;
 		uint64_t v = e;
 		if (e & E_NODE) {
+			/* A leaf node's words are all written by copy_leaf: no zeroing. */
 			svmm_pa_t pa;
-			err = meta_alloc(c->pm, &pa);
+			err = cover == FANO ? pmem_alloc(c->pm, 0, c->pm->meta_limit, &pa)
+					    : meta_alloc(c->pm, &pa);
 			if (err != 0)
 				break;
 			v = pa | E_NODE;
