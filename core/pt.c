@@ -786,9 +786,14 @@ static int edit_scan(const struct pt_op *op, svmm_va_t va, uint64_t size)
 {
 	const struct pt *pt = op->pt;
 	const bool holes_ok = (op->flags & PT_MISSING_OK) != 0;
-	/* Only a protect that touches R, W or X, or sets W, can make a leaf invalid. */
-	const bool leaves = !op->unmap &&
-		((op->clear & (SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X)) || (op->attr & SVMM_PTE_W));
+	/*
+	 * Only a protect that touches R, W or X, or sets W, can make a leaf invalid; and
+	 * one that replaces all three gives every leaf set's, which pt_protect has checked
+	 * before any walk (a fork's write-protect, any aspace_protect).
+	 */
+	const uint64_t rwx = SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X;
+	const bool leaves = !op->unmap && (op->clear & rwx) != rwx &&
+		((op->clear & rwx) || (op->attr & SVMM_PTE_W));
 	const svmm_va_t last = va + size - 1u;
 	if (holes_ok && !leaves)
 		return 0;
@@ -1028,11 +1033,43 @@ static void unmap_apply(struct pt_op *op, uint64_t *t, unsigned level, svmm_va_t
 	}
 }
 
+/*
+ * The leaf loop of a protect that decides W (and D with it) for every leaf alike:
+ * one and-or per valid entry of e[0, n), tight enough for a fork's write-protect of
+ * every resident page. With napot_stop it stops at a Svnapot entry and returns false
+ * (the entries before it done: protect is idempotent, so the general path may do
+ * them again).
+ */
+static inline bool protect_run(struct pt_op *op, uint64_t *e, uint64_t n, bool napot_stop)
+{
+	bool w = (op->attr & SVMM_PTE_W) != 0, changed = false, done = true;
+	uint64_t clear = op->clear | (w ? 0 : SVMM_PTE_D), attr = op->attr | (w ? SVMM_PTE_D : 0);
+	for (uint64_t k = 0; k < n; k++) {
+		uint64_t o = e[k], v = (o & ~clear) | attr;
+		if (napot_stop && (o & SVMM_PTE_N)) {
+			done = false;
+			break;
+		}
+		if ((o & SVMM_PTE_V) && v != o) {
+			e[k] = v;
+			changed = true;
+		}
+	}
+	if (changed)
+		op->changed = true;
+	return done;
+}
+
 /* Protect the 4 KiB entries of [va, va + size) in leaf table t. */
 static void protect_leaves(struct pt_op *op, uint64_t *t, svmm_va_t va, uint64_t size)
 {
 	uint64_t *e = t + pt_idx(va, 0);
 	uint64_t n = size >> SVMM_PAGE_SHIFT;
+	if ((op->clear | op->attr) & SVMM_PTE_W) {
+		protect_run(op, e, n, false);
+		return;
+	}
+	/* W stays as each leaf has it, and D with it: protect_value per leaf. */
 	for (uint64_t k = 0; k < n; k++) {
 		if (!(e[k] & SVMM_PTE_V))
 			continue;
@@ -1042,6 +1079,22 @@ static void protect_leaves(struct pt_op *op, uint64_t *t, svmm_va_t va, uint64_t
 			op->changed = true;
 		}
 	}
+}
+
+/*
+ * The common case of a fork's write-protect and of an mprotect of a few pages: holes
+ * allowed, R, W and X all replaced (so no leaf can become invalid: set alone decides,
+ * checked before any walk), and a range inside one leaf table that exists. No check
+ * phase, nothing to allocate or split: one walk down and the leaf loop. Returns false
+ * when the general path must run (another case, or a Svnapot run met in the range).
+ */
+static bool protect_fast(struct pt_op *op, svmm_va_t va, uint64_t size)
+{
+	const uint64_t rwx = SVMM_PTE_R | SVMM_PTE_W | SVMM_PTE_X;
+	if (!(op->flags & PT_MISSING_OK) || (op->clear & rwx) != rwx)
+		return false;
+	uint64_t *t = leaf_table_of(op->pt, va, size);
+	return t != NULL && protect_run(op, t + pt_idx(va, 0), size >> SVMM_PAGE_SHIFT, true);
 }
 
 static void protect_apply(struct pt_op *op, uint64_t *t, unsigned level, svmm_va_t va,
@@ -1305,6 +1358,11 @@ static int protect_edit(struct pt *pt, svmm_va_t va, uint64_t size, unsigned fla
 		.pool = PT_NIL, .freed = PT_NIL, .flo = va, .fhi = va + size - 1u,
 	};
 	port_lock(&pt->lock);
+	if (protect_fast(&op, va, size)) {
+		port_unlock(&pt->lock);
+		op_finish(&op);
+		return 0;
+	}
 	int err = edit_prepare(&op, va, size, false);
 	if (err != 0)
 		return err;

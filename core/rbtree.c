@@ -235,20 +235,6 @@ void rb_erase(struct rb_root *root, struct rb_node *z)
 	rb_clear(z);
 }
 
-void rb_replace(struct rb_root *root, struct rb_node *old, struct rb_node *n)
-{
-	struct rb_node *p = rb_parent(old);
-
-	n->rb_parent = (old->rb_parent & ~RB_FLAG) | (n->rb_parent & RB_FLAG);
-	n->rb_child[RB_LEFT] = old->rb_child[RB_LEFT];
-	n->rb_child[RB_RIGHT] = old->rb_child[RB_RIGHT];
-	for (unsigned d = 0; d < 2; d++)
-		if (n->rb_child[d] != NULL)
-			set_parent(n->rb_child[d], n);
-	change_child(root, p, old, n);
-	rb_clear(old);
-}
-
 /* The extreme node of the subtree at n in direction dir. */
 static struct rb_node *extreme(struct rb_node *n, unsigned dir)
 {
@@ -268,27 +254,14 @@ struct rb_node *rb_last(const struct rb_root *root)
 	return extreme(root->rb_node, RB_RIGHT);
 }
 
-/* The in-order neighbour of n in direction dir. */
-static struct rb_node *step(const struct rb_node *n, unsigned dir)
-{
-	struct rb_node *p;
-
-	if (n->rb_child[dir] != NULL)
-		return extreme(n->rb_child[dir], !dir);
-	/* Climb while we come up from the dir side; the first other parent is it. */
-	while ((p = rb_parent(n)) != NULL && p->rb_child[dir] == n)
-		n = p;
-	return p;
-}
-
 struct rb_node *rb_next(const struct rb_node *n)
 {
-	return step(n, RB_RIGHT);
+	return rb_step(n, RB_RIGHT);
 }
 
 struct rb_node *rb_prev(const struct rb_node *n)
 {
-	return step(n, RB_LEFT);
+	return rb_step(n, RB_LEFT);
 }
 
 /* The first node with cmp(key, node) <= 0 (strict: < 0). */

@@ -70,11 +70,10 @@ static struct vmem_unit *boot_units(struct vmem *vm)
 	return (struct vmem_unit *)((p + VMEM_UNIT_SIZE - 1) & ~(uintptr_t)(VMEM_UNIT_SIZE - 1));
 }
 
-static bool unit_is_boot(struct vmem *vm, const struct vmem_unit *u)
+/* The boot units lie inside struct vmem; a page's units never do. */
+static inline bool unit_is_boot(const struct vmem *vm, const struct vmem_unit *u)
 {
-	const struct vmem_unit *b = boot_units(vm);
-
-	return u >= b && u < b + VMEM_BOOT_UNITS;
+	return (uintptr_t)u - (uintptr_t)vm < sizeof(*vm);
 }
 
 static struct vmem_pool_page *page_of(const struct vmem_unit *u)
@@ -82,7 +81,7 @@ static struct vmem_pool_page *page_of(const struct vmem_unit *u)
 	return (struct vmem_pool_page *)((uintptr_t)u & ~(uintptr_t)(VMEM_POOL_PAGE - 1));
 }
 
-static void unit_push(struct vmem *vm, struct vmem_unit *u)
+static inline void unit_push(struct vmem *vm, struct vmem_unit *u)
 {
 	u->f.prev = NULL;
 	u->f.next = vm->units_free;
@@ -108,7 +107,7 @@ static void unit_unlink(struct vmem *vm, struct vmem_unit *u)
  * so a failure leaves the arena's regions unchanged; pages already taken stay in the
  * pool (they are counted, and given back when wholly unused or at destroy).
  */
-static int pool_reserve(struct vmem *vm, uint64_t n)
+static int pool_grow(struct vmem *vm, uint64_t n)
 {
 	while (vm->nunits_free < n) {
 		void *mem = NULL;
@@ -139,14 +138,24 @@ static int pool_reserve(struct vmem *vm, uint64_t n)
 	return 0;
 }
 
-/* Take a reserved unit. The caller has called pool_reserve; running dry is a bug. */
-static struct vmem_unit *unit_get(struct vmem *vm)
+static inline int pool_reserve(struct vmem *vm, uint64_t n)
 {
-	struct vmem_unit *u = vm->units_free;
+	return vm->nunits_free >= n ? 0 : pool_grow(vm, n);
+}
+
+/* Take a reserved unit. The caller has called pool_reserve; running dry is a bug. */
+static inline struct vmem_unit *unit_get(struct vmem *vm)
+{
+	struct vmem_unit *u = vm->units_free, *nx;
 
 	if (u == NULL)
 		port_panic("vmem: unit pool empty after reservation");
-	unit_unlink(vm, u);
+	/* The head has no predecessor: a pop, not a general unlink. */
+	nx = u->f.next;
+	vm->units_free = nx;
+	if (nx != NULL)
+		nx->f.prev = NULL;
+	vm->nunits_free--;
 	if (!unit_is_boot(vm, u))
 		page_of(u)->used++;
 	return u;
@@ -174,7 +183,7 @@ static void page_release(struct vmem *vm, struct vmem_pool_page *pg)
  * while another page's worth of units stays free, so that an arena hovering at a page
  * boundary does not take and return the same page on every call.
  */
-static void unit_put(struct vmem *vm, struct vmem_unit *u)
+static inline void unit_put(struct vmem *vm, struct vmem_unit *u)
 {
 	unit_push(vm, u);
 	if (!unit_is_boot(vm, u)) {
@@ -228,12 +237,6 @@ static inline bool map_test(const struct vmem *vm, unsigned b)
 	return (vm->bucket_map[b >> 6] >> (b & 63)) & 1;
 }
 
-static inline void map_clear(struct vmem *vm, unsigned b)
-{
-	if ((vm->bucket_map[b >> 6] &= ~((uint64_t)1 << (b & 63))) == 0)
-		vm->bucket_sum &= ~((uint64_t)1 << (b >> 6));
-}
-
 /* Does the key (s, a) order before the size-tree node n? */
 static inline bool sz_before(uint64_t s, uint64_t a, const struct rb_node *n)
 {
@@ -243,7 +246,39 @@ static inline bool sz_before(uint64_t s, uint64_t a, const struct rb_node *n)
 	return (s < f->size) | ((s == f->size) & (a < f->addr));
 }
 
-static void sz_insert(struct vmem *vm, struct vmem_unit *u)
+/*
+ * The bucket lists are linked without branches on their neighbours: whether a region
+ * has a neighbour on its list is a coin toss on the hot paths, and a mispredicted
+ * branch costs more than the few instructions that select a store's target instead
+ * (a missing neighbour's link is written to vm->sink).
+ */
+static inline void bucket_push(struct vmem *vm, unsigned b, struct vmem_unit *u)
+{
+	/* The head means something only while the bit is set: mask it to NULL otherwise. */
+	uintptr_t live = (uintptr_t)0 - (uintptr_t)map_test(vm, b);
+	struct vmem_unit *h = (struct vmem_unit *)((uintptr_t)vm->bucket[b] & live);
+
+	u->r.bl.prev = NULL;
+	u->r.bl.next = h;
+	*(h != NULL ? &h->r.bl.prev : &vm->sink) = u;
+	vm->bucket[b] = u;
+	map_set(vm, b);
+}
+
+static inline void bucket_unlink(struct vmem *vm, unsigned b, struct vmem_unit *u)
+{
+	struct vmem_unit *pv = u->r.bl.prev, *nx = u->r.bl.next;
+	uint64_t empty = (pv == NULL) & (nx == NULL);   /* u was the bucket's only region */
+	uint64_t word;
+
+	*(pv != NULL ? &pv->r.bl.next : &vm->bucket[b]) = nx;
+	*(nx != NULL ? &nx->r.bl.prev : &vm->sink) = pv;
+	word = vm->bucket_map[b >> 6] & ~(empty << (b & 63));
+	vm->bucket_map[b >> 6] = word;
+	vm->bucket_sum &= ~((uint64_t)(word == 0) << (b >> 6));
+}
+
+static inline void sz_insert(struct vmem *vm, struct vmem_unit *u)
 {
 	uint64_t s = u->r.seg.size, a = u->r.seg.addr;
 	unsigned b = sz_bucket(vm, s);
@@ -251,14 +286,7 @@ static void sz_insert(struct vmem *vm, struct vmem_unit *u)
 	unsigned d = RB_LEFT;
 
 	if (b < VMEM_BUCKETS) {
-		struct vmem_unit *h = map_test(vm, b) ? vm->bucket[b] : NULL;
-
-		u->r.bl.prev = NULL;
-		u->r.bl.next = h;
-		if (h != NULL)
-			h->r.bl.prev = u;
-		vm->bucket[b] = u;
-		map_set(vm, b);
+		bucket_push(vm, b, u);
 		return;
 	}
 	n = vm->size_tree.rb_node;
@@ -271,20 +299,14 @@ static void sz_insert(struct vmem *vm, struct vmem_unit *u)
 }
 
 /* Take free region u out of the size index (it has its current size). */
-static void sz_remove(struct vmem *vm, struct vmem_unit *u)
+static inline void sz_remove(struct vmem *vm, struct vmem_unit *u)
 {
 	unsigned b = sz_bucket(vm, u->r.seg.size);
 
-	if (b == VMEM_BUCKETS) {
+	if (b == VMEM_BUCKETS)
 		rb_erase(&vm->size_tree, &u->r.sz);
-		return;
-	}
-	if (u->r.bl.prev != NULL)
-		u->r.bl.prev->r.bl.next = u->r.bl.next;
-	else if ((vm->bucket[b] = u->r.bl.next) == NULL)
-		map_clear(vm, b);
-	if (u->r.bl.next != NULL)
-		u->r.bl.next->r.bl.prev = u->r.bl.prev;
+	else
+		bucket_unlink(vm, b, u);
 }
 
 /*
@@ -293,10 +315,17 @@ static void sz_remove(struct vmem *vm, struct vmem_unit *u)
  * of order: while it still orders correctly the node keeps its place, which is common
  * for the large regions at the top of the order.
  */
-static void sz_resize(struct vmem *vm, struct vmem_unit *u, uint64_t size)
+static inline void sz_resize(struct vmem *vm, struct vmem_unit *u, uint64_t size)
 {
 	unsigned from = sz_bucket(vm, u->r.seg.size), to = sz_bucket(vm, size);
 
+	if (from < VMEM_BUCKETS && to < VMEM_BUCKETS) {
+		/* The common move between two buckets. */
+		bucket_unlink(vm, from, u);
+		u->r.seg.size = size;
+		bucket_push(vm, to, u);
+		return;
+	}
 	if (from == VMEM_BUCKETS && to == VMEM_BUCKETS) {
 		bool grows = size > u->r.seg.size;
 		struct rb_node *nb = grows ? rb_next(&u->r.sz) : rb_prev(&u->r.sz);
@@ -399,9 +428,9 @@ static struct vmem_region *seg_floor(struct vmem *vm, svmm_va_t addr)
 	return best;
 }
 
-static struct vmem_region *seg_step(struct vmem_region *r, unsigned dir)
+static inline struct vmem_region *seg_step(struct vmem_region *r, unsigned dir)
 {
-	struct rb_node *n = dir == RB_RIGHT ? rb_next(&r->node) : rb_prev(&r->node);
+	struct rb_node *n = rb_step(&r->node, dir);
 
 	return n ? REGION(n) : NULL;
 }
@@ -553,9 +582,14 @@ static void carve(struct vmem *vm, struct vmem_unit *u, svmm_va_t x, uint64_t s,
  */
 static int seg_release(struct vmem *vm, struct vmem_region *r)
 {
-	struct vmem_region *p = seg_step(r, RB_LEFT), *n = seg_step(r, RB_RIGHT);
+	struct rb_node *pn, *nn;
+	struct vmem_region *p, *n;
 	svmm_va_t addr = r->addr;
 	uint64_t size = r->size;
+
+	rb_neighbours(&r->node, &pn, &nn);
+	p = pn != NULL ? REGION(pn) : NULL;
+	n = nn != NULL ? REGION(nn) : NULL;
 
 	p = touches_before(p, addr) ? p : NULL;
 	n = touches_after(n, addr + size) ? n : NULL;

@@ -706,8 +706,9 @@ void vmobj_put(struct vmobj *obj)
 
 /*
  * Copy the used entries of leaf node sn (4 KiB pages only, owner word sm) in words
- * [lo, hi) into the empty node dn, whose owner word is *dm, taking their references
- * with one pmem call. On failure dn is left empty.
+ * [lo, hi) into the new node dn, whose owner word is *dm, taking their references
+ * with one pmem call. dn comes unzeroed: every word of it is written here, the copied
+ * run once (not zeroed first). On failure dn is left empty (all zero).
  */
 static int copy_leaf(struct vmobj *c, const uint64_t *sn, uint64_t sm, uint64_t *dn,
 		     uint64_t *dm, unsigned lo, unsigned hi)
@@ -718,8 +719,12 @@ static int copy_leaf(struct vmobj *c, const uint64_t *sn, uint64_t sm, uint64_t 
 		cnt = M_COUNT(sm);
 		first = M_LO(sm);
 		last = M_HI(sm);
+		__builtin_memset(dn, 0, first * sizeof(uint64_t));
 		__builtin_memcpy(dn + first, sn + first, (last - first + 1) * sizeof(uint64_t));
+		__builtin_memset(dn + last + 1, 0, (FANO - 1 - last) * sizeof(uint64_t));
 		hi = lo;
+	} else {
+		__builtin_memset(dn, 0, PAGE);
 	}
 	for (unsigned i = lo; i < hi; i++) {
 		uint64_t e = sn[i];
@@ -744,13 +749,17 @@ static int copy_leaf(struct vmobj *c, const uint64_t *sn, uint64_t sm, uint64_t 
 
 /*
  * Copy the entries of src that overlap pages [start, end) into the clone c, taking a
- * reference for every frame; iterative, as visit_range. Each source node is scanned
- * only between its page's bounds (see M_LO), and a copied node's count and bounds are
- * kept in a local word and stored in its owner word once, when the copy leaves it
- * (entries go in in increasing order, so its first and last are its bounds); a leaf
- * node is copied whole by copy_leaf, one pmem lock for all its frames. Stops at
- * the first failure, after storing the words of the nodes still open; what was copied
- * so far is an index that obj_free can take apart (empty nodes included).
+ * reference for every frame; iterative, as visit_range. Each source table (root[]
+ * included) is scanned only between its page's bounds (see M_LO), runs of empty
+ * entries in a tight loop (a sparse index, such as an address space's object with its
+ * code at the bottom and its stack at the top, is mostly empty entries). A copied
+ * table's count and bounds are kept in a local word and stored in its owner word once,
+ * when the copy leaves it (entries go in in increasing order, so its first and last
+ * are its bounds); the clone's root[] words within the source's bounds are zeroed
+ * once at the start, so that its bounds may be set the same way. A leaf node is copied
+ * whole by copy_leaf, one pmem lock for all its frames. Stops at the first failure,
+ * after storing the words of the tables still open; what was copied so far is an
+ * index that obj_free can take apart (empty nodes included).
  */
 static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64_t end)
 {
@@ -758,34 +767,52 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 	uint64_t *dt[VMOBJ_MAX_LEVELS], base[VMOBJ_MAX_LEVELS];
 	uint64_t *dm[VMOBJ_MAX_LEVELS], dw[VMOBJ_MAX_LEVELS];
 	unsigned idx[VMOBJ_MAX_LEVELS], hi[VMOBJ_MAX_LEVELS], d = 0;
+	unsigned woff[VMOBJ_MAX_LEVELS];    /* a table's first word in its page */
 	uint64_t top = top_cover(src);
 	int err = 0;
 
-	st[0] = src->root;
-	dt[0] = c->root;
-	base[0] = 0;
 	/* Only root[]'s initialised words are read (see root_meta_of). */
 	uint64_t rm = *root_meta_of(src);
+	if (M_LO(rm) == 0)
+		return 0;
+	st[0] = src->root;
+	dt[0] = c->root;
+	dm[0] = root_meta_of(c);
+	dw[0] = 0;
+	woff[0] = ROOT_WORD;
+	base[0] = 0;
 	idx[0] = first_idx(start / top, rm, ROOT_WORD);
-	hi[0] = M_LO(rm) == 0 ? 0 : M_HI(rm) - ROOT_WORD + 1;
+	hi[0] = M_HI(rm) - ROOT_WORD + 1;
+	__builtin_memset(c->root + idx[0], 0,
+			 idx[0] < hi[0] ? (hi[0] - idx[0]) * sizeof(uint64_t) : 0);
 	for (;;) {
 		uint64_t cover = top >> (9 * d);
-		if (idx[d] >= hi[d] || base[d] + idx[d] * cover >= end) {
+		const uint64_t *t = st[d];
+		unsigned i = idx[d], h = hi[d];
+		/* Past the range: at most the entries below end are worth a look. */
+		uint64_t left = (end - base[d] + cover - 1) / cover;
+		if (left < h)
+			h = (unsigned)left;
+		for (const uint64_t *p = t + i, *pe = t + h;; p++)
+			if (p == pe || *p != 0) {
+				i = (unsigned)(p - t);
+				break;
+			}
+		if (i >= h) {
+			*dm[d] = dw[d];
 			if (d == 0)
 				return 0;
-			*dm[d] = dw[d];
 			idx[--d]++;
 			continue;
 		}
-		uint64_t e = st[d][idx[d]], pg = base[d] + idx[d] * cover;
-		if (e == 0) {
-			idx[d]++;
-			continue;
-		}
+		idx[d] = i;
+		uint64_t e = t[i], pg = base[d] + i * cover;
 		uint64_t v = e;
 		if (e & E_NODE) {
+			/* A leaf node's words are all written by copy_leaf: no zeroing. */
 			svmm_pa_t pa;
-			err = meta_alloc(c->pm, &pa);
+			err = cover == FANO ? pmem_alloc(c->pm, 0, c->pm->meta_limit, &pa)
+					    : meta_alloc(c->pm, &pa);
 			if (err != 0)
 				break;
 			v = pa | E_NODE;
@@ -800,22 +827,18 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 				c->resident++;
 			}
 		}
-		if (d == 0) {
-			slot_set(c, &dt[0][idx[0]], v);
-		} else {
-			dt[d][idx[d]] = v;
-			dw[d] = meta_add(dw[d], idx[d]);
-		}
+		dt[d][i] = v;
+		dw[d] = meta_add(dw[d], i + woff[d]);
 		if ((e & E_NODE) && cover == FANO) {
 			/* A leaf node: copy it whole, one pmem call for its frames. */
 			uint64_t sm = *page_meta(src, E_PA(e));
 			unsigned lo = first_idx(start > pg ? start - pg : 0, sm, 0);
-			uint64_t h = M_COUNT(sm) == 0 ? 0 : M_HI(sm) + 1;
-			if (h > end - pg)
-				h = end - pg;
+			uint64_t lh = M_COUNT(sm) == 0 ? 0 : M_HI(sm) + 1;
+			if (lh > end - pg)
+				lh = end - pg;
 			c->nodes++;
 			err = copy_leaf(c, node_va(e), sm, node_va(v), page_meta(c, E_PA(v)), lo,
-					(unsigned)h);
+					(unsigned)lh);
 			if (err != 0)
 				break;
 			idx[d]++;
@@ -826,6 +849,7 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 			dt[d + 1] = node_va(v);
 			dm[d + 1] = page_meta(c, E_PA(v));
 			dw[d + 1] = 0;
+			woff[d + 1] = 0;
 			base[d + 1] = pg;
 			idx[d + 1] = first_idx(start > pg ? (start - pg) / (cover / FANO) : 0, sm, 0);
 			hi[d + 1] = M_COUNT(sm) == 0 ? 0 : M_HI(sm) + 1;
@@ -834,8 +858,11 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 			idx[d]++;
 		}
 	}
-	for (; d > 0; d--)
+	for (;; d--) {
 		*dm[d] = dw[d];
+		if (d == 0)
+			break;
+	}
 	return err;
 }
 

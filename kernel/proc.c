@@ -116,7 +116,9 @@ static struct proc *proc_alloc(void)
 	for (unsigned i = 0; i < NPROC; i++)
 		if (procs[i].state == PROC_FREE) {
 			p = &procs[i];
-			memset(p, 0, sizeof *p);
+			/* as_own is not: aspace_create sets up the whole of it (a fork or a
+			   spawn), and a thread never uses its own. */
+			memset(p, 0, offsetof(struct proc, as_own));
 			p->state = PROC_EMBRYO;
 			p->pid = next_pid++;
 			if (i + 1 > proc_hwm)

@@ -448,6 +448,56 @@ static void test_napot_pbmt(void **state)
 	pt_destroy(&pt, pt_leaf_ignore, NULL);
 }
 
+/*
+ * pt_protect's fast path (holes allowed, R W X all replaced, the range inside one leaf
+ * table): W and D decided for every leaf alike, a Svnapot run met in the range sends
+ * the call down the general path (which demotes a run cut at an end), and without
+ * PT_MISSING_OK the general path reports a hole with nothing changed.
+ */
+static void test_protect_fast(void **state)
+{
+	(void)state;
+	for (unsigned m = 0; m < 3; m++) {
+		struct pt pt;
+		assert_int_equal(pt_init(&pt, modes[m], 1), 0);
+		svmm_va_t v = 0x10000000;
+		/* 4K, a hole, a 64K run, a hole, 4K; all in one leaf table. */
+		assert_int_equal(pt_map(&pt, v, 0x80000000, 0x1000, RW), 0);
+		assert_int_equal(pt_map(&pt, v + 0x10000, 0x80010000, 0x10000, RW | PT_NAPOT), 0);
+		assert_int_equal(pt_map(&pt, v + 0x30000, 0x80030000, 0x1000, RW), 0);
+		uint64_t pte;
+		assert_true(pt_lookup(&pt, v, NULL, &pte));
+		assert_true(pte & SVMM_PTE_D);
+		assert_int_equal(pt_protect(&pt, v + 0x30000, 0x1000, PT_R, PT_PERMS & ~PT_R, 0), 0);
+		assert_true(pt_lookup(&pt, v + 0x30000, NULL, &pte));
+		assert_false(pte & (SVMM_PTE_W | SVMM_PTE_D));
+		/* A hole without PT_MISSING_OK: refused, nothing changed. */
+		assert_int_equal(pt_protect(&pt, v, 0x2000, PT_R, PT_PERMS & ~PT_R, 0), SVMM_ENOENT);
+		assert_true(pt_lookup(&pt, v, NULL, &pte));
+		assert_true(pte & SVMM_PTE_W);
+		/* Over the whole run: it stays whole and loses W and D. */
+		assert_int_equal(pt_protect(&pt, v, 0x31000, PT_R, PT_PERMS & ~PT_R, PT_MISSING_OK), 0);
+		for (svmm_va_t a = v; a < v + 0x31000; a += 0x1000) {
+			if (!pt_lookup(&pt, a, NULL, &pte))
+				continue;
+			assert_false(pte & (SVMM_PTE_W | SVMM_PTE_D));
+		}
+		assert_int_equal(leaf_size_at(&pt, v + 0x15000), PT_NAPOT_SIZE);
+		assert_int_equal(pt_check(&pt, NULL, NULL), 0);
+		/* W back for everything (D with it), then off for a range cutting the run. */
+		assert_int_equal(pt_protect(&pt, v, 0x31000, RW, PT_PERMS & ~RW, PT_MISSING_OK), 0);
+		assert_true(pt_lookup(&pt, v + 0x1f000, NULL, &pte));
+		assert_true((pte & (SVMM_PTE_W | SVMM_PTE_D)) == (SVMM_PTE_W | SVMM_PTE_D));
+		assert_int_equal(pt_protect(&pt, v, 0x18000, PT_R, PT_PERMS & ~PT_R, PT_MISSING_OK), 0);
+		assert_int_equal(pt_translate(&pt, v + 0x17000, PT_W, 0, NULL, NULL), SVMM_EFAULT);
+		assert_int_equal(pt_translate(&pt, v + 0x18000, PT_W, 0, NULL, NULL), 0);
+		assert_int_equal(leaf_size_at(&pt, v + 0x18000), SVMM_PAGE_SIZE);
+		assert_int_equal(pt_translate(&pt, v, PT_W, 0, NULL, NULL), SVMM_EFAULT);
+		assert_int_equal(pt_check(&pt, NULL, NULL), 0);
+		pt_destroy(&pt, pt_leaf_ignore, NULL);
+	}
+}
+
 static unsigned dump_count;
 static void count_lines(void *ctx, const char *line)
 {
@@ -822,6 +872,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_translate_spec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_napot_pbmt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_protect_fast, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_pt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom_every_point, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_exact, setup, teardown),

@@ -126,8 +126,27 @@ void rb_erase(struct rb_root *root, struct rb_node *node);
 /*
  * Put new_node in old's place, with old's links and colour (new_node keeps its caller
  * bit): for a key of new_node that orders exactly where old's did. old is left cleared.
+ * Inline and without branches on the children: the allocator's hot paths replace a node
+ * on about every other call, and whether a child exists is a coin toss there.
  */
-void rb_replace(struct rb_root *root, struct rb_node *old, struct rb_node *new_node);
+static inline void rb_replace(struct rb_root *root, struct rb_node *old, struct rb_node *new_node)
+{
+	struct rb_node *p = rb_parent(old), sink;
+	struct rb_node **slot = p != NULL ? &p->rb_child[p->rb_child[RB_LEFT] != old] : &root->rb_node;
+
+	new_node->rb_parent = (old->rb_parent & ~RB_FLAG) | (new_node->rb_parent & RB_FLAG);
+	for (unsigned d = 0; d < 2; d++) {
+		struct rb_node *c = old->rb_child[d];
+		/* A missing child's parent word is written to a local instead of a branch. */
+		struct rb_node *w = c != NULL ? c : &sink;
+
+		sink.rb_parent = 0;
+		new_node->rb_child[d] = c;
+		w->rb_parent = (uintptr_t)new_node | (w->rb_parent & RB_BITS);
+	}
+	*slot = new_node;
+	rb_clear(old);
+}
 
 /*
  * Iteration: rb_first/rb_last give the smallest/largest node (NULL when empty),
@@ -138,6 +157,63 @@ struct rb_node *rb_first(const struct rb_root *root);
 struct rb_node *rb_last(const struct rb_root *root);
 struct rb_node *rb_next(const struct rb_node *node);
 struct rb_node *rb_prev(const struct rb_node *node);
+
+/*
+ * The in-order neighbour of n in direction dir (RB_RIGHT: rb_next, RB_LEFT: rb_prev),
+ * inline for hot paths that step to a node's neighbours on every call.
+ */
+static inline struct rb_node *rb_step(const struct rb_node *n, unsigned dir)
+{
+	struct rb_node *c = n->rb_child[dir], *p;
+
+	if (c != NULL) {
+		while (c->rb_child[!dir] != NULL)
+			c = c->rb_child[!dir];
+		return c;
+	}
+	/* Climb while we come up from the dir side; the first other parent is it. */
+	while ((p = rb_parent(n)) != NULL && p->rb_child[dir] == n)
+		n = p;
+	return p;
+}
+
+/*
+ * Both in-order neighbours of n at once (NULL at either end), for a caller that needs
+ * both: the two descents run in one loop and the two climbs in another, with the
+ * choices made by selects, so that the branch predictor meets two loop exits where
+ * rb_step twice meets four unpredictable branches.
+ */
+static inline void rb_neighbours(const struct rb_node *n, struct rb_node **predp,
+				 struct rb_node **succp)
+{
+	struct rb_node *a = n->rb_child[RB_LEFT], *b = n->rb_child[RB_RIGHT];
+	struct rb_node *pred = a, *succ = b, *p;
+	const struct rb_node *x = n;
+	bool need_p = a == NULL, need_s = b == NULL;
+
+	/* The rightmost node of the left subtree and the leftmost of the right one. */
+	for (;;) {
+		struct rb_node *ar = pred != NULL ? pred->rb_child[RB_RIGHT] : NULL;
+		struct rb_node *bl = succ != NULL ? succ->rb_child[RB_LEFT] : NULL;
+
+		if (ar == NULL && bl == NULL)
+			break;
+		pred = ar != NULL ? ar : pred;
+		succ = bl != NULL ? bl : succ;
+	}
+	/* A missing subtree: the first ancestor reached from the other side. */
+	while ((need_p | need_s) && (p = rb_parent(x)) != NULL) {
+		bool from_right = p->rb_child[RB_RIGHT] == x;
+
+		pred = need_p && from_right ? p : pred;
+		succ = need_s && !from_right ? p : succ;
+		need_p = need_p && !from_right;
+		need_s = need_s && from_right;
+		x = p;
+	}
+	*predp = pred;
+	*succp = succ;
+}
 
 /* Compare a search key with a node: <0 if key orders before node, 0 equal, >0 after. */
 typedef int (*rb_key_cmp)(const void *key, const struct rb_node *node);

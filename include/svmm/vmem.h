@@ -106,6 +106,7 @@ struct vmem {
 	uint64_t nunits, nunits_free;
 	struct vmem_pool_page *pages;   /* doubly linked list of source pages */
 	uint64_t npages;
+	struct vmem_unit *sink;     /* takes the bucket lists' stores to a missing neighbour */
 	/*
 	 * Free regions of k + 1 quanta, newest first. Only the heads whose bitmap bit is set
 	 * mean anything, so vmem_init need not clear 4 KiB of them.
