@@ -582,9 +582,14 @@ static void carve(struct vmem *vm, struct vmem_unit *u, svmm_va_t x, uint64_t s,
  */
 static int seg_release(struct vmem *vm, struct vmem_region *r)
 {
-	struct vmem_region *p = seg_step(r, RB_LEFT), *n = seg_step(r, RB_RIGHT);
+	struct rb_node *pn, *nn;
+	struct vmem_region *p, *n;
 	svmm_va_t addr = r->addr;
 	uint64_t size = r->size;
+
+	rb_neighbours(&r->node, &pn, &nn);
+	p = pn != NULL ? REGION(pn) : NULL;
+	n = nn != NULL ? REGION(nn) : NULL;
 
 	p = touches_before(p, addr) ? p : NULL;
 	n = touches_after(n, addr + size) ? n : NULL;

@@ -136,6 +136,16 @@ static void test_sequential(void **state)
 	for (struct rb_node *n = rb_last(&root); n; n = rb_prev(n))
 		assert_int_equal(ITEM(n)->key, --i);
 	assert_int_equal(i, 0);
+	/* rb_neighbours and rb_step agree with the keys on either side, ends included */
+	for (i = 0; i < N; i++) {
+		struct rb_node *pv, *nx;
+
+		rb_neighbours(&it[i].rb, &pv, &nx);
+		assert_ptr_equal(pv, i > 0 ? &it[i - 1].rb : NULL);
+		assert_ptr_equal(nx, i + 1 < N ? &it[i + 1].rb : NULL);
+		assert_ptr_equal(rb_step(&it[i].rb, RB_LEFT), pv);
+		assert_ptr_equal(rb_step(&it[i].rb, RB_RIGHT), nx);
+	}
 	/* erase every other one from the front, then the rest from the back */
 	for (i = 0; i < N; i += 2) {
 		assert_true(rb_linked(&it[i].rb));

@@ -177,6 +177,44 @@ static inline struct rb_node *rb_step(const struct rb_node *n, unsigned dir)
 	return p;
 }
 
+/*
+ * Both in-order neighbours of n at once (NULL at either end), for a caller that needs
+ * both: the two descents run in one loop and the two climbs in another, with the
+ * choices made by selects, so that the branch predictor meets two loop exits where
+ * rb_step twice meets four unpredictable branches.
+ */
+static inline void rb_neighbours(const struct rb_node *n, struct rb_node **predp,
+				 struct rb_node **succp)
+{
+	struct rb_node *a = n->rb_child[RB_LEFT], *b = n->rb_child[RB_RIGHT];
+	struct rb_node *pred = a, *succ = b, *p;
+	const struct rb_node *x = n;
+	bool need_p = a == NULL, need_s = b == NULL;
+
+	/* The rightmost node of the left subtree and the leftmost of the right one. */
+	for (;;) {
+		struct rb_node *ar = pred != NULL ? pred->rb_child[RB_RIGHT] : NULL;
+		struct rb_node *bl = succ != NULL ? succ->rb_child[RB_LEFT] : NULL;
+
+		if (ar == NULL && bl == NULL)
+			break;
+		pred = ar != NULL ? ar : pred;
+		succ = bl != NULL ? bl : succ;
+	}
+	/* A missing subtree: the first ancestor reached from the other side. */
+	while ((need_p | need_s) && (p = rb_parent(x)) != NULL) {
+		bool from_right = p->rb_child[RB_RIGHT] == x;
+
+		pred = need_p && from_right ? p : pred;
+		succ = need_s && !from_right ? p : succ;
+		need_p = need_p && !from_right;
+		need_s = need_s && from_right;
+		x = p;
+	}
+	*predp = pred;
+	*succp = succ;
+}
+
 /* Compare a search key with a node: <0 if key orders before node, 0 equal, >0 after. */
 typedef int (*rb_key_cmp)(const void *key, const struct rb_node *node);
 /* Compare two nodes of one tree: the tree's total order. */
