@@ -17,8 +17,11 @@
  *   fork-cow               fork of a process with 256 resident writable pages, instret
  *                          around the call in the parent (trap, new process, aspace_create,
  *                          aspace_clone, return), divided by 256: instructions per resident
- *                          page. Also printed: the whole fork, and the same fork with the
- *                          256 pages unmapped (what a fork costs without them).
+ *                          page. Also printed: the whole fork, the same fork with the
+ *                          256 pages unmapped (what a fork costs without them), and what
+ *                          the fork leaves for later: the child's first read of a page it
+ *                          shares (trap to return: the minor fault that maps the parent's
+ *                          frame read-only; the child's page tables start empty).
  *   cow-fault              in the child, one store to a page it has read (mapped read-only,
  *                          shared with the parent, which sleeps in wait): trap entry,
  *                          aspace_fault (a new frame, the 4 KiB copy, the leaf replaced),
@@ -45,7 +48,7 @@
 #define MAX_SAMPLES 128
 
 struct samples { uint64_t v[MAX_SAMPLES]; unsigned n; };
-static struct samples fault_s, switch_s, create_s, fork_s, fork_small_s, cow_s;
+static struct samples fault_s, switch_s, create_s, fork_s, fork_small_s, cow_s, fork_read_s;
 static struct samples create_parts[4];   /* create, map, first fault, destroy */
 static struct samples huge_s, zero2m_s;
 static struct samples smp_s[3], shoot_s[2];
@@ -98,6 +101,8 @@ static void bench_report(struct proc *p, long kind, uint64_t value)
 		add(&huge_s, value);
 	} else if (kind == REPORT_COW) {
 		add(&cow_s, value);
+	} else if (kind == REPORT_FORK_READ) {
+		add(&fork_read_s, value);
 	} else if (kind == REPORT_SWITCH && yield_tag && value > yield_tag && yield_pid != p->pid) {
 		add(&switch_s, value - yield_tag);
 		yield_tag = 0;
@@ -230,9 +235,10 @@ static void fork_done(void)
 	kprintf("{\"bench\":\"kernel\",\"case\":\"fork-cow\",\"mode\":\"%s\",\"harts\":1,"
 		"\"instructions\":%lu,\"samples\":%u,\"per\":\"resident page\","
 		"\"resident_pages\":%u,\"fork_instructions\":%lu,"
-		"\"fork_instructions_without_them\":%lu}\n", mode_str(),
-		(unsigned long)((all + FORK_PAGES / 2) / FORK_PAGES), fork_s.n, FORK_PAGES,
-		(unsigned long)all, (unsigned long)small);
+		"\"fork_instructions_without_them\":%lu,\"child_first_read_instructions\":%lu}\n",
+		mode_str(), (unsigned long)((all + FORK_PAGES / 2) / FORK_PAGES), fork_s.n,
+		FORK_PAGES, (unsigned long)all, (unsigned long)small,
+		(unsigned long)median(&fork_read_s));
 	print_json("cow-fault", &cow_s);
 	/* One 2 MiB fault at a time, on one hart as the forks. */
 	if (!proc_spawn("bench", 6))

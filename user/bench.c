@@ -6,8 +6,10 @@
  * other harts fault in their own address spaces, each measured as for arg 0; arg 4:
  * the same faults unmeasured (the kernel times the whole run). arg 5: fork and
  * copy-on-write: forks of this process with 256 resident, writable pages (instret
- * around the call, in the parent), copy-on-write faults in each child (instret around
- * one store to a page it has read, so mapped read-only and shared with the parent,
+ * around the call, in the parent), in each child the first read of a page (instret
+ * around it: the minor fault that maps the shared frame read-only, the price of a fork
+ * that leaves the child's page tables empty) and then a copy-on-write fault (instret
+ * around one store to that page, so mapped read-only and shared with the parent,
  * asleep in wait), then forks with those pages unmapped (the fixed part of a fork).
  * arg 6: 2 MiB faults: one store into each 2 MiB of a 32 MiB region (placed 2 MiB
  * aligned), instret around it, reported when the fault brought a whole 2 MiB page.
@@ -39,7 +41,10 @@ static void bench_fork(void)
 		if (pid == 0) {
 			for (unsigned j = 0; j < COW_PER_CHILD; j++) {
 				volatile uint64_t *p = (uint64_t *)(a + (j * 31 % FORK_PAGES) * PAGE);
+				uint64_t r0 = rdinstret();
 				uint64_t v = *p;
+				uint64_t r1 = rdinstret();
+				report(REPORT_FORK_READ, r1 - r0);
 				uint64_t c0 = rdinstret();
 				*p = v + 1;
 				uint64_t c1 = rdinstret();

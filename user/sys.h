@@ -65,6 +65,8 @@ struct sys_info {
 #define REPORT_FORK_SMALL 5 /* value: the same fork with those 256 pages unmapped */
 #define REPORT_COW    6  /* value: instructions around one copy-on-write write fault */
 #define REPORT_FAULT_2M 7 /* value: instructions around one fault that mapped a 2 MiB page */
+#define REPORT_FORK_READ 8 /* value: instructions around a fork child's first read of a
+                              page it shares with its parent (a minor fault) */
 
 /* Error codes user programs test for (same values as enum svmm_err). */
 #define E_INVAL    (-1)
