@@ -1368,9 +1368,9 @@ static __attribute__((noinline)) int clone_region(struct aspace *dst, const stru
 	r->commit = s->commit;
 	r->shared = s->shared;
 	r->off = s->off;
-	/* A region charged at map time is charged in the child too. */
+	/* A region charged at map time is charged in the child too (no pmem call else). */
 	uint64_t charge = s->commit ? s->node.size / PAGE : 0;
-	err = pmem_commit(dst->pm, charge);
+	err = charge != 0 ? pmem_commit(dst->pm, charge) : 0;
 	bool charged = err == 0;
 	/* Shared objects stay shared across fork; private ones are cloned. */
 	if (err == 0 && s->kind == ASPACE_OBJ && s->shared) {
@@ -1385,7 +1385,7 @@ static __attribute__((noinline)) int clone_region(struct aspace *dst, const stru
 		if (vmem_free(&dst->uvmem, s->node.addr, s->node.size, NULL) != 0)
 			port_panic("aspace_clone: cannot undo a fresh uvmem allocation");
 		region_free(dst, r);
-		if (charged && pmem_uncommit(dst->pm, charge) != 0)
+		if (charged && charge != 0 && pmem_uncommit(dst->pm, charge) != 0)
 			port_panic("aspace_clone: cannot give back a commit just taken");
 		return err;
 	}

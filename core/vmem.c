@@ -109,7 +109,7 @@ static void unit_unlink(struct vmem *vm, struct vmem_unit *u)
  */
 static int pool_grow(struct vmem *vm, uint64_t n)
 {
-	while (vm->nunits_free < n) {
+	while (vm->nunits_free + vm->nucache < n) {
 		void *mem = NULL;
 		struct vmem_pool_page *pg;
 		struct vmem_unit *u;
@@ -140,14 +140,29 @@ static int pool_grow(struct vmem *vm, uint64_t n)
 
 static inline int pool_reserve(struct vmem *vm, uint64_t n)
 {
-	return vm->nunits_free >= n ? 0 : pool_grow(vm, n);
+	return vm->nunits_free + vm->nucache >= n ? 0 : pool_grow(vm, n);
 }
+
+/*
+ * The unit cache: up to VMEM_UCACHE units that the hot paths pass from a free that
+ * drops a region to an allocation or free that makes one, without the free list's
+ * links and the page's use count (a cached unit counts as used in its page, so its page
+ * stays until the unit leaves the cache). A singly linked stack: the newest unit is
+ * the one most likely in the cache.
+ */
+#define VMEM_UCACHE 16
 
 /* Take a reserved unit. The caller has called pool_reserve; running dry is a bug. */
 static inline struct vmem_unit *unit_get(struct vmem *vm)
 {
-	struct vmem_unit *u = vm->units_free, *nx;
+	struct vmem_unit *u = vm->ucache, *nx;
 
+	if (u != NULL) {
+		vm->ucache = u->f.next;
+		vm->nucache--;
+		return u;
+	}
+	u = vm->units_free;
 	if (u == NULL)
 		port_panic("vmem: unit pool empty after reservation");
 	/* The head has no predecessor: a pop, not a general unlink. */
@@ -185,6 +200,12 @@ static void page_release(struct vmem *vm, struct vmem_pool_page *pg)
  */
 static inline void unit_put(struct vmem *vm, struct vmem_unit *u)
 {
+	if (vm->nucache < VMEM_UCACHE) {
+		u->f.next = vm->ucache;
+		vm->ucache = u;
+		vm->nucache++;
+		return;
+	}
 	unit_push(vm, u);
 	if (!unit_is_boot(vm, u)) {
 		struct vmem_pool_page *pg = page_of(u);
@@ -1101,7 +1122,7 @@ static void stats_locked(struct vmem *vm, struct vmem_stats *st)
 	st->spans = vm->nspans;
 	st->pool_pages = vm->npages;
 	st->pool_units = vm->nunits;
-	st->pool_units_free = vm->nunits_free;
+	st->pool_units_free = vm->nunits_free + vm->nucache;
 }
 
 void vmem_stats(struct vmem *vm, struct vmem_stats *st)
@@ -1270,9 +1291,17 @@ static int check_locked(struct vmem *vm, svmm_print_fn out, void *ctx)
 		CHECK(on_list <= vm->nunits, "the pool's free list is no longer than the pool");
 	}
 	CHECK(on_list == vm->nunits_free, "the pool's free count matches its list");
+	on_list = 0;
+	for (struct vmem_unit *it = vm->ucache; it != NULL; it = it->f.next) {
+		CHECK(++on_list <= VMEM_UCACHE, "the unit cache holds at most %u units", VMEM_UCACHE);
+		if (!unit_is_boot(vm, it))
+			page_used++;   /* a cached unit counts as used in its page */
+	}
+	CHECK(on_list == vm->nucache, "the unit cache's count matches its list");
 	CHECK(vm->nunits == VMEM_BOOT_UNITS + vm->npages * UNITS_PER_PAGE,
 	      "the pool holds the boot units plus %u per page", (unsigned)UNITS_PER_PAGE);
-	CHECK(vm->nunits - vm->nunits_free == vm->nfree, "pool units in use equal free regions");
+	CHECK(vm->nunits - vm->nunits_free - vm->nucache == vm->nfree,
+	      "pool units in use equal free regions (cached units aside)");
 	{
 		uint64_t pages = 0, counted = 0;
 
@@ -1316,7 +1345,8 @@ int vmem_destroy(struct vmem *vm)
 	for (unsigned w = 0; w < VMEM_BUCKETS / 64; w++)
 		vm->bucket_map[w] = 0;
 	vm->bucket_sum = 0;
-	vm->units_free = NULL;
+	vm->units_free = vm->ucache = NULL;
+	vm->nucache = 0;
 	vm->nunits = vm->nunits_free = vm->nfree = 0;
 	vm->free_bytes = vm->span_bytes = vm->nspans = 0;
 	vm->live = 0;

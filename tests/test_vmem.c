@@ -946,7 +946,14 @@ static void test_check_detects_corruption(void **state)
 	assert_int_equal(vmem_check(&vm, NULL, NULL), SVMM_EINVAL);
 	vm.nunits_free--;
 	check_ok(&vm);
-	assert_int_equal(vmem_free(&vm, r1.addr, 0, NULL), 0);
+	assert_int_equal(vmem_free(&vm, r1.addr, 0, NULL), 0);   /* merges: a unit is cached */
+	assert_true(vm.nucache > 0);
+	check_ok(&vm);
+	vm.nucache++;   /* the unit cache's count no longer matches its list */
+	assert_int_equal(vmem_check(&vm, keep_line, why), SVMM_EINVAL);
+	assert_non_null(strstr(why, "unit cache"));
+	vm.nucache--;
+	check_ok(&vm);
 	assert_int_equal(vmem_free(&vm, r2.addr, 0, NULL), 0);
 	assert_int_equal(vmem_destroy(&vm), 0);
 }

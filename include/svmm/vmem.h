@@ -107,6 +107,8 @@ struct vmem {
 	struct vmem_pool_page *pages;   /* doubly linked list of source pages */
 	uint64_t npages;
 	struct vmem_unit *sink;     /* takes the bucket lists' stores to a missing neighbour */
+	struct vmem_unit *ucache;   /* a few free units for the hot paths (vmem.c) */
+	uint64_t nucache;
 	/*
 	 * Free regions of k + 1 quanta, newest first. Only the heads whose bitmap bit is set
 	 * mean anything, so vmem_init need not clear 4 KiB of them.
