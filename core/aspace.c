@@ -1020,20 +1020,22 @@ out:
 #define HUGE_SIZE (2 * SVMM_MiB)
 
 /*
- * The leaf entry mapping the page at va, if any: true with *pte (and *pa, the page's
- * frame, if not NULL). One walk down, no callback: it is on every fault's path. Not
- * inlined, so that its struct stays off the frames of the deep pt_map callers.
+ * The leaf entry mapping the page at va, if any: its size (0: none) with *pte (and *pa,
+ * the page's frame, if not NULL). One walk down, no callback: it is on every fault's
+ * path, and the size it gives saves a copy-on-write fault a second walk to ask whether
+ * the leaf is a 2 MiB one. Not inlined, so that its struct stays off the frames of the
+ * deep pt_map callers.
  */
-static __attribute__((noinline)) bool leaf_at(struct aspace *as, svmm_va_t va, uint64_t *pte,
-					      svmm_pa_t *pa)
+static __attribute__((noinline)) uint64_t leaf_at(struct aspace *as, svmm_va_t va,
+						  uint64_t *pte, svmm_pa_t *pa)
 {
 	struct pt_leaf l;
 	if (pt_leaf_at(&as->pt, SVMM_ALIGN_DOWN(va, PAGE), &l) != 0)
-		return false;
+		return 0;
 	*pte = l.pte;
 	if (pa != NULL)
 		*pa = l.pa;
-	return true;
+	return l.size;
 }
 
 /*
@@ -1130,16 +1132,16 @@ static void anon_undo(struct aspace *as, struct vmobj **slot, uint64_t off,
 }
 
 /*
- * Nothing mapped at page: the object's page for this access (for a write, a frame of
- * the object's own, copied while shared), made at the first fault with the object
- * itself, to be mapped read-only while shared; a new leaf is charged unless its region
- * was at map time. A read-only leaf (present, a write fault): the object's own frame,
- * a copy or the same frame once nobody else holds it, to replace the leaf. Returns 0
- * or SVMM_ENOMEM with nothing changed.
+ * Nothing mapped at page (present 0): the object's page for this access (for a write, a
+ * frame of the object's own, copied while shared), made at the first fault with the
+ * object itself, to be mapped read-only while shared; a new leaf is charged unless its
+ * region was at map time. A read-only leaf of present bytes (a write fault): the
+ * object's own frame, a copy or the same frame once nobody else holds it, to replace
+ * the leaf. Returns 0 or SVMM_ENOMEM with nothing changed.
  */
 static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspace_region *r,
 						  svmm_va_t page, unsigned access,
-						  unsigned prot, bool present,
+						  unsigned prot, uint64_t present,
 						  struct anon_prep *p)
 {
 	uint64_t off, size;
@@ -1148,7 +1150,7 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 	__builtin_memset(p, 0, sizeof(*p));
 	if (present) {
 		/* A 2 MiB leaf: the caller splits it first (see anon_fault). */
-		if (huge_leaf(as, page, p))
+		if (present == HUGE_SIZE && huge_leaf(as, page, p))
 			return 0;
 		int err = vmobj_fault(*slot, off, VMOBJ_WRITE, &pg);
 		p->pa = pg.pa;
@@ -1242,13 +1244,14 @@ static __attribute__((noinline)) void anon_finish(struct aspace *as, struct aspa
 }
 
 /*
- * Resolve a fault on anonymous memory at page; see anon_prepare. present: the caller
- * found a leaf there (a write to a read-only one), so that nobody walks twice.
+ * Resolve a fault on anonymous memory at page; see anon_prepare. present: the size of
+ * the leaf the caller found there (a write to a read-only one), 0 if none, so that
+ * nobody walks twice.
  */
 static inline __attribute__((always_inline)) int anon_fault(struct aspace *as,
 							    struct aspace_region *r,
 							    svmm_va_t page, unsigned access,
-							    unsigned prot, bool present)
+							    unsigned prot, uint64_t present)
 {
 	struct anon_prep p;
 	svmm_va_t big = SVMM_ALIGN_DOWN(page, HUGE_SIZE);
@@ -1265,7 +1268,7 @@ static inline __attribute__((always_inline)) int anon_fault(struct aspace *as,
 		err = pt_map(&as->pt, page, head + (page - big), PAGE, perms);
 		if (err != 0)
 			return err;
-		err = anon_prepare(as, r, page, access, prot, true, &p);
+		err = anon_prepare(as, r, page, access, prot, PAGE, &p);
 		if (err != 0 && pt_map(&as->pt, big, head, HUGE_SIZE, perms) != 0)
 			port_panic("aspace: cannot put a 2 MiB leaf back");
 	}
@@ -1282,7 +1285,7 @@ int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access)
 		return SVMM_EINVAL;
 	struct aspace_region *r;
 	unsigned prot;
-	uint64_t pte;
+	uint64_t pte, leaf;
 	port_lock(&as->lock);
 	/* Which region, and may this access reach it at all. */
 	int err = fault_target(as, va, access, &r, &prot);
@@ -1295,11 +1298,11 @@ int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access)
 	 * allow what the region does: a write to a copy-on-write page, or the leaf is
 	 * not the user's (SVMM_EPERM).
 	 */
-	if (leaf_at(as, va, &pte, NULL)) {
+	if ((leaf = leaf_at(as, va, &pte, NULL)) != 0) {
 		if ((pte & SVMM_PTE_U) && (pte & access))
 			err = 0;
 		else if ((pte & SVMM_PTE_U) && anon && access == PT_W)
-			err = anon_fault(as, r, SVMM_ALIGN_DOWN(va, PAGE), access, prot, true);
+			err = anon_fault(as, r, SVMM_ALIGN_DOWN(va, PAGE), access, prot, leaf);
 		else
 			err = SVMM_EPERM;
 		goto out;
@@ -1309,7 +1312,7 @@ int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access)
 		err = SVMM_EFAULT;
 		goto out;
 	}
-	err = anon_fault(as, r, SVMM_ALIGN_DOWN(va, PAGE), access, prot, false);
+	err = anon_fault(as, r, SVMM_ALIGN_DOWN(va, PAGE), access, prot, 0);
 out:
 	port_unlock(&as->lock);
 	return err;
@@ -1537,7 +1540,7 @@ int aspace_populate(struct aspace *as, svmm_va_t va, uint64_t size)
 		uint64_t pte;
 		/* A read fault's worth: new pages come writable where the region allows. */
 		if (!leaf_at(as, page, &pte, NULL))
-			err = anon_fault(as, r, page, PT_R, r->prot, false);
+			err = anon_fault(as, r, page, PT_R, r->prot, 0);
 	}
 	port_unlock(&as->lock);
 	return err;
@@ -1704,7 +1707,8 @@ struct copy_fault {
 	struct aspace_region *r;
 	svmm_va_t page;
 	unsigned prot;
-	bool present;
+	uint32_t present;          /* the size of the leaf there, 0 if none (32 bits: the
+				      largest user leaf is 1 GiB) */
 };
 
 /*
@@ -1731,7 +1735,7 @@ static __attribute__((noinline)) int copy_pages(struct aspace *as, svmm_va_t va,
 			chunk = n - off;
 		uint64_t pte;
 		svmm_pa_t pa;
-		bool present = leaf_at(as, at, &pte, &pa);
+		uint64_t present = leaf_at(as, at, &pte, &pa);
 		if (!present || (into && !(pte & SVMM_PTE_W))) {
 			struct aspace_region *r;
 			unsigned prot;
@@ -1746,7 +1750,7 @@ static __attribute__((noinline)) int copy_pages(struct aspace *as, svmm_va_t va,
 			need->r = r;
 			need->page = page;
 			need->prot = prot;
-			need->present = present;
+			need->present = (uint32_t)present;
 			err = COPY_FAULT;
 			break;
 		}

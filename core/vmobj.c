@@ -37,13 +37,17 @@
 
 /*
  * The leaf node (the one holding 4 KiB entries) the last walk reached, kept at the end
- * of the object's page, past root[] (16 bytes: what the header leaves free): faults and lookups near the last one (the usual
- * case, as a region fills) find their entry without a walk. Any node freed or moved
- * clears it; a new object's page is zeroed, so it starts with none.
+ * of the object's page, past root[] (24 bytes: what the header leaves free), with the
+ * address of the node's owner word once an insert has looked it up: faults and lookups
+ * near the last one (the usual case, as a region fills) find their entry without a
+ * walk, and a fault puts a new page into it without a second walk or a pmem lookup of
+ * the count (leaf_put). Any node freed or moved clears it; a new object's page is
+ * zeroed, so it starts with none.
  */
 struct obj_hint {
 	uint64_t grp;           /* the node holds pages [grp * 512, grp * 512 + 512) */
 	uint64_t *node;         /* NULL: no hint */
+	uint64_t *meta;         /* the node's owner word; NULL until an insert needs it */
 };
 
 _Static_assert(sizeof(struct vmobj) + sizeof(struct obj_hint) <= 4096,
@@ -340,6 +344,7 @@ static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool cr
 		if (c == 1) {
 			h->grp = pg / FANO;
 			h->node = e - pg % FANO;
+			h->meta = NULL;
 		}
 	}
 	*cover = c;
@@ -949,25 +954,42 @@ static uint64_t leaf_at(struct vmobj *o, uint64_t pg, uint64_t *cover)
 	return e == NULL || (*e & E_NODE) ? 0 : *e;
 }
 
-/* What a resident leaf answers for page pg. */
-static void answer(struct vmobj *o, uint64_t e, uint64_t pg, bool huge_ok,
-		   struct vmobj_page *res)
+/*
+ * What a resident leaf answers for page pg; excl is entry_exclusive's answer for it,
+ * which the caller has (a fault asks it once, and pmem_refs takes pmem's lock).
+ */
+static void answer(uint64_t e, uint64_t pg, bool huge_ok, bool excl, struct vmobj_page *res)
 {
 	res->copied = 0;
+	res->writable = excl;
 	if ((e & E_HUGE) && huge_ok) {
 		res->pa = E_PA(e);
 		res->order = 9;
-		res->writable = entry_exclusive(o->pm, e);
 		return;
 	}
 	res->order = 0;
-	if (e & E_HUGE) {
-		res->pa = E_PA(e) + (pg % FANO) * PAGE;
-		res->writable = entry_exclusive(o->pm, e);
+	res->pa = (e & E_HUGE) ? E_PA(e) + (pg % FANO) * PAGE : E_PA(e);
+}
+
+/*
+ * Put the 4 KiB page entry v into the empty slot of the lowest level that a walk of
+ * this object has just returned (so that no node is missing on the way). In the hint's
+ * node (the usual case: the walk set it), the count is updated through the hint's
+ * owner-word address, looked up once per node rather than once per page.
+ */
+static void leaf_put(struct vmobj *o, uint64_t *slot, uint64_t v)
+{
+	struct obj_hint *h = hint_of(o);
+	uintptr_t at = (uintptr_t)slot - (uintptr_t)h->node;
+	if (h->node != NULL && at < FANO * sizeof(uint64_t)) {
+		if (h->meta == NULL)
+			h->meta = page_meta(o, port_va_to_pa(h->node));
+		*slot = v;
+		*h->meta = meta_add(*h->meta, (unsigned)(at / sizeof(uint64_t)));
 	} else {
-		res->pa = E_PA(e);
-		res->writable = entry_exclusive(o->pm, e);
+		slot_set(o, slot, v);
 	}
+	o->resident++;
 }
 
 /* Put a frame in at page pg (a 2 MiB page when huge). Allocates index nodes only. */
@@ -995,12 +1017,12 @@ static int index_insert(struct vmobj *o, uint64_t pg, uint64_t e)
 	}
 	if (cover != want || *slot != 0)
 		port_panic("vmobj: inserting over a resident page");
-	slot_set(o, slot, e);
-	if (e & E_HUGE) {
+	if (want == 1) {
+		leaf_put(o, slot, e);
+	} else {
+		slot_set(o, slot, e);
 		o->resident += FANO;
 		o->huge++;
-	} else {
-		o->resident++;
 	}
 	return 0;
 }
@@ -1021,7 +1043,7 @@ static bool group_empty(struct vmobj *o, uint64_t pg)
  * pager. mark is E_NEW for populate. Fails with nothing changed.
  */
 static int make_page(struct vmobj *o, uint64_t pg, bool huge_ok, uint64_t mark,
-		     struct vmobj_page *res)
+		     uint64_t *slot, struct vmobj_page *res)
 {
 	svmm_pa_t pa;
 	if (huge_ok && o->kind == VMOBJ_ANON && SVMM_ALIGN_DOWN(pg, FANO) + FANO <= npages(o) &&
@@ -1034,7 +1056,7 @@ static int make_page(struct vmobj *o, uint64_t pg, bool huge_ok, uint64_t mark,
 				port_panic("vmobj: cannot free a fresh 2 MiB page");
 			return err;
 		}
-		answer(o, pa | E_HUGE, pg, true, res);
+		answer(pa | E_HUGE, pg, true, true, res);
 		return 0;
 	}
 	int err = pmem_alloc(o->pm, 0, PMEM_ANY, &pa);
@@ -1044,7 +1066,9 @@ static int make_page(struct vmobj *o, uint64_t pg, bool huge_ok, uint64_t mark,
 		err = o->fill(o->fill_ctx, pg << SVMM_PAGE_SHIFT, pa);
 	else
 		frame_zero(o->pm, pa);
-	if (err == 0)
+	if (err == 0 && slot != NULL)
+		leaf_put(o, slot, pa | E_PAGE | mark);
+	else if (err == 0)
 		err = index_insert(o, pg, pa | E_PAGE | mark);
 	if (err != 0) {
 		frame_free(o->pm, pa);
@@ -1057,31 +1081,30 @@ static int make_page(struct vmobj *o, uint64_t pg, bool huge_ok, uint64_t mark,
 }
 
 /*
- * Write to page pg whose entry e this object shares (or a 2 MiB page that must be cut
- * down to 4 KiB pages first): give o its own copy. Fails with nothing changed.
+ * Write to page pg whose entry e, at *slot, this object shares (a 4 KiB page, or a
+ * 2 MiB page, which must be cut down to 4 KiB pages first): give o its own copy. Fails
+ * with nothing changed.
  */
-static int copy_on_write(struct vmobj *o, uint64_t pg, uint64_t e, struct vmobj_page *res)
+static int copy_on_write(struct vmobj *o, uint64_t pg, uint64_t e, uint64_t *slot,
+			 struct vmobj_page *res)
 {
 	svmm_pa_t node = 0, pa;
-	uint64_t cover;
 	int err;
 	if (e & E_HUGE) {
 		err = meta_alloc(o->pm, &node);
 		if (err != 0)
 			return err;
 	}
-	bool copy = !(e & E_PAGE) || !entry_exclusive(o->pm, e);
-	if (copy) {
-		err = pmem_alloc(o->pm, 0, PMEM_ANY, &pa);
-		if (err != 0) {
-			if (node != 0)
-				meta_free(o->pm, node);
-			return err;
-		}
+	bool copy = true;
+	err = pmem_alloc(o->pm, 0, PMEM_ANY, &pa);
+	if (err != 0) {
+		if (node != 0)
+			meta_free(o->pm, node);
+		return err;
 	}
 	/* Nothing can fail from here. */
 	if (e & E_HUGE) {
-		uint64_t *g = index_slot(o, pg, FANO, false, NULL, NULL, NULL, &cover);
+		uint64_t *g = slot;       /* the 2 MiB entry */
 		huge_unfold(o, g, node);
 		/* The page may now be ours alone: another holder may have gone. */
 		uint64_t *s = &node_va(*g)[pg % FANO];
@@ -1089,8 +1112,8 @@ static int copy_on_write(struct vmobj *o, uint64_t pg, uint64_t e, struct vmobj_
 			frame_free(o->pm, pa);
 			copy = false;
 		}
+		slot = s;
 	}
-	uint64_t *slot = index_slot(o, pg, 1, false, NULL, NULL, NULL, &cover);
 	res->copied = 0;
 	if (copy) {
 		frame_copy(o->pm, pa, E_PA(*slot));
@@ -1127,9 +1150,9 @@ static int through_backing(struct vmobj *o, uint64_t pg, bool write, uint64_t ma
 	port_lock(&b->lock);
 	uint64_t e = leaf_at(b, bpg, &cover);
 	if (e == 0)
-		err = make_page(b, bpg, false, E_NEW, res);   /* marked until this succeeds */
+		err = make_page(b, bpg, false, E_NEW, NULL, res);   /* marked until this succeeds */
 	else
-		answer(b, e, bpg, false, res);
+		answer(e, bpg, false, entry_exclusive(b->pm, e), res);
 	if (err == 0 && write) {
 		frame_copy(o->pm, pa, res->pa);
 		err = index_insert(o, pg, pa | E_PAGE | mark);
@@ -1161,19 +1184,23 @@ int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_p
 	uint64_t p = off >> SVMM_PAGE_SHIFT, cover;
 	pg->copied = 0;
 	port_lock(&obj->lock);
-	uint64_t e = leaf_at(obj, p, &cover);
+	/* One walk (usually none: the hint) finds the entry, and the slot a new page goes
+	   into when its leaf node exists already. */
+	uint64_t *slot = index_slot(obj, p, 1, false, NULL, NULL, NULL, &cover);
+	uint64_t e = slot == NULL || (*slot & E_NODE) ? 0 : *slot;
 	pg->made = e == 0;
 	if (e != 0) {
-		if (!write || (entry_exclusive(obj->pm, e) && ((e & E_PAGE) || huge_ok)))
-			answer(obj, e, p, huge_ok, pg);
-		else if ((e & E_HUGE) && entry_exclusive(obj->pm, e))
-			answer(obj, e, p, false, pg);     /* ours alone: a 4 KiB view of it */
+		bool excl = entry_exclusive(obj->pm, e);
+		if (!write || (excl && ((e & E_PAGE) || huge_ok)))
+			answer(e, p, huge_ok, excl, pg);
+		else if (excl)
+			answer(e, p, false, true, pg);    /* 2 MiB, ours alone: a 4 KiB view of it */
 		else
-			err = copy_on_write(obj, p, e, pg);
+			err = copy_on_write(obj, p, e, slot, pg);
 	} else if (obj->backing != NULL) {
 		err = through_backing(obj, p, write, 0, pg);
 	} else {
-		err = make_page(obj, p, huge_ok, 0, pg);
+		err = make_page(obj, p, huge_ok, 0, slot != NULL && cover == 1 ? slot : NULL, pg);
 	}
 	port_unlock(&obj->lock);
 	return err;
@@ -1203,7 +1230,7 @@ int vmobj_lookup(struct vmobj *obj, uint64_t off, struct vmobj_page *pg)
 	if (e == 0)
 		err = SVMM_ENOENT;
 	else
-		answer(obj, e, p, false, pg);
+		answer(e, p, false, entry_exclusive(obj->pm, e), pg);
 	port_unlock(&obj->lock);
 	return err;
 }
@@ -1265,7 +1292,7 @@ int vmobj_populate(struct vmobj *obj, uint64_t off, uint64_t size, unsigned flag
 		}
 		/* A 2 MiB page only where the whole group lies inside the range. */
 		bool huge = (flags & VMOBJ_HUGE) && SVMM_IS_ALIGNED(p, FANO) && p + FANO <= end;
-		err = make_page(obj, p, huge, E_NEW, &res);
+		err = make_page(obj, p, huge, E_NEW, NULL, &res);
 		p += err == 0 && res.order == 9 ? FANO : 1;
 	}
 	visit_range(obj, start, end, err == 0 ? unmark_leaf : drop_new_leaf, NULL);
