@@ -563,8 +563,11 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 		pm->sect_shift++;
 	for (i = 0; i < PMEM_SECTIONS; i++)
 		pm->sect[i] = (uint8_t)sect_first(pm, i);
-	for (i = 0; i < nsp; i++)
+	for (i = 0; i < nsp; i++) {
 		span_fill(&p, &pm->span[i]);
+		const struct pmem_span *s = &pm->span[i];
+		pm->usable_frames += s->nframes - s->reserved_frames - s->meta_frames;
+	}
 	return 0;
 }
 
@@ -1108,57 +1111,53 @@ void pmem_dump(struct pmem *pm, svmm_print_fn out, void *ctx)
 
 /* ---- commit accounting (see svmm/pmem.h) ---- */
 
-/* The limit in effect; the caller holds the lock. */
-static uint64_t commit_limit_locked(const struct pmem *pm)
+/*
+ * The ledger is two words updated with atomic operations, not under pm's lock: every
+ * fault that charges a page goes through here, and a compare-and-swap is a few
+ * instructions where a lock round trip is dozens. The limit is read once per attempt;
+ * a commit that races with pmem_commit_limit is ordered before or after it, as it
+ * would be under a lock.
+ */
+
+/* The limit in effect. usable_frames is fixed at init. */
+static uint64_t commit_limit_now(const struct pmem *pm)
 {
-	if (pm->commit_limit != 0)
-		return pm->commit_limit;
-	uint64_t usable = 0;
-	for (unsigned i = 0; i < pm->nspans; i++) {
-		const struct pmem_span *s = &pm->span[i];
-		usable += s->nframes - s->reserved_frames - s->meta_frames;
-	}
-	return usable;
+	uint64_t l = __atomic_load_n(&pm->commit_limit, __ATOMIC_RELAXED);
+	return l != 0 ? l : pm->usable_frames;
 }
 
 int pmem_commit(struct pmem *pm, uint64_t frames)
 {
-	int err = 0;
-	port_lock(&pm->lock);
-	uint64_t limit = commit_limit_locked(pm);
-	if (pm->committed > limit || frames > limit - pm->committed)
-		err = frames == 0 ? 0 : SVMM_ENOMEM;
-	else
-		pm->committed += frames;
-	port_unlock(&pm->lock);
-	return err;
+	uint64_t limit = commit_limit_now(pm);
+	uint64_t c = __atomic_load_n(&pm->committed, __ATOMIC_RELAXED);
+	do {
+		if (c > limit || frames > limit - c)
+			return frames == 0 ? 0 : SVMM_ENOMEM;
+	} while (!__atomic_compare_exchange_n(&pm->committed, &c, c + frames, true,
+					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	return 0;
 }
 
 int pmem_uncommit(struct pmem *pm, uint64_t frames)
 {
-	int err = 0;
-	port_lock(&pm->lock);
-	if (frames > pm->committed)
-		err = SVMM_EINVAL;
-	else
-		pm->committed -= frames;
-	port_unlock(&pm->lock);
-	return err;
+	uint64_t c = __atomic_load_n(&pm->committed, __ATOMIC_RELAXED);
+	do {
+		if (frames > c)
+			return SVMM_EINVAL;
+	} while (!__atomic_compare_exchange_n(&pm->committed, &c, c - frames, true,
+					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	return 0;
 }
 
 void pmem_commit_limit(struct pmem *pm, uint64_t frames)
 {
-	port_lock(&pm->lock);
-	pm->commit_limit = frames;
-	port_unlock(&pm->lock);
+	__atomic_store_n(&pm->commit_limit, frames, __ATOMIC_RELAXED);
 }
 
 void pmem_commit_stats(struct pmem *pm, uint64_t *committed, uint64_t *limit)
 {
-	port_lock(&pm->lock);
 	if (committed != NULL)
-		*committed = pm->committed;
+		*committed = __atomic_load_n(&pm->committed, __ATOMIC_RELAXED);
 	if (limit != NULL)
-		*limit = commit_limit_locked(pm);
-	port_unlock(&pm->lock);
+		*limit = commit_limit_now(pm);
 }

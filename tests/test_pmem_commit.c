@@ -2,6 +2,7 @@
  * test_pmem_commit.c - pmem's commit ledger: frames promised to later allocations,
  * against a limit (by default every frame pmem can hand out). Bad calls change nothing.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -83,10 +84,65 @@ static void test_commit_ledger(void **state)
 	assert_int_equal(pmem_check(&pm, NULL, NULL), 0);
 }
 
+/*
+ * The ledger is lock-free (a compare-and-swap): threads that commit one frame at a
+ * time against a limit get exactly the limit's worth between them, and giving it all
+ * back concurrently leaves zero. A lost update would show as a count off by some.
+ */
+#define RACE_THREADS 4
+#define RACE_TRIES   20000
+#define RACE_LIMIT   25000
+
+static void *commit_racer(void *arg)
+{
+	uint64_t *won = arg;
+	for (unsigned i = 0; i < RACE_TRIES; i++)
+		if (pmem_commit(&pm, 1) == 0)
+			(*won)++;
+	return NULL;
+}
+
+static void *uncommit_racer(void *arg)
+{
+	uint64_t *won = arg;
+	for (uint64_t i = 0; i < *won; i++)
+		if (pmem_uncommit(&pm, 1) != 0)
+			return arg;
+	return NULL;
+}
+
+static void test_commit_race(void **state)
+{
+	(void)state;
+	pthread_t t[RACE_THREADS];
+	uint64_t won[RACE_THREADS] = { 0 }, sum = 0, c;
+	pmem_commit_limit(&pm, RACE_LIMIT);
+	for (unsigned i = 0; i < RACE_THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, commit_racer, &won[i]), 0);
+	for (unsigned i = 0; i < RACE_THREADS; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	for (unsigned i = 0; i < RACE_THREADS; i++)
+		sum += won[i];
+	pmem_commit_stats(&pm, &c, NULL);
+	assert_int_equal(sum, RACE_LIMIT);
+	assert_int_equal(c, RACE_LIMIT);
+	for (unsigned i = 0; i < RACE_THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, uncommit_racer, &won[i]), 0);
+	for (unsigned i = 0; i < RACE_THREADS; i++) {
+		void *bad;
+		assert_int_equal(pthread_join(t[i], &bad), 0);
+		assert_null(bad);
+	}
+	pmem_commit_stats(&pm, &c, NULL);
+	assert_int_equal(c, 0);
+	pmem_commit_limit(&pm, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_commit_ledger, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_race, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("pmem_commit", tests, NULL, NULL);
 }

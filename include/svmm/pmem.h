@@ -103,6 +103,8 @@ struct pmem {
 	struct pmem_span span[PMEM_MAX_SPANS];   /* sorted by address, disjoint */
 	uint64_t committed;                      /* pmem_commit: frames promised */
 	uint64_t commit_limit;                   /* their cap; 0: every usable frame */
+	uint64_t usable_frames;                  /* RAM minus reserved and database
+						    frames, fixed at init */
 };
 
 struct pmem_span_stats {
@@ -256,24 +258,28 @@ void pmem_dump(struct pmem *pm, svmm_print_fn out, void *ctx);
 
 /*
  * Add frames to the committed count if it stays within the limit. Returns 0, or
- * SVMM_ENOMEM with nothing changed. frames == 0 always succeeds. Takes the lock.
+ * SVMM_ENOMEM with nothing changed. frames == 0 always succeeds. Lock-free (an atomic
+ * compare-and-swap; the port's lock is not taken), so it may be called from anywhere
+ * pmem may.
  */
 int pmem_commit(struct pmem *pm, uint64_t frames);
 
 /*
  * Give back frames committed before. Returns 0, or SVMM_EINVAL (more than is
- * committed) with nothing changed. Takes the lock.
+ * committed) with nothing changed. Lock-free, as pmem_commit.
  */
 int pmem_uncommit(struct pmem *pm, uint64_t frames);
 
 /*
  * Set the commit limit in frames; 0 (the value after pmem_init) means every frame
  * pmem can hand out (RAM minus reserved and database frames). A limit below what is
- * committed already makes later commits fail until enough is given back. Takes the lock.
+ * committed already makes later commits fail until enough is given back. An atomic
+ * store: a commit running at the same time is checked against the old or the new limit.
  */
 void pmem_commit_limit(struct pmem *pm, uint64_t frames);
 
-/* The committed count and the limit in effect (either pointer may be NULL). */
+/* The committed count and the limit in effect (either pointer may be NULL); atomic
+   reads, each exact when it was made. */
 void pmem_commit_stats(struct pmem *pm, uint64_t *committed, uint64_t *limit);
 
 #endif /* SVMM_PMEM_H */
