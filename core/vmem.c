@@ -916,9 +916,43 @@ int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
 	return err;
 }
 
+/*
+ * carve() for the common allocation: the front of the head of bucket b. The region
+ * leaves its list by a pop and its remainder, smaller, stays in a bucket, so none of
+ * the general case's tests are needed.
+ */
+static void carve_head(struct vmem *vm, unsigned b, uint64_t s, struct vmem_region *r)
+{
+	struct vmem_unit *u = vm->bucket[b], *nx = u->r.bl.next;
+	struct vmem_region *f = &u->r.seg;
+	uint64_t word;
+
+	r->addr = f->addr;
+	r->size = s;
+	r->node.rb_parent = 0;   /* allocated: the caller bit clear */
+	vm->free_bytes -= s;
+	vm->used_bytes += s;
+	vm->nused++;
+	vm->bucket[b] = nx;
+	word = vm->bucket_map[b >> 6] & ~((uint64_t)(nx == NULL) << (b & 63));
+	vm->bucket_map[b >> 6] = word;
+	vm->bucket_sum &= ~((uint64_t)(word == 0) << (b >> 6));
+	if (f->size == s) {
+		rb_replace(&vm->segs, &f->node, &r->node);
+		vm->nfree--;
+		unit_put(vm, u);
+	} else {
+		rb_insert_beside(&vm->segs, &f->node, RB_LEFT, &r->node);
+		f->addr += s;   /* nothing lies between: its place holds */
+		f->size -= s;
+		bucket_push(vm, b - (unsigned)(s >> vm->qshift), u);
+	}
+}
+
 int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, svmm_va_t *addrp)
 {
 	struct vmem_unit *u;
+	unsigned b;
 	int err = 0;
 
 	if (size == 0)
@@ -926,6 +960,14 @@ int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, svmm_va_t 
 	if (!SVMM_IS_ALIGNED(size, vm->quantum))
 		return SVMM_EUNALIGNED;
 	port_lock(&vm->lock);
+	b = sz_bucket_from(vm, sz_bucket(vm, size));
+	if (b < VMEM_BUCKETS) {
+		if (addrp)
+			*addrp = vm->bucket[b]->r.seg.addr;
+		carve_head(vm, b, size, r);
+		port_unlock(&vm->lock);
+		return 0;
+	}
 	u = sz_first(vm, size);
 	if (u == NULL) {
 		err = SVMM_ENOSPC;
