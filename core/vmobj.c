@@ -768,6 +768,7 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 	uint64_t *dm[VMOBJ_MAX_LEVELS], dw[VMOBJ_MAX_LEVELS];
 	unsigned idx[VMOBJ_MAX_LEVELS], hi[VMOBJ_MAX_LEVELS], d = 0;
 	unsigned woff[VMOBJ_MAX_LEVELS];    /* a table's first word in its page */
+	unsigned unseen[VMOBJ_MAX_LEVELS];  /* used entries not reached yet (see below) */
 	uint64_t top = top_cover(src);
 	int err = 0;
 
@@ -783,6 +784,7 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 	base[0] = 0;
 	idx[0] = first_idx(start / top, rm, ROOT_WORD);
 	hi[0] = M_HI(rm) - ROOT_WORD + 1;
+	unseen[0] = idx[0] + ROOT_WORD == M_LO(rm) ? M_COUNT(rm) : UINT32_MAX;
 	__builtin_memset(c->root + idx[0], 0,
 			 idx[0] < hi[0] ? (hi[0] - idx[0]) * sizeof(uint64_t) : 0);
 	for (;;) {
@@ -794,11 +796,23 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 		if (left < h)
 			h = (unsigned)left;
 		const uint64_t *p = t + i, *pe = t + h;
-		/* Four words a step while four remain: one branch for each four. */
-		while (pe - p >= 4 && (p[0] | p[1] | p[2] | p[3]) == 0)
-			p += 4;
-		while (p != pe && *p == 0)
-			p++;
+		/*
+		 * A scan that began at the table's low bound knows how many used entries it
+		 * has not reached (its count less those seen; else UINT32_MAX): none left
+		 * ends it, and one left that is the last word in sight is that word (the
+		 * stack's entry at the top of a sparse index, with nothing between).
+		 */
+		if (unseen[d] == 0) {
+			p = pe;
+		} else if (unseen[d] == 1 && p != pe && pe[-1] != 0) {
+			p = pe - 1;
+		} else {
+			/* Four words a step while four remain: one branch for each four. */
+			while (pe - p >= 4 && (p[0] | p[1] | p[2] | p[3]) == 0)
+				p += 4;
+			while (p != pe && *p == 0)
+				p++;
+		}
 		i = (unsigned)(p - t);
 		if (i >= h) {
 			*dm[d] = dw[d];
@@ -808,6 +822,7 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 			continue;
 		}
 		idx[d] = i;
+		unseen[d]--;
 		uint64_t e = t[i], pg = base[d] + i * cover;
 		uint64_t v = e;
 		if (e & E_NODE) {
@@ -855,6 +870,7 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 			base[d + 1] = pg;
 			idx[d + 1] = first_idx(start > pg ? (start - pg) / (cover / FANO) : 0, sm, 0);
 			hi[d + 1] = M_COUNT(sm) == 0 ? 0 : M_HI(sm) + 1;
+			unseen[d + 1] = idx[d + 1] == M_LO(sm) ? M_COUNT(sm) : UINT32_MAX;
 			d++;
 		} else {
 			idx[d]++;

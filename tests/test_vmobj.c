@@ -343,6 +343,48 @@ static void test_clone(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
+/*
+ * A clone of a sparse, deep index (an address space's: a page at the bottom, one at the
+ * top, one between), where the clone's scan uses the tables' used counts to skip what
+ * lies between: every page comes across, also once a discard has left root[]'s upper
+ * bound stale, and in a clone of a range that starts inside a table.
+ */
+static void test_clone_sparse(void **state)
+{
+	(void)state;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	const uint64_t size = 256 * SVMM_GiB, low = 16 * PG, mid = 100 * SVMM_GiB;
+	const uint64_t top = size - PG;
+	struct vmobj *a, *b, *c, *r;
+	assert_int_equal(vmobj_create_anon(&fx.pm, size, &a), 0);
+	wr(a, low, 1);
+	wr(a, top, 2);
+	assert_int_equal(vmobj_clone(a, 0, size, &b), 0);
+	check(b);
+	assert_int_equal(b->resident, 2);
+	assert_int_equal(rd(b, low), 1);
+	assert_int_equal(rd(b, top), 2);
+	wr(a, mid, 3);
+	assert_int_equal(vmobj_discard(a, top, PG), 0);
+	check(a);
+	assert_int_equal(vmobj_clone(a, 0, size, &c), 0);
+	check(c);
+	assert_int_equal(c->resident, 2);
+	assert_int_equal(rd(c, low), 1);
+	assert_int_equal(rd(c, mid), 3);
+	struct vmobj_page p;
+	assert_int_equal(vmobj_lookup(c, top, &p), SVMM_ENOENT);
+	assert_int_equal(vmobj_clone(a, 50 * SVMM_GiB, size - 50 * SVMM_GiB, &r), 0);
+	check(r);
+	assert_int_equal(r->resident, 1);
+	assert_int_equal(rd(r, mid), 3);     /* a clone keeps the offsets */
+	vmobj_put(r);
+	vmobj_put(c);
+	vmobj_put(b);
+	vmobj_put(a);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 /* ---- copy-on-write over a backing object (a private file mapping) ---- */
 
 static void test_cow_backing(void **state)
@@ -701,6 +743,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_anon, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pager, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clone_sparse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cow_backing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_huge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
