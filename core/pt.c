@@ -701,8 +701,9 @@ static bool map_fast(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size, u
 	return true;
 }
 
-/* The argument checks of pt_map, in its order of errors. */
-static int map_check(const struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size,
+/* The argument checks of pt_map, in its order of errors (inlined: pt_map_slot is on
+   every page fault's path). */
+static inline __attribute__((always_inline)) int map_check(const struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size,
 		     unsigned flags)
 {
 	const unsigned known = PT_PERMS | PT_REPLACE | PT_NAPOT | PT_IO | PT_NC | PT_BOOT |

@@ -977,7 +977,8 @@ static void answer(uint64_t e, uint64_t pg, bool huge_ok, bool excl, struct vmob
  * node (the usual case: the walk set it), the count is updated through the hint's
  * owner-word address, looked up once per node rather than once per page.
  */
-static void leaf_put(struct vmobj *o, uint64_t *slot, uint64_t v)
+static inline __attribute__((always_inline)) void leaf_put(struct vmobj *o, uint64_t *slot,
+							   uint64_t v)
 {
 	struct obj_hint *h = hint_of(o);
 	uintptr_t at = (uintptr_t)slot - (uintptr_t)h->node;
