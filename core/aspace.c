@@ -1023,14 +1023,20 @@ out:
  * The leaf entry mapping the page at va, if any: its size (0: none) with *pte (and *pa,
  * the page's frame, if not NULL). One walk down, no callback: it is on every fault's
  * path, and the size it gives saves a copy-on-write fault a second walk to ask whether
- * the leaf is a 2 MiB one. Not inlined, so that its struct stays off the frames of the
- * deep pt_map callers.
+ * the leaf is a 2 MiB one. With slot not NULL, *slot is the level-0 entry for va when
+ * its table exists (a 4 KiB leaf or none), else NULL: the fault maps through it with
+ * pt_map_slot rather than walk again. Not inlined, so that its struct stays off the
+ * frames of the deep pt_map callers.
  */
 static __attribute__((noinline)) uint64_t leaf_at(struct aspace *as, svmm_va_t va,
-						  uint64_t *pte, svmm_pa_t *pa)
+						  uint64_t *pte, svmm_pa_t *pa,
+						  uint64_t **slot)
 {
 	struct pt_leaf l;
-	if (pt_leaf_at(&as->pt, SVMM_ALIGN_DOWN(va, PAGE), &l) != 0)
+	int err = pt_leaf_at(&as->pt, SVMM_ALIGN_DOWN(va, PAGE), &l);
+	if (slot != NULL)
+		*slot = (err == 0 || err == SVMM_ENOENT) && l.level == 0 ? l.ptep : NULL;
+	if (err != 0)
 		return 0;
 	*pte = l.pte;
 	if (pa != NULL)
@@ -1251,7 +1257,8 @@ static __attribute__((noinline)) void anon_finish(struct aspace *as, struct aspa
 static inline __attribute__((always_inline)) int anon_fault(struct aspace *as,
 							    struct aspace_region *r,
 							    svmm_va_t page, unsigned access,
-							    unsigned prot, uint64_t present)
+							    unsigned prot, uint64_t present,
+							    uint64_t *slot)
 {
 	struct anon_prep p;
 	svmm_va_t big = SVMM_ALIGN_DOWN(page, HUGE_SIZE);
@@ -1274,7 +1281,12 @@ static inline __attribute__((always_inline)) int anon_fault(struct aspace *as,
 	}
 	if (err != 0)
 		return err;
-	err = pt_map(&as->pt, p.huge ? big : page, p.pa, prep_size(&p), p.flags);
+	/* The leaf table the caller's walk found, if any, takes a 4 KiB leaf at once (a
+	   2 MiB leaf was split above through pt_map: slot came from no such walk then). */
+	if (slot != NULL && !p.huge && p.leaf == 0)
+		err = pt_map_slot(&as->pt, page, slot, p.pa, p.flags);
+	else
+		err = pt_map(&as->pt, p.huge ? big : page, p.pa, prep_size(&p), p.flags);
 	anon_finish(as, r, page, &p, err);
 	return err;
 }
@@ -1285,7 +1297,7 @@ int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access)
 		return SVMM_EINVAL;
 	struct aspace_region *r;
 	unsigned prot;
-	uint64_t pte, leaf;
+	uint64_t pte, leaf, *slot;
 	port_lock(&as->lock);
 	/* Which region, and may this access reach it at all. */
 	int err = fault_target(as, va, access, &r, &prot);
@@ -1298,11 +1310,12 @@ int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access)
 	 * allow what the region does: a write to a copy-on-write page, or the leaf is
 	 * not the user's (SVMM_EPERM).
 	 */
-	if ((leaf = leaf_at(as, va, &pte, NULL)) != 0) {
+	if ((leaf = leaf_at(as, va, &pte, NULL, &slot)) != 0) {
 		if ((pte & SVMM_PTE_U) && (pte & access))
 			err = 0;
 		else if ((pte & SVMM_PTE_U) && anon && access == PT_W)
-			err = anon_fault(as, r, SVMM_ALIGN_DOWN(va, PAGE), access, prot, leaf);
+			err = anon_fault(as, r, SVMM_ALIGN_DOWN(va, PAGE), access, prot, leaf,
+					 slot);
 		else
 			err = SVMM_EPERM;
 		goto out;
@@ -1312,7 +1325,7 @@ int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access)
 		err = SVMM_EFAULT;
 		goto out;
 	}
-	err = anon_fault(as, r, SVMM_ALIGN_DOWN(va, PAGE), access, prot, 0);
+	err = anon_fault(as, r, SVMM_ALIGN_DOWN(va, PAGE), access, prot, 0, slot);
 out:
 	port_unlock(&as->lock);
 	return err;
@@ -1539,8 +1552,8 @@ int aspace_populate(struct aspace *as, svmm_va_t va, uint64_t size)
 			r = reg_next(as, r);
 		uint64_t pte;
 		/* A read fault's worth: new pages come writable where the region allows. */
-		if (!leaf_at(as, page, &pte, NULL))
-			err = anon_fault(as, r, page, PT_R, r->prot, 0);
+		if (!leaf_at(as, page, &pte, NULL, NULL))
+			err = anon_fault(as, r, page, PT_R, r->prot, 0, NULL);
 	}
 	port_unlock(&as->lock);
 	return err;
@@ -1735,7 +1748,7 @@ static __attribute__((noinline)) int copy_pages(struct aspace *as, svmm_va_t va,
 			chunk = n - off;
 		uint64_t pte;
 		svmm_pa_t pa;
-		uint64_t present = leaf_at(as, at, &pte, &pa);
+		uint64_t present = leaf_at(as, at, &pte, &pa, NULL);
 		if (!present || (into && !(pte & SVMM_PTE_W))) {
 			struct aspace_region *r;
 			unsigned prot;
@@ -1794,7 +1807,7 @@ static int copy_common(struct aspace *as, svmm_va_t va, void *kbuf, uint64_t n, 
 		off += did;
 		if (err == COPY_FAULT)
 			err = anon_fault(as, need.r, need.page, into ? PT_W : PT_R, need.prot,
-					 need.present);
+					 need.present, NULL);
 	}
 	if (done != NULL)
 		*done = off;

@@ -701,7 +701,9 @@ static bool map_fast(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size, u
 	return true;
 }
 
-int pt_map(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned flags)
+/* The argument checks of pt_map, in its order of errors. */
+static int map_check(const struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size,
+		     unsigned flags)
 {
 	const unsigned known = PT_PERMS | PT_REPLACE | PT_NAPOT | PT_IO | PT_NC | PT_BOOT |
 			       PT_MAX_PAGE_MASK;
@@ -716,7 +718,48 @@ int pt_map(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned fl
 	    ((flags & PT_MAX_PAGE_MASK) >> PT_MAX_PAGE_SHIFT) > 4u ||
 	    ((flags & PT_BOOT) && !pt->kernel))
 		return SVMM_EINVAL;
-	err = check_perms(pt, va, flags & PT_PERMS);
+	return check_perms(pt, va, flags & PT_PERMS);
+}
+
+/* Widen the span of what was ever mapped to take in [va, va + size). Lock held. */
+static void span_widen(struct pt *pt, svmm_va_t va, uint64_t size)
+{
+	if (va < pt->span[0])
+		pt->span[0] = va;
+	if (va + size - 1u > pt->span[1])
+		pt->span[1] = va + size - 1u;
+}
+
+int pt_map_slot(struct pt *pt, svmm_va_t va, uint64_t *slot, svmm_pa_t pa, unsigned flags)
+{
+	if (slot == NULL || (flags & (PT_NAPOT | PT_BOOT)) != 0)
+		return SVMM_EINVAL;
+	int err = map_check(pt, va, pa, SVMM_PAGE_SIZE, flags);
+	if (err != 0)
+		return err;
+	port_lock(&pt->lock);
+	uint64_t old = *slot;
+	if ((old & SVMM_PTE_V) && !(flags & PT_REPLACE)) {
+		port_unlock(&pt->lock);
+		return SVMM_EEXIST;
+	}
+	if (old & SVMM_PTE_N) {
+		/* A Svnapot run must be demoted first: pt_map's general path does that. */
+		port_unlock(&pt->lock);
+		return SVMM_EINVAL;
+	}
+	span_widen(pt, va, SVMM_PAGE_SIZE);
+	*slot = pte_make(pa, leaf_attr(flags));
+	port_unlock(&pt->lock);
+	/* Outside the lock, as pt_map's: invalid -> valid needs none. */
+	if (old & SVMM_PTE_V)
+		port_tlb_flush(pt_flush_asid(pt), va, SVMM_PAGE_SIZE);
+	return 0;
+}
+
+int pt_map(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned flags)
+{
+	int err = map_check(pt, va, pa, size, flags);
 	if (err != 0)
 		return err;
 
@@ -727,10 +770,7 @@ int pt_map(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned fl
 	};
 	port_lock(&pt->lock);
 	/* Widened before anything is built: a superset of what was mapped is all it says. */
-	if (va < pt->span[0])
-		pt->span[0] = va;
-	if (va + size - 1u > pt->span[1])
-		pt->span[1] = va + size - 1u;
+	span_widen(pt, va, size);
 	if ((flags & PT_BOOT) && pt->cloned) {
 		/* A root entry that clones share may no longer change. */
 		port_unlock(&pt->lock);

@@ -731,6 +731,71 @@ static void test_flush_exact(void **state)
 	pt_destroy(&pt, pt_leaf_ignore, NULL);
 }
 
+/*
+ * pt_map_slot: the fault path's map through the entry pt_leaf_at found. It maps what
+ * pt_map would (the same PTE), refuses what pt_map refuses with the same codes,
+ * leaves an existing leaf alone without PT_REPLACE, and with it replaces the leaf and
+ * flushes it (the TLB model sees no stale entry). A Svnapot entry is refused.
+ */
+static void test_map_slot(void **state)
+{
+	(void)state;
+	for (unsigned m = 0; m < 3; m++) {
+		struct pt pt, ref;
+		struct pt_leaf l;
+		struct tlb_model tlb;
+		svmm_pa_t pa;
+		tlb_model_init(&tlb, 7);
+		assert_int_equal(pt_init(&pt, modes[m], 5), 0);
+		assert_int_equal(pt_init(&ref, modes[m], 6), 0);
+		const svmm_va_t va = 0x40201000;
+		/* A neighbour makes the leaf table; the page itself is a hole in it. */
+		assert_int_equal(pt_map(&pt, va + 0x1000, 0x90000000, 0x1000, RW | PT_U), 0);
+		assert_int_equal(pt_map(&ref, va + 0x1000, 0x90000000, 0x1000, RW | PT_U), 0);
+		assert_int_equal(pt_leaf_at(&pt, va, &l), SVMM_ENOENT);
+		assert_int_equal(l.level, 0);
+		/* Bad arguments: pt_map's codes, nothing written. */
+		assert_int_equal(pt_map_slot(&pt, va, NULL, 0x91000000, RW | PT_U), SVMM_EINVAL);
+		assert_int_equal(pt_map_slot(&pt, va, l.ptep, 0x91000800, RW | PT_U),
+				 SVMM_EUNALIGNED);
+		assert_int_equal(pt_map_slot(&pt, va, l.ptep, 0x91000000, PT_W | PT_U), SVMM_EPERM);
+		assert_int_equal(pt_map_slot(&pt, va, l.ptep, 0x91000000, RW | PT_NAPOT),
+				 SVMM_EINVAL);
+		assert_int_equal(*l.ptep, 0);
+		/* The same leaf as pt_map makes, and the same span for pt_destroy. */
+		assert_int_equal(pt_map_slot(&pt, va, l.ptep, 0x91000000, RW | PT_U), 0);
+		assert_int_equal(pt_map(&ref, va, 0x91000000, 0x1000, RW | PT_U), 0);
+		struct pt_snap a, b;
+		pt_snap_take(&a, &pt, 0, 0);
+		pt_snap_take(&b, &ref, 0, 0);
+		assert_true(pt_snap_equal(&a, &b));
+		pt_snap_free(&a);
+		pt_snap_free(&b);
+		assert_int_equal(pt.span[0], ref.span[0]);
+		assert_int_equal(pt.span[1], ref.span[1]);
+		/* Valid now: refused without PT_REPLACE, replaced and flushed with it. */
+		assert_int_equal(pt_map_slot(&pt, va, l.ptep, 0x92000000, RW | PT_U), SVMM_EEXIST);
+		assert_int_equal(tlb_model_access(&tlb, &pt, va, PT_R, PT_SUM, &pa), 0);
+		assert_int_equal(pa, 0x91000000);
+		uint64_t f = hostsim_flush_count();
+		assert_int_equal(pt_map_slot(&pt, va, l.ptep, 0x92000000, PT_R | PT_U | PT_REPLACE),
+				 0);
+		assert_int_equal(hostsim_flush_count(), f + 1);
+		assert_int_equal(tlb_model_stale(&tlb, &pt, NULL), 0);
+		assert_int_equal(xlate(&pt, va), 0x92000000);
+		/* A Svnapot entry is left for pt_map to demote. */
+		assert_int_equal(pt_map(&pt, 0x40400000, 0xa0000000, 0x10000, RW | PT_NAPOT), 0);
+		assert_int_equal(pt_leaf_at(&pt, 0x40400000, &l), 0);
+		uint64_t old = *l.ptep;
+		assert_int_equal(pt_map_slot(&pt, 0x40400000, l.ptep, 0xb0000000,
+					     RW | PT_REPLACE), SVMM_EINVAL);
+		assert_int_equal(*l.ptep, old);
+		tlb_model_fini(&tlb);
+		pt_destroy(&pt, pt_leaf_ignore, NULL);
+		pt_destroy(&ref, pt_leaf_ignore, NULL);
+	}
+}
+
 static char dump_buf[4096];
 static void dump_out(void *ctx, const char *line)
 {
@@ -876,6 +941,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kernel_pt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom_every_point, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_slot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_span, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tables_from_pmem, setup, teardown),

@@ -168,6 +168,19 @@ int pt_destroy(struct pt *pt, pt_leaf_fn fn, void *ctx);
 int pt_map(struct pt *pt, svmm_va_t va, svmm_pa_t pa, uint64_t size, unsigned flags);
 
 /*
+ * pt_map of the one 4 KiB page at va, with the walk already done: slot is the level-0
+ * entry for va, as pt_leaf_at(pt, va) returned it in ptep with level 0, and nothing may
+ * have unmapped va's table since (the caller serialises that: an address space does
+ * both under its own lock). The page fault path uses it so that the table is walked
+ * once per fault, not twice. The same flags and errors as pt_map for one page, except
+ * SVMM_EINVAL also for a NULL slot, PT_NAPOT or PT_BOOT; SVMM_EEXIST when the entry is
+ * valid without PT_REPLACE. With PT_REPLACE a valid leaf is overwritten and flushed;
+ * a Svnapot entry there is refused with SVMM_EINVAL, unchanged (pt_map demotes such
+ * runs; address spaces never map them in the user half).
+ */
+int pt_map_slot(struct pt *pt, svmm_va_t va, uint64_t *slot, svmm_pa_t pa, unsigned flags);
+
+/*
  * Unmap [va, va + size), splitting huge pages that the range covers in part and
  * freeing tables that become empty (never the kernel slot tables of a kernel pt).
  * flags: PT_MISSING_OK, else a hole anywhere in the range is SVMM_ENOENT with nothing
