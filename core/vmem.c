@@ -622,15 +622,37 @@ static int seg_release(struct vmem *vm, struct vmem_region *r)
 	n = touches_after(n, addr + size) ? n : NULL;
 	if (p == NULL && n == NULL) {
 		struct vmem_unit *u;
+		unsigned b = sz_bucket(vm, size);
 		int err = pool_reserve(vm, 1);
 
 		if (err)
 			return err;
 		u = unit_get(vm);
 		unit_fill(u, addr, size);
-		u->r.seg.node.rb_parent = 0;
+		u->r.seg.node.rb_parent = RB_FLAG;   /* free; rb_replace keeps the caller bit */
 		rb_replace(&vm->segs, &r->node, &u->r.seg.node);
-		free_unit_linked(vm, u);
+		if (b < VMEM_BUCKETS)
+			bucket_push(vm, b, u);
+		else
+			sz_insert(vm, u);
+		vm->nfree++;
+	} else if ((p == NULL) != (n == NULL)) {
+		/* One neighbour grows over r; between two buckets that is an unlink and a push. */
+		struct vmem_region *g = p != NULL ? p : n;
+		struct vmem_unit *u = UNIT_OF(g);
+		uint64_t total = g->size + size;
+		unsigned to = sz_bucket(vm, total);
+
+		rb_erase(&vm->segs, &r->node);
+		if (n != NULL)
+			n->addr = addr;   /* growing downwards: nothing lies between, n keeps its place */
+		if (to < VMEM_BUCKETS) {
+			bucket_unlink(vm, sz_bucket(vm, g->size), u);
+			g->size = total;
+			bucket_push(vm, to, u);
+		} else {
+			sz_resize(vm, u, total);
+		}
 	} else {
 		rb_erase(&vm->segs, &r->node);
 		merge(vm, p, n, addr, size);

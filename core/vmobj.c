@@ -1037,6 +1037,9 @@ static bool group_empty(struct vmobj *o, uint64_t pg)
 	return g == NULL || ((cover == FANO || !(*g & E_NODE)) && *g == 0);
 }
 
+static int page_new(struct vmobj *o, uint64_t pg, uint64_t mark, uint64_t *slot,
+		    struct vmobj_page *res);
+
 /*
  * Make page pg resident in o (no backing object), new: a 2 MiB page when huge_ok and
  * its whole group is empty and inside the object, else 4 KiB, zeroed or filled by the
@@ -1059,6 +1062,19 @@ static int make_page(struct vmobj *o, uint64_t pg, bool huge_ok, uint64_t mark,
 		answer(pa | E_HUGE, pg, true, true, res);
 		return 0;
 	}
+	return page_new(o, pg, mark, slot, res);
+}
+
+/*
+ * make_page's 4 KiB page: a frame, zeroed or filled, put in at *slot (an empty slot of
+ * the lowest level, or NULL: index_insert walks and makes the nodes). Inlined into
+ * make_page and into vmobj_fault's demand-zero path.
+ */
+static inline __attribute__((always_inline)) int page_new(struct vmobj *o, uint64_t pg,
+							  uint64_t mark, uint64_t *slot,
+							  struct vmobj_page *res)
+{
+	svmm_pa_t pa;
 	int err = pmem_alloc(o->pm, 0, PMEM_ANY, &pa);
 	if (err != 0)
 		return err;
@@ -1184,9 +1200,26 @@ int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_p
 	uint64_t p = off >> SVMM_PAGE_SHIFT, cover;
 	pg->copied = 0;
 	port_lock(&obj->lock);
-	/* One walk (usually none: the hint) finds the entry, and the slot a new page goes
-	   into when its leaf node exists already. */
-	uint64_t *slot = index_slot(obj, p, 1, false, NULL, NULL, NULL, &cover);
+	/*
+	 * The usual fault first: a demand-zero page in the 2 MiB of the last walk (the
+	 * hint's node, so its group holds pages already and no 2 MiB page can come).
+	 */
+	struct obj_hint *h = hint_of(obj);
+	uint64_t *slot;
+	if (h->node != NULL && p / FANO == h->grp) {
+		slot = &h->node[p % FANO];
+		cover = 1;
+		if (*slot == 0 && obj->backing == NULL && obj->kind == VMOBJ_ANON) {
+			pg->made = true;
+			err = page_new(obj, p, 0, slot, pg);
+			port_unlock(&obj->lock);
+			return err;
+		}
+	} else {
+		/* A walk finds the entry, and the slot a new page goes into when its leaf
+		   node exists already. */
+		slot = index_slot(obj, p, 1, false, NULL, NULL, NULL, &cover);
+	}
 	uint64_t e = slot == NULL || (*slot & E_NODE) ? 0 : *slot;
 	pg->made = e == 0;
 	if (e != 0) {
