@@ -28,7 +28,8 @@ static inline uint64_t bsize(unsigned order)
 /* ---- free lists ---- */
 
 /* Make idx the head of a free block of this order and put it first on its list. */
-static void list_push(struct pmem_span *s, uint32_t idx, unsigned order)
+static inline __attribute__((always_inline)) void list_push(struct pmem_span *s, uint32_t idx,
+							    unsigned order)
 {
 	struct pmem_frame *f = &s->db[idx];
 	uint32_t h = s->head[order];
@@ -47,7 +48,8 @@ static void list_push(struct pmem_span *s, uint32_t idx, unsigned order)
 }
 
 /* Take the free block at idx off the list of its order. */
-static void list_unlink(struct pmem_span *s, uint32_t idx, unsigned order)
+static inline __attribute__((always_inline)) void list_unlink(struct pmem_span *s, uint32_t idx,
+							      unsigned order)
 {
 	struct pmem_frame *f = &s->db[idx];
 	uint32_t n = f->u.link.next, p = f->u.link.prev;
