@@ -795,6 +795,8 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 		uint64_t left = (end - base[d] + cover - 1) / cover;
 		if (left < h)
 			h = (unsigned)left;
+		if (i > h)
+			i = h;   /* the scan starts past what is in sight: nothing to look at */
 		const uint64_t *p = t + i, *pe = t + h;
 		/*
 		 * A scan that began at the table's low bound knows how many used entries it

@@ -385,6 +385,48 @@ static void test_clone_sparse(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
+/*
+ * A clone of a range that lies wholly below or above a table's used entries has
+ * nothing to copy. copy_index once formed its scan's start past its end there and
+ * read words outside the table: root[] words an object page never initialised (a
+ * recycled page's old contents, copied into the clone as an entry with a reference
+ * on a stranger's frame) or words beyond root[] itself. The object's page is made to
+ * be a recycled one whose word for root[49] names frame x, as a freed index page might.
+ */
+static void test_clone_outside_entries(void **state)
+{
+	(void)state;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	svmm_pa_t x, junk;
+	assert_int_equal(pmem_alloc(&fx.pm, 0, PMEM_ANY, &x), 0);
+	assert_int_equal(pmem_alloc(&fx.pm, 0, fx.pm.meta_limit, &junk), 0);
+	words(junk)[offsetof(struct vmobj, root) / 8 + 49] = x | 1;
+	assert_int_equal(pmem_free(&fx.pm, junk, 0), 0);
+	struct vmobj *o, *c;
+	assert_int_equal(vmobj_create_anon(&fx.pm, 256 * PG, &o), 0);
+	assert_true(port_va_to_pa(o) == junk);   /* else this test proves nothing */
+	wr(o, 100 * PG, 7);                      /* the one entry: root[100] */
+	static const uint64_t ranges[][2] = { { 0, 50 }, { 0, 100 }, { 101, 155 }, { 200, 256 } };
+	for (unsigned k = 0; k < sizeof(ranges) / sizeof(ranges[0]); k++) {
+		uint64_t off = ranges[k][0] * PG, len = (ranges[k][1] - ranges[k][0]) * PG;
+		assert_int_equal(vmobj_clone(o, off, len, &c), 0);
+		check(c);
+		assert_int_equal(c->resident, 0);
+		struct vmobj_page p;
+		assert_int_equal(vmobj_lookup(c, 49 * PG, &p), SVMM_ENOENT);
+		assert_int_equal(refs(x), 1);
+		vmobj_put(c);
+	}
+	assert_int_equal(vmobj_clone(o, 50 * PG, 100 * PG, &c), 0);   /* and one that holds it */
+	check(c);
+	assert_int_equal(c->resident, 1);
+	assert_int_equal(rd(c, 100 * PG), 7);
+	vmobj_put(c);
+	vmobj_put(o);
+	assert_int_equal(pmem_put(&fx.pm, x), 0);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 /* ---- copy-on-write over a backing object (a private file mapping) ---- */
 
 static void test_cow_backing(void **state)
@@ -744,6 +786,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pager, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_sparse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clone_outside_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cow_backing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_huge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom, setup, teardown),

@@ -199,9 +199,15 @@ static void op_clone(void)
 		return;
 	struct vmobj *c;
 	/* The whole object, or a range in whole 2 MiB groups (a 2 MiB page that
-	   overlaps the range is cloned whole, which the model does not track). */
+	   overlaps the range is cloned whole, which the model does not track), or, when
+	   the object holds no 2 MiB page, any range of pages. */
 	uint64_t a = 0, n = m[s].npages;
-	if (below(2) && n > 512) {
+	if (below(3) == 0 && m[s].o->huge == 0) {
+		/* No 2 MiB page: any range of pages, which may start or end inside an
+		   index node or lie wholly beside its used entries. */
+		a = below(n);
+		n = 1 + below(n - a);
+	} else if (below(2) && n > 512) {
 		a = below(n / 512) * 512;
 		n = 1 + below(n - a);
 		if (a + n < m[s].npages)
