@@ -163,6 +163,14 @@ static int check_range(const struct aspace *as, svmm_va_t va, uint64_t size)
 	return 0;
 }
 
+/* A new mapping's place: a fixed one must lie in the user half, any other must fit it. */
+static int check_place(const struct aspace *as, unsigned flags, svmm_va_t hint, uint64_t size)
+{
+	if (flags & ASPACE_FIXED)
+		return check_range(as, hint, size);
+	return size > as->user_end - as->user_base ? SVMM_ENOSPC : 0;
+}
+
 /*
  * A kernel pointer to the 4 KiB frame at pa: through the direct map when pmem says the
  * frame is RAM below its direct-map limit, else through port_kmap (*kmapped: undo it
@@ -477,13 +485,9 @@ static int map_region(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t 
 		return SVMM_EUNALIGNED;
 	if (kind == ASPACE_PHYS && (pa + size < pa || pa + size > PT_PA_LIMIT))
 		return pa + size < pa ? SVMM_EOVERFLOW : SVMM_ERANGE;
-	if (flags & ASPACE_FIXED) {
-		err = check_range(as, hint, size);
-		if (err != 0)
-			return err;
-	} else if (size > as->user_end - as->user_base) {
-		return SVMM_ENOSPC;
-	}
+	err = check_place(as, flags, hint, size);
+	if (err != 0)
+		return err;
 	/* Placement that lets the page tables use 2 MiB (or 1 GiB) pages. */
 	if (kind == ASPACE_ANON && size >= 2 * SVMM_MiB) {
 		align = 2 * SVMM_MiB;
@@ -1479,13 +1483,9 @@ int aspace_map_obj(struct aspace *as, svmm_va_t hint, uint64_t size, unsigned pr
 		return SVMM_EUNALIGNED;
 	if (off > obj->size || size > obj->size - off)
 		return SVMM_ERANGE;
-	if (flags & ASPACE_FIXED) {
-		err = check_range(as, hint, size);
-		if (err != 0)
-			return err;
-	} else if (size > as->user_end - as->user_base) {
-		return SVMM_ENOSPC;
-	}
+	err = check_place(as, flags, hint, size);
+	if (err != 0)
+		return err;
 	/* Keep the object's offset modulo 2 MiB, as map_phys keeps pa's. */
 	uint64_t align = size >= 2 * SVMM_MiB ? 2 * SVMM_MiB : 0;
 	bool shared = (flags & ASPACE_SHARED) != 0;

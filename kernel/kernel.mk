@@ -5,6 +5,7 @@
 #   make check-kernel  boot Sv39, Sv48, Sv57 and a shrunken direct map; fail on any
 #                      failed test, panic, hang or leak
 #   make bench-kernel  instruction counts under -icount shift=0 (JSON lines)
+#   make trace-kernel  per-function instruction counts of chosen traps (gdb stepping)
 #   make gdb           QEMU halted with a gdb stub, gdb-multiarch attached
 
 KB := $(B)/kernel
@@ -103,6 +104,16 @@ check-kernel: deps deps-qemu kernel
 bench-kernel: deps deps-qemu kernel
 	@mkdir -p $(B)/bench
 	tools/qemu-bench.sh $(KB)/kernel.elf | tee $(B)/bench/kernel.json
+
+# Per-function instruction counts of chosen traps, single-stepped under gdb (slow: a
+# few seconds per thousand instructions). Defaults: the first three store page faults
+# of the benchmark programs in Sv39; TRACE_CAUSE=8 TRACE_SYSCALL=11 traces forks.
+# tools/trace-kernel.py lists the settings.
+TRACE_ARGS ?= svmm.mode=sv39 svmm.bench=1
+.PHONY: trace-kernel
+trace-kernel: deps deps-qemu kernel
+	@tools/setup.sh extra
+	tools/trace-kernel.sh $(KB)/kernel.elf $(TRACE_ARGS)
 
 gdb: deps deps-qemu kernel
 	@tools/setup.sh extra

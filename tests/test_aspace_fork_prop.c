@@ -228,12 +228,7 @@ static void op_fork(int i)
 static void test_model(void **state)
 {
 	(void)state;
-	const char *s = getenv("SVMM_SEED");
-	seed = s != NULL ? strtoull(s, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)clock() << 20);
-	if (seed == 0)
-		seed = 1;
-	rng = seed;
-	printf("aspace fork property: SVMM_SEED=%llu\n", (unsigned long long)seed);
+	seed = test_seed("aspace fork property");
 	assert_int_equal(fx_setup(64 * MiB, 32 * MiB, SVMM_SV39, 16), 0);
 	nframes = 64 * MiB / PG;
 	named = calloc(nframes, sizeof(*named));

@@ -80,12 +80,7 @@ static void must_check(uint64_t op)
 
 static void pick_seed(void)
 {
-	const char *s = getenv("SVMM_SEED");
-	seed = s != NULL ? strtoull(s, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)clock() << 20);
-	if (seed == 0)
-		seed = 1;
-	rng = seed;
-	printf("pmem property: SVMM_SEED=%llu\n", (unsigned long long)seed);
+	seed = test_seed("pmem property");
 }
 
 /* Build the model from the configuration and check pmem's view of it at init. */

@@ -367,12 +367,7 @@ static void run(uint64_t ops)
 static void test_model(void **state)
 {
 	(void)state;
-	const char *s = getenv("SVMM_SEED");
-	seed = s != NULL ? strtoull(s, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)clock() << 20);
-	if (seed == 0)
-		seed = 1;
-	rng = seed;
-	printf("vmobj property: SVMM_SEED=%llu\n", (unsigned long long)seed);
+	seed = test_seed("vmobj property");
 	assert_int_equal(fx_setup(64 * MiB, 32 * MiB, SVMM_SV39, 16), 0);
 	named = calloc(64 * MiB / PG, sizeof(*named));
 	assert_non_null(named);

@@ -7,6 +7,9 @@
 #define SVMM_TEST_RAND_H
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
 static uint64_t rng;
 
@@ -22,6 +25,23 @@ static inline uint64_t rnd(void)
 static inline uint64_t rnd_range(uint64_t lo, uint64_t hi)
 {
 	return lo + rnd() % (hi - lo + 1);
+}
+
+/*
+ * Seed rng for a property test and return the seed: SVMM_SEED when it is set, else
+ * one from the clock, never 0. The line printed names the test and the seed, so that
+ * a failing run can be replayed.
+ */
+static inline uint64_t test_seed(const char *name)
+{
+	const char *s = getenv("SVMM_SEED");
+	uint64_t seed = s != NULL ? strtoull(s, NULL, 0)
+				  : (uint64_t)time(NULL) ^ ((uint64_t)clock() << 20);
+	if (seed == 0)
+		seed = 1;
+	rng = seed;
+	printf("%s: SVMM_SEED=%llu\n", name, (unsigned long long)seed);
+	return seed;
 }
 
 #endif /* SVMM_TEST_RAND_H */
