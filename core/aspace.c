@@ -713,14 +713,10 @@ static int cut_range(struct aspace *as, struct cut_state *cs, svmm_va_t va, svmm
  * object's, or a private object mapping's); a shared object keeps its pages for its
  * other mappings. Private objects never hold 2 MiB pages, so this cannot fail.
  */
-static void drop_pages(struct aspace *as, struct aspace_region *r, svmm_va_t va,
-		       svmm_va_t end)
+static void drop_pages(struct aspace_region *r, svmm_va_t va, svmm_va_t end)
 {
-	int err = 0;
-	(void)as;
-	if (r->kind == ASPACE_OBJ && !r->shared)
-		err = vmobj_discard(r->obj, r->off + (va - r->node.addr), end - va);
-	if (err != 0)
+	if (r->kind == ASPACE_OBJ && !r->shared &&
+	    vmobj_discard(r->obj, r->off + (va - r->node.addr), end - va) != 0)
 		port_panic("aspace: discarding 4 KiB pages failed");
 }
 
@@ -746,21 +742,16 @@ static void anon_drop(struct aspace *as, svmm_va_t va, uint64_t size)
 }
 
 /*
- * Anonymous leaves of the range, counted while uvmem still knows the regions: their
- * frames belong to the regions' objects, which drop them after the flush.
+ * pt_walk callback: the 4 KiB pages the leaves cover, added to *ctx. Unmap and discard
+ * count the leaves of a range with it while uvmem still knows the regions.
  */
-struct frame_chain {
-	struct aspace *as;
-	uint64_t n;
-};
-
-static int chain_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
+static int count_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
 {
-	struct frame_chain *c = ctx;
+	uint64_t *n = ctx;
 	(void)va;
 	(void)pa;
 	(void)pte;
-	c->n += size / PAGE;
+	*n += size / PAGE;
 	return 0;
 }
 
@@ -780,16 +771,16 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 		goto out;
 
 	/* Collect the frames of anonymous regions while uvmem still knows the regions. */
-	struct frame_chain chain = { as, 0 };
+	uint64_t leaves = 0;
 	struct aspace_region *r;
 	uint64_t uncharge = 0;    /* what these regions charged: at map time or per fault */
 	for (r = cs.start; r != NULL && r->node.addr < end; r = reg_next(as, r)) {
 		if (r->kind == ASPACE_PHYS)
 			continue;
-		uint64_t n0 = chain.n;
-		pt_walk(&as->pt, r->node.addr, r->node.size, chain_leaf, &chain);
+		uint64_t n0 = leaves;
+		pt_walk(&as->pt, r->node.addr, r->node.size, count_leaf, &leaves);
 		if (r->kind == ASPACE_ANON)
-			uncharge += r->commit ? r->node.size / PAGE : chain.n - n0;
+			uncharge += r->commit ? r->node.size / PAGE : leaves - n0;
 	}
 
 	/*
@@ -820,7 +811,7 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 	 * The TLB no longer holds the frames: the anonymous object drops the pages of the
 	 * removed anonymous regions (its offsets are addresses, so exactly those pages).
 	 */
-	as->resident -= chain.n;
+	as->resident -= leaves;
 	if (pmem_uncommit(as->pm, uncharge) != 0)
 		port_panic("aspace: commit count below what the address space charged");
 	as->committed -= uncharge;
@@ -831,7 +822,7 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 		if (r != head && vmem_free_region(&as->uvmem, &r->node) != 0)
 			port_panic("aspace: a merging uvmem free failed");
 		reg_remove(as, r);
-		drop_pages(as, r, r->node.addr, r_end(r));
+		drop_pages(r, r->node.addr, r_end(r));
 		if (r->obj != NULL)
 			vmobj_put(r->obj);
 		region_free(as, r);
@@ -1118,11 +1109,12 @@ static inline uint64_t prep_size(const struct anon_prep *p)
 static __attribute__((noinline)) bool huge_leaf(struct aspace *as, svmm_va_t page,
 						struct anon_prep *p)
 {
-	struct pt_leaf l;
-	if (pt_leaf_at(&as->pt, page, &l) != 0 || l.size != HUGE_SIZE)
+	uint64_t pte;
+	svmm_pa_t pa;
+	if (leaf_at(as, page, &pte, &pa, NULL) != HUGE_SIZE)
 		return false;
-	p->pa = l.pa - (page - l.va);
-	p->leaf = l.pte;
+	p->pa = pa - (page - SVMM_ALIGN_DOWN(page, HUGE_SIZE));
+	p->leaf = pte;
 	return true;
 }
 
@@ -1384,7 +1376,6 @@ static __attribute__((noinline)) int clone_region(struct aspace *dst, const stru
 	r->ptflags = s->ptflags;
 	r->commit = s->commit;
 	r->shared = s->shared;
-	r->off = s->off;
 	/* A region charged at map time is charged in the child too (no pmem call else). */
 	uint64_t charge = s->commit ? s->node.size / PAGE : 0;
 	err = charge != 0 ? pmem_commit(dst->pm, charge) : 0;
@@ -1550,24 +1541,13 @@ int aspace_populate(struct aspace *as, svmm_va_t va, uint64_t size)
 	for (svmm_va_t page = va; err == 0 && page < end; page += PAGE) {
 		if (page >= r_end(r))
 			r = reg_next(as, r);
-		uint64_t pte;
+		uint64_t pte, *slot;
 		/* A read fault's worth: new pages come writable where the region allows. */
-		if (!leaf_at(as, page, &pte, NULL, NULL))
-			err = anon_fault(as, r, page, PT_R, r->prot, 0, NULL);
+		if (!leaf_at(as, page, &pte, NULL, &slot))
+			err = anon_fault(as, r, page, PT_R, r->prot, 0, slot);
 	}
 	port_unlock(&as->lock);
 	return err;
-}
-
-/* pt_walk callback of discard: leaves counted per region kind. */
-static int count_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
-{
-	uint64_t *n = ctx;
-	(void)va;
-	(void)pa;
-	(void)pte;
-	*n += size / PAGE;
-	return 0;
 }
 
 /* The leaves of [va, end) that discard drops, and the commit charges they carry. */
@@ -1597,7 +1577,7 @@ static __attribute__((noinline)) void discard_drop(struct aspace *as,
 {
 	for (struct aspace_region *r = first; r != NULL && r->node.addr < end;
 	     r = reg_next(as, r))
-		drop_pages(as, r, r->node.addr > va ? r->node.addr : va,
+		drop_pages(r, r->node.addr > va ? r->node.addr : va,
 			   r_end(r) < end ? r_end(r) : end);
 	anon_drop(as, va, end - va);
 	as->resident -= leaves;
@@ -1889,6 +1869,7 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 {
 	struct check_ctx *c = ctx;
 	struct aspace *as = c->as;
+	struct aspace_region *r = NULL;
 	unsigned prot;
 	if ((pte & SVMM_PTE_G) != 0)
 		check_fail(c, "no leaf of the user half is global", va);
@@ -1905,7 +1886,7 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 		c->stack += size / PAGE;
 		c->charged += size / PAGE;
 	} else {
-		struct aspace_region *r = aspace_lookup(as, va);
+		r = aspace_lookup(as, va);
 		if (r == NULL || va + size > r_end(r)) {
 			check_fail(c, "every user leaf lies in a region or the stack", va);
 			return 0;
@@ -1927,16 +1908,14 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 		check_fail(c, "leaves have their region's permissions (anonymous: W may be off)",
 			   va);
 	if (size != PAGE && (size != HUGE_SIZE || !SVMM_IS_ALIGNED(va | pa, HUGE_SIZE) ||
-			     va < as->user_base || va >= as->user_end ||
-			     aspace_lookup(as, va)->kind != ASPACE_ANON)) {
+			     r == NULL || r->kind != ASPACE_ANON)) {
 		check_fail(c, "anonymous leaves are 4 KiB, or aligned 2 MiB in anonymous regions",
 			   va);
 		return 0;
 	}
 	/* The leaf caches its object's page; a writable one maps a frame no one else holds. */
 	uint64_t off, osize;
-	struct vmobj **slot = anon_slot(as, va < as->user_base || va >= as->user_end ? NULL :
-					aspace_lookup(as, va), va, &off, &osize);
+	struct vmobj **slot = anon_slot(as, r, va, &off, &osize);
 	struct vmobj_page pg;
 	bool own = *slot != NULL && vmobj_lookup(*slot, off, &pg) == 0;
 	/* A copy-on-write object's missing page reads through to its backing object. */

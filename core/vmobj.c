@@ -1037,7 +1037,7 @@ static bool group_empty(struct vmobj *o, uint64_t pg)
 	if (o->levels == 1)       /* root[] spans pages 0-495, all of group 0 it holds */
 		return pg >= FANO || M_COUNT(*root_meta_of(o)) == 0;
 	uint64_t *g = index_slot(o, pg, FANO, false, NULL, NULL, NULL, &cover);
-	return g == NULL || ((cover == FANO || !(*g & E_NODE)) && *g == 0);
+	return g == NULL || *g == 0;
 }
 
 static int page_new(struct vmobj *o, uint64_t pg, uint64_t mark, uint64_t *slot,
