@@ -1217,6 +1217,15 @@ static bool unmap_fast(struct pt *pt, svmm_va_t va, uint64_t size, unsigned flag
 	return true;
 }
 
+/* The frame leaf e maps at va, which it covers (a Svnapot run: va's page in the run). */
+static inline svmm_pa_t leaf_pa(uint64_t e, svmm_va_t va)
+{
+	svmm_pa_t pa = svmm_pte_pa(e);
+	if (e & SVMM_PTE_N)
+		pa = (pa & ~(PT_NAPOT_SIZE - 1u)) + (va & (PT_NAPOT_SIZE - 1u));
+	return pa;
+}
+
 /* Does the subtree under table t (entries at level) hold any leaf? Read-only. */
 static bool subtree_has_leaf(const uint64_t *t, unsigned level)
 {
@@ -1246,10 +1255,7 @@ static uint64_t report_subtree(svmm_pa_t pa, unsigned level, svmm_va_t va, pt_le
 		uint64_t e = t[i];
 		svmm_va_t eva = va + i * lsz;
 		if (svmm_pte_is_leaf(e)) {
-			svmm_pa_t lpa = svmm_pte_pa(e);
-			if (e & SVMM_PTE_N)
-				lpa = (lpa & ~(PT_NAPOT_SIZE - 1u)) + (eva & (PT_NAPOT_SIZE - 1u));
-			fn(ctx, eva, lpa, lsz, e);
+			fn(ctx, eva, leaf_pa(e, eva), lsz, e);
 		} else if (level > 0 && svmm_pte_is_table(e)) {
 			n += report_subtree(svmm_pte_pa(e), level - 1u, eva, fn, ctx);
 		}
@@ -1279,10 +1285,7 @@ static uint64_t destroy_subtree(svmm_pa_t pa, unsigned level, svmm_va_t va,
 		uint64_t e = t[i];
 		svmm_va_t eva = va + i * lsz;
 		if (svmm_pte_is_leaf(e)) {
-			svmm_pa_t lpa = svmm_pte_pa(e);
-			if (e & SVMM_PTE_N)
-				lpa = (lpa & ~(PT_NAPOT_SIZE - 1u)) + (eva & (PT_NAPOT_SIZE - 1u));
-			fn(ctx, eva, lpa, lsz, e);
+			fn(ctx, eva, leaf_pa(e, eva), lsz, e);
 		} else if (level > 0 && svmm_pte_is_table(e)) {
 			n += destroy_subtree(svmm_pte_pa(e), level - 1u, eva, span, fn, ctx);
 		}
@@ -1302,10 +1305,7 @@ static void gather_report(struct pt_gather *g, pt_leaf_fn fn, void *ctx)
 			/* Its tables were taken off pt->tables when it left the tree. */
 			report_subtree(val, level, va, fn, ctx);
 		} else {
-			svmm_pa_t pa = svmm_pte_pa(val);
-			if (val & SVMM_PTE_N)
-				pa = (pa & ~(PT_NAPOT_SIZE - 1u)) + (va & (PT_NAPOT_SIZE - 1u));
-			fn(ctx, va, pa, pt_level_size(level), val);
+			fn(ctx, va, leaf_pa(val, va), pt_level_size(level), val);
 		}
 	}
 	g->n = 0;

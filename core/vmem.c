@@ -622,7 +622,6 @@ static int seg_release(struct vmem *vm, struct vmem_region *r)
 	n = touches_after(n, addr + size) ? n : NULL;
 	if (p == NULL && n == NULL) {
 		struct vmem_unit *u;
-		unsigned b = sz_bucket(vm, size);
 		int err = pool_reserve(vm, 1);
 
 		if (err)
@@ -631,28 +630,8 @@ static int seg_release(struct vmem *vm, struct vmem_region *r)
 		unit_fill(u, addr, size);
 		u->r.seg.node.rb_parent = RB_FLAG;   /* free; rb_replace keeps the caller bit */
 		rb_replace(&vm->segs, &r->node, &u->r.seg.node);
-		if (b < VMEM_BUCKETS)
-			bucket_push(vm, b, u);
-		else
-			sz_insert(vm, u);
+		sz_insert(vm, u);
 		vm->nfree++;
-	} else if ((p == NULL) != (n == NULL)) {
-		/* One neighbour grows over r; between two buckets that is an unlink and a push. */
-		struct vmem_region *g = p != NULL ? p : n;
-		struct vmem_unit *u = UNIT_OF(g);
-		uint64_t total = g->size + size;
-		unsigned to = sz_bucket(vm, total);
-
-		rb_erase(&vm->segs, &r->node);
-		if (n != NULL)
-			n->addr = addr;   /* growing downwards: nothing lies between, n keeps its place */
-		if (to < VMEM_BUCKETS) {
-			bucket_unlink(vm, sz_bucket(vm, g->size), u);
-			g->size = total;
-			bucket_push(vm, to, u);
-		} else {
-			sz_resize(vm, u, total);
-		}
 	} else {
 		rb_erase(&vm->segs, &r->node);
 		merge(vm, p, n, addr, size);
@@ -945,9 +924,8 @@ int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
  */
 static void carve_head(struct vmem *vm, unsigned b, uint64_t s, struct vmem_region *r)
 {
-	struct vmem_unit *u = vm->bucket[b], *nx = u->r.bl.next;
+	struct vmem_unit *u = vm->bucket[b];
 	struct vmem_region *f = &u->r.seg;
-	uint64_t word;
 
 	r->addr = f->addr;
 	r->size = s;
@@ -955,10 +933,7 @@ static void carve_head(struct vmem *vm, unsigned b, uint64_t s, struct vmem_regi
 	vm->free_bytes -= s;
 	vm->used_bytes += s;
 	vm->nused++;
-	vm->bucket[b] = nx;
-	word = vm->bucket_map[b >> 6] & ~((uint64_t)(nx == NULL) << (b & 63));
-	vm->bucket_map[b >> 6] = word;
-	vm->bucket_sum &= ~((uint64_t)(word == 0) << (b >> 6));
+	bucket_unlink(vm, b, u);
 	if (f->size == s) {
 		rb_replace(&vm->segs, &f->node, &r->node);
 		vm->nfree--;
@@ -1151,7 +1126,7 @@ static struct vmem_region *used_neighbour(struct vmem *vm, const struct vmem_reg
 	struct vmem_region *n;
 
 	port_lock(&vm->lock);
-	n = used_from(dir == RB_RIGHT ? rb_next(&r->node) : rb_prev(&r->node), dir);
+	n = used_from(rb_step(&r->node, dir), dir);
 	port_unlock(&vm->lock);
 	return n;
 }
