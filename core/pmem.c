@@ -224,8 +224,8 @@ static void span_release(struct pmem_span *s, uint32_t idx, unsigned order)
  * straddles the limit. The lists are unordered, so this walks them: it only happens
  * for limits other than the meta_limit the spans were cut at.
  */
-static bool span_scan(const struct pmem_span *s, unsigned order, svmm_pa_t limit,
-		      unsigned *jp, uint32_t *idxp)
+static __attribute__((noinline)) bool span_scan(const struct pmem_span *s, unsigned order,
+						svmm_pa_t limit, unsigned *jp, uint32_t *idxp)
 {
 	uint64_t bytes = bsize(order) << FRAME_SHIFT;
 
@@ -565,6 +565,8 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 		pm->sect_shift++;
 	for (i = 0; i < PMEM_SECTIONS; i++)
 		pm->sect[i] = (uint8_t)sect_first(pm, i);
+	while (pm->nlow < nsp && pm->span[pm->nlow].base < pm->meta_limit)
+		pm->nlow++;
 	for (i = 0; i < nsp; i++) {
 		span_fill(&p, &pm->span[i]);
 		const struct pmem_span *s = &pm->span[i];
@@ -596,12 +598,19 @@ static bool alloc_pick(struct pmem *pm, unsigned order, svmm_pa_t limit, struct 
 {
 	uint64_t bytes = bsize(order) << FRAME_SHIFT;
 	unsigned best_j = PMEM_NR_ORDERS;
-
-	for (int above = 1; above >= 0; above--) {
-		for (unsigned i = pm->nspans; i-- > 0;) {
+	/*
+	 * The spans are sorted and cut at meta_limit: [nlow, nspans) is the class above,
+	 * [0, nlow) the class inside. A limit at or below meta_limit rules out every span
+	 * above, so the usual request (a table or metadata page) looks at no span twice.
+	 */
+	unsigned lo = pm->nlow, hi = pm->nspans;
+	if (limit <= pm->meta_limit) {
+		hi = lo;
+		lo = 0;
+	}
+	for (;;) {
+		for (unsigned i = hi; i-- > lo;) {
 			struct pmem_span *s = &pm->span[i];
-			if ((s->base >= pm->meta_limit) != (above != 0))
-				continue;
 			if (s->base >= limit || limit - s->base < bytes)
 				continue;
 			uint32_t mask = s->free_mask >> order;
@@ -629,8 +638,11 @@ static bool alloc_pick(struct pmem *pm, unsigned order, svmm_pa_t limit, struct 
 		}
 		if (best_j != PMEM_NR_ORDERS)
 			return true;
+		if (lo == 0)
+			return false;
+		hi = lo;
+		lo = 0;
 	}
-	return false;
 }
 
 int pmem_alloc(struct pmem *pm, unsigned order, svmm_pa_t limit, svmm_pa_t *pa)
@@ -998,6 +1010,9 @@ static int span_check(const struct pmem *pm, unsigned si, svmm_print_fn out, voi
 	      s->base_pfn == s->base >> FRAME_SHIFT && s->db != NULL,
 	      "pmem: each span's geometry is consistent: span %u is not", si);
 	CHECK(si == 0 || pm->span[si - 1].end <= s->base, "pmem: spans are sorted and disjoint: span %u starts inside span %u", si, si - 1);
+	CHECK((si < pm->nlow) == (s->base < pm->meta_limit) &&
+	      (s->base >= pm->meta_limit || s->end <= pm->meta_limit),
+	      "pmem: spans [0, nlow) and only they lie below meta_limit: span %u", si);
 
 	/* Walk the tiling: heads step by their block size; tails must be tails. */
 	for (uint64_t i = 0; i < s->nframes;) {
