@@ -754,28 +754,93 @@ int pmem_get(struct pmem *pm, svmm_pa_t pa)
 	return err;
 }
 
+/*
+ * One step of pmem_get_many's fast path: take a reference on the frame at entry e
+ * when it lies in [lo, lo + len) of a span whose database (from lo) is db and is the
+ * head of an allocated block whose count does not overflow; else change nothing and
+ * return false. One subtract and compare find the frame (tag bits below the page
+ * cannot carry a page-aligned address past the span's page-aligned end). On a
+ * little-endian machine one load reads the count with the state above it: adding 1
+ * carries into the state exactly when the count would overflow, so a single compare of
+ * the state after the add checks both.
+ */
+static inline __attribute__((always_inline)) bool get_one(struct pmem_frame *db, svmm_pa_t lo,
+							   uint64_t len, uint64_t e)
+{
+	uint64_t off = e - lo;
+	if (off >= len)
+		return false;
+	struct pmem_frame *f = &db[off >> FRAME_SHIFT];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	_Static_assert(offsetof(struct pmem_frame, state) == offsetof(struct pmem_frame, refcnt) + 4,
+		       "the state lies just above the count");
+	uint64_t w;
+	/* An entry is 16 bytes and 8-aligned, so the count's word is 8-aligned too. */
+	__builtin_memcpy(&w, __builtin_assume_aligned(&f->refcnt, 8), sizeof(w));
+	w++;
+	if ((w & ((uint64_t)0xff << 32)) != ((uint64_t)PMEM_ALLOC << 32))
+		return false;
+	f->refcnt = (uint32_t)w;
+#else
+	uint32_t r = f->refcnt + 1;
+	if (f->state != PMEM_ALLOC || r == 0)
+		return false;
+	f->refcnt = r;
+#endif
+	return true;
+}
+
+/*
+ * pmem_get_many's fast path: take a reference on frames[i], frames[i + 1], ... while
+ * each lies in span s and get_one takes it, two a step, and return the index of the
+ * first frame not taken (n if none is left), which the caller decides about: a zero
+ * entry, a frame of another span, or an error. The run starts at the span's second
+ * page when the span begins at 0, so that a zero entry (tags or not) always stops it.
+ */
+static size_t get_run(struct pmem_span *s, const uint64_t *frames, size_t i, size_t n)
+{
+	svmm_pa_t lo = s->base;
+	uint64_t len = s->end - lo;
+	struct pmem_frame *db = s->db;
+	if (lo == 0) {
+		lo = SVMM_PAGE_SIZE;
+		len -= SVMM_PAGE_SIZE;
+		db++;
+	}
+	const uint64_t *p = frames + i, *pairs = p + ((n - i) & ~(size_t)1);
+	for (; p != pairs; p += 2) {
+		if (!get_one(db, lo, len, p[0]))
+			return (size_t)(p - frames);
+		if (!get_one(db, lo, len, p[1]))
+			return (size_t)(p + 1 - frames);
+	}
+	if (p != frames + n && get_one(db, lo, len, p[0]))
+		p++;
+	return (size_t)(p - frames);
+}
+
 int pmem_get_many(struct pmem *pm, const uint64_t *frames, size_t n)
 {
-	/* The span of the last frame: a run of frames mostly stays in one. */
-	svmm_pa_t sbase = 0, send = 0;
-	struct pmem_frame *db = NULL;
-	size_t i;
+	struct pmem_span *s = NULL;   /* the last frame's span: a run mostly stays in one */
+	size_t i = 0;
 	int err = 0;
 
 	port_lock(&pm->lock);
-	for (i = 0; i < n; i++) {
-		svmm_pa_t pa = frames[i] & ~(svmm_pa_t)(SVMM_PAGE_SIZE - 1);
-		if (pa == 0)
-			continue;
-		/* One compare for sbase <= pa < send (empty before the first lookup). */
-		if (pa - sbase < send - sbase) {
-			struct pmem_frame *f = &db[(pa - sbase) >> FRAME_SHIFT];
-			if (f->state == PMEM_ALLOC && f->refcnt != UINT32_MAX) {
-				f->refcnt++;
-				continue;
-			}
+	while (i < n) {
+		if (s != NULL) {
+			i = get_run(s, frames, i, n);
+			if (i == n)
+				break;
 		}
-		struct pmem_span *s;
+		/* The frame the run stopped at: a zero entry, another span, or an error. */
+		svmm_pa_t pa = frames[i] & ~(svmm_pa_t)(SVMM_PAGE_SIZE - 1);
+		if (pa == 0) {
+			/* A run of zero entries (a sparse node's holes) is skipped here. */
+			do
+				i++;
+			while (i < n && frames[i] < SVMM_PAGE_SIZE);
+			continue;
+		}
 		uint32_t idx;
 		err = alloc_head(pm, pa, false, &s, &idx);
 		if (err == 0 && s->db[idx].refcnt == UINT32_MAX)
@@ -783,9 +848,7 @@ int pmem_get_many(struct pmem *pm, const uint64_t *frames, size_t n)
 		if (err != 0)
 			break;
 		s->db[idx].refcnt++;
-		sbase = s->base;
-		send = s->end;
-		db = s->db;
+		i++;
 	}
 	if (err != 0) {
 		/* All or nothing: give back what this call took (each count stays >= 1). */

@@ -1117,25 +1117,54 @@ static void unmap_apply(struct pt_op *op, uint64_t *t, unsigned level, svmm_va_t
  * every resident page. With napot_stop it stops at a Svnapot entry and returns false
  * (the entries before it done: protect is idempotent, so the general path may do
  * them again).
+ *
+ * Four entries a step when all four are valid (and, with napot_stop, none is
+ * Svnapot), as in a region's resident pages: one test for the four, then four
+ * and-ors and stores, without a compare each. Whether anything changed (so needs a
+ * flush) follows from the OR and AND of the old entries: some entry loses a bit that
+ * is cleared and not set exactly when the OR has one, and some entry gains a set bit
+ * exactly when the AND lacks one. Other groups go one entry at a time.
  */
-static inline bool protect_run(struct pt_op *op, uint64_t *e, uint64_t n, bool napot_stop)
+static inline __attribute__((always_inline)) bool protect_run(struct pt_op *op, uint64_t *e,
+								uint64_t n, bool napot_stop)
 {
-	bool w = (op->attr & SVMM_PTE_W) != 0, changed = false, done = true;
+	bool w = (op->attr & SVMM_PTE_W) != 0, changed = false;
 	uint64_t clear = op->clear | (w ? 0 : SVMM_PTE_D), attr = op->attr | (w ? SVMM_PTE_D : 0);
-	for (uint64_t k = 0; k < n; k++) {
-		uint64_t o = e[k], v = (o & ~clear) | attr;
-		if (napot_stop && (o & SVMM_PTE_N)) {
-			done = false;
+	uint64_t stop_bits = napot_stop ? SVMM_PTE_N : 0;
+	uint64_t any = 0, all = ~(uint64_t)0;   /* over the entries done four at a time */
+	uint64_t *p = e, *fours = e + (n & ~(uint64_t)3), *end = e + n, *q = fours;
+	for (; p != end; p = q) {
+		if (p != fours) {
+			uint64_t o0 = p[0], o1 = p[1], o2 = p[2], o3 = p[3];
+			uint64_t a = o0 & o1 & o2 & o3, y = o0 | o1 | o2 | o3;
+			q = p + 4;
+			if ((a & SVMM_PTE_V) && !(y & stop_bits)) {
+				p[0] = (o0 & ~clear) | attr;
+				p[1] = (o1 & ~clear) | attr;
+				p[2] = (o2 & ~clear) | attr;
+				p[3] = (o3 & ~clear) | attr;
+				any |= y;
+				all &= a;
+				continue;
+			}
+		} else {
+			q = end;
+		}
+		for (; p != q; p++) {
+			uint64_t o = *p, v = (o & ~clear) | attr;
+			if (o & stop_bits)
+				break;
+			if ((o & SVMM_PTE_V) && v != o) {
+				*p = v;
+				changed = true;
+			}
+		}
+		if (p != q)
 			break;
-		}
-		if ((o & SVMM_PTE_V) && v != o) {
-			e[k] = v;
-			changed = true;
-		}
 	}
-	if (changed)
+	if (changed || (any & clear & ~attr) != 0 || (~all & attr) != 0)
 		op->changed = true;
-	return done;
+	return p == end;
 }
 
 /* Protect the 4 KiB entries of [va, va + size) in leaf table t. */
