@@ -70,7 +70,8 @@ static inline __attribute__((always_inline)) void list_unlink(struct pmem_span *
  * The span holding pa, or NULL. The section table gives the first span that can hold
  * pa; the loop only steps past spans that end earlier inside the same section.
  */
-static struct pmem_span *span_find(struct pmem *pm, svmm_pa_t pa)
+static inline __attribute__((always_inline)) struct pmem_span *span_lookup(struct pmem *pm,
+									     svmm_pa_t pa)
 {
 	if (pa < pm->lo || pa >= pm->hi)
 		return NULL;
@@ -80,6 +81,12 @@ static struct pmem_span *span_find(struct pmem *pm, svmm_pa_t pa)
 	if (i == pm->nspans || pa < pm->span[i].base)
 		return NULL;
 	return &pm->span[i];
+}
+
+/* span_lookup out of line, for the callers off the hottest paths. */
+static __attribute__((noinline)) struct pmem_span *span_find(struct pmem *pm, svmm_pa_t pa)
+{
+	return span_lookup(pm, pa);
 }
 
 /* The first span that ends after section sec begins, as span_find expects. */
@@ -919,7 +926,8 @@ int pmem_refs(struct pmem *pm, svmm_pa_t pa, uint32_t *refs)
 
 struct pmem_frame *pmem_frame(struct pmem *pm, svmm_pa_t pa)
 {
-	struct pmem_span *s = span_find(pm, pa);
+	/* Inline: vmobj looks up an index page's owner word this way at every node. */
+	struct pmem_span *s = span_lookup(pm, pa);
 	if (s == NULL)
 		return NULL;
 	return &s->db[(pa - s->base) >> FRAME_SHIFT];
