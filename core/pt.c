@@ -1118,12 +1118,13 @@ static void unmap_apply(struct pt_op *op, uint64_t *t, unsigned level, svmm_va_t
  * (the entries before it done: protect is idempotent, so the general path may do
  * them again).
  *
- * Four entries a step when all four are valid (and, with napot_stop, none is
- * Svnapot), as in a region's resident pages: one test for the four, then four
- * and-ors and stores, without a compare each. Whether anything changed (so needs a
- * flush) follows from the OR and AND of the old entries: some entry loses a bit that
- * is cleared and not set exactly when the OR has one, and some entry gains a set bit
- * exactly when the AND lacks one. Other groups go one entry at a time.
+ * Eight entries a step when all eight are valid (and, with napot_stop, none is
+ * Svnapot), as in a region's resident pages: one test for the eight, then eight
+ * and-ors and stores, without a compare each (~7 instructions an entry, against ~11
+ * with a compare and branch each; four a step were ~8). Whether anything changed (so
+ * needs a flush) follows from the OR and AND of the old entries: some entry loses a
+ * bit that is cleared and not set exactly when the OR has one, and some entry gains a
+ * set bit exactly when the AND lacks one. Other groups go one entry at a time.
  */
 static inline __attribute__((always_inline)) bool protect_run(struct pt_op *op, uint64_t *e,
 								uint64_t n, bool napot_stop)
@@ -1131,18 +1132,24 @@ static inline __attribute__((always_inline)) bool protect_run(struct pt_op *op, 
 	bool w = (op->attr & SVMM_PTE_W) != 0, changed = false;
 	uint64_t clear = op->clear | (w ? 0 : SVMM_PTE_D), attr = op->attr | (w ? SVMM_PTE_D : 0);
 	uint64_t stop_bits = napot_stop ? SVMM_PTE_N : 0;
-	uint64_t any = 0, all = ~(uint64_t)0;   /* over the entries done four at a time */
-	uint64_t *p = e, *fours = e + (n & ~(uint64_t)3), *end = e + n, *q = fours;
+	uint64_t any = 0, all = ~(uint64_t)0;   /* over the entries done eight at a time */
+	uint64_t *p = e, *eights = e + (n & ~(uint64_t)7), *end = e + n, *q = eights;
 	for (; p != end; p = q) {
-		if (p != fours) {
+		if (p != eights) {
 			uint64_t o0 = p[0], o1 = p[1], o2 = p[2], o3 = p[3];
-			uint64_t a = o0 & o1 & o2 & o3, y = o0 | o1 | o2 | o3;
-			q = p + 4;
+			uint64_t o4 = p[4], o5 = p[5], o6 = p[6], o7 = p[7];
+			uint64_t a = o0 & o1 & o2 & o3 & o4 & o5 & o6 & o7;
+			uint64_t y = o0 | o1 | o2 | o3 | o4 | o5 | o6 | o7;
+			q = p + 8;
 			if ((a & SVMM_PTE_V) && !(y & stop_bits)) {
 				p[0] = (o0 & ~clear) | attr;
 				p[1] = (o1 & ~clear) | attr;
 				p[2] = (o2 & ~clear) | attr;
 				p[3] = (o3 & ~clear) | attr;
+				p[4] = (o4 & ~clear) | attr;
+				p[5] = (o5 & ~clear) | attr;
+				p[6] = (o6 & ~clear) | attr;
+				p[7] = (o7 & ~clear) | attr;
 				any |= y;
 				all &= a;
 				continue;

@@ -449,9 +449,9 @@ static void test_napot_pbmt(void **state)
 }
 
 /*
- * The fast path's leaf loop does four valid entries a step and works out from their OR
- * and AND whether anything changed: for every start and length in a leaf table with
- * holes (groups of four with and without a hole), the right leaves change, the rest
+ * The fast path's leaf loop does eight valid entries a step and works out from their
+ * OR and AND whether anything changed: for every start and length in a leaf table with
+ * holes (groups of eight with and without a hole), the right leaves change, the rest
  * stay as they were, a protect that changes something flushes, and one that changes
  * nothing (all four at a time or not) does not.
  */
@@ -468,7 +468,7 @@ static void test_protect_groups(void **state)
 			assert_int_equal(pt_map(&pt, v + i * 0x1000, 0x80000000 + i * 0x1000, 0x1000,
 						RW | PT_U), 0);
 	for (unsigned first = 0; first < 12; first++) {
-		for (unsigned len = 1; first + len <= npages; len += 3) {
+		for (unsigned len = 1; first + len <= npages; len++) {
 			svmm_va_t a = v + first * 0x1000;
 			uint64_t f = hostsim_flush_count();
 			assert_int_equal(pt_protect(&pt, a, len * 0x1000, PT_R | PT_U, PT_PERMS,
