@@ -335,16 +335,14 @@ int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm,
 	as->stack_guard = l.stack_top == l.stack_base ? 0 : l.stack_guard;
 	as->stack_limit = l.stack_top - (l.stack_top == l.stack_base ? 0 : l.stack_max);
 	as->stack_low = as->stack_top;
-	int err = pt_init(&as->pt, kernel->mode, 0);
-	if (err != 0)
-		return err;
 	/*
 	 * An upper-half kernel (pt_init_kernel) shares its half with every address space.
 	 * A lower-half kernel built with pt_init keeps its own tree and maps what its
 	 * traps need with aspace_map_kernel.
 	 */
-	if (kernel->kernel)
-		pt_clone_kernel(&as->pt, kernel);
+	int err = kernel->kernel ? pt_init_user(&as->pt, kernel, 0) : pt_init(&as->pt, kernel->mode, 0);
+	if (err != 0)
+		return err;
 	as->pool_src.alloc = pool_alloc;
 	as->pool_src.free = pool_free;
 	as->pool_src.ctx = as;

@@ -70,7 +70,8 @@ static inline __attribute__((always_inline)) void list_unlink(struct pmem_span *
  * The span holding pa, or NULL. The section table gives the first span that can hold
  * pa; the loop only steps past spans that end earlier inside the same section.
  */
-static struct pmem_span *span_find(struct pmem *pm, svmm_pa_t pa)
+static inline __attribute__((always_inline)) struct pmem_span *span_lookup(struct pmem *pm,
+									     svmm_pa_t pa)
 {
 	if (pa < pm->lo || pa >= pm->hi)
 		return NULL;
@@ -80,6 +81,12 @@ static struct pmem_span *span_find(struct pmem *pm, svmm_pa_t pa)
 	if (i == pm->nspans || pa < pm->span[i].base)
 		return NULL;
 	return &pm->span[i];
+}
+
+/* span_lookup out of line, for the callers off the hottest paths. */
+static __attribute__((noinline)) struct pmem_span *span_find(struct pmem *pm, svmm_pa_t pa)
+{
+	return span_lookup(pm, pa);
 }
 
 /* The first span that ends after section sec begins, as span_find expects. */
@@ -224,8 +231,8 @@ static void span_release(struct pmem_span *s, uint32_t idx, unsigned order)
  * straddles the limit. The lists are unordered, so this walks them: it only happens
  * for limits other than the meta_limit the spans were cut at.
  */
-static bool span_scan(const struct pmem_span *s, unsigned order, svmm_pa_t limit,
-		      unsigned *jp, uint32_t *idxp)
+static __attribute__((noinline)) bool span_scan(const struct pmem_span *s, unsigned order,
+						svmm_pa_t limit, unsigned *jp, uint32_t *idxp)
 {
 	uint64_t bytes = bsize(order) << FRAME_SHIFT;
 
@@ -565,6 +572,8 @@ int pmem_init(struct pmem *pm, const struct pmem_range *ram, unsigned nram,
 		pm->sect_shift++;
 	for (i = 0; i < PMEM_SECTIONS; i++)
 		pm->sect[i] = (uint8_t)sect_first(pm, i);
+	while (pm->nlow < nsp && pm->span[pm->nlow].base < pm->meta_limit)
+		pm->nlow++;
 	for (i = 0; i < nsp; i++) {
 		span_fill(&p, &pm->span[i]);
 		const struct pmem_span *s = &pm->span[i];
@@ -596,12 +605,19 @@ static bool alloc_pick(struct pmem *pm, unsigned order, svmm_pa_t limit, struct 
 {
 	uint64_t bytes = bsize(order) << FRAME_SHIFT;
 	unsigned best_j = PMEM_NR_ORDERS;
-
-	for (int above = 1; above >= 0; above--) {
-		for (unsigned i = pm->nspans; i-- > 0;) {
+	/*
+	 * The spans are sorted and cut at meta_limit: [nlow, nspans) is the class above,
+	 * [0, nlow) the class inside. A limit at or below meta_limit rules out every span
+	 * above, so the usual request (a table or metadata page) looks at no span twice.
+	 */
+	unsigned lo = pm->nlow, hi = pm->nspans;
+	if (limit <= pm->meta_limit) {
+		hi = lo;
+		lo = 0;
+	}
+	for (;;) {
+		for (unsigned i = hi; i-- > lo;) {
 			struct pmem_span *s = &pm->span[i];
-			if ((s->base >= pm->meta_limit) != (above != 0))
-				continue;
 			if (s->base >= limit || limit - s->base < bytes)
 				continue;
 			uint32_t mask = s->free_mask >> order;
@@ -629,8 +645,11 @@ static bool alloc_pick(struct pmem *pm, unsigned order, svmm_pa_t limit, struct 
 		}
 		if (best_j != PMEM_NR_ORDERS)
 			return true;
+		if (lo == 0)
+			return false;
+		hi = lo;
+		lo = 0;
 	}
-	return false;
 }
 
 int pmem_alloc(struct pmem *pm, unsigned order, svmm_pa_t limit, svmm_pa_t *pa)
@@ -742,28 +761,93 @@ int pmem_get(struct pmem *pm, svmm_pa_t pa)
 	return err;
 }
 
+/*
+ * One step of pmem_get_many's fast path: take a reference on the frame at entry e
+ * when it lies in [lo, lo + len) of a span whose database (from lo) is db and is the
+ * head of an allocated block whose count does not overflow; else change nothing and
+ * return false. One subtract and compare find the frame (tag bits below the page
+ * cannot carry a page-aligned address past the span's page-aligned end). On a
+ * little-endian machine one load reads the count with the state above it: adding 1
+ * carries into the state exactly when the count would overflow, so a single compare of
+ * the state after the add checks both.
+ */
+static inline __attribute__((always_inline)) bool get_one(struct pmem_frame *db, svmm_pa_t lo,
+							   uint64_t len, uint64_t e)
+{
+	uint64_t off = e - lo;
+	if (off >= len)
+		return false;
+	struct pmem_frame *f = &db[off >> FRAME_SHIFT];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	_Static_assert(offsetof(struct pmem_frame, state) == offsetof(struct pmem_frame, refcnt) + 4,
+		       "the state lies just above the count");
+	uint64_t w;
+	/* An entry is 16 bytes and 8-aligned, so the count's word is 8-aligned too. */
+	__builtin_memcpy(&w, __builtin_assume_aligned(&f->refcnt, 8), sizeof(w));
+	w++;
+	if ((w & ((uint64_t)0xff << 32)) != ((uint64_t)PMEM_ALLOC << 32))
+		return false;
+	f->refcnt = (uint32_t)w;
+#else
+	uint32_t r = f->refcnt + 1;
+	if (f->state != PMEM_ALLOC || r == 0)
+		return false;
+	f->refcnt = r;
+#endif
+	return true;
+}
+
+/*
+ * pmem_get_many's fast path: take a reference on frames[i], frames[i + 1], ... while
+ * each lies in span s and get_one takes it, two a step, and return the index of the
+ * first frame not taken (n if none is left), which the caller decides about: a zero
+ * entry, a frame of another span, or an error. The run starts at the span's second
+ * page when the span begins at 0, so that a zero entry (tags or not) always stops it.
+ */
+static size_t get_run(struct pmem_span *s, const uint64_t *frames, size_t i, size_t n)
+{
+	svmm_pa_t lo = s->base;
+	uint64_t len = s->end - lo;
+	struct pmem_frame *db = s->db;
+	if (lo == 0) {
+		lo = SVMM_PAGE_SIZE;
+		len -= SVMM_PAGE_SIZE;
+		db++;
+	}
+	const uint64_t *p = frames + i, *pairs = p + ((n - i) & ~(size_t)1);
+	for (; p != pairs; p += 2) {
+		if (!get_one(db, lo, len, p[0]))
+			return (size_t)(p - frames);
+		if (!get_one(db, lo, len, p[1]))
+			return (size_t)(p + 1 - frames);
+	}
+	if (p != frames + n && get_one(db, lo, len, p[0]))
+		p++;
+	return (size_t)(p - frames);
+}
+
 int pmem_get_many(struct pmem *pm, const uint64_t *frames, size_t n)
 {
-	/* The span of the last frame: a run of frames mostly stays in one. */
-	svmm_pa_t sbase = 0, send = 0;
-	struct pmem_frame *db = NULL;
-	size_t i;
+	struct pmem_span *s = NULL;   /* the last frame's span: a run mostly stays in one */
+	size_t i = 0;
 	int err = 0;
 
 	port_lock(&pm->lock);
-	for (i = 0; i < n; i++) {
-		svmm_pa_t pa = frames[i] & ~(svmm_pa_t)(SVMM_PAGE_SIZE - 1);
-		if (pa == 0)
-			continue;
-		/* One compare for sbase <= pa < send (empty before the first lookup). */
-		if (pa - sbase < send - sbase) {
-			struct pmem_frame *f = &db[(pa - sbase) >> FRAME_SHIFT];
-			if (f->state == PMEM_ALLOC && f->refcnt != UINT32_MAX) {
-				f->refcnt++;
-				continue;
-			}
+	while (i < n) {
+		if (s != NULL) {
+			i = get_run(s, frames, i, n);
+			if (i == n)
+				break;
 		}
-		struct pmem_span *s;
+		/* The frame the run stopped at: a zero entry, another span, or an error. */
+		svmm_pa_t pa = frames[i] & ~(svmm_pa_t)(SVMM_PAGE_SIZE - 1);
+		if (pa == 0) {
+			/* A run of zero entries (a sparse node's holes) is skipped here. */
+			do
+				i++;
+			while (i < n && frames[i] < SVMM_PAGE_SIZE);
+			continue;
+		}
 		uint32_t idx;
 		err = alloc_head(pm, pa, false, &s, &idx);
 		if (err == 0 && s->db[idx].refcnt == UINT32_MAX)
@@ -771,9 +855,7 @@ int pmem_get_many(struct pmem *pm, const uint64_t *frames, size_t n)
 		if (err != 0)
 			break;
 		s->db[idx].refcnt++;
-		sbase = s->base;
-		send = s->end;
-		db = s->db;
+		i++;
 	}
 	if (err != 0) {
 		/* All or nothing: give back what this call took (each count stays >= 1). */
@@ -844,7 +926,8 @@ int pmem_refs(struct pmem *pm, svmm_pa_t pa, uint32_t *refs)
 
 struct pmem_frame *pmem_frame(struct pmem *pm, svmm_pa_t pa)
 {
-	struct pmem_span *s = span_find(pm, pa);
+	/* Inline: vmobj looks up an index page's owner word this way at every node. */
+	struct pmem_span *s = span_lookup(pm, pa);
 	if (s == NULL)
 		return NULL;
 	return &s->db[(pa - s->base) >> FRAME_SHIFT];
@@ -935,6 +1018,9 @@ static int span_check(const struct pmem *pm, unsigned si, svmm_print_fn out, voi
 	      s->base_pfn == s->base >> FRAME_SHIFT && s->db != NULL,
 	      "pmem: each span's geometry is consistent: span %u is not", si);
 	CHECK(si == 0 || pm->span[si - 1].end <= s->base, "pmem: spans are sorted and disjoint: span %u starts inside span %u", si, si - 1);
+	CHECK((si < pm->nlow) == (s->base < pm->meta_limit) &&
+	      (s->base >= pm->meta_limit || s->end <= pm->meta_limit),
+	      "pmem: spans [0, nlow) and only they lie below meta_limit: span %u", si);
 
 	/* Walk the tiling: heads step by their block size; tails must be tails. */
 	for (uint64_t i = 0; i < s->nframes;) {

@@ -17,6 +17,7 @@
    clear; valid from the first instruction on (no dereference, so it serves before the
    per-hart state is set up too). */
 #define LOCK_SIE 2u             /* in holder: sstatus.SIE was set before the lock */
+_Static_assert(LOCK_SIE == SSTATUS_SIE, "the holder keeps sstatus.SIE in its own bit");
 
 static uint32_t lock_me(void)
 {
@@ -25,19 +26,35 @@ static uint32_t lock_me(void)
 	return ((uint32_t)tp & ~3u) | 1u;
 }
 
-void port_lock(struct svmm_lock *lock)
+/* Off the fast path, so that port_lock itself saves no register and makes no call. */
+static __attribute__((noinline, cold, noreturn)) void lock_twice(struct svmm_lock *lock)
 {
-	struct kspinlock *l = &lock->impl;
-	uint64_t f = intr_save();
-	uint32_t me = lock_me();
-	if ((l->holder & ~LOCK_SIE) == me)
-		panic("port_lock: lock %p already held by this hart", (void *)lock);
-	while (atomic_swap32(&l->locked, 1) != 0) {
+	panic("port_lock: lock %p already held by this hart", (void *)lock);
+}
+
+/* The lock is taken: spin until it is free, then take it as port_lock does. */
+static __attribute__((noinline, cold)) void lock_spin(struct kspinlock *l, uint32_t holder)
+{
+	do {
 		/* The holder may be waiting for this hart to answer a shootdown. */
 		smp_service();
 		cpu_relax();
+	} while (atomic_swap32(&l->locked, 1) != 0);
+	l->holder = holder;
+}
+
+void port_lock(struct svmm_lock *lock)
+{
+	struct kspinlock *l = &lock->impl;
+	uint32_t f = (uint32_t)intr_save();    /* SSTATUS_SIE, which is LOCK_SIE, or 0 */
+	uint32_t me = lock_me();
+	if (__builtin_expect((l->holder & ~LOCK_SIE) == me, 0))
+		lock_twice(lock);
+	if (__builtin_expect(atomic_swap32(&l->locked, 1) != 0, 0)) {
+		lock_spin(l, me | f);
+		return;
 	}
-	l->holder = me | ((f & SSTATUS_SIE) ? LOCK_SIE : 0);
+	l->holder = me | f;
 }
 
 void port_unlock(struct svmm_lock *lock)

@@ -36,16 +36,23 @@ svmm_pa_t port_va_to_pa(const void *va)
 	return v - dmap_base();
 }
 
-int port_table_alloc(svmm_pa_t *pa)
+int port_table_alloc_raw(svmm_pa_t *pa)
 {
 	svmm_pa_t p;
 	int err = pmem_alloc(&kpmem, 0, vm_dmap_end, &p);
 	if (err)
 		return SVMM_ENOMEM;
-	memset(port_pa_to_va(p), 0, SVMM_PAGE_SIZE);
 	__atomic_fetch_add(&vm_tables_live, 1, __ATOMIC_RELAXED);
 	*pa = p;
 	return 0;
+}
+
+int port_table_alloc(svmm_pa_t *pa)
+{
+	int err = port_table_alloc_raw(pa);
+	if (err == 0)
+		memset(port_pa_to_va(*pa), 0, SVMM_PAGE_SIZE);
+	return err;
 }
 
 void port_table_free(svmm_pa_t pa)

@@ -51,15 +51,22 @@ void port_kunmap(void *va)
 	(void)va;
 }
 
-int port_table_alloc(svmm_pa_t *pa)
+int port_table_alloc_raw(svmm_pa_t *pa)
 {
 	svmm_pa_t p;
 	if (pmem_alloc(&kpmem, 0, PHYSTOP, &p) != 0)
 		return SVMM_ENOMEM;
-	memset((void *)p, 0, PGSIZE);
 	tables_live++;
 	*pa = p;
 	return 0;
+}
+
+int port_table_alloc(svmm_pa_t *pa)
+{
+	int err = port_table_alloc_raw(pa);
+	if (err == 0)
+		memset((void *)*pa, 0, PGSIZE);
+	return err;
 }
 
 void port_table_free(svmm_pa_t pa)

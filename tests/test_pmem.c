@@ -659,6 +659,125 @@ static void test_get_many(void **state)
 	must_check();
 }
 
+/* Each frame's count in list[0..n) must be base plus how often the list names it. */
+static void counts_are(const uint64_t *list, size_t n, uint32_t base)
+{
+	for (size_t i = 0; i < n; i++) {
+		svmm_pa_t pa = list[i] & ~(svmm_pa_t)4095;
+		if (pa == 0)
+			continue;
+		uint32_t times = 0;
+		for (size_t j = 0; j < n; j++)
+			times += (list[j] & ~(svmm_pa_t)4095) == pa;
+		assert_int_equal(pmem_frame(&pm, pa)->refcnt, base + times);
+	}
+}
+
+/*
+ * pmem_get_many's fast path (a run of frames of one span, two a step) against the
+ * slow one: a long list mixing two spans, tags, runs of zero entries and a repeated
+ * frame takes exactly one reference per entry; a bad entry or an overflowing count at
+ * any position (either half of a step, the first, the last, after a zero run or a
+ * span change) changes nothing; a frame listed twice whose count can take only one
+ * more overflows; and a span that begins at address 0 never counts a zero entry as
+ * its first frame.
+ */
+static void test_get_many_runs(void **state)
+{
+	(void)state;
+	struct pmem_range ram[] = { { RAM0, 8 * MiB }, { RAM0 + 64 * MiB, 8 * MiB } };
+	assert_int_equal(pmem_init(&pm, ram, 2, NULL, 0, PMEM_ANY), 0);
+	svmm_pa_t lo[48], hi[8];
+	unsigned nlo = 0, nhi = 0;
+	while (nlo < 48 || nhi < 8) {
+		svmm_pa_t pa;
+		assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, &pa), 0);
+		if (pa < RAM0 + 64 * MiB && nlo < 48)
+			lo[nlo++] = pa;
+		else if (pa >= RAM0 + 64 * MiB && nhi < 8)
+			hi[nhi++] = pa;
+	}
+	uint64_t list[80];
+	size_t n = 0;
+	for (unsigned i = 0; i < 21; i++)
+		list[n++] = lo[i] | (i & 7);
+	list[n++] = 0;
+	list[n++] = 5;
+	list[n++] = 0;
+	list[n++] = hi[0];
+	for (unsigned i = 21; i < 30; i++)
+		list[n++] = lo[i];
+	for (unsigned i = 1; i < 8; i++)
+		list[n++] = hi[i] | 1;
+	list[n++] = lo[3];
+	for (unsigned i = 30; i < 48; i++)
+		list[n++] = lo[i];
+	list[n++] = 0;
+	assert_true(n <= 80);
+	assert_int_equal(pmem_get_many(&pm, list, n), 0);
+	counts_are(list, n, 1);
+	must_check();
+
+	/* Bad entries at every position: nothing changes. */
+	svmm_pa_t freed;
+	assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, &freed), 0);
+	assert_int_equal(pmem_free(&pm, freed, 0), 0);
+	for (size_t k = 0; k < n; k++) {
+		uint64_t bad[80];
+		memcpy(bad, list, n * sizeof(bad[0]));
+		struct snap s;
+		snap_take(&s);
+		bad[k] = freed;
+		assert_int_equal(pmem_get_many(&pm, bad, n), SVMM_ENOTALLOC);
+		bad[k] = RAM0 + 32 * MiB;                      /* between the spans */
+		assert_int_equal(pmem_get_many(&pm, bad, n), SVMM_ERANGE);
+		snap_same(&s);
+		svmm_pa_t pa = list[k] & ~(svmm_pa_t)4095;
+		if (pa == 0)
+			continue;
+		struct pmem_frame *f = pmem_frame(&pm, pa);
+		uint32_t keep = f->refcnt;
+		f->refcnt = UINT32_MAX;
+		snap_take(&s);
+		assert_int_equal(pmem_get_many(&pm, list, n), SVMM_EREFCNT);
+		snap_same(&s);
+		f->refcnt = keep;
+	}
+	counts_are(list, n, 1);
+
+	/* One more reference fits, two do not: the second naming overflows. */
+	struct pmem_frame *f = pmem_frame(&pm, lo[5]);
+	f->refcnt = UINT32_MAX - 1;
+	uint64_t twice[] = { lo[4], lo[5], lo[6], lo[5] | 3 };
+	struct snap s;
+	snap_take(&s);
+	assert_int_equal(pmem_get_many(&pm, twice, 4), SVMM_EREFCNT);
+	snap_same(&s);
+	assert_int_equal(pmem_get_many(&pm, twice, 3), 0);
+	assert_int_equal(f->refcnt, UINT32_MAX);
+	f->refcnt = 2;
+	assert_int_equal(pmem_frame(&pm, lo[4])->refcnt, 3);
+	assert_int_equal(pmem_frame(&pm, lo[6])->refcnt, 3);
+	must_check();
+
+	/* RAM at address 0 (as test_ram_at_zero: two free frames, 0 and 4 KiB): frame 0
+	   allocated, and the zero entries in a run of frame 4 KiB leave it alone. */
+	hostsim_ram_fini();
+	assert_int_equal(hostsim_ram_init(0, 16 * MiB), 0);
+	struct pmem_range one = { 0, 1 * MiB };
+	struct pmem_range res = { 8 * KiB, 1 * MiB - 12 * KiB };
+	assert_int_equal(pmem_init(&pm, &one, 1, &res, 1, PMEM_ANY), 0);
+	svmm_pa_t p0, p1;
+	assert_int_equal(pmem_alloc(&pm, 0, 64 * KiB, &p0), 0);
+	assert_int_equal(pmem_alloc(&pm, 0, 64 * KiB, &p1), 0);
+	assert_int_equal(p0 + p1, 4 * KiB);
+	uint64_t withzero[] = { 4 * KiB, 0, 4 * KiB | 1, 5, 4 * KiB, 0 };
+	assert_int_equal(pmem_get_many(&pm, withzero, 6), 0);
+	assert_int_equal(pmem_frame(&pm, 0)->refcnt, 1);
+	assert_int_equal(pmem_frame(&pm, 4 * KiB)->refcnt, 4);
+	must_check();
+}
+
 /*
  * A 2 MiB block held twice splits into 512 frames held twice each; dropping them one
  * by one frees each frame at its last reference, and the block merges back whole.
@@ -1093,6 +1212,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_free_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refcount, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_get_many_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_catches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remap, setup, teardown),

@@ -449,6 +449,69 @@ static void test_napot_pbmt(void **state)
 }
 
 /*
+ * The fast path's leaf loop does eight valid entries a step and works out from their
+ * OR and AND whether anything changed: for every start and length in a leaf table with
+ * holes (groups of eight with and without a hole), the right leaves change, the rest
+ * stay as they were, a protect that changes something flushes, and one that changes
+ * nothing (all four at a time or not) does not.
+ */
+static void test_protect_groups(void **state)
+{
+	(void)state;
+	struct pt pt;
+	assert_int_equal(pt_init(&pt, SVMM_SV39, 1), 0);
+	const svmm_va_t v = 0x10000000;
+	const unsigned npages = 40;
+	/* Holes at 9 and 22..23 and 31: whole groups of four and broken ones. */
+	for (unsigned i = 0; i < npages; i++)
+		if (i != 9 && i != 22 && i != 23 && i != 31)
+			assert_int_equal(pt_map(&pt, v + i * 0x1000, 0x80000000 + i * 0x1000, 0x1000,
+						RW | PT_U), 0);
+	for (unsigned first = 0; first < 12; first++) {
+		for (unsigned len = 1; first + len <= npages; len++) {
+			svmm_va_t a = v + first * 0x1000;
+			uint64_t f = hostsim_flush_count();
+			assert_int_equal(pt_protect(&pt, a, len * 0x1000, PT_R | PT_U, PT_PERMS,
+						    PT_MISSING_OK), 0);
+			bool any = false;
+			for (unsigned i = 0; i < npages; i++) {
+				uint64_t pte;
+				bool mapped = pt_lookup(&pt, v + i * 0x1000, NULL, &pte);
+				assert_int_equal(mapped, i != 9 && i != 22 && i != 23 && i != 31);
+				if (!mapped)
+					continue;
+				bool in = i >= first && i < first + len;
+				any |= in;
+				assert_int_equal((pte & (SVMM_PTE_W | SVMM_PTE_D)) == 0, in);
+				assert_true(pte & SVMM_PTE_R);
+			}
+			assert_int_equal(hostsim_flush_count() != f, any);
+			/* Again: nothing changes, nothing is flushed. */
+			f = hostsim_flush_count();
+			assert_int_equal(pt_protect(&pt, a, len * 0x1000, PT_R | PT_U, PT_PERMS,
+						    PT_MISSING_OK), 0);
+			assert_int_equal(hostsim_flush_count(), f);
+			/* W back: a set bit gained (the AND lacks it) flushes as well. */
+			assert_int_equal(pt_protect(&pt, a, len * 0x1000, RW | PT_U, PT_PERMS,
+						    PT_MISSING_OK), 0);
+			assert_int_equal(hostsim_flush_count() != f, any);
+			f = hostsim_flush_count();
+			assert_int_equal(pt_protect(&pt, a, len * 0x1000, RW | PT_U, PT_PERMS,
+						    PT_MISSING_OK), 0);
+			assert_int_equal(hostsim_flush_count(), f);
+			for (unsigned i = 0; i < npages; i++) {
+				uint64_t pte;
+				if (pt_lookup(&pt, v + i * 0x1000, NULL, &pte))
+					assert_true((pte & (SVMM_PTE_W | SVMM_PTE_D)) ==
+						    (SVMM_PTE_W | SVMM_PTE_D));
+			}
+			assert_int_equal(pt_check(&pt, NULL, NULL), 0);
+		}
+	}
+	pt_destroy(&pt, pt_leaf_ignore, NULL);
+}
+
+/*
  * pt_protect's fast path (holes allowed, R W X all replaced, the range inside one leaf
  * table): W and D decided for every leaf alike, a Svnapot run met in the range sends
  * the call down the general path (which demotes a run cut at an end), and without
@@ -938,6 +1001,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_translate_spec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_napot_pbmt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_protect_fast, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_protect_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_pt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom_every_point, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_exact, setup, teardown),

@@ -575,6 +575,50 @@ static void test_boot_only_before_clone(void **state)
 	assert_int_equal(hostsim_tables_live(), 0);
 }
 
+/*
+ * pt_init_user is pt_init + pt_clone_kernel in one pass: the host port hands it a
+ * poisoned frame (port_table_alloc_raw), so a word it did not write would show. Its
+ * bad input allocates nothing; out of memory leaves the kernel pt unmarked.
+ */
+static void test_init_user(void **state)
+{
+	(void)state;
+	struct pt k, u, v, ref;
+	assert_int_equal(pt_init_kernel(&k, SVMM_SV48), 0);
+	uint64_t live = hostsim_tables_live();
+	assert_int_equal(pt_init_user(&u, NULL, 1), SVMM_EINVAL);
+	assert_int_equal(pt_init(&ref, SVMM_SV48, 1), 0);
+	assert_int_equal(pt_init_user(&u, &ref, 1), SVMM_EINVAL);   /* not a kernel pt */
+	hostsim_fail_after(1);
+	assert_int_equal(pt_init_user(&u, &k, 1), SVMM_ENOMEM);
+	hostsim_fail_after(0);
+	assert_int_equal(hostsim_tables_live(), live + 1);          /* ref's root only */
+	assert_false(k.cloned);
+
+	assert_int_equal(pt_init_user(&u, &k, 7), 0);
+	assert_true(k.cloned);
+	assert_int_equal(pt_clone_kernel(&ref, &k), 0);
+	assert_int_equal(u.mode, SVMM_SV48);
+	assert_int_equal(u.asid, 7);
+	assert_false(u.kernel);
+	assert_int_equal(u.tables, 1);
+	/* The same root as pt_init + pt_clone_kernel, word for word. */
+	assert_memory_equal(port_pa_to_va(u.root), port_pa_to_va(ref.root), SVMM_PAGE_SIZE);
+	/* A second one takes the fast way (the kernel pt is marked already). */
+	assert_int_equal(pt_init_user(&v, &k, 8), 0);
+	assert_memory_equal(port_pa_to_va(v.root), port_pa_to_va(ref.root), SVMM_PAGE_SIZE);
+	assert_int_equal(pt_check(&u, NULL, NULL), 0);
+	/* It maps and destroys as any user pt, never freeing the kernel's tables. */
+	assert_int_equal(pt_map(&u, 0x10000, 0x200000, PG, RW | PT_U), 0);
+	assert_int_equal(pt_check(&u, NULL, NULL), 0);
+	assert_int_equal(pt_destroy(&u, pt_leaf_ignore, NULL), 0);
+	assert_int_equal(pt_destroy(&v, NULL, NULL), 0);
+	assert_int_equal(pt_destroy(&ref, NULL, NULL), 0);
+	assert_int_equal(pt_check(&k, NULL, NULL), 0);
+	pt_destroy(&k, pt_leaf_ignore, NULL);
+	assert_int_equal(hostsim_tables_live(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -588,6 +632,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_protect_noop_keeps_huge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_refuses_or_reports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_boot_only_before_clone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_init_user, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

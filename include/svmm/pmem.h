@@ -95,6 +95,7 @@ struct pmem_span {
 struct pmem {
 	struct svmm_lock lock;
 	unsigned nspans;
+	unsigned nlow;                           /* spans [0, nlow) lie below meta_limit */
 	unsigned sect_shift;
 	svmm_pa_t meta_limit;
 	uint64_t total_frames;

@@ -80,6 +80,13 @@ void port_kunmap(void *va);
  * the frame's physical address in *pa, or SVMM_ENOMEM with *pa untouched.
  */
 int port_table_alloc(svmm_pa_t *pa);
+/*
+ * port_table_alloc without the zeroing: the frame's contents are unspecified, and the
+ * caller writes every word of it before any walk can reach it (pt_init_user zeroes one
+ * half of a new root and copies the other, and so writes each word once). Given back
+ * with port_table_free.
+ */
+int port_table_alloc_raw(svmm_pa_t *pa);
 /* Give back a frame obtained from port_table_alloc. */
 void port_table_free(svmm_pa_t pa);
 

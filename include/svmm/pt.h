@@ -136,6 +136,15 @@ int pt_init_kernel(struct pt *pt, enum svmm_mode mode);
 int pt_clone_kernel(struct pt *dst, const struct pt *kernel);
 
 /*
+ * pt_init in kernel's mode followed by pt_clone_kernel, in one pass over the new root
+ * (its user half zeroed, its kernel half copied, each word written once: an address
+ * space's creation and every fork pay for one root, not for zeroing it whole and then
+ * copying half). Returns 0, SVMM_EINVAL (kernel is NULL or not from pt_init_kernel) or
+ * SVMM_ENOMEM (nothing allocated).
+ */
+int pt_init_user(struct pt *pt, const struct pt *kernel, uint32_t asid);
+
+/*
  * What pt_unmap_leaves and pt_destroy hand back: one leaf that is gone, as [va, va +
  * size) mapped to pa with the entry pte (a Svnapot entry is reported per 4 KiB page).
  * It is called after the TLB flush, so the frame behind it may be freed at once.

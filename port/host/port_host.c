@@ -224,7 +224,10 @@ void port_kunmap(void *va)
  */
 static struct svmm_lock port_mu;
 
-static int table_alloc_locked(svmm_pa_t *pa)
+/* What a raw table frame holds: valid-looking entries, so a word left unwritten shows. */
+#define TABLE_POISON 0xa5
+
+static int table_alloc_locked(svmm_pa_t *pa, bool zero)
 {
 	if (hostsim_fail_point())
 		return SVMM_ENOMEM;
@@ -242,7 +245,7 @@ static int table_alloc_locked(svmm_pa_t *pa)
 	} else {
 		return SVMM_ENOMEM;
 	}
-	memset(port_pa_to_va(frame), 0, SVMM_PAGE_SIZE);
+	memset(port_pa_to_va(frame), zero ? 0 : TABLE_POISON, SVMM_PAGE_SIZE);
 	tables_live++;
 	*pa = frame;
 	return 0;
@@ -251,7 +254,15 @@ static int table_alloc_locked(svmm_pa_t *pa)
 int port_table_alloc(svmm_pa_t *pa)
 {
 	port_lock(&port_mu);
-	int err = table_alloc_locked(pa);
+	int err = table_alloc_locked(pa, true);
+	port_unlock(&port_mu);
+	return err;
+}
+
+int port_table_alloc_raw(svmm_pa_t *pa)
+{
+	port_lock(&port_mu);
+	int err = table_alloc_locked(pa, false);
 	port_unlock(&port_mu);
 	return err;
 }
