@@ -29,41 +29,46 @@ static inline void copy_colour(struct rb_node *n, const struct rb_node *m)
 	n->rb_parent = (n->rb_parent & ~RB_RED) | (m->rb_parent & RB_RED);
 }
 
-/*
- * Which side of p the child c hangs on. A null c is taken to be the left link when that
- * is null: the callers only ask about a null child where p has one null link or the
- * null child is the left one.
- */
+/* Which side of p the child c (a real child, not NULL) hangs on. */
 static inline unsigned side_of(const struct rb_node *p, const struct rb_node *c)
 {
-	return p->rb_child[RB_LEFT] != c;
+	return p->rb_link[RB_LEFT] != (uintptr_t)c;
 }
 
-/* Make new_child (may be NULL) take old's place under p, or at the root. */
+/* Make new_child take old's place under p, or at the root. */
 static inline void change_child(struct rb_root *root, struct rb_node *p,
 				const struct rb_node *old, struct rb_node *new_child)
 {
 	if (p == NULL)
 		root->rb_node = new_child;
 	else
-		p->rb_child[side_of(p, old)] = new_child;
+		p->rb_link[side_of(p, old)] = (uintptr_t)new_child;
+}
+
+static inline uintptr_t thread_to(const struct rb_node *n)
+{
+	return (uintptr_t)n | RB_THREAD;
 }
 
 /*
  * Rotate x towards dir: its child on the other side, y, takes x's place and x becomes
  * y's dir child; y's former dir subtree moves under x. Order is unchanged, and the
- * callers fix the colours.
+ * callers fix the colours. If y had no dir subtree, its thread there led to x, and x's
+ * link on the other side becomes a thread to y.
  */
 static void rotate(struct rb_root *root, struct rb_node *x, unsigned dir)
 {
-	struct rb_node *y = x->rb_child[!dir];
-	struct rb_node *b = y->rb_child[dir];
+	struct rb_node *y = (struct rb_node *)x->rb_link[!dir];
+	uintptr_t b = y->rb_link[dir];
 	struct rb_node *p = rb_parent(x);
 
-	x->rb_child[!dir] = b;
-	if (b != NULL)
-		set_parent(b, x);
-	y->rb_child[dir] = x;
+	if (rb_is_thread(b)) {
+		x->rb_link[!dir] = thread_to(y);
+	} else {
+		x->rb_link[!dir] = b;
+		set_parent((struct rb_node *)b, x);
+	}
+	y->rb_link[dir] = (uintptr_t)x;
 	set_parent(y, p);
 	set_parent(x, y);
 	change_child(root, p, x, y);
@@ -73,11 +78,15 @@ void rb_insert(struct rb_root *root, struct rb_node *parent, unsigned dir, struc
 {
 	/* A new node is red, which keeps rule 4; only rules 2 and 3 can break. */
 	n->rb_parent = (uintptr_t)parent | RB_RED;
-	n->rb_child[RB_LEFT] = n->rb_child[RB_RIGHT] = NULL;
-	if (parent == NULL)
+	if (parent == NULL) {
+		n->rb_link[RB_LEFT] = n->rb_link[RB_RIGHT] = thread_to(NULL);
 		root->rb_node = n;
-	else
-		parent->rb_child[dir] = n;
+	} else {
+		/* n falls between parent and parent's former neighbour on that side. */
+		n->rb_link[dir] = parent->rb_link[dir];
+		n->rb_link[!dir] = thread_to(parent);
+		parent->rb_link[dir] = (uintptr_t)n;
+	}
 
 	for (;;) {
 		struct rb_node *p = rb_parent(n), *g, *u;
@@ -91,7 +100,7 @@ void rb_insert(struct rb_root *root, struct rb_node *parent, unsigned dir, struc
 			return;         /* rule 3 holds */
 		g = rb_parent(p);       /* p is red, so not the root (rule 2): g exists */
 		d = side_of(g, p);
-		u = g->rb_child[!d];
+		u = rb_child(g, !d);
 		if (rb_is_red(u)) {
 			/*
 			 * Case 1, red uncle: push g's blackness down to p and u. Black heights
@@ -103,7 +112,7 @@ void rb_insert(struct rb_root *root, struct rb_node *parent, unsigned dir, struc
 			n = g;
 			continue;
 		}
-		if (p->rb_child[!d] == n) {
+		if (p->rb_link[!d] == (uintptr_t)n) {
 			/* Case 2, n is the inner grandchild: rotate it outwards to become case 3. */
 			rotate(root, p, d);
 			n = p;
@@ -123,36 +132,33 @@ void rb_insert(struct rb_root *root, struct rb_node *parent, unsigned dir, struc
 void rb_insert_beside(struct rb_root *root, struct rb_node *pos, unsigned dir,
 		      struct rb_node *node)
 {
-	struct rb_node *c = pos->rb_child[dir];
+	uintptr_t c = pos->rb_link[dir];
 
-	if (c == NULL) {
+	if (rb_is_thread(c)) {
 		rb_insert(root, pos, dir, node);
 		return;
 	}
 	/* The neighbour of pos on that side is the extreme node of its subtree there. */
-	while (c->rb_child[!dir] != NULL)
-		c = c->rb_child[!dir];
-	rb_insert(root, c, !dir, node);
+	rb_insert(root, rb_extreme((struct rb_node *)c, !dir), !dir, node);
 }
 
 /*
- * Restore rule 4 after a black node was removed above x (x may be NULL, p its parent):
- * every path through x is one black short.
+ * Restore rule 4 after a black node was removed above x (x may be NULL; p is its
+ * parent and d the side of p it hangs on): every path through x is one black short.
  */
-static void erase_fixup(struct rb_root *root, struct rb_node *x, struct rb_node *p)
+static void erase_fixup(struct rb_root *root, struct rb_node *x, struct rb_node *p, unsigned d)
 {
 	while (p != NULL && !rb_is_red(x)) {
-		unsigned d = side_of(p, x);
-		struct rb_node *w = p->rb_child[!d];   /* exists: its side is one black taller */
+		struct rb_node *w = rb_child(p, !d);   /* exists: its side is one black taller */
 
 		if (rb_is_red(w)) {
 			/* Case 1, red sibling: rotate it over p to get a black sibling. */
 			set_black(w);
 			set_red(p);
 			rotate(root, p, d);
-			w = p->rb_child[!d];
+			w = rb_child(p, !d);
 		}
-		if (!rb_is_red(w->rb_child[RB_LEFT]) && !rb_is_red(w->rb_child[RB_RIGHT])) {
+		if (!rb_is_red(rb_child(w, RB_LEFT)) && !rb_is_red(rb_child(w, RB_RIGHT))) {
 			/*
 			 * Case 2, black sibling with black children: make w red, so p's two sides
 			 * are equal again and p's whole subtree is one short; continue at p.
@@ -160,14 +166,16 @@ static void erase_fixup(struct rb_root *root, struct rb_node *x, struct rb_node 
 			set_red(w);
 			x = p;
 			p = rb_parent(x);
+			if (p != NULL)
+				d = side_of(p, x);
 			continue;
 		}
-		if (!rb_is_red(w->rb_child[!d])) {
+		if (!rb_is_red(rb_child(w, !d))) {
 			/* Case 3, only the near nephew is red: rotate it up to become case 4. */
-			set_black(w->rb_child[d]);
+			set_black(rb_child(w, d));
 			set_red(w);
 			rotate(root, w, !d);
-			w = p->rb_child[!d];
+			w = rb_child(p, !d);
 		}
 		/*
 		 * Case 4, the far nephew is red: rotate p towards x. w takes p's colour, p and
@@ -175,7 +183,7 @@ static void erase_fixup(struct rb_root *root, struct rb_node *x, struct rb_node 
 		 */
 		copy_colour(w, p);
 		set_black(p);
-		set_black(w->rb_child[!d]);
+		set_black(rb_child(w, !d));
 		rotate(root, p, d);
 		x = root->rb_node;
 		break;
@@ -184,74 +192,89 @@ static void erase_fixup(struct rb_root *root, struct rb_node *x, struct rb_node 
 		set_black(x);   /* a red x absorbs the missing black; the root is black (rule 2) */
 }
 
-/* Put v (may be NULL) where u hangs, under u's parent. */
-static void transplant(struct rb_root *root, struct rb_node *u, struct rb_node *v)
+void rb_erase_known(struct rb_root *root, struct rb_node *z, struct rb_node *pred,
+		    struct rb_node *succ)
 {
-	struct rb_node *p = rb_parent(u);
-
-	change_child(root, p, u, v);
-	if (v != NULL)
-		set_parent(v, p);
-}
-
-void rb_erase(struct rb_root *root, struct rb_node *z)
-{
-	struct rb_node *x, *p;
+	uintptr_t zl = z->rb_link[RB_LEFT], zr = z->rb_link[RB_RIGHT];
+	struct rb_node *x, *p = rb_parent(z);
+	unsigned d = p != NULL ? side_of(p, z) : RB_LEFT;   /* x's side under p */
 	bool removed_black;
 
-	if (z->rb_child[RB_LEFT] == NULL || z->rb_child[RB_RIGHT] == NULL) {
-		/* At most one child: it takes z's place. */
-		x = z->rb_child[z->rb_child[RB_LEFT] == NULL];
-		p = rb_parent(z);
+	if (rb_is_thread(zl) && rb_is_thread(zr)) {
+		/* A leaf: its parent's link on its side becomes its thread there. */
+		x = NULL;
 		removed_black = !rb_is_red(z);
-		transplant(root, z, x);
+		if (p != NULL)
+			p->rb_link[d] = z->rb_link[d];
+		else
+			root->rb_node = NULL;
+	} else if (rb_is_thread(zl) || rb_is_thread(zr)) {
+		/*
+		 * One child c, on side s: it takes z's place. The node of c's subtree next to
+		 * z (a thread to z on its !s side) now leads to z's neighbour on that side.
+		 */
+		unsigned s = rb_is_thread(zl);
+		struct rb_node *c = (struct rb_node *)z->rb_link[s];
+
+		(s == RB_RIGHT ? succ : pred)->rb_link[!s] = z->rb_link[!s];
+		x = c;
+		removed_black = !rb_is_red(z);
+		change_child(root, p, z, c);
+		set_parent(c, p);
 	} else {
 		/*
 		 * Two children: z's successor y (leftmost of the right subtree, no left
 		 * child) takes z's place and colour; what is lost is y's old colour at y's
-		 * old place, where its right child x moves up.
+		 * old place, where its right child x moves up. z's predecessor (rightmost of
+		 * the left subtree) threads to y now.
 		 */
-		struct rb_node *y = z->rb_child[RB_RIGHT];
+		struct rb_node *y = succ;
+		uintptr_t yr = y->rb_link[RB_RIGHT];
+		struct rb_node *zp = p;
 
-		while (y->rb_child[RB_LEFT] != NULL)
-			y = y->rb_child[RB_LEFT];
+		pred->rb_link[RB_RIGHT] = thread_to(y);
 		removed_black = !rb_is_red(y);
-		x = y->rb_child[RB_RIGHT];
+		x = rb_is_thread(yr) ? NULL : (struct rb_node *)yr;
 		if (rb_parent(y) == z) {
 			p = y;
+			d = RB_RIGHT;
 		} else {
 			p = rb_parent(y);
-			transplant(root, y, x);
-			y->rb_child[RB_RIGHT] = z->rb_child[RB_RIGHT];
-			set_parent(y->rb_child[RB_RIGHT], y);
+			d = RB_LEFT;
+			/* y's old place: its child, or a thread to y (p's predecessor now). */
+			p->rb_link[RB_LEFT] = x != NULL ? yr : thread_to(y);
+			if (x != NULL)
+				set_parent(x, p);
+			y->rb_link[RB_RIGHT] = zr;
+			set_parent((struct rb_node *)zr, y);
 		}
-		transplant(root, z, y);
-		y->rb_child[RB_LEFT] = z->rb_child[RB_LEFT];
-		set_parent(y->rb_child[RB_LEFT], y);
+		change_child(root, zp, z, y);
+		set_parent(y, zp);
+		y->rb_link[RB_LEFT] = zl;
+		set_parent((struct rb_node *)zl, y);
 		copy_colour(y, z);
 	}
 	if (removed_black)
-		erase_fixup(root, x, p);
+		erase_fixup(root, x, p, d);
 	rb_clear(z);
 }
 
-/* The extreme node of the subtree at n in direction dir. */
-static struct rb_node *extreme(struct rb_node *n, unsigned dir)
+void rb_erase(struct rb_root *root, struct rb_node *z)
 {
-	if (n != NULL)
-		while (n->rb_child[dir] != NULL)
-			n = n->rb_child[dir];
-	return n;
+	struct rb_node *pred, *succ;
+
+	rb_neighbours(z, &pred, &succ);
+	rb_erase_known(root, z, pred, succ);
 }
 
 struct rb_node *rb_first(const struct rb_root *root)
 {
-	return extreme(root->rb_node, RB_LEFT);
+	return root->rb_node != NULL ? rb_extreme(root->rb_node, RB_LEFT) : NULL;
 }
 
 struct rb_node *rb_last(const struct rb_root *root)
 {
-	return extreme(root->rb_node, RB_RIGHT);
+	return root->rb_node != NULL ? rb_extreme(root->rb_node, RB_RIGHT) : NULL;
 }
 
 struct rb_node *rb_next(const struct rb_node *n)
@@ -275,9 +298,9 @@ static struct rb_node *bound(const struct rb_root *root, const void *key, rb_key
 
 		if (c < 0 || (!strict && c == 0)) {
 			best = n;
-			n = n->rb_child[RB_LEFT];
+			n = rb_child(n, RB_LEFT);
 		} else {
-			n = n->rb_child[RB_RIGHT];
+			n = rb_child(n, RB_RIGHT);
 		}
 	}
 	return best;
@@ -302,7 +325,7 @@ struct rb_node *rb_find(const struct rb_root *root, const void *key, rb_key_cmp 
 
 		if (c == 0)
 			return n;
-		n = n->rb_child[c > 0];
+		n = rb_child(n, c > 0);
 	}
 	return NULL;
 }
@@ -315,7 +338,7 @@ void rb_add(struct rb_root *root, struct rb_node *node, rb_node_cmp cmp)
 	while (n != NULL) {
 		p = n;
 		d = cmp(node, n) >= 0;
-		n = n->rb_child[d];
+		n = rb_child(n, d);
 	}
 	rb_insert(root, p, d, node);
 }
@@ -330,6 +353,24 @@ static size_t black_depth(const struct rb_node *n)
 	return b;
 }
 
+/*
+ * The in-order neighbour of n found from the structure alone (children and parent
+ * links), not from threads: what rb_check compares every thread with.
+ */
+static const struct rb_node *step_by_parents(const struct rb_node *n, unsigned dir)
+{
+	const struct rb_node *c = rb_child(n, dir), *p;
+
+	if (c != NULL) {
+		while (rb_child(c, !dir) != NULL)
+			c = rb_child(c, !dir);
+		return c;
+	}
+	while ((p = rb_parent(n)) != NULL && rb_child(p, dir) == n)
+		n = p;
+	return p;
+}
+
 int rb_check(const struct rb_root *root, rb_node_cmp cmp, size_t count)
 {
 	const struct rb_node *n = root->rb_node, *prev = NULL;
@@ -342,29 +383,35 @@ int rb_check(const struct rb_root *root, rb_node_cmp cmp, size_t count)
 		return RB_BAD_PARENT;
 	if (rb_is_red(n))
 		return RB_BAD_ROOT_RED;
+	while (rb_child(n, RB_LEFT) != NULL)
+		n = rb_child(n, RB_LEFT);
 	/*
-	 * In order, without recursion. Rule 4 is checked where a path ends: every node with
-	 * a null link must have the same number of black nodes up to the root. The walk
-	 * stops after count + 1 nodes, so a corrupted tree with a cycle cannot hang it.
+	 * In order, without recursion and without trusting the threads: each step uses the
+	 * children and parent links, which are checked first. Rule 4 is checked where a path
+	 * ends: every node with a missing child must have the same number of black nodes up
+	 * to the root. The walk stops after count + 1 nodes, so a corrupted tree with a
+	 * cycle cannot hang it.
 	 */
-	for (n = rb_first(root); n != NULL; n = rb_next(n)) {
+	for (; n != NULL; n = step_by_parents(n, RB_RIGHT)) {
 		const struct rb_node *p = rb_parent(n);
 
 		if (++seen > count && count != RB_CHECK_ANY_COUNT)
 			return RB_BAD_COUNT;
 		/* Both ways: the next step climbs through n's parent link. */
 		if (p == NULL ? root->rb_node != n
-			      : p->rb_child[RB_LEFT] != n && p->rb_child[RB_RIGHT] != n)
+			      : rb_child(p, RB_LEFT) != n && rb_child(p, RB_RIGHT) != n)
 			return RB_BAD_PARENT;
 		for (unsigned d = 0; d < 2; d++) {
-			const struct rb_node *c = n->rb_child[d];
+			const struct rb_node *c = rb_child(n, d);
 
 			if (c != NULL && rb_parent(c) != n)
 				return RB_BAD_PARENT;
 			if (c != NULL && rb_is_red(n) && rb_is_red(c))
 				return RB_BAD_RED_RED;
+			if (c == NULL && rb_link_node(n->rb_link[d]) != step_by_parents(n, d))
+				return RB_BAD_THREAD;
 		}
-		if (n->rb_child[RB_LEFT] == NULL || n->rb_child[RB_RIGHT] == NULL) {
+		if (rb_child(n, RB_LEFT) == NULL || rb_child(n, RB_RIGHT) == NULL) {
 			size_t b = black_depth(n);
 
 			if (have_height && b != height)
@@ -391,6 +438,7 @@ const char *rb_check_what(int result)
 	case RB_BAD_ORDER: return "nodes out of order";
 	case RB_BAD_COUNT: return "node count differs";
 	case RB_BAD_PARENT: return "a parent link does not lead back";
+	case RB_BAD_THREAD: return "a thread does not lead to the in-order neighbour";
 	default: return "unknown result";
 	}
 }

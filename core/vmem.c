@@ -320,7 +320,7 @@ static inline void sz_insert(struct vmem *vm, struct vmem_unit *u)
 	while (n != NULL) {
 		p = n;
 		d = !sz_before(s, a, n);
-		n = n->rb_child[d];
+		n = rb_child(n, d);
 	}
 	rb_insert(&vm->size_tree, p, d, &u->r.sz);
 }
@@ -405,7 +405,7 @@ static struct vmem_unit *sz_first(struct vmem *vm, uint64_t s)
 		unsigned d = UNIT_OF_SZ(n)->r.seg.size < s;   /* RB_LEFT: n is a candidate */
 
 		best = d ? best : n;
-		n = n->rb_child[d];
+		n = rb_child(n, d);
 	}
 	return sz_unit(best);
 }
@@ -450,7 +450,7 @@ static struct vmem_region *seg_floor(struct vmem *vm, svmm_va_t addr)
 		unsigned d = addr >= r->addr;   /* RB_RIGHT: r is a candidate */
 
 		best = d ? r : best;
-		n = n->rb_child[d];
+		n = rb_child(n, d);
 	}
 	return best;
 }
@@ -542,7 +542,7 @@ static int add_free(struct vmem *vm, svmm_va_t addr, uint64_t size)
 		d = addr >= r->addr;
 		p = d ? r : p;
 		nx = d ? nx : r;
-		n = n->rb_child[d];
+		n = rb_child(n, d);
 	}
 	p = touches_before(p, addr) ? p : NULL;
 	nx = touches_after(nx, addr + size) ? nx : NULL;
@@ -629,11 +629,11 @@ static int seg_release(struct vmem *vm, struct vmem_region *r)
 		u = unit_get(vm);
 		unit_fill(u, addr, size);
 		u->r.seg.node.rb_parent = RB_FLAG;   /* free; rb_replace keeps the caller bit */
-		rb_replace(&vm->segs, &r->node, &u->r.seg.node);
+		rb_replace_known(&vm->segs, &r->node, &u->r.seg.node, pn, nn);
 		sz_insert(vm, u);
 		vm->nfree++;
 	} else {
-		rb_erase(&vm->segs, &r->node);
+		rb_erase_known(&vm->segs, &r->node, pn, nn);
 		merge(vm, p, n, addr, size);
 	}
 	vm->used_bytes -= size;

@@ -97,12 +97,21 @@ static void test_checker_catches_violations(void **state)
 	assert_int_equal(rb_check(&root, item_cmp, 3), RB_BAD_PARENT);
 	it[0].rb.rb_parent = (uintptr_t)&it[1].rb | RB_RED;
 	assert_int_equal(rb_check(&root, item_cmp, 3), RB_OK);
+	/* it[0] has no left child: its link there is a thread to nothing (the first node) */
+	it[0].rb.rb_link[RB_LEFT] = (uintptr_t)&it[2].rb | RB_THREAD;
+	assert_int_equal(rb_check(&root, item_cmp, 3), RB_BAD_THREAD);
+	it[0].rb.rb_link[RB_LEFT] = RB_THREAD;
+	it[2].rb.rb_link[RB_LEFT] = (uintptr_t)&it[0].rb | RB_THREAD;   /* it[2]'s is it[1] */
+	assert_int_equal(rb_check(&root, item_cmp, 3), RB_BAD_THREAD);
+	it[2].rb.rb_link[RB_LEFT] = (uintptr_t)&it[1].rb | RB_THREAD;
+	assert_int_equal(rb_check(&root, item_cmp, 3), RB_OK);
 	{
 		struct item extra = { .key = 25 };
 
 		extra.rb.rb_parent = (uintptr_t)&it[2].rb | RB_RED;
-		extra.rb.rb_child[0] = extra.rb.rb_child[1] = NULL;
-		it[2].rb.rb_child[RB_RIGHT] = &extra.rb;   /* red under red */
+		extra.rb.rb_link[RB_LEFT] = (uintptr_t)&it[2].rb | RB_THREAD;
+		extra.rb.rb_link[RB_RIGHT] = RB_THREAD;
+		it[2].rb.rb_link[RB_RIGHT] = (uintptr_t)&extra.rb;   /* red under red */
 		assert_int_equal(rb_check(&root, item_cmp, 4), RB_BAD_RED_RED);
 		/* a black node on the right only: black heights differ */
 		it[2].rb.rb_parent &= ~RB_RED;
@@ -110,7 +119,7 @@ static void test_checker_catches_violations(void **state)
 		it[0].rb.rb_parent &= ~RB_RED;
 		assert_int_equal(rb_check(&root, item_cmp, 4), RB_BAD_BLACK_HEIGHT);
 	}
-	for (int r = RB_OK; r <= RB_BAD_PARENT; r++)
+	for (int r = RB_OK; r <= RB_BAD_THREAD; r++)
 		assert_non_null(rb_check_what(r));
 }
 

@@ -3,13 +3,16 @@
  *
  * A node is three words: the parent pointer with the node's colour in bit 0 and one bit
  * for the caller in bit 1 (as Linux keeps parent and colour in one word), and the two
- * child links. Parent links let every change work from the node itself: erase, in-order
- * neighbours and insertion beside a known node need no search and no recorded path,
- * and every operation runs in constant stack. As in Linux's rbtree, the caller writes
- * the search (it knows its own keys and compares them without an indirect call) and the
- * library links and rebalances. As in OpenBSD's RBT, the algorithm exists once, in
- * core/rbtree.c; the helpers that take a comparison function are thin wrappers for code
- * that does not need the speed.
+ * links. The tree is threaded: a link with no child holds the node's in-order neighbour
+ * on that side instead (tagged RB_THREAD; NULL | RB_THREAD at either end), so a node
+ * without a child on one side reaches its neighbour there in one load, with no climb.
+ * Parent links let every change work from the node itself: erase, in-order neighbours
+ * and insertion beside a known node need no search and no recorded path, and every
+ * operation runs in constant stack. As in Linux's rbtree, the caller writes the search
+ * (it knows its own keys and compares them without an indirect call) and the library
+ * links and rebalances. As in OpenBSD's RBT, the algorithm exists once, in
+ * core/rbtree.c; the helpers that take a comparison function are thin wrappers for
+ * code that does not need the speed.
  *
  * The rules (cited by number in core/rbtree.c):
  *   1. Every node is red or black; a null link counts as black.
@@ -28,14 +31,16 @@
 #include <svmm/types.h>
 
 /*
- * rb_child[RB_LEFT] and rb_child[RB_RIGHT] are the children. Indexing them by direction
- * lets a search step to either child without a branch: the direction taken at each
- * level is unpredictable, and a mispredicted branch per level costs more than the
- * comparison itself. rb_parent holds the parent, RB_RED and RB_FLAG.
+ * rb_link[RB_LEFT] and rb_link[RB_RIGHT] are the links. Indexing them by direction lets
+ * a search step to either side without a branch: the direction taken at each level is
+ * unpredictable, and a mispredicted branch per level costs more than the comparison
+ * itself. A link is a child's address, or, with RB_THREAD set, the in-order neighbour
+ * on that side (its address, or 0 at the end of the order). rb_parent holds the parent,
+ * RB_RED and RB_FLAG.
  */
 struct rb_node {
 	uintptr_t rb_parent;
-	struct rb_node *rb_child[2];
+	uintptr_t rb_link[2];
 };
 
 struct rb_root {
@@ -48,23 +53,38 @@ struct rb_root {
 #define RB_RED   ((uintptr_t)1)   /* bit 0 of rb_parent: set = red */
 #define RB_FLAG  ((uintptr_t)2)   /* bit 1 of rb_parent: the caller's, kept by every change */
 #define RB_BITS  ((uintptr_t)3)
+#define RB_THREAD ((uintptr_t)1)  /* bit 0 of a link: no child, the neighbour instead */
 
-/* The child of n in direction dir (RB_LEFT or RB_RIGHT), or NULL. */
+/* Is link l a thread (no child on its side)? */
+static inline bool rb_is_thread(uintptr_t l)
+{
+	return (l & RB_THREAD) != 0;
+}
+
+/* The node a link leads to: the child, or the neighbour of a thread (NULL at an end). */
+static inline struct rb_node *rb_link_node(uintptr_t l)
+{
+	return (struct rb_node *)(l & ~RB_THREAD);
+}
+
+/* The child of n in direction dir (RB_LEFT or RB_RIGHT), or NULL; without a branch. */
 static inline struct rb_node *rb_child(const struct rb_node *n, unsigned dir)
 {
-	return n->rb_child[dir];
+	uintptr_t l = n->rb_link[dir];
+
+	return (struct rb_node *)(l & ((l & RB_THREAD) - 1));
 }
 
 /* The left child of n, or NULL. */
 static inline struct rb_node *rb_left(const struct rb_node *n)
 {
-	return n->rb_child[RB_LEFT];
+	return rb_child(n, RB_LEFT);
 }
 
 /* The right child of n, or NULL. */
 static inline struct rb_node *rb_right(const struct rb_node *n)
 {
-	return n->rb_child[RB_RIGHT];
+	return rb_child(n, RB_RIGHT);
 }
 
 /* The parent of n, or NULL for the root. */
@@ -107,8 +127,8 @@ static inline bool rb_linked(const struct rb_node *n)
 }
 
 /*
- * Link node as the dir child of parent, which must be a null link (parent NULL: the
- * root of an empty tree), and rebalance. The caller's search found the place and keeps
+ * Link node as the dir child of parent, which must have none (parent NULL: the root of
+ * an empty tree), and rebalance. The caller's search found the place and keeps
  * its order. The node's caller bit is cleared.
  */
 void rb_insert(struct rb_root *root, struct rb_node *parent, unsigned dir, struct rb_node *node);
@@ -124,27 +144,58 @@ void rb_insert_beside(struct rb_root *root, struct rb_node *pos, unsigned dir,
 void rb_erase(struct rb_root *root, struct rb_node *node);
 
 /*
+ * rb_erase for a caller that has node's in-order neighbours (NULL at an end), as
+ * rb_neighbours gives them: they are the nodes an erase would otherwise descend to
+ * (the successor that takes node's place, the threads that lead to node).
+ */
+void rb_erase_known(struct rb_root *root, struct rb_node *node, struct rb_node *pred,
+		    struct rb_node *succ);
+
+/*
+ * The last node of n's subtree in direction dir (n itself if it has no child there).
+ */
+static inline struct rb_node *rb_extreme(struct rb_node *n, unsigned dir)
+{
+	while (!rb_is_thread(n->rb_link[dir]))
+		n = (struct rb_node *)n->rb_link[dir];
+	return n;
+}
+
+/*
  * Put new_node in old's place, with old's links and colour (new_node keeps its caller
  * bit): for a key of new_node that orders exactly where old's did. old is left cleared.
- * Inline and without branches on the children: the allocator's hot paths replace a node
- * on about every other call, and whether a child exists is a coin toss there.
+ * pred and succ must be old's in-order neighbours (NULL at an end), as rb_neighbours
+ * gives them: the threads that lead to old are theirs (when old has a child on that
+ * side), and knowing them saves the two descents that would find them. Inline and
+ * without branches on the children: the allocator's hot paths replace a node on about
+ * every other call, and whether a child exists is a coin toss there.
  */
-static inline void rb_replace(struct rb_root *root, struct rb_node *old, struct rb_node *new_node)
+static inline void rb_replace_known(struct rb_root *root, struct rb_node *old,
+				    struct rb_node *new_node, struct rb_node *pred,
+				    struct rb_node *succ)
 {
 	struct rb_node *p = rb_parent(old), sink;
-	struct rb_node **slot = p != NULL ? &p->rb_child[p->rb_child[RB_LEFT] != old] : &root->rb_node;
+	struct rb_node *nb[2] = { pred, succ };
 
 	new_node->rb_parent = (old->rb_parent & ~RB_FLAG) | (new_node->rb_parent & RB_FLAG);
 	for (unsigned d = 0; d < 2; d++) {
-		struct rb_node *c = old->rb_child[d];
-		/* A missing child's parent word is written to a local instead of a branch. */
-		struct rb_node *w = c != NULL ? c : &sink;
+		uintptr_t l = old->rb_link[d], m = (l & RB_THREAD) - 1;   /* all ones: a child */
+		/*
+		 * A child's parent word, and the neighbour's thread back to old, exist only
+		 * when old has a child on this side: otherwise both stores go to a local.
+		 */
+		struct rb_node *c = (struct rb_node *)((l & m) | ((uintptr_t)&sink & ~m));
+		struct rb_node *t = (struct rb_node *)(((uintptr_t)nb[d] & m) | ((uintptr_t)&sink & ~m));
 
 		sink.rb_parent = 0;
-		new_node->rb_child[d] = c;
-		w->rb_parent = (uintptr_t)new_node | (w->rb_parent & RB_BITS);
+		new_node->rb_link[d] = l;
+		c->rb_parent = (uintptr_t)new_node | (c->rb_parent & RB_BITS);
+		t->rb_link[!d] = (uintptr_t)new_node | RB_THREAD;
 	}
-	*slot = new_node;
+	if (p != NULL)
+		p->rb_link[p->rb_link[RB_LEFT] != (uintptr_t)old] = (uintptr_t)new_node;
+	else
+		root->rb_node = new_node;
 	rb_clear(old);
 }
 
@@ -160,59 +211,60 @@ struct rb_node *rb_prev(const struct rb_node *node);
 
 /*
  * The in-order neighbour of n in direction dir (RB_RIGHT: rb_next, RB_LEFT: rb_prev),
- * inline for hot paths that step to a node's neighbours on every call.
+ * inline for hot paths that step to a node's neighbours on every call: a thread gives
+ * it at once, else it is the extreme node of the child's subtree.
  */
 static inline struct rb_node *rb_step(const struct rb_node *n, unsigned dir)
 {
-	struct rb_node *c = n->rb_child[dir], *p;
+	uintptr_t l = n->rb_link[dir];
 
-	if (c != NULL) {
-		while (c->rb_child[!dir] != NULL)
-			c = c->rb_child[!dir];
-		return c;
-	}
-	/* Climb while we come up from the dir side; the first other parent is it. */
-	while ((p = rb_parent(n)) != NULL && p->rb_child[dir] == n)
-		n = p;
-	return p;
+	if (rb_is_thread(l))
+		return rb_link_node(l);
+	return rb_extreme((struct rb_node *)l, !dir);
 }
 
 /*
  * Both in-order neighbours of n at once (NULL at either end), for a caller that needs
- * both: the two descents run in one loop and the two climbs in another, with the
- * choices made by selects, so that the branch predictor meets two loop exits where
- * rb_step twice meets four unpredictable branches.
+ * both: the two descents run in one loop, with the choices made by selects, so that the
+ * branch predictor meets one loop exit where rb_step twice meets more.
  */
 static inline void rb_neighbours(const struct rb_node *n, struct rb_node **predp,
 				 struct rb_node **succp)
 {
-	struct rb_node *a = n->rb_child[RB_LEFT], *b = n->rb_child[RB_RIGHT];
-	struct rb_node *pred = a, *succ = b, *p;
-	const struct rb_node *x = n;
-	bool need_p = a == NULL, need_s = b == NULL;
+	/* Where a cursor that has stopped reads its next link: a thread, so it stays. */
+	const struct rb_node stop = { 0, { RB_THREAD, RB_THREAD } };
+	uintptr_t a = n->rb_link[RB_LEFT], b = n->rb_link[RB_RIGHT], s = (uintptr_t)&stop;
 
-	/* The rightmost node of the left subtree and the leftmost of the right one. */
+	/*
+	 * A thread is the answer; a child leads to the rightmost node of the left subtree
+	 * and the leftmost of the right one. Each cursor stops at a thread. The choices are
+	 * masks (all ones for a child), so that the only branch is the loop's exit.
+	 */
 	for (;;) {
-		struct rb_node *ar = pred != NULL ? pred->rb_child[RB_RIGHT] : NULL;
-		struct rb_node *bl = succ != NULL ? succ->rb_child[RB_LEFT] : NULL;
+		uintptr_t ma = (a & RB_THREAD) - 1, mb = (b & RB_THREAD) - 1;
+		uintptr_t an = ((const struct rb_node *)((a & ma) | (s & ~ma)))->rb_link[RB_RIGHT];
+		uintptr_t bn = ((const struct rb_node *)((b & mb) | (s & ~mb)))->rb_link[RB_LEFT];
+		uintptr_t ka = (an & RB_THREAD) - 1, kb = (bn & RB_THREAD) - 1;
 
-		if (ar == NULL && bl == NULL)
+		if ((ka | kb) == 0)
 			break;
-		pred = ar != NULL ? ar : pred;
-		succ = bl != NULL ? bl : succ;
+		a = (an & ka) | (a & ~ka);
+		b = (bn & kb) | (b & ~kb);
 	}
-	/* A missing subtree: the first ancestor reached from the other side. */
-	while ((need_p | need_s) && (p = rb_parent(x)) != NULL) {
-		bool from_right = p->rb_child[RB_RIGHT] == x;
+	*predp = rb_link_node(a);
+	*succp = rb_link_node(b);
+}
 
-		pred = need_p && from_right ? p : pred;
-		succ = need_s && !from_right ? p : succ;
-		need_p = need_p && !from_right;
-		need_s = need_s && from_right;
-		x = p;
-	}
-	*predp = pred;
-	*succp = succ;
+/*
+ * rb_replace_known for a caller that does not have old's neighbours: they are found
+ * first (no search: a thread or a descent into old's subtree on each side).
+ */
+static inline void rb_replace(struct rb_root *root, struct rb_node *old, struct rb_node *new_node)
+{
+	struct rb_node *pred, *succ;
+
+	rb_neighbours(old, &pred, &succ);
+	rb_replace_known(root, old, new_node, pred, succ);
 }
 
 /* Compare a search key with a node: <0 if key orders before node, 0 equal, >0 after. */
@@ -241,11 +293,12 @@ enum rb_check_result {
 	RB_BAD_ORDER = 5,
 	RB_BAD_COUNT = 6,
 	RB_BAD_PARENT = 7,        /* a child's parent link does not lead back */
+	RB_BAD_THREAD = 8,        /* a missing child's link is not the in-order neighbour */
 };
 #define RB_CHECK_ANY_COUNT ((size_t)-1)
 
 /*
- * Verify rules 1-4, the parent links, strict increase under cmp (keys must be
+ * Verify rules 1-4, the parent links, the threads, strict increase under cmp (keys must be
  * distinct; cmp may be NULL to skip), and that the tree holds exactly count nodes (pass
  * RB_CHECK_ANY_COUNT to skip). Returns RB_OK or the first violation found. Iterative
  * (constant stack); never modifies the tree. Rule 1 holds by construction.
