@@ -238,15 +238,18 @@ static inline void rb_neighbours(const struct rb_node *n, struct rb_node **predp
 	/*
 	 * A thread is the answer; a child leads to the rightmost node of the left subtree
 	 * and the leftmost of the right one. Each cursor stops at a thread. The choices are
-	 * masks (all ones for a child), so that the only branch is the loop's exit.
+	 * masks (all ones for a child), so that the only branch is the loop's exit; a
+	 * stopped cursor stays where it is, so the loop takes its first two steps without
+	 * looking: most descents are over by then and the exit test, rarely passed, is
+	 * then predicted well.
 	 */
-	for (;;) {
+	for (unsigned i = 0;; i++) {
 		uintptr_t ma = (a & RB_THREAD) - 1, mb = (b & RB_THREAD) - 1;
 		uintptr_t an = ((const struct rb_node *)((a & ma) | (s & ~ma)))->rb_link[RB_RIGHT];
 		uintptr_t bn = ((const struct rb_node *)((b & mb) | (s & ~mb)))->rb_link[RB_LEFT];
 		uintptr_t ka = (an & RB_THREAD) - 1, kb = (bn & RB_THREAD) - 1;
 
-		if ((ka | kb) == 0)
+		if (i > 0 && (ka | kb) == 0)
 			break;
 		a = (an & ka) | (a & ~ka);
 		b = (bn & kb) | (b & ~kb);
