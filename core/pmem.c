@@ -967,6 +967,25 @@ struct pmem_frame *pmem_frame(struct pmem *pm, svmm_pa_t pa)
 	return &s->db[(pa - s->base) >> FRAME_SHIFT];
 }
 
+/* pmem_frame_near's other span: out of line, so that the usual case saves no register. */
+static __attribute__((noinline)) struct pmem_frame *frame_near_miss(struct pmem *pm, svmm_pa_t pa,
+								   struct pmem_span **hint)
+{
+	struct pmem_span *s = span_find(pm, pa);
+	if (s == NULL)
+		return NULL;
+	*hint = s;
+	return &s->db[(pa - s->base) >> FRAME_SHIFT];
+}
+
+struct pmem_frame *pmem_frame_near(struct pmem *pm, svmm_pa_t pa, struct pmem_span **hint)
+{
+	struct pmem_span *s = *hint;
+	if (s != NULL && pa - s->base < s->end - s->base)
+		return &s->db[(pa - s->base) >> FRAME_SHIFT];
+	return frame_near_miss(pm, pa, hint);
+}
+
 int pmem_block(struct pmem *pm, svmm_pa_t pa, svmm_pa_t *head, unsigned *order, enum pmem_state *state)
 {
 	port_lock(&pm->lock);

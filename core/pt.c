@@ -1121,10 +1121,12 @@ static void unmap_apply(struct pt_op *op, uint64_t *t, unsigned level, svmm_va_t
  * Eight entries a step when all eight are valid (and, with napot_stop, none is
  * Svnapot), as in a region's resident pages: one test for the eight, then eight
  * and-ors and stores, without a compare each (~7 instructions an entry, against ~11
- * with a compare and branch each; four a step were ~8). Whether anything changed (so
- * needs a flush) follows from the OR and AND of the old entries: some entry loses a
- * bit that is cleared and not set exactly when the OR has one, and some entry gains a
- * set bit exactly when the AND lacks one. Other groups go one entry at a time.
+ * with a compare and branch each; four a step were ~8), and when all eight already
+ * have every bit the protect sets (a fork's: R, U and X stay), one and each (~6 an
+ * entry). Whether anything changed (so needs a flush) follows from the OR and AND of
+ * the old entries: some entry loses a bit that is cleared and not set exactly when the
+ * OR has one, and some entry gains a set bit exactly when the AND lacks one. Other
+ * groups go one entry at a time.
  */
 static inline __attribute__((always_inline)) bool protect_run(struct pt_op *op, uint64_t *e,
 								uint64_t n, bool napot_stop)
@@ -1132,6 +1134,7 @@ static inline __attribute__((always_inline)) bool protect_run(struct pt_op *op, 
 	bool w = (op->attr & SVMM_PTE_W) != 0, changed = false;
 	uint64_t clear = op->clear | (w ? 0 : SVMM_PTE_D), attr = op->attr | (w ? SVMM_PTE_D : 0);
 	uint64_t stop_bits = napot_stop ? SVMM_PTE_N : 0;
+	uint64_t keep = ~(clear & ~attr);       /* the same, for entries that have attr */
 	uint64_t any = 0, all = ~(uint64_t)0;   /* over the entries done eight at a time */
 	uint64_t *p = e, *eights = e + (n & ~(uint64_t)7), *end = e + n, *q = eights;
 	for (; p != end; p = q) {
@@ -1141,6 +1144,19 @@ static inline __attribute__((always_inline)) bool protect_run(struct pt_op *op, 
 			uint64_t a = o0 & o1 & o2 & o3 & o4 & o5 & o6 & o7;
 			uint64_t y = o0 | o1 | o2 | o3 | o4 | o5 | o6 | o7;
 			q = p + 8;
+			if ((a & SVMM_PTE_V) && !(y & stop_bits) && (a & attr) == attr) {
+				/* Every set bit is there already (a fork's R and U): one and each. */
+				p[0] = o0 & keep;
+				p[1] = o1 & keep;
+				p[2] = o2 & keep;
+				p[3] = o3 & keep;
+				p[4] = o4 & keep;
+				p[5] = o5 & keep;
+				p[6] = o6 & keep;
+				p[7] = o7 & keep;
+				any |= y;
+				continue;
+			}
 			if ((a & SVMM_PTE_V) && !(y & stop_bits)) {
 				p[0] = (o0 & ~clear) | attr;
 				p[1] = (o1 & ~clear) | attr;

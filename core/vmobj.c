@@ -107,6 +107,15 @@ static uint64_t *page_meta(struct vmobj *o, svmm_pa_t page)
 	return &f->u.owner;
 }
 
+/* page_meta for a series of lookups in one span (a clone's): see pmem_frame_near. */
+static uint64_t *page_meta_near(struct vmobj *o, svmm_pa_t page, struct pmem_span **hint)
+{
+	struct pmem_frame *f = pmem_frame_near(o->pm, page, hint);
+	if (f == NULL)
+		port_panic("vmobj: index page outside RAM");
+	return &f->u.owner;
+}
+
 /*
  * root[]'s count and bounds: the object page's pmem owner word, as for a node. Only
  * root[] words within the bounds are initialised (a new object zeroes its header and
@@ -770,15 +779,16 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 	unsigned woff[VMOBJ_MAX_LEVELS];    /* a table's first word in its page */
 	unsigned unseen[VMOBJ_MAX_LEVELS];  /* used entries not reached yet (see below) */
 	uint64_t top = top_cover(src);
+	struct pmem_span *hint = NULL;      /* index pages mostly share one span */
 	int err = 0;
 
 	/* Only root[]'s initialised words are read (see root_meta_of). */
-	uint64_t rm = *root_meta_of(src);
+	uint64_t rm = *page_meta_near(src, port_va_to_pa(src), &hint);
 	if (M_LO(rm) == 0)
 		return 0;
 	st[0] = src->root;
 	dt[0] = c->root;
-	dm[0] = root_meta_of(c);
+	dm[0] = page_meta_near(c, port_va_to_pa(c), &hint);
 	dw[0] = 0;
 	woff[0] = ROOT_WORD;
 	base[0] = 0;
@@ -850,23 +860,23 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 		dw[d] = meta_add(dw[d], i + woff[d]);
 		if ((e & E_NODE) && cover == FANO) {
 			/* A leaf node: copy it whole, one pmem call for its frames. */
-			uint64_t sm = *page_meta(src, E_PA(e));
+			uint64_t sm = *page_meta_near(src, E_PA(e), &hint);
 			unsigned lo = first_idx(start > pg ? start - pg : 0, sm, 0);
 			uint64_t lh = M_COUNT(sm) == 0 ? 0 : M_HI(sm) + 1;
 			if (lh > end - pg)
 				lh = end - pg;
 			c->nodes++;
-			err = copy_leaf(c, node_va(e), sm, node_va(v), page_meta(c, E_PA(v)), lo,
-					(unsigned)lh);
+			err = copy_leaf(c, node_va(e), sm, node_va(v),
+					page_meta_near(c, E_PA(v), &hint), lo, (unsigned)lh);
 			if (err != 0)
 				break;
 			idx[d]++;
 		} else if (e & E_NODE) {
-			uint64_t sm = *page_meta(src, E_PA(e));
+			uint64_t sm = *page_meta_near(src, E_PA(e), &hint);
 			c->nodes++;
 			st[d + 1] = node_va(e);
 			dt[d + 1] = node_va(v);
-			dm[d + 1] = page_meta(c, E_PA(v));
+			dm[d + 1] = page_meta_near(c, E_PA(v), &hint);
 			dw[d + 1] = 0;
 			woff[d + 1] = 0;
 			base[d + 1] = pg;

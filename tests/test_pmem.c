@@ -779,6 +779,33 @@ static void test_get_many_runs(void **state)
 }
 
 /*
+ * pmem_frame_near finds what pmem_frame finds, for frames of the hint's span and of
+ * others (which move the hint to their span), and leaves the hint alone for an address
+ * that is not RAM.
+ */
+static void test_frame_near(void **state)
+{
+	(void)state;
+	struct pmem_range ram[] = { { RAM0, 8 * MiB }, { RAM0 + 64 * MiB, 8 * MiB } };
+	assert_int_equal(pmem_init(&pm, ram, 2, NULL, 0, PMEM_ANY), 0);
+	struct pmem_span *hint = NULL;
+	const svmm_pa_t at[] = { RAM0 + 4 * KiB + 17, RAM0 + 8 * MiB - 1, RAM0 + 64 * MiB,
+				 RAM0 + 70 * MiB + 5, RAM0, RAM0 + 3 * MiB };
+	for (unsigned i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		assert_ptr_equal(pmem_frame_near(&pm, at[i], &hint), pmem_frame(&pm, at[i]));
+		assert_ptr_equal(hint, &pm.span[at[i] < RAM0 + 64 * MiB ? 0 : 1]);
+	}
+	const svmm_pa_t none[] = { RAM0 + 8 * MiB, RAM0 + 32 * MiB, RAM0 + 72 * MiB, 0, RAM0 - 1 };
+	for (unsigned i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+		assert_null(pmem_frame_near(&pm, none[i], &hint));
+		assert_ptr_equal(hint, &pm.span[0]);
+	}
+	struct pmem_span *fresh = NULL;
+	assert_null(pmem_frame_near(&pm, RAM0 + 32 * MiB, &fresh));
+	assert_null(fresh);
+}
+
+/*
  * A 2 MiB block held twice splits into 512 frames held twice each; dropping them one
  * by one frees each frame at its last reference, and the block merges back whole.
  */
@@ -1213,6 +1240,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refcount, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_many_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frame_near, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_catches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remap, setup, teardown),

@@ -140,17 +140,29 @@ static uint32_t thread_token(void)
 	return me;
 }
 
+/*
+ * The contended path of port_lock, out of line and reached by a tail call, so that the
+ * uncontended lock needs no stack frame (no registers saved around sched_yield).
+ */
+static __attribute__((noinline)) void lock_wait(struct hostsim_lock *l, uint32_t me)
+{
+	do {
+		while (__atomic_load_n(&l->word, __ATOMIC_RELAXED) != 0)
+			sched_yield();
+	} while (__atomic_exchange_n(&l->word, 1u, __ATOMIC_ACQUIRE) != 0);
+	__atomic_store_n(&l->holder, me, __ATOMIC_RELAXED);
+}
+
 void port_lock(struct svmm_lock *lock)
 {
 	struct hostsim_lock *l = &lock->impl;
 	uint32_t me = thread_token();
 	if (__atomic_load_n(&l->holder, __ATOMIC_RELAXED) == me)
 		port_panic("port_lock: lock already held by this thread");
-	while (__atomic_exchange_n(&l->word, 1u, __ATOMIC_ACQUIRE) != 0) {
-		while (__atomic_load_n(&l->word, __ATOMIC_RELAXED) != 0)
-			sched_yield();
-	}
-	__atomic_store_n(&l->holder, me, __ATOMIC_RELAXED);
+	if (__atomic_exchange_n(&l->word, 1u, __ATOMIC_ACQUIRE) != 0)
+		lock_wait(l, me);   /* it records the holder itself */
+	else
+		__atomic_store_n(&l->holder, me, __ATOMIC_RELAXED);
 }
 
 void port_unlock(struct svmm_lock *lock)
