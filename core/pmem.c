@@ -231,8 +231,8 @@ static void span_release(struct pmem_span *s, uint32_t idx, unsigned order)
  * straddles the limit. The lists are unordered, so this walks them: it only happens
  * for limits other than the meta_limit the spans were cut at.
  */
-static __attribute__((noinline)) bool span_scan(const struct pmem_span *s, unsigned order,
-						svmm_pa_t limit, unsigned *jp, uint32_t *idxp)
+static bool span_scan(const struct pmem_span *s, unsigned order, svmm_pa_t limit,
+		      unsigned *jp, uint32_t *idxp)
 {
 	uint64_t bytes = bsize(order) << FRAME_SHIFT;
 

@@ -342,7 +342,8 @@ static inline void sz_remove(struct vmem *vm, struct vmem_unit *u)
  * of order: while it still orders correctly the node keeps its place, which is common
  * for the large regions at the top of the order.
  */
-static inline void sz_resize(struct vmem *vm, struct vmem_unit *u, uint64_t size)
+static inline __attribute__((always_inline)) void sz_resize(struct vmem *vm, struct vmem_unit *u,
+							    uint64_t size)
 {
 	unsigned from = sz_bucket(vm, u->r.seg.size), to = sz_bucket(vm, size);
 
@@ -497,21 +498,19 @@ static void free_drop(struct vmem *vm, struct vmem_unit *u)
  * Join [addr, addr + size), which is in no tree now, with the free regions p (ending at
  * addr) and n (starting at addr + size); at least one is not NULL. Needs no unit.
  */
-static void merge(struct vmem *vm, struct vmem_region *p, struct vmem_region *n, svmm_va_t addr,
-		  uint64_t size)
+static inline __attribute__((always_inline)) void merge(struct vmem *vm, struct vmem_region *p,
+							struct vmem_region *n, svmm_va_t addr,
+							uint64_t size)
 {
-	if (p != NULL && n != NULL) {
-		uint64_t total = p->size + size + n->size;
+	/* p survives if there is one, else n; one size update either way (one copy inline). */
+	struct vmem_region *keep = p != NULL ? p : n;
+	uint64_t total = size + (p != NULL ? p->size : 0) + (n != NULL ? n->size : 0);
 
+	if (p != NULL && n != NULL)
 		free_drop(vm, UNIT_OF(n));
-		sz_resize(vm, UNIT_OF(p), total);
-	} else if (p != NULL) {
-		sz_resize(vm, UNIT_OF(p), p->size + size);
-	} else {
-		/* Growing downwards: nothing lies between addr and n, so n keeps its place. */
-		n->addr = addr;
-		sz_resize(vm, UNIT_OF(n), n->size + size);
-	}
+	else if (p == NULL)
+		n->addr = addr;   /* growing downwards: nothing lies between, n keeps its place */
+	sz_resize(vm, UNIT_OF(keep), total);
 }
 
 /* Is p a free region ending at addr / n a free region starting at end? */
@@ -607,7 +606,7 @@ static void carve(struct vmem *vm, struct vmem_unit *u, svmm_va_t x, uint64_t s,
  * are r's own neighbours in the segment tree: no search. Needs a unit only when neither
  * neighbour is free; fails only then (SVMM_ENOMEM), with nothing changed.
  */
-static int seg_release(struct vmem *vm, struct vmem_region *r)
+static inline __attribute__((always_inline)) int seg_release(struct vmem *vm, struct vmem_region *r)
 {
 	struct rb_node *pn, *nn;
 	struct vmem_region *p, *n;
