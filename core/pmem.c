@@ -835,10 +835,14 @@ static inline __attribute__((always_inline)) bool get_one(struct pmem_frame *db,
  * pmem_get_many's fast path: take a reference on frames[i], frames[i + 1], ... while
  * each lies in span s and get_one takes it, two a step, and return the index of the
  * first frame not taken (n if none is left), which the caller decides about: a zero
- * entry, a frame of another span, or an error. The run starts at the span's second
- * page when the span begins at 0, so that a zero entry (tags or not) always stops it.
+ * entry, a frame of another span, or an error. With copy, each entry read is stored
+ * at the same index of copy as well (also the one the run stops at, which the caller
+ * stores again). The run starts at the span's second page when the span begins at 0,
+ * so that a zero entry (tags or not) always stops it.
  */
-static size_t get_run(struct pmem_span *s, const uint64_t *frames, size_t i, size_t n)
+static inline __attribute__((always_inline)) size_t get_run(struct pmem_span *s,
+							    const uint64_t *frames,
+							    uint64_t *copy, size_t i, size_t n)
 {
 	svmm_pa_t lo = s->base;
 	uint64_t len = s->end - lo;
@@ -849,18 +853,31 @@ static size_t get_run(struct pmem_span *s, const uint64_t *frames, size_t i, siz
 		db++;
 	}
 	const uint64_t *p = frames + i, *pairs = p + ((n - i) & ~(size_t)1);
+	uint64_t *c = copy != NULL ? copy + i : NULL;
 	for (; p != pairs; p += 2) {
-		if (!get_one(db, lo, len, p[0]))
+		uint64_t e0 = p[0], e1 = p[1];
+		if (copy != NULL) {
+			c[0] = e0;
+			c[1] = e1;
+			c += 2;
+		}
+		if (!get_one(db, lo, len, e0))
 			return (size_t)(p - frames);
-		if (!get_one(db, lo, len, p[1]))
+		if (!get_one(db, lo, len, e1))
 			return (size_t)(p + 1 - frames);
 	}
-	if (p != frames + n && get_one(db, lo, len, p[0]))
-		p++;
+	if (p != frames + n) {
+		if (copy != NULL)
+			c[0] = p[0];
+		if (get_one(db, lo, len, p[0]))
+			p++;
+	}
 	return (size_t)(p - frames);
 }
 
-int pmem_get_many(struct pmem *pm, const uint64_t *frames, size_t n)
+/* The body of pmem_get_many, inlined once with a copy and once without. */
+static inline __attribute__((always_inline)) int get_many(struct pmem *pm, const uint64_t *frames,
+							  size_t n, uint64_t *copy)
 {
 	struct pmem_span *s = NULL;   /* the last frame's span: a run mostly stays in one */
 	size_t i = 0;
@@ -869,17 +886,19 @@ int pmem_get_many(struct pmem *pm, const uint64_t *frames, size_t n)
 	port_lock(&pm->lock);
 	while (i < n) {
 		if (s != NULL) {
-			i = get_run(s, frames, i, n);
+			i = get_run(s, frames, copy, i, n);
 			if (i == n)
 				break;
 		}
 		/* The frame the run stopped at: a zero entry, another span, or an error. */
 		svmm_pa_t pa = frames[i] & ~(svmm_pa_t)(SVMM_PAGE_SIZE - 1);
+		if (copy != NULL)
+			copy[i] = frames[i];
 		if (pa == 0) {
 			/* A run of zero entries (a sparse node's holes) is skipped here. */
-			do
-				i++;
-			while (i < n && frames[i] < SVMM_PAGE_SIZE);
+			for (i++; i < n && frames[i] < SVMM_PAGE_SIZE; i++)
+				if (copy != NULL)
+					copy[i] = frames[i];
 			continue;
 		}
 		uint32_t idx;
@@ -901,6 +920,11 @@ int pmem_get_many(struct pmem *pm, const uint64_t *frames, size_t n)
 	}
 	port_unlock(&pm->lock);
 	return err;
+}
+
+int pmem_get_many(struct pmem *pm, const uint64_t *frames, size_t n, uint64_t *copy)
+{
+	return copy != NULL ? get_many(pm, frames, n, copy) : get_many(pm, frames, n, NULL);
 }
 
 int pmem_put(struct pmem *pm, svmm_pa_t pa)
