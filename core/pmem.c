@@ -902,9 +902,12 @@ static inline __attribute__((always_inline)) int get_many(struct pmem *pm, const
 			copy[i] = frames[i];
 		if (pa == 0) {
 			/* A run of zero entries (a sparse node's holes) is skipped here. */
-			for (i++; i < n && frames[i] < SVMM_PAGE_SIZE; i++)
+			const uint64_t *p = frames + i + 1, *end = frames + n;
+			uint64_t *c = copy != NULL ? copy + i + 1 : NULL;
+			for (; p != end && *p < SVMM_PAGE_SIZE; p++)
 				if (copy != NULL)
-					copy[i] = frames[i];
+					*c++ = *p;
+			i = (size_t)(p - frames);
 			continue;
 		}
 		uint32_t idx;
