@@ -833,7 +833,7 @@ static inline __attribute__((always_inline)) bool get_one(struct pmem_frame *db,
 
 /*
  * pmem_get_many's fast path: take a reference on frames[i], frames[i + 1], ... while
- * each lies in span s and get_one takes it, two a step, and return the index of the
+ * each lies in span s and get_one takes it, four a step, and return the index of the
  * first frame not taken (n if none is left), which the caller decides about: a zero
  * entry, a frame of another span, or an error. With copy, each entry read is stored
  * at the same index of copy as well (also the one the run stops at, which the caller
@@ -852,25 +852,31 @@ static inline __attribute__((always_inline)) size_t get_run(struct pmem_span *s,
 		len -= SVMM_PAGE_SIZE;
 		db++;
 	}
-	const uint64_t *p = frames + i, *pairs = p + ((n - i) & ~(size_t)1);
+	const uint64_t *p = frames + i, *fours = p + ((n - i) & ~(size_t)3), *end = frames + n;
 	uint64_t *c = copy != NULL ? copy + i : NULL;
-	for (; p != pairs; p += 2) {
-		uint64_t e0 = p[0], e1 = p[1];
+	for (; p != fours; p += 4) {
+		uint64_t e0 = p[0], e1 = p[1], e2 = p[2], e3 = p[3];
 		if (copy != NULL) {
 			c[0] = e0;
 			c[1] = e1;
-			c += 2;
+			c[2] = e2;
+			c[3] = e3;
+			c += 4;
 		}
 		if (!get_one(db, lo, len, e0))
 			return (size_t)(p - frames);
 		if (!get_one(db, lo, len, e1))
 			return (size_t)(p + 1 - frames);
+		if (!get_one(db, lo, len, e2))
+			return (size_t)(p + 2 - frames);
+		if (!get_one(db, lo, len, e3))
+			return (size_t)(p + 3 - frames);
 	}
-	if (p != frames + n) {
+	for (; p != end; p++) {
 		if (copy != NULL)
-			c[0] = p[0];
-		if (get_one(db, lo, len, p[0]))
-			p++;
+			*c++ = *p;
+		if (!get_one(db, lo, len, *p))
+			break;
 	}
 	return (size_t)(p - frames);
 }
