@@ -231,8 +231,8 @@ static void span_release(struct pmem_span *s, uint32_t idx, unsigned order)
  * straddles the limit. The lists are unordered, so this walks them: it only happens
  * for limits other than the meta_limit the spans were cut at.
  */
-static __attribute__((noinline)) bool span_scan(const struct pmem_span *s, unsigned order,
-						svmm_pa_t limit, unsigned *jp, uint32_t *idxp)
+static bool span_scan(const struct pmem_span *s, unsigned order, svmm_pa_t limit,
+		      unsigned *jp, uint32_t *idxp)
 {
 	uint64_t bytes = bsize(order) << FRAME_SHIFT;
 
@@ -833,12 +833,16 @@ static inline __attribute__((always_inline)) bool get_one(struct pmem_frame *db,
 
 /*
  * pmem_get_many's fast path: take a reference on frames[i], frames[i + 1], ... while
- * each lies in span s and get_one takes it, two a step, and return the index of the
+ * each lies in span s and get_one takes it, four a step, and return the index of the
  * first frame not taken (n if none is left), which the caller decides about: a zero
- * entry, a frame of another span, or an error. The run starts at the span's second
- * page when the span begins at 0, so that a zero entry (tags or not) always stops it.
+ * entry, a frame of another span, or an error. With copy, each entry read is stored
+ * at the same index of copy as well (also the one the run stops at, which the caller
+ * stores again). The run starts at the span's second page when the span begins at 0,
+ * so that a zero entry (tags or not) always stops it.
  */
-static size_t get_run(struct pmem_span *s, const uint64_t *frames, size_t i, size_t n)
+static inline __attribute__((always_inline)) size_t get_run(struct pmem_span *s,
+							    const uint64_t *frames,
+							    uint64_t *copy, size_t i, size_t n)
 {
 	svmm_pa_t lo = s->base;
 	uint64_t len = s->end - lo;
@@ -848,19 +852,38 @@ static size_t get_run(struct pmem_span *s, const uint64_t *frames, size_t i, siz
 		len -= SVMM_PAGE_SIZE;
 		db++;
 	}
-	const uint64_t *p = frames + i, *pairs = p + ((n - i) & ~(size_t)1);
-	for (; p != pairs; p += 2) {
-		if (!get_one(db, lo, len, p[0]))
+	const uint64_t *p = frames + i, *fours = p + ((n - i) & ~(size_t)3), *end = frames + n;
+	uint64_t *c = copy != NULL ? copy + i : NULL;
+	for (; p != fours; p += 4) {
+		uint64_t e0 = p[0], e1 = p[1], e2 = p[2], e3 = p[3];
+		if (copy != NULL) {
+			c[0] = e0;
+			c[1] = e1;
+			c[2] = e2;
+			c[3] = e3;
+			c += 4;
+		}
+		if (!get_one(db, lo, len, e0))
 			return (size_t)(p - frames);
-		if (!get_one(db, lo, len, p[1]))
+		if (!get_one(db, lo, len, e1))
 			return (size_t)(p + 1 - frames);
+		if (!get_one(db, lo, len, e2))
+			return (size_t)(p + 2 - frames);
+		if (!get_one(db, lo, len, e3))
+			return (size_t)(p + 3 - frames);
 	}
-	if (p != frames + n && get_one(db, lo, len, p[0]))
-		p++;
+	for (; p != end; p++) {
+		if (copy != NULL)
+			*c++ = *p;
+		if (!get_one(db, lo, len, *p))
+			break;
+	}
 	return (size_t)(p - frames);
 }
 
-int pmem_get_many(struct pmem *pm, const uint64_t *frames, size_t n)
+/* The body of pmem_get_many, inlined once with a copy and once without. */
+static inline __attribute__((always_inline)) int get_many(struct pmem *pm, const uint64_t *frames,
+							  size_t n, uint64_t *copy)
 {
 	struct pmem_span *s = NULL;   /* the last frame's span: a run mostly stays in one */
 	size_t i = 0;
@@ -869,17 +892,19 @@ int pmem_get_many(struct pmem *pm, const uint64_t *frames, size_t n)
 	port_lock(&pm->lock);
 	while (i < n) {
 		if (s != NULL) {
-			i = get_run(s, frames, i, n);
+			i = get_run(s, frames, copy, i, n);
 			if (i == n)
 				break;
 		}
 		/* The frame the run stopped at: a zero entry, another span, or an error. */
 		svmm_pa_t pa = frames[i] & ~(svmm_pa_t)(SVMM_PAGE_SIZE - 1);
+		if (copy != NULL)
+			copy[i] = frames[i];
 		if (pa == 0) {
 			/* A run of zero entries (a sparse node's holes) is skipped here. */
-			do
-				i++;
-			while (i < n && frames[i] < SVMM_PAGE_SIZE);
+			for (i++; i < n && frames[i] < SVMM_PAGE_SIZE; i++)
+				if (copy != NULL)
+					copy[i] = frames[i];
 			continue;
 		}
 		uint32_t idx;
@@ -901,6 +926,11 @@ int pmem_get_many(struct pmem *pm, const uint64_t *frames, size_t n)
 	}
 	port_unlock(&pm->lock);
 	return err;
+}
+
+int pmem_get_many(struct pmem *pm, const uint64_t *frames, size_t n, uint64_t *copy)
+{
+	return copy != NULL ? get_many(pm, frames, n, copy) : get_many(pm, frames, n, NULL);
 }
 
 int pmem_put(struct pmem *pm, svmm_pa_t pa)
@@ -1168,9 +1198,10 @@ int pmem_check(struct pmem *pm, svmm_print_fn out, void *ctx)
 	uint64_t total = 0, meta = 0, db = 0;
 
 	port_lock(&pm->lock);
-	if (pm->nspans == 0 || pm->nspans > PMEM_MAX_SPANS) {
+	if (pm->nspans == 0 || pm->nspans > PMEM_MAX_SPANS || pm->nlow > pm->nspans) {
 		if (out != NULL)
-			svmm_printline(out, ctx, "pmem: the span count is 1..PMEM_MAX_SPANS: %u", pm->nspans);
+			svmm_printline(out, ctx, "pmem: the span count is 1..PMEM_MAX_SPANS and nlow at most it: %u, %u",
+				       pm->nspans, pm->nlow);
 		err = SVMM_EINVAL;
 	}
 	for (unsigned i = 0; err == 0 && i < pm->nspans; i++) {

@@ -167,6 +167,40 @@ static void root_widen(struct vmobj *o, unsigned i)
 	*m = M_MAKE(M_COUNT(*m), lo, hi);
 }
 
+/*
+ * Interior nodes (those above the leaf nodes: their entries are nodes or 2 MiB pages)
+ * are like root[]: only the words within their owner word's bounds are initialised,
+ * none while the count is 0, so that a clone's interior node, which holds one entry
+ * or a few, is not zeroed whole (copy_index zeroes the run it copies into). Leaf nodes
+ * are always initialised whole (the walk hint reaches into them without a lookup).
+ */
+static inline bool node_valid(uint64_t m, unsigned w)
+{
+	return M_COUNT(m) != 0 && w >= M_LO(m) && w <= M_HI(m);
+}
+
+/* Make word w of interior node n (owner word *m) initialised: zero it and the words
+   between it and the bounds, which widen to take them in (with a count of 0 the word
+   alone is zeroed: the entry that goes into it sets the bounds, see meta_add). */
+static void node_widen(uint64_t *n, uint64_t *m, unsigned w)
+{
+	unsigned lo = M_LO(*m), hi = M_HI(*m);
+	if (M_COUNT(*m) == 0) {
+		n[w] = 0;
+		return;
+	}
+	if (w < lo) {
+		for (unsigned j = w; j < lo; j++)
+			n[j] = 0;
+		lo = w;
+	} else if (w > hi) {
+		for (unsigned j = hi + 1; j <= w; j++)
+			n[j] = 0;
+		hi = w;
+	}
+	*m = M_MAKE(M_COUNT(*m), lo, hi);
+}
+
 /* Store v in an index slot, counting the page's used entries (see M_COUNT). */
 static void slot_set(struct vmobj *o, uint64_t *slot, uint64_t v)
 {
@@ -338,8 +372,11 @@ static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool cr
 	uint64_t *e = &o->root[pg / c];
 	while (c > want) {
 		if (*e == 0 && create) {
+			/* An interior node is not zeroed: the walk initialises the words it
+			   takes (node_widen); a leaf node is zeroed whole. */
 			svmm_pa_t pa;
-			*err = meta_alloc(o->pm, &pa);
+			*err = c > FANO ? pmem_alloc(o->pm, 0, o->pm->meta_limit, &pa)
+					: meta_alloc(o->pm, &pa);
 			if (*err != 0)
 				return NULL;
 			slot_set(o, e, pa | E_NODE);
@@ -348,8 +385,19 @@ static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool cr
 		}
 		if (!(*e & E_NODE))
 			break;
+		uint64_t *n = node_va(*e);
+		unsigned w = (unsigned)((pg / (c / FANO)) % FANO);
+		if (c > FANO) {
+			/* An interior node: the word may lie outside what is initialised. */
+			uint64_t *m = page_meta(o, E_PA(*e));
+			if (!node_valid(*m, w)) {
+				if (!create)
+					return NULL;      /* nothing there */
+				node_widen(n, m, w);
+			}
+		}
 		c /= FANO;
-		e = &node_va(*e)[(pg / c) % FANO];
+		e = &n[w];
 		if (c == 1) {
 			h->grp = pg / FANO;
 			h->node = e - pg % FANO;
@@ -431,8 +479,10 @@ static bool index_shrinkable(struct vmobj *o, uint64_t m)
 		return true;
 	if (M_COUNT(m) != 1 || M_LO(m) != ROOT_WORD || !(o->root[0] & E_NODE))
 		return false;
+	/* Only words within the node's bounds are initialised (an interior node's). */
 	const uint64_t *n = node_va(o->root[0]);
-	for (unsigned j = VMOBJ_ROOT_SLOTS; j < FANO; j++)
+	uint64_t nm = *page_meta(o, E_PA(o->root[0]));
+	for (unsigned j = VMOBJ_ROOT_SLOTS; j <= M_HI(nm); j++)
 		if (n[j] != 0)
 			return false;
 	return true;
@@ -506,7 +556,8 @@ static void visit_range(struct vmobj *o, uint64_t start, uint64_t end, leaf_fn f
 	for (;;) {
 		uint64_t cover = top >> (9 * d);
 		unsigned n = d == 0 ? VMOBJ_ROOT_SLOTS : FANO;
-		if (idx[d] >= n || idx[d] + off > M_HI(*m) || base[d] + idx[d] * cover >= end) {
+		if (idx[d] >= n || idx[d] + off > M_HI(*m) || M_COUNT(*m) == 0 ||
+		    base[d] + idx[d] * cover >= end) {
 			if (d == 0)
 				break;
 			/* Back up one level: the node just finished may be empty now. */
@@ -723,13 +774,15 @@ static int copy_leaf(struct vmobj *c, const uint64_t *sn, uint64_t sm, uint64_t 
 		     uint64_t *dm, unsigned lo, unsigned hi)
 {
 	unsigned cnt = 0, first = 0, last = 0;
-	if (M_COUNT(sm) != 0 && lo <= M_LO(sm) && hi > M_HI(sm)) {
-		/* The range takes the whole node: its count and bounds are the source's. */
+	bool whole = M_COUNT(sm) != 0 && lo <= M_LO(sm) && hi > M_HI(sm);
+	if (whole) {
+		/* The range takes the whole node: its count and bounds are the source's, and
+		   pmem_get_many copies the run between them in the pass that takes the
+		   references (one store more an entry, against ~2 for a memcpy first). */
 		cnt = M_COUNT(sm);
 		first = M_LO(sm);
 		last = M_HI(sm);
 		__builtin_memset(dn, 0, first * sizeof(uint64_t));
-		__builtin_memcpy(dn + first, sn + first, (last - first + 1) * sizeof(uint64_t));
 		__builtin_memset(dn + last + 1, 0, (FANO - 1 - last) * sizeof(uint64_t));
 		hi = lo;
 	} else {
@@ -746,7 +799,8 @@ static int copy_leaf(struct vmobj *c, const uint64_t *sn, uint64_t sm, uint64_t 
 	}
 	if (cnt == 0)
 		return 0;
-	int err = pmem_get_many(c->pm, dn + first, last - first + 1);
+	int err = whole ? pmem_get_many(c->pm, sn + first, last - first + 1, dn + first)
+			: pmem_get_many(c->pm, dn + first, last - first + 1, NULL);
 	if (err != 0) {
 		__builtin_memset(dn + first, 0, (last - first + 1) * sizeof(uint64_t));
 		return err;
@@ -838,10 +892,10 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 		uint64_t e = t[i], pg = base[d] + i * cover;
 		uint64_t v = e;
 		if (e & E_NODE) {
-			/* A leaf node's words are all written by copy_leaf: no zeroing. */
+			/* A leaf node's words are all written by copy_leaf, an interior node's
+			   run is zeroed below: no zeroing of the page. */
 			svmm_pa_t pa;
-			err = cover == FANO ? pmem_alloc(c->pm, 0, c->pm->meta_limit, &pa)
-					    : meta_alloc(c->pm, &pa);
+			err = pmem_alloc(c->pm, 0, c->pm->meta_limit, &pa);
 			if (err != 0)
 				break;
 			v = pa | E_NODE;
@@ -883,6 +937,10 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 			idx[d + 1] = first_idx(start > pg ? (start - pg) / (cover / FANO) : 0, sm, 0);
 			hi[d + 1] = M_COUNT(sm) == 0 ? 0 : M_HI(sm) + 1;
 			unseen[d + 1] = idx[d + 1] == M_LO(sm) ? M_COUNT(sm) : UINT32_MAX;
+			/* An interior node: only the words the scan may fill are initialised. */
+			__builtin_memset(dt[d + 1] + idx[d + 1], 0,
+					 idx[d + 1] < hi[d + 1] ?
+					 (hi[d + 1] - idx[d + 1]) * sizeof(uint64_t) : 0);
 			d++;
 		} else {
 			idx[d]++;
@@ -1509,6 +1567,18 @@ static void check_tab(struct check_ctx *c, const uint64_t *tab, unsigned n, uint
 		struct pmem_frame *f = pmem_frame(o->pm, port_va_to_pa(tab));
 		ok = f != NULL;
 		m = ok ? f->u.owner : 0;
+		/* An interior node's words outside its bounds are not initialised. */
+		if (ok && cover > 1) {
+			if (M_COUNT(m) == 0) {
+				n = 0;
+			} else if (M_HI(m) < M_LO(m) || M_HI(m) >= FANO) {
+				n = 0;
+				ok = false;
+			} else {
+				i0 = M_LO(m);
+				n = M_HI(m) + 1;
+			}
+		}
 	}
 	for (unsigned i = i0; i < n && ok; i++)
 		if (tab[i] != 0 && (used++, w0 + i < M_LO(m) || w0 + i > M_HI(m)))
@@ -1543,7 +1613,7 @@ static void check_tab(struct check_ctx *c, const uint64_t *tab, unsigned n, uint
 			c->nodes++;
 			if (!frame_held(o->pm, E_PA(e), 0))
 				check_fail(c, "index nodes are pmem frames", pg);
-			else if (node_empty(child))
+			else if (cover > FANO ? M_COUNT(*page_meta(o, E_PA(e))) == 0 : node_empty(child))
 				check_fail(c, "no index node is empty", pg);
 			else
 				check_tab(c, child, FANO, cover / FANO, pg);

@@ -39,6 +39,27 @@ static inline void fx_table_free(void *ctx, svmm_pa_t pa)
 		abort();
 }
 
+/*
+ * Fill every free frame with a pattern, as RAM holds anything at boot: the core may not
+ * rely on a frame it did not zero (interior index nodes are initialised only within
+ * their bounds, the new root of pt_init_user only as it is written).
+ */
+#define FX_POISON 0xa5
+static inline void fx_poison_free(uint64_t ram_size)
+{
+	for (svmm_pa_t pa = FX_RAM0; pa < FX_RAM0 + ram_size;) {
+		svmm_pa_t head;
+		unsigned order;
+		enum pmem_state st;
+		if (pmem_block(&fx.pm, pa, &head, &order, &st) != 0)
+			abort();
+		svmm_pa_t end = head + ((svmm_pa_t)SVMM_PAGE_SIZE << order);
+		if (st == PMEM_FREE)
+			memset(port_pa_to_va(pa), FX_POISON, end - pa);
+		pa = end;
+	}
+}
+
 /* RAM of ram_size bytes; the direct map (pmem's meta limit) ends dmap bytes in (0: all). */
 static inline int fx_setup(uint64_t ram_size, uint64_t dmap, enum svmm_mode mode,
 			   unsigned asid_bits)
@@ -49,6 +70,7 @@ static inline int fx_setup(uint64_t ram_size, uint64_t dmap, enum svmm_mode mode
 	struct pmem_range r = { FX_RAM0, ram_size };
 	if (pmem_init(&fx.pm, &r, 1, NULL, 0, dmap ? FX_RAM0 + dmap : PMEM_ANY) != 0)
 		return -1;
+	fx_poison_free(ram_size);
 	struct hostsim_table_source src = { fx_table_alloc, fx_table_free, NULL };
 	hostsim_set_table_source(&src);
 	if (pt_init_kernel(&fx.kpt, mode) != 0)
