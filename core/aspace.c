@@ -14,7 +14,7 @@
 static struct asid_allocator aspace_asid;
 static bool aspace_ready;
 
-/* ---- region structs: a slab of 4 KiB pages per address space ---- */
+/* ---- region structs: a few in the address space, then a slab of 4 KiB pages ---- */
 
 /*
  * A slab page starts with this header, padded to one region's size, followed by
@@ -57,12 +57,26 @@ static inline struct aspace_region *slab_regions(struct aspace_slab *s)
 }
 
 /*
- * A zeroed region struct, or SVMM_ENOMEM. Given-back regions are reused first; a new
+ * A zeroed region struct, or SVMM_ENOMEM. The address space's own structs (inl[]) go
+ * first, so that a process of a few regions, and each fork of it, takes no slab page
+ * (a pmem allocation and its free). Then given-back regions are reused first; a new
  * page is handed out from its start without threading its regions onto a list, so a
  * short-lived address space pays nothing for the 50 it never uses.
  */
 static int region_alloc(struct aspace *as, struct aspace_region **rp)
 {
+	struct aspace_region *r;
+	if (as->inl_used != (1u << ASPACE_INLINE_REGIONS) - 1u) {
+		/* One of the address space's own structs: no slab page for a few regions. */
+		unsigned i = 0;
+		while (as->inl_used & (1u << i))
+			i++;
+		as->inl_used |= 1u << i;
+		r = &as->inl[i];
+		__builtin_memset(r, 0, sizeof(*r));
+		*rp = r;
+		return 0;
+	}
 	struct aspace_slab *s;
 	for (s = as->slabs; s != NULL; s = s->next)
 		if (s->free != NULL || s->fresh < SLAB_REGIONS)
@@ -80,7 +94,6 @@ static int region_alloc(struct aspace *as, struct aspace_region **rp)
 		as->slabs = s;
 		as->slab_pages++;
 	}
-	struct aspace_region *r;
 	if (s->free != NULL) {
 		r = s->free;
 		s->free = (struct aspace_region *)(uintptr_t)r->pa;
@@ -96,6 +109,10 @@ static int region_alloc(struct aspace *as, struct aspace_region **rp)
 /* Give a region struct back; an empty slab page goes back to pmem at once. */
 static void region_free(struct aspace *as, struct aspace_region *r)
 {
+	if (r >= as->inl && r < as->inl + ASPACE_INLINE_REGIONS) {
+		as->inl_used &= ~(1u << (unsigned)(r - as->inl));
+		return;
+	}
 	struct aspace_slab *s = (void *)SVMM_ALIGN_DOWN((uintptr_t)r, PAGE);
 	/* A free struct is chained through its pa word, so no list field is the slab's. */
 	r->pa = (svmm_pa_t)(uintptr_t)s->free;
@@ -426,7 +443,7 @@ void aspace_destroy(struct aspace *as)
 	}
 	if (vmem_destroy(&as->uvmem) != 0)
 		port_panic("aspace_destroy: uvmem still holds allocations");
-	if (as->resident != 0 || as->slab_pages != 0 || as->slabs != NULL)
+	if (as->resident != 0 || as->slab_pages != 0 || as->slabs != NULL || as->inl_used != 0)
 		port_panic("aspace_destroy: frames or region structs unaccounted for");
 	port_unlock(&as->lock);
 }
@@ -1973,8 +1990,11 @@ static __attribute__((noinline)) int check_locked(struct aspace *as, svmm_print_
 			check_fail(&c, "each slab page holds at least one region and at most those it handed out",
 				   slabs);
 	}
-	if (used != as->nregions || slabs != as->slab_pages)
-		check_fail(&c, "the slabs hold exactly the live regions in slab_pages pages", used);
+	for (unsigned i = 0; i < ASPACE_INLINE_REGIONS; i++)
+		used += (as->inl_used >> i) & 1u;
+	if (used != as->nregions || slabs != as->slab_pages ||
+	    (as->inl_used >> ASPACE_INLINE_REGIONS) != 0)
+		check_fail(&c, "the slabs and the inline structs hold exactly the live regions, in slab_pages pages", used);
 	/* Every user leaf, against the regions and the stack. */
 	pt_walk(&as->pt, 0, svmm_user_end(as->pt.mode), check_leaf, &c);
 	if (c.anon + c.stack != as->resident || c.stack != as->stack_pages)

@@ -1201,9 +1201,10 @@ int pmem_check(struct pmem *pm, svmm_print_fn out, void *ctx)
 	uint64_t total = 0, meta = 0, db = 0;
 
 	port_lock(&pm->lock);
-	if (pm->nspans == 0 || pm->nspans > PMEM_MAX_SPANS) {
+	if (pm->nspans == 0 || pm->nspans > PMEM_MAX_SPANS || pm->nlow > pm->nspans) {
 		if (out != NULL)
-			svmm_printline(out, ctx, "pmem: the span count is 1..PMEM_MAX_SPANS: %u", pm->nspans);
+			svmm_printline(out, ctx, "pmem: the span count is 1..PMEM_MAX_SPANS and nlow at most it: %u, %u",
+				       pm->nspans, pm->nlow);
 		err = SVMM_EINVAL;
 	}
 	for (unsigned i = 0; err == 0 && i < pm->nspans; i++) {

@@ -408,7 +408,10 @@ int rb_check(const struct rb_root *root, rb_node_cmp cmp, size_t count)
 				return RB_BAD_PARENT;
 			if (c != NULL && rb_is_red(n) && rb_is_red(c))
 				return RB_BAD_RED_RED;
-			if (c == NULL && rb_link_node(n->rb_link[d]) != step_by_parents(n, d))
+			/* The whole link, tag included: a bare 0 (the old "no child") would
+			   read as a child to rb_step and rb_extreme. */
+			if (c == NULL &&
+			    n->rb_link[d] != ((uintptr_t)step_by_parents(n, d) | RB_THREAD))
 				return RB_BAD_THREAD;
 		}
 		if (rb_child(n, RB_LEFT) == NULL || rb_child(n, RB_RIGHT) == NULL) {

@@ -523,6 +523,17 @@ static void prep_none(struct aspace *a)
 	(void)a;
 }
 
+/* The address space's own region structs all taken: the next region needs a slab page. */
+static void prep_inline_full(struct aspace *a)
+{
+	svmm_va_t va;
+	for (unsigned i = 0; i < ASPACE_INLINE_REGIONS; i++)
+		assert_int_equal(aspace_map_anon(a, base_va + 2 * i * PG, PG, RW, ASPACE_FIXED,
+						 &va), 0);
+	assert_int_equal(a->nregions, ASPACE_INLINE_REGIONS);
+	assert_int_equal(a->slab_pages, 0);
+}
+
 static void prep_region(struct aspace *a)
 {
 	svmm_va_t va;
@@ -552,7 +563,8 @@ static void prep_tight(struct aspace *a)
 	}
 	x -= PG;
 	for (unsigned k = 0;
-	     a->nregions != a->slab_pages * ((SVMM_PAGE_SIZE - 64) / sizeof(struct aspace_region));
+	     a->nregions != ASPACE_INLINE_REGIONS +
+			    a->slab_pages * ((SVMM_PAGE_SIZE - 64) / sizeof(struct aspace_region));
 	     k++) {
 		/* Growing a free region's neighbour only shrinks it: no node needed. The
 		 * permissions alternate so that the pages stay regions of their own. */
@@ -663,7 +675,7 @@ static void test_oom_every_point(void **state)
 	hostsim_fail_after(0);
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 
-	oom_sweep("map_anon", prep_none, op_map_anon);
+	oom_sweep("map_anon", prep_inline_full, op_map_anon);
 	oom_sweep("map_anon, slab and pool full", prep_tight, op_map_anon);
 	oom_sweep("map_phys", prep_region, op_map_phys);
 	oom_sweep("fault", prep_for_fault, op_fault);
@@ -696,7 +708,10 @@ static void test_kmap_above_window(void **state)
 	svmm_pa_t pa;
 	assert_int_equal(pt_translate(&as.pt, va, PT_R, PT_PRIV_U, &pa, NULL), 0);
 	assert_true(pa >= FX_RAM0 + 16 * MiB);
-	/* Region structs and tables stay below the window. */
+	/* Region structs and tables stay below the window (past the inline structs). */
+	for (unsigned i = 0; i < ASPACE_INLINE_REGIONS; i++)
+		assert_int_equal(aspace_map_anon(&as, 0, PG, i % 2 ? PT_R : PT_X, 0, &va), 0);
+	assert_true(as.slabs != NULL);
 	assert_true(as.pt.root < FX_RAM0 + 16 * MiB);
 	assert_true(port_va_to_pa(as.slabs) < FX_RAM0 + 16 * MiB);
 	check(&as);
@@ -1247,7 +1262,7 @@ static void test_merge_regions(void **state)
 			check(&as);
 	}
 	assert_int_equal(aspace_lookup(&as, heap)->node.size, 30000 * PG);
-	assert_int_equal(as.slab_pages, 1);
+	assert_int_equal(as.slab_pages, 0);      /* one region: an inline struct */
 	/* Grown by hint too (no ASPACE_FIXED), and downwards. */
 	assert_int_equal(aspace_map_anon(&as, brk, 4 * PG, RW, 0, &va), 0);
 	assert_int_equal(aspace_map_anon(&as, heap - 2 * PG, 2 * PG, RW, ASPACE_FIXED, &va), 0);

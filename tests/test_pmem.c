@@ -928,6 +928,15 @@ static void test_check_catches(void **state)
 	snap_take(&keep);
 	struct pmem_frame save;
 
+	/* The class boundary: every span lies below PMEM_ANY, so nlow is the span count. */
+	assert_int_equal(pm.nlow, pm.nspans);
+	pm.nlow = pm.nspans + 1;
+	expect_corrupt("nlow at most");
+	pm.nlow = pm.nspans - 1;
+	expect_corrupt("below meta_limit");
+	pm.nlow = pm.nspans;
+	must_check();
+
 	/* A tail that claims to be free. */
 	struct pmem_frame *t = pmem_frame(&pm, b + 4096);
 	t->state = PMEM_FREE;

@@ -561,6 +561,56 @@ static void test_protect_fast(void **state)
 	}
 }
 
+/*
+ * The fast path itself (PT_MISSING_OK, R W X all replaced), which test_protect_fast's
+ * calls do not all take: a range ending inside a Svnapot run must stop the groups of
+ * eight and go down the general path, which demotes the run; holes anywhere in a
+ * group stay zero (no attribute bits written into an empty entry).
+ */
+static void test_protect_fast_stops(void **state)
+{
+	(void)state;
+	for (unsigned m = 0; m < 3; m++) {
+		struct pt pt;
+		assert_int_equal(pt_init(&pt, modes[m], 1), 0);
+		svmm_va_t v = 0x10000000;
+		assert_int_equal(pt_map(&pt, v, 0x80000000, 0x1000, RW), 0);
+		assert_int_equal(pt_map(&pt, v + 0x10000, 0x80010000, 0x10000, RW | PT_NAPOT), 0);
+		assert_int_equal(pt_protect(&pt, v + 0x10000, 0x8000, PT_R, PT_PERMS, PT_MISSING_OK), 0);
+		assert_int_equal(pt_check(&pt, NULL, NULL), 0);
+		assert_int_equal(pt_translate(&pt, v + 0x17000, PT_W, 0, NULL, NULL), SVMM_EFAULT);
+		assert_int_equal(pt_translate(&pt, v + 0x18000, PT_W, 0, NULL, NULL), 0);
+		assert_int_equal(leaf_size_at(&pt, v + 0x18000), SVMM_PAGE_SIZE);
+		assert_int_equal(pt_translate(&pt, v, PT_W, 0, NULL, NULL), 0);
+		pt_destroy(&pt, pt_leaf_ignore, NULL);
+
+		/* 16 pages with one hole, at every place; the range starts at every offset. */
+		for (unsigned hole = 0; hole < 16; hole++) {
+			for (unsigned from = 0; from <= hole; from++) {
+				assert_int_equal(pt_init(&pt, modes[m], 1), 0);
+				for (unsigned i = 0; i < 16; i++)
+					if (i != hole)
+						assert_int_equal(pt_map(&pt, v + i * 0x1000,
+									0x80000000 + i * 0x1000, 0x1000, RW), 0);
+				assert_int_equal(pt_protect(&pt, v + from * 0x1000, (16 - from) * 0x1000,
+							    PT_R, PT_PERMS, PT_MISSING_OK), 0);
+				struct pt_leaf l;
+				assert_int_equal(pt_leaf_at(&pt, v + hole * 0x1000, &l), SVMM_ENOENT);
+				assert_int_equal(*l.ptep, 0);
+				for (unsigned i = 0; i < 16; i++) {
+					if (i == hole)
+						continue;
+					int want = i < from ? 0 : SVMM_EFAULT;
+					assert_int_equal(pt_translate(&pt, v + i * 0x1000, PT_W, 0, NULL, NULL), want);
+					assert_int_equal(pt_translate(&pt, v + i * 0x1000, PT_R, 0, NULL, NULL), 0);
+				}
+				assert_int_equal(pt_check(&pt, NULL, NULL), 0);
+				pt_destroy(&pt, pt_leaf_ignore, NULL);
+			}
+		}
+	}
+}
+
 static unsigned dump_count;
 static void count_lines(void *ctx, const char *line)
 {
@@ -1001,6 +1051,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_translate_spec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_napot_pbmt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_protect_fast, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_protect_fast_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_protect_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_pt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom_every_point, setup, teardown),

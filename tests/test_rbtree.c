@@ -100,7 +100,12 @@ static void test_checker_catches_violations(void **state)
 	/* it[0] has no left child: its link there is a thread to nothing (the first node) */
 	it[0].rb.rb_link[RB_LEFT] = (uintptr_t)&it[2].rb | RB_THREAD;
 	assert_int_equal(rb_check(&root, item_cmp, 3), RB_BAD_THREAD);
+	it[0].rb.rb_link[RB_LEFT] = 0;   /* untagged: rb_step would take it for a child */
+	assert_int_equal(rb_check(&root, item_cmp, 3), RB_BAD_THREAD);
 	it[0].rb.rb_link[RB_LEFT] = RB_THREAD;
+	it[2].rb.rb_link[RB_RIGHT] = 0;  /* the last node's, likewise */
+	assert_int_equal(rb_check(&root, item_cmp, 3), RB_BAD_THREAD);
+	it[2].rb.rb_link[RB_RIGHT] = RB_THREAD;
 	it[2].rb.rb_link[RB_LEFT] = (uintptr_t)&it[0].rb | RB_THREAD;   /* it[2]'s is it[1] */
 	assert_int_equal(rb_check(&root, item_cmp, 3), RB_BAD_THREAD);
 	it[2].rb.rb_link[RB_LEFT] = (uintptr_t)&it[1].rb | RB_THREAD;

@@ -13,7 +13,9 @@
  *  - kernel pages the kernel maps itself outside those (aspace_map_kernel);
  *  - an ASID context word (see svmm/asid.h).
  *
- * Region structs come from a per-address-space slab of 4 KiB pages, and uvmem's node
+ * The first ASPACE_INLINE_REGIONS region structs live in the address space itself (a
+ * process maps a few regions, and a fork or exec then takes no slab page for them);
+ * more come from a per-address-space slab of 4 KiB pages, and uvmem's node
  * pool from pages, both taken from pmem below its direct-map limit (pm->meta_limit) and
  * reached through port_pa_to_va. Anonymous memory belongs to a memory object
  * (svmm/vmobj.h): the address space's anonymous regions and its stack map one
@@ -81,12 +83,17 @@ struct aspace_region {
 	uint8_t shared;          /* ASPACE_OBJ: mapped with ASPACE_SHARED */
 };
 
+#define ASPACE_INLINE_REGIONS 4u
+
 struct aspace {
 	struct svmm_lock lock;
-	/* pt and uvmem stay first: aspace_create zeroes what follows them. */
+	/* pt, uvmem and inl stay first: aspace_create zeroes what follows them. */
 	struct pt pt;                      /* pt.asid follows the ASID context */
 	struct vmem uvmem;                 /* [user_base, user_end) */
+	struct aspace_region inl[ASPACE_INLINE_REGIONS];  /* region structs before any slab;
+							     zeroed as handed out */
 	struct vmem_page_source pool_src;  /* uvmem's node pool pages, from pmem */
+	uint32_t inl_used;                 /* bit i: inl[i] holds a region */
 	struct pmem *pm;
 	struct vmobj *anon;                /* private anonymous memory, offset = address */
 	struct aspace_slab *slabs;         /* slab pages of region structs */

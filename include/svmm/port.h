@@ -87,7 +87,7 @@ int port_table_alloc(svmm_pa_t *pa);
  * with port_table_free.
  */
 int port_table_alloc_raw(svmm_pa_t *pa);
-/* Give back a frame obtained from port_table_alloc. */
+/* Give back a frame obtained from port_table_alloc or port_table_alloc_raw. */
 void port_table_free(svmm_pa_t pa);
 
 /* The ASID value that names global (kernel) mappings in port_tlb_flush. */
