@@ -910,6 +910,13 @@ static inline __attribute__((always_inline)) int get_many(struct pmem *pm, const
 			i = (size_t)(p - frames);
 			continue;
 		}
+		/* A frame of another span (the first one, mostly): run from it there. A run
+		   that stops at it again leaves the same span, and the check below. */
+		struct pmem_span *t = span_lookup(pm, pa);
+		if (t != NULL && t != s) {
+			s = t;
+			continue;
+		}
 		uint32_t idx;
 		err = alloc_head(pm, pa, false, &s, &idx);
 		if (err == 0 && s->db[idx].refcnt == UINT32_MAX)
