@@ -369,6 +369,13 @@ int aspace_create(struct aspace *as, const struct pt *kernel, struct pmem *pm,
 		pt_destroy(&as->pt, pt_leaf_ignore, NULL);
 		return err;
 	}
+	/*
+	 * Every uvmem call below happens under as->lock (or, here and for aspace_lookup's
+	 * and the region walk's callers, while the caller owns as alone or holds the lock),
+	 * so vmem's own lock would only repeat it: one round trip per page fault, several
+	 * per fork.
+	 */
+	vmem_lock_by_caller(&as->uvmem);
 	return 0;
 }
 

@@ -818,6 +818,27 @@ static bool find_fit(struct vmem *vm, uint64_t s, const struct xc *c, struct vme
 
 /* ---------------------------------------------------------------- public interface */
 
+/*
+ * The arena's lock, unless the caller declared with vmem_lock_by_caller that it
+ * serialises every call itself (an address space's uvmem, under the address-space lock).
+ * The flag never changes after vmem_init's caller sets it, so the test is one branch
+ * that always goes the same way for a given arena. The hint keeps the locking call on
+ * the straight path: without it gcc moved port_lock out of line and an ordinary
+ * arena paid a jump there and back on top of the test.
+ */
+static inline void arena_lock(struct vmem *vm)
+{
+	if (__builtin_expect(!vm->caller_locks, 1))
+		port_lock(&vm->lock);
+}
+
+static inline void arena_unlock(struct vmem *vm)
+{
+	if (__builtin_expect(!vm->caller_locks, 1))
+		port_unlock(&vm->lock);
+}
+
+
 int vmem_init(struct vmem *vm, svmm_va_t base, uint64_t size, uint64_t quantum,
 	      const struct vmem_page_source *src)
 {
@@ -854,6 +875,11 @@ int vmem_init(struct vmem *vm, svmm_va_t base, uint64_t size, uint64_t quantum,
 	return 0;
 }
 
+void vmem_lock_by_caller(struct vmem *vm)
+{
+	vm->caller_locks = true;
+}
+
 /* Does any segment, free or allocated, meet [addr, addr + size)? */
 static bool overlaps_any(struct vmem *vm, svmm_va_t addr, uint64_t size)
 {
@@ -869,7 +895,7 @@ int vmem_add(struct vmem *vm, svmm_va_t base, uint64_t size)
 
 	if (err)
 		return err;
-	port_lock(&vm->lock);
+	arena_lock(vm);
 	if (overlaps_any(vm, base, size)) {
 		err = SVMM_EOVERLAP;
 	} else {
@@ -879,7 +905,7 @@ int vmem_add(struct vmem *vm, svmm_va_t base, uint64_t size)
 			vm->span_bytes += size;
 		}
 	}
-	port_unlock(&vm->lock);
+	arena_unlock(vm);
 	return err;
 }
 
@@ -898,7 +924,7 @@ int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
 	err = make_xc(vm, size, c, &xc);
 	if (err)
 		return err;
-	port_lock(&vm->lock);
+	arena_lock(vm);
 	if (!find_fit(vm, size, &xc, &u, &x)) {
 		err = SVMM_ENOSPC;
 	} else {
@@ -912,7 +938,7 @@ int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
 				*addrp = x;
 		}
 	}
-	port_unlock(&vm->lock);
+	arena_unlock(vm);
 	return err;
 }
 
@@ -955,13 +981,13 @@ int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, svmm_va_t 
 		return SVMM_EZEROSIZE;
 	if (!SVMM_IS_ALIGNED(size, vm->quantum))
 		return SVMM_EUNALIGNED;
-	port_lock(&vm->lock);
+	arena_lock(vm);
 	b = sz_bucket_from(vm, sz_bucket(vm, size));
 	if (b < VMEM_BUCKETS) {
 		if (addrp)
 			*addrp = vm->bucket[b]->r.seg.addr;
 		carve_head(vm, b, size, r);
-		port_unlock(&vm->lock);
+		arena_unlock(vm);
 		return 0;
 	}
 	u = sz_first(vm, size);
@@ -975,7 +1001,7 @@ int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, svmm_va_t 
 		if (addrp)
 			*addrp = x;
 	}
-	port_unlock(&vm->lock);
+	arena_unlock(vm);
 	return err;
 }
 
@@ -986,7 +1012,7 @@ int vmem_alloc_fixed(struct vmem *vm, svmm_va_t addr, uint64_t size, struct vmem
 
 	if (err)
 		return err;
-	port_lock(&vm->lock);
+	arena_lock(vm);
 	f = seg_floor(vm, addr);
 	if (f != NULL && seg_free(f) && addr + size <= seg_end(f)) {
 		bool inside = addr != f->addr && addr + size != seg_end(f);
@@ -1009,7 +1035,7 @@ int vmem_alloc_fixed(struct vmem *vm, svmm_va_t addr, uint64_t size, struct vmem
 			}
 		}
 	}
-	port_unlock(&vm->lock);
+	arena_unlock(vm);
 	return err;
 }
 
@@ -1020,7 +1046,7 @@ int vmem_free(struct vmem *vm, svmm_va_t addr, uint64_t size, struct vmem_region
 
 	if (!SVMM_IS_ALIGNED(addr, vm->quantum) || !SVMM_IS_ALIGNED(size, vm->quantum))
 		return SVMM_EUNALIGNED;
-	port_lock(&vm->lock);
+	arena_lock(vm);
 	f = seg_floor(vm, addr);
 	if (f == NULL || addr - f->addr >= f->size)
 		err = SVMM_ENOENT;
@@ -1034,7 +1060,7 @@ int vmem_free(struct vmem *vm, svmm_va_t addr, uint64_t size, struct vmem_region
 		err = seg_release(vm, f);
 	if (!err && rp)
 		*rp = f;
-	port_unlock(&vm->lock);
+	arena_unlock(vm);
 	return err;
 }
 
@@ -1042,12 +1068,12 @@ int vmem_free_region(struct vmem *vm, struct vmem_region *r)
 {
 	int err;
 
-	port_lock(&vm->lock);
+	arena_lock(vm);
 	if (!rb_linked(&r->node) || rb_flag(&r->node))
 		err = SVMM_EDOUBLEFREE;
 	else
 		err = seg_release(vm, r);
-	port_unlock(&vm->lock);
+	arena_unlock(vm);
 	return err;
 }
 
@@ -1057,7 +1083,7 @@ int vmem_split(struct vmem *vm, struct vmem_region *r, svmm_va_t at, struct vmem
 
 	if (!SVMM_IS_ALIGNED(at, vm->quantum))
 		return SVMM_EUNALIGNED;
-	port_lock(&vm->lock);
+	arena_lock(vm);
 	if (!rb_linked(&r->node) || rb_flag(&r->node)) {
 		err = SVMM_ENOENT;
 	} else if (at <= r->addr || at >= seg_end(r)) {
@@ -1069,7 +1095,7 @@ int vmem_split(struct vmem *vm, struct vmem_region *r, svmm_va_t at, struct vmem
 		rb_insert_beside(&vm->segs, &r->node, RB_RIGHT, &tail->node);
 		vm->nused++;
 	}
-	port_unlock(&vm->lock);
+	arena_unlock(vm);
 	return err;
 }
 
@@ -1077,7 +1103,7 @@ int vmem_join(struct vmem *vm, struct vmem_region *r, struct vmem_region *next)
 {
 	int err = 0;
 
-	port_lock(&vm->lock);
+	arena_lock(vm);
 	if (!rb_linked(&r->node) || rb_flag(&r->node) || !rb_linked(&next->node) ||
 	    rb_flag(&next->node))
 		err = SVMM_ENOENT;
@@ -1088,7 +1114,7 @@ int vmem_join(struct vmem *vm, struct vmem_region *r, struct vmem_region *next)
 		r->size += next->size;
 		vm->nused--;
 	}
-	port_unlock(&vm->lock);
+	arena_unlock(vm);
 	return err;
 }
 
@@ -1096,11 +1122,11 @@ struct vmem_region *vmem_lookup(struct vmem *vm, svmm_va_t addr)
 {
 	struct vmem_region *r;
 
-	port_lock(&vm->lock);
+	arena_lock(vm);
 	r = seg_floor(vm, addr);
 	if (r != NULL && (seg_free(r) || addr - r->addr >= r->size))
 		r = NULL;
-	port_unlock(&vm->lock);
+	arena_unlock(vm);
 	return r;
 }
 
@@ -1108,13 +1134,13 @@ struct vmem_region *vmem_first_from(struct vmem *vm, svmm_va_t addr)
 {
 	struct vmem_region *r;
 
-	port_lock(&vm->lock);
+	arena_lock(vm);
 	r = seg_floor(vm, addr);
 	if (r == NULL)
 		r = used_from(rb_first(&vm->segs), RB_RIGHT);
 	else if (seg_free(r) || addr - r->addr >= r->size)
 		r = used_from(rb_next(&r->node), RB_RIGHT);
-	port_unlock(&vm->lock);
+	arena_unlock(vm);
 	return r;
 }
 
@@ -1124,9 +1150,9 @@ static struct vmem_region *used_neighbour(struct vmem *vm, const struct vmem_reg
 {
 	struct vmem_region *n;
 
-	port_lock(&vm->lock);
+	arena_lock(vm);
 	n = used_from(rb_step(&r->node, dir), dir);
-	port_unlock(&vm->lock);
+	arena_unlock(vm);
 	return n;
 }
 
@@ -1150,9 +1176,9 @@ static void walk_locked(struct vmem *vm, void (*fn)(void *ctx, svmm_va_t addr, u
 void vmem_walk(struct vmem *vm, void (*fn)(void *ctx, svmm_va_t addr, uint64_t size, bool used),
 	       void *ctx)
 {
-	port_lock(&vm->lock);
+	arena_lock(vm);
 	walk_locked(vm, fn, ctx);
-	port_unlock(&vm->lock);
+	arena_unlock(vm);
 }
 
 static void stats_locked(struct vmem *vm, struct vmem_stats *st)
@@ -1171,9 +1197,9 @@ static void stats_locked(struct vmem *vm, struct vmem_stats *st)
 
 void vmem_stats(struct vmem *vm, struct vmem_stats *st)
 {
-	port_lock(&vm->lock);
+	arena_lock(vm);
 	stats_locked(vm, st);
-	port_unlock(&vm->lock);
+	arena_unlock(vm);
 }
 
 struct dump_ctx {
@@ -1197,7 +1223,7 @@ void vmem_dump(struct vmem *vm, bool regions, svmm_print_fn out, void *ctx)
 	struct vmem_stats st;
 	struct dump_ctx d = { out, ctx };
 
-	port_lock(&vm->lock);
+	arena_lock(vm);
 	stats_locked(vm, &st);
 	svmm_printline(out, ctx,
 		       "vmem: %llu span(s), %llu bytes; used %llu bytes in %llu region(s); "
@@ -1211,7 +1237,7 @@ void vmem_dump(struct vmem *vm, bool regions, svmm_print_fn out, void *ctx)
 		       (unsigned long long)st.pool_pages);
 	if (regions)
 		walk_locked(vm, dump_region, &d);
-	port_unlock(&vm->lock);
+	arena_unlock(vm);
 }
 
 /* ---------------------------------------------------------------- consistency */
@@ -1364,17 +1390,17 @@ int vmem_check(struct vmem *vm, svmm_print_fn out, void *ctx)
 {
 	int err;
 
-	port_lock(&vm->lock);
+	arena_lock(vm);
 	err = check_locked(vm, out, ctx);
-	port_unlock(&vm->lock);
+	arena_unlock(vm);
 	return err;
 }
 
 int vmem_destroy(struct vmem *vm)
 {
-	port_lock(&vm->lock);
+	arena_lock(vm);
 	if (vm->nused != 0) {
-		port_unlock(&vm->lock);
+		arena_unlock(vm);
 		return SVMM_ELIVE;
 	}
 	/* Free regions need no unlinking: their units die with the pool. */
@@ -1394,6 +1420,6 @@ int vmem_destroy(struct vmem *vm)
 	vm->nunits = vm->nunits_free = vm->nfree = 0;
 	vm->free_bytes = vm->span_bytes = vm->nspans = 0;
 	vm->live = 0;
-	port_unlock(&vm->lock);
+	arena_unlock(vm);
 	return 0;
 }

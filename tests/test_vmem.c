@@ -985,6 +985,105 @@ static void test_other_quantum(void **state)
 }
 
 /*
+ * vmem_lock_by_caller: the arena then never touches its own lock. The probes are the
+ * page source and vmem_walk's callback, which a locking arena calls with its lock held
+ * (a control arena shows that they see it), and the lock word itself: the test thread
+ * holds the arena's lock as if it were the caller's own lock around every call, so any
+ * port_lock inside vmem panics ("lock already held by this thread") and fails the test.
+ */
+static long probe_calls, probe_locked;
+static int probe_alloc(void *ctx, void **page)
+{
+	probe_calls++;
+	probe_locked += hostsim_lock_held(&vm.lock);
+	return page_alloc(ctx, page);
+}
+static const struct vmem_page_source probe_src = { probe_alloc, page_free, NULL };
+static void probe_walk(void *ctx, svmm_va_t a, uint64_t s, bool used)
+{
+	(void)ctx, (void)a, (void)s, (void)used;
+	probe_calls++;
+	probe_locked += hostsim_lock_held(&vm.lock);
+}
+static void quiet(void *ctx, const char *line)
+{
+	(void)ctx, (void)line;
+}
+
+static void test_lock_by_caller(void **state)
+{
+	(void)state;
+	enum { N = 200 };   /* more free regions than the boot units hold: pool pages */
+	static struct vmem_region r[N];
+	struct vmem_region a, b, tail;
+	struct vmem_constraint c = { .align = 16 * Q };
+	struct vmem_stats st;
+	svmm_va_t x;
+
+	/* Control: a locking arena calls both probes with its lock held. */
+	probe_calls = probe_locked = 0;
+	assert_int_equal(vmem_init(&vm, BASE, 4 * N * Q, Q, &probe_src), 0);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(vmem_alloc_fixed(&vm, BASE + (uint64_t)(2 * i + 1) * Q, Q, &r[i]), 0);
+	vmem_walk(&vm, probe_walk, NULL);
+	assert_true(probe_calls > 2 * N);
+	assert_int_equal(probe_locked, probe_calls);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(vmem_free_region(&vm, &r[i]), 0);
+	assert_int_equal(vmem_destroy(&vm), 0);
+
+	/* The same work on an opted-in arena: neither probe sees the lock. */
+	probe_calls = probe_locked = 0;
+	assert_int_equal(vmem_init(&vm, BASE, 4 * N * Q, Q, &probe_src), 0);
+	vmem_lock_by_caller(&vm);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(vmem_alloc_fixed(&vm, BASE + (uint64_t)(2 * i + 1) * Q, Q, &r[i]), 0);
+	vmem_walk(&vm, probe_walk, NULL);
+	assert_true(probe_calls > 2 * N);
+	assert_int_equal(probe_locked, 0);
+	check_ok(&vm);
+
+	/* Every call, with the lock word held by the caller: vmem must not take it. */
+	port_lock(&vm.lock);
+	assert_ptr_equal(vmem_lookup(&vm, r[5].addr), &r[5]);
+	assert_null(vmem_lookup(&vm, r[5].addr + Q));
+	assert_ptr_equal(vmem_first_from(&vm, r[5].addr + Q), &r[6]);
+	assert_ptr_equal(vmem_next(&vm, &r[6]), &r[7]);
+	assert_ptr_equal(vmem_prev(&vm, &r[6]), &r[5]);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(vmem_free(&vm, r[i].addr, Q, NULL), 0);
+	assert_int_equal(vmem_alloc(&vm, 4 * Q, &a, &x), 0);
+	assert_int_equal(x, a.addr);
+	assert_int_equal(vmem_split(&vm, &a, a.addr + Q, &tail), 0);
+	assert_int_equal(vmem_join(&vm, &a, &tail), 0);
+	assert_int_equal(vmem_xalloc(&vm, 2 * Q, &c, &b, &x), 0);
+	assert_int_equal(x % (16 * Q), 0);
+	assert_int_equal(vmem_add(&vm, BASE + 8 * N * Q, 8 * Q), 0);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 8 * N * Q, 8 * Q, &r[0]), 0);
+	assert_int_equal(vmem_free_region(&vm, &r[0]), 0);
+	assert_int_equal(vmem_free_region(&vm, &b), 0);
+	assert_int_equal(vmem_free(&vm, a.addr, 0, NULL), 0);
+	assert_int_equal(vmem_free_region(&vm, &a), SVMM_EDOUBLEFREE);
+	vmem_stats(&vm, &st);
+	assert_int_equal(st.used_regions, 0);
+	assert_int_equal(st.spans, 2);
+	vmem_dump(&vm, true, quiet, NULL);
+	assert_int_equal(vmem_check(&vm, quiet, NULL), 0);
+	assert_int_equal(vmem_destroy(&vm), 0);
+	port_unlock(&vm.lock);
+	assert_int_equal(probe_locked, 0);
+	assert_int_equal(pages_live, 0);
+
+	/* vmem_init clears the declaration: the next arena in vm locks again. */
+	probe_calls = probe_locked = 0;
+	assert_int_equal(vmem_init(&vm, BASE, 4 * Q, Q, &probe_src), 0);
+	vmem_walk(&vm, probe_walk, NULL);
+	assert_int_equal(probe_calls, 1);
+	assert_int_equal(probe_locked, 1);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
+/*
  * Two threads churn one arena at once; the arena's lock must keep it consistent. (The
  * counting page source is not thread-safe, so this arena uses only its boot units.)
  */
@@ -1058,6 +1157,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_walk_stats_dump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_detects_corruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_quantum, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_by_caller, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_threads, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

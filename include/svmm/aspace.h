@@ -28,8 +28,11 @@
  * docs/aspace.md and docs/vmobj.md give the invariants and the decisions.
  *
  * Locking: each address space has one lock, taken by every call below except
- * aspace_lookup (whose caller holds it). Lock order: aspace -> vmem -> pt -> pmem,
- * aspace -> vmobj -> pmem, and aspace -> asid allocator. No call sleeps or allocates outside pmem and the port.
+ * aspace_lookup and the region walk (whose caller holds it). It also serialises uvmem,
+ * which is locked by its caller (vmem_lock_by_caller) and takes no lock of its own, so
+ * nothing may call vmem on as->uvmem without as->lock. Lock order: aspace -> pt -> pmem,
+ * aspace -> vmobj -> pmem, and aspace -> asid allocator. No call sleeps or allocates
+ * outside pmem and the port.
  * A struct aspace must not move after aspace_create: uvmem's page source points at it.
  */
 #ifndef SVMM_ASPACE_H

@@ -20,8 +20,10 @@
  * Free-region units come from a pool: VMEM_BOOT_UNITS units inside struct vmem, then
  * 4 KiB pages from the caller's page source. Every operation reserves what it may need
  * before it changes anything, so a failed call (ENOMEM included) leaves the arena as it
- * was. Every public function takes the arena's lock through port_lock. No function
- * recurses or keeps arrays on the stack.
+ * was. Every public function takes the arena's lock through port_lock, unless the
+ * caller has declared with vmem_lock_by_caller that it serialises every call on the
+ * arena itself (then vmem takes no lock of its own on it). No function recurses or
+ * keeps arrays on the stack.
  */
 #ifndef SVMM_VMEM_H
 #define SVMM_VMEM_H
@@ -55,7 +57,8 @@ struct vmem_region {
 /*
  * Where the pool gets pages for free-region nodes. alloc stores one 4 KiB page,
  * 4 KiB-aligned, in *page and returns 0, or returns SVMM_ENOMEM. Both are called with
- * the arena's lock held and must not call back into the same arena.
+ * the arena's lock held (or, for an arena locked by its caller, inside the caller's
+ * serialised call) and must not call back into the same arena.
  */
 struct vmem_page_source {
 	int (*alloc)(void *ctx, void **page);
@@ -102,6 +105,7 @@ struct vmem {
 	uint64_t free_bytes, used_bytes, nfree, nused, nspans, span_bytes;
 	struct vmem_page_source src;
 	bool has_src;
+	bool caller_locks;          /* vmem_lock_by_caller: vm->lock is never taken */
 	struct vmem_unit *units_free;   /* doubly linked list of free pool units */
 	uint64_t nunits, nunits_free;
 	struct vmem_pool_page *pages;   /* doubly linked list of source pages */
@@ -128,6 +132,17 @@ struct vmem {
  */
 int vmem_init(struct vmem *vm, svmm_va_t base, uint64_t size, uint64_t quantum,
 	      const struct vmem_page_source *src);
+
+/*
+ * Declare that the caller serialises every call on vm itself, under a lock of its own
+ * (as Linux's maple tree takes an external lock): from now on no vmem function takes
+ * vm's lock, which saves a lock round trip per call. Call it right after vmem_init and
+ * before any other call; it lasts until the next vmem_init. The caller must then hold
+ * its lock, or own the arena alone, around every call on vm, lookups and
+ * vmem_check/vmem_stats included, and for as long as it uses a region pointer that a
+ * lookup returned. Arenas that do not call it lock as before.
+ */
+void vmem_lock_by_caller(struct vmem *vm);
 
 /*
  * Add the span [base, base + size). It must not overlap any span of the arena
