@@ -898,23 +898,15 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 			if (l == lv)
 				return 0;
 			l--;
-			l->idx++;
 			cover *= FANO;
 			continue;
 		}
-		l->idx = i;
+		/* The scan goes on past this entry, whatever it is (a table below is
+		   scanned first): idx need not be kept across the calls below. */
+		l->idx = i + 1;
 		l->unseen--;
 		uint64_t e = t[i], pg = l->base + i * cover;
-		uint64_t v = e;
-		if (e & E_NODE) {
-			/* A leaf node's words are all written by copy_leaf, an interior node's
-			   run is zeroed below: no zeroing of the page. */
-			svmm_pa_t pa;
-			err = pmem_alloc(c->pm, 0, c->pm->meta_limit, &pa);
-			if (err != 0)
-				break;
-			v = pa | E_NODE;
-		} else {
+		if (!(e & E_NODE)) {
 			err = entry_share(c->pm, e);
 			if (err != 0)
 				break;
@@ -924,10 +916,20 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 			} else {
 				c->resident++;
 			}
+			l->dt[i] = e;
+			l->dw = meta_add(l->dw, i + l->woff);
+			continue;
 		}
+		/* A leaf node's words are all written by copy_leaf, an interior node's run
+		   is zeroed below: no zeroing of the page. */
+		svmm_pa_t pa;
+		err = pmem_alloc(c->pm, 0, c->pm->meta_limit, &pa);
+		if (err != 0)
+			break;
+		uint64_t v = pa | E_NODE;
 		l->dt[i] = v;
 		l->dw = meta_add(l->dw, i + l->woff);
-		if ((e & E_NODE) && cover == FANO) {
+		if (cover == FANO) {
 			/* A leaf node: copy it whole, one pmem call for its frames. The
 			   calls come before the bounds are worked out from sm, so that
 			   those need not be kept across them. */
@@ -942,8 +944,7 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 			err = copy_leaf(c, sn, sm, dn, dmw, lo, (unsigned)lh);
 			if (err != 0)
 				break;
-			l->idx++;
-		} else if (e & E_NODE) {
+		} else {
 			uint64_t sm = *page_meta_near(src, E_PA(e), &hint);
 			c->nodes++;
 			cover /= FANO;
@@ -960,8 +961,6 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 			/* An interior node: only the words the scan may fill are initialised. */
 			__builtin_memset(l->dt + l->idx, 0,
 					 l->idx < l->hi ? (l->hi - l->idx) * sizeof(uint64_t) : 0);
-		} else {
-			l->idx++;
 		}
 	}
 	for (;; l--) {
