@@ -482,7 +482,8 @@ static bool index_shrinkable(struct vmobj *o, uint64_t m)
 	/* Only words within the node's bounds are initialised (an interior node's). */
 	const uint64_t *n = node_va(o->root[0]);
 	uint64_t nm = *page_meta(o, E_PA(o->root[0]));
-	for (unsigned j = VMOBJ_ROOT_SLOTS; j <= M_HI(nm); j++)
+	for (unsigned j = M_LO(nm) > VMOBJ_ROOT_SLOTS ? M_LO(nm) : VMOBJ_ROOT_SLOTS;
+	     j <= M_HI(nm); j++)
 		if (n[j] != 0)
 			return false;
 	return true;
