@@ -813,6 +813,21 @@ static int copy_leaf(struct vmobj *c, const uint64_t *sn, uint64_t sm, uint64_t 
 }
 
 /*
+ * The state of one table open in copy_index: the source table and its copy, the
+ * copy's owner word (where it goes, and its value as built so far), the first page
+ * the table covers, the scan's next index and end, the table's first word in its
+ * page, and the used entries the scan has not reached yet (see below).
+ */
+struct copy_level {
+	const uint64_t *st;
+	uint64_t *dt;
+	uint64_t *dm;
+	uint64_t dw;
+	uint64_t base;
+	unsigned idx, hi, woff, unseen;
+};
+
+/*
  * Copy the entries of src that overlap pages [start, end) into the clone c, taking a
  * reference for every frame; iterative, as visit_range. Each source table (root[]
  * included) is scanned only between its page's bounds (see M_LO), runs of empty
@@ -824,17 +839,16 @@ static int copy_leaf(struct vmobj *c, const uint64_t *sn, uint64_t sm, uint64_t 
  * once at the start, so that its bounds may be set the same way. A leaf node is copied
  * whole by copy_leaf, one pmem lock for all its frames. Stops at the first failure,
  * after storing the words of the tables still open; what was copied so far is an
- * index that obj_free can take apart (empty nodes included).
+ * index that obj_free can take apart (empty nodes included). The open tables' state
+ * is one array of structs reached through a pointer to the current one (l), and the
+ * current table's cover is kept in a local and shifted on the way down and up: each
+ * field is then one load or store from l, where separate per-level arrays cost an
+ * address computation for each and kept more values live across the calls.
  */
 static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64_t end)
 {
-	const uint64_t *st[VMOBJ_MAX_LEVELS];
-	uint64_t *dt[VMOBJ_MAX_LEVELS], base[VMOBJ_MAX_LEVELS];
-	uint64_t *dm[VMOBJ_MAX_LEVELS], dw[VMOBJ_MAX_LEVELS];
-	unsigned idx[VMOBJ_MAX_LEVELS], hi[VMOBJ_MAX_LEVELS], d = 0;
-	unsigned woff[VMOBJ_MAX_LEVELS];    /* a table's first word in its page */
-	unsigned unseen[VMOBJ_MAX_LEVELS];  /* used entries not reached yet (see below) */
-	uint64_t top = top_cover(src);
+	struct copy_level lv[VMOBJ_MAX_LEVELS], *l = lv;
+	uint64_t cover = top_cover(src);
 	struct pmem_span *hint = NULL;      /* index pages mostly share one span */
 	int err = 0;
 
@@ -842,23 +856,22 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 	uint64_t rm = *page_meta_near(src, port_va_to_pa(src), &hint);
 	if (M_LO(rm) == 0)
 		return 0;
-	st[0] = src->root;
-	dt[0] = c->root;
-	dm[0] = page_meta_near(c, port_va_to_pa(c), &hint);
-	dw[0] = 0;
-	woff[0] = ROOT_WORD;
-	base[0] = 0;
-	idx[0] = first_idx(start / top, rm, ROOT_WORD);
-	hi[0] = M_HI(rm) - ROOT_WORD + 1;
-	unseen[0] = idx[0] + ROOT_WORD == M_LO(rm) ? M_COUNT(rm) : UINT32_MAX;
-	__builtin_memset(c->root + idx[0], 0,
-			 idx[0] < hi[0] ? (hi[0] - idx[0]) * sizeof(uint64_t) : 0);
+	l->st = src->root;
+	l->dt = c->root;
+	l->dm = page_meta_near(c, port_va_to_pa(c), &hint);
+	l->dw = 0;
+	l->woff = ROOT_WORD;
+	l->base = 0;
+	l->idx = first_idx(start / cover, rm, ROOT_WORD);
+	l->hi = M_HI(rm) - ROOT_WORD + 1;
+	l->unseen = l->idx + ROOT_WORD == M_LO(rm) ? M_COUNT(rm) : UINT32_MAX;
+	__builtin_memset(c->root + l->idx, 0,
+			 l->idx < l->hi ? (l->hi - l->idx) * sizeof(uint64_t) : 0);
 	for (;;) {
-		uint64_t cover = top >> (9 * d);
-		const uint64_t *t = st[d];
-		unsigned i = idx[d], h = hi[d];
+		const uint64_t *t = l->st;
+		unsigned i = l->idx, h = l->hi;
 		/* Past the range: at most the entries below end are worth a look. */
-		uint64_t left = (end - base[d] + cover - 1) / cover;
+		uint64_t left = (end - l->base + cover - 1) / cover;
 		if (left < h)
 			h = (unsigned)left;
 		if (i > h)
@@ -870,9 +883,9 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 		 * ends it, and one left that is the last word in sight is that word (the
 		 * stack's entry at the top of a sparse index, with nothing between).
 		 */
-		if (unseen[d] == 0) {
+		if (l->unseen == 0) {
 			p = pe;
-		} else if (unseen[d] == 1 && p != pe && pe[-1] != 0) {
+		} else if (l->unseen == 1 && p != pe && pe[-1] != 0) {
 			p = pe - 1;
 		} else {
 			/* Four words a step while four remain: one branch for each four. */
@@ -883,15 +896,17 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 		}
 		i = (unsigned)(p - t);
 		if (i >= h) {
-			*dm[d] = dw[d];
-			if (d == 0)
+			*l->dm = l->dw;
+			if (l == lv)
 				return 0;
-			idx[--d]++;
+			l--;
+			l->idx++;
+			cover *= FANO;
 			continue;
 		}
-		idx[d] = i;
-		unseen[d]--;
-		uint64_t e = t[i], pg = base[d] + i * cover;
+		l->idx = i;
+		l->unseen--;
+		uint64_t e = t[i], pg = l->base + i * cover;
 		uint64_t v = e;
 		if (e & E_NODE) {
 			/* A leaf node's words are all written by copy_leaf, an interior node's
@@ -912,45 +927,48 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 				c->resident++;
 			}
 		}
-		dt[d][i] = v;
-		dw[d] = meta_add(dw[d], i + woff[d]);
+		l->dt[i] = v;
+		l->dw = meta_add(l->dw, i + l->woff);
 		if ((e & E_NODE) && cover == FANO) {
-			/* A leaf node: copy it whole, one pmem call for its frames. */
+			/* A leaf node: copy it whole, one pmem call for its frames. The
+			   calls come before the bounds are worked out from sm, so that
+			   those need not be kept across them. */
 			uint64_t sm = *page_meta_near(src, E_PA(e), &hint);
+			const uint64_t *sn = node_va(e);
+			uint64_t *dn = node_va(v), *dmw = page_meta_near(c, E_PA(v), &hint);
 			unsigned lo = first_idx(start > pg ? start - pg : 0, sm, 0);
 			uint64_t lh = M_COUNT(sm) == 0 ? 0 : M_HI(sm) + 1;
 			if (lh > end - pg)
 				lh = end - pg;
 			c->nodes++;
-			err = copy_leaf(c, node_va(e), sm, node_va(v),
-					page_meta_near(c, E_PA(v), &hint), lo, (unsigned)lh);
+			err = copy_leaf(c, sn, sm, dn, dmw, lo, (unsigned)lh);
 			if (err != 0)
 				break;
-			idx[d]++;
+			l->idx++;
 		} else if (e & E_NODE) {
 			uint64_t sm = *page_meta_near(src, E_PA(e), &hint);
 			c->nodes++;
-			st[d + 1] = node_va(e);
-			dt[d + 1] = node_va(v);
-			dm[d + 1] = page_meta_near(c, E_PA(v), &hint);
-			dw[d + 1] = 0;
-			woff[d + 1] = 0;
-			base[d + 1] = pg;
-			idx[d + 1] = first_idx(start > pg ? (start - pg) / (cover / FANO) : 0, sm, 0);
-			hi[d + 1] = M_COUNT(sm) == 0 ? 0 : M_HI(sm) + 1;
-			unseen[d + 1] = idx[d + 1] == M_LO(sm) ? M_COUNT(sm) : UINT32_MAX;
+			cover /= FANO;
+			l++;
+			l->st = node_va(e);
+			l->dt = node_va(v);
+			l->dm = page_meta_near(c, E_PA(v), &hint);
+			l->dw = 0;
+			l->woff = 0;
+			l->base = pg;
+			l->idx = first_idx(start > pg ? (start - pg) / cover : 0, sm, 0);
+			l->hi = M_COUNT(sm) == 0 ? 0 : M_HI(sm) + 1;
+			l->unseen = l->idx == M_LO(sm) ? M_COUNT(sm) : UINT32_MAX;
 			/* An interior node: only the words the scan may fill are initialised. */
-			__builtin_memset(dt[d + 1] + idx[d + 1], 0,
-					 idx[d + 1] < hi[d + 1] ?
-					 (hi[d + 1] - idx[d + 1]) * sizeof(uint64_t) : 0);
-			d++;
+			__builtin_memset(l->dt + l->idx, 0,
+					 l->idx < l->hi ? (l->hi - l->idx) * sizeof(uint64_t) : 0);
 		} else {
-			idx[d]++;
+			l->idx++;
 		}
 	}
-	for (;; d--) {
-		*dm[d] = dw[d];
-		if (d == 0)
+	for (;; l--) {
+		*l->dm = l->dw;
+		if (l == lv)
 			break;
 	}
 	return err;
