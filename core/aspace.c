@@ -109,8 +109,10 @@ static int region_alloc(struct aspace *as, struct aspace_region **rp)
 /* Give a region struct back; an empty slab page goes back to pmem at once. */
 static void region_free(struct aspace *as, struct aspace_region *r)
 {
-	if (r >= as->inl && r < as->inl + ASPACE_INLINE_REGIONS) {
-		as->inl_used &= ~(1u << (unsigned)(r - as->inl));
+	/* Compared as integers: r may point into a slab page, another object. */
+	uintptr_t i = ((uintptr_t)r - (uintptr_t)as->inl) / sizeof(*r);
+	if ((uintptr_t)r >= (uintptr_t)as->inl && i < ASPACE_INLINE_REGIONS) {
+		as->inl_used &= ~(1u << (unsigned)i);
 		return;
 	}
 	struct aspace_slab *s = (void *)SVMM_ALIGN_DOWN((uintptr_t)r, PAGE);

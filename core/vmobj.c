@@ -24,6 +24,7 @@
  * the object exactly.
  */
 #include <svmm/vmobj.h>
+#include "pmem_internal.h"
 
 #define PAGE  SVMM_PAGE_SIZE
 #define FANO  512u                          /* entries in an index node */
@@ -482,7 +483,8 @@ static bool index_shrinkable(struct vmobj *o, uint64_t m)
 	/* Only words within the node's bounds are initialised (an interior node's). */
 	const uint64_t *n = node_va(o->root[0]);
 	uint64_t nm = *page_meta(o, E_PA(o->root[0]));
-	for (unsigned j = VMOBJ_ROOT_SLOTS; j <= M_HI(nm); j++)
+	for (unsigned j = M_LO(nm) > VMOBJ_ROOT_SLOTS ? M_LO(nm) : VMOBJ_ROOT_SLOTS;
+	     j <= M_HI(nm); j++)
 		if (n[j] != 0)
 			return false;
 	return true;
@@ -777,7 +779,7 @@ static int copy_leaf(struct vmobj *c, const uint64_t *sn, uint64_t sm, uint64_t 
 	bool whole = M_COUNT(sm) != 0 && lo <= M_LO(sm) && hi > M_HI(sm);
 	if (whole) {
 		/* The range takes the whole node: its count and bounds are the source's, and
-		   pmem_get_many copies the run between them in the pass that takes the
+		   pmem_get_copy copies the run between them in the pass that takes the
 		   references (one store more an entry, against ~2 for a memcpy first). */
 		cnt = M_COUNT(sm);
 		first = M_LO(sm);
@@ -799,8 +801,8 @@ static int copy_leaf(struct vmobj *c, const uint64_t *sn, uint64_t sm, uint64_t 
 	}
 	if (cnt == 0)
 		return 0;
-	int err = whole ? pmem_get_many(c->pm, sn + first, last - first + 1, dn + first)
-			: pmem_get_many(c->pm, dn + first, last - first + 1, NULL);
+	int err = whole ? pmem_get_copy(c->pm, sn + first, dn + first, last - first + 1)
+			: pmem_get_many(c->pm, dn + first, last - first + 1);
 	if (err != 0) {
 		__builtin_memset(dn + first, 0, (last - first + 1) * sizeof(uint64_t));
 		return err;

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <svmm/pmem.h>
+#include "../core/pmem_internal.h"   /* pmem_get_copy, svmm's own */
 #include "hostsim.h"
 
 #define RAM0 0x80000000ull
@@ -636,22 +637,22 @@ static void test_get_many(void **state)
 	assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, &b), 0);
 	assert_int_equal(pmem_alloc(&pm, 1, PMEM_ANY, &c), 0);
 	uint64_t ok[] = { a | 1, 0, b | 0x5, c, a };
-	assert_int_equal(pmem_get_many(&pm, ok, 5, NULL), 0);
+	assert_int_equal(pmem_get_many(&pm, ok, 5), 0);
 	assert_int_equal(pmem_frame(&pm, a)->refcnt, 3);
 	assert_int_equal(pmem_frame(&pm, b)->refcnt, 2);
 	assert_int_equal(pmem_frame(&pm, c)->refcnt, 2);
-	assert_int_equal(pmem_get_many(&pm, ok, 0, NULL), 0);
+	assert_int_equal(pmem_get_many(&pm, ok, 0), 0);
 	must_check();
 
 	struct snap s;
 	snap_take(&s);
 	uint64_t tail[] = { a, b, c + 4096 };           /* not a head: ENOTALLOC */
-	assert_int_equal(pmem_get_many(&pm, tail, 3, NULL), SVMM_ENOTALLOC);
+	assert_int_equal(pmem_get_many(&pm, tail, 3), SVMM_ENOTALLOC);
 	uint64_t far[] = { a, RAM0 + 64 * MiB };
-	assert_int_equal(pmem_get_many(&pm, far, 2, NULL), SVMM_ERANGE);
+	assert_int_equal(pmem_get_many(&pm, far, 2), SVMM_ERANGE);
 	pmem_frame(&pm, b)->refcnt = UINT32_MAX;
 	uint64_t over[] = { a, c, b };
-	assert_int_equal(pmem_get_many(&pm, over, 3, NULL), SVMM_EREFCNT);
+	assert_int_equal(pmem_get_many(&pm, over, 3), SVMM_EREFCNT);
 	pmem_frame(&pm, b)->refcnt = 2;
 	snap_same(&s);
 	assert_int_equal(pmem_frame(&pm, a)->refcnt, 3);
@@ -717,7 +718,7 @@ static void test_get_many_runs(void **state)
 	assert_true(n <= 80);
 	uint64_t copy[80];
 	memset(copy, 0xa5, sizeof(copy));
-	assert_int_equal(pmem_get_many(&pm, list, n, copy), 0);
+	assert_int_equal(pmem_get_copy(&pm, list, copy, n), 0);
 	assert_memory_equal(copy, list, n * sizeof(list[0]));
 	assert_int_equal(copy[n], 0xa5a5a5a5a5a5a5a5ull);       /* nothing past n */
 	counts_are(list, n, 1);
@@ -733,10 +734,10 @@ static void test_get_many_runs(void **state)
 		struct snap s;
 		snap_take(&s);
 		bad[k] = freed;
-		assert_int_equal(pmem_get_many(&pm, bad, n, NULL), SVMM_ENOTALLOC);
-		assert_int_equal(pmem_get_many(&pm, bad, n, copy), SVMM_ENOTALLOC);
+		assert_int_equal(pmem_get_many(&pm, bad, n), SVMM_ENOTALLOC);
+		assert_int_equal(pmem_get_copy(&pm, bad, copy, n), SVMM_ENOTALLOC);
 		bad[k] = RAM0 + 32 * MiB;                      /* between the spans */
-		assert_int_equal(pmem_get_many(&pm, bad, n, NULL), SVMM_ERANGE);
+		assert_int_equal(pmem_get_many(&pm, bad, n), SVMM_ERANGE);
 		snap_same(&s);
 		svmm_pa_t pa = list[k] & ~(svmm_pa_t)4095;
 		if (pa == 0)
@@ -745,8 +746,8 @@ static void test_get_many_runs(void **state)
 		uint32_t keep = f->refcnt;
 		f->refcnt = UINT32_MAX;
 		snap_take(&s);
-		assert_int_equal(pmem_get_many(&pm, list, n, NULL), SVMM_EREFCNT);
-		assert_int_equal(pmem_get_many(&pm, list, n, copy), SVMM_EREFCNT);
+		assert_int_equal(pmem_get_many(&pm, list, n), SVMM_EREFCNT);
+		assert_int_equal(pmem_get_copy(&pm, list, copy, n), SVMM_EREFCNT);
 		snap_same(&s);
 		f->refcnt = keep;
 	}
@@ -758,9 +759,9 @@ static void test_get_many_runs(void **state)
 	uint64_t twice[] = { lo[4], lo[5], lo[6], lo[5] | 3 };
 	struct snap s;
 	snap_take(&s);
-	assert_int_equal(pmem_get_many(&pm, twice, 4, NULL), SVMM_EREFCNT);
+	assert_int_equal(pmem_get_many(&pm, twice, 4), SVMM_EREFCNT);
 	snap_same(&s);
-	assert_int_equal(pmem_get_many(&pm, twice, 3, NULL), 0);
+	assert_int_equal(pmem_get_many(&pm, twice, 3), 0);
 	assert_int_equal(f->refcnt, UINT32_MAX);
 	f->refcnt = 2;
 	assert_int_equal(pmem_frame(&pm, lo[4])->refcnt, 3);
@@ -779,10 +780,10 @@ static void test_get_many_runs(void **state)
 	assert_int_equal(pmem_alloc(&pm, 0, 64 * KiB, &p1), 0);
 	assert_int_equal(p0 + p1, 4 * KiB);
 	uint64_t withzero[] = { 4 * KiB, 0, 4 * KiB | 1, 5, 4 * KiB, 0 };
-	assert_int_equal(pmem_get_many(&pm, withzero, 6, NULL), 0);
+	assert_int_equal(pmem_get_many(&pm, withzero, 6), 0);
 	assert_int_equal(pmem_frame(&pm, 0)->refcnt, 1);
 	assert_int_equal(pmem_frame(&pm, 4 * KiB)->refcnt, 4);
-	assert_int_equal(pmem_get_many(&pm, withzero, 6, copy), 0);
+	assert_int_equal(pmem_get_copy(&pm, withzero, copy, 6), 0);
 	assert_memory_equal(copy, withzero, sizeof(withzero));
 	assert_int_equal(pmem_frame(&pm, 0)->refcnt, 1);
 	assert_int_equal(pmem_frame(&pm, 4 * KiB)->refcnt, 7);

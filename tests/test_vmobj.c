@@ -778,9 +778,58 @@ static void test_check_catches(void **state)
 	vmobj_put(o);
 }
 
+
+/*
+ * Interior nodes (levels >= 3: pages past 992 MiB) are initialised only within their
+ * bounds. Widen one node's bounds down and up, look up the words in between, clone a
+ * range that reaches into a node without taking any of its entries (an empty, unzeroed
+ * node the clone then prunes), with every free frame poisoned before each step.
+ */
+static void test_interior_bounds(void **state)
+{
+	(void)state;
+	const uint64_t G = 1024 * MiB, M2 = 2 * MiB, size = 4 * G;
+	struct vmobj *o, *c;
+	struct vmobj_page p;
+	assert_int_equal(vmobj_create_anon(&fx.pm, size, &o), 0);
+	fx_poison_free(64 * MiB);
+	wr(o, G + 5 * M2, 5);              /* root[1]'s node: word 5 */
+	check(o);
+	fx_poison_free(64 * MiB);
+	wr(o, G + 2 * M2, 2);              /* down to word 2 */
+	check(o);
+	fx_poison_free(64 * MiB);
+	wr(o, G + 9 * M2, 9);              /* up to word 9 */
+	check(o);
+	for (unsigned w = 0; w < 12; w++)
+		if (w != 2 && w != 5 && w != 9)
+			assert_int_equal(vmobj_lookup(o, G + w * M2, &p), SVMM_ENOENT);
+	fx_poison_free(64 * MiB);
+	/* A clone of a range inside root[1]'s span that holds none of its entries. */
+	assert_int_equal(vmobj_clone(o, G + 10 * M2, G - 10 * M2, &c), 0);
+	check(c);
+	assert_int_equal(vmobj_lookup(c, G + 9 * M2, &p), SVMM_ENOENT);
+	vmobj_put(c);
+	fx_poison_free(64 * MiB);
+	assert_int_equal(vmobj_clone(o, G + 3 * M2, 7 * M2, &c), 0);   /* word 5 only */
+	check(c);
+	assert_int_equal(vmobj_lookup(c, G + 5 * M2, &p), 0);
+	assert_int_equal(words(p.pa)[0], 5);
+	assert_int_equal(vmobj_lookup(c, G + 2 * M2, &p), SVMM_ENOENT);
+	vmobj_put(c);
+	fx_poison_free(64 * MiB);
+	assert_int_equal(vmobj_discard(o, G, G), 0);
+	check(o);
+	fx_poison_free(64 * MiB);
+	wr(o, G + 7 * M2, 7);              /* the node went with the discard: a new one */
+	check(o);
+	vmobj_put(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_interior_bounds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_anon, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pager, setup, teardown),

@@ -177,14 +177,12 @@ int pmem_free(struct pmem *pm, svmm_pa_t pa, unsigned order);
 int pmem_get(struct pmem *pm, svmm_pa_t pa);
 
 /*
- * pmem_get for each of frames[0..n) under one lock: an entry is 0 (skipped) or the
- * head of an allocated block, whose bits below the page size are ignored (a caller's
- * tags, as in an index or page-table entry). All or nothing: on an error (as
- * pmem_get's) no count has changed. With copy not NULL, frames[0..n) is also copied
- * to copy[0..n) (which must not overlap it) in the same pass, as a clone copies the
- * entries it takes references for; after an error copy's contents are undefined.
+ * pmem_get for each of frames[0..n) under one lock. An entry's bits below the page size
+ * are ignored (a caller's tags, as in an index or page-table entry); an entry whose
+ * frame bits are all 0 is skipped, any other must name the head of an allocated block.
+ * All or nothing: on an error (as pmem_get's) no count has changed.
  */
-int pmem_get_many(struct pmem *pm, const uint64_t *frames, size_t n, uint64_t *copy);
+int pmem_get_many(struct pmem *pm, const uint64_t *frames, size_t n);
 
 /*
  * Drop one reference to the allocated block whose head is pa; the last one frees the

@@ -1,0 +1,18 @@
+/*
+ * pmem_internal.h - pmem calls for svmm's own modules only: not part of the public
+ * API (include/svmm/), so they may change between releases.
+ */
+#ifndef SVMM_PMEM_INTERNAL_H
+#define SVMM_PMEM_INTERNAL_H
+
+#include <svmm/pmem.h>
+
+/*
+ * pmem_get_many(pm, src, n) that also copies src[0..n) to dst[0..n) (which must not
+ * overlap it) in the same pass: a clone's leaf copy, which takes a reference for every
+ * entry it copies, saves a second pass over the entries. After an error no count has
+ * changed and dst's contents are undefined.
+ */
+int pmem_get_copy(struct pmem *pm, const uint64_t *src, uint64_t *dst, size_t n);
+
+#endif
