@@ -511,6 +511,22 @@ static void test_protect_groups(void **state)
 	pt_destroy(&pt, pt_leaf_ignore, NULL);
 }
 
+/* A pt in mode md with a 4K page at v and a 64K Svnapot run at v + 0x10000, RW. */
+static void init_page_and_run(struct pt *pt, enum svmm_mode md, svmm_va_t v)
+{
+	assert_int_equal(pt_init(pt, md, 1), 0);
+	assert_int_equal(pt_map(pt, v, 0x80000000, 0x1000, RW), 0);
+	assert_int_equal(pt_map(pt, v + 0x10000, 0x80010000, 0x10000, RW | PT_NAPOT), 0);
+}
+
+/* The 64K run at run lost W in its first half only, so it was demoted to 4K pages. */
+static void assert_run_cut_at_half(const struct pt *pt, svmm_va_t run)
+{
+	assert_int_equal(pt_translate(pt, run + 0x7000, PT_W, 0, NULL, NULL), SVMM_EFAULT);
+	assert_int_equal(pt_translate(pt, run + 0x8000, PT_W, 0, NULL, NULL), 0);
+	assert_int_equal(leaf_size_at(pt, run + 0x8000), SVMM_PAGE_SIZE);
+}
+
 /*
  * pt_protect's fast path (holes allowed, R W X all replaced, the range inside one leaf
  * table): W and D decided for every leaf alike, a Svnapot run met in the range sends
@@ -522,11 +538,9 @@ static void test_protect_fast(void **state)
 	(void)state;
 	for (unsigned m = 0; m < 3; m++) {
 		struct pt pt;
-		assert_int_equal(pt_init(&pt, modes[m], 1), 0);
 		svmm_va_t v = 0x10000000;
 		/* 4K, a hole, a 64K run, a hole, 4K; all in one leaf table. */
-		assert_int_equal(pt_map(&pt, v, 0x80000000, 0x1000, RW), 0);
-		assert_int_equal(pt_map(&pt, v + 0x10000, 0x80010000, 0x10000, RW | PT_NAPOT), 0);
+		init_page_and_run(&pt, modes[m], v);
 		assert_int_equal(pt_map(&pt, v + 0x30000, 0x80030000, 0x1000, RW), 0);
 		uint64_t pte;
 		assert_true(pt_lookup(&pt, v, NULL, &pte));
@@ -552,9 +566,7 @@ static void test_protect_fast(void **state)
 		assert_true(pt_lookup(&pt, v + 0x1f000, NULL, &pte));
 		assert_true((pte & (SVMM_PTE_W | SVMM_PTE_D)) == (SVMM_PTE_W | SVMM_PTE_D));
 		assert_int_equal(pt_protect(&pt, v, 0x18000, PT_R, PT_PERMS & ~PT_R, PT_MISSING_OK), 0);
-		assert_int_equal(pt_translate(&pt, v + 0x17000, PT_W, 0, NULL, NULL), SVMM_EFAULT);
-		assert_int_equal(pt_translate(&pt, v + 0x18000, PT_W, 0, NULL, NULL), 0);
-		assert_int_equal(leaf_size_at(&pt, v + 0x18000), SVMM_PAGE_SIZE);
+		assert_run_cut_at_half(&pt, v + 0x10000);
 		assert_int_equal(pt_translate(&pt, v, PT_W, 0, NULL, NULL), SVMM_EFAULT);
 		assert_int_equal(pt_check(&pt, NULL, NULL), 0);
 		pt_destroy(&pt, pt_leaf_ignore, NULL);
@@ -572,15 +584,11 @@ static void test_protect_fast_stops(void **state)
 	(void)state;
 	for (unsigned m = 0; m < 3; m++) {
 		struct pt pt;
-		assert_int_equal(pt_init(&pt, modes[m], 1), 0);
 		svmm_va_t v = 0x10000000;
-		assert_int_equal(pt_map(&pt, v, 0x80000000, 0x1000, RW), 0);
-		assert_int_equal(pt_map(&pt, v + 0x10000, 0x80010000, 0x10000, RW | PT_NAPOT), 0);
+		init_page_and_run(&pt, modes[m], v);
 		assert_int_equal(pt_protect(&pt, v + 0x10000, 0x8000, PT_R, PT_PERMS, PT_MISSING_OK), 0);
 		assert_int_equal(pt_check(&pt, NULL, NULL), 0);
-		assert_int_equal(pt_translate(&pt, v + 0x17000, PT_W, 0, NULL, NULL), SVMM_EFAULT);
-		assert_int_equal(pt_translate(&pt, v + 0x18000, PT_W, 0, NULL, NULL), 0);
-		assert_int_equal(leaf_size_at(&pt, v + 0x18000), SVMM_PAGE_SIZE);
+		assert_run_cut_at_half(&pt, v + 0x10000);
 		assert_int_equal(pt_translate(&pt, v, PT_W, 0, NULL, NULL), 0);
 		pt_destroy(&pt, pt_leaf_ignore, NULL);
 
