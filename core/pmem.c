@@ -594,6 +594,25 @@ void pmem_remap(struct pmem *pm)
 /* ---- allocation ---- */
 
 /*
+ * The spans are sorted and cut at meta_limit: [nlow, nspans) is the class above,
+ * [0, nlow) the class inside. The first class a request below limit looks at, as
+ * [*lo, *hi): the class above, unless the limit rules it out (at or below meta_limit:
+ * the usual request, a table or metadata page, then looks at no span twice) or it is
+ * empty; else the class inside, which is also the second class when there is one.
+ */
+static inline __attribute__((always_inline)) void first_class(const struct pmem *pm,
+							       svmm_pa_t limit, unsigned *lo,
+							       unsigned *hi)
+{
+	*lo = pm->nlow;
+	*hi = pm->nspans;
+	if (limit <= pm->meta_limit || *lo == *hi) {
+		*hi = *lo;
+		*lo = 0;
+	}
+}
+
+/*
  * Choose where an allocation comes from. Spans fall in two classes: those above the
  * direct-map window (only PMEM_ANY requests can use them) and those inside it. The
  * class above is tried first, so user pages leave direct-mapped memory to page tables
@@ -607,16 +626,8 @@ static __attribute__((noinline)) bool alloc_pick(struct pmem *pm, unsigned order
 {
 	uint64_t bytes = bsize(order) << FRAME_SHIFT;
 	unsigned best_j = PMEM_NR_ORDERS;
-	/*
-	 * The spans are sorted and cut at meta_limit: [nlow, nspans) is the class above,
-	 * [0, nlow) the class inside. A limit at or below meta_limit rules out every span
-	 * above, so the usual request (a table or metadata page) looks at no span twice.
-	 */
-	unsigned lo = pm->nlow, hi = pm->nspans;
-	if (limit <= pm->meta_limit) {
-		hi = lo;
-		lo = 0;
-	}
+	unsigned lo, hi;
+	first_class(pm, limit, &lo, &hi);
 	for (;;) {
 		for (unsigned i = hi; i-- > lo;) {
 			struct pmem_span *s = &pm->span[i];
@@ -664,11 +675,8 @@ static inline __attribute__((always_inline)) bool pick_one(struct pmem *pm, unsi
 							    svmm_pa_t limit, struct pmem_span **sp,
 							    unsigned *jp)
 {
-	unsigned lo = pm->nlow, hi = pm->nspans;
-	if (limit <= pm->meta_limit || lo == hi) {
-		hi = lo;           /* the class inside, or the only one there is */
-		lo = 0;
-	}
+	unsigned lo, hi;
+	first_class(pm, limit, &lo, &hi);
 	if (hi - lo != 1)
 		return false;
 	struct pmem_span *s = &pm->span[lo];
