@@ -148,24 +148,37 @@ static inline bool root_valid(uint64_t m, unsigned i)
 	return M_LO(m) != 0 && w >= M_LO(m) && w <= M_HI(m);
 }
 
+/*
+ * Widen bounds m (count not 0 for a node, a low bound not 0 for root[]) to take in
+ * word w of a page whose words are t[j - off]: zero the words between w and the
+ * bounds, and give the widened owner word.
+ */
+static uint64_t meta_widen(uint64_t *t, unsigned off, uint64_t m, unsigned w)
+{
+	unsigned lo = M_LO(m), hi = M_HI(m);
+	if (w < lo) {
+		for (unsigned j = w; j < lo; j++)
+			t[j - off] = 0;
+		lo = w;
+	} else if (w > hi) {
+		for (unsigned j = hi + 1; j <= w; j++)
+			t[j - off] = 0;
+		hi = w;
+	}
+	return M_MAKE(M_COUNT(m), lo, hi);
+}
+
 /* Take root[i] into root[]'s bounds, zeroing the words that come in with it. */
 static void root_widen(struct vmobj *o, unsigned i)
 {
 	uint64_t *m = root_meta_of(o);
-	unsigned w = i + ROOT_WORD, lo = M_LO(*m), hi = M_HI(*m);
-	if (lo == 0) {
+	unsigned w = i + ROOT_WORD;
+	if (M_LO(*m) == 0) {
 		o->root[i] = 0;
-		lo = hi = w;
-	} else if (w < lo) {
-		for (unsigned j = w; j < lo; j++)
-			o->root[j - ROOT_WORD] = 0;
-		lo = w;
-	} else if (w > hi) {
-		for (unsigned j = hi + 1; j <= w; j++)
-			o->root[j - ROOT_WORD] = 0;
-		hi = w;
+		*m = M_MAKE(M_COUNT(*m), w, w);
+	} else {
+		*m = meta_widen(o->root, ROOT_WORD, *m, w);
 	}
-	*m = M_MAKE(M_COUNT(*m), lo, hi);
 }
 
 /*
@@ -185,21 +198,10 @@ static inline bool node_valid(uint64_t m, unsigned w)
    alone is zeroed: the entry that goes into it sets the bounds, see meta_add). */
 static void node_widen(uint64_t *n, uint64_t *m, unsigned w)
 {
-	unsigned lo = M_LO(*m), hi = M_HI(*m);
-	if (M_COUNT(*m) == 0) {
+	if (M_COUNT(*m) == 0)
 		n[w] = 0;
-		return;
-	}
-	if (w < lo) {
-		for (unsigned j = w; j < lo; j++)
-			n[j] = 0;
-		lo = w;
-	} else if (w > hi) {
-		for (unsigned j = hi + 1; j <= w; j++)
-			n[j] = 0;
-		hi = w;
-	}
-	*m = M_MAKE(M_COUNT(*m), lo, hi);
+	else
+		*m = meta_widen(n, 0, *m, w);
 }
 
 /* Store v in an index slot, counting the page's used entries (see M_COUNT). */
