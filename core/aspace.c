@@ -747,12 +747,14 @@ static void drop_pages(struct aspace_region *r, svmm_va_t va, svmm_va_t end)
 /*
  * The anonymous object's pages of [va, va + size) are about to be dropped after an
  * unmap that cannot be undone: set aside what splitting its 2 MiB pages at the ends
- * needs. It holds pages only under anonymous regions and the stack, so the whole range
- * can go at once. Returns 0 or SVMM_ENOMEM.
+ * needs, and owning the leaf nodes there that it shares with a clone. It holds pages
+ * only under anonymous regions and the stack, so the whole range can go at once.
+ * Returns 0 or SVMM_ENOMEM.
  */
 static int anon_reserve(struct aspace *as, svmm_va_t va, uint64_t size)
 {
-	return as->anon != NULL && as->anon->huge != 0 ? vmobj_reserve(as->anon, va, size) : 0;
+	return as->anon != NULL && (as->anon->huge != 0 || as->anon->shares != 0) ?
+	       vmobj_reserve(as->anon, va, size) : 0;
 }
 
 /* After the flush: drop them (with what was set aside, this cannot fail). */
@@ -1116,10 +1118,12 @@ struct anon_prep {
 	uint64_t leaf;         /* a 2 MiB leaf to split for a write: its pte (pa: its frame) */
 	svmm_pa_t pa;          /* the frame to map */
 	svmm_pa_t copied;      /* a shared frame the object copied from, else 0 */
+	svmm_pa_t unshared;    /* an index node the object stopped sharing, else 0 */
 	uint16_t flags;        /* pt_map's flags for the leaf */
 	uint8_t present;       /* a read-only leaf is replaced (copy-on-write) */
 	uint8_t made;          /* the anonymous object was made for this fault */
 	uint8_t fresh;         /* the object made the page for this fault */
+	uint8_t kept;          /* ... and keeps it even if the fault fails (a shared one) */
 	uint8_t huge;          /* the leaf is a 2 MiB page (at page's 2 MiB boundary) */
 	uint16_t charge;       /* pages charged to pmem's commit count */
 };
@@ -1142,6 +1146,16 @@ static __attribute__((noinline)) bool huge_leaf(struct aspace *as, svmm_va_t pag
 	return true;
 }
 
+/* End the object's side of a fault made with VMOBJ_UNDO (see vmobj_fault_end). */
+static void anon_end(struct vmobj *obj, uint64_t off, const struct anon_prep *p, bool keep)
+{
+	if (p->copied != 0 || p->unshared != 0) {
+		struct vmobj_page pg = { .pa = p->pa, .copied = p->copied,
+					 .unshared = p->unshared };
+		vmobj_fault_end(obj, off, &pg, keep);
+	}
+}
+
 /* Take back what anon_prepare did for a new leaf: the page, the object, the charge. */
 static void anon_undo(struct aspace *as, struct vmobj **slot, uint64_t off,
 		      const struct anon_prep *p)
@@ -1149,6 +1163,9 @@ static void anon_undo(struct aspace *as, struct vmobj **slot, uint64_t off,
 	/* A page the object made for this fault goes again, whole: nothing to split. */
 	if (p->fresh && vmobj_discard(*slot, SVMM_ALIGN_DOWN(off, prep_size(p)), prep_size(p)) != 0)
 		port_panic("aspace: cannot undo a fresh object page");
+	/* Then the copy, and the index node the object stopped sharing for it; a page a
+	   shared object keeps keeps its node too. */
+	anon_end(*slot, off, p, p->kept);
 	if (p->made) {
 		vmobj_put(*slot);
 		*slot = NULL;
@@ -1215,10 +1232,11 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 		if (huge && !(access & PT_W))
 			huge = vmobj_lookup(*slot, off, &pg) == 0;
 		err = vmobj_fault(*slot, off, ((access & PT_W) ? VMOBJ_WRITE : VMOBJ_READ) |
-				  (huge ? VMOBJ_HUGE : 0), &pg);
+				  (huge ? VMOBJ_HUGE : 0) | VMOBJ_UNDO, &pg);
 		/* Another address space may map a shared object's new page at once: it
 		   stays even if this fault cannot map it. */
 		p->fresh = err == 0 && (r == NULL || !r->shared) && pg.made;
+		p->kept = err == 0 && pg.made && !p->fresh;
 	}
 	if (err != 0) {
 		p->fresh = 0;
@@ -1235,6 +1253,7 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 	}
 	p->pa = pg.pa;
 	p->copied = pg.copied;
+	p->unshared = pg.unshared;
 	p->flags = (uint16_t)((pg.writable ? prot : prot & ~PT_W) | PT_U);
 	return 0;
 }
@@ -1253,11 +1272,10 @@ static __attribute__((noinline)) void anon_finish(struct aspace *as, struct aspa
 		return;
 	}
 	if (err != 0) {
-		if (p->copied != 0)
-			vmobj_uncopy(*slot, off, p->copied);
 		anon_undo(as, slot, off, p);
 		return;
 	}
+	anon_end(*slot, off, p, true);
 	as->cow_faults += p->copied != 0;
 	as->resident += prep_size(p) / PAGE;
 	as->faults++;
@@ -1948,7 +1966,7 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 		own = true;
 	if (!own || pg.pa != pa)
 		check_fail(c, "an anonymous leaf maps its object's page at its offset", va);
-	else if ((bits & PT_W) && !frame_alone(as->pm, pa, size))
+	else if ((bits & PT_W) && (!frame_alone(as->pm, pa, size) || !pg.writable))
 		check_fail(c, "a writable anonymous leaf maps a frame no other object holds", va);
 	return 0;
 }

@@ -982,6 +982,24 @@ int pmem_put(struct pmem *pm, svmm_pa_t pa)
 	return err;
 }
 
+int pmem_put_unless_last(struct pmem *pm, svmm_pa_t pa, bool *dropped)
+{
+	struct pmem_span *s;
+	uint32_t idx;
+
+	port_lock(&pm->lock);
+	int err = alloc_head(pm, pa, true, &s, &idx);
+	if (err == 0) {
+		struct pmem_frame *f = &s->db[idx];
+		if (f->refcnt == 0)
+			port_panic("pmem: allocated block with no reference");
+		*dropped = f->refcnt > 1;
+		f->refcnt -= *dropped;
+	}
+	port_unlock(&pm->lock);
+	return err;
+}
+
 int pmem_split(struct pmem *pm, svmm_pa_t pa)
 {
 	struct pmem_span *s;
