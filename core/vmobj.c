@@ -1191,14 +1191,20 @@ static int check_off(const struct vmobj *o, uint64_t off)
 	return 0;
 }
 
-/* The leaf entry (0 if none) covering page pg, and its cover; *shared: it lies in a
-   leaf node a clone may share (shared may be NULL). Never allocates. */
+/*
+ * The leaf entry (0 if none) covering page pg, and its cover; *shared (unless NULL):
+ * it lies in a leaf node another object holds too (asked of pmem: the mark may be
+ * stale, after a failed clone or once the other holders went). Never allocates.
+ */
 static uint64_t leaf_at(struct vmobj *o, uint64_t pg, uint64_t *cover, bool *shared)
 {
 	uint64_t *up;
+	uint32_t refs = 1;
 	uint64_t *e = index_slot(o, pg, 1, false, NULL, NULL, NULL, cover, &up);
+	if (shared != NULL && up != NULL && pmem_refs(o->pm, E_PA(*up), &refs) != 0)
+		port_panic("vmobj: index node not allocated in pmem");
 	if (shared != NULL)
-		*shared = up != NULL;
+		*shared = refs != 1;
 	return e == NULL || (*e & E_NODE) ? 0 : *e;
 }
 
