@@ -1115,17 +1115,23 @@ static struct vmobj **anon_slot(struct aspace *as, struct aspace_region *r, svmm
  * anon_finish counts the new leaf or undoes what prepare did.
  */
 struct anon_prep {
-	uint64_t leaf;         /* a 2 MiB leaf to split for a write: its pte (pa: its frame) */
+	/* One word for two uses, so that the struct stays 32 bytes: it lives in the frames
+	   of the two deepest callers of pt_map (and its flags are bits for the same
+	   reason). */
+	union {
+		uint64_t leaf;         /* present: a 2 MiB leaf to split for a write: its
+					  pte (pa: its frame) */
+		svmm_pa_t unshared;    /* else: an index node the object stopped sharing */
+	};
 	svmm_pa_t pa;          /* the frame to map */
 	svmm_pa_t copied;      /* a shared frame the object copied from, else 0 */
-	svmm_pa_t unshared;    /* an index node the object stopped sharing, else 0 */
 	uint16_t flags;        /* pt_map's flags for the leaf */
-	uint8_t present;       /* a read-only leaf is replaced (copy-on-write) */
-	uint8_t made;          /* the anonymous object was made for this fault */
-	uint8_t fresh;         /* the object made the page for this fault */
-	uint8_t kept;          /* ... and keeps it even if the fault fails (a shared one) */
-	uint8_t huge;          /* the leaf is a 2 MiB page (at page's 2 MiB boundary) */
 	uint16_t charge;       /* pages charged to pmem's commit count */
+	uint8_t present : 1;   /* a read-only leaf is replaced (copy-on-write) */
+	uint8_t made : 1;      /* the anonymous object was made for this fault */
+	uint8_t fresh : 1;     /* the object made the page for this fault */
+	uint8_t kept : 1;      /* ... and keeps it even if the fault fails (a shared one) */
+	uint8_t huge : 1;      /* the leaf is a 2 MiB page (at page's 2 MiB boundary) */
 };
 
 static inline uint64_t prep_size(const struct anon_prep *p)
@@ -1193,12 +1199,12 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 	__builtin_memset(p, 0, sizeof(*p));
 	if (present) {
 		/* A 2 MiB leaf: the caller splits it first (see anon_fault). */
+		p->present = 1;
 		if (present == HUGE_SIZE && huge_leaf(as, page, p))
 			return 0;
 		int err = vmobj_fault(*slot, off, VMOBJ_WRITE, &pg);
 		p->pa = pg.pa;
 		p->flags = (uint16_t)(prot | PT_U | PT_REPLACE);
-		p->present = 1;
 		return err;
 	}
 	/*
@@ -1222,7 +1228,7 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 		return err;
 	if (*slot == NULL) {
 		err = vmobj_create_anon(as->pm, size, slot);
-		p->made = err == 0;
+		p->made = err == 0 ? 1 : 0;
 	}
 	if (err == 0) {
 		/*
@@ -1235,8 +1241,8 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 				  (huge ? VMOBJ_HUGE : 0) | VMOBJ_UNDO, &pg);
 		/* Another address space may map a shared object's new page at once: it
 		   stays even if this fault cannot map it. */
-		p->fresh = err == 0 && (r == NULL || !r->shared) && pg.made;
-		p->kept = err == 0 && pg.made && !p->fresh;
+		p->fresh = err == 0 && (r == NULL || !r->shared) && pg.made ? 1 : 0;
+		p->kept = err == 0 && pg.made && !p->fresh ? 1 : 0;
 	}
 	if (err != 0) {
 		p->fresh = 0;
@@ -1301,7 +1307,7 @@ static inline __attribute__((always_inline)) int anon_fault(struct aspace *as,
 	struct anon_prep p;
 	svmm_va_t big = SVMM_ALIGN_DOWN(page, HUGE_SIZE);
 	int err = anon_prepare(as, r, page, access, prot, present, &p);
-	if (err == 0 && p.leaf != 0) {
+	if (err == 0 && p.present && p.leaf != 0) {
 		/*
 		 * A write to a 2 MiB leaf: split it first (the same translation for this page
 		 * as a 4 KiB leaf: the only step that needs memory), then ask the object; if
@@ -1321,7 +1327,7 @@ static inline __attribute__((always_inline)) int anon_fault(struct aspace *as,
 		return err;
 	/* The leaf table the caller's walk found, if any, takes a 4 KiB leaf at once (a
 	   2 MiB leaf was split above through pt_map: slot came from no such walk then). */
-	if (slot != NULL && !p.huge && p.leaf == 0)
+	if (slot != NULL && !p.huge && (!p.present || p.leaf == 0))
 		err = pt_map_slot(&as->pt, page, slot, p.pa, p.flags);
 	else
 		err = pt_map(&as->pt, p.huge ? big : page, p.pa, prep_size(&p), p.flags);

@@ -354,22 +354,30 @@ static inline uint64_t top_cover(const struct vmobj *o)
 	return (uint64_t)1 << (9 * (o->levels - 1));
 }
 
+/* The nodes a creating walk made (their parent slots, so that a failure can take
+   them back), and its error. */
+struct made {
+	uint64_t *slot[VMOBJ_MAX_LEVELS];
+	unsigned n;
+	int err;
+};
+
 /*
  * The entry that covers page pg at the deepest level the index reaches, or the
- * entry covering exactly `want` pages (1 or 512) if the index goes that deep. With
- * create, missing nodes on the way are made (their parent slots recorded in made[] so
- * that a failure can take them back) until the entry covering `want` pages is reached.
+ * entry covering exactly `want` pages (1 or 512) if the index goes that deep. With mk
+ * (create), missing nodes on the way are made (recorded in mk) until the entry
+ * covering `want` pages is reached.
  * Returns the entry's address and its cover in *cover; NULL when create fails, or
  * when pg lies past what the index spans or outside root[]'s bounds (then nothing is
  * there; create never is: it widens the bounds). With up, *up is the entry naming the
  * leaf node that holds the slot returned when that node may be shared with a clone
  * (E_SHARED), else NULL: such a slot may be read, but not changed before node_own.
  */
-static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool create,
-			    uint64_t **made, unsigned *nmade, int *err, uint64_t *cover,
-			    uint64_t **up)
+static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, struct made *mk,
+			    uint64_t *cover, uint64_t **up)
 {
 	struct obj_hint *h = hint_of(o);
+	bool create = mk != NULL;
 	if (up != NULL)
 		*up = NULL;
 	if (want == 1 && h->node != NULL && pg / FANO == h->grp) {
@@ -390,13 +398,13 @@ static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool cr
 			/* An interior node is not zeroed: the walk initialises the words it
 			   takes (node_widen); a leaf node is zeroed whole. */
 			svmm_pa_t pa;
-			*err = c > FANO ? pmem_alloc(o->pm, 0, o->pm->meta_limit, &pa)
-					: meta_alloc(o->pm, &pa);
-			if (*err != 0)
+			mk->err = c > FANO ? pmem_alloc(o->pm, 0, o->pm->meta_limit, &pa)
+					   : meta_alloc(o->pm, &pa);
+			if (mk->err != 0)
 				return NULL;
 			slot_set(o, e, pa | E_NODE);
 			o->nodes++;
-			made[(*nmade)++] = e;
+			mk->slot[mk->n++] = e;
 		}
 		if (!(*e & E_NODE))
 			break;
@@ -431,12 +439,12 @@ static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool cr
 }
 
 /* Take back nodes index_slot made, deepest first (they hold nothing yet). */
-static void index_unmake(struct vmobj *o, uint64_t **made, unsigned nmade)
+static void index_unmake(struct vmobj *o, struct made *mk)
 {
 	hint_clear(o);
-	while (nmade-- > 0) {
-		meta_free(o->pm, E_PA(*made[nmade]));
-		slot_set(o, made[nmade], 0);
+	while (mk->n-- > 0) {
+		meta_free(o->pm, E_PA(*mk->slot[mk->n]));
+		slot_set(o, mk->slot[mk->n], 0);
 		o->nodes--;
 	}
 }
@@ -1200,7 +1208,7 @@ static uint64_t leaf_at(struct vmobj *o, uint64_t pg, uint64_t *cover, bool *sha
 {
 	uint64_t *up;
 	uint32_t refs = 1;
-	uint64_t *e = index_slot(o, pg, 1, false, NULL, NULL, NULL, cover, &up);
+	uint64_t *e = index_slot(o, pg, 1, NULL, cover, &up);
 	if (shared != NULL && up != NULL && pmem_refs(o->pm, E_PA(*up), &refs) != 0)
 		port_panic("vmobj: index node not allocated in pmem");
 	if (shared != NULL)
@@ -1210,11 +1218,11 @@ static uint64_t leaf_at(struct vmobj *o, uint64_t pg, uint64_t *cover, bool *sha
 
 /*
  * Give o its own copy of the shared leaf node *up (see node_own) for a change at page
- * pg, whose slot then goes in *slot (the hint names the node now). *left as node_own
- * says. Fails with SVMM_ENOMEM or SVMM_EREFCNT, with nothing changed.
+ * pg: the hint names the node then. *left as node_own says. Fails with SVMM_ENOMEM or
+ * SVMM_EREFCNT, with nothing changed.
  */
-static int own_leaf(struct vmobj *o, uint64_t *up, uint64_t pg, uint64_t **slot,
-		    svmm_pa_t *left)
+static __attribute__((noinline)) int own_leaf(struct vmobj *o, uint64_t *up, uint64_t pg,
+						    svmm_pa_t *left)
 {
 	svmm_pa_t pa;
 	int err = pmem_alloc(o->pm, 0, o->pm->meta_limit, &pa);
@@ -1229,8 +1237,25 @@ static int own_leaf(struct vmobj *o, uint64_t *up, uint64_t pg, uint64_t **slot,
 	h->grp = pg / FANO;
 	h->node = node_va(*up);
 	h->meta = NULL;
-	*slot = &h->node[pg % FANO];
 	return 0;
+}
+
+/*
+ * Before a page goes in at pg through index_insert (populate, a backing object's page
+ * for a copy-on-write object): give o its own copy of the leaf node there if a clone
+ * may share it, at once (such a caller does not take it back). Fails with SVMM_ENOMEM
+ * or SVMM_EREFCNT, with nothing changed. Not inlined: its frame stays off the paths
+ * that do not need it.
+ */
+static __attribute__((noinline)) int own_at(struct vmobj *o, uint64_t pg)
+{
+	uint64_t *up, cover;
+	svmm_pa_t left = 0;
+	(void)index_slot(o, pg, 1, NULL, &cover, &up);
+	int err = up != NULL ? own_leaf(o, up, pg, &left) : 0;
+	if (left != 0)
+		node_left(o->pm, left);
+	return err;
 }
 
 /*
@@ -1272,11 +1297,11 @@ static inline __attribute__((always_inline)) void leaf_put(struct vmobj *o, uint
 	o->resident++;
 }
 
-/* Put a frame in at page pg (a 2 MiB page when huge). Allocates index nodes only. */
+/* Put a frame in at page pg (a 2 MiB page when huge). Allocates index nodes only; the
+   leaf node the page goes into must be o's own (see own_at). */
 static int index_insert(struct vmobj *o, uint64_t pg, uint64_t e)
 {
-	uint64_t *made[VMOBJ_MAX_LEVELS];
-	unsigned nmade = 0;
+	struct made mk;
 	uint64_t cover;
 	int err = 0;
 	uint64_t want = (e & E_HUGE) ? FANO : 1;
@@ -1288,22 +1313,14 @@ static int index_insert(struct vmobj *o, uint64_t pg, uint64_t e)
 		if (err != 0)
 			return err;
 	}
-	uint64_t *up;
-	uint64_t *slot = index_slot(o, pg, want, true, made, &nmade, &err, &cover, &up);
-	if (slot != NULL && up != NULL) {
-		/* A shared leaf node (populate's, as a fault owns it first): own it now. */
-		svmm_pa_t left;
-		err = own_leaf(o, up, pg, &slot, &left);
-		if (err != 0)
-			slot = NULL;
-		else if (left != 0)
-			node_left(o->pm, left);
-	}
+	mk.n = 0;
+	mk.err = 0;
+	uint64_t *slot = index_slot(o, pg, want, &mk, &cover, NULL);
 	if (slot == NULL) {
-		index_unmake(o, made, nmade);
+		index_unmake(o, &mk);
 		if (grown != 0)
 			index_shrink(o);
-		return err;
+		return mk.err;
 	}
 	if (cover != want || *slot != 0)
 		port_panic("vmobj: inserting over a resident page");
@@ -1323,7 +1340,7 @@ static bool group_empty(struct vmobj *o, uint64_t pg)
 	uint64_t cover;
 	if (o->levels == 1)       /* root[] spans pages 0-495, all of group 0 it holds */
 		return pg >= FANO || M_COUNT(*root_meta_of(o)) == 0;
-	uint64_t *g = index_slot(o, pg, FANO, false, NULL, NULL, NULL, &cover, NULL);
+	uint64_t *g = index_slot(o, pg, FANO, NULL, &cover, NULL);
 	return g == NULL || *g == 0;
 }
 
@@ -1459,6 +1476,8 @@ static int through_backing(struct vmobj *o, uint64_t pg, bool write, uint64_t ma
 	bool shared;
 	uint64_t e = leaf_at(b, bpg, &cover, &shared);
 	if (e == 0)
+		err = own_at(b, bpg);
+	if (e == 0 && err == 0)
 		err = make_page(b, bpg, false, E_NEW, NULL, res);   /* marked until this succeeds */
 	else
 		answer(e, bpg, false, !shared && entry_exclusive(b->pm, e), res);
@@ -1478,6 +1497,29 @@ static int through_backing(struct vmobj *o, uint64_t pg, bool write, uint64_t ma
 	if (err != 0 && pa != 0)
 		frame_free(o->pm, pa);
 	return err;
+}
+
+/*
+ * The end of a fault that gave o its own copy of the leaf node *own (pg->unshared:
+ * the node left behind, 0 if o held it alone): taken back if the fault failed, else
+ * left to vmobj_fault_end (undo) or let go, and the index folded if it now can (a leaf
+ * node at root[0] cannot fold while shared). Not inlined: off the fault's usual path
+ * and frame.
+ */
+static __attribute__((noinline)) void own_end(struct vmobj *o, uint64_t *own, int err,
+					       bool undo, struct vmobj_page *pg)
+{
+	svmm_pa_t left = pg->unshared;
+	if (left != 0 && undo && err == 0)
+		return;                   /* vmobj_fault_end lets it go, and folds */
+	pg->unshared = 0;
+	if (left != 0 && err != 0) {
+		node_back(o, own, left);
+	} else if (err == 0) {
+		if (left != 0)
+			node_left(o->pm, left);
+		index_shrink(o);
+	}
 }
 
 int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_page *pg)
@@ -1514,17 +1556,18 @@ int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_p
 	} else {
 		/* A walk finds the entry, and the slot a new page goes into when its leaf
 		   node exists already. */
-		slot = index_slot(obj, p, 1, false, NULL, NULL, NULL, &cover, &up);
+		slot = index_slot(obj, p, 1, NULL, &cover, &up);
 	}
 	uint64_t e = slot == NULL || (*slot & E_NODE) ? 0 : *slot;
 	pg->made = e == 0;
-	/* A change in a leaf node a clone may share needs o's own copy of it first. */
-	svmm_pa_t left = 0;
+	/* A change in a leaf node a clone may share needs o's own copy of it first (the
+	   node left behind goes in pg->unshared until own_end; the hint names the copy). */
 	uint64_t *own = NULL;
 	if (up != NULL && (write || (e == 0 && obj->backing == NULL))) {
-		err = own_leaf(obj, up, p, &slot, &left);
+		err = own_leaf(obj, up, p, &pg->unshared);
 		if (err != 0)
 			goto out;
+		slot = &h->node[p % FANO];
 		own = up;
 		up = NULL;
 	}
@@ -1541,16 +1584,8 @@ int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_p
 	} else {
 		err = make_page(obj, p, huge_ok, 0, slot != NULL && cover == 1 ? slot : NULL, pg);
 	}
-	if (left != 0 && err != 0) {
-		node_back(obj, own, left);
-	} else if (left != 0 && (access & VMOBJ_UNDO)) {
-		pg->unshared = left;      /* vmobj_fault_end lets it go, and folds */
-	} else if (own != NULL) {
-		if (left != 0)
-			node_left(obj->pm, left);
-		/* A leaf node at root[0] that could not fold while shared may fold now. */
-		index_shrink(obj);
-	}
+	if (own != NULL)
+		own_end(obj, own, err, (access & VMOBJ_UNDO) != 0, pg);
 out:
 	port_unlock(&obj->lock);
 	return err;
@@ -1573,14 +1608,14 @@ void vmobj_fault_end(struct vmobj *obj, uint64_t off, const struct vmobj_page *p
 		index_shrink(obj);
 	} else if (pg->unshared != 0) {
 		/* The copy of the node goes whole, with the copied page in it. */
-		uint64_t *up = index_slot(obj, p, FANO, false, NULL, NULL, NULL, &cover, NULL);
+		uint64_t *up = index_slot(obj, p, FANO, NULL, &cover, NULL);
 		if (up == NULL || cover != FANO || !(*up & E_NODE) || (*up & E_SHARED))
 			port_panic("vmobj: no unshared node to take back");
 		node_back(obj, up, pg->unshared);
 		if (pg->copied != 0)
 			frame_put(obj->pm, pg->copied);
 	} else {
-		uint64_t *slot = index_slot(obj, p, 1, false, NULL, NULL, NULL, &cover, NULL);
+		uint64_t *slot = index_slot(obj, p, 1, NULL, &cover, NULL);
 		if (slot == NULL || cover != 1 || !(*slot & E_PAGE))
 			port_panic("vmobj: no copy to undo");
 		frame_put(obj->pm, E_PA(*slot));
@@ -1664,7 +1699,9 @@ int vmobj_populate(struct vmobj *obj, uint64_t off, uint64_t size, unsigned flag
 		}
 		/* A 2 MiB page only where the whole group lies inside the range. */
 		bool huge = (flags & VMOBJ_HUGE) && SVMM_IS_ALIGNED(p, FANO) && p + FANO <= end;
-		err = make_page(obj, p, huge, E_NEW, NULL, &res);
+		err = own_at(obj, p);
+		if (err == 0)
+			err = make_page(obj, p, huge, E_NEW, NULL, &res);
 		p += err == 0 && res.order == 9 ? FANO : 1;
 	}
 	visit_range(obj, start, end, err == 0 ? unmark_leaf : drop_new_leaf, NULL);
@@ -1684,7 +1721,7 @@ static unsigned crossing(struct vmobj *obj, uint64_t start, uint64_t end, uint64
 	cut[0] = cut[1] = NULL;
 	for (unsigned i = 0; i < 2; i++) {
 		uint64_t *up;
-		uint64_t *g = index_slot(obj, ends[i], 1, false, NULL, NULL, NULL, &cover, &up);
+		uint64_t *g = index_slot(obj, ends[i], 1, NULL, &cover, &up);
 		uint64_t gs = SVMM_ALIGN_DOWN(ends[i], FANO);
 		if (up != NULL && !covers(*page_meta(obj, E_PA(*up)), gs, start, end))
 			g = up;           /* a shared leaf node with entries outside the range */
@@ -1845,6 +1882,13 @@ static bool frame_held(struct pmem *pm, svmm_pa_t pa, unsigned order)
 	       o == order && pmem_refs(pm, pa, &refs) == 0 && refs >= 1;
 }
 
+/* Has the block at pa exactly one reference? Not inlined: check_tab recurses. */
+static __attribute__((noinline)) bool held_once(struct pmem *pm, svmm_pa_t pa)
+{
+	uint32_t refs = 0;
+	return pmem_refs(pm, pa, &refs) == 0 && refs == 1;
+}
+
 static void check_tab(struct check_ctx *c, const uint64_t *tab, unsigned n, uint64_t cover,
 		      uint64_t base)
 {
@@ -1919,11 +1963,9 @@ static void check_tab(struct check_ctx *c, const uint64_t *tab, unsigned n, uint
 		if (e & E_NODE) {
 			const uint64_t *child = node_va(e);
 			c->nodes++;
-			uint32_t refs = 0;
 			if (!frame_held(o->pm, E_PA(e), 0))
 				check_fail(c, "index nodes are pmem frames", pg);
-			else if (!(e & E_SHARED) &&
-				 (pmem_refs(o->pm, E_PA(e), &refs) != 0 || refs != 1))
+			else if (!(e & E_SHARED) && !held_once(o->pm, E_PA(e)))
 				check_fail(c, "a node not marked shared is this object's alone", pg);
 			else if (cover > FANO ? M_COUNT(*page_meta(o, E_PA(e))) == 0 : node_empty(child))
 				check_fail(c, "no index node is empty", pg);
