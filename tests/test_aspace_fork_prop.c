@@ -9,9 +9,10 @@
  * maps (anonymous or shared), unmaps, writes and reads (through faults, as user code
  * would), forks (aspace_clone), destroys, discards and populates. After every
  * operation: aspace_check on every address space, vmobj_check on the shared objects,
- * and every frame's pmem count equals the number of object entries naming it (the
- * objects being each address space's anonymous object and the shared objects). At the
- * end every frame is back. SVMM_SEED=<n> replays a run.
+ * every frame's pmem count equals the number of index pages naming it, and every index
+ * page's the number of objects naming it (the objects being each address space's
+ * anonymous object and the shared objects; a fork shares leaf nodes, see held.h). At
+ * the end every frame is back. SVMM_SEED=<n> replays a run.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -923,6 +923,19 @@ static void test_check_catches(void **state)
 	expect_broken(o, "kind agrees");
 	o->kind = VMOBJ_ANON;
 	check(o);
+	/* The shared mark: only on a leaf node's entry; a node without it has one holder. */
+	*e |= 16;
+	expect_broken(o, "only a leaf node's may be marked shared");
+	*e &= ~(uint64_t)16;
+	svmm_pa_t node = o->root[0] & ~(PG - 1);
+	assert_int_equal(pmem_get(&fx.pm, node), 0);
+	expect_broken(o, "a node not marked shared is this object's alone");
+	o->root[0] |= 16;
+	check(o);                          /* marked: two holders are fine */
+	assert_int_equal(pmem_put(&fx.pm, node), 0);
+	check(o);                          /* and a stale mark too */
+	o->root[0] &= ~(uint64_t)16;
+	check(o);
 	assert_int_equal(vmobj_fault(o, 0, RD, &p), 0);
 	vmobj_put(o);
 	/* An empty index has one level: a higher one would be walked for nothing. */
