@@ -225,9 +225,17 @@ static inline void unit_put(struct vmem *vm, struct vmem_unit *u)
  * regions (docs/vmem.md, decision 10).
  */
 
-/* The index of the lowest set bit of x (x != 0), without a library call (no Zbb). */
+/*
+ * The index of the lowest set bit of x (x != 0). Where the target has an instruction
+ * for it (x86-64's tzcnt/bsf, AArch64, RISC-V with Zbb) the builtin is that one
+ * instruction; elsewhere (rv64gc) the builtin would become a call to libgcc's __ctzdi2,
+ * which the core cannot need, so a de Bruijn multiply and a table lookup do it.
+ */
 static inline unsigned lowest_bit(uint64_t x)
 {
+#if defined(__x86_64__) || defined(__aarch64__) || defined(__riscv_zbb)
+	return (unsigned)__builtin_ctzll(x);
+#else
 	static const unsigned char debruijn[64] = {
 		0, 1, 2, 53, 3, 7, 54, 27, 4, 38, 41, 8, 34, 55, 48, 28,
 		62, 5, 39, 46, 44, 42, 22, 9, 24, 35, 59, 56, 49, 18, 29, 11,
@@ -236,6 +244,7 @@ static inline unsigned lowest_bit(uint64_t x)
 	};
 
 	return debruijn[((x & (0 - x)) * 0x022fdd63cc95386dull) >> 58];
+#endif
 }
 
 /* The bucket of a region of size bytes, or VMEM_BUCKETS for the size tree. */
