@@ -178,6 +178,7 @@ static inline void rb_replace_known(struct rb_root *root, struct rb_node *old,
 	struct rb_node *nb[2] = { pred, succ };
 
 	new_node->rb_parent = (old->rb_parent & ~RB_FLAG) | (new_node->rb_parent & RB_FLAG);
+	sink.rb_parent = 0;
 	for (unsigned d = 0; d < 2; d++) {
 		uintptr_t l = old->rb_link[d], m = (l & RB_THREAD) - 1;   /* all ones: a child */
 		/*
@@ -187,7 +188,6 @@ static inline void rb_replace_known(struct rb_root *root, struct rb_node *old,
 		struct rb_node *c = (struct rb_node *)((l & m) | ((uintptr_t)&sink & ~m));
 		struct rb_node *t = (struct rb_node *)(((uintptr_t)nb[d] & m) | ((uintptr_t)&sink & ~m));
 
-		sink.rb_parent = 0;
 		new_node->rb_link[d] = l;
 		c->rb_parent = (uintptr_t)new_node | (c->rb_parent & RB_BITS);
 		t->rb_link[!d] = (uintptr_t)new_node | RB_THREAD;
