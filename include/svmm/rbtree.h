@@ -231,31 +231,34 @@ static inline struct rb_node *rb_step(const struct rb_node *n, unsigned dir)
 static inline void rb_neighbours(const struct rb_node *n, struct rb_node **predp,
 				 struct rb_node **succp)
 {
-	/* Where a cursor that has stopped reads its next link: a thread, so it stays. */
+	/* Where a cursor without a child reads its next link: a thread, so it stays. */
 	const struct rb_node stop = { 0, { RB_THREAD, RB_THREAD } };
-	uintptr_t a = n->rb_link[RB_LEFT], b = n->rb_link[RB_RIGHT], s = (uintptr_t)&stop;
+	uintptr_t la = n->rb_link[RB_LEFT], lb = n->rb_link[RB_RIGHT], s = (uintptr_t)&stop;
+	uintptr_t ma = (la & RB_THREAD) - 1, mb = (lb & RB_THREAD) - 1;   /* all ones: a child */
+	uintptr_t a = (la & ma) | (s & ~ma), b = (lb & mb) | (s & ~mb);   /* node cursors */
 
 	/*
 	 * A thread is the answer; a child leads to the rightmost node of the left subtree
-	 * and the leftmost of the right one. Each cursor stops at a thread. The choices are
-	 * masks (all ones for a child), so that the only branch is the loop's exit; a
-	 * stopped cursor stays where it is, so the loop takes its first two steps without
-	 * looking: most descents are over by then and the exit test, rarely passed, is
-	 * then predicted well.
+	 * and the leftmost of the right one. Each cursor is a node and moves to its child
+	 * on the inward side while there is one; a side without a child starts at stop and
+	 * stays. The moves are masks (all ones for a child), so that the only branch is
+	 * the loop's exit; a stopped cursor stays where it is, so the loop takes its first
+	 * two steps without looking: most descents are over by then and the exit test,
+	 * rarely passed, is then predicted well. The exit leaves the cursors as the step
+	 * before set them, so what follows does not wait for the last loads.
 	 */
 	for (unsigned i = 0;; i++) {
-		uintptr_t ma = (a & RB_THREAD) - 1, mb = (b & RB_THREAD) - 1;
-		uintptr_t an = ((const struct rb_node *)((a & ma) | (s & ~ma)))->rb_link[RB_RIGHT];
-		uintptr_t bn = ((const struct rb_node *)((b & mb) | (s & ~mb)))->rb_link[RB_LEFT];
+		uintptr_t an = ((const struct rb_node *)a)->rb_link[RB_RIGHT];
+		uintptr_t bn = ((const struct rb_node *)b)->rb_link[RB_LEFT];
 		uintptr_t ka = (an & RB_THREAD) - 1, kb = (bn & RB_THREAD) - 1;
 
 		if (i > 0 && (ka | kb) == 0)
 			break;
-		a = (an & ka) | (a & ~ka);
-		b = (bn & kb) | (b & ~kb);
+		a ^= (a ^ an) & ka;
+		b ^= (b ^ bn) & kb;
 	}
-	*predp = rb_link_node(a);
-	*succp = rb_link_node(b);
+	*predp = (struct rb_node *)((a & ma) | (la & ~ma & ~RB_THREAD));
+	*succp = (struct rb_node *)((b & mb) | (lb & ~mb & ~RB_THREAD));
 }
 
 /*
