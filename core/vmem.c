@@ -631,12 +631,15 @@ static void carve(struct vmem *vm, struct vmem_unit *u, svmm_va_t x, uint64_t s,
  */
 static inline __attribute__((always_inline)) int seg_release(struct vmem *vm, struct vmem_region *r)
 {
+	struct rb_near nr;
 	struct rb_node *pn, *nn;
 	struct vmem_region *p, *n;
 	svmm_va_t addr = r->addr;
 	uint64_t size = r->size;
 
-	rb_neighbours(&r->node, &pn, &nn);
+	rb_near(&r->node, &nr);
+	pn = rb_near_node(&nr, RB_LEFT);
+	nn = rb_near_node(&nr, RB_RIGHT);
 	p = pn != NULL ? REGION(pn) : NULL;
 	n = nn != NULL ? REGION(nn) : NULL;
 
@@ -649,7 +652,7 @@ static inline __attribute__((always_inline)) int seg_release(struct vmem *vm, st
 			return SVMM_ENOMEM;
 		unit_fill(u, addr, size);
 		u->r.seg.node.rb_parent = RB_FLAG;   /* free; rb_replace keeps the caller bit */
-		rb_replace_known(&vm->segs, &r->node, &u->r.seg.node, pn, nn);
+		rb_replace_near(&vm->segs, &r->node, &u->r.seg.node, &nr);
 		sz_insert(vm, u);
 		vm->nfree++;
 	} else {
