@@ -632,12 +632,12 @@ static void carve(struct vmem *vm, struct vmem_unit *u, svmm_va_t x, uint64_t s,
 static inline __attribute__((always_inline)) int seg_release(struct vmem *vm, struct vmem_region *r)
 {
 	struct rb_near nr;
-	struct rb_node *pn, *nn;
+	struct rb_node stop, *pn, *nn;
 	struct vmem_region *p, *n;
 	svmm_va_t addr = r->addr;
 	uint64_t size = r->size;
 
-	rb_near(&r->node, &nr);
+	rb_near(&r->node, &nr, &stop);
 	pn = rb_near_node(&nr, RB_LEFT);
 	nn = rb_near_node(&nr, RB_RIGHT);
 	p = pn != NULL ? REGION(pn) : NULL;

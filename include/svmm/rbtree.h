@@ -187,13 +187,13 @@ static inline struct rb_node *rb_step(const struct rb_node *n, unsigned dir)
 
 /*
  * What rb_near finds out about a node n: the ends of the two descents to its in-order
- * neighbours, and where a change that takes n's place must write. stop stands in for a
- * missing child (its links are threads, so a descent from it goes nowhere) and takes
- * the writes that would go to a child or a thread that does not exist, so that the
- * hot paths choose no store target by a branch.
+ * neighbours, and where a change that takes n's place must write. A stop node, the
+ * caller's, stands in for a missing child (its links are threads, so a descent from it
+ * goes nowhere) and takes the writes that would go to a child or a thread that does
+ * not exist, so that the hot paths choose no store target by a branch. It is apart
+ * from this struct so that the compiler can keep the struct in registers.
  */
 struct rb_near {
-	struct rb_node stop;
 	uintptr_t link[2];          /* n's links */
 	struct rb_node *child[2];   /* n's child on each side, or &stop */
 	struct rb_node *last[2];    /* the far end of each descent: the neighbour, or &stop */
@@ -211,15 +211,15 @@ struct rb_near {
  * well. The exit leaves the cursors as the step before set them, so what follows does
  * not wait for the last loads.
  */
-static inline void rb_near(const struct rb_node *n, struct rb_near *nr)
+static inline void rb_near(const struct rb_node *n, struct rb_near *nr, struct rb_node *stop)
 {
-	uintptr_t s = (uintptr_t)&nr->stop;
+	uintptr_t s = (uintptr_t)stop;
 	uintptr_t la = n->rb_link[RB_LEFT], lb = n->rb_link[RB_RIGHT];
 	uintptr_t ma = (la & RB_THREAD) - 1, mb = (lb & RB_THREAD) - 1;   /* all ones: a child */
 	uintptr_t a = (la & ma) | (s & ~ma), b = (lb & mb) | (s & ~mb);   /* node cursors */
 
-	nr->stop.rb_parent = 0;
-	nr->stop.rb_link[RB_LEFT] = nr->stop.rb_link[RB_RIGHT] = RB_THREAD;
+	stop->rb_parent = 0;
+	stop->rb_link[RB_LEFT] = stop->rb_link[RB_RIGHT] = RB_THREAD;
 	nr->link[RB_LEFT] = la;
 	nr->link[RB_RIGHT] = lb;
 	nr->child[RB_LEFT] = (struct rb_node *)a;
@@ -251,8 +251,9 @@ static inline void rb_neighbours(const struct rb_node *n, struct rb_node **predp
 				 struct rb_node **succp)
 {
 	struct rb_near nr;
+	struct rb_node stop;
 
-	rb_near(n, &nr);
+	rb_near(n, &nr, &stop);
 	*predp = rb_near_node(&nr, RB_LEFT);
 	*succp = rb_near_node(&nr, RB_RIGHT);
 }
@@ -263,7 +264,7 @@ static inline void rb_neighbours(const struct rb_node *n, struct rb_node **predp
  * nr is what rb_near found for old, with nothing changed since: a child's parent word
  * and the thread that leads back to old (the far end of the descent into that child's
  * subtree) exist only where old has a child, and the writes meant for them otherwise
- * go to nr's stop node. Inline and without branches on the children: the allocator's
+ * go to the stop node rb_near was given. Inline and without branches on the children: the allocator's
  * hot paths replace a node on about every other call, and whether a child exists is a
  * coin toss there.
  */
@@ -294,8 +295,9 @@ static inline void rb_replace_near(struct rb_root *root, struct rb_node *old,
 static inline void rb_replace(struct rb_root *root, struct rb_node *old, struct rb_node *new_node)
 {
 	struct rb_near nr;
+	struct rb_node stop;
 
-	rb_near(old, &nr);
+	rb_near(old, &nr, &stop);
 	rb_replace_near(root, old, new_node, &nr);
 }
 
