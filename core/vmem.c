@@ -634,12 +634,14 @@ static inline __attribute__((always_inline)) int seg_release(struct vmem *vm, st
 	struct rb_near nr;
 	struct rb_node stop, *pn, *nn;
 	struct vmem_region *p, *n;
-	svmm_va_t addr = r->addr;
-	uint64_t size = r->size;
+	svmm_va_t addr;
+	uint64_t size;
 
 	rb_near(&r->node, &nr, &stop);
 	pn = rb_near_node(&nr, RB_LEFT);
 	nn = rb_near_node(&nr, RB_RIGHT);
+	addr = r->addr;   /* read after the descents: fewer values live across the loop */
+	size = r->size;
 	p = pn != NULL ? REGION(pn) : NULL;
 	n = nn != NULL ? REGION(nn) : NULL;
 
