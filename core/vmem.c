@@ -176,6 +176,22 @@ static inline struct vmem_unit *unit_get(struct vmem *vm)
 	return u;
 }
 
+/*
+ * A unit for a change that needs one, or NULL (nothing changed) if the pool is dry and
+ * the page source fails. The unit cache first, without the reservation's test.
+ */
+static inline struct vmem_unit *unit_take(struct vmem *vm)
+{
+	struct vmem_unit *u = vm->ucache;
+
+	if (u != NULL) {
+		vm->ucache = u->f.next;
+		vm->nucache--;
+		return u;
+	}
+	return pool_reserve(vm, 1) == 0 ? unit_get(vm) : NULL;
+}
+
 static void page_release(struct vmem *vm, struct vmem_pool_page *pg)
 {
 	struct vmem_unit *u = (struct vmem_unit *)(void *)pg;
@@ -225,9 +241,17 @@ static inline void unit_put(struct vmem *vm, struct vmem_unit *u)
  * regions (docs/vmem.md, decision 10).
  */
 
-/* The index of the lowest set bit of x (x != 0), without a library call (no Zbb). */
+/*
+ * The index of the lowest set bit of x (x != 0). Where the target has an instruction
+ * for it (x86-64's tzcnt/bsf, AArch64, RISC-V with Zbb) the builtin is that one
+ * instruction; elsewhere (rv64gc) the builtin would become a call to libgcc's __ctzdi2,
+ * which the core cannot need, so a de Bruijn multiply and a table lookup do it.
+ */
 static inline unsigned lowest_bit(uint64_t x)
 {
+#if defined(__x86_64__) || defined(__aarch64__) || defined(__riscv_zbb)
+	return (unsigned)__builtin_ctzll(x);
+#else
 	static const unsigned char debruijn[64] = {
 		0, 1, 2, 53, 3, 7, 54, 27, 4, 38, 41, 8, 34, 55, 48, 28,
 		62, 5, 39, 46, 44, 42, 22, 9, 24, 35, 59, 56, 49, 18, 29, 11,
@@ -236,6 +260,7 @@ static inline unsigned lowest_bit(uint64_t x)
 	};
 
 	return debruijn[((x & (0 - x)) * 0x022fdd63cc95386dull) >> 58];
+#endif
 }
 
 /* The bucket of a region of size bytes, or VMEM_BUCKETS for the size tree. */
@@ -558,7 +583,6 @@ static int add_free(struct vmem *vm, svmm_va_t addr, uint64_t size)
 	} else {
 		merge(vm, p, nx, addr, size);
 	}
-	vm->free_bytes += size;
 	return 0;
 }
 
@@ -576,7 +600,6 @@ static void carve(struct vmem *vm, struct vmem_unit *u, svmm_va_t x, uint64_t s,
 	r->addr = x;
 	r->size = s;
 	r->node.rb_parent = 0;   /* allocated: the caller bit clear */
-	vm->free_bytes -= s;
 	vm->used_bytes += s;
 	vm->nused++;
 	if (front == 0 && back == 0) {
@@ -608,27 +631,30 @@ static void carve(struct vmem *vm, struct vmem_unit *u, svmm_va_t x, uint64_t s,
  */
 static inline __attribute__((always_inline)) int seg_release(struct vmem *vm, struct vmem_region *r)
 {
-	struct rb_node *pn, *nn;
+	struct rb_near nr;
+	struct rb_node stop, *pn, *nn;
 	struct vmem_region *p, *n;
-	svmm_va_t addr = r->addr;
-	uint64_t size = r->size;
+	svmm_va_t addr;
+	uint64_t size;
 
-	rb_neighbours(&r->node, &pn, &nn);
+	rb_near(&r->node, &nr, &stop);
+	pn = rb_near_node(&nr, RB_LEFT);
+	nn = rb_near_node(&nr, RB_RIGHT);
+	addr = r->addr;   /* read after the descents: fewer values live across the loop */
+	size = r->size;
 	p = pn != NULL ? REGION(pn) : NULL;
 	n = nn != NULL ? REGION(nn) : NULL;
 
 	p = touches_before(p, addr) ? p : NULL;
 	n = touches_after(n, addr + size) ? n : NULL;
 	if (p == NULL && n == NULL) {
-		struct vmem_unit *u;
-		int err = pool_reserve(vm, 1);
+		struct vmem_unit *u = unit_take(vm);
 
-		if (err)
-			return err;
-		u = unit_get(vm);
+		if (u == NULL)
+			return SVMM_ENOMEM;
 		unit_fill(u, addr, size);
 		u->r.seg.node.rb_parent = RB_FLAG;   /* free; rb_replace keeps the caller bit */
-		rb_replace_known(&vm->segs, &r->node, &u->r.seg.node, pn, nn);
+		rb_replace_near(&vm->segs, &r->node, &u->r.seg.node, &nr);
 		sz_insert(vm, u);
 		vm->nfree++;
 	} else {
@@ -636,7 +662,6 @@ static inline __attribute__((always_inline)) int seg_release(struct vmem *vm, st
 		merge(vm, p, n, addr, size);
 	}
 	vm->used_bytes -= size;
-	vm->free_bytes += size;
 	vm->nused--;
 	return 0;
 }
@@ -943,11 +968,12 @@ int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
 }
 
 /*
- * carve() for the common allocation: the front of the head of bucket b. The region
- * leaves its list by a pop and its remainder, smaller, stays in a bucket, so none of
- * the general case's tests are needed.
+ * carve() for the common allocation: the front of the head of bucket b, all of it if
+ * exact (b is the request's own size). The region leaves its list by a pop and its
+ * remainder, smaller, stays in a bucket, so none of the general case's tests are needed.
  */
-static void carve_head(struct vmem *vm, unsigned b, uint64_t s, struct vmem_region *r)
+static void carve_head(struct vmem *vm, unsigned b, bool exact, uint64_t s,
+		       struct vmem_region *r)
 {
 	struct vmem_unit *u = vm->bucket[b];
 	struct vmem_region *f = &u->r.seg;
@@ -955,11 +981,10 @@ static void carve_head(struct vmem *vm, unsigned b, uint64_t s, struct vmem_regi
 	r->addr = f->addr;
 	r->size = s;
 	r->node.rb_parent = 0;   /* allocated: the caller bit clear */
-	vm->free_bytes -= s;
 	vm->used_bytes += s;
 	vm->nused++;
 	bucket_unlink(vm, b, u);
-	if (f->size == s) {
+	if (exact) {
 		rb_replace(&vm->segs, &f->node, &r->node);
 		vm->nfree--;
 		unit_put(vm, u);
@@ -974,7 +999,7 @@ static void carve_head(struct vmem *vm, unsigned b, uint64_t s, struct vmem_regi
 int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, svmm_va_t *addrp)
 {
 	struct vmem_unit *u;
-	unsigned b;
+	unsigned b0, b;
 	int err = 0;
 
 	if (size == 0)
@@ -982,11 +1007,17 @@ int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, svmm_va_t 
 	if (!SVMM_IS_ALIGNED(size, vm->quantum))
 		return SVMM_EUNALIGNED;
 	arena_lock(vm);
-	b = sz_bucket_from(vm, sz_bucket(vm, size));
+	b0 = sz_bucket(vm, size);
+	b = sz_bucket_from(vm, b0);
 	if (b < VMEM_BUCKETS) {
 		if (addrp)
 			*addrp = vm->bucket[b]->r.seg.addr;
-		carve_head(vm, b, size, r);
+		/*
+		 * A bucket holds one exact size, so the fit is exact iff the request's own
+		 * bucket is not empty: a bitmap bit, known before the region is loaded. The
+		 * choice is a coin toss, and a mispredicted branch resolves that much sooner.
+		 */
+		carve_head(vm, b, map_test(vm, b0), size, r);
 		arena_unlock(vm);
 		return 0;
 	}
@@ -1183,7 +1214,7 @@ void vmem_walk(struct vmem *vm, void (*fn)(void *ctx, svmm_va_t addr, uint64_t s
 
 static void stats_locked(struct vmem *vm, struct vmem_stats *st)
 {
-	st->free_bytes = vm->free_bytes;
+	st->free_bytes = vm->span_bytes - vm->used_bytes;   /* the regions tile the spans */
 	st->used_bytes = vm->used_bytes;
 	st->free_regions = vm->nfree;
 	st->used_regions = vm->nused;
@@ -1350,8 +1381,7 @@ static int check_locked(struct vmem *vm, svmm_print_fn out, void *ctx)
 	      "the region counters match the tree (free %llu/%llu, used %llu/%llu)",
 	      (unsigned long long)nfree, (unsigned long long)vm->nfree,
 	      (unsigned long long)nused, (unsigned long long)vm->nused);
-	CHECK(free_bytes == vm->free_bytes && used_bytes == vm->used_bytes,
-	      "the byte counters match the regions");
+	CHECK(used_bytes == vm->used_bytes, "the byte counter matches the allocated regions");
 	CHECK(free_bytes + used_bytes == vm->span_bytes, "the regions cover exactly the spans");
 
 	/* The pool: list length, units in use = free regions, page counts. */
@@ -1418,7 +1448,7 @@ int vmem_destroy(struct vmem *vm)
 	vm->units_free = vm->ucache = NULL;
 	vm->nucache = 0;
 	vm->nunits = vm->nunits_free = vm->nfree = 0;
-	vm->free_bytes = vm->span_bytes = vm->nspans = 0;
+	vm->span_bytes = vm->nspans = 0;
 	vm->live = 0;
 	arena_unlock(vm);
 	return 0;

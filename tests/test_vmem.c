@@ -939,9 +939,12 @@ static void test_check_detects_corruption(void **state)
 	r2.addr = BASE + 3 * Q;   /* out of order in the used tree */
 	assert_int_equal(vmem_check(&vm, NULL, NULL), SVMM_EINVAL);
 	r2.addr = BASE + 8 * Q;
-	vm.free_bytes += Q;
+	vm.used_bytes += Q;   /* the byte counter no longer matches the regions */
 	assert_int_equal(vmem_check(&vm, NULL, NULL), SVMM_EINVAL);
-	vm.free_bytes -= Q;
+	vm.used_bytes -= Q;
+	vm.span_bytes += Q;   /* the regions no longer cover the spans */
+	assert_int_equal(vmem_check(&vm, NULL, NULL), SVMM_EINVAL);
+	vm.span_bytes -= Q;
 	vm.nunits_free++;
 	assert_int_equal(vmem_check(&vm, NULL, NULL), SVMM_EINVAL);
 	vm.nunits_free--;

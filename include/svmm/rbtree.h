@@ -162,44 +162,6 @@ static inline struct rb_node *rb_extreme(struct rb_node *n, unsigned dir)
 }
 
 /*
- * Put new_node in old's place, with old's links and colour (new_node keeps its caller
- * bit): for a key of new_node that orders exactly where old's did. old is left cleared.
- * pred and succ must be old's in-order neighbours (NULL at an end), as rb_neighbours
- * gives them: the threads that lead to old are theirs (when old has a child on that
- * side), and knowing them saves the two descents that would find them. Inline and
- * without branches on the children: the allocator's hot paths replace a node on about
- * every other call, and whether a child exists is a coin toss there.
- */
-static inline void rb_replace_known(struct rb_root *root, struct rb_node *old,
-				    struct rb_node *new_node, struct rb_node *pred,
-				    struct rb_node *succ)
-{
-	struct rb_node *p = rb_parent(old), sink;
-	struct rb_node *nb[2] = { pred, succ };
-
-	new_node->rb_parent = (old->rb_parent & ~RB_FLAG) | (new_node->rb_parent & RB_FLAG);
-	for (unsigned d = 0; d < 2; d++) {
-		uintptr_t l = old->rb_link[d], m = (l & RB_THREAD) - 1;   /* all ones: a child */
-		/*
-		 * A child's parent word, and the neighbour's thread back to old, exist only
-		 * when old has a child on this side: otherwise both stores go to a local.
-		 */
-		struct rb_node *c = (struct rb_node *)((l & m) | ((uintptr_t)&sink & ~m));
-		struct rb_node *t = (struct rb_node *)(((uintptr_t)nb[d] & m) | ((uintptr_t)&sink & ~m));
-
-		sink.rb_parent = 0;
-		new_node->rb_link[d] = l;
-		c->rb_parent = (uintptr_t)new_node | (c->rb_parent & RB_BITS);
-		t->rb_link[!d] = (uintptr_t)new_node | RB_THREAD;
-	}
-	if (p != NULL)
-		p->rb_link[p->rb_link[RB_LEFT] != (uintptr_t)old] = (uintptr_t)new_node;
-	else
-		root->rb_node = new_node;
-	rb_clear(old);
-}
-
-/*
  * Iteration: rb_first/rb_last give the smallest/largest node (NULL when empty),
  * rb_next/rb_prev the in-order neighbour of a linked node (NULL at the end). A step
  * is O(1) amortised.
@@ -224,50 +186,119 @@ static inline struct rb_node *rb_step(const struct rb_node *n, unsigned dir)
 }
 
 /*
- * Both in-order neighbours of n at once (NULL at either end), for a caller that needs
- * both: the two descents run in one loop, with the choices made by selects, so that the
- * branch predictor meets one loop exit where rb_step twice meets more.
+ * What rb_near finds out about a node n: the ends of the two descents to its in-order
+ * neighbours, and where a change that takes n's place must write. A stop node, the
+ * caller's, stands in for a missing child (its links are threads, so a descent from it
+ * goes nowhere) and takes the writes that would go to a child or a thread that does
+ * not exist, so that the hot paths choose no store target by a branch. It is apart
+ * from this struct so that the compiler can keep the struct in registers.
  */
-static inline void rb_neighbours(const struct rb_node *n, struct rb_node **predp,
-				 struct rb_node **succp)
-{
-	/* Where a cursor that has stopped reads its next link: a thread, so it stays. */
-	const struct rb_node stop = { 0, { RB_THREAD, RB_THREAD } };
-	uintptr_t a = n->rb_link[RB_LEFT], b = n->rb_link[RB_RIGHT], s = (uintptr_t)&stop;
+struct rb_near {
+	uintptr_t link[2];          /* n's links */
+	struct rb_node *child[2];   /* n's child on each side, or &stop */
+	struct rb_node *last[2];    /* the far end of each descent: the neighbour, or &stop */
+};
 
-	/*
-	 * A thread is the answer; a child leads to the rightmost node of the left subtree
-	 * and the leftmost of the right one. Each cursor stops at a thread. The choices are
-	 * masks (all ones for a child), so that the only branch is the loop's exit; a
-	 * stopped cursor stays where it is, so the loop takes its first two steps without
-	 * looking: most descents are over by then and the exit test, rarely passed, is
-	 * then predicted well.
-	 */
+/*
+ * Find both in-order neighbours of n at once: a thread is the neighbour; a child leads
+ * to the rightmost node of the left subtree and the leftmost of the right one. The two
+ * descents run in one loop whose cursors are nodes: each moves to its child on the
+ * inward side while there is one, and a side without a child starts at stop and stays.
+ * The moves are masks (all ones for a child), so that the only branch is the loop's
+ * exit: whether a child exists is a coin toss on the allocator's hot paths. A stopped
+ * cursor stays where it is, so the loop takes its first two steps without looking:
+ * most descents are over by then and the exit test, rarely passed, is then predicted
+ * well. The exit leaves the cursors as the step before set them, so what follows does
+ * not wait for the last loads.
+ */
+static inline void rb_near(const struct rb_node *n, struct rb_near *nr, struct rb_node *stop)
+{
+	uintptr_t s = (uintptr_t)stop;
+	uintptr_t la = n->rb_link[RB_LEFT], lb = n->rb_link[RB_RIGHT];
+	uintptr_t ma = (la & RB_THREAD) - 1, mb = (lb & RB_THREAD) - 1;   /* all ones: a child */
+	uintptr_t a = (la & ma) | (s & ~ma), b = (lb & mb) | (s & ~mb);   /* node cursors */
+
+	stop->rb_parent = 0;
+	stop->rb_link[RB_LEFT] = stop->rb_link[RB_RIGHT] = RB_THREAD;
+	nr->link[RB_LEFT] = la;
+	nr->link[RB_RIGHT] = lb;
+	nr->child[RB_LEFT] = (struct rb_node *)a;
+	nr->child[RB_RIGHT] = (struct rb_node *)b;
 	for (unsigned i = 0;; i++) {
-		uintptr_t ma = (a & RB_THREAD) - 1, mb = (b & RB_THREAD) - 1;
-		uintptr_t an = ((const struct rb_node *)((a & ma) | (s & ~ma)))->rb_link[RB_RIGHT];
-		uintptr_t bn = ((const struct rb_node *)((b & mb) | (s & ~mb)))->rb_link[RB_LEFT];
+		uintptr_t an = ((const struct rb_node *)a)->rb_link[RB_RIGHT];
+		uintptr_t bn = ((const struct rb_node *)b)->rb_link[RB_LEFT];
 		uintptr_t ka = (an & RB_THREAD) - 1, kb = (bn & RB_THREAD) - 1;
 
 		if (i > 0 && (ka | kb) == 0)
 			break;
-		a = (an & ka) | (a & ~ka);
-		b = (bn & kb) | (b & ~kb);
+		a ^= (a ^ an) & ka;
+		b ^= (b ^ bn) & kb;
 	}
-	*predp = rb_link_node(a);
-	*succp = rb_link_node(b);
+	nr->last[RB_LEFT] = (struct rb_node *)a;
+	nr->last[RB_RIGHT] = (struct rb_node *)b;
+}
+
+/* The in-order neighbour on side dir that rb_near found (NULL at an end). */
+static inline struct rb_node *rb_near_node(const struct rb_near *nr, unsigned dir)
+{
+	uintptr_t l = nr->link[dir], m = (l & RB_THREAD) - 1;
+
+	return (struct rb_node *)(((uintptr_t)nr->last[dir] & m) | (l & ~m & ~RB_THREAD));
+}
+
+/* Both in-order neighbours of n (NULL at either end), as rb_near finds them. */
+static inline void rb_neighbours(const struct rb_node *n, struct rb_node **predp,
+				 struct rb_node **succp)
+{
+	struct rb_near nr;
+	struct rb_node stop;
+
+	rb_near(n, &nr, &stop);
+	*predp = rb_near_node(&nr, RB_LEFT);
+	*succp = rb_near_node(&nr, RB_RIGHT);
 }
 
 /*
- * rb_replace_known for a caller that does not have old's neighbours: they are found
- * first (no search: a thread or a descent into old's subtree on each side).
+ * Put new_node in old's place, with old's links and colour (new_node keeps its caller
+ * bit): for a key of new_node that orders exactly where old's did. old is left cleared.
+ * nr is what rb_near found for old, with nothing changed since: a child's parent word
+ * and the thread that leads back to old (the far end of the descent into that child's
+ * subtree) exist only where old has a child, and the writes meant for them otherwise
+ * go to the stop node rb_near was given. Inline and without branches on the children: the allocator's
+ * hot paths replace a node on about every other call, and whether a child exists is a
+ * coin toss there.
+ */
+static inline void rb_replace_near(struct rb_root *root, struct rb_node *old,
+				   struct rb_node *new_node, struct rb_near *nr)
+{
+	struct rb_node *p = rb_parent(old);
+
+	new_node->rb_parent = (old->rb_parent & ~RB_FLAG) | (new_node->rb_parent & RB_FLAG);
+	for (unsigned d = 0; d < 2; d++) {
+		struct rb_node *c = nr->child[d];
+
+		new_node->rb_link[d] = nr->link[d];
+		c->rb_parent = (uintptr_t)new_node | (c->rb_parent & RB_BITS);
+		nr->last[d]->rb_link[!d] = (uintptr_t)new_node | RB_THREAD;
+	}
+	if (p != NULL)
+		p->rb_link[p->rb_link[RB_LEFT] != (uintptr_t)old] = (uintptr_t)new_node;
+	else
+		root->rb_node = new_node;
+	rb_clear(old);
+}
+
+/*
+ * rb_replace_near for a caller that has not looked at old's neighbours: rb_near first
+ * (no search: a thread or a descent into old's subtree on each side).
  */
 static inline void rb_replace(struct rb_root *root, struct rb_node *old, struct rb_node *new_node)
 {
-	struct rb_node *pred, *succ;
+	struct rb_near nr;
+	struct rb_node stop;
 
-	rb_neighbours(old, &pred, &succ);
-	rb_replace_known(root, old, new_node, pred, succ);
+	rb_near(old, &nr, &stop);
+	rb_replace_near(root, old, new_node, &nr);
 }
 
 /* Compare a search key with a node: <0 if key orders before node, 0 equal, >0 after. */

@@ -102,7 +102,7 @@ struct vmem {
 	uint64_t bucket_map[VMEM_BUCKETS / 64];   /* bit k: bucket[k] holds regions */
 	uint64_t bucket_sum;        /* bit w: bucket_map[w] is not 0 */
 	unsigned qshift;            /* log2(quantum) */
-	uint64_t free_bytes, used_bytes, nfree, nused, nspans, span_bytes;
+	uint64_t used_bytes, nfree, nused, nspans, span_bytes;   /* free bytes: span - used */
 	struct vmem_page_source src;
 	bool has_src;
 	bool caller_locks;          /* vmem_lock_by_caller: vm->lock is never taken */
