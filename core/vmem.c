@@ -319,12 +319,20 @@ static inline void bucket_push(struct vmem *vm, unsigned b, struct vmem_unit *u)
 static inline void bucket_unlink(struct vmem *vm, unsigned b, struct vmem_unit *u)
 {
 	struct vmem_unit *pv = u->r.bl.prev, *nx = u->r.bl.next;
-	bool head = vm->bucket[b] == u;
-	uint64_t empty = head & (nx == NULL);   /* u was the bucket's only region */
+	/*
+	 * The two store targets are chosen by masks (all ones: u is the head; u has a
+	 * successor): written as conditional expressions, gcc made them branches, and
+	 * on a merging free both are coin tosses.
+	 */
+	uintptr_t hm = (uintptr_t)0 - (uintptr_t)(vm->bucket[b] == u);
+	uintptr_t nm = ((uintptr_t)0 - (uintptr_t)(nx != NULL)) & ~hm;
+	uintptr_t pvn = (uintptr_t)pv + __builtin_offsetof(struct vmem_unit, r.bl.next);
+	uintptr_t nxp = (uintptr_t)nx + __builtin_offsetof(struct vmem_unit, r.bl.prev);
+	uint64_t empty = (hm & 1) & (nx == NULL);   /* u was the bucket's only region */
 	uint64_t word;
 
-	*(head ? &vm->bucket[b] : &pv->r.bl.next) = nx;
-	*(nx != NULL && !head ? &nx->r.bl.prev : &vm->sink) = pv;
+	*(struct vmem_unit **)(((uintptr_t)&vm->bucket[b] & hm) | (pvn & ~hm)) = nx;
+	*(struct vmem_unit **)((nxp & nm) | ((uintptr_t)&vm->sink & ~nm)) = pv;
 	word = vm->bucket_map[b >> 6] & ~(empty << (b & 63));
 	vm->bucket_map[b >> 6] = word;
 	vm->bucket_sum &= ~((uint64_t)(word == 0) << (b >> 6));
