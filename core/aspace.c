@@ -747,12 +747,14 @@ static void drop_pages(struct aspace_region *r, svmm_va_t va, svmm_va_t end)
 /*
  * The anonymous object's pages of [va, va + size) are about to be dropped after an
  * unmap that cannot be undone: set aside what splitting its 2 MiB pages at the ends
- * needs. It holds pages only under anonymous regions and the stack, so the whole range
- * can go at once. Returns 0 or SVMM_ENOMEM.
+ * needs, and owning the leaf nodes there that it shares with a clone. It holds pages
+ * only under anonymous regions and the stack, so the whole range can go at once.
+ * Returns 0 or SVMM_ENOMEM.
  */
 static int anon_reserve(struct aspace *as, svmm_va_t va, uint64_t size)
 {
-	return as->anon != NULL && as->anon->huge != 0 ? vmobj_reserve(as->anon, va, size) : 0;
+	return as->anon != NULL && (as->anon->huge != 0 || as->anon->shares != 0) ?
+	       vmobj_reserve(as->anon, va, size) : 0;
 }
 
 /* After the flush: drop them (with what was set aside, this cannot fail). */
@@ -1113,15 +1115,23 @@ static struct vmobj **anon_slot(struct aspace *as, struct aspace_region *r, svmm
  * anon_finish counts the new leaf or undoes what prepare did.
  */
 struct anon_prep {
-	uint64_t leaf;         /* a 2 MiB leaf to split for a write: its pte (pa: its frame) */
+	/* One word for two uses, so that the struct stays 32 bytes: it lives in the frames
+	   of the two deepest callers of pt_map (and its flags are bits for the same
+	   reason). */
+	union {
+		uint64_t leaf;         /* present: a 2 MiB leaf to split for a write: its
+					  pte (pa: its frame) */
+		svmm_pa_t unshared;    /* else: an index node the object stopped sharing */
+	};
 	svmm_pa_t pa;          /* the frame to map */
 	svmm_pa_t copied;      /* a shared frame the object copied from, else 0 */
 	uint16_t flags;        /* pt_map's flags for the leaf */
-	uint8_t present;       /* a read-only leaf is replaced (copy-on-write) */
-	uint8_t made;          /* the anonymous object was made for this fault */
-	uint8_t fresh;         /* the object made the page for this fault */
-	uint8_t huge;          /* the leaf is a 2 MiB page (at page's 2 MiB boundary) */
 	uint16_t charge;       /* pages charged to pmem's commit count */
+	uint8_t present : 1;   /* a read-only leaf is replaced (copy-on-write) */
+	uint8_t made : 1;      /* the anonymous object was made for this fault */
+	uint8_t fresh : 1;     /* the object made the page for this fault */
+	uint8_t kept : 1;      /* ... and keeps it even if the fault fails (a shared one) */
+	uint8_t huge : 1;      /* the leaf is a 2 MiB page (at page's 2 MiB boundary) */
 };
 
 static inline uint64_t prep_size(const struct anon_prep *p)
@@ -1142,6 +1152,16 @@ static __attribute__((noinline)) bool huge_leaf(struct aspace *as, svmm_va_t pag
 	return true;
 }
 
+/* End the object's side of a fault made with VMOBJ_UNDO (see vmobj_fault_end). */
+static void anon_end(struct vmobj *obj, uint64_t off, const struct anon_prep *p, bool keep)
+{
+	if (p->copied != 0 || p->unshared != 0) {
+		struct vmobj_page pg = { .pa = p->pa, .copied = p->copied,
+					 .unshared = p->unshared };
+		vmobj_fault_end(obj, off, &pg, keep);
+	}
+}
+
 /* Take back what anon_prepare did for a new leaf: the page, the object, the charge. */
 static void anon_undo(struct aspace *as, struct vmobj **slot, uint64_t off,
 		      const struct anon_prep *p)
@@ -1149,6 +1169,9 @@ static void anon_undo(struct aspace *as, struct vmobj **slot, uint64_t off,
 	/* A page the object made for this fault goes again, whole: nothing to split. */
 	if (p->fresh && vmobj_discard(*slot, SVMM_ALIGN_DOWN(off, prep_size(p)), prep_size(p)) != 0)
 		port_panic("aspace: cannot undo a fresh object page");
+	/* Then the copy, and the index node the object stopped sharing for it; a page a
+	   shared object keeps keeps its node too. */
+	anon_end(*slot, off, p, p->kept);
 	if (p->made) {
 		vmobj_put(*slot);
 		*slot = NULL;
@@ -1176,12 +1199,12 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 	__builtin_memset(p, 0, sizeof(*p));
 	if (present) {
 		/* A 2 MiB leaf: the caller splits it first (see anon_fault). */
+		p->present = 1;
 		if (present == HUGE_SIZE && huge_leaf(as, page, p))
 			return 0;
 		int err = vmobj_fault(*slot, off, VMOBJ_WRITE, &pg);
 		p->pa = pg.pa;
 		p->flags = (uint16_t)(prot | PT_U | PT_REPLACE);
-		p->present = 1;
 		return err;
 	}
 	/*
@@ -1205,7 +1228,7 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 		return err;
 	if (*slot == NULL) {
 		err = vmobj_create_anon(as->pm, size, slot);
-		p->made = err == 0;
+		p->made = err == 0 ? 1 : 0;
 	}
 	if (err == 0) {
 		/*
@@ -1215,10 +1238,11 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 		if (huge && !(access & PT_W))
 			huge = vmobj_lookup(*slot, off, &pg) == 0;
 		err = vmobj_fault(*slot, off, ((access & PT_W) ? VMOBJ_WRITE : VMOBJ_READ) |
-				  (huge ? VMOBJ_HUGE : 0), &pg);
+				  (huge ? VMOBJ_HUGE : 0) | VMOBJ_UNDO, &pg);
 		/* Another address space may map a shared object's new page at once: it
 		   stays even if this fault cannot map it. */
-		p->fresh = err == 0 && (r == NULL || !r->shared) && pg.made;
+		p->fresh = err == 0 && (r == NULL || !r->shared) && pg.made ? 1 : 0;
+		p->kept = err == 0 && pg.made && !p->fresh ? 1 : 0;
 	}
 	if (err != 0) {
 		p->fresh = 0;
@@ -1235,6 +1259,7 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 	}
 	p->pa = pg.pa;
 	p->copied = pg.copied;
+	p->unshared = pg.unshared;
 	p->flags = (uint16_t)((pg.writable ? prot : prot & ~PT_W) | PT_U);
 	return 0;
 }
@@ -1253,11 +1278,10 @@ static __attribute__((noinline)) void anon_finish(struct aspace *as, struct aspa
 		return;
 	}
 	if (err != 0) {
-		if (p->copied != 0)
-			vmobj_uncopy(*slot, off, p->copied);
 		anon_undo(as, slot, off, p);
 		return;
 	}
+	anon_end(*slot, off, p, true);
 	as->cow_faults += p->copied != 0;
 	as->resident += prep_size(p) / PAGE;
 	as->faults++;
@@ -1283,7 +1307,7 @@ static inline __attribute__((always_inline)) int anon_fault(struct aspace *as,
 	struct anon_prep p;
 	svmm_va_t big = SVMM_ALIGN_DOWN(page, HUGE_SIZE);
 	int err = anon_prepare(as, r, page, access, prot, present, &p);
-	if (err == 0 && p.leaf != 0) {
+	if (err == 0 && p.present && p.leaf != 0) {
 		/*
 		 * A write to a 2 MiB leaf: split it first (the same translation for this page
 		 * as a 4 KiB leaf: the only step that needs memory), then ask the object; if
@@ -1303,7 +1327,7 @@ static inline __attribute__((always_inline)) int anon_fault(struct aspace *as,
 		return err;
 	/* The leaf table the caller's walk found, if any, takes a 4 KiB leaf at once (a
 	   2 MiB leaf was split above through pt_map: slot came from no such walk then). */
-	if (slot != NULL && !p.huge && p.leaf == 0)
+	if (slot != NULL && !p.huge && (!p.present || p.leaf == 0))
 		err = pt_map_slot(&as->pt, page, slot, p.pa, p.flags);
 	else
 		err = pt_map(&as->pt, p.huge ? big : page, p.pa, prep_size(&p), p.flags);
@@ -1948,7 +1972,7 @@ static int check_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint
 		own = true;
 	if (!own || pg.pa != pa)
 		check_fail(c, "an anonymous leaf maps its object's page at its offset", va);
-	else if ((bits & PT_W) && !frame_alone(as->pm, pa, size))
+	else if ((bits & PT_W) && (!frame_alone(as->pm, pa, size) || !pg.writable))
 		check_fail(c, "a writable anonymous leaf maps a frame no other object holds", va);
 	return 0;
 }

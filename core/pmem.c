@@ -964,7 +964,12 @@ int pmem_get_copy(struct pmem *pm, const uint64_t *src, uint64_t *dst, size_t n)
 	return get_many_or_copy(pm, src, n, dst);
 }
 
-int pmem_put(struct pmem *pm, svmm_pa_t pa)
+/*
+ * One reference less on the block at pa, the last one freeing it; with keep_last the
+ * last one stays (the count 1), and *dropped says whether a reference went.
+ */
+static inline __attribute__((always_inline)) int put_ref(struct pmem *pm, svmm_pa_t pa,
+							  bool keep_last, bool *dropped)
 {
 	struct pmem_span *s;
 	uint32_t idx;
@@ -975,11 +980,24 @@ int pmem_put(struct pmem *pm, svmm_pa_t pa)
 		struct pmem_frame *f = &s->db[idx];
 		if (f->refcnt == 0)
 			port_panic("pmem: allocated block with no reference");
-		if (--f->refcnt == 0)
+		bool drop = !keep_last || f->refcnt > 1;
+		if (dropped != NULL)
+			*dropped = drop;
+		if (drop && --f->refcnt == 0)
 			span_release(s, idx, f->order);
 	}
 	port_unlock(&pm->lock);
 	return err;
+}
+
+int pmem_put(struct pmem *pm, svmm_pa_t pa)
+{
+	return put_ref(pm, pa, false, NULL);
+}
+
+int pmem_put_unless_last(struct pmem *pm, svmm_pa_t pa, bool *dropped)
+{
+	return put_ref(pm, pa, true, dropped);
 }
 
 int pmem_split(struct pmem *pm, svmm_pa_t pa)

@@ -15,4 +15,14 @@
  */
 int pmem_get_copy(struct pmem *pm, const uint64_t *src, uint64_t *dst, size_t n);
 
+/*
+ * Drop one reference on the block at pa unless it is the last: then *dropped is false
+ * and the count stays 1, so that the caller, now its only holder, can take apart what
+ * the block holds before freeing it. An index node that several memory objects share
+ * is given up this way: deciding "not the last" and dropping in one step under pmem's
+ * lock means two holders letting go at once cannot both think the other one is left.
+ * Returns 0 or pmem_put's errors, with nothing changed on error.
+ */
+int pmem_put_unless_last(struct pmem *pm, svmm_pa_t pa, bool *dropped);
+
 #endif

@@ -25,6 +25,7 @@
  */
 #include <svmm/vmobj.h>
 #include "pmem_internal.h"
+#include "vmobj_internal.h"
 
 #define PAGE  SVMM_PAGE_SIZE
 #define FANO  512u                          /* entries in an index node */
@@ -34,6 +35,7 @@
 #define E_HUGE ((uint64_t)1 << 1)           /* a 2 MiB page (covers 512 pages) */
 #define E_NODE ((uint64_t)1 << 2)           /* an index node */
 #define E_NEW  ((uint64_t)1 << 3)           /* added by the populate in progress */
+#define E_SHARED ((uint64_t)1 << 4)         /* a leaf node clones may share (see node_own) */
 #define E_PA(e) ((e) & ~(PAGE - 1))
 
 /*
@@ -100,12 +102,17 @@ static inline uint64_t *node_va(uint64_t e)
 /* The word of the object's page where root[0] lies. */
 #define ROOT_WORD ((unsigned)(offsetof(struct vmobj, root) / sizeof(uint64_t)))
 
-static uint64_t *page_meta(struct vmobj *o, svmm_pa_t page)
+static uint64_t *page_meta_pm(struct pmem *pm, svmm_pa_t page)
 {
-	struct pmem_frame *f = pmem_frame(o->pm, page);
+	struct pmem_frame *f = pmem_frame(pm, page);
 	if (f == NULL)
 		port_panic("vmobj: index page outside RAM");
 	return &f->u.owner;
+}
+
+static inline uint64_t *page_meta(struct vmobj *o, svmm_pa_t page)
+{
+	return page_meta_pm(o->pm, page);
 }
 
 /* page_meta for a series of lookups in one span (a clone's): see pmem_frame_near. */
@@ -347,19 +354,32 @@ static inline uint64_t top_cover(const struct vmobj *o)
 	return (uint64_t)1 << (9 * (o->levels - 1));
 }
 
+/* The nodes a creating walk made (their parent slots, so that a failure can take
+   them back), and its error. */
+struct made {
+	uint64_t *slot[VMOBJ_MAX_LEVELS];
+	unsigned n;
+	int err;
+};
+
 /*
  * The entry that covers page pg at the deepest level the index reaches, or the
- * entry covering exactly `want` pages (1 or 512) if the index goes that deep. With
- * create, missing nodes on the way are made (their parent slots recorded in made[] so
- * that a failure can take them back) until the entry covering `want` pages is reached.
+ * entry covering exactly `want` pages (1 or 512) if the index goes that deep. With mk
+ * (create), missing nodes on the way are made (recorded in mk) until the entry
+ * covering `want` pages is reached.
  * Returns the entry's address and its cover in *cover; NULL when create fails, or
  * when pg lies past what the index spans or outside root[]'s bounds (then nothing is
- * there; create never is: it widens the bounds).
+ * there; create never is: it widens the bounds). With up, *up is the entry naming the
+ * leaf node that holds the slot returned when that node may be shared with a clone
+ * (E_SHARED), else NULL: such a slot may be read, but not changed before node_own.
  */
-static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool create,
-			    uint64_t **made, unsigned *nmade, int *err, uint64_t *cover)
+static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, struct made *mk,
+			    uint64_t *cover, uint64_t **up)
 {
 	struct obj_hint *h = hint_of(o);
+	bool create = mk != NULL;
+	if (up != NULL)
+		*up = NULL;
 	if (want == 1 && h->node != NULL && pg / FANO == h->grp) {
 		*cover = 1;
 		return &h->node[pg % FANO];
@@ -378,13 +398,13 @@ static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool cr
 			/* An interior node is not zeroed: the walk initialises the words it
 			   takes (node_widen); a leaf node is zeroed whole. */
 			svmm_pa_t pa;
-			*err = c > FANO ? pmem_alloc(o->pm, 0, o->pm->meta_limit, &pa)
-					: meta_alloc(o->pm, &pa);
-			if (*err != 0)
+			mk->err = c > FANO ? pmem_alloc(o->pm, 0, o->pm->meta_limit, &pa)
+					   : meta_alloc(o->pm, &pa);
+			if (mk->err != 0)
 				return NULL;
 			slot_set(o, e, pa | E_NODE);
 			o->nodes++;
-			made[(*nmade)++] = e;
+			mk->slot[mk->n++] = e;
 		}
 		if (!(*e & E_NODE))
 			break;
@@ -400,6 +420,13 @@ static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool cr
 			}
 		}
 		c /= FANO;
+		if (c == 1 && (*e & E_SHARED)) {
+			/* A leaf node a clone may share: never the hint (see node_own). */
+			if (up != NULL)
+				*up = e;
+			e = &n[w];
+			break;
+		}
 		e = &n[w];
 		if (c == 1) {
 			h->grp = pg / FANO;
@@ -412,12 +439,12 @@ static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, bool cr
 }
 
 /* Take back nodes index_slot made, deepest first (they hold nothing yet). */
-static void index_unmake(struct vmobj *o, uint64_t **made, unsigned nmade)
+static void index_unmake(struct vmobj *o, struct made *mk)
 {
 	hint_clear(o);
-	while (nmade-- > 0) {
-		meta_free(o->pm, E_PA(*made[nmade]));
-		slot_set(o, made[nmade], 0);
+	while (mk->n-- > 0) {
+		meta_free(o->pm, E_PA(*mk->slot[mk->n]));
+		slot_set(o, mk->slot[mk->n], 0);
 		o->nodes--;
 	}
 }
@@ -472,7 +499,9 @@ static __attribute__((noinline)) int index_grow(struct vmobj *o, uint64_t pg,
 
 /*
  * Can the index lose its top level? Yes when it is empty, or when root[0] is its only
- * entry and a node with nothing past entry 495 (so that root[] can take its entries).
+ * entry and a node with nothing past entry 495 (so that root[] can take its entries),
+ * unless that node is a leaf node a clone may share: its entries cannot move, so the
+ * index keeps the level until the node is its own.
  */
 static bool index_shrinkable(struct vmobj *o, uint64_t m)
 {
@@ -480,7 +509,8 @@ static bool index_shrinkable(struct vmobj *o, uint64_t m)
 		return false;
 	if (M_COUNT(m) == 0)
 		return true;
-	if (M_COUNT(m) != 1 || M_LO(m) != ROOT_WORD || !(o->root[0] & E_NODE))
+	if (M_COUNT(m) != 1 || M_LO(m) != ROOT_WORD || !(o->root[0] & E_NODE) ||
+	    (o->root[0] & E_SHARED))
 		return false;
 	/* Only words within the node's bounds are initialised (an interior node's). */
 	const uint64_t *n = node_va(o->root[0]);
@@ -537,6 +567,9 @@ static bool node_empty(const uint64_t *n)
  * with the depth of the index.
  */
 typedef void (*leaf_fn)(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover, void *ctx);
+static void release_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover, void *ctx);
+static bool node_drop(struct vmobj *o, uint64_t *pe, uint64_t pg, uint64_t start,
+		      uint64_t end);
 
 /* The owner word of the table at depth d of a visit (tab[] and idx[] of the levels above). */
 static uint64_t *visit_meta(struct vmobj *o, uint64_t *const *tab, const unsigned *idx,
@@ -583,6 +616,12 @@ static void visit_range(struct vmobj *o, uint64_t start, uint64_t end, leaf_fn f
 		uint64_t *pe = &tab[d][idx[d]], pg = base[d] + idx[d] * cover;
 		if (*pe == 0) {
 			idx[d]++;
+		} else if ((*pe & E_SHARED) && fn == release_leaf &&
+			   node_drop(o, pe, pg, start, end)) {
+			/* The only visit that changes entries lets a shared node go whole;
+			   the others only read (no populate mark is ever in one). */
+			*m = meta_del(*m);
+			idx[d]++;
 		} else if (*pe & E_NODE) {
 			tab[d + 1] = node_va(*pe);
 			base[d + 1] = pg;
@@ -617,6 +656,124 @@ static void huge_unfold(struct vmobj *o, uint64_t *e, svmm_pa_t node_pa)
 	*e = node_pa | E_NODE;
 	o->nodes++;
 	o->huge--;
+}
+
+/*
+ * Leaf nodes shared with clones. vmobj_clone gives the clone its source's leaf nodes
+ * themselves (the whole node lies in the cloned range): one more pmem reference on the
+ * node's page, where a copy would take one more on each of its frames, and both
+ * entries naming the node get E_SHARED. A node's pmem count is then how many objects
+ * index it, and a frame's count how many index pages name it, so pmem's counts stay
+ * the one truth about sharing, in two steps. A shared node is never changed: an object
+ * that must change one (a page put in, a copy-on-write, a discard of part of it) first
+ * takes its own copy (node_own), and the walk hint never names one, so that the
+ * fault's fast path cannot write into it. E_SHARED means "may be shared": the other
+ * holders may have gone since, and node_own then only clears the mark.
+ */
+
+/* Does [start, end) take every used entry of the leaf node (owner word m) at pg? */
+static inline bool covers(uint64_t m, uint64_t pg, uint64_t start, uint64_t end)
+{
+	return M_COUNT(m) != 0 && start <= pg + M_LO(m) && pg + M_HI(m) < end;
+}
+
+/*
+ * Give o its own copy, in page pa (the caller's), of the leaf node that entry *up
+ * names with E_SHARED: the same entries, a reference more on each frame. *left is then
+ * the node left behind, on which o still holds its reference (node_left lets it go,
+ * node_back takes the copy back). When o turns out to be the node's only holder, only
+ * the mark goes: *left is 0 and pa is not used. Fails (SVMM_EREFCNT: a frame's count
+ * is full) with nothing changed.
+ */
+static int node_own(struct vmobj *o, uint64_t *up, svmm_pa_t pa, svmm_pa_t *left)
+{
+	svmm_pa_t old = E_PA(*up);
+	uint32_t refs;
+	*left = 0;
+	if (pmem_refs(o->pm, old, &refs) != 0)
+		port_panic("vmobj: index node not allocated in pmem");
+	if (refs == 1) {
+		*up &= ~E_SHARED;
+		return 0;
+	}
+	uint64_t m = *page_meta(o, old);
+	unsigned lo = M_LO(m), hi = M_HI(m);
+	const uint64_t *sn = port_pa_to_va(old);
+	uint64_t *dn = port_pa_to_va(pa);
+	/* The copy of the used run takes its references in the same pass. */
+	int err = pmem_get_copy(o->pm, sn + lo, dn + lo, hi - lo + 1);
+	if (err != 0)
+		return err;
+	__builtin_memset(dn, 0, lo * sizeof(uint64_t));
+	__builtin_memset(dn + hi + 1, 0, (FANO - 1 - hi) * sizeof(uint64_t));
+	*page_meta(o, pa) = m;
+	*up = pa | E_NODE;
+	*left = old;
+	return 0;
+}
+
+/* Drop the references of leaf node page pa, whose only holder the caller is, and free it. */
+static void node_release(struct pmem *pm, svmm_pa_t pa)
+{
+	const uint64_t *n = port_pa_to_va(pa);
+	uint64_t m = *page_meta_pm(pm, pa);
+	for (unsigned i = M_LO(m); M_COUNT(m) != 0 && i <= M_HI(m); i++)
+		if (n[i] != 0)
+			frame_put(pm, E_PA(n[i]));
+	meta_free(pm, pa);
+}
+
+/* Let go of the node node_own left behind: one reference less, or, when the other
+   holders have all gone meanwhile, its frames' references and the page. */
+static void node_left(struct pmem *pm, svmm_pa_t left)
+{
+	bool dropped;
+	if (pmem_put_unless_last(pm, left, &dropped) != 0)
+		port_panic("vmobj: index node not allocated in pmem");
+	if (!dropped)
+		node_release(pm, left);
+}
+
+/* Take back node_own: *up names the shared node left again, and the copy (with
+   whatever went into it since) goes. */
+static void node_back(struct vmobj *o, uint64_t *up, svmm_pa_t left)
+{
+	svmm_pa_t copy = E_PA(*up);
+	hint_clear(o);
+	*up = left | E_NODE | E_SHARED;
+	node_release(o->pm, copy);
+}
+
+/*
+ * release_leaf's visit (discard, the last put) reaches leaf node *pe, marked shared,
+ * at page pg: drop o's reference on the node rather than on its frames, which the
+ * other holders still name. The range must take the whole node (a discard that cuts
+ * one gives o its own copy first, see crossing). Returns true when dropped (*pe is
+ * then 0); false when o turns out to be the node's only holder: the mark goes, and
+ * the visit takes the node apart as any other.
+ */
+static bool node_drop(struct vmobj *o, uint64_t *pe, uint64_t pg, uint64_t start,
+		      uint64_t end)
+{
+	svmm_pa_t pa = E_PA(*pe);
+	uint64_t m = *page_meta(o, pa);
+	bool dropped = false;
+	if (covers(m, pg, start, end)) {
+		if (pmem_put_unless_last(o->pm, pa, &dropped) != 0)
+			port_panic("vmobj: index node not allocated in pmem");
+	} else {
+		uint32_t refs;
+		if (pmem_refs(o->pm, pa, &refs) != 0 || refs != 1)
+			port_panic("vmobj: a discard cuts a shared index node");
+	}
+	if (!dropped) {
+		*pe &= ~E_SHARED;
+		return false;
+	}
+	o->resident -= M_COUNT(m);
+	o->nodes--;
+	*pe = 0;
+	return true;
 }
 
 /* ---- creation and destruction ---- */
@@ -769,29 +926,16 @@ void vmobj_put(struct vmobj *obj)
 /* ---- clone ---- */
 
 /*
- * Copy the used entries of leaf node sn (4 KiB pages only, owner word sm) in words
- * [lo, hi) into the new node dn, whose owner word is *dm, taking their references
- * with one pmem call. dn comes unzeroed: every word of it is written here, the copied
- * run once (not zeroed first). On failure dn is left empty (all zero).
+ * Copy the used entries of leaf node sn in words [lo, hi), a range that takes only
+ * part of it (a whole node is shared, see node_own), into the new node dn, whose owner
+ * word is *dm, taking their references with one pmem call. dn comes unzeroed. On
+ * failure dn is left empty (all zero).
  */
-static int copy_leaf(struct vmobj *c, const uint64_t *sn, uint64_t sm, uint64_t *dn,
-		     uint64_t *dm, unsigned lo, unsigned hi)
+static int copy_leaf(struct vmobj *c, const uint64_t *sn, uint64_t *dn, uint64_t *dm,
+		     unsigned lo, unsigned hi)
 {
 	unsigned cnt = 0, first = 0, last = 0;
-	bool whole = M_COUNT(sm) != 0 && lo <= M_LO(sm) && hi > M_HI(sm);
-	if (whole) {
-		/* The range takes the whole node: its count and bounds are the source's, and
-		   pmem_get_copy copies the run between them in the pass that takes the
-		   references (one store more an entry, against ~2 for a memcpy first). */
-		cnt = M_COUNT(sm);
-		first = M_LO(sm);
-		last = M_HI(sm);
-		__builtin_memset(dn, 0, first * sizeof(uint64_t));
-		__builtin_memset(dn + last + 1, 0, (FANO - 1 - last) * sizeof(uint64_t));
-		hi = lo;
-	} else {
-		__builtin_memset(dn, 0, PAGE);
-	}
+	__builtin_memset(dn, 0, PAGE);
 	for (unsigned i = lo; i < hi; i++) {
 		uint64_t e = sn[i];
 		if (e == 0)
@@ -803,8 +947,7 @@ static int copy_leaf(struct vmobj *c, const uint64_t *sn, uint64_t sm, uint64_t 
 	}
 	if (cnt == 0)
 		return 0;
-	int err = whole ? pmem_get_copy(c->pm, sn + first, dn + first, last - first + 1)
-			: pmem_get_many(c->pm, dn + first, last - first + 1);
+	int err = pmem_get_many(c->pm, dn + first, last - first + 1);
 	if (err != 0) {
 		__builtin_memset(dn + first, 0, (last - first + 1) * sizeof(uint64_t));
 		return err;
@@ -821,7 +964,7 @@ static int copy_leaf(struct vmobj *c, const uint64_t *sn, uint64_t sm, uint64_t 
  * page, and the used entries the scan has not reached yet (see below).
  */
 struct copy_level {
-	const uint64_t *st;
+	uint64_t *st;
 	uint64_t *dt;
 	uint64_t *dm;
 	uint64_t dw;
@@ -838,8 +981,9 @@ struct copy_level {
  * table's count and bounds are kept in a local word and stored in its owner word once,
  * when the copy leaves it (entries go in in increasing order, so its first and last
  * are its bounds); the clone's root[] words within the source's bounds are zeroed
- * once at the start, so that its bounds may be set the same way. A leaf node is copied
- * whole by copy_leaf, one pmem lock for all its frames. Stops at the first failure,
+ * once at the start, so that its bounds may be set the same way. A leaf node the range
+ * takes whole is shared (one reference on the node, see node_own); one it cuts is
+ * copied in part by copy_leaf, one pmem lock for all its frames. Stops at the first failure,
  * after storing the words of the tables still open; what was copied so far is an
  * index that obj_free can take apart (empty nodes included). The open tables' state
  * is one array of structs reached through a pointer to the current one (l), and the
@@ -870,7 +1014,7 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 	__builtin_memset(c->root + l->idx, 0,
 			 l->idx < l->hi ? (l->hi - l->idx) * sizeof(uint64_t) : 0);
 	for (;;) {
-		const uint64_t *t = l->st;
+		uint64_t *t = l->st;
 		unsigned i = l->idx, h = l->hi;
 		/* Past the range: at most the entries below end are worth a look. */
 		uint64_t left = (end - l->base + cover - 1) / cover;
@@ -924,6 +1068,22 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 			l->dw = meta_add(l->dw, i + l->woff);
 			continue;
 		}
+		if (cover == FANO) {
+			/* A leaf node the range takes whole is shared, not copied. */
+			uint64_t sm = *page_meta_near(src, E_PA(e), &hint);
+			if (covers(sm, pg, start, end)) {
+				err = pmem_get(c->pm, E_PA(e));
+				if (err != 0)
+					break;
+				t[i] = e | E_SHARED;
+				l->dt[i] = e | E_SHARED;
+				l->dw = meta_add(l->dw, i + l->woff);
+				c->nodes++;
+				c->resident += M_COUNT(sm);
+				src->shares = c->shares = 1;
+				continue;
+			}
+		}
 		/* A leaf node's words are all written by copy_leaf, an interior node's run
 		   is zeroed below: no zeroing of the page. */
 		svmm_pa_t pa;
@@ -934,9 +1094,9 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 		l->dt[i] = v;
 		l->dw = meta_add(l->dw, i + l->woff);
 		if (cover == FANO) {
-			/* A leaf node: copy it whole, one pmem call for its frames. The
-			   calls come before the bounds are worked out from sm, so that
-			   those need not be kept across them. */
+			/* A leaf node the range cuts: copy its part, one pmem call for its
+			   frames. The calls come before the bounds are worked out from sm,
+			   so that those need not be kept across them. */
 			uint64_t sm = *page_meta_near(src, E_PA(e), &hint);
 			const uint64_t *sn = node_va(e);
 			uint64_t *dn = node_va(v), *dmw = page_meta_near(c, E_PA(v), &hint);
@@ -945,7 +1105,7 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 			if (lh > end - pg)
 				lh = end - pg;
 			c->nodes++;
-			err = copy_leaf(c, sn, sm, dn, dmw, lo, (unsigned)lh);
+			err = copy_leaf(c, sn, dn, dmw, lo, (unsigned)lh);
 			if (err != 0)
 				break;
 		} else {
@@ -997,6 +1157,7 @@ int vmobj_clone(struct vmobj *obj, uint64_t off, uint64_t size, struct vmobj **c
 		return SVMM_ERANGE;
 	struct vmobj *c;
 	port_lock(&obj->lock);
+	hint_clear(obj);          /* it may name a node the clone is about to share */
 	err = obj_new(obj->pm, obj->size, obj->kind, &c);
 	if (err != 0)
 		goto out;
@@ -1038,11 +1199,63 @@ static int check_off(const struct vmobj *o, uint64_t off)
 	return 0;
 }
 
-/* The leaf entry (0 if none) covering page pg, and its cover. Never allocates. */
-static uint64_t leaf_at(struct vmobj *o, uint64_t pg, uint64_t *cover)
+/*
+ * The leaf entry (0 if none) covering page pg, and its cover; *shared (unless NULL):
+ * it lies in a leaf node another object holds too (asked of pmem: the mark may be
+ * stale, after a failed clone or once the other holders went). Never allocates.
+ */
+static uint64_t leaf_at(struct vmobj *o, uint64_t pg, uint64_t *cover, bool *shared)
 {
-	uint64_t *e = index_slot(o, pg, 1, false, NULL, NULL, NULL, cover);
+	uint64_t *up;
+	uint32_t refs = 1;
+	uint64_t *e = index_slot(o, pg, 1, NULL, cover, &up);
+	if (shared != NULL && up != NULL && pmem_refs(o->pm, E_PA(*up), &refs) != 0)
+		port_panic("vmobj: index node not allocated in pmem");
+	if (shared != NULL)
+		*shared = refs != 1;
 	return e == NULL || (*e & E_NODE) ? 0 : *e;
+}
+
+/*
+ * Give o its own copy of the shared leaf node *up (see node_own) for a change at page
+ * pg: the hint names the node then. *left as node_own says. Fails with SVMM_ENOMEM or
+ * SVMM_EREFCNT, with nothing changed.
+ */
+static __attribute__((noinline)) int own_leaf(struct vmobj *o, uint64_t *up, uint64_t pg,
+						    svmm_pa_t *left)
+{
+	svmm_pa_t pa;
+	int err = pmem_alloc(o->pm, 0, o->pm->meta_limit, &pa);
+	if (err != 0)
+		return err;
+	err = node_own(o, up, pa, left);
+	if (err != 0 || *left == 0)
+		meta_free(o->pm, pa);
+	if (err != 0)
+		return err;
+	struct obj_hint *h = hint_of(o);
+	h->grp = pg / FANO;
+	h->node = node_va(*up);
+	h->meta = NULL;
+	return 0;
+}
+
+/*
+ * Before a page goes in at pg through index_insert (populate, a backing object's page
+ * for a copy-on-write object): give o its own copy of the leaf node there if a clone
+ * may share it, at once (such a caller does not take it back). Fails with SVMM_ENOMEM
+ * or SVMM_EREFCNT, with nothing changed. Not inlined: its frame stays off the paths
+ * that do not need it.
+ */
+static __attribute__((noinline)) int own_at(struct vmobj *o, uint64_t pg)
+{
+	uint64_t *up, cover;
+	svmm_pa_t left = 0;
+	(void)index_slot(o, pg, 1, NULL, &cover, &up);
+	int err = up != NULL ? own_leaf(o, up, pg, &left) : 0;
+	if (left != 0)
+		node_left(o->pm, left);
+	return err;
 }
 
 /*
@@ -1084,11 +1297,11 @@ static inline __attribute__((always_inline)) void leaf_put(struct vmobj *o, uint
 	o->resident++;
 }
 
-/* Put a frame in at page pg (a 2 MiB page when huge). Allocates index nodes only. */
+/* Put a frame in at page pg (a 2 MiB page when huge). Allocates index nodes only; the
+   leaf node the page goes into must be o's own (see own_at). */
 static int index_insert(struct vmobj *o, uint64_t pg, uint64_t e)
 {
-	uint64_t *made[VMOBJ_MAX_LEVELS];
-	unsigned nmade = 0;
+	struct made mk;
 	uint64_t cover;
 	int err = 0;
 	uint64_t want = (e & E_HUGE) ? FANO : 1;
@@ -1100,12 +1313,14 @@ static int index_insert(struct vmobj *o, uint64_t pg, uint64_t e)
 		if (err != 0)
 			return err;
 	}
-	uint64_t *slot = index_slot(o, pg, want, true, made, &nmade, &err, &cover);
+	mk.n = 0;
+	mk.err = 0;
+	uint64_t *slot = index_slot(o, pg, want, &mk, &cover, NULL);
 	if (slot == NULL) {
-		index_unmake(o, made, nmade);
+		index_unmake(o, &mk);
 		if (grown != 0)
 			index_shrink(o);
-		return err;
+		return mk.err;
 	}
 	if (cover != want || *slot != 0)
 		port_panic("vmobj: inserting over a resident page");
@@ -1125,7 +1340,7 @@ static bool group_empty(struct vmobj *o, uint64_t pg)
 	uint64_t cover;
 	if (o->levels == 1)       /* root[] spans pages 0-495, all of group 0 it holds */
 		return pg >= FANO || M_COUNT(*root_meta_of(o)) == 0;
-	uint64_t *g = index_slot(o, pg, FANO, false, NULL, NULL, NULL, &cover);
+	uint64_t *g = index_slot(o, pg, FANO, NULL, &cover, NULL);
 	return g == NULL || *g == 0;
 }
 
@@ -1190,11 +1405,12 @@ static inline __attribute__((always_inline)) int page_new(struct vmobj *o, uint6
 
 /*
  * Write to page pg whose entry e, at *slot, this object shares (a 4 KiB page, or a
- * 2 MiB page, which must be cut down to 4 KiB pages first): give o its own copy. Fails
- * with nothing changed.
+ * 2 MiB page, which must be cut down to 4 KiB pages first): give o its own copy. With
+ * undo the reference on the copied frame stays (res->copied, see vmobj_fault_end).
+ * Fails with nothing changed.
  */
 static int copy_on_write(struct vmobj *o, uint64_t pg, uint64_t e, uint64_t *slot,
-			 struct vmobj_page *res)
+			 bool undo, struct vmobj_page *res)
 {
 	svmm_pa_t node = 0, pa;
 	int err;
@@ -1226,7 +1442,8 @@ static int copy_on_write(struct vmobj *o, uint64_t pg, uint64_t e, uint64_t *slo
 	if (copy) {
 		frame_copy(o->pm, pa, E_PA(*slot));
 		res->copied = E_PA(*slot);
-		frame_put(o->pm, E_PA(*slot));
+		if (!undo)
+			frame_put(o->pm, E_PA(*slot));
 		*slot = pa | E_PAGE;
 	}
 	res->pa = E_PA(*slot);
@@ -1256,11 +1473,14 @@ static int through_backing(struct vmobj *o, uint64_t pg, bool write, uint64_t ma
 			return err;
 	}
 	port_lock(&b->lock);
-	uint64_t e = leaf_at(b, bpg, &cover);
+	bool shared;
+	uint64_t e = leaf_at(b, bpg, &cover, &shared);
 	if (e == 0)
+		err = own_at(b, bpg);
+	if (e == 0 && err == 0)
 		err = make_page(b, bpg, false, E_NEW, NULL, res);   /* marked until this succeeds */
 	else
-		answer(e, bpg, false, entry_exclusive(b->pm, e), res);
+		answer(e, bpg, false, !shared && entry_exclusive(b->pm, e), res);
 	if (err == 0 && write) {
 		frame_copy(o->pm, pa, res->pa);
 		err = index_insert(o, pg, pa | E_PAGE | mark);
@@ -1279,10 +1499,34 @@ static int through_backing(struct vmobj *o, uint64_t pg, bool write, uint64_t ma
 	return err;
 }
 
+/*
+ * The end of a fault that gave o its own copy of the leaf node *own (pg->unshared:
+ * the node left behind, 0 if o held it alone): taken back if the fault failed, else
+ * left to vmobj_fault_end (undo) or let go, and the index folded if it now can (a leaf
+ * node at root[0] cannot fold while shared). Not inlined: off the fault's usual path
+ * and frame.
+ */
+static __attribute__((noinline)) void own_end(struct vmobj *o, uint64_t *own, int err,
+					       bool undo, struct vmobj_page *pg)
+{
+	svmm_pa_t left = pg->unshared;
+	if (left != 0 && undo && err == 0)
+		return;                   /* vmobj_fault_end lets it go, and folds */
+	pg->unshared = 0;
+	if (left != 0 && err != 0) {
+		node_back(o, own, left);
+	} else if (err == 0) {
+		if (left != 0)
+			node_left(o->pm, left);
+		index_shrink(o);
+	}
+}
+
 int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_page *pg)
 {
 	unsigned kind = access & (VMOBJ_READ | VMOBJ_WRITE);
-	if (obj == NULL || pg == NULL || (access & ~(VMOBJ_READ | VMOBJ_WRITE | VMOBJ_HUGE)) ||
+	if (obj == NULL || pg == NULL ||
+	    (access & ~(VMOBJ_READ | VMOBJ_WRITE | VMOBJ_HUGE | VMOBJ_UNDO)) ||
 	    (kind != VMOBJ_READ && kind != VMOBJ_WRITE))
 		return SVMM_EINVAL;
 	int err = check_off(obj, off);
@@ -1291,13 +1535,15 @@ int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_p
 	bool write = kind == VMOBJ_WRITE, huge_ok = (access & VMOBJ_HUGE) != 0;
 	uint64_t p = off >> SVMM_PAGE_SHIFT, cover;
 	pg->copied = 0;
+	pg->unshared = 0;
 	port_lock(&obj->lock);
 	/*
 	 * The usual fault first: a demand-zero page in the 2 MiB of the last walk (the
-	 * hint's node, so its group holds pages already and no 2 MiB page can come).
+	 * hint's node, so its group holds pages already and no 2 MiB page can come; the
+	 * hint never names a node a clone may share).
 	 */
 	struct obj_hint *h = hint_of(obj);
-	uint64_t *slot;
+	uint64_t *slot, *up = NULL;
 	if (h->node != NULL && p / FANO == h->grp) {
 		slot = &h->node[p % FANO];
 		cover = 1;
@@ -1310,37 +1556,71 @@ int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_p
 	} else {
 		/* A walk finds the entry, and the slot a new page goes into when its leaf
 		   node exists already. */
-		slot = index_slot(obj, p, 1, false, NULL, NULL, NULL, &cover);
+		slot = index_slot(obj, p, 1, NULL, &cover, &up);
 	}
 	uint64_t e = slot == NULL || (*slot & E_NODE) ? 0 : *slot;
 	pg->made = e == 0;
+	/* A change in a leaf node a clone may share needs o's own copy of it first (the
+	   node left behind goes in pg->unshared until own_end; the hint names the copy). */
+	uint64_t *own = NULL;
+	if (up != NULL && (write || (e == 0 && obj->backing == NULL))) {
+		err = own_leaf(obj, up, p, &pg->unshared);
+		if (err != 0)
+			goto out;
+		slot = &h->node[p % FANO];
+		own = up;
+		up = NULL;
+	}
 	if (e != 0) {
-		bool excl = entry_exclusive(obj->pm, e);
+		bool excl = up == NULL && entry_exclusive(obj->pm, e);
 		if (!write || (excl && ((e & E_PAGE) || huge_ok)))
 			answer(e, p, huge_ok, excl, pg);
 		else if (excl)
 			answer(e, p, false, true, pg);    /* 2 MiB, ours alone: a 4 KiB view of it */
 		else
-			err = copy_on_write(obj, p, e, slot, pg);
+			err = copy_on_write(obj, p, e, slot, (access & VMOBJ_UNDO) != 0, pg);
 	} else if (obj->backing != NULL) {
 		err = through_backing(obj, p, write, 0, pg);
 	} else {
 		err = make_page(obj, p, huge_ok, 0, slot != NULL && cover == 1 ? slot : NULL, pg);
 	}
+	if (own != NULL)
+		own_end(obj, own, err, (access & VMOBJ_UNDO) != 0, pg);
+out:
 	port_unlock(&obj->lock);
 	return err;
 }
 
-void vmobj_uncopy(struct vmobj *obj, uint64_t off, svmm_pa_t old)
+void vmobj_fault_end(struct vmobj *obj, uint64_t off, const struct vmobj_page *pg, bool keep)
 {
-	uint64_t cover;
+	if (pg->copied == 0 && pg->unshared == 0)
+		return;
+	/* What the fault replaced is no longer indexed here: no lock to let it go. */
+	if (keep && pg->copied != 0)
+		frame_put(obj->pm, pg->copied);
+	if (keep && pg->unshared == 0)
+		return;
+	uint64_t p = off >> SVMM_PAGE_SHIFT, cover;
 	port_lock(&obj->lock);
-	uint64_t *slot = index_slot(obj, off >> SVMM_PAGE_SHIFT, 1, false, NULL, NULL, NULL,
-				    &cover);
-	if (slot == NULL || cover != 1 || !(*slot & E_PAGE) || pmem_get(obj->pm, old) != 0)
-		port_panic("vmobj: no copy to undo");
-	frame_put(obj->pm, E_PA(*slot));
-	*slot = old | E_PAGE;
+	if (keep) {
+		node_left(obj->pm, pg->unshared);
+		/* The node the object owns now may fold into root[] (see vmobj_fault). */
+		index_shrink(obj);
+	} else if (pg->unshared != 0) {
+		/* The copy of the node goes whole, with the copied page in it. */
+		uint64_t *up = index_slot(obj, p, FANO, NULL, &cover, NULL);
+		if (up == NULL || cover != FANO || !(*up & E_NODE) || (*up & E_SHARED))
+			port_panic("vmobj: no unshared node to take back");
+		node_back(obj, up, pg->unshared);
+		if (pg->copied != 0)
+			frame_put(obj->pm, pg->copied);
+	} else {
+		uint64_t *slot = index_slot(obj, p, 1, NULL, &cover, NULL);
+		if (slot == NULL || cover != 1 || !(*slot & E_PAGE))
+			port_panic("vmobj: no copy to undo");
+		frame_put(obj->pm, E_PA(*slot));
+		*slot = pg->copied | E_PAGE;      /* with the reference the fault kept */
+	}
 	port_unlock(&obj->lock);
 }
 
@@ -1350,12 +1630,13 @@ int vmobj_lookup(struct vmobj *obj, uint64_t off, struct vmobj_page *pg)
 	if (err != 0)
 		return err;
 	uint64_t p = off >> SVMM_PAGE_SHIFT, cover;
+	bool shared;
 	port_lock(&obj->lock);
-	uint64_t e = leaf_at(obj, p, &cover);
+	uint64_t e = leaf_at(obj, p, &cover, &shared);
 	if (e == 0)
 		err = SVMM_ENOENT;
 	else
-		answer(e, p, false, entry_exclusive(obj->pm, e), pg);
+		answer(e, p, false, !shared && entry_exclusive(obj->pm, e), pg);
 	port_unlock(&obj->lock);
 	return err;
 }
@@ -1382,7 +1663,8 @@ static void unmark_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cove
 	(void)pg;
 	(void)cover;
 	(void)ctx;
-	*e &= ~E_NEW;
+	if (*e & E_NEW)           /* no store into a node a clone may share */
+		*e &= ~E_NEW;
 }
 
 static void drop_new_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover,
@@ -1410,14 +1692,16 @@ int vmobj_populate(struct vmobj *obj, uint64_t off, uint64_t size, unsigned flag
 	struct vmobj_page res;
 	port_lock(&obj->lock);
 	for (uint64_t p = start; p < end && err == 0;) {
-		uint64_t e = leaf_at(obj, p, &cover);
+		uint64_t e = leaf_at(obj, p, &cover, NULL);
 		if (e != 0) {
 			p = (e & E_HUGE) ? SVMM_ALIGN_DOWN(p, FANO) + FANO : p + 1;
 			continue;
 		}
 		/* A 2 MiB page only where the whole group lies inside the range. */
 		bool huge = (flags & VMOBJ_HUGE) && SVMM_IS_ALIGNED(p, FANO) && p + FANO <= end;
-		err = make_page(obj, p, huge, E_NEW, NULL, &res);
+		err = own_at(obj, p);
+		if (err == 0)
+			err = make_page(obj, p, huge, E_NEW, NULL, &res);
 		p += err == 0 && res.order == 9 ? FANO : 1;
 	}
 	visit_range(obj, start, end, err == 0 ? unmark_leaf : drop_new_leaf, NULL);
@@ -1426,8 +1710,9 @@ int vmobj_populate(struct vmobj *obj, uint64_t off, uint64_t size, unsigned flag
 }
 
 /*
- * The entries of 2 MiB pages that cross the ends of pages [start, end) (discarding the
- * range must unfold them), in cut[]; returns how many.
+ * The entries that cross the ends of pages [start, end) and that discarding the range
+ * must take apart first, one index page each: 2 MiB pages (unfolded) and leaf nodes a
+ * clone may share (owned, node_own), in cut[]; returns how many.
  */
 static unsigned crossing(struct vmobj *obj, uint64_t start, uint64_t end, uint64_t *cut[2])
 {
@@ -1435,9 +1720,14 @@ static unsigned crossing(struct vmobj *obj, uint64_t start, uint64_t end, uint64
 	unsigned n = 0;
 	cut[0] = cut[1] = NULL;
 	for (unsigned i = 0; i < 2; i++) {
-		uint64_t *g = index_slot(obj, ends[i], 1, false, NULL, NULL, NULL, &cover);
+		uint64_t *up;
+		uint64_t *g = index_slot(obj, ends[i], 1, NULL, &cover, &up);
 		uint64_t gs = SVMM_ALIGN_DOWN(ends[i], FANO);
-		if (g == NULL || !(*g & E_HUGE) || (n > 0 && g == cut[0]) || (gs >= start && gs + FANO <= end))
+		if (up != NULL && !covers(*page_meta(obj, E_PA(*up)), gs, start, end))
+			g = up;           /* a shared leaf node with entries outside the range */
+		else if (g == NULL || !(*g & E_HUGE) || (gs >= start && gs + FANO <= end))
+			continue;
+		if (n > 0 && g == cut[0])
 			continue;
 		cut[n++] = g;
 	}
@@ -1483,8 +1773,9 @@ int vmobj_discard(struct vmobj *obj, uint64_t off, uint64_t size)
 		return err;
 	uint64_t start = off >> SVMM_PAGE_SHIFT, end = start + (size >> SVMM_PAGE_SHIFT);
 	port_lock(&obj->lock);
-	/* A 2 MiB page crossing either end is unfolded first: its node comes first, from
-	   what vmobj_reserve set aside if it did. */
+	/* A 2 MiB page crossing either end is unfolded first, and a shared leaf node
+	   crossing it owned: the page each needs comes first, from what vmobj_reserve set
+	   aside if it did. */
 	uint64_t *cut[2];
 	svmm_pa_t node[2] = { 0, 0 };
 	unsigned n = crossing(obj, start, end, cut);
@@ -1499,9 +1790,22 @@ int vmobj_discard(struct vmobj *obj, uint64_t off, uint64_t size)
 			goto out;
 		}
 	}
-	for (unsigned i = 0; i < n; i++)
-		huge_unfold(obj, cut[i], node[i]);
-	visit_range(obj, start, end, release_leaf, NULL);
+	for (unsigned i = 0; i < n && err == 0; i++) {
+		svmm_pa_t left = 0;
+		if (*cut[i] & E_HUGE) {
+			huge_unfold(obj, cut[i], node[i]);
+			continue;
+		}
+		err = node_own(obj, cut[i], node[i], &left);
+		if (left != 0)
+			node_left(obj->pm, left);
+		else
+			meta_free(obj->pm, node[i]);
+		if (err != 0 && i == 0 && n > 1)
+			meta_free(obj->pm, node[1]);
+	}
+	if (err == 0)
+		visit_range(obj, start, end, release_leaf, NULL);
 out:
 	port_unlock(&obj->lock);
 	return err;
@@ -1511,6 +1815,7 @@ out:
 
 struct walk_ctx {
 	void (*fn)(void *ctx, uint64_t off, svmm_pa_t pa, unsigned order);
+	void (*held)(void *ctx, uint64_t off, svmm_pa_t pa, unsigned order, svmm_pa_t holder);
 	void *ctx;
 };
 
@@ -1518,13 +1823,29 @@ static void walk_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover,
 {
 	struct walk_ctx *w = ctx;
 	(void)o;
-	w->fn(w->ctx, pg << SVMM_PAGE_SHIFT, E_PA(*e), cover == 1 ? 0 : 9);
+	unsigned order = cover == 1 ? 0 : 9;
+	if (w->held != NULL)
+		w->held(w->ctx, pg << SVMM_PAGE_SHIFT, E_PA(*e), order,
+			SVMM_ALIGN_DOWN(port_va_to_pa(e), PAGE));
+	else
+		w->fn(w->ctx, pg << SVMM_PAGE_SHIFT, E_PA(*e), order);
 }
 
 void vmobj_walk(struct vmobj *obj, void (*fn)(void *ctx, uint64_t off, svmm_pa_t pa,
 					      unsigned order), void *ctx)
 {
-	struct walk_ctx w = { fn, ctx };
+	struct walk_ctx w = { fn, NULL, ctx };
+	port_lock(&obj->lock);
+	visit_range(obj, 0, npages(obj), walk_leaf, &w);
+	port_unlock(&obj->lock);
+}
+
+void vmobj_walk_held(struct vmobj *obj,
+		     void (*fn)(void *ctx, uint64_t off, svmm_pa_t pa, unsigned order,
+				svmm_pa_t holder),
+		     void *ctx)
+{
+	struct walk_ctx w = { NULL, fn, ctx };
 	port_lock(&obj->lock);
 	visit_range(obj, 0, npages(obj), walk_leaf, &w);
 	port_unlock(&obj->lock);
@@ -1559,6 +1880,13 @@ static bool frame_held(struct pmem *pm, svmm_pa_t pa, unsigned order)
 	uint32_t refs;
 	return pmem_block(pm, pa, &head, &o, &st) == 0 && st == PMEM_ALLOC && head == pa &&
 	       o == order && pmem_refs(pm, pa, &refs) == 0 && refs >= 1;
+}
+
+/* Has the block at pa exactly one reference? Not inlined: check_tab recurses. */
+static __attribute__((noinline)) bool held_once(struct pmem *pm, svmm_pa_t pa)
+{
+	uint32_t refs = 0;
+	return pmem_refs(pm, pa, &refs) == 0 && refs == 1;
 }
 
 static void check_tab(struct check_ctx *c, const uint64_t *tab, unsigned n, uint64_t cover,
@@ -1614,9 +1942,12 @@ static void check_tab(struct check_ctx *c, const uint64_t *tab, unsigned n, uint
 		if (e == 0)
 			continue;
 		unsigned kinds = ((e & E_PAGE) != 0) + ((e & E_HUGE) != 0) + ((e & E_NODE) != 0);
-		if (kinds != 1 || (e & (PAGE - 1) & ~(E_PAGE | E_HUGE | E_NODE)) != 0)
-			check_fail(c, "an entry is exactly one of page, 2 MiB page, node, and "
-				   "carries no populate mark", pg);
+		uint64_t tags = E_PAGE | E_HUGE | E_NODE | (cover == FANO ? E_SHARED : 0);
+		if (kinds != 1 || (e & (PAGE - 1) & ~tags) != 0 ||
+		    ((e & E_SHARED) && !(e & E_NODE)))
+			check_fail(c, "an entry is exactly one of page, 2 MiB page, node, "
+				   "carries no populate mark, and only a leaf node's may be marked "
+				   "shared", pg);
 		else if (pg >= npages(o))
 			check_fail(c, "no entry lies past the object's end", pg);
 		else if ((e & E_NODE) && cover == 1)
@@ -1634,6 +1965,8 @@ static void check_tab(struct check_ctx *c, const uint64_t *tab, unsigned n, uint
 			c->nodes++;
 			if (!frame_held(o->pm, E_PA(e), 0))
 				check_fail(c, "index nodes are pmem frames", pg);
+			else if (!(e & E_SHARED) && !held_once(o->pm, E_PA(e)))
+				check_fail(c, "a node not marked shared is this object's alone", pg);
 			else if (cover > FANO ? M_COUNT(*page_meta(o, E_PA(e))) == 0 : node_empty(child))
 				check_fail(c, "no index node is empty", pg);
 			else
@@ -1684,7 +2017,7 @@ static int check_one(struct vmobj *o, svmm_print_fn out, void *octx)
 		check_tab(&c, o->root, VMOBJ_ROOT_SLOTS, top_cover(o), 0);
 	if (c.err == 0 && index_shrinkable(o, *root_meta_of(o)))
 		check_fail(&c, "the index has the fewest levels that span its highest page "
-			   "(one when empty)", 0);
+			   "(one when empty, two over a shared leaf node at root[0])", 0);
 	if (c.err == 0 && (c.resident != o->resident || c.huge != o->huge ||
 			   c.nodes != o->nodes))
 		check_fail(&c, "the resident, 2 MiB and node counters match the index",

@@ -9,9 +9,10 @@
  * maps (anonymous or shared), unmaps, writes and reads (through faults, as user code
  * would), forks (aspace_clone), destroys, discards and populates. After every
  * operation: aspace_check on every address space, vmobj_check on the shared objects,
- * and every frame's pmem count equals the number of object entries naming it (the
- * objects being each address space's anonymous object and the shared objects). At the
- * end every frame is back. SVMM_SEED=<n> replays a run.
+ * every frame's pmem count equals the number of index pages naming it, and every index
+ * page's the number of objects naming it (the objects being each address space's
+ * anonymous object and the shared objects; a fork shares leaf nodes, see held.h). At
+ * the end every frame is back. SVMM_SEED=<n> replays a run.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,7 +21,9 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "../core/vmobj_internal.h"    /* vmobj_walk_held, svmm's own */
 #include "aspace_fixture.h"
+#include "held.h"
 #include "test_rand.h"
 
 #define PG    SVMM_PAGE_SIZE
@@ -77,31 +80,46 @@ static void store(struct aspace *a, svmm_va_t va, uint64_t v)
 	*(uint64_t *)port_pa_to_va(frame_of(a, va, PT_W)) = v;
 }
 
-static void count(void *ctx, uint64_t off, svmm_pa_t pa, unsigned order)
+static struct held held;
+static unsigned shared_seen;
+
+static void count(void *ctx, uint64_t off, svmm_pa_t pa, unsigned order, svmm_pa_t holder)
 {
 	(void)ctx;
 	(void)off;
 	(void)order;
-	named[(pa - FX_RAM0) / PG]++;
+	if (held_note(&held, holder))        /* a shared node's frames: counted once */
+		named[(pa - FX_RAM0) / PG]++;
 }
 
 static void check_all(unsigned step)
 {
 	memset(named, 0, nframes * sizeof(*named));
+	held_reset(&held);
 	for (int i = 0; i < NAS; i++) {
 		if (!live[i])
 			continue;
 		if (aspace_check(&as[i], fx_print, NULL) != 0)
 			fail_msg("aspace_check failed on %d at step %u (SVMM_SEED=%llu)", i, step,
 				 (unsigned long long)seed);
+		held_begin(&held);
 		if (as[i].anon != NULL)
-			vmobj_walk(as[i].anon, count, NULL);
+			vmobj_walk_held(as[i].anon, count, NULL);
 	}
 	for (int j = 0; j < NSHM; j++) {
 		if (vmobj_check(shm[j], fx_print, NULL) != 0)
 			fail_msg("vmobj_check failed at step %u", step);
-		vmobj_walk(shm[j], count, NULL);
+		held_begin(&held);
+		vmobj_walk_held(shm[j], count, NULL);
 	}
+	svmm_pa_t bad = 0;
+	uint32_t refs = 0, objects = 0;
+	uint64_t extra = 0;
+	if (!held_verify(&held, &fx.pm, &bad, &refs, &objects, &extra))
+		fail_msg("index page %llx: %u references, %u objects name it (step %u, "
+			 "SVMM_SEED=%llu)", (unsigned long long)bad, refs, objects, step,
+			 (unsigned long long)seed);
+	shared_seen += extra != 0;
 	for (uint64_t f = 0; f < nframes; f++) {
 		if (named[f] == 0)
 			continue;
@@ -233,6 +251,7 @@ static void test_model(void **state)
 	nframes = 64 * MiB / PG;
 	named = calloc(nframes, sizeof(*named));
 	assert_non_null(named);
+	assert_true(held_init(&held, FX_RAM0, nframes));
 	uint64_t free0 = pmem_free_frames(&fx.pm);
 	for (int j = 0; j < NSHM; j++)
 		assert_int_equal(vmobj_create_anon(&fx.pm, SHMPG * PG, &shm[j]), 0);
@@ -269,7 +288,9 @@ static void test_model(void **state)
 		}
 		check_all(step);
 	}
-	printf("aspace fork property: %u forks, %u destroys\n", forks, destroys);
+	printf("aspace fork property: %u forks, %u destroys, %u checks saw shared leaf nodes\n",
+	       forks, destroys, shared_seen);
+	assert_true(shared_seen > 0);
 	for (int i = 0; i < NAS; i++)
 		if (live[i]) {
 			aspace_destroy(&as[i]);
@@ -279,6 +300,7 @@ static void test_model(void **state)
 		vmobj_put(shm[j]);
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 	free(named);
+	held_fini(&held);
 	fx_teardown();
 }
 

@@ -818,6 +818,40 @@ static void test_frame_near(void **state)
 }
 
 /*
+ * pmem_put_unless_last drops a reference only while another one stays: the last holder
+ * learns it is the last and the block stays allocated, with its count of 1.
+ */
+static void test_put_unless_last(void **state)
+{
+	(void)state;
+	struct pmem_range ram[] = { { RAM0, 8 * MiB } };
+	assert_int_equal(pmem_init(&pm, ram, 1, NULL, 0, PMEM_ANY), 0);
+	uint64_t free0 = pmem_free_frames(&pm);
+	svmm_pa_t pa;
+	uint32_t r = 0;
+	bool dropped = false;
+	assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, &pa), 0);
+	assert_int_equal(pmem_get(&pm, pa), 0);
+	assert_int_equal(pmem_put_unless_last(&pm, pa, &dropped), 0);
+	assert_true(dropped);
+	assert_int_equal(pmem_refs(&pm, pa, &r), 0);
+	assert_int_equal(r, 1);
+	assert_int_equal(pmem_put_unless_last(&pm, pa, &dropped), 0);
+	assert_false(dropped);
+	assert_int_equal(pmem_refs(&pm, pa, &r), 0);
+	assert_int_equal(r, 1);
+	assert_int_equal(pmem_free_frames(&pm), free0 - 1);
+	assert_int_equal(pmem_check(&pm, NULL, NULL), 0);
+	assert_int_equal(pmem_put(&pm, pa), 0);
+	assert_int_equal(pmem_free_frames(&pm), free0);
+	/* A free frame or one outside RAM: the error, nothing changed. */
+	assert_int_equal(pmem_put_unless_last(&pm, pa, &dropped), SVMM_EREFCNT);
+	assert_int_equal(pmem_put_unless_last(&pm, RAM0 + 64 * MiB, &dropped), SVMM_ERANGE);
+	assert_int_equal(pmem_free_frames(&pm), free0);
+	assert_int_equal(pmem_check(&pm, NULL, NULL), 0);
+}
+
+/*
  * A 2 MiB block held twice splits into 512 frames held twice each; dropping them one
  * by one frees each frame at its last reference, and the block merges back whole.
  */
@@ -1262,6 +1296,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_get_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_many_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frame_near, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_unless_last, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_catches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remap, setup, teardown),

@@ -292,14 +292,16 @@ static void test_clone(void **state)
 	check(a);
 	check(b);
 	assert_int_equal(b->resident, 8);
-	assert_int_equal(pmem_free_frames(&fx.pm), free0 - 8 - 1 - 1 - a->nodes - b->nodes);
+	/* The clone's page only: it shares the source's two leaf nodes. */
+	assert_int_equal(b->nodes, a->nodes);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0 - 8 - 1 - 1 - a->nodes);
 	/* Both read the same frame, read-only. */
 	assert_int_equal(vmobj_fault(a, 100 * PG, RD, &p), 0);
 	assert_int_equal(vmobj_fault(b, 100 * PG, RD, &q), 0);
 	assert_int_equal(p.pa, q.pa);
 	assert_false(p.writable);
 	assert_false(q.writable);
-	assert_int_equal(refs(p.pa), 2);
+	assert_int_equal(refs(p.pa), 1);             /* named by one node, which both hold */
 	/* The clone writes first: it copies; the source keeps the old frame, alone. */
 	assert_int_equal(vmobj_fault(b, 100 * PG, WR, &q), 0);
 	assert_int_not_equal(q.pa, p.pa);
@@ -349,6 +351,137 @@ static void test_clone(void **state)
  * lies between: every page comes across, also once a discard has left root[]'s upper
  * bound stale, and in a clone of a range that starts inside a table.
  */
+/* The leaf node (a 4 MiB object has two levels) holding page pg of o: its page. */
+static svmm_pa_t leaf_node(const struct vmobj *o, uint64_t pg)
+{
+	assert_int_equal(o->levels, 2);
+	return o->root[pg / 512] & ~(svmm_pa_t)(PG - 1);
+}
+
+/*
+ * A clone shares its source's leaf nodes: one reference on each node, none on the
+ * frames, until a side changes a node (a write, a new page, a discard of part of it),
+ * which first takes its own copy; a fault made with VMOBJ_UNDO takes that back with
+ * vmobj_fault_end, or lets the node go.
+ */
+static void test_clone_shares_nodes(void **state)
+{
+	(void)state;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	struct vmobj *a, *b, *c;
+	struct vmobj_page p, q;
+	static struct snap s;
+	assert_int_equal(vmobj_create_anon(&fx.pm, 4 * MiB, &a), 0);
+	for (unsigned i = 0; i < 4; i++) {
+		wr(a, i * 10 * PG, 100 + i);             /* node 0 */
+		wr(a, (600 + i) * PG, 200 + i);          /* node 1 */
+	}
+	svmm_pa_t n0 = leaf_node(a, 0), n1 = leaf_node(a, 600), f0 = 0;
+	assert_int_equal(vmobj_clone(a, 0, a->size, &b), 0);
+	check(a);
+	check(b);
+	assert_int_equal(leaf_node(b, 0), n0);
+	assert_int_equal(leaf_node(b, 600), n1);
+	assert_int_equal(refs(n0), 2);
+	assert_int_equal(refs(n1), 2);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0 - 8 - 2 - 2);
+	/* Reads on both sides: the same frame, read-only although its count is 1. */
+	assert_int_equal(vmobj_fault(a, 10 * PG, RD, &p), 0);
+	assert_int_equal(vmobj_fault(b, 10 * PG, RD, &q), 0);
+	assert_int_equal(p.pa, q.pa);
+	assert_int_equal(refs(p.pa), 1);
+	assert_false(p.writable);
+	assert_false(q.writable);
+	assert_int_equal(vmobj_lookup(b, 10 * PG, &q), 0);
+	assert_false(q.writable);
+	f0 = p.pa;
+
+	/* A write with VMOBJ_UNDO, taken back: exactly as before, node shared again. */
+	snap_take(b, &s);
+	assert_int_equal(vmobj_fault(b, 10 * PG, WR | VMOBJ_UNDO, &q), 0);
+	assert_true(q.writable);
+	assert_int_equal(q.copied, f0);
+	assert_int_not_equal(q.unshared, 0);
+	assert_int_not_equal(leaf_node(b, 0), n0);
+	assert_int_equal(refs(n0), 2);               /* held until the fault ends */
+	check(b);
+	vmobj_fault_end(b, 10 * PG, &q, false);
+	snap_same(b, &s);
+	assert_int_equal(leaf_node(b, 0), n0);
+	assert_int_equal(refs(n0), 2);
+	assert_int_equal(refs(f0), 1);
+	check(a);
+	check(b);
+	/* The same write kept: b has its own node 0, the frames counted twice. */
+	assert_int_equal(vmobj_fault(b, 10 * PG, WR | VMOBJ_UNDO, &q), 0);
+	vmobj_fault_end(b, 10 * PG, &q, true);
+	words(q.pa)[0] = 999;
+	assert_int_not_equal(leaf_node(b, 0), n0);
+	assert_int_equal(refs(n0), 1);
+	assert_int_equal(refs(f0), 1);               /* a's only: b copied it */
+	assert_int_equal(rd(a, 10 * PG), 101);
+	assert_int_equal(rd(b, 10 * PG), 999);
+	assert_int_equal(rd(b, 20 * PG), 102);
+	check(a);
+	check(b);
+	/* a's node 0 is its own again: its write takes the frame over, no copy. */
+	assert_int_equal(vmobj_fault(a, 30 * PG, RD, &p), 0);
+	assert_int_equal(refs(p.pa), 2);             /* named by a's node and b's copy */
+	assert_int_equal(vmobj_fault(a, 10 * PG, WR, &p), 0);
+	assert_int_equal(p.pa, f0);
+	assert_true(p.writable);
+
+	/* A new page in a shared node, with VMOBJ_UNDO, discarded and taken back. */
+	snap_take(a, &s);
+	assert_int_equal(vmobj_fault(a, 700 * PG, WR | VMOBJ_UNDO, &p), 0);
+	assert_true(p.made);
+	assert_int_equal(p.copied, 0);
+	assert_int_equal(p.unshared, n1);
+	assert_int_equal(vmobj_discard(a, 700 * PG, PG), 0);
+	vmobj_fault_end(a, 700 * PG, &p, false);
+	snap_same(a, &s);
+	assert_int_equal(refs(n1), 2);
+	check(a);
+
+	/* The source goes: b's node 1 is its own now, and its write takes over. */
+	vmobj_put(a);
+	check(b);
+	assert_int_equal(refs(n1), 1);
+	assert_int_equal(vmobj_fault(b, 601 * PG, RD, &q), 0);
+	svmm_pa_t f1 = q.pa;
+	assert_int_equal(vmobj_fault(b, 601 * PG, WR, &q), 0);
+	assert_int_equal(q.pa, f1);
+	assert_int_equal(words(q.pa)[0], 201);
+	assert_int_equal(leaf_node(b, 600), n1);     /* the mark went, the node stayed */
+	check(b);
+
+	/* A discard that cuts a shared node takes b's own copy of it first; one that takes
+	   the node whole drops b's reference on it. */
+	assert_int_equal(vmobj_clone(b, 0, b->size, &c), 0);
+	assert_int_equal(refs(n1), 2);
+	assert_int_equal(vmobj_reserve(c, 601 * PG, 2 * PG), 0);
+	assert_int_equal(vmobj_discard(c, 601 * PG, 2 * PG), 0);
+	vmobj_unreserve(c);
+	assert_int_equal(refs(n1), 1);
+	assert_int_not_equal(leaf_node(c, 600), n1);
+	assert_int_equal(c->resident, 6);
+	assert_int_equal(rd(b, 602 * PG), 202);
+	assert_int_equal(vmobj_lookup(c, 602 * PG, &q), SVMM_ENOENT);
+	assert_int_equal(rd(c, 603 * PG), 203);
+	check(b);
+	check(c);
+	svmm_pa_t c0 = leaf_node(c, 0);
+	assert_int_equal(refs(c0), 2);
+	assert_int_equal(vmobj_discard(c, 0, 2 * MiB), 0);
+	assert_int_equal(refs(c0), 1);
+	assert_int_equal(rd(b, 20 * PG), 102);
+	check(b);
+	check(c);
+	vmobj_put(c);
+	vmobj_put(b);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 static void test_clone_sparse(void **state)
 {
 	(void)state;
@@ -626,6 +759,23 @@ static int op_cow(struct vmobj *o)
 	return vmobj_fault(o, 300 * MiB, WR, &p);
 }
 
+static int op_cow_shared(struct vmobj *o)
+{
+	struct vmobj_page p;
+	return vmobj_fault(o, 2 * MiB, WR, &p);            /* resident, in a shared node */
+}
+
+static int op_new_shared(struct vmobj *o)
+{
+	struct vmobj_page p;
+	return vmobj_fault(o, 20 * MiB + 5 * PG, WR, &p);  /* missing, in a shared node */
+}
+
+static int op_discard_shared(struct vmobj *o)
+{
+	return vmobj_discard(o, 100 * MiB - 6 * PG, 2 * PG);
+}
+
 static int op_cow_huge(struct vmobj *o)
 {
 	struct vmobj_page p;
@@ -673,12 +823,18 @@ static void test_oom(void **state)
 	fx_release_all();
 	check(a);
 
-	/* Clone: its page, every node, and nothing changes in the source on failure. */
-	sweep(a, op_clone, 4);
+	/* Clone: its page and its interior node (the leaf nodes are shared), and nothing
+	   changes in the source on failure. */
+	sweep(a, op_clone, 2);
 	check(made);
-	/* Copy-on-write faults in the clone: a frame to copy into. */
+	/* Faults in the clone: a frame; in a shared leaf node also its copy first, taken
+	   back when the frame cannot be had. */
 	b = made;
 	sweep(b, op_cow, 1);
+	sweep(b, op_cow_shared, 2);
+	sweep(b, op_new_shared, 2);
+	/* A discard that cuts a shared node: its copy first. */
+	sweep(b, op_discard_shared, 1);
 	vmobj_put(b);
 
 	/* A 2 MiB page shared by a clone: a node and a frame before anything changes. */
@@ -767,6 +923,19 @@ static void test_check_catches(void **state)
 	expect_broken(o, "kind agrees");
 	o->kind = VMOBJ_ANON;
 	check(o);
+	/* The shared mark: only on a leaf node's entry; a node without it has one holder. */
+	*e |= 16;
+	expect_broken(o, "only a leaf node's may be marked shared");
+	*e &= ~(uint64_t)16;
+	svmm_pa_t node = o->root[0] & ~(PG - 1);
+	assert_int_equal(pmem_get(&fx.pm, node), 0);
+	expect_broken(o, "a node not marked shared is this object's alone");
+	o->root[0] |= 16;
+	check(o);                          /* marked: two holders are fine */
+	assert_int_equal(pmem_put(&fx.pm, node), 0);
+	check(o);                          /* and a stale mark too */
+	o->root[0] &= ~(uint64_t)16;
+	check(o);
 	assert_int_equal(vmobj_fault(o, 0, RD, &p), 0);
 	vmobj_put(o);
 	/* An empty index has one level: a higher one would be walked for nothing. */
@@ -834,6 +1003,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_anon, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pager, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clone_shares_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_sparse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_outside_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cow_backing, setup, teardown),

@@ -9,9 +9,11 @@
  * read and write faults (with and without 2 MiB pages), populate and discard, some of
  * them with pmem nearly empty, in which case a failure must be SVMM_ENOMEM and change
  * nothing the model can see. After every operation: vmobj_check on every object; every
- * frame's pmem count equals the number of object entries naming it (the single truth
- * the design promises); and pmem's allocated frames are exactly the data frames, index
- * nodes and object pages of the live objects. At the end everything is put and pmem is
+ * frame's pmem count equals the number of index pages naming it, and every index
+ * page's the number of objects whose index names it (a clone shares its source's leaf
+ * nodes: the single truth the design promises, in two steps, see held.h); and pmem's
+ * allocated frames are exactly the data frames, index pages and object pages of the
+ * live objects. At the end everything is put and pmem is
  * back to its first free count. SVMM_SEED=<n> replays a run.
  */
 #include <setjmp.h>
@@ -22,7 +24,9 @@
 #include <cmocka.h>
 
 #include <svmm/vmobj.h>
+#include "../core/vmobj_internal.h"    /* vmobj_walk_held, svmm's own */
 #include "aspace_fixture.h"
+#include "held.h"
 #include "test_rand.h"
 
 #define PG      SVMM_PAGE_SIZE
@@ -43,7 +47,7 @@ struct mobj {
 
 static struct mobj m[NOBJ];
 static uint64_t seed, token = 1, free0;
-static uint64_t n_ops[16], n_huge_seen, n_split_seen;
+static uint64_t n_ops[16], n_huge_seen, n_split_seen, n_shared_seen;
 
 static uint64_t below(uint64_t n)
 {
@@ -132,11 +136,15 @@ static int pick(void)
 /* Entries naming each frame, counted from every object's index. */
 static uint32_t *named;          /* by frame index in RAM */
 static uint64_t data_frames;
+static struct held held;
 
-static void count_entry(void *ctx, uint64_t off, svmm_pa_t pa, unsigned order)
+static void count_entry(void *ctx, uint64_t off, svmm_pa_t pa, unsigned order,
+			svmm_pa_t holder)
 {
 	(void)ctx;
 	(void)off;
+	if (!held_note(&held, holder))
+		return;                  /* a shared node's frames: counted once */
 	svmm_pa_t head;
 	unsigned o;
 	assert_int_equal(pmem_block(&fx.pm, pa, &head, &o, NULL), 0);
@@ -155,6 +163,7 @@ static void check_all(uint64_t op)
 {
 	uint64_t nframes = 64 * MiB / PG, meta = 0;
 	memset(named, 0, nframes * sizeof(*named));
+	held_reset(&held);
 	data_frames = 0;
 	for (int i = 0; i < NOBJ; i++) {
 		if (m[i].o == NULL)
@@ -162,10 +171,20 @@ static void check_all(uint64_t op)
 		if (vmobj_check(m[i].o, fx_print, NULL) != 0)
 			fail_msg("vmobj_check failed after op %llu (SVMM_SEED=%llu)",
 				 (unsigned long long)op, (unsigned long long)seed);
-		vmobj_walk(m[i].o, count_entry, NULL);
+		held_begin(&held);
+		vmobj_walk_held(m[i].o, count_entry, NULL);
 		n_huge_seen += m[i].o->huge;
 		meta += 1 + m[i].o->nodes;
 	}
+	svmm_pa_t bad = 0;
+	uint32_t refs = 0, objects = 0;
+	uint64_t extra = 0;
+	if (!held_verify(&held, &fx.pm, &bad, &refs, &objects, &extra))
+		fail_msg("index page %llx: %u references, %u objects name it (op %llu, "
+			 "SVMM_SEED=%llu)", (unsigned long long)bad, refs, objects,
+			 (unsigned long long)op, (unsigned long long)seed);
+	meta -= extra;                   /* a shared node is one page */
+	n_shared_seen += extra;
 	for (uint64_t f = 0; f < nframes; f++) {
 		if (named[f] == 0)
 			continue;
@@ -418,10 +437,11 @@ static void model_run(bool sparse_map, uint64_t ops)
 	assert_int_equal(fx_setup(64 * MiB, 32 * MiB, SVMM_SV39, 16), 0);
 	named = calloc(64 * MiB / PG, sizeof(*named));
 	assert_non_null(named);
+	assert_true(held_init(&held, FX_RAM0, 64 * MiB / PG));
 	free0 = pmem_free_frames(&fx.pm);
 	for (unsigned i = 0; i < 16; i++)
 		n_ops[i] = 0;
-	n_huge_seen = n_split_seen = 0;
+	n_huge_seen = n_split_seen = n_shared_seen = 0;
 	make_map();
 	run(ops);
 	for (int i = 0; i < NOBJ; i++)
@@ -435,14 +455,18 @@ static void model_run(bool sparse_map, uint64_t ops)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 	assert_int_equal(pmem_check(&fx.pm, fx_print, NULL), 0);
 	printf("vmobj property: %llu creates, %llu clones, %llu puts, %llu writes, %llu reads, "
-	       "%llu discards, %llu populates; 2 MiB entries seen %llu times, split ones %llu\n",
+	       "%llu discards, %llu populates; 2 MiB entries seen %llu times, split ones %llu, "
+	       "shared leaf nodes %llu\n",
 	       (unsigned long long)n_ops[0],
 	       (unsigned long long)n_ops[1], (unsigned long long)n_ops[2],
 	       (unsigned long long)n_ops[3], (unsigned long long)n_ops[4],
 	       (unsigned long long)n_ops[5], (unsigned long long)n_ops[6],
-	       (unsigned long long)n_huge_seen, (unsigned long long)n_split_seen);
+	       (unsigned long long)n_huge_seen, (unsigned long long)n_split_seen,
+	       (unsigned long long)n_shared_seen);
 	assert_true(n_huge_seen > 0);
+	assert_true(n_shared_seen > 0);
 	free(named);
+	held_fini(&held);
 	fx_teardown();
 }
 

@@ -67,6 +67,8 @@ struct sys_info {
 #define REPORT_FAULT_2M 7 /* value: instructions around one fault that mapped a 2 MiB page */
 #define REPORT_FORK_READ 8 /* value: instructions around a fork child's first read of a
                               page it shares with its parent (a minor fault) */
+#define REPORT_COW_FIRST 9 /* value: instructions around a fork child's first write: the
+                              copy-on-write fault that also copies the index node */
 
 /* Error codes user programs test for (same values as enum svmm_err). */
 #define E_INVAL    (-1)

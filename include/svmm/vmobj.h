@@ -41,6 +41,8 @@
 #define VMOBJ_WRITE 2u
 /* Flag of vmobj_fault and vmobj_populate: a 2 MiB page may answer (anonymous only). */
 #define VMOBJ_HUGE  4u
+/* Flag of vmobj_fault: the caller may take the fault back (see vmobj_fault_end). */
+#define VMOBJ_UNDO  8u
 
 #define VMOBJ_HUGE_PAGES 512u                          /* 4 KiB pages in a 2 MiB page */
 /* Index entries in the header page: 496 with an 8-byte lock, one less per 8 bytes
@@ -76,7 +78,9 @@ struct vmobj {
 	uint32_t refs;             /* holders: mappings, clones' backing links, callers */
 	uint8_t kind;
 	uint8_t levels;            /* index levels, the top one in root[] */
-	uint16_t pad;
+	uint8_t shares;            /* 1 once a clone shared a leaf node with it (or it is
+				      such a clone): a discard may need a node to unshare */
+	uint8_t pad;
 	svmm_pa_t spare;           /* index pages set aside by vmobj_reserve, chained */
 	uint64_t root[VMOBJ_ROOT_SLOTS];
 };
@@ -89,7 +93,9 @@ struct vmobj_page {
 	bool made;                 /* vmobj_fault: the object held no page of its own at off
 				      before this call (the page was made, or read through) */
 	svmm_pa_t copied;          /* a write fault that copied a shared 4 KiB frame: that
-				      frame (for vmobj_uncopy), else 0 */
+				      frame, else 0 */
+	svmm_pa_t unshared;        /* VMOBJ_UNDO: the index node the fault stopped sharing
+				      with a clone (see vmobj_fault_end), else 0 */
 };
 
 /*
@@ -153,18 +159,28 @@ void vmobj_put(struct vmobj *obj);
  * stays valid until the object drops it (vmobj_discard, a later write fault, the last
  * vmobj_put), which its callers serialise with their mappings. Returns 0,
  * SVMM_EUNALIGNED (off), SVMM_ERANGE (off past the end), SVMM_EINVAL (access), SVMM_ENOMEM
- * or the pager's error, leaving the object unchanged on failure. pg->made tells a
- * caller that must undo the fault (vmobj_discard of that page) whether it was new.
+ * or the pager's error, leaving the object unchanged on failure. A fault that must
+ * change a part of the index the object shares with a clone (a new page or a copy in
+ * a leaf node both hold since vmobj_clone) first gives the object its own copy of that
+ * node: one index page more, a reference on each of its frames. A caller that may have
+ * to take the fault back (it cannot map the page) passes VMOBJ_UNDO and ends the fault
+ * with vmobj_fault_end; pg->made tells it whether the page was new (vmobj_discard of
+ * that page first). Without VMOBJ_UNDO the fault ends by itself.
  */
 int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_page *pg);
 
 /*
- * Undo the copy the write fault just answered at off made of the shared 4 KiB frame
- * old (pg->copied), because the caller could not map the copy: the object indexes old
- * again, with its reference back, and the copy is freed. Only right after that fault,
- * serialised with it as faults are.
+ * End a fault made with VMOBJ_UNDO at off, whose answer is *pg. Such a fault keeps its
+ * reference on what it replaced: the shared frame it copied (pg->copied) and the
+ * index node it stopped sharing with a clone (pg->unshared; a clone shares its source's
+ * leaf nodes until either side writes into one, see docs/vmobj.md). keep: let them go
+ * (a frame or a node whose other holders have all gone meanwhile is freed here). Else
+ * take the fault back: the copy is freed, and the object indexes the shared frame and
+ * the shared node again, as before the fault. A page the fault made (pg->made) is the
+ * caller's to discard first. Only right after that fault, serialised with it as faults
+ * are; nothing to do when both fields are 0.
  */
-void vmobj_uncopy(struct vmobj *obj, uint64_t off, svmm_pa_t old);
+void vmobj_fault_end(struct vmobj *obj, uint64_t off, const struct vmobj_page *pg, bool keep);
 
 /*
  * The frame indexed at off, without making one: 0 with *pg filled (writable as for a

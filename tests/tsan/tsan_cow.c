@@ -2,9 +2,11 @@
  * tsan_cow.c - copy-on-write under ThreadSanitizer: a child writes the pages it shares
  * with its parent (copy-on-write faults: copies, and take-overs once the parent has
  * copied) while, on other threads, the parent is cloned again and again (each clone
- * taking references on the same frames) and the parent unmaps, remaps and writes
- * pages of the shared range. The objects, pmem's reference counts and the page tables
- * meet on the frames both sides share; any unsynchronised access is a TSan report.
+ * sharing the parent's leaf index nodes, the clones thrown away while the child and
+ * the parent copy those nodes on their first writes into them) and the parent unmaps,
+ * remaps and writes pages of the shared range. The objects, pmem's reference counts
+ * and the page tables meet on the nodes and frames both sides share; any
+ * unsynchronised access is a TSan report.
  * Afterwards both address spaces pass their checkers, the child reads exactly what it
  * wrote, and every frame is back after destroy.
  */
