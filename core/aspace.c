@@ -995,19 +995,28 @@ int aspace_unmap_kernel(struct aspace *as, svmm_va_t va, uint64_t size)
 
 struct shared_ctx {
 	struct aspace *as;
+	struct aspace_region *r;   /* the region walked */
 	bool shared;
 };
 
+static struct vmobj **anon_slot(struct aspace *as, struct aspace_region *r, svmm_va_t page,
+				uint64_t *off, uint64_t *size);
+
+/*
+ * pt_walk callback: may this leaf not become writable? It may only where its object
+ * answers "writable" for this very frame: the object's own page, which no other object
+ * holds (neither the frame, nor, after a fork, the index node naming it: a frame's own
+ * count of 1 does not say that), and not a page read through from a backing object.
+ */
 static int shared_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uint64_t pte)
 {
 	struct shared_ctx *s = ctx;
-	uint32_t refs = 1;
-	(void)va;
+	uint64_t off, osize;
+	struct vmobj_page pg;
 	(void)size;
 	(void)pte;
-	svmm_pa_t head = pa;
-	(void)pmem_block(s->as->pm, pa, &head, NULL, NULL);
-	if (pmem_refs(s->as->pm, head, &refs) == 0 && refs > 1) {
+	struct vmobj **slot = anon_slot(s->as, s->r, va, &off, &osize);
+	if (*slot == NULL || vmobj_lookup(*slot, off, &pg) != 0 || !pg.writable || pg.pa != pa) {
 		s->shared = true;
 		return 1;
 	}
@@ -1017,11 +1026,13 @@ static int shared_leaf(void *ctx, svmm_va_t va, svmm_pa_t pa, uint64_t size, uin
 /* Does an anonymous region from start on, below end, map a frame another object holds? */
 static bool shared_leaves(struct aspace *as, struct aspace_region *start, svmm_va_t end)
 {
-	struct shared_ctx s = { as, false };
+	struct shared_ctx s = { as, NULL, false };
 	for (struct aspace_region *r = start; r != NULL && r->node.addr < end && !s.shared;
-	     r = reg_next(as, r))
+	     r = reg_next(as, r)) {
+		s.r = r;
 		if (r->kind != ASPACE_PHYS)
 			pt_walk(&as->pt, r->node.addr, r->node.size, shared_leaf, &s);
+	}
 	return s.shared;
 }
 

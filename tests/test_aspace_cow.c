@@ -370,6 +370,61 @@ static void test_shared_anon(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
+/*
+ * aspace_protect that gives W back never makes a leaf writable over a page its object
+ * shares: after a fork (the frames' counts are 1, the leaf nodes holding them shared)
+ * and over a private file mapping's page read through from the file.
+ */
+static void test_protect_after_fork(void **state)
+{
+	(void)state;
+	static struct aspace p, c;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	svmm_va_t va, priv;
+	make(&p);
+	assert_int_equal(aspace_map_anon(&p, A, 16 * PG, RW, ASPACE_FIXED, &va), 0);
+	for (unsigned i = 0; i < 16; i++)
+		store(&p, A + i * PG, 100 + i);
+	make(&c);
+	assert_int_equal(aspace_clone(&p, &c), 0);
+	/* Neither side has written since the fork: every node is still shared. */
+	assert_int_equal(aspace_protect(&p, A, 16 * PG, PT_R), 0);
+	assert_int_equal(aspace_protect(&p, A, 16 * PG, RW), 0);
+	check(&p);
+	assert_int_equal(frame_of(&p, A + 5 * PG, PT_W), 0);
+	store(&p, A + 5 * PG, 555);
+	assert_int_equal(load(&c, A + 5 * PG), 105);
+	assert_int_equal(load(&p, A + 5 * PG), 555);
+	/* The same from the child's side. */
+	assert_int_equal(aspace_protect(&c, A, 16 * PG, PT_R), 0);
+	assert_int_equal(aspace_protect(&c, A, 16 * PG, RW), 0);
+	check(&c);
+	assert_int_equal(frame_of(&c, A + 7 * PG, PT_W), 0);
+	store(&c, A + 7 * PG, 777);
+	assert_int_equal(load(&p, A + 7 * PG), 107);
+	check(&p);
+	check(&c);
+	aspace_destroy(&c);
+
+	/* A private file mapping: the file's page, read through, stays read-only. */
+	struct vmobj *file;
+	assert_int_equal(vmobj_create_pager(&fx.pm, 4 * PG, file_fill, NULL, &file), 0);
+	assert_int_equal(aspace_map_obj(&p, 0, 4 * PG, RW, 0, file, 0, &priv), 0);
+	assert_int_equal(load(&p, priv + PG + 8), PG + 8);
+	assert_int_equal(aspace_protect(&p, priv, 4 * PG, PT_R), 0);
+	assert_int_equal(aspace_protect(&p, priv, 4 * PG, RW), 0);
+	check(&p);
+	assert_int_equal(frame_of(&p, priv + PG, PT_W), 0);
+	store(&p, priv + PG, 99);
+	struct vmobj_page pg;
+	assert_int_equal(vmobj_lookup(file, PG, &pg), 0);
+	assert_int_equal(((uint64_t *)port_pa_to_va(pg.pa))[0], PG);
+	check(&p);
+	aspace_destroy(&p);
+	vmobj_put(file);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 static void test_file_maps(void **state)
 {
 	(void)state;
@@ -718,6 +773,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clone_oom, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_anon, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_maps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_protect_after_fork, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_private_read_oom, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_private_discard_oom, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_private_root_undo, setup, teardown),

@@ -7,7 +7,8 @@
  * what its first word must read: private pages have their own value per address
  * space, shared pages one value per object page. Random operations run on both: fixed
  * maps (anonymous or shared), unmaps, writes and reads (through faults, as user code
- * would), forks (aspace_clone), destroys, discards and populates. After every
+ * would), forks (aspace_clone), destroys, discards, populates and protects (read-only
+ * and back). After every
  * operation: aspace_check on every address space, vmobj_check on the shared objects,
  * every frame's pmem count equals the number of index pages naming it, and every index
  * page's the number of objects naming it (the objects being each address space's
@@ -200,9 +201,17 @@ static void op_range(int i, unsigned what)
 				if (mp[i][p].kind == P_ANON)
 					mp[i][p].val = 0;
 		return;
-	default:
+	case 2:
 		err = aspace_populate(&as[i], W + a * PG, n * PG);
 		assert_int_equal(err, holes ? SVMM_ENOENT : 0);
+		return;
+	default:
+		/* Read-only and back: W must not come back over a shared page. */
+		err = aspace_protect(&as[i], W + a * PG, n * PG, PT_R);
+		assert_int_equal(err, holes ? SVMM_ENOENT : 0);
+		if (err == 0)
+			assert_int_equal(aspace_protect(&as[i], W + a * PG, n * PG,
+							PT_R | PT_W), 0);
 		return;
 	}
 }
@@ -269,7 +278,9 @@ static void test_model(void **state)
 			op_range(i, 1);
 		else if (r < 31)
 			op_range(i, 2);
-		else if (r < 60)
+		else if (r < 38)
+			op_range(i, 3);
+		else if (r < 62)
 			op_access(i, true);
 		else if (r < 90)
 			op_access(i, false);

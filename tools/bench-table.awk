@@ -140,6 +140,11 @@ END {
 	kernel_row("aspace-create-destroy", "kernel create + touch + destroy", 20000, "< ")
 	kernel_row("fork-cow", "kernel fork of 256 resident pages, per page", 40, "≤ ")
 	kernel_row("cow-fault", "kernel copy-on-write fault, copy included", 3000, "≤ ")
+	a = get("bench=kernel,case=cow-fault,mode=sv39", "first_write_instructions")
+	b = get("bench=kernel,case=cow-fault,mode=sv48", "first_write_instructions")
+	c = get("bench=kernel,case=cow-fault,mode=sv57", "first_write_instructions")
+	row("kernel fork child's first write (also copies the leaf index node it shares), Sv39 / Sv48 / Sv57",
+	    num(a, 0) " / " num(b, 0) " / " num(c, 0) " instructions", "—", "")
 	a = get("bench=kernel,case=fault-2m,mode=sv39", "outside_zeroing_per_mille")
 	b = get("bench=kernel,case=fault-2m,mode=sv48", "outside_zeroing_per_mille")
 	c = get("bench=kernel,case=fault-2m,mode=sv57", "outside_zeroing_per_mille")
