@@ -1187,7 +1187,8 @@ struct anon_prep {
 	uint8_t present : 1;   /* a read-only leaf is replaced (copy-on-write) */
 	uint8_t made : 1;      /* the anonymous object was made for this fault */
 	uint8_t fresh : 1;     /* the object made the page for this fault */
-	uint8_t kept : 1;      /* ... and keeps it even if the fault fails (a shared one) */
+	uint8_t kept : 1;      /* a shared object keeps what the fault made or copied
+				  even if the fault fails */
 	uint8_t huge : 1;      /* the leaf is a 2 MiB page (at page's 2 MiB boundary) */
 };
 
@@ -1229,8 +1230,8 @@ static void anon_undo(struct aspace *as, struct vmobj **slot, uint64_t off,
 	if (p->fresh && p->unshared == 0 &&
 	    vmobj_discard(*slot, SVMM_ALIGN_DOWN(off, prep_size(p)), prep_size(p)) != 0)
 		port_panic("aspace: cannot undo a fresh object page");
-	/* Then the copy, and the index node the object stopped sharing for it; a page a
-	   shared object keeps keeps its node too. */
+	/* Then the copy, and the index node the object stopped sharing for it (a shared
+	   object keeps both, see anon_prepare). */
 	anon_end(*slot, off, p, p->kept);
 	if (p->made) {
 		vmobj_put(*slot);
@@ -1300,9 +1301,12 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 		err = vmobj_fault(*slot, off, ((access & PT_W) ? VMOBJ_WRITE : VMOBJ_READ) |
 				  (huge ? VMOBJ_HUGE : 0) | VMOBJ_UNDO, &pg);
 		/* Another address space may map a shared object's new page at once: it
-		   stays even if this fault cannot map it. */
+		   stays even if this fault cannot map it. So do its copy of a frame and
+		   its copy of an index node it shared with a clone: another address space
+		   may have put its own page into that node's copy meanwhile, which taking
+		   the copy back would free under that address space's leaf. */
 		p->fresh = err == 0 && (r == NULL || !r->shared) && pg.made ? 1 : 0;
-		p->kept = err == 0 && pg.made && !p->fresh ? 1 : 0;
+		p->kept = err == 0 && r != NULL && r->shared ? 1 : 0;
 	}
 	if (err != 0) {
 		p->fresh = 0;

@@ -660,6 +660,70 @@ static void test_fork_private_discard_oom(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
+/*
+ * A shared object that a clone shares leaf nodes with (the caller cloned it), mapped
+ * in two address spaces: x's write fault gives the object its own copy of a node and
+ * then cannot map its page, while y, between the two steps, put its own copy of
+ * another page into that node copy (the table allocation of x's map runs y's fault).
+ */
+static struct aspace *race_y;
+static svmm_va_t race_va;
+static int race_armed;
+
+static int race_table_alloc(void *ctx, svmm_pa_t *pa)
+{
+	if (race_armed == 1) {
+		race_armed = 2;
+		store(race_y, race_va, 4242);
+		return SVMM_ENOMEM;
+	}
+	return fx_table_alloc(ctx, pa);
+}
+
+static void test_shared_obj_clone_race(void **state)
+{
+	(void)state;
+	static struct aspace x, y;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	struct vmobj *o, *c;
+	struct vmobj_page pg;
+	svmm_va_t xa, ya;
+	assert_int_equal(vmobj_create_anon(&fx.pm, 4 * MiB, &o), 0);
+	static const unsigned pages[] = { 0, 1, 2, 600 };
+	for (unsigned i = 0; i < 4; i++) {
+		assert_int_equal(vmobj_fault(o, pages[i] * PG, VMOBJ_WRITE, &pg), 0);
+		((uint64_t *)port_pa_to_va(pg.pa))[0] = pages[i];
+	}
+	assert_int_equal(vmobj_clone(o, 0, o->size, &c), 0);
+	make(&x);
+	make(&y);
+	assert_int_equal(aspace_map_obj(&x, 0, 4 * MiB, RW, ASPACE_SHARED, o, 0, &xa), 0);
+	assert_int_equal(aspace_map_obj(&y, 0, 4 * MiB, RW, ASPACE_SHARED, o, 0, &ya), 0);
+	vmobj_put(o);
+	assert_int_equal(load(&y, ya + PG), 1);      /* y's leaf table is there */
+	race_y = &y;
+	race_va = ya + 2 * PG;
+	race_armed = 1;
+	struct hostsim_table_source src = { race_table_alloc, fx_table_free, NULL };
+	hostsim_set_table_source(&src);
+	int err = aspace_fault(&x, xa, PT_W);
+	struct hostsim_table_source back = { fx_table_alloc, fx_table_free, NULL };
+	hostsim_set_table_source(&back);
+	assert_int_equal(race_armed, 2);
+	assert_int_equal(err, SVMM_ENOMEM);
+	check(&y);
+	check(&x);
+	assert_int_equal(load(&y, ya + 2 * PG), 4242);
+	assert_int_equal(load(&x, xa + 2 * PG), 4242);
+	struct vmobj_page q;
+	assert_int_equal(vmobj_lookup(c, 2 * PG, &q), 0);
+	assert_int_equal(((uint64_t *)port_pa_to_va(q.pa))[0], 2);   /* the clone's own */
+	aspace_destroy(&x);
+	aspace_destroy(&y);
+	vmobj_put(c);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 static void test_populate_discard_anon(void **state)
 {
 	(void)state;
@@ -777,6 +841,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fork_private_read_oom, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_private_discard_oom, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_private_root_undo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_obj_clone_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_populate_discard_anon, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_huge_pages, setup, teardown),
 	};
