@@ -735,7 +735,8 @@ static int cut_range(struct aspace *as, struct cut_state *cs, svmm_va_t va, svmm
 /*
  * After the flush: the private pages of [va, end) of region r go back (the anonymous
  * object's, or a private object mapping's); a shared object keeps its pages for its
- * other mappings. Private objects never hold 2 MiB pages, so this cannot fail.
+ * other mappings. Private objects never hold 2 MiB pages, and objs_reserve set aside
+ * what copying a leaf node they share with a clone needs, so this cannot fail.
  */
 static void drop_pages(struct aspace_region *r, svmm_va_t va, svmm_va_t end)
 {
@@ -755,6 +756,39 @@ static int anon_reserve(struct aspace *as, svmm_va_t va, uint64_t size)
 {
 	return as->anon != NULL && (as->anon->huge != 0 || as->anon->shares != 0) ?
 	       vmobj_reserve(as->anon, va, size) : 0;
+}
+
+/*
+ * The same for the private object mappings among the regions from first that overlap
+ * [va, end): a private object's leaf nodes may be shared with its clone in a fork
+ * child, and a discard that cuts one copies it. Returns 0, or SVMM_ENOMEM with nothing
+ * set aside (objs_unreserve gives back what the discards did not use).
+ */
+static void objs_unreserve(struct aspace *as, struct aspace_region *first, svmm_va_t end);
+
+static int objs_reserve(struct aspace *as, struct aspace_region *first, svmm_va_t va,
+			svmm_va_t end)
+{
+	int err = 0;
+	for (struct aspace_region *r = first; r != NULL && r->node.addr < end && err == 0;
+	     r = reg_next(as, r)) {
+		if (r->kind != ASPACE_OBJ || r->shared || r->obj->shares == 0)
+			continue;
+		svmm_va_t a = r->node.addr > va ? r->node.addr : va;
+		svmm_va_t e = r_end(r) < end ? r_end(r) : end;
+		err = vmobj_reserve(r->obj, r->off + (a - r->node.addr), e - a);
+	}
+	if (err != 0)
+		objs_unreserve(as, first, end);
+	return err;
+}
+
+static void objs_unreserve(struct aspace *as, struct aspace_region *first, svmm_va_t end)
+{
+	for (struct aspace_region *r = first; r != NULL && r->node.addr < end;
+	     r = reg_next(as, r))
+		if (r->kind == ASPACE_OBJ && !r->shared)
+			vmobj_unreserve(r->obj);
 }
 
 /* After the flush: drop them (with what was set aside, this cannot fail). */
@@ -821,6 +855,9 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 	err = anon_reserve(as, va, size);
 	if (err != 0)
 		goto undo_cuts;
+	err = objs_reserve(as, head, va, end);
+	if (err != 0)
+		goto unreserve_anon;
 	err = vmem_free_region(&as->uvmem, &head->node);
 	if (err != 0)
 		goto unreserve;
@@ -832,6 +869,14 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 		goto unreserve;
 	}
 	anon_drop(as, va, size);
+	/* The private objects' pages, all of them before what was set aside for them goes
+	   (pieces of one object share its spare pages), and before the loop below puts
+	   the objects. */
+	for (r = head; r != NULL && r->node.addr < end; r = r == head ? second : reg_next(as, r))
+		drop_pages(r, r->node.addr, r_end(r));
+	for (r = head; r != NULL && r->node.addr < end; r = r == head ? second : reg_next(as, r))
+		if (r->kind == ASPACE_OBJ && !r->shared)
+			vmobj_unreserve(r->obj);
 
 	/*
 	 * The TLB no longer holds the frames: the anonymous object drops the pages of the
@@ -848,7 +893,6 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 		if (r != head && vmem_free_region(&as->uvmem, &r->node) != 0)
 			port_panic("aspace: a merging uvmem free failed");
 		reg_remove(as, r);
-		drop_pages(r, r->node.addr, r_end(r));
 		if (r->obj != NULL)
 			vmobj_put(r->obj);
 		region_free(as, r);
@@ -859,6 +903,8 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 	goto out;
 
 unreserve:
+	objs_unreserve(as, head, end);
+unreserve_anon:
 	if (as->anon != NULL)
 		vmobj_unreserve(as->anon);
 undo_cuts:
@@ -1177,8 +1223,11 @@ static void anon_end(struct vmobj *obj, uint64_t off, const struct anon_prep *p,
 static void anon_undo(struct aspace *as, struct vmobj **slot, uint64_t off,
 		      const struct anon_prep *p)
 {
-	/* A page the object made for this fault goes again, whole: nothing to split. */
-	if (p->fresh && vmobj_discard(*slot, SVMM_ALIGN_DOWN(off, prep_size(p)), prep_size(p)) != 0)
+	/* A page the object made for this fault goes again, whole: nothing to split. In
+	   an index node the object stopped sharing for it, it goes with the node's copy
+	   below instead (a discard could fold that copy into the object's root first). */
+	if (p->fresh && p->unshared == 0 &&
+	    vmobj_discard(*slot, SVMM_ALIGN_DOWN(off, prep_size(p)), prep_size(p)) != 0)
 		port_panic("aspace: cannot undo a fresh object page");
 	/* Then the copy, and the index node the object stopped sharing for it; a page a
 	   shared object keeps keeps its node too. */
@@ -1638,6 +1687,7 @@ static __attribute__((noinline)) void discard_drop(struct aspace *as,
 	     r = reg_next(as, r))
 		drop_pages(r, r->node.addr > va ? r->node.addr : va,
 			   r_end(r) < end ? r_end(r) : end);
+	objs_unreserve(as, first, end);
 	anon_drop(as, va, end - va);
 	as->resident -= leaves;
 	if (pmem_uncommit(as->pm, uncharge) != 0)
@@ -1657,13 +1707,21 @@ int aspace_discard(struct aspace *as, svmm_va_t va, uint64_t size)
 	if (err == 0)
 		err = anon_reserve(as, va, size);
 	if (err == 0) {
+		err = objs_reserve(as, first, va, va + size);
+		if (err != 0 && as->anon != NULL)
+			vmobj_unreserve(as->anon);
+	}
+	if (err == 0) {
 		discard_count(as, first, va, va + size, &leaves, &uncharge);
 		/* All or nothing (a 2 MiB leaf cut in part needs a table). */
 		err = pt_unmap(&as->pt, va, size, PT_MISSING_OK);
-		if (err == 0)
+		if (err == 0) {
 			discard_drop(as, first, va, va + size, leaves, uncharge);
-		else if (as->anon != NULL)
-			vmobj_unreserve(as->anon);
+		} else {
+			objs_unreserve(as, first, va + size);
+			if (as->anon != NULL)
+				vmobj_unreserve(as->anon);
+		}
 	}
 	port_unlock(&as->lock);
 	return err;

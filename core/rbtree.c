@@ -132,20 +132,14 @@ void rb_insert(struct rb_root *root, struct rb_node *parent, unsigned dir, struc
 void rb_insert_beside(struct rb_root *root, struct rb_node *pos, unsigned dir,
 		      struct rb_node *node)
 {
-	/* Where the descent starts if pos has no child on that side: it stops at once. */
-	const struct rb_node stop = { 0, { RB_THREAD, RB_THREAD } };
-	uintptr_t c = pos->rb_link[dir], m = (c & RB_THREAD) - 1;   /* all ones: a child */
-	uintptr_t n = (c & m) | ((uintptr_t)&stop & ~m);
+	uintptr_t c = pos->rb_link[dir];
 
-	/*
-	 * Without a child on that side, node becomes pos's dir child; with one, the !dir
-	 * child of the extreme node of that subtree (pos's neighbour there). Whether pos
-	 * has the child is a coin toss in vmem, so the choice is a mask, not a branch.
-	 */
-	while (!rb_is_thread(((const struct rb_node *)n)->rb_link[!dir]))
-		n = ((const struct rb_node *)n)->rb_link[!dir];
-	rb_insert(root, (struct rb_node *)((n & m) | ((uintptr_t)pos & ~m)),
-		  dir ^ (unsigned)(m & 1), node);
+	if (rb_is_thread(c)) {
+		rb_insert(root, pos, dir, node);
+		return;
+	}
+	/* The neighbour of pos on that side is the extreme node of its subtree there. */
+	rb_insert(root, rb_extreme((struct rb_node *)c, !dir), !dir, node);
 }
 
 /*

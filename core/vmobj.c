@@ -678,6 +678,28 @@ static inline bool covers(uint64_t m, uint64_t pg, uint64_t start, uint64_t end)
 }
 
 /*
+ * Does the leaf node n (owner word m) at page pg, which overlaps pages [start, end),
+ * hold an entry there? A discard that takes none of a shared node's entries leaves
+ * the node alone: no copy of it, so no page to find (the undo of a fault that read
+ * through to a backing object discards a page the object never held).
+ */
+static bool holds_in(const uint64_t *n, uint64_t m, uint64_t pg, uint64_t start,
+		     uint64_t end)
+{
+	uint64_t lo = start > pg ? start - pg : 0, hi = end - pg;
+	if (M_COUNT(m) == 0)
+		return false;
+	if (lo < M_LO(m))
+		lo = M_LO(m);
+	if (hi > M_HI(m) + 1u)
+		hi = M_HI(m) + 1u;
+	for (uint64_t i = lo; i < hi; i++)
+		if (n[i] != 0)
+			return true;
+	return false;
+}
+
+/*
  * Give o its own copy, in page pa (the caller's), of the leaf node that entry *up
  * names with E_SHARED: the same entries, a reference more on each frame. *left is then
  * the node left behind, on which o still holds its reference (node_left lets it go,
@@ -735,11 +757,13 @@ static void node_left(struct pmem *pm, svmm_pa_t left)
 }
 
 /* Take back node_own: *up names the shared node left again, and the copy (with
-   whatever went into it since) goes. */
+   whatever went into it since: a page the fault made) goes. */
 static void node_back(struct vmobj *o, uint64_t *up, svmm_pa_t left)
 {
 	svmm_pa_t copy = E_PA(*up);
 	hint_clear(o);
+	/* A page put into the copy since goes with it (see vmobj_fault_end). */
+	o->resident -= M_COUNT(*page_meta(o, copy)) - M_COUNT(*page_meta(o, left));
 	*up = left | E_NODE | E_SHARED;
 	node_release(o->pm, copy);
 }
@@ -747,10 +771,11 @@ static void node_back(struct vmobj *o, uint64_t *up, svmm_pa_t left)
 /*
  * release_leaf's visit (discard, the last put) reaches leaf node *pe, marked shared,
  * at page pg: drop o's reference on the node rather than on its frames, which the
- * other holders still name. The range must take the whole node (a discard that cuts
- * one gives o its own copy first, see crossing). Returns true when dropped (*pe is
- * then 0); false when o turns out to be the node's only holder: the mark goes, and
- * the visit takes the node apart as any other.
+ * other holders still name. The range must take the whole node or none of its entries
+ * (a discard that cuts one gives o its own copy first, see crossing). Returns true
+ * when dropped (*pe is then 0); false when none of its entries goes (the node stays
+ * as it is, and the visit finds nothing in it), or when o turns out to be the node's
+ * only holder: the mark goes, and the visit takes the node apart as any other.
  */
 static bool node_drop(struct vmobj *o, uint64_t *pe, uint64_t pg, uint64_t start,
 		      uint64_t end)
@@ -761,6 +786,8 @@ static bool node_drop(struct vmobj *o, uint64_t *pe, uint64_t pg, uint64_t start
 	if (covers(m, pg, start, end)) {
 		if (pmem_put_unless_last(o->pm, pa, &dropped) != 0)
 			port_panic("vmobj: index node not allocated in pmem");
+	} else if (!holds_in(node_va(*pe), m, pg, start, end)) {
+		return false;             /* nothing of it goes: the visit only reads it */
 	} else {
 		uint32_t refs;
 		if (pmem_refs(o->pm, pa, &refs) != 0 || refs != 1)
@@ -1712,7 +1739,8 @@ int vmobj_populate(struct vmobj *obj, uint64_t off, uint64_t size, unsigned flag
 /*
  * The entries that cross the ends of pages [start, end) and that discarding the range
  * must take apart first, one index page each: 2 MiB pages (unfolded) and leaf nodes a
- * clone may share (owned, node_own), in cut[]; returns how many.
+ * clone may share with entries both in and outside the range (owned, node_own), in
+ * cut[]; returns how many.
  */
 static unsigned crossing(struct vmobj *obj, uint64_t start, uint64_t end, uint64_t *cut[2])
 {
@@ -1723,8 +1751,10 @@ static unsigned crossing(struct vmobj *obj, uint64_t start, uint64_t end, uint64
 		uint64_t *up;
 		uint64_t *g = index_slot(obj, ends[i], 1, NULL, &cover, &up);
 		uint64_t gs = SVMM_ALIGN_DOWN(ends[i], FANO);
-		if (up != NULL && !covers(*page_meta(obj, E_PA(*up)), gs, start, end))
-			g = up;           /* a shared leaf node with entries outside the range */
+		uint64_t um = up != NULL ? *page_meta(obj, E_PA(*up)) : 0;
+		if (up != NULL && !covers(um, gs, start, end) &&
+		    holds_in(node_va(*up), um, gs, start, end))
+			g = up;           /* a shared leaf node with entries in and outside it */
 		else if (g == NULL || !(*g & E_HUGE) || (gs >= start && gs + FANO <= end))
 			continue;
 		if (n > 0 && g == cut[0])
@@ -1742,17 +1772,19 @@ int vmobj_reserve(struct vmobj *obj, uint64_t off, uint64_t size)
 	uint64_t *cut[2];
 	port_lock(&obj->lock);
 	unsigned n = crossing(obj, off >> SVMM_PAGE_SHIFT, (off + size) >> SVMM_PAGE_SHIFT, cut);
-	unsigned have = 0;
-	for (svmm_pa_t pa = obj->spare; pa != 0; pa = *(uint64_t *)port_pa_to_va(pa))
-		have++;
-	for (svmm_pa_t pa; have < n && err == 0; have++) {
+	/* On top of what earlier calls set aside: a caller may discard several ranges of
+	   one object (the pieces of a cut private mapping). */
+	unsigned pushed = 0;
+	for (svmm_pa_t pa; pushed < n && err == 0;) {
 		err = meta_alloc(obj->pm, &pa);
-		if (err == 0)
+		if (err == 0) {
 			spare_push(obj, pa);
+			pushed++;
+		}
 	}
+	while (err != 0 && pushed-- > 0)
+		meta_free(obj->pm, spare_pop(obj));
 	port_unlock(&obj->lock);
-	if (err != 0)
-		vmobj_unreserve(obj);
 	return err;
 }
 

@@ -496,6 +496,170 @@ static void test_file_maps(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
+/*
+ * A private file mapping cloned by a fork: the child's object shares the parent's
+ * object's leaf nodes. p has written pages 10, 20 and 600 of the mapping at priv_va
+ * (two leaf nodes), c is its fork.
+ */
+static struct vmobj *priv_file;
+static svmm_va_t priv_va;
+
+static void fork_private_file(struct aspace *p, struct aspace *c)
+{
+	make(p);
+	assert_int_equal(vmobj_create_pager(&fx.pm, 4 * MiB, file_fill, NULL, &priv_file), 0);
+	assert_int_equal(aspace_map_obj(p, 0, 4 * MiB, RW, 0, priv_file, 0, &priv_va), 0);
+	store(p, priv_va + 10 * PG, 10);
+	store(p, priv_va + 20 * PG, 20);
+	store(p, priv_va + 600 * PG, 600);
+	make(c);
+	assert_int_equal(aspace_clone(p, c), 0);
+	check(p);
+	check(c);
+}
+
+/*
+ * A write fault that gives the child its own copy of a shared node at root[0] (the
+ * index's only node, kept at two levels while shared), then cannot map the page: the
+ * undo once discarded the page first, which folded the copy into root[], and then
+ * found no node to take back (a panic).
+ */
+static void test_fork_private_root_undo(void **state)
+{
+	(void)state;
+	static struct aspace p, c;
+	static struct fx_snap before, after;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	fork_private_file(&p, &c);
+	svmm_va_t priv = priv_va;
+	/* The child drops its pages past 2 MiB: root[1]'s shared node goes whole. */
+	assert_int_equal(aspace_discard(&c, priv + 512 * PG, 4 * MiB - 512 * PG), 0);
+	check(&c);
+	/* The file's page is there already: the file keeps a page it made for a fault. */
+	assert_int_equal(vmobj_populate(priv_file, 0, 32 * PG, 0), 0);
+	for (uint64_t n = 0;; n++) {
+		fx_snap_take(&c, &before);
+		fx_hold_all_but(n);
+		int err = aspace_fault(&c, priv + 5 * PG, PT_W);
+		fx_release_all();
+		if (err == 0)
+			break;
+		assert_int_equal(err, SVMM_ENOMEM);
+		fx_snap_take(&c, &after);
+		if (!fx_snap_equal(&before, &after))
+			fail_msg("budget %llu: the child changed", (unsigned long long)n);
+		check(&c);
+		assert_true(n < 16);
+	}
+	check(&c);
+	assert_int_equal(load(&c, priv + 10 * PG), 10);
+	assert_int_equal(load(&p, priv + 10 * PG), 10);
+	vmobj_put(priv_file);
+	aspace_destroy(&c);
+	aspace_destroy(&p);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/*
+ * A read through to the file in the child's shared node, out of memory: the undo
+ * discards the page the object never held, which once asked for a copy of the node
+ * (a panic when memory was short, a copy for nothing else).
+ */
+static void test_fork_private_read_oom(void **state)
+{
+	(void)state;
+	static struct aspace p, c;
+	static struct fx_snap before, after;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	fork_private_file(&p, &c);
+	svmm_va_t priv = priv_va;
+	assert_int_equal(load(&c, priv + 4 * PG), 4 * PG);     /* the file's page 4 exists */
+	aspace_destroy(&c);
+	make(&c);
+	assert_int_equal(aspace_clone(&p, &c), 0);
+	for (uint64_t n = 0;; n++) {
+		fx_snap_take(&c, &before);
+		fx_hold_all_but(n);
+		int err = aspace_fault(&c, priv + 4 * PG, PT_R);
+		fx_release_all();
+		if (err == 0)
+			break;
+		assert_int_equal(err, SVMM_ENOMEM);
+		fx_snap_take(&c, &after);
+		if (!fx_snap_equal(&before, &after))
+			fail_msg("budget %llu: the child changed", (unsigned long long)n);
+		check(&c);
+		assert_true(n < 16);
+	}
+	check(&c);
+	assert_int_equal(load(&c, priv + 4 * PG), 4 * PG);
+	vmobj_put(priv_file);
+	aspace_destroy(&c);
+	aspace_destroy(&p);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
+/*
+ * Discards and unmaps that cut the parent's shared nodes, out of memory at every
+ * point: the private object's discard copies a node it cuts, which they now set aside
+ * beforehand (it once ran out of memory after the flush: a panic). The last unmap,
+ * after a fresh fork, takes two pieces of one object (split by a protect), each
+ * cutting its own node: what is set aside for the second adds to what the first set
+ * aside.
+ */
+static void test_fork_private_discard_oom(void **state)
+{
+	(void)state;
+	static struct aspace p, c;
+	static struct fx_snap before, after;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	fork_private_file(&p, &c);
+	svmm_va_t priv = priv_va;
+	store(&p, priv + 700 * PG, 700);
+	aspace_destroy(&c);
+	make(&c);
+	assert_int_equal(aspace_clone(&p, &c), 0);
+	assert_int_equal(aspace_protect(&p, priv + 300 * PG, 724 * PG, PT_R), 0);
+	for (int k = 0; k < 3; k++) {
+		for (uint64_t n = 0;; n++) {
+			fx_snap_take(&p, &before);
+			fx_hold_all_but(n);
+			int err = k == 0 ? aspace_discard(&p, priv + 20 * PG, PG) :
+				  k == 1 ? aspace_unmap(&p, priv + 10 * PG, PG) :
+					   aspace_unmap(&p, priv + 15 * PG, 635 * PG);
+			fx_release_all();
+			if (err == 0)
+				break;
+			assert_int_equal(err, SVMM_ENOMEM);
+			fx_snap_take(&p, &after);
+			if (!fx_snap_equal(&before, &after))
+				fail_msg("op %d, budget %llu: the parent changed", k,
+					 (unsigned long long)n);
+			check(&p);
+			assert_true(n < 16);
+		}
+		check(&p);
+		check(&c);
+		if (k == 1) {
+			/* A fresh fork over pages 12, 20 | 600, 700: both nodes shared. */
+			store(&p, priv + 12 * PG, 12);
+			store(&p, priv + 20 * PG, 20);
+			aspace_destroy(&c);
+			make(&c);
+			assert_int_equal(aspace_clone(&p, &c), 0);
+		}
+	}
+	assert_int_equal(load(&p, priv + 12 * PG), 12);
+	assert_int_equal(load(&p, priv + 700 * PG), 700);
+	assert_int_equal(load(&c, priv + 12 * PG), 12);
+	assert_int_equal(load(&c, priv + 20 * PG), 20);
+	assert_int_equal(load(&c, priv + 600 * PG), 600);
+	vmobj_put(priv_file);
+	aspace_destroy(&c);
+	aspace_destroy(&p);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 static void test_populate_discard_anon(void **state)
 {
 	(void)state;
@@ -610,6 +774,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shared_anon, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_maps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_protect_after_fork, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fork_private_read_oom, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fork_private_discard_oom, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fork_private_root_undo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_populate_discard_anon, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_huge_pages, setup, teardown),
 	};

@@ -560,6 +560,38 @@ static void test_clone_outside_entries(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
+/*
+ * A shared leaf node at root[0] (levels 2, nothing past entry 495), the index's only
+ * node: a new page with VMOBJ_UNDO, taken back. The page goes with the node's copy: a
+ * discard of it first would fold the copy into root[], and vmobj_fault_end could not
+ * find it.
+ */
+static void test_shared_root_undo(void **state)
+{
+	(void)state;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	struct vmobj *a, *b;
+	struct vmobj_page p;
+	static struct snap s;
+	assert_int_equal(vmobj_create_anon(&fx.pm, 4 * MiB, &a), 0);
+	wr(a, 1 * PG, 1);
+	wr(a, 600 * PG, 2);
+	assert_int_equal(vmobj_clone(a, 0, a->size, &b), 0);
+	assert_int_equal(vmobj_discard(a, 512 * PG, 512 * PG), 0);   /* drops shared node 1 */
+	check(a);
+	assert_int_equal(a->levels, 2);
+	snap_take(a, &s);
+	assert_int_equal(vmobj_fault(a, 5 * PG, WR | VMOBJ_UNDO, &p), 0);
+	assert_true(p.made);
+	assert_int_not_equal(p.unshared, 0);
+	vmobj_fault_end(a, 5 * PG, &p, false);
+	snap_same(a, &s);
+	check(a);
+	vmobj_put(a);
+	vmobj_put(b);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 /* ---- copy-on-write over a backing object (a private file mapping) ---- */
 
 static void test_cow_backing(void **state)
@@ -1004,6 +1036,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pager, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_shares_nodes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_root_undo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_sparse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_outside_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cow_backing, setup, teardown),

@@ -184,8 +184,10 @@ int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_p
  * (a frame or a node whose other holders have all gone meanwhile is freed here). Else
  * take the fault back: the copy is freed, and the object indexes the shared frame and
  * the shared node again, as before the fault. A page the fault made (pg->made) is the
- * caller's to discard first. Only right after that fault, serialised with it as faults
- * are; nothing to do when both fields are 0.
+ * caller's to discard first, unless pg->unshared is set: the page then goes with the
+ * node's copy (a discard first could fold that copy into root[], see docs/vmobj.md).
+ * Only right after that fault, serialised with it as faults are; nothing to do when
+ * both fields are 0.
  */
 void vmobj_fault_end(struct vmobj *obj, uint64_t off, const struct vmobj_page *pg, bool keep);
 
@@ -209,16 +211,19 @@ int vmobj_populate(struct vmobj *obj, uint64_t off, uint64_t size, unsigned flag
  * the pager's data again, or the backing object's page. A 2 MiB page that crosses an
  * end of the range is split first. The caller has unmapped the range from every page
  * table that maps it. Returns 0, SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW,
- * SVMM_ERANGE or SVMM_ENOMEM (an index page to split a 2 MiB page; nothing changed).
+ * SVMM_ERANGE or SVMM_ENOMEM (an index page to split a 2 MiB page, or to copy a leaf
+ * node shared with a clone that the range cuts; nothing changed).
  */
 int vmobj_discard(struct vmobj *obj, uint64_t off, uint64_t size);
 
 /*
  * Set aside the index pages (at most two) that a vmobj_discard of [off, off + size)
- * needs to unfold the 2 MiB pages crossing its ends, so that that discard cannot fail:
- * for a caller that must unmap the range first and could not undo the unmap. Returns
- * 0 or SVMM_ENOMEM with nothing set aside. vmobj_unreserve gives back what the discard
- * did not use.
+ * needs to unfold the 2 MiB pages crossing its ends and to copy the leaf nodes shared
+ * with a clone that it cuts, so that that discard cannot fail: for a caller that must
+ * unmap the range first and could not undo the unmap. The pages add to what earlier
+ * calls set aside, so that one caller may reserve for several discards. Returns 0 or
+ * SVMM_ENOMEM with nothing more set aside. vmobj_unreserve gives back what the
+ * discards did not use.
  */
 int vmobj_reserve(struct vmobj *obj, uint64_t off, uint64_t size);
 
