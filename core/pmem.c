@@ -804,6 +804,17 @@ int pmem_get(struct pmem *pm, svmm_pa_t pa)
 	return err;
 }
 
+int pmem_get_frame(struct pmem *pm, struct pmem_frame *f)
+{
+	port_lock(&pm->lock);
+	int err = f->state != PMEM_ALLOC ? SVMM_ENOTALLOC :
+		  f->refcnt == UINT32_MAX ? SVMM_EREFCNT : 0;
+	if (err == 0)
+		f->refcnt++;
+	port_unlock(&pm->lock);
+	return err;
+}
+
 /*
  * One step of pmem_get_many's fast path: take a reference on the frame at entry e
  * when it lies in [lo, lo + len) of a span whose database (from lo) is db and is the

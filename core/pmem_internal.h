@@ -16,6 +16,15 @@
 int pmem_get_copy(struct pmem *pm, const uint64_t *src, uint64_t *dst, size_t n);
 
 /*
+ * pmem_get for a caller that has the frame's record already (pmem_frame or
+ * pmem_frame_near): no span lookup. f must be a record of pm's database; the block
+ * must be allocated and f its head (SVMM_ENOTALLOC otherwise, for a tail too), its count
+ * below UINT32_MAX (SVMM_EREFCNT). A clone takes its reference on each leaf node it
+ * shares this way, having looked up the node's owner word in the same record.
+ */
+int pmem_get_frame(struct pmem *pm, struct pmem_frame *f);
+
+/*
  * Drop one reference on the block at pa unless it is the last: then *dropped is false
  * and the count stays 1, so that the caller, now its only holder, can take apart what
  * the block holds before freeing it. An index node that several memory objects share

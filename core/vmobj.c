@@ -115,6 +115,12 @@ static inline uint64_t *page_meta(struct vmobj *o, svmm_pa_t page)
 	return page_meta_pm(o->pm, page);
 }
 
+/* The pmem record whose owner word is at m. */
+static inline struct pmem_frame *owner_frame(uint64_t *m)
+{
+	return (struct pmem_frame *)(void *)((char *)m - offsetof(struct pmem_frame, u.owner));
+}
+
 /* page_meta for a series of lookups in one span (a clone's): see pmem_frame_near. */
 static uint64_t *page_meta_near(struct vmobj *o, svmm_pa_t page, struct pmem_span **hint)
 {
@@ -1097,9 +1103,10 @@ static int copy_index(struct vmobj *c, struct vmobj *src, uint64_t start, uint64
 		}
 		if (cover == FANO) {
 			/* A leaf node the range takes whole is shared, not copied. */
-			uint64_t sm = *page_meta_near(src, E_PA(e), &hint);
+			uint64_t *smp = page_meta_near(src, E_PA(e), &hint), sm = *smp;
 			if (covers(sm, pg, start, end)) {
-				err = pmem_get(c->pm, E_PA(e));
+				/* The owner word is the record's: no second lookup. */
+				err = pmem_get_frame(c->pm, owner_frame(smp));
 				if (err != 0)
 					break;
 				t[i] = e | E_SHARED;

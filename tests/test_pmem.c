@@ -817,6 +817,32 @@ static void test_frame_near(void **state)
 	assert_null(fresh);
 }
 
+/* pmem_get_frame: pmem_get through a record the caller holds, with pmem_get's checks. */
+static void test_get_frame(void **state)
+{
+	(void)state;
+	struct pmem_range ram[] = { { RAM0, 8 * MiB } };
+	assert_int_equal(pmem_init(&pm, ram, 1, NULL, 0, PMEM_ANY), 0);
+	svmm_pa_t pa, big;
+	uint32_t r = 0;
+	assert_int_equal(pmem_alloc(&pm, 0, PMEM_ANY, &pa), 0);
+	assert_int_equal(pmem_get_frame(&pm, pmem_frame(&pm, pa)), 0);
+	assert_int_equal(pmem_refs(&pm, pa, &r), 0);
+	assert_int_equal(r, 2);
+	/* A tail of an allocated block, a free frame: refused, nothing changed. */
+	assert_int_equal(pmem_alloc(&pm, 2, PMEM_ANY, &big), 0);
+	assert_int_equal(pmem_get_frame(&pm, pmem_frame(&pm, big + SVMM_PAGE_SIZE)), SVMM_ENOTALLOC);
+	assert_int_equal(pmem_free(&pm, big, 2), 0);
+	assert_int_equal(pmem_get_frame(&pm, pmem_frame(&pm, big)), SVMM_ENOTALLOC);
+	/* A full count. */
+	pmem_frame(&pm, pa)->refcnt = UINT32_MAX;
+	assert_int_equal(pmem_get_frame(&pm, pmem_frame(&pm, pa)), SVMM_EREFCNT);
+	pmem_frame(&pm, pa)->refcnt = 2;
+	assert_int_equal(pmem_put(&pm, pa), 0);
+	assert_int_equal(pmem_put(&pm, pa), 0);
+	assert_int_equal(pmem_check(&pm, NULL, NULL), 0);
+}
+
 /*
  * pmem_put_unless_last drops a reference only while another one stays: the last holder
  * learns it is the last and the block stays allocated, with its count of 1.
@@ -1297,6 +1323,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_get_many_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frame_near, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_unless_last, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_get_frame, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_catches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remap, setup, teardown),

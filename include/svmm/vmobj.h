@@ -2,17 +2,20 @@
  * svmm/vmobj.h - memory objects: reference-counted owners of frames by page offset.
  *
  * An object is what a region of an address space maps at an offset. It owns the
- * frames of its resident pages through an index by page offset, and holds one pmem
- * reference on each: pmem's count is the single truth about how many objects share a
- * frame. Three kinds, one structure:
+ * frames of its resident pages through an index by page offset, whose pages hold one
+ * pmem reference on each frame they name; a clone shares its source's leaf index nodes
+ * (one reference on the node). pmem's counts are the single truth about sharing: a
+ * frame's says how many index pages name it, a node's how many objects hold it. Three
+ * kinds, one structure:
  *  - anonymous: a missing page is a zeroed frame (a 2 MiB-aligned group of 512 missing
  *    pages may come as one 2 MiB block);
  *  - pager-backed: a missing page is filled by the creator's callback;
  *  - copy-on-write over a backing object (private file mappings): a missing page
  *    reads through to the backing object, and the first write copies it.
  * vmobj_clone makes a copy-on-write clone (for fork) that shares every resident frame
- * with its source, one more reference each; whichever side writes a shared frame first
- * copies it, and a frame left with one reference is written in place.
+ * with its source, through its shared leaf nodes; whichever side writes into a shared
+ * node first copies the node, then whichever writes a shared frame first copies it,
+ * and a frame (or node) left with one reference is written in place.
  *
  * The object header and the top of its index share one 4 KiB page; index nodes are 4 KiB
  * pages of 512 entries. Both come from pmem below its direct-map limit. Page-table
@@ -126,9 +129,13 @@ int vmobj_create_cow(struct vmobj *backing, uint64_t off, uint64_t size,
 /*
  * A copy-on-write clone of the pages of obj in [off, off + size), in *clonep (one
  * reference): same kind, size, offsets, pager and backing, indexing every frame obj
- * indexes in the range (a 2 MiB page that overlaps it, whole) with one more pmem
- * reference each; pages outside the range are missing in the clone. Costs O(index
- * nodes + resident entries of the range); no page is copied. The caller must make sure
+ * indexes in the range (a 2 MiB page that overlaps it, whole); pages outside the range
+ * are missing in the clone. A leaf index node (512 pages' entries) the range takes
+ * whole is shared: one more pmem reference on the node, none on its frames, and the
+ * first write into it through either object copies it (see vmobj_fault); a node the
+ * range cuts is copied, one more reference on each of its frames in the range, as are
+ * 2 MiB pages. Costs O(interior index nodes + entries of the nodes the range cuts); no
+ * page is copied. The caller must make sure
  * no mapping of obj can write without faulting first (it write-protects them before
  * the clone is used), since every shared frame is now read-only to both. Returns 0,
  * SVMM_EINVAL, SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_ERANGE (past the end) or SVMM_ENOMEM
