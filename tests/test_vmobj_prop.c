@@ -6,7 +6,8 @@
  * wrote, or "never written here", which means zeros (anonymous), the pager's pattern,
  * or whatever the backing object reads (copy-on-write objects). Random operations run
  * on both: create (anonymous, pager, copy-on-write over another object), clone, put,
- * read and write faults (with and without 2 MiB pages), populate and discard, some of
+ * read and write faults (with and without 2 MiB pages; a third of them with VMOBJ_UNDO,
+ * half of those taken back with vmobj_fault_end), populate and discard, some of
  * them with pmem nearly empty, in which case a failure must be SVMM_ENOMEM and change
  * nothing the model can see. After every operation: vmobj_check on every object; every
  * frame's pmem count equals the number of index pages naming it, and every index
@@ -47,7 +48,7 @@ struct mobj {
 
 static struct mobj m[NOBJ];
 static uint64_t seed, token = 1, free0;
-static uint64_t n_ops[16], n_huge_seen, n_split_seen, n_shared_seen;
+static uint64_t n_ops[16], n_huge_seen, n_split_seen, n_shared_seen, n_undone;
 
 static uint64_t below(uint64_t n)
 {
@@ -325,10 +326,24 @@ static bool fault_some(unsigned access, int *ip, uint64_t *pgp, struct vmobj_pag
 		return false;
 	uint64_t pg = below(m[i].npages);
 	unsigned huge = below(2) ? VMOBJ_HUGE : 0;
-	int err = vmobj_fault(m[i].o, P(pg) * PG, access | huge, p);
+	/* A third of the faults may be taken back, as a caller that cannot map the page
+	   does; half of those are (the model then stays as it was). */
+	unsigned undo = below(3) == 0 ? VMOBJ_UNDO : 0;
+	int err = vmobj_fault(m[i].o, P(pg) * PG, access | huge | undo, p);
 	assert_true(err == 0 || err == SVMM_ENOMEM);
 	if (err != 0)
 		return false;
+	if (undo && below(2) == 0) {
+		uint64_t size = p->order == 9 ? 512 * PG : PG;
+		if (p->made && p->unshared == 0)
+			assert_int_equal(vmobj_discard(m[i].o, SVMM_ALIGN_DOWN(P(pg) * PG, size),
+						       size), 0);
+		n_undone += p->unshared != 0;
+		vmobj_fault_end(m[i].o, P(pg) * PG, p, false);
+		return false;
+	}
+	if (undo)
+		vmobj_fault_end(m[i].o, P(pg) * PG, p, true);
 	*ip = i;
 	*pgp = pg;
 	*pap = p->order == 9 ? p->pa + (pg % 512) * PG : p->pa;
@@ -441,7 +456,7 @@ static void model_run(bool sparse_map, uint64_t ops)
 	free0 = pmem_free_frames(&fx.pm);
 	for (unsigned i = 0; i < 16; i++)
 		n_ops[i] = 0;
-	n_huge_seen = n_split_seen = n_shared_seen = 0;
+	n_huge_seen = n_split_seen = n_shared_seen = n_undone = 0;
 	make_map();
 	run(ops);
 	for (int i = 0; i < NOBJ; i++)
@@ -456,13 +471,13 @@ static void model_run(bool sparse_map, uint64_t ops)
 	assert_int_equal(pmem_check(&fx.pm, fx_print, NULL), 0);
 	printf("vmobj property: %llu creates, %llu clones, %llu puts, %llu writes, %llu reads, "
 	       "%llu discards, %llu populates; 2 MiB entries seen %llu times, split ones %llu, "
-	       "shared leaf nodes %llu\n",
+	       "shared leaf nodes %llu, unshared nodes taken back %llu\n",
 	       (unsigned long long)n_ops[0],
 	       (unsigned long long)n_ops[1], (unsigned long long)n_ops[2],
 	       (unsigned long long)n_ops[3], (unsigned long long)n_ops[4],
 	       (unsigned long long)n_ops[5], (unsigned long long)n_ops[6],
 	       (unsigned long long)n_huge_seen, (unsigned long long)n_split_seen,
-	       (unsigned long long)n_shared_seen);
+	       (unsigned long long)n_shared_seen, (unsigned long long)n_undone);
 	assert_true(n_huge_seen > 0);
 	assert_true(n_shared_seen > 0);
 	free(named);
