@@ -1509,12 +1509,14 @@ static int through_backing(struct vmobj *o, uint64_t pg, bool write, uint64_t ma
 	port_lock(&b->lock);
 	bool shared;
 	uint64_t e = leaf_at(b, bpg, &cover, &shared);
-	if (e == 0)
-		err = own_at(b, bpg);
-	if (e == 0 && err == 0)
-		err = make_page(b, bpg, false, E_NEW, NULL, res);   /* marked until this succeeds */
-	else
+	if (e != 0) {
 		answer(e, bpg, false, !shared && entry_exclusive(b->pm, e), res);
+	} else {
+		/* No answer from a missing entry when owning the node fails. */
+		err = own_at(b, bpg);
+		if (err == 0)
+			err = make_page(b, bpg, false, E_NEW, NULL, res);   /* marked until this succeeds */
+	}
 	if (err == 0 && write) {
 		frame_copy(o->pm, pa, res->pa);
 		err = index_insert(o, pg, pa | E_PAGE | mark);
