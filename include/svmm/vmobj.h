@@ -191,8 +191,11 @@ int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_p
  * the shared node again, as before the fault. A page the fault made (pg->made) is the
  * caller's to discard first, unless pg->unshared is set: the page then goes with the
  * node's copy (a discard first could fold that copy into root[], see docs/vmobj.md).
- * Only right after that fault, serialised with it as faults are; nothing to do when
- * both fields are 0.
+ * Taking back must follow that fault with no other change to the object in between
+ * (it would free what another fault put into the node's copy); keep may come after
+ * other faults on the object, as for a shared object that several address spaces
+ * fault on. Nothing to do when both fields are 0; a fault that failed has nothing to
+ * end.
  */
 void vmobj_fault_end(struct vmobj *obj, uint64_t off, const struct vmobj_page *pg, bool keep);
 
