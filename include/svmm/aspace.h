@@ -242,7 +242,9 @@ int aspace_unmap_kernel(struct aspace *as, svmm_va_t va, uint64_t size);
  * anonymous frames are freed after the TLB flush and their commit charges given back.
  * Holes in the range are fine, as with munmap. Errors, leaving everything unchanged:
  * SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOMEM (a region
- * struct, a vmem node or a table to split a huge page).
+ * struct, a vmem node, a table to split a huge page, or an object's index page set
+ * aside to unfold a 2 MiB page or copy a leaf node shared with a fork's clone that the
+ * range cuts: vmobj_reserve).
  */
 int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size);
 
@@ -332,7 +334,9 @@ int aspace_populate(struct aspace *as, svmm_va_t va, uint64_t size);
  * object's data again (private object mappings); a shared object keeps its pages
  * (other mappings may use them). The range must be covered by anonymous and object
  * regions. Errors, leaving everything unchanged: SVMM_EZEROSIZE, SVMM_EUNALIGNED,
- * SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOENT (a hole or a phys region).
+ * SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOENT (a hole or a phys region), SVMM_ENOMEM (a
+ * table to split a 2 MiB leaf covered in part, or an object's index page as for
+ * aspace_unmap).
  */
 int aspace_discard(struct aspace *as, svmm_va_t va, uint64_t size);
 
