@@ -8,10 +8,12 @@
  * it has indexed needs (index_grow), so a big object that holds a few low pages (an
  * address space's anonymous memory, offsets equal to addresses) walks and frees a
  * short index. An entry is empty (0), a node, a 4 KiB page, or (one level above the
- * pages) a 2 MiB page. The object holds one pmem reference for every frame its index
+ * pages) a 2 MiB page. Each index page holds one pmem reference for every frame it
  * names: for a 2 MiB page, one on the order-9 block, or one on each of its 512 frames
- * once some holder has split the block. No index node is ever left empty, so the
- * index's size follows what is resident.
+ * once some holder has split the block. A leaf node may be shared with clones (marked
+ * E_SHARED, see node_own): the object then holds one reference on the node, not on its
+ * frames. No index node is ever left empty, so the index's size follows what is
+ * resident.
  *
  * Every index node keeps in its pmem frame's owner word, which is ours while the page
  * is allocated, how many of its entries are used and bounds on where they lie, so that
@@ -1509,12 +1511,14 @@ static int through_backing(struct vmobj *o, uint64_t pg, bool write, uint64_t ma
 	port_lock(&b->lock);
 	bool shared;
 	uint64_t e = leaf_at(b, bpg, &cover, &shared);
-	if (e == 0)
-		err = own_at(b, bpg);
-	if (e == 0 && err == 0)
-		err = make_page(b, bpg, false, E_NEW, NULL, res);   /* marked until this succeeds */
-	else
+	if (e != 0) {
 		answer(e, bpg, false, !shared && entry_exclusive(b->pm, e), res);
+	} else {
+		/* No answer from a missing entry when owning the node fails. */
+		err = own_at(b, bpg);
+		if (err == 0)
+			err = make_page(b, bpg, false, E_NEW, NULL, res);   /* marked until this succeeds */
+	}
 	if (err == 0 && write) {
 		frame_copy(o->pm, pa, res->pa);
 		err = index_insert(o, pg, pa | E_PAGE | mark);

@@ -592,6 +592,39 @@ static void test_shared_root_undo(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
+/*
+ * A read through to a backing object whose leaf node there is still marked shared
+ * after its clone went (the mark is stale: the node is the backing object's alone),
+ * with no page free for the node's copy. The fault failed with SVMM_ENOMEM, and then
+ * answered from the missing entry anyway: entry_exclusive asked pmem about frame 0,
+ * which panicked.
+ */
+static void test_backing_stale_shared(void **state)
+{
+	(void)state;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	struct vmobj *file, *c, *priv;
+	struct vmobj_page p;
+	static struct snap s;
+	fail_at = -1;
+	assert_int_equal(vmobj_create_pager(&fx.pm, 4 * MiB, fill_pattern, NULL, &file), 0);
+	assert_int_equal(rd(file, 600 * PG), 600 * PG);
+	assert_int_equal(vmobj_clone(file, 0, file->size, &c), 0);
+	vmobj_put(c);                             /* file's node 1 keeps its mark */
+	assert_int_equal(vmobj_create_cow(file, 0, file->size, &priv), 0);
+	snap_take(file, &s);
+	fx_hold_all_but(0);
+	assert_int_equal(vmobj_fault(priv, 601 * PG, RD, &p), SVMM_ENOMEM);
+	fx_release_all();
+	snap_same(file, &s);
+	check(priv);
+	assert_int_equal(rd(priv, 601 * PG), 601 * PG);
+	check(priv);
+	vmobj_put(priv);
+	vmobj_put(file);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 /* ---- copy-on-write over a backing object (a private file mapping) ---- */
 
 static void test_cow_backing(void **state)
@@ -1037,6 +1070,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_shares_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_root_undo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backing_stale_shared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_sparse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_outside_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cow_backing, setup, teardown),

@@ -249,9 +249,14 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size);
 /*
  * Set the permissions of every region in [va, va + size) to prot (rules as for
  * map_anon), cutting regions that cross the ends, and of their resident pages; then
- * touching anonymous regions with equal attributes merge. The range
- * must be wholly covered by regions: a hole is SVMM_ENOENT. Other errors as
- * aspace_unmap plus SVMM_EPERM; all leave everything unchanged.
+ * touching anonymous regions with equal attributes merge. A resident page gets W only
+ * where its object answers it writable (vmobj_lookup: its own page, in no index node
+ * shared with a clone, not read through from a backing object); when the regions
+ * map any other page, every page of the range stays without W and takes it at its
+ * next write fault (phys regions get W at once). Asking costs, when prot has W, a
+ * vmobj_lookup per resident page of the regions until one answers no. The range must be wholly covered
+ * by regions: a hole is SVMM_ENOENT. Other errors as aspace_unmap plus SVMM_EPERM; all
+ * leave everything unchanged.
  */
 int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot);
 
@@ -267,26 +272,32 @@ int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot
  * page's mapping, forbids this access), SVMM_ESTACK (a stack overflow: inside the
  * stack's guard gap), SVMM_ENOMEM (no frame or table, or pmem's commit limit for a
  * page charged when faulted in), SVMM_EINVAL (access not exactly one of PT_R, PT_W,
- * PT_X), or the error code of the pager of a mapped object. Nothing changes unless a
- * page was mapped, except that a shared object (or the object under a private object
- * mapping) keeps a page it made for a fault that then failed: another mapping may use
- * it at once, and it is the object's data.
+ * PT_X), SVMM_EREFCNT (a frame's count is full: see vmobj_fault), or the error code
+ * of the pager of a mapped object. Nothing changes unless a page was mapped, except
+ * that a shared object (or the object under a private object mapping) keeps a page it
+ * made for a fault that then failed: another mapping may use it at once, and it is
+ * the object's data (so does a copy it made of a frame or of an index node it shared
+ * with a clone: the same data).
  */
 int aspace_fault(struct aspace *as, svmm_va_t va, unsigned access);
 
 /*
  * Copy-on-write clone of src into dst (fork): dst, made by aspace_create with the same
  * layout and still empty, gets every region of src with its permissions, commit and
- * the stack's limit; its anonymous object is a clone of src's (vmobj_clone: every
- * resident frame shared, one more reference, none copied); physical regions map the
- * same physical range. src's writable anonymous leaves are made read-only and flushed
- * from every TLB before this returns, so that the first write on either side copies
- * (or takes over) the frame; dst's tables start empty and fill on faults. Costs
- * O(regions + the object's index nodes and resident pages + src's page tables); no
- * page is copied. Returns 0, SVMM_EINVAL (NULL, the same address space, different
- * layouts, or dst not empty) or SVMM_ENOMEM (also pmem's commit limit for regions
- * charged at map time); on failure src is unchanged and dst is empty again, as
- * aspace_create left it.
+ * the stack's limit; its anonymous object, and each private object mapping's object,
+ * is a clone of src's (vmobj_clone: it shares src's leaf index nodes, one more
+ * reference on each, and so every resident frame; none copied); a shared object
+ * mapping maps the same object (one more reference); physical regions map the same
+ * physical range. src's writable anonymous and private leaves are made read-only and
+ * flushed from every TLB before this returns, so that the first write on either side
+ * copies (or takes over) the frame; dst's tables start empty and fill on faults. Costs
+ * O(regions + the objects' interior index nodes + src's page tables); no page is
+ * copied. The first write into each shared leaf node afterwards, on either side, pays
+ * for copying that node (one index page, a reference on each frame it names; see
+ * docs/vmobj.md). Returns 0, SVMM_EINVAL (NULL, the same address space, different
+ * layouts, or dst not empty), SVMM_ENOMEM (also pmem's commit limit for regions
+ * charged at map time) or SVMM_EREFCNT (an object's, a node's or a frame's count is
+ * full); on failure src is unchanged and dst is empty again, as aspace_create left it.
  */
 int aspace_clone(struct aspace *src, struct aspace *dst);
 

@@ -134,12 +134,14 @@ int vmobj_create_cow(struct vmobj *backing, uint64_t off, uint64_t size,
  * whole is shared: one more pmem reference on the node, none on its frames, and the
  * first write into it through either object copies it (see vmobj_fault); a node the
  * range cuts is copied, one more reference on each of its frames in the range, as are
- * 2 MiB pages. Costs O(interior index nodes + entries of the nodes the range cuts); no
- * page is copied. The caller must make sure
- * no mapping of obj can write without faulting first (it write-protects them before
- * the clone is used), since every shared frame is now read-only to both. Returns 0,
- * SVMM_EINVAL, SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_ERANGE (past the end) or SVMM_ENOMEM
- * (nothing changed: every reference taken is dropped).
+ * 2 MiB pages and the page entries of a one-level index (in root[] itself). Costs
+ * O(interior index nodes + entries of the nodes the range cuts); no page is copied. The
+ * caller must make sure no mapping of obj can write without faulting first (it
+ * write-protects them before the clone is used), since every shared frame is now
+ * read-only to both. Returns 0, SVMM_EINVAL, SVMM_EZEROSIZE, SVMM_EUNALIGNED,
+ * SVMM_ERANGE (past the end), SVMM_ENOMEM or SVMM_EREFCNT (a node's or a frame's count
+ * is full), with nothing changed on failure: every reference taken is dropped (a leaf
+ * node of obj may keep its mark "may be shared", which the next change to it clears).
  */
 int vmobj_clone(struct vmobj *obj, uint64_t off, uint64_t size, struct vmobj **clonep);
 
@@ -147,9 +149,11 @@ int vmobj_clone(struct vmobj *obj, uint64_t off, uint64_t size, struct vmobj **c
 int vmobj_get(struct vmobj *obj);
 
 /*
- * Drop one reference; the last one frees every frame (one pmem reference each), every
- * index page and the object, and drops its reference to its backing object. The
- * caller has unmapped the object's frames from every page table.
+ * Drop one reference; the last one drops the object's pmem references (one on each
+ * frame its own index pages name, one on each leaf node it shares with a clone, whose
+ * frames go with the node's last holder), frees its index pages and the object, and
+ * drops its reference to its backing object. The caller has unmapped the object's
+ * frames from every page table.
  */
 void vmobj_put(struct vmobj *obj);
 
@@ -165,8 +169,9 @@ void vmobj_put(struct vmobj *obj);
  * a shared 2 MiB page splits it (pmem_split) and copies the one 4 KiB page. The frame
  * stays valid until the object drops it (vmobj_discard, a later write fault, the last
  * vmobj_put), which its callers serialise with their mappings. Returns 0,
- * SVMM_EUNALIGNED (off), SVMM_ERANGE (off past the end), SVMM_EINVAL (access), SVMM_ENOMEM
- * or the pager's error, leaving the object unchanged on failure. A fault that must
+ * SVMM_EUNALIGNED (off), SVMM_ERANGE (off past the end), SVMM_EINVAL (access), SVMM_ENOMEM,
+ * SVMM_EREFCNT (a frame's count is full where a shared leaf node is copied) or
+ * the pager's error, leaving the object unchanged on failure. A fault that must
  * change a part of the index the object shares with a clone (a new page or a copy in
  * a leaf node both hold since vmobj_clone) first gives the object its own copy of that
  * node: one index page more, a reference on each of its frames. A caller that may have
@@ -186,8 +191,11 @@ int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_p
  * the shared node again, as before the fault. A page the fault made (pg->made) is the
  * caller's to discard first, unless pg->unshared is set: the page then goes with the
  * node's copy (a discard first could fold that copy into root[], see docs/vmobj.md).
- * Only right after that fault, serialised with it as faults are; nothing to do when
- * both fields are 0.
+ * Taking back must follow that fault with no other change to the object in between
+ * (it would free what another fault put into the node's copy); keep may come after
+ * other faults on the object, as for a shared object that several address spaces
+ * fault on. Nothing to do when both fields are 0; a fault that failed has nothing to
+ * end.
  */
 void vmobj_fault_end(struct vmobj *obj, uint64_t off, const struct vmobj_page *pg, bool keep);
 
@@ -201,8 +209,10 @@ int vmobj_lookup(struct vmobj *obj, uint64_t off, struct vmobj_page *pg);
  * Make every page of [off, off + size) resident (VMOBJ_HUGE: 2 MiB pages where they
  * fit), so that no read needs the pager or a zero-fill afterwards. For a copy-on-write
  * object, the backing object's pages are made resident. All or nothing: on SVMM_ENOMEM
- * or a pager error every page this call added is dropped again. Other errors:
- * SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_EINVAL (flags).
+ * or a pager error every page this call added is dropped again (a leaf node it had to
+ * stop sharing with a clone to put a page in stays the object's own copy: the same
+ * pages, not shared). Other errors: SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW,
+ * SVMM_ERANGE, SVMM_EINVAL (flags), SVMM_EREFCNT (a frame's count is full).
  */
 int vmobj_populate(struct vmobj *obj, uint64_t off, uint64_t size, unsigned flags);
 
@@ -212,18 +222,20 @@ int vmobj_populate(struct vmobj *obj, uint64_t off, uint64_t size, unsigned flag
  * end of the range is split first. The caller has unmapped the range from every page
  * table that maps it. Returns 0, SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW,
  * SVMM_ERANGE or SVMM_ENOMEM (an index page to split a 2 MiB page, or to copy a leaf
- * node shared with a clone that the range cuts; nothing changed).
+ * node shared with a clone that the range cuts; nothing changed), or SVMM_EREFCNT (a
+ * frame of such a node has a full count: no page dropped).
  */
 int vmobj_discard(struct vmobj *obj, uint64_t off, uint64_t size);
 
 /*
  * Set aside the index pages (at most two) that a vmobj_discard of [off, off + size)
  * needs to unfold the 2 MiB pages crossing its ends and to copy the leaf nodes shared
- * with a clone that it cuts, so that that discard cannot fail: for a caller that must
- * unmap the range first and could not undo the unmap. The pages add to what earlier
- * calls set aside, so that one caller may reserve for several discards. Returns 0 or
- * SVMM_ENOMEM with nothing more set aside. vmobj_unreserve gives back what the
- * discards did not use.
+ * with a clone that it cuts, so that that discard cannot fail for want of memory (only
+ * with SVMM_EREFCNT, which takes 2^32 index pages naming one frame): for a caller
+ * that must unmap the range first and could not undo the unmap. The pages add to what
+ * earlier calls set aside, so that one caller may reserve for several discards.
+ * Returns 0 or SVMM_ENOMEM with nothing more set aside. vmobj_unreserve gives back
+ * what the discards did not use.
  */
 int vmobj_reserve(struct vmobj *obj, uint64_t off, uint64_t size);
 
@@ -234,8 +246,11 @@ void vmobj_unreserve(struct vmobj *obj);
  * Check every invariant of docs/vmobj.md for obj (and its backing object): the header,
  * the index shape, that no index page is empty, that every entry is a frame allocated
  * in pmem with a reference (2 MiB entries: a whole order-9 block or 512 split frames),
- * and the counters. Returns 0 or SVMM_EINVAL, printing the first broken invariant
- * through out when it is not NULL. Never modifies.
+ * that an index node not marked shared with a clone has one reference, and the
+ * counters. Counts across objects (a frame's count is the number of index pages that
+ * name it) are for the caller to check: see core/vmobj_internal.h. Returns 0 or
+ * SVMM_EINVAL, printing the first broken invariant through out when it is not NULL.
+ * Never modifies.
  */
 int vmobj_check(struct vmobj *obj, svmm_print_fn out, void *ctx);
 
