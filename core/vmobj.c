@@ -708,12 +708,13 @@ static bool holds_in(const uint64_t *n, uint64_t m, uint64_t pg, uint64_t start,
 }
 
 /*
- * Give o its own copy, in page pa (the caller's), of the leaf node that entry *up
- * names with E_SHARED: the same entries, a reference more on each frame. *left is then
- * the node left behind, on which o still holds its reference (node_left lets it go,
- * node_back takes the copy back). When o turns out to be the node's only holder, only
- * the mark goes: *left is 0 and pa is not used. Fails (SVMM_EREFCNT: a frame's count
- * is full) with nothing changed.
+ * Give o its own copy, in page pa (the caller's, or 0: one is allocated here), of the
+ * leaf node that entry *up names with E_SHARED: the same entries, a reference more on
+ * each frame. *left is then the node left behind, on which o still holds its reference
+ * (node_left lets it go, node_back takes the copy back). When o turns out to be the
+ * node's only holder, only the mark goes: *left is 0, and no page is used or
+ * allocated. Fails (SVMM_ENOMEM, SVMM_EREFCNT: a frame's count is full) with nothing
+ * changed (a page allocated here is freed again).
  */
 static int node_own(struct vmobj *o, uint64_t *up, svmm_pa_t pa, svmm_pa_t *left)
 {
@@ -726,14 +727,24 @@ static int node_own(struct vmobj *o, uint64_t *up, svmm_pa_t pa, svmm_pa_t *left
 		*up &= ~E_SHARED;
 		return 0;
 	}
+	svmm_pa_t mine = 0;
+	if (pa == 0) {
+		int err = pmem_alloc(o->pm, 0, o->pm->meta_limit, &mine);
+		if (err != 0)
+			return err;
+		pa = mine;
+	}
 	uint64_t m = *page_meta(o, old);
 	unsigned lo = M_LO(m), hi = M_HI(m);
 	const uint64_t *sn = port_pa_to_va(old);
 	uint64_t *dn = port_pa_to_va(pa);
 	/* The copy of the used run takes its references in the same pass. */
 	int err = pmem_get_copy(o->pm, sn + lo, dn + lo, hi - lo + 1);
-	if (err != 0)
+	if (err != 0) {
+		if (mine != 0)
+			meta_free(o->pm, mine);
 		return err;
+	}
 	__builtin_memset(dn, 0, lo * sizeof(uint64_t));
 	__builtin_memset(dn + hi + 1, 0, (FANO - 1 - hi) * sizeof(uint64_t));
 	*page_meta(o, pa) = m;
@@ -1260,13 +1271,7 @@ static uint64_t leaf_at(struct vmobj *o, uint64_t pg, uint64_t *cover, bool *sha
 static __attribute__((noinline)) int own_leaf(struct vmobj *o, uint64_t *up, uint64_t pg,
 						    svmm_pa_t *left)
 {
-	svmm_pa_t pa;
-	int err = pmem_alloc(o->pm, 0, o->pm->meta_limit, &pa);
-	if (err != 0)
-		return err;
-	err = node_own(o, up, pa, left);
-	if (err != 0 || *left == 0)
-		meta_free(o->pm, pa);
+	int err = node_own(o, up, 0, left);
 	if (err != 0)
 		return err;
 	struct obj_hint *h = hint_of(o);

@@ -625,6 +625,36 @@ static void test_backing_stale_shared(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
+/*
+ * A leaf node whose clone went is the source's alone, though still marked shared: a
+ * write into it needs no memory (the frame's count is 1: written in place, the mark
+ * cleared). The fault allocated the node's copy before it asked whether one was
+ * needed, and so failed with SVMM_ENOMEM when no page was free.
+ */
+static void test_stale_shared_write(void **state)
+{
+	(void)state;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	struct vmobj *a, *b;
+	struct vmobj_page p;
+	assert_int_equal(vmobj_create_anon(&fx.pm, 4 * MiB, &a), 0);
+	wr(a, 600 * PG, 1);
+	assert_int_equal(vmobj_lookup(a, 600 * PG, &p), 0);
+	svmm_pa_t f = p.pa;
+	assert_int_equal(vmobj_clone(a, 0, a->size, &b), 0);
+	vmobj_put(b);
+	fx_hold_all_but(0);
+	assert_int_equal(vmobj_fault(a, 600 * PG, WR | VMOBJ_UNDO, &p), 0);
+	fx_release_all();
+	assert_int_equal(p.pa, f);
+	assert_true(p.writable);
+	assert_int_equal(p.copied, 0);
+	assert_int_equal(p.unshared, 0);
+	check(a);
+	vmobj_put(a);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 /* ---- copy-on-write over a backing object (a private file mapping) ---- */
 
 static void test_cow_backing(void **state)
@@ -1071,6 +1101,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clone_shares_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_root_undo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backing_stale_shared, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_shared_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_sparse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_outside_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cow_backing, setup, teardown),
