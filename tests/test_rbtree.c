@@ -345,6 +345,85 @@ static void test_random_against_model(void **state)
 	}
 }
 
+/*
+ * rb_near's record and rb_replace_near, on every node of every tree size up to N,
+ * built in three orders (ascending, descending, shuffled), so that each position is
+ * met: the root, a leaf, either end of the order, a node with one child on either side
+ * (its neighbour there a descendant or an ancestor) and with two. The record must say
+ * what its contract says, and a replacement through it must leave a valid tree whose
+ * threads lead to the new node, with the stop node taking every write that had no
+ * target. The one-node tree is the size-1 case: no child, no neighbour, the root.
+ */
+static void test_near_every_node(void **state)
+{
+	(void)state;
+	enum { N = 40 };
+	static struct item it[N], repl;
+
+	rng = seed_from_env();
+	for (unsigned order = 0; order < 3; order++) {
+		for (size_t n = 1; n <= N; n++) {
+			struct rb_root root = RB_ROOT_INIT;
+			size_t perm[N];
+
+			for (size_t i = 0; i < n; i++)
+				perm[i] = order == 1 ? n - 1 - i : i;
+			for (size_t i = n; order == 2 && i > 1; i--) {
+				size_t j = (size_t)(rnd() % i), t = perm[i - 1];
+
+				perm[i - 1] = perm[j];
+				perm[j] = t;
+			}
+			for (size_t i = 0; i < n; i++) {
+				it[perm[i]].key = perm[i] * 2;
+				rb_add(&root, &it[perm[i]].rb, item_cmp);
+			}
+			assert_int_equal(rb_check(&root, item_cmp, n), RB_OK);
+			for (size_t i = 0; i < n; i++) {
+				struct rb_node *old = &it[i].rb, stop, *pv, *nx;
+				struct rb_near nr;
+				bool red = rb_is_red(old), flag = (i & 1) != 0;
+
+				memset(&stop, 0xa5, sizeof(stop));   /* rb_near sets it up itself */
+				rb_near(old, &nr, &stop);
+				pv = i > 0 ? &it[i - 1].rb : NULL;
+				nx = i + 1 < n ? &it[i + 1].rb : NULL;
+				assert_ptr_equal(rb_near_node(&nr, RB_LEFT), pv);
+				assert_ptr_equal(rb_near_node(&nr, RB_RIGHT), nx);
+				for (unsigned d = 0; d < 2; d++) {
+					struct rb_node *c = rb_child(old, d);
+
+					assert_true(nr.link[d] == old->rb_link[d]);
+					assert_ptr_equal(nr.child[d], c != NULL ? c : &stop);
+					assert_ptr_equal(nr.last[d], c != NULL ? (d ? nx : pv) : &stop);
+				}
+				repl.key = it[i].key;
+				repl.rb.rb_parent = flag ? RB_FLAG | RB_RED : 0;   /* only the flag counts */
+				repl.rb.rb_link[0] = repl.rb.rb_link[1] = 0;
+				rb_replace_near(&root, old, &repl.rb, &nr);
+				assert_false(rb_linked(old));
+				assert_true(rb_linked(&repl.rb));
+				assert_int_equal(rb_flag(&repl.rb), flag);
+				assert_int_equal(rb_is_red(&repl.rb), red);
+				assert_int_equal(rb_check(&root, item_cmp, n), RB_OK);
+				assert_ptr_equal(rb_step(&repl.rb, RB_LEFT), pv);
+				assert_ptr_equal(rb_step(&repl.rb, RB_RIGHT), nx);
+				if (pv != NULL)
+					assert_ptr_equal(rb_step(pv, RB_RIGHT), &repl.rb);
+				if (nx != NULL)
+					assert_ptr_equal(rb_step(nx, RB_LEFT), &repl.rb);
+				if (n == 1)
+					assert_ptr_equal(root.rb_node, &repl.rb);
+				/* and back, through rb_replace, keeping old's own flag */
+				old->rb_parent = 0;
+				rb_replace(&root, &repl.rb, old);
+				assert_int_equal(rb_check(&root, item_cmp, n), RB_OK);
+				assert_int_equal(rb_is_red(old), red);
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +432,7 @@ int main(void)
 		cmocka_unit_test(test_checker_catches_violations),
 		cmocka_unit_test(test_sequential),
 		cmocka_unit_test(test_replace),
+		cmocka_unit_test(test_near_every_node),
 		cmocka_unit_test(test_insert_beside),
 		cmocka_unit_test(test_flag_survives_rebalancing),
 		cmocka_unit_test(test_random_against_model),

@@ -209,7 +209,8 @@ struct rb_near {
  * cursor stays where it is, so the loop takes its first two steps without looking:
  * most descents are over by then and the exit test, rarely passed, is then predicted
  * well. The exit leaves the cursors as the step before set them, so what follows does
- * not wait for the last loads.
+ * not wait for the last loads. n must be linked; stop is overwritten, and nr may
+ * point to it, so it must outlive every use of nr.
  */
 static inline void rb_near(const struct rb_node *n, struct rb_near *nr, struct rb_node *stop)
 {
@@ -264,9 +265,9 @@ static inline void rb_neighbours(const struct rb_node *n, struct rb_node **predp
  * nr is what rb_near found for old, with nothing changed since: a child's parent word
  * and the thread that leads back to old (the far end of the descent into that child's
  * subtree) exist only where old has a child, and the writes meant for them otherwise
- * go to the stop node rb_near was given. Inline and without branches on the children: the allocator's
- * hot paths replace a node on about every other call, and whether a child exists is a
- * coin toss there.
+ * go to the stop node rb_near was given, which must still exist. Inline and without
+ * branches on the children: the allocator's hot paths replace a node on about every
+ * other call, and whether a child exists is a coin toss there.
  */
 static inline void rb_replace_near(struct rb_root *root, struct rb_node *old,
 				   struct rb_node *new_node, struct rb_near *nr)
