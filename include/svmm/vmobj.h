@@ -77,7 +77,9 @@ struct vmobj {
 	void *fill_ctx;
 	uint64_t resident;         /* pages indexed (a 2 MiB entry counts 512) */
 	uint64_t huge;             /* 2 MiB entries */
-	uint64_t nodes;            /* index node pages besides this one */
+	uint64_t nodes;            /* index node pages besides this one (a leaf node
+				      shared with clones counts in each of them, as do
+				      its pages in resident) */
 	uint32_t refs;             /* holders: mappings, clones' backing links, callers */
 	uint8_t kind;
 	uint8_t levels;            /* index levels, the top one in root[] */
