@@ -190,7 +190,8 @@ int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_p
  * leaf nodes until either side writes into one, see docs/vmobj.md). keep: let them go
  * (a frame or a node whose other holders have all gone meanwhile is freed here). Else
  * take the fault back: the copy is freed, and the object indexes the shared frame and
- * the shared node again, as before the fault. A page the fault made (pg->made) is the
+ * the shared node again, as before the fault (a shared 2 MiB page the fault cut down
+ * to copy one 4 KiB page stays cut: the same frames, 512 entries). A page the fault made (pg->made) is the
  * caller's to discard first, unless pg->unshared is set: the page then goes with the
  * node's copy (a discard first could fold that copy into root[], see docs/vmobj.md).
  * Taking back must follow that fault with no other change to the object in between
