@@ -1753,10 +1753,25 @@ int vmobj_populate(struct vmobj *obj, uint64_t off, uint64_t size, unsigned flag
 }
 
 /*
+ * Is the leaf node that *up names with E_SHARED still held by another object? If not,
+ * the mark goes: under o's lock no other holder can come back (only a clone of o adds
+ * one), so no copy of the node is needed.
+ */
+static bool still_shared(struct vmobj *o, uint64_t *up)
+{
+	uint32_t refs;
+	if (pmem_refs(o->pm, E_PA(*up), &refs) != 0)
+		port_panic("vmobj: index node not allocated in pmem");
+	if (refs == 1)
+		*up &= ~E_SHARED;
+	return refs != 1;
+}
+
+/*
  * The entries that cross the ends of pages [start, end) and that discarding the range
- * must take apart first, one index page each: 2 MiB pages (unfolded) and leaf nodes a
- * clone may share with entries both in and outside the range (owned, node_own), in
- * cut[]; returns how many.
+ * must take apart first, one index page each: 2 MiB pages (unfolded) and leaf nodes
+ * another object shares with entries both in and outside the range (owned, node_own),
+ * in cut[]; returns how many.
  */
 static unsigned crossing(struct vmobj *obj, uint64_t start, uint64_t end, uint64_t *cut[2])
 {
@@ -1769,7 +1784,7 @@ static unsigned crossing(struct vmobj *obj, uint64_t start, uint64_t end, uint64
 		uint64_t gs = SVMM_ALIGN_DOWN(ends[i], FANO);
 		uint64_t um = up != NULL ? *page_meta(obj, E_PA(*up)) : 0;
 		if (up != NULL && !covers(um, gs, start, end) &&
-		    holds_in(node_va(*up), um, gs, start, end))
+		    holds_in(node_va(*up), um, gs, start, end) && still_shared(obj, up))
 			g = up;           /* a shared leaf node with entries in and outside it */
 		else if (g == NULL || !(*g & E_HUGE) || (gs >= start && gs + FANO <= end))
 			continue;

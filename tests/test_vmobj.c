@@ -655,6 +655,37 @@ static void test_stale_shared_write(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
+/*
+ * The same for a discard that cuts such a node: it needs no copy of it, so neither it
+ * nor vmobj_reserve needs memory. Both set a page aside for the copy whatever the
+ * node's count, and failed with SVMM_ENOMEM when none was free.
+ */
+static void test_stale_shared_discard(void **state)
+{
+	(void)state;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	struct vmobj *a, *b;
+	struct vmobj_page p;
+	assert_int_equal(vmobj_create_anon(&fx.pm, 4 * MiB, &a), 0);
+	wr(a, 600 * PG, 1);
+	wr(a, 700 * PG, 2);
+	svmm_pa_t n1 = leaf_node(a, 600);
+	assert_int_equal(vmobj_clone(a, 0, a->size, &b), 0);
+	vmobj_put(b);
+	fx_hold_all_but(0);
+	assert_int_equal(vmobj_reserve(a, 600 * PG, PG), 0);
+	assert_int_equal(vmobj_discard(a, 600 * PG, PG), 0);
+	vmobj_unreserve(a);
+	fx_release_all();
+	assert_int_equal(leaf_node(a, 600), n1);      /* no copy: the mark went */
+	assert_int_equal(vmobj_lookup(a, 600 * PG, &p), SVMM_ENOENT);
+	assert_int_equal(rd(a, 700 * PG), 2);
+	assert_int_equal(a->resident, 1);
+	check(a);
+	vmobj_put(a);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 /* ---- copy-on-write over a backing object (a private file mapping) ---- */
 
 static void test_cow_backing(void **state)
@@ -1102,6 +1133,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shared_root_undo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backing_stale_shared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_shared_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_shared_discard, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_sparse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_outside_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cow_backing, setup, teardown),
