@@ -708,6 +708,21 @@ static bool holds_in(const uint64_t *n, uint64_t m, uint64_t pg, uint64_t start,
 }
 
 /*
+ * Is the leaf node that *up names with E_SHARED still held by another object? If not,
+ * the mark goes: under o's lock no other holder can come back (only a clone of o adds
+ * one), so no copy of the node is needed.
+ */
+static bool still_shared(struct vmobj *o, uint64_t *up)
+{
+	uint32_t refs;
+	if (pmem_refs(o->pm, E_PA(*up), &refs) != 0)
+		port_panic("vmobj: index node not allocated in pmem");
+	if (refs == 1)
+		*up &= ~E_SHARED;
+	return refs != 1;
+}
+
+/*
  * Give o its own copy, in page pa (the caller's, or 0: one is allocated here), of the
  * leaf node that entry *up names with E_SHARED: the same entries, a reference more on
  * each frame. *left is then the node left behind, on which o still holds its reference
@@ -719,14 +734,9 @@ static bool holds_in(const uint64_t *n, uint64_t m, uint64_t pg, uint64_t start,
 static int node_own(struct vmobj *o, uint64_t *up, svmm_pa_t pa, svmm_pa_t *left)
 {
 	svmm_pa_t old = E_PA(*up);
-	uint32_t refs;
 	*left = 0;
-	if (pmem_refs(o->pm, old, &refs) != 0)
-		port_panic("vmobj: index node not allocated in pmem");
-	if (refs == 1) {
-		*up &= ~E_SHARED;
+	if (!still_shared(o, up))
 		return 0;
-	}
 	svmm_pa_t mine = 0;
 	if (pa == 0) {
 		int err = pmem_alloc(o->pm, 0, o->pm->meta_limit, &mine);
@@ -1750,21 +1760,6 @@ int vmobj_populate(struct vmobj *obj, uint64_t off, uint64_t size, unsigned flag
 	visit_range(obj, start, end, err == 0 ? unmark_leaf : drop_new_leaf, NULL);
 	port_unlock(&obj->lock);
 	return err;
-}
-
-/*
- * Is the leaf node that *up names with E_SHARED still held by another object? If not,
- * the mark goes: under o's lock no other holder can come back (only a clone of o adds
- * one), so no copy of the node is needed.
- */
-static bool still_shared(struct vmobj *o, uint64_t *up)
-{
-	uint32_t refs;
-	if (pmem_refs(o->pm, E_PA(*up), &refs) != 0)
-		port_panic("vmobj: index node not allocated in pmem");
-	if (refs == 1)
-		*up &= ~E_SHARED;
-	return refs != 1;
 }
 
 /*
