@@ -425,6 +425,47 @@ static void test_protect_after_fork(void **state)
 	assert_int_equal(pmem_free_frames(&fx.pm), free0);
 }
 
+struct grab {
+	char text[512];
+};
+
+static void grab_line(void *ctx, const char *line)
+{
+	struct grab *g = ctx;
+	if (g->text[0] == 0)
+		snprintf(g->text, sizeof(g->text), "%s", line);
+}
+
+/*
+ * aspace_check catches a writable leaf over a page its object does not answer writable:
+ * after a fork the frame's count is 1 (its one index page is the leaf node both
+ * objects share), so only the object's answer says it is shared.
+ */
+static void test_check_writable_shared(void **state)
+{
+	(void)state;
+	static struct aspace p, c;
+	uint64_t free0 = pmem_free_frames(&fx.pm);
+	svmm_va_t va;
+	make(&p);
+	assert_int_equal(aspace_map_anon(&p, A, 4 * PG, RW, ASPACE_FIXED, &va), 0);
+	store(&p, A, 1);
+	make(&c);
+	assert_int_equal(aspace_clone(&p, &c), 0);
+	assert_int_equal(refs(frame_of(&p, A, PT_R)), 1);
+	assert_int_equal(pt_protect(&p.pt, A, PG, RW | PT_U, PT_PERMS, PT_MISSING_OK), 0);
+	struct grab g = { "" };
+	assert_int_equal(aspace_check(&p, grab_line, &g), SVMM_EINVAL);
+	if (strstr(g.text, "a writable anonymous leaf maps a frame no other object holds") == NULL)
+		fail_msg("check said \"%s\"", g.text);
+	assert_int_equal(pt_protect(&p.pt, A, PG, PT_R | PT_U, PT_PERMS, PT_MISSING_OK), 0);
+	check(&p);
+	check(&c);
+	aspace_destroy(&c);
+	aspace_destroy(&p);
+	assert_int_equal(pmem_free_frames(&fx.pm), free0);
+}
+
 static void test_file_maps(void **state)
 {
 	(void)state;
@@ -838,6 +879,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shared_anon, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_maps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_protect_after_fork, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_writable_shared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_private_read_oom, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_private_discard_oom, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_private_root_undo, setup, teardown),
