@@ -203,8 +203,11 @@ int vmobj_fault(struct vmobj *obj, uint64_t off, unsigned access, struct vmobj_p
 void vmobj_fault_end(struct vmobj *obj, uint64_t off, const struct vmobj_page *pg, bool keep);
 
 /*
- * The frame indexed at off, without making one: 0 with *pg filled (writable as for a
- * read fault), SVMM_ENOENT (not resident in this object), SVMM_EUNALIGNED or SVMM_ERANGE.
+ * The frame indexed at off, without making one: 0 with *pg filled, SVMM_ENOENT (not
+ * resident in this object), SVMM_EUNALIGNED or SVMM_ERANGE. pg->writable: the object
+ * alone holds the frame and the leaf node naming it, as pmem's counts say now (a read
+ * fault answers read-only for any page of a node still marked shared with a clone,
+ * though the clone may have gone since).
  */
 int vmobj_lookup(struct vmobj *obj, uint64_t off, struct vmobj_page *pg);
 
