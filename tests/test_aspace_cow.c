@@ -559,6 +559,52 @@ static void fork_private_file(struct aspace *p, struct aspace *c)
 	check(c);
 }
 
+/* One call of the out-of-memory sweeps below: a fault, a discard or an unmap of a. */
+struct oom_step {
+	enum { STEP_FAULT, STEP_DISCARD, STEP_UNMAP } kind;
+	struct aspace *a;
+	svmm_va_t va;
+	uint64_t size;          /* STEP_FAULT: the access */
+};
+
+static int oom_call(const struct oom_step *st)
+{
+	switch (st->kind) {
+	case STEP_FAULT:
+		return aspace_fault(st->a, st->va, (unsigned)st->size);
+	case STEP_DISCARD:
+		return aspace_discard(st->a, st->va, st->size);
+	default:
+		return aspace_unmap(st->a, st->va, st->size);
+	}
+}
+
+/*
+ * Run the step with n = 0, 1, ... frames left in pmem until it succeeds: every failure
+ * must be SVMM_ENOMEM and leave the address space exactly as it was (the fixture's
+ * snapshot), with aspace_check clean.
+ */
+static void oom_sweep(const struct oom_step *st)
+{
+	static struct fx_snap before, after;
+	for (uint64_t n = 0;; n++) {
+		fx_snap_take(st->a, &before);
+		fx_hold_all_but(n);
+		int err = oom_call(st);
+		fx_release_all();
+		if (err == 0)
+			break;
+		assert_int_equal(err, SVMM_ENOMEM);
+		fx_snap_take(st->a, &after);
+		if (!fx_snap_equal(&before, &after))
+			fail_msg("step %d at 0x%llx, budget %llu: the address space changed",
+				 (int)st->kind, (unsigned long long)st->va, (unsigned long long)n);
+		check(st->a);
+		assert_true(n < 16);
+	}
+	check(st->a);
+}
+
 /*
  * A write fault that gives the child its own copy of a shared node at root[0] (the
  * index's only node, kept at two levels while shared), then cannot map the page: the
@@ -569,7 +615,6 @@ static void test_fork_private_root_undo(void **state)
 {
 	(void)state;
 	static struct aspace p, c;
-	static struct fx_snap before, after;
 	uint64_t free0 = pmem_free_frames(&fx.pm);
 	fork_private_file(&p, &c);
 	svmm_va_t priv = priv_va;
@@ -578,21 +623,7 @@ static void test_fork_private_root_undo(void **state)
 	check(&c);
 	/* The file's page is there already: the file keeps a page it made for a fault. */
 	assert_int_equal(vmobj_populate(priv_file, 0, 32 * PG, 0), 0);
-	for (uint64_t n = 0;; n++) {
-		fx_snap_take(&c, &before);
-		fx_hold_all_but(n);
-		int err = aspace_fault(&c, priv + 5 * PG, PT_W);
-		fx_release_all();
-		if (err == 0)
-			break;
-		assert_int_equal(err, SVMM_ENOMEM);
-		fx_snap_take(&c, &after);
-		if (!fx_snap_equal(&before, &after))
-			fail_msg("budget %llu: the child changed", (unsigned long long)n);
-		check(&c);
-		assert_true(n < 16);
-	}
-	check(&c);
+	oom_sweep(&(struct oom_step){ STEP_FAULT, &c, priv + 5 * PG, PT_W });
 	assert_int_equal(load(&c, priv + 10 * PG), 10);
 	assert_int_equal(load(&p, priv + 10 * PG), 10);
 	vmobj_put(priv_file);
@@ -610,7 +641,6 @@ static void test_fork_private_read_oom(void **state)
 {
 	(void)state;
 	static struct aspace p, c;
-	static struct fx_snap before, after;
 	uint64_t free0 = pmem_free_frames(&fx.pm);
 	fork_private_file(&p, &c);
 	svmm_va_t priv = priv_va;
@@ -618,21 +648,7 @@ static void test_fork_private_read_oom(void **state)
 	aspace_destroy(&c);
 	make(&c);
 	assert_int_equal(aspace_clone(&p, &c), 0);
-	for (uint64_t n = 0;; n++) {
-		fx_snap_take(&c, &before);
-		fx_hold_all_but(n);
-		int err = aspace_fault(&c, priv + 4 * PG, PT_R);
-		fx_release_all();
-		if (err == 0)
-			break;
-		assert_int_equal(err, SVMM_ENOMEM);
-		fx_snap_take(&c, &after);
-		if (!fx_snap_equal(&before, &after))
-			fail_msg("budget %llu: the child changed", (unsigned long long)n);
-		check(&c);
-		assert_true(n < 16);
-	}
-	check(&c);
+	oom_sweep(&(struct oom_step){ STEP_FAULT, &c, priv + 4 * PG, PT_R });
 	assert_int_equal(load(&c, priv + 4 * PG), 4 * PG);
 	vmobj_put(priv_file);
 	aspace_destroy(&c);
@@ -652,7 +668,6 @@ static void test_fork_private_discard_oom(void **state)
 {
 	(void)state;
 	static struct aspace p, c;
-	static struct fx_snap before, after;
 	uint64_t free0 = pmem_free_frames(&fx.pm);
 	fork_private_file(&p, &c);
 	svmm_va_t priv = priv_va;
@@ -661,25 +676,13 @@ static void test_fork_private_discard_oom(void **state)
 	make(&c);
 	assert_int_equal(aspace_clone(&p, &c), 0);
 	assert_int_equal(aspace_protect(&p, priv + 300 * PG, 724 * PG, PT_R), 0);
+	const struct oom_step steps[3] = {
+		{ STEP_DISCARD, &p, priv + 20 * PG, PG },
+		{ STEP_UNMAP, &p, priv + 10 * PG, PG },
+		{ STEP_UNMAP, &p, priv + 15 * PG, 635 * PG },
+	};
 	for (int k = 0; k < 3; k++) {
-		for (uint64_t n = 0;; n++) {
-			fx_snap_take(&p, &before);
-			fx_hold_all_but(n);
-			int err = k == 0 ? aspace_discard(&p, priv + 20 * PG, PG) :
-				  k == 1 ? aspace_unmap(&p, priv + 10 * PG, PG) :
-					   aspace_unmap(&p, priv + 15 * PG, 635 * PG);
-			fx_release_all();
-			if (err == 0)
-				break;
-			assert_int_equal(err, SVMM_ENOMEM);
-			fx_snap_take(&p, &after);
-			if (!fx_snap_equal(&before, &after))
-				fail_msg("op %d, budget %llu: the parent changed", k,
-					 (unsigned long long)n);
-			check(&p);
-			assert_true(n < 16);
-		}
-		check(&p);
+		oom_sweep(&steps[k]);
 		check(&c);
 		if (k == 1) {
 			/* A fresh fork over pages 12, 20 | 600, 700: both nodes shared. */
