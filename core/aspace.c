@@ -758,14 +758,21 @@ static int anon_reserve(struct aspace *as, svmm_va_t va, uint64_t size)
 	       vmobj_reserve(as->anon, va, size) : 0;
 }
 
+/* Give back what objs_reserve set aside and the discards did not use. */
+static void objs_unreserve(struct aspace *as, struct aspace_region *first, svmm_va_t end)
+{
+	for (struct aspace_region *r = first; r != NULL && r->node.addr < end;
+	     r = reg_next(as, r))
+		if (r->kind == ASPACE_OBJ && !r->shared)
+			vmobj_unreserve(r->obj);
+}
+
 /*
  * The same for the private object mappings among the regions from first that overlap
  * [va, end): a private object's leaf nodes may be shared with its clone in a fork
  * child, and a discard that cuts one copies it. Returns 0, or SVMM_ENOMEM with nothing
  * set aside (objs_unreserve gives back what the discards did not use).
  */
-static void objs_unreserve(struct aspace *as, struct aspace_region *first, svmm_va_t end);
-
 static int objs_reserve(struct aspace *as, struct aspace_region *first, svmm_va_t va,
 			svmm_va_t end)
 {
@@ -783,12 +790,29 @@ static int objs_reserve(struct aspace *as, struct aspace_region *first, svmm_va_
 	return err;
 }
 
-static void objs_unreserve(struct aspace *as, struct aspace_region *first, svmm_va_t end)
+/*
+ * Both of the above for an unmap or discard of [va, end) whose regions start at first:
+ * the anonymous object's, then the private objects'. Returns 0, or SVMM_ENOMEM with
+ * nothing set aside.
+ */
+static int range_reserve(struct aspace *as, struct aspace_region *first, svmm_va_t va,
+			 svmm_va_t end)
 {
-	for (struct aspace_region *r = first; r != NULL && r->node.addr < end;
-	     r = reg_next(as, r))
-		if (r->kind == ASPACE_OBJ && !r->shared)
-			vmobj_unreserve(r->obj);
+	int err = anon_reserve(as, va, end - va);
+	if (err == 0) {
+		err = objs_reserve(as, first, va, end);
+		if (err != 0 && as->anon != NULL)
+			vmobj_unreserve(as->anon);
+	}
+	return err;
+}
+
+/* Give back what range_reserve set aside, when the unmap or discard does not happen. */
+static void range_unreserve(struct aspace *as, struct aspace_region *first, svmm_va_t end)
+{
+	objs_unreserve(as, first, end);
+	if (as->anon != NULL)
+		vmobj_unreserve(as->anon);
 }
 
 /* After the flush: drop them (with what was set aside, this cannot fail). */
@@ -852,12 +876,9 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 	 * longer in the order).
 	 */
 	struct aspace_region *head = cs.start, *second = reg_next(as, head);
-	err = anon_reserve(as, va, size);
+	err = range_reserve(as, head, va, end);
 	if (err != 0)
 		goto undo_cuts;
-	err = objs_reserve(as, head, va, end);
-	if (err != 0)
-		goto unreserve_anon;
 	err = vmem_free_region(&as->uvmem, &head->node);
 	if (err != 0)
 		goto unreserve;
@@ -903,10 +924,7 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 	goto out;
 
 unreserve:
-	objs_unreserve(as, head, end);
-unreserve_anon:
-	if (as->anon != NULL)
-		vmobj_unreserve(as->anon);
+	range_unreserve(as, head, end);
 undo_cuts:
 	cut_range_undo(as, &cs);
 	cut_spares_put(as, &cs);
@@ -1709,23 +1727,15 @@ int aspace_discard(struct aspace *as, svmm_va_t va, uint64_t size)
 	port_lock(&as->lock);
 	err = covered(as, va, va + size, &first);
 	if (err == 0)
-		err = anon_reserve(as, va, size);
-	if (err == 0) {
-		err = objs_reserve(as, first, va, va + size);
-		if (err != 0 && as->anon != NULL)
-			vmobj_unreserve(as->anon);
-	}
+		err = range_reserve(as, first, va, va + size);
 	if (err == 0) {
 		discard_count(as, first, va, va + size, &leaves, &uncharge);
 		/* All or nothing (a 2 MiB leaf cut in part needs a table). */
 		err = pt_unmap(&as->pt, va, size, PT_MISSING_OK);
-		if (err == 0) {
+		if (err == 0)
 			discard_drop(as, first, va, va + size, leaves, uncharge);
-		} else {
-			objs_unreserve(as, first, va + size);
-			if (as->anon != NULL)
-				vmobj_unreserve(as->anon);
-		}
+		else
+			range_unreserve(as, first, va + size);
 	}
 	port_unlock(&as->lock);
 	return err;
