@@ -1191,8 +1191,7 @@ static struct vmobj **anon_slot(struct aspace *as, struct aspace_region *r, svmm
  */
 struct anon_prep {
 	/* One word for two uses, so that the struct stays 32 bytes: it lives in the frames
-	   of the two deepest callers of pt_map (and its flags are bits for the same
-	   reason). */
+	   of the two deepest callers of pt_map. */
 	union {
 		uint64_t leaf;         /* present: a 2 MiB leaf to split for a write: its
 					  pte (pa: its frame) */
@@ -1202,12 +1201,10 @@ struct anon_prep {
 	svmm_pa_t copied;      /* a shared frame the object copied from, else 0 */
 	uint16_t flags;        /* pt_map's flags for the leaf */
 	uint16_t charge;       /* pages charged to pmem's commit count */
-	uint8_t present : 1;   /* a read-only leaf is replaced (copy-on-write) */
-	uint8_t made : 1;      /* the anonymous object was made for this fault */
-	uint8_t fresh : 1;     /* the object made the page for this fault */
-	uint8_t kept : 1;      /* a shared object keeps what the fault made or copied
-				  even if the fault fails */
-	uint8_t huge : 1;      /* the leaf is a 2 MiB page (at page's 2 MiB boundary) */
+	uint8_t present;       /* a read-only leaf is replaced (copy-on-write) */
+	uint8_t made;          /* the anonymous object was made for this fault */
+	uint8_t fresh;         /* the object made the page for this fault */
+	uint8_t huge;          /* the leaf is a 2 MiB page (at page's 2 MiB boundary) */
 };
 
 static inline uint64_t prep_size(const struct anon_prep *p)
@@ -1238,9 +1235,10 @@ static void anon_end(struct vmobj *obj, uint64_t off, const struct anon_prep *p,
 	}
 }
 
-/* Take back what anon_prepare did for a new leaf: the page, the object, the charge. */
-static void anon_undo(struct aspace *as, struct vmobj **slot, uint64_t off,
-		      const struct anon_prep *p)
+/* Take back what anon_prepare did for a new leaf at region r: the page, the object,
+   the charge. */
+static void anon_undo(struct aspace *as, struct aspace_region *r, struct vmobj **slot,
+		      uint64_t off, const struct anon_prep *p)
 {
 	/* A page the object made for this fault goes again, whole: nothing to split. In
 	   an index node the object stopped sharing for it, it goes with the node's copy
@@ -1250,7 +1248,7 @@ static void anon_undo(struct aspace *as, struct vmobj **slot, uint64_t off,
 		port_panic("aspace: cannot undo a fresh object page");
 	/* Then the copy, and the index node the object stopped sharing for it (a shared
 	   object keeps both, see anon_prepare). */
-	anon_end(*slot, off, p, p->kept);
+	anon_end(*slot, off, p, r != NULL && r->shared);
 	if (p->made) {
 		vmobj_put(*slot);
 		*slot = NULL;
@@ -1307,7 +1305,7 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 		return err;
 	if (*slot == NULL) {
 		err = vmobj_create_anon(as->pm, size, slot);
-		p->made = err == 0 ? 1 : 0;
+		p->made = err == 0;
 	}
 	if (err == 0) {
 		/*
@@ -1323,12 +1321,11 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 		   its copy of an index node it shared with a clone: another address space
 		   may have put its own page into that node's copy meanwhile, which taking
 		   the copy back would free under that address space's leaf. */
-		p->fresh = err == 0 && (r == NULL || !r->shared) && pg.made ? 1 : 0;
-		p->kept = err == 0 && r != NULL && r->shared ? 1 : 0;
+		p->fresh = err == 0 && (r == NULL || !r->shared) && pg.made;
 	}
 	if (err != 0) {
 		p->fresh = 0;
-		anon_undo(as, slot, off, p);
+		anon_undo(as, r, slot, off, p);
 		return err;
 	}
 	if (pg.order == 9) {
@@ -1360,7 +1357,7 @@ static __attribute__((noinline)) void anon_finish(struct aspace *as, struct aspa
 		return;
 	}
 	if (err != 0) {
-		anon_undo(as, slot, off, p);
+		anon_undo(as, r, slot, off, p);
 		return;
 	}
 	anon_end(*slot, off, p, true);

@@ -178,18 +178,13 @@ static inline struct vmem_unit *unit_get(struct vmem *vm)
 
 /*
  * A unit for a change that needs one, or NULL (nothing changed) if the pool is dry and
- * the page source fails. The unit cache first, without the reservation's test.
+ * the page source fails. A cached unit needs no reservation's test: unit_get pops it.
  */
 static inline struct vmem_unit *unit_take(struct vmem *vm)
 {
-	struct vmem_unit *u = vm->ucache;
-
-	if (u != NULL) {
-		vm->ucache = u->f.next;
-		vm->nucache--;
-		return u;
-	}
-	return pool_reserve(vm, 1) == 0 ? unit_get(vm) : NULL;
+	if (vm->ucache == NULL && pool_reserve(vm, 1) != 0)
+		return NULL;
+	return unit_get(vm);
 }
 
 static void page_release(struct vmem *vm, struct vmem_pool_page *pg)

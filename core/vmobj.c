@@ -428,14 +428,14 @@ static uint64_t *index_slot(struct vmobj *o, uint64_t pg, uint64_t want, struct 
 			}
 		}
 		c /= FANO;
-		if (c == 1 && (*e & E_SHARED)) {
+		uint64_t *pe = e;
+		e = &n[w];
+		if (c == 1 && (*pe & E_SHARED)) {
 			/* A leaf node a clone may share: never the hint (see node_own). */
 			if (up != NULL)
-				*up = e;
-			e = &n[w];
+				*up = pe;
 			break;
 		}
-		e = &n[w];
 		if (c == 1) {
 			h->grp = pg / FANO;
 			h->node = e - pg % FANO;
@@ -707,6 +707,15 @@ static bool holds_in(const uint64_t *n, uint64_t m, uint64_t pg, uint64_t start,
 	return false;
 }
 
+/* The count of the index node page pa: how many objects hold it. */
+static inline uint32_t node_refs(struct pmem *pm, svmm_pa_t pa)
+{
+	uint32_t refs;
+	if (pmem_refs(pm, pa, &refs) != 0)
+		port_panic("vmobj: index node not allocated in pmem");
+	return refs;
+}
+
 /*
  * Is the leaf node that *up names with E_SHARED still held by another object? If not,
  * the mark goes: under o's lock no other holder can come back (only a clone of o adds
@@ -714,12 +723,10 @@ static bool holds_in(const uint64_t *n, uint64_t m, uint64_t pg, uint64_t start,
  */
 static bool still_shared(struct vmobj *o, uint64_t *up)
 {
-	uint32_t refs;
-	if (pmem_refs(o->pm, E_PA(*up), &refs) != 0)
-		port_panic("vmobj: index node not allocated in pmem");
-	if (refs == 1)
+	bool shared = node_refs(o->pm, E_PA(*up)) != 1;
+	if (!shared)
 		*up &= ~E_SHARED;
-	return refs != 1;
+	return shared;
 }
 
 /*
@@ -817,10 +824,8 @@ static bool node_drop(struct vmobj *o, uint64_t *pe, uint64_t pg, uint64_t start
 			port_panic("vmobj: index node not allocated in pmem");
 	} else if (!holds_in(node_va(*pe), m, pg, start, end)) {
 		return false;             /* nothing of it goes: the visit only reads it */
-	} else {
-		uint32_t refs;
-		if (pmem_refs(o->pm, pa, &refs) != 0 || refs != 1)
-			port_panic("vmobj: a discard cuts a shared index node");
+	} else if (node_refs(o->pm, pa) != 1) {
+		port_panic("vmobj: a discard cuts a shared index node");
 	}
 	if (!dropped) {
 		*pe &= ~E_SHARED;
@@ -1264,12 +1269,9 @@ static int check_off(const struct vmobj *o, uint64_t off)
 static uint64_t leaf_at(struct vmobj *o, uint64_t pg, uint64_t *cover, bool *shared)
 {
 	uint64_t *up;
-	uint32_t refs = 1;
 	uint64_t *e = index_slot(o, pg, 1, NULL, cover, &up);
-	if (shared != NULL && up != NULL && pmem_refs(o->pm, E_PA(*up), &refs) != 0)
-		port_panic("vmobj: index node not allocated in pmem");
 	if (shared != NULL)
-		*shared = refs != 1;
+		*shared = up != NULL && node_refs(o->pm, E_PA(*up)) != 1;
 	return e == NULL || (*e & E_NODE) ? 0 : *e;
 }
 
@@ -1889,13 +1891,18 @@ static void walk_leaf(struct vmobj *o, uint64_t *e, uint64_t pg, uint64_t cover,
 		w->fn(w->ctx, pg << SVMM_PAGE_SHIFT, E_PA(*e), order);
 }
 
+static void walk_all(struct vmobj *obj, struct walk_ctx *w)
+{
+	port_lock(&obj->lock);
+	visit_range(obj, 0, npages(obj), walk_leaf, w);
+	port_unlock(&obj->lock);
+}
+
 void vmobj_walk(struct vmobj *obj, void (*fn)(void *ctx, uint64_t off, svmm_pa_t pa,
 					      unsigned order), void *ctx)
 {
 	struct walk_ctx w = { fn, NULL, ctx };
-	port_lock(&obj->lock);
-	visit_range(obj, 0, npages(obj), walk_leaf, &w);
-	port_unlock(&obj->lock);
+	walk_all(obj, &w);
 }
 
 void vmobj_walk_held(struct vmobj *obj,
@@ -1904,9 +1911,7 @@ void vmobj_walk_held(struct vmobj *obj,
 		     void *ctx)
 {
 	struct walk_ctx w = { NULL, fn, ctx };
-	port_lock(&obj->lock);
-	visit_range(obj, 0, npages(obj), walk_leaf, &w);
-	port_unlock(&obj->lock);
+	walk_all(obj, &w);
 }
 
 struct check_ctx {
