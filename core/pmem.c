@@ -786,6 +786,15 @@ static int alloc_head(struct pmem *pm, svmm_pa_t pa, bool for_put, struct pmem_s
 	return SVMM_ENOTALLOC;
 }
 
+/* One more reference on the allocated block headed by f, or SVMM_EREFCNT (the count is full). */
+static inline __attribute__((always_inline)) int ref_take(struct pmem_frame *f)
+{
+	if (f->refcnt == UINT32_MAX)
+		return SVMM_EREFCNT;
+	f->refcnt++;
+	return 0;
+}
+
 int pmem_get(struct pmem *pm, svmm_pa_t pa)
 {
 	struct pmem_span *s;
@@ -793,13 +802,8 @@ int pmem_get(struct pmem *pm, svmm_pa_t pa)
 
 	port_lock(&pm->lock);
 	int err = alloc_head(pm, pa, false, &s, &idx);
-	if (err == 0) {
-		struct pmem_frame *f = &s->db[idx];
-		if (f->refcnt == UINT32_MAX)
-			err = SVMM_EREFCNT;
-		else
-			f->refcnt++;
-	}
+	if (err == 0)
+		err = ref_take(&s->db[idx]);
 	port_unlock(&pm->lock);
 	return err;
 }
@@ -807,10 +811,7 @@ int pmem_get(struct pmem *pm, svmm_pa_t pa)
 int pmem_get_frame(struct pmem *pm, struct pmem_frame *f)
 {
 	port_lock(&pm->lock);
-	int err = f->state != PMEM_ALLOC ? SVMM_ENOTALLOC :
-		  f->refcnt == UINT32_MAX ? SVMM_EREFCNT : 0;
-	if (err == 0)
-		f->refcnt++;
+	int err = f->state != PMEM_ALLOC ? SVMM_ENOTALLOC : ref_take(f);
 	port_unlock(&pm->lock);
 	return err;
 }
@@ -939,11 +940,10 @@ static inline __attribute__((always_inline)) int get_many(struct pmem *pm, const
 		}
 		uint32_t idx;
 		err = alloc_head(pm, pa, false, &s, &idx);
-		if (err == 0 && s->db[idx].refcnt == UINT32_MAX)
-			err = SVMM_EREFCNT;
+		if (err == 0)
+			err = ref_take(&s->db[idx]);
 		if (err != 0)
 			break;
-		s->db[idx].refcnt++;
 		i++;
 	}
 	if (err != 0) {
