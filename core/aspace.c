@@ -758,14 +758,21 @@ static int anon_reserve(struct aspace *as, svmm_va_t va, uint64_t size)
 	       vmobj_reserve(as->anon, va, size) : 0;
 }
 
+/* Give back what objs_reserve set aside and the discards did not use. */
+static void objs_unreserve(struct aspace *as, struct aspace_region *first, svmm_va_t end)
+{
+	for (struct aspace_region *r = first; r != NULL && r->node.addr < end;
+	     r = reg_next(as, r))
+		if (r->kind == ASPACE_OBJ && !r->shared)
+			vmobj_unreserve(r->obj);
+}
+
 /*
  * The same for the private object mappings among the regions from first that overlap
  * [va, end): a private object's leaf nodes may be shared with its clone in a fork
  * child, and a discard that cuts one copies it. Returns 0, or SVMM_ENOMEM with nothing
  * set aside (objs_unreserve gives back what the discards did not use).
  */
-static void objs_unreserve(struct aspace *as, struct aspace_region *first, svmm_va_t end);
-
 static int objs_reserve(struct aspace *as, struct aspace_region *first, svmm_va_t va,
 			svmm_va_t end)
 {
@@ -783,12 +790,29 @@ static int objs_reserve(struct aspace *as, struct aspace_region *first, svmm_va_
 	return err;
 }
 
-static void objs_unreserve(struct aspace *as, struct aspace_region *first, svmm_va_t end)
+/*
+ * Both of the above for an unmap or discard of [va, end) whose regions start at first:
+ * the anonymous object's, then the private objects'. Returns 0, or SVMM_ENOMEM with
+ * nothing set aside.
+ */
+static int range_reserve(struct aspace *as, struct aspace_region *first, svmm_va_t va,
+			 svmm_va_t end)
 {
-	for (struct aspace_region *r = first; r != NULL && r->node.addr < end;
-	     r = reg_next(as, r))
-		if (r->kind == ASPACE_OBJ && !r->shared)
-			vmobj_unreserve(r->obj);
+	int err = anon_reserve(as, va, end - va);
+	if (err == 0) {
+		err = objs_reserve(as, first, va, end);
+		if (err != 0 && as->anon != NULL)
+			vmobj_unreserve(as->anon);
+	}
+	return err;
+}
+
+/* Give back what range_reserve set aside, when the unmap or discard does not happen. */
+static void range_unreserve(struct aspace *as, struct aspace_region *first, svmm_va_t end)
+{
+	objs_unreserve(as, first, end);
+	if (as->anon != NULL)
+		vmobj_unreserve(as->anon);
 }
 
 /* After the flush: drop them (with what was set aside, this cannot fail). */
@@ -852,12 +876,9 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 	 * longer in the order).
 	 */
 	struct aspace_region *head = cs.start, *second = reg_next(as, head);
-	err = anon_reserve(as, va, size);
+	err = range_reserve(as, head, va, end);
 	if (err != 0)
 		goto undo_cuts;
-	err = objs_reserve(as, head, va, end);
-	if (err != 0)
-		goto unreserve_anon;
 	err = vmem_free_region(&as->uvmem, &head->node);
 	if (err != 0)
 		goto unreserve;
@@ -903,10 +924,7 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 	goto out;
 
 unreserve:
-	objs_unreserve(as, head, end);
-unreserve_anon:
-	if (as->anon != NULL)
-		vmobj_unreserve(as->anon);
+	range_unreserve(as, head, end);
 undo_cuts:
 	cut_range_undo(as, &cs);
 	cut_spares_put(as, &cs);
@@ -1173,8 +1191,7 @@ static struct vmobj **anon_slot(struct aspace *as, struct aspace_region *r, svmm
  */
 struct anon_prep {
 	/* One word for two uses, so that the struct stays 32 bytes: it lives in the frames
-	   of the two deepest callers of pt_map (and its flags are bits for the same
-	   reason). */
+	   of the two deepest callers of pt_map. */
 	union {
 		uint64_t leaf;         /* present: a 2 MiB leaf to split for a write: its
 					  pte (pa: its frame) */
@@ -1184,12 +1201,10 @@ struct anon_prep {
 	svmm_pa_t copied;      /* a shared frame the object copied from, else 0 */
 	uint16_t flags;        /* pt_map's flags for the leaf */
 	uint16_t charge;       /* pages charged to pmem's commit count */
-	uint8_t present : 1;   /* a read-only leaf is replaced (copy-on-write) */
-	uint8_t made : 1;      /* the anonymous object was made for this fault */
-	uint8_t fresh : 1;     /* the object made the page for this fault */
-	uint8_t kept : 1;      /* a shared object keeps what the fault made or copied
-				  even if the fault fails */
-	uint8_t huge : 1;      /* the leaf is a 2 MiB page (at page's 2 MiB boundary) */
+	uint8_t present;       /* a read-only leaf is replaced (copy-on-write) */
+	uint8_t made;          /* the anonymous object was made for this fault */
+	uint8_t fresh;         /* the object made the page for this fault */
+	uint8_t huge;          /* the leaf is a 2 MiB page (at page's 2 MiB boundary) */
 };
 
 static inline uint64_t prep_size(const struct anon_prep *p)
@@ -1220,9 +1235,10 @@ static void anon_end(struct vmobj *obj, uint64_t off, const struct anon_prep *p,
 	}
 }
 
-/* Take back what anon_prepare did for a new leaf: the page, the object, the charge. */
-static void anon_undo(struct aspace *as, struct vmobj **slot, uint64_t off,
-		      const struct anon_prep *p)
+/* Take back what anon_prepare did for a new leaf at region r: the page, the object,
+   the charge. */
+static void anon_undo(struct aspace *as, struct aspace_region *r, struct vmobj **slot,
+		      uint64_t off, const struct anon_prep *p)
 {
 	/* A page the object made for this fault goes again, whole: nothing to split. In
 	   an index node the object stopped sharing for it, it goes with the node's copy
@@ -1232,7 +1248,7 @@ static void anon_undo(struct aspace *as, struct vmobj **slot, uint64_t off,
 		port_panic("aspace: cannot undo a fresh object page");
 	/* Then the copy, and the index node the object stopped sharing for it (a shared
 	   object keeps both, see anon_prepare). */
-	anon_end(*slot, off, p, p->kept);
+	anon_end(*slot, off, p, r != NULL && r->shared);
 	if (p->made) {
 		vmobj_put(*slot);
 		*slot = NULL;
@@ -1289,7 +1305,7 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 		return err;
 	if (*slot == NULL) {
 		err = vmobj_create_anon(as->pm, size, slot);
-		p->made = err == 0 ? 1 : 0;
+		p->made = err == 0;
 	}
 	if (err == 0) {
 		/*
@@ -1305,12 +1321,11 @@ static __attribute__((noinline)) int anon_prepare(struct aspace *as, struct aspa
 		   its copy of an index node it shared with a clone: another address space
 		   may have put its own page into that node's copy meanwhile, which taking
 		   the copy back would free under that address space's leaf. */
-		p->fresh = err == 0 && (r == NULL || !r->shared) && pg.made ? 1 : 0;
-		p->kept = err == 0 && r != NULL && r->shared ? 1 : 0;
+		p->fresh = err == 0 && (r == NULL || !r->shared) && pg.made;
 	}
 	if (err != 0) {
 		p->fresh = 0;
-		anon_undo(as, slot, off, p);
+		anon_undo(as, r, slot, off, p);
 		return err;
 	}
 	if (pg.order == 9) {
@@ -1342,7 +1357,7 @@ static __attribute__((noinline)) void anon_finish(struct aspace *as, struct aspa
 		return;
 	}
 	if (err != 0) {
-		anon_undo(as, slot, off, p);
+		anon_undo(as, r, slot, off, p);
 		return;
 	}
 	anon_end(*slot, off, p, true);
@@ -1709,23 +1724,15 @@ int aspace_discard(struct aspace *as, svmm_va_t va, uint64_t size)
 	port_lock(&as->lock);
 	err = covered(as, va, va + size, &first);
 	if (err == 0)
-		err = anon_reserve(as, va, size);
-	if (err == 0) {
-		err = objs_reserve(as, first, va, va + size);
-		if (err != 0 && as->anon != NULL)
-			vmobj_unreserve(as->anon);
-	}
+		err = range_reserve(as, first, va, va + size);
 	if (err == 0) {
 		discard_count(as, first, va, va + size, &leaves, &uncharge);
 		/* All or nothing (a 2 MiB leaf cut in part needs a table). */
 		err = pt_unmap(&as->pt, va, size, PT_MISSING_OK);
-		if (err == 0) {
+		if (err == 0)
 			discard_drop(as, first, va, va + size, leaves, uncharge);
-		} else {
-			objs_unreserve(as, first, va + size);
-			if (as->anon != NULL)
-				vmobj_unreserve(as->anon);
-		}
+		else
+			range_unreserve(as, first, va + size);
 	}
 	port_unlock(&as->lock);
 	return err;
