@@ -656,7 +656,7 @@ static inline __attribute__((always_inline)) int seg_release(struct vmem *vm, st
 		if (u == NULL)
 			return SVMM_ENOMEM;
 		unit_fill(u, addr, size);
-		u->r.seg.node.rb_parent = RB_FLAG;   /* free; rb_replace keeps the caller bit */
+		u->r.seg.node.rb_parent = RB_FLAG;   /* free; rb_replace_near keeps the caller bit */
 		rb_replace_near(&vm->segs, &r->node, &u->r.seg.node, &nr);
 		sz_insert(vm, u);
 		vm->nfree++;
@@ -865,7 +865,6 @@ static inline void arena_unlock(struct vmem *vm)
 	if (__builtin_expect(!vm->caller_locks, 1))
 		port_unlock(&vm->lock);
 }
-
 
 int vmem_init(struct vmem *vm, svmm_va_t base, uint64_t size, uint64_t quantum,
 	      const struct vmem_page_source *src)
