@@ -101,6 +101,7 @@ struct result {
 	double ns_per_pair, cpu_ns_per_pair;
 	uint64_t failures, free_regions;
 	double largest_free_ratio, pool_bytes_per_free_region;
+	uint64_t blocks, blk_pages, used_regions;
 };
 
 static struct vmem arena;
@@ -261,6 +262,9 @@ static struct result run(uint64_t n, unsigned arena_log2, bool aligned)
 	stream_run(&s, n, false, &res);
 	vmem_stats(&arena, &st);
 	res.free_regions = st.free_regions;
+	res.blocks = st.blocks;
+	res.blk_pages = st.blk_pages;
+	res.used_regions = st.used_regions;
 	res.largest_free_ratio = st.free_bytes ? (double)st.largest_free / (double)st.free_bytes : 0;
 	res.pool_bytes_per_free_region =
 		st.free_regions ? (double)(st.pool_pages * VMEM_POOL_PAGE +
@@ -346,6 +350,9 @@ static void config(const char *workload, uint64_t n, unsigned arena_log2, bool a
 	       (unsigned long long)r.failures, (size_t)VMEM_UNIT_SIZE,
 	       sizeof(struct vmem_region), (unsigned long long)r.free_regions,
 	       r.largest_free_ratio, r.pool_bytes_per_free_region);
+	printf(", \"blocks\": %llu, \"blk_pages\": %llu, \"entries_per_block\": %.2f",
+	       (unsigned long long)r.blocks, (unsigned long long)r.blk_pages,
+	       r.blocks ? (double)(r.free_regions + r.used_regions) / (double)r.blocks : 0);
 	if (base)
 		printf(", \"instantfit_cpu_ns_per_pair\": %.1f, \"ratio_to_instantfit\": %.2f, "
 		       "\"instantfit_failures\": %llu",

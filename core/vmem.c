@@ -46,7 +46,7 @@ _Static_assert(sizeof(struct vmem_pool_page) == VMEM_UNIT_SIZE, "page header: on
 _Static_assert(sizeof(struct vmem_region) <= 48, "allocated region at most 48 bytes");
 _Static_assert(VMEM_BUCKETS % 64 == 0 && VMEM_BUCKETS <= 4096, "buckets: whole bitmap words");
 
-#define REGION(n)     SVMM_CONTAINER_OF(n, struct vmem_region, node)
+
 #define UNIT_OF_SZ(n) SVMM_CONTAINER_OF(n, struct vmem_unit, r.sz)
 #define UNIT_OF(g)    SVMM_CONTAINER_OF(g, struct vmem_unit, r.seg)
 
@@ -466,40 +466,275 @@ static uint64_t sz_largest(struct vmem *vm)
 	return 0;
 }
 
-/* ---------------------------------------------------------------- the segment tree */
+/* ---------------------------------------------------------------- the segment blocks */
 
-/* The segment with the greatest address <= addr, or NULL. */
-static struct vmem_region *seg_floor(struct vmem *vm, svmm_va_t addr)
+/*
+ * PROTOTYPE (branch blk): every region, free or allocated, is an entry of a block: 256
+ * bytes holding up to BLK_SLOTS segments in address order, their start addresses in
+ * key[] (so a search reads no segment) and their pointers in seg[], bit 0 set for a
+ * free one (so a free knows whether its neighbours are free without loading them).
+ * Blocks are nodes of the red-black block tree, ordered by their first key. Each
+ * segment points back to its block: for the prototype, through the parent word of its
+ * (otherwise unused) rb_node, with RB_FLAG marking a free segment as before.
+ */
+#define BLK_SLOTS 14
+#define ENT_FREE  ((uintptr_t)1)
+#define KEY_NONE  (~(svmm_va_t)0)
+#define BLKS_PER_PAGE (VMEM_POOL_PAGE / VMEM_BLK_SIZE - 1)
+
+struct vmem_blk {
+	struct rb_node node;          /* in vm->blks, by key[0] */
+	uint64_t n;                   /* entries in use */
+	svmm_va_t key[BLK_SLOTS];     /* segment starts, ascending; KEY_NONE from n on */
+	uintptr_t seg[BLK_SLOTS];     /* struct vmem_region *, | ENT_FREE for a free one */
+};
+
+_Static_assert(sizeof(struct vmem_blk) == VMEM_BLK_SIZE, "a block is 256 bytes");
+
+#define BLK(nd) SVMM_CONTAINER_OF(nd, struct vmem_blk, node)
+
+static inline struct vmem_region *ent_seg(uintptr_t e)
 {
-	struct rb_node *n = vm->segs.rb_node;
-	struct vmem_region *best = NULL;
+	return (struct vmem_region *)(e & ~ENT_FREE);
+}
+
+static inline struct vmem_blk *seg_blk(const struct vmem_region *g)
+{
+	return (struct vmem_blk *)(g->node.rb_parent & ~(uintptr_t)(VMEM_BLK_SIZE - 1));
+}
+
+/* Point segment g (free if e has ENT_FREE) at block b. */
+static inline void seg_set_blk(struct vmem_region *g, struct vmem_blk *b, uintptr_t e)
+{
+	g->node.rb_parent = (uintptr_t)b | ((e & ENT_FREE) ? RB_FLAG : 0);
+}
+
+/* Entries of b whose key is below a: the index of the segment starting at a. */
+static inline unsigned blk_rank(const struct vmem_blk *b, svmm_va_t a)
+{
+	unsigned c = 0;
+
+	/* Unrolled: 14 independent compares, no branch (unused keys are KEY_NONE). */
+#pragma GCC unroll 16
+	for (unsigned j = 0; j < BLK_SLOTS; j++)
+		c += b->key[j] < a;
+	return c;
+}
+
+/* Entries of b whose key is at most a. */
+static inline unsigned blk_rank_le(const struct vmem_blk *b, svmm_va_t a)
+{
+	unsigned c = 0;
+
+	for (unsigned j = 0; j < b->n; j++)
+		c += b->key[j] <= a;
+	return c;
+}
+
+static inline struct vmem_blk *blk_step(struct vmem_blk *b, unsigned dir)
+{
+	struct rb_node *n = rb_step(&b->node, dir);
+
+	return n ? BLK(n) : NULL;
+}
+
+static struct vmem_blk *boot_blks(struct vmem *vm)
+{
+	uintptr_t p = (uintptr_t)vm->bboot;
+
+	return (struct vmem_blk *)((p + VMEM_BLK_SIZE - 1) & ~(uintptr_t)(VMEM_BLK_SIZE - 1));
+}
+
+static inline void blk_push(struct vmem *vm, struct vmem_blk *b)
+{
+	b->node.rb_link[0] = (uintptr_t)vm->blk_free;
+	vm->blk_free = b;
+	vm->nblk_free++;
+}
+
+/* Make sure n blocks are free (pages of 15 blocks from the source; kept until destroy). */
+static int blk_grow(struct vmem *vm, uint64_t n)
+{
+	while (vm->nblk_free < n) {
+		void *mem = NULL;
+		struct vmem_blk *b;
+
+		if (!vm->has_src || vm->src.alloc(vm->src.ctx, &mem) != 0 || mem == NULL)
+			return SVMM_ENOMEM;
+		if (((uintptr_t)mem & (VMEM_POOL_PAGE - 1)) != 0) {
+			vm->src.free(vm->src.ctx, mem);
+			return SVMM_ENOMEM;
+		}
+		*(void **)mem = vm->blk_pages;
+		vm->blk_pages = mem;
+		vm->nblk_pages++;
+		vm->nblks += BLKS_PER_PAGE;
+		b = mem;
+		for (unsigned i = BLKS_PER_PAGE; i >= 1; i--)
+			blk_push(vm, &b[i]);
+	}
+	return 0;
+}
+
+static inline int blk_reserve(struct vmem *vm, uint64_t n)
+{
+	return __builtin_expect(vm->nblk_free >= n, 1) ? 0 : blk_grow(vm, n);
+}
+
+/* A reserved block, empty. */
+static struct vmem_blk *blk_get(struct vmem *vm)
+{
+	struct vmem_blk *b = vm->blk_free;
+
+	if (b == NULL)
+		port_panic("vmem: block pool empty after reservation");
+	vm->blk_free = (struct vmem_blk *)b->node.rb_link[0];
+	vm->nblk_free--;
+	vm->nblk_used++;
+	b->n = 0;
+	for (unsigned j = 0; j < BLK_SLOTS; j++) {
+		b->key[j] = KEY_NONE;
+		b->seg[j] = 0;
+	}
+	return b;
+}
+
+static void blk_put(struct vmem *vm, struct vmem_blk *b)
+{
+	vm->nblk_used--;
+	blk_push(vm, b);
+}
+
+/* Remove entry i of b; an emptied block leaves the tree. */
+static inline void blk_remove(struct vmem *vm, struct vmem_blk *b, unsigned i)
+{
+	uint64_t n = b->n - 1;
+
+	/*
+	 * A fixed count of selects, not a loop to n: the trip count is a coin toss, and gcc
+	 * made the variable one a computed jump that mispredicted every other time.
+	 */
+#pragma GCC unroll 16
+	for (unsigned j = 0; j < BLK_SLOTS - 1; j++) {
+		unsigned k = j + (j >= i);   /* where entry j comes from */
+
+		b->key[j] = b->key[k];
+		b->seg[j] = b->seg[k];
+	}
+	b->key[BLK_SLOTS - 1] = KEY_NONE;
+	b->seg[BLK_SLOTS - 1] = 0;
+	b->n = n;
+	if (n == 0) {
+		rb_erase(&vm->blks, &b->node);
+		blk_put(vm, b);
+	}
+}
+
+/* Put (key, e) at index i of b, which has room. */
+static inline void blk_put_at(struct vmem_blk *b, unsigned i, svmm_va_t key, uintptr_t e)
+{
+#pragma GCC unroll 16
+	for (unsigned j = BLK_SLOTS - 1; j > 0; j--) {
+		unsigned k = j - (j > i);
+
+		b->key[j] = b->key[k];
+		b->seg[j] = b->seg[k];
+	}
+	b->key[i] = key;
+	b->seg[i] = e;
+	b->n++;
+	seg_set_blk(ent_seg(e), b, e);
+}
+
+/*
+ * Insert segment e (starting at key) at index i of b; a full block splits in two, the
+ * upper half moving to a new block (reserved by the caller) linked right after it.
+ */
+static void blk_insert(struct vmem *vm, struct vmem_blk *b, unsigned i, svmm_va_t key, uintptr_t e)
+{
+	if (__builtin_expect(b->n == BLK_SLOTS, 0)) {
+		struct vmem_blk *nb = blk_get(vm);
+		unsigned h = BLK_SLOTS / 2;
+
+		for (unsigned j = h; j < BLK_SLOTS; j++) {
+			nb->key[j - h] = b->key[j];
+			nb->seg[j - h] = b->seg[j];
+			seg_set_blk(ent_seg(b->seg[j]), nb, b->seg[j]);
+			b->key[j] = KEY_NONE;
+			b->seg[j] = 0;
+		}
+		nb->n = BLK_SLOTS - h;
+		b->n = h;
+		rb_insert_beside(&vm->blks, &b->node, RB_RIGHT, &nb->node);
+		if (i > h) {
+			b = nb;
+			i -= h;
+		}
+	}
+	blk_put_at(b, i, key, e);
+}
+
+/* The block with the greatest first key <= addr, or NULL. */
+static struct vmem_blk *blk_floor(struct vmem *vm, svmm_va_t addr)
+{
+	struct rb_node *n = vm->blks.rb_node;
+	struct vmem_blk *best = NULL;
 
 	while (n != NULL) {
-		struct vmem_region *r = REGION(n);
-		unsigned d = addr >= r->addr;   /* RB_RIGHT: r is a candidate */
+		struct vmem_blk *b = BLK(n);
+		unsigned d = addr >= b->key[0];
 
-		best = d ? r : best;
+		best = d ? b : best;
 		n = rb_child(n, d);
 	}
 	return best;
 }
 
-static inline struct vmem_region *seg_step(struct vmem_region *r, unsigned dir)
+/* The segment with the greatest address <= addr, or NULL. */
+static struct vmem_region *seg_floor(struct vmem *vm, svmm_va_t addr)
 {
-	struct rb_node *n = rb_step(&r->node, dir);
+	struct vmem_blk *b = blk_floor(vm, addr);
 
-	return n ? REGION(n) : NULL;
+	if (b == NULL)
+		return NULL;
+	return ent_seg(b->seg[blk_rank_le(b, addr) - 1]);
 }
 
-/* The first allocated segment from n on in direction dir (n included), or NULL. */
-static struct vmem_region *used_from(struct rb_node *n, unsigned dir)
+/* The segment next to g in direction dir, or NULL. */
+static struct vmem_region *seg_step(const struct vmem_region *g, unsigned dir)
 {
-	while (n != NULL && rb_flag(n))
-		n = dir == RB_RIGHT ? rb_next(n) : rb_prev(n);
-	return n ? REGION(n) : NULL;
+	struct vmem_blk *b = seg_blk(g);
+	unsigned i = blk_rank(b, g->addr);
+
+	if (dir == RB_RIGHT) {
+		if (i + 1 < b->n)
+			return ent_seg(b->seg[i + 1]);
+		b = blk_step(b, RB_RIGHT);
+		return b ? ent_seg(b->seg[0]) : NULL;
+	}
+	if (i > 0)
+		return ent_seg(b->seg[i - 1]);
+	b = blk_step(b, RB_LEFT);
+	return b ? ent_seg(b->seg[b->n - 1]) : NULL;
 }
 
-/* Make u a free region [addr, addr + size), linked at a place the caller chose. */
+/* The first segment in address order, or NULL. */
+static struct vmem_region *seg_first(struct vmem *vm)
+{
+	struct rb_node *n = rb_first(&vm->blks);
+
+	return n ? ent_seg(BLK(n)->seg[0]) : NULL;
+}
+
+/* The first allocated segment from g on in direction dir (g included), or NULL. */
+static struct vmem_region *used_from(struct vmem_region *g, unsigned dir)
+{
+	while (g != NULL && seg_free(g))
+		g = seg_step(g, dir);
+	return g;
+}
+
+/* Make u a free region [addr, addr + size). */
 static void unit_fill(struct vmem_unit *u, svmm_va_t addr, uint64_t size)
 {
 	u->r.seg.addr = addr;
@@ -513,157 +748,190 @@ static void free_unit_linked(struct vmem *vm, struct vmem_unit *u)
 	vm->nfree++;
 }
 
-/* Delete free region u from both trees and give its unit back. */
-static void free_drop(struct vmem *vm, struct vmem_unit *u)
+/* Take free region u (its block entry already removed) out of the index, unit back. */
+static inline void free_drop(struct vmem *vm, struct vmem_unit *u)
 {
-	rb_erase(&vm->segs, &u->r.seg.node);
 	sz_remove(vm, u);
 	vm->nfree--;
 	unit_put(vm, u);
 }
 
 /*
- * Join [addr, addr + size), which is in no tree now, with the free regions p (ending at
- * addr) and n (starting at addr + size); at least one is not NULL. Needs no unit.
+ * Join [addr, addr + size), which has no entry now, with the free regions p (ending at
+ * addr) and n (starting at addr + size, entry ni of block nb); at least one is not NULL.
+ * Needs no unit and no block.
  */
 static inline __attribute__((always_inline)) void merge(struct vmem *vm, struct vmem_region *p,
-							struct vmem_region *n, svmm_va_t addr,
-							uint64_t size)
+							struct vmem_region *n, struct vmem_blk *nb,
+							unsigned ni, svmm_va_t addr, uint64_t size)
 {
-	/* p survives if there is one, else n; one size update either way (one copy inline). */
 	struct vmem_region *keep = p != NULL ? p : n;
 	uint64_t total = size + (p != NULL ? p->size : 0) + (n != NULL ? n->size : 0);
 
-	if (p != NULL && n != NULL)
+	if (p != NULL && n != NULL) {
+		blk_remove(vm, nb, ni);
 		free_drop(vm, UNIT_OF(n));
-	else if (p == NULL)
-		n->addr = addr;   /* growing downwards: nothing lies between, n keeps its place */
+	} else if (p == NULL) {
+		nb->key[ni] = addr;   /* growing downwards: nothing lies between, n keeps its place */
+		n->addr = addr;
+	}
 	sz_resize(vm, UNIT_OF(keep), total);
-}
-
-/* Is p a free region ending at addr / n a free region starting at end? */
-static inline bool touches_before(const struct vmem_region *p, svmm_va_t addr)
-{
-	return p != NULL && seg_free(p) && seg_end(p) == addr;
-}
-
-static inline bool touches_after(const struct vmem_region *n, svmm_va_t end)
-{
-	return n != NULL && seg_free(n) && n->addr == end;
 }
 
 /*
  * Add [addr, addr + size), which meets no segment, as free space (vmem_init, vmem_add).
- * Needs a unit unless it touches a free region; fails only then, with nothing changed.
+ * Needs a unit and a block unless it touches a free region; fails only then, with
+ * nothing changed.
  */
 static int add_free(struct vmem *vm, svmm_va_t addr, uint64_t size)
 {
-	struct rb_node *n = vm->segs.rb_node, *parent = NULL;
+	struct vmem_blk *b = blk_floor(vm, addr), *nb;
 	struct vmem_region *p = NULL, *nx = NULL;
-	unsigned d = RB_LEFT;
+	unsigned i = 0, ni = 0;
 
-	while (n != NULL) {
-		struct vmem_region *r = REGION(n);
+	if (b != NULL) {
+		i = blk_rank(b, addr);   /* >= 1: key[0] < addr */
+		p = ent_seg(b->seg[i - 1]);
+		nb = b;
+		ni = i;
+		if (i == b->n) {
+			nb = blk_step(b, RB_RIGHT);
+			ni = 0;
+		}
+	} else {
+		struct rb_node *f = rb_first(&vm->blks);
 
-		parent = n;
-		d = addr >= r->addr;
-		p = d ? r : p;
-		nx = d ? nx : r;
-		n = rb_child(n, d);
+		nb = f ? BLK(f) : NULL;
 	}
-	p = touches_before(p, addr) ? p : NULL;
-	nx = touches_after(nx, addr + size) ? nx : NULL;
+	if (nb != NULL)
+		nx = ent_seg(nb->seg[ni]);
+	p = p != NULL && seg_free(p) && seg_end(p) == addr ? p : NULL;
+	nx = nx != NULL && seg_free(nx) && nx->addr == addr + size ? nx : NULL;
 	if (p == NULL && nx == NULL) {
 		struct vmem_unit *u;
 		int err = pool_reserve(vm, 1);
 
+		if (!err)
+			err = blk_reserve(vm, 1);
 		if (err)
 			return err;
 		u = unit_get(vm);
 		unit_fill(u, addr, size);
-		rb_insert(&vm->segs, parent, d, &u->r.seg.node);
+		if (b != NULL) {
+			blk_insert(vm, b, i, addr, (uintptr_t)&u->r.seg | ENT_FREE);
+		} else if (nb != NULL) {
+			blk_insert(vm, nb, 0, addr, (uintptr_t)&u->r.seg | ENT_FREE);
+		} else {
+			b = blk_get(vm);
+			rb_insert(&vm->blks, NULL, RB_LEFT, &b->node);
+			blk_put_at(b, 0, addr, (uintptr_t)&u->r.seg | ENT_FREE);
+		}
 		free_unit_linked(vm, u);
 	} else {
-		merge(vm, p, nx, addr, size);
+		merge(vm, p, nx, nb, ni, addr, size);
 	}
 	return 0;
 }
 
 /*
- * Take [x, x + s) out of free region u and make it the allocated region r, linked right
- * beside what is left of u: no search of the segment tree. The caller has reserved one
- * unit if the range lies strictly inside u (the remainder is then two regions).
+ * Take [x, x + s) out of free region u and make it the allocated region r, entered right
+ * beside what is left of u. The caller has reserved one unit if the range lies strictly
+ * inside u (the remainder is then two regions) and two blocks (an entry or two more may
+ * split a block).
  */
 static void carve(struct vmem *vm, struct vmem_unit *u, svmm_va_t x, uint64_t s,
 		  struct vmem_region *r)
 {
 	struct vmem_region *f = &u->r.seg;
 	uint64_t front = x - f->addr, back = seg_end(f) - (x + s);
+	struct vmem_blk *b = seg_blk(f);
+	unsigned i = blk_rank(b, f->addr);
 
 	r->addr = x;
 	r->size = s;
-	r->node.rb_parent = 0;   /* allocated: the caller bit clear */
 	vm->used_bytes += s;
 	vm->nused++;
 	if (front == 0 && back == 0) {
 		sz_remove(vm, u);
-		rb_replace(&vm->segs, &f->node, &r->node);
+		b->seg[i] = (uintptr_t)r;
+		seg_set_blk(r, b, 0);
 		vm->nfree--;
 		unit_put(vm, u);
 	} else if (front == 0) {
-		rb_insert_beside(&vm->segs, &f->node, RB_LEFT, &r->node);
-		f->addr = x + s;   /* nothing lies between: its place holds */
+		b->key[i] = x + s;
+		f->addr = x + s;
+		blk_insert(vm, b, i, x, (uintptr_t)r);
 		sz_resize(vm, u, back);
 	} else {
-		rb_insert_beside(&vm->segs, &f->node, RB_RIGHT, &r->node);
+		blk_insert(vm, b, i + 1, x, (uintptr_t)r);
 		sz_resize(vm, u, front);
 		if (back != 0) {
-			struct vmem_unit *b = unit_get(vm);
+			struct vmem_unit *bu = unit_get(vm);
+			struct vmem_blk *rb = seg_blk(r);
 
-			unit_fill(b, x + s, back);
-			rb_insert_beside(&vm->segs, &r->node, RB_RIGHT, &b->r.seg.node);
-			free_unit_linked(vm, b);
+			unit_fill(bu, x + s, back);
+			blk_insert(vm, rb, blk_rank(rb, x) + 1, x + s, (uintptr_t)&bu->r.seg | ENT_FREE);
+			free_unit_linked(vm, bu);
 		}
 	}
 }
 
 /*
  * Give the allocated region r back as free space, merging with free neighbours, which
- * are r's own neighbours in the segment tree: no search. Needs a unit only when neither
- * neighbour is free; fails only then (SVMM_ENOMEM), with nothing changed.
+ * are the entries beside r's (in its block, or at the near end of the next block).
+ * Whether they are free is the entries' bit 0: no neighbour is loaded unless free.
+ * Needs a unit only when neither neighbour is free; fails only then (SVMM_ENOMEM), with
+ * nothing changed.
  */
 static inline __attribute__((always_inline)) int seg_release(struct vmem *vm, struct vmem_region *r)
 {
-	struct rb_near nr;
-	struct rb_node stop, *pn, *nn;
-	struct vmem_region *p, *n;
-	svmm_va_t addr;
-	uint64_t size;
+	struct vmem_blk *b = seg_blk(r), *nb = b, *pb;
+	svmm_va_t addr = r->addr;
+	uint64_t size = r->size;
+	unsigned i = blk_rank(b, addr), n = (unsigned)b->n, ni = i + 1;
+	uintptr_t pe = 0, ne = 0;
+	svmm_va_t nkey = KEY_NONE;
+	struct vmem_region *p, *nx;
 
-	rb_near(&r->node, &nr, &stop);
-	pn = rb_near_node(&nr, RB_LEFT);
-	nn = rb_near_node(&nr, RB_RIGHT);
-	addr = r->addr;   /* read after the descents: fewer values live across the loop */
-	size = r->size;
-	p = pn != NULL ? REGION(pn) : NULL;
-	n = nn != NULL ? REGION(nn) : NULL;
-
-	p = touches_before(p, addr) ? p : NULL;
-	n = touches_after(n, addr + size) ? n : NULL;
-	if (p == NULL && n == NULL) {
+	if (i > 0) {
+		pe = b->seg[i - 1];
+	} else {
+		pb = blk_step(b, RB_LEFT);
+		if (pb != NULL)
+			pe = pb->seg[pb->n - 1];
+	}
+	if (i + 1 < n) {
+		ne = b->seg[i + 1];
+		nkey = b->key[i + 1];
+	} else {
+		nb = blk_step(b, RB_RIGHT);
+		ni = 0;
+		if (nb != NULL) {
+			ne = nb->seg[0];
+			nkey = nb->key[0];
+		}
+	}
+	p = (pe & ENT_FREE) ? ent_seg(pe) : NULL;
+	if (p != NULL && seg_end(p) != addr)
+		p = NULL;
+	nx = (ne & ENT_FREE) && nkey == addr + size ? ent_seg(ne) : NULL;
+	if (p == NULL && nx == NULL) {
 		struct vmem_unit *u = unit_take(vm);
 
 		if (u == NULL)
 			return SVMM_ENOMEM;
 		unit_fill(u, addr, size);
-		u->r.seg.node.rb_parent = RB_FLAG;   /* free; rb_replace_near keeps the caller bit */
-		rb_replace_near(&vm->segs, &r->node, &u->r.seg.node, &nr);
+		u->r.seg.node.rb_parent = (uintptr_t)b | RB_FLAG;
+		b->seg[i] = (uintptr_t)&u->r.seg | ENT_FREE;
 		sz_insert(vm, u);
 		vm->nfree++;
 	} else {
-		rb_erase_known(&vm->segs, &r->node, pn, nn);
-		merge(vm, p, n, addr, size);
+		blk_remove(vm, b, i);   /* b does not empty if nx is in it */
+		if (nb == b)
+			ni = i;
+		merge(vm, p, nx, nb, ni, addr, size);
 	}
+	rb_clear(&r->node);
 	vm->used_bytes -= size;
 	vm->nused--;
 	return 0;
@@ -789,7 +1057,6 @@ static int make_xc(const struct vmem *vm, uint64_t size, const struct vmem_const
 static bool find_fit(struct vmem *vm, uint64_t s, const struct xc *c, struct vmem_unit **up,
 		     svmm_va_t *xp)
 {
-	struct rb_node *n;
 	unsigned tried = 0;
 	uint64_t sure = s + c->align - vm->quantum;   /* any region this big fits */
 	bool can_jump = !c->ranged && c->nocross == 0 && sure >= s;
@@ -802,9 +1069,9 @@ static bool find_fit(struct vmem *vm, uint64_t s, const struct xc *c, struct vme
 		struct vmem_region *best = NULL, *f = seg_floor(vm, c->minaddr);
 		svmm_va_t bestx = 0;
 
-		n = f != NULL ? &f->node : rb_first(&vm->segs);
-		for (; n != NULL && REGION(n)->addr < c->maxaddr; n = rb_next(n)) {
-			struct vmem_region *g = REGION(n);
+		struct vmem_region *g = f != NULL ? f : seg_first(vm);
+
+		for (; g != NULL && g->addr < c->maxaddr; g = seg_step(g, RB_RIGHT)) {
 			svmm_va_t x;
 
 			if (seg_free(g) && fit(g->addr, g->size, s, c, &x) &&
@@ -893,6 +1160,9 @@ int vmem_init(struct vmem *vm, svmm_va_t base, uint64_t size, uint64_t quantum,
 	for (unsigned i = VMEM_BOOT_UNITS; i > 0; i--)
 		unit_push(vm, &b[i - 1]);
 	vm->nunits = VMEM_BOOT_UNITS;
+	for (unsigned i = VMEM_BOOT_BLKS; i > 0; i--)
+		blk_push(vm, &boot_blks(vm)[i - 1]);
+	vm->nblks = VMEM_BOOT_BLKS;
 	vm->live = VMEM_LIVE;
 	if (size != 0) {
 		(void)add_free(vm, base, size);   /* the boot units cannot run dry here */
@@ -959,6 +1229,8 @@ int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
 		bool inside = x != u->r.seg.addr && x + size != seg_end(&u->r.seg);
 
 		err = pool_reserve(vm, inside ? 1 : 0);
+		if (!err)
+			err = blk_reserve(vm, 2);
 		if (!err) {
 			carve(vm, u, x, size, r);
 			if (addrp)
@@ -979,21 +1251,25 @@ static void carve_head(struct vmem *vm, unsigned b, bool exact, uint64_t s,
 {
 	struct vmem_unit *u = vm->bucket[b];
 	struct vmem_region *f = &u->r.seg;
+	struct vmem_blk *blk = seg_blk(f);
+	svmm_va_t a = f->addr;
+	unsigned i = blk_rank(blk, a);
 
-	r->addr = f->addr;
+	r->addr = a;
 	r->size = s;
-	r->node.rb_parent = 0;   /* allocated: the caller bit clear */
 	vm->used_bytes += s;
 	vm->nused++;
 	bucket_unlink(vm, b, u);
 	if (exact) {
-		rb_replace(&vm->segs, &f->node, &r->node);
+		blk->seg[i] = (uintptr_t)r;   /* the entry's key is the same */
+		r->node.rb_parent = (uintptr_t)blk;
 		vm->nfree--;
 		unit_put(vm, u);
 	} else {
-		rb_insert_beside(&vm->segs, &f->node, RB_LEFT, &r->node);
-		f->addr += s;   /* nothing lies between: its place holds */
+		blk->key[i] = a + s;
+		f->addr = a + s;
 		f->size -= s;
+		blk_insert(vm, blk, i, a, (uintptr_t)r);
 		bucket_push(vm, b - (unsigned)(s >> vm->qshift), u);
 	}
 }
@@ -1009,6 +1285,11 @@ int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, svmm_va_t 
 	if (!SVMM_IS_ALIGNED(size, vm->quantum))
 		return SVMM_EUNALIGNED;
 	arena_lock(vm);
+	/* PROTOTYPE: a new entry may split a block; reserve one first (nothing changed yet). */
+	if (blk_reserve(vm, 1) != 0) {
+		arena_unlock(vm);
+		return SVMM_ENOMEM;
+	}
 	b0 = sz_bucket(vm, size);
 	b = sz_bucket_from(vm, b0);
 	if (b < VMEM_BUCKETS) {
@@ -1051,6 +1332,8 @@ int vmem_alloc_fixed(struct vmem *vm, svmm_va_t addr, uint64_t size, struct vmem
 		bool inside = addr != f->addr && addr + size != seg_end(f);
 
 		err = pool_reserve(vm, inside ? 1 : 0);
+		if (!err)
+			err = blk_reserve(vm, 2);
 		if (!err)
 			carve(vm, UNIT_OF(f), addr, size, r);
 	} else {
@@ -1121,11 +1404,14 @@ int vmem_split(struct vmem *vm, struct vmem_region *r, svmm_va_t at, struct vmem
 		err = SVMM_ENOENT;
 	} else if (at <= r->addr || at >= seg_end(r)) {
 		err = SVMM_ERANGE;
-	} else {
+	} else if ((err = blk_reserve(vm, 1)) == 0) {
+		/* PROTOTYPE: the tail's entry may split a block, so a split may need memory. */
+		struct vmem_blk *b = seg_blk(r);
+
 		tail->addr = at;
 		tail->size = seg_end(r) - at;
 		r->size = at - r->addr;
-		rb_insert_beside(&vm->segs, &r->node, RB_RIGHT, &tail->node);
+		blk_insert(vm, b, blk_rank(b, r->addr) + 1, at, (uintptr_t)tail);
 		vm->nused++;
 	}
 	arena_unlock(vm);
@@ -1143,7 +1429,10 @@ int vmem_join(struct vmem *vm, struct vmem_region *r, struct vmem_region *next)
 	else if (seg_end(r) != next->addr || seg_step(r, RB_RIGHT) != next)
 		err = SVMM_ERANGE;
 	else {
-		rb_erase(&vm->segs, &next->node);
+		struct vmem_blk *b = seg_blk(next);
+
+		blk_remove(vm, b, blk_rank(b, next->addr));
+		rb_clear(&next->node);
 		r->size += next->size;
 		vm->nused--;
 	}
@@ -1170,9 +1459,9 @@ struct vmem_region *vmem_first_from(struct vmem *vm, svmm_va_t addr)
 	arena_lock(vm);
 	r = seg_floor(vm, addr);
 	if (r == NULL)
-		r = used_from(rb_first(&vm->segs), RB_RIGHT);
+		r = used_from(seg_first(vm), RB_RIGHT);
 	else if (seg_free(r) || addr - r->addr >= r->size)
-		r = used_from(rb_next(&r->node), RB_RIGHT);
+		r = used_from(seg_step(r, RB_RIGHT), RB_RIGHT);
 	arena_unlock(vm);
 	return r;
 }
@@ -1184,7 +1473,7 @@ static struct vmem_region *used_neighbour(struct vmem *vm, const struct vmem_reg
 	struct vmem_region *n;
 
 	arena_lock(vm);
-	n = used_from(rb_step(&r->node, dir), dir);
+	n = used_from(seg_step(r, dir), dir);
 	arena_unlock(vm);
 	return n;
 }
@@ -1202,8 +1491,12 @@ struct vmem_region *vmem_prev(struct vmem *vm, const struct vmem_region *r)
 static void walk_locked(struct vmem *vm, void (*fn)(void *ctx, svmm_va_t addr, uint64_t size, bool used),
 			void *ctx)
 {
-	for (struct rb_node *n = rb_first(&vm->segs); n != NULL; n = rb_next(n))
-		fn(ctx, REGION(n)->addr, REGION(n)->size, !rb_flag(n));
+	for (struct rb_node *n = rb_first(&vm->blks); n != NULL; n = rb_next(n))
+		for (unsigned i = 0; i < BLK(n)->n; i++) {
+			const struct vmem_region *g = ent_seg(BLK(n)->seg[i]);
+
+			fn(ctx, g->addr, g->size, !seg_free(g));
+		}
 }
 
 void vmem_walk(struct vmem *vm, void (*fn)(void *ctx, svmm_va_t addr, uint64_t size, bool used),
@@ -1226,6 +1519,8 @@ static void stats_locked(struct vmem *vm, struct vmem_stats *st)
 	st->pool_pages = vm->npages;
 	st->pool_units = vm->nunits;
 	st->pool_units_free = vm->nunits_free + vm->nucache;
+	st->blocks = vm->nblk_used;
+	st->blk_pages = vm->nblk_pages;
 }
 
 void vmem_stats(struct vmem *vm, struct vmem_stats *st)
@@ -1286,7 +1581,7 @@ static int size_cmp(const struct rb_node *a, const struct rb_node *b)
 
 static int seg_cmp(const struct rb_node *a, const struct rb_node *b)
 {
-	svmm_va_t x = REGION(a)->addr, y = REGION(b)->addr;
+	svmm_va_t x = BLK(a)->key[0], y = BLK(b)->key[0];
 
 	return x < y ? -1 : x > y;
 }
@@ -1309,9 +1604,54 @@ static int check_locked(struct vmem *vm, svmm_print_fn out, void *ctx)
 	int rc;
 
 	CHECK(vm->live == VMEM_LIVE, "the arena is initialised and not destroyed");
-	rc = rb_check(&vm->segs, seg_cmp, vm->nfree + vm->nused);
-	CHECK(rc == RB_OK, "the segment tree is a red-black tree of nfree+nused=%llu nodes in address order: %s",
-	      (unsigned long long)(vm->nfree + vm->nused), rb_check_what(rc));
+	rc = rb_check(&vm->blks, seg_cmp, vm->nblk_used);
+	CHECK(rc == RB_OK, "the block tree is a red-black tree of %llu blocks in address order: %s",
+	      (unsigned long long)vm->nblk_used, rb_check_what(rc));
+	/*
+	 * Each block: 1..BLK_SLOTS entries, keys ascending and equal to their segments'
+	 * addresses, unused keys KEY_NONE, each entry's free bit its segment's, each
+	 * segment pointing back at its block. (Order across blocks: the walk below.)
+	 */
+	{
+		uint64_t nent = 0, nfb = 0;
+
+		for (struct rb_node *n = rb_first(&vm->blks); n != NULL; n = rb_next(n)) {
+			const struct vmem_blk *b = BLK(n);
+
+			CHECK(((uintptr_t)b & (VMEM_BLK_SIZE - 1)) == 0, "blocks are aligned");
+			CHECK(b->n >= 1 && b->n <= BLK_SLOTS, "a block holds 1 to %u entries (%llu)",
+			      BLK_SLOTS, (unsigned long long)b->n);
+			for (unsigned j = 0; j < BLK_SLOTS; j++) {
+				const struct vmem_region *g;
+
+				if (j >= b->n) {
+					CHECK(b->key[j] == KEY_NONE, "a block's unused keys are KEY_NONE");
+					continue;
+				}
+				g = ent_seg(b->seg[j]);
+				CHECK(g != NULL && b->key[j] == g->addr,
+				      "a block's keys are its segments' addresses (0x%llx)",
+				      (unsigned long long)b->key[j]);
+				CHECK(j == 0 || b->key[j - 1] < b->key[j], "a block's keys ascend");
+				CHECK(seg_blk(g) == b, "each segment points at its block (0x%llx)",
+				      (unsigned long long)g->addr);
+				CHECK(((b->seg[j] & ENT_FREE) != 0) == seg_free(g),
+				      "an entry's free bit is its segment's (0x%llx)", (unsigned long long)g->addr);
+				nent++;
+			}
+		}
+		CHECK(nent == vm->nfree + vm->nused, "the blocks hold nfree+nused entries (%llu)",
+		      (unsigned long long)nent);
+		for (struct vmem_blk *b = vm->blk_free; b != NULL;
+		     b = (struct vmem_blk *)b->node.rb_link[0]) {
+			CHECK(++nfb <= vm->nblks, "the free block list is no longer than the pool");
+		}
+		CHECK(nfb == vm->nblk_free, "the free block count matches its list");
+		CHECK(vm->nblks == VMEM_BOOT_BLKS + vm->nblk_pages * BLKS_PER_PAGE &&
+		      vm->nblks == vm->nblk_free + vm->nblk_used,
+		      "the block pool holds the boot blocks plus %u per page, free or in use",
+		      (unsigned)BLKS_PER_PAGE);
+	}
 
 	/*
 	 * The size index: each bucket lists regions of exactly its size, well linked, and
@@ -1351,8 +1691,7 @@ static int check_locked(struct vmem *vm, svmm_print_fn out, void *ctx)
 	      (unsigned long long)in_index, (unsigned long long)vm->nfree);
 
 	/* Every segment in address order: sizes, no overlap, no two free ones touching. */
-	for (struct rb_node *n = rb_first(&vm->segs); n != NULL; n = rb_next(n)) {
-		const struct vmem_region *g = REGION(n);
+	for (const struct vmem_region *g = seg_first(vm); g != NULL; g = seg_step(g, RB_RIGHT)) {
 		svmm_va_t a = g->addr;
 		uint64_t s = g->size;
 
@@ -1443,7 +1782,15 @@ int vmem_destroy(struct vmem *vm)
 		vm->src.free(vm->src.ctx, pg);
 	}
 	vm->npages = 0;
-	vm->size_tree.rb_node = vm->segs.rb_node = NULL;
+	while (vm->blk_pages != NULL) {
+		void *pg = vm->blk_pages;
+
+		vm->blk_pages = *(void **)pg;
+		vm->src.free(vm->src.ctx, pg);
+	}
+	vm->nblk_pages = vm->nblks = vm->nblk_free = vm->nblk_used = 0;
+	vm->blk_free = NULL;
+	vm->size_tree.rb_node = vm->blks.rb_node = NULL;
 	for (unsigned w = 0; w < VMEM_BUCKETS / 64; w++)
 		vm->bucket_map[w] = 0;
 	vm->bucket_sum = 0;

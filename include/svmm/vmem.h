@@ -38,6 +38,9 @@
 #define VMEM_UNIT_SIZE  64
 #define VMEM_POOL_PAGE  4096
 struct vmem_unit;        /* a free region's node pair, or a free pool unit (private) */
+struct vmem_blk;         /* a block of the segment index (private; prototype, branch blk) */
+#define VMEM_BLK_SIZE   256
+#define VMEM_BOOT_BLKS  4
 struct vmem_pool_page;   /* header of a page from the page source (private) */
 
 /* Free regions of up to this many quanta are indexed by exact size (docs/vmem.md). */
@@ -89,6 +92,7 @@ struct vmem_stats {
 	uint64_t pool_pages;     /* pages held from the page source */
 	uint64_t pool_units;     /* free-region units, boot ones included */
 	uint64_t pool_units_free;
+	uint64_t blocks, blk_pages;   /* prototype: blocks in use, pages holding blocks */
 };
 
 
@@ -97,7 +101,7 @@ struct vmem {
 	struct svmm_lock lock;
 	uint32_t live;              /* VMEM_LIVE between init and destroy */
 	uint64_t quantum;
-	struct rb_root segs;        /* every region, free or allocated, by address */
+	struct rb_root blks;        /* blocks of segments (every region), by first address */
 	struct rb_root size_tree;   /* free regions above VMEM_BUCKETS quanta, by (size, address) */
 	uint64_t bucket_map[VMEM_BUCKETS / 64];   /* bit k: bucket[k] holds regions */
 	uint64_t bucket_sum;        /* bit w: bucket_map[w] is not 0 */
@@ -113,6 +117,10 @@ struct vmem {
 	struct vmem_unit *sink;     /* takes the bucket lists' stores to a missing neighbour */
 	struct vmem_unit *ucache;   /* a few free units for the hot paths (vmem.c) */
 	uint64_t nucache;
+	struct vmem_blk *blk_free;  /* free blocks, linked through rb_link[0] */
+	uint64_t nblks, nblk_free, nblk_used;
+	void *blk_pages;            /* pages of blocks, linked through their first word */
+	uint64_t nblk_pages;
 	/*
 	 * Free regions of k + 1 quanta, newest first. Only the heads whose bitmap bit is set
 	 * mean anything, so vmem_init need not clear 4 KiB of them.
@@ -120,6 +128,7 @@ struct vmem {
 	struct vmem_unit *bucket[VMEM_BUCKETS];
 	/* The bootstrap units; aligned to a cache line at run time (one unit of slack). */
 	unsigned char boot[(VMEM_BOOT_UNITS + 1) * VMEM_UNIT_SIZE];
+	unsigned char bboot[(VMEM_BOOT_BLKS + 1) * VMEM_BLK_SIZE];
 };
 
 /*
