@@ -605,8 +605,8 @@ static void blk_put(struct vmem *vm, struct vmem_blk *b)
 	blk_push(vm, b);
 }
 
-/* Remove entry i of b; an emptied block leaves the tree. */
-static inline void blk_remove(struct vmem *vm, struct vmem_blk *b, unsigned i)
+/* Remove entry i of b; an emptied block leaves the tree (and false is returned). */
+static inline bool blk_remove(struct vmem *vm, struct vmem_blk *b, unsigned i)
 {
 	uint64_t n = b->n - 1;
 
@@ -627,7 +627,56 @@ static inline void blk_remove(struct vmem *vm, struct vmem_blk *b, unsigned i)
 	if (n == 0) {
 		rb_erase(&vm->blks, &b->node);
 		blk_put(vm, b);
+		return false;
 	}
+	return true;
+}
+
+#ifndef BLK_LOW
+#define BLK_LOW  5    /* a block left with this few entries tries to join a neighbour */
+#endif
+#ifndef BLK_JOIN
+#define BLK_JOIN 12   /* ... if the two then hold at most this many */
+#endif
+
+/*
+ * Keep blocks reasonably full: a block with at most BLK_LOW entries moves them into a
+ * neighbour block that then holds at most BLK_JOIN, and leaves the tree. The moved
+ * segments' block pointers are rewritten.
+ */
+static void blk_underflow(struct vmem *vm, struct vmem_blk *b)
+{
+	struct vmem_blk *o;
+	unsigned n = (unsigned)b->n;
+
+	if (__builtin_expect(n > BLK_LOW, 1))
+		return;
+	o = blk_step(b, RB_LEFT);
+	if (o != NULL && o->n + n <= BLK_JOIN) {
+		unsigned at = (unsigned)o->n;
+
+		for (unsigned j = 0; j < n; j++) {
+			o->key[at + j] = b->key[j];
+			o->seg[at + j] = b->seg[j];
+			seg_set_blk(ent_seg(b->seg[j]), o, b->seg[j]);
+		}
+	} else {
+		o = blk_step(b, RB_RIGHT);
+		if (o == NULL || o->n + n > BLK_JOIN)
+			return;
+		for (unsigned j = (unsigned)o->n; j-- > 0;) {
+			o->key[j + n] = o->key[j];
+			o->seg[j + n] = o->seg[j];
+		}
+		for (unsigned j = 0; j < n; j++) {
+			o->key[j] = b->key[j];
+			o->seg[j] = b->seg[j];
+			seg_set_blk(ent_seg(b->seg[j]), o, b->seg[j]);
+		}
+	}
+	o->n += n;
+	rb_erase(&vm->blks, &b->node);
+	blk_put(vm, b);
 }
 
 /* Put (key, e) at index i of b, which has room. */
@@ -930,6 +979,9 @@ static inline __attribute__((always_inline)) int seg_release(struct vmem *vm, st
 		if (nb == b)
 			ni = i;
 		merge(vm, p, nx, nb, ni, addr, size);
+		/* A block that emptied (here or in merge) is free, with n 0 until reused. */
+		if (BLK_LOW > 0 && b->n != 0)
+			blk_underflow(vm, b);
 	}
 	rb_clear(&r->node);
 	vm->used_bytes -= size;
