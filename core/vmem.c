@@ -963,7 +963,7 @@ static inline __attribute__((always_inline)) int seg_release(struct vmem *vm, st
 	p = (pe & ENT_FREE) ? ent_seg(pe) : NULL;
 	if (p != NULL && seg_end(p) != addr)
 		p = NULL;
-	nx = (ne & ENT_FREE) && nkey == addr + size ? ent_seg(ne) : NULL;
+	nx = ((ne & ENT_FREE) != 0) & (nkey == addr + size) ? ent_seg(ne) : NULL;
 	if (p == NULL && nx == NULL) {
 		struct vmem_unit *u = unit_take(vm);
 
