@@ -702,8 +702,45 @@ static inline void blk_put_at(struct vmem_blk *b, unsigned i, svmm_va_t key, uin
 static void blk_insert(struct vmem *vm, struct vmem_blk *b, unsigned i, svmm_va_t key, uintptr_t e)
 {
 	if (__builtin_expect(b->n == BLK_SLOTS, 0)) {
-		struct vmem_blk *nb = blk_get(vm);
+		struct vmem_blk *nb;
 		unsigned h = BLK_SLOTS / 2;
+#ifndef BLK_NOLEND
+		/*
+		 * Before splitting, lend an entry to a neighbour block with room (as a B*-tree
+		 * does), so that blocks stay fuller: the new entry itself if it goes at b's
+		 * near end, else b's end entry on that side.
+		 */
+		struct vmem_blk *o = blk_step(b, RB_LEFT);
+
+		if (o != NULL && o->n < BLK_SLOTS) {
+			if (i > 0) {
+				svmm_va_t mk = b->key[0];
+				uintptr_t m = b->seg[0];
+
+				blk_remove(vm, b, 0);   /* b was full: it does not empty */
+				blk_put_at(o, (unsigned)o->n, mk, m);
+				blk_put_at(b, i - 1, key, e);
+			} else {
+				blk_put_at(o, (unsigned)o->n, key, e);
+			}
+			return;
+		}
+		o = blk_step(b, RB_RIGHT);
+		if (o != NULL && o->n < BLK_SLOTS) {
+			if (i < BLK_SLOTS) {
+				svmm_va_t mk = b->key[BLK_SLOTS - 1];
+				uintptr_t m = b->seg[BLK_SLOTS - 1];
+
+				blk_remove(vm, b, BLK_SLOTS - 1);
+				blk_put_at(o, 0, mk, m);
+				blk_put_at(b, i, key, e);
+			} else {
+				blk_put_at(o, 0, key, e);
+			}
+			return;
+		}
+#endif
+		nb = blk_get(vm);
 
 		for (unsigned j = h; j < BLK_SLOTS; j++) {
 			nb->key[j - h] = b->key[j];
