@@ -29,6 +29,7 @@ struct vmem_unit {
 		struct {
 			struct vmem_unit *next, *prev;
 		} f;
+		unsigned char line[VMEM_UNIT_SIZE];   /* PROTOTYPE: 48 bytes used, kept at 64 */
 	};
 };
 
@@ -53,7 +54,7 @@ _Static_assert(VMEM_BUCKETS % 64 == 0 && VMEM_BUCKETS <= 4096, "buckets: whole b
 /* A segment of the tree is free (a pool unit) or allocated (the caller's). */
 static inline bool seg_free(const struct vmem_region *r)
 {
-	return rb_flag(&r->node);
+	return (r->blk & SEG_FREE) != 0;
 }
 
 static inline svmm_va_t seg_end(const struct vmem_region *r)
@@ -500,13 +501,13 @@ static inline struct vmem_region *ent_seg(uintptr_t e)
 
 static inline struct vmem_blk *seg_blk(const struct vmem_region *g)
 {
-	return (struct vmem_blk *)(g->node.rb_parent & ~(uintptr_t)(VMEM_BLK_SIZE - 1));
+	return (struct vmem_blk *)(g->blk & ~(uintptr_t)(VMEM_BLK_SIZE - 1));
 }
 
 /* Point segment g (free if e has ENT_FREE) at block b. */
 static inline void seg_set_blk(struct vmem_region *g, struct vmem_blk *b, uintptr_t e)
 {
-	g->node.rb_parent = (uintptr_t)b | ((e & ENT_FREE) ? RB_FLAG : 0);
+	g->blk = (uintptr_t)b | ((e & ENT_FREE) ? SEG_FREE : 0);
 }
 
 /* Entries of b whose key is below a: the index of the segment starting at a. */
@@ -829,7 +830,7 @@ static void unit_fill(struct vmem_unit *u, svmm_va_t addr, uint64_t size)
 
 static void free_unit_linked(struct vmem *vm, struct vmem_unit *u)
 {
-	rb_set_flag(&u->r.seg.node, true);
+	u->r.seg.blk |= SEG_FREE;
 	sz_insert(vm, u);
 	vm->nfree++;
 }
@@ -1000,14 +1001,14 @@ static inline __attribute__((always_inline)) int seg_release(struct vmem *vm, st
 	p = (pe & ENT_FREE) ? ent_seg(pe) : NULL;
 	if (p != NULL && seg_end(p) != addr)
 		p = NULL;
-	nx = ((ne & ENT_FREE) != 0) & (nkey == addr + size) ? ent_seg(ne) : NULL;
+	nx = (((ne & ENT_FREE) != 0) & (nkey == addr + size)) ? ent_seg(ne) : NULL;
 	if (p == NULL && nx == NULL) {
 		struct vmem_unit *u = unit_take(vm);
 
 		if (u == NULL)
 			return SVMM_ENOMEM;
 		unit_fill(u, addr, size);
-		u->r.seg.node.rb_parent = (uintptr_t)b | RB_FLAG;
+		u->r.seg.blk = (uintptr_t)b | SEG_FREE;
 		b->seg[i] = (uintptr_t)&u->r.seg | ENT_FREE;
 		sz_insert(vm, u);
 		vm->nfree++;
@@ -1020,7 +1021,7 @@ static inline __attribute__((always_inline)) int seg_release(struct vmem *vm, st
 		if (BLK_LOW > 0 && b->n != 0)
 			blk_underflow(vm, b);
 	}
-	rb_clear(&r->node);
+	r->blk = SEG_DEAD;
 	vm->used_bytes -= size;
 	vm->nused--;
 	return 0;
@@ -1351,7 +1352,7 @@ static void carve_head(struct vmem *vm, unsigned b, bool exact, uint64_t s,
 	bucket_unlink(vm, b, u);
 	if (exact) {
 		blk->seg[i] = (uintptr_t)r;   /* the entry's key is the same */
-		r->node.rb_parent = (uintptr_t)blk;
+		r->blk = (uintptr_t)blk;
 		vm->nfree--;
 		unit_put(vm, u);
 	} else {
@@ -1474,7 +1475,7 @@ int vmem_free_region(struct vmem *vm, struct vmem_region *r)
 	int err;
 
 	arena_lock(vm);
-	if (!rb_linked(&r->node) || rb_flag(&r->node))
+	if (r->blk & (SEG_DEAD | SEG_FREE))
 		err = SVMM_EDOUBLEFREE;
 	else
 		err = seg_release(vm, r);
@@ -1489,7 +1490,7 @@ int vmem_split(struct vmem *vm, struct vmem_region *r, svmm_va_t at, struct vmem
 	if (!SVMM_IS_ALIGNED(at, vm->quantum))
 		return SVMM_EUNALIGNED;
 	arena_lock(vm);
-	if (!rb_linked(&r->node) || rb_flag(&r->node)) {
+	if (r->blk & (SEG_DEAD | SEG_FREE)) {
 		err = SVMM_ENOENT;
 	} else if (at <= r->addr || at >= seg_end(r)) {
 		err = SVMM_ERANGE;
@@ -1512,8 +1513,7 @@ int vmem_join(struct vmem *vm, struct vmem_region *r, struct vmem_region *next)
 	int err = 0;
 
 	arena_lock(vm);
-	if (!rb_linked(&r->node) || rb_flag(&r->node) || !rb_linked(&next->node) ||
-	    rb_flag(&next->node))
+	if ((r->blk & (SEG_DEAD | SEG_FREE)) || (next->blk & (SEG_DEAD | SEG_FREE)))
 		err = SVMM_ENOENT;
 	else if (seg_end(r) != next->addr || seg_step(r, RB_RIGHT) != next)
 		err = SVMM_ERANGE;
@@ -1521,7 +1521,7 @@ int vmem_join(struct vmem *vm, struct vmem_region *r, struct vmem_region *next)
 		struct vmem_blk *b = seg_blk(next);
 
 		blk_remove(vm, b, blk_rank(b, next->addr));
-		rb_clear(&next->node);
+		next->blk = SEG_DEAD;
 		r->size += next->size;
 		vm->nused--;
 	}
@@ -1754,7 +1754,7 @@ static int check_locked(struct vmem *vm, svmm_print_fn out, void *ctx)
 	for (struct rb_node *n = rb_first(&vm->size_tree); n != NULL; n = rb_next(n)) {
 		const struct vmem_region *g = &UNIT_OF_SZ(n)->r.seg;
 
-		CHECK(sz_bucket(vm, g->size) == VMEM_BUCKETS && rb_flag(&g->node) && rb_linked(&g->node),
+		CHECK(sz_bucket(vm, g->size) == VMEM_BUCKETS && seg_free(g),
 		      "the size tree holds free regions above %u quanta (0x%llx)", VMEM_BUCKETS,
 		      (unsigned long long)g->addr);
 		in_index++;
@@ -1768,8 +1768,7 @@ static int check_locked(struct vmem *vm, svmm_print_fn out, void *ctx)
 		CHECK(vm->bucket[b] != NULL, "a bucket whose bitmap bit is set holds regions (bucket %u)", b);
 		for (struct vmem_unit *u = vm->bucket[b], *pv = NULL; u != NULL; pv = u, u = u->r.bl.next) {
 			CHECK(pv == NULL || u->r.bl.prev == pv, "bucket %u's list is well linked", b);
-			CHECK(sz_bucket(vm, u->r.seg.size) == b && rb_flag(&u->r.seg.node) &&
-			      rb_linked(&u->r.seg.node),
+			CHECK(sz_bucket(vm, u->r.seg.size) == b && seg_free(&u->r.seg),
 			      "bucket %u lists free regions of %u quanta (0x%llx)", b, b + 1,
 			      (unsigned long long)u->r.seg.addr);
 			in_index++;

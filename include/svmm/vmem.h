@@ -52,10 +52,12 @@ struct vmem_pool_page;   /* header of a page from the page source (private) */
  * is owned by the arena (linked in its tree) until vmem_free returns it.
  */
 struct vmem_region {
-	struct rb_node node;   /* private to vmem: the segment tree's link */
+	uintptr_t blk;         /* private to vmem: the block holding its entry, and flags */
 	svmm_va_t addr;
 	uint64_t size;
 };
+#define SEG_DEAD ((uintptr_t)1)   /* private: in no block (freed) */
+#define SEG_FREE ((uintptr_t)2)   /* private: a free region's segment */
 
 /*
  * Where the pool gets pages for free-region nodes. alloc stores one 4 KiB page,
