@@ -479,6 +479,18 @@ static uint64_t sz_largest(struct vmem *vm)
  * (otherwise unused) rb_node, with RB_FLAG marking a free segment as before.
  */
 #define BLK_SLOTS 14
+/*
+ * Where the target has conditional moves and counts time, not instructions, the rank
+ * and the shifts run a fixed count without branches; elsewhere (rv64gc, whose demo
+ * kernel counts instructions) loops bounded by the entries in use.
+ */
+#ifndef BLK_BRANCHFREE
+#if defined(__x86_64__) || defined(__aarch64__)
+#define BLK_BRANCHFREE 1
+#else
+#define BLK_BRANCHFREE 0
+#endif
+#endif
 #define ENT_FREE  ((uintptr_t)1)
 #define KEY_NONE  (~(svmm_va_t)0)
 #define BLKS_PER_PAGE (VMEM_POOL_PAGE / VMEM_BLK_SIZE - 1)
@@ -515,10 +527,15 @@ static inline unsigned blk_rank(const struct vmem_blk *b, svmm_va_t a)
 {
 	unsigned c = 0;
 
+#if BLK_BRANCHFREE
 	/* Unrolled: 14 independent compares, no branch (unused keys are KEY_NONE). */
 #pragma GCC unroll 16
 	for (unsigned j = 0; j < BLK_SLOTS; j++)
 		c += b->key[j] < a;
+#else
+	while (c < b->n && b->key[c] < a)
+		c++;
+#endif
 	return c;
 }
 
@@ -527,8 +544,8 @@ static inline unsigned blk_rank_le(const struct vmem_blk *b, svmm_va_t a)
 {
 	unsigned c = 0;
 
-	for (unsigned j = 0; j < b->n; j++)
-		c += b->key[j] <= a;
+	while (c < b->n && b->key[c] <= a)
+		c++;
 	return c;
 }
 
@@ -611,6 +628,7 @@ static inline bool blk_remove(struct vmem *vm, struct vmem_blk *b, unsigned i)
 {
 	uint64_t n = b->n - 1;
 
+#if BLK_BRANCHFREE
 	/*
 	 * A fixed count of selects, not a loop to n: the trip count is a coin toss, and gcc
 	 * made the variable one a computed jump that mispredicted every other time.
@@ -624,6 +642,14 @@ static inline bool blk_remove(struct vmem *vm, struct vmem_blk *b, unsigned i)
 	}
 	b->key[BLK_SLOTS - 1] = KEY_NONE;
 	b->seg[BLK_SLOTS - 1] = 0;
+#else
+	for (unsigned j = i; j < n; j++) {
+		b->key[j] = b->key[j + 1];
+		b->seg[j] = b->seg[j + 1];
+	}
+	b->key[n] = KEY_NONE;
+	b->seg[n] = 0;
+#endif
 	b->n = n;
 	if (n == 0) {
 		rb_erase(&vm->blks, &b->node);
@@ -683,6 +709,7 @@ static void blk_underflow(struct vmem *vm, struct vmem_blk *b)
 /* Put (key, e) at index i of b, which has room. */
 static inline void blk_put_at(struct vmem_blk *b, unsigned i, svmm_va_t key, uintptr_t e)
 {
+#if BLK_BRANCHFREE
 #pragma GCC unroll 16
 	for (unsigned j = BLK_SLOTS - 1; j > 0; j--) {
 		unsigned k = j - (j > i);
@@ -690,6 +717,12 @@ static inline void blk_put_at(struct vmem_blk *b, unsigned i, svmm_va_t key, uin
 		b->key[j] = b->key[k];
 		b->seg[j] = b->seg[k];
 	}
+#else
+	for (unsigned j = (unsigned)b->n; j > i; j--) {
+		b->key[j] = b->key[j - 1];
+		b->seg[j] = b->seg[j - 1];
+	}
+#endif
 	b->key[i] = key;
 	b->seg[i] = e;
 	b->n++;
