@@ -29,7 +29,7 @@ struct vmem_unit {
 		struct {
 			struct vmem_unit *next, *prev;
 		} f;
-		unsigned char line[VMEM_UNIT_SIZE];   /* PROTOTYPE: 48 bytes used, kept at 64 */
+		unsigned char line[VMEM_UNIT_SIZE];   /* PROTOTYPE: 48 bytes used */
 	};
 };
 
@@ -37,7 +37,7 @@ struct vmem_unit {
 struct vmem_pool_page {
 	struct vmem_pool_page *next, *prev;
 	uint64_t used;   /* units of this page holding a free region */
-	uint64_t pad[5];
+	uint64_t pad[(VMEM_UNIT_SIZE - 24) / 8];
 };
 
 #define UNITS_PER_PAGE (VMEM_POOL_PAGE / VMEM_UNIT_SIZE - 1)
@@ -68,7 +68,8 @@ static struct vmem_unit *boot_units(struct vmem *vm)
 {
 	uintptr_t p = (uintptr_t)vm->boot;
 
-	return (struct vmem_unit *)((p + VMEM_UNIT_SIZE - 1) & ~(uintptr_t)(VMEM_UNIT_SIZE - 1));
+	/* Aligned to 16 bytes (one unit of slack); 64-byte units happen to stay in a line. */
+	return (struct vmem_unit *)((p + 15) & ~(uintptr_t)15);
 }
 
 /* The boot units lie inside struct vmem; a page's units never do. */

@@ -35,7 +35,9 @@
 
 /* Free regions that an arena can hold before it needs its page source. */
 #define VMEM_BOOT_UNITS 32
-#define VMEM_UNIT_SIZE  64
+#ifndef VMEM_UNIT_SIZE
+#define VMEM_UNIT_SIZE  48   /* PROTOTYPE (blk2): 48, was 64 */
+#endif
 #define VMEM_POOL_PAGE  4096
 struct vmem_unit;        /* a free region's node pair, or a free pool unit (private) */
 struct vmem_blk;         /* a block of the segment index (private; prototype, branch blk) */
