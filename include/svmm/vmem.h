@@ -41,7 +41,9 @@
 #define VMEM_POOL_PAGE  4096
 struct vmem_unit;        /* a free region's node pair, or a free pool unit (private) */
 struct vmem_blk;         /* a block of the segment index (private; prototype, branch blk) */
-#define VMEM_BLK_SIZE   256
+#ifndef VMEM_BLK_SIZE
+#define VMEM_BLK_SIZE   256   /* blk2: 18 entries of 12 bytes */
+#endif
 #define VMEM_BOOT_BLKS  4
 struct vmem_pool_page;   /* header of a page from the page source (private) */
 
