@@ -502,7 +502,7 @@ static uint64_t sz_largest(struct vmem *vm)
 #define ENT_FREE  ((uintptr_t)1)
 #define KEY_NONE  0xffffffffu
 #define KEY_FAR   0xfffffffeu
-#define BLKS_PER_PAGE (VMEM_POOL_PAGE / VMEM_BLK_SIZE - 1)
+#define BLKS_PER_PAGE ((VMEM_POOL_PAGE - 64) / VMEM_BLK_SIZE)   /* after a 64-byte page link */
 
 struct vmem_blk {
 	struct rb_node node;          /* in vm->blks, by base */
@@ -558,7 +558,26 @@ static inline unsigned blk_rank(const struct vmem_blk *b, svmm_va_t a)
 	uint32_t ka = key_of(b->base, b->sh, a);
 	unsigned c = 0;
 
-#if BLK_BRANCHFREE
+#if BLK_BRANCHFREE && defined(__SSE2__) && !defined(BLK_NOVEC)
+	{
+		/* Four keys per compare (GCC vector extension; a mask is -1 per true lane). */
+		typedef uint32_t v4u __attribute__((vector_size(16)));
+		v4u kv = { ka, ka, ka, ka }, acc = { 0, 0, 0, 0 };
+		unsigned j;
+
+#pragma GCC unroll 16
+		for (j = 0; j + 4 <= BLK_SLOTS; j += 4) {
+			v4u x;
+
+			__builtin_memcpy(&x, &b->key[j], sizeof(x));
+			acc += (v4u)(x < kv);
+		}
+		c = 0u - (acc[0] + acc[1] + acc[2] + acc[3]);
+#pragma GCC unroll 4
+		for (; j < BLK_SLOTS; j++)
+			c += b->key[j] < ka;
+	}
+#elif BLK_BRANCHFREE
 	/* Unrolled: independent compares, no branch (unused keys are KEY_NONE). */
 #pragma GCC unroll 64
 	for (unsigned j = 0; j < BLK_SLOTS; j++)
@@ -606,7 +625,7 @@ static struct vmem_blk *boot_blks(struct vmem *vm)
 {
 	uintptr_t p = (uintptr_t)vm->bboot;
 
-	return (struct vmem_blk *)((p + VMEM_BLK_SIZE - 1) & ~(uintptr_t)(VMEM_BLK_SIZE - 1));
+	return (struct vmem_blk *)((p + 63) & ~(uintptr_t)63);
 }
 
 static inline void blk_push(struct vmem *vm, struct vmem_blk *b)
@@ -634,7 +653,7 @@ static int blk_grow(struct vmem *vm, uint64_t n)
 		vm->nblk_pages++;
 		vm->nblks += BLKS_PER_PAGE;
 		for (unsigned i = BLKS_PER_PAGE; i >= 1; i--) {
-			b = (struct vmem_blk *)((char *)mem + (uintptr_t)i * VMEM_BLK_SIZE);
+			b = (struct vmem_blk *)((char *)mem + 64 + (uintptr_t)(i - 1) * VMEM_BLK_SIZE);
 			blk_push(vm, b);
 		}
 	}
@@ -1814,7 +1833,7 @@ static int check_locked(struct vmem *vm, svmm_print_fn out, void *ctx)
 		for (struct rb_node *n = rb_first(&vm->blks); n != NULL; n = rb_next(n)) {
 			const struct vmem_blk *b = BLK(n);
 
-			CHECK(((uintptr_t)b & (VMEM_BLK_SIZE - 1)) == 0, "blocks are aligned");
+			CHECK(((uintptr_t)b & 7) == 0, "blocks are aligned");
 			CHECK(b->n >= 1 && b->n <= BLK_SLOTS, "a block holds 1 to %u entries (%llu)",
 			      BLK_SLOTS, (unsigned long long)b->n);
 			for (unsigned j = 0; j < BLK_SLOTS; j++) {
