@@ -537,7 +537,11 @@ static inline void seg_set_blk(struct vmem_region *g, struct vmem_blk *b, uintpt
 /* The key of address x (>= base) relative to base bs in a block of shift sh. */
 static inline uint32_t key_of(svmm_va_t bs, unsigned sh, svmm_va_t x)
 {
+#ifdef BLK_BYTEKEYS
+	uint64_t d = (x - bs) + 0 * sh;   /* byte offsets: no shift (a block spans 4 GiB) */
+#else
 	uint64_t d = (x - bs) >> sh;
+#endif
 
 	return d < KEY_FAR ? (uint32_t)d : KEY_FAR;
 }
@@ -548,7 +552,11 @@ static inline svmm_va_t ent_addr(const struct vmem_blk *b, unsigned j)
 	uint32_t k = b->key[j];
 
 	if (__builtin_expect(k < KEY_FAR, 1))
+#ifdef BLK_BYTEKEYS
+		return b->base + k;
+#else
 		return b->base + ((uint64_t)k << b->sh);
+#endif
 	return ent_seg(b->seg[j])->addr;
 }
 
