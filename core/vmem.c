@@ -486,7 +486,8 @@ static uint64_t sz_largest(struct vmem *vm)
  * ascend) are ordered by reading their segments' addresses.
  */
 #define BLK_HDR   40
-#define BLK_SLOTS ((VMEM_BLK_SIZE - BLK_HDR) / 12)
+/* One more key than entries: key[BLK_SLOTS] is always KEY_NONE, so scans need no bound. */
+#define BLK_SLOTS ((VMEM_BLK_SIZE - BLK_HDR - 4) / 12)
 /*
  * Where the target has conditional moves and counts time, not instructions, the rank
  * and the shifts run a fixed count without branches; elsewhere (rv64gc, whose demo
@@ -501,7 +502,11 @@ static uint64_t sz_largest(struct vmem *vm)
 #endif
 #define ENT_FREE  ((uintptr_t)1)
 #define KEY_NONE  0xffffffffu
+#ifndef BLK_KEY_FAR
 #define KEY_FAR   0xfffffffeu
+#else
+#define KEY_FAR   ((uint32_t)BLK_KEY_FAR)   /* tests: saturate early to reach the far paths */
+#endif
 #define BLKS_PER_PAGE ((VMEM_POOL_PAGE - 64) / VMEM_BLK_SIZE)   /* after a 64-byte page link */
 
 struct vmem_blk {
@@ -509,12 +514,12 @@ struct vmem_blk {
 	svmm_va_t base;               /* the address of entry 0 */
 	uint32_t n;                   /* entries in use */
 	uint32_t sh;                  /* the arena's qshift */
-	uint32_t key[BLK_SLOTS];      /* (start - base) >> sh, ascending, saturated at KEY_FAR; KEY_NONE from n on */
+	uint32_t key[BLK_SLOTS + 1];  /* (start - base) >> sh, ascending, saturated at KEY_FAR; KEY_NONE from n on */
 	uintptr_t seg[BLK_SLOTS];     /* struct vmem_region *, | ENT_FREE for a free one */
 };
 
 _Static_assert(sizeof(struct vmem_blk) <= VMEM_BLK_SIZE, "a block fits its size");
-_Static_assert(BLK_HDR + 12 * BLK_SLOTS <= VMEM_BLK_SIZE && BLK_HDR % 8 == 0, "block layout");
+_Static_assert(BLK_HDR + 12 * BLK_SLOTS + 4 <= VMEM_BLK_SIZE && BLK_HDR % 8 == 0, "block layout");
 
 #define BLK(nd) SVMM_CONTAINER_OF(nd, struct vmem_blk, node)
 
@@ -591,7 +596,7 @@ static inline unsigned blk_rank(const struct vmem_blk *b, svmm_va_t a)
 	for (unsigned j = 0; j < BLK_SLOTS; j++)
 		c += b->key[j] < ka;
 #else
-	while (c < b->n && b->key[c] < ka)
+	while (b->key[c] < ka)   /* stops at KEY_FAR, KEY_NONE at the latest */
 		c++;
 #endif
 	if (__builtin_expect(ka == KEY_FAR, 0))
@@ -606,7 +611,9 @@ static inline unsigned blk_rank_le(const struct vmem_blk *b, svmm_va_t a)
 	uint32_t ka = key_of(b->base, b->sh, a);
 	unsigned c = 0;
 
-	while (c < b->n && b->key[c] <= ka && b->key[c] < KEY_FAR)
+	uint32_t kl = ka < KEY_FAR ? ka : KEY_FAR - 1;
+
+	while (b->key[c] <= kl)   /* stops at KEY_FAR, KEY_NONE at the latest */
 		c++;
 	if (__builtin_expect(ka == KEY_FAR, 0))
 		while (c < b->n && ent_seg(b->seg[c])->addr <= a)
@@ -690,6 +697,7 @@ static struct vmem_blk *blk_get(struct vmem *vm)
 		b->key[j] = KEY_NONE;
 		b->seg[j] = 0;
 	}
+	b->key[BLK_SLOTS] = KEY_NONE;
 	return b;
 }
 
@@ -1842,6 +1850,7 @@ static int check_locked(struct vmem *vm, svmm_print_fn out, void *ctx)
 			const struct vmem_blk *b = BLK(n);
 
 			CHECK(((uintptr_t)b & 7) == 0, "blocks are aligned");
+			CHECK(b->key[BLK_SLOTS] == KEY_NONE, "a block's sentinel key is KEY_NONE");
 			CHECK(b->n >= 1 && b->n <= BLK_SLOTS, "a block holds 1 to %u entries (%llu)",
 			      BLK_SLOTS, (unsigned long long)b->n);
 			for (unsigned j = 0; j < BLK_SLOTS; j++) {
