@@ -596,8 +596,14 @@ static inline unsigned blk_rank(const struct vmem_blk *b, svmm_va_t a)
 	for (unsigned j = 0; j < BLK_SLOTS; j++)
 		c += b->key[j] < ka;
 #else
-	while (b->key[c] < ka)   /* stops at KEY_FAR, KEY_NONE at the latest */
-		c++;
+	{
+		/* A pointer walk: three instructions a key on rv64 (no index arithmetic). */
+		const uint32_t *k = b->key;
+
+		while (*k < ka)   /* stops at KEY_FAR, KEY_NONE at the latest */
+			k++;
+		c = (unsigned)(k - b->key);
+	}
 #endif
 	if (__builtin_expect(ka == KEY_FAR, 0))
 		while (c < b->n && ent_seg(b->seg[c])->addr < a)
@@ -612,9 +618,11 @@ static inline unsigned blk_rank_le(const struct vmem_blk *b, svmm_va_t a)
 	unsigned c = 0;
 
 	uint32_t kl = ka < KEY_FAR ? ka : KEY_FAR - 1;
+	const uint32_t *k = b->key;
 
-	while (b->key[c] <= kl)   /* stops at KEY_FAR, KEY_NONE at the latest */
-		c++;
+	while (*k <= kl)   /* stops at KEY_FAR, KEY_NONE at the latest */
+		k++;
+	c = (unsigned)(k - b->key);
 	if (__builtin_expect(ka == KEY_FAR, 0))
 		while (c < b->n && ent_seg(b->seg[c])->addr <= a)
 			c++;
@@ -905,21 +913,44 @@ static struct vmem_blk *blk_floor(struct vmem *vm, svmm_va_t addr)
 
 	while (n != NULL) {
 		struct vmem_blk *b = BLK(n);
+#if BLK_BRANCHFREE
 		unsigned d = addr >= b->base;
 
 		best = d ? b : best;
 		n = rb_child(n, d);
+#else
+		/* Without conditional moves a select costs more than the branch. */
+		if (addr >= b->base) {
+			best = b;
+			n = rb_child(n, RB_RIGHT);
+		} else {
+			n = rb_child(n, RB_LEFT);
+		}
+#endif
 	}
 	return best;
 }
 
 /* The segment with the greatest address <= addr, or NULL. */
-static struct vmem_region *seg_floor(struct vmem *vm, svmm_va_t addr)
+static inline __attribute__((always_inline)) struct vmem_region *seg_floor(struct vmem *vm,
+									     svmm_va_t addr)
 {
 	struct vmem_blk *b = blk_floor(vm, addr);
 
 	if (b == NULL)
 		return NULL;
+	{
+		/* The common case, inline: no far key is involved (a key a load and a compare). */
+		uint64_t d = (addr - b->base) >> b->sh;
+
+		if (__builtin_expect(d < KEY_FAR, 1)) {
+			const uint32_t *k = b->key + 1;   /* key[0] is 0 <= d */
+
+			while (*k <= d)   /* stops at KEY_FAR, KEY_NONE at the latest */
+				k++;
+			return ent_seg(b->seg[k - b->key - 1]);
+		}
+	}
 	return ent_seg(b->seg[blk_rank_le(b, addr) - 1]);
 }
 
