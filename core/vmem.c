@@ -597,10 +597,20 @@ static inline unsigned blk_rank(const struct vmem_blk *b, svmm_va_t a)
 		c += b->key[j] < ka;
 #else
 	{
-		/* A pointer walk: three instructions a key on rv64 (no index arithmetic). */
+		/*
+		 * A pointer walk from key[1] (key[0] is 0; a is an entry's address or above
+		 * base): three instructions a key on rv64 (no index arithmetic).
+		 */
+		uint64_t d = (a - b->base) >> b->sh;
 		const uint32_t *k = b->key;
 
-		while (*k < ka)   /* stops at KEY_FAR, KEY_NONE at the latest */
+		if (__builtin_expect(d < KEY_FAR && d != 0, 1)) {
+			k++;
+			while (*k < d)   /* stops at KEY_FAR, KEY_NONE at the latest */
+				k++;
+			return (unsigned)(k - b->key);
+		}
+		while (*k < ka)
 			k++;
 		c = (unsigned)(k - b->key);
 	}
@@ -701,11 +711,10 @@ static struct vmem_blk *blk_get(struct vmem *vm)
 	b->n = 0;
 	b->sh = vm->qshift;
 	b->base = 0;
-	for (unsigned j = 0; j < BLK_SLOTS; j++) {
+	/* Unused entries' pointers are never read: only the keys need clearing. */
+#pragma GCC unroll 64
+	for (unsigned j = 0; j <= BLK_SLOTS; j++)
 		b->key[j] = KEY_NONE;
-		b->seg[j] = 0;
-	}
-	b->key[BLK_SLOTS] = KEY_NONE;
 	return b;
 }
 
