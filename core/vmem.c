@@ -842,8 +842,9 @@ static inline void blk_put_at(struct vmem_blk *b, unsigned i, svmm_va_t addr, ui
 /*
  * Insert segment e (starting at addr) at index i of b; a full block splits in two, the
  * upper half moving to a new block (reserved by the caller) linked right after it.
+ * Returns the entry's index in the block that now holds it.
  */
-static void blk_insert(struct vmem *vm, struct vmem_blk *b, unsigned i, svmm_va_t addr, uintptr_t e)
+static unsigned blk_insert(struct vmem *vm, struct vmem_blk *b, unsigned i, svmm_va_t addr, uintptr_t e)
 {
 	if (__builtin_expect(b->n == BLK_SLOTS, 0)) {
 		struct vmem_blk *nb;
@@ -863,20 +864,22 @@ static void blk_insert(struct vmem *vm, struct vmem_blk *b, unsigned i, svmm_va_
 				blk_remove(vm, b, 0);   /* b was full: it does not empty */
 				blk_put_at(o, o->n, mk, m);
 				blk_put_at(b, i - 1, addr, e);
+				return i - 1;
 			} else {
 				/*
 				 * A front cut may have moved b's entry 0 up (its key still 0):
 				 * with the new entry gone left, b's base follows it.
 				 */
 				svmm_va_t a0 = ent_seg(b->seg[0])->addr;
+				unsigned at = o->n;
 
-				blk_put_at(o, o->n, addr, e);
+				blk_put_at(o, at, addr, e);
 				if (a0 != b->base) {
 					blk_rebase(b, a0, 1, b->n);
 					b->key[0] = 0;
 				}
+				return at;
 			}
-			return;
 		}
 		o = blk_step(b, RB_RIGHT);
 		if (o != NULL && o->n < BLK_SLOTS) {
@@ -887,10 +890,10 @@ static void blk_insert(struct vmem *vm, struct vmem_blk *b, unsigned i, svmm_va_
 				blk_remove(vm, b, BLK_SLOTS - 1);
 				blk_put_at(o, 0, mk, m);
 				blk_put_at(b, i, addr, e);
-			} else {
-				blk_put_at(o, 0, addr, e);
+				return i;
 			}
-			return;
+			blk_put_at(o, 0, addr, e);
+			return 0;
 		}
 		nb = blk_get(vm);
 		nb->base = ent_addr(b, h);
@@ -912,6 +915,7 @@ static void blk_insert(struct vmem *vm, struct vmem_blk *b, unsigned i, svmm_va_
 		}
 	}
 	blk_put_at(b, i, addr, e);
+	return i;
 }
 
 /* The block with the greatest base <= addr, or NULL. */
@@ -995,6 +999,36 @@ static struct vmem_region *used_from(struct vmem_region *g, unsigned dir)
 	while (g != NULL && seg_free(g))
 		g = seg_step(g, dir);
 	return g;
+}
+
+/*
+ * The first allocated segment past g in direction dir, or NULL: one rank, then the
+ * entries' free bits (no free segment is loaded).
+ */
+static struct vmem_region *used_step(const struct vmem_region *g, unsigned dir)
+{
+	struct vmem_blk *b = seg_blk(g);
+	unsigned i = blk_rank(b, g->addr);
+
+	for (;;) {
+		if (dir == RB_RIGHT) {
+			if (++i >= b->n) {
+				b = blk_step(b, RB_RIGHT);
+				if (b == NULL)
+					return NULL;
+				i = 0;
+			}
+		} else {
+			if (i-- == 0) {
+				b = blk_step(b, RB_LEFT);
+				if (b == NULL)
+					return NULL;
+				i = b->n - 1;
+			}
+		}
+		if (!(b->seg[i] & ENT_FREE))
+			return ent_seg(b->seg[i]);
+	}
 }
 
 /* Make u a free region [addr, addr + size). */
@@ -1132,14 +1166,14 @@ static void carve(struct vmem *vm, struct vmem_unit *u, svmm_va_t x, uint64_t s,
 		blk_insert(vm, b, i, x, (uintptr_t)r);
 		sz_resize(vm, u, back);
 	} else {
-		blk_insert(vm, b, i + 1, x, (uintptr_t)r);
+		unsigned ri = blk_insert(vm, b, i + 1, x, (uintptr_t)r);   /* r's index in its block */
+
 		sz_resize(vm, u, front);
 		if (back != 0) {
 			struct vmem_unit *bu = unit_get(vm);
-			struct vmem_blk *rb = seg_blk(r);
 
 			unit_fill(bu, x + s, back);
-			blk_insert(vm, rb, blk_rank(rb, x) + 1, x + s, (uintptr_t)&bu->r.seg | ENT_FREE);
+			blk_insert(vm, seg_blk(r), ri + 1, x + s, (uintptr_t)&bu->r.seg | ENT_FREE);
 			free_unit_linked(vm, bu);
 		}
 	}
@@ -1732,7 +1766,7 @@ struct vmem_region *vmem_first_from(struct vmem *vm, svmm_va_t addr)
 	if (r == NULL)
 		r = used_from(seg_first(vm), RB_RIGHT);
 	else if (seg_free(r) || addr - r->addr >= r->size)
-		r = used_from(seg_step(r, RB_RIGHT), RB_RIGHT);
+		r = used_step(r, RB_RIGHT);
 	arena_unlock(vm);
 	return r;
 }
@@ -1744,7 +1778,7 @@ static struct vmem_region *used_neighbour(struct vmem *vm, const struct vmem_reg
 	struct vmem_region *n;
 
 	arena_lock(vm);
-	n = used_from(seg_step(r, dir), dir);
+	n = used_step(r, dir);
 	arena_unlock(vm);
 	return n;
 }
