@@ -548,7 +548,11 @@ static inline uint32_t key_of(svmm_va_t bs, unsigned sh, svmm_va_t x)
 	uint64_t d = (x - bs) >> sh;
 #endif
 
+#ifdef BLK_NOFAR
+	return (uint32_t)d;   /* measurement only: as if every block's span fit 32 bits */
+#else
 	return d < KEY_FAR ? (uint32_t)d : KEY_FAR;
+#endif
 }
 
 /* The address of entry j of b. */
@@ -556,7 +560,11 @@ static inline svmm_va_t ent_addr(const struct vmem_blk *b, unsigned j)
 {
 	uint32_t k = b->key[j];
 
+#ifdef BLK_NOFAR
+	if (1)
+#else
 	if (__builtin_expect(k < KEY_FAR, 1))
+#endif
 #ifdef BLK_BYTEKEYS
 		return b->base + k;
 #else
@@ -615,9 +623,11 @@ static inline unsigned blk_rank(const struct vmem_blk *b, svmm_va_t a)
 		c = (unsigned)(k - b->key);
 	}
 #endif
+#ifndef BLK_NOFAR
 	if (__builtin_expect(ka == KEY_FAR, 0))
 		while (c < b->n && ent_seg(b->seg[c])->addr < a)
 			c++;
+#endif
 	return c;
 }
 
