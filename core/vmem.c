@@ -479,15 +479,7 @@ static uint64_t sz_largest(struct vmem *vm)
  * segment points back to its block: for the prototype, through the parent word of its
  * (otherwise unused) rb_node, with RB_FLAG marking a free segment as before.
  */
-/*
- * blk2: keys are 32-bit offsets in quanta from the block's base (the address of its
- * entry 0, kept full width in the header), so an entry is 12 bytes. An offset that does
- * not fit saturates at KEY_FAR; such entries (only at a block's end, since keys
- * ascend) are ordered by reading their segments' addresses.
- */
-#define BLK_HDR   40
-/* One more key than entries: key[BLK_SLOTS] is always KEY_NONE, so scans need no bound. */
-#define BLK_SLOTS ((VMEM_BLK_SIZE - BLK_HDR - 4) / 12)
+#define BLK_SLOTS 14
 /*
  * Where the target has conditional moves and counts time, not instructions, the rank
  * and the shifts run a fixed count without branches; elsewhere (rv64gc, whose demo
@@ -501,25 +493,17 @@ static uint64_t sz_largest(struct vmem *vm)
 #endif
 #endif
 #define ENT_FREE  ((uintptr_t)1)
-#define KEY_NONE  0xffffffffu
-#ifndef BLK_KEY_FAR
-#define KEY_FAR   0xfffffffeu
-#else
-#define KEY_FAR   ((uint32_t)BLK_KEY_FAR)   /* tests: saturate early to reach the far paths */
-#endif
-#define BLKS_PER_PAGE ((VMEM_POOL_PAGE - 64) / VMEM_BLK_SIZE)   /* after a 64-byte page link */
+#define KEY_NONE  (~(svmm_va_t)0)
+#define BLKS_PER_PAGE (VMEM_POOL_PAGE / VMEM_BLK_SIZE - 1)
 
 struct vmem_blk {
-	struct rb_node node;          /* in vm->blks, by base */
-	svmm_va_t base;               /* the address of entry 0 */
-	uint32_t n;                   /* entries in use */
-	uint32_t sh;                  /* the arena's qshift */
-	uint32_t key[BLK_SLOTS + 1];  /* (start - base) >> sh, ascending, saturated at KEY_FAR; KEY_NONE from n on */
+	struct rb_node node;          /* in vm->blks, by key[0] */
+	uint64_t n;                   /* entries in use */
+	svmm_va_t key[BLK_SLOTS];     /* segment starts, ascending; KEY_NONE from n on */
 	uintptr_t seg[BLK_SLOTS];     /* struct vmem_region *, | ENT_FREE for a free one */
 };
 
-_Static_assert(sizeof(struct vmem_blk) <= VMEM_BLK_SIZE, "a block fits its size");
-_Static_assert(BLK_HDR + 12 * BLK_SLOTS + 4 <= VMEM_BLK_SIZE && BLK_HDR % 8 == 0, "block layout");
+_Static_assert(sizeof(struct vmem_blk) == VMEM_BLK_SIZE, "a block is 256 bytes");
 
 #define BLK(nd) SVMM_CONTAINER_OF(nd, struct vmem_blk, node)
 
@@ -530,7 +514,7 @@ static inline struct vmem_region *ent_seg(uintptr_t e)
 
 static inline struct vmem_blk *seg_blk(const struct vmem_region *g)
 {
-	return (struct vmem_blk *)(g->blk & ~(uintptr_t)(SEG_FREE | SEG_DEAD));
+	return (struct vmem_blk *)(g->blk & ~(uintptr_t)(VMEM_BLK_SIZE - 1));
 }
 
 /* Point segment g (free if e has ENT_FREE) at block b. */
@@ -539,122 +523,37 @@ static inline void seg_set_blk(struct vmem_region *g, struct vmem_blk *b, uintpt
 	g->blk = (uintptr_t)b | ((e & ENT_FREE) ? SEG_FREE : 0);
 }
 
-/* The key of address x (>= base) relative to base bs in a block of shift sh. */
-static inline uint32_t key_of(svmm_va_t bs, unsigned sh, svmm_va_t x)
-{
-#ifdef BLK_BYTEKEYS
-	uint64_t d = (x - bs) + 0 * sh;   /* byte offsets: no shift (a block spans 4 GiB) */
-#else
-	uint64_t d = (x - bs) >> sh;
-#endif
-
-#ifdef BLK_NOFAR
-	return (uint32_t)d;   /* measurement only: as if every block's span fit 32 bits */
-#else
-	return d < KEY_FAR ? (uint32_t)d : KEY_FAR;
-#endif
-}
-
-/* The address of entry j of b. */
-static inline svmm_va_t ent_addr(const struct vmem_blk *b, unsigned j)
-{
-	uint32_t k = b->key[j];
-
-#ifdef BLK_NOFAR
-	if (1)
-#else
-	if (__builtin_expect(k < KEY_FAR, 1))
-#endif
-#ifdef BLK_BYTEKEYS
-		return b->base + k;
-#else
-		return b->base + ((uint64_t)k << b->sh);
-#endif
-	return ent_seg(b->seg[j])->addr;
-}
-
-/* Entries of b whose address is below a (>= b->base): the index of the segment at a. */
+/* Entries of b whose key is below a: the index of the segment starting at a. */
 static inline unsigned blk_rank(const struct vmem_blk *b, svmm_va_t a)
 {
-	uint32_t ka = key_of(b->base, b->sh, a);
 	unsigned c = 0;
 
-#if BLK_BRANCHFREE && defined(__SSE2__) && !defined(BLK_NOVEC)
-	{
-		/* Four keys per compare (GCC vector extension; a mask is -1 per true lane). */
-		typedef uint32_t v4u __attribute__((vector_size(16)));
-		v4u kv = { ka, ka, ka, ka }, acc = { 0, 0, 0, 0 };
-		unsigned j;
-
+#if BLK_BRANCHFREE
+	/* Unrolled: 14 independent compares, no branch (unused keys are KEY_NONE). */
 #pragma GCC unroll 16
-		for (j = 0; j + 4 <= BLK_SLOTS; j += 4) {
-			v4u x;
-
-			__builtin_memcpy(&x, &b->key[j], sizeof(x));
-			acc += (v4u)(x < kv);
-		}
-		c = 0u - (acc[0] + acc[1] + acc[2] + acc[3]);
-#pragma GCC unroll 4
-		for (; j < BLK_SLOTS; j++)
-			c += b->key[j] < ka;
-	}
-#elif BLK_BRANCHFREE
-	/* Unrolled: independent compares, no branch (unused keys are KEY_NONE). */
-#pragma GCC unroll 64
 	for (unsigned j = 0; j < BLK_SLOTS; j++)
-		c += b->key[j] < ka;
+		c += b->key[j] < a;
 #else
 	{
-		/*
-		 * A pointer walk from key[1] (key[0] is 0; a is an entry's address or above
-		 * base): three instructions a key on rv64 (no index arithmetic).
-		 */
-		uint64_t d = (a - b->base) >> b->sh;
-		const uint32_t *k = b->key;
+		/* A pointer walk (blk2): no index arithmetic on rv64. */
+		const svmm_va_t *k = b->key, *e = b->key + b->n;
 
-		if (__builtin_expect(d < KEY_FAR && d != 0, 1)) {
-			k++;
-			while (*k < d)   /* stops at KEY_FAR, KEY_NONE at the latest */
-				k++;
-			return (unsigned)(k - b->key);
-		}
-		while (*k < ka)
+		while (k < e && *k < a)
 			k++;
 		c = (unsigned)(k - b->key);
 	}
 #endif
-#ifndef BLK_NOFAR
-	if (__builtin_expect(ka == KEY_FAR, 0))
-		while (c < b->n && ent_seg(b->seg[c])->addr < a)
-			c++;
-#endif
 	return c;
 }
 
-/* Entries of b whose address is at most a (>= b->base). */
+/* Entries of b whose key is at most a. */
 static inline unsigned blk_rank_le(const struct vmem_blk *b, svmm_va_t a)
 {
-	uint32_t ka = key_of(b->base, b->sh, a);
 	unsigned c = 0;
 
-	uint32_t kl = ka < KEY_FAR ? ka : KEY_FAR - 1;
-	const uint32_t *k = b->key;
-
-	while (*k <= kl)   /* stops at KEY_FAR, KEY_NONE at the latest */
-		k++;
-	c = (unsigned)(k - b->key);
-	if (__builtin_expect(ka == KEY_FAR, 0))
-		while (c < b->n && ent_seg(b->seg[c])->addr <= a)
-			c++;
+	while (c < b->n && b->key[c] <= a)
+		c++;
 	return c;
-}
-
-/* Make nbase (<= every entry's address) the base of b's first n entries. */
-static void blk_rebase(struct vmem_blk *b, svmm_va_t nbase, unsigned from, unsigned n)
-{
-	for (unsigned j = from; j < n; j++)
-		b->key[j] = key_of(nbase, b->sh, ent_addr(b, j));
-	b->base = nbase;
 }
 
 static inline struct vmem_blk *blk_step(struct vmem_blk *b, unsigned dir)
@@ -668,7 +567,7 @@ static struct vmem_blk *boot_blks(struct vmem *vm)
 {
 	uintptr_t p = (uintptr_t)vm->bboot;
 
-	return (struct vmem_blk *)((p + 63) & ~(uintptr_t)63);
+	return (struct vmem_blk *)((p + VMEM_BLK_SIZE - 1) & ~(uintptr_t)(VMEM_BLK_SIZE - 1));
 }
 
 static inline void blk_push(struct vmem *vm, struct vmem_blk *b)
@@ -678,7 +577,7 @@ static inline void blk_push(struct vmem *vm, struct vmem_blk *b)
 	vm->nblk_free++;
 }
 
-/* Make sure n blocks are free (pages of blocks from the source; kept until destroy). */
+/* Make sure n blocks are free (pages of 15 blocks from the source; kept until destroy). */
 static int blk_grow(struct vmem *vm, uint64_t n)
 {
 	while (vm->nblk_free < n) {
@@ -695,10 +594,9 @@ static int blk_grow(struct vmem *vm, uint64_t n)
 		vm->blk_pages = mem;
 		vm->nblk_pages++;
 		vm->nblks += BLKS_PER_PAGE;
-		for (unsigned i = BLKS_PER_PAGE; i >= 1; i--) {
-			b = (struct vmem_blk *)((char *)mem + 64 + (uintptr_t)(i - 1) * VMEM_BLK_SIZE);
-			blk_push(vm, b);
-		}
+		b = mem;
+		for (unsigned i = BLKS_PER_PAGE; i >= 1; i--)
+			blk_push(vm, &b[i]);
 	}
 	return 0;
 }
@@ -719,11 +617,9 @@ static struct vmem_blk *blk_get(struct vmem *vm)
 	vm->nblk_free--;
 	vm->nblk_used++;
 	b->n = 0;
-	b->sh = vm->qshift;
-	b->base = 0;
-	/* Unused entries' pointers are never read: only the keys need clearing. */
-#pragma GCC unroll 64
-	for (unsigned j = 0; j <= BLK_SLOTS; j++)
+	/* Unused entries' pointers are never read: only the keys need clearing (blk2). */
+#pragma GCC unroll 16
+	for (unsigned j = 0; j < BLK_SLOTS; j++)
 		b->key[j] = KEY_NONE;
 	return b;
 }
@@ -737,16 +633,14 @@ static void blk_put(struct vmem *vm, struct vmem_blk *b)
 /* Remove entry i of b; an emptied block leaves the tree (and false is returned). */
 static inline bool blk_remove(struct vmem *vm, struct vmem_blk *b, unsigned i)
 {
-	unsigned n = b->n - 1;
+	uint64_t n = b->n - 1;
 
-	if (__builtin_expect(i == 0 && n != 0, 0))
-		blk_rebase(b, ent_addr(b, 1), 1, n + 1);
 #if BLK_BRANCHFREE
 	/*
 	 * A fixed count of selects, not a loop to n: the trip count is a coin toss, and gcc
 	 * made the variable one a computed jump that mispredicted every other time.
 	 */
-#pragma GCC unroll 64
+#pragma GCC unroll 16
 	for (unsigned j = 0; j < BLK_SLOTS - 1; j++) {
 		unsigned k = j + (j >= i);   /* where entry j comes from */
 
@@ -773,10 +667,10 @@ static inline bool blk_remove(struct vmem *vm, struct vmem_blk *b, unsigned i)
 }
 
 #ifndef BLK_LOW
-#define BLK_LOW  (BLK_SLOTS * 5 / 14)    /* a block left with this few entries tries to join a neighbour */
+#define BLK_LOW  5    /* a block left with this few entries tries to join a neighbour */
 #endif
 #ifndef BLK_JOIN
-#define BLK_JOIN (BLK_SLOTS * 12 / 14)   /* ... if the two then hold at most this many */
+#define BLK_JOIN 12   /* ... if the two then hold at most this many */
 #endif
 
 /*
@@ -787,16 +681,16 @@ static inline bool blk_remove(struct vmem *vm, struct vmem_blk *b, unsigned i)
 static void blk_underflow(struct vmem *vm, struct vmem_blk *b)
 {
 	struct vmem_blk *o;
-	unsigned n = b->n;
+	unsigned n = (unsigned)b->n;
 
 	if (__builtin_expect(n > BLK_LOW, 1))
 		return;
 	o = blk_step(b, RB_LEFT);
 	if (o != NULL && o->n + n <= BLK_JOIN) {
-		unsigned at = o->n;
+		unsigned at = (unsigned)o->n;
 
 		for (unsigned j = 0; j < n; j++) {
-			o->key[at + j] = key_of(o->base, o->sh, ent_addr(b, j));
+			o->key[at + j] = b->key[j];
 			o->seg[at + j] = b->seg[j];
 			seg_set_blk(ent_seg(b->seg[j]), o, b->seg[j]);
 		}
@@ -804,8 +698,7 @@ static void blk_underflow(struct vmem *vm, struct vmem_blk *b)
 		o = blk_step(b, RB_RIGHT);
 		if (o == NULL || o->n + n > BLK_JOIN)
 			return;
-		blk_rebase(o, b->base, 0, o->n);
-		for (unsigned j = o->n; j-- > 0;) {
+		for (unsigned j = (unsigned)o->n; j-- > 0;) {
 			o->key[j + n] = o->key[j];
 			o->seg[j + n] = o->seg[j];
 		}
@@ -820,17 +713,11 @@ static void blk_underflow(struct vmem *vm, struct vmem_blk *b)
 	blk_put(vm, b);
 }
 
-/* Put (addr, e) at index i of b, which has room. */
-static inline void blk_put_at(struct vmem_blk *b, unsigned i, svmm_va_t addr, uintptr_t e)
+/* Put (key, e) at index i of b, which has room. */
+static inline void blk_put_at(struct vmem_blk *b, unsigned i, svmm_va_t key, uintptr_t e)
 {
-	if (__builtin_expect(i == 0, 0)) {
-		if (b->n == 0)
-			b->base = addr;
-		else if (addr != b->base)
-			blk_rebase(b, addr, 0, b->n);
-	}
 #if BLK_BRANCHFREE
-#pragma GCC unroll 64
+#pragma GCC unroll 16
 	for (unsigned j = BLK_SLOTS - 1; j > 0; j--) {
 		unsigned k = j - (j > i);
 
@@ -838,27 +725,28 @@ static inline void blk_put_at(struct vmem_blk *b, unsigned i, svmm_va_t addr, ui
 		b->seg[j] = b->seg[k];
 	}
 #else
-	for (unsigned j = b->n; j > i; j--) {
+	for (unsigned j = (unsigned)b->n; j > i; j--) {
 		b->key[j] = b->key[j - 1];
 		b->seg[j] = b->seg[j - 1];
 	}
 #endif
-	b->key[i] = key_of(b->base, b->sh, addr);
+	b->key[i] = key;
 	b->seg[i] = e;
 	b->n++;
 	seg_set_blk(ent_seg(e), b, e);
 }
 
 /*
- * Insert segment e (starting at addr) at index i of b; a full block splits in two, the
+ * Insert segment e (starting at key) at index i of b; a full block splits in two, the
  * upper half moving to a new block (reserved by the caller) linked right after it.
  * Returns the entry's index in the block that now holds it.
  */
-static unsigned blk_insert(struct vmem *vm, struct vmem_blk *b, unsigned i, svmm_va_t addr, uintptr_t e)
+static unsigned blk_insert(struct vmem *vm, struct vmem_blk *b, unsigned i, svmm_va_t key, uintptr_t e)
 {
 	if (__builtin_expect(b->n == BLK_SLOTS, 0)) {
 		struct vmem_blk *nb;
 		unsigned h = BLK_SLOTS / 2;
+#ifndef BLK_NOLEND
 		/*
 		 * Before splitting, lend an entry to a neighbour block with room (as a B*-tree
 		 * does), so that blocks stay fuller: the new entry itself if it goes at b's
@@ -868,51 +756,38 @@ static unsigned blk_insert(struct vmem *vm, struct vmem_blk *b, unsigned i, svmm
 
 		if (o != NULL && o->n < BLK_SLOTS) {
 			if (i > 0) {
-				svmm_va_t mk = ent_addr(b, 0);
+				svmm_va_t mk = b->key[0];
 				uintptr_t m = b->seg[0];
 
 				blk_remove(vm, b, 0);   /* b was full: it does not empty */
-				blk_put_at(o, o->n, mk, m);
-				blk_put_at(b, i - 1, addr, e);
+				blk_put_at(o, (unsigned)o->n, mk, m);
+				blk_put_at(b, i - 1, key, e);
 				return i - 1;
-			} else {
-				/*
-				 * A front cut may have moved b's entry 0 up (its key still 0):
-				 * with the new entry gone left, b's base follows it.
-				 */
-				svmm_va_t a0 = ent_seg(b->seg[0])->addr;
-				unsigned at = o->n;
-
-				blk_put_at(o, at, addr, e);
-				if (a0 != b->base) {
-					blk_rebase(b, a0, 1, b->n);
-					b->key[0] = 0;
-				}
-				return at;
 			}
+			blk_put_at(o, (unsigned)o->n, key, e);
+			return (unsigned)o->n - 1;
 		}
 		o = blk_step(b, RB_RIGHT);
 		if (o != NULL && o->n < BLK_SLOTS) {
 			if (i < BLK_SLOTS) {
-				svmm_va_t mk = ent_addr(b, BLK_SLOTS - 1);
+				svmm_va_t mk = b->key[BLK_SLOTS - 1];
 				uintptr_t m = b->seg[BLK_SLOTS - 1];
 
 				blk_remove(vm, b, BLK_SLOTS - 1);
 				blk_put_at(o, 0, mk, m);
-				blk_put_at(b, i, addr, e);
+				blk_put_at(b, i, key, e);
 				return i;
 			}
-			blk_put_at(o, 0, addr, e);
+			blk_put_at(o, 0, key, e);
 			return 0;
 		}
+#endif
 		nb = blk_get(vm);
-		nb->base = ent_addr(b, h);
+
 		for (unsigned j = h; j < BLK_SLOTS; j++) {
-			nb->key[j - h] = key_of(nb->base, nb->sh, ent_addr(b, j));
+			nb->key[j - h] = b->key[j];
 			nb->seg[j - h] = b->seg[j];
 			seg_set_blk(ent_seg(b->seg[j]), nb, b->seg[j]);
-		}
-		for (unsigned j = h; j < BLK_SLOTS; j++) {
 			b->key[j] = KEY_NONE;
 			b->seg[j] = 0;
 		}
@@ -924,11 +799,11 @@ static unsigned blk_insert(struct vmem *vm, struct vmem_blk *b, unsigned i, svmm
 			i -= h;
 		}
 	}
-	blk_put_at(b, i, addr, e);
+	blk_put_at(b, i, key, e);
 	return i;
 }
 
-/* The block with the greatest base <= addr, or NULL. */
+/* The block with the greatest first key <= addr, or NULL. */
 static struct vmem_blk *blk_floor(struct vmem *vm, svmm_va_t addr)
 {
 	struct rb_node *n = vm->blks.rb_node;
@@ -937,13 +812,13 @@ static struct vmem_blk *blk_floor(struct vmem *vm, svmm_va_t addr)
 	while (n != NULL) {
 		struct vmem_blk *b = BLK(n);
 #if BLK_BRANCHFREE
-		unsigned d = addr >= b->base;
+		unsigned d = addr >= b->key[0];
 
 		best = d ? b : best;
 		n = rb_child(n, d);
 #else
-		/* Without conditional moves a select costs more than the branch. */
-		if (addr >= b->base) {
+		/* Without conditional moves a select costs more than the branch (blk2). */
+		if (addr >= b->key[0]) {
 			best = b;
 			n = rb_child(n, RB_RIGHT);
 		} else {
@@ -959,22 +834,16 @@ static inline __attribute__((always_inline)) struct vmem_region *seg_floor(struc
 									     svmm_va_t addr)
 {
 	struct vmem_blk *b = blk_floor(vm, addr);
+	const svmm_va_t *k, *e;
 
 	if (b == NULL)
 		return NULL;
-	{
-		/* The common case, inline: no far key is involved (a key a load and a compare). */
-		uint64_t d = (addr - b->base) >> b->sh;
-
-		if (__builtin_expect(d < KEY_FAR, 1)) {
-			const uint32_t *k = b->key + 1;   /* key[0] is 0 <= d */
-
-			while (*k <= d)   /* stops at KEY_FAR, KEY_NONE at the latest */
-				k++;
-			return ent_seg(b->seg[k - b->key - 1]);
-		}
-	}
-	return ent_seg(b->seg[blk_rank_le(b, addr) - 1]);
+	/* A pointer walk from key[1] (key[0] <= addr): blk2. */
+	k = b->key + 1;
+	e = b->key + b->n;
+	while (k < e && *k <= addr)
+		k++;
+	return ent_seg(b->seg[k - b->key - 1]);
 }
 
 /* The segment next to g in direction dir, or NULL. */
@@ -1013,7 +882,7 @@ static struct vmem_region *used_from(struct vmem_region *g, unsigned dir)
 
 /*
  * The first allocated segment past g in direction dir, or NULL: one rank, then the
- * entries' free bits (no free segment is loaded).
+ * entries' free bits (no free segment is loaded). blk2.
  */
 static struct vmem_region *used_step(const struct vmem_region *g, unsigned dir)
 {
@@ -1033,7 +902,7 @@ static struct vmem_region *used_step(const struct vmem_region *g, unsigned dir)
 				b = blk_step(b, RB_LEFT);
 				if (b == NULL)
 					return NULL;
-				i = b->n - 1;
+				i = (unsigned)b->n - 1;
 			}
 		}
 		if (!(b->seg[i] & ENT_FREE))
@@ -1079,13 +948,7 @@ static inline __attribute__((always_inline)) void merge(struct vmem *vm, struct 
 		blk_remove(vm, nb, ni);
 		free_drop(vm, UNIT_OF(n));
 	} else if (p == NULL) {
-		/* growing downwards: nothing lies between, n keeps its place */
-		if (ni == 0) {
-			blk_rebase(nb, addr, 1, nb->n);
-			nb->key[0] = 0;
-		} else {
-			nb->key[ni] = key_of(nb->base, nb->sh, addr);
-		}
+		nb->key[ni] = addr;   /* growing downwards: nothing lies between, n keeps its place */
 		n->addr = addr;
 	}
 	sz_resize(vm, UNIT_OF(keep), total);
@@ -1171,7 +1034,7 @@ static void carve(struct vmem *vm, struct vmem_unit *u, svmm_va_t x, uint64_t s,
 		vm->nfree--;
 		unit_put(vm, u);
 	} else if (front == 0) {
-		b->key[i] = key_of(b->base, b->sh, x + s);   /* i == 0: the insert restores base x */
+		b->key[i] = x + s;
 		f->addr = x + s;
 		blk_insert(vm, b, i, x, (uintptr_t)r);
 		sz_resize(vm, u, back);
@@ -1203,7 +1066,7 @@ static inline __attribute__((always_inline)) int seg_release(struct vmem *vm, st
 	uint64_t size = r->size;
 	unsigned i = blk_rank(b, addr), n = (unsigned)b->n, ni = i + 1;
 	uintptr_t pe = 0, ne = 0;
-	svmm_va_t nkey = ~(svmm_va_t)0;
+	svmm_va_t nkey = KEY_NONE;
 	struct vmem_region *p, *nx;
 
 	if (i > 0) {
@@ -1215,13 +1078,13 @@ static inline __attribute__((always_inline)) int seg_release(struct vmem *vm, st
 	}
 	if (i + 1 < n) {
 		ne = b->seg[i + 1];
-		nkey = ent_addr(b, i + 1);
+		nkey = b->key[i + 1];
 	} else {
 		nb = blk_step(b, RB_RIGHT);
 		ni = 0;
 		if (nb != NULL) {
 			ne = nb->seg[0];
-			nkey = nb->base;
+			nkey = nb->key[0];
 		}
 	}
 	p = (pe & ENT_FREE) ? ent_seg(pe) : NULL;
@@ -1582,7 +1445,7 @@ static void carve_head(struct vmem *vm, unsigned b, bool exact, uint64_t s,
 		vm->nfree--;
 		unit_put(vm, u);
 	} else {
-		blk->key[i] = key_of(blk->base, blk->sh, a + s);   /* i == 0: the insert restores base a */
+		blk->key[i] = a + s;
 		f->addr = a + s;
 		f->size -= s;
 		blk_insert(vm, blk, i, a, (uintptr_t)r);
@@ -1896,7 +1759,7 @@ static int size_cmp(const struct rb_node *a, const struct rb_node *b)
 
 static int seg_cmp(const struct rb_node *a, const struct rb_node *b)
 {
-	svmm_va_t x = BLK(a)->base, y = BLK(b)->base;
+	svmm_va_t x = BLK(a)->key[0], y = BLK(b)->key[0];
 
 	return x < y ? -1 : x > y;
 }
@@ -1933,8 +1796,7 @@ static int check_locked(struct vmem *vm, svmm_print_fn out, void *ctx)
 		for (struct rb_node *n = rb_first(&vm->blks); n != NULL; n = rb_next(n)) {
 			const struct vmem_blk *b = BLK(n);
 
-			CHECK(((uintptr_t)b & 7) == 0, "blocks are aligned");
-			CHECK(b->key[BLK_SLOTS] == KEY_NONE, "a block's sentinel key is KEY_NONE");
+			CHECK(((uintptr_t)b & (VMEM_BLK_SIZE - 1)) == 0, "blocks are aligned");
 			CHECK(b->n >= 1 && b->n <= BLK_SLOTS, "a block holds 1 to %u entries (%llu)",
 			      BLK_SLOTS, (unsigned long long)b->n);
 			for (unsigned j = 0; j < BLK_SLOTS; j++) {
@@ -1945,14 +1807,10 @@ static int check_locked(struct vmem *vm, svmm_print_fn out, void *ctx)
 					continue;
 				}
 				g = ent_seg(b->seg[j]);
-				CHECK(g != NULL && g->addr >= b->base && (j != 0 || g->addr == b->base) &&
-				      b->key[j] == key_of(b->base, b->sh, g->addr) && b->sh == vm->qshift,
-				      "a block's keys are its segments' offsets from its base, entry 0's address (0x%llx)",
+				CHECK(g != NULL && b->key[j] == g->addr,
+				      "a block's keys are its segments' addresses (0x%llx)",
 				      (unsigned long long)b->key[j]);
-				CHECK(j == 0 || (b->key[j - 1] < b->key[j] || b->key[j] == KEY_FAR),
-				      "a block's keys ascend");
-				CHECK(j == 0 || ent_seg(b->seg[j - 1])->addr < g->addr,
-				      "a block's segments ascend");
+				CHECK(j == 0 || b->key[j - 1] < b->key[j], "a block's keys ascend");
 				CHECK(seg_blk(g) == b, "each segment points at its block (0x%llx)",
 				      (unsigned long long)g->addr);
 				CHECK(((b->seg[j] & ENT_FREE) != 0) == seg_free(g),

@@ -42,7 +42,7 @@
 struct vmem_unit;        /* a free region's node pair, or a free pool unit (private) */
 struct vmem_blk;         /* a block of the segment index (private; prototype, branch blk) */
 #ifndef VMEM_BLK_SIZE
-#define VMEM_BLK_SIZE   256   /* blk2: 18 entries of 12 bytes */
+#define VMEM_BLK_SIZE   256   /* 14 entries of 16 bytes (branch blk2 at 4b19799: 17 of 12) */
 #endif
 #define VMEM_BOOT_BLKS  4
 struct vmem_pool_page;   /* header of a page from the page source (private) */
