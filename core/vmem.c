@@ -546,16 +546,6 @@ static inline unsigned blk_rank(const struct vmem_blk *b, svmm_va_t a)
 	return c;
 }
 
-/* Entries of b whose key is at most a. */
-static inline unsigned blk_rank_le(const struct vmem_blk *b, svmm_va_t a)
-{
-	unsigned c = 0;
-
-	while (c < b->n && b->key[c] <= a)
-		c++;
-	return c;
-}
-
 static inline struct vmem_blk *blk_step(struct vmem_blk *b, unsigned dir)
 {
 	struct rb_node *n = rb_step(&b->node, dir);
