@@ -11,7 +11,20 @@
  * and cpu_ns_per_pair from the thread's CPU time (CLOCK_THREAD_CPUTIME_ID), which on a
  * shared, overloaded machine does not count time spent waiting for a core; targets are
  * in the latter. Frees hand vmem its own region (vmem_free_region), as a kernel that
- * keeps its region structs does. SVMM_BENCH_N=n (diagnostic) runs only the
+ * keeps its region structs does.
+ *
+ * W1, W2 and W3 also run the same operation stream (same seed, sizes and slot choices)
+ * on a baseline in the same program: illumos vmem's instant fit, re-implemented in
+ * vmem_baseline.h (power-of-two freelists, an address-ordered segment list, a hash of
+ * allocated segments, the same lock; no quantum caches, no span import; the header
+ * says where else it differs), freeing by address and size as illumos's vmem_free
+ * does. The runs alternate (svmm, baseline, svmm, ...) so that both meet the same
+ * machine, and each line adds instantfit_cpu_ns_per_pair (the baseline's median),
+ * ratio_to_instantfit (svmm's median CPU time over the baseline's: the figure that does
+ * not drift with the machine) and instantfit_failures. W2's 2 MiB-aligned requests go
+ * to the baseline's vmem_xalloc search, as in illumos. After each baseline run
+ * ifit_check verifies its structure, and the bench fails if it is broken. The scale
+ * sweep runs svmm alone. SVMM_BENCH_N=n (diagnostic) runs only the
  * configurations with n live allocations, and SVMM_BENCH_PAIRS=k (diagnostic) measures k
  * pairs instead of 2,000,000, for profiling one of them under valgrind.
  */
@@ -22,6 +35,7 @@
 
 #include <svmm/vmem.h>
 #include "bench.h"
+#include "vmem_baseline.h"
 
 #define Q 4096ull
 #define PAIRS_DEFAULT 2000000ull
@@ -90,6 +104,38 @@ struct result {
 };
 
 static struct vmem arena;
+static struct ifit_arena iarena;   /* the instant-fit baseline (vmem_baseline.h) */
+
+/* The baseline's hash table, bigger than a page: the same large-page memory. */
+static void *table_alloc(uint64_t bytes)
+{
+	return bench_map(bytes);
+}
+static void table_free(void *p, uint64_t bytes)
+{
+	munmap(p, (bytes + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1));
+}
+static const struct ifit_mem tmem = { table_alloc, table_free };
+
+/* What the baseline's caller keeps of an allocation: vmem_free takes address and size. */
+struct bslot {
+	uint64_t addr, size;
+};
+
+/*
+ * One run's slots: the callers' (svmm's regions, or the baseline's addresses and sizes)
+ * and which of them hold an allocation. svmm and the baseline run the same code over
+ * them from the same seed (stream_run; base selects the allocator, a constant after
+ * inlining), so that they see the same sizes and slot choices.
+ */
+struct stream {
+	struct vmem_region *slot;
+	struct bslot *bslot;
+	uint32_t *live;    /* slot indices of live allocations (the first nlive after a run) */
+	uint32_t *empty;   /* slot indices without one */
+	uint64_t nlive;
+	bool aligned;
+};
 
 static int do_alloc(struct vmem_region *r, uint64_t size, bool aligned)
 {
@@ -100,27 +146,48 @@ static int do_alloc(struct vmem_region *r, uint64_t size, bool aligned)
 	return vmem_alloc(&arena, size, r, NULL);
 }
 
-static struct result run(uint64_t n, unsigned arena_log2, bool aligned)
+/*
+ * An allocation of the next size into slot i, by svmm or (base) the baseline; W2's
+ * large requests ask for 2 MiB alignment.
+ */
+static inline __attribute__((always_inline)) bool stream_alloc(uint64_t *rs, struct vmem_region *slot,
+							       struct bslot *bslot, uint32_t i, bool aligned,
+							       bool base)
 {
-	struct vmem_region *slot = bench_map(n * sizeof(*slot));
-	uint32_t *live = malloc(n * sizeof(*live));    /* slot indices of live allocations */
-	uint32_t *empty = malloc(n * sizeof(*empty));  /* slot indices without one */
+	uint64_t size = bench_vmem_size(rs);
+
+	if (base) {
+		bslot[i].size = size;
+		if (aligned && size >= 2 * SVMM_MiB)
+			return ifit_xalloc(&iarena, size, 2 * SVMM_MiB, &bslot[i].addr) == 0;
+		return ifit_alloc(&iarena, size, &bslot[i].addr) == 0;
+	}
+	return do_alloc(&slot[i], size, aligned) == 0;
+}
+
+/*
+ * The fill to n live allocations, then the measured churn; times and failures into
+ * *res. Everything the loop uses is a local, as it was before the baseline shared it,
+ * so that svmm's loop compiles as it did.
+ */
+static inline __attribute__((always_inline)) void stream_run(struct stream *s, uint64_t n, bool base,
+							     struct result *res)
+{
+	struct vmem_region *slot = base ? NULL : s->slot;
+	struct bslot *bslot = base ? s->bslot : NULL;
+	uint32_t *live = s->live, *empty = s->empty;
 	uint64_t nlive = 0, nempty = 0, failures = 0, t0, t1, c0, c1;
 	uint64_t rs = BENCH_SEED;
-	struct vmem_stats st;
-	struct result res;
+	bool aligned = s->aligned;
 
-	if (!slot || !live || !empty || vmem_init(&arena, 0x100000000000ull,
-						 1ull << arena_log2, Q, &src) != 0) {
-		fprintf(stderr, "bench_vmem: setup failed\n");
-		exit(1);
-	}
 	for (uint64_t i = 0; i < n; i++) {
-		if (do_alloc(&slot[i], bench_vmem_size(&rs), aligned) == 0)
+		if (stream_alloc(&rs, slot, bslot, (uint32_t)i, aligned, base))
 			live[nlive++] = (uint32_t)i;
 		else
 			empty[nempty++] = (uint32_t)i;
 	}
+	if (base)
+		ifit_hash_rescale(&iarena);   /* what illumos's vmem_update does every 15 s */
 	t0 = bench_now_ns();
 	c0 = cpu_now_ns();
 	for (uint64_t it = 0; it < PAIRS; it++) {
@@ -128,14 +195,17 @@ static struct result run(uint64_t n, unsigned arena_log2, bool aligned)
 			uint64_t k = bench_rand(&rs) % nlive;
 			uint32_t i = live[k];
 
-			vmem_free_region(&arena, &slot[i]);
+			if (base)
+				ifit_free(&iarena, bslot[i].addr, bslot[i].size);
+			else
+				vmem_free_region(&arena, &slot[i]);
 			live[k] = live[--nlive];
 			empty[nempty++] = i;
 		}
 		{
 			uint32_t i = empty[--nempty];
 
-			if (do_alloc(&slot[i], bench_vmem_size(&rs), aligned) == 0) {
+			if (stream_alloc(&rs, slot, bslot, i, aligned, base)) {
 				live[nlive++] = i;
 			} else {
 				empty[nempty++] = i;
@@ -145,10 +215,51 @@ static struct result run(uint64_t n, unsigned arena_log2, bool aligned)
 	}
 	c1 = cpu_now_ns();
 	t1 = bench_now_ns();
+	s->nlive = nlive;
+	res->ns_per_pair = (double)(t1 - t0) / (double)PAIRS;
+	res->cpu_ns_per_pair = (double)(c1 - c0) / (double)PAIRS;
+	res->failures = failures;
+}
+
+static void stream_open(struct stream *s, uint64_t n, bool aligned, bool base)
+{
+	memset(s, 0, sizeof(*s));
+	s->aligned = aligned;
+	if (base)
+		s->bslot = bench_map(n * sizeof(*s->bslot));
+	else
+		s->slot = bench_map(n * sizeof(*s->slot));
+	s->live = malloc(n * sizeof(*s->live));
+	s->empty = malloc(n * sizeof(*s->empty));
+	if ((s->slot == NULL && s->bslot == NULL) || !s->live || !s->empty) {
+		fprintf(stderr, "bench_vmem: setup failed\n");
+		exit(1);
+	}
+}
+
+static void stream_close(struct stream *s, uint64_t n)
+{
+	size_t bytes = n * (s->slot != NULL ? sizeof(*s->slot) : sizeof(*s->bslot));
+
+	munmap(s->slot != NULL ? (void *)s->slot : (void *)s->bslot,
+	       (bytes + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1));
+	free(s->live);
+	free(s->empty);
+}
+
+static struct result run(uint64_t n, unsigned arena_log2, bool aligned)
+{
+	struct stream s;
+	struct vmem_stats st;
+	struct result res;
+
+	stream_open(&s, n, aligned, false);
+	if (vmem_init(&arena, 0x100000000000ull, 1ull << arena_log2, Q, &src) != 0) {
+		fprintf(stderr, "bench_vmem: setup failed\n");
+		exit(1);
+	}
+	stream_run(&s, n, false, &res);
 	vmem_stats(&arena, &st);
-	res.ns_per_pair = (double)(t1 - t0) / (double)PAIRS;
-	res.cpu_ns_per_pair = (double)(c1 - c0) / (double)PAIRS;
-	res.failures = failures;
 	res.free_regions = st.free_regions;
 	res.largest_free_ratio = st.free_bytes ? (double)st.largest_free / (double)st.free_bytes : 0;
 	res.pool_bytes_per_free_region =
@@ -159,19 +270,62 @@ static struct result run(uint64_t n, unsigned arena_log2, bool aligned)
 		fprintf(stderr, "bench_vmem: vmem_check failed\n");
 		exit(1);
 	}
-	for (uint64_t k = 0; k < nlive; k++)
-		vmem_free(&arena, slot[live[k]].addr, 0, NULL);
+	for (uint64_t k = 0; k < s.nlive; k++)
+		vmem_free(&arena, s.slot[s.live[k]].addr, 0, NULL);
 	vmem_destroy(&arena);
-	munmap(slot, (n * sizeof(*slot) + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1));
-	free(live);
-	free(empty);
+	stream_close(&s, n);
 	return res;
 }
 
-static void config(const char *workload, uint64_t n, unsigned arena_log2, bool aligned)
+/* ifit_check, failing the bench loudly: a broken baseline measures nothing. */
+static void base_check(const char *when)
 {
-	double ns[BENCH_RUNS], cpu[BENCH_RUNS];
-	struct result r = { 0 };
+	const char *why = NULL;
+
+	if (ifit_check(&iarena, &why) != 0) {
+		fprintf(stderr, "bench_vmem: the instant-fit baseline is broken %s: %s\n", when, why);
+		exit(1);
+	}
+}
+
+/* The same run on the instant-fit baseline: times and failures (the other fields are 0). */
+static struct result run_base(uint64_t n, unsigned arena_log2, bool aligned)
+{
+	struct stream s;
+	struct result res = { 0 };
+
+	stream_open(&s, n, aligned, true);
+	if (ifit_init(&iarena, 0x100000000000ull, 1ull << arena_log2, Q, &src, &tmem) != 0) {
+		fprintf(stderr, "bench_vmem: baseline setup failed\n");
+		exit(1);
+	}
+	stream_run(&s, n, true, &res);
+	if (iarena.failures != res.failures) {
+		fprintf(stderr, "bench_vmem: the baseline counts %llu failures, the bench %llu\n",
+			(unsigned long long)iarena.failures, (unsigned long long)res.failures);
+		exit(1);
+	}
+	base_check("after the measured loop");
+	for (uint64_t k = 0; k < s.nlive; k++)
+		ifit_free(&iarena, s.bslot[s.live[k]].addr, s.bslot[s.live[k]].size);
+	base_check("after freeing everything");
+	if (iarena.inuse != 0 || iarena.freemap != 1ull << (arena_log2)) {
+		fprintf(stderr, "bench_vmem: the baseline is not one free span after freeing everything\n");
+		exit(1);
+	}
+	ifit_destroy(&iarena);
+	stream_close(&s, n);
+	return res;
+}
+
+/*
+ * One configuration: svmm and (with base) the baseline, run in turn BENCH_RUNS times
+ * each (svmm, baseline, svmm, ...), so that both see the same machine state.
+ */
+static void config(const char *workload, uint64_t n, unsigned arena_log2, bool aligned, bool base)
+{
+	double ns[BENCH_RUNS], cpu[BENCH_RUNS], bcpu[BENCH_RUNS];
+	struct result r = { 0 }, b = { 0 };
 
 	if (only_n != 0 && n != only_n)
 		return;
@@ -179,15 +333,25 @@ static void config(const char *workload, uint64_t n, unsigned arena_log2, bool a
 		r = run(n, arena_log2, aligned);   /* same seed: every run is identical but for time */
 		ns[i] = r.ns_per_pair;
 		cpu[i] = r.cpu_ns_per_pair;
+		if (base) {
+			b = run_base(n, arena_log2, aligned);
+			bcpu[i] = b.cpu_ns_per_pair;
+		}
 	}
 	printf("{\"bench\": \"vmem\", \"workload\": \"%s\", \"live\": %llu, \"arena_log2\": %u, "
 	       "\"ns_per_pair\": %.1f, \"cpu_ns_per_pair\": %.1f, \"failures\": %llu, \"bytes_per_free_region\": %zu, "
 	       "\"bytes_per_used_region\": %zu, \"free_regions\": %llu, "
-	       "\"largest_free_ratio\": %.4f, \"pool_bytes_per_free_region\": %.1f}\n",
+	       "\"largest_free_ratio\": %.4f, \"pool_bytes_per_free_region\": %.1f",
 	       workload, (unsigned long long)n, arena_log2, bench_median(ns), bench_median(cpu),
 	       (unsigned long long)r.failures, (size_t)VMEM_UNIT_SIZE,
 	       sizeof(struct vmem_region), (unsigned long long)r.free_regions,
 	       r.largest_free_ratio, r.pool_bytes_per_free_region);
+	if (base)
+		printf(", \"instantfit_cpu_ns_per_pair\": %.1f, \"ratio_to_instantfit\": %.2f, "
+		       "\"instantfit_failures\": %llu",
+		       bench_median(bcpu), bench_median(cpu) / bench_median(bcpu),
+		       (unsigned long long)b.failures);
+	printf("}\n");
 	fflush(stdout);
 }
 
@@ -205,22 +369,22 @@ int main(int argc, char **argv)
 		return 1;
 
 	if (!only || !strcmp(only, "W1")) {
-		config("W1", 1000, 47, false);
-		config("W1", 10000, 47, false);
-		config("W1", 100000, 47, false);
-		config("W1", 1000000, 47, false);
+		config("W1", 1000, 47, false, true);
+		config("W1", 10000, 47, false, true);
+		config("W1", 100000, 47, false, true);
+		config("W1", 1000000, 47, false, true);
 	}
 	if (!only || !strcmp(only, "W2"))
-		config("W2", 100000, 47, true);
+		config("W2", 100000, 47, true, true);
 	if (!only || !strcmp(only, "W3"))
-		config("W3", 100000, 40, false);
+		config("W3", 100000, 40, false, true);
 	if (!only || !strcmp(only, "scale")) {
 		/* W1 at ten sizes, 1e2 to 1e6 live, evenly spaced in log scale */
 		static const uint64_t pts[] = { 100, 278, 774, 2154, 5995, 16681, 46416,
 						129155, 359381, 1000000 };
 
 		for (unsigned i = 0; i < sizeof(pts) / sizeof(pts[0]); i++)
-			config("scale", pts[i], 47, false);
+			config("scale", pts[i], 47, false, false);
 	}
 	return pages_live != 0;
 }

@@ -15,7 +15,8 @@ set xrange [50:2e6]
 set yrange [0:*]
 set key top left
 # What BENCHMARKS.md gives at N = 10^6 (thread CPU time): the target, and illumos vmem
-# measured side by side on the same workload.
+# measured side by side on the same workload on the issue's machine. The dashed line is
+# the bench's own instant-fit baseline (bench/vmem_baseline.h), run in the same program.
 $target << EOD
 1000000 1000
 EOD
@@ -29,6 +30,8 @@ plot cols(data, "workload=scale", "live,cpu_ns_per_pair") \
        using 1:2 with linespoints pt 7 ps 1.2 lc rgb "#1f77b4" title "svmm vmem (best fit), W1 at ten sizes", \
      cols(data, "workload=W1", "live,cpu_ns_per_pair") \
        using 1:2 with points pt 5 ps 1.4 lc rgb "#17becf" title "svmm vmem, the W1 rows", \
+     cols(data, "workload=W1", "live,instantfit_cpu_ns_per_pair") \
+       using 1:2 with linespoints pt 9 ps 1.4 dt 2 lc rgb "#ff7f0e" title "illumos instant fit, re-implemented, run side by side (W1 rows)", \
      $target using 1:2 with points pt 2 ps 2 lw 2 lc rgb "#2ca02c" title "target at 10^6: 1,000 ns", \
      $instant using 1:2 with points pt 6 ps 1.5 lc rgb "#ff7f0e" title "illumos vmem at 10^6, instant fit: 1,030 ns", \
      $bestfit using 1:2 with points pt 4 ps 1.5 lc rgb "#d62728" title "illumos vmem at 10^6, best fit + quantum caches: 1,392 ns"
