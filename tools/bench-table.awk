@@ -86,19 +86,25 @@ END {
 	b = get("bench=vmem,workload=W1,live=10000", "cpu_ns_per_pair")
 	c = get("bench=vmem,workload=W1,live=100000", "cpu_ns_per_pair")
 	d = get("bench=vmem,workload=W1,live=1000000", "cpu_ns_per_pair")
+	# The ratio to the instant-fit baseline run side by side (docs/vmem.md), after each time.
+	ra = get("bench=vmem,workload=W1,live=1000", "ratio_to_instantfit")
+	rb = get("bench=vmem,workload=W1,live=10000", "ratio_to_instantfit")
+	rc = get("bench=vmem,workload=W1,live=100000", "ratio_to_instantfit")
+	rd = get("bench=vmem,workload=W1,live=1000000", "ratio_to_instantfit")
 	reset(); atmost(a, 70); atmost(b, 90); atmost(c, 150)
-	row("vmem W1, 1e3 / 1e4 / 1e5 live", num(a, 0) " / " num(b, 0) " / " num(c, 0) " ns per free+alloc pair",
-	    "≤ 70 / 90 / 150", verdict())
+	row("vmem W1, 1e3 / 1e4 / 1e5 live", num(a, 0) " / " num(b, 0) " / " num(c, 0) " ns per free+alloc pair (" \
+	    num(ra, 2) " / " num(rb, 2) " / " num(rc, 2) "× instant fit)", "≤ 70 / 90 / 150", verdict())
 	reset(); atmost(d, 1000)
-	row("vmem W1, 1e6 live", num(d, 0) " ns per pair", "≤ 1,000", verdict())
+	row("vmem W1, 1e6 live", num(d, 0) " ns per pair (" num(rd, 2) "× instant fit)", "≤ 1,000", verdict())
 	t = get("bench=vmem,workload=W2", "cpu_ns_per_pair"); f = get("bench=vmem,workload=W2", "failures")
+	q = get("bench=vmem,workload=W2", "ratio_to_instantfit")
 	reset(); atmost(t, 170); atmost(f, 0)
-	row("vmem W2 (2 MiB-aligned requests)", num(t, 0) " ns, " num(f, 0) " failures", "≤ 170, 0 failures",
-	    verdict())
+	row("vmem W2 (2 MiB-aligned requests)", num(t, 0) " ns (" num(q, 2) "× instant fit), " num(f, 0) " failures",
+	    "≤ 170, 0 failures", verdict())
 	t = get("bench=vmem,workload=W3", "cpu_ns_per_pair"); f = get("bench=vmem,workload=W3", "failures")
-	r = get("bench=vmem,workload=W3", "largest_free_ratio")
+	r = get("bench=vmem,workload=W3", "largest_free_ratio"); q = get("bench=vmem,workload=W3", "ratio_to_instantfit")
 	reset(); atmost(t, 170); atmost(f, 0); atleast(r, 0.85)
-	row("vmem W3 (62 % full arena)", num(t, 0) " ns, " num(f, 0) " failures, largest free ratio " num(r, 3),
+	row("vmem W3 (62 % full arena)", num(t, 0) " ns (" num(q, 2) "× instant fit), " num(f, 0) " failures, largest free ratio " num(r, 3),
 	    "≤ 170, 0 failures, ≥ 0.85", verdict())
 	fr = get("bench=vmem,workload=W1,live=1000000", "bytes_per_free_region")
 	ur = get("bench=vmem,workload=W1,live=1000000", "bytes_per_used_region")
