@@ -46,7 +46,13 @@ struct vmem_blk;         /* a block of the segment index (private) */
 #ifndef VMEM_BLK_SIZE
 #define VMEM_BLK_SIZE   256   /* 14 entries of 16 bytes (branch blk2 at 4b19799: 17 of 12) */
 #endif
-#define VMEM_BOOT_BLKS  4
+/*
+ * Blocks inside struct vmem: the 2 * VMEM_BOOT_UNITS + 1 segments of a full bootstrap
+ * arena packed 14 to a block, plus the two that an operation may reserve (vmem.c packs
+ * the blocks when it has no page source to ask).
+ */
+#define VMEM_BOOT_BLKS  7
+struct vmem_blk_page;    /* header of a page of blocks (private) */
 struct vmem_pool_page;   /* header of a page from the page source (private) */
 
 /* Free regions of up to this many quanta are indexed by exact size (docs/vmem.md). */
@@ -127,7 +133,7 @@ struct vmem {
 	uint64_t nucache;
 	struct vmem_blk *blk_free;  /* free blocks, linked through rb_link[0] */
 	uint64_t nblks, nblk_free, nblk_used;
-	void *blk_pages;            /* pages of blocks, linked through their first word */
+	struct vmem_blk_page *blk_pages;   /* doubly linked list of pages of blocks */
 	uint64_t nblk_pages;
 	/*
 	 * Free regions of k + 1 quanta, newest first. Only the heads whose bitmap bit is set
