@@ -2,7 +2,8 @@
  * vmem.c - the virtual range allocator (see svmm/vmem.h and docs/vmem.md).
  *
  * Public functions take the lock, validate their arguments, find what they will
- * change, reserve every pool unit the change may need, and only then modify the trees.
+ * change, reserve every pool unit and block the change may need, and only then modify
+ * the indexes.
  * Internal helpers below assume the lock is held.
  */
 #include <svmm/vmem.h>
@@ -10,15 +11,16 @@
 #define VMEM_LIVE 0x766d656du   /* "vmem" */
 
 /*
- * A pool unit: a free region, which is a segment of the address-ordered tree (its node
- * marked free with the tree's caller bit) and, in the same cache line, its node of the
- * size tree. The two are each other's pair by position. While the unit is unused it
- * holds its links in the pool's free list instead.
+ * A pool unit: a free region, which is a segment (an entry of the segment index points
+ * to it, with its free bit; its block word points back, with SEG_FREE) and, right after
+ * it, its entry in the size index: a size-tree node or a bucket list's links. Each
+ * reaches the other by a constant offset, so no pointer ties them. While the unit is
+ * unused it holds its links in the pool's free list instead.
  */
 struct vmem_unit {
 	union {
 		struct {
-			struct vmem_region seg;   /* in the segment tree, by address */
+			struct vmem_region seg;   /* in the segment index, by address */
 			union {
 				struct rb_node sz;        /* in the size tree, by (size, address) */
 				struct {
@@ -29,7 +31,7 @@ struct vmem_unit {
 		struct {
 			struct vmem_unit *next, *prev;
 		} f;
-		unsigned char line[VMEM_UNIT_SIZE];   /* PROTOTYPE: 48 bytes used */
+		unsigned char line[VMEM_UNIT_SIZE];   /* 24 + 24 bytes: all of it used */
 	};
 };
 
@@ -51,7 +53,7 @@ _Static_assert(VMEM_BUCKETS % 64 == 0 && VMEM_BUCKETS <= 4096, "buckets: whole b
 #define UNIT_OF_SZ(n) SVMM_CONTAINER_OF(n, struct vmem_unit, r.sz)
 #define UNIT_OF(g)    SVMM_CONTAINER_OF(g, struct vmem_unit, r.seg)
 
-/* A segment of the tree is free (a pool unit) or allocated (the caller's). */
+/* A segment is free (a pool unit) or allocated (the caller's). */
 static inline bool seg_free(const struct vmem_region *r)
 {
 	return (r->blk & SEG_FREE) != 0;
@@ -68,7 +70,7 @@ static struct vmem_unit *boot_units(struct vmem *vm)
 {
 	uintptr_t p = (uintptr_t)vm->boot;
 
-	/* Aligned to 16 bytes (one unit of slack); 64-byte units happen to stay in a line. */
+	/* Aligned to 16 bytes (one unit of slack); a 48-byte unit may straddle two lines. */
 	return (struct vmem_unit *)((p + 15) & ~(uintptr_t)15);
 }
 
@@ -471,13 +473,13 @@ static uint64_t sz_largest(struct vmem *vm)
 /* ---------------------------------------------------------------- the segment blocks */
 
 /*
- * PROTOTYPE (branch blk): every region, free or allocated, is an entry of a block: 256
- * bytes holding up to BLK_SLOTS segments in address order, their start addresses in
- * key[] (so a search reads no segment) and their pointers in seg[], bit 0 set for a
- * free one (so a free knows whether its neighbours are free without loading them).
- * Blocks are nodes of the red-black block tree, ordered by their first key. Each
- * segment points back to its block: for the prototype, through the parent word of its
- * (otherwise unused) rb_node, with RB_FLAG marking a free segment as before.
+ * The segment index (docs/vmem.md, decision 14): every region, free or allocated, is
+ * an entry of a block: 256 bytes holding up to BLK_SLOTS segments in address order,
+ * their start addresses in key[] (so a search reads no segment) and their pointers in
+ * seg[], bit 0 set for a free one (so a free knows whether its neighbours are free
+ * without loading them). Blocks are nodes of the red-black block tree, ordered by
+ * their first key. Each segment points back to its block through its block word
+ * (blocks are aligned, so the low bits hold SEG_FREE and SEG_DEAD).
  */
 #define BLK_SLOTS 14
 /*
