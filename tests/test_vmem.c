@@ -1073,6 +1073,95 @@ static void test_check_detects_corruption(void **state)
 	assert_int_equal(vmem_destroy(&vm), 0);
 }
 
+/*
+ * The block index's invariants, each damaged on purpose and restored. The test sees a
+ * block through this mirror of vmem.c's private struct vmem_blk (a white-box test, as
+ * the counters poked above are).
+ */
+struct blk_view {
+	struct rb_node node;
+	uint64_t n;
+	svmm_va_t key[14];
+	uintptr_t seg[14];
+};
+_Static_assert(sizeof(struct blk_view) == VMEM_BLK_SIZE, "the mirror matches vmem.c's block");
+
+static void expect_corrupt(const char *what)
+{
+	char why[256] = "";
+
+	assert_int_equal(vmem_check(&vm, keep_line, why), SVMM_EINVAL);
+	if (strstr(why, what) == NULL)
+		fail_msg("vmem_check said \"%s\", expected \"%s\"", why, what);
+}
+
+static void test_check_detects_block_corruption(void **state)
+{
+	(void)state;
+	struct vmem_region r1, r2;
+	struct blk_view *b, saved;
+	svmm_va_t k;
+	uintptr_t e;
+
+	assert_int_equal(vmem_init(&vm, BASE, 16 * Q, Q, &src), 0);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 2 * Q, 2 * Q, &r1), 0);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE + 8 * Q, Q, &r2), 0);
+	check_ok(&vm);
+	/* free [0,2), r1 [2,4), free [4,8), r2 [8,9), free [9,16): one block, r1 entry 1 */
+	b = (struct blk_view *)(r1.blk & ~(uintptr_t)(VMEM_BLK_SIZE - 1));
+	assert_int_equal(b->n, 5);
+	assert_int_equal(b->key[1], r1.addr);
+	assert_int_equal(b->seg[1], (uintptr_t)&r1);
+
+	/* keys out of order: entries 1 and 2 swapped, each key still its segment's */
+	k = b->key[1], e = b->seg[1];
+	b->key[1] = b->key[2], b->seg[1] = b->seg[2];
+	b->key[2] = k, b->seg[2] = e;
+	expect_corrupt("keys ascend");
+	b->key[2] = b->key[1], b->seg[2] = b->seg[1];
+	b->key[1] = k, b->seg[1] = e;
+	check_ok(&vm);
+
+	/* a key that is not its segment's address (still in order) */
+	b->key[1] += Q;
+	expect_corrupt("keys are its segments' addresses");
+	b->key[1] -= Q;
+	check_ok(&vm);
+
+	/* an entry's free bit that does not match its segment */
+	b->seg[1] ^= 1;
+	expect_corrupt("free bit");
+	b->seg[1] ^= 1;
+	check_ok(&vm);
+
+	/* a segment whose block pointer is wrong */
+	r1.blk += VMEM_BLK_SIZE;
+	expect_corrupt("points at its block");
+	r1.blk -= VMEM_BLK_SIZE;
+	check_ok(&vm);
+
+	/* a block whose count is wrong, low (an entry beyond n) and high (a hole within) */
+	b->n--;
+	expect_corrupt("unused keys are KEY_NONE");
+	b->n += 2;
+	expect_corrupt("keys are its segments' addresses");
+	b->n--;
+	check_ok(&vm);
+
+	/* an empty block left in the tree */
+	memcpy(&saved, b, sizeof(saved));
+	b->n = 0;
+	for (int j = 0; j < 14; j++)
+		b->key[j] = ~(svmm_va_t)0, b->seg[j] = 0;
+	expect_corrupt("a block holds 1 to 14 entries (0)");
+	memcpy(b, &saved, sizeof(saved));
+	check_ok(&vm);
+
+	assert_int_equal(vmem_free_region(&vm, &r1), 0);
+	assert_int_equal(vmem_free_region(&vm, &r2), 0);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
 static void test_other_quantum(void **state)
 {
 	(void)state;
@@ -1272,6 +1361,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pages_given_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_walk_stats_dump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_detects_corruption, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_detects_block_corruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_quantum, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_by_caller, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_threads, setup, teardown),
