@@ -1587,14 +1587,17 @@ int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, svmm_va_t 
 	if (!SVMM_IS_ALIGNED(size, vm->quantum))
 		return SVMM_EUNALIGNED;
 	arena_lock(vm);
-	/* PROTOTYPE: a new entry may split a block; reserve one first (nothing changed yet). */
-	if (blk_reserve(vm, 1) != 0) {
-		arena_unlock(vm);
-		return SVMM_ENOMEM;
-	}
+	/*
+	 * A new entry may split a block: reserve one once a fit is found (nothing changed
+	 * yet), so that no fit is SVMM_ENOSPC whatever the page source does.
+	 */
 	b0 = sz_bucket(vm, size);
 	b = sz_bucket_from(vm, b0);
 	if (b < VMEM_BUCKETS) {
+		if (blk_reserve(vm, 1) != 0) {
+			arena_unlock(vm);
+			return SVMM_ENOMEM;
+		}
 		if (addrp)
 			*addrp = vm->bucket[b]->r.seg.addr;
 		/*
@@ -1609,6 +1612,8 @@ int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, svmm_va_t 
 	u = sz_first(vm, size);
 	if (u == NULL) {
 		err = SVMM_ENOSPC;
+	} else if (blk_reserve(vm, 1) != 0) {
+		err = SVMM_ENOMEM;
 	} else {
 		/* Best fit takes the front of the region: never a cut inside, never a unit. */
 		svmm_va_t x = u->r.seg.addr;

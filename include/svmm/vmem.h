@@ -183,7 +183,8 @@ int vmem_add(struct vmem *vm, svmm_va_t base, uint64_t size);
  * lowest-addressed. O(1) when a region of up to VMEM_BUCKETS quanta fits, else O(log n).
  * Fills r (the caller's, owned by the arena until freed) and *addrp (addrp may be NULL).
  * SVMM_EZEROSIZE for size 0, SVMM_EUNALIGNED if size is not a multiple of the quantum,
- * SVMM_ENOSPC if no free region is large enough. Never needs a pool unit.
+ * SVMM_ENOSPC if no free region is large enough. Never needs a pool unit; the new
+ * entry may need a block: SVMM_ENOMEM if the page source fails (nothing changed).
  */
 int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, svmm_va_t *addrp);
 
@@ -224,8 +225,9 @@ int vmem_free_region(struct vmem *vm, struct vmem_region *r);
 
 /*
  * Cut the allocated region r at at (a multiple of the quantum strictly inside it): r
- * keeps [r->addr, at) and tail becomes the allocated region [at, old end). Needs no
- * memory. SVMM_EUNALIGNED, SVMM_ERANGE (at not strictly inside), SVMM_ENOENT (r is not
+ * keeps [r->addr, at) and tail becomes the allocated region [at, old end). The tail's
+ * entry may need a block: SVMM_ENOMEM if the page source fails (nothing changed).
+ * SVMM_EUNALIGNED, SVMM_ERANGE (at not strictly inside), SVMM_ENOENT (r is not
  * allocated).
  */
 int vmem_split(struct vmem *vm, struct vmem_region *r, svmm_va_t at, struct vmem_region *tail);
