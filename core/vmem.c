@@ -1587,7 +1587,7 @@ int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, svmm_va_t 
 	if (!SVMM_IS_ALIGNED(size, vm->quantum))
 		return SVMM_EUNALIGNED;
 	arena_lock(vm);
-	/* PROTOTYPE: a new entry may split a block; reserve one first (nothing changed yet). */
+	/* A new entry may split a full block: reserve one first, while nothing has changed. */
 	if (blk_reserve(vm, 1) != 0) {
 		arena_unlock(vm);
 		return SVMM_ENOMEM;
