@@ -101,6 +101,7 @@ struct result {
 	double ns_per_pair, cpu_ns_per_pair;
 	uint64_t failures, free_regions;
 	double largest_free_ratio, pool_bytes_per_free_region;
+	double block_bytes_per_segment, block_page_bytes_per_segment;
 	uint64_t blocks, blk_pages, used_regions;
 };
 
@@ -270,6 +271,21 @@ static struct result run(uint64_t n, unsigned arena_log2, bool aligned)
 		st.free_regions ? (double)(st.pool_pages * VMEM_POOL_PAGE +
 					   VMEM_BOOT_UNITS * VMEM_UNIT_SIZE) / (double)st.free_regions
 				: 0;
+	/*
+	 * Every segment, free or allocated, is an entry of a block: its share is the blocks
+	 * in use over the segments (as a free region's unit counts VMEM_UNIT_SIZE), and,
+	 * counting what the arena holds, the block pages (their header and free blocks
+	 * too) and the boot blocks.
+	 */
+	{
+		double segs = (double)(st.free_regions + st.used_regions);
+
+		res.block_bytes_per_segment = segs ? (double)st.blocks * VMEM_BLK_SIZE / segs : 0;
+		res.block_page_bytes_per_segment =
+			segs ? (double)(st.blk_pages * VMEM_POOL_PAGE +
+					VMEM_BOOT_BLKS * VMEM_BLK_SIZE) / segs
+			     : 0;
+	}
 	if (vmem_check(&arena, NULL, NULL) != 0) {
 		fprintf(stderr, "bench_vmem: vmem_check failed\n");
 		exit(1);
@@ -343,12 +359,14 @@ static void config(const char *workload, uint64_t n, unsigned arena_log2, bool a
 		}
 	}
 	printf("{\"bench\": \"vmem\", \"workload\": \"%s\", \"live\": %llu, \"arena_log2\": %u, "
-	       "\"ns_per_pair\": %.1f, \"cpu_ns_per_pair\": %.1f, \"failures\": %llu, \"bytes_per_free_region\": %zu, "
-	       "\"bytes_per_used_region\": %zu, \"free_regions\": %llu, "
+	       "\"ns_per_pair\": %.1f, \"cpu_ns_per_pair\": %.1f, \"failures\": %llu, \"bytes_per_free_region\": %.1f, "
+	       "\"bytes_per_used_region\": %.1f, \"block_bytes_per_segment\": %.1f, "
+	       "\"block_page_bytes_per_segment\": %.1f, \"free_regions\": %llu, "
 	       "\"largest_free_ratio\": %.4f, \"pool_bytes_per_free_region\": %.1f",
 	       workload, (unsigned long long)n, arena_log2, bench_median(ns), bench_median(cpu),
-	       (unsigned long long)r.failures, (size_t)VMEM_UNIT_SIZE,
-	       sizeof(struct vmem_region), (unsigned long long)r.free_regions,
+	       (unsigned long long)r.failures, VMEM_UNIT_SIZE + r.block_bytes_per_segment,
+	       sizeof(struct vmem_region) + r.block_bytes_per_segment, r.block_bytes_per_segment,
+	       r.block_page_bytes_per_segment, (unsigned long long)r.free_regions,
 	       r.largest_free_ratio, r.pool_bytes_per_free_region);
 	printf(", \"blocks\": %llu, \"blk_pages\": %llu, \"entries_per_block\": %.2f",
 	       (unsigned long long)r.blocks, (unsigned long long)r.blk_pages,

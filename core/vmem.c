@@ -2,7 +2,8 @@
  * vmem.c - the virtual range allocator (see svmm/vmem.h and docs/vmem.md).
  *
  * Public functions take the lock, validate their arguments, find what they will
- * change, reserve every pool unit the change may need, and only then modify the trees.
+ * change, reserve every pool unit and block the change may need, and only then modify
+ * the indexes.
  * Internal helpers below assume the lock is held.
  */
 #include <svmm/vmem.h>
@@ -10,15 +11,16 @@
 #define VMEM_LIVE 0x766d656du   /* "vmem" */
 
 /*
- * A pool unit: a free region, which is a segment of the address-ordered tree (its node
- * marked free with the tree's caller bit) and, in the same cache line, its node of the
- * size tree. The two are each other's pair by position. While the unit is unused it
- * holds its links in the pool's free list instead.
+ * A pool unit: a free region, which is a segment (an entry of the segment index points
+ * to it, with its free bit; its block word points back, with SEG_FREE) and, right after
+ * it, its entry in the size index: a size-tree node or a bucket list's links. Each
+ * reaches the other by a constant offset, so no pointer ties them. While the unit is
+ * unused it holds its links in the pool's free list instead.
  */
 struct vmem_unit {
 	union {
 		struct {
-			struct vmem_region seg;   /* in the segment tree, by address */
+			struct vmem_region seg;   /* in the segment index, by address */
 			union {
 				struct rb_node sz;        /* in the size tree, by (size, address) */
 				struct {
@@ -29,7 +31,7 @@ struct vmem_unit {
 		struct {
 			struct vmem_unit *next, *prev;
 		} f;
-		unsigned char line[VMEM_UNIT_SIZE];   /* PROTOTYPE: 48 bytes used */
+		unsigned char line[VMEM_UNIT_SIZE];   /* 24 + 24 bytes: all of it used */
 	};
 };
 
@@ -51,7 +53,7 @@ _Static_assert(VMEM_BUCKETS % 64 == 0 && VMEM_BUCKETS <= 4096, "buckets: whole b
 #define UNIT_OF_SZ(n) SVMM_CONTAINER_OF(n, struct vmem_unit, r.sz)
 #define UNIT_OF(g)    SVMM_CONTAINER_OF(g, struct vmem_unit, r.seg)
 
-/* A segment of the tree is free (a pool unit) or allocated (the caller's). */
+/* A segment is free (a pool unit) or allocated (the caller's). */
 static inline bool seg_free(const struct vmem_region *r)
 {
 	return (r->blk & SEG_FREE) != 0;
@@ -68,7 +70,7 @@ static struct vmem_unit *boot_units(struct vmem *vm)
 {
 	uintptr_t p = (uintptr_t)vm->boot;
 
-	/* Aligned to 16 bytes (one unit of slack); 64-byte units happen to stay in a line. */
+	/* Aligned to 16 bytes (one unit of slack); a 48-byte unit may straddle two lines. */
 	return (struct vmem_unit *)((p + 15) & ~(uintptr_t)15);
 }
 
@@ -471,13 +473,13 @@ static uint64_t sz_largest(struct vmem *vm)
 /* ---------------------------------------------------------------- the segment blocks */
 
 /*
- * PROTOTYPE (branch blk): every region, free or allocated, is an entry of a block: 256
- * bytes holding up to BLK_SLOTS segments in address order, their start addresses in
- * key[] (so a search reads no segment) and their pointers in seg[], bit 0 set for a
- * free one (so a free knows whether its neighbours are free without loading them).
- * Blocks are nodes of the red-black block tree, ordered by their first key. Each
- * segment points back to its block: for the prototype, through the parent word of its
- * (otherwise unused) rb_node, with RB_FLAG marking a free segment as before.
+ * The segment index (docs/vmem.md, decision 14): every region, free or allocated, is
+ * an entry of a block: 256 bytes holding up to BLK_SLOTS segments in address order,
+ * their start addresses in key[] (so a search reads no segment) and their pointers in
+ * seg[], bit 0 set for a free one (so a free knows whether its neighbours are free
+ * without loading them). Blocks are nodes of the red-black block tree, ordered by
+ * their first key. Each segment points back to its block through its block word
+ * (blocks are aligned, so the low bits hold SEG_FREE and SEG_DEAD).
  */
 #define BLK_SLOTS 14
 /*
@@ -553,6 +555,9 @@ static inline struct vmem_blk *blk_step(struct vmem_blk *b, unsigned dir)
 	return n ? BLK(n) : NULL;
 }
 
+static inline bool blk_remove(struct vmem *vm, struct vmem_blk *b, unsigned i);
+static inline void blk_put_at(struct vmem_blk *b, unsigned i, svmm_va_t key, uintptr_t e);
+
 static struct vmem_blk *boot_blks(struct vmem *vm)
 {
 	uintptr_t p = (uintptr_t)vm->bboot;
@@ -560,28 +565,112 @@ static struct vmem_blk *boot_blks(struct vmem *vm)
 	return (struct vmem_blk *)((p + VMEM_BLK_SIZE - 1) & ~(uintptr_t)(VMEM_BLK_SIZE - 1));
 }
 
+/*
+ * The first block of every page of blocks describes the page: the page list's links
+ * and how many of its blocks are in the tree, so that a page whose blocks are all
+ * unused can go back to the source (as a unit page does).
+ */
+struct vmem_blk_page {
+	struct vmem_blk_page *next, *prev;
+	uint64_t used;
+};
+
+_Static_assert(sizeof(struct vmem_blk_page) <= VMEM_BLK_SIZE, "page header: one block");
+_Static_assert(VMEM_BOOT_BLKS == (2 * VMEM_BOOT_UNITS + 1 + BLK_SLOTS - 1) / BLK_SLOTS + 2,
+	       "boot blocks: the bootstrap segments packed, plus a reservation of two");
+
+static inline bool blk_is_boot(const struct vmem *vm, const struct vmem_blk *b)
+{
+	return (uintptr_t)b - (uintptr_t)vm < sizeof(*vm);
+}
+
+static inline struct vmem_blk_page *blk_page_of(const struct vmem_blk *b)
+{
+	return (struct vmem_blk_page *)((uintptr_t)b & ~(uintptr_t)(VMEM_POOL_PAGE - 1));
+}
+
+/* Free blocks are a doubly linked list through rb_link[0] (next) and rb_link[1] (prev). */
+#define BLK_NEXT(b) ((struct vmem_blk *)(b)->node.rb_link[0])
+#define BLK_PREV(b) ((struct vmem_blk *)(b)->node.rb_link[1])
+
 static inline void blk_push(struct vmem *vm, struct vmem_blk *b)
 {
 	b->node.rb_link[0] = (uintptr_t)vm->blk_free;
+	b->node.rb_link[1] = 0;
+	if (vm->blk_free != NULL)
+		vm->blk_free->node.rb_link[1] = (uintptr_t)b;
 	vm->blk_free = b;
 	vm->nblk_free++;
 }
 
-/* Make sure n blocks are free (pages of 15 blocks from the source; kept until destroy). */
+static void blk_unlink(struct vmem *vm, struct vmem_blk *b)
+{
+	if (BLK_PREV(b) != NULL)
+		BLK_PREV(b)->node.rb_link[0] = b->node.rb_link[0];
+	else
+		vm->blk_free = BLK_NEXT(b);
+	if (BLK_NEXT(b) != NULL)
+		BLK_NEXT(b)->node.rb_link[1] = b->node.rb_link[1];
+	vm->nblk_free--;
+}
+
+/*
+ * Pack the tree's blocks: move entries down into the block before until it is full, so
+ * that S segments take ceil(S / BLK_SLOTS) blocks. Only in an arena without a page
+ * source (the bootstrap guarantee below); with one, a failed page is SVMM_ENOMEM as for
+ * units, so fault injection sees every page request.
+ * Moves entries between blocks only, so regions, their order and the tree's order by
+ * first key are unchanged; callers hold no block pointer across a reservation.
+ */
+static void blk_compact(struct vmem *vm)
+{
+	struct rb_node *f = rb_first(&vm->blks);
+	struct vmem_blk *d = f ? BLK(f) : NULL;
+
+	while (d != NULL) {
+		struct vmem_blk *s = blk_step(d, RB_RIGHT);
+
+		while (s != NULL && d->n < BLK_SLOTS) {
+			struct vmem_blk *nx = blk_step(s, RB_RIGHT);
+
+			blk_put_at(d, (unsigned)d->n, s->key[0], s->seg[0]);
+			if (!blk_remove(vm, s, 0))   /* s emptied: it left the tree */
+				s = nx;
+		}
+		d = s;
+	}
+}
+
+/*
+ * Make sure n blocks are free: pages of BLKS_PER_PAGE blocks from the source, or, in an
+ * arena without one, the tree packed. VMEM_BOOT_BLKS is the bootstrap segments
+ * (VMEM_BOOT_UNITS free regions and the allocated ones between them) packed, plus the
+ * largest reservation, so an arena without a source holds what the unit pool allows.
+ */
 static int blk_grow(struct vmem *vm, uint64_t n)
 {
 	while (vm->nblk_free < n) {
 		void *mem = NULL;
+		struct vmem_blk_page *pg;
 		struct vmem_blk *b;
 
-		if (!vm->has_src || vm->src.alloc(vm->src.ctx, &mem) != 0 || mem == NULL)
+		if (!vm->has_src) {
+			blk_compact(vm);
+			return vm->nblk_free >= n ? 0 : SVMM_ENOMEM;
+		}
+		if (vm->src.alloc(vm->src.ctx, &mem) != 0 || mem == NULL)
 			return SVMM_ENOMEM;
 		if (((uintptr_t)mem & (VMEM_POOL_PAGE - 1)) != 0) {
 			vm->src.free(vm->src.ctx, mem);
 			return SVMM_ENOMEM;
 		}
-		*(void **)mem = vm->blk_pages;
-		vm->blk_pages = mem;
+		pg = mem;
+		pg->used = 0;
+		pg->prev = NULL;
+		pg->next = vm->blk_pages;
+		if (vm->blk_pages != NULL)
+			vm->blk_pages->prev = pg;
+		vm->blk_pages = pg;
 		vm->nblk_pages++;
 		vm->nblks += BLKS_PER_PAGE;
 		b = mem;
@@ -599,13 +688,18 @@ static inline int blk_reserve(struct vmem *vm, uint64_t n)
 /* A reserved block, empty. */
 static struct vmem_blk *blk_get(struct vmem *vm)
 {
-	struct vmem_blk *b = vm->blk_free;
+	struct vmem_blk *b = vm->blk_free, *nx;
 
 	if (b == NULL)
 		port_panic("vmem: block pool empty after reservation");
-	vm->blk_free = (struct vmem_blk *)b->node.rb_link[0];
+	nx = BLK_NEXT(b);
+	vm->blk_free = nx;
+	if (nx != NULL)
+		nx->node.rb_link[1] = 0;
 	vm->nblk_free--;
 	vm->nblk_used++;
+	if (!blk_is_boot(vm, b))
+		blk_page_of(b)->used++;
 	b->n = 0;
 	/* Unused entries' pointers are never read: only the keys need clearing (blk2). */
 #pragma GCC unroll 16
@@ -614,10 +708,40 @@ static struct vmem_blk *blk_get(struct vmem *vm)
 	return b;
 }
 
+static void blk_page_release(struct vmem *vm, struct vmem_blk_page *pg)
+{
+	struct vmem_blk *b = (struct vmem_blk *)(void *)pg;
+
+	for (unsigned i = 1; i <= BLKS_PER_PAGE; i++)
+		blk_unlink(vm, &b[i]);
+	if (pg->prev != NULL)
+		pg->prev->next = pg->next;
+	else
+		vm->blk_pages = pg->next;
+	if (pg->next != NULL)
+		pg->next->prev = pg->prev;
+	vm->nblk_pages--;
+	vm->nblks -= BLKS_PER_PAGE;
+	vm->src.free(vm->src.ctx, pg);
+}
+
+/*
+ * Return a block that left the tree. Its page goes back to the source when none of its
+ * blocks is in use, but only while another page's worth of blocks stays free (the unit
+ * pool's rule): an arena at a page boundary does not take and return a page on every
+ * call, and a reservation made before the call (at most BLKS_PER_PAGE) still holds.
+ * The caller must not touch b afterwards.
+ */
 static void blk_put(struct vmem *vm, struct vmem_blk *b)
 {
 	vm->nblk_used--;
 	blk_push(vm, b);
+	if (!blk_is_boot(vm, b)) {
+		struct vmem_blk_page *pg = blk_page_of(b);
+
+		if (--pg->used == 0 && vm->nblk_free >= 2 * BLKS_PER_PAGE)
+			blk_page_release(vm, pg);
+	}
 }
 
 /* Remove entry i of b; an emptied block leaves the tree (and false is returned). */
@@ -656,12 +780,8 @@ static inline bool blk_remove(struct vmem *vm, struct vmem_blk *b, unsigned i)
 	return true;
 }
 
-#ifndef BLK_LOW
 #define BLK_LOW  5    /* a block left with this few entries tries to join a neighbour */
-#endif
-#ifndef BLK_JOIN
-#define BLK_JOIN 12   /* ... if the two then hold at most this many */
-#endif
+#define BLK_JOIN 13   /* ... if the two then hold at most this many (fill 11.06, blk2) */
 
 /*
  * Keep blocks reasonably full: a block with at most BLK_LOW entries moves them into a
@@ -736,7 +856,6 @@ static unsigned blk_insert(struct vmem *vm, struct vmem_blk *b, unsigned i, svmm
 	if (__builtin_expect(b->n == BLK_SLOTS, 0)) {
 		struct vmem_blk *nb;
 		unsigned h = BLK_SLOTS / 2;
-#ifndef BLK_NOLEND
 		/*
 		 * Before splitting, lend an entry to a neighbour block with room (as a B*-tree
 		 * does), so that blocks stay fuller: the new entry itself if it goes at b's
@@ -771,7 +890,6 @@ static unsigned blk_insert(struct vmem *vm, struct vmem_blk *b, unsigned i, svmm
 			blk_put_at(o, 0, key, e);
 			return 0;
 		}
-#endif
 		nb = blk_get(vm);
 
 		for (unsigned j = h; j < BLK_SLOTS; j++) {
@@ -951,10 +1069,14 @@ static inline __attribute__((always_inline)) void merge(struct vmem *vm, struct 
  */
 static int add_free(struct vmem *vm, svmm_va_t addr, uint64_t size)
 {
-	struct vmem_blk *b = blk_floor(vm, addr), *nb;
-	struct vmem_region *p = NULL, *nx = NULL;
-	unsigned i = 0, ni = 0;
+	struct vmem_blk *b, *nb;
+	struct vmem_region *p, *nx;
+	unsigned i, ni;
 
+again:
+	b = blk_floor(vm, addr);
+	p = nx = NULL;
+	i = ni = 0;
 	if (b != NULL) {
 		i = blk_rank(b, addr);   /* >= 1: key[0] < addr */
 		p = ent_seg(b->seg[i - 1]);
@@ -977,8 +1099,12 @@ static int add_free(struct vmem *vm, svmm_va_t addr, uint64_t size)
 		struct vmem_unit *u;
 		int err = pool_reserve(vm, 1);
 
-		if (!err)
+		if (!err && vm->nblk_free < 1) {
+			/* A packing reservation moves entries: find the place again. */
 			err = blk_reserve(vm, 1);
+			if (!err)
+				goto again;
+		}
 		if (err)
 			return err;
 		u = unit_get(vm);
@@ -1092,12 +1218,19 @@ static inline __attribute__((always_inline)) int seg_release(struct vmem *vm, st
 		sz_insert(vm, u);
 		vm->nfree++;
 	} else {
-		blk_remove(vm, b, i);   /* b does not empty if nx is in it */
-		if (nb == b)
+		/*
+		 * b does not empty here if nx is in it. A block that empties (here, or in merge
+		 * when it held just r and nx) is unused, and its page may have gone back to the
+		 * source: decide before merge whether b is still there to join.
+		 */
+		bool live = blk_remove(vm, b, i);
+
+		if (nb == b) {
 			ni = i;
+			live = p == NULL || nx == NULL || b->n != 1;
+		}
 		merge(vm, p, nx, nb, ni, addr, size);
-		/* A block that emptied (here or in merge) is free, with n 0 until reused. */
-		if (BLK_LOW > 0 && b->n != 0)
+		if (live)
 			blk_underflow(vm, b);
 	}
 	r->blk = SEG_DEAD;
@@ -1454,7 +1587,7 @@ int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, svmm_va_t 
 	if (!SVMM_IS_ALIGNED(size, vm->quantum))
 		return SVMM_EUNALIGNED;
 	arena_lock(vm);
-	/* PROTOTYPE: a new entry may split a block; reserve one first (nothing changed yet). */
+	/* A new entry may split a full block: reserve one first, while nothing has changed. */
 	if (blk_reserve(vm, 1) != 0) {
 		arena_unlock(vm);
 		return SVMM_ENOMEM;
@@ -1563,9 +1696,9 @@ int vmem_free_region(struct vmem *vm, struct vmem_region *r)
 }
 
 /*
- * Both pools are topped up here and nowhere else does anything take from them but the
- * operations: a unit page goes back only while a page's worth of units stays free and
- * a block page only at destroy, so what this sets aside stays until operations use it.
+ * Both pools are topped up here, and only operations take from them: a unit page goes
+ * back only while a page's worth of units stays free, and a block page only while a
+ * page's worth of blocks does, so what this sets aside stays until operations use it.
  */
 _Static_assert(VMEM_RESERVE_MAX <= UNITS_PER_PAGE && VMEM_RESERVE_MAX <= BLKS_PER_PAGE,
 	       "a reservation must survive a page given back, and take one page at most");
@@ -1838,11 +1971,22 @@ static int check_locked(struct vmem *vm, svmm_print_fn out, void *ctx)
 		}
 		CHECK(nent == vm->nfree + vm->nused, "the blocks hold nfree+nused entries (%llu)",
 		      (unsigned long long)nent);
-		for (struct vmem_blk *b = vm->blk_free; b != NULL;
-		     b = (struct vmem_blk *)b->node.rb_link[0]) {
+		uint64_t bpages = 0, bcounted = 0, bpage_used = 0;
+
+		for (struct vmem_blk *b = vm->blk_free, *pv = NULL; b != NULL; pv = b, b = BLK_NEXT(b)) {
 			CHECK(++nfb <= vm->nblks, "the free block list is no longer than the pool");
+			CHECK(BLK_PREV(b) == pv, "the free block list is well linked");
 		}
 		CHECK(nfb == vm->nblk_free, "the free block count matches its list");
+		for (struct rb_node *n = rb_first(&vm->blks); n != NULL; n = rb_next(n))
+			bpage_used += !blk_is_boot(vm, BLK(n));
+		for (struct vmem_blk_page *pg = vm->blk_pages; pg != NULL; pg = pg->next) {
+			CHECK(++bpages <= vm->nblk_pages, "the block page list is no longer than its count");
+			CHECK(pg->next == NULL || pg->next->prev == pg, "the block page list is well linked");
+			bcounted += pg->used;
+		}
+		CHECK(bpages == vm->nblk_pages, "the block page count matches its list");
+		CHECK(bcounted == bpage_used, "each block page counts its blocks in the tree");
 		CHECK(vm->nblks == VMEM_BOOT_BLKS + vm->nblk_pages * BLKS_PER_PAGE &&
 		      vm->nblks == vm->nblk_free + vm->nblk_used,
 		      "the block pool holds the boot blocks plus %u per page, free or in use",
@@ -1978,9 +2122,9 @@ int vmem_destroy(struct vmem *vm)
 	}
 	vm->npages = 0;
 	while (vm->blk_pages != NULL) {
-		void *pg = vm->blk_pages;
+		struct vmem_blk_page *pg = vm->blk_pages;
 
-		vm->blk_pages = *(void **)pg;
+		vm->blk_pages = pg->next;
 		vm->src.free(vm->src.ctx, pg);
 	}
 	vm->nblk_pages = vm->nblks = vm->nblk_free = vm->nblk_used = 0;

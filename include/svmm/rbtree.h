@@ -99,7 +99,7 @@ static inline bool rb_is_red(const struct rb_node *n)
 	return n != NULL && (n->rb_parent & RB_RED) != 0;
 }
 
-/* The caller's bit of n (vmem marks free segments with it). */
+/* The caller's bit of n (vmem's segment tree marked free segments with it). */
 static inline bool rb_flag(const struct rb_node *n)
 {
 	return (n->rb_parent & RB_FLAG) != 0;

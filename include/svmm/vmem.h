@@ -3,22 +3,24 @@
  * multiples of a quantum, with best fit, Bonwick-style constraints and fixed-address
  * allocation. docs/vmem.md states the theory, the invariants and the costs.
  *
- * Two red-black trees describe the arena:
- *   - the segment tree: every region, free or allocated, by address. It answers "which
- *     region holds this address" (a page fault), finds a freed region's neighbours for
- *     merging (they are its own neighbours in the tree) and takes a new allocation right
- *     beside the free region it was cut from, without a search;
+ * Two indexes describe the arena:
+ *   - the segment index: every region, free or allocated, by address, as entries of
+ *     256-byte blocks (up to 14 sorted entries: the start address, and a pointer to the
+ *     region with a free bit) in a red-black tree of blocks keyed by their first
+ *     address. It answers "which region holds this address" (a page fault), finds a
+ *     freed region's merge partners (the entries beside its own) and enters a new
+ *     allocation right beside the free region it was cut from, without a search;
  *   - the size index: free regions by (size, address), for best fit. Regions of up to
  *     VMEM_BUCKETS quanta sit on a list per exact size (found through a bitmap),
  *     larger ones in one size tree.
- * A free region is two nodes, its segment and its size node, side by side in one
- * 64-byte pool unit: each is the other's pair by position (the seed's rb_free_node). An
- * allocated region is a struct vmem_region that the caller embeds in its own structure
- * (40 bytes), so the arena never allocates for it, a lookup lands on the caller's data,
- * and vmem_free_region frees it with no search at all.
+ * A free region is one 48-byte pool unit: its segment, then its size-index entry at a
+ * fixed offset. An allocated region is a struct vmem_region that the caller embeds in
+ * its own structure (24 bytes), so the arena never allocates for it, a lookup lands on
+ * the caller's data, and vmem_free_region frees it with no search at all. Each segment
+ * points back to its block.
  *
- * Free-region units come from a pool: VMEM_BOOT_UNITS units inside struct vmem, then
- * 4 KiB pages from the caller's page source. Every operation reserves what it may need
+ * Free-region units and blocks come from pools: some inside struct vmem, then 4 KiB
+ * pages from the caller's page source. Every operation reserves what it may need
  * before it changes anything, so a failed call (ENOMEM included) leaves the arena as it
  * was. Every public function takes the arena's lock through port_lock, unless the
  * caller has declared with vmem_lock_by_caller that it serialises every call on the
@@ -36,15 +38,21 @@
 /* Free regions that an arena can hold before it needs its page source. */
 #define VMEM_BOOT_UNITS 32
 #ifndef VMEM_UNIT_SIZE
-#define VMEM_UNIT_SIZE  48   /* PROTOTYPE (blk2): 48, was 64 */
+#define VMEM_UNIT_SIZE  48   /* segment 24 + size-index entry 24 (64 before the blocks) */
 #endif
 #define VMEM_POOL_PAGE  4096
 struct vmem_unit;        /* a free region's node pair, or a free pool unit (private) */
-struct vmem_blk;         /* a block of the segment index (private; prototype, branch blk) */
+struct vmem_blk;         /* a block of the segment index (private) */
 #ifndef VMEM_BLK_SIZE
 #define VMEM_BLK_SIZE   256   /* 14 entries of 16 bytes (branch blk2 at 4b19799: 17 of 12) */
 #endif
-#define VMEM_BOOT_BLKS  4
+/*
+ * Blocks inside struct vmem: the 2 * VMEM_BOOT_UNITS + 1 segments of a full bootstrap
+ * arena packed 14 to a block, plus the two that an operation may reserve (vmem.c packs
+ * the blocks when it has no page source to ask).
+ */
+#define VMEM_BOOT_BLKS  7
+struct vmem_blk_page;    /* header of a page of blocks (private) */
 /* The most segment entries one vmem_reserve can set aside for. */
 #define VMEM_RESERVE_MAX 8
 struct vmem_pool_page;   /* header of a page from the page source (private) */
@@ -55,7 +63,7 @@ struct vmem_pool_page;   /* header of a page from the page source (private) */
 /*
  * An allocated region. The caller embeds it in its own structure and hands it to
  * vmem_alloc and friends, which fill addr and size; it stays the caller's memory, and
- * is owned by the arena (linked in its tree) until vmem_free returns it.
+ * is owned by the arena (an entry of its segment index) until vmem_free returns it.
  */
 struct vmem_region {
 	uintptr_t blk;         /* private to vmem: the block holding its entry, and flags */
@@ -100,7 +108,7 @@ struct vmem_stats {
 	uint64_t pool_pages;     /* pages held from the page source */
 	uint64_t pool_units;     /* free-region units, boot ones included */
 	uint64_t pool_units_free;
-	uint64_t blocks, blk_pages;   /* prototype: blocks in use, pages holding blocks */
+	uint64_t blocks, blk_pages;   /* segment-index blocks in use, pages holding blocks */
 };
 
 
@@ -127,7 +135,7 @@ struct vmem {
 	uint64_t nucache;
 	struct vmem_blk *blk_free;  /* free blocks, linked through rb_link[0] */
 	uint64_t nblks, nblk_free, nblk_used;
-	void *blk_pages;            /* pages of blocks, linked through their first word */
+	struct vmem_blk_page *blk_pages;   /* doubly linked list of pages of blocks */
 	uint64_t nblk_pages;
 	/*
 	 * Free regions of k + 1 quanta, newest first. Only the heads whose bitmap bit is set
@@ -276,9 +284,11 @@ void vmem_stats(struct vmem *vm, struct vmem_stats *st);
 void vmem_dump(struct vmem *vm, bool regions, svmm_print_fn out, void *ctx);
 
 /*
- * Verify every invariant of docs/vmem.md: both trees' red-black rules, order and counts,
- * the pairing of free nodes, no overlap and no two adjacent free regions, the counters,
- * and the pool's accounting. Returns 0, or SVMM_EINVAL after printing one line naming
+ * Verify every invariant of docs/vmem.md: the block tree's and the size tree's
+ * red-black rules, order and counts, each block's entries (sorted keys equal to their
+ * regions' addresses, free bits, back pointers), the size index's lists and bitmap, no
+ * overlap and no two adjacent free regions, the counters, and the unit and block pools'
+ * accounting. Returns 0, or SVMM_EINVAL after printing one line naming
  * the first broken invariant through out (out may be NULL). Never modifies the arena.
  */
 int vmem_check(struct vmem *vm, svmm_print_fn out, void *ctx);
