@@ -585,8 +585,9 @@ int aspace_map_phys(struct aspace *as, svmm_va_t hint, svmm_pa_t pa, uint64_t si
 
 /*
  * Cut r at address at (strictly inside it): r keeps [start, at), piece gets [at, end)
- * with r's attributes and follows r in the order. vmem cuts an allocation in place, so
- * this needs no memory and cannot fail.
+ * with r's attributes and follows r in the order. vmem cuts an allocation in place,
+ * but the new entry may need a block of uvmem's index: cut_range reserved it
+ * (vmem_reserve), so this cannot fail.
  */
 static void cut_at(struct aspace *as, struct aspace_region *r, svmm_va_t at,
 		   struct aspace_region *piece)
@@ -695,8 +696,14 @@ static void cut_spares_put(struct aspace *as, struct cut_state *cs)
 			region_free(as, cs->spare[i]);
 }
 
+/*
+ * Make [va, end) whole regions (see struct cut_state), after setting aside in uvmem
+ * the blocks that the cuts need and `more` further units and blocks (vmem_reserve:
+ * unmap's free of the first region may need a unit), so that none of them can fail
+ * later. Returns 0 or SVMM_ENOMEM with nothing changed.
+ */
 static int cut_range(struct aspace *as, struct cut_state *cs, svmm_va_t va, svmm_va_t end,
-		     struct aspace_region *first)
+		     struct aspace_region *first, unsigned more)
 {
 	__builtin_memset(cs, 0, sizeof(*cs));
 	/* How many cuts, hence spare structs, the range needs. */
@@ -711,7 +718,15 @@ static int cut_range(struct aspace *as, struct cut_state *cs, svmm_va_t va, svmm
 			return err;
 		}
 	}
-	/* With the structs in hand the cuts cannot fail: vmem splits in place. */
+	/*
+	 * Then uvmem's share, all or nothing, so that its failure has only the structs to
+	 * give back. With both in hand the cuts cannot fail.
+	 */
+	int err = vmem_reserve(&as->uvmem, n + more);
+	if (err != 0) {
+		cut_spares_put(as, cs);
+		return err;
+	}
 	n = 0;
 	cs->start = first;
 	if (cut_lo) {
@@ -850,7 +865,8 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 	if (first == NULL)
 		goto out;               /* nothing mapped there: done, as munmap */
 	struct cut_state cs;
-	err = cut_range(as, &cs, va, end, first);
+	/* And a uvmem unit for the free of the first region below. */
+	err = cut_range(as, &cs, va, end, first, 1);
 	if (err != 0)
 		goto out;
 
@@ -868,27 +884,23 @@ int aspace_unmap(struct aspace *as, svmm_va_t va, uint64_t size)
 	}
 
 	/*
-	 * The fallible steps, each undone: freeing the first region (it may need one vmem
-	 * node: both its neighbours may be allocated), then the page tables (all or
-	 * nothing; a table to split a huge page of a phys region). Every later region has a
-	 * free left neighbour once the first is gone, so its free only merges and cannot
-	 * fail; each is freed below, after its successor is known (a freed region is no
-	 * longer in the order).
+	 * The fallible steps, each undone: what the objects need set aside, then the page
+	 * tables (all or nothing; a table to split a huge page of a phys region). Then the
+	 * first region's free, which may need a vmem unit (both its neighbours may be
+	 * allocated), cannot fail: cut_range reserved the unit, so no undo has to
+	 * re-allocate a freed range. Every later region has a free left neighbour once the
+	 * first is gone, so its free only merges and cannot fail; each is freed below,
+	 * after its successor is known (a freed region is no longer in the order).
 	 */
 	struct aspace_region *head = cs.start, *second = reg_next(as, head);
 	err = range_reserve(as, head, va, end);
 	if (err != 0)
 		goto undo_cuts;
-	err = vmem_free_region(&as->uvmem, &head->node);
+	err = pt_unmap(&as->pt, va, size, PT_MISSING_OK);
 	if (err != 0)
 		goto unreserve;
-	err = pt_unmap(&as->pt, va, size, PT_MISSING_OK);
-	if (err != 0) {
-		if (vmem_alloc_fixed(&as->uvmem, head->node.addr, head->node.size,
-				     &head->node) != 0)
-			port_panic("aspace: cannot undo a uvmem free");
-		goto unreserve;
-	}
+	if (vmem_free_region(&as->uvmem, &head->node) != 0)
+		port_panic("aspace: a uvmem free with its unit reserved failed");
 	anon_drop(as, va, size);
 	/* The private objects' pages, all of them before what was set aside for them goes
 	   (pieces of one object share its spare pages), and before the loop below puts
@@ -1076,7 +1088,7 @@ int aspace_protect(struct aspace *as, svmm_va_t va, uint64_t size, unsigned prot
 		goto out;
 	}
 	struct cut_state cs;
-	err = cut_range(as, &cs, va, end, first);
+	err = cut_range(as, &cs, va, end, first, 0);
 	if (err != 0)
 		goto out;
 	/*

@@ -1700,6 +1700,34 @@ int vmem_free_region(struct vmem *vm, struct vmem_region *r)
 	return err;
 }
 
+/*
+ * Both pools are topped up here, and only operations take from them: a unit page goes
+ * back only while a page's worth of units stays free, and a block page only while a
+ * page's worth of blocks does, so what this sets aside stays until operations use it.
+ */
+_Static_assert(VMEM_RESERVE_MAX <= UNITS_PER_PAGE && VMEM_RESERVE_MAX <= BLKS_PER_PAGE,
+	       "a reservation must survive a page given back, and take one page at most");
+
+int vmem_reserve(struct vmem *vm, unsigned n)
+{
+	uint64_t pages;
+	int err;
+
+	if (n > VMEM_RESERVE_MAX)
+		return SVMM_EINVAL;
+	arena_lock(vm);
+	pages = vm->npages;
+	err = pool_reserve(vm, n);
+	if (!err) {
+		err = blk_reserve(vm, n);
+		/* All or nothing: a unit page just taken, wholly unused, goes back. */
+		while (err && vm->npages > pages)
+			page_release(vm, vm->pages);
+	}
+	arena_unlock(vm);
+	return err;
+}
+
 int vmem_split(struct vmem *vm, struct vmem_region *r, svmm_va_t at, struct vmem_region *tail)
 {
 	int err = 0;
@@ -1712,7 +1740,7 @@ int vmem_split(struct vmem *vm, struct vmem_region *r, svmm_va_t at, struct vmem
 	} else if (at <= r->addr || at >= seg_end(r)) {
 		err = SVMM_ERANGE;
 	} else if ((err = blk_reserve(vm, 1)) == 0) {
-		/* PROTOTYPE: the tail's entry may split a block, so a split may need memory. */
+		/* The tail's entry may split a block, so a split may need memory. */
 		struct vmem_blk *b = seg_blk(r);
 
 		tail->addr = at;

@@ -306,6 +306,122 @@ static void sweep(enum svmm_mode mode)
 	fx_teardown();
 }
 
+/*
+ * Cuts in full blocks of uvmem's index. 16 regions of 64 pages side by side (their
+ * permissions alternate, so none merge), then `k` one-page protects inside them, each
+ * two more segments made by vmem_split alone, fill uvmem's blocks of 14 entries and use
+ * up its free blocks; for every k up to 30 (the 4 boot blocks full, and past it), an
+ * unmap or protect that cuts may need a new block, and so a page, for a tail's entry.
+ * Each operation runs on a fresh address space with only n frames left, and with the
+ * n-th table allocation failing, for every n until it succeeds: a failure must be
+ * SVMM_ENOMEM with the address space as it was, the retry must succeed, and destroy
+ * must give every frame back. A physical mapping after the regions adds cuts of a 2 MiB
+ * leaf, whose table may fail after the cuts. Before vmem_reserve such a cut panicked
+ * ("aspace: uvmem refused to cut a region"), and so did an unmap whose table failed
+ * after it had freed the range, when re-allocating it needed a block page ("cannot
+ * undo a uvmem free").
+ */
+#define FULL_BASE 0x20000000ull
+#define FULL_NREG 16
+#define FULL_RSIZE (64 * PG)
+#define FULL_PHYS (FULL_BASE + FULL_NREG * FULL_RSIZE)   /* 2 MiB aligned */
+
+static unsigned full_prot(unsigned i)
+{
+	return (i & 1) ? RW : PT_R;
+}
+
+static void full_setup(unsigned k)
+{
+	svmm_va_t va;
+	assert_int_equal(aspace_create(&as, &fx.kpt, &fx.pm, NULL), 0);
+	for (unsigned i = 0; i < FULL_NREG; i++)
+		assert_int_equal(aspace_map_anon(&as, FULL_BASE + (svmm_va_t)i * FULL_RSIZE,
+						 FULL_RSIZE, full_prot(i), ASPACE_FIXED, &va), 0);
+	/* Physical memory after them, in 2 MiB leaves: cutting one needs a table. */
+	assert_int_equal(aspace_map_phys(&as, FULL_PHYS, FX_RAM0 + 16 * MiB, 4 * MiB, RW,
+					 ASPACE_FIXED, &va), 0);
+	/* Cut j: region j % 16, its page 4 * (j / 16) + 1, to the other permission. */
+	for (unsigned j = 0; j < k; j++) {
+		unsigned i = j % FULL_NREG;
+		svmm_va_t a = FULL_BASE + (svmm_va_t)i * FULL_RSIZE + (4 * (j / FULL_NREG) + 1) * PG;
+		assert_int_equal(aspace_protect(&as, a, PG, full_prot(i + 1)), 0);
+	}
+	check(&as);
+}
+
+/* The operation under the limit, in region 7 (page 40 on: untouched by the cuts). */
+static int full_op(unsigned op)
+{
+	svmm_va_t r7 = FULL_BASE + 7 * FULL_RSIZE;
+	switch (op) {
+	case 0: return aspace_unmap(&as, r7 + 41 * PG, PG);                /* two cuts */
+	case 1: return aspace_protect(&as, r7 + 41 * PG, PG, full_prot(8));
+	case 2: return aspace_unmap(&as, r7 + 60 * PG, 8 * PG);           /* across two regions */
+	case 3: return aspace_protect(&as, r7 + 60 * PG, 8 * PG, PT_R | PT_X);
+	/* A failed table for a 2 MiB leaf undoes the cuts (and, before, unmap's free). */
+	case 4: return aspace_unmap(&as, FULL_PHYS + MiB, 4 * PG);
+	default: return aspace_protect(&as, FULL_PHYS + MiB, PG, PT_R);
+	}
+}
+
+static void test_full_block(void **state)
+{
+	(void)state;
+	assert_int_equal(fx_setup(64 * MiB, 0, SVMM_SV39, 16), 0);
+	free0 = pmem_free_frames(&fx.pm);
+	tables0 = hostsim_tables_live();
+	unsigned failed = 0, grew = 0;
+	static struct fx_snap before, after;
+	for (unsigned k = 0; k <= 30; k++) {
+		for (unsigned op = 0; op < 6; op++) {
+			for (int m = 0; m < 2; m++) {
+				for (uint64_t n = m; ; n++) {
+					assert_true(n < 64);
+					full_setup(k);
+					struct vmem_stats st0, st1;
+					vmem_stats(&as.uvmem, &st0);
+					fx_snap_take(&as, &before);
+					if (m == 0)
+						fx_hold_all_but(n);
+					else
+						hostsim_fail_after(n);
+					int err = full_op(op);
+					fx_release_all();
+					hostsim_fail_after(0);
+					bool ok = err == 0;
+					if (err != 0) {
+						if (err != SVMM_ENOMEM)
+							fail_msg("%u cuts, op %u, n %llu: %s", k, op,
+								 (unsigned long long)n, svmm_strerror(err));
+						check(&as);
+						fx_snap_take(&as, &after);
+						if (!fx_snap_equal(&before, &after))
+							fail_msg("%u cuts, op %u, n %llu: state changed by a "
+								 "failed call", k, op, (unsigned long long)n);
+						failed++;
+						assert_int_equal(full_op(op), 0);
+					}
+					check(&as);
+					vmem_stats(&as.uvmem, &st1);
+					grew += st1.blk_pages > st0.blk_pages;
+					aspace_destroy(&as);
+					assert_int_equal(pmem_free_frames(&fx.pm), free0);
+					assert_int_equal(hostsim_tables_live(), tables0);
+					if (ok)
+						break;   /* enough memory: this operation's sweep is done */
+				}
+			}
+		}
+	}
+	printf("full blocks: %u operations took a block page, %u limits failed and rolled "
+	       "back\n", grew, failed);
+	/* The sweep must reach the case it is about: an operation needing a block page. */
+	assert_true(grew > 0);
+	assert_true(failed > 0);
+	fx_teardown();
+}
+
 static void test_lifecycle_sv39(void **state)
 {
 	(void)state;
@@ -323,6 +439,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lifecycle_sv39),
 		cmocka_unit_test(test_lifecycle_sv57),
+		cmocka_unit_test(test_full_block),
 	};
 	return cmocka_run_group_tests_name("fault_inject", tests, NULL, NULL);
 }

@@ -536,6 +536,90 @@ static void test_fixed(void **state)
 	assert_int_equal(vmem_destroy(&vm), 0);
 }
 
+/*
+ * A new entry in a full block whose neighbours are full needs a new block, and every
+ * call that may insert one reserves it first: once no free block is left, vmem_split
+ * and vmem_alloc_fixed need a page, and without one fail with SVMM_ENOMEM and change
+ * nothing. vmem_reserve sets the blocks aside first (all or
+ * nothing), after which the same calls need no page.
+ */
+#define FB_N 512
+static struct vmem_region fb[FB_N];
+static unsigned fb_n;
+
+/* Split the last region's front off, entry after entry, until a split needs a page. */
+static void fb_split_until_dry(void)
+{
+	for (;;) {
+		assert_true(fb_n < FB_N);
+		bool dry = vm.nblk_free == 0;
+		if (dry) {
+			snap_take(&vm, &before);
+			fail_next_page = 1;
+		}
+		struct vmem_region *last = &fb[fb_n - 1];
+		int err = vmem_split(&vm, last, last->addr + 4 * Q, &fb[fb_n]);
+		fail_next_page = 0;
+		if (err == SVMM_ENOMEM) {
+			assert_true(dry);
+			assert_unchanged(&vm, &before);
+			check_ok(&vm);
+			return;
+		}
+		assert_int_equal(err, 0);
+		fb_n++;
+	}
+}
+
+static void test_full_block_enomem(void **state)
+{
+	(void)state;
+	struct vmem_region x;
+
+	assert_int_equal(vmem_init(&vm, BASE, 4 * FB_N * Q, Q, &src), 0);
+	assert_int_equal(vmem_alloc_fixed(&vm, BASE, 4 * FB_N * Q, &fb[0]), 0);
+	fb_n = 1;
+	fb_split_until_dry();
+	/* The boot blocks all in use: every later split needs a block page first. */
+	assert_int_equal(vm.nblk_used, VMEM_BOOT_BLKS);
+	assert_true(fb_n > 3 * 14);
+	/* Reserved first, the split needs no page. */
+	assert_int_equal(vmem_reserve(&vm, VMEM_RESERVE_MAX + 1), SVMM_EINVAL);
+	snap_take(&vm, &before);
+	long live = pages_live;
+	fail_next_page = 1;
+	assert_int_equal(vmem_reserve(&vm, 1), SVMM_ENOMEM);
+	assert_unchanged(&vm, &before);
+	assert_int_equal(pages_live, live);
+	assert_int_equal(vmem_reserve(&vm, 1), 0);
+	check_ok(&vm);
+	fail_next_page = 1;
+	assert_int_equal(vmem_split(&vm, &fb[fb_n - 1], fb[fb_n - 1].addr + 4 * Q, &fb[fb_n]), 0);
+	fail_next_page = 0;
+	fb_n++;
+	check_ok(&vm);
+	/* Dry again (the page's blocks used up); then a cut inside a free region. */
+	fb_split_until_dry();
+	assert_int_equal(vmem_free_region(&vm, &fb[1]), 0);   /* between two allocations */
+	snap_take(&vm, &before);
+	fail_next_page = 1;
+	assert_int_equal(vmem_alloc_fixed(&vm, fb[1].addr + Q, Q, &x), SVMM_ENOMEM);
+	fail_next_page = 0;
+	assert_unchanged(&vm, &before);
+	check_ok(&vm);
+	assert_int_equal(vmem_reserve(&vm, 2), 0);
+	fail_next_page = 1;
+	assert_int_equal(vmem_alloc_fixed(&vm, fb[1].addr + Q, Q, &x), 0);
+	fail_next_page = 0;
+	check_ok(&vm);
+	assert_int_equal(vmem_free_region(&vm, &x), 0);
+	for (unsigned i = 0; i < fb_n; i++)
+		if (i != 1)
+			assert_int_equal(vmem_free_region(&vm, &fb[i]), 0);
+	check_ok(&vm);
+	assert_int_equal(vmem_destroy(&vm), 0);
+}
+
 static void test_xalloc_constraints(void **state)
 {
 	(void)state;
@@ -1350,6 +1434,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alloc_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fixed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_block_enomem, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xalloc_constraints, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xalloc_scans_past_misaligned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),

@@ -242,7 +242,7 @@ int aspace_unmap_kernel(struct aspace *as, svmm_va_t va, uint64_t size);
  * anonymous frames are freed after the TLB flush and their commit charges given back.
  * Holes in the range are fine, as with munmap. Errors, leaving everything unchanged:
  * SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW, SVMM_ERANGE, SVMM_ENOMEM (a region
- * struct, a vmem node, a table to split a huge page, or an object's index page set
+ * struct, a uvmem unit or index block for the cuts and the free, a table to split a huge page, or an object's index page set
  * aside to unfold a 2 MiB page or copy a leaf node shared with a fork's clone that the
  * range cuts: vmobj_reserve).
  */

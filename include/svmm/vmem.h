@@ -53,6 +53,8 @@ struct vmem_blk;         /* a block of the segment index (private) */
  */
 #define VMEM_BOOT_BLKS  7
 struct vmem_blk_page;    /* header of a page of blocks (private) */
+/* The most segment entries one vmem_reserve can set aside for. */
+#define VMEM_RESERVE_MAX 8
 struct vmem_pool_page;   /* header of a page from the page source (private) */
 
 /* Free regions of up to this many quanta are indexed by exact size (docs/vmem.md). */
@@ -172,7 +174,8 @@ void vmem_lock_by_caller(struct vmem *vm);
  * (SVMM_EOVERLAP). A span that abuts another merges with its free neighbour: the arena
  * does not remember span boundaries (docs/vmem.md, decision 2). Size and alignment are
  * checked as for vmem_init (SVMM_EZEROSIZE, SVMM_EUNALIGNED, SVMM_EOVERFLOW); a span
- * touching no free region needs a pool unit (SVMM_ENOMEM if none can be had).
+ * touching no free region needs a pool unit and maybe a block (SVMM_ENOMEM if none
+ * can be had).
  */
 int vmem_add(struct vmem *vm, svmm_va_t base, uint64_t size);
 
@@ -183,8 +186,8 @@ int vmem_add(struct vmem *vm, svmm_va_t base, uint64_t size);
  * lowest-addressed. O(1) when a region of up to VMEM_BUCKETS quanta fits, else O(log n).
  * Fills r (the caller's, owned by the arena until freed) and *addrp (addrp may be NULL).
  * SVMM_EZEROSIZE for size 0, SVMM_EUNALIGNED if size is not a multiple of the quantum,
- * SVMM_ENOSPC if no free region is large enough. Never needs a pool unit; the new
- * entry may need a block: SVMM_ENOMEM if the page source fails (nothing changed).
+ * SVMM_ENOSPC if no free region is large enough. Never needs a pool unit, but the new
+ * entry may need a new block of the segment index: SVMM_ENOMEM if none can be had.
  */
 int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, svmm_va_t *addrp);
 
@@ -194,7 +197,8 @@ int vmem_alloc(struct vmem *vm, uint64_t size, struct vmem_region *r, svmm_va_t 
  * chosen, but a request whose alignment is large next to its size may take a region up
  * to size + align bigger instead of searching further (docs/vmem.md). Malformed
  * constraints: SVMM_EALIGN, SVMM_EUNALIGNED or SVMM_EINVAL (docs/vmem.md, decision 6);
- * a cut strictly inside a region needs a pool unit (SVMM_ENOMEM).
+ * a cut strictly inside a region needs a pool unit, and the entries a block
+ * (SVMM_ENOMEM).
  */
 int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
 		struct vmem_region *r, svmm_va_t *addrp);
@@ -202,7 +206,8 @@ int vmem_xalloc(struct vmem *vm, uint64_t size, const struct vmem_constraint *c,
 /*
  * Allocate exactly [addr, addr + size). SVMM_EBUSY if part of it is allocated,
  * SVMM_ERANGE if part of it lies outside every span; argument errors as for vmem_add;
- * SVMM_ENOMEM if a cut strictly inside a free region finds no pool unit.
+ * SVMM_ENOMEM if a cut strictly inside a free region finds no pool unit, or the new
+ * entries (up to two) no block. Counts as two entries for vmem_reserve.
  */
 int vmem_alloc_fixed(struct vmem *vm, svmm_va_t addr, uint64_t size, struct vmem_region *r);
 
@@ -226,11 +231,25 @@ int vmem_free_region(struct vmem *vm, struct vmem_region *r);
 /*
  * Cut the allocated region r at at (a multiple of the quantum strictly inside it): r
  * keeps [r->addr, at) and tail becomes the allocated region [at, old end). The tail's
- * entry may need a block: SVMM_ENOMEM if the page source fails (nothing changed).
+ * entry may need a new block of the segment index: SVMM_ENOMEM (nothing changed) if
+ * none can be had; a caller that must not fail reserves it first (vmem_reserve).
  * SVMM_EUNALIGNED, SVMM_ERANGE (at not strictly inside), SVMM_ENOENT (r is not
  * allocated).
  */
 int vmem_split(struct vmem *vm, struct vmem_region *r, svmm_va_t at, struct vmem_region *tail);
+
+/*
+ * Set aside, all or nothing, n pool units and n blocks of the segment index (n at most
+ * VMEM_RESERVE_MAX, else SVMM_EINVAL), taking pages from the source as needed, so that
+ * the calls that follow cannot fail with SVMM_ENOMEM as long as together they need no
+ * more: vmem_split and vmem_alloc one block each, vmem_xalloc and vmem_alloc_fixed two
+ * blocks and a unit, vmem_add a block and a unit, a free a unit (vmem_join nothing).
+ * What is set aside stays in the pools (no release call: frees only add to them, and
+ * pages go back only above the reserve); another user of the arena may take it, so a
+ * caller relies on it only while it keeps others off (vmem_lock_by_caller, or its own
+ * exclusion). SVMM_ENOMEM with nothing changed if the source fails.
+ */
+int vmem_reserve(struct vmem *vm, unsigned n);
 
 /*
  * Join the allocated region next, which must start where r ends, into r: r grows over
