@@ -690,12 +690,18 @@ static struct vmem_blk *blk_get(struct vmem *vm)
 {
 	struct vmem_blk *b = vm->blk_free, *nx;
 
-	if (b == NULL)
+	if (b != NULL) {
+		nx = BLK_NEXT(b);
+		vm->blk_free = nx;
+		if (nx != NULL)
+			nx->node.rb_link[1] = 0;
+	} else if (vm->nblk_boot != 0) {
+		/* Boot blocks are handed out in order, first use only: vmem_init links none. */
+		b = &boot_blks(vm)[VMEM_BOOT_BLKS - vm->nblk_boot];
+		vm->nblk_boot--;
+	} else {
 		port_panic("vmem: block pool empty after reservation");
-	nx = BLK_NEXT(b);
-	vm->blk_free = nx;
-	if (nx != NULL)
-		nx->node.rb_link[1] = 0;
+	}
 	vm->nblk_free--;
 	vm->nblk_used++;
 	if (!blk_is_boot(vm, b))
@@ -1462,9 +1468,7 @@ int vmem_init(struct vmem *vm, svmm_va_t base, uint64_t size, uint64_t quantum,
 	for (unsigned i = VMEM_BOOT_UNITS; i > 0; i--)
 		unit_push(vm, &b[i - 1]);
 	vm->nunits = VMEM_BOOT_UNITS;
-	for (unsigned i = VMEM_BOOT_BLKS; i > 0; i--)
-		blk_push(vm, &boot_blks(vm)[i - 1]);
-	vm->nblks = VMEM_BOOT_BLKS;
+	vm->nblks = vm->nblk_free = vm->nblk_boot = VMEM_BOOT_BLKS;   /* none listed yet */
 	vm->live = VMEM_LIVE;
 	if (size != 0) {
 		(void)add_free(vm, base, size);   /* the boot units cannot run dry here */
@@ -1982,7 +1986,8 @@ static int check_locked(struct vmem *vm, svmm_print_fn out, void *ctx)
 			CHECK(++nfb <= vm->nblks, "the free block list is no longer than the pool");
 			CHECK(BLK_PREV(b) == pv, "the free block list is well linked");
 		}
-		CHECK(nfb == vm->nblk_free, "the free block count matches its list");
+		CHECK(vm->nblk_boot <= VMEM_BOOT_BLKS && nfb + vm->nblk_boot == vm->nblk_free,
+		      "the free block count matches its list and the boot blocks not yet used");
 		for (struct rb_node *n = rb_first(&vm->blks); n != NULL; n = rb_next(n))
 			bpage_used += !blk_is_boot(vm, BLK(n));
 		for (struct vmem_blk_page *pg = vm->blk_pages; pg != NULL; pg = pg->next) {
@@ -2132,7 +2137,7 @@ int vmem_destroy(struct vmem *vm)
 		vm->blk_pages = pg->next;
 		vm->src.free(vm->src.ctx, pg);
 	}
-	vm->nblk_pages = vm->nblks = vm->nblk_free = vm->nblk_used = 0;
+	vm->nblk_pages = vm->nblks = vm->nblk_free = vm->nblk_used = vm->nblk_boot = 0;
 	vm->blk_free = NULL;
 	vm->size_tree.rb_node = vm->blks.rb_node = NULL;
 	for (unsigned w = 0; w < VMEM_BUCKETS / 64; w++)

@@ -135,6 +135,7 @@ struct vmem {
 	uint64_t nucache;
 	struct vmem_blk *blk_free;  /* free blocks, linked through rb_link[0] */
 	uint64_t nblks, nblk_free, nblk_used;
+	uint64_t nblk_boot;         /* boot blocks never used yet (counted in nblk_free) */
 	struct vmem_blk_page *blk_pages;   /* doubly linked list of pages of blocks */
 	uint64_t nblk_pages;
 	/*
