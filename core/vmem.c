@@ -107,6 +107,23 @@ static void unit_unlink(struct vmem *vm, struct vmem_unit *u)
 }
 
 /*
+ * A page from the source for the unit or block pool, or SVMM_ENOMEM (nothing taken).
+ * Both pools find a page's header by masking, so a misaligned page is refused: the
+ * page goes back, not the contract.
+ */
+static int src_page(struct vmem *vm, void **mem)
+{
+	*mem = NULL;
+	if (!vm->has_src || vm->src.alloc(vm->src.ctx, mem) != 0 || *mem == NULL)
+		return SVMM_ENOMEM;
+	if (((uintptr_t)*mem & (VMEM_POOL_PAGE - 1)) != 0) {
+		vm->src.free(vm->src.ctx, *mem);
+		return SVMM_ENOMEM;
+	}
+	return 0;
+}
+
+/*
  * Make sure n units are free, taking pages from the source as needed. Touches no tree,
  * so a failure leaves the arena's regions unchanged; pages already taken stay in the
  * pool (they are counted, and given back when wholly unused or at destroy).
@@ -118,13 +135,8 @@ static int pool_grow(struct vmem *vm, uint64_t n)
 		struct vmem_pool_page *pg;
 		struct vmem_unit *u;
 
-		if (!vm->has_src || vm->src.alloc(vm->src.ctx, &mem) != 0 || mem == NULL)
+		if (src_page(vm, &mem) != 0)
 			return SVMM_ENOMEM;
-		if (((uintptr_t)mem & (VMEM_POOL_PAGE - 1)) != 0) {
-			/* page_of() depends on alignment: refuse the page, not the contract. */
-			vm->src.free(vm->src.ctx, mem);
-			return SVMM_ENOMEM;
-		}
 		pg = mem;
 		pg->used = 0;
 		pg->prev = NULL;
@@ -537,7 +549,7 @@ static inline unsigned blk_rank(const struct vmem_blk *b, svmm_va_t a)
 		c += b->key[j] < a;
 #else
 	{
-		/* A pointer walk (blk2): no index arithmetic on rv64. */
+		/* A pointer walk: no index arithmetic on rv64. */
 		const svmm_va_t *k = b->key, *e = b->key + b->n;
 
 		while (k < e && *k < a)
@@ -658,12 +670,8 @@ static int blk_grow(struct vmem *vm, uint64_t n)
 			blk_compact(vm);
 			return vm->nblk_free >= n ? 0 : SVMM_ENOMEM;
 		}
-		if (vm->src.alloc(vm->src.ctx, &mem) != 0 || mem == NULL)
+		if (src_page(vm, &mem) != 0)
 			return SVMM_ENOMEM;
-		if (((uintptr_t)mem & (VMEM_POOL_PAGE - 1)) != 0) {
-			vm->src.free(vm->src.ctx, mem);
-			return SVMM_ENOMEM;
-		}
 		pg = mem;
 		pg->used = 0;
 		pg->prev = NULL;
@@ -707,7 +715,7 @@ static struct vmem_blk *blk_get(struct vmem *vm)
 	if (!blk_is_boot(vm, b))
 		blk_page_of(b)->used++;
 	b->n = 0;
-	/* Unused entries' pointers are never read: only the keys need clearing (blk2). */
+	/* Unused entries' pointers are never read: only the keys need clearing. */
 #pragma GCC unroll 16
 	for (unsigned j = 0; j < BLK_SLOTS; j++)
 		b->key[j] = KEY_NONE;
@@ -787,7 +795,7 @@ static inline bool blk_remove(struct vmem *vm, struct vmem_blk *b, unsigned i)
 }
 
 #define BLK_LOW  5    /* a block left with this few entries tries to join a neighbour */
-#define BLK_JOIN 13   /* ... if the two then hold at most this many (fill 11.06, blk2) */
+#define BLK_JOIN 13   /* ... if the two then hold at most this many (fill 11.06: docs/vmem.md, decision 14) */
 
 /*
  * Keep blocks reasonably full: a block with at most BLK_LOW entries moves them into a
@@ -931,7 +939,7 @@ static struct vmem_blk *blk_floor(struct vmem *vm, svmm_va_t addr)
 		best = d ? b : best;
 		n = rb_child(n, d);
 #else
-		/* Without conditional moves a select costs more than the branch (blk2). */
+		/* Without conditional moves a select costs more than the branch. */
 		if (addr >= b->key[0]) {
 			best = b;
 			n = rb_child(n, RB_RIGHT);
@@ -952,7 +960,7 @@ static inline __attribute__((always_inline)) struct vmem_region *seg_floor(struc
 
 	if (b == NULL)
 		return NULL;
-	/* A pointer walk from key[1] (key[0] <= addr): blk2. */
+	/* A pointer walk from key[1] (key[0] <= addr). */
 	k = b->key + 1;
 	e = b->key + b->n;
 	while (k < e && *k <= addr)
@@ -996,7 +1004,7 @@ static struct vmem_region *used_from(struct vmem_region *g, unsigned dir)
 
 /*
  * The first allocated segment past g in direction dir, or NULL: one rank, then the
- * entries' free bits (no free segment is loaded). blk2.
+ * entries' free bits (no free segment is loaded).
  */
 static struct vmem_region *used_step(const struct vmem_region *g, unsigned dir)
 {

@@ -44,7 +44,7 @@
 struct vmem_unit;        /* a free region's node pair, or a free pool unit (private) */
 struct vmem_blk;         /* a block of the segment index (private) */
 #ifndef VMEM_BLK_SIZE
-#define VMEM_BLK_SIZE   256   /* 14 entries of 16 bytes (branch blk2 at 4b19799: 17 of 12) */
+#define VMEM_BLK_SIZE   256   /* 14 entries of 16 bytes (32-bit keys were slower: docs/vmem.md, decision 14) */
 #endif
 /*
  * Blocks inside struct vmem: the 2 * VMEM_BOOT_UNITS + 1 segments of a full bootstrap
